@@ -1,0 +1,85 @@
+"""Messages owned by fulfillment: fulfillment orders, pick work for warehouses, shipments."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from shop_contracts.envelope import Message, MessageKind
+from shop_contracts.routing import (
+    COMMANDS_EXCHANGE,
+    EVENTS_EXCHANGE,
+    WAREHOUSE_EXCHANGE,
+    warehouse_routing_key,
+)
+from shop_contracts.values import Address, LocatedLine
+
+
+class CreateFulfillmentOrder(Message):
+    KIND: ClassVar[MessageKind] = MessageKind.COMMAND
+    SOURCE: ClassVar[str] = "orders"
+    EXCHANGE: ClassVar[str] = COMMANDS_EXCHANGE
+    TYPE: ClassVar[str] = "fulfillment.fulfillment_order.create.v1"
+    order_id: str
+    location: str
+    lines: list[LocatedLine] = Field(min_length=1)
+    shipping_address: Address
+    shipping_method: str
+
+
+class FulfillmentEvent(Message):
+    KIND: ClassVar[MessageKind] = MessageKind.EVENT
+    SOURCE: ClassVar[str] = "fulfillment"
+    EXCHANGE: ClassVar[str] = EVENTS_EXCHANGE
+
+
+class FulfillmentOrderCreated(FulfillmentEvent):
+    TYPE: ClassVar[str] = "fulfillment.fulfillment_order.created.v1"
+    fulfillment_id: str
+    order_id: str
+    location: str
+
+
+class PickRequested(FulfillmentEvent):
+    """Pick work for the warehouse at ``location``; warehouse systems bind ``pick.<location>``."""
+
+    EXCHANGE: ClassVar[str] = WAREHOUSE_EXCHANGE
+    TYPE: ClassVar[str] = "fulfillment.pick.requested.v1"
+    fulfillment_id: str
+    order_id: str
+    location: str
+    lines: list[LocatedLine]
+    shipping_address: Address
+    shipping_method: str
+
+    def routing_key(self) -> str:
+        return warehouse_routing_key(self.location)
+
+
+class FulfillmentPicked(FulfillmentEvent):
+    TYPE: ClassVar[str] = "fulfillment.fulfillment_order.picked.v1"
+    fulfillment_id: str
+    order_id: str
+
+
+class FulfillmentPacked(FulfillmentEvent):
+    TYPE: ClassVar[str] = "fulfillment.fulfillment_order.packed.v1"
+    fulfillment_id: str
+    order_id: str
+
+
+class ShipmentShipped(FulfillmentEvent):
+    TYPE: ClassVar[str] = "fulfillment.shipment.shipped.v1"
+    fulfillment_id: str
+    order_id: str
+    location: str
+    lines: list[LocatedLine]
+    carrier: str
+    tracking_number: str
+
+
+class ShipmentDelivered(FulfillmentEvent):
+    TYPE: ClassVar[str] = "fulfillment.shipment.delivered.v1"
+    fulfillment_id: str
+    order_id: str

@@ -1,0 +1,54 @@
+"""Messages owned by payments: executing an order's payment step and its outcome."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from shop_contracts.envelope import Message, MessageKind
+from shop_contracts.routing import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
+
+PaymentStep = Literal["full"]
+
+
+class CapturePayment(Message):
+    """Charge one step of an order's payment plan with the customer's PSP token."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.COMMAND
+    SOURCE: ClassVar[str] = "orders"
+    EXCHANGE: ClassVar[str] = COMMANDS_EXCHANGE
+    TYPE: ClassVar[str] = "payments.payment.capture.v1"
+    order_id: str
+    step: PaymentStep
+    amount: int = Field(gt=0)
+    currency: str
+    payment_token: str
+
+
+class PaymentEvent(Message):
+    KIND: ClassVar[MessageKind] = MessageKind.EVENT
+    SOURCE: ClassVar[str] = "payments"
+    EXCHANGE: ClassVar[str] = EVENTS_EXCHANGE
+
+
+class PaymentSucceeded(PaymentEvent):
+    TYPE: ClassVar[str] = "payments.payment.succeeded.v1"
+    order_id: str
+    payment_id: str
+    step: PaymentStep
+    amount: int
+    currency: str
+    card_brand: str | None = None
+    card_last4: str | None = None
+
+
+class PaymentFailed(PaymentEvent):
+    TYPE: ClassVar[str] = "payments.payment.failed.v1"
+    order_id: str
+    payment_id: str
+    step: PaymentStep
+    amount: int
+    currency: str
+    decline_code: str
+    message: str

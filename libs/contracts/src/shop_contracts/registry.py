@@ -1,0 +1,46 @@
+"""Every message type by its wire name, so a consumer can decode what arrives."""
+
+from __future__ import annotations
+
+from shop_contracts import catalog, fulfillment, notifications, orders, payments
+from shop_contracts.envelope import Message
+
+ALL_MESSAGES: tuple[type[Message], ...] = (
+    catalog.VariantUpdated,
+    catalog.ReserveStock,
+    catalog.ReleaseStock,
+    catalog.CommitStock,
+    catalog.StockReserved,
+    catalog.StockRejected,
+    catalog.StockReleased,
+    catalog.StockCommitted,
+    orders.OrderPlaced,
+    orders.OrderConfirmed,
+    orders.OrderRejected,
+    orders.OrderShipped,
+    orders.OrderDelivered,
+    payments.CapturePayment,
+    payments.PaymentSucceeded,
+    payments.PaymentFailed,
+    fulfillment.CreateFulfillmentOrder,
+    fulfillment.FulfillmentOrderCreated,
+    fulfillment.PickRequested,
+    fulfillment.FulfillmentPicked,
+    fulfillment.FulfillmentPacked,
+    fulfillment.ShipmentShipped,
+    fulfillment.ShipmentDelivered,
+    notifications.NotificationSent,
+)
+
+MESSAGE_TYPES: dict[str, type[Message]] = {message.TYPE: message for message in ALL_MESSAGES}
+
+
+class UnknownMessageType(LookupError):
+    pass
+
+
+def message_class(type_name: str) -> type[Message]:
+    try:
+        return MESSAGE_TYPES[type_name]
+    except KeyError:
+        raise UnknownMessageType(f"unknown message type {type_name!r}") from None

@@ -1,0 +1,172 @@
+"""Consuming a service's queue: decode, run the subscribed handler once (inbox), ack after commit.
+
+A failing message is re-published to a delay queue with its attempt count and error, waits there and
+dead-letters back; once the retry budget is spent it is parked with its error. Either way the original is
+acked only after the copy is confirmed, so nothing is lost and nothing blocks the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from shop_contracts import Envelope, Message, UnknownMessageType
+from shop_contracts.routing import parking_queue, retry_queue, service_queue
+from shop_runtime.broker import Binding
+from shop_runtime.database import Database, UnitOfWork
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("shop_runtime.consumer")
+
+MessageHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
+"""A consumer function: translates one contract into a command and runs its handler in the given unit of work."""
+
+Subscriptions = Mapping[type[Message], MessageHandler]
+
+ATTEMPTS_HEADER = "x-shop-attempts"
+ERROR_HEADER = "x-shop-error"
+
+
+def bindings_for(subscriptions: Subscriptions) -> list[Binding]:
+    return [Binding.for_message(message) for message in subscriptions]
+
+
+class Dispatcher:
+    """Runs the subscribed handler for one envelope in one unit of work, at most once per message id."""
+
+    def __init__(self, database: Database, *, consumer: str, subscriptions: Subscriptions) -> None:
+        self._database = database
+        self._consumer = consumer
+        self._routes = {message.TYPE: (message, handler) for message, handler in subscriptions.items()}
+
+    async def dispatch(self, envelope: Envelope) -> bool:
+        """Handle ``envelope``; return False when it was a duplicate and changed nothing."""
+        try:
+            message_class, handler = self._routes[envelope.type]
+        except KeyError:
+            raise UnknownMessageType(f"{self._consumer} has no handler for {envelope.type!r}") from None
+        message = message_class.model_validate(envelope.data)
+        async with self._database.unit_of_work(causation=envelope) as uow:
+            if not await uow.claim_inbox(envelope.id, consumer=self._consumer, message_type=envelope.type):
+                log.info("duplicate %s %s ignored", envelope.type, envelope.id)
+                return False
+            await handler(message, uow)
+            await uow.commit()
+        return True
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        channel: AbstractChannel,
+        dispatcher: Dispatcher,
+        retry_delays_ms: list[int],
+    ) -> None:
+        self._service = service
+        self._channel = channel
+        self._dispatcher = dispatcher
+        self._retry_delays_ms = retry_delays_ms
+        self._consumer_tag: str | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> None:
+        queue = await self._channel.get_queue(service_queue(self._service), ensure=False)
+        self._queue = queue
+        self._consumer_tag = await queue.consume(self._on_message)
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop taking messages, then wait (up to the grace period) for the ones in flight to finish."""
+        if self._consumer_tag is not None:
+            try:
+                await self._queue.cancel(self._consumer_tag)
+            except Exception:
+                log.warning("could not cancel the consumer cleanly", exc_info=True)
+            self._consumer_tag = None
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=grace_seconds)
+        except TimeoutError:
+            log.warning(
+                "%d message(s) still in flight at shutdown; they will be redelivered", self._in_flight
+            )
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            await self._process(message)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        headers = dict(message.headers or {})
+        context = propagate.extract({k: v for k, v in headers.items() if isinstance(v, str)})
+        with tracer.start_as_current_span(
+            f"{message.type or 'message'} process",
+            context=context,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.destination.name": service_queue(self._service),
+                "messaging.message.id": message.message_id or "",
+                "messaging.operation.type": "process",
+            },
+        ) as span:
+            try:
+                envelope = Envelope.model_validate_json(message.body)
+                span.set_attribute("shop.correlation_id", envelope.correlation_id)
+                await self._dispatcher.dispatch(envelope)
+            except Exception as error:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, str(error)))
+                try:
+                    await self._retry_or_park(message, headers, error)
+                except Exception:
+                    log.exception("could not re-publish failed message %s; requeueing it", message.message_id)
+                    await message.nack(requeue=True)
+                    return
+        await message.ack()
+
+    async def _retry_or_park(
+        self, message: AbstractIncomingMessage, headers: dict[str, Any], error: Exception
+    ) -> None:
+        headers.pop("x-death", None)
+        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        headers[ATTEMPTS_HEADER] = attempts
+        headers[ERROR_HEADER] = f"{type(error).__name__}: {error}"[:2000]
+        if attempts <= len(self._retry_delays_ms):
+            target = retry_queue(self._service, self._retry_delays_ms[attempts - 1])
+            log.warning("message %s failed (attempt %d), retrying: %s", message.message_id, attempts, error)
+        else:
+            target = parking_queue(self._service)
+            headers["x-shop-traceback"] = "".join(traceback.format_exception(error))[-4000:]
+            headers["x-shop-parked-at"] = datetime.now(UTC).isoformat()
+            headers["x-shop-original-exchange"] = message.exchange or ""
+            headers["x-shop-original-routing-key"] = message.routing_key or ""
+            log.error("message %s parked after %d attempts: %s", message.message_id, attempts, error)
+        await self._channel.default_exchange.publish(
+            aio_pika.Message(
+                body=message.body,
+                content_type=message.content_type,
+                message_id=message.message_id,
+                type=message.type,
+                headers=headers,
+                timestamp=message.timestamp,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=target,
+        )

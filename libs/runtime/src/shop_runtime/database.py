@@ -1,0 +1,142 @@
+"""Async SQLAlchemy engine and the unit of work: one transaction, its outgoing messages and its inbox claim."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+from opentelemetry import propagate
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from shop_contracts import Envelope, Message
+from shop_runtime.settings import ServiceSettings
+
+OUTBOX_CHANNEL = "shop_outbox"
+"""PostgreSQL NOTIFY channel that wakes the relay when a transaction wrote outbox rows."""
+
+
+def create_engine(settings: ServiceSettings) -> AsyncEngine:
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+    )
+
+
+class UnitOfWork:
+    """One database transaction. Handlers write through ``session`` and ``publish``; only ``commit`` commits.
+
+    Messages given to ``publish`` are written to the outbox in the same transaction, with the current trace
+    context, and the message being handled (if any) becomes their causation.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        outbox: sa.Table,
+        inbox: sa.Table,
+        causation: Envelope | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._outbox = outbox
+        self._inbox = inbox
+        self.causation = causation
+        self._outgoing: list[dict[str, object]] = []
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work is used outside 'async with'")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._session_factory()
+        await self._session.begin()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session = self.session
+        self._session = None
+        self._outgoing.clear()
+        if session.in_transaction():
+            await session.rollback()
+        await session.close()
+
+    def publish(self, message: Message, *, subject: str, correlation_id: str | None = None) -> Envelope:
+        """Queue ``message`` for the outbox; it is written when the unit of work commits."""
+        if correlation_id is None:
+            correlation_id = self.causation.correlation_id if self.causation else subject
+        envelope = Envelope.wrap(
+            message,
+            subject=subject,
+            correlation_id=correlation_id,
+            causation_id=str(self.causation.id) if self.causation else None,
+        )
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        headers["correlation_id"] = correlation_id
+        self._outgoing.append(
+            {
+                "message_id": envelope.id,
+                "message_type": envelope.type,
+                "exchange": message.EXCHANGE,
+                "routing_key": message.routing_key(),
+                "body": envelope.model_dump_json().encode(),
+                "headers": headers,
+            }
+        )
+        return envelope
+
+    async def claim_inbox(self, message_id: uuid.UUID, *, consumer: str, message_type: str) -> bool:
+        """Record that ``consumer`` handles ``message_id``; False when it already did (a duplicate)."""
+        result = await self.session.execute(
+            insert(self._inbox)
+            .values(consumer=consumer, message_id=message_id, message_type=message_type)
+            .on_conflict_do_nothing()
+            .returning(self._inbox.c.message_id)
+        )
+        return result.first() is not None
+
+    async def commit(self) -> None:
+        session = self.session
+        if self._outgoing:
+            await session.execute(sa.insert(self._outbox), self._outgoing)
+            await session.execute(sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))
+            self._outgoing.clear()
+        await session.commit()
+
+    async def rollback(self) -> None:
+        self._outgoing.clear()
+        await self.session.rollback()
+
+
+UnitOfWorkFactory = Callable[..., UnitOfWork]
+
+
+class Database:
+    """The engine of one service and how to open units of work on it."""
+
+    def __init__(self, engine: AsyncEngine, *, outbox: sa.Table, inbox: sa.Table) -> None:
+        self.engine = engine
+        self.outbox = outbox
+        self.inbox = inbox
+        self.session_factory = async_sessionmaker(engine, expire_on_commit=False, autobegin=False)
+
+    def unit_of_work(self, causation: Envelope | None = None) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, outbox=self.outbox, inbox=self.inbox, causation=causation)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,124 @@
+"""The outbox relay: publishes committed outbox rows with publisher confirms, in batches, then marks them sent.
+
+Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so several relays can run side by side and rows left
+unpublished by a process that died are simply picked up by the next batch. A row is marked published only
+after the broker confirmed it; a crash in between publishes it again, and the consumers' inbox absorbs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import aio_pika
+import asyncpg
+import sqlalchemy as sa
+from aio_pika.abc import AbstractChannel, AbstractExchange
+from sqlalchemy.engine import make_url
+
+from shop_runtime.database import OUTBOX_CHANNEL, Database
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self, database: Database, channel: AbstractChannel, *, batch_size: int, idle_poll_seconds: float
+    ):
+        self._database = database
+        self._channel = channel
+        self._batch_size = batch_size
+        self._idle_poll_seconds = idle_poll_seconds
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set; wake on NOTIFY from committing transactions, else poll."""
+        listener = await self._listen()
+        try:
+            while not stop.is_set():
+                try:
+                    published = await self.publish_batch()
+                except Exception:
+                    log.exception("outbox relay batch failed; retrying")
+                    published = 0
+                    await _wait_either(stop, asyncio.Event(), self._idle_poll_seconds)
+                    continue
+                if published < self._batch_size:
+                    self._wake.clear()
+                    await _wait_either(stop, self._wake, self._idle_poll_seconds)
+        finally:
+            if listener is not None:
+                await listener.close()
+
+    async def publish_batch(self) -> int:
+        """Publish one batch of unpublished rows; return how many were published."""
+        outbox = self._database.outbox
+        async with self._database.session_factory() as session, session.begin():
+            rows = (
+                await session.execute(
+                    sa.select(
+                        outbox.c.id,
+                        outbox.c.message_id,
+                        outbox.c.message_type,
+                        outbox.c.exchange,
+                        outbox.c.routing_key,
+                        outbox.c.body,
+                        outbox.c.headers,
+                        outbox.c.created_at,
+                    )
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            confirmations = []
+            for row in rows:
+                exchange = await self._exchange(row.exchange)
+                message = aio_pika.Message(
+                    body=row.body,
+                    content_type="application/json",
+                    message_id=str(row.message_id),
+                    type=row.message_type,
+                    headers=row.headers,
+                    timestamp=row.created_at,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                )
+                confirmations.append(exchange.publish(message, routing_key=row.routing_key, mandatory=False))
+            await asyncio.gather(*confirmations)
+            await session.execute(
+                sa.update(outbox)
+                .where(outbox.c.id.in_([row.id for row in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+        return len(rows)
+
+    async def _exchange(self, name: str) -> AbstractExchange:
+        if name == "":
+            return self._channel.default_exchange
+        if name not in self._exchanges:
+            self._exchanges[name] = await self._channel.get_exchange(name, ensure=False)
+        return self._exchanges[name]
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        url = make_url(self._database.engine.url).set(drivername="postgresql")
+        try:
+            connection: asyncpg.Connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+            await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
+        except (OSError, asyncpg.PostgresError):
+            log.warning("outbox relay cannot LISTEN; it polls every %.1fs", self._idle_poll_seconds)
+            return None
+        return connection
+
+
+async def _wait_either(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,45 @@
+"""What a service is made of, as the runtime needs it: wired once per service in its bootstrap module."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from aio_pika.abc import AbstractRobustConnection
+from fastapi import FastAPI
+
+from shop_runtime.consumer import Subscriptions
+from shop_runtime.database import Database, create_engine
+from shop_runtime.settings import ServiceSettings
+
+BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+"""A loop the worker runs next to its consumer (a scheduler, a sender) until the event is set."""
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    settings: ServiceSettings
+    database: Database
+    broker: AbstractRobustConnection
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    settings_class: type[ServiceSettings]
+    metadata: sa.MetaData
+    migrations_path: Path
+    create_app: Callable[[ServiceSettings], FastAPI]
+    subscriptions: Callable[[WorkerContext], Subscriptions]
+    background: Callable[[WorkerContext], Sequence[BackgroundTask]] = field(default=lambda context: ())
+
+    def database(self, settings: ServiceSettings) -> Database:
+        return Database(
+            create_engine(settings),
+            outbox=self.metadata.tables["outbox"],
+            inbox=self.metadata.tables["inbox"],
+        )

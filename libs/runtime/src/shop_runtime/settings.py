@@ -1,0 +1,42 @@
+"""Settings every service has; each service subclasses with its own env prefix and defaults."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Created once at start-up by ``main``; never at import time."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: ClassVar[str]
+
+    database_url: str
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    http_host: str = "127.0.0.1"
+    http_port: int
+
+    retry_delays_ms: list[int] = Field(
+        default=[1_000, 5_000, 30_000],
+        description="Delay before each retry of a failed message; when spent, the message is parked.",
+    )
+    consumer_prefetch: int = Field(default=32, ge=1)
+    relay_batch_size: int = Field(default=200, ge=1)
+    relay_idle_poll_seconds: float = Field(default=1.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    database_pool_size: int = Field(default=5, ge=1)
+
+    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. Jaeger's.")
+    span_file: str | None = Field(default=None, description="Also write finished spans as JSON lines here.")
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("database_url must use the postgresql+asyncpg:// driver")
+        return value

@@ -1,0 +1,104 @@
+"""OpenTelemetry set-up for one process, and JSON logs that carry the trace id."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from typing import IO
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from shop_runtime.settings import ServiceSettings
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Appends finished spans as JSON lines to a file: how tests and operators read traces without a collector."""
+
+    def __init__(self, path: str) -> None:
+        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in shutdown
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = []
+        for span in spans:
+            context = span.get_span_context()
+            if context is None:
+                continue
+            lines.append(
+                json.dumps(
+                    {
+                        "service": span.resource.attributes.get("service.name"),
+                        "name": span.name,
+                        "kind": span.kind.name,
+                        "trace_id": format(context.trace_id, "032x"),
+                        "span_id": format(context.span_id, "016x"),
+                        "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+                        "start": span.start_time,
+                        "end": span.end_time,
+                        "attributes": {k: str(v) for k, v in (span.attributes or {}).items()},
+                    }
+                )
+            )
+        with self._lock:
+            self._file.write("".join(line + "\n" for line in lines))
+            self._file.flush()
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self._file.close()
+
+
+def setup_telemetry(settings: ServiceSettings, *, process: str) -> TracerProvider:
+    """Install the tracer provider for this process and JSON logging; call once at start-up."""
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": settings.service_name, "service.instance.role": process})
+    )
+    if settings.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint)))
+    if settings.span_file:
+        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(settings.span_file)))
+    trace.set_tracer_provider(provider)
+    setup_logging(settings.service_name, process=process, level=settings.log_level)
+    return provider
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str, process: str) -> None:
+        super().__init__()
+        self._service = service
+        self._process = process
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "service": self._service,
+            "process": self._process,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            entry["trace_id"] = format(context.trace_id, "032x")
+            entry["span_id"] = format(context.span_id, "016x")
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(service: str, *, process: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service, process))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("aio_pika").setLevel(logging.WARNING)
+    logging.getLogger("aiormq").setLevel(logging.WARNING)

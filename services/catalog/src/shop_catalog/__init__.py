@@ -1,0 +1,1 @@
+"""Products, variants, prices and stock per location; reserves and releases stock."""

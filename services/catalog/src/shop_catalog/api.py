@@ -1,0 +1,144 @@
+"""Catalog's internal HTTP API (called by the gateway): parse, call a handler or query, map errors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from shop_catalog import handlers, queries
+from shop_catalog.domain import CatalogError, DuplicateSku, UnknownProduct, UnknownSku
+from shop_runtime.http import UnitOfWorkDep
+from shop_runtime.problems import Problem
+
+router = APIRouter()
+
+Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PriceIn(Strict):
+    currency: Currency
+    amount: int = Field(ge=0, description="In the currency's minor unit (KRW has none, USD has cents).")
+
+
+class VariantIn(Strict):
+    sku: Sku
+    options: dict[str, str] = Field(default_factory=dict)
+    prices: list[PriceIn] = Field(min_length=1)
+
+
+class ProductIn(Strict):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    variants: list[VariantIn] = Field(min_length=1, max_length=100)
+
+
+class AdjustmentIn(Strict):
+    sku: Sku
+    location: str = Field(min_length=1, max_length=64)
+    delta: int = Field(description="Units counted in (positive) or out (negative).")
+    reason: str = Field(min_length=1, max_length=200)
+
+
+def _problem(error: CatalogError) -> Problem:
+    status, code = {
+        UnknownSku: (404, "unknown_sku"),
+        UnknownProduct: (404, "unknown_product"),
+        DuplicateSku: (409, "duplicate_sku"),
+    }.get(type(error), (409, "conflict"))
+    errors = [{"field": error.field, "message": str(error)}] if error.field else None
+    return Problem(status, str(error), code=code, errors=errors)
+
+
+@router.post("/products", status_code=201)
+async def create_product(body: ProductIn, uow: UnitOfWorkDep) -> dict[str, Any]:
+    for index, variant in enumerate(body.variants):
+        currencies = [price.currency for price in variant.prices]
+        if len(set(currencies)) != len(currencies):
+            raise Problem(
+                422,
+                "A currency appears twice",
+                code="validation_error",
+                errors=[{"field": f"variants[{index}].prices", "message": "each currency at most once"}],
+            )
+    skus = [variant.sku for variant in body.variants]
+    if len(set(skus)) != len(skus):
+        raise Problem(
+            422,
+            "A SKU appears twice",
+            code="validation_error",
+            errors=[{"field": "variants", "message": "each SKU at most once"}],
+        )
+    try:
+        created = await handlers.create_product(
+            uow,
+            title=body.title,
+            description=body.description,
+            new_variants=[
+                handlers.NewVariant(
+                    sku=variant.sku,
+                    options=variant.options,
+                    prices={price.currency: price.amount for price in variant.prices},
+                )
+                for variant in body.variants
+            ],
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    return {
+        "id": created.product_id,
+        "variants": [{"id": variant_id, "sku": sku} for sku, variant_id in created.variant_ids.items()],
+    }
+
+
+@router.get("/products")
+async def list_products(
+    uow: UnitOfWorkDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    return {"items": await queries.list_products(uow.session, limit=limit, offset=offset)}
+
+
+@router.get("/products/{product_id}")
+async def get_product(product_id: uuid.UUID, uow: UnitOfWorkDep) -> dict[str, Any]:
+    try:
+        return await queries.get_product(uow.session, product_id)
+    except CatalogError as error:
+        raise _problem(error) from error
+
+
+@router.post("/inventory/adjustments", status_code=201)
+async def adjust_inventory(body: AdjustmentIn, uow: UnitOfWorkDep) -> dict[str, Any]:
+    if body.delta == 0:
+        raise Problem(
+            422,
+            "delta must not be 0",
+            code="validation_error",
+            errors=[{"field": "delta", "message": "must not be 0"}],
+        )
+    try:
+        level = await handlers.adjust_inventory(
+            uow, sku=body.sku, location=body.location, delta=body.delta, reason=body.reason
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    return {
+        "sku": level.sku,
+        "location": level.location,
+        "on_hand": level.on_hand,
+        "reserved": level.reserved,
+        "available": level.available,
+    }
+
+
+@router.get("/inventory/{sku}")
+async def stock_of(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return {"sku": sku, "locations": await queries.stock_at_locations(uow.session, sku)}

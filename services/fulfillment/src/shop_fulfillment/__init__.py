@@ -1,0 +1,1 @@
+"""Fulfillment orders, pick requests for warehouses, shipments and tracking."""

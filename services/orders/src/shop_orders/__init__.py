@@ -1,0 +1,1 @@
+"""Checkouts, orders and the order saga that drives stock, payment and fulfillment."""

@@ -1,0 +1,1 @@
+"""Payment plans, captures and refunds through the PSP adapter (sandbox by default)."""

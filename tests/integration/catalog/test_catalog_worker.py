@@ -1,0 +1,123 @@
+"""Catalog against the real PostgreSQL and RabbitMQ: its HTTP API and its worker, in process."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from shop_catalog.bootstrap import DEFINITION
+from shop_contracts import catalog as contracts
+from shop_contracts.routing import parking_queue
+from shop_contracts.values import RequestedLine
+from shop_runtime.worker import Worker
+from tests.support import infra
+from tests.support.messages import MessageProbe, eventually, send
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def catalog(test_vhost: str) -> AsyncIterator[tuple[httpx.AsyncClient, Worker]]:
+    settings = infra.service_settings(DEFINITION)
+    await infra.fresh_database(DEFINITION, settings)
+    app = DEFINITION.create_app(settings)
+    worker = Worker(DEFINITION, settings)
+    assert await worker.start()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://catalog") as client,
+    ):
+        yield client, worker
+    await worker.stop()
+
+
+async def _product_with_stock(client: httpx.AsyncClient, sku: str, units: int) -> str:
+    created = await client.post(
+        "/products",
+        json={
+            "title": "Tee",
+            "variants": [
+                {"sku": sku, "options": {"size": "M"}, "prices": [{"currency": "KRW", "amount": 39000}]}
+            ],
+        },
+    )
+    assert created.status_code == 201, created.text
+    adjusted = await client.post(
+        "/inventory/adjustments",
+        json={"sku": sku, "location": "seoul-1", "delta": units, "reason": "received"},
+    )
+    assert adjusted.status_code == 201, adjusted.text
+    return str(created.json()["id"])
+
+
+async def test_creating_a_product_tells_other_services_its_prices(catalog, probe: MessageProbe) -> None:
+    client, _ = catalog
+    await _product_with_stock(client, "TEE-M", 3)
+    updated = await probe.wait_for(contracts.VariantUpdated, lambda m: m.sku == "TEE-M")
+    assert [(p.currency, p.amount) for p in updated.prices] == [("KRW", 39000)]
+
+
+async def test_reserving_takes_units_and_a_duplicate_delivery_takes_none(
+    catalog, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    client, _ = catalog
+    product_id = await _product_with_stock(client, "TEE-L", 5)
+    message_id = uuid.uuid4()
+    command = contracts.ReserveStock(order_id="order-1", lines=[RequestedLine(sku="TEE-L", quantity=2)])
+    await send(broker, command, subject="order-1", message_id=message_id)
+    await send(broker, command, subject="order-1", message_id=message_id)
+    reserved = await probe.wait_for(contracts.StockReserved, lambda m: m.order_id == "order-1")
+    assert [(line.sku, line.location, line.quantity) for line in reserved.lines] == [("TEE-L", "seoul-1", 2)]
+
+    async def three_left() -> None:
+        product = (await client.get(f"/products/{product_id}")).json()
+        assert product["variants"][0]["available"] == 3
+
+    await eventually(three_left)
+    assert len(probe.of_type(contracts.StockReserved)) == 1
+
+
+async def test_an_order_for_more_than_exists_is_rejected_and_reserves_nothing(
+    catalog, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    client, _ = catalog
+    product_id = await _product_with_stock(client, "TEE-S", 1)
+    await send(
+        broker,
+        contracts.ReserveStock(order_id="order-2", lines=[RequestedLine(sku="TEE-S", quantity=2)]),
+        subject="order-2",
+    )
+    rejected = await probe.wait_for(contracts.StockRejected, lambda m: m.order_id == "order-2")
+    assert rejected.shortages[0].available == 1
+    product = (await client.get(f"/products/{product_id}")).json()
+    assert product["variants"][0]["available"] == 1
+
+
+async def test_a_message_that_keeps_failing_is_parked_with_its_error(
+    catalog, broker: AbstractRobustConnection
+) -> None:
+    await send(broker, contracts.CommitStock.model_construct(order_id="x", lines=[]), subject="x")
+    channel = await broker.channel()
+    parked = await channel.declare_queue(parking_queue("catalog"), passive=True)
+
+    async def one_parked() -> None:
+        message = await parked.get(no_ack=True, fail=False)
+        assert message is not None
+        assert "x-shop-error" in (message.headers or {})
+        assert (message.headers or {})["x-shop-attempts"] == 4
+
+    await eventually(one_parked)
+    await channel.close()
+
+
+async def test_bad_input_is_answered_with_a_problem_naming_the_field(catalog) -> None:
+    client, _ = catalog
+    response = await client.post("/products", json={"title": "X", "variants": [{"sku": "", "prices": []}]})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert {"variants[0].sku", "variants[0].prices"} <= fields
