@@ -22,7 +22,8 @@ class Message(BaseModel):
     A breaking change is a new class with a new version, never an edit of an existing one.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Unknown fields are ignored, so a consumer keeps working when a producer adds an optional field.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     TYPE: ClassVar[str]
     KIND: ClassVar[MessageKind]

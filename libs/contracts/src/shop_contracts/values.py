@@ -11,7 +11,7 @@ Locale = Literal["ko", "en"]
 
 
 class Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class Money(Value):

@@ -25,7 +25,13 @@ def run_service(definition: ServiceDefinition, argv: list[str] | None = None) ->
     if arguments.process == "revision":
         new_revision(settings, definition.migrations_path, message=arguments.message or "change")
         return
-    provider = setup_telemetry(settings, process=arguments.process)
+    provider = setup_telemetry(
+        settings.service_name,
+        process=arguments.process,
+        otlp_endpoint=settings.otlp_endpoint,
+        span_file=settings.span_file,
+        log_level=settings.log_level,
+    )
     try:
         if arguments.process == "http":
             asyncio.run(serve(definition.create_app(settings), settings, port=arguments.port))

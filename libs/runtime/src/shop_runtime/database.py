@@ -107,7 +107,10 @@ class UnitOfWork:
         return result.first() is not None
 
     async def commit(self) -> None:
+        """Commit what the handler did (and its outbox rows); a second call has nothing left to commit."""
         session = self.session
+        if not session.in_transaction():
+            return
         if self._outgoing:
             await session.execute(sa.insert(self._outbox), self._outgoing)
             await session.execute(sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))

@@ -35,21 +35,22 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; wake on NOTIFY from committing transactions, else poll."""
-        listener = await self._listen()
+        listener: asyncpg.Connection | None = None
         try:
             while not stop.is_set():
+                if listener is None or listener.is_closed():
+                    listener = await self._listen()  # again after a database restart
                 try:
                     published = await self.publish_batch()
                 except Exception:
                     log.exception("outbox relay batch failed; retrying")
-                    published = 0
                     await _wait_either(stop, asyncio.Event(), self._idle_poll_seconds)
                     continue
                 if published < self._batch_size:
                     self._wake.clear()
                     await _wait_either(stop, self._wake, self._idle_poll_seconds)
         finally:
-            if listener is not None:
+            if listener is not None and not listener.is_closed():
                 await listener.close()
 
     async def publish_batch(self) -> int:

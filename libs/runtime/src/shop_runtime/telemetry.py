@@ -14,8 +14,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from shop_runtime.settings import ServiceSettings
-
 
 class JsonLinesSpanExporter(SpanExporter):
     """Appends finished spans as JSON lines to a file: how tests and operators read traces without a collector."""
@@ -54,19 +52,19 @@ class JsonLinesSpanExporter(SpanExporter):
         self._file.close()
 
 
-def setup_telemetry(settings: ServiceSettings, *, process: str) -> TracerProvider:
+def setup_telemetry(
+    service: str, *, process: str, otlp_endpoint: str | None, span_file: str | None, log_level: str
+) -> TracerProvider:
     """Install the tracer provider for this process and JSON logging; call once at start-up."""
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": settings.service_name, "service.instance.role": process})
-    )
-    if settings.otlp_endpoint:
+    provider = TracerProvider(resource=Resource.create({"service.name": service, "shop.process": process}))
+    if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint)))
-    if settings.span_file:
-        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(settings.span_file)))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+    if span_file:
+        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(span_file)))
     trace.set_tracer_provider(provider)
-    setup_logging(settings.service_name, process=process, level=settings.log_level)
+    setup_logging(service, process=process, level=log_level)
     return provider
 
 

@@ -1,0 +1,64 @@
+# The two commands of the quick start are `make up` and `make test`; everything else supports them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: help install up demo test lint typecheck unit integration system contracts clean
+
+help:
+	@echo "make up    - install, migrate and run the whole shop on this machine (Ctrl-C stops it)"
+	@echo "make demo  - against a running 'make up': seed a catalog and drive one order to delivered"
+	@echo "make test  - lint, type-check and run every test (unit, integration, system)"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: $(VENV)/.installed
+
+up: install
+	$(PY) -m scripts.stack up
+
+demo: install
+	$(PY) -m scripts.demo
+
+lint: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+typecheck: install
+	$(VENV)/bin/mypy -p shop_contracts -p shop_runtime -p shop_catalog -p shop_orders -p shop_payments \
+		-p shop_fulfillment -p shop_notifications -p shop_gateway -p tests -p scripts
+
+unit: install
+	$(PY) -m pytest tests/unit -q
+
+integration: install
+	$(PY) -m pytest tests/integration -q
+
+system: install
+	$(PY) -m pytest tests/system -q
+
+test: lint typecheck
+	$(PY) -m pytest tests -q --durations=10
+
+contracts: install
+	$(PY) -m shop_contracts.schemas write
+	$(PY) -m shop_contracts.asyncapi > docs/asyncapi.json
+
+clean:
+	rm -rf $(VENV) $(TOOLS) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,270 @@
+"""Runs the whole shop on this machine: migrates every database and starts every process.
+
+``python -m scripts.stack up`` is what ``make up`` runs; system tests start the same stack with their own
+databases, vhost and ports. PostgreSQL and RabbitMQ must already run (on loopback by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("catalog", "orders", "payments", "fulfillment", "notifications")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    postgres: str = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+    database_prefix: str = "shop_"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    gateway_port: int = 8000
+    first_service_port: int = 8101
+    smtp_port: int = 8025
+    var: Path = ROOT / "var"
+    staff_api_key: str = "staff-dev-key-change-me"
+    warehouse_api_key: str = "warehouse-dev-key-change-me"
+    otlp_endpoint: str | None = None
+    retry_delays_ms: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var / "mail"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var / "log"
+
+    @property
+    def span_dir(self) -> Path:
+        return self.var / "spans"
+
+    def service_port(self, service: str) -> int:
+        return self.first_service_port + SERVICES.index(service)
+
+    def database_url(self, service: str) -> str:
+        return f"{self.postgres}/{self.database_prefix}{service}"
+
+    def environment(self) -> dict[str, str]:
+        """Every process's settings, by the env names their settings classes read."""
+        env = {key: value for key, value in os.environ.items() if not key.startswith("SHOP_")}
+        env["PYTHONUNBUFFERED"] = "1"
+        for service in SERVICES:
+            prefix = f"SHOP_{service.upper()}_"
+            env[prefix + "DATABASE_URL"] = self.database_url(service)
+            env[prefix + "AMQP_URL"] = self.amqp_url
+            env[prefix + "HTTP_PORT"] = str(self.service_port(service))
+            env[prefix + "SPAN_FILE"] = str(self.span_dir / f"{service}.jsonl")
+            if self.otlp_endpoint:
+                env[prefix + "OTLP_ENDPOINT"] = self.otlp_endpoint
+            if self.retry_delays_ms:
+                env[prefix + "RETRY_DELAYS_MS"] = self.retry_delays_ms
+            env[f"SHOP_{service.upper()}_URL"] = f"http://127.0.0.1:{self.service_port(service)}"
+        env["SHOP_NOTIFICATIONS_SMTP_PORT"] = str(self.smtp_port)
+        env["SHOP_GATEWAY_PORT"] = str(self.gateway_port)
+        env["SHOP_GATEWAY_SPAN_FILE"] = str(self.span_dir / "gateway.jsonl")
+        if self.otlp_endpoint:
+            env["SHOP_GATEWAY_OTLP_ENDPOINT"] = self.otlp_endpoint
+        env["SHOP_STAFF_API_KEY"] = self.staff_api_key
+        env["SHOP_WAREHOUSE_API_KEY"] = self.warehouse_api_key
+        env.update(self.extra_env)
+        return env
+
+
+class Stack:
+    """The processes of one running shop. Start with ``start``; ``stop`` ends them gracefully."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def migrate(self) -> None:
+        """Create and migrate every service's database, in parallel."""
+
+        def run(service: str) -> None:
+            result = subprocess.run(
+                [sys.executable, "-m", f"shop_{service}", "migrate"],
+                env=self.config.environment(),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"migrating {service} failed:\n{result.stderr[-3000:]}")
+
+        with ThreadPoolExecutor(len(SERVICES)) as pool:
+            list(pool.map(run, SERVICES))
+
+    def commands(self) -> dict[str, list[str]]:
+        python = sys.executable
+        commands = {
+            "mailcatcher": [
+                python,
+                "-m",
+                "shop_notifications.mailcatcher",
+                "--port",
+                str(self.config.smtp_port),
+                "--directory",
+                str(self.config.mail_dir),
+            ]
+        }
+        for service in SERVICES:
+            commands[f"{service}-http"] = [python, "-m", f"shop_{service}", "http"]
+            commands[f"{service}-worker"] = [python, "-m", f"shop_{service}", "worker"]
+        commands["gateway"] = [python, "-m", "shop_gateway"]
+        return commands
+
+    def start(self, names: list[str] | None = None) -> None:
+        for directory in (self.config.mail_dir, self.config.log_dir, self.config.span_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        environment = self.config.environment()
+        for name, command in self.commands().items():
+            if names is not None and name not in names:
+                continue
+            log = open(self.config.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+            self.processes[name] = subprocess.Popen(
+                command,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the gateway says every service is ready; fail with the logs of any process that died."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+            if dead:
+                raise RuntimeError(f"processes exited: {dead}\n{self.log_tails(list(dead))}")
+            try:
+                with urllib.request.urlopen(f"{self.config.gateway_url}/ready", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(
+            f"the shop was not ready within {timeout}s\n{self.log_tails(list(self.processes))}"
+        )
+
+    def log_tails(self, names: list[str], lines: int = 15) -> str:
+        parts = []
+        for name in names:
+            path = self.config.log_dir / f"{name}.log"
+            if path.exists():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {name} ---\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    def stop_process(self, name: str, *, kill: bool = False, timeout: float = 15.0) -> None:
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def stop(self) -> None:
+        """SIGTERM to every process (they finish what is in flight), SIGKILL to any still running after 15 s."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in self.processes.values():
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+@contextmanager
+def running(config: StackConfig, *, timeout: float = 90.0) -> Iterator[Stack]:
+    stack = Stack(config)
+    stack.migrate()
+    stack.start()
+    try:
+        stack.wait_ready(timeout)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def up(config: StackConfig) -> None:
+    print("migrating databases ...", flush=True)
+    stack = Stack(config)
+    stack.migrate()
+    print("starting processes ...", flush=True)
+    stack.start()
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.wait_ready()
+        print(
+            f"""
+The shop is running.
+  gateway        {config.gateway_url}   (OpenAPI: {config.gateway_url}/docs)
+  staff key      X-Api-Key: {config.staff_api_key}
+  warehouse key  X-Api-Key: {config.warehouse_api_key}
+  mail           {config.mail_dir}/*.eml  (SMTP on 127.0.0.1:{config.smtp_port})
+  logs           {config.log_dir}/
+Try `make demo` in another terminal. Ctrl-C stops everything.""",
+            flush=True,
+        )
+        while not stopping:
+            dead = [name for name, process in stack.processes.items() if process.poll() is not None]
+            if dead:
+                print(f"processes exited unexpectedly: {dead}\n{stack.log_tails(dead)}", flush=True)
+                break
+            time.sleep(0.5)
+    finally:
+        print("\nstopping ...", flush=True)
+        stack.stop()
+        print("stopped.", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["up", "migrate"])
+    arguments = parser.parse_args()
+    config = StackConfig(
+        staff_api_key=os.environ.get("SHOP_STAFF_API_KEY", StackConfig.staff_api_key),
+        warehouse_api_key=os.environ.get("SHOP_WAREHOUSE_API_KEY", StackConfig.warehouse_api_key),
+        gateway_port=int(os.environ.get("SHOP_GATEWAY_PORT", StackConfig.gateway_port)),
+        otlp_endpoint=os.environ.get("SHOP_OTLP_ENDPOINT"),
+    )
+    if arguments.command == "migrate":
+        Stack(config).migrate()
+    else:
+        up(config)
+
+
+if __name__ == "__main__":
+    main()

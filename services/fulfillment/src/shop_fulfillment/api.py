@@ -1,0 +1,93 @@
+"""Fulfillment's internal HTTP API (the gateway forwards warehouse calls here): parse, call, map errors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from shop_fulfillment import handlers, queries
+from shop_fulfillment.domain import (
+    FulfillmentError,
+    FulfillmentStatus,
+    MissingShipmentDetails,
+    OutOfOrderReport,
+    UnexpectedShipmentDetails,
+    UnknownFulfillment,
+)
+from shop_runtime.database import UnitOfWork
+from shop_runtime.http import UnitOfWorkDep, unit_of_work
+from shop_runtime.problems import Problem
+
+router = APIRouter()
+
+ReadDep = Annotated[UnitOfWork, Depends(unit_of_work, use_cache=False)]
+"""A second unit of work for reading the result back after the handler has committed its own."""
+
+Location = Annotated[str, Query(min_length=1, max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReportIn(Strict):
+    type: Literal["picked", "packed", "shipped", "delivered"]
+    carrier: str | None = Field(default=None, min_length=1, max_length=64)
+    tracking_number: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+def _problem(error: FulfillmentError) -> Problem:
+    status, code = {
+        UnknownFulfillment: (404, "unknown_fulfillment"),
+        MissingShipmentDetails: (422, "validation_error"),
+        UnexpectedShipmentDetails: (422, "validation_error"),
+        OutOfOrderReport: (409, "out_of_order"),
+    }.get(type(error), (409, "conflict"))
+    if isinstance(error, OutOfOrderReport):
+        return Problem(status, f"The fulfillment order is {error.current}", str(error), code=code)
+    errors = [{"field": field, "message": str(error)} for field in error.fields] or None
+    return Problem(status, str(error), code=code, errors=errors)
+
+
+@router.get("/pick-requests")
+async def pick_requests(
+    location: Location,
+    uow: UnitOfWorkDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    return {"items": await queries.pick_requests(uow.session, location=location, limit=limit)}
+
+
+@router.post("/fulfillments/{fulfillment_id}/events")
+async def report_event(
+    fulfillment_id: uuid.UUID, body: ReportIn, uow: UnitOfWorkDep, read: ReadDep
+) -> dict[str, Any]:
+    try:
+        await handlers.report_fulfillment_event(
+            uow,
+            fulfillment_id=fulfillment_id,
+            reported=FulfillmentStatus(body.type),
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
+        )
+        return await queries.get_fulfillment(read.session, fulfillment_id)
+    except FulfillmentError as error:
+        raise _problem(error) from error
+
+
+@router.get("/fulfillments")
+async def fulfillments_of_order(
+    order_id: Annotated[str, Query(min_length=1, max_length=100)], uow: UnitOfWorkDep
+) -> dict[str, Any]:
+    return {"items": await queries.fulfillments_of_order(uow.session, order_id)}
+
+
+@router.get("/fulfillments/{fulfillment_id}")
+async def get_fulfillment(fulfillment_id: uuid.UUID, uow: UnitOfWorkDep) -> dict[str, Any]:
+    try:
+        return await queries.get_fulfillment(uow.session, fulfillment_id)
+    except FulfillmentError as error:
+        raise _problem(error) from error

@@ -1,0 +1,25 @@
+"""What fulfillment subscribes to: each consumer translates a contract into a handler call, nothing more."""
+
+from __future__ import annotations
+
+from shop_contracts import fulfillment as contracts
+from shop_fulfillment import handlers
+from shop_fulfillment.domain import Line
+from shop_runtime.consumer import Subscriptions
+from shop_runtime.database import UnitOfWork
+
+
+async def on_create_fulfillment_order(message: contracts.CreateFulfillmentOrder, uow: UnitOfWork) -> None:
+    await handlers.create_fulfillment_order(
+        uow,
+        order_id=message.order_id,
+        location=message.location,
+        lines=[Line(sku=line.sku, quantity=line.quantity, location=line.location) for line in message.lines],
+        shipping_address=message.shipping_address,
+        shipping_method=message.shipping_method,
+    )
+
+
+SUBSCRIPTIONS: Subscriptions = {
+    contracts.CreateFulfillmentOrder: on_create_fulfillment_order,
+}

@@ -1,0 +1,110 @@
+"""Fulfillment's use cases: each is one async function that runs in one unit of work and commits it."""
+
+from __future__ import annotations
+
+import uuid
+
+from shop_contracts import Message
+from shop_contracts import fulfillment as contracts
+from shop_contracts.values import Address, LocatedLine
+from shop_fulfillment import repository
+from shop_fulfillment.domain import (
+    FulfillmentOrder,
+    FulfillmentStatus,
+    Line,
+    StatusReached,
+    UnknownFulfillment,
+)
+from shop_runtime.database import UnitOfWork
+
+
+async def create_fulfillment_order(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    location: str,
+    lines: list[Line],
+    shipping_address: Address,
+    shipping_method: str,
+) -> None:
+    """Open a fulfillment order and hand its pick work to the warehouse; a repeated command adds nothing."""
+    order = FulfillmentOrder(id=uuid.uuid4(), order_id=order_id, location=location, lines=lines)
+    created = await repository.add_unless_present(
+        uow.session,
+        order,
+        shipping_address=shipping_address.model_dump(mode="json"),
+        shipping_method=shipping_method,
+    )
+    if created:
+        # The timeline starts with the pick request.
+        await repository.add_to_timeline(
+            uow.session, [StatusReached(fulfillment_id=order.id, status=order.status)]
+        )
+        uow.publish(
+            contracts.FulfillmentOrderCreated(
+                fulfillment_id=str(order.id), order_id=order_id, location=location
+            ),
+            subject=order_id,
+        )
+        uow.publish(
+            contracts.PickRequested(
+                fulfillment_id=str(order.id),
+                order_id=order_id,
+                location=location,
+                lines=_located(lines),
+                shipping_address=shipping_address,
+                shipping_method=shipping_method,
+            ),
+            subject=order_id,
+        )
+    await uow.commit()
+
+
+async def report_fulfillment_event(
+    uow: UnitOfWork,
+    *,
+    fulfillment_id: uuid.UUID,
+    reported: FulfillmentStatus,
+    carrier: str | None = None,
+    tracking_number: str | None = None,
+) -> FulfillmentOrder:
+    """Record what the warehouse or carrier reports (picked, packed, shipped, delivered) and announce it."""
+    order = await repository.lock(uow.session, fulfillment_id)
+    if order is None:
+        raise UnknownFulfillment(f"no fulfillment order {fulfillment_id}", fields=("fulfillment_id",))
+    order.report(reported, carrier=carrier, tracking_number=tracking_number)
+    if order.events:
+        await repository.save(uow.session, order)
+        for event in order.events:
+            uow.publish(_announcement(order, event), subject=order.order_id)
+    await uow.commit()
+    return order
+
+
+def _announcement(order: FulfillmentOrder, event: StatusReached) -> Message:
+    fulfillment_id = str(order.id)
+    match event.status:
+        case FulfillmentStatus.PICKED:
+            return contracts.FulfillmentPicked(fulfillment_id=fulfillment_id, order_id=order.order_id)
+        case FulfillmentStatus.PACKED:
+            return contracts.FulfillmentPacked(fulfillment_id=fulfillment_id, order_id=order.order_id)
+        case FulfillmentStatus.SHIPPED:
+            # The domain refuses shipped without them; the asserts only tell the type checker.
+            assert event.carrier is not None
+            assert event.tracking_number is not None
+            return contracts.ShipmentShipped(
+                fulfillment_id=fulfillment_id,
+                order_id=order.order_id,
+                location=order.location,
+                lines=_located(order.lines),
+                carrier=event.carrier,
+                tracking_number=event.tracking_number,
+            )
+        case FulfillmentStatus.DELIVERED:
+            return contracts.ShipmentDelivered(fulfillment_id=fulfillment_id, order_id=order.order_id)
+        case _:
+            raise AssertionError(f"{event.status} is not reported by a warehouse")
+
+
+def _located(lines: list[Line]) -> list[LocatedLine]:
+    return [LocatedLine(sku=line.sku, quantity=line.quantity, location=line.location) for line in lines]

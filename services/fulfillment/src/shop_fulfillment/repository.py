@@ -1,0 +1,94 @@
+"""Loading and saving fulfillment orders inside a unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop_fulfillment.domain import FulfillmentOrder, FulfillmentStatus, Line, StatusReached
+from shop_fulfillment.tables import fulfillment_events, fulfillment_orders
+
+
+async def add_unless_present(
+    session: AsyncSession,
+    order: FulfillmentOrder,
+    *,
+    shipping_address: dict[str, Any],
+    shipping_method: str,
+) -> bool:
+    """Insert ``order``; False when its order already has a fulfillment order at that location."""
+    result = await session.execute(
+        insert(fulfillment_orders)
+        .values(
+            id=order.id,
+            order_id=order.order_id,
+            location=order.location,
+            lines=[
+                {"sku": line.sku, "quantity": line.quantity, "location": line.location}
+                for line in order.lines
+            ],
+            shipping_address=shipping_address,
+            shipping_method=shipping_method,
+            status=order.status.value,
+        )
+        .on_conflict_do_nothing(index_elements=["order_id", "location"])
+        .returning(fulfillment_orders.c.id)
+    )
+    return result.first() is not None
+
+
+async def lock(session: AsyncSession, fulfillment_id: uuid.UUID) -> FulfillmentOrder | None:
+    """Load a fulfillment order and hold its row, so concurrent reports about it apply one at a time."""
+    row = (
+        await session.execute(
+            sa.select(fulfillment_orders).where(fulfillment_orders.c.id == fulfillment_id).with_for_update()
+        )
+    ).first()
+    if row is None:
+        return None
+    return FulfillmentOrder(
+        id=row.id,
+        order_id=row.order_id,
+        location=row.location,
+        lines=[
+            Line(sku=line["sku"], quantity=line["quantity"], location=line["location"]) for line in row.lines
+        ],
+        status=FulfillmentStatus(row.status),
+        carrier=row.carrier,
+        tracking_number=row.tracking_number,
+    )
+
+
+async def save(session: AsyncSession, order: FulfillmentOrder) -> None:
+    """Write the order's status back, with the events it recorded."""
+    await session.execute(
+        sa.update(fulfillment_orders)
+        .where(fulfillment_orders.c.id == order.id)
+        .values(
+            status=order.status.value,
+            carrier=order.carrier,
+            tracking_number=order.tracking_number,
+            updated_at=sa.func.now(),
+        )
+    )
+    await add_to_timeline(session, order.events)
+
+
+async def add_to_timeline(session: AsyncSession, events: list[StatusReached]) -> None:
+    if events:
+        await session.execute(
+            sa.insert(fulfillment_events),
+            [
+                {
+                    "fulfillment_id": event.fulfillment_id,
+                    "type": event.status.value,
+                    "carrier": event.carrier,
+                    "tracking_number": event.tracking_number,
+                }
+                for event in events
+            ],
+        )

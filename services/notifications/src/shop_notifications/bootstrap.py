@@ -1,0 +1,60 @@
+"""Notifications' composition root: how its HTTP app and worker (consumer and sender) are put together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from shop_notifications import api, consumers, tables
+from shop_notifications.domain import RetryPolicy
+from shop_notifications.sender import EmailSender
+from shop_notifications.settings import NotificationsSettings
+from shop_notifications.smtp import SmtpMailer
+from shop_runtime.consumer import Subscriptions
+from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
+from shop_runtime.service import BackgroundTask, ServiceDefinition, WorkerContext
+from shop_runtime.settings import ServiceSettings
+
+
+def create_http_app(settings: ServiceSettings) -> FastAPI:
+    return create_app(
+        title="notifications (internal)",
+        routers=[api.router],
+        lifespan=service_lifespan(settings, DEFINITION.database),
+        readiness_checks=SERVICE_READINESS,
+    )
+
+
+def subscriptions(context: WorkerContext) -> Subscriptions:
+    return consumers.SUBSCRIPTIONS
+
+
+def background(context: WorkerContext) -> Sequence[BackgroundTask]:
+    settings = context.settings
+    assert isinstance(settings, NotificationsSettings)
+    sender = EmailSender(
+        context.database,
+        SmtpMailer(settings),
+        policy=RetryPolicy(
+            max_attempts=settings.sender_max_attempts,
+            base_delay=timedelta(seconds=settings.sender_retry_base_seconds),
+            max_delay=timedelta(seconds=settings.sender_retry_max_seconds),
+        ),
+        batch_size=settings.sender_batch_size,
+        poll_seconds=settings.sender_poll_seconds,
+    )
+    return [sender.run]
+
+
+DEFINITION = ServiceDefinition(
+    name="notifications",
+    settings_class=NotificationsSettings,
+    metadata=tables.metadata,
+    migrations_path=Path(__file__).parent / "migrations",
+    create_app=create_http_app,
+    subscriptions=subscriptions,
+    background=background,
+)

@@ -1,0 +1,140 @@
+"""Notifications' use cases: each is one async function that runs in one unit of work and commits it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from shop_contracts.notifications import NotificationSent
+from shop_notifications import repository
+from shop_notifications.domain import (
+    EMAIL,
+    DeliveryFailed,
+    EmailDraft,
+    Mailer,
+    Money,
+    OrderLine,
+    Recipient,
+    RejectionReason,
+    RetryPolicy,
+    ShippingAddress,
+    order_confirmed_email,
+    order_delivered_email,
+    order_rejected_email,
+    order_shipped_email,
+)
+from shop_notifications.rendering import render_email
+from shop_runtime.database import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+async def notify_order_confirmed(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    recipient: Recipient,
+    lines: list[OrderLine],
+    subtotal: Money,
+    shipping: Money,
+    total: Money,
+    shipping_address: ShippingAddress,
+) -> None:
+    """Queue the confirmation email: what was bought, what it cost and where it goes."""
+    draft = order_confirmed_email(
+        order_id=order_id,
+        recipient=recipient,
+        lines=lines,
+        subtotal=subtotal,
+        shipping=shipping,
+        total=total,
+        shipping_address=shipping_address,
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_order_rejected(
+    uow: UnitOfWork, *, order_id: str, recipient: Recipient, reason: RejectionReason
+) -> None:
+    """Queue the email that explains why an order could not be completed and that nothing was charged."""
+    await _queue_email(uow, order_rejected_email(order_id=order_id, recipient=recipient, reason=reason))
+    await uow.commit()
+
+
+async def notify_order_shipped(
+    uow: UnitOfWork, *, order_id: str, recipient: Recipient, carrier: str, tracking_number: str
+) -> None:
+    """Queue the email with the carrier and tracking number of a shipment."""
+    draft = order_shipped_email(
+        order_id=order_id, recipient=recipient, carrier=carrier, tracking_number=tracking_number
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_order_delivered(uow: UnitOfWork, *, order_id: str, recipient: Recipient) -> None:
+    """Queue the email that says a shipment arrived."""
+    await _queue_email(uow, order_delivered_email(order_id=order_id, recipient=recipient))
+    await uow.commit()
+
+
+async def _queue_email(uow: UnitOfWork, draft: EmailDraft) -> None:
+    if uow.causation is None:
+        raise RuntimeError("a notification is queued while handling the message that caused it")
+    created = await repository.add_email(
+        uow.session, source_message_id=uow.causation.id, draft=draft, rendered=render_email(draft)
+    )
+    if created is None:
+        log.info("%s for message %s is already queued", draft.template, uow.causation.id)
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def claimed(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+async def send_due_emails(uow: UnitOfWork, *, mailer: Mailer, policy: RetryPolicy, limit: int) -> SendOutcome:
+    """Send a small batch of due emails; each sent one is logged and announced, each failed one retried later.
+
+    The rows stay locked (``FOR UPDATE SKIP LOCKED``) while they are sent, so two senders never send the
+    same email; a crash after sending and before the commit sends it again (at least once).
+    """
+    sent = retried = failed = 0
+    for email, attempts in await repository.claim_due_emails(uow.session, limit=limit):
+        try:
+            await mailer.send(email)
+        except DeliveryFailed as error:
+            delay = policy.after_failure(attempts=attempts + 1, permanent=error.permanent)
+            if delay is None:
+                log.error(
+                    "email %s failed for good after %d tries: %s", email.notification_id, attempts + 1, error
+                )
+                await repository.mark_failed(uow.session, email.notification_id, error=str(error))
+                failed += 1
+            else:
+                log.warning("email %s not sent (%s); retrying in %s", email.notification_id, error, delay)
+                await repository.mark_retry(uow.session, email.notification_id, error=str(error), delay=delay)
+                retried += 1
+            continue
+        await repository.mark_sent(uow.session, email.notification_id)
+        uow.publish(
+            NotificationSent(
+                notification_id=email.notification_id,
+                order_id=email.order_id,
+                template=email.template,
+                channel=EMAIL,
+                recipient=email.recipient,
+            ),
+            subject=email.order_id,
+            correlation_id=email.order_id,
+        )
+        sent += 1
+    await uow.commit()
+    return SendOutcome(sent=sent, retried=retried, failed=failed)

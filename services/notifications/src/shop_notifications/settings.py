@@ -1,0 +1,38 @@
+"""Notifications settings (env prefix SHOP_NOTIFICATIONS_)."""
+
+from typing import ClassVar, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from shop_runtime.settings import ServiceSettings
+
+
+class NotificationsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOP_NOTIFICATIONS_", extra="ignore", frozen=True)
+    service_name: ClassVar[str] = "notifications"
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/shop_notifications"
+    http_port: int = 8105
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(default=False, description="Require STARTTLS before sending.")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "Shop <orders@shop.example>"
+
+    sender_poll_seconds: float = Field(default=1.0, gt=0, description="How often the sender looks for mail.")
+    sender_batch_size: int = Field(default=10, ge=1, description="Emails claimed (and locked) per batch.")
+    sender_max_attempts: int = Field(default=5, ge=1, description="SMTP tries before an email is failed.")
+    sender_retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="Wait after the first failed try; it doubles with every further one."
+    )
+    sender_retry_max_seconds: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _credentials_come_in_pairs(self) -> Self:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("set both smtp_username and smtp_password, or neither")
+        return self

@@ -1,0 +1,63 @@
+"""Sending email over real SMTP with aiosmtplib: the production Mailer."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+
+from shop_notifications.domain import DeliveryFailed, OutgoingEmail
+from shop_notifications.settings import NotificationsSettings
+
+NOTIFICATION_ID_HEADER = "X-Shop-Notification-Id"
+ORDER_ID_HEADER = "X-Shop-Order-Id"
+TEMPLATE_HEADER = "X-Shop-Template"
+
+
+def compose(email: OutgoingEmail, *, sender: str) -> EmailMessage:
+    """The MIME message: plain text, with an HTML alternative when there is one."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = email.recipient
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(idstring=email.notification_id, domain="shop.example")
+    message["Content-Language"] = email.locale
+    message[NOTIFICATION_ID_HEADER] = email.notification_id
+    message[ORDER_ID_HEADER] = email.order_id
+    message[TEMPLATE_HEADER] = email.template
+    message.set_content(email.text)
+    if email.html:
+        message.add_alternative(email.html, subtype="html")
+    return message
+
+
+class SmtpMailer:
+    """Hands each email to the configured SMTP server on its own connection."""
+
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self._settings = settings
+
+    async def send(self, email: OutgoingEmail) -> None:
+        settings = self._settings
+        try:
+            await aiosmtplib.send(
+                compose(email, sender=settings.mail_from),
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                start_tls=settings.smtp_starttls,
+                timeout=settings.smtp_timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            permanent = all(refusal.code >= 500 for refusal in error.recipients)
+            raise DeliveryFailed(f"recipient refused: {error}", permanent=permanent) from error
+        except aiosmtplib.SMTPResponseException as error:
+            # 5xx means the server will never take this message as it is; 4xx may pass later.
+            raise DeliveryFailed(
+                f"SMTP {error.code}: {error.message}", permanent=error.code >= 500
+            ) from error
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            raise DeliveryFailed(f"{type(error).__name__}: {error}") from error

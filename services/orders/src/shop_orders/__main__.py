@@ -1,0 +1,7 @@
+"""``python -m shop_orders http|worker|migrate``."""
+
+from shop_orders.bootstrap import DEFINITION
+from shop_runtime.cli import run_service
+
+if __name__ == "__main__":
+    run_service(DEFINITION)

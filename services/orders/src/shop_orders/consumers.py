@@ -1,0 +1,96 @@
+"""What orders subscribes to: the outcome of every saga step; each consumer only translates and calls."""
+
+from __future__ import annotations
+
+from shop_contracts import catalog, fulfillment, notifications, payments
+from shop_orders import handlers
+from shop_runtime.consumer import Subscriptions
+from shop_runtime.database import UnitOfWork
+
+
+async def on_variant_updated(message: catalog.VariantUpdated, uow: UnitOfWork) -> None:
+    await handlers.upsert_catalog_variant(
+        uow,
+        sku=message.sku,
+        product_id=message.product_id,
+        variant_id=message.variant_id,
+        title=message.title,
+        options=message.options,
+        prices={price.currency: price.amount for price in message.prices},
+        version=message.version,
+    )
+
+
+async def on_stock_reserved(message: catalog.StockReserved, uow: UnitOfWork) -> None:
+    await handlers.take_payment_for_reserved_stock(uow, order_id=message.order_id, lines=message.lines)
+
+
+async def on_stock_rejected(message: catalog.StockRejected, uow: UnitOfWork) -> None:
+    detail = ", ".join(f"{s.sku}: {s.requested} wanted, {s.available} available" for s in message.shortages)
+    await handlers.reject_for_missing_stock(uow, order_id=message.order_id, detail=detail or message.reason)
+
+
+async def on_payment_succeeded(message: payments.PaymentSucceeded, uow: UnitOfWork) -> None:
+    await handlers.confirm_paid_order(
+        uow, order_id=message.order_id, payment_id=message.payment_id, amount=message.amount
+    )
+
+
+async def on_payment_failed(message: payments.PaymentFailed, uow: UnitOfWork) -> None:
+    await handlers.reject_for_failed_payment(
+        uow, order_id=message.order_id, decline_code=message.decline_code, message=message.message
+    )
+
+
+async def on_fulfillment_created(message: fulfillment.FulfillmentOrderCreated, uow: UnitOfWork) -> None:
+    await handlers.record_fulfillment_created(
+        uow, order_id=message.order_id, fulfillment_id=message.fulfillment_id, location=message.location
+    )
+
+
+async def on_picked(message: fulfillment.FulfillmentPicked, uow: UnitOfWork) -> None:
+    await handlers.record_fulfillment_progress(
+        uow, order_id=message.order_id, fulfillment_id=message.fulfillment_id, status="picked"
+    )
+
+
+async def on_packed(message: fulfillment.FulfillmentPacked, uow: UnitOfWork) -> None:
+    await handlers.record_fulfillment_progress(
+        uow, order_id=message.order_id, fulfillment_id=message.fulfillment_id, status="packed"
+    )
+
+
+async def on_shipped(message: fulfillment.ShipmentShipped, uow: UnitOfWork) -> None:
+    await handlers.record_shipment(
+        uow,
+        order_id=message.order_id,
+        fulfillment_id=message.fulfillment_id,
+        lines=message.lines,
+        carrier=message.carrier,
+        tracking_number=message.tracking_number,
+    )
+
+
+async def on_delivered(message: fulfillment.ShipmentDelivered, uow: UnitOfWork) -> None:
+    await handlers.record_delivery(uow, order_id=message.order_id, fulfillment_id=message.fulfillment_id)
+
+
+async def on_notification_sent(message: notifications.NotificationSent, uow: UnitOfWork) -> None:
+    await handlers.record_notification(
+        uow, order_id=message.order_id, template=message.template, channel=message.channel
+    )
+
+
+SUBSCRIPTIONS: Subscriptions = {
+    catalog.VariantUpdated: on_variant_updated,
+    catalog.StockReserved: on_stock_reserved,
+    catalog.StockRejected: on_stock_rejected,
+    payments.PaymentSucceeded: on_payment_succeeded,
+    payments.PaymentFailed: on_payment_failed,
+    fulfillment.FulfillmentOrderCreated: on_fulfillment_created,
+    fulfillment.FulfillmentPicked: on_picked,
+    fulfillment.FulfillmentPacked: on_packed,
+    fulfillment.ShipmentShipped: on_shipped,
+    fulfillment.ShipmentDelivered: on_delivered,
+    notifications.NotificationSent: on_notification_sent,
+}

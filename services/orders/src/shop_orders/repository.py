@@ -1,0 +1,61 @@
+"""Loading and saving orders inside a unit of work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop_orders.domain import CatalogVariant, OrderStatus, UnknownOrder
+from shop_orders.tables import catalog_variants, order_lines, order_timeline, orders
+
+
+async def variants_by_sku(session: AsyncSession, skus: list[str]) -> dict[str, CatalogVariant]:
+    rows = await session.execute(sa.select(catalog_variants).where(catalog_variants.c.sku.in_(skus)))
+    return {row.sku: CatalogVariant(sku=row.sku, title=row.title, prices=dict(row.prices)) for row in rows}
+
+
+async def upsert_variant(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Keep the newest version of a variant; an older event arriving late changes nothing."""
+    statement = insert(catalog_variants).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[catalog_variants.c.sku],
+            set_={key: statement.excluded[key] for key in values if key != "sku"},
+            where=catalog_variants.c.version < statement.excluded.version,
+        )
+    )
+
+
+async def lock_order(session: AsyncSession, order_id: str) -> Row[Any]:
+    row = (await session.execute(sa.select(orders).where(orders.c.id == order_id).with_for_update())).first()
+    if row is None:
+        raise UnknownOrder(f"no order {order_id}", field="order_id")
+    return row
+
+
+async def order_by_idempotency_key(session: AsyncSession, key: str) -> Row[Any] | None:
+    return (await session.execute(sa.select(orders).where(orders.c.idempotency_key == key))).first()
+
+
+async def set_status(
+    session: AsyncSession, order_id: str, status: OrderStatus, reason: str | None = None
+) -> None:
+    values: dict[str, Any] = {"status": status.value, "updated_at": sa.func.now()}
+    if reason is not None:
+        values["status_reason"] = reason
+    await session.execute(sa.update(orders).where(orders.c.id == order_id).values(**values))
+
+
+async def add_to_timeline(session: AsyncSession, order_id: str, event: str, **detail: Any) -> None:
+    await session.execute(sa.insert(order_timeline).values(order_id=order_id, event=event, detail=detail))
+
+
+async def lines_of(session: AsyncSession, order_id: str) -> list[Row[Any]]:
+    rows = await session.execute(
+        sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.position)
+    )
+    return list(rows)

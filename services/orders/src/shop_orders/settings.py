@@ -1,0 +1,25 @@
+"""Orders settings (env prefix SHOP_ORDERS_)."""
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shop_runtime.settings import ServiceSettings
+
+
+class OrdersSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOP_ORDERS_", extra="ignore", frozen=True)
+    service_name: ClassVar[str] = "orders"
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/shop_orders"
+    http_port: int = 8102
+    access_token_secret: str = Field(
+        default="dev-only-order-access-secret",
+        min_length=16,
+        description="Signs customers' order access tokens; rotate by changing it (old tokens stop working).",
+    )
+    shipping_rates: dict[str, dict[str, int]] = Field(
+        default={"standard": {"KRW": 3000, "USD": 500}, "express": {"KRW": 6000, "USD": 1500}},
+        description="Shipping charged once per order, by method and currency, in minor units.",
+    )

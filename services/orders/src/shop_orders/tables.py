@@ -1,0 +1,84 @@
+"""Orders' tables (SQLAlchemy Core), plus the shared outbox and inbox."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from shop_runtime.messaging_tables import add_messaging_tables
+
+metadata = sa.MetaData()
+outbox, inbox = add_messaging_tables(metadata)
+
+catalog_variants = sa.Table(
+    "catalog_variants",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("product_id", sa.Text, nullable=False),
+    sa.Column("variant_id", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("options", postgresql.JSONB, nullable=False),
+    sa.Column("prices", postgresql.JSONB, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("locale", sa.Text, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("subtotal", sa.BigInteger, nullable=False),
+    sa.Column("shipping", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("shipping_address", postgresql.JSONB, nullable=False),
+    sa.Column("shipping_method", sa.Text, nullable=False),
+    sa.Column("payment_token", sa.Text, comment="PSP token until the payment step ran; never card data"),
+    sa.Column("idempotency_key", sa.Text, nullable=False, unique=True),
+    sa.Column("request_fingerprint", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("order_id", sa.Text, sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("sku", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("unit_price", sa.BigInteger, nullable=False),
+    sa.Column("line_total", sa.BigInteger, nullable=False),
+)
+
+order_allocations = sa.Table(
+    "order_allocations",
+    metadata,
+    sa.Column("order_id", sa.Text, sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("location", sa.Text, primary_key=True),
+    sa.Column("quantity", sa.Integer, nullable=False),
+)
+
+order_fulfillments = sa.Table(
+    "order_fulfillments",
+    metadata,
+    sa.Column("fulfillment_id", sa.Text, primary_key=True),
+    sa.Column("order_id", sa.Text, sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("carrier", sa.Text),
+    sa.Column("tracking_number", sa.Text),
+)
+
+order_timeline = sa.Table(
+    "order_timeline",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("order_id", sa.Text, sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("detail", postgresql.JSONB, nullable=False, server_default="{}"),
+)

@@ -1,0 +1,36 @@
+"""What payments subscribes to: each consumer translates a contract into a handler call, nothing more.
+
+Consumers take the PSP as a keyword; ``bootstrap`` binds it, so ``SUBSCRIPTIONS`` stays one plain dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from shop_contracts import Message
+from shop_contracts import payments as contracts
+from shop_payments import handlers
+from shop_payments.domain import Money
+from shop_payments.psp import PaymentServiceProvider
+from shop_runtime.database import UnitOfWork
+
+PaymentsConsumer = Callable[..., Awaitable[None]]
+"""``(message, uow, *, psp)``: the runtime's consumer signature plus the PSP the bootstrap binds."""
+
+
+async def on_capture_payment(
+    message: contracts.CapturePayment, uow: UnitOfWork, *, psp: PaymentServiceProvider
+) -> None:
+    await handlers.capture_payment(
+        uow,
+        psp=psp,
+        order_id=message.order_id,
+        step=message.step,
+        amount=Money(message.amount, message.currency),
+        payment_token=message.payment_token,
+    )
+
+
+SUBSCRIPTIONS: Mapping[type[Message], PaymentsConsumer] = {
+    contracts.CapturePayment: on_capture_payment,
+}

@@ -1,0 +1,1 @@
+"""Notifications against the real PostgreSQL, RabbitMQ and an SMTP server."""

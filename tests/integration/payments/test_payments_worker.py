@@ -1,0 +1,216 @@
+"""Payments against the real PostgreSQL and RabbitMQ: its HTTP API and its worker, with the sandbox PSP."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from shop_contracts import payments as contracts
+from shop_contracts.routing import retry_queue, service_queue
+from shop_payments.bootstrap import service_definition
+from shop_payments.psp import SandboxCharge, SandboxPsp
+from shop_runtime.worker import Worker
+from tests.support import infra
+from tests.support.messages import MessageProbe, eventually, send
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Payments:
+    client: httpx.AsyncClient
+    sandbox: SandboxPsp
+
+
+@pytest.fixture
+async def payments(test_vhost: str, broker: AbstractRobustConnection) -> AsyncIterator[Payments]:
+    sandbox = SandboxPsp()
+    definition = service_definition(lambda settings: sandbox)
+    settings = infra.service_settings(definition)
+    await infra.fresh_database(definition, settings)
+    await _fresh_queues(
+        broker,
+        [service_queue("payments"), *(retry_queue("payments", delay) for delay in settings.retry_delays_ms)],
+    )
+    app = definition.create_app(settings)
+    worker = Worker(definition, settings)
+    assert await worker.start()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://payments") as client,
+    ):
+        yield Payments(client, sandbox)
+    await worker.stop()
+
+
+async def _fresh_queues(broker: AbstractRobustConnection, queues: list[str]) -> None:
+    """A fresh database needs fresh queues too: a message left by an earlier test would be new to it."""
+    channel = await broker.channel()
+    for queue in queues:
+        await channel.queue_delete(queue)
+    await channel.close()
+
+
+def _charges_of(sandbox: SandboxPsp, order_id: str) -> list[SandboxCharge]:
+    return [charge for charge in sandbox.charges if charge.idempotency_key.startswith(f"{order_id}:")]
+
+
+def _capture(
+    order_id: str, token: str, amount: int = 39000, currency: str = "KRW"
+) -> contracts.CapturePayment:
+    return contracts.CapturePayment(
+        order_id=order_id, step="full", amount=amount, currency=currency, payment_token=token
+    )
+
+
+async def _payments_of(client: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
+    response = await client.get("/payments", params={"order_id": order_id})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _messages_in_queue(queue: str) -> int:
+    """Ready plus unacknowledged messages: 0 means the worker has finished everything it was sent."""
+    listed = subprocess.run(
+        [
+            "/usr/sbin/rabbitmqctl",
+            "-q",
+            "list_queues",
+            "-p",
+            infra.TEST_VHOST,
+            "--no-table-headers",
+            "name",
+            "messages",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counts = dict(line.split("\t") for line in listed.splitlines() if "\t" in line)
+    return int(counts.get(queue, "0"))
+
+
+async def _worker_idle() -> None:
+    async def nothing_left() -> None:
+        assert await asyncio.to_thread(_messages_in_queue, service_queue("payments")) == 0
+
+    await eventually(nothing_left)
+
+
+async def test_a_card_that_pays_is_captured_and_shows_in_the_ledger(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    await send(broker, _capture("order-paid", "tok_visa"), subject="order-paid")
+    succeeded = await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == "order-paid")
+    assert (succeeded.amount, succeeded.currency, succeeded.step) == (39000, "KRW", "full")
+    assert (succeeded.card_brand, succeeded.card_last4) == ("visa", "4242")
+
+    async def captured() -> None:
+        view = await _payments_of(payments.client, "order-paid")
+        assert (view["captured"], view["refunded"], view["currency"]) == (39000, 0, "KRW")
+        [payment] = view["items"]
+        assert payment["id"] == succeeded.payment_id
+        assert payment["status"] == "succeeded"
+        assert (payment["amount"], payment["card_brand"], payment["card_last4"]) == (39000, "visa", "4242")
+        assert payment["psp_reference"]
+        assert "tok_visa" not in str(view)
+
+    await eventually(captured)
+
+
+async def test_a_declined_card_fails_the_payment_and_captures_nothing(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    await send(broker, _capture("order-declined", "tok_card_declined", 2500, "USD"), subject="order-declined")
+    failed = await probe.wait_for(contracts.PaymentFailed, lambda m: m.order_id == "order-declined")
+    assert failed.decline_code == "card_declined"
+    assert (failed.amount, failed.currency) == (2500, "USD")
+    view = await _payments_of(payments.client, "order-declined")
+    assert (view["captured"], view["currency"]) == (0, "USD")
+    [payment] = view["items"]
+    assert (payment["status"], payment["decline_code"]) == ("failed", "card_declined")
+    assert not [m for m in probe.of_type(contracts.PaymentSucceeded) if m.order_id == "order-declined"]
+
+
+async def test_insufficient_funds_fails_the_payment_with_its_reason(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    await send(broker, _capture("order-broke", "tok_insufficient_funds"), subject="order-broke")
+    failed = await probe.wait_for(contracts.PaymentFailed, lambda m: m.order_id == "order-broke")
+    assert failed.decline_code == "insufficient_funds"
+    assert failed.message
+    view = await _payments_of(payments.client, "order-broke")
+    assert view["captured"] == 0
+
+
+async def test_a_duplicate_delivery_charges_once_and_tells_once(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    message_id = uuid.uuid4()
+    command = _capture("order-twice", "tok_mastercard")
+    await send(broker, command, subject="order-twice", message_id=message_id)
+    await send(broker, command, subject="order-twice", message_id=message_id)
+    await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == "order-twice")
+    await _worker_idle()
+    view = await _payments_of(payments.client, "order-twice")
+    assert len(view["items"]) == 1
+    assert view["captured"] == 39000
+    assert len(_charges_of(payments.sandbox, "order-twice")) == 1
+    assert len([m for m in probe.of_type(contracts.PaymentSucceeded) if m.order_id == "order-twice"]) == 1
+
+
+async def test_the_same_step_asked_again_is_told_its_outcome_and_not_charged_again(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    await send(broker, _capture("order-again", "tok_visa"), subject="order-again")
+    first = await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == "order-again")
+    await send(broker, _capture("order-again", "tok_visa"), subject="order-again")
+
+    def told() -> list[contracts.PaymentSucceeded]:
+        return [m for m in probe.of_type(contracts.PaymentSucceeded) if m.order_id == "order-again"]
+
+    def told_twice() -> None:
+        assert len(told()) == 2
+
+    await eventually(told_twice)
+    assert {m.payment_id for m in told()} == {first.payment_id}
+    view = await _payments_of(payments.client, "order-again")
+    assert len(view["items"]) == 1
+    assert view["captured"] == 39000
+    assert len(_charges_of(payments.sandbox, "order-again")) == 1
+
+
+async def test_asking_again_after_a_decline_retells_the_decline(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    await send(broker, _capture("order-retold", "tok_card_declined"), subject="order-retold")
+    await probe.wait_for(contracts.PaymentFailed, lambda m: m.order_id == "order-retold")
+    await send(broker, _capture("order-retold", "tok_card_declined"), subject="order-retold")
+
+    def told_twice() -> None:
+        told = [m for m in probe.of_type(contracts.PaymentFailed) if m.order_id == "order-retold"]
+        assert [m.decline_code for m in told] == ["card_declined"] * 2
+
+    await eventually(told_twice)
+    assert len(_charges_of(payments.sandbox, "order-retold")) == 1
+
+
+async def test_an_order_without_payments_has_an_empty_ledger(payments: Payments) -> None:
+    view = await _payments_of(payments.client, "order-unpaid")
+    assert view == {"items": [], "captured": 0, "refunded": 0, "currency": None}
+
+
+async def test_listing_payments_needs_an_order_id(payments: Payments) -> None:
+    response = await payments.client.get("/payments")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert {error["field"] for error in response.json()["errors"]} == {"query:order_id"}

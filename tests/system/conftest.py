@@ -1,0 +1,55 @@
+"""The whole shop as real processes on loopback, with its own databases, vhost, ports and mail folder."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scripts.stack import SERVICES, Stack, StackConfig, running
+from tests.support import infra
+
+pytestmark = pytest.mark.system
+
+SYSTEM_VHOST = "shop_test_system"
+STAFF_KEY = "staff-key-for-system-tests"
+WAREHOUSE_KEY = "warehouse-key-for-system-tests"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    infra.reset_vhost(SYSTEM_VHOST)
+    config = StackConfig(
+        postgres=infra.POSTGRES,
+        database_prefix="shop_test_system_",
+        amqp_url=infra.amqp_url(SYSTEM_VHOST),
+        gateway_port=18000,
+        first_service_port=18101,
+        smtp_port=18025,
+        var=tmp_path_factory.mktemp("shop"),
+        staff_api_key=STAFF_KEY,
+        warehouse_api_key=WAREHOUSE_KEY,
+        retry_delays_ms="[100, 300, 1000]",
+        extra_env={"OTEL_BSP_SCHEDULE_DELAY": "200"},
+    )
+    for service in SERVICES:
+        asyncio.run(infra.drop_database(config.database_url(service)))
+    with running(config) as stack:
+        yield stack
+    for service in SERVICES:
+        asyncio.run(infra.drop_database(config.database_url(service)))
+    infra.delete_vhost(SYSTEM_VHOST)
+
+
+@pytest.fixture
+async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def mail_dir(stack: Stack) -> Path:
+    return stack.config.mail_dir

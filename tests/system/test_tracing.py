@@ -1,0 +1,46 @@
+"""One trace follows an order across every service, through HTTP and through the outbox and the broker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from scripts.stack import Stack
+from tests.support.messages import eventually
+from tests.system.shop import checkout, new_sku, place_order, product_in_stock, wait_for_status
+
+pytestmark = pytest.mark.system
+
+
+def spans(span_dir: Path) -> list[dict[str, Any]]:
+    found = []
+    for path in span_dir.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                found.append(json.loads(line))
+    return found
+
+
+async def test_one_trace_spans_every_service_for_one_order(gateway: httpx.AsyncClient, stack: Stack) -> None:
+    sku = new_sku()
+    await product_in_stock(gateway, sku=sku, units=2)
+    placed = (await place_order(gateway, checkout(sku))).json()
+    await wait_for_status(gateway, placed, "confirmed")
+
+    async def whole_trace() -> None:
+        all_spans = spans(stack.config.span_dir)
+        order_spans = [s for s in all_spans if s["attributes"].get("shop.correlation_id") == placed["id"]]
+        assert order_spans, "no consumer span carries the order id yet"
+        trace_ids = {s["trace_id"] for s in order_spans}
+        assert len(trace_ids) == 1, f"the order's messages ran in {len(trace_ids)} traces"
+        [trace_id] = trace_ids
+        services = {s["service"] for s in all_spans if s["trace_id"] == trace_id}
+        assert {"gateway", "orders", "catalog", "payments", "fulfillment", "notifications"} <= services, (
+            services
+        )
+
+    await eventually(whole_trace, timeout=20)

@@ -1,0 +1,1 @@
+"""Unit tests of notifications: no I/O."""
