@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -29,9 +30,13 @@ def database_url(service: str, suffix: str = "") -> str:
     return f"{POSTGRES}/shop_test_{service}{suffix}"
 
 
+def rabbitmqctl() -> str:
+    return shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+
+
 def reset_vhost(vhost: str = TEST_VHOST) -> None:
     """Start from an empty vhost: no queues or messages left by an earlier run."""
-    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    ctl = rabbitmqctl()
     subprocess.run([ctl, "-q", "delete_vhost", vhost], capture_output=True, check=False)
     subprocess.run([ctl, "-q", "add_vhost", vhost], capture_output=True, check=True)
     subprocess.run(
@@ -42,8 +47,7 @@ def reset_vhost(vhost: str = TEST_VHOST) -> None:
 
 
 def delete_vhost(vhost: str = TEST_VHOST) -> None:
-    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    subprocess.run([ctl, "-q", "delete_vhost", vhost], capture_output=True, check=False)
+    subprocess.run([rabbitmqctl(), "-q", "delete_vhost", vhost], capture_output=True, check=False)
 
 
 async def drop_database(url: str) -> None:
@@ -72,6 +76,4 @@ def service_settings(definition: ServiceDefinition, *, suffix: str = "", **overr
 async def fresh_database(definition: ServiceDefinition, settings: ServiceSettings) -> None:
     """Drop the service's test database and migrate a new one."""
     await drop_database(settings.database_url)
-    import asyncio
-
     await asyncio.to_thread(migrate, settings, definition.migrations_path)

@@ -16,23 +16,15 @@ from shop_contracts.values import RequestedLine
 from shop_runtime.worker import Worker
 from tests.support import infra
 from tests.support.messages import MessageProbe, eventually, send
+from tests.support.services import running_service
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def catalog(test_vhost: str) -> AsyncIterator[tuple[httpx.AsyncClient, Worker]]:
-    settings = infra.service_settings(DEFINITION)
-    await infra.fresh_database(DEFINITION, settings)
-    app = DEFINITION.create_app(settings)
-    worker = Worker(DEFINITION, settings)
-    assert await worker.start()
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://catalog") as client,
-    ):
-        yield client, worker
-    await worker.stop()
+async def catalog(broker: AbstractRobustConnection) -> AsyncIterator[tuple[httpx.AsyncClient, Worker]]:
+    async with running_service(DEFINITION, infra.service_settings(DEFINITION), broker) as service:
+        yield service.client, service.worker
 
 
 async def _product_with_stock(client: httpx.AsyncClient, sku: str, units: int) -> str:

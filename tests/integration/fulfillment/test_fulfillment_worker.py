@@ -14,16 +14,15 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import Envelope
 from shop_contracts import fulfillment as contracts
-from shop_contracts.routing import WAREHOUSE_EXCHANGE, service_queue
+from shop_contracts.routing import WAREHOUSE_EXCHANGE
 from shop_contracts.values import Address, LocatedLine
-from shop_fulfillment import consumers
 from shop_fulfillment.bootstrap import DEFINITION
 from shop_fulfillment.tables import inbox
-from shop_runtime.broker import declare_exchanges, declare_service_topology
-from shop_runtime.consumer import bindings_for
+from shop_runtime.broker import declare_exchanges
 from shop_runtime.worker import Worker
 from tests.support import infra
 from tests.support.messages import MessageProbe, eventually, send
+from tests.support.services import running_service
 
 pytestmark = pytest.mark.integration
 
@@ -31,31 +30,9 @@ ADDRESS = Address(name="Kim Minji", line1="1 Sejong-daero", city="Seoul", postal
 
 
 @pytest.fixture
-async def fulfillment(
-    test_vhost: str, broker: AbstractRobustConnection
-) -> AsyncIterator[tuple[httpx.AsyncClient, Worker]]:
-    settings = infra.service_settings(DEFINITION)
-    await infra.fresh_database(DEFINITION, settings)
-    # The service queue outlives a test: start from an empty one, so nothing sent by an earlier test
-    # lands in this test's fresh database.
-    channel = await broker.channel()
-    await declare_service_topology(
-        channel,
-        service=DEFINITION.name,
-        bindings=bindings_for(consumers.SUBSCRIPTIONS),
-        retry_delays_ms=settings.retry_delays_ms,
-    )
-    await (await channel.get_queue(service_queue(DEFINITION.name))).purge()
-    await channel.close()
-    app = DEFINITION.create_app(settings)
-    worker = Worker(DEFINITION, settings)
-    assert await worker.start()
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fulfillment") as client,
-    ):
-        yield client, worker
-    await worker.stop()
+async def fulfillment(broker: AbstractRobustConnection) -> AsyncIterator[tuple[httpx.AsyncClient, Worker]]:
+    async with running_service(DEFINITION, infra.service_settings(DEFINITION), broker) as service:
+        yield service.client, service.worker
 
 
 def create_command(order_id: str, location: str = "seoul-1") -> contracts.CreateFulfillmentOrder:

@@ -27,6 +27,7 @@ from shop_notifications.smtp import ORDER_ID_HEADER, TEMPLATE_HEADER
 from shop_runtime.worker import Worker
 from tests.support import infra
 from tests.support.messages import MessageProbe, eventually, send
+from tests.support.services import running_service
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,7 @@ def _text(message: EmailMessage) -> str:
 
 
 @pytest.fixture
-async def notifications(test_vhost: str, tmp_path: Path) -> AsyncIterator[Notifications]:
+async def notifications(broker: AbstractRobustConnection, tmp_path: Path) -> AsyncIterator[Notifications]:
     port = _free_port()
     settings = infra.service_settings(
         DEFINITION,
@@ -78,18 +79,12 @@ async def notifications(test_vhost: str, tmp_path: Path) -> AsyncIterator[Notifi
         sender_retry_max_seconds=0.5,
         sender_max_attempts=50,
     )
-    await infra.fresh_database(DEFINITION, settings)
     catcher = await MailCatcher(tmp_path / "mail", port=port).start()
-    app = DEFINITION.create_app(settings)
-    worker = Worker(DEFINITION, settings)
-    assert await worker.start()
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifications") as client,
-    ):
-        yield Notifications(client=client, worker=worker, catcher=catcher)
-    await worker.stop()
-    await catcher.stop()
+    try:
+        async with running_service(DEFINITION, settings, broker) as service:
+            yield Notifications(client=service.client, worker=service.worker, catcher=catcher)
+    finally:
+        await catcher.stop()
 
 
 def _confirmed(order_id: str, locale: str) -> orders.OrderConfirmed:

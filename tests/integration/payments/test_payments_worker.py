@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,12 +12,12 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import payments as contracts
-from shop_contracts.routing import retry_queue, service_queue
+from shop_contracts.routing import service_queue
 from shop_payments.bootstrap import service_definition
 from shop_payments.psp import SandboxCharge, SandboxPsp
-from shop_runtime.worker import Worker
 from tests.support import infra
 from tests.support.messages import MessageProbe, eventually, send
+from tests.support.services import drained, running_service
 
 pytestmark = pytest.mark.integration
 
@@ -31,32 +29,11 @@ class Payments:
 
 
 @pytest.fixture
-async def payments(test_vhost: str, broker: AbstractRobustConnection) -> AsyncIterator[Payments]:
+async def payments(broker: AbstractRobustConnection) -> AsyncIterator[Payments]:
     sandbox = SandboxPsp()
     definition = service_definition(lambda settings: sandbox)
-    settings = infra.service_settings(definition)
-    await infra.fresh_database(definition, settings)
-    await _fresh_queues(
-        broker,
-        [service_queue("payments"), *(retry_queue("payments", delay) for delay in settings.retry_delays_ms)],
-    )
-    app = definition.create_app(settings)
-    worker = Worker(definition, settings)
-    assert await worker.start()
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://payments") as client,
-    ):
-        yield Payments(client, sandbox)
-    await worker.stop()
-
-
-async def _fresh_queues(broker: AbstractRobustConnection, queues: list[str]) -> None:
-    """A fresh database needs fresh queues too: a message left by an earlier test would be new to it."""
-    channel = await broker.channel()
-    for queue in queues:
-        await channel.queue_delete(queue)
-    await channel.close()
+    async with running_service(definition, infra.service_settings(definition), broker) as service:
+        yield Payments(service.client, sandbox)
 
 
 def _charges_of(sandbox: SandboxPsp, order_id: str) -> list[SandboxCharge]:
@@ -78,32 +55,8 @@ async def _payments_of(client: httpx.AsyncClient, order_id: str) -> dict[str, An
     return body
 
 
-def _messages_in_queue(queue: str) -> int:
-    """Ready plus unacknowledged messages: 0 means the worker has finished everything it was sent."""
-    listed = subprocess.run(
-        [
-            "/usr/sbin/rabbitmqctl",
-            "-q",
-            "list_queues",
-            "-p",
-            infra.TEST_VHOST,
-            "--no-table-headers",
-            "name",
-            "messages",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    counts = dict(line.split("\t") for line in listed.splitlines() if "\t" in line)
-    return int(counts.get(queue, "0"))
-
-
 async def _worker_idle() -> None:
-    async def nothing_left() -> None:
-        assert await asyncio.to_thread(_messages_in_queue, service_queue("payments")) == 0
-
-    await eventually(nothing_left)
+    await drained(service_queue("payments"))
 
 
 async def test_a_card_that_pays_is_captured_and_shows_in_the_ledger(

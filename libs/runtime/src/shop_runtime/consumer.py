@@ -148,6 +148,9 @@ class Consumer:
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         headers[ATTEMPTS_HEADER] = attempts
         headers[ERROR_HEADER] = f"{type(error).__name__}: {error}"[:2000]
+        if attempts == 1:  # later deliveries come back from a delay queue, with its routing instead
+            headers["x-shop-original-exchange"] = message.exchange or ""
+            headers["x-shop-original-routing-key"] = message.routing_key or ""
         if attempts <= len(self._retry_delays_ms):
             target = retry_queue(self._service, self._retry_delays_ms[attempts - 1])
             log.warning("message %s failed (attempt %d), retrying: %s", message.message_id, attempts, error)
@@ -155,8 +158,6 @@ class Consumer:
             target = parking_queue(self._service)
             headers["x-shop-traceback"] = "".join(traceback.format_exception(error))[-4000:]
             headers["x-shop-parked-at"] = datetime.now(UTC).isoformat()
-            headers["x-shop-original-exchange"] = message.exchange or ""
-            headers["x-shop-original-routing-key"] = message.routing_key or ""
             log.error("message %s parked after %d attempts: %s", message.message_id, attempts, error)
         await self._channel.default_exchange.publish(
             aio_pika.Message(

@@ -1,0 +1,242 @@
+"""The shared runtime against the real PostgreSQL and RabbitMQ: outbox relay, inbox, retries, parking, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aio_pika.abc import AbstractRobustConnection
+from fastapi import FastAPI
+
+from shop_contracts import catalog as contracts
+from shop_contracts.routing import parking_queue, service_queue
+from shop_runtime.broker import declare_exchanges
+from shop_runtime.consumer import Subscriptions
+from shop_runtime.database import Database, UnitOfWork, create_engine
+from shop_runtime.messaging_tables import add_messaging_tables
+from shop_runtime.migrations import create_database_if_missing
+from shop_runtime.outbox import OutboxRelay
+from shop_runtime.service import ServiceDefinition, WorkerContext
+from shop_runtime.settings import ServiceSettings
+from shop_runtime.worker import Worker
+from tests.support import infra
+from tests.support.messages import MessageProbe, eventually, send
+from tests.support.services import delete_service_queues, drained
+
+pytestmark = pytest.mark.integration
+
+metadata = sa.MetaData()
+outbox, inbox = add_messaging_tables(metadata)
+effects = sa.Table(
+    "effects",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("order_id", sa.Text),
+)
+
+
+class ProbeSettings(ServiceSettings):
+    service_name = "runtime_probe"
+    database_url: str = infra.database_url("runtime_probe")
+    http_port: int = 0
+
+
+@dataclass
+class Behaviour:
+    """What the probe service's handler does with each ReleaseStock it is given."""
+
+    fail_first: int = 0
+    hold: asyncio.Event | None = None
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    attempts: list[float] = field(default_factory=list)
+
+    async def handle(self, message: contracts.ReleaseStock, uow: UnitOfWork) -> None:
+        self.attempts.append(time.monotonic())
+        self.started.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        if len(self.attempts) <= self.fail_first:
+            raise RuntimeError(f"attempt {len(self.attempts)} fails on purpose")
+        await uow.session.execute(sa.insert(effects).values(order_id=message.order_id))
+        uow.publish(contracts.StockReleased(order_id=message.order_id), subject=message.order_id)
+        await uow.commit()
+
+
+def definition(behaviour: Behaviour) -> ServiceDefinition:
+    def subscriptions(context: WorkerContext) -> Subscriptions:
+        return {contracts.ReleaseStock: behaviour.handle}
+
+    def no_app(settings: ServiceSettings) -> FastAPI:
+        raise NotImplementedError
+
+    return ServiceDefinition(
+        name="runtime_probe",
+        settings_class=ProbeSettings,
+        metadata=metadata,
+        migrations_path=Path("unused"),
+        create_app=no_app,
+        subscriptions=subscriptions,
+    )
+
+
+@pytest.fixture
+async def settings(broker: AbstractRobustConnection) -> AsyncIterator[ServiceSettings]:
+    settings = infra.service_settings(definition(Behaviour()), retry_delays_ms=[100, 300, 600])
+    await infra.drop_database(settings.database_url)
+    await create_database_if_missing(settings.database_url)
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    await engine.dispose()
+    await delete_service_queues(broker, "runtime_probe", settings.retry_delays_ms)
+    yield settings
+    await infra.drop_database(settings.database_url)
+
+
+@pytest.fixture
+async def database(settings: ServiceSettings) -> AsyncIterator[Database]:
+    database = Database(create_engine(settings), outbox=outbox, inbox=inbox)
+    yield database
+    await database.dispose()
+
+
+async def count(database: Database, query: sa.Select[Any]) -> int:
+    async with database.engine.connect() as connection:
+        return int((await connection.execute(query)).scalar_one())
+
+
+async def write_outbox_rows(database: Database, how_many: int, prefix: str) -> None:
+    async with database.unit_of_work() as uow:
+        for index in range(how_many):
+            uow.publish(contracts.StockReleased(order_id=f"{prefix}-{index}"), subject=f"{prefix}-{index}")
+        await uow.commit()
+
+
+async def test_rows_left_unpublished_by_a_dead_process_are_published_by_the_next_relay(
+    database: Database, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    await write_outbox_rows(database, 3, "left")  # committed, then "the process died" before publishing
+    channel = await broker.channel(publisher_confirms=True)
+    await declare_exchanges(channel)
+    relay = OutboxRelay(database, channel, batch_size=10, idle_poll_seconds=0.1)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+
+    async def all_three_arrived() -> None:
+        assert sorted(m.order_id for m in probe.of_type(contracts.StockReleased)) == [
+            "left-0",
+            "left-1",
+            "left-2",
+        ]
+
+    await eventually(all_three_arrived)
+    stop.set()
+    await running
+    assert (
+        await count(
+            database, sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        )
+        == 0
+    )
+
+
+async def test_two_relays_side_by_side_publish_every_row_exactly_once(
+    database: Database, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    await write_outbox_rows(database, 500, "pair")
+    stop = asyncio.Event()
+    relays = []
+    for _ in range(2):
+        channel = await broker.channel(publisher_confirms=True)
+        await declare_exchanges(channel)
+        relays.append(
+            asyncio.create_task(
+                OutboxRelay(database, channel, batch_size=50, idle_poll_seconds=0.1).run(stop)
+            )
+        )
+
+    async def all_arrived() -> None:
+        assert (
+            len([m for m in probe.of_type(contracts.StockReleased) if m.order_id.startswith("pair-")]) >= 500
+        )
+
+    await eventually(all_arrived, timeout=30)
+    stop.set()
+    await asyncio.gather(*relays)
+    ids = [e.id for e in probe.envelopes if e.type == contracts.StockReleased.TYPE]
+    assert len(ids) == len(set(ids)) == 500
+
+
+async def test_a_failing_message_is_retried_with_growing_delays_and_then_takes_effect_once(
+    settings: ServiceSettings, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    behaviour = Behaviour(fail_first=2)
+    worker = Worker(definition(behaviour), settings)
+    assert await worker.start()
+    await send(broker, contracts.ReleaseStock(order_id="retry-1", reason="test"), subject="retry-1")
+    await probe.wait_for(contracts.StockReleased, lambda m: m.order_id == "retry-1")
+    await worker.stop()
+    first, second, third = behaviour.attempts
+    assert second - first >= 0.1
+    assert third - second >= 0.3
+    database = Database(create_engine(settings), outbox=outbox, inbox=inbox)
+    assert await count(database, sa.select(sa.func.count()).select_from(effects)) == 1
+    await database.dispose()
+
+
+async def test_a_message_that_keeps_failing_is_parked_with_its_error_and_the_queue_keeps_flowing(
+    settings: ServiceSettings, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    behaviour = Behaviour(fail_first=4)
+    worker = Worker(definition(behaviour), settings)
+    assert await worker.start()
+    await send(broker, contracts.ReleaseStock(order_id="poison", reason="test"), subject="poison")
+    channel = await broker.channel()
+    parked_queue = await channel.get_queue(parking_queue("runtime_probe"))
+
+    found = []
+
+    async def parked() -> None:
+        message = await parked_queue.get(no_ack=True, fail=False)
+        assert message is not None
+        found.append(message)
+
+    await eventually(parked, timeout=15)
+    headers = found[0].headers or {}
+    assert headers["x-shop-attempts"] == 4
+    assert "attempt 4 fails on purpose" in str(headers["x-shop-error"])
+    assert headers["x-shop-original-routing-key"] == contracts.ReleaseStock.TYPE
+    # The queue was not blocked: the next message takes effect (attempt 5 succeeds).
+    await send(broker, contracts.ReleaseStock(order_id="after", reason="test"), subject="after")
+    await probe.wait_for(contracts.StockReleased, lambda m: m.order_id == "after")
+    await worker.stop()
+    await channel.close()
+
+
+async def test_stopping_a_worker_finishes_the_message_in_flight(
+    settings: ServiceSettings, broker: AbstractRobustConnection
+) -> None:
+    behaviour = Behaviour(hold=asyncio.Event())
+    worker = Worker(definition(behaviour), settings)
+    assert await worker.start()
+    await send(broker, contracts.ReleaseStock(order_id="in-flight", reason="test"), subject="in-flight")
+    await asyncio.wait_for(behaviour.started.wait(), timeout=10)
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.sleep(0)  # let stop() cancel the consumer before the handler is released
+    behaviour.hold.set()  # type: ignore[union-attr]
+    await stopping
+    database = Database(create_engine(settings), outbox=outbox, inbox=inbox)
+    assert (
+        await count(
+            database, sa.select(sa.func.count()).select_from(effects).where(effects.c.order_id == "in-flight")
+        )
+        == 1
+    )
+    await database.dispose()
+    await drained(service_queue("runtime_probe"))

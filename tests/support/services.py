@@ -1,0 +1,83 @@
+"""One service under test, in process: a fresh database, fresh queues, its worker and its HTTP app."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from aio_pika.abc import AbstractRobustConnection
+
+from shop_contracts.routing import parking_queue, retry_queue, service_queue
+from shop_runtime.service import ServiceDefinition
+from shop_runtime.settings import ServiceSettings
+from shop_runtime.worker import Worker
+from tests.support import infra
+from tests.support.messages import eventually
+
+
+@dataclass(frozen=True)
+class RunningService:
+    client: httpx.AsyncClient
+    worker: Worker
+    settings: ServiceSettings
+
+
+async def delete_service_queues(
+    broker: AbstractRobustConnection, service: str, retry_delays_ms: list[int]
+) -> None:
+    """A fresh database needs fresh queues: a message left by an earlier test would be new to it."""
+    channel = await broker.channel()
+    for queue in (
+        service_queue(service),
+        parking_queue(service),
+        *(retry_queue(service, d) for d in retry_delays_ms),
+    ):
+        await channel.queue_delete(queue)
+    await channel.close()
+
+
+@asynccontextmanager
+async def running_service(
+    definition: ServiceDefinition, settings: ServiceSettings, broker: AbstractRobustConnection
+) -> AsyncIterator[RunningService]:
+    await infra.fresh_database(definition, settings)
+    await delete_service_queues(broker, definition.name, settings.retry_delays_ms)
+    app = definition.create_app(settings)
+    worker = Worker(definition, settings)
+    assert await worker.start()
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{definition.name}"
+            ) as client,
+        ):
+            yield RunningService(client=client, worker=worker, settings=settings)
+    finally:
+        await worker.stop()
+        await infra.drop_database(settings.database_url)
+
+
+def queue_depth(queue: str, vhost: str = infra.TEST_VHOST) -> int:
+    """Ready plus unacknowledged messages in ``queue``: 0 means its consumer finished everything it got."""
+    listed = subprocess.run(
+        [infra.rabbitmqctl(), "-q", "list_queues", "-p", vhost, "--no-table-headers", "name", "messages"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counts = dict(line.split("\t") for line in listed.splitlines() if "\t" in line)
+    return int(counts.get(queue, "0"))
+
+
+async def drained(queue: str) -> None:
+    """Wait until ``queue`` has nothing ready or in flight."""
+
+    async def nothing_left() -> None:
+        assert await asyncio.to_thread(queue_depth, queue) == 0
+
+    await eventually(nothing_left)
