@@ -42,7 +42,7 @@ lint: install
 
 typecheck: install
 	$(VENV)/bin/mypy -p shop_contracts -p shop_runtime -p shop_catalog -p shop_orders -p shop_payments \
-		-p shop_fulfillment -p shop_notifications -p shop_gateway -p tests -p scripts
+		-p shop_fulfillment -p shop_notifications -p shop_gateway -p shop_ops -p tests -p scripts
 
 unit: install
 	$(PY) -m pytest tests/unit -q

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from shop_contracts.envelope import Message, MessageKind
 from shop_contracts.routing import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
-from shop_contracts.values import LocatedLine, Money, RequestedLine, Value
+from shop_contracts.values import LocatedLine, Money, PreorderLine, PreorderPolicy, RequestedLine, Value
 
 SOURCE = "catalog"
 
@@ -39,12 +39,18 @@ class VariantUpdated(CatalogEvent):
 
 
 class ReserveStock(CatalogCommand):
+    """Reserve in-stock units, or accept pre-order units against their policy, for every line or none."""
+
     TYPE: ClassVar[str] = "catalog.stock.reserve.v1"
     order_id: str
     lines: list[RequestedLine] = Field(min_length=1)
+    customer_email: str | None = Field(default=None, description="For pre-order per-customer limits.")
+    customer_segments: list[str] = Field(default_factory=list, description="For early access to pre-orders.")
 
 
 class ReleaseStock(CatalogCommand):
+    """Give back an order's reserved units and its places in pre-order queues."""
+
     TYPE: ClassVar[str] = "catalog.stock.release.v1"
     order_id: str
     reason: str
@@ -59,15 +65,22 @@ class CommitStock(CatalogCommand):
 
 
 class StockReserved(CatalogEvent):
+    """In-stock ``lines`` are reserved at their locations; ``preorder_lines`` wait in their queues."""
+
     TYPE: ClassVar[str] = "catalog.stock.reserved.v1"
     order_id: str
     lines: list[LocatedLine]
+    preorder_lines: list[PreorderLine] = Field(default_factory=list)
 
 
 class Shortage(Value):
     sku: str
     requested: int
     available: int
+    reason: str = Field(
+        default="out_of_stock",
+        description="out_of_stock, preorder_cap_reached, preorder_not_open, preorder_closed or per_customer_limit",
+    )
 
 
 class StockRejected(CatalogEvent):
@@ -86,3 +99,26 @@ class StockCommitted(CatalogEvent):
     TYPE: ClassVar[str] = "catalog.stock.committed.v1"
     order_id: str
     lines: list[LocatedLine]
+
+
+class PreorderPolicyUpdated(CatalogEvent):
+    """A variant's pre-order policy as it now is; ``policy`` None means the variant is not on pre-order."""
+
+    TYPE: ClassVar[str] = "catalog.preorder_policy.updated.v1"
+    sku: str
+    policy: PreorderPolicy | None
+    version: int = Field(ge=1)
+
+
+class PreorderAllocated(CatalogEvent):
+    """Received units were allocated to a waiting pre-order: they are reserved at ``location`` for the order."""
+
+    TYPE: ClassVar[str] = "catalog.preorder.allocated.v1"
+    order_id: str
+    allocation_id: str
+    sku: str
+    location: str
+    quantity: int = Field(gt=0)
+    still_waiting: int = Field(
+        ge=0, description="Units of this order's pre-order for the SKU not yet allocated."
+    )

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field
 
 from shop_contracts.envelope import Message, MessageKind
 from shop_contracts.routing import EVENTS_EXCHANGE
-from shop_contracts.values import Address, Customer, PricedLine
+from shop_contracts.values import Address, Customer, PaymentMode, PricedLine, Value
+
+
+class PreorderSummary(Value):
+    """What a customer is told about one pre-ordered line."""
+
+    sku: str
+    title: str
+    quantity: int
+    payment_mode: PaymentMode
+    paid_now: int
+    balance: int
+    balance_due: str = Field(description="on_ready, or the ISO date-time the balance will be charged")
+    expected_ship_date: date | None = None
+    queue_position: int | None = None
 
 
 class OrderEvent(Message):
@@ -34,6 +51,10 @@ class OrderConfirmed(OrderEvent):
     shipping: int
     total: int
     shipping_address: Address
+    charged_now: int | None = Field(
+        default=None, description="What was charged at checkout, when not the total."
+    )
+    preorder_lines: list[PreorderSummary] = Field(default_factory=list)
 
 
 class OrderRejected(OrderEvent):
@@ -58,3 +79,25 @@ class OrderDelivered(OrderEvent):
     order_id: str
     customer: Customer
     fulfillment_id: str
+
+
+class OrderBalanceCharged(OrderEvent):
+    TYPE: ClassVar[str] = "orders.balance.charged.v1"
+    order_id: str
+    customer: Customer
+    group_id: str
+    amount: int
+    currency: str
+    expected_ship_date: date | None = None
+
+
+class OrderBalanceChargeFailed(OrderEvent):
+    TYPE: ClassVar[str] = "orders.balance.failed.v1"
+    order_id: str
+    customer: Customer
+    group_id: str
+    amount: int
+    currency: str
+    reason: str
+    requires_action: bool = False
+    retry_at: AwareDatetime | None = None

@@ -13,7 +13,8 @@ PaymentStep = Literal["full"]
 
 
 class CapturePayment(Message):
-    """Charge one step of an order's payment plan with the customer's PSP token."""
+    """Charge what is due at checkout with the customer's PSP token; with ``save_method`` keep the token for
+    later off-session balance charges (an amount of 0 only saves and verifies the method)."""
 
     KIND: ClassVar[MessageKind] = MessageKind.COMMAND
     SOURCE: ClassVar[str] = "orders"
@@ -21,9 +22,10 @@ class CapturePayment(Message):
     TYPE: ClassVar[str] = "payments.payment.capture.v1"
     order_id: str
     step: PaymentStep
-    amount: int = Field(gt=0)
+    amount: int = Field(ge=0)
     currency: str
     payment_token: str
+    save_method: bool = False
 
 
 class PaymentEvent(Message):
@@ -52,3 +54,39 @@ class PaymentFailed(PaymentEvent):
     currency: str
     decline_code: str
     message: str
+
+
+class ChargeBalance(Message):
+    """Charge a pre-order group's balance off-session with the order's saved payment method."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.COMMAND
+    SOURCE: ClassVar[str] = "orders"
+    EXCHANGE: ClassVar[str] = COMMANDS_EXCHANGE
+    TYPE: ClassVar[str] = "payments.balance.charge.v1"
+    order_id: str
+    group_id: str
+    amount: int = Field(gt=0)
+    currency: str
+
+
+class BalanceCharged(PaymentEvent):
+    TYPE: ClassVar[str] = "payments.balance.charged.v1"
+    order_id: str
+    group_id: str
+    payment_id: str
+    amount: int
+    currency: str
+
+
+class BalanceChargeFailed(PaymentEvent):
+    TYPE: ClassVar[str] = "payments.balance.failed.v1"
+    order_id: str
+    group_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    decline_code: str
+    message: str
+    requires_action: bool = Field(
+        default=False, description="The customer must confirm the charge themselves."
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 CurrencyCode = str
 Locale = Literal["ko", "en"]
@@ -57,3 +58,47 @@ class PricedLine(Value):
     quantity: int = Field(gt=0)
     unit_price: int
     line_total: int
+
+
+PaymentMode = Literal["pay_now", "deposit", "pay_later"]
+BalanceDue = Literal["on_ready", "at", "after"]
+
+
+class EarlyBirdTier(Value):
+    """``percent_off`` for orders placed before day ``until_day`` of the window (None: until it closes)."""
+
+    until_day: int | None = Field(default=None, ge=1)
+    percent_off: int = Field(ge=0, le=90)
+
+
+class PreorderPolicy(Value):
+    """How a variant sells before its stock exists; set by staff in catalog, copied by orders."""
+
+    payment_mode: PaymentMode
+    deposit_percent: int | None = Field(default=None, ge=1, le=99)
+    deposit_amounts: dict[str, int] = Field(
+        default_factory=dict, description="Fixed deposit per unit by currency."
+    )
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    cap: int | None = Field(default=None, ge=1)
+    per_customer_limit: int | None = Field(default=None, ge=1)
+    expected_ship_date: date | None = None
+    expected_ship_latest: date | None = None
+    balance_due: BalanceDue = "on_ready"
+    balance_due_at: AwareDatetime | None = None
+    balance_due_after_hours: int | None = Field(default=None, ge=1)
+    deposit_refundable: bool = True
+    continue_selling_when_sold_out: bool = False
+    early_bird_tiers: list[EarlyBirdTier] = Field(default_factory=list)
+    early_access_segment: str | None = None
+    early_access_starts_at: AwareDatetime | None = None
+
+
+class PreorderLine(Value):
+    """Units of one SKU accepted as a pre-order: their place in the queue and when they should ship."""
+
+    sku: str
+    quantity: int = Field(gt=0)
+    queue_position: int = Field(ge=1)
+    expected_ship_date: date | None = None

@@ -1,0 +1,1 @@
+"""Operators' tools: the invariant audit, dead-letter handling and an order's timeline across services."""
