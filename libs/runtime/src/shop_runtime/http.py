@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shop_runtime.broker import connect
+from shop_runtime.clock import Clock, clock_for
 from shop_runtime.database import Database, UnitOfWork
 from shop_runtime.problems import install_problem_handlers
 from shop_runtime.settings import ServiceSettings
@@ -66,6 +67,7 @@ def service_lifespan(
         database = database_factory(settings)
         app.state.settings = settings
         app.state.database = database
+        app.state.clock = clock_for(settings.test_clock_file)
         app.state.broker = None
         for name, value in state.items():
             setattr(app.state, name, value)
@@ -101,6 +103,13 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+
+
+def clock(request: Request) -> Clock:
+    return request.app.state.clock  # type: ignore[no-any-return]
+
+
+ClockDep = Annotated[Clock, Depends(clock)]
 
 
 async def serve(app: FastAPI, settings: ServiceSettings, *, port: int | None = None) -> None:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
+from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import Database, create_engine
 from shop_runtime.settings import ServiceSettings
@@ -25,6 +26,7 @@ class WorkerContext:
     settings: ServiceSettings
     database: Database
     broker: AbstractRobustConnection
+    clock: Clock
 
 
 @dataclass(frozen=True)

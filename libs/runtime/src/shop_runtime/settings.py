@@ -33,6 +33,10 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. Jaeger's.")
     span_file: str | None = Field(default=None, description="Also write finished spans as JSON lines here.")
     log_level: str = "INFO"
+    test_clock_file: str | None = Field(
+        default=None,
+        description="Tests only: a file with a time offset in seconds that every process applies.",
+    )
 
     @field_validator("database_url")
     @classmethod

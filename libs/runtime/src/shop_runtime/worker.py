@@ -10,6 +10,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts.routing import service_queue
 from shop_runtime.broker import connect, declare_service_topology
+from shop_runtime.clock import clock_for
 from shop_runtime.consumer import Consumer, Dispatcher, bindings_for
 from shop_runtime.outbox import OutboxRelay
 from shop_runtime.service import ServiceDefinition, WorkerContext
@@ -52,7 +53,12 @@ class Worker:
         self._broker = await connect_with_retry(settings.amqp_url, self.stopping)
         if self._broker is None:
             return False
-        context = WorkerContext(settings=settings, database=self.database, broker=self._broker)
+        context = WorkerContext(
+            settings=settings,
+            database=self.database,
+            broker=self._broker,
+            clock=clock_for(settings.test_clock_file),
+        )
         subscriptions = definition.subscriptions(context)
         consume_channel = await self._broker.channel(publisher_confirms=True)
         await consume_channel.set_qos(prefetch_count=settings.consumer_prefetch)
