@@ -6,11 +6,22 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shop_catalog import handlers, queries
-from shop_catalog.domain import CatalogError, DuplicateSku, UnknownProduct, UnknownSku
-from shop_runtime.http import UnitOfWorkDep
+from shop_catalog.domain import (
+    CatalogError,
+    DuplicateSku,
+    InboundAlreadyReceived,
+    InvalidPreorderPolicy,
+    NoPreorderPolicy,
+    UnknownInbound,
+    UnknownProduct,
+    UnknownSku,
+)
+from shop_catalog.handlers import SavedPolicy
+from shop_contracts.values import PreorderPolicy
+from shop_runtime.http import ClockDep, UnitOfWorkDep
 from shop_runtime.problems import Problem
 
 router = APIRouter()
@@ -47,11 +58,32 @@ class AdjustmentIn(Strict):
     reason: str = Field(min_length=1, max_length=200)
 
 
+class PreorderPolicyIn(PreorderPolicy):
+    """The policy's own fields, and no others."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InboundIn(Strict):
+    sku: Sku
+    location: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0)
+    expected_at: AwareDatetime
+
+
+class ReceiptIn(Strict):
+    quantity: int = Field(ge=0, description="Units that arrived; may be fewer than expected.")
+
+
 def _problem(error: CatalogError) -> Problem:
     status, code = {
         UnknownSku: (404, "unknown_sku"),
         UnknownProduct: (404, "unknown_product"),
         DuplicateSku: (409, "duplicate_sku"),
+        InvalidPreorderPolicy: (422, "validation_error"),
+        NoPreorderPolicy: (404, "no_preorder_policy"),
+        UnknownInbound: (404, "unknown_inbound"),
+        InboundAlreadyReceived: (409, "inbound_already_received"),
     }.get(type(error), (409, "conflict"))
     errors = [{"field": error.field, "message": str(error)}] if error.field else None
     return Problem(status, str(error), code=code, errors=errors)
@@ -103,14 +135,16 @@ async def list_products(
     uow: UnitOfWorkDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    *,
+    clock: ClockDep,
 ) -> dict[str, Any]:
-    return {"items": await queries.list_products(uow.session, limit=limit, offset=offset)}
+    return {"items": await queries.list_products(uow.session, limit=limit, offset=offset, now=clock.now())}
 
 
 @router.get("/products/{product_id}")
-async def get_product(product_id: uuid.UUID, uow: UnitOfWorkDep) -> dict[str, Any]:
+async def get_product(product_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep) -> dict[str, Any]:
     try:
-        return await queries.get_product(uow.session, product_id)
+        return await queries.get_product(uow.session, product_id, now=clock.now())
     except CatalogError as error:
         raise _problem(error) from error
 
@@ -142,3 +176,81 @@ async def adjust_inventory(body: AdjustmentIn, uow: UnitOfWorkDep) -> dict[str, 
 @router.get("/inventory/{sku}")
 async def stock_of(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
     return {"sku": sku, "locations": await queries.stock_at_locations(uow.session, sku)}
+
+
+def _policy_view(saved: SavedPolicy) -> dict[str, Any]:
+    return {
+        "sku": saved.sku,
+        "version": saved.version,
+        "policy": None if saved.policy is None else saved.policy.model_dump(mode="json"),
+    }
+
+
+@router.put("/preorder-policies/{sku}")
+async def set_preorder_policy(sku: str, body: PreorderPolicyIn, uow: UnitOfWorkDep) -> dict[str, Any]:
+    try:
+        saved = await handlers.set_preorder_policy(
+            uow, sku=sku, policy=PreorderPolicy.model_validate(body.model_dump())
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    return _policy_view(saved)
+
+
+@router.get("/preorder-policies/{sku}")
+async def get_preorder_policy(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
+    try:
+        return await queries.preorder_policy(uow.session, sku)
+    except CatalogError as error:
+        raise _problem(error) from error
+
+
+@router.delete("/preorder-policies/{sku}")
+async def end_preorder_policy(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
+    try:
+        return _policy_view(await handlers.end_preorder_policy(uow, sku=sku))
+    except CatalogError as error:
+        raise _problem(error) from error
+
+
+@router.get("/preorders")
+async def order_preorders(
+    order_id: Annotated[str, Query(min_length=1)], uow: UnitOfWorkDep
+) -> dict[str, Any]:
+    return {"order_id": order_id, "items": await queries.order_preorders(uow.session, order_id)}
+
+
+@router.post("/inbounds", status_code=201)
+async def expect_inbound(body: InboundIn, uow: UnitOfWorkDep) -> dict[str, Any]:
+    try:
+        inbound_id = await handlers.expect_inbound(
+            uow, sku=body.sku, location=body.location, quantity=body.quantity, expected_at=body.expected_at
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    return {"id": inbound_id, **body.model_dump(mode="json"), "status": "expected"}
+
+
+@router.get("/inbounds")
+async def list_inbounds(uow: UnitOfWorkDep, sku: str | None = None) -> dict[str, Any]:
+    return {"items": await queries.list_inbounds(uow.session, sku)}
+
+
+@router.post("/inbounds/{inbound_id}/receive")
+async def receive_inbound(
+    inbound_id: uuid.UUID, body: ReceiptIn, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    try:
+        received = await handlers.receive_inbound(
+            uow, inbound_id=inbound_id, quantity=body.quantity, clock=clock
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    return {
+        "id": received.id,
+        "sku": received.sku,
+        "location": received.location,
+        "received_quantity": received.received_quantity,
+        "allocated_to_preorders": received.allocated,
+        "status": "received",
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,7 +25,10 @@ def create_http_app(settings: ServiceSettings) -> FastAPI:
 
 
 def subscriptions(context: WorkerContext) -> Subscriptions:
-    return consumers.SUBSCRIPTIONS
+    return {
+        message: functools.partial(consumer, clock=context.clock)
+        for message, consumer in consumers.SUBSCRIPTIONS.items()
+    }
 
 
 DEFINITION = ServiceDefinition(

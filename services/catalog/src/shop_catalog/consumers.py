@@ -1,27 +1,40 @@
-"""What catalog subscribes to: each consumer translates a contract into a handler call, nothing more."""
+"""What catalog subscribes to: each consumer translates a contract into a handler call, nothing more.
+
+Consumers take the worker's clock as a keyword; ``bootstrap`` binds it, so ``SUBSCRIPTIONS`` stays one
+plain dict.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+
 from shop_catalog import handlers
 from shop_catalog.domain import PlannedLine, RequestedLine
+from shop_contracts import Message
 from shop_contracts import catalog as contracts
-from shop_runtime.consumer import Subscriptions
+from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
 
+CatalogConsumer = Callable[..., Awaitable[None]]
+"""``(message, uow, *, clock)``: translate one contract into a handler call."""
 
-async def on_reserve_stock(message: contracts.ReserveStock, uow: UnitOfWork) -> None:
+
+async def on_reserve_stock(message: contracts.ReserveStock, uow: UnitOfWork, *, clock: Clock) -> None:
     await handlers.reserve_stock(
         uow,
         order_id=message.order_id,
         lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in message.lines],
+        clock=clock,
+        customer_email=message.customer_email,
+        customer_segments=frozenset(message.customer_segments),
     )
 
 
-async def on_release_stock(message: contracts.ReleaseStock, uow: UnitOfWork) -> None:
+async def on_release_stock(message: contracts.ReleaseStock, uow: UnitOfWork, *, clock: Clock) -> None:
     await handlers.release_stock(uow, order_id=message.order_id)
 
 
-async def on_commit_stock(message: contracts.CommitStock, uow: UnitOfWork) -> None:
+async def on_commit_stock(message: contracts.CommitStock, uow: UnitOfWork, *, clock: Clock) -> None:
     await handlers.commit_stock(
         uow,
         order_id=message.order_id,
@@ -32,7 +45,7 @@ async def on_commit_stock(message: contracts.CommitStock, uow: UnitOfWork) -> No
     )
 
 
-SUBSCRIPTIONS: Subscriptions = {
+SUBSCRIPTIONS: Mapping[type[Message], CatalogConsumer] = {
     contracts.ReserveStock: on_reserve_stock,
     contracts.ReleaseStock: on_release_stock,
     contracts.CommitStock: on_commit_stock,

@@ -1,8 +1,17 @@
-"""Catalog's rules, free of I/O: stock levels per location and how an order's lines are reserved."""
+"""Catalog's rules, free of I/O: stock levels per location, how an order's lines are reserved or
+accepted as pre-orders, how received units go to the pre-order queue, and when a waiting pre-order ships.
+"""
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import NoReturn
+
+from shop_contracts.values import PreorderPolicy
 
 
 class CatalogError(Exception):
@@ -26,6 +35,22 @@ class DuplicateSku(CatalogError):
 
 
 class StockWouldGoNegative(CatalogError):
+    pass
+
+
+class InvalidPreorderPolicy(CatalogError):
+    pass
+
+
+class NoPreorderPolicy(CatalogError):
+    pass
+
+
+class UnknownInbound(CatalogError):
+    pass
+
+
+class InboundAlreadyReceived(CatalogError):
     pass
 
 
@@ -83,6 +108,7 @@ class Shortage:
     sku: str
     requested: int
     available: int
+    reason: str = "out_of_stock"
 
 
 def plan_reservation(
@@ -116,3 +142,258 @@ def plan_reservation(
                 plan.append(PlannedLine(sku=sku, location=level.location, quantity=take))
                 remaining -= take
     return ([] if shortages else plan), shortages
+
+
+@dataclass(frozen=True)
+class PreorderTerms:
+    """What a SKU's pre-order policy allows one order, as found under the SKU's lock."""
+
+    window: str
+    """``open``, ``not_open`` or ``closed`` for this customer at the time of the order."""
+    continue_selling_when_sold_out: bool
+    cap: int | None
+    accepted: int
+    """Units of the SKU accepted as pre-orders and not released (waiting or allocated)."""
+    per_customer_limit: int | None
+    accepted_for_customer: int
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    """Where an order's units come from: in-stock units at locations, and pre-order units that wait."""
+
+    in_stock: list[PlannedLine]
+    preorders: list[RequestedLine]
+    shortages: list[Shortage]
+
+
+def plan_order(
+    lines: list[RequestedLine], levels: list[StockLevel], terms: dict[str, PreorderTerms]
+) -> OrderPlan:
+    """Decide for each SKU of an order whether it is reserved from stock or accepted as a pre-order.
+
+    All or nothing: any shortage (out of stock, the pre-order window, cap or per-customer limit) means no
+    plan. A SKU with a policy is a pre-order while its window is open; a policy that continues selling when
+    sold out turns the line into a pre-order only when stock does not cover it (and sells from stock when
+    it does, whatever the window says).
+    """
+    requested: dict[str, int] = {}
+    for line in lines:
+        requested[line.sku] = requested.get(line.sku, 0) + line.quantity
+    from_stock: list[RequestedLine] = []
+    preorders: list[RequestedLine] = []
+    shortages: list[Shortage] = []
+    for sku, quantity in requested.items():
+        sku_terms = terms.get(sku)
+        available = sum(level.available for level in levels if level.sku == sku)
+        if sku_terms is None:
+            from_stock.append(RequestedLine(sku=sku, quantity=quantity))
+            continue
+        if sku_terms.continue_selling_when_sold_out:
+            is_preorder = available < quantity
+        elif sku_terms.window == "open":
+            is_preorder = True
+        else:
+            shortages.append(
+                Shortage(sku=sku, requested=quantity, available=0, reason=f"preorder_{sku_terms.window}")
+            )
+            continue
+        if not is_preorder:
+            from_stock.append(RequestedLine(sku=sku, quantity=quantity))
+            continue
+        shortage = preorder_shortage(sku, quantity, sku_terms)
+        if shortage is not None:
+            shortages.append(shortage)
+        else:
+            preorders.append(RequestedLine(sku=sku, quantity=quantity))
+    in_stock, stock_shortages = plan_reservation(from_stock, levels)
+    shortages.extend(stock_shortages)
+    if shortages:
+        return OrderPlan(in_stock=[], preorders=[], shortages=shortages)
+    return OrderPlan(in_stock=in_stock, preorders=preorders, shortages=[])
+
+
+def preorder_shortage(sku: str, quantity: int, terms: PreorderTerms) -> Shortage | None:
+    """Why ``quantity`` more pre-order units of ``sku`` may not be accepted, or None when they may."""
+    if terms.cap is not None and terms.accepted + quantity > terms.cap:
+        return Shortage(
+            sku=sku,
+            requested=quantity,
+            available=max(terms.cap - terms.accepted, 0),
+            reason="preorder_cap_reached",
+        )
+    limit = terms.per_customer_limit
+    if limit is not None and terms.accepted_for_customer + quantity > limit:
+        return Shortage(
+            sku=sku,
+            requested=quantity,
+            available=max(limit - terms.accepted_for_customer, 0),
+            reason="per_customer_limit",
+        )
+    return None
+
+
+@dataclass
+class QueuedPreorder:
+    """One order's pre-order of one SKU, in that SKU's queue."""
+
+    id: uuid.UUID
+    order_id: str
+    sku: str
+    quantity: int
+    allocated: int
+    queue_position: int
+
+    @property
+    def waiting(self) -> int:
+        """Units not yet allocated."""
+        return self.quantity - self.allocated
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Units of a location's stock given to a waiting pre-order (reserved there for its order)."""
+
+    id: uuid.UUID
+    preorder_id: uuid.UUID
+    order_id: str
+    sku: str
+    location: str
+    quantity: int
+    still_waiting: int
+
+
+def allocate_in_queue_order(
+    queue: Sequence[QueuedPreorder], levels: Sequence[StockLevel]
+) -> list[Allocation]:
+    """Give what ``levels`` have available to the waiting pre-orders, first in the queue first.
+
+    The last pre-order served may get only part of its units and keep waiting for the rest. The units are
+    reserved on the levels and counted as allocated on the pre-orders.
+    """
+    allocations: list[Allocation] = []
+    for preorder in sorted(queue, key=lambda queued: queued.queue_position):
+        sources = sorted(
+            (level for level in levels if level.sku == preorder.sku and level.available > 0),
+            key=lambda level: (-level.available, level.location),
+        )
+        for level in sources:
+            if preorder.waiting == 0:
+                break
+            take = min(level.available, preorder.waiting)
+            level.reserve(take)
+            preorder.allocated += take
+            allocations.append(
+                Allocation(
+                    id=uuid.uuid4(),
+                    preorder_id=preorder.id,
+                    order_id=preorder.order_id,
+                    sku=preorder.sku,
+                    location=level.location,
+                    quantity=take,
+                    still_waiting=preorder.waiting,
+                )
+            )
+    return allocations
+
+
+@dataclass(frozen=True)
+class ExpectedInbound:
+    """Units of a SKU on their way, not yet received."""
+
+    quantity: int
+    expected_at: datetime
+
+
+def expected_ship_dates(
+    queue: Sequence[QueuedPreorder], inbounds: Sequence[ExpectedInbound], fallback: date | None
+) -> dict[uuid.UUID, date | None]:
+    """When each waiting pre-order should ship: the date of the inbound that covers its place in the queue.
+
+    Walking the inbounds by expected time, a pre-order is covered once the units expected so far reach the
+    units waiting ahead of it plus its own; one that no inbound covers gets ``fallback`` (the policy's date).
+    """
+    supply = sorted(inbounds, key=lambda inbound: inbound.expected_at)
+    dates: dict[uuid.UUID, date | None] = {}
+    demand = covered = taken = 0
+    for preorder in sorted(queue, key=lambda queued: queued.queue_position):
+        if preorder.waiting <= 0:
+            continue
+        demand += preorder.waiting
+        while taken < len(supply) and covered < demand:
+            covered += supply[taken].quantity
+            taken += 1
+        dates[preorder.id] = (
+            supply[taken - 1].expected_at.astimezone(UTC).date() if covered >= demand else fallback
+        )
+    return dates
+
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def check_preorder_policy(policy: PreorderPolicy) -> None:
+    """Refuse a policy whose fields contradict each other, naming the field to fix."""
+
+    has_percent = policy.deposit_percent is not None
+    has_amounts = bool(policy.deposit_amounts)
+    if policy.payment_mode == "deposit":
+        if has_percent == has_amounts:
+            _refuse(
+                "deposit_percent", "deposit mode needs exactly one of deposit_percent and deposit_amounts"
+            )
+    elif has_percent:
+        _refuse("deposit_percent", "only a deposit payment_mode takes a deposit")
+    elif has_amounts:
+        _refuse("deposit_amounts", "only a deposit payment_mode takes a deposit")
+    for currency, amount in policy.deposit_amounts.items():
+        if not _CURRENCY.match(currency):
+            _refuse(f"deposit_amounts.{currency}", "must be an ISO 4217 currency code")
+        if amount < 1:
+            _refuse(f"deposit_amounts.{currency}", "must be at least 1 minor unit")
+    if policy.starts_at is not None and policy.ends_at is not None and policy.ends_at <= policy.starts_at:
+        _refuse("ends_at", "must be after starts_at")
+    if (
+        policy.expected_ship_date is not None
+        and policy.expected_ship_latest is not None
+        and policy.expected_ship_latest < policy.expected_ship_date
+    ):
+        _refuse("expected_ship_latest", "must not be before expected_ship_date")
+    if policy.expected_ship_latest is not None and policy.expected_ship_date is None:
+        _refuse("expected_ship_date", "needed when expected_ship_latest is given")
+    if policy.balance_due == "at" and policy.balance_due_at is None:
+        _refuse("balance_due_at", "needed when balance_due is 'at'")
+    if policy.balance_due != "at" and policy.balance_due_at is not None:
+        _refuse("balance_due_at", "only when balance_due is 'at'")
+    if policy.balance_due == "after" and policy.balance_due_after_hours is None:
+        _refuse("balance_due_after_hours", "needed when balance_due is 'after'")
+    if policy.balance_due != "after" and policy.balance_due_after_hours is not None:
+        _refuse("balance_due_after_hours", "only when balance_due is 'after'")
+    _check_early_bird_tiers(policy)
+    if (policy.early_access_segment is None) != (policy.early_access_starts_at is None):
+        _refuse("early_access_starts_at", "early access needs both early_access_segment and its start")
+    if (
+        policy.early_access_starts_at is not None
+        and policy.starts_at is not None
+        and policy.early_access_starts_at >= policy.starts_at
+    ):
+        _refuse("early_access_starts_at", "must be before starts_at")
+
+
+def _check_early_bird_tiers(policy: PreorderPolicy) -> None:
+    tiers = policy.early_bird_tiers
+    if tiers and policy.starts_at is None:
+        _refuse("early_bird_tiers", "early-bird tiers count days from starts_at, which is missing")
+    previous = 0
+    for index, tier in enumerate(tiers):
+        if tier.until_day is None:
+            if index != len(tiers) - 1:
+                _refuse(f"early_bird_tiers[{index}].until_day", "only the last tier may be open-ended")
+            continue
+        if tier.until_day <= previous:
+            _refuse(f"early_bird_tiers[{index}].until_day", "tiers must be in increasing until_day")
+        previous = tier.until_day
+
+
+def _refuse(field_name: str, message: str) -> NoReturn:
+    raise InvalidPreorderPolicy(message, field=field_name)

@@ -4,22 +4,42 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from shop_catalog import repository
 from shop_catalog.domain import (
+    Allocation,
     DuplicateSku,
+    InboundAlreadyReceived,
+    NoPreorderPolicy,
     PlannedLine,
+    PreorderTerms,
     RequestedLine,
     StockLevel,
+    UnknownInbound,
     UnknownSku,
-    plan_reservation,
+    allocate_in_queue_order,
+    check_preorder_policy,
+    plan_order,
 )
-from shop_catalog.tables import inventory_adjustments, prices, products, reservations, variants
+from shop_catalog.repository import PolicyRecord
+from shop_catalog.tables import (
+    inbounds,
+    inventory_adjustments,
+    preorder_policies,
+    preorders,
+    prices,
+    products,
+    reservations,
+    variants,
+)
 from shop_contracts import catalog as contracts
-from shop_contracts.values import LocatedLine, Money
+from shop_contracts.values import LocatedLine, Money, PreorderLine, PreorderPolicy
+from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
+from shop_runtime.preorder_pricing import window_state
 
 
 @dataclass(frozen=True)
@@ -84,11 +104,16 @@ async def create_product(
 async def adjust_inventory(
     uow: UnitOfWork, *, sku: str, location: str, delta: int, reason: str
 ) -> StockLevel:
-    """Count units in or out of a location (receiving, a stock take, damage), keeping a ledger entry."""
-    if not await repository.existing_skus(uow.session, [sku]):
-        raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
+    """Count units in or out of a location (receiving, a stock take, damage), keeping a ledger entry.
+
+    Units counted in go to the SKU's waiting pre-orders first, in queue order.
+    """
+    await _require_sku(uow, sku)
+    await repository.lock_preorder_policies(uow.session, [sku])
     level = await repository.lock_or_create_stock_level(uow.session, sku, location)
     level.adjust(delta)
+    if delta > 0:
+        await _allocate_to_waiting_preorders(uow, [level])
     await repository.save_stock_levels(uow.session, [level])
     await uow.session.execute(
         sa.insert(inventory_adjustments).values(sku=sku, location=location, delta=delta, reason=reason)
@@ -97,18 +122,53 @@ async def adjust_inventory(
     return level
 
 
-async def reserve_stock(uow: UnitOfWork, *, order_id: str, lines: list[RequestedLine]) -> None:
-    """Reserve every line of an order, or none of them and say which SKUs are short."""
-    levels = await repository.lock_stock_levels(uow.session, sorted({line.sku for line in lines}))
-    plan, shortages = plan_reservation(lines, levels)
-    if shortages:
+async def reserve_stock(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    lines: list[RequestedLine],
+    clock: Clock,
+    customer_email: str | None = None,
+    customer_segments: frozenset[str] = frozenset(),
+) -> None:
+    """Reserve in-stock lines and accept pre-order lines of an order, or none of them and say why.
+
+    Each SKU's policy row is locked first (in SKU order), so orders racing for a capped pre-order are
+    counted one after another and never accept more than the cap.
+    """
+    skus = sorted({line.sku for line in lines})
+    records = await repository.lock_preorder_policies(uow.session, skus)
+    levels = await repository.lock_stock_levels(uow.session, skus)
+    now = clock.now()
+    policies = _active(records)
+    accepted = await repository.accepted_units(uow.session, policies)
+    accepted_by_customer = (
+        await repository.accepted_units(uow.session, policies, customer_email=customer_email)
+        if customer_email
+        else {}
+    )
+    terms = {
+        sku: PreorderTerms(
+            window=window_state(policy, now, segments=customer_segments),
+            continue_selling_when_sold_out=policy.continue_selling_when_sold_out,
+            cap=policy.cap,
+            accepted=accepted.get(sku, 0),
+            per_customer_limit=policy.per_customer_limit,
+            accepted_for_customer=accepted_by_customer.get(sku, 0),
+        )
+        for sku, policy in policies.items()
+    }
+    plan = plan_order(lines, levels, terms)
+    if plan.shortages:
         uow.publish(
             contracts.StockRejected(
                 order_id=order_id,
-                reason="out_of_stock",
+                reason=plan.shortages[0].reason,
                 shortages=[
-                    contracts.Shortage(sku=s.sku, requested=s.requested, available=s.available)
-                    for s in shortages
+                    contracts.Shortage(
+                        sku=s.sku, requested=s.requested, available=s.available, reason=s.reason
+                    )
+                    for s in plan.shortages
                 ],
             ),
             subject=order_id,
@@ -116,36 +176,77 @@ async def reserve_stock(uow: UnitOfWork, *, order_id: str, lines: list[Requested
         await uow.commit()
         return
     by_key = {(level.sku, level.location): level for level in levels}
-    for planned in plan:
+    for planned in plan.in_stock:
         by_key[planned.sku, planned.location].reserve(planned.quantity)
     await repository.save_stock_levels(uow.session, levels)
-    await uow.session.execute(
-        sa.insert(reservations),
-        [
-            {
-                "order_id": order_id,
-                "sku": p.sku,
-                "location": p.location,
-                "quantity": p.quantity,
-                "status": "reserved",
-            }
-            for p in plan
-        ],
+    for planned in plan.in_stock:
+        await repository.add_to_reservation(
+            uow.session,
+            order_id=order_id,
+            sku=planned.sku,
+            location=planned.location,
+            quantity=planned.quantity,
+        )
+    accepted_preorders = []
+    for line in plan.preorders:
+        accepted_preorders.append(
+            await repository.add_preorder(
+                uow.session,
+                order_id=order_id,
+                sku=line.sku,
+                quantity=line.quantity,
+                queue_position=await repository.take_queue_positions(uow.session, line.sku, 1),
+                customer_email=customer_email,
+                created_at=now,
+            )
+        )
+    dates = await repository.ship_dates(uow.session, [line.sku for line in plan.preorders], policies)
+    uow.publish(
+        contracts.StockReserved(
+            order_id=order_id,
+            lines=_located(plan.in_stock),
+            preorder_lines=[
+                PreorderLine(
+                    sku=preorder.sku,
+                    quantity=preorder.quantity,
+                    queue_position=preorder.queue_position,
+                    expected_ship_date=dates.get(preorder.id),
+                )
+                for preorder in accepted_preorders
+            ],
+        ),
+        subject=order_id,
     )
-    uow.publish(contracts.StockReserved(order_id=order_id, lines=_located(plan)), subject=order_id)
     await uow.commit()
 
 
 async def release_stock(uow: UnitOfWork, *, order_id: str) -> None:
-    """Give an order's reserved units back; releasing twice changes nothing."""
+    """Give an order's reserved units and pre-order places back; releasing twice changes nothing.
+
+    Units that had been allocated to the order's pre-orders go on to the next pre-orders waiting for them.
+    """
+    touched = await uow.session.execute(
+        sa.select(reservations.c.sku)
+        .where(reservations.c.order_id == order_id)
+        .union(sa.select(preorders.c.sku).where(preorders.c.order_id == order_id))
+    )
+    await repository.lock_preorder_policies(uow.session, list(touched.scalars()))
+    await uow.session.execute(
+        sa.update(preorders)
+        .where(preorders.c.order_id == order_id, preorders.c.status.in_(repository.ACCEPTED))
+        .values(status="released", updated_at=sa.func.now())
+    )
     held = await _reservations(uow, order_id, status="reserved")
     if held:
         levels = await repository.lock_stock_levels(uow.session, sorted({line.sku for line in held}))
         by_key = {(level.sku, level.location): level for level in levels}
         for line in held:
             by_key[line.sku, line.location].release(line.quantity)
-        await repository.save_stock_levels(uow.session, levels)
         await _set_status(uow, order_id, held, "released")
+        await _allocate_to_waiting_preorders(
+            uow, [by_key[line.sku, line.location] for line in held if (line.sku, line.location) in by_key]
+        )
+        await repository.save_stock_levels(uow.session, levels)
     uow.publish(contracts.StockReleased(order_id=order_id), subject=order_id)
     await uow.commit()
 
@@ -163,6 +264,153 @@ async def commit_stock(uow: UnitOfWork, *, order_id: str, lines: list[PlannedLin
         await _set_status(uow, order_id, shipped, "committed")
     uow.publish(contracts.StockCommitted(order_id=order_id, lines=_located(shipped)), subject=order_id)
     await uow.commit()
+
+
+@dataclass(frozen=True)
+class SavedPolicy:
+    sku: str
+    policy: PreorderPolicy | None
+    version: int
+
+
+async def set_preorder_policy(uow: UnitOfWork, *, sku: str, policy: PreorderPolicy) -> SavedPolicy:
+    """Put a variant on pre-order under ``policy`` (or change its policy) and tell other services."""
+    await _require_sku(uow, sku)
+    check_preorder_policy(policy)
+    existing = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
+    version = existing.version + 1 if existing else 1
+    values = {**repository.policy_values(policy), "version": version, "ended_at": None}
+    if existing:
+        await uow.session.execute(
+            sa.update(preorder_policies)
+            .where(preorder_policies.c.sku == sku)
+            .values(**values, updated_at=sa.func.now())
+        )
+    else:
+        await uow.session.execute(sa.insert(preorder_policies).values(sku=sku, **values))
+    uow.publish(contracts.PreorderPolicyUpdated(sku=sku, policy=policy, version=version), subject=sku)
+    await uow.commit()
+    return SavedPolicy(sku=sku, policy=policy, version=version)
+
+
+async def end_preorder_policy(uow: UnitOfWork, *, sku: str) -> SavedPolicy:
+    """Take a variant off pre-order; pre-orders already accepted keep their places and are still served."""
+    await _require_sku(uow, sku)
+    existing = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
+    if existing is None or existing.policy is None:
+        raise NoPreorderPolicy(f"{sku!r} is not on pre-order", field="sku")
+    version = existing.version + 1
+    await uow.session.execute(
+        sa.update(preorder_policies)
+        .where(preorder_policies.c.sku == sku)
+        .values(version=version, ended_at=sa.func.now(), updated_at=sa.func.now())
+    )
+    uow.publish(contracts.PreorderPolicyUpdated(sku=sku, policy=None, version=version), subject=sku)
+    await uow.commit()
+    return SavedPolicy(sku=sku, policy=None, version=version)
+
+
+async def expect_inbound(
+    uow: UnitOfWork, *, sku: str, location: str, quantity: int, expected_at: datetime
+) -> uuid.UUID:
+    """Record units on their way to a location; waiting pre-orders' ship dates are reckoned from them."""
+    await _require_sku(uow, sku)
+    inbound_id = uuid.uuid4()
+    await uow.session.execute(
+        sa.insert(inbounds).values(
+            id=inbound_id, sku=sku, location=location, quantity=quantity, expected_at=expected_at
+        )
+    )
+    await uow.commit()
+    return inbound_id
+
+
+@dataclass(frozen=True)
+class ReceivedInbound:
+    id: uuid.UUID
+    sku: str
+    location: str
+    received_quantity: int
+    allocated: int
+    """Of the received units, how many went to waiting pre-orders."""
+
+
+async def receive_inbound(
+    uow: UnitOfWork, *, inbound_id: uuid.UUID, quantity: int, clock: Clock
+) -> ReceivedInbound:
+    """Put an inbound's units (possibly fewer than expected) on hand, serving waiting pre-orders first."""
+    inbound = (
+        await uow.session.execute(sa.select(inbounds).where(inbounds.c.id == inbound_id).with_for_update())
+    ).first()
+    if inbound is None:
+        raise UnknownInbound(f"no inbound {inbound_id}", field="inbound_id")
+    if inbound.received_at is not None:
+        raise InboundAlreadyReceived(f"inbound {inbound_id} was received already", field="inbound_id")
+    await repository.lock_preorder_policies(uow.session, [inbound.sku])
+    level = await repository.lock_or_create_stock_level(uow.session, inbound.sku, inbound.location)
+    allocated = 0
+    if quantity > 0:
+        level.adjust(quantity)
+        await uow.session.execute(
+            sa.insert(inventory_adjustments).values(
+                sku=inbound.sku,
+                location=inbound.location,
+                delta=quantity,
+                reason=f"inbound {inbound_id} received",
+            )
+        )
+        allocations = await _allocate_to_waiting_preorders(uow, [level])
+        allocated = sum(allocation.quantity for allocation in allocations)
+        await repository.save_stock_levels(uow.session, [level])
+    await uow.session.execute(
+        sa.update(inbounds)
+        .where(inbounds.c.id == inbound_id)
+        .values(received_quantity=quantity, received_at=clock.now())
+    )
+    await uow.commit()
+    return ReceivedInbound(
+        id=inbound_id,
+        sku=inbound.sku,
+        location=inbound.location,
+        received_quantity=quantity,
+        allocated=allocated,
+    )
+
+
+async def _allocate_to_waiting_preorders(uow: UnitOfWork, levels: list[StockLevel]) -> list[Allocation]:
+    """Give what ``levels`` have available to their SKUs' waiting pre-orders, in queue order.
+
+    The one way units reach pre-orders (receipts, adjustments, releases). The caller holds the SKUs'
+    policy locks and saves the levels afterwards.
+    """
+    queue = await repository.waiting_preorders(uow.session, {level.sku for level in levels})
+    if not queue:
+        return []
+    allocations = allocate_in_queue_order(queue, levels)
+    await repository.save_allocations(uow.session, queue, allocations)
+    for allocation in allocations:
+        uow.publish(
+            contracts.PreorderAllocated(
+                order_id=allocation.order_id,
+                allocation_id=str(allocation.id),
+                sku=allocation.sku,
+                location=allocation.location,
+                quantity=allocation.quantity,
+                still_waiting=allocation.still_waiting,
+            ),
+            subject=allocation.order_id,
+            correlation_id=allocation.order_id,
+        )
+    return allocations
+
+
+def _active(records: dict[str, PolicyRecord]) -> dict[str, PreorderPolicy]:
+    return {sku: record.policy for sku, record in records.items() if record.policy is not None}
+
+
+async def _require_sku(uow: UnitOfWork, sku: str) -> None:
+    if not await repository.existing_skus(uow.session, [sku]):
+        raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
 
 
 async def _reservations(uow: UnitOfWork, order_id: str, *, status: str) -> list[PlannedLine]:

@@ -1,32 +1,54 @@
-"""Read-only views of the catalog for the storefront: products with variants, prices and availability."""
+"""Read-only views of the catalog: products with variants, prices, availability and pre-order terms for
+the storefront; pre-order policies, queues and inbounds for staff."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_catalog.domain import UnknownProduct
-from shop_catalog.tables import prices, products, stock_levels, variants
+from shop_catalog import repository
+from shop_catalog.domain import (
+    NoPreorderPolicy,
+    QueuedPreorder,
+    UnknownProduct,
+    UnknownSku,
+    expected_ship_dates,
+)
+from shop_catalog.tables import (
+    inbounds,
+    preorder_policies,
+    preorders,
+    prices,
+    products,
+    stock_levels,
+    variants,
+)
+from shop_contracts.values import PreorderPolicy
+from shop_runtime.preorder_pricing import discounted_unit_price, early_bird, split_line, window_state
 
 
-async def list_products(session: AsyncSession, *, limit: int, offset: int) -> list[dict[str, Any]]:
+async def list_products(
+    session: AsyncSession, *, limit: int, offset: int, now: datetime
+) -> list[dict[str, Any]]:
     rows = await session.execute(
         sa.select(products.c.id).order_by(products.c.created_at, products.c.id).limit(limit).offset(offset)
     )
-    return await _products(session, list(rows.scalars()))
+    return await _products(session, list(rows.scalars()), now=now)
 
 
-async def get_product(session: AsyncSession, product_id: uuid.UUID) -> dict[str, Any]:
-    found = await _products(session, [product_id])
+async def get_product(session: AsyncSession, product_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
+    found = await _products(session, [product_id], now=now)
     if not found:
         raise UnknownProduct(f"no product {product_id}", field="product_id")
     return found[0]
 
 
-async def _products(session: AsyncSession, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+async def _products(session: AsyncSession, ids: list[uuid.UUID], *, now: datetime) -> list[dict[str, Any]]:
     if not ids:
         return []
     available = (
@@ -62,15 +84,21 @@ async def _products(session: AsyncSession, ids: list[uuid.UUID]) -> list[dict[st
         prices_by_variant.setdefault(price.variant_id, []).append(
             {"currency": price.currency, "amount": price.amount}
         )
+    preorder_terms = await _preorder_terms(session, [row.sku for row in variant_rows], now=now)
     variants_by_product: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for variant in variant_rows:
+        variant_prices = prices_by_variant.get(variant.id, [])
+        terms = preorder_terms.get(variant.sku)
         variants_by_product.setdefault(variant.product_id, []).append(
             {
                 "id": variant.id,
                 "sku": variant.sku,
                 "options": variant.options,
-                "prices": prices_by_variant.get(variant.id, []),
+                "prices": variant_prices,
                 "available": int(variant.available),
+                "preorder": None
+                if terms is None
+                else terms.view(now=now, available=int(variant.available), prices=variant_prices),
             }
         )
     order = {product_id: index for index, product_id in enumerate(ids)}
@@ -102,3 +130,156 @@ async def stock_at_locations(session: AsyncSession, sku: str) -> list[dict[str, 
         }
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class _PreorderTerms:
+    """A variant's pre-order policy with its queue, as the storefront needs it."""
+
+    policy: PreorderPolicy
+    accepted: int
+    next_ship_date: date | None
+    """Where one more unit ordered now would stand in the queue, the date it should ship."""
+
+    def view(self, *, now: datetime, available: int, prices: list[dict[str, Any]]) -> dict[str, Any]:
+        policy = self.policy
+        window = window_state(policy, now)
+        # The same rule as reserving one unit: continue-selling variants are on pre-order once sold out.
+        active = available < 1 if policy.continue_selling_when_sold_out else window == "open"
+        tier = early_bird(policy, now)
+        fields = policy.model_dump(
+            mode="json",
+            include={
+                "payment_mode",
+                "deposit_percent",
+                "deposit_amounts",
+                "cap",
+                "per_customer_limit",
+                "starts_at",
+                "ends_at",
+                "expected_ship_date",
+                "expected_ship_latest",
+                "balance_due",
+                "balance_due_at",
+                "balance_due_after_hours",
+                "deposit_refundable",
+                "continue_selling_when_sold_out",
+                "early_access_segment",
+                "early_access_starts_at",
+            },
+        )
+        unit_prices = []
+        for price in prices:
+            unit_price = discounted_unit_price(price["amount"], tier.percent_off)
+            split = split_line(policy, line_total=unit_price, quantity=1, currency=price["currency"])
+            unit_prices.append(
+                {
+                    "currency": price["currency"],
+                    "list_price": price["amount"],
+                    "unit_price": unit_price,
+                    "percent_off": tier.percent_off,
+                    "price_changes_at": tier.changes_at,
+                    "deposit": split.now,
+                    "balance": split.later,
+                }
+            )
+        return {
+            **fields,
+            "active": active,
+            "window": window,
+            "accepted": self.accepted,
+            "units_left": None if policy.cap is None else max(policy.cap - self.accepted, 0),
+            "next_expected_ship_date": self.next_ship_date,
+            "prices": unit_prices,
+        }
+
+
+async def _preorder_terms(
+    session: AsyncSession, skus: list[str], *, now: datetime
+) -> dict[str, _PreorderTerms]:
+    if not skus:
+        return {}
+    rows = await session.execute(
+        sa.select(preorder_policies).where(
+            preorder_policies.c.sku.in_(skus), preorder_policies.c.ended_at.is_(None)
+        )
+    )
+    policies = {row.sku: repository.policy_from_row(row) for row in rows}
+    if not policies:
+        return {}
+    accepted = await repository.accepted_units(session, policies)
+    queue = await repository.waiting_preorders(session, policies)
+    supply = await repository.expected_inbounds(session, policies)
+    terms: dict[str, _PreorderTerms] = {}
+    for sku, policy in policies.items():
+        waiting = [preorder for preorder in queue if preorder.sku == sku]
+        # Where one more unit ordered now would stand: behind everyone waiting.
+        newcomer = QueuedPreorder(
+            id=uuid.uuid4(),
+            order_id="",
+            sku=sku,
+            quantity=1,
+            allocated=0,
+            queue_position=max((preorder.queue_position for preorder in waiting), default=0) + 1,
+        )
+        dates = expected_ship_dates([*waiting, newcomer], supply.get(sku, []), policy.expected_ship_date)
+        terms[sku] = _PreorderTerms(policy, accepted=accepted.get(sku, 0), next_ship_date=dates[newcomer.id])
+    return terms
+
+
+async def preorder_policy(session: AsyncSession, sku: str) -> dict[str, Any]:
+    record = await repository.preorder_policy(session, sku)
+    if record is None or record.policy is None:
+        if not await repository.existing_skus(session, [sku]):
+            raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
+        raise NoPreorderPolicy(f"{sku!r} is not on pre-order", field="sku")
+    return {"sku": sku, "version": record.version, "policy": record.policy.model_dump(mode="json")}
+
+
+async def order_preorders(session: AsyncSession, order_id: str) -> list[dict[str, Any]]:
+    """An order's pre-orders with their places in the queues and expected ship dates."""
+    rows = (
+        await session.execute(
+            sa.select(preorders).where(preorders.c.order_id == order_id).order_by(preorders.c.sku)
+        )
+    ).all()
+    skus = sorted({row.sku for row in rows})
+    policy_rows = await session.execute(
+        sa.select(preorder_policies).where(
+            preorder_policies.c.sku.in_(skus), preorder_policies.c.ended_at.is_(None)
+        )
+    )
+    policies = {row.sku: repository.policy_from_row(row) for row in policy_rows}
+    dates = await repository.ship_dates(session, skus, policies)
+    return [
+        {
+            "sku": row.sku,
+            "quantity": row.quantity,
+            "allocated": row.allocated,
+            "queue_position": row.queue_position,
+            "status": row.status,
+            "expected_ship_date": dates.get(row.id),
+            "created_at": row.created_at,
+        }
+        for row in rows
+    ]
+
+
+async def list_inbounds(session: AsyncSession, sku: str | None) -> list[dict[str, Any]]:
+    query = sa.select(inbounds).order_by(inbounds.c.expected_at, inbounds.c.created_at)
+    if sku is not None:
+        query = query.where(inbounds.c.sku == sku)
+    return [inbound_view(row) for row in await session.execute(query)]
+
+
+def inbound_view(row: sa.Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "sku": row.sku,
+        "location": row.location,
+        "quantity": row.quantity,
+        "expected_at": row.expected_at,
+        "received_quantity": row.received_quantity,
+        "received_at": row.received_at,
+        "status": "expected" if row.received_at is None else "received",
+    }

@@ -72,3 +72,84 @@ reservations = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("status IN ('reserved', 'released', 'committed')", name="reservation_status"),
 )
+
+preorder_policies = sa.Table(
+    "preorder_policies",
+    metadata,
+    sa.Column("sku", sa.Text, sa.ForeignKey("variants.sku"), primary_key=True),
+    sa.Column("payment_mode", sa.Text, nullable=False),
+    sa.Column("deposit_percent", sa.Integer),
+    sa.Column("deposit_amounts", postgresql.JSONB, nullable=False),
+    sa.Column("starts_at", sa.DateTime(timezone=True)),
+    sa.Column("ends_at", sa.DateTime(timezone=True)),
+    sa.Column("cap", sa.Integer),
+    sa.Column("per_customer_limit", sa.Integer),
+    sa.Column("expected_ship_date", sa.Date),
+    sa.Column("expected_ship_latest", sa.Date),
+    sa.Column("balance_due", sa.Text, nullable=False),
+    sa.Column("balance_due_at", sa.DateTime(timezone=True)),
+    sa.Column("balance_due_after_hours", sa.Integer),
+    sa.Column("deposit_refundable", sa.Boolean, nullable=False),
+    sa.Column("continue_selling_when_sold_out", sa.Boolean, nullable=False),
+    sa.Column("early_bird_tiers", postgresql.JSONB, nullable=False),
+    sa.Column("early_access_segment", sa.Text),
+    sa.Column("early_access_starts_at", sa.DateTime(timezone=True)),
+    sa.Column("version", sa.Integer, nullable=False),
+    # The row outlives a deleted policy (``ended_at`` set): it keeps the version growing, the queue
+    # numbering going, and is the lock that serialises everything touching the SKU's pre-order queue.
+    sa.Column("last_queue_position", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("payment_mode IN ('pay_now', 'deposit', 'pay_later')", name="preorder_payment_mode"),
+    sa.CheckConstraint("balance_due IN ('on_ready', 'at', 'after')", name="preorder_balance_due"),
+)
+
+preorders = sa.Table(
+    "preorders",
+    metadata,
+    sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
+    sa.Column("order_id", sa.Text, nullable=False, index=True),
+    sa.Column("sku", sa.Text, sa.ForeignKey("variants.sku"), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("allocated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("queue_position", sa.Integer, nullable=False),
+    sa.Column("customer_email", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("sku", "queue_position", name="preorder_queue_position_unique"),
+    sa.CheckConstraint("quantity > 0", name="preorder_quantity_positive"),
+    sa.CheckConstraint("allocated >= 0 AND allocated <= quantity", name="preorder_allocated_within_quantity"),
+    sa.CheckConstraint("status IN ('waiting', 'allocated', 'released')", name="preorder_status"),
+)
+sa.Index("preorders_sku_status", preorders.c.sku, preorders.c.status, preorders.c.queue_position)
+
+preorder_allocations = sa.Table(
+    "preorder_allocations",
+    metadata,
+    sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
+    sa.Column("preorder_id", postgresql.UUID(as_uuid=True), sa.ForeignKey("preorders.id"), nullable=False),
+    sa.Column("order_id", sa.Text, nullable=False, index=True),
+    sa.Column("sku", sa.Text, nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("quantity > 0", name="preorder_allocation_quantity_positive"),
+)
+
+inbounds = sa.Table(
+    "inbounds",
+    metadata,
+    sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
+    sa.Column("sku", sa.Text, sa.ForeignKey("variants.sku"), nullable=False, index=True),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("expected_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_quantity", sa.Integer),
+    sa.Column("received_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("quantity > 0", name="inbound_quantity_positive"),
+    sa.CheckConstraint(
+        "received_quantity IS NULL OR received_quantity >= 0", name="inbound_received_quantity"
+    ),
+)
