@@ -3,41 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
-import httpx
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import payments as contracts
-from shop_contracts.routing import service_queue
-from shop_payments.bootstrap import service_definition
-from shop_payments.psp import SandboxCharge, SandboxPsp
-from tests.support import infra
+from tests.integration.payments.harness import Payments, charges_of, payments_of, worker_idle
 from tests.support.messages import MessageProbe, eventually, send
-from tests.support.services import drained, running_service
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Payments:
-    client: httpx.AsyncClient
-    sandbox: SandboxPsp
-
-
-@pytest.fixture
-async def payments(broker: AbstractRobustConnection) -> AsyncIterator[Payments]:
-    sandbox = SandboxPsp()
-    definition = service_definition(lambda settings: sandbox)
-    async with running_service(definition, infra.service_settings(definition), broker) as service:
-        yield Payments(service.client, sandbox)
-
-
-def _charges_of(sandbox: SandboxPsp, order_id: str) -> list[SandboxCharge]:
-    return [charge for charge in sandbox.charges if charge.idempotency_key.startswith(f"{order_id}:")]
 
 
 def _capture(
@@ -46,17 +20,6 @@ def _capture(
     return contracts.CapturePayment(
         order_id=order_id, step="full", amount=amount, currency=currency, payment_token=token
     )
-
-
-async def _payments_of(client: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
-    response = await client.get("/payments", params={"order_id": order_id})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def _worker_idle() -> None:
-    await drained(service_queue("payments"))
 
 
 async def test_a_card_that_pays_is_captured_and_shows_in_the_ledger(
@@ -68,7 +31,7 @@ async def test_a_card_that_pays_is_captured_and_shows_in_the_ledger(
     assert (succeeded.card_brand, succeeded.card_last4) == ("visa", "4242")
 
     async def captured() -> None:
-        view = await _payments_of(payments.client, "order-paid")
+        view = await payments_of(payments.client, "order-paid")
         assert (view["captured"], view["refunded"], view["currency"]) == (39000, 0, "KRW")
         [payment] = view["items"]
         assert payment["id"] == succeeded.payment_id
@@ -87,7 +50,7 @@ async def test_a_declined_card_fails_the_payment_and_captures_nothing(
     failed = await probe.wait_for(contracts.PaymentFailed, lambda m: m.order_id == "order-declined")
     assert failed.decline_code == "card_declined"
     assert (failed.amount, failed.currency) == (2500, "USD")
-    view = await _payments_of(payments.client, "order-declined")
+    view = await payments_of(payments.client, "order-declined")
     assert (view["captured"], view["currency"]) == (0, "USD")
     [payment] = view["items"]
     assert (payment["status"], payment["decline_code"]) == ("failed", "card_declined")
@@ -101,7 +64,7 @@ async def test_insufficient_funds_fails_the_payment_with_its_reason(
     failed = await probe.wait_for(contracts.PaymentFailed, lambda m: m.order_id == "order-broke")
     assert failed.decline_code == "insufficient_funds"
     assert failed.message
-    view = await _payments_of(payments.client, "order-broke")
+    view = await payments_of(payments.client, "order-broke")
     assert view["captured"] == 0
 
 
@@ -113,11 +76,11 @@ async def test_a_duplicate_delivery_charges_once_and_tells_once(
     await send(broker, command, subject="order-twice", message_id=message_id)
     await send(broker, command, subject="order-twice", message_id=message_id)
     await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == "order-twice")
-    await _worker_idle()
-    view = await _payments_of(payments.client, "order-twice")
+    await worker_idle()
+    view = await payments_of(payments.client, "order-twice")
     assert len(view["items"]) == 1
     assert view["captured"] == 39000
-    assert len(_charges_of(payments.sandbox, "order-twice")) == 1
+    assert len(charges_of(payments.sandbox, "order-twice")) == 1
     assert len([m for m in probe.of_type(contracts.PaymentSucceeded) if m.order_id == "order-twice"]) == 1
 
 
@@ -136,10 +99,10 @@ async def test_the_same_step_asked_again_is_told_its_outcome_and_not_charged_aga
 
     await eventually(told_twice)
     assert {m.payment_id for m in told()} == {first.payment_id}
-    view = await _payments_of(payments.client, "order-again")
+    view = await payments_of(payments.client, "order-again")
     assert len(view["items"]) == 1
     assert view["captured"] == 39000
-    assert len(_charges_of(payments.sandbox, "order-again")) == 1
+    assert len(charges_of(payments.sandbox, "order-again")) == 1
 
 
 async def test_asking_again_after_a_decline_retells_the_decline(
@@ -154,12 +117,12 @@ async def test_asking_again_after_a_decline_retells_the_decline(
         assert [m.decline_code for m in told] == ["card_declined"] * 2
 
     await eventually(told_twice)
-    assert len(_charges_of(payments.sandbox, "order-retold")) == 1
+    assert len(charges_of(payments.sandbox, "order-retold")) == 1
 
 
 async def test_an_order_without_payments_has_an_empty_ledger(payments: Payments) -> None:
-    view = await _payments_of(payments.client, "order-unpaid")
-    assert view == {"items": [], "captured": 0, "refunded": 0, "currency": None}
+    view = await payments_of(payments.client, "order-unpaid")
+    assert view == {"items": [], "refunds": [], "captured": 0, "refunded": 0, "currency": None}
 
 
 async def test_listing_payments_needs_an_order_id(payments: Payments) -> None:

@@ -1,4 +1,5 @@
-"""Payments' pure rules: money, the one key per order step, and what a payment puts in the ledger."""
+"""Payments' pure rules: money, the one key per order step, what a payment puts in the ledger, balance
+attempts and how a refund is split over the captures."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import uuid
 import pytest
 
 from shop_payments.domain import (
+    BalanceAttempt,
+    Capture,
     Card,
     CurrencyMismatch,
     Decline,
@@ -16,8 +19,15 @@ from shop_payments.domain import (
     Money,
     Payment,
     PaymentStatus,
+    Refund,
+    RefundExceedsCaptured,
+    RefundPart,
+    SavedMethod,
     balance_of,
+    balance_step,
     idempotency_key,
+    next_balance_attempt,
+    refund_parts,
 )
 
 
@@ -54,7 +64,11 @@ def test_a_charge_the_psp_approved_is_a_capture_in_the_ledger() -> None:
     assert payment.status is PaymentStatus.SUCCEEDED
     assert payment.ledger_entries() == [
         LedgerEntry(
-            order_id="order-1", payment_id=payment.id, kind=LedgerKind.CAPTURE, amount=Money(39000, "KRW")
+            order_id="order-1",
+            payment_id=payment.id,
+            kind=LedgerKind.CAPTURE,
+            amount=Money(39000, "KRW"),
+            psp_reference="ref",
         )
     ]
 
@@ -66,10 +80,15 @@ def test_a_declined_charge_failed_and_moved_no_money() -> None:
     assert payment.ledger_entries() == []
 
 
-@pytest.mark.parametrize("amount", [0, -1])
-def test_a_payment_is_of_more_than_nothing(amount: int) -> None:
+def test_a_payment_cannot_be_negative() -> None:
     with pytest.raises(InvalidAmount):
-        _payment(amount=Money(amount, "KRW"))
+        _payment(amount=Money(-1, "KRW"))
+
+
+def test_a_payment_of_nothing_verified_the_method_and_moved_no_money() -> None:
+    payment = _payment(amount=Money(0, "KRW"))
+    assert payment.succeeded
+    assert payment.ledger_entries() == []
 
 
 def test_the_balance_sums_captures_and_refunds() -> None:
@@ -94,3 +113,152 @@ def test_a_ledger_in_two_currencies_is_an_error() -> None:
     entries = [LedgerEntry("order-1", uuid.uuid4(), LedgerKind.CAPTURE, Money(100, "USD"))]
     with pytest.raises(CurrencyMismatch):
         balance_of(entries, currency="KRW")
+
+
+def test_the_first_balance_attempt_keeps_the_plain_step_and_retries_are_numbered() -> None:
+    assert balance_step(group_id="g-1", attempt=1) == "balance:g-1"
+    assert balance_step(group_id="g-1", attempt=2) == "balance:g-1:2"
+    assert idempotency_key(order_id="o-1", step=balance_step(group_id="g-1", attempt=1)) == "o-1:balance:g-1"
+    with pytest.raises(ValueError, match="attempts count from 1"):
+        balance_step(group_id="g-1", attempt=0)
+
+
+def _attempt(number: int, *, declined: bool) -> Payment:
+    return Payment(
+        id=uuid.uuid4(),
+        order_id="order-1",
+        step=balance_step(group_id="g-1", attempt=number),
+        amount=Money(29_000, "KRW"),
+        psp_reference="ref",
+        decline=Decline("card_declined", "declined") if declined else None,
+        balance=BalanceAttempt("g-1", number),
+    )
+
+
+def test_a_group_never_charged_gets_its_first_attempt() -> None:
+    assert next_balance_attempt([]) == 1
+
+
+def test_a_declined_group_gets_the_next_attempt() -> None:
+    attempts = [_attempt(1, declined=True), _attempt(2, declined=True)]
+    assert next_balance_attempt(attempts) == 3
+
+
+def test_a_group_once_charged_is_told_that_charge_and_never_charged_again() -> None:
+    charged = _attempt(2, declined=False)
+    assert next_balance_attempt([_attempt(1, declined=True), charged]) is charged
+
+
+def test_a_saved_method_never_shows_its_token() -> None:
+    method = SavedMethod(order_id="order-1", token="tok_secret", card=Card("visa", "4242"))
+    assert "tok_secret" not in repr(method)
+    assert "4242" in repr(method)
+
+
+def _capture(amount: int, refunded: int = 0, currency: str = "USD") -> Capture:
+    return Capture(
+        payment_id=uuid.uuid4(),
+        psp_reference=f"ch-{amount}",
+        amount=Money(amount, currency),
+        refunded=Money(refunded, currency),
+    )
+
+
+def test_a_refund_goes_against_the_latest_capture_first() -> None:
+    deposit, balance = _capture(3_000), _capture(7_000)
+    [part] = refund_parts([deposit, balance], Money(5_000, "USD"))
+    assert (part.payment_id, part.charge_reference, part.amount) == (
+        balance.payment_id,
+        "ch-7000",
+        Money(5_000, "USD"),
+    )
+
+
+def test_a_refund_larger_than_the_latest_capture_spills_onto_the_earlier_ones() -> None:
+    deposit, balance = _capture(3_000), _capture(7_000)
+    parts = refund_parts([deposit, balance], Money(8_000, "USD"))
+    assert [(part.payment_id, part.amount.amount) for part in parts] == [
+        (balance.payment_id, 7_000),
+        (deposit.payment_id, 1_000),
+    ]
+
+
+def test_a_refund_skips_what_is_already_refunded() -> None:
+    deposit, balance = _capture(3_000), _capture(7_000, refunded=6_500)
+    parts = refund_parts([deposit, balance], Money(1_000, "USD"))
+    assert [(part.payment_id, part.amount.amount) for part in parts] == [
+        (balance.payment_id, 500),
+        (deposit.payment_id, 500),
+    ]
+
+
+def test_a_refund_may_give_back_exactly_what_is_left() -> None:
+    captures = [_capture(3_000, refunded=1_000), _capture(7_000)]
+    assert sum(part.amount.amount for part in refund_parts(captures, Money(9_000, "USD"))) == 9_000
+
+
+@pytest.mark.parametrize(
+    ("captures", "amount"),
+    [
+        ([], 1),
+        ([_capture(3_000)], 3_001),
+        ([_capture(3_000, refunded=3_000), _capture(7_000, refunded=2_000)], 5_001),
+    ],
+)
+def test_a_refund_never_exceeds_what_was_captured_minus_refunded(
+    captures: list[Capture], amount: int
+) -> None:
+    with pytest.raises(RefundExceedsCaptured):
+        refund_parts(captures, Money(amount, "USD"))
+
+
+@pytest.mark.parametrize("amount", [0, -100])
+def test_a_refund_is_of_more_than_nothing(amount: int) -> None:
+    with pytest.raises(InvalidAmount):
+        refund_parts([_capture(3_000)], Money(amount, "USD"))
+
+
+def test_a_refund_is_in_the_currency_of_the_captures() -> None:
+    with pytest.raises(CurrencyMismatch):
+        refund_parts([_capture(3_000, currency="KRW")], Money(1_000, "USD"))
+
+
+def test_a_refund_puts_one_refund_entry_per_capture_in_the_ledger() -> None:
+    deposit, balance = _capture(3_000), _capture(7_000)
+    parts = refund_parts([deposit, balance], Money(8_000, "USD"))
+    refund = Refund(
+        id=uuid.uuid4(),
+        order_id="order-1",
+        idempotency_key="cancel-1",
+        amount=Money(8_000, "USD"),
+        reason="cancelled",
+        parts=tuple(
+            RefundPart(p.payment_id, p.charge_reference, p.amount, refund_reference=f"re-{i}")
+            for i, p in enumerate(parts)
+        ),
+    )
+    entries = refund.ledger_entries()
+    assert [(e.kind, e.payment_id, e.amount.amount, e.refund_id, e.psp_reference) for e in entries] == [
+        (LedgerKind.REFUND, balance.payment_id, 7_000, refund.id, "re-0"),
+        (LedgerKind.REFUND, deposit.payment_id, 1_000, refund.id, "re-1"),
+    ]
+    balance_after = balance_of(
+        [*entries, LedgerEntry("order-1", deposit.payment_id, LedgerKind.CAPTURE, Money(3_000, "USD"))],
+        currency="USD",
+    )
+    assert balance_after.refunded == Money(8_000, "USD")
+    assert refund.answers(order_id="order-1", amount=8_000)
+    assert not refund.answers(order_id="order-1", amount=7_000)
+    assert not refund.answers(order_id="order-2", amount=8_000)
+
+
+def test_a_refund_whose_parts_do_not_add_up_is_an_error() -> None:
+    with pytest.raises(InvalidAmount):
+        Refund(
+            id=uuid.uuid4(),
+            order_id="order-1",
+            idempotency_key="k",
+            amount=Money(100, "USD"),
+            reason="r",
+            parts=(RefundPart(uuid.uuid4(), "ch", Money(99, "USD")),),
+        )

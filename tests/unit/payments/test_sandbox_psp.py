@@ -1,10 +1,18 @@
-"""The sandbox PSP: what each test token answers, and that an idempotency key charges once."""
+"""The sandbox PSP: what each test token answers on and off session, verifying tokens, refunds, and that an
+idempotency key charges (or refunds) once."""
 
 from __future__ import annotations
 
 import pytest
 
-from shop_payments.psp import ChargeAttempt, ChargeResult, IdempotencyKeyReused, PspUnavailable, SandboxPsp
+from shop_payments.psp import (
+    ChargeAttempt,
+    ChargeResult,
+    IdempotencyKeyReused,
+    PspUnavailable,
+    RefundRefused,
+    SandboxPsp,
+)
 
 
 async def test_a_visa_token_is_approved_and_shows_its_brand_and_last_digits() -> None:
@@ -102,3 +110,116 @@ async def test_a_new_behaviour_can_fail_first_and_succeed_on_the_retry() -> None
     assert result.approved
     assert result.psp_reference == "ref-2"
     assert len(sandbox.charges) == 1
+
+
+@pytest.mark.parametrize("token", ["tok_requires_action", "tok_fails_later"])
+async def test_cards_that_fail_later_are_charged_at_checkout(token: str) -> None:
+    result = await SandboxPsp().charge(
+        token=token, amount=10_000, currency="KRW", idempotency_key="o-1:full", off_session=False
+    )
+    assert result.approved
+    assert not result.requires_action
+    assert result.card_brand
+    assert result.card_last4
+
+
+async def test_a_card_that_requires_action_is_declined_off_session_asking_the_customer() -> None:
+    result = await SandboxPsp().charge(
+        token="tok_requires_action", amount=29_000, currency="KRW", idempotency_key="o-1:b", off_session=True
+    )
+    assert not result.approved
+    assert result.decline_code == "authentication_required"
+    assert result.requires_action
+
+
+async def test_a_card_that_fails_later_is_declined_off_session() -> None:
+    result = await SandboxPsp().charge(
+        token="tok_fails_later", amount=29_000, currency="KRW", idempotency_key="o-1:b", off_session=True
+    )
+    assert not result.approved
+    assert result.decline_code == "card_declined"
+    assert not result.requires_action
+
+
+@pytest.mark.parametrize(
+    ("token", "approved", "code"),
+    [
+        ("tok_visa", True, None),
+        ("tok_mastercard", True, None),
+        ("tok_card_declined", False, "card_declined"),
+        ("tok_insufficient_funds", False, "insufficient_funds"),
+    ],
+)
+async def test_the_old_tokens_answer_the_same_off_session(
+    token: str, approved: bool, code: str | None
+) -> None:
+    result = await SandboxPsp().charge(
+        token=token, amount=500, currency="USD", idempotency_key="o-1:b", off_session=True
+    )
+    assert (result.approved, result.decline_code, result.requires_action) == (approved, code, False)
+
+
+@pytest.mark.parametrize(
+    ("token", "brand", "last4"),
+    [
+        ("tok_visa", "visa", "4242"),
+        ("tok_mastercard", "mastercard", "4444"),
+        ("tok_requires_action", "visa", "3184"),
+        ("tok_fails_later", "visa", "0341"),
+    ],
+)
+async def test_chargeable_tokens_verify_and_show_their_card(token: str, brand: str, last4: str) -> None:
+    sandbox = SandboxPsp()
+    verification = await sandbox.verify(token=token)
+    assert verification.approved
+    assert (verification.card_brand, verification.card_last4) == (brand, last4)
+    assert verification.psp_reference
+    assert sandbox.charges == []
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        ("tok_card_declined", "card_declined"),
+        ("tok_insufficient_funds", "insufficient_funds"),
+        ("tok_nobody_knows", "invalid_token"),
+    ],
+)
+async def test_declining_tokens_fail_verification_with_their_code(token: str, code: str) -> None:
+    verification = await SandboxPsp().verify(token=token)
+    assert not verification.approved
+    assert verification.decline_code == code
+    assert verification.decline_message
+
+
+async def test_a_key_reused_off_session_for_an_on_session_charge_is_refused() -> None:
+    sandbox = SandboxPsp()
+    await sandbox.charge(
+        token="tok_visa", amount=500, currency="USD", idempotency_key="o-1:b", off_session=True
+    )
+    with pytest.raises(IdempotencyKeyReused):
+        await sandbox.charge(token="tok_visa", amount=500, currency="USD", idempotency_key="o-1:b")
+
+
+async def test_a_refund_gives_back_once_per_key() -> None:
+    sandbox = SandboxPsp()
+    charge = await sandbox.charge(token="tok_visa", amount=500, currency="USD", idempotency_key="o-1:full")
+    first = await sandbox.refund(psp_reference=charge.psp_reference, amount=200, idempotency_key="r-1")
+    again = await sandbox.refund(psp_reference=charge.psp_reference, amount=200, idempotency_key="r-1")
+    assert again == first
+    assert [(r.charge_reference, r.amount) for r in sandbox.refunds] == [(charge.psp_reference, 200)]
+    with pytest.raises(IdempotencyKeyReused):
+        await sandbox.refund(psp_reference=charge.psp_reference, amount=300, idempotency_key="r-1")
+
+
+async def test_the_sandbox_refuses_to_refund_more_than_its_charge() -> None:
+    sandbox = SandboxPsp()
+    charge = await sandbox.charge(token="tok_visa", amount=500, currency="USD", idempotency_key="o-1:full")
+    await sandbox.refund(psp_reference=charge.psp_reference, amount=400, idempotency_key="r-1")
+    with pytest.raises(RefundRefused):
+        await sandbox.refund(psp_reference=charge.psp_reference, amount=101, idempotency_key="r-2")
+    declined = await sandbox.charge(
+        token="tok_card_declined", amount=500, currency="USD", idempotency_key="o-2:full"
+    )
+    with pytest.raises(RefundRefused):
+        await sandbox.refund(psp_reference=declined.psp_reference, amount=1, idempotency_key="r-3")

@@ -26,11 +26,13 @@ def create_psp(settings: PaymentsSettings) -> PaymentServiceProvider:
             return SandboxPsp()
 
 
-def create_http_app(settings: ServiceSettings) -> FastAPI:
+def create_http_app(settings: ServiceSettings, *, psp_factory: PspFactory = create_psp) -> FastAPI:
+    """The internal API; it verifies methods and refunds through the PSP, so it holds one too."""
+    assert isinstance(settings, PaymentsSettings)
     return create_app(
         title="payments (internal)",
         routers=[api.router],
-        lifespan=service_lifespan(settings, DEFINITION.database),
+        lifespan=service_lifespan(settings, DEFINITION.database, psp=psp_factory(settings)),
         readiness_checks=SERVICE_READINESS,
     )
 
@@ -51,7 +53,7 @@ def service_definition(psp_factory: PspFactory = create_psp) -> ServiceDefinitio
         settings_class=PaymentsSettings,
         metadata=tables.metadata,
         migrations_path=Path(__file__).parent / "migrations",
-        create_app=create_http_app,
+        create_app=functools.partial(create_http_app, psp_factory=psp_factory),
         subscriptions=subscriptions,
     )
 

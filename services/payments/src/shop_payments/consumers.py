@@ -28,9 +28,23 @@ async def on_capture_payment(
         step=message.step,
         amount=Money(message.amount, message.currency),
         payment_token=message.payment_token,
+        save_method=message.save_method,
+    )
+
+
+async def on_charge_balance(
+    message: contracts.ChargeBalance, uow: UnitOfWork, *, psp: PaymentServiceProvider
+) -> None:
+    await handlers.charge_balance(
+        uow,
+        psp=psp,
+        order_id=message.order_id,
+        group_id=message.group_id,
+        amount=Money(message.amount, message.currency),
     )
 
 
 SUBSCRIPTIONS: Mapping[type[Message], PaymentsConsumer] = {
     contracts.CapturePayment: on_capture_payment,
+    contracts.ChargeBalance: on_charge_balance,
 }

@@ -1,11 +1,11 @@
-"""Payments' rules, free of I/O: money, what a charge records, and the balance of an order's ledger."""
+"""Payments' rules, free of I/O: money, what a charge records, balance attempts, refunds and the ledger."""
 
 from __future__ import annotations
 
 import enum
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
@@ -25,6 +25,26 @@ class InvalidAmount(PaymentsError):
 
 class CurrencyMismatch(PaymentsError):
     pass
+
+
+class NoSavedMethod(PaymentsError):
+    """The order has no saved payment method to charge or replace."""
+
+
+class MethodNotVerified(PaymentsError):
+    """The PSP would not verify the payment method token."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message, field="token")
+        self.code = code
+
+
+class RefundExceedsCaptured(PaymentsError):
+    """A refund asks for more than the order's captures still hold."""
+
+
+class RefundKeyReused(PaymentsError):
+    """A refund's idempotency key came back with a different order or amount."""
 
 
 @dataclass(frozen=True)
@@ -58,15 +78,32 @@ class LedgerKind(enum.StrEnum):
     REFUND = "refund"
 
 
+NO_SAVED_METHOD = "no_saved_method"
+"""The decline code of a balance the order has no saved payment method for."""
+
+
 def idempotency_key(*, order_id: str, step: str) -> str:
     """The PSP key of one step of one order: however often the step is asked for, it is charged once."""
     return f"{order_id}:{step}"
+
+
+def balance_step(*, group_id: str, attempt: int) -> str:
+    """The step of one attempt to charge a group's balance: ``balance:{group}``, then ``balance:{group}:{n}``.
+
+    Each attempt has its own step, so its own PSP idempotency key: a retry after a decline is a new charge
+    rather than the PSP replaying the decline. The first attempt keeps the plain name.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempts count from 1, not {attempt}")
+    return f"balance:{group_id}" if attempt == 1 else f"balance:{group_id}:{attempt}"
 
 
 @dataclass(frozen=True)
 class Decline:
     code: str
     message: str
+    requires_action: bool = False
+    """The customer must confirm the charge themselves (authentication an off-session charge cannot do)."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +120,24 @@ class LedgerEntry:
     payment_id: uuid.UUID
     kind: LedgerKind
     amount: Money
+    refund_id: uuid.UUID | None = None
+    psp_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class BalanceAttempt:
+    """Which group's balance a payment tried to charge, and which try it was (from 1)."""
+
+    group_id: str
+    number: int
 
 
 @dataclass(frozen=True)
 class Payment:
-    """The recorded outcome of charging one step of an order: succeeded unless the PSP declined it."""
+    """The recorded outcome of charging one step of an order: succeeded unless the PSP declined it.
+
+    An amount of 0 is a verified payment method with nothing charged: it succeeds and moves no money.
+    """
 
     id: uuid.UUID
     order_id: str
@@ -96,10 +146,11 @@ class Payment:
     psp_reference: str | None
     decline: Decline | None = None
     card: Card | None = None
+    balance: BalanceAttempt | None = None
 
     def __post_init__(self) -> None:
-        if self.amount.amount <= 0:
-            raise InvalidAmount(f"a payment must be of more than 0, not {self.amount.amount}", field="amount")
+        if self.amount.amount < 0:
+            raise InvalidAmount(f"a payment cannot be negative: {self.amount.amount}", field="amount")
 
     @property
     def status(self) -> PaymentStatus:
@@ -110,13 +161,132 @@ class Payment:
         return self.status is PaymentStatus.SUCCEEDED
 
     def ledger_entries(self) -> list[LedgerEntry]:
-        """Money that moved: a capture when the charge succeeded, nothing when it was declined."""
-        if not self.succeeded:
+        """Money that moved: a capture when a charge succeeded, nothing when it was declined or was 0."""
+        if not self.succeeded or self.amount.amount == 0:
             return []
         return [
             LedgerEntry(
-                order_id=self.order_id, payment_id=self.id, kind=LedgerKind.CAPTURE, amount=self.amount
+                order_id=self.order_id,
+                payment_id=self.id,
+                kind=LedgerKind.CAPTURE,
+                amount=self.amount,
+                psp_reference=self.psp_reference,
             )
+        ]
+
+
+def next_balance_attempt(attempts: Iterable[Payment]) -> Payment | int:
+    """What a request to charge a group's balance does, given the group's earlier attempts.
+
+    The one that succeeded, to be told again (a group is never charged twice); otherwise the number of
+    the new attempt: 1 at first, one more than the last after a decline.
+    """
+    number = 0
+    for attempt in attempts:
+        if attempt.succeeded:
+            return attempt
+        if attempt.balance is not None:
+            number = max(number, attempt.balance.number)
+    return number + 1
+
+
+@dataclass(frozen=True)
+class SavedMethod:
+    """An order's payment method kept for off-session charges: the PSP's token, never card data."""
+
+    order_id: str
+    token: str
+    card: Card | None
+
+    def __repr__(self) -> str:  # a token in a log line would be a credential in the log
+        return f"SavedMethod(order_id={self.order_id!r}, card={self.card!r})"
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A capture of an order and how much of it is already refunded."""
+
+    payment_id: uuid.UUID
+    psp_reference: str
+    amount: Money
+    refunded: Money
+
+    @property
+    def refundable(self) -> Money:
+        return Money(self.amount.amount - self.refunded.amount, self.amount.currency)
+
+
+@dataclass(frozen=True)
+class RefundPart:
+    """The share of a refund taken from one capture; ``refund_reference`` is the PSP's once it refunded."""
+
+    payment_id: uuid.UUID
+    charge_reference: str
+    amount: Money
+    refund_reference: str | None = None
+
+
+def refund_parts(captures: Sequence[Capture], amount: Money) -> list[RefundPart]:
+    """Split a refund over the captures (given oldest first), latest capture first.
+
+    The latest money in is the first out: a balance is refunded before the deposit that preceded it.
+    Never more than each capture still holds; a refund larger than all of them together is refused.
+    """
+    if amount.amount <= 0:
+        raise InvalidAmount(f"a refund must be of more than 0, not {amount.amount}", field="amount")
+    for capture in captures:
+        if capture.amount.currency != amount.currency:
+            raise CurrencyMismatch(
+                f"the order was paid in {capture.amount.currency}, not {amount.currency}", field="currency"
+            )
+    refundable = sum(capture.refundable.amount for capture in captures)
+    if amount.amount > refundable:
+        raise RefundExceedsCaptured(
+            f"only {refundable} of the order's captures can still be refunded, not {amount.amount}",
+            field="amount",
+        )
+    parts: list[RefundPart] = []
+    left = amount.amount
+    for capture in reversed(captures):
+        share = min(left, capture.refundable.amount)
+        if share > 0:
+            parts.append(RefundPart(capture.payment_id, capture.psp_reference, Money(share, amount.currency)))
+            left -= share
+    return parts
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Money given back on an order, once per idempotency key, taken from one or more captures."""
+
+    id: uuid.UUID
+    order_id: str
+    idempotency_key: str
+    amount: Money
+    reason: str
+    parts: tuple[RefundPart, ...]
+
+    def __post_init__(self) -> None:
+        if self.amount.amount <= 0:
+            raise InvalidAmount(f"a refund must be of more than 0, not {self.amount.amount}", field="amount")
+        if sum(part.amount.amount for part in self.parts) != self.amount.amount:
+            raise InvalidAmount("a refund's parts must add up to its amount", field="amount")
+
+    def answers(self, *, order_id: str, amount: int) -> bool:
+        """Whether a request under this refund's idempotency key asks for this same refund."""
+        return (self.order_id, self.amount.amount) == (order_id, amount)
+
+    def ledger_entries(self) -> list[LedgerEntry]:
+        return [
+            LedgerEntry(
+                order_id=self.order_id,
+                payment_id=part.payment_id,
+                kind=LedgerKind.REFUND,
+                amount=part.amount,
+                refund_id=self.id,
+                psp_reference=part.refund_reference,
+            )
+            for part in self.parts
         ]
 
 

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 
 from shop_contracts import payments as contracts
 from shop_payments import repository
-from shop_payments.domain import Card, Decline, Money, Payment, idempotency_key
-from shop_payments.psp import ChargeResult, PaymentServiceProvider
+from shop_payments.domain import (
+    NO_SAVED_METHOD,
+    BalanceAttempt,
+    Card,
+    Decline,
+    MethodNotVerified,
+    Money,
+    NoSavedMethod,
+    Payment,
+    Refund,
+    RefundKeyReused,
+    SavedMethod,
+    balance_step,
+    idempotency_key,
+    next_balance_attempt,
+    refund_parts,
+)
+from shop_payments.psp import ChargeResult, PaymentServiceProvider, Verification
 from shop_runtime.database import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -22,23 +39,38 @@ async def capture_payment(
     step: contracts.PaymentStep,
     amount: Money,
     payment_token: str,
+    save_method: bool = False,
 ) -> Payment:
     """Charge one step of an order and record the outcome; a step asked for again is told, not charged.
+
+    An amount of 0 charges nothing: the token is only verified. With ``save_method`` the token is kept
+    for off-session balance charges once the charge (or the verification) succeeded.
 
     The PSP is called inside the transaction: if the commit then fails, the retry charges with the same
     idempotency key and the PSP answers as before, so the customer is still charged once.
     """
-    await repository.lock_order_step(uow.session, order_id=order_id, step=step)
+    await repository.lock(uow.session, order_id=order_id, what=step)
     payment = await repository.payment_for_step(uow.session, order_id=order_id, step=step)
     if payment is None:
-        result = await psp.charge(
-            token=payment_token,
-            amount=amount.amount,
-            currency=amount.currency,
-            idempotency_key=idempotency_key(order_id=order_id, step=step),
-        )
-        payment = _payment_from(result, order_id=order_id, step=step, amount=amount)
+        if amount.amount == 0:
+            verification = await psp.verify(token=payment_token)
+            payment = _payment_from_verification(verification, order_id=order_id, step=step, amount=amount)
+        else:
+            result = await psp.charge(
+                token=payment_token,
+                amount=amount.amount,
+                currency=amount.currency,
+                idempotency_key=idempotency_key(order_id=order_id, step=step),
+                off_session=False,
+            )
+            payment = _payment_from(result, order_id=order_id, step=step, amount=amount)
         await repository.add_payment(uow.session, payment)
+        if save_method and payment.succeeded:
+            await repository.save_method(
+                uow.session,
+                SavedMethod(order_id=order_id, token=payment_token, card=payment.card),
+                replace=False,
+            )
     elif payment.amount != amount:
         log.warning(
             "order %s step %s was already charged %s; a request for %s re-tells that outcome",
@@ -52,23 +84,170 @@ async def capture_payment(
     return payment
 
 
-def _payment_from(result: ChargeResult, *, order_id: str, step: str, amount: Money) -> Payment:
-    decline = None
-    if not result.approved:
-        decline = Decline(
-            code=result.decline_code or "declined", message=result.decline_message or "The card was declined."
+async def charge_balance(
+    uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, group_id: str, amount: Money
+) -> Payment:
+    """Charge a shipment group's balance off-session with the order's saved method, a new charge each time.
+
+    A group that was charged is told again and never charged twice; after a decline the next request is a
+    new attempt with its own step and PSP key (dunning retries, a method the customer replaced).
+    """
+    await repository.lock(uow.session, order_id=order_id, what=f"balance:{group_id}")
+    attempts = await repository.balance_attempts(uow.session, order_id=order_id, group_id=group_id)
+    decided = next_balance_attempt(attempts)
+    if isinstance(decided, Payment):
+        payment = decided
+        if payment.amount != amount:
+            log.warning(
+                "order %s group %s was already charged %s; a request for %s re-tells that",
+                order_id,
+                group_id,
+                payment.amount,
+                amount,
+            )
+    else:
+        attempt = BalanceAttempt(group_id=group_id, number=decided)
+        step = balance_step(group_id=group_id, attempt=attempt.number)
+        method = await repository.saved_method(uow.session, order_id=order_id)
+        if method is None:
+            payment = Payment(
+                id=uuid.uuid4(),
+                order_id=order_id,
+                step=step,
+                amount=amount,
+                psp_reference=None,
+                decline=Decline(NO_SAVED_METHOD, "The order has no saved payment method to charge."),
+                balance=attempt,
+            )
+        else:
+            result = await psp.charge(
+                token=method.token,
+                amount=amount.amount,
+                currency=amount.currency,
+                idempotency_key=idempotency_key(order_id=order_id, step=step),
+                off_session=True,
+            )
+            payment = _payment_from(result, order_id=order_id, step=step, amount=amount, balance=attempt)
+        await repository.add_payment(uow.session, payment)
+    uow.publish(_balance_outcome(payment, group_id), subject=order_id)
+    await uow.commit()
+    return payment
+
+
+async def replace_payment_method(
+    uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, token: str
+) -> SavedMethod:
+    """Verify ``token`` and make it the order's saved method in place of the one it had (for dunning)."""
+    await repository.lock(uow.session, order_id=order_id, what="payment_method")
+    if await repository.saved_method(uow.session, order_id=order_id) is None:
+        raise NoSavedMethod(f"order {order_id} has no saved payment method")
+    verification = await psp.verify(token=token)
+    if not verification.approved:
+        raise MethodNotVerified(
+            verification.decline_message or "The payment method could not be verified.",
+            code=verification.decline_code or "declined",
         )
-    card = None
-    if result.card_brand and result.card_last4:
-        card = Card(brand=result.card_brand, last4=result.card_last4)
+    method = SavedMethod(order_id=order_id, token=token, card=_card(verification))
+    await repository.save_method(uow.session, method, replace=True)
+    await uow.commit()
+    return method
+
+
+async def refund_payment(
+    uow: UnitOfWork,
+    *,
+    psp: PaymentServiceProvider,
+    order_id: str,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+) -> Refund:
+    """Give ``amount`` back from the order's captures, latest first; the same key is the same refund.
+
+    The PSP refunds each part under a key derived from the caller's, so a retry after a failed commit
+    gives nothing back twice.
+    """
+    await repository.lock(uow.session, order_id=order_id, what="refunds")
+    earlier = await repository.refund_by_key(uow.session, idempotency_key=idempotency_key)
+    if earlier is not None:
+        if not earlier.answers(order_id=order_id, amount=amount):
+            raise RefundKeyReused(
+                f"idempotency key {idempotency_key!r} was used for another refund", field="idempotency_key"
+            )
+        return earlier
+    captures = await repository.captures_of_order(uow.session, order_id=order_id)
+    # With nothing captured there is nothing to refund; 'XXX' (no currency) lets the rule say so.
+    currency = captures[0].amount.currency if captures else "XXX"
+    parts = refund_parts(captures, Money(amount, currency))
+    refunded = []
+    for part in parts:
+        result = await psp.refund(
+            psp_reference=part.charge_reference,
+            amount=part.amount.amount,
+            idempotency_key=f"{idempotency_key}:{part.payment_id}",
+        )
+        refunded.append(dataclasses.replace(part, refund_reference=result.psp_reference))
+    refund = Refund(
+        id=uuid.uuid4(),
+        order_id=order_id,
+        idempotency_key=idempotency_key,
+        amount=Money(amount, currency),
+        reason=reason,
+        parts=tuple(refunded),
+    )
+    await repository.add_refund(uow.session, refund)
+    await uow.commit()
+    return refund
+
+
+def _card(answer: ChargeResult | Verification) -> Card | None:
+    if answer.card_brand and answer.card_last4:
+        return Card(brand=answer.card_brand, last4=answer.card_last4)
+    return None
+
+
+def _decline(answer: ChargeResult | Verification) -> Decline | None:
+    if answer.approved:
+        return None
+    return Decline(
+        code=answer.decline_code or "declined",
+        message=answer.decline_message or "The card was declined.",
+        requires_action=isinstance(answer, ChargeResult) and answer.requires_action,
+    )
+
+
+def _payment_from(
+    result: ChargeResult,
+    *,
+    order_id: str,
+    step: str,
+    amount: Money,
+    balance: BalanceAttempt | None = None,
+) -> Payment:
     return Payment(
         id=uuid.uuid4(),
         order_id=order_id,
         step=step,
         amount=amount,
         psp_reference=result.psp_reference,
-        decline=decline,
-        card=card,
+        decline=_decline(result),
+        card=_card(result),
+        balance=balance,
+    )
+
+
+def _payment_from_verification(
+    verification: Verification, *, order_id: str, step: str, amount: Money
+) -> Payment:
+    """A payment of 0: the method was verified (it succeeded) or not (it failed), and nothing moved."""
+    return Payment(
+        id=uuid.uuid4(),
+        order_id=order_id,
+        step=step,
+        amount=amount,
+        psp_reference=verification.psp_reference,
+        decline=_decline(verification),
+        card=_card(verification),
     )
 
 
@@ -93,4 +272,27 @@ def _outcome(
         currency=payment.amount.currency,
         decline_code=payment.decline.code,
         message=payment.decline.message,
+    )
+
+
+def _balance_outcome(
+    payment: Payment, group_id: str
+) -> contracts.BalanceCharged | contracts.BalanceChargeFailed:
+    if payment.decline is None:
+        return contracts.BalanceCharged(
+            order_id=payment.order_id,
+            group_id=group_id,
+            payment_id=str(payment.id),
+            amount=payment.amount.amount,
+            currency=payment.amount.currency,
+        )
+    return contracts.BalanceChargeFailed(
+        order_id=payment.order_id,
+        group_id=group_id,
+        payment_id=str(payment.id),
+        amount=payment.amount.amount,
+        currency=payment.amount.currency,
+        decline_code=payment.decline.code,
+        message=payment.decline.message,
+        requires_action=payment.decline.requires_action,
     )

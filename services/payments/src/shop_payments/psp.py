@@ -1,7 +1,8 @@
 """The payment service provider (PSP) adapter: the port handlers charge through, and the in-process sandbox.
 
 The sandbox answers by test token. Each token maps to a ``Behaviour`` (a function of the attempt), so new
-ones (time out, error then succeed, need customer action) are one more entry in ``TEST_TOKENS``.
+ones (time out, error then succeed, need customer action) are one more entry in ``TEST_TOKENS``. Verifying
+a token is its behaviour's on-session answer to an attempt of 0, so every token verifies as it charges.
 """
 
 from __future__ import annotations
@@ -23,6 +24,25 @@ class ChargeResult:
     decline_message: str | None = None
     card_brand: str | None = None
     card_last4: str | None = None
+    requires_action: bool = False
+    """Declined because the customer must authenticate; an off-session charge cannot ask them."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The PSP's answer to whether a token can be charged later, without charging it."""
+
+    approved: bool
+    psp_reference: str
+    decline_code: str | None = None
+    decline_message: str | None = None
+    card_brand: str | None = None
+    card_last4: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    psp_reference: str
 
 
 class PspUnavailable(Exception):
@@ -34,8 +54,21 @@ class IdempotencyKeyReused(Exception):
 
 
 class PaymentServiceProvider(Protocol):
-    async def charge(self, *, token: str, amount: int, currency: str, idempotency_key: str) -> ChargeResult:
-        """Charge ``amount`` (minor units) to the card behind ``token``; at most once per idempotency key."""
+    async def charge(
+        self, *, token: str, amount: int, currency: str, idempotency_key: str, off_session: bool = False
+    ) -> ChargeResult:
+        """Charge ``amount`` (minor units) to the card behind ``token``; at most once per idempotency key.
+
+        ``off_session``: the customer is not there to authenticate (a balance charged later).
+        """
+        ...
+
+    async def verify(self, *, token: str) -> Verification:
+        """Check that ``token`` can be charged later, charging nothing."""
+        ...
+
+    async def refund(self, *, psp_reference: str, amount: int, idempotency_key: str) -> RefundResult:
+        """Give back ``amount`` of the charge ``psp_reference``; at most once per idempotency key."""
         ...
 
 
@@ -46,14 +79,15 @@ class ChargeAttempt:
     idempotency_key: str
     number: int
     """1 for the first try under this idempotency key, 2 for the next (after an error), and so on."""
+    off_session: bool = False
 
 
 Behaviour = Callable[[ChargeAttempt], ChargeResult]
 """How a sandbox test token answers; it may raise ``PspUnavailable`` to play an outage."""
 
 
-def _reference() -> str:
-    return f"sandbox_ch_{uuid.uuid4().hex}"
+def _reference(kind: str = "ch") -> str:
+    return f"sandbox_{kind}_{uuid.uuid4().hex}"
 
 
 def approves(*, brand: str, last4: str) -> Behaviour:
@@ -63,7 +97,14 @@ def approves(*, brand: str, last4: str) -> Behaviour:
     return behaviour
 
 
-def declines(*, code: str, message: str, brand: str | None = None, last4: str | None = None) -> Behaviour:
+def declines(
+    *,
+    code: str,
+    message: str,
+    brand: str | None = None,
+    last4: str | None = None,
+    requires_action: bool = False,
+) -> Behaviour:
     def behaviour(attempt: ChargeAttempt) -> ChargeResult:
         return ChargeResult(
             approved=False,
@@ -72,7 +113,17 @@ def declines(*, code: str, message: str, brand: str | None = None, last4: str | 
             decline_message=message,
             card_brand=brand,
             card_last4=last4,
+            requires_action=requires_action,
         )
+
+    return behaviour
+
+
+def by_session(*, on_session: Behaviour, off_session: Behaviour) -> Behaviour:
+    """A card that answers differently when the customer is not there to authenticate."""
+
+    def behaviour(attempt: ChargeAttempt) -> ChargeResult:
+        return off_session(attempt) if attempt.off_session else on_session(attempt)
 
     return behaviour
 
@@ -85,6 +136,24 @@ TEST_TOKENS: Mapping[str, Behaviour] = {
     ),
     "tok_insufficient_funds": declines(
         code="insufficient_funds", message="The card has insufficient funds.", brand="visa", last4="9995"
+    ),
+    # Needs the customer to authenticate (3-D Secure): fine at checkout, declined when charged later.
+    "tok_requires_action": by_session(
+        on_session=approves(brand="visa", last4="3184"),
+        off_session=declines(
+            code="authentication_required",
+            message="The card needs the customer to confirm this charge.",
+            brand="visa",
+            last4="3184",
+            requires_action=True,
+        ),
+    ),
+    # Good at checkout, declined when the balance is charged later (cancelled, over its limit by then).
+    "tok_fails_later": by_session(
+        on_session=approves(brand="visa", last4="0341"),
+        off_session=declines(
+            code="card_declined", message="The card was declined.", brand="visa", last4="0341"
+        ),
     ),
 }
 UNKNOWN_TOKEN: Behaviour = declines(code="invalid_token", message="The payment method token is not valid.")
@@ -101,26 +170,52 @@ class SandboxCharge:
 
 
 @dataclass(frozen=True)
+class SandboxRefund:
+    idempotency_key: str
+    charge_reference: str
+    amount: int
+    result: RefundResult
+
+
+class RefundRefused(Exception):
+    """The sandbox knows the charge and it cannot give that much back (a bug in the caller)."""
+
+
+@dataclass(frozen=True)
 class _Request:
     amount: int
     currency: str
     token_digest: str
+    off_session: bool
+
+
+VERIFICATION_CURRENCY = "XXX"
+"""ISO 4217's code for 'no currency': a verification is an attempt of 0 in none."""
 
 
 class SandboxPsp:
-    """An in-process PSP with test tokens and no network; it keeps its charges in memory."""
+    """An in-process PSP with test tokens and no network; it keeps its charges and refunds in memory.
+
+    Each process has its own sandbox, so a refund of a charge another process made cannot be checked
+    against it; a refund of a charge this sandbox made can.
+    """
 
     def __init__(self, behaviours: Mapping[str, Behaviour] | None = None) -> None:
         self._behaviours = {**TEST_TOKENS, **(behaviours or {})}
         self._answers: dict[str, tuple[_Request, ChargeResult]] = {}
         self._attempts: dict[str, int] = {}
+        self._refund_answers: dict[str, tuple[tuple[str, int], RefundResult]] = {}
         self.charges: list[SandboxCharge] = []
+        self.refunds: list[SandboxRefund] = []
+        self.verifications = 0
 
-    async def charge(self, *, token: str, amount: int, currency: str, idempotency_key: str) -> ChargeResult:
+    async def charge(
+        self, *, token: str, amount: int, currency: str, idempotency_key: str, off_session: bool = False
+    ) -> ChargeResult:
         if amount <= 0:
             raise ValueError(f"amount must be more than 0, not {amount}")
         # Only a digest of the token is kept, to notice a key reused for another card.
-        request = _Request(amount, currency, hashlib.sha256(token.encode()).hexdigest())
+        request = _Request(amount, currency, hashlib.sha256(token.encode()).hexdigest(), off_session)
         if idempotency_key in self._answers:
             answered, result = self._answers[idempotency_key]
             if answered != request:
@@ -128,8 +223,42 @@ class SandboxPsp:
             return result
         number = self._attempts[idempotency_key] = self._attempts.get(idempotency_key, 0) + 1
         behaviour = self._behaviours.get(token, UNKNOWN_TOKEN)
-        result = behaviour(ChargeAttempt(amount, currency, idempotency_key, number))
+        result = behaviour(ChargeAttempt(amount, currency, idempotency_key, number, off_session))
         # An error above stores nothing, so a retry under the same key charges afresh, as with a real PSP.
         self._answers[idempotency_key] = (request, result)
         self.charges.append(SandboxCharge(idempotency_key, amount, currency, result))
+        return result
+
+    async def verify(self, *, token: str) -> Verification:
+        behaviour = self._behaviours.get(token, UNKNOWN_TOKEN)
+        self.verifications += 1
+        answer = behaviour(
+            ChargeAttempt(0, VERIFICATION_CURRENCY, f"verify:{uuid.uuid4().hex}", 1, off_session=False)
+        )
+        return Verification(
+            approved=answer.approved,
+            psp_reference=_reference("seti"),
+            decline_code=answer.decline_code,
+            decline_message=answer.decline_message,
+            card_brand=answer.card_brand,
+            card_last4=answer.card_last4,
+        )
+
+    async def refund(self, *, psp_reference: str, amount: int, idempotency_key: str) -> RefundResult:
+        if amount <= 0:
+            raise ValueError(f"amount must be more than 0, not {amount}")
+        request = (psp_reference, amount)
+        if idempotency_key in self._refund_answers:
+            answered, result = self._refund_answers[idempotency_key]
+            if answered != request:
+                raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} was used for another refund")
+            return result
+        charge = next((c for c in self.charges if c.result.psp_reference == psp_reference), None)
+        if charge is not None:
+            refunded = sum(r.amount for r in self.refunds if r.charge_reference == psp_reference)
+            if not charge.result.approved or refunded + amount > charge.amount:
+                raise RefundRefused(f"charge {psp_reference} cannot give back {amount} more")
+        result = RefundResult(psp_reference=_reference("re"))
+        self._refund_answers[idempotency_key] = (request, result)
+        self.refunds.append(SandboxRefund(idempotency_key, psp_reference, amount, result))
         return result

@@ -1,4 +1,4 @@
-"""Read-only views of payments for the gateway and operators: an order's payments and its ledger balance."""
+"""Read-only views for the gateway and operators: an order's payments, refunds, ledger and saved method."""
 
 from __future__ import annotations
 
@@ -7,12 +7,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_payments.domain import LedgerEntry, LedgerKind, Money, balance_of
-from shop_payments.tables import ledger_entries, payments
+from shop_payments.domain import LedgerEntry, LedgerKind, Money, NoSavedMethod, balance_of
+from shop_payments.tables import ledger_entries, payment_methods, payments, refunds
+
+
+async def payment_method_of_order(session: AsyncSession, order_id: str) -> dict[str, Any]:
+    """The brand and last four digits of the order's saved method; its token never leaves the service."""
+    row = (
+        await session.execute(
+            sa.select(payment_methods.c.card_brand, payment_methods.c.card_last4).where(
+                payment_methods.c.order_id == order_id
+            )
+        )
+    ).first()
+    if row is None:
+        raise NoSavedMethod(f"order {order_id} has no saved payment method")
+    return {"brand": row.card_brand, "last4": row.card_last4}
 
 
 async def payments_of_order(session: AsyncSession, order_id: str) -> dict[str, Any]:
-    """The order's payments, oldest first, and what its ledger adds up to (in minor units)."""
+    """The order's payments and refunds, oldest first, and what its ledger adds up to (in minor units)."""
     payment_rows = (
         await session.execute(
             sa.select(payments)
@@ -21,8 +35,29 @@ async def payments_of_order(session: AsyncSession, order_id: str) -> dict[str, A
         )
     ).all()
     entry_rows = (
-        await session.execute(sa.select(ledger_entries).where(ledger_entries.c.order_id == order_id))
+        await session.execute(
+            sa.select(ledger_entries)
+            .where(ledger_entries.c.order_id == order_id)
+            .order_by(ledger_entries.c.id)
+        )
     ).all()
+    refund_rows = (
+        await session.execute(
+            sa.select(refunds)
+            .where(refunds.c.order_id == order_id)
+            .order_by(refunds.c.created_at, refunds.c.id)
+        )
+    ).all()
+    refunded_of_payment: dict[Any, int] = {}
+    parts_of_refund: dict[Any, list[dict[str, Any]]] = {}
+    for entry in entry_rows:
+        if entry.kind == LedgerKind.REFUND.value:
+            refunded_of_payment[entry.payment_id] = (
+                refunded_of_payment.get(entry.payment_id, 0) + entry.amount
+            )
+            parts_of_refund.setdefault(entry.refund_id, []).append(
+                {"payment_id": entry.payment_id, "amount": entry.amount, "psp_reference": entry.psp_reference}
+            )
     currency = (payment_rows[0].currency if payment_rows else None) or (
         entry_rows[0].currency if entry_rows else None
     )
@@ -53,11 +88,27 @@ async def payments_of_order(session: AsyncSession, order_id: str) -> dict[str, A
                 "psp_reference": row.psp_reference,
                 "decline_code": row.decline_code,
                 "decline_message": row.decline_message,
+                "requires_action": row.requires_action,
                 "card_brand": row.card_brand,
                 "card_last4": row.card_last4,
+                "balance_group": row.balance_group,
+                "balance_attempt": row.balance_attempt,
+                "refunded": refunded_of_payment.get(row.id, 0),
                 "created_at": row.created_at,
             }
             for row in payment_rows
+        ],
+        "refunds": [
+            {
+                "id": row.id,
+                "amount": row.amount,
+                "currency": row.currency,
+                "reason": row.reason,
+                "idempotency_key": row.idempotency_key,
+                "parts": parts_of_refund.get(row.id, []),
+                "created_at": row.created_at,
+            }
+            for row in refund_rows
         ],
         "captured": captured,
         "refunded": refunded,

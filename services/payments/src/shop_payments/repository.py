@@ -1,18 +1,54 @@
-"""Loading and saving payments inside a unit of work."""
+"""Loading and saving payments, saved payment methods and refunds inside a unit of work."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_payments.domain import Card, Decline, Money, Payment
-from shop_payments.tables import ledger_entries, payments
+from shop_payments.domain import (
+    BalanceAttempt,
+    Capture,
+    Card,
+    Decline,
+    LedgerEntry,
+    LedgerKind,
+    Money,
+    Payment,
+    Refund,
+    RefundPart,
+    SavedMethod,
+)
+from shop_payments.tables import ledger_entries, payment_methods, payments, refunds
 
 
-async def lock_order_step(session: AsyncSession, *, order_id: str, step: str) -> None:
-    """Serialise work on one step of one order until the transaction ends, so two commands charge once."""
+async def lock(session: AsyncSession, *, order_id: str, what: str) -> None:
+    """Serialise work on ``what`` of one order (a step, its refunds, its method) until the transaction ends,
+    so two requests for it act once."""
     await session.execute(
-        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"payments:{order_id}:{step}", 0)))
+        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"payments:{order_id}:{what}", 0)))
+    )
+
+
+def _payment(row: Any) -> Payment:
+    return Payment(
+        id=row.id,
+        order_id=row.order_id,
+        step=row.step,
+        amount=Money(row.amount, row.currency),
+        psp_reference=row.psp_reference,
+        decline=(
+            Decline(row.decline_code, row.decline_message or "", requires_action=row.requires_action)
+            if row.decline_code
+            else None
+        ),
+        card=Card(row.card_brand, row.card_last4) if row.card_brand and row.card_last4 else None,
+        balance=(
+            BalanceAttempt(row.balance_group, row.balance_attempt) if row.balance_group is not None else None
+        ),
     )
 
 
@@ -22,17 +58,38 @@ async def payment_for_step(session: AsyncSession, *, order_id: str, step: str) -
             sa.select(payments).where(payments.c.order_id == order_id, payments.c.step == step)
         )
     ).first()
-    if row is None:
-        return None
-    return Payment(
-        id=row.id,
-        order_id=row.order_id,
-        step=row.step,
-        amount=Money(row.amount, row.currency),
-        psp_reference=row.psp_reference,
-        decline=Decline(row.decline_code, row.decline_message or "") if row.decline_code else None,
-        card=Card(row.card_brand, row.card_last4) if row.card_brand and row.card_last4 else None,
-    )
+    return None if row is None else _payment(row)
+
+
+async def balance_attempts(session: AsyncSession, *, order_id: str, group_id: str) -> list[Payment]:
+    """The attempts at charging one group's balance, first attempt first."""
+    rows = (
+        await session.execute(
+            sa.select(payments)
+            .where(payments.c.order_id == order_id, payments.c.balance_group == group_id)
+            .order_by(payments.c.balance_attempt)
+        )
+    ).all()
+    return [_payment(row) for row in rows]
+
+
+async def _add_ledger_entries(session: AsyncSession, entries: list[LedgerEntry]) -> None:
+    if entries:
+        await session.execute(
+            sa.insert(ledger_entries),
+            [
+                {
+                    "order_id": entry.order_id,
+                    "payment_id": entry.payment_id,
+                    "refund_id": entry.refund_id,
+                    "kind": entry.kind.value,
+                    "amount": entry.amount.amount,
+                    "currency": entry.amount.currency,
+                    "psp_reference": entry.psp_reference,
+                }
+                for entry in entries
+            ],
+        )
 
 
 async def add_payment(session: AsyncSession, payment: Payment) -> None:
@@ -48,22 +105,111 @@ async def add_payment(session: AsyncSession, payment: Payment) -> None:
             psp_reference=payment.psp_reference,
             decline_code=payment.decline.code if payment.decline else None,
             decline_message=payment.decline.message if payment.decline else None,
+            requires_action=payment.decline.requires_action if payment.decline else False,
             card_brand=payment.card.brand if payment.card else None,
             card_last4=payment.card.last4 if payment.card else None,
+            balance_group=payment.balance.group_id if payment.balance else None,
+            balance_attempt=payment.balance.number if payment.balance else None,
         )
     )
-    entries = payment.ledger_entries()
-    if entries:
-        await session.execute(
-            sa.insert(ledger_entries),
-            [
-                {
-                    "order_id": entry.order_id,
-                    "payment_id": entry.payment_id,
-                    "kind": entry.kind.value,
-                    "amount": entry.amount.amount,
-                    "currency": entry.amount.currency,
-                }
-                for entry in entries
-            ],
+    await _add_ledger_entries(session, payment.ledger_entries())
+
+
+async def saved_method(session: AsyncSession, *, order_id: str) -> SavedMethod | None:
+    row = (
+        await session.execute(sa.select(payment_methods).where(payment_methods.c.order_id == order_id))
+    ).first()
+    if row is None:
+        return None
+    card = Card(row.card_brand, row.card_last4) if row.card_brand and row.card_last4 else None
+    return SavedMethod(order_id=row.order_id, token=row.psp_token, card=card)
+
+
+async def save_method(session: AsyncSession, method: SavedMethod, *, replace: bool) -> None:
+    """Keep the order's method; with ``replace`` a method already kept gives way, otherwise it stays."""
+    values = {
+        "psp_token": method.token,
+        "card_brand": method.card.brand if method.card else None,
+        "card_last4": method.card.last4 if method.card else None,
+    }
+    statement = insert(payment_methods).values(id=uuid.uuid4(), order_id=method.order_id, **values)
+    if replace:
+        statement = statement.on_conflict_do_update(
+            index_elements=[payment_methods.c.order_id], set_={**values, "updated_at": sa.func.now()}
         )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=[payment_methods.c.order_id])
+    await session.execute(statement)
+
+
+async def captures_of_order(session: AsyncSession, *, order_id: str) -> list[Capture]:
+    """The order's captures, oldest first, each with what is already refunded of it."""
+    entries = ledger_entries.alias("refund_entries")
+    refunded = (
+        sa.select(sa.func.coalesce(sa.func.sum(entries.c.amount), 0))
+        .where(entries.c.payment_id == ledger_entries.c.payment_id, entries.c.kind == LedgerKind.REFUND.value)
+        .scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            sa.select(ledger_entries, refunded.label("refunded"))
+            .where(ledger_entries.c.order_id == order_id, ledger_entries.c.kind == LedgerKind.CAPTURE.value)
+            .order_by(ledger_entries.c.id)
+        )
+    ).all()
+    return [
+        Capture(
+            payment_id=row.payment_id,
+            psp_reference=row.psp_reference or "",
+            amount=Money(row.amount, row.currency),
+            refunded=Money(int(row.refunded), row.currency),
+        )
+        for row in rows
+    ]
+
+
+async def refund_by_key(session: AsyncSession, *, idempotency_key: str) -> Refund | None:
+    row = (
+        await session.execute(sa.select(refunds).where(refunds.c.idempotency_key == idempotency_key))
+    ).first()
+    if row is None:
+        return None
+    entry_rows = (
+        await session.execute(
+            sa.select(ledger_entries, payments.c.psp_reference.label("charge_reference"))
+            .join(payments, payments.c.id == ledger_entries.c.payment_id)
+            .where(ledger_entries.c.refund_id == row.id)
+            .order_by(ledger_entries.c.id)
+        )
+    ).all()
+    return Refund(
+        id=row.id,
+        order_id=row.order_id,
+        idempotency_key=row.idempotency_key,
+        amount=Money(row.amount, row.currency),
+        reason=row.reason,
+        parts=tuple(
+            RefundPart(
+                payment_id=entry.payment_id,
+                charge_reference=entry.charge_reference or "",
+                amount=Money(entry.amount, entry.currency),
+                refund_reference=entry.psp_reference,
+            )
+            for entry in entry_rows
+        ),
+    )
+
+
+async def add_refund(session: AsyncSession, refund: Refund) -> None:
+    """Insert the refund and a ledger entry for each capture it gives money back from."""
+    await session.execute(
+        sa.insert(refunds).values(
+            id=refund.id,
+            order_id=refund.order_id,
+            idempotency_key=refund.idempotency_key,
+            amount=refund.amount.amount,
+            currency=refund.amount.currency,
+            reason=refund.reason,
+        )
+    )
+    await _add_ledger_entries(session, refund.ledger_entries())

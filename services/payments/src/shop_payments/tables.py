@@ -1,4 +1,7 @@
-"""Payments' tables (SQLAlchemy Core), plus the shared outbox and inbox. No card number or token is stored."""
+"""Payments' tables (SQLAlchemy Core), plus the shared outbox and inbox. No card number is ever stored.
+
+Of a card only the PSP's token (to charge a saved method later), its brand and last four digits are kept.
+"""
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -20,16 +23,63 @@ payments = sa.Table(
     sa.Column("psp_reference", sa.Text),
     sa.Column("decline_code", sa.Text),
     sa.Column("decline_message", sa.Text),
+    sa.Column("requires_action", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("card_brand", sa.Text),
     sa.Column("card_last4", sa.String(4)),
+    # Set on off-session balance charges only: the shipment group and which attempt at it (from 1).
+    sa.Column("balance_group", sa.Text),
+    sa.Column("balance_attempt", sa.Integer),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     # One charge per step of an order, whatever reaches the service twice.
     sa.UniqueConstraint("order_id", "step", name="payments_one_per_order_step"),
-    sa.CheckConstraint("amount > 0", name="payment_amount_positive"),
+    sa.UniqueConstraint(
+        "order_id", "balance_group", "balance_attempt", name="payments_one_per_balance_attempt"
+    ),
+    sa.CheckConstraint("amount >= 0", name="payment_amount_not_negative"),
     sa.CheckConstraint("status IN ('succeeded', 'failed')", name="payment_status"),
     sa.CheckConstraint(
         "(status = 'failed') = (decline_code IS NOT NULL)", name="payment_failed_iff_declined"
     ),
+    sa.CheckConstraint(
+        "(balance_group IS NULL) = (balance_attempt IS NULL) AND (balance_attempt IS NULL OR balance_attempt >= 1)",
+        name="payment_balance_attempt",
+    ),
+)
+
+# However retries and races go, a group's balance is charged successfully at most once.
+sa.Index(
+    "payments_one_success_per_balance_group",
+    payments.c.order_id,
+    payments.c.balance_group,
+    unique=True,
+    postgresql_where=sa.and_(payments.c.balance_group.is_not(None), payments.c.status == "succeeded"),
+)
+
+payment_methods = sa.Table(
+    "payment_methods",
+    metadata,
+    sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
+    sa.Column("order_id", sa.Text, nullable=False, unique=True),
+    # The PSP's token for the card (never card data); it is charged off-session and never shown.
+    sa.Column("psp_token", sa.Text, nullable=False),
+    sa.Column("card_brand", sa.Text),
+    sa.Column("card_last4", sa.String(4)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
+    sa.Column("order_id", sa.Text, nullable=False, index=True),
+    # The caller's key: the same key is the same refund, however often it is asked for.
+    sa.Column("idempotency_key", sa.Text, nullable=False, unique=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("amount > 0", name="refund_amount_positive"),
 )
 
 ledger_entries = sa.Table(
@@ -37,11 +87,20 @@ ledger_entries = sa.Table(
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("order_id", sa.Text, nullable=False, index=True),
+    # A capture's own payment; for a refund, the captured payment it gives money back from.
     sa.Column("payment_id", postgresql.UUID(as_uuid=True), sa.ForeignKey("payments.id"), nullable=False),
+    sa.Column(
+        "refund_id",
+        postgresql.UUID(as_uuid=True),
+        sa.ForeignKey("refunds.id", name="ledger_entries_refund_id_fkey"),
+    ),
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
+    # The PSP's reference of the charge (capture) or of the refund.
+    sa.Column("psp_reference", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("kind IN ('capture', 'refund')", name="ledger_entry_kind"),
     sa.CheckConstraint("amount > 0", name="ledger_entry_amount_positive"),
+    sa.CheckConstraint("(kind = 'refund') = (refund_id IS NOT NULL)", name="ledger_refund_has_refund"),
 )
