@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import Envelope, orders
 from shop_contracts.notifications import NotificationSent
-from shop_contracts.values import Address, Customer, PricedLine
+from shop_contracts.values import Address, Customer, Locale, PricedLine
 from shop_notifications import handlers
 from shop_notifications.bootstrap import DEFINITION
 from shop_notifications.domain import Recipient
@@ -30,6 +31,8 @@ from tests.support.messages import MessageProbe, eventually, send
 from tests.support.services import running_service
 
 pytestmark = pytest.mark.integration
+
+STOREFRONT_URL = "https://shop.test"
 
 
 def _free_port() -> int:
@@ -65,7 +68,7 @@ def _text(message: EmailMessage) -> str:
     body = message.get_body(("plain",))
     assert body is not None
     content: str = body.get_content()
-    return content
+    return content.replace("\r\n", "\n")  # a 7-bit body comes back with the wire's line endings
 
 
 @pytest.fixture
@@ -78,6 +81,7 @@ async def notifications(broker: AbstractRobustConnection, tmp_path: Path) -> Asy
         sender_retry_base_seconds=0.2,
         sender_retry_max_seconds=0.5,
         sender_max_attempts=50,
+        storefront_url=STOREFRONT_URL,
     )
     catcher = await MailCatcher(tmp_path / "mail", port=port).start()
     try:
@@ -196,6 +200,132 @@ async def test_the_same_event_delivered_twice_is_emailed_once(
         if m.template == "order_confirmed" and m.order_id == "ord-dup"
     ]
     assert len(confirmed_sent) == 1
+
+
+async def _the_only_mail_about(
+    notifications: Notifications, probe: MessageProbe, order_id: str, template: str
+) -> EmailMessage:
+    """Wait for the email of ``template`` to be sent, then check it is the order's only email and log entry."""
+    await probe.wait_for(NotificationSent, lambda m: m.order_id == order_id and m.template == template)
+    mails = notifications.mails_about(order_id)
+    assert len(mails) == 1
+    assert [item["template"] for item in await notifications.log_of(order_id)] == [template]
+    assert len([m for m in probe.of_type(NotificationSent) if m.order_id == order_id]) == 1
+    return mails[0]
+
+
+def _customer(locale: Locale) -> Customer:
+    return Customer(email="minji@example.com", locale=locale)
+
+
+async def test_a_confirmation_with_a_deposit_pre_order_says_deposit_balance_when_charged_and_the_date(
+    notifications: Notifications, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    confirmed = _confirmed("ord-pre", "ko").model_copy(
+        update={
+            "lines": [
+                PricedLine(sku="CAM-1", title="카메라", quantity=1, unit_price=500000, line_total=500000)
+            ],
+            "subtotal": 500000,
+            "total": 503000,
+            "charged_now": 153000,
+            "preorder_lines": [
+                orders.PreorderSummary(
+                    sku="CAM-1",
+                    title="카메라",
+                    quantity=1,
+                    payment_mode="deposit",
+                    paid_now=150000,
+                    balance=350000,
+                    balance_due="2025-03-14T16:00:00Z",  # 01:00 on the 15th in Seoul
+                    expected_ship_date=date(2025, 4, 1),
+                    queue_position=7,
+                )
+            ],
+        }
+    )
+    await send(broker, confirmed, subject="ord-pre")
+    mail = await _the_only_mail_about(notifications, probe, "ord-pre", "order_confirmed")
+    text = _text(mail)
+    assert "총 주문 금액: 503,000원\n이번에 결제된 금액: 153,000원" in text
+    assert (
+        "- 카메라 (CAM-1) x 1\n"
+        "  결제된 예약금: 150,000원\n"
+        "  남은 잔금: 350,000원\n"
+        "  잔금 결제 시점: 2025년 3월 15일\n"
+        "  출고 예정일: 2025년 4월 1일\n"
+        "  예약 순번: 7번\n"
+    ) in text
+
+
+async def test_a_charged_balance_is_emailed_once_with_the_amount_and_the_ship_date(
+    notifications: Notifications, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    charged = orders.OrderBalanceCharged(
+        order_id="ord-bal",
+        customer=_customer("en"),
+        group_id="grp-1",
+        amount=35050,
+        currency="USD",
+        expected_ship_date=date(2025, 4, 1),
+    )
+    await send(broker, charged, subject="ord-bal")
+    mail = await _the_only_mail_about(notifications, probe, "ord-bal", "order_balance_charged")
+    assert mail["Subject"] == "[Shop] We charged the balance of your pre-order (order ord-bal)"
+    assert "remaining balance of $350.50" in _text(mail)
+    assert "Expected to ship: April 1, 2025" in _text(mail)
+
+
+@pytest.mark.parametrize(
+    ("requires_action", "locale", "says"),
+    [
+        (
+            False,
+            "ko",
+            [
+                "사유: 카드 잔액(한도)이 부족합니다.",
+                "아래 링크에서 결제 수단을 변경해 주세요.\nhttps://shop.test/orders/ord-dun-{0}/payment\n",
+                "2025년 3월 15일에 다시 결제를 시도하겠습니다.",
+            ],
+        ),
+        (
+            True,
+            "en",
+            [
+                "Why: your bank needs you to confirm this payment yourself.",
+                "Please confirm the payment here:\nhttps://shop.test/orders/ord-dun-{0}/payment\n",
+                "we will try again on March 14, 2025.",
+            ],
+        ),
+    ],
+)
+async def test_a_failed_balance_charge_is_emailed_once_with_the_reason_the_retry_and_the_link(
+    notifications: Notifications,
+    broker: AbstractRobustConnection,
+    probe: MessageProbe,
+    requires_action: bool,
+    locale: Locale,
+    says: list[str],
+) -> None:
+    order_id = f"ord-dun-{locale}"
+    failed = orders.OrderBalanceChargeFailed(
+        order_id=order_id,
+        customer=_customer(locale),
+        group_id="grp-1",
+        amount=350000,
+        currency="KRW",
+        reason="insufficient_funds" if not requires_action else "authentication_required",
+        requires_action=requires_action,
+        retry_at=datetime(2025, 3, 14, 16, 0, tzinfo=UTC),
+    )
+    await send(broker, failed, subject=order_id)
+    mail = await _the_only_mail_about(notifications, probe, order_id, "order_balance_charge_failed")
+    text = _text(mail)
+    for phrase in says:
+        assert phrase.format(locale) in text
+    html = mail.get_body(("html",))
+    assert html is not None
+    assert f'<a href="{STOREFRONT_URL}/orders/{order_id}/payment">' in html.get_content()
 
 
 async def test_the_handler_itself_queues_one_email_per_source_message(notifications: Notifications) -> None:

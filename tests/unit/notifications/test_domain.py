@@ -1,12 +1,26 @@
-"""Money per locale, addresses and the retry policy of notifications' domain."""
+"""Money and dates per locale, addresses, payment failures, links and the retry policy of notifications' domain."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from pydantic import ValidationError
 
-from shop_notifications.domain import Locale, Money, RetryPolicy, ShippingAddress, format_money
+from shop_notifications.domain import (
+    ChargeFailure,
+    Locale,
+    Money,
+    RetryPolicy,
+    ShippingAddress,
+    charge_failure,
+    customer_time_zone,
+    format_date,
+    format_day_of,
+    format_money,
+    order_payment_url,
+)
+from shop_notifications.settings import NotificationsSettings
 
 
 @pytest.mark.parametrize(
@@ -57,3 +71,65 @@ def test_retries_wait_longer_each_time_and_stop_after_the_last_attempt() -> None
     assert policy.after_failure(attempts=3, permanent=False) == timedelta(seconds=90)
     assert policy.after_failure(attempts=4, permanent=False) is None
     assert policy.after_failure(attempts=1, permanent=True) is None
+
+
+@pytest.mark.parametrize(
+    ("day", "locale", "expected"),
+    [
+        (date(2025, 3, 14), "ko", "2025년 3월 14일"),
+        (date(2025, 3, 14), "en", "March 14, 2025"),
+        (date(2026, 12, 1), "ko", "2026년 12월 1일"),
+        (date(2026, 12, 1), "en", "December 1, 2026"),
+    ],
+)
+def test_a_date_is_written_the_way_the_customer_reads_it(day: date, locale: Locale, expected: str) -> None:
+    assert format_date(day, locale) == expected
+
+
+def test_korean_customers_read_korea_time_and_english_ones_utc() -> None:
+    late_evening_utc = datetime(2025, 3, 14, 16, 0, tzinfo=UTC)  # 01:00 on the 15th in Seoul
+    assert customer_time_zone("ko").utcoffset(late_evening_utc) == timedelta(hours=9)
+    assert customer_time_zone("en").utcoffset(late_evening_utc) == timedelta(0)
+    assert format_day_of(late_evening_utc, "ko") == "2025년 3월 15일"
+    assert format_day_of(late_evening_utc, "en") == "March 14, 2025"
+    seoul_morning = datetime(2025, 3, 15, 8, 0, tzinfo=timezone(timedelta(hours=9)))  # still the 14th in UTC
+    assert format_day_of(seoul_morning, "ko") == "2025년 3월 15일"
+    assert format_day_of(seoul_morning, "en") == "March 14, 2025"
+
+
+@pytest.mark.parametrize(
+    ("reason", "requires_action", "expected"),
+    [
+        ("insufficient_funds", False, "insufficient_funds"),
+        ("card_declined", False, "card_declined"),
+        ("expired_card", False, "expired_card"),
+        ("invalid_token", False, "method_unusable"),
+        ("authentication_required", False, "confirmation_required"),
+        ("card_declined", True, "confirmation_required"),
+        ("something_the_psp_invented", False, "declined"),
+        ("The card was declined.", False, "declined"),
+    ],
+)
+def test_a_failed_charge_is_explained_by_its_kind(
+    reason: str, requires_action: bool, expected: ChargeFailure
+) -> None:
+    assert charge_failure(reason, requires_action=requires_action) == expected
+
+
+def test_the_payment_link_points_at_the_order_on_the_storefront() -> None:
+    assert order_payment_url("https://shop.example", "ord-1") == "https://shop.example/orders/ord-1/payment"
+    assert (
+        order_payment_url("https://shop.example", "a/b c") == "https://shop.example/orders/a%2Fb%20c/payment"
+    )
+
+
+def test_the_storefront_url_defaults_to_the_local_storefront_and_loses_a_trailing_slash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SHOP_NOTIFICATIONS_STOREFRONT_URL", raising=False)
+    assert NotificationsSettings().storefront_url == "http://127.0.0.1:8000"
+    assert (
+        NotificationsSettings(storefront_url="https://shop.example/").storefront_url == "https://shop.example"
+    )
+    with pytest.raises(ValidationError):
+        NotificationsSettings(storefront_url="shop.example")

@@ -29,7 +29,9 @@ def create_http_app(settings: ServiceSettings) -> FastAPI:
 
 
 def subscriptions(context: WorkerContext) -> Subscriptions:
-    return consumers.SUBSCRIPTIONS
+    settings = context.settings
+    assert isinstance(settings, NotificationsSettings)
+    return consumers.subscriptions(storefront_url=settings.storefront_url)
 
 
 def background(context: WorkerContext) -> Sequence[BackgroundTask]:

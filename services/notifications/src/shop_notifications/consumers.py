@@ -1,17 +1,45 @@
-"""What notifications subscribes to: each consumer translates a contract into a handler call, nothing more."""
+"""What notifications subscribes to: each consumer translates a contract into a handler call, nothing more.
+
+A consumer whose email links to the storefront takes ``storefront_url`` as a keyword; ``subscriptions`` binds it.
+"""
 
 from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
 
 from shop_contracts import orders
 from shop_contracts.values import Customer
 from shop_notifications import handlers
-from shop_notifications.domain import Money, OrderLine, Recipient, ShippingAddress
+from shop_notifications.domain import Money, OrderLine, PreorderLine, Recipient, ShippingAddress
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import UnitOfWork
 
 
 def _recipient(customer: Customer) -> Recipient:
     return Recipient(email=customer.email, locale=customer.locale)
+
+
+def _balance_charged_at(balance_due: str) -> datetime | None:
+    """``on_ready`` (None: when the goods are ready) or the ISO date-time of the charge, read as UTC if naive."""
+    if balance_due == "on_ready":
+        return None
+    moment = datetime.fromisoformat(balance_due)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _preorder_line(line: orders.PreorderSummary, currency: str) -> PreorderLine:
+    return PreorderLine(
+        sku=line.sku,
+        title=line.title,
+        quantity=line.quantity,
+        payment_mode=line.payment_mode,
+        paid_now=Money(line.paid_now, currency),
+        balance=Money(line.balance, currency),
+        balance_charged_at=_balance_charged_at(line.balance_due),
+        expected_ship_date=line.expected_ship_date,
+        queue_position=line.queue_position,
+    )
 
 
 async def on_order_confirmed(message: orders.OrderConfirmed, uow: UnitOfWork) -> None:
@@ -42,6 +70,8 @@ async def on_order_confirmed(message: orders.OrderConfirmed, uow: UnitOfWork) ->
             postal_code=address.postal_code,
             country=address.country,
         ),
+        charged_now=Money(message.charged_now, message.currency) if message.charged_now is not None else None,
+        preorder_lines=[_preorder_line(line, message.currency) for line in message.preorder_lines],
     )
 
 
@@ -67,9 +97,40 @@ async def on_order_delivered(message: orders.OrderDelivered, uow: UnitOfWork) ->
     )
 
 
-SUBSCRIPTIONS: Subscriptions = {
-    orders.OrderConfirmed: on_order_confirmed,
-    orders.OrderRejected: on_order_rejected,
-    orders.OrderShipped: on_order_shipped,
-    orders.OrderDelivered: on_order_delivered,
-}
+async def on_order_balance_charged(message: orders.OrderBalanceCharged, uow: UnitOfWork) -> None:
+    await handlers.notify_balance_charged(
+        uow,
+        order_id=message.order_id,
+        recipient=_recipient(message.customer),
+        amount=Money(message.amount, message.currency),
+        expected_ship_date=message.expected_ship_date,
+    )
+
+
+async def on_order_balance_charge_failed(
+    message: orders.OrderBalanceChargeFailed, uow: UnitOfWork, *, storefront_url: str
+) -> None:
+    await handlers.notify_balance_charge_failed(
+        uow,
+        storefront_url=storefront_url,
+        order_id=message.order_id,
+        recipient=_recipient(message.customer),
+        amount=Money(message.amount, message.currency),
+        reason=message.reason,
+        requires_action=message.requires_action,
+        retry_at=message.retry_at,
+    )
+
+
+def subscriptions(*, storefront_url: str) -> Subscriptions:
+    """Every message notifications consumes, with the consumer that handles it."""
+    return {
+        orders.OrderConfirmed: on_order_confirmed,
+        orders.OrderRejected: on_order_rejected,
+        orders.OrderShipped: on_order_shipped,
+        orders.OrderDelivered: on_order_delivered,
+        orders.OrderBalanceCharged: on_order_balance_charged,
+        orders.OrderBalanceChargeFailed: functools.partial(
+            on_order_balance_charge_failed, storefront_url=storefront_url
+        ),
+    }

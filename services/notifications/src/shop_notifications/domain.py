@@ -1,11 +1,13 @@
-"""Notifications' rules, free of I/O: what each email says (as template values), money per locale, retries."""
+"""Notifications' rules, free of I/O: what each email says (as template values), money and dates per locale,
+retries."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Literal, Protocol
+from urllib.parse import quote
 
 Locale = Literal["ko", "en"]
 Channel = Literal["email"]
@@ -17,7 +19,16 @@ ORDER_CONFIRMED = "order_confirmed"
 ORDER_REJECTED = "order_rejected"
 ORDER_SHIPPED = "order_shipped"
 ORDER_DELIVERED = "order_delivered"
-TEMPLATES = (ORDER_CONFIRMED, ORDER_REJECTED, ORDER_SHIPPED, ORDER_DELIVERED)
+ORDER_BALANCE_CHARGED = "order_balance_charged"
+ORDER_BALANCE_CHARGE_FAILED = "order_balance_charge_failed"
+TEMPLATES = (
+    ORDER_CONFIRMED,
+    ORDER_REJECTED,
+    ORDER_SHIPPED,
+    ORDER_DELIVERED,
+    ORDER_BALANCE_CHARGED,
+    ORDER_BALANCE_CHARGE_FAILED,
+)
 
 MINOR_UNIT_DIGITS = {"KRW": 0, "JPY": 0, "USD": 2, "EUR": 2, "GBP": 2}
 """ISO 4217 exponents of the currencies the shop sells in; any other currency is assumed to have cents."""
@@ -41,6 +52,43 @@ def format_money(amount: int, currency: str, locale: Locale) -> str:
         return f"{sign}{number}{suffix}" if suffix else f"{sign}{number} {currency}"
     symbol = _SYMBOLS_EN.get(currency)
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency}"
+
+
+KOREA_TIME = timezone(timedelta(hours=9), "KST")
+"""Asia/Seoul. Korea has kept UTC+9 without daylight saving since 1988, so a fixed offset is exact and the
+service needs no time zone database (slim images ship without one)."""
+
+_MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def customer_time_zone(locale: Locale) -> tzinfo:
+    """Where a customer reads the time: Korea time for Korean, UTC for English."""
+    return KOREA_TIME if locale == "ko" else UTC
+
+
+def format_date(day: date, locale: Locale) -> str:
+    """A calendar day as a customer reads it: ``2025년 3월 14일`` (ko) or ``March 14, 2025`` (en)."""
+    if locale == "ko":
+        return f"{day.year}년 {day.month}월 {day.day}일"
+    return f"{_MONTHS_EN[day.month - 1]} {day.day}, {day.year}"
+
+
+def format_day_of(moment: datetime, locale: Locale) -> str:
+    """The day on which ``moment`` falls in the customer's time zone, written for them."""
+    return format_date(moment.astimezone(customer_time_zone(locale)).date(), locale)
 
 
 @dataclass(frozen=True)
@@ -95,6 +143,56 @@ class ShippingAddress:
 
 
 RejectionReason = Literal["out_of_stock", "payment_declined"]
+PaymentMode = Literal["pay_now", "deposit", "pay_later"]
+
+
+@dataclass(frozen=True)
+class PreorderLine:
+    """A pre-ordered line as its confirmation tells it: what was paid now, what is left and when it is due."""
+
+    sku: str
+    title: str
+    quantity: int
+    payment_mode: PaymentMode
+    paid_now: Money
+    balance: Money
+    balance_charged_at: datetime | None = None
+    """When the balance will be charged; None when the item is ready to ship."""
+    expected_ship_date: date | None = None
+    queue_position: int | None = None
+
+
+ChargeFailure = Literal[
+    "confirmation_required",
+    "card_declined",
+    "insufficient_funds",
+    "expired_card",
+    "method_unusable",
+    "declined",
+]
+"""Why a balance charge failed, as the email explains it; ``declined`` covers what the PSP did not say."""
+
+_CHARGE_FAILURES: Mapping[str, ChargeFailure] = {
+    "authentication_required": "confirmation_required",
+    "requires_action": "confirmation_required",
+    "card_declined": "card_declined",
+    "insufficient_funds": "insufficient_funds",
+    "expired_card": "expired_card",
+    "invalid_token": "method_unusable",
+    "payment_method_missing": "method_unusable",
+}
+
+
+def charge_failure(reason: str, *, requires_action: bool) -> ChargeFailure:
+    """The plain-words kind of a PSP's decline ``reason`` (a decline code such as ``insufficient_funds``)."""
+    if requires_action:
+        return "confirmation_required"
+    return _CHARGE_FAILURES.get(reason.strip().lower(), "declined")
+
+
+def order_payment_url(storefront_url: str, order_id: str) -> str:
+    """The storefront page where a customer updates the payment method of an order or confirms a payment."""
+    return f"{storefront_url}/orders/{quote(order_id, safe='')}/payment"
 
 
 @dataclass(frozen=True)
@@ -120,7 +218,13 @@ def order_confirmed_email(
     shipping: Money,
     total: Money,
     shipping_address: ShippingAddress,
+    charged_now: Money | None = None,
+    preorder_lines: Sequence[PreorderLine] = (),
 ) -> EmailDraft:
+    """What was bought, what it cost and where it goes; for pre-orders also what is paid now and what later.
+
+    ``charged_now`` is set when checkout charged less than the total (deposits, pay later).
+    """
     locale = recipient.locale
     return EmailDraft(
         template=ORDER_CONFIRMED,
@@ -142,8 +246,29 @@ def order_confirmed_email(
             "shipping": shipping.format(locale),
             "total": total.format(locale),
             "address_lines": shipping_address.lines(locale),
+            "charged_now": charged_now.format(locale) if charged_now is not None else None,
+            "nothing_charged_now": charged_now is not None and charged_now.amount == 0,
+            "preorder_lines": [_preorder_values(line, locale) for line in preorder_lines],
         },
     )
+
+
+def _preorder_values(line: PreorderLine, locale: Locale) -> dict[str, object]:
+    return {
+        "sku": line.sku,
+        "title": line.title,
+        "quantity": line.quantity,
+        "payment_mode": line.payment_mode,
+        "paid_now": line.paid_now.format(locale),
+        "balance": line.balance.format(locale) if line.balance.amount else None,
+        "balance_charged_on": (
+            format_day_of(line.balance_charged_at, locale) if line.balance_charged_at is not None else None
+        ),
+        "expected_ship_date": (
+            format_date(line.expected_ship_date, locale) if line.expected_ship_date is not None else None
+        ),
+        "queue_position": line.queue_position,
+    }
 
 
 def order_rejected_email(*, order_id: str, recipient: Recipient, reason: RejectionReason) -> EmailDraft:
@@ -169,6 +294,52 @@ def order_shipped_email(
 def order_delivered_email(*, order_id: str, recipient: Recipient) -> EmailDraft:
     return EmailDraft(
         template=ORDER_DELIVERED, order_id=order_id, recipient=recipient, values={"order_id": order_id}
+    )
+
+
+def order_balance_charged_email(
+    *, order_id: str, recipient: Recipient, amount: Money, expected_ship_date: date | None
+) -> EmailDraft:
+    """The balance of a pre-order was charged: how much, and when the goods should ship."""
+    locale = recipient.locale
+    return EmailDraft(
+        template=ORDER_BALANCE_CHARGED,
+        order_id=order_id,
+        recipient=recipient,
+        values={
+            "order_id": order_id,
+            "amount": amount.format(locale),
+            "expected_ship_date": (
+                format_date(expected_ship_date, locale) if expected_ship_date is not None else None
+            ),
+        },
+    )
+
+
+def order_balance_charge_failed_email(
+    *,
+    order_id: str,
+    recipient: Recipient,
+    amount: Money,
+    reason: str,
+    requires_action: bool,
+    retry_at: datetime | None,
+    storefront_url: str,
+) -> EmailDraft:
+    """The balance of a pre-order could not be charged: why, what happens next, and where to fix it."""
+    locale = recipient.locale
+    return EmailDraft(
+        template=ORDER_BALANCE_CHARGE_FAILED,
+        order_id=order_id,
+        recipient=recipient,
+        values={
+            "order_id": order_id,
+            "amount": amount.format(locale),
+            "failure": charge_failure(reason, requires_action=requires_action),
+            "requires_action": requires_action,
+            "retry_on": format_day_of(retry_at, locale) if retry_at is not None else None,
+            "payment_url": order_payment_url(storefront_url, order_id),
+        },
     )
 
 

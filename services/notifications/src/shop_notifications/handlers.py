@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from shop_contracts.notifications import NotificationSent
 from shop_notifications import repository
@@ -14,10 +16,13 @@ from shop_notifications.domain import (
     Mailer,
     Money,
     OrderLine,
+    PreorderLine,
     Recipient,
     RejectionReason,
     RetryPolicy,
     ShippingAddress,
+    order_balance_charge_failed_email,
+    order_balance_charged_email,
     order_confirmed_email,
     order_delivered_email,
     order_rejected_email,
@@ -39,8 +44,11 @@ async def notify_order_confirmed(
     shipping: Money,
     total: Money,
     shipping_address: ShippingAddress,
+    charged_now: Money | None = None,
+    preorder_lines: Sequence[PreorderLine] = (),
 ) -> None:
-    """Queue the confirmation email: what was bought, what it cost and where it goes."""
+    """Queue the confirmation email: what was bought, what it cost, where it goes and, for pre-orders, what
+    is paid now and what later."""
     draft = order_confirmed_email(
         order_id=order_id,
         recipient=recipient,
@@ -49,6 +57,8 @@ async def notify_order_confirmed(
         shipping=shipping,
         total=total,
         shipping_address=shipping_address,
+        charged_now=charged_now,
+        preorder_lines=preorder_lines,
     )
     await _queue_email(uow, draft)
     await uow.commit()
@@ -76,6 +86,42 @@ async def notify_order_shipped(
 async def notify_order_delivered(uow: UnitOfWork, *, order_id: str, recipient: Recipient) -> None:
     """Queue the email that says a shipment arrived."""
     await _queue_email(uow, order_delivered_email(order_id=order_id, recipient=recipient))
+    await uow.commit()
+
+
+async def notify_balance_charged(
+    uow: UnitOfWork, *, order_id: str, recipient: Recipient, amount: Money, expected_ship_date: date | None
+) -> None:
+    """Queue the email that says a pre-order's balance was charged and when it should ship."""
+    draft = order_balance_charged_email(
+        order_id=order_id, recipient=recipient, amount=amount, expected_ship_date=expected_ship_date
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_balance_charge_failed(
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    order_id: str,
+    recipient: Recipient,
+    amount: Money,
+    reason: str,
+    requires_action: bool,
+    retry_at: datetime | None,
+) -> None:
+    """Queue the email that says why a balance charge failed, what happens next and where to fix it."""
+    draft = order_balance_charge_failed_email(
+        order_id=order_id,
+        recipient=recipient,
+        amount=amount,
+        reason=reason,
+        requires_action=requires_action,
+        retry_at=retry_at,
+        storefront_url=storefront_url,
+    )
+    await _queue_email(uow, draft)
     await uow.commit()
 
 

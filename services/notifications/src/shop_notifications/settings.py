@@ -2,7 +2,7 @@
 
 from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shop_runtime.settings import ServiceSettings
@@ -22,6 +22,9 @@ class NotificationsSettings(ServiceSettings):
     smtp_starttls: bool = Field(default=False, description="Require STARTTLS before sending.")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "Shop <orders@shop.example>"
+    storefront_url: str = Field(
+        default="http://127.0.0.1:8000", description="The storefront's base URL, where links in emails point."
+    )
 
     sender_poll_seconds: float = Field(default=1.0, gt=0, description="How often the sender looks for mail.")
     sender_batch_size: int = Field(default=10, ge=1, description="Emails claimed (and locked) per batch.")
@@ -30,6 +33,13 @@ class NotificationsSettings(ServiceSettings):
         default=30.0, gt=0, description="Wait after the first failed try; it doubles with every further one."
     )
     sender_retry_max_seconds: float = Field(default=3600.0, gt=0)
+
+    @field_validator("storefront_url")
+    @classmethod
+    def _storefront_url_is_a_web_address(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("storefront_url must start with http:// or https://")
+        return value.rstrip("/")  # links append "/orders/..."
 
     @model_validator(mode="after")
     def _credentials_come_in_pairs(self) -> Self:
