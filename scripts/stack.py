@@ -37,6 +37,8 @@ class StackConfig:
     warehouse_api_key: str = "warehouse-dev-key-change-me"
     otlp_endpoint: str | None = None
     retry_delays_ms: str | None = None
+    test_clock_file: Path | None = None
+    """Tests only: every process reads its time offset from this file (see shop_runtime.clock)."""
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -75,6 +77,8 @@ class StackConfig:
                 env[prefix + "OTLP_ENDPOINT"] = self.otlp_endpoint
             if self.retry_delays_ms:
                 env[prefix + "RETRY_DELAYS_MS"] = self.retry_delays_ms
+            if self.test_clock_file:
+                env[prefix + "TEST_CLOCK_FILE"] = str(self.test_clock_file)
             env[f"SHOP_{service.upper()}_URL"] = f"http://127.0.0.1:{self.service_port(service)}"
         env["SHOP_NOTIFICATIONS_SMTP_PORT"] = str(self.smtp_port)
         env["SHOP_GATEWAY_PORT"] = str(self.gateway_port)

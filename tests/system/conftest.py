@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from scripts.stack import SERVICES, Stack, StackConfig, running
+from shop_runtime.clock import set_file_clock_offset
 from tests.support import infra
 
 pytestmark = pytest.mark.system
@@ -22,6 +24,7 @@ WAREHOUSE_KEY = "warehouse-key-for-system-tests"
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     infra.reset_vhost(SYSTEM_VHOST)
+    var = tmp_path_factory.mktemp("shop")
     config = StackConfig(
         postgres=infra.POSTGRES,
         database_prefix="shop_test_system_",
@@ -29,7 +32,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         gateway_port=18000,
         first_service_port=18101,
         smtp_port=18025,
-        var=tmp_path_factory.mktemp("shop"),
+        var=var,
+        test_clock_file=var / "clock-offset",
         staff_api_key=STAFF_KEY,
         warehouse_api_key=WAREHOUSE_KEY,
         retry_delays_ms="[100, 300, 1000]",
@@ -53,3 +57,16 @@ async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def mail_dir(stack: Stack) -> Path:
     return stack.config.mail_dir
+
+
+@pytest.fixture
+def clock(stack: Stack) -> Iterator[Callable[[timedelta], None]]:
+    """Move the whole shop's time by an offset from now; put back at the end of the test."""
+    assert stack.config.test_clock_file is not None
+    path = str(stack.config.test_clock_file)
+
+    def move(offset: timedelta) -> None:
+        set_file_clock_offset(path, offset)
+
+    yield move
+    set_file_clock_offset(path, timedelta())

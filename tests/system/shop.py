@@ -113,3 +113,81 @@ def text_of(message: EmailMessage) -> str:
     body = message.get_body(preferencelist=("plain", "html"))
     assert body is not None
     return str(body.get_content())
+
+
+async def product(gateway: httpx.AsyncClient, *, sku: str, prices: dict[str, int]) -> str:
+    created = await gateway.post(
+        "/v1/admin/products",
+        headers=STAFF,
+        json={
+            "title": "Launch jacket",
+            "variants": [
+                {
+                    "sku": sku,
+                    "options": {"size": "M", "colour": "black"},
+                    "prices": [{"currency": c, "amount": a} for c, a in prices.items()],
+                }
+            ],
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def put_on_preorder(stack: Any, gateway: httpx.AsyncClient, sku: str, policy: dict[str, Any]) -> None:
+    """Set a variant's pre-order policy and wait until orders has heard of it (it prices checkouts)."""
+    response = await gateway.put(f"/v1/admin/variants/{sku}/preorder-policy", headers=STAFF, json=policy)
+    assert response.status_code == 200, response.text
+    orders_url = f"http://127.0.0.1:{stack.config.service_port('orders')}"
+
+    async def orders_knows() -> None:
+        async with httpx.AsyncClient(base_url=orders_url) as orders:
+            view = await orders.get(f"/variants/{sku}")
+            assert view.status_code == 200
+            assert view.json()["preorder_policy"] is not None
+            assert view.json()["preorder_policy"]["payment_mode"] == policy["payment_mode"]
+
+    await eventually(orders_knows)
+
+
+async def expect_and_receive(gateway: httpx.AsyncClient, sku: str, *, expected: int, received: int) -> str:
+    inbound = await gateway.post(
+        "/v1/admin/inbounds",
+        headers=STAFF,
+        json={"sku": sku, "location": "seoul-1", "quantity": expected, "expected_at": "2027-01-15T00:00:00Z"},
+    )
+    assert inbound.status_code == 201, inbound.text
+    inbound_id = inbound.json()["id"]
+    receipt = await gateway.post(
+        f"/v1/admin/inbounds/{inbound_id}/receive", headers=STAFF, json={"quantity": received}
+    )
+    assert receipt.status_code == 200, receipt.text
+    return str(inbound_id)
+
+
+async def ship_and_deliver(gateway: httpx.AsyncClient, fulfillment_id: str, tracking: str) -> None:
+    for event in (
+        {"type": "picked"},
+        {"type": "packed"},
+        {"type": "shipped", "carrier": "CJ Logistics", "tracking_number": tracking},
+        {"type": "delivered"},
+    ):
+        reported = await gateway.post(
+            f"/v1/warehouse/fulfillments/{fulfillment_id}/events", json=event, headers=WAREHOUSE
+        )
+        assert reported.status_code == 200, reported.text
+
+
+async def wait_for_group(
+    gateway: httpx.AsyncClient, placed: dict[str, Any], status: str, *, count: int = 1, timeout: float = 20
+) -> dict[str, Any]:
+    """Wait until ``count`` pre-order shipment groups of the order reach ``status``; return the order."""
+    seen: dict[str, Any] = {}
+
+    async def reached() -> None:
+        seen.update(await order_as_customer(gateway, placed))
+        groups = [g for g in seen["shipment_groups"] if g["kind"] == "preorder" and g["status"] == status]
+        assert len(groups) >= count, seen["shipment_groups"]
+
+    await eventually(reached, timeout=timeout)
+    return seen

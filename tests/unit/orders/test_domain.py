@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from shop_contracts.values import EarlyBirdTier, PreorderPolicy
 from shop_orders.domain import (
     CatalogVariant,
     CheckoutLine,
+    DuplicateSku,
     NotSoldInCurrency,
     OrderStatus,
+    PlanLine,
     UnknownShippingMethod,
     UnknownSku,
     access_token,
     access_token_matches,
+    balance_for_units,
     can_move,
     checkout_fingerprint,
+    plan_checkout_charge,
     price_checkout,
 )
 
@@ -23,6 +30,7 @@ VARIANTS = {
     "CAP": CatalogVariant(sku="CAP", title="Cap", prices={"KRW": 15000}),
 }
 RATES = {"standard": {"KRW": 3000, "USD": 500}}
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def test_a_checkout_is_priced_from_the_catalog_with_shipping_once_per_order() -> None:
@@ -32,6 +40,7 @@ def test_a_checkout_is_priced_from_the_catalog_with_shipping_once_per_order() ->
         variants=VARIANTS,
         shipping_method="standard",
         shipping_rates=RATES,
+        now=NOW,
     )
     assert [line.line_total for line in priced.lines] == [78000, 15000]
     assert (priced.subtotal, priced.shipping, priced.total) == (93000, 3000, 96000)
@@ -44,6 +53,7 @@ def test_usd_amounts_stay_in_cents() -> None:
         variants=VARIANTS,
         shipping_method="standard",
         shipping_rates=RATES,
+        now=NOW,
     )
     assert priced.total == 3 * 2950 + 500
 
@@ -59,7 +69,12 @@ def test_usd_amounts_stay_in_cents() -> None:
 def test_what_cannot_be_priced_names_the_field(lines, currency, method, error, field) -> None:
     with pytest.raises(error) as raised:
         price_checkout(
-            currency=currency, lines=lines, variants=VARIANTS, shipping_method=method, shipping_rates=RATES
+            currency=currency,
+            lines=lines,
+            variants=VARIANTS,
+            shipping_method=method,
+            shipping_rates=RATES,
+            now=NOW,
         )
     assert raised.value.field == field
 
@@ -84,3 +99,63 @@ def test_saga_steps_only_move_forward() -> None:
     assert not can_move(OrderStatus.PENDING, OrderStatus.CONFIRMED)
     assert not can_move(OrderStatus.CONFIRMED, OrderStatus.REJECTED)
     assert not can_move(OrderStatus.REJECTED, OrderStatus.RESERVED)
+
+
+def test_a_sku_on_two_lines_is_refused() -> None:
+    with pytest.raises(DuplicateSku) as raised:
+        price_checkout(
+            currency="KRW",
+            lines=[CheckoutLine("CAP", 1), CheckoutLine("CAP", 2)],
+            variants=VARIANTS,
+            shipping_method="standard",
+            shipping_rates=RATES,
+            now=NOW,
+        )
+    assert raised.value.field == "lines[1].sku"
+
+
+def test_an_open_preorder_is_priced_with_the_early_bird_tier_of_the_moment() -> None:
+    policy = PreorderPolicy(
+        payment_mode="pay_now",
+        starts_at=NOW - timedelta(days=1),
+        early_bird_tiers=[EarlyBirdTier(until_day=7, percent_off=25), EarlyBirdTier(percent_off=5)],
+    )
+    variants = {
+        "JACKET": CatalogVariant(sku="JACKET", title="Jacket", prices={"KRW": 40000}, preorder_policy=policy)
+    }
+    priced = price_checkout(
+        currency="KRW",
+        lines=[CheckoutLine("JACKET", 1)],
+        variants=variants,
+        shipping_method="standard",
+        shipping_rates=RATES,
+        now=NOW,
+    )
+    assert (priced.lines[0].unit_price, priced.lines[0].percent_off) == (30000, 25)
+
+
+def test_checkout_charges_in_stock_lines_in_full_and_preorders_their_upfront_part_with_shipping_once() -> (
+    None
+):
+    deposit = PreorderPolicy(payment_mode="deposit", deposit_percent=20)
+    charge = plan_checkout_charge(
+        [PlanLine("TEE", 1, 39000, None), PlanLine("JACKET", 1, 100000, deposit)],
+        shipping=3000,
+        currency="KRW",
+    )
+    assert charge.paid_now == {"TEE": 39000, "JACKET": 20000}
+    assert charge.balance == {"TEE": 0, "JACKET": 80000}
+    assert (charge.charged_now, charge.shipping_deferred) == (62000, False)
+
+
+def test_pay_later_alone_charges_nothing_at_checkout_and_defers_shipping() -> None:
+    later = PreorderPolicy(payment_mode="pay_later")
+    charge = plan_checkout_charge([PlanLine("JACKET", 2, 80000, later)], shipping=3000, currency="KRW")
+    assert (charge.charged_now, charge.shipping_deferred, charge.balance["JACKET"]) == (0, True, 80000)
+
+
+def test_balance_shares_of_partial_allocations_add_up_to_the_balance() -> None:
+    first = balance_for_units(balance_left=1000, units_left=3, units=1)
+    second = balance_for_units(balance_left=1000 - first, units_left=2, units=1)
+    third = balance_for_units(balance_left=1000 - first - second, units_left=1, units=1)
+    assert (first, second, third) == (333, 333, 334)

@@ -26,6 +26,10 @@ class CreateFulfillmentOrder(Message):
     lines: list[LocatedLine] = Field(min_length=1)
     shipping_address: Address
     shipping_method: str
+    group_id: str | None = Field(
+        default=None,
+        description="The order's shipment group; one fulfillment order per group (else per location).",
+    )
 
 
 class FulfillmentEvent(Message):
@@ -39,6 +43,7 @@ class FulfillmentOrderCreated(FulfillmentEvent):
     fulfillment_id: str
     order_id: str
     location: str
+    group_id: str | None = None
 
 
 class PickRequested(FulfillmentEvent):

@@ -17,6 +17,7 @@ async def on_create_fulfillment_order(message: contracts.CreateFulfillmentOrder,
         lines=[Line(sku=line.sku, quantity=line.quantity, location=line.location) for line in message.lines],
         shipping_address=message.shipping_address,
         shipping_method=message.shipping_method,
+        group_id=message.group_id,
     )
 
 

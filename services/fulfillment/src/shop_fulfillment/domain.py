@@ -82,6 +82,7 @@ class FulfillmentOrder:
     order_id: str
     location: str
     lines: list[Line]
+    group_id: str | None = None
     status: FulfillmentStatus = FulfillmentStatus.PICK_REQUESTED
     carrier: str | None = None
     tracking_number: str | None = None

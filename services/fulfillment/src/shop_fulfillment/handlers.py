@@ -26,9 +26,12 @@ async def create_fulfillment_order(
     lines: list[Line],
     shipping_address: Address,
     shipping_method: str,
+    group_id: str | None = None,
 ) -> None:
     """Open a fulfillment order and hand its pick work to the warehouse; a repeated command adds nothing."""
-    order = FulfillmentOrder(id=uuid.uuid4(), order_id=order_id, location=location, lines=lines)
+    order = FulfillmentOrder(
+        id=uuid.uuid4(), order_id=order_id, location=location, lines=lines, group_id=group_id
+    )
     created = await repository.add_unless_present(
         uow.session,
         order,
@@ -42,7 +45,7 @@ async def create_fulfillment_order(
         )
         uow.publish(
             contracts.FulfillmentOrderCreated(
-                fulfillment_id=str(order.id), order_id=order_id, location=location
+                fulfillment_id=str(order.id), order_id=order_id, location=location, group_id=group_id
             ),
             subject=order_id,
         )

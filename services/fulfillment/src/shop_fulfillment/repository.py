@@ -20,13 +20,14 @@ async def add_unless_present(
     shipping_address: dict[str, Any],
     shipping_method: str,
 ) -> bool:
-    """Insert ``order``; False when its order already has a fulfillment order at that location."""
+    """Insert ``order``; False when its shipment group already has a fulfillment order."""
     result = await session.execute(
         insert(fulfillment_orders)
         .values(
             id=order.id,
             order_id=order.order_id,
             location=order.location,
+            group_key=order.group_id or order.location,
             lines=[
                 {"sku": line.sku, "quantity": line.quantity, "location": line.location}
                 for line in order.lines
@@ -35,7 +36,7 @@ async def add_unless_present(
             shipping_method=shipping_method,
             status=order.status.value,
         )
-        .on_conflict_do_nothing(index_elements=["order_id", "location"])
+        .on_conflict_do_nothing(index_elements=["order_id", "group_key"])
         .returning(fulfillment_orders.c.id)
     )
     return result.first() is not None

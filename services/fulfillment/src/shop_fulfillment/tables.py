@@ -16,6 +16,12 @@ fulfillment_orders = sa.Table(
     sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
     sa.Column("order_id", sa.Text, nullable=False),
     sa.Column("location", sa.Text, nullable=False),
+    sa.Column(
+        "group_key",
+        sa.Text,
+        nullable=False,
+        comment="The order's shipment group id, or the location for orders that group by location",
+    ),
     sa.Column("lines", postgresql.JSONB, nullable=False),
     sa.Column("shipping_address", postgresql.JSONB, nullable=False),
     sa.Column("shipping_method", sa.Text, nullable=False),
@@ -24,8 +30,8 @@ fulfillment_orders = sa.Table(
     sa.Column("tracking_number", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    # One fulfillment order per order and location: a repeated command finds the row and creates nothing.
-    sa.UniqueConstraint("order_id", "location", name="one_fulfillment_order_per_order_and_location"),
+    # One fulfillment order per order and shipment group: a repeated command finds the row and creates nothing.
+    sa.UniqueConstraint("order_id", "group_key", name="one_fulfillment_order_per_shipment_group"),
     sa.CheckConstraint(f"status IN {STATUSES}", name="fulfillment_order_status"),
     sa.CheckConstraint(
         "status NOT IN ('shipped', 'delivered') OR (carrier IS NOT NULL AND tracking_number IS NOT NULL)",

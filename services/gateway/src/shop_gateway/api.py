@@ -9,7 +9,15 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from shop_gateway.domain import Role, bearer_token, role_for_api_key
-from shop_gateway.schemas import AdjustmentIn, CheckoutIn, FulfillmentEventIn, ProductIn
+from shop_gateway.schemas import (
+    AdjustmentIn,
+    CheckoutIn,
+    FulfillmentEventIn,
+    InboundIn,
+    PreorderPolicyIn,
+    ProductIn,
+    ReceiptIn,
+)
 from shop_gateway.services import Services
 from shop_gateway.settings import GatewaySettings
 from shop_runtime.problems import Problem
@@ -68,6 +76,46 @@ async def adjust_inventory(body: AdjustmentIn, services: ServicesDep) -> JSONRes
     """Count units in or out of a stock location."""
     return await services.forward(
         "catalog", "POST", "/inventory/adjustments", json=body.model_dump(mode="json")
+    )
+
+
+@router.put("/admin/variants/{sku}/preorder-policy", tags=["admin"], dependencies=[require(Role.STAFF)])
+async def set_preorder_policy(sku: str, body: PreorderPolicyIn, services: ServicesDep) -> JSONResponse:
+    """Put a variant on pre-order (or change how): payment mode, window, cap, limits, ship date, tiers."""
+    return await services.forward(
+        "catalog", "PUT", f"/preorder-policies/{sku}", json=body.model_dump(mode="json")
+    )
+
+
+@router.get("/admin/variants/{sku}/preorder-policy", tags=["admin"], dependencies=[require(Role.STAFF)])
+async def get_preorder_policy(sku: str, services: ServicesDep) -> JSONResponse:
+    return await services.forward("catalog", "GET", f"/preorder-policies/{sku}")
+
+
+@router.delete("/admin/variants/{sku}/preorder-policy", tags=["admin"], dependencies=[require(Role.STAFF)])
+async def end_preorder(sku: str, services: ServicesDep) -> JSONResponse:
+    """Take a variant off pre-order; pre-orders already accepted keep their places."""
+    return await services.forward("catalog", "DELETE", f"/preorder-policies/{sku}")
+
+
+@router.post("/admin/inbounds", status_code=201, tags=["admin"], dependencies=[require(Role.STAFF)])
+async def expect_inbound(body: InboundIn, services: ServicesDep) -> JSONResponse:
+    """Record stock on its way to a location; waiting pre-orders get their expected ship dates from it."""
+    return await services.forward("catalog", "POST", "/inbounds", json=body.model_dump(mode="json"))
+
+
+@router.get("/admin/inbounds", tags=["admin"], dependencies=[require(Role.STAFF)])
+async def list_inbounds(
+    services: ServicesDep, sku: Annotated[str, Query(min_length=1, max_length=64)]
+) -> JSONResponse:
+    return await services.forward("catalog", "GET", "/inbounds", params={"sku": sku})
+
+
+@router.post("/admin/inbounds/{inbound_id}/receive", tags=["admin"], dependencies=[require(Role.STAFF)])
+async def receive_inbound(inbound_id: uuid.UUID, body: ReceiptIn, services: ServicesDep) -> JSONResponse:
+    """Count what arrived; it is allocated to waiting pre-orders in queue order, then sold as stock."""
+    return await services.forward(
+        "catalog", "POST", f"/inbounds/{inbound_id}/receive", json=body.model_dump(mode="json")
     )
 
 

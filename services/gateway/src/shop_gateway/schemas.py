@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shop_contracts.values import PreorderPolicy
 
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["KRW"])]
@@ -75,3 +77,22 @@ class FulfillmentEventIn(Strict):
     type: Literal["picked", "packed", "shipped", "delivered"]
     carrier: str | None = Field(default=None, max_length=64)
     tracking_number: str | None = Field(default=None, max_length=64)
+
+
+class PreorderPolicyIn(PreorderPolicy):
+    """A variant's pre-order policy as staff set it; unknown fields are refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InboundIn(Strict):
+    sku: Sku
+    location: str = Field(min_length=1, max_length=64, examples=["seoul-1"])
+    quantity: int = Field(ge=1, le=1_000_000)
+    expected_at: AwareDatetime
+
+
+class ReceiptIn(Strict):
+    quantity: int = Field(
+        ge=0, le=1_000_000, description="Units that actually arrived; may be fewer than expected."
+    )

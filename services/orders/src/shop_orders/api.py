@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
-from shop_orders import handlers, queries
+from shop_orders import handlers, queries, repository
 from shop_orders.domain import (
     CheckoutLine,
+    DuplicateSku,
     IdempotencyKeyReused,
     OrderError,
     UnknownOrder,
@@ -20,7 +21,7 @@ from shop_orders.domain import (
 )
 from shop_orders.settings import OrdersSettings
 from shop_runtime.database import Database
-from shop_runtime.http import UnitOfWorkDep
+from shop_runtime.http import ClockDep, UnitOfWorkDep
 from shop_runtime.problems import Problem
 
 router = APIRouter()
@@ -63,6 +64,7 @@ def _problem(error: OrderError) -> Problem:
     status, code = {
         UnknownOrder: (404, "unknown_order"),
         IdempotencyKeyReused: (422, "idempotency_key_reused"),
+        DuplicateSku: (422, "duplicate_sku"),
     }.get(type(error), (422, "invalid_checkout"))
     errors = [{"field": error.field, "message": str(error)}] if error.field else None
     return Problem(status, str(error), code=code, errors=errors)
@@ -73,6 +75,7 @@ async def place_order(
     body: CheckoutIn,
     request: Request,
     uow: UnitOfWorkDep,
+    clock: ClockDep,
     idempotency_key: Annotated[str, Header(min_length=1, max_length=200)],
 ) -> JSONResponse:
     settings: OrdersSettings = request.app.state.settings
@@ -87,17 +90,18 @@ async def place_order(
         payment_token=body.payment.token,
         request=body.model_dump(mode="json"),
     )
+    now = clock.now()
     try:
         try:
             placed = await handlers.place_order(
-                uow, checkout=checkout, shipping_rates=settings.shipping_rates
+                uow, checkout=checkout, shipping_rates=settings.shipping_rates, now=now
             )
         except IntegrityError:
             # The same key raced in from a concurrent retry: answer with the order that won.
             database: Database = request.app.state.database
             async with database.unit_of_work() as retry:
                 placed = await handlers.place_order(
-                    retry, checkout=checkout, shipping_rates=settings.shipping_rates
+                    retry, checkout=checkout, shipping_rates=settings.shipping_rates, now=now
                 )
     except OrderError as error:
         raise _problem(error) from error
@@ -113,6 +117,23 @@ async def place_order(
             "Idempotent-Replayed": str(not placed.created).lower(),
         },
     )
+
+
+@router.get("/variants/{sku}")
+async def variant_as_orders_knows_it(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
+    """Orders' copy of a variant's prices and pre-order policy (kept current by catalog's events)."""
+    variants = await repository.variants_by_sku(uow.session, [sku])
+    if sku not in variants:
+        raise Problem(404, f"orders has not heard of {sku} yet", code="unknown_sku")
+    variant = variants[sku]
+    return {
+        "sku": variant.sku,
+        "title": variant.title,
+        "prices": variant.prices,
+        "preorder_policy": variant.preorder_policy.model_dump(mode="json")
+        if variant.preorder_policy
+        else None,
+    }
 
 
 @router.get("/orders/{order_id}")

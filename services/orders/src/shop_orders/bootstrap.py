@@ -24,7 +24,7 @@ def create_http_app(settings: ServiceSettings) -> FastAPI:
 
 
 def subscriptions(context: WorkerContext) -> Subscriptions:
-    return consumers.SUBSCRIPTIONS
+    return consumers.subscriptions(clock=context.clock)
 
 
 DEFINITION = ServiceDefinition(

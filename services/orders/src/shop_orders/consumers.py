@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from shop_contracts import catalog, fulfillment, notifications, payments
 from shop_orders import handlers
+from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import UnitOfWork
 
@@ -21,12 +24,33 @@ async def on_variant_updated(message: catalog.VariantUpdated, uow: UnitOfWork) -
     )
 
 
+async def on_preorder_policy_updated(message: catalog.PreorderPolicyUpdated, uow: UnitOfWork) -> None:
+    await handlers.upsert_preorder_policy(
+        uow, sku=message.sku, policy=message.policy, version=message.version
+    )
+
+
 async def on_stock_reserved(message: catalog.StockReserved, uow: UnitOfWork) -> None:
-    await handlers.take_payment_for_reserved_stock(uow, order_id=message.order_id, lines=message.lines)
+    await handlers.take_payment_for_reserved_stock(
+        uow, order_id=message.order_id, lines=message.lines, preorder_lines=message.preorder_lines
+    )
+
+
+async def on_preorder_allocated(message: catalog.PreorderAllocated, uow: UnitOfWork) -> None:
+    await handlers.receive_preorder_allocation(
+        uow,
+        order_id=message.order_id,
+        allocation_id=message.allocation_id,
+        sku=message.sku,
+        location=message.location,
+        quantity=message.quantity,
+    )
 
 
 async def on_stock_rejected(message: catalog.StockRejected, uow: UnitOfWork) -> None:
-    detail = ", ".join(f"{s.sku}: {s.requested} wanted, {s.available} available" for s in message.shortages)
+    detail = ", ".join(
+        f"{s.sku}: {s.reason} ({s.requested} wanted, {s.available} available)" for s in message.shortages
+    )
     await handlers.reject_for_missing_stock(uow, order_id=message.order_id, detail=detail or message.reason)
 
 
@@ -42,9 +66,35 @@ async def on_payment_failed(message: payments.PaymentFailed, uow: UnitOfWork) ->
     )
 
 
+async def on_balance_charged(message: payments.BalanceCharged, uow: UnitOfWork) -> None:
+    await handlers.release_paid_group(
+        uow,
+        order_id=message.order_id,
+        group_id=message.group_id,
+        payment_id=message.payment_id,
+        amount=message.amount,
+    )
+
+
+async def on_balance_failed(message: payments.BalanceChargeFailed, uow: UnitOfWork, *, clock: Clock) -> None:
+    await handlers.hold_unpaid_group(
+        uow,
+        order_id=message.order_id,
+        group_id=message.group_id,
+        decline_code=message.decline_code,
+        message=message.message,
+        requires_action=message.requires_action,
+        now=clock.now(),
+    )
+
+
 async def on_fulfillment_created(message: fulfillment.FulfillmentOrderCreated, uow: UnitOfWork) -> None:
     await handlers.record_fulfillment_created(
-        uow, order_id=message.order_id, fulfillment_id=message.fulfillment_id, location=message.location
+        uow,
+        order_id=message.order_id,
+        fulfillment_id=message.fulfillment_id,
+        location=message.location,
+        group_id=message.group_id,
     )
 
 
@@ -81,16 +131,22 @@ async def on_notification_sent(message: notifications.NotificationSent, uow: Uni
     )
 
 
-SUBSCRIPTIONS: Subscriptions = {
-    catalog.VariantUpdated: on_variant_updated,
-    catalog.StockReserved: on_stock_reserved,
-    catalog.StockRejected: on_stock_rejected,
-    payments.PaymentSucceeded: on_payment_succeeded,
-    payments.PaymentFailed: on_payment_failed,
-    fulfillment.FulfillmentOrderCreated: on_fulfillment_created,
-    fulfillment.FulfillmentPicked: on_picked,
-    fulfillment.FulfillmentPacked: on_packed,
-    fulfillment.ShipmentShipped: on_shipped,
-    fulfillment.ShipmentDelivered: on_delivered,
-    notifications.NotificationSent: on_notification_sent,
-}
+def subscriptions(*, clock: Clock) -> Subscriptions:
+    """Every message orders handles; ``clock`` is bound for the consumers that need the time."""
+    return {
+        catalog.VariantUpdated: on_variant_updated,
+        catalog.PreorderPolicyUpdated: on_preorder_policy_updated,
+        catalog.StockReserved: on_stock_reserved,
+        catalog.StockRejected: on_stock_rejected,
+        catalog.PreorderAllocated: on_preorder_allocated,
+        payments.PaymentSucceeded: on_payment_succeeded,
+        payments.PaymentFailed: on_payment_failed,
+        payments.BalanceCharged: on_balance_charged,
+        payments.BalanceChargeFailed: functools.partial(on_balance_failed, clock=clock),
+        fulfillment.FulfillmentOrderCreated: on_fulfillment_created,
+        fulfillment.FulfillmentPicked: on_picked,
+        fulfillment.FulfillmentPacked: on_packed,
+        fulfillment.ShipmentShipped: on_shipped,
+        fulfillment.ShipmentDelivered: on_delivered,
+        notifications.NotificationSent: on_notification_sent,
+    }

@@ -8,7 +8,11 @@ import hmac
 import json
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from shop_contracts.values import PreorderPolicy
+from shop_runtime.preorder_pricing import discounted_unit_price, early_bird, split_line, window_state
 
 
 class OrderError(Exception):
@@ -39,11 +43,16 @@ class UnknownOrder(OrderError):
     pass
 
 
+class DuplicateSku(OrderError):
+    pass
+
+
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"
     RESERVED = "reserved"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    PARTIALLY_SHIPPED = "partially_shipped"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
 
@@ -55,9 +64,28 @@ ALLOWED_FROM: dict[OrderStatus, set[OrderStatus]] = {
     OrderStatus.RESERVED: {OrderStatus.PENDING},
     OrderStatus.CONFIRMED: {OrderStatus.RESERVED},
     OrderStatus.REJECTED: {OrderStatus.PENDING, OrderStatus.RESERVED},
-    OrderStatus.SHIPPED: {OrderStatus.CONFIRMED},
+    OrderStatus.PARTIALLY_SHIPPED: {OrderStatus.CONFIRMED},
+    OrderStatus.SHIPPED: {OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED},
     OrderStatus.DELIVERED: {OrderStatus.SHIPPED},
 }
+
+ACCEPTED = {OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
+"""Statuses of an order whose checkout payment went through."""
+
+
+class GroupStatus(enum.StrEnum):
+    """Where one shipment group of an order is: in-stock units per location, or one pre-order allocation."""
+
+    RESERVED = "reserved"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    AWAITING_BALANCE = "awaiting_balance"
+    BALANCE_FAILED = "balance_failed"
+    RELEASED = "released"
+    PICK_REQUESTED = "pick_requested"
+    PICKED = "picked"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
 
 
 def can_move(current: OrderStatus, target: OrderStatus) -> bool:
@@ -71,6 +99,7 @@ class CatalogVariant:
     sku: str
     title: str
     prices: dict[str, int]
+    preorder_policy: PreorderPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +114,8 @@ class PricedLine:
     title: str
     quantity: int
     unit_price: int
+    percent_off: int = 0
+    preorder_policy: PreorderPolicy | None = None
 
     @property
     def line_total(self) -> int:
@@ -111,18 +142,38 @@ def price_checkout(
     variants: dict[str, CatalogVariant],
     shipping_method: str,
     shipping_rates: dict[str, dict[str, int]],
+    now: datetime,
 ) -> PricedCheckout:
-    """Price every line at the catalog price in the order's currency and add shipping once per order."""
+    """Price every line at the catalog price in the order's currency and add shipping once per order.
+
+    A variant whose pre-order window is open is priced with the early-bird tier in force now; that tier
+    is fixed for the order from then on.
+    """
     priced = []
+    seen: set[str] = set()
     for index, line in enumerate(lines):
+        if line.sku in seen:
+            raise DuplicateSku(
+                f"{line.sku} appears on two lines; order it on one", field=f"lines[{index}].sku"
+            )
+        seen.add(line.sku)
         variant = variants.get(line.sku)
         if variant is None:
             raise UnknownSku(f"no product variant has SKU {line.sku!r}", field=f"lines[{index}].sku")
         if currency not in variant.prices:
             raise NotSoldInCurrency(f"{line.sku} has no price in {currency}", field=f"lines[{index}].sku")
+        policy = variant.preorder_policy
+        percent_off = 0
+        if policy is not None and window_state(policy, now) == "open":
+            percent_off = early_bird(policy, now).percent_off
         priced.append(
             PricedLine(
-                sku=line.sku, title=variant.title, quantity=line.quantity, unit_price=variant.prices[currency]
+                sku=line.sku,
+                title=variant.title,
+                quantity=line.quantity,
+                unit_price=discounted_unit_price(variant.prices[currency], percent_off),
+                percent_off=percent_off,
+                preorder_policy=policy,
             )
         )
     rates = shipping_rates.get(shipping_method)
@@ -150,3 +201,57 @@ def access_token(secret: str, order_id: str) -> str:
 
 def access_token_matches(secret: str, order_id: str, token: str) -> bool:
     return hmac.compare_digest(access_token(secret, order_id), token)
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    """A line once catalog said whether it ships from stock or waits as a pre-order."""
+
+    sku: str
+    quantity: int
+    line_total: int
+    preorder_policy: PreorderPolicy | None
+    """Set for a pre-order line; None for a line reserved from stock."""
+
+
+@dataclass(frozen=True)
+class CheckoutCharge:
+    """What the customer pays at checkout and what each line leaves for later."""
+
+    paid_now: dict[str, int]
+    balance: dict[str, int]
+    charged_now: int
+    shipping_deferred: bool
+    """Nothing but shipping would be charged at checkout (pay later): shipping goes with the first balance."""
+
+
+def plan_checkout_charge(lines: list[PlanLine], *, shipping: int, currency: str) -> CheckoutCharge:
+    """In-stock lines are paid in full at checkout; pre-order lines pay what their policy asks now."""
+    paid_now: dict[str, int] = {}
+    balance: dict[str, int] = {}
+    for line in lines:
+        if line.preorder_policy is None:
+            paid_now[line.sku], balance[line.sku] = line.line_total, 0
+        else:
+            split = split_line(
+                line.preorder_policy, line_total=line.line_total, quantity=line.quantity, currency=currency
+            )
+            paid_now[line.sku], balance[line.sku] = split.now, split.later
+    upfront = sum(paid_now.values())
+    deferred = upfront == 0 and sum(balance.values()) > 0
+    return CheckoutCharge(
+        paid_now=paid_now,
+        balance=balance,
+        charged_now=upfront if deferred else upfront + shipping,
+        shipping_deferred=deferred,
+    )
+
+
+def balance_for_units(*, balance_left: int, units_left: int, units: int) -> int:
+    """The share of a line's remaining balance owed for ``units`` of its ``units_left`` waiting units.
+
+    Shares are rounded down and the last units take what is left, so the parts add up to the balance.
+    """
+    if units >= units_left:
+        return balance_left
+    return balance_left * units // units_left

@@ -1,9 +1,15 @@
-"""Orders' use cases and the saga steps: each is one async function in one unit of work that commits it."""
+"""Orders' use cases and the saga steps: each is one async function in one unit of work that commits it.
+
+An order's units travel in shipment groups: the in-stock units at each location form one group when stock
+is reserved; every allocation of received stock to a waiting pre-order forms a group of its own, whose
+balance (if any) is charged before it is released to fulfillment.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,18 +20,35 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
-from shop_contracts.values import Address, Customer, LocatedLine, PricedLine, RequestedLine
+from shop_contracts.values import (
+    Address,
+    Customer,
+    LocatedLine,
+    PreorderLine,
+    PreorderPolicy,
+    PricedLine,
+    RequestedLine,
+)
 from shop_orders import repository
 from shop_orders.domain import (
+    ACCEPTED,
+    CatalogVariant,
     CheckoutLine,
+    GroupStatus,
     IdempotencyKeyReused,
     OrderStatus,
+    PlanLine,
+    balance_for_units,
     can_move,
     checkout_fingerprint,
+    plan_checkout_charge,
     price_checkout,
 )
-from shop_orders.tables import order_allocations, order_fulfillments, order_lines, orders
+from shop_orders.tables import order_lines, orders, shipment_groups
 from shop_runtime.database import UnitOfWork
+from shop_runtime.preorder_pricing import balance_due_at
+
+DUNNING_RETRY_AFTER = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -77,8 +100,17 @@ async def upsert_catalog_variant(
     await uow.commit()
 
 
+async def upsert_preorder_policy(
+    uow: UnitOfWork, *, sku: str, policy: PreorderPolicy | None, version: int
+) -> None:
+    await repository.upsert_preorder_policy(
+        uow.session, sku, policy.model_dump(mode="json") if policy else None, version
+    )
+    await uow.commit()
+
+
 async def place_order(
-    uow: UnitOfWork, *, checkout: Checkout, shipping_rates: dict[str, dict[str, int]]
+    uow: UnitOfWork, *, checkout: Checkout, shipping_rates: dict[str, dict[str, int]], now: datetime
 ) -> PlacedOrder:
     """Store a pending order priced from orders' own view of the catalog, then ask catalog for stock.
 
@@ -100,6 +132,7 @@ async def place_order(
         variants=variants,
         shipping_method=checkout.shipping_method,
         shipping_rates=shipping_rates,
+        now=now,
     )
     order_id = str(uuid.uuid4())
     await uow.session.execute(
@@ -117,6 +150,7 @@ async def place_order(
             payment_token=checkout.payment_token,
             idempotency_key=checkout.idempotency_key,
             request_fingerprint=fingerprint,
+            created_at=now,
         )
     )
     await uow.session.execute(
@@ -130,6 +164,10 @@ async def place_order(
                 "quantity": line.quantity,
                 "unit_price": line.unit_price,
                 "line_total": line.line_total,
+                "percent_off": line.percent_off,
+                "preorder_policy": line.preorder_policy.model_dump(mode="json")
+                if line.preorder_policy
+                else None,
             }
             for position, line in enumerate(priced.lines)
         ],
@@ -137,11 +175,10 @@ async def place_order(
     await repository.add_to_timeline(
         uow.session, order_id, "placed", total=priced.total, currency=priced.currency
     )
-    customer = Customer(email=checkout.email, locale=checkout.locale)
     uow.publish(
         contracts.OrderPlaced(
             order_id=order_id,
-            customer=customer,
+            customer=Customer(email=checkout.email, locale=checkout.locale),
             currency=priced.currency,
             lines=[
                 _priced_line(line.sku, line.title, line.quantity, line.unit_price) for line in priced.lines
@@ -155,6 +192,7 @@ async def place_order(
         catalog_contracts.ReserveStock(
             order_id=order_id,
             lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in checkout.lines],
+            customer_email=checkout.email,
         ),
         subject=order_id,
         correlation_id=order_id,
@@ -164,30 +202,75 @@ async def place_order(
 
 
 async def take_payment_for_reserved_stock(
-    uow: UnitOfWork, *, order_id: str, lines: list[LocatedLine]
+    uow: UnitOfWork, *, order_id: str, lines: list[LocatedLine], preorder_lines: list[PreorderLine]
 ) -> None:
-    """Stock is held: record where it sits and charge the order's total."""
+    """Stock is held and pre-orders have their places: charge what is due now and save the card for later."""
     order = await repository.lock_order(uow.session, order_id)
     if not can_move(OrderStatus(order.status), OrderStatus.RESERVED):
         return
-    await uow.session.execute(
-        sa.insert(order_allocations),
+    stored = {line.sku: line for line in await repository.lines_of(uow.session, order_id)}
+    waiting = {line.sku: line for line in preorder_lines}
+    current = await repository.variants_by_sku(uow.session, list(waiting))
+    plan = plan_checkout_charge(
         [
-            {"order_id": order_id, "sku": line.sku, "location": line.location, "quantity": line.quantity}
-            for line in lines
+            PlanLine(
+                sku=sku,
+                quantity=line.quantity,
+                line_total=line.line_total,
+                preorder_policy=_policy_of(line, current.get(sku)) if sku in waiting else None,
+            )
+            for sku, line in stored.items()
         ],
+        shipping=order.shipping,
+        currency=order.currency,
+    )
+    for sku in stored:
+        values: dict[str, Any] = {"paid_now": plan.paid_now[sku], "balance": plan.balance[sku]}
+        if sku in waiting:
+            values |= {
+                "kind": "preorder",
+                "preorder_policy": _policy_of(stored[sku], current.get(sku)).model_dump(mode="json"),
+                "queue_position": waiting[sku].queue_position,
+                "expected_ship_date": waiting[sku].expected_ship_date,
+            }
+        await uow.session.execute(
+            sa.update(order_lines)
+            .where(order_lines.c.order_id == order_id, order_lines.c.sku == sku)
+            .values(**values)
+        )
+    by_location: dict[str, list[LocatedLine]] = {}
+    for located in lines:
+        by_location.setdefault(located.location, []).append(located)
+    for location, located_lines in sorted(by_location.items()):
+        await _add_group(
+            uow,
+            order_id,
+            kind="in_stock",
+            location=location,
+            lines=located_lines,
+            status=GroupStatus.RESERVED,
+        )
+    await uow.session.execute(
+        sa.update(orders)
+        .where(orders.c.id == order_id)
+        .values(charged_now=plan.charged_now, shipping_deferred=plan.shipping_deferred)
     )
     await repository.set_status(uow.session, order_id, OrderStatus.RESERVED)
     await repository.add_to_timeline(
-        uow.session, order_id, "stock_reserved", lines=[line.model_dump() for line in lines]
+        uow.session,
+        order_id,
+        "stock_reserved",
+        lines=[line.model_dump() for line in lines],
+        preorder_lines=[line.model_dump(mode="json") for line in preorder_lines],
     )
     uow.publish(
         payment_contracts.CapturePayment(
             order_id=order_id,
             step="full",
-            amount=order.total,
+            amount=plan.charged_now,
             currency=order.currency,
             payment_token=order.payment_token,
+            save_method=sum(plan.balance.values()) > 0,
         ),
         subject=order_id,
     )
@@ -195,7 +278,7 @@ async def take_payment_for_reserved_stock(
 
 
 async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: str) -> None:
-    """Not enough stock: reject; nothing was charged."""
+    """Not enough stock, or no pre-order place: reject; nothing was charged."""
     order = await repository.lock_order(uow.session, order_id)
     if not can_move(OrderStatus(order.status), OrderStatus.REJECTED):
         return
@@ -204,7 +287,7 @@ async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: st
 
 
 async def confirm_paid_order(uow: UnitOfWork, *, order_id: str, payment_id: str, amount: int) -> None:
-    """Paid in full: confirm, tell the customer and hand each stock location's lines to fulfillment."""
+    """Checkout is paid: confirm, tell the customer, and send each group that may ship on its way."""
     order = await repository.lock_order(uow.session, order_id)
     if not can_move(OrderStatus(order.status), OrderStatus.CONFIRMED):
         return
@@ -215,6 +298,7 @@ async def confirm_paid_order(uow: UnitOfWork, *, order_id: str, payment_id: str,
     )
     await repository.add_to_timeline(uow.session, order_id, "confirmed")
     lines = await repository.lines_of(uow.session, order_id)
+    preorder_lines = [line for line in lines if line.kind == "preorder"]
     uow.publish(
         contracts.OrderConfirmed(
             order_id=order_id,
@@ -225,39 +309,20 @@ async def confirm_paid_order(uow: UnitOfWork, *, order_id: str, payment_id: str,
             shipping=order.shipping,
             total=order.total,
             shipping_address=Address.model_validate(order.shipping_address),
+            charged_now=order.charged_now if preorder_lines else None,
+            preorder_lines=[_preorder_summary(line, order.created_at) for line in preorder_lines],
         ),
         subject=order_id,
     )
-    allocations = (
-        await uow.session.execute(
-            sa.select(order_allocations)
-            .where(order_allocations.c.order_id == order_id)
-            .order_by(order_allocations.c.location, order_allocations.c.sku)
-        )
-    ).all()
-    by_location: dict[str, list[LocatedLine]] = {}
-    for allocation in allocations:
-        by_location.setdefault(allocation.location, []).append(
-            LocatedLine(sku=allocation.sku, quantity=allocation.quantity, location=allocation.location)
-        )
-    for location, located in by_location.items():
-        uow.publish(
-            fulfillment_contracts.CreateFulfillmentOrder(
-                order_id=order_id,
-                location=location,
-                lines=located,
-                shipping_address=Address.model_validate(order.shipping_address),
-                shipping_method=order.shipping_method,
-            ),
-            subject=order_id,
-        )
+    for group in await _groups(uow, order_id, GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
+        await _advance(uow, order, group)
     await uow.commit()
 
 
 async def reject_for_failed_payment(
     uow: UnitOfWork, *, order_id: str, decline_code: str, message: str
 ) -> None:
-    """The card was declined: give the stock back and reject."""
+    """The card was declined: give the stock and pre-order places back and reject."""
     order = await repository.lock_order(uow.session, order_id)
     if not can_move(OrderStatus(order.status), OrderStatus.REJECTED):
         return
@@ -270,17 +335,151 @@ async def reject_for_failed_payment(
     await uow.commit()
 
 
-async def record_fulfillment_created(
-    uow: UnitOfWork, *, order_id: str, fulfillment_id: str, location: str
+async def receive_preorder_allocation(
+    uow: UnitOfWork, *, order_id: str, allocation_id: str, sku: str, location: str, quantity: int
 ) -> None:
-    await repository.lock_order(uow.session, order_id)
+    """Received stock was allocated to this order's pre-order: its units become a shipment group whose
+    share of the balance is charged (when the balance is due on readiness) before it ships."""
+    order = await repository.lock_order(uow.session, order_id)
+    if await _group(uow, allocation_id) is not None or OrderStatus(order.status) is OrderStatus.REJECTED:
+        return
+    line = next(line for line in await repository.lines_of(uow.session, order_id) if line.sku == sku)
+    units = min(quantity, line.quantity - line.units_allocated)
+    balance = balance_for_units(
+        balance_left=line.balance - line.balance_assigned,
+        units_left=line.quantity - line.units_allocated,
+        units=units,
+    )
+    if order.shipping_deferred:
+        balance += order.shipping  # pay later: shipping is charged with the first balance
+        await uow.session.execute(
+            sa.update(orders).where(orders.c.id == order_id).values(shipping_deferred=False)
+        )
     await uow.session.execute(
-        insert(order_fulfillments)
-        .values(fulfillment_id=fulfillment_id, order_id=order_id, location=location, status="pick_requested")
-        .on_conflict_do_nothing()
+        sa.update(order_lines)
+        .where(order_lines.c.order_id == order_id, order_lines.c.sku == sku)
+        .values(
+            units_allocated=line.units_allocated + units, balance_assigned=line.balance_assigned + balance
+        )
+    )
+    status = GroupStatus.AWAITING_CONFIRMATION
+    group = await _add_group(
+        uow,
+        order_id,
+        kind="preorder",
+        location=location,
+        lines=[LocatedLine(sku=sku, quantity=units, location=location)],
+        status=status,
+        group_id=allocation_id,
+        balance_amount=balance,
+        expected_ship_date=line.expected_ship_date,
     )
     await repository.add_to_timeline(
-        uow.session, order_id, "pick_requested", fulfillment_id=fulfillment_id, location=location
+        uow.session,
+        order_id,
+        "preorder_allocated",
+        group_id=allocation_id,
+        sku=sku,
+        quantity=units,
+        location=location,
+    )
+    if OrderStatus(order.status) in ACCEPTED:
+        await _advance(uow, order, group)
+    await uow.commit()
+
+
+async def release_paid_group(
+    uow: UnitOfWork, *, order_id: str, group_id: str, payment_id: str, amount: int
+) -> None:
+    """A group's balance is paid: it may ship."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await _group(uow, group_id)
+    if group is None or GroupStatus(group.status) not in (
+        GroupStatus.AWAITING_BALANCE,
+        GroupStatus.BALANCE_FAILED,
+    ):
+        return
+    await repository.add_to_timeline(
+        uow.session, order_id, "balance_charged", group_id=group_id, payment_id=payment_id, amount=amount
+    )
+    uow.publish(
+        contracts.OrderBalanceCharged(
+            order_id=order_id,
+            customer=_customer(order),
+            group_id=group_id,
+            amount=amount,
+            currency=order.currency,
+            expected_ship_date=group.expected_ship_date,
+        ),
+        subject=order_id,
+    )
+    await _release(uow, order, group)
+    await uow.commit()
+
+
+async def hold_unpaid_group(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    group_id: str,
+    decline_code: str,
+    message: str,
+    requires_action: bool,
+    now: datetime,
+) -> None:
+    """A group's balance could not be charged: hold it and tell the customer how to fix it."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await _group(uow, group_id)
+    if group is None or GroupStatus(group.status) is not GroupStatus.AWAITING_BALANCE:
+        return
+    await _set_group(uow, group_id, status=GroupStatus.BALANCE_FAILED)
+    await repository.add_to_timeline(
+        uow.session,
+        order_id,
+        "balance_failed",
+        group_id=group_id,
+        decline_code=decline_code,
+        message=message,
+        requires_action=requires_action,
+    )
+    uow.publish(
+        contracts.OrderBalanceChargeFailed(
+            order_id=order_id,
+            customer=_customer(order),
+            group_id=group_id,
+            amount=group.balance_amount,
+            currency=order.currency,
+            reason=decline_code,
+            requires_action=requires_action,
+            retry_at=now + DUNNING_RETRY_AFTER,
+        ),
+        subject=order_id,
+    )
+    await uow.commit()
+
+
+async def record_fulfillment_created(
+    uow: UnitOfWork, *, order_id: str, fulfillment_id: str, location: str, group_id: str | None
+) -> None:
+    await repository.lock_order(uow.session, order_id)
+    if group_id is None:  # a fulfillment order asked for before groups had ids: the location's in-stock group
+        group_id = (
+            await uow.session.execute(
+                sa.select(shipment_groups.c.id).where(
+                    shipment_groups.c.order_id == order_id,
+                    shipment_groups.c.location == location,
+                    shipment_groups.c.kind == "in_stock",
+                )
+            )
+        ).scalar_one()
+    await _set_group(uow, group_id, status=GroupStatus.PICK_REQUESTED, fulfillment_id=fulfillment_id)
+    await repository.add_to_timeline(
+        uow.session,
+        order_id,
+        "pick_requested",
+        fulfillment_id=fulfillment_id,
+        location=location,
+        group_id=group_id,
     )
     await uow.commit()
 
@@ -290,7 +489,7 @@ async def record_fulfillment_progress(
 ) -> None:
     """The warehouse picked or packed a fulfillment order."""
     await repository.lock_order(uow.session, order_id)
-    await _set_fulfillment(uow, fulfillment_id, status=status)
+    await _set_group_by_fulfillment(uow, fulfillment_id, status=GroupStatus(status))
     await repository.add_to_timeline(uow.session, order_id, status, fulfillment_id=fulfillment_id)
     await uow.commit()
 
@@ -304,11 +503,9 @@ async def record_shipment(
     carrier: str,
     tracking_number: str,
 ) -> None:
-    """A shipment left: take its units out of stock, tell the customer, and mark the order shipped when all left."""
+    """A shipment left: take its units out of stock, tell the customer, and move the order on."""
     order = await repository.lock_order(uow.session, order_id)
-    await _set_fulfillment(
-        uow, fulfillment_id, status="shipped", carrier=carrier, tracking_number=tracking_number
-    )
+    await _set_group_by_fulfillment(uow, fulfillment_id, status=GroupStatus.SHIPPED)
     await repository.add_to_timeline(
         uow.session,
         order_id,
@@ -328,24 +525,23 @@ async def record_shipment(
         ),
         subject=order_id,
     )
-    if await _all_fulfillments_reached(uow, order_id, {"shipped", "delivered"}) and can_move(
-        OrderStatus(order.status), OrderStatus.SHIPPED
-    ):
-        await repository.set_status(uow.session, order_id, OrderStatus.SHIPPED)
+    shipped, delivered, total = await _progress(uow, order_id)
+    target = OrderStatus.SHIPPED if shipped + delivered == total else OrderStatus.PARTIALLY_SHIPPED
+    if can_move(OrderStatus(order.status), target):
+        await repository.set_status(uow.session, order_id, target)
     await uow.commit()
 
 
 async def record_delivery(uow: UnitOfWork, *, order_id: str, fulfillment_id: str) -> None:
     order = await repository.lock_order(uow.session, order_id)
-    await _set_fulfillment(uow, fulfillment_id, status="delivered")
+    await _set_group_by_fulfillment(uow, fulfillment_id, status=GroupStatus.DELIVERED)
     await repository.add_to_timeline(uow.session, order_id, "delivered", fulfillment_id=fulfillment_id)
     uow.publish(
         contracts.OrderDelivered(order_id=order_id, customer=_customer(order), fulfillment_id=fulfillment_id),
         subject=order_id,
     )
-    if await _all_fulfillments_reached(uow, order_id, {"delivered"}) and can_move(
-        OrderStatus(order.status), OrderStatus.DELIVERED
-    ):
+    _, delivered, total = await _progress(uow, order_id)
+    if delivered == total and can_move(OrderStatus(order.status), OrderStatus.DELIVERED):
         await repository.set_status(uow.session, order_id, OrderStatus.DELIVERED)
     await uow.commit()
 
@@ -358,6 +554,114 @@ async def record_notification(uow: UnitOfWork, *, order_id: str, template: str, 
     await uow.commit()
 
 
+async def _advance(uow: UnitOfWork, order: Row[Any], group: Row[Any]) -> None:
+    """Move a group of an accepted order on: charge its balance first if it has one, else release it."""
+    if group.balance_amount > 0:
+        await _set_group(uow, group.id, status=GroupStatus.AWAITING_BALANCE)
+        uow.publish(
+            payment_contracts.ChargeBalance(
+                order_id=order.id, group_id=group.id, amount=group.balance_amount, currency=order.currency
+            ),
+            subject=order.id,
+        )
+    else:
+        await _release(uow, order, group)
+
+
+async def _release(uow: UnitOfWork, order: Row[Any], group: Row[Any]) -> None:
+    await _set_group(uow, group.id, status=GroupStatus.RELEASED)
+    uow.publish(
+        fulfillment_contracts.CreateFulfillmentOrder(
+            order_id=order.id,
+            location=group.location,
+            lines=[LocatedLine.model_validate(line) for line in group.lines],
+            shipping_address=Address.model_validate(order.shipping_address),
+            shipping_method=order.shipping_method,
+            group_id=group.id,
+        ),
+        subject=order.id,
+    )
+
+
+async def _add_group(
+    uow: UnitOfWork,
+    order_id: str,
+    *,
+    kind: str,
+    location: str,
+    lines: list[LocatedLine],
+    status: GroupStatus,
+    group_id: str | None = None,
+    balance_amount: int = 0,
+    expected_ship_date: date | None = None,
+) -> Row[Any]:
+    row = (
+        await uow.session.execute(
+            insert(shipment_groups)
+            .values(
+                id=group_id or str(uuid.uuid4()),
+                order_id=order_id,
+                kind=kind,
+                location=location,
+                status=status.value,
+                lines=[line.model_dump() for line in lines],
+                balance_amount=balance_amount,
+                expected_ship_date=expected_ship_date,
+            )
+            .returning(*shipment_groups.c)
+        )
+    ).one()
+    return row
+
+
+async def _group(uow: UnitOfWork, group_id: str) -> Row[Any] | None:
+    return (
+        await uow.session.execute(sa.select(shipment_groups).where(shipment_groups.c.id == group_id))
+    ).first()
+
+
+async def _groups(uow: UnitOfWork, order_id: str, *statuses: GroupStatus) -> list[Row[Any]]:
+    rows = await uow.session.execute(
+        sa.select(shipment_groups)
+        .where(
+            shipment_groups.c.order_id == order_id, shipment_groups.c.status.in_([s.value for s in statuses])
+        )
+        .order_by(shipment_groups.c.created_at, shipment_groups.c.id)
+    )
+    return list(rows)
+
+
+async def _set_group(uow: UnitOfWork, group_id: str, *, status: GroupStatus, **values: Any) -> None:
+    await uow.session.execute(
+        sa.update(shipment_groups)
+        .where(shipment_groups.c.id == group_id)
+        .values(status=status.value, updated_at=sa.func.now(), **values)
+    )
+
+
+async def _set_group_by_fulfillment(uow: UnitOfWork, fulfillment_id: str, *, status: GroupStatus) -> None:
+    result = await uow.session.execute(
+        sa.update(shipment_groups)
+        .where(shipment_groups.c.fulfillment_id == fulfillment_id)
+        .values(status=status.value, updated_at=sa.func.now())
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
+
+
+async def _progress(uow: UnitOfWork, order_id: str) -> tuple[int, int, int]:
+    """Units shipped (not yet delivered), delivered, and ordered in all."""
+    total = sum(line.quantity for line in await repository.lines_of(uow.session, order_id))
+    shipped = delivered = 0
+    for group in await _groups(uow, order_id, GroupStatus.SHIPPED, GroupStatus.DELIVERED):
+        units = sum(int(line["quantity"]) for line in group.lines)
+        if group.status == GroupStatus.DELIVERED:
+            delivered += units
+        else:
+            shipped += units
+    return shipped, delivered, total
+
+
 async def _reject(uow: UnitOfWork, order: Row[Any], *, reason: str, detail: str) -> None:
     await repository.set_status(uow.session, order.id, OrderStatus.REJECTED, reason=reason)
     await repository.add_to_timeline(uow.session, order.id, "rejected", reason=reason, detail=detail)
@@ -367,22 +671,30 @@ async def _reject(uow: UnitOfWork, order: Row[Any], *, reason: str, detail: str)
     )
 
 
-async def _set_fulfillment(uow: UnitOfWork, fulfillment_id: str, *, status: str, **values: str) -> None:
-    result = await uow.session.execute(
-        sa.update(order_fulfillments)
-        .where(order_fulfillments.c.fulfillment_id == fulfillment_id)
-        .values(status=status, **values)
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
+def _policy_of(line: Row[Any], current: CatalogVariant | None = None) -> PreorderPolicy:
+    """The policy a pre-order line was sold under: as priced at checkout, else the variant's policy now
+    (orders had not heard of it when the order was placed), else pay now in full."""
+    if line.preorder_policy:
+        return PreorderPolicy.model_validate(line.preorder_policy)
+    if current is not None and current.preorder_policy is not None:
+        return current.preorder_policy
+    return PreorderPolicy(payment_mode="pay_now")
 
 
-async def _all_fulfillments_reached(uow: UnitOfWork, order_id: str, statuses: set[str]) -> bool:
-    rows = await uow.session.execute(
-        sa.select(order_fulfillments.c.status).where(order_fulfillments.c.order_id == order_id)
+def _preorder_summary(line: Row[Any], ordered_at: datetime) -> contracts.PreorderSummary:
+    policy = _policy_of(line)
+    due = balance_due_at(policy, ordered_at)
+    return contracts.PreorderSummary(
+        sku=line.sku,
+        title=line.title,
+        quantity=line.quantity,
+        payment_mode=policy.payment_mode,
+        paid_now=line.paid_now,
+        balance=line.balance,
+        balance_due=due.isoformat() if due else "on_ready",
+        expected_ship_date=line.expected_ship_date,
+        queue_position=line.queue_position,
     )
-    found = list(rows.scalars())
-    return bool(found) and all(status in statuses for status in found)
 
 
 def _customer(order: Row[Any]) -> Customer:

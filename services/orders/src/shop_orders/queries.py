@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_orders.domain import UnknownOrder
-from shop_orders.tables import order_fulfillments, order_lines, order_timeline, orders
+from shop_orders.tables import order_lines, order_timeline, orders, shipment_groups
 
 
 async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
@@ -18,14 +18,54 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
     lines = await session.execute(
         sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.position)
     )
-    fulfillments = await session.execute(
-        sa.select(order_fulfillments)
-        .where(order_fulfillments.c.order_id == order_id)
-        .order_by(order_fulfillments.c.location)
+    groups = await session.execute(
+        sa.select(shipment_groups)
+        .where(shipment_groups.c.order_id == order_id)
+        .order_by(shipment_groups.c.created_at, shipment_groups.c.id)
     )
     timeline = await session.execute(
         sa.select(order_timeline).where(order_timeline.c.order_id == order_id).order_by(order_timeline.c.id)
     )
+    line_views = [
+        {
+            "sku": line.sku,
+            "title": line.title,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "line_total": line.line_total,
+            "early_bird_percent_off": line.percent_off,
+            "kind": line.kind,
+            "queue_position": line.queue_position,
+            "expected_ship_date": line.expected_ship_date,
+            "paid_now": line.paid_now,
+            "balance": line.balance,
+            "units_allocated": line.units_allocated,
+        }
+        for line in lines
+    ]
+    group_views = [
+        {
+            "id": group.id,
+            "kind": group.kind,
+            "location": group.location,
+            "status": group.status,
+            "lines": group.lines,
+            "balance": group.balance_amount,
+            "expected_ship_date": group.expected_ship_date,
+            "fulfillment_id": group.fulfillment_id,
+        }
+        for group in groups
+    ]
+    waiting = [
+        {
+            "sku": line["sku"],
+            "quantity": line["quantity"] - line["units_allocated"],
+            "queue_position": line["queue_position"],
+            "expected_ship_date": line["expected_ship_date"],
+        }
+        for line in line_views
+        if line["kind"] == "preorder" and line["quantity"] > line["units_allocated"]
+    ]
     return {
         "id": order.id,
         "status": order.status,
@@ -33,29 +73,13 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
         "email": order.email,
         "locale": order.locale,
         "currency": order.currency,
-        "lines": [
-            {
-                "sku": line.sku,
-                "title": line.title,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "line_total": line.line_total,
-            }
-            for line in lines
-        ],
+        "lines": line_views,
         "totals": {"subtotal": order.subtotal, "shipping": order.shipping, "total": order.total},
+        "charged_at_checkout": order.charged_now,
         "shipping_address": order.shipping_address,
         "shipping_method": order.shipping_method,
-        "fulfillments": [
-            {
-                "id": f.fulfillment_id,
-                "location": f.location,
-                "status": f.status,
-                "carrier": f.carrier,
-                "tracking_number": f.tracking_number,
-            }
-            for f in fulfillments
-        ],
+        "shipment_groups": group_views,
+        "waiting_preorders": waiting,
         "timeline": [{"at": entry.at, "event": entry.event, "detail": entry.detail} for entry in timeline],
         "created_at": order.created_at,
         "updated_at": order.updated_at,

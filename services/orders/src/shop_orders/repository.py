@@ -9,13 +9,46 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop_contracts.values import PreorderPolicy
 from shop_orders.domain import CatalogVariant, OrderStatus, UnknownOrder
-from shop_orders.tables import catalog_variants, order_lines, order_timeline, orders
+from shop_orders.tables import (
+    catalog_preorder_policies,
+    catalog_variants,
+    order_lines,
+    order_timeline,
+    orders,
+)
 
 
 async def variants_by_sku(session: AsyncSession, skus: list[str]) -> dict[str, CatalogVariant]:
-    rows = await session.execute(sa.select(catalog_variants).where(catalog_variants.c.sku.in_(skus)))
-    return {row.sku: CatalogVariant(sku=row.sku, title=row.title, prices=dict(row.prices)) for row in rows}
+    rows = await session.execute(
+        sa.select(catalog_variants, catalog_preorder_policies.c.policy)
+        .outerjoin(catalog_preorder_policies, catalog_preorder_policies.c.sku == catalog_variants.c.sku)
+        .where(catalog_variants.c.sku.in_(skus))
+    )
+    return {
+        row.sku: CatalogVariant(
+            sku=row.sku,
+            title=row.title,
+            prices=dict(row.prices),
+            preorder_policy=PreorderPolicy.model_validate(row.policy) if row.policy else None,
+        )
+        for row in rows
+    }
+
+
+async def upsert_preorder_policy(
+    session: AsyncSession, sku: str, policy: dict[str, Any] | None, version: int
+) -> None:
+    """Keep the newest version of a variant's pre-order policy; an older event arriving late changes nothing."""
+    statement = insert(catalog_preorder_policies).values(sku=sku, policy=policy, version=version)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[catalog_preorder_policies.c.sku],
+            set_={"policy": statement.excluded.policy, "version": statement.excluded.version},
+            where=catalog_preorder_policies.c.version < statement.excluded.version,
+        )
+    )
 
 
 async def upsert_variant(session: AsyncSession, values: dict[str, Any]) -> None:

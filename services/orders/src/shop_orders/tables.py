@@ -20,6 +20,16 @@ catalog_variants = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
+catalog_preorder_policies = sa.Table(
+    "catalog_preorder_policies",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column(
+        "policy", postgresql.JSONB, comment="shop_contracts PreorderPolicy; NULL when not on pre-order"
+    ),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
 orders = sa.Table(
     "orders",
     metadata,
@@ -35,6 +45,10 @@ orders = sa.Table(
     sa.Column("shipping_address", postgresql.JSONB, nullable=False),
     sa.Column("shipping_method", sa.Text, nullable=False),
     sa.Column("payment_token", sa.Text, comment="PSP token until the payment step ran; never card data"),
+    sa.Column(
+        "charged_now", sa.BigInteger, comment="What checkout charges: in-stock lines, pre-order upfront parts"
+    ),
+    sa.Column("shipping_deferred", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("idempotency_key", sa.Text, nullable=False, unique=True),
     sa.Column("request_fingerprint", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
@@ -51,26 +65,35 @@ order_lines = sa.Table(
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("unit_price", sa.BigInteger, nullable=False),
     sa.Column("line_total", sa.BigInteger, nullable=False),
+    sa.Column("percent_off", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "preorder_policy", postgresql.JSONB, comment="The policy as it was at checkout, when on pre-order"
+    ),
+    sa.Column("kind", sa.Text, nullable=False, server_default="in_stock"),
+    sa.Column("queue_position", sa.Integer),
+    sa.Column("expected_ship_date", sa.Date),
+    sa.Column("paid_now", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("balance", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("balance_assigned", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("units_allocated", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="order_line_kind"),
 )
 
-order_allocations = sa.Table(
-    "order_allocations",
+shipment_groups = sa.Table(
+    "shipment_groups",
     metadata,
-    sa.Column("order_id", sa.Text, sa.ForeignKey("orders.id"), primary_key=True),
-    sa.Column("sku", sa.Text, primary_key=True),
-    sa.Column("location", sa.Text, primary_key=True),
-    sa.Column("quantity", sa.Integer, nullable=False),
-)
-
-order_fulfillments = sa.Table(
-    "order_fulfillments",
-    metadata,
-    sa.Column("fulfillment_id", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
     sa.Column("order_id", sa.Text, sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("kind", sa.Text, nullable=False),
     sa.Column("location", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
-    sa.Column("carrier", sa.Text),
-    sa.Column("tracking_number", sa.Text),
+    sa.Column("lines", postgresql.JSONB, nullable=False),
+    sa.Column("balance_amount", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("expected_ship_date", sa.Date),
+    sa.Column("fulfillment_id", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="shipment_group_kind"),
 )
 
 order_timeline = sa.Table(

@@ -1,0 +1,262 @@
+"""Pre-orders through the gateway of a running shop: payment modes, caps, limits, windows, tiers, receipts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from scripts.stack import Stack
+from tests.support.messages import eventually
+from tests.system.shop import (
+    checkout,
+    emails_to,
+    expect_and_receive,
+    new_sku,
+    order_as_customer,
+    place_order,
+    product,
+    product_in_stock,
+    put_on_preorder,
+    ship_and_deliver,
+    text_of,
+    wait_for_group,
+    wait_for_status,
+)
+
+pytestmark = pytest.mark.system
+
+SHIP_DATE = "2027-01-20"
+
+
+def policy(payment_mode: str, **fields: Any) -> dict[str, Any]:
+    return {"payment_mode": payment_mode, "cap": 100, "expected_ship_date": SHIP_DATE, **fields}
+
+
+async def test_a_deposit_preorder_goes_from_checkout_through_receipt_and_balance_to_delivered(
+    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path
+) -> None:
+    sku = new_sku("JACKET")
+    product_id = await product(gateway, sku=sku, prices={"KRW": 39000})
+    await put_on_preorder(stack, gateway, sku, policy("deposit", deposit_percent=30, cap=10))
+    shown = (await gateway.get(f"/v1/products/{product_id}")).json()["variants"][0]["preorder"]
+    assert shown["active"] is True
+    assert shown["units_left"] == 10
+
+    body = checkout(sku, quantity=2, locale="ko")
+    placed = (await place_order(gateway, body)).json()
+    order = await wait_for_status(gateway, placed, "confirmed")
+    assert order["charged_at_checkout"] == 23400 + 3000  # 30 % of 78,000 plus shipping, once
+    assert order["payments"]["captured"] == 26400
+    [line] = order["lines"]
+    assert (line["kind"], line["queue_position"], line["paid_now"], line["balance"]) == (
+        "preorder",
+        1,
+        23400,
+        54600,
+    )
+    assert order["waiting_preorders"][0]["quantity"] == 2
+
+    async def confirmation_says_deposit_and_balance() -> None:
+        texts = [text_of(message) for message in emails_to(mail_dir, body["email"])]
+        assert any("23,400원" in text and "54,600원" in text for text in texts), texts
+
+    await eventually(confirmation_says_deposit_and_balance, timeout=20)
+
+    await expect_and_receive(gateway, sku, expected=2, received=2)
+    order = await wait_for_group(gateway, placed, "pick_requested")
+    [group] = [g for g in order["shipment_groups"] if g["kind"] == "preorder"]
+    assert group["balance"] == 54600
+    assert order["payments"]["captured"] == 81000
+
+    await ship_and_deliver(gateway, group["fulfillment_id"], "CJPRE0001")
+    order = await wait_for_status(gateway, placed, "delivered")
+    events = [entry["event"] for entry in order["timeline"]]
+    assert events.index("preorder_allocated") < events.index("balance_charged") < events.index("shipped")
+
+
+@pytest.mark.parametrize(("mode", "at_checkout", "balance"), [("pay_now", 81000, 0), ("pay_later", 0, 81000)])
+async def test_pay_now_and_pay_later_preorders_reach_delivered(
+    gateway: httpx.AsyncClient, stack: Stack, mode: str, at_checkout: int, balance: int
+) -> None:
+    sku = new_sku("SNEAKER")
+    await product(gateway, sku=sku, prices={"KRW": 39000})
+    await put_on_preorder(stack, gateway, sku, policy(mode))
+    placed = (await place_order(gateway, checkout(sku, quantity=2))).json()
+    order = await wait_for_status(gateway, placed, "confirmed")
+    assert order["charged_at_checkout"] == at_checkout
+    assert order["payments"]["captured"] == at_checkout
+
+    await expect_and_receive(gateway, sku, expected=2, received=2)
+    order = await wait_for_group(gateway, placed, "pick_requested")
+    [group] = [g for g in order["shipment_groups"] if g["kind"] == "preorder"]
+    assert group["balance"] == balance  # pay later: the balance carries the deferred shipping
+    assert order["payments"]["captured"] == 81000
+    await ship_and_deliver(gateway, group["fulfillment_id"], f"CJ{mode.upper()}")
+    await wait_for_status(gateway, placed, "delivered")
+
+
+async def test_ten_times_the_cap_racing_accepts_exactly_the_cap(
+    gateway: httpx.AsyncClient, stack: Stack
+) -> None:
+    sku = new_sku("DROP")
+    product_id = await product(gateway, sku=sku, prices={"KRW": 10000})
+    cap = 10
+    await put_on_preorder(stack, gateway, sku, policy("pay_now", cap=cap))
+    buyers = 10 * cap
+    responses = await asyncio.gather(
+        *(place_order(gateway, checkout(sku, quantity=1)) for _ in range(buyers))
+    )
+    assert {response.status_code for response in responses} == {202}
+    placed = [response.json() for response in responses]
+
+    async def everyone_answered() -> None:
+        statuses = [(await order_as_customer(gateway, p))["status"] for p in placed]
+        assert statuses.count("pending") + statuses.count("reserved") == 0, statuses
+
+    await eventually(everyone_answered, timeout=60)
+    statuses = [(await order_as_customer(gateway, p))["status"] for p in placed]
+    accepted = statuses.count("confirmed")
+    print(f"\ncap race: buyers={buyers} cap={cap} accepted={accepted} rejected={statuses.count('rejected')}")
+    assert accepted == cap
+    assert statuses.count("rejected") == buyers - cap
+    shown = (await gateway.get(f"/v1/products/{product_id}")).json()["variants"][0]["preorder"]
+    assert shown["units_left"] == 0
+
+
+async def test_the_per_customer_limit_holds(gateway: httpx.AsyncClient, stack: Stack) -> None:
+    sku = new_sku("LIMIT")
+    await product(gateway, sku=sku, prices={"KRW": 10000})
+    await put_on_preorder(stack, gateway, sku, policy("pay_now", per_customer_limit=2))
+    first = (await place_order(gateway, checkout(sku, quantity=2, email="fan@example.com"))).json()
+    await wait_for_status(gateway, first, "confirmed")
+    second = (await place_order(gateway, checkout(sku, quantity=1, email="fan@example.com"))).json()
+    order = await wait_for_status(gateway, second, "rejected")
+    assert "per_customer_limit" in str(order["timeline"])
+
+
+async def test_the_window_opens_and_closes_on_time(
+    gateway: httpx.AsyncClient, stack: Stack, clock: Callable[[timedelta], None]
+) -> None:
+    sku = new_sku("WINDOW")
+    await product(gateway, sku=sku, prices={"KRW": 10000})
+    opens = datetime.now(UTC) + timedelta(days=2)
+    await put_on_preorder(
+        stack,
+        gateway,
+        sku,
+        policy("pay_now", starts_at=opens.isoformat(), ends_at=(opens + timedelta(days=5)).isoformat()),
+    )
+    early = (await place_order(gateway, checkout(sku))).json()
+    assert "preorder_not_open" in str((await wait_for_status(gateway, early, "rejected"))["timeline"])
+
+    clock(timedelta(days=3))
+    during = (await place_order(gateway, checkout(sku))).json()
+    await wait_for_status(gateway, during, "confirmed")
+
+    clock(timedelta(days=8))
+    late = (await place_order(gateway, checkout(sku))).json()
+    assert "preorder_closed" in str((await wait_for_status(gateway, late, "rejected"))["timeline"])
+
+
+async def test_early_bird_tiers_change_at_their_boundaries_and_stay_fixed_for_an_order(
+    gateway: httpx.AsyncClient, stack: Stack, clock: Callable[[timedelta], None]
+) -> None:
+    sku = new_sku("EARLY")
+    await product(gateway, sku=sku, prices={"KRW": 40000})
+    starts = datetime.now(UTC) - timedelta(minutes=1)
+    tiers = [{"until_day": 7, "percent_off": 25}, {"until_day": 10, "percent_off": 15}, {"percent_off": 5}]
+    await put_on_preorder(
+        stack, gateway, sku, policy("pay_now", starts_at=starts.isoformat(), early_bird_tiers=tiers)
+    )
+    prices = {}
+    for day, offset in ((0, timedelta()), (7, timedelta(days=7)), (10, timedelta(days=10))):
+        clock(offset)
+        placed = (await place_order(gateway, checkout(sku))).json()
+        order = await wait_for_status(gateway, placed, "confirmed")
+        prices[day] = order["lines"][0]["unit_price"]
+    assert prices == {0: 30000, 7: 34000, 10: 38000}
+
+
+async def test_a_short_receipt_is_allocated_in_queue_order(gateway: httpx.AsyncClient, stack: Stack) -> None:
+    sku = new_sku("SHORT")
+    await product(gateway, sku=sku, prices={"KRW": 20000})
+    await put_on_preorder(stack, gateway, sku, policy("pay_now"))
+    placed = []
+    for _ in range(3):  # one after another, so queue positions are 1, 2, 3
+        order = (await place_order(gateway, checkout(sku, quantity=2))).json()
+        confirmed = await wait_for_status(gateway, order, "confirmed")
+        placed.append(order)
+        assert confirmed["lines"][0]["queue_position"] == len(placed)
+
+    await expect_and_receive(gateway, sku, expected=6, received=3)
+    first = await wait_for_group(gateway, placed[0], "pick_requested")
+    second = await wait_for_group(gateway, placed[1], "pick_requested")
+    assert sum(g["lines"][0]["quantity"] for g in first["shipment_groups"]) == 2
+    assert sum(g["lines"][0]["quantity"] for g in second["shipment_groups"]) == 1
+    assert second["waiting_preorders"][0]["quantity"] == 1
+    third = await order_as_customer(gateway, placed[2])
+    assert third["shipment_groups"] == []
+    assert third["waiting_preorders"][0]["quantity"] == 2
+
+
+async def test_a_mixed_cart_ships_the_in_stock_part_now_and_charges_shipping_once(
+    gateway: httpx.AsyncClient, stack: Stack
+) -> None:
+    in_stock = new_sku("TEE")
+    await product_in_stock(gateway, sku=in_stock, units=5, price=39000)
+    preorder = new_sku("JACKET")
+    await product(gateway, sku=preorder, prices={"KRW": 100000})
+    await put_on_preorder(stack, gateway, preorder, policy("deposit", deposit_percent=20))
+    body = checkout(in_stock)
+    body["lines"].append({"sku": preorder, "quantity": 1})
+    placed = (await place_order(gateway, body)).json()
+    order = await wait_for_status(gateway, placed, "confirmed")
+    assert order["charged_at_checkout"] == 39000 + 20000 + 3000
+    assert order["totals"] == {"subtotal": 139000, "shipping": 3000, "total": 142000}
+
+    async def in_stock_group_sent() -> None:
+        view = await order_as_customer(gateway, placed)
+        [group] = view["shipment_groups"]
+        assert (group["kind"], group["status"]) == ("in_stock", "pick_requested")
+        assert view["waiting_preorders"][0]["sku"] == preorder
+
+    await eventually(in_stock_group_sent)
+
+
+async def test_usd_deposits_round_half_up_to_the_cent(gateway: httpx.AsyncClient, stack: Stack) -> None:
+    sku = new_sku("USD")
+    await product(gateway, sku=sku, prices={"USD": 2995})
+    await put_on_preorder(stack, gateway, sku, policy("deposit", deposit_percent=30))
+    body = checkout(sku, quantity=3)
+    body["currency"] = "USD"
+    placed = (await place_order(gateway, body)).json()
+    order = await wait_for_status(gateway, placed, "confirmed")
+    [line] = order["lines"]
+    assert (line["line_total"], line["paid_now"], line["balance"]) == (8985, 2696, 6289)  # 2695.5 rounds up
+    assert order["charged_at_checkout"] == 2696 + 500
+
+
+async def test_a_balance_that_fails_off_session_holds_the_group_and_tells_the_customer(
+    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path
+) -> None:
+    sku = new_sku("FAILS")
+    await product(gateway, sku=sku, prices={"KRW": 50000})
+    await put_on_preorder(stack, gateway, sku, policy("deposit", deposit_percent=10))
+    body = checkout(sku, token="tok_fails_later", locale="en")
+    placed = (await place_order(gateway, body)).json()
+    await wait_for_status(gateway, placed, "confirmed")
+    await expect_and_receive(gateway, sku, expected=1, received=1)
+    order = await wait_for_group(gateway, placed, "balance_failed")
+    assert order["payments"]["captured"] == 5000 + 3000
+
+    async def told() -> None:
+        texts = [text_of(message) for message in emails_to(mail_dir, body["email"])]
+        assert any("/payment" in text for text in texts), texts
+
+    await eventually(told, timeout=20)
