@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from shop_contracts import Envelope, Message, UnknownMessageType
 from shop_contracts.routing import parking_queue, retry_queue, service_queue
 from shop_runtime.broker import Binding
 from shop_runtime.database import Database, UnitOfWork
+from shop_runtime.metrics import ConsumerMetrics, Outcome
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("shop_runtime.consumer")
@@ -47,6 +49,10 @@ class Dispatcher:
         self._database = database
         self._consumer = consumer
         self._routes = {message.TYPE: (message, handler) for message, handler in subscriptions.items()}
+
+    @property
+    def message_types(self) -> list[str]:
+        return list(self._routes)
 
     async def dispatch(self, envelope: Envelope) -> bool:
         """Handle ``envelope``; return False when it was a duplicate and changed nothing."""
@@ -77,6 +83,7 @@ class Consumer:
         self._channel = channel
         self._dispatcher = dispatcher
         self._retry_delays_ms = retry_delays_ms
+        self._metrics = ConsumerMetrics(service_queue(service), dispatcher.message_types)
         self._consumer_tag: str | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -126,24 +133,32 @@ class Consumer:
                 "messaging.operation.type": "process",
             },
         ) as span:
+            started = time.perf_counter()
+            outcome: Outcome
             try:
                 envelope = Envelope.model_validate_json(message.body)
                 span.set_attribute("shop.correlation_id", envelope.correlation_id)
-                await self._dispatcher.dispatch(envelope)
+                outcome = "ok" if await self._dispatcher.dispatch(envelope) else "duplicate"
             except Exception as error:
+                handled_in = time.perf_counter() - started
                 span.record_exception(error)
                 span.set_status(Status(StatusCode.ERROR, str(error)))
                 try:
-                    await self._retry_or_park(message, headers, error)
+                    outcome = await self._retry_or_park(message, headers, error)
                 except Exception:
                     log.exception("could not re-publish failed message %s; requeueing it", message.message_id)
+                    self._metrics.record(message.type, "retried", handled_in)
                     await message.nack(requeue=True)
                     return
+                self._metrics.record(message.type, outcome, handled_in)
+            else:
+                self._metrics.record(message.type, outcome, time.perf_counter() - started)
         await message.ack()
 
     async def _retry_or_park(
         self, message: AbstractIncomingMessage, headers: dict[str, Any], error: Exception
-    ) -> None:
+    ) -> Outcome:
+        """Re-publish a failed message to its next delay queue, or park it; say which."""
         headers.pop("x-death", None)
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         headers[ATTEMPTS_HEADER] = attempts
@@ -151,10 +166,13 @@ class Consumer:
         if attempts == 1:  # later deliveries come back from a delay queue, with its routing instead
             headers["x-shop-original-exchange"] = message.exchange or ""
             headers["x-shop-original-routing-key"] = message.routing_key or ""
+        outcome: Outcome
         if attempts <= len(self._retry_delays_ms):
+            outcome = "retried"
             target = retry_queue(self._service, self._retry_delays_ms[attempts - 1])
             log.warning("message %s failed (attempt %d), retrying: %s", message.message_id, attempts, error)
         else:
+            outcome = "parked"
             target = parking_queue(self._service)
             headers["x-shop-traceback"] = "".join(traceback.format_exception(error))[-4000:]
             headers["x-shop-parked-at"] = datetime.now(UTC).isoformat()
@@ -171,3 +189,4 @@ class Consumer:
             ),
             routing_key=target,
         )
+        return outcome

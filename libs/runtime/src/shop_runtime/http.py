@@ -1,4 +1,4 @@
-"""The HTTP process of a service: FastAPI app with problem errors, /health, /ready and request tracing."""
+"""The HTTP process of a service: FastAPI app with problem errors, /health, /ready, /metrics and request tracing."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from typing import Annotated, Any
 import uvicorn
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shop_runtime.broker import connect
 from shop_runtime.clock import Clock, clock_for
 from shop_runtime.database import Database, UnitOfWork
+from shop_runtime.metrics import HttpMetricsMiddleware, render_latest
 from shop_runtime.problems import install_problem_handlers
 from shop_runtime.settings import ServiceSettings
 
@@ -32,7 +33,7 @@ def create_app(
     readiness_checks: Sequence[ReadinessCheck],
     description: str = "",
 ) -> FastAPI:
-    """A FastAPI app with the shared error format, health endpoints and OpenTelemetry request spans."""
+    """A FastAPI app with the shared error format, health endpoints, Prometheus metrics and request spans."""
     app = FastAPI(title=title, description=description, lifespan=asynccontextmanager(lifespan))
     install_problem_handlers(app)
 
@@ -52,9 +53,15 @@ def create_app(
             return JSONResponse({"status": "unavailable", "failures": failures}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body, content_type = render_latest()
+        return Response(body, media_type=content_type)
+
     for router in routers:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready")
+    app.add_middleware(HttpMetricsMiddleware)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready,metrics")
     return app
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aio_pika
@@ -18,20 +20,46 @@ from aio_pika.abc import AbstractChannel, AbstractExchange
 from sqlalchemy.engine import make_url
 
 from shop_runtime.database import OUTBOX_CHANNEL, Database
+from shop_runtime.metrics import OUTBOX_BATCH_DURATION, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class OutboxBacklog:
+    unpublished: int
+    oldest_age_seconds: float
+
+
+async def outbox_backlog(database: Database) -> OutboxBacklog:
+    """How many committed rows wait to be published, and how long the oldest has waited (0 when none)."""
+    outbox = database.outbox
+    oldest_age = sa.func.extract("epoch", sa.func.now() - sa.func.min(outbox.c.created_at))
+    query = sa.select(sa.func.count(), sa.func.coalesce(oldest_age, 0)).where(outbox.c.published_at.is_(None))
+    async with database.engine.connect() as connection:
+        unpublished, age = (await connection.execute(query)).one()
+    return OutboxBacklog(unpublished=int(unpublished), oldest_age_seconds=max(float(age), 0.0))
+
+
 class OutboxRelay:
     def __init__(
-        self, database: Database, channel: AbstractChannel, *, batch_size: int, idle_poll_seconds: float
+        self,
+        database: Database,
+        channel: AbstractChannel,
+        *,
+        batch_size: int,
+        idle_poll_seconds: float,
+        service: str = "unnamed",
     ):
+        """``service`` labels the relay's metrics."""
         self._database = database
         self._channel = channel
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._exchanges: dict[str, AbstractExchange] = {}
         self._wake = asyncio.Event()
+        self._published = OUTBOX_PUBLISHED.labels(service)
+        self._batch_duration = OUTBOX_BATCH_DURATION.labels(service)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; wake on NOTIFY from committing transactions, else poll."""
@@ -56,6 +84,7 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish one batch of unpublished rows; return how many were published."""
         outbox = self._database.outbox
+        started = time.perf_counter()
         async with self._database.session_factory() as session, session.begin():
             rows = (
                 await session.execute(
@@ -96,6 +125,8 @@ class OutboxRelay:
                 .where(outbox.c.id.in_([row.id for row in rows]))
                 .values(published_at=datetime.now(UTC))
             )
+        self._published.inc(len(rows))
+        self._batch_duration.observe(time.perf_counter() - started)
         return len(rows)
 
     async def _exchange(self, name: str) -> AbstractExchange:

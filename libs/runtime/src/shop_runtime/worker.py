@@ -1,4 +1,8 @@
-"""The worker process of a service: its consumer, its outbox relay and its background loops, shut down gracefully."""
+"""The worker process of a service: its consumer, its outbox relay, its background loops and its metrics.
+
+It serves Prometheus metrics on its own port (``worker_metrics_port``: the service's HTTP port plus 1000) and
+samples what only it can see on a timer: its queue's lag, its parking queue's depth and the outbox backlog.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,22 @@ import asyncio
 import logging
 import signal
 
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
-from shop_contracts.routing import service_queue
+from shop_contracts.routing import parking_queue, service_queue
 from shop_runtime.broker import connect, declare_service_topology
 from shop_runtime.clock import clock_for
 from shop_runtime.consumer import Consumer, Dispatcher, bindings_for
-from shop_runtime.outbox import OutboxRelay
+from shop_runtime.metrics import (
+    CONSUMER_LAG,
+    DEAD_LETTER_DEPTH,
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    MetricsServer,
+    start_metrics_server,
+    worker_metrics_port,
+)
+from shop_runtime.outbox import OutboxRelay, outbox_backlog
 from shop_runtime.service import ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
 
@@ -38,6 +51,9 @@ async def connect_with_retry(url: str, stop: asyncio.Event) -> AbstractRobustCon
 class Worker:
     """A service's consumer, outbox relay and background loops; ``start`` then ``stop``."""
 
+    metrics_sample_seconds: float = 5.0
+    """How often the queue depths and the outbox backlog are sampled (a third of a 15 s scrape interval)."""
+
     def __init__(self, definition: ServiceDefinition, settings: ServiceSettings) -> None:
         self.definition = definition
         self.settings = settings
@@ -46,10 +62,12 @@ class Worker:
         self._consumer: Consumer | None = None
         self._broker: AbstractRobustConnection | None = None
         self.database = definition.database(settings)
+        self.metrics_server: MetricsServer | None = None
 
     async def start(self) -> bool:
-        """Connect, declare the topology and start consuming; False if stopped before the broker answered."""
+        """Serve metrics, connect, declare the topology, consume; False if stopped before the broker answered."""
         definition, settings = self.definition, self.settings
+        self._serve_metrics()
         self._broker = await connect_with_retry(settings.amqp_url, self.stopping)
         if self._broker is None:
             return False
@@ -73,6 +91,7 @@ class Worker:
             await self._broker.channel(publisher_confirms=True),
             batch_size=settings.relay_batch_size,
             idle_poll_seconds=settings.relay_idle_poll_seconds,
+            service=definition.name,
         )
         self._consumer = Consumer(
             service=definition.name,
@@ -82,7 +101,10 @@ class Worker:
             ),
             retry_delays_ms=settings.retry_delays_ms,
         )
-        self._tasks = [asyncio.create_task(relay.run(self.stopping), name="outbox-relay")]
+        self._tasks = [
+            asyncio.create_task(relay.run(self.stopping), name="outbox-relay"),
+            asyncio.create_task(self._sample_metrics(self.stopping), name="metrics-sampler"),
+        ]
         self._tasks += [asyncio.create_task(task(self.stopping)) for task in definition.background(context)]
         await self._consumer.start()
         log.info("%s worker started", definition.name)
@@ -98,7 +120,51 @@ class Worker:
         if self._broker is not None:
             await self._broker.close()
         await self.database.dispose()
+        if self.metrics_server is not None:
+            await asyncio.to_thread(self.metrics_server.close)
+            self.metrics_server = None
         log.info("%s worker stopped", self.definition.name)
+
+    def _serve_metrics(self) -> None:
+        """A worker without its metrics still does its work: a taken port is logged, not fatal."""
+        port = worker_metrics_port(self.settings.http_port)
+        try:
+            self.metrics_server = start_metrics_server(port, host=self.settings.http_host)
+        except OSError as error:
+            log.warning("cannot serve metrics on port %d (%s); the worker runs without them", port, error)
+            return
+        log.info("%s worker serves metrics on port %d", self.definition.name, self.metrics_server.port)
+
+    async def _sample_metrics(self, stop: asyncio.Event) -> None:
+        """Sample queue depths (passive declares on a channel of their own) and the outbox backlog."""
+        assert self._broker is not None
+        service = self.definition.name
+        queues = ((service_queue(service), CONSUMER_LAG), (parking_queue(service), DEAD_LETTER_DEPTH))
+        gauges = [(name, gauge.labels(name)) for name, gauge in queues]
+        backlog, oldest_age = OUTBOX_BACKLOG.labels(service), OUTBOX_OLDEST_AGE.labels(service)
+        channel: AbstractRobustChannel | None = None
+        while not stop.is_set():
+            try:
+                if channel is None or channel.is_closed:
+                    channel = await self._broker.channel(publisher_confirms=False)
+                for name, gauge in gauges:
+                    # robust=False: a robust channel would answer later passive declares from its cache.
+                    queue = await channel.declare_queue(name, passive=True, robust=False)
+                    gauge.set(queue.declaration_result.message_count or 0)
+            except Exception as error:
+                log.warning("sampling queue depths failed: %s", error)
+            try:
+                waiting = await outbox_backlog(self.database)
+                backlog.set(waiting.unpublished)
+                oldest_age.set(waiting.oldest_age_seconds)
+            except Exception as error:
+                log.warning("sampling the outbox backlog failed: %s", error)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.metrics_sample_seconds)
+            except TimeoutError:
+                pass
+        if channel is not None and not channel.is_closed:
+            await channel.close()
 
 
 async def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None:
