@@ -12,12 +12,13 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help install up demo test lint typecheck unit integration system contracts clean
+.PHONY: help install up demo test lint typecheck unit integration system contracts audit clean
 
 help:
 	@echo "make up    - install, migrate and run the whole shop on this machine (Ctrl-C stops it)"
 	@echo "make demo  - against a running 'make up': seed a catalog and drive one order to delivered"
 	@echo "make test  - lint, type-check and run every test (unit, integration, system)"
+	@echo "make audit - check the invariants across every service's database (read-only)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +56,9 @@ system: install
 
 test: lint typecheck
 	$(PY) -m pytest tests -q --durations=10
+
+audit: install
+	$(PY) -m shop_ops audit
 
 contracts: install
 	$(PY) -m shop_contracts.schemas write

@@ -1,0 +1,257 @@
+"""The audit's decisions, free of I/O: each function takes rows and returns the findings they imply.
+
+One function per invariant, so a check can be tested on rows written by hand and a new one added without
+touching the others (its loader and registration live in ``shop_ops.audit``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from shop_ops.durations import age
+from shop_ops.rows import (
+    FulfillmentOrderState,
+    OrderLedger,
+    OrderState,
+    PaymentLedger,
+    StepPayments,
+    StockLevel,
+    SucceededPayments,
+    UnpublishedOutboxRow,
+)
+
+PAID_STATUSES = ("confirmed", "shipped", "delivered")
+SHIPPED_FULFILLMENT_STATUSES = ("shipped", "delivered")
+
+
+class Severity(enum.StrEnum):
+    VIOLATION = "violation"
+    WAITING = "waiting"
+    """Not broken, but an operator should know: an order visibly waiting, with its reason and since when."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    message: str
+    ids: dict[str, str] = field(default_factory=dict)
+    severity: Severity = Severity.VIOLATION
+
+
+def stock_levels_within_on_hand(levels: Iterable[StockLevel]) -> list[Finding]:
+    """No negative quantities, and never more reserved than on hand."""
+    findings = []
+    for level in levels:
+        ids = {"sku": level.sku, "location": level.location}
+        for name in ("on_hand", "reserved", "safety_stock"):
+            value = getattr(level, name)
+            if value < 0:
+                findings.append(Finding(f"{name} is negative ({value})", ids))
+        if level.reserved > level.on_hand:
+            findings.append(
+                Finding(f"oversold: reserved {level.reserved} exceeds on hand {level.on_hand}", ids)
+            )
+    return findings
+
+
+def reservations_match_stock(
+    levels: Iterable[StockLevel], reserved_by_place: Mapping[tuple[str, str], int]
+) -> list[Finding]:
+    """The reservations held (status reserved) add up, per SKU and location, to the stock level's reserved."""
+    recorded = {(level.sku, level.location): level.reserved for level in levels}
+    findings = []
+    for sku, location in sorted(set(recorded) | set(reserved_by_place)):
+        held = reserved_by_place.get((sku, location), 0)
+        ids = {"sku": sku, "location": location}
+        if (sku, location) not in recorded:
+            findings.append(Finding(f"{held} unit(s) reserved at a location with no stock level", ids))
+        elif recorded[(sku, location)] != held:
+            findings.append(
+                Finding(
+                    f"stock level says {recorded[(sku, location)]} reserved, reservations hold {held}",
+                    ids,
+                )
+            )
+    return findings
+
+
+def ledger_balances(orders: Iterable[OrderLedger], payments: Iterable[PaymentLedger]) -> list[Finding]:
+    """Per order captured minus refunded is never negative, in one currency; no payment refunded beyond it."""
+    findings = []
+    for order in orders:
+        ids = {"order": order.order_id}
+        if len(order.currencies) > 1:
+            findings.append(Finding(f"ledger mixes currencies {', '.join(order.currencies)}", ids))
+        if order.net < 0:
+            findings.append(
+                Finding(f"refunded {order.refunded} exceeds captured {order.captured} (net {order.net})", ids)
+            )
+    for payment in payments:
+        if payment.refunded > payment.captured:
+            findings.append(
+                Finding(
+                    f"payment refunded {payment.refunded} exceeds its capture {payment.captured}",
+                    {"order": payment.order_id, "payment": str(payment.payment_id)},
+                )
+            )
+    return findings
+
+
+def one_success_per_step(steps: Iterable[StepPayments]) -> list[Finding]:
+    """No order is charged twice for the same step."""
+    return [
+        Finding(
+            f"step {step.step!r} charged {len(step.payment_ids)} times",
+            {
+                "order": step.order_id,
+                "step": step.step,
+                "payments": ",".join(str(payment_id) for payment_id in step.payment_ids),
+            },
+        )
+        for step in steps
+        if len(step.payment_ids) > 1
+    ]
+
+
+def paid_orders_fully_captured(
+    orders: Iterable[OrderState], succeeded: Mapping[str, SucceededPayments]
+) -> list[Finding]:
+    """A confirmed, shipped or delivered order has successful payments equal to its total, in its currency.
+
+    An order with pre-order lines (``charged_now`` set) owes at least what checkout charges and never more
+    than its total: its balance is charged later.
+    """
+    findings = []
+    for order in orders:
+        if order.status not in PAID_STATUSES:
+            continue
+        ids = {"order": order.order_id}
+        paid = succeeded.get(order.order_id)
+        due = order.due_at_checkout
+        if paid is None:
+            if due > 0:
+                findings.append(Finding(f"{order.status} but no successful payment (due {due})", ids))
+            continue
+        if paid.currencies != (order.currency,):
+            findings.append(
+                Finding(f"paid in {', '.join(paid.currencies)} but the order is in {order.currency}", ids)
+            )
+        if order.charged_now is None or order.charged_now == order.total:
+            if paid.amount != order.total:
+                findings.append(
+                    Finding(f"{order.status} with {paid.amount} paid but a total of {order.total}", ids)
+                )
+        elif paid.amount > order.total:
+            findings.append(
+                Finding(f"{order.status} with {paid.amount} paid, above its total {order.total}", ids)
+            )
+        elif paid.amount < due:
+            findings.append(
+                Finding(f"{order.status} with {paid.amount} paid, less than the {due} due at checkout", ids)
+            )
+    return findings
+
+
+def rejected_orders_not_charged(
+    orders: Iterable[OrderState], ledgers: Mapping[str, OrderLedger]
+) -> list[Finding]:
+    """A rejected order keeps nothing of the customer's money."""
+    findings = []
+    for order in orders:
+        ledger = ledgers.get(order.order_id)
+        if order.status == "rejected" and ledger is not None and ledger.net != 0:
+            findings.append(
+                Finding(
+                    f"rejected but {ledger.net} still captured "
+                    f"(captured {ledger.captured}, refunded {ledger.refunded})",
+                    {"order": order.order_id},
+                )
+            )
+    return findings
+
+
+def services_agree_on_state(
+    orders: Iterable[OrderState],
+    fulfillment_orders: Iterable[FulfillmentOrderState],
+    *,
+    now: datetime,
+    fulfillment_grace: timedelta,
+) -> list[Finding]:
+    """Orders and fulfillment tell the same story of each order.
+
+    Shipped or delivered in orders: fulfillment has the order's shipments, every one shipped (delivered for
+    a delivered order). Confirmed: fulfillment has a fulfillment order, unless confirmed within the grace
+    period (the command may be in flight). Pending, reserved or rejected: fulfillment has nothing.
+    """
+    by_order: dict[str, list[FulfillmentOrderState]] = {}
+    for fulfillment in fulfillment_orders:
+        by_order.setdefault(fulfillment.order_id, []).append(fulfillment)
+    known: set[str] = set()
+    findings = []
+    for order in orders:
+        known.add(order.order_id)
+        shipments = by_order.get(order.order_id, [])
+        ids = {"order": order.order_id}
+        statuses = ", ".join(f"{s.fulfillment_id}={s.status}" for s in shipments) or "none"
+        if order.status in ("shipped", "delivered"):
+            required = ("delivered",) if order.status == "delivered" else SHIPPED_FULFILLMENT_STATUSES
+            if not shipments or any(s.status not in required for s in shipments):
+                findings.append(Finding(f"{order.status} in orders, fulfillment orders: {statuses}", ids))
+        elif order.status == "confirmed":
+            if not shipments and now - order.since > fulfillment_grace:
+                findings.append(
+                    Finding(
+                        f"confirmed {age(now - order.since)} ago and fulfillment has no fulfillment order",
+                        ids,
+                    )
+                )
+        elif shipments:
+            findings.append(Finding(f"{order.status} in orders, fulfillment orders: {statuses}", ids))
+    for order_id in sorted(set(by_order) - known):
+        for shipment in by_order[order_id]:
+            findings.append(
+                Finding(
+                    "fulfillment order for an order that orders does not know",
+                    {"order": order_id, "fulfillment": str(shipment.fulfillment_id)},
+                )
+            )
+    return findings
+
+
+def outbox_published(
+    rows: Iterable[UnpublishedOutboxRow], *, now: datetime, max_age: timedelta
+) -> list[Finding]:
+    """Every committed outgoing message is published within ``max_age``."""
+    return [
+        Finding(
+            f"{row.message_type} unpublished for {age(now - row.created_at)}",
+            {"service": row.service, "outbox_row": str(row.row_id), "message": str(row.message_id)},
+        )
+        for row in rows
+        if now - row.created_at > max_age
+    ]
+
+
+def paid_orders_progressing(
+    orders: Iterable[OrderState],
+    fulfillment_orders: Iterable[FulfillmentOrderState],
+    *,
+    now: datetime,
+    waiting_after: timedelta,
+) -> list[Finding]:
+    """A paid order ends shipped (or refunded); one confirmed for long without shipping is shown as waiting."""
+    by_order: dict[str, list[str]] = {}
+    for fulfillment in fulfillment_orders:
+        by_order.setdefault(fulfillment.order_id, []).append(fulfillment.status)
+    return [
+        Finding(
+            f"paid and confirmed {age(now - order.since)} ago, not shipped yet "
+            f"(fulfillment: {', '.join(by_order.get(order.order_id, [])) or 'none'})",
+            {"order": order.order_id, "since": order.since.isoformat(timespec="seconds")},
+            Severity.WAITING,
+        )
+        for order in orders
+        if order.status == "confirmed" and now - order.since > waiting_after
+    ]

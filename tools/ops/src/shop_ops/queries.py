@@ -1,0 +1,178 @@
+"""What the ops tool reads from each service database, through the services' own table definitions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shop_catalog import tables as catalog
+from shop_fulfillment import tables as fulfillment
+from shop_notifications import tables as notifications
+from shop_ops.rows import (
+    FulfillmentOrderState,
+    OrderLedger,
+    OrderState,
+    PaymentLedger,
+    StepPayments,
+    StockLevel,
+    SucceededPayments,
+    UnpublishedOutboxRow,
+)
+from shop_orders import tables as orders
+from shop_payments import tables as payments
+
+OUTBOXES: dict[str, sa.Table] = {
+    "orders": orders.outbox,
+    "catalog": catalog.outbox,
+    "payments": payments.outbox,
+    "fulfillment": fulfillment.outbox,
+    "notifications": notifications.outbox,
+}
+
+
+def _order_state(row: Any) -> OrderState:
+    return OrderState(
+        order_id=row.id,
+        status=row.status,
+        total=row.total,
+        currency=row.currency,
+        created_at=row.created_at,
+        since=row.updated_at,
+        status_reason=row.status_reason,
+        charged_now=getattr(row, "charged_now", None),
+    )
+
+
+_ORDER_COLUMNS = (
+    orders.orders.c.id,
+    orders.orders.c.status,
+    orders.orders.c.total,
+    orders.orders.c.currency,
+    orders.orders.c.created_at,
+    orders.orders.c.updated_at,
+    orders.orders.c.status_reason,
+    # Pre-orders add what checkout charges; read it where the orders schema has it.
+    *(orders.orders.c[name] for name in ("charged_now",) if name in orders.orders.c),
+)
+
+
+async def order_states(
+    connection: AsyncConnection,
+    *,
+    statuses: Iterable[str] | None = None,
+    changed_before: datetime | None = None,
+) -> list[OrderState]:
+    query = sa.select(*_ORDER_COLUMNS).order_by(orders.orders.c.updated_at, orders.orders.c.id)
+    if statuses is not None:
+        query = query.where(orders.orders.c.status.in_(list(statuses)))
+    if changed_before is not None:
+        query = query.where(orders.orders.c.updated_at < changed_before)
+    return [_order_state(row) for row in await connection.execute(query)]
+
+
+async def order_state(connection: AsyncConnection, order_id: str) -> OrderState | None:
+    row = (await connection.execute(sa.select(*_ORDER_COLUMNS).where(orders.orders.c.id == order_id))).first()
+    return _order_state(row) if row is not None else None
+
+
+async def stock_levels(connection: AsyncConnection) -> list[StockLevel]:
+    table = catalog.stock_levels
+    rows = await connection.execute(
+        sa.select(table.c.sku, table.c.location, table.c.on_hand, table.c.reserved, table.c.safety_stock)
+    )
+    return [StockLevel(*row) for row in rows]
+
+
+async def reserved_by_place(connection: AsyncConnection) -> dict[tuple[str, str], int]:
+    table = catalog.reservations
+    rows = await connection.execute(
+        sa.select(table.c.sku, table.c.location, sa.func.sum(table.c.quantity))
+        .where(table.c.status == "reserved")
+        .group_by(table.c.sku, table.c.location)
+    )
+    return {(sku, location): int(total) for sku, location, total in rows}
+
+
+def _sum_of(kind: str) -> sa.ColumnElement[Any]:
+    entries = payments.ledger_entries
+    return sa.func.coalesce(sa.func.sum(entries.c.amount).filter(entries.c.kind == kind), 0)
+
+
+async def order_ledgers(connection: AsyncConnection) -> list[OrderLedger]:
+    entries = payments.ledger_entries
+    rows = await connection.execute(
+        sa.select(
+            entries.c.order_id,
+            sa.func.array_agg(sa.distinct(entries.c.currency)),
+            _sum_of("capture"),
+            _sum_of("refund"),
+        ).group_by(entries.c.order_id)
+    )
+    return [
+        OrderLedger(order_id, tuple(sorted(currencies)), int(captured), int(refunded))
+        for order_id, currencies, captured, refunded in rows
+    ]
+
+
+async def payment_ledgers(connection: AsyncConnection) -> list[PaymentLedger]:
+    entries = payments.ledger_entries
+    rows = await connection.execute(
+        sa.select(entries.c.payment_id, entries.c.order_id, _sum_of("capture"), _sum_of("refund")).group_by(
+            entries.c.payment_id, entries.c.order_id
+        )
+    )
+    return [PaymentLedger(payment_id, order_id, int(c), int(r)) for payment_id, order_id, c, r in rows]
+
+
+async def repeated_successful_steps(connection: AsyncConnection) -> list[StepPayments]:
+    table = payments.payments
+    rows = await connection.execute(
+        sa.select(table.c.order_id, table.c.step, sa.func.array_agg(table.c.id))
+        .where(table.c.status == "succeeded")
+        .group_by(table.c.order_id, table.c.step)
+        .having(sa.func.count() > 1)
+    )
+    return [StepPayments(order_id, step, tuple(sorted(ids))) for order_id, step, ids in rows]
+
+
+async def succeeded_payments(connection: AsyncConnection) -> dict[str, SucceededPayments]:
+    table = payments.payments
+    rows = await connection.execute(
+        sa.select(
+            table.c.order_id, sa.func.sum(table.c.amount), sa.func.array_agg(sa.distinct(table.c.currency))
+        )
+        .where(table.c.status == "succeeded")
+        .group_by(table.c.order_id)
+    )
+    return {
+        order_id: SucceededPayments(order_id, int(amount), tuple(sorted(currencies)))
+        for order_id, amount, currencies in rows
+    }
+
+
+async def fulfillment_orders(
+    connection: AsyncConnection, *, order_ids: Iterable[str] | None = None
+) -> list[FulfillmentOrderState]:
+    table = fulfillment.fulfillment_orders
+    query = sa.select(table.c.id, table.c.order_id, table.c.location, table.c.status, table.c.created_at)
+    if order_ids is not None:
+        query = query.where(table.c.order_id.in_(list(order_ids)))
+    return [
+        FulfillmentOrderState(*row) for row in await connection.execute(query.order_by(table.c.created_at))
+    ]
+
+
+async def unpublished_outbox_rows(
+    connection: AsyncConnection, service: str, *, created_before: datetime
+) -> list[UnpublishedOutboxRow]:
+    table = OUTBOXES[service]
+    rows = await connection.execute(
+        sa.select(table.c.id, table.c.message_id, table.c.message_type, table.c.created_at)
+        .where(table.c.published_at.is_(None), table.c.created_at < created_before)
+        .order_by(table.c.id)
+    )
+    return [UnpublishedOutboxRow(service, *row) for row in rows]

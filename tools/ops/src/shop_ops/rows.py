@@ -1,0 +1,95 @@
+"""Plain rows the ops tool reads from the service databases: what the pure checks and rules decide on."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    sku: str
+    location: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """An order as orders sees it; ``since`` is when it last changed status."""
+
+    order_id: str
+    status: str
+    total: int
+    currency: str
+    created_at: datetime
+    since: datetime
+    status_reason: str | None = None
+    charged_now: int | None = None
+    """What checkout charges when the order has pre-order lines (the rest later); None: the whole total."""
+
+    @property
+    def due_at_checkout(self) -> int:
+        return self.total if self.charged_now is None else self.charged_now
+
+
+@dataclass(frozen=True)
+class OrderLedger:
+    """Payments' ledger summed for one order."""
+
+    order_id: str
+    currencies: tuple[str, ...]
+    captured: int
+    refunded: int
+
+    @property
+    def net(self) -> int:
+        return self.captured - self.refunded
+
+
+@dataclass(frozen=True)
+class PaymentLedger:
+    """Payments' ledger summed for one payment."""
+
+    payment_id: uuid.UUID
+    order_id: str
+    captured: int
+    refunded: int
+
+
+@dataclass(frozen=True)
+class StepPayments:
+    """The successful payments recorded for one step of one order."""
+
+    order_id: str
+    step: str
+    payment_ids: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True)
+class SucceededPayments:
+    """The sum of one order's successful payments."""
+
+    order_id: str
+    amount: int
+    currencies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FulfillmentOrderState:
+    fulfillment_id: uuid.UUID
+    order_id: str
+    location: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class UnpublishedOutboxRow:
+    service: str
+    row_id: int
+    message_id: uuid.UUID
+    message_type: str
+    created_at: datetime
