@@ -18,6 +18,9 @@ from shop_runtime.settings import ServiceSettings
 POSTGRES = os.environ.get("SHOP_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 RABBITMQ = os.environ.get("SHOP_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
 TEST_VHOST = os.environ.get("SHOP_TEST_VHOST", "shop_test")
+RUN_SUFFIX = os.environ.get("SHOP_TEST_RUN", "")
+"""Set SHOP_TEST_RUN (and SHOP_TEST_VHOST, SHOP_TEST_PORT_BASE) to run two test sessions side by side."""
+PORT_BASE = int(os.environ.get("SHOP_TEST_PORT_BASE", "18000"))
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
@@ -27,7 +30,7 @@ def amqp_url(vhost: str = TEST_VHOST) -> str:
 
 
 def database_url(service: str, suffix: str = "") -> str:
-    return f"{POSTGRES}/shop_test_{service}{suffix}"
+    return f"{POSTGRES}/shop_test_{service}{RUN_SUFFIX}{suffix}"
 
 
 def rabbitmqctl() -> str:

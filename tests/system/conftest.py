@@ -16,7 +16,7 @@ from tests.support import infra
 
 pytestmark = pytest.mark.system
 
-SYSTEM_VHOST = "shop_test_system"
+SYSTEM_VHOST = f"{infra.TEST_VHOST}_system"
 STAFF_KEY = "staff-key-for-system-tests"
 WAREHOUSE_KEY = "warehouse-key-for-system-tests"
 
@@ -27,11 +27,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     var = tmp_path_factory.mktemp("shop")
     config = StackConfig(
         postgres=infra.POSTGRES,
-        database_prefix="shop_test_system_",
+        database_prefix=f"shop_test{infra.RUN_SUFFIX}_system_",
         amqp_url=infra.amqp_url(SYSTEM_VHOST),
-        gateway_port=18000,
-        first_service_port=18101,
-        smtp_port=18025,
+        gateway_port=infra.PORT_BASE,
+        first_service_port=infra.PORT_BASE + 101,
+        smtp_port=infra.PORT_BASE + 25,
         var=var,
         test_clock_file=var / "clock-offset",
         staff_api_key=STAFF_KEY,
