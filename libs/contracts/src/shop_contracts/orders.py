@@ -101,3 +101,14 @@ class OrderBalanceChargeFailed(OrderEvent):
     reason: str
     requires_action: bool = False
     retry_at: AwareDatetime | None = None
+
+
+class OrderCancelled(OrderEvent):
+    """An order (or what was left of it) was cancelled; ``refund`` is what goes back to the customer."""
+
+    TYPE: ClassVar[str] = "orders.order.cancelled.v1"
+    order_id: str
+    customer: Customer
+    reason: str
+    refund: int
+    currency: str

@@ -90,3 +90,37 @@ class BalanceChargeFailed(PaymentEvent):
     requires_action: bool = Field(
         default=False, description="The customer must confirm the charge themselves."
     )
+
+
+class IssueRefund(Message):
+    """Give money back on an order (a cancellation, a dunning period that ran out); idempotent by key."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.COMMAND
+    SOURCE: ClassVar[str] = "orders"
+    EXCHANGE: ClassVar[str] = COMMANDS_EXCHANGE
+    TYPE: ClassVar[str] = "payments.refund.issue.v1"
+    order_id: str
+    amount: int = Field(gt=0)
+    currency: str
+    reason: str
+    idempotency_key: str
+
+
+class RefundIssued(PaymentEvent):
+    TYPE: ClassVar[str] = "payments.refund.issued.v1"
+    order_id: str
+    refund_id: str
+    amount: int
+    currency: str
+    reason: str
+    idempotency_key: str
+
+
+class RefundRejected(PaymentEvent):
+    TYPE: ClassVar[str] = "payments.refund.rejected.v1"
+    order_id: str
+    amount: int
+    currency: str
+    reason: str
+    idempotency_key: str
+    error: str = Field(description="refund_exceeds_captured or idempotency_key_reused, with a sentence")

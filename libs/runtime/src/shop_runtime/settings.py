@@ -27,6 +27,7 @@ class ServiceSettings(BaseSettings):
     consumer_prefetch: int = Field(default=32, ge=1)
     relay_batch_size: int = Field(default=200, ge=1)
     relay_idle_poll_seconds: float = Field(default=1.0, gt=0)
+    scheduler_poll_seconds: float = Field(default=1.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     database_pool_size: int = Field(default=5, ge=1)
 

@@ -26,6 +26,7 @@ from shop_runtime.metrics import (
     worker_metrics_port,
 )
 from shop_runtime.outbox import OutboxRelay, outbox_backlog
+from shop_runtime.scheduling import Scheduler
 from shop_runtime.service import ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
 
@@ -105,6 +106,16 @@ class Worker:
             asyncio.create_task(relay.run(self.stopping), name="outbox-relay"),
             asyncio.create_task(self._sample_metrics(self.stopping), name="metrics-sampler"),
         ]
+        jobs = definition.jobs(context)
+        if jobs:
+            scheduler = Scheduler(
+                self.database,
+                definition.metadata.tables["scheduled_jobs"],
+                jobs,
+                clock=context.clock,
+                poll_seconds=settings.scheduler_poll_seconds,
+            )
+            self._tasks.append(asyncio.create_task(scheduler.run(self.stopping), name="scheduler"))
         self._tasks += [asyncio.create_task(task(self.stopping)) for task in definition.background(context)]
         await self._consumer.start()
         log.info("%s worker started", definition.name)

@@ -14,6 +14,7 @@ from shop_orders.domain import (
     CheckoutLine,
     DuplicateSku,
     IdempotencyKeyReused,
+    NotCancellable,
     OrderError,
     UnknownOrder,
     access_token,
@@ -65,6 +66,7 @@ def _problem(error: OrderError) -> Problem:
         UnknownOrder: (404, "unknown_order"),
         IdempotencyKeyReused: (422, "idempotency_key_reused"),
         DuplicateSku: (422, "duplicate_sku"),
+        NotCancellable: (409, "not_cancellable"),
     }.get(type(error), (422, "invalid_checkout"))
     errors = [{"field": error.field, "message": str(error)}] if error.field else None
     return Problem(status, str(error), code=code, errors=errors)
@@ -136,6 +138,49 @@ async def variant_as_orders_knows_it(sku: str, uow: UnitOfWorkDep) -> dict[str, 
     }
 
 
+class CancellationIn(Strict):
+    reason: Literal[
+        "changed_mind",
+        "shipping_cost",
+        "delivery_time",
+        "return_policy",
+        "payment_method",
+        "account_required",
+        "found_cheaper",
+        "other",
+    ]
+    note: str | None = Field(default=None, max_length=1000)
+
+
+def _authorised(request: Request, order_id: str, token: str | None, role: str | None) -> None:
+    settings: OrdersSettings = request.app.state.settings
+    allowed = role == "staff" or (
+        token is not None and access_token_matches(settings.access_token_secret, order_id, token)
+    )
+    if not allowed:
+        # The same answer as for an order that does not exist: a wrong token learns nothing.
+        raise Problem(404, f"no order {order_id}", code="unknown_order")
+
+
+@router.post("/orders/{order_id}/cancel")
+async def cancel_order(
+    order_id: str,
+    body: CancellationIn,
+    request: Request,
+    uow: UnitOfWorkDep,
+    clock: ClockDep,
+    x_order_access_token: Annotated[str | None, Header()] = None,
+    x_caller_role: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Cancel before anything reached the warehouse: stock and pre-order places are released, money refunded."""
+    _authorised(request, order_id, x_order_access_token, x_caller_role)
+    try:
+        refund = await handlers.cancel_order(uow, order_id=order_id, reason=body.reason, now=clock.now())
+    except OrderError as error:
+        raise _problem(error) from error
+    return {"id": order_id, "status": "cancelled", "refund": refund}
+
+
 @router.get("/orders/{order_id}")
 async def get_order(
     order_id: str,
@@ -144,14 +189,7 @@ async def get_order(
     x_order_access_token: Annotated[str | None, Header()] = None,
     x_caller_role: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    settings: OrdersSettings = request.app.state.settings
-    allowed = x_caller_role == "staff" or (
-        x_order_access_token is not None
-        and access_token_matches(settings.access_token_secret, order_id, x_order_access_token)
-    )
-    if not allowed:
-        # The same answer as for an order that does not exist: a wrong token learns nothing.
-        raise Problem(404, f"no order {order_id}", code="unknown_order")
+    _authorised(request, order_id, x_order_access_token, x_caller_role)
     try:
         return await queries.order_view(uow.session, order_id)
     except OrderError as error:

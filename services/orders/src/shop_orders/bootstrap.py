@@ -10,6 +10,7 @@ from shop_orders import api, consumers, tables
 from shop_orders.settings import OrdersSettings
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
+from shop_runtime.scheduling import JobHandler
 from shop_runtime.service import ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
 
@@ -24,7 +25,12 @@ def create_http_app(settings: ServiceSettings) -> FastAPI:
 
 
 def subscriptions(context: WorkerContext) -> Subscriptions:
-    return consumers.subscriptions(clock=context.clock)
+    assert isinstance(context.settings, OrdersSettings)
+    return consumers.subscriptions(clock=context.clock, settings=context.settings)
+
+
+def jobs(context: WorkerContext) -> dict[str, JobHandler]:
+    return consumers.jobs(clock=context.clock)
 
 
 DEFINITION = ServiceDefinition(
@@ -34,4 +40,5 @@ DEFINITION = ServiceDefinition(
     migrations_path=Path(__file__).parent / "migrations",
     create_app=create_http_app,
     subscriptions=subscriptions,
+    jobs=jobs,
 )

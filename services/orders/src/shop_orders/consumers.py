@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
+from typing import Any
 
 from shop_contracts import catalog, fulfillment, notifications, payments
 from shop_orders import handlers
+from shop_orders.settings import OrdersSettings
 from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import UnitOfWork
+from shop_runtime.scheduling import JobHandler
 
 
 async def on_variant_updated(message: catalog.VariantUpdated, uow: UnitOfWork) -> None:
@@ -76,7 +80,9 @@ async def on_balance_charged(message: payments.BalanceCharged, uow: UnitOfWork) 
     )
 
 
-async def on_balance_failed(message: payments.BalanceChargeFailed, uow: UnitOfWork, *, clock: Clock) -> None:
+async def on_balance_failed(
+    message: payments.BalanceChargeFailed, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
+) -> None:
     await handlers.hold_unpaid_group(
         uow,
         order_id=message.order_id,
@@ -85,6 +91,20 @@ async def on_balance_failed(message: payments.BalanceChargeFailed, uow: UnitOfWo
         message=message.message,
         requires_action=message.requires_action,
         now=clock.now(),
+        retry_after=timedelta(hours=settings.dunning_retry_hours),
+        dunning_period=timedelta(days=settings.dunning_period_days),
+    )
+
+
+async def on_refund_issued(message: payments.RefundIssued, uow: UnitOfWork) -> None:
+    await handlers.record_refund(
+        uow, order_id=message.order_id, event="refunded", amount=message.amount, detail=message.reason
+    )
+
+
+async def on_refund_rejected(message: payments.RefundRejected, uow: UnitOfWork) -> None:
+    await handlers.record_refund(
+        uow, order_id=message.order_id, event="refund_rejected", amount=message.amount, detail=message.error
     )
 
 
@@ -131,8 +151,8 @@ async def on_notification_sent(message: notifications.NotificationSent, uow: Uni
     )
 
 
-def subscriptions(*, clock: Clock) -> Subscriptions:
-    """Every message orders handles; ``clock`` is bound for the consumers that need the time."""
+def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
+    """Every message orders handles; the clock and settings are bound for the consumers that need them."""
     return {
         catalog.VariantUpdated: on_variant_updated,
         catalog.PreorderPolicyUpdated: on_preorder_policy_updated,
@@ -142,11 +162,31 @@ def subscriptions(*, clock: Clock) -> Subscriptions:
         payments.PaymentSucceeded: on_payment_succeeded,
         payments.PaymentFailed: on_payment_failed,
         payments.BalanceCharged: on_balance_charged,
-        payments.BalanceChargeFailed: functools.partial(on_balance_failed, clock=clock),
+        payments.BalanceChargeFailed: functools.partial(on_balance_failed, clock=clock, settings=settings),
+        payments.RefundIssued: on_refund_issued,
+        payments.RefundRejected: on_refund_rejected,
         fulfillment.FulfillmentOrderCreated: on_fulfillment_created,
         fulfillment.FulfillmentPicked: on_picked,
         fulfillment.FulfillmentPacked: on_packed,
         fulfillment.ShipmentShipped: on_shipped,
         fulfillment.ShipmentDelivered: on_delivered,
         notifications.NotificationSent: on_notification_sent,
+    }
+
+
+async def run_retry_balance(payload: dict[str, Any], uow: UnitOfWork) -> None:
+    await handlers.retry_unpaid_balance(uow, order_id=payload["order_id"], group_id=payload["group_id"])
+
+
+async def run_cancel_unpaid(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+    await handlers.cancel_unpaid_preorder(
+        uow, order_id=payload["order_id"], group_id=payload["group_id"], now=clock.now()
+    )
+
+
+def jobs(*, clock: Clock) -> dict[str, JobHandler]:
+    """Orders' scheduled jobs by kind (dunning retries and the end of the dunning period)."""
+    return {
+        handlers.RETRY_BALANCE: run_retry_balance,
+        handlers.CANCEL_UNPAID: functools.partial(run_cancel_unpaid, clock=clock),
     }

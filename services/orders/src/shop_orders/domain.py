@@ -47,6 +47,10 @@ class DuplicateSku(OrderError):
     pass
 
 
+class NotCancellable(OrderError):
+    """Part of the order is already with the warehouse or on its way: the answer is a return."""
+
+
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"
     RESERVED = "reserved"
@@ -55,9 +59,10 @@ class OrderStatus(enum.StrEnum):
     PARTIALLY_SHIPPED = "partially_shipped"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
+    CANCELLED = "cancelled"
 
 
-TERMINAL = {OrderStatus.REJECTED, OrderStatus.DELIVERED}
+TERMINAL = {OrderStatus.REJECTED, OrderStatus.DELIVERED, OrderStatus.CANCELLED}
 
 # Which status each saga step moves from; a step arriving in any other status is stale or duplicated.
 ALLOWED_FROM: dict[OrderStatus, set[OrderStatus]] = {
@@ -67,6 +72,7 @@ ALLOWED_FROM: dict[OrderStatus, set[OrderStatus]] = {
     OrderStatus.PARTIALLY_SHIPPED: {OrderStatus.CONFIRMED},
     OrderStatus.SHIPPED: {OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED},
     OrderStatus.DELIVERED: {OrderStatus.SHIPPED},
+    OrderStatus.CANCELLED: {OrderStatus.CONFIRMED},
 }
 
 ACCEPTED = {OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
@@ -86,6 +92,16 @@ class GroupStatus(enum.StrEnum):
     PACKED = "packed"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+NOT_YET_WITH_THE_WAREHOUSE = {
+    GroupStatus.RESERVED,
+    GroupStatus.AWAITING_CONFIRMATION,
+    GroupStatus.AWAITING_BALANCE,
+    GroupStatus.BALANCE_FAILED,
+}
+"""Groups that can still be cancelled by releasing their stock; later ones need a recall or a return."""
 
 
 def can_move(current: OrderStatus, target: OrderStatus) -> bool:

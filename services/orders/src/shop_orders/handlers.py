@@ -32,10 +32,12 @@ from shop_contracts.values import (
 from shop_orders import repository
 from shop_orders.domain import (
     ACCEPTED,
+    NOT_YET_WITH_THE_WAREHOUSE,
     CatalogVariant,
     CheckoutLine,
     GroupStatus,
     IdempotencyKeyReused,
+    NotCancellable,
     OrderStatus,
     PlanLine,
     balance_for_units,
@@ -44,11 +46,10 @@ from shop_orders.domain import (
     plan_checkout_charge,
     price_checkout,
 )
-from shop_orders.tables import order_lines, orders, shipment_groups
+from shop_orders.tables import order_lines, orders, scheduled_jobs, shipment_groups
+from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
 from shop_runtime.preorder_pricing import balance_due_at
-
-DUNNING_RETRY_AFTER = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -426,13 +427,26 @@ async def hold_unpaid_group(
     message: str,
     requires_action: bool,
     now: datetime,
+    retry_after: timedelta,
+    dunning_period: timedelta,
 ) -> None:
-    """A group's balance could not be charged: hold it and tell the customer how to fix it."""
+    """A group's balance could not be charged: hold it, tell the customer how to fix it, try again later,
+    and cancel the pre-order if it is still unpaid when the dunning period ends."""
     order = await repository.lock_order(uow.session, order_id)
     group = await _group(uow, group_id)
     if group is None or GroupStatus(group.status) is not GroupStatus.AWAITING_BALANCE:
         return
-    await _set_group(uow, group_id, status=GroupStatus.BALANCE_FAILED)
+    failures = group.balance_failures + 1
+    first_failed_at = group.first_failed_at or now
+    await _set_group(
+        uow,
+        group_id,
+        status=GroupStatus.BALANCE_FAILED,
+        balance_failures=failures,
+        first_failed_at=first_failed_at,
+    )
+    give_up_at = first_failed_at + dunning_period
+    retry_at = now + retry_after
     await repository.add_to_timeline(
         uow.session,
         order_id,
@@ -441,6 +455,23 @@ async def hold_unpaid_group(
         decline_code=decline_code,
         message=message,
         requires_action=requires_action,
+    )
+    if retry_at < give_up_at:
+        await scheduling.schedule(
+            uow.session,
+            scheduled_jobs,
+            kind=RETRY_BALANCE,
+            key=f"{RETRY_BALANCE}:{group_id}:{failures}",
+            due_at=retry_at,
+            payload={"order_id": order_id, "group_id": group_id},
+        )
+    await scheduling.schedule(
+        uow.session,
+        scheduled_jobs,
+        kind=CANCEL_UNPAID,
+        key=f"{CANCEL_UNPAID}:{group_id}",
+        due_at=give_up_at,
+        payload={"order_id": order_id, "group_id": group_id},
     )
     uow.publish(
         contracts.OrderBalanceChargeFailed(
@@ -451,10 +482,97 @@ async def hold_unpaid_group(
             currency=order.currency,
             reason=decline_code,
             requires_action=requires_action,
-            retry_at=now + DUNNING_RETRY_AFTER,
+            retry_at=retry_at if retry_at < give_up_at else None,
         ),
         subject=order_id,
     )
+    await uow.commit()
+
+
+RETRY_BALANCE = "retry_balance"
+CANCEL_UNPAID = "cancel_unpaid_preorder"
+
+
+async def retry_unpaid_balance(uow: UnitOfWork, *, order_id: str, group_id: str) -> None:
+    """Dunning: charge a held group's balance again (payments makes it a new attempt)."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await _group(uow, group_id)
+    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_FAILED:
+        return
+    await repository.add_to_timeline(uow.session, order_id, "balance_retried", group_id=group_id)
+    await _advance(uow, order, group)
+    await uow.commit()
+
+
+async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
+    """The dunning period ended and the balance is still unpaid: cancel, so the unit goes to the next in line."""
+    group = await _group(uow, group_id)
+    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_FAILED:
+        return
+    await cancel_order(uow, order_id=order_id, reason="balance_unpaid", now=now)
+
+
+async def cancel_order(uow: UnitOfWork, *, order_id: str, reason: str, now: datetime) -> int:
+    """Cancel an order none of whose units reached the warehouse: release its stock and pre-order places
+    (they go to the next customers in line) and refund what was captured, keeping non-refundable deposits.
+    Returns the refund. Cancelling twice changes nothing."""
+    order = await repository.lock_order(uow.session, order_id)
+    if OrderStatus(order.status) is OrderStatus.CANCELLED:
+        return 0
+    if not can_move(OrderStatus(order.status), OrderStatus.CANCELLED):
+        raise NotCancellable(f"an order that is {order.status} cannot be cancelled", field="order_id")
+    groups = await _groups(uow, order_id, *GroupStatus)
+    if any(GroupStatus(group.status) not in NOT_YET_WITH_THE_WAREHOUSE for group in groups):
+        raise NotCancellable(
+            "part of this order is already with the warehouse or on its way; request a return instead",
+            field="order_id",
+        )
+    lines = await repository.lines_of(uow.session, order_id)
+    kept = sum(
+        line.paid_now
+        for line in lines
+        if line.kind == "preorder"
+        and not _policy_of(line).deposit_refundable
+        and _policy_of(line).payment_mode == "deposit"
+    )
+    refund: int = max((order.charged_now or 0) - kept, 0)
+    for group in groups:
+        await _set_group(uow, group.id, status=GroupStatus.CANCELLED)
+        for job in (f"{CANCEL_UNPAID}:{group.id}",):
+            await scheduling.cancel(uow.session, scheduled_jobs, key=job, now=now)
+    await repository.set_status(uow.session, order_id, OrderStatus.CANCELLED, reason=reason)
+    await repository.add_to_timeline(
+        uow.session, order_id, "cancelled", reason=reason, refund=refund, kept=kept
+    )
+    uow.publish(catalog_contracts.ReleaseStock(order_id=order_id, reason=reason), subject=order_id)
+    if refund > 0:
+        uow.publish(
+            payment_contracts.IssueRefund(
+                order_id=order_id,
+                amount=refund,
+                currency=order.currency,
+                reason=reason,
+                idempotency_key=f"cancel:{order_id}",
+            ),
+            subject=order_id,
+        )
+    uow.publish(
+        contracts.OrderCancelled(
+            order_id=order_id,
+            customer=_customer(order),
+            reason=reason,
+            refund=refund,
+            currency=order.currency,
+        ),
+        subject=order_id,
+    )
+    await uow.commit()
+    return refund
+
+
+async def record_refund(uow: UnitOfWork, *, order_id: str, event: str, amount: int, detail: str) -> None:
+    await repository.lock_order(uow.session, order_id)
+    await repository.add_to_timeline(uow.session, order_id, event, amount=amount, detail=detail)
     await uow.commit()
 
 

@@ -19,6 +19,14 @@ class OrdersSettings(ServiceSettings):
         min_length=16,
         description="Signs customers' order access tokens; rotate by changing it (old tokens stop working).",
     )
+    dunning_retry_hours: float = Field(
+        default=24, gt=0, description="Wait before charging a failed balance again."
+    )
+    dunning_period_days: float = Field(
+        default=10,
+        gt=0,
+        description="After this long unpaid, a pre-order is cancelled and its unit goes to the next.",
+    )
     shipping_rates: dict[str, dict[str, int]] = Field(
         default={"standard": {"KRW": 3000, "USD": 500}, "express": {"KRW": 6000, "USD": 1500}},
         description="Shipping charged once per order, by method and currency, in minor units.",

@@ -4,9 +4,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from shop_runtime.messaging_tables import add_messaging_tables
+from shop_runtime.scheduling import add_schedule_table
 
 metadata = sa.MetaData()
 outbox, inbox = add_messaging_tables(metadata)
+scheduled_jobs = add_schedule_table(metadata)
 
 catalog_variants = sa.Table(
     "catalog_variants",
@@ -91,6 +93,8 @@ shipment_groups = sa.Table(
     sa.Column("balance_amount", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("expected_ship_date", sa.Date),
     sa.Column("fulfillment_id", sa.Text),
+    sa.Column("balance_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("first_failed_at", sa.DateTime(timezone=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="shipment_group_kind"),

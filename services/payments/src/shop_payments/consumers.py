@@ -44,7 +44,22 @@ async def on_charge_balance(
     )
 
 
+async def on_issue_refund(
+    message: contracts.IssueRefund, uow: UnitOfWork, *, psp: PaymentServiceProvider
+) -> None:
+    await handlers.refund_as_asked(
+        uow,
+        psp=psp,
+        order_id=message.order_id,
+        amount=message.amount,
+        currency=message.currency,
+        reason=message.reason,
+        idempotency_key=message.idempotency_key,
+    )
+
+
 SUBSCRIPTIONS: Mapping[type[Message], PaymentsConsumer] = {
     contracts.CapturePayment: on_capture_payment,
     contracts.ChargeBalance: on_charge_balance,
+    contracts.IssueRefund: on_issue_refund,
 }

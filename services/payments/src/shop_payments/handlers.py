@@ -13,11 +13,13 @@ from shop_payments.domain import (
     BalanceAttempt,
     Card,
     Decline,
+    InvalidAmount,
     MethodNotVerified,
     Money,
     NoSavedMethod,
     Payment,
     Refund,
+    RefundExceedsCaptured,
     RefundKeyReused,
     SavedMethod,
     balance_step,
@@ -167,6 +169,60 @@ async def refund_payment(
     The PSP refunds each part under a key derived from the caller's, so a retry after a failed commit
     gives nothing back twice.
     """
+    refund, created = await _refund(
+        uow, psp=psp, order_id=order_id, amount=amount, reason=reason, idempotency_key=idempotency_key
+    )
+    if created:
+        uow.publish(_refund_issued(refund), subject=order_id)
+    await uow.commit()
+    return refund
+
+
+async def refund_as_asked(
+    uow: UnitOfWork,
+    *,
+    psp: PaymentServiceProvider,
+    order_id: str,
+    amount: int,
+    currency: str,
+    reason: str,
+    idempotency_key: str,
+) -> None:
+    """A refund another service asked for: issued (told again when asked again), or refused with why."""
+    savepoint = await uow.session.begin_nested()
+    try:
+        refund, _ = await _refund(
+            uow, psp=psp, order_id=order_id, amount=amount, reason=reason, idempotency_key=idempotency_key
+        )
+    except (RefundExceedsCaptured, RefundKeyReused, InvalidAmount) as error:
+        await savepoint.rollback()
+        uow.publish(
+            contracts.RefundRejected(
+                order_id=order_id,
+                amount=amount,
+                currency=currency,
+                reason=reason,
+                idempotency_key=idempotency_key,
+                error=f"{type(error).__name__}: {error}",
+            ),
+            subject=order_id,
+        )
+    else:
+        await savepoint.commit()
+        uow.publish(_refund_issued(refund), subject=order_id)
+    await uow.commit()
+
+
+async def _refund(
+    uow: UnitOfWork,
+    *,
+    psp: PaymentServiceProvider,
+    order_id: str,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+) -> tuple[Refund, bool]:
+    """The refund under ``idempotency_key``, made now (True) or found (False); nothing committed."""
     await repository.lock(uow.session, order_id=order_id, what="refunds")
     earlier = await repository.refund_by_key(uow.session, idempotency_key=idempotency_key)
     if earlier is not None:
@@ -174,7 +230,7 @@ async def refund_payment(
             raise RefundKeyReused(
                 f"idempotency key {idempotency_key!r} was used for another refund", field="idempotency_key"
             )
-        return earlier
+        return earlier, False
     captures = await repository.captures_of_order(uow.session, order_id=order_id)
     # With nothing captured there is nothing to refund; 'XXX' (no currency) lets the rule say so.
     currency = captures[0].amount.currency if captures else "XXX"
@@ -196,8 +252,18 @@ async def refund_payment(
         parts=tuple(refunded),
     )
     await repository.add_refund(uow.session, refund)
-    await uow.commit()
-    return refund
+    return refund, True
+
+
+def _refund_issued(refund: Refund) -> contracts.RefundIssued:
+    return contracts.RefundIssued(
+        order_id=refund.order_id,
+        refund_id=str(refund.id),
+        amount=refund.amount.amount,
+        currency=refund.amount.currency,
+        reason=refund.reason,
+        idempotency_key=refund.idempotency_key,
+    )
 
 
 def _card(answer: ChargeResult | Verification) -> Card | None:

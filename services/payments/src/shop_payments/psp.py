@@ -49,6 +49,18 @@ class PspUnavailable(Exception):
     """The PSP gave no answer (timeout, server error); charging again with the same key is safe."""
 
 
+class PspTimeout(PspUnavailable):
+    """The PSP did not answer in time; whether it charged is unknown until asked again with the same key."""
+
+
+class PspServerError(PspUnavailable):
+    """The PSP answered with a server error (a 5xx); nothing was charged."""
+
+    def __init__(self, message: str, *, status: int = 503) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class IdempotencyKeyReused(Exception):
     """The same idempotency key came with a different charge: a bug in the caller, never retried away."""
 
@@ -128,6 +140,28 @@ def by_session(*, on_session: Behaviour, off_session: Behaviour) -> Behaviour:
     return behaviour
 
 
+def fails_first(then: Behaviour, *, error: Callable[[ChargeAttempt], PspUnavailable]) -> Behaviour:
+    """A PSP that is unavailable for the first attempt under each idempotency key, then answers ``then``.
+
+    Verifying the token (which charges nothing) answers ``then`` straight away.
+    """
+
+    def behaviour(attempt: ChargeAttempt) -> ChargeResult:
+        if attempt.number == 1 and attempt.currency != VERIFICATION_CURRENCY:
+            raise error(attempt)
+        return then(attempt)
+
+    return behaviour
+
+
+def _timeout(attempt: ChargeAttempt) -> PspUnavailable:
+    return PspTimeout(f"sandbox: the PSP did not answer charge {attempt.idempotency_key!r} within 30s")
+
+
+def _server_error(attempt: ChargeAttempt) -> PspUnavailable:
+    return PspServerError(f"sandbox: the PSP answered 503 to charge {attempt.idempotency_key!r}", status=503)
+
+
 TEST_TOKENS: Mapping[str, Behaviour] = {
     "tok_visa": approves(brand="visa", last4="4242"),
     "tok_mastercard": approves(brand="mastercard", last4="4444"),
@@ -155,6 +189,10 @@ TEST_TOKENS: Mapping[str, Behaviour] = {
             code="card_declined", message="The card was declined.", brand="visa", last4="0341"
         ),
     ),
+    # The PSP times out on the first attempt of each charge; the retry (same idempotency key) is approved.
+    "tok_timeout_then_ok": fails_first(approves(brand="visa", last4="1881"), error=_timeout),
+    # The PSP answers a server error (503) on the first attempt of each charge, then approves.
+    "tok_error_then_ok": fails_first(approves(brand="mastercard", last4="5100"), error=_server_error),
 }
 UNKNOWN_TOKEN: Behaviour = declines(code="invalid_token", message="The payment method token is not valid.")
 
