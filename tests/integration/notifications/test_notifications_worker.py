@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
-from shop_contracts import Envelope, orders
+from shop_contracts import Envelope, catalog, orders
 from shop_contracts.notifications import NotificationSent
 from shop_contracts.values import Address, Customer, Locale, PricedLine
 from shop_notifications import handlers
@@ -401,3 +401,48 @@ async def test_the_log_needs_an_order_id(notifications: Notifications) -> None:
     response = await notifications.client.get("/notifications")
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def _waitlist_notification(
+    entry_id: str, kind: Literal["back_in_stock", "preorder_open"], locale: Locale
+) -> catalog.WaitlistNotification:
+    return catalog.WaitlistNotification(
+        waitlist_entry_id=entry_id,
+        kind=kind,
+        sku="TEE-M",
+        product_id="prod-1",
+        title="Launch Tee",
+        options={"size": "M"},
+        customer=_customer(locale),
+        ends_at=datetime(2030, 3, 14, 12, 0, tzinfo=UTC) if kind == "preorder_open" else None,
+        expected_ship_date=date(2030, 5, 1) if kind == "preorder_open" else None,
+    )
+
+
+async def test_a_back_in_stock_notice_is_emailed_once_in_korean_with_the_product_link(
+    notifications: Notifications, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    entry_id = str(uuid.uuid4())
+    message_id = uuid.uuid4()
+    event = _waitlist_notification(entry_id, "back_in_stock", "ko")
+    await send(broker, event, subject="TEE-M", message_id=message_id)
+    await send(broker, event, subject="TEE-M", message_id=message_id)  # redelivered: still one email
+
+    mail = await _the_only_mail_about(notifications, probe, f"waitlist:{entry_id}", "waitlist_back_in_stock")
+    assert mail["To"] == "minji@example.com"
+    assert mail["Subject"] == "[Shop] Launch Tee (M) 상품이 재입고되었습니다"
+    assert f"{STOREFRONT_URL}/products/prod-1" in _text(mail)
+
+
+async def test_a_pre_order_open_notice_is_emailed_in_english_with_the_window_end_and_ship_date(
+    notifications: Notifications, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    entry_id = str(uuid.uuid4())
+    await send(broker, _waitlist_notification(entry_id, "preorder_open", "en"), subject="TEE-M")
+
+    mail = await _the_only_mail_about(notifications, probe, f"waitlist:{entry_id}", "waitlist_preorder_open")
+    assert mail["Subject"] == "[Shop] Pre-orders for Launch Tee (M) are open"
+    text = _text(mail)
+    assert "Pre-orders close: March 14, 2030" in text
+    assert "Expected to ship: May 1, 2030" in text
+    assert f"{STOREFRONT_URL}/products/prod-1" in text

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from datetime import date
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from shop_contracts.envelope import Message, MessageKind
 from shop_contracts.routing import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
-from shop_contracts.values import LocatedLine, Money, PreorderLine, PreorderPolicy, RequestedLine, Value
+from shop_contracts.values import (
+    Customer,
+    LocatedLine,
+    Money,
+    PreorderLine,
+    PreorderPolicy,
+    RequestedLine,
+    Value,
+)
 
 SOURCE = "catalog"
 
@@ -122,3 +131,27 @@ class PreorderAllocated(CatalogEvent):
     still_waiting: int = Field(
         ge=0, description="Units of this order's pre-order for the SKU not yet allocated."
     )
+
+
+WaitlistKind = Literal["back_in_stock", "preorder_open"]
+"""What a waitlist subscriber is told: the variant is back in stock, or its pre-order window opened."""
+
+
+class WaitlistNotification(CatalogEvent):
+    """Tell one waitlist subscriber that a variant is back in stock or open for pre-order.
+
+    One message per subscriber, so each message yields exactly one email. A subscriber hears of each kind
+    once; ``back_in_stock`` may come again after the variant sold out, ``preorder_open`` after the
+    pre-order was ended and set again.
+    """
+
+    TYPE: ClassVar[str] = "catalog.waitlist.notify.v1"
+    waitlist_entry_id: str
+    kind: WaitlistKind
+    sku: str
+    product_id: str
+    title: str = Field(description="The product's title.")
+    options: dict[str, str] = Field(default_factory=dict, description="The variant's options (size, colour).")
+    customer: Customer
+    ends_at: AwareDatetime | None = Field(default=None, description="preorder_open: when the window closes.")
+    expected_ship_date: date | None = Field(default=None, description="preorder_open: when it should ship.")

@@ -16,6 +16,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     catalog.StockCommitted,
     catalog.PreorderPolicyUpdated,
     catalog.PreorderAllocated,
+    catalog.WaitlistNotification,
     orders.OrderPlaced,
     orders.OrderConfirmed,
     orders.OrderRejected,

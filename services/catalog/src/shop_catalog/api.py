@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shop_catalog import handlers, queries
@@ -18,6 +19,8 @@ from shop_catalog.domain import (
     UnknownInbound,
     UnknownProduct,
     UnknownSku,
+    UnknownWaitlistEntry,
+    WaitlistEntry,
 )
 from shop_catalog.handlers import SavedPolicy
 from shop_contracts.values import PreorderPolicy
@@ -71,6 +74,12 @@ class InboundIn(Strict):
     expected_at: AwareDatetime
 
 
+class WaitlistIn(Strict):
+    sku: Sku
+    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    locale: Literal["ko", "en"]
+
+
 class ReceiptIn(Strict):
     quantity: int = Field(ge=0, description="Units that arrived; may be fewer than expected.")
 
@@ -84,6 +93,7 @@ def _problem(error: CatalogError) -> Problem:
         NoPreorderPolicy: (404, "no_preorder_policy"),
         UnknownInbound: (404, "unknown_inbound"),
         InboundAlreadyReceived: (409, "inbound_already_received"),
+        UnknownWaitlistEntry: (404, "unknown_waitlist_entry"),
     }.get(type(error), (409, "conflict"))
     errors = [{"field": error.field, "message": str(error)}] if error.field else None
     return Problem(status, str(error), code=code, errors=errors)
@@ -187,10 +197,12 @@ def _policy_view(saved: SavedPolicy) -> dict[str, Any]:
 
 
 @router.put("/preorder-policies/{sku}")
-async def set_preorder_policy(sku: str, body: PreorderPolicyIn, uow: UnitOfWorkDep) -> dict[str, Any]:
+async def set_preorder_policy(
+    sku: str, body: PreorderPolicyIn, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
     try:
         saved = await handlers.set_preorder_policy(
-            uow, sku=sku, policy=PreorderPolicy.model_validate(body.model_dump())
+            uow, sku=sku, policy=PreorderPolicy.model_validate(body.model_dump()), clock=clock
         )
     except CatalogError as error:
         raise _problem(error) from error
@@ -254,3 +266,52 @@ async def receive_inbound(
         "allocated_to_preorders": received.allocated,
         "status": "received",
     }
+
+
+def waitlist_entry_view(entry: WaitlistEntry) -> dict[str, Any]:
+    return {
+        "id": str(entry.id),
+        "sku": entry.sku,
+        "email": entry.email,
+        "locale": entry.locale,
+        "created_at": entry.created_at.isoformat(),
+        "notified_at": {
+            kind: None if moment is None else moment.isoformat() for kind, moment in entry.notified_at.items()
+        },
+    }
+
+
+@router.post("/waitlist", status_code=201, responses={200: {"description": "Already on the waitlist."}})
+async def subscribe_to_waitlist(body: WaitlistIn, uow: UnitOfWorkDep) -> JSONResponse:
+    try:
+        subscription = await handlers.subscribe_to_waitlist(
+            uow, sku=body.sku, email=body.email, locale=body.locale
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    return JSONResponse(
+        waitlist_entry_view(subscription.entry), status_code=201 if subscription.created else 200
+    )
+
+
+@router.delete("/waitlist/{entry_id}", status_code=204)
+async def unsubscribe_from_waitlist(entry_id: uuid.UUID, uow: UnitOfWorkDep) -> Response:
+    try:
+        await handlers.unsubscribe_from_waitlist(uow, entry_id=entry_id)
+    except CatalogError as error:
+        raise _problem(error) from error
+    return Response(status_code=204)
+
+
+@router.get("/waitlist")
+async def waitlist_of(
+    sku: Annotated[str, Query(min_length=1)],
+    uow: UnitOfWorkDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    try:
+        count, entries = await queries.waitlist_of(uow.session, sku, limit=limit, offset=offset)
+    except CatalogError as error:
+        raise _problem(error) from error
+    return {"sku": sku, "count": count, "items": [waitlist_entry_view(entry) for entry in entries]}

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 from shop_contracts.values import PreorderPolicy
 
@@ -47,6 +47,10 @@ class NoPreorderPolicy(CatalogError):
 
 
 class UnknownInbound(CatalogError):
+    pass
+
+
+class UnknownWaitlistEntry(CatalogError):
     pass
 
 
@@ -327,6 +331,58 @@ def expected_ship_dates(
             supply[taken - 1].expected_at.astimezone(UTC).date() if covered >= demand else fallback
         )
     return dates
+
+
+WaitlistKind = Literal["back_in_stock", "preorder_open"]
+WAITLIST_KINDS: tuple[WaitlistKind, ...] = ("back_in_stock", "preorder_open")
+
+
+@dataclass(frozen=True)
+class WaitlistEntry:
+    """Someone waiting to hear that a SKU is back in stock or open for pre-order, and when they last did."""
+
+    id: uuid.UUID
+    sku: str
+    email: str
+    locale: Literal["ko", "en"]
+    created_at: datetime
+    notified_at: Mapping[WaitlistKind, datetime | None]
+
+
+@dataclass(frozen=True)
+class AvailabilityChanges:
+    """SKUs whose available units (over all locations) crossed zero in one unit of work."""
+
+    back_in_stock: list[str]
+    """From 0 to more: the waitlist hears of it."""
+    sold_out: list[str]
+    """From more to 0: the waitlist may hear of the next restock again."""
+
+
+def availability_changes(before: Mapping[str, int], after: Mapping[str, int]) -> AvailabilityChanges:
+    """Compare available units per SKU before and after a change (a SKU missing from a side has none).
+
+    Only a crossing counts: 0 → 3 is back in stock, 2 → 5 is not, 1 → 0 is sold out.
+    """
+    skus = sorted(set(before) | set(after))
+    return AvailabilityChanges(
+        back_in_stock=[sku for sku in skus if before.get(sku, 0) <= 0 < after.get(sku, 0)],
+        sold_out=[sku for sku in skus if before.get(sku, 0) > 0 >= after.get(sku, 0)],
+    )
+
+
+def preorder_opens(previous_window: str | None, window: str) -> bool:
+    """Whether setting a policy opens a pre-order: its window is open now and was not before.
+
+    ``previous_window`` is the state of the policy being replaced at the same moment (None: there was none
+    or it was ended). A window that starts later opens later, unseen by this rule.
+    """
+    return window == "open" and previous_window != "open"
+
+
+def normalized_email(email: str) -> str:
+    """One subscription per address, whatever its letter case."""
+    return email.strip().lower()
 
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")

@@ -20,9 +20,15 @@ from shop_catalog.domain import (
     StockLevel,
     UnknownInbound,
     UnknownSku,
+    UnknownWaitlistEntry,
+    WaitlistEntry,
+    WaitlistKind,
     allocate_in_queue_order,
+    availability_changes,
     check_preorder_policy,
+    normalized_email,
     plan_order,
+    preorder_opens,
 )
 from shop_catalog.repository import PolicyRecord
 from shop_catalog.tables import (
@@ -36,7 +42,7 @@ from shop_catalog.tables import (
     variants,
 )
 from shop_contracts import catalog as contracts
-from shop_contracts.values import LocatedLine, Money, PreorderLine, PreorderPolicy
+from shop_contracts.values import Customer, LocatedLine, Money, PreorderLine, PreorderPolicy
 from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
 from shop_runtime.preorder_pricing import window_state
@@ -106,15 +112,18 @@ async def adjust_inventory(
 ) -> StockLevel:
     """Count units in or out of a location (receiving, a stock take, damage), keeping a ledger entry.
 
-    Units counted in go to the SKU's waiting pre-orders first, in queue order.
+    Units counted in go to the SKU's waiting pre-orders first, in queue order; what is left over may bring
+    the SKU back in stock, and counting the last units out sells it out.
     """
     await _require_sku(uow, sku)
     await repository.lock_preorder_policies(uow.session, [sku])
     level = await repository.lock_or_create_stock_level(uow.session, sku, location)
+    available_before = await repository.available_units(uow.session, [sku])
     level.adjust(delta)
     if delta > 0:
         await _allocate_to_waiting_preorders(uow, [level])
     await repository.save_stock_levels(uow.session, [level])
+    await _tell_waitlists(uow, available_before)
     await uow.session.execute(
         sa.insert(inventory_adjustments).values(sku=sku, location=location, delta=delta, reason=reason)
     )
@@ -139,6 +148,7 @@ async def reserve_stock(
     skus = sorted({line.sku for line in lines})
     records = await repository.lock_preorder_policies(uow.session, skus)
     levels = await repository.lock_stock_levels(uow.session, skus)
+    available_before = await repository.available_units(uow.session, skus)
     now = clock.now()
     policies = _active(records)
     accepted = await repository.accepted_units(uow.session, policies)
@@ -179,6 +189,7 @@ async def reserve_stock(
     for planned in plan.in_stock:
         by_key[planned.sku, planned.location].reserve(planned.quantity)
     await repository.save_stock_levels(uow.session, levels)
+    await _tell_waitlists(uow, available_before)
     for planned in plan.in_stock:
         await repository.add_to_reservation(
             uow.session,
@@ -238,7 +249,9 @@ async def release_stock(uow: UnitOfWork, *, order_id: str) -> None:
     )
     held = await _reservations(uow, order_id, status="reserved")
     if held:
-        levels = await repository.lock_stock_levels(uow.session, sorted({line.sku for line in held}))
+        held_skus = sorted({line.sku for line in held})
+        levels = await repository.lock_stock_levels(uow.session, held_skus)
+        available_before = await repository.available_units(uow.session, held_skus)
         by_key = {(level.sku, level.location): level for level in levels}
         for line in held:
             by_key[line.sku, line.location].release(line.quantity)
@@ -247,6 +260,7 @@ async def release_stock(uow: UnitOfWork, *, order_id: str) -> None:
             uow, [by_key[line.sku, line.location] for line in held if (line.sku, line.location) in by_key]
         )
         await repository.save_stock_levels(uow.session, levels)
+        await _tell_waitlists(uow, available_before)
     uow.publish(contracts.StockReleased(order_id=order_id), subject=order_id)
     await uow.commit()
 
@@ -273,11 +287,22 @@ class SavedPolicy:
     version: int
 
 
-async def set_preorder_policy(uow: UnitOfWork, *, sku: str, policy: PreorderPolicy) -> SavedPolicy:
-    """Put a variant on pre-order under ``policy`` (or change its policy) and tell other services."""
+async def set_preorder_policy(
+    uow: UnitOfWork, *, sku: str, policy: PreorderPolicy, clock: Clock
+) -> SavedPolicy:
+    """Put a variant on pre-order under ``policy`` (or change its policy) and tell other services.
+
+    When this opens the pre-order (its window is open now and was not under the policy it replaces), the
+    SKU's waitlist hears of it. A window that starts later is not announced when it opens (a known gap:
+    nothing watches the clock), only by a later change of the policy made while it is open.
+    """
     await _require_sku(uow, sku)
     check_preorder_policy(policy)
     existing = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
+    now = clock.now()
+    previous_window = (
+        window_state(existing.policy, now) if existing is not None and existing.policy is not None else None
+    )
     version = existing.version + 1 if existing else 1
     values = {**repository.policy_values(policy), "version": version, "ended_at": None}
     if existing:
@@ -289,16 +314,22 @@ async def set_preorder_policy(uow: UnitOfWork, *, sku: str, policy: PreorderPoli
     else:
         await uow.session.execute(sa.insert(preorder_policies).values(sku=sku, **values))
     uow.publish(contracts.PreorderPolicyUpdated(sku=sku, policy=policy, version=version), subject=sku)
+    if preorder_opens(previous_window, window_state(policy, now)):
+        await _notify_waitlist(uow, sku=sku, kind="preorder_open", policy=policy)
     await uow.commit()
     return SavedPolicy(sku=sku, policy=policy, version=version)
 
 
 async def end_preorder_policy(uow: UnitOfWork, *, sku: str) -> SavedPolicy:
-    """Take a variant off pre-order; pre-orders already accepted keep their places and are still served."""
+    """Take a variant off pre-order; pre-orders already accepted keep their places and are still served.
+
+    The SKU's waitlist may hear of the next pre-order that opens.
+    """
     await _require_sku(uow, sku)
     existing = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
     if existing is None or existing.policy is None:
         raise NoPreorderPolicy(f"{sku!r} is not on pre-order", field="sku")
+    await repository.reset_waitlist_notified(uow.session, [sku], "preorder_open")
     version = existing.version + 1
     await uow.session.execute(
         sa.update(preorder_policies)
@@ -348,6 +379,7 @@ async def receive_inbound(
         raise InboundAlreadyReceived(f"inbound {inbound_id} was received already", field="inbound_id")
     await repository.lock_preorder_policies(uow.session, [inbound.sku])
     level = await repository.lock_or_create_stock_level(uow.session, inbound.sku, inbound.location)
+    available_before = await repository.available_units(uow.session, [inbound.sku])
     allocated = 0
     if quantity > 0:
         level.adjust(quantity)
@@ -362,6 +394,7 @@ async def receive_inbound(
         allocations = await _allocate_to_waiting_preorders(uow, [level])
         allocated = sum(allocation.quantity for allocation in allocations)
         await repository.save_stock_levels(uow.session, [level])
+        await _tell_waitlists(uow, available_before)
     await uow.session.execute(
         sa.update(inbounds)
         .where(inbounds.c.id == inbound_id)
@@ -402,6 +435,76 @@ async def _allocate_to_waiting_preorders(uow: UnitOfWork, levels: list[StockLeve
             correlation_id=allocation.order_id,
         )
     return allocations
+
+
+@dataclass(frozen=True)
+class WaitlistSubscription:
+    entry: WaitlistEntry
+    created: bool
+    """False when the address was on the SKU's waitlist already (the same entry is returned)."""
+
+
+async def subscribe_to_waitlist(
+    uow: UnitOfWork, *, sku: str, email: str, locale: str
+) -> WaitlistSubscription:
+    """Put an address on a SKU's waitlist once; subscribing again keeps the entry and takes the new locale."""
+    await _require_sku(uow, sku)
+    entry, created = await repository.add_waitlist_entry(
+        uow.session, sku=sku, email=normalized_email(email), locale=locale
+    )
+    await uow.commit()
+    return WaitlistSubscription(entry=entry, created=created)
+
+
+async def unsubscribe_from_waitlist(uow: UnitOfWork, *, entry_id: uuid.UUID) -> None:
+    """Take an entry off its waitlist; it hears of nothing more."""
+    if not await repository.delete_waitlist_entry(uow.session, entry_id):
+        raise UnknownWaitlistEntry(f"no waitlist entry {entry_id}", field="entry_id")
+    await uow.commit()
+
+
+async def _tell_waitlists(uow: UnitOfWork, available_before: dict[str, int]) -> None:
+    """Tell the waitlists of SKUs that came back in stock; let those that sold out hear of the next restock.
+
+    Called after the levels were saved, under the locks of the SKUs' levels, with what was available
+    before the change.
+    """
+    available_after = await repository.available_units(uow.session, available_before)
+    changes = availability_changes(available_before, available_after)
+    if changes.sold_out:
+        await repository.reset_waitlist_notified(uow.session, changes.sold_out, "back_in_stock")
+    for sku in changes.back_in_stock:
+        await _notify_waitlist(uow, sku=sku, kind="back_in_stock")
+
+
+async def _notify_waitlist(
+    uow: UnitOfWork, *, sku: str, kind: WaitlistKind, policy: PreorderPolicy | None = None
+) -> None:
+    """Publish one message per subscriber not yet told of ``kind`` and mark them told, in this transaction.
+
+    Every message is an outbox row of this transaction, so a waitlist is expected to stay within a few
+    thousand entries per SKU; a larger one would need batching outside the stock change.
+    """
+    entries = await repository.lock_waitlist_to_notify(uow.session, sku, kind)
+    if not entries:
+        return
+    listing = await repository.variant_listing(uow.session, sku)
+    for entry in entries:
+        uow.publish(
+            contracts.WaitlistNotification(
+                waitlist_entry_id=str(entry.id),
+                kind=kind,
+                sku=sku,
+                product_id=str(listing.product_id),
+                title=listing.title,
+                options=listing.options,
+                customer=Customer(email=entry.email, locale=entry.locale),
+                ends_at=policy.ends_at if policy is not None else None,
+                expected_ship_date=policy.expected_ship_date if policy is not None else None,
+            ),
+            subject=sku,
+        )
+    await repository.mark_waitlist_notified(uow.session, [entry.id for entry in entries], kind)
 
 
 def _active(records: dict[str, PolicyRecord]) -> dict[str, PreorderPolicy]:

@@ -17,6 +17,7 @@ from shop_catalog.domain import (
     QueuedPreorder,
     UnknownProduct,
     UnknownSku,
+    WaitlistEntry,
     expected_ship_dates,
 )
 from shop_catalog.tables import (
@@ -27,6 +28,7 @@ from shop_catalog.tables import (
     products,
     stock_levels,
     variants,
+    waitlist_entries,
 )
 from shop_contracts.values import PreorderPolicy
 from shop_runtime.preorder_pricing import discounted_unit_price, early_bird, split_line, window_state
@@ -283,3 +285,24 @@ def inbound_view(row: sa.Row[Any]) -> dict[str, Any]:
         "received_at": row.received_at,
         "status": "expected" if row.received_at is None else "received",
     }
+
+
+async def waitlist_of(
+    session: AsyncSession, sku: str, *, limit: int, offset: int
+) -> tuple[int, list[WaitlistEntry]]:
+    """How many wait for a SKU, and a page of them, oldest first."""
+    if not await repository.existing_skus(session, [sku]):
+        raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
+    count = (
+        await session.execute(
+            sa.select(sa.func.count()).select_from(waitlist_entries).where(waitlist_entries.c.sku == sku)
+        )
+    ).scalar_one()
+    rows = await session.execute(
+        sa.select(waitlist_entries)
+        .where(waitlist_entries.c.sku == sku)
+        .order_by(waitlist_entries.c.created_at, waitlist_entries.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return int(count), [repository.waitlist_entry_from_row(row) for row in rows]

@@ -153,3 +153,19 @@ inbounds = sa.Table(
         "received_quantity IS NULL OR received_quantity >= 0", name="inbound_received_quantity"
     ),
 )
+
+waitlist_entries = sa.Table(
+    "waitlist_entries",
+    metadata,
+    sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
+    sa.Column("sku", sa.Text, sa.ForeignKey("variants.sku"), nullable=False),
+    sa.Column("email", sa.Text, nullable=False, comment="Lower-cased, so one address subscribes once."),
+    sa.Column("locale", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # Set when the subscriber was told; cleared when telling them again makes sense (sold out again,
+    # pre-order ended), so each kind is told once per occasion.
+    sa.Column("back_in_stock_notified_at", sa.DateTime(timezone=True)),
+    sa.Column("preorder_open_notified_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("sku", "email", name="waitlist_one_entry_per_sku_and_email"),
+    sa.CheckConstraint("locale IN ('ko', 'en')", name="waitlist_locale"),
+)

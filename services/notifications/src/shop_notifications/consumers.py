@@ -8,10 +8,17 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
-from shop_contracts import orders
+from shop_contracts import catalog, orders
 from shop_contracts.values import Customer
 from shop_notifications import handlers
-from shop_notifications.domain import Money, OrderLine, PreorderLine, Recipient, ShippingAddress
+from shop_notifications.domain import (
+    Money,
+    OrderLine,
+    PreorderLine,
+    Recipient,
+    ShippingAddress,
+    WaitlistItem,
+)
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import UnitOfWork
 
@@ -122,6 +129,32 @@ async def on_order_balance_charge_failed(
     )
 
 
+async def on_waitlist_notification(
+    message: catalog.WaitlistNotification, uow: UnitOfWork, *, storefront_url: str
+) -> None:
+    item = WaitlistItem(
+        sku=message.sku, product_id=message.product_id, title=message.title, options=message.options
+    )
+    if message.kind == "back_in_stock":
+        await handlers.notify_back_in_stock(
+            uow,
+            storefront_url=storefront_url,
+            entry_id=message.waitlist_entry_id,
+            recipient=_recipient(message.customer),
+            item=item,
+        )
+    else:
+        await handlers.notify_preorder_open(
+            uow,
+            storefront_url=storefront_url,
+            entry_id=message.waitlist_entry_id,
+            recipient=_recipient(message.customer),
+            item=item,
+            ends_at=message.ends_at,
+            expected_ship_date=message.expected_ship_date,
+        )
+
+
 def subscriptions(*, storefront_url: str) -> Subscriptions:
     """Every message notifications consumes, with the consumer that handles it."""
     return {
@@ -132,5 +165,8 @@ def subscriptions(*, storefront_url: str) -> Subscriptions:
         orders.OrderBalanceCharged: on_order_balance_charged,
         orders.OrderBalanceChargeFailed: functools.partial(
             on_order_balance_charge_failed, storefront_url=storefront_url
+        ),
+        catalog.WaitlistNotification: functools.partial(
+            on_waitlist_notification, storefront_url=storefront_url
         ),
     }

@@ -21,6 +21,8 @@ ORDER_SHIPPED = "order_shipped"
 ORDER_DELIVERED = "order_delivered"
 ORDER_BALANCE_CHARGED = "order_balance_charged"
 ORDER_BALANCE_CHARGE_FAILED = "order_balance_charge_failed"
+WAITLIST_BACK_IN_STOCK = "waitlist_back_in_stock"
+WAITLIST_PREORDER_OPEN = "waitlist_preorder_open"
 TEMPLATES = (
     ORDER_CONFIRMED,
     ORDER_REJECTED,
@@ -28,6 +30,8 @@ TEMPLATES = (
     ORDER_DELIVERED,
     ORDER_BALANCE_CHARGED,
     ORDER_BALANCE_CHARGE_FAILED,
+    WAITLIST_BACK_IN_STOCK,
+    WAITLIST_PREORDER_OPEN,
 )
 
 MINOR_UNIT_DIGITS = {"KRW": 0, "JPY": 0, "USD": 2, "EUR": 2, "GBP": 2}
@@ -195,6 +199,33 @@ def order_payment_url(storefront_url: str, order_id: str) -> str:
     return f"{storefront_url}/orders/{quote(order_id, safe='')}/payment"
 
 
+def product_url(storefront_url: str, product_id: str) -> str:
+    """The storefront page of a product."""
+    return f"{storefront_url}/products/{quote(product_id, safe='')}"
+
+
+def waitlist_reference(entry_id: str) -> str:
+    """What a waitlist email is logged under where order emails have their order id (it has no order)."""
+    return f"waitlist:{entry_id}"
+
+
+@dataclass(frozen=True)
+class WaitlistItem:
+    """The variant a waitlist email is about."""
+
+    sku: str
+    product_id: str
+    title: str
+    options: Mapping[str, str]
+
+    @property
+    def name(self) -> str:
+        """The product's title with the variant's options: ``Launch Tee (M / Black)``."""
+        if not self.options:
+            return self.title
+        return f"{self.title} ({' / '.join(self.options.values())})"
+
+
 @dataclass(frozen=True)
 class EmailDraft:
     """One email decided but not yet rendered: which template, to whom, about which order, with what values."""
@@ -339,6 +370,49 @@ def order_balance_charge_failed_email(
             "requires_action": requires_action,
             "retry_on": format_day_of(retry_at, locale) if retry_at is not None else None,
             "payment_url": order_payment_url(storefront_url, order_id),
+        },
+    )
+
+
+def waitlist_back_in_stock_email(
+    *, entry_id: str, recipient: Recipient, item: WaitlistItem, storefront_url: str
+) -> EmailDraft:
+    """A variant the customer waited for is back in stock: what it is and where to buy it."""
+    return EmailDraft(
+        template=WAITLIST_BACK_IN_STOCK,
+        order_id=waitlist_reference(entry_id),
+        recipient=recipient,
+        values={
+            "title": item.name,
+            "sku": item.sku,
+            "product_url": product_url(storefront_url, item.product_id),
+        },
+    )
+
+
+def waitlist_preorder_open_email(
+    *,
+    entry_id: str,
+    recipient: Recipient,
+    item: WaitlistItem,
+    ends_at: datetime | None,
+    expected_ship_date: date | None,
+    storefront_url: str,
+) -> EmailDraft:
+    """A variant the customer waited for takes pre-orders: until when, when it should ship, where to order."""
+    locale = recipient.locale
+    return EmailDraft(
+        template=WAITLIST_PREORDER_OPEN,
+        order_id=waitlist_reference(entry_id),
+        recipient=recipient,
+        values={
+            "title": item.name,
+            "sku": item.sku,
+            "product_url": product_url(storefront_url, item.product_id),
+            "ends_on": format_day_of(ends_at, locale) if ends_at is not None else None,
+            "expected_ship_date": (
+                format_date(expected_ship_date, locale) if expected_ship_date is not None else None
+            ),
         },
     )
 

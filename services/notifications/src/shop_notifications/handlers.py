@@ -21,12 +21,15 @@ from shop_notifications.domain import (
     RejectionReason,
     RetryPolicy,
     ShippingAddress,
+    WaitlistItem,
     order_balance_charge_failed_email,
     order_balance_charged_email,
     order_confirmed_email,
     order_delivered_email,
     order_rejected_email,
     order_shipped_email,
+    waitlist_back_in_stock_email,
+    waitlist_preorder_open_email,
 )
 from shop_notifications.rendering import render_email
 from shop_runtime.database import UnitOfWork
@@ -119,6 +122,40 @@ async def notify_balance_charge_failed(
         reason=reason,
         requires_action=requires_action,
         retry_at=retry_at,
+        storefront_url=storefront_url,
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_back_in_stock(
+    uow: UnitOfWork, *, storefront_url: str, entry_id: str, recipient: Recipient, item: WaitlistItem
+) -> None:
+    """Queue the email that tells a waitlist subscriber the variant is back in stock."""
+    draft = waitlist_back_in_stock_email(
+        entry_id=entry_id, recipient=recipient, item=item, storefront_url=storefront_url
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_preorder_open(
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    entry_id: str,
+    recipient: Recipient,
+    item: WaitlistItem,
+    ends_at: datetime | None,
+    expected_ship_date: date | None,
+) -> None:
+    """Queue the email that tells a waitlist subscriber the variant takes pre-orders."""
+    draft = waitlist_preorder_open_email(
+        entry_id=entry_id,
+        recipient=recipient,
+        item=item,
+        ends_at=ends_at,
+        expected_ship_date=expected_ship_date,
         storefront_url=storefront_url,
     )
     await _queue_email(uow, draft)
