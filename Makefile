@@ -12,11 +12,12 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help install up demo test lint typecheck unit integration system contracts audit clean
+.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder clean
 
 help:
 	@echo "make up    - install, migrate and run the whole shop on this machine (Ctrl-C stops it)"
 	@echo "make demo  - against a running 'make up': seed a catalog and drive one order to delivered"
+	@echo "make demo-preorder - against a running 'make up': a deposit pre-order through receipt and balance to delivered"
 	@echo "make test  - lint, type-check and run every test (unit, integration, system)"
 	@echo "make audit - check the invariants across every service's database (read-only)"
 
@@ -35,6 +36,9 @@ up: install
 
 demo: install
 	$(PY) -m scripts.demo
+
+demo-preorder: install
+	$(PY) -m scripts.demo_preorder
 
 lint: install
 	$(VENV)/bin/ruff format --check .

@@ -260,3 +260,75 @@ async def test_a_balance_that_fails_off_session_holds_the_group_and_tells_the_cu
         assert any("/payment" in text for text in texts), texts
 
     await eventually(told, timeout=20)
+
+
+async def test_dunning_retries_then_cancels_and_the_unit_goes_to_the_next_customer(
+    gateway: httpx.AsyncClient, stack: Stack, clock: Callable[[timedelta], None]
+) -> None:
+    sku = new_sku("DUNNING")
+    await product(gateway, sku=sku, prices={"KRW": 50000})
+    await put_on_preorder(stack, gateway, sku, policy("deposit", deposit_percent=20))
+    first = (await place_order(gateway, checkout(sku, token="tok_fails_later"))).json()
+    await wait_for_status(gateway, first, "confirmed")
+    second = (await place_order(gateway, checkout(sku))).json()
+    await wait_for_status(gateway, second, "confirmed")
+
+    await expect_and_receive(gateway, sku, expected=1, received=1)
+    await wait_for_group(gateway, first, "balance_failed")
+
+    clock(timedelta(hours=25))  # the dunning retry is due after 24 h; the card still declines off session
+
+    async def retried_and_failed_again() -> None:
+        view = await order_as_customer(gateway, first)
+        events = [entry["event"] for entry in view["timeline"]]
+        assert "balance_retried" in events
+        assert events.count("balance_failed") == 2
+
+    await eventually(retried_and_failed_again, timeout=30)
+
+    clock(timedelta(days=11))  # the dunning period (10 days) is over
+    cancelled = await wait_for_status(gateway, first, "cancelled", timeout=30)
+    assert cancelled["status_reason"] == "balance_unpaid"
+
+    async def deposit_refunded() -> None:
+        view = await order_as_customer(gateway, first)
+        assert view["payments"]["refunded"] == view["charged_at_checkout"] == 10000 + 3000
+
+    await eventually(deposit_refunded, timeout=20)
+    promoted = await wait_for_group(gateway, second, "pick_requested", timeout=30)
+    assert promoted["payments"]["captured"] == 53000
+
+
+async def test_a_customer_cancels_a_waiting_preorder_and_gets_the_deposit_back(
+    gateway: httpx.AsyncClient, stack: Stack
+) -> None:
+    sku = new_sku("CANCEL")
+    product_id = await product(gateway, sku=sku, prices={"KRW": 60000})
+    await put_on_preorder(stack, gateway, sku, policy("deposit", deposit_percent=50, cap=5))
+    placed = (await place_order(gateway, checkout(sku, quantity=2))).json()
+    order = await wait_for_status(gateway, placed, "confirmed")
+    assert order["charged_at_checkout"] == 60000 + 3000
+
+    response = await gateway.post(
+        f"/v1/orders/{placed['id']}/cancel",
+        json={"reason": "delivery_time"},
+        headers={"Authorization": f"Bearer {placed['access_token']}"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["refund"] == 63000
+    await wait_for_status(gateway, placed, "cancelled")
+
+    async def refunded_and_place_freed() -> None:
+        view = await order_as_customer(gateway, placed)
+        assert view["payments"]["refunded"] == 63000
+        shown = (await gateway.get(f"/v1/products/{product_id}")).json()["variants"][0]["preorder"]
+        assert shown["units_left"] == 5
+
+    await eventually(refunded_and_place_freed, timeout=20)
+    again = await gateway.post(
+        f"/v1/orders/{placed['id']}/cancel",
+        json={"reason": "delivery_time"},
+        headers={"Authorization": f"Bearer {placed['access_token']}"},
+    )
+    assert again.status_code == 200
+    assert again.json()["refund"] == 0
