@@ -20,6 +20,7 @@ from shop_notifications.domain import (
     ShippingAddress,
     order_balance_charge_failed_email,
     order_balance_charged_email,
+    order_cancelled_email,
     order_confirmed_email,
     order_delivered_email,
     order_rejected_email,
@@ -448,3 +449,39 @@ def test_an_unknown_decline_reason_is_still_said_in_plain_words(locale: Locale, 
     rendered = _charge_failed(locale, "KRW", reason="do_not_honor_51", requires_action=False, retry_at=None)
     assert says in rendered.text
     assert "do_not_honor_51" not in rendered.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "refund", "reason_words"),
+    [
+        ("ko", "63,000원", "결제 기한까지"),
+        ("en", "₩63,000", "could not be charged before the payment deadline"),
+    ],
+)
+def test_a_cancellation_by_the_shop_says_why_and_what_is_refunded(
+    locale: Locale, refund: str, reason_words: str
+) -> None:
+    rendered = render_email(
+        order_cancelled_email(
+            order_id="ord-9",
+            recipient=Recipient(email="minji@example.com", locale=locale),
+            reason="balance_unpaid",
+            refund=Money(63000, "KRW"),
+        )
+    )
+    assert "ord-9" in rendered.subject
+    assert refund in rendered.text
+    assert reason_words in rendered.text
+
+
+def test_a_customers_own_cancellation_with_nothing_to_refund_says_so() -> None:
+    rendered = render_email(
+        order_cancelled_email(
+            order_id="ord-9",
+            recipient=Recipient(email="minji@example.com", locale="en"),
+            reason="changed_mind",
+            refund=Money(0, "USD"),
+        )
+    )
+    assert "Nothing was charged that needs refunding" in rendered.text
+    assert "because" not in rendered.text

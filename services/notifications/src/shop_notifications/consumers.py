@@ -114,6 +114,16 @@ async def on_order_balance_charged(message: orders.OrderBalanceCharged, uow: Uni
     )
 
 
+async def on_order_cancelled(message: orders.OrderCancelled, uow: UnitOfWork) -> None:
+    await handlers.notify_order_cancelled(
+        uow,
+        order_id=message.order_id,
+        recipient=_recipient(message.customer),
+        reason=message.reason,
+        refund=Money(message.refund, message.currency),
+    )
+
+
 async def on_order_balance_charge_failed(
     message: orders.OrderBalanceChargeFailed, uow: UnitOfWork, *, storefront_url: str
 ) -> None:
@@ -163,6 +173,7 @@ def subscriptions(*, storefront_url: str) -> Subscriptions:
         orders.OrderShipped: on_order_shipped,
         orders.OrderDelivered: on_order_delivered,
         orders.OrderBalanceCharged: on_order_balance_charged,
+        orders.OrderCancelled: on_order_cancelled,
         orders.OrderBalanceChargeFailed: functools.partial(
             on_order_balance_charge_failed, storefront_url=storefront_url
         ),

@@ -20,6 +20,7 @@ ORDER_REJECTED = "order_rejected"
 ORDER_SHIPPED = "order_shipped"
 ORDER_DELIVERED = "order_delivered"
 ORDER_BALANCE_CHARGED = "order_balance_charged"
+ORDER_CANCELLED = "order_cancelled"
 ORDER_BALANCE_CHARGE_FAILED = "order_balance_charge_failed"
 WAITLIST_BACK_IN_STOCK = "waitlist_back_in_stock"
 WAITLIST_PREORDER_OPEN = "waitlist_preorder_open"
@@ -462,3 +463,27 @@ class RetryPolicy:
         if permanent or attempts >= self.max_attempts:
             return None
         return min(self.base_delay * (1 << (attempts - 1)), self.max_delay)
+
+
+CANCELLATION_REASONS: dict[str, dict[Locale, str]] = {
+    "balance_unpaid": {
+        "en": "the balance of your pre-order could not be charged before the payment deadline",
+        "ko": "결제 기한까지 예약 주문 잔금을 결제하지 못했습니다",
+    },
+}
+"""Reasons the shop cancels on its own, in words; a customer's own reason is not repeated back."""
+
+
+def order_cancelled_email(*, order_id: str, recipient: Recipient, reason: str, refund: Money) -> EmailDraft:
+    """An order was cancelled: why (when the shop did it) and what is refunded."""
+    locale = recipient.locale
+    return EmailDraft(
+        template=ORDER_CANCELLED,
+        order_id=order_id,
+        recipient=recipient,
+        values={
+            "order_id": order_id,
+            "reason": CANCELLATION_REASONS.get(reason, {}).get(locale),
+            "refund": refund.format(locale) if refund.amount > 0 else None,
+        },
+    )

@@ -24,6 +24,7 @@ from shop_notifications.domain import (
     WaitlistItem,
     order_balance_charge_failed_email,
     order_balance_charged_email,
+    order_cancelled_email,
     order_confirmed_email,
     order_delivered_email,
     order_rejected_email,
@@ -100,6 +101,16 @@ async def notify_balance_charged(
         order_id=order_id, recipient=recipient, amount=amount, expected_ship_date=expected_ship_date
     )
     await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_order_cancelled(
+    uow: UnitOfWork, *, order_id: str, recipient: Recipient, reason: str, refund: Money
+) -> None:
+    """Queue the email that confirms a cancellation and the refund."""
+    await _queue_email(
+        uow, order_cancelled_email(order_id=order_id, recipient=recipient, reason=reason, refund=refund)
+    )
     await uow.commit()
 
 
