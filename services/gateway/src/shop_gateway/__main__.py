@@ -5,6 +5,7 @@ import asyncio
 import uvicorn
 
 from shop_gateway.bootstrap import create_http_app
+from shop_gateway.logs import install_log_redaction
 from shop_gateway.settings import GatewaySettings
 from shop_runtime.telemetry import setup_telemetry
 
@@ -18,12 +19,17 @@ def main() -> None:
         span_file=settings.gateway_span_file,
         log_level=settings.gateway_log_level,
     )
+    install_log_redaction(key for keys in settings.api_keys.values() for key in keys)
     config = uvicorn.Config(
         create_http_app(settings),
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_config=None,
         access_log=False,
+        # Never take the client address from X-Forwarded-For here: uvicorn would trust it from 127.0.0.1.
+        # The gateway reads it itself, and only from the proxies in SHOP_GATEWAY_TRUSTED_PROXIES.
+        proxy_headers=False,
+        server_header=False,
         timeout_graceful_shutdown=10,
     )
     try:

@@ -1,28 +1,79 @@
-"""The public API under /v1: authenticate, validate, call the owning service, answer JSON or a problem."""
+"""The public API under /v1: authenticate, authorize by role, rate-limit checkout, validate, call the owning
+service, answer JSON or a problem."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from shop_gateway.domain import Role, bearer_token, role_for_api_key
+from shop_gateway.domain import Permission, Role, may, role_for_api_key, roles_with
+from shop_gateway.ratelimit import RateLimiter, client_address
 from shop_gateway.schemas import (
+    SKU_PATTERN,
     AdjustmentIn,
+    CancellationIn,
     CheckoutIn,
     FulfillmentEventIn,
     InboundIn,
+    PlacedOrderOut,
     PreorderPolicyIn,
+    ProblemOut,
     ProductIn,
     ReceiptIn,
 )
-from shop_gateway.services import Services
+from shop_gateway.services import Services, public_body
 from shop_gateway.settings import GatewaySettings
-from shop_runtime.problems import Problem
+from shop_runtime.problems import PROBLEM_JSON, Problem
 
-router = APIRouter(prefix="/v1")
+_DESCRIPTIONS = {
+    400: "The request is malformed",
+    401: "Credentials are missing or not valid",
+    403: "The credentials are valid but not for this call",
+    404: "Not found (also for an order whose access token does not match)",
+    409: "The call conflicts with the current state",
+    413: "The request body is too large",
+    422: "The request is not valid; `errors` names each field",
+    429: "Too many requests; wait for `Retry-After` seconds",
+    503: "The shop cannot answer right now; retry after `Retry-After` seconds",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for problem answers (``application/problem+json``)."""
+    return {
+        status: {
+            "model": ProblemOut,
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+ALWAYS = (400, 413, 422, 503)
+"""Any call may be malformed, too large, invalid or meet a service that is down."""
+STAFF_CALL = problems(*ALWAYS, 401, 403, 404, 409)
+
+router = APIRouter(prefix="/v1", responses=problems(*ALWAYS))
+
+api_key_scheme = APIKeyHeader(
+    name="X-Api-Key",
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="A staff (admin), support (read-only) or warehouse key.",
+)
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="OrderAccessToken",
+    description="The access token answered when the order was placed.",
+)
+
+SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=SKU_PATTERN)]
 
 
 def services(request: Request) -> Services:
@@ -32,22 +83,25 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def caller_role(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> Role | None:
+def caller_role(
+    request: Request, x_api_key: Annotated[str | None, Depends(api_key_scheme)] = None
+) -> Role | None:
+    """The role of the ``X-Api-Key`` presented; None without one; 401 for a key no role has."""
+    if x_api_key is None:
+        return None
     settings: GatewaySettings = request.app.state.settings
-    if x_api_key is not None and (
-        role := role_for_api_key(
-            x_api_key, staff_key=settings.staff_api_key, warehouse_key=settings.warehouse_api_key
-        )
-    ):
-        return role
-    if x_api_key is not None:
+    role = role_for_api_key(x_api_key, settings.api_keys)
+    if role is None:
         raise Problem(
             401, "The API key is not valid", code="invalid_api_key", headers={"WWW-Authenticate": "ApiKey"}
         )
-    return None
+    return role
 
 
-def require(role: Role) -> Any:
+def require(permission: Permission) -> Any:
+    """A dependency: the caller's key must have a role whose table entry grants ``permission``."""
+    allowed = ", ".join(role.value for role in roles_with(permission))
+
     def check(found: Annotated[Role | None, Depends(caller_role)]) -> Role:
         if found is None:
             raise Problem(
@@ -56,21 +110,53 @@ def require(role: Role) -> Any:
                 code="missing_api_key",
                 headers={"WWW-Authenticate": "ApiKey"},
             )
-        if found is not role:
-            raise Problem(403, f"This call is for {role.value} keys", code="forbidden")
+        if not may(found, permission):
+            raise Problem(403, f"This call is for {allowed} keys", code="forbidden")
         return found
 
     return Depends(check)
 
 
-@router.post("/admin/products", status_code=201, tags=["admin"], dependencies=[require(Role.STAFF)])
+def checkout_limit(request: Request) -> None:
+    """At most the configured checkouts per client address (see shop_gateway.ratelimit: per replica)."""
+    limiter: RateLimiter = request.app.state.checkout_limiter
+    if not limiter.enabled:
+        return
+    settings: GatewaySettings = request.app.state.settings
+    client = client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        settings.trusted_proxies,
+    )
+    wait = limiter.check(client, time.monotonic())
+    if wait:
+        raise Problem(
+            429,
+            "Too many checkouts from this client",
+            f"try again in {wait} s",
+            code="rate_limited",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+@router.post(
+    "/admin/products",
+    status_code=201,
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_WRITE)],
+    responses=STAFF_CALL,
+)
 async def create_product(body: ProductIn, services: ServicesDep) -> JSONResponse:
     """Create a product with its variants (SKU, options, prices per currency)."""
     return await services.forward("catalog", "POST", "/products", json=body.model_dump(mode="json"))
 
 
 @router.post(
-    "/admin/inventory/adjustments", status_code=201, tags=["admin"], dependencies=[require(Role.STAFF)]
+    "/admin/inventory/adjustments",
+    status_code=201,
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_WRITE)],
+    responses=STAFF_CALL,
 )
 async def adjust_inventory(body: AdjustmentIn, services: ServicesDep) -> JSONResponse:
     """Count units in or out of a stock location."""
@@ -79,39 +165,70 @@ async def adjust_inventory(body: AdjustmentIn, services: ServicesDep) -> JSONRes
     )
 
 
-@router.put("/admin/variants/{sku}/preorder-policy", tags=["admin"], dependencies=[require(Role.STAFF)])
-async def set_preorder_policy(sku: str, body: PreorderPolicyIn, services: ServicesDep) -> JSONResponse:
+@router.put(
+    "/admin/variants/{sku}/preorder-policy",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_WRITE)],
+    responses=STAFF_CALL,
+)
+async def set_preorder_policy(sku: SkuPath, body: PreorderPolicyIn, services: ServicesDep) -> JSONResponse:
     """Put a variant on pre-order (or change how): payment mode, window, cap, limits, ship date, tiers."""
     return await services.forward(
         "catalog", "PUT", f"/preorder-policies/{sku}", json=body.model_dump(mode="json")
     )
 
 
-@router.get("/admin/variants/{sku}/preorder-policy", tags=["admin"], dependencies=[require(Role.STAFF)])
-async def get_preorder_policy(sku: str, services: ServicesDep) -> JSONResponse:
+@router.get(
+    "/admin/variants/{sku}/preorder-policy",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_READ)],
+    responses=STAFF_CALL,
+)
+async def get_preorder_policy(sku: SkuPath, services: ServicesDep) -> JSONResponse:
+    """A variant's pre-order policy (staff and support)."""
     return await services.forward("catalog", "GET", f"/preorder-policies/{sku}")
 
 
-@router.delete("/admin/variants/{sku}/preorder-policy", tags=["admin"], dependencies=[require(Role.STAFF)])
-async def end_preorder(sku: str, services: ServicesDep) -> JSONResponse:
+@router.delete(
+    "/admin/variants/{sku}/preorder-policy",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_WRITE)],
+    responses=STAFF_CALL,
+)
+async def end_preorder(sku: SkuPath, services: ServicesDep) -> JSONResponse:
     """Take a variant off pre-order; pre-orders already accepted keep their places."""
     return await services.forward("catalog", "DELETE", f"/preorder-policies/{sku}")
 
 
-@router.post("/admin/inbounds", status_code=201, tags=["admin"], dependencies=[require(Role.STAFF)])
+@router.post(
+    "/admin/inbounds",
+    status_code=201,
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_WRITE)],
+    responses=STAFF_CALL,
+)
 async def expect_inbound(body: InboundIn, services: ServicesDep) -> JSONResponse:
     """Record stock on its way to a location; waiting pre-orders get their expected ship dates from it."""
     return await services.forward("catalog", "POST", "/inbounds", json=body.model_dump(mode="json"))
 
 
-@router.get("/admin/inbounds", tags=["admin"], dependencies=[require(Role.STAFF)])
+@router.get(
+    "/admin/inbounds", tags=["admin"], dependencies=[require(Permission.ADMIN_READ)], responses=STAFF_CALL
+)
 async def list_inbounds(
-    services: ServicesDep, sku: Annotated[str, Query(min_length=1, max_length=64)]
+    services: ServicesDep,
+    sku: Annotated[str, Query(min_length=1, max_length=64, pattern=SKU_PATTERN)],
 ) -> JSONResponse:
+    """Stock expected for a SKU (staff and support)."""
     return await services.forward("catalog", "GET", "/inbounds", params={"sku": sku})
 
 
-@router.post("/admin/inbounds/{inbound_id}/receive", tags=["admin"], dependencies=[require(Role.STAFF)])
+@router.post(
+    "/admin/inbounds/{inbound_id}/receive",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_WRITE)],
+    responses=STAFF_CALL,
+)
 async def receive_inbound(inbound_id: uuid.UUID, body: ReceiptIn, services: ServicesDep) -> JSONResponse:
     """Count what arrived; it is allocated to waiting pre-orders in queue order, then sold as stock."""
     return await services.forward(
@@ -129,12 +246,18 @@ async def list_products(
     return await services.forward("catalog", "GET", "/products", params={"limit": limit, "offset": offset})
 
 
-@router.get("/products/{product_id}", tags=["storefront"])
+@router.get("/products/{product_id}", tags=["storefront"], responses=problems(404))
 async def get_product(product_id: uuid.UUID, services: ServicesDep) -> JSONResponse:
     return await services.forward("catalog", "GET", f"/products/{product_id}")
 
 
-@router.post("/orders", status_code=202, tags=["storefront"])
+@router.post(
+    "/orders",
+    status_code=202,
+    tags=["storefront"],
+    dependencies=[Depends(checkout_limit)],
+    responses={202: {"model": PlacedOrderOut, "description": "The order is placed"}, **problems(404, 429)},
+)
 async def place_order(
     body: CheckoutIn,
     services: ServicesDep,
@@ -143,46 +266,70 @@ async def place_order(
         Header(
             min_length=1,
             max_length=200,
+            pattern=r"^[\x21-\x7e]+$",
             description="Retrying with the same key and body returns the same order.",
         ),
     ],
 ) -> JSONResponse:
-    """Place an order; it is pending until stock is reserved and payment taken. Keep the access token."""
-    return await services.forward(
+    """Place an order; it is pending until stock is reserved and payment taken. Keep the access token.
+
+    Only the fields documented here are accepted: a checkout naming a price, total or status is refused (422).
+    Rate-limited per client: 429 with ``Retry-After`` when a client checks out too often."""
+    response = await services.forward(
         "orders",
         "POST",
         "/orders",
         json=body.model_dump(mode="json"),
         headers={"Idempotency-Key": idempotency_key},
     )
+    if response.status_code == 202:
+        placed = PlacedOrderOut.model_validate_json(bytes(response.body))
+        response.headers["Location"] = f"/v1/orders/{placed.id}"
+    return response
 
 
-@router.get("/orders/{order_id}", tags=["storefront"])
-async def get_order(
-    order_id: uuid.UUID,
-    services: ServicesDep,
-    role: Annotated[Role | None, Depends(caller_role)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
-    """One order with its lines, totals, payments, shipments and timeline: for its customer or staff."""
-    headers: dict[str, str] = {}
-    if role is Role.STAFF:
-        headers["X-Caller-Role"] = "staff"
-    elif (token := bearer_token(authorization)) is not None:
-        headers["X-Order-Access-Token"] = token
-    else:
+def order_access(permission: Permission) -> Any:
+    """A dependency for every order-scoped route: the headers that let orders open the order.
+
+    A staff key whose role has ``permission`` opens any order; otherwise the order's own access token
+    (``Authorization: Bearer``) is passed on and orders checks it against the order id. A token of another
+    order answers 404, exactly as for an order that does not exist."""
+
+    def credentials(
+        role: Annotated[Role | None, Depends(caller_role)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+    ) -> dict[str, str]:
+        if role is not None:
+            if not may(role, permission):
+                raise Problem(403, "This key may not do this to orders", code="forbidden")
+            return {"X-Caller-Role": "staff"}
+        if bearer is not None and bearer.credentials.strip():
+            return {"X-Order-Access-Token": bearer.credentials.strip()}
         raise Problem(
             401,
             "Send the order's access token as 'Authorization: Bearer <token>'",
             code="missing_credentials",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+    return Depends(credentials)
+
+
+@router.get("/orders/{order_id}", tags=["storefront"], responses=problems(401, 403, 404))
+async def get_order(
+    order_id: uuid.UUID,
+    services: ServicesDep,
+    headers: Annotated[dict[str, str], order_access(Permission.ORDERS_READ)],
+) -> JSONResponse:
+    """One order with its lines, totals, payments, shipments and timeline: for its customer (its access token)
+    or staff and support. A token that is not this order's answers 404, as for an order that does not exist."""
     order_response = await services.call("orders", "GET", f"/orders/{order_id}", headers=headers)
     if order_response.status_code != 200:
+        content_type = order_response.headers.get("content-type", "")
         return JSONResponse(
-            order_response.json(),
+            public_body(order_response, f"/v1/orders/{order_id}"),
             status_code=order_response.status_code,
-            media_type=order_response.headers.get("content-type", "application/json"),
+            media_type=PROBLEM_JSON if content_type.startswith(PROBLEM_JSON) else "application/json",
         )
     order = order_response.json()
     unavailable: list[str] = []
@@ -217,7 +364,26 @@ async def _part(
     return response.json() if response.status_code == 200 else None
 
 
-@router.get("/warehouse/pick-requests", tags=["warehouse"], dependencies=[require(Role.WAREHOUSE)])
+@router.post("/orders/{order_id}/cancel", tags=["storefront"], responses=problems(401, 403, 404, 409))
+async def cancel_order(
+    order_id: uuid.UUID,
+    body: CancellationIn,
+    services: ServicesDep,
+    headers: Annotated[dict[str, str], order_access(Permission.ORDERS_WRITE)],
+) -> JSONResponse:
+    """Cancel an order before anything reached the warehouse: stock and pre-order places are released and the
+    money refunded. For its customer (its access token) or staff; support may not."""
+    return await services.forward(
+        "orders", "POST", f"/orders/{order_id}/cancel", json=body.model_dump(mode="json"), headers=headers
+    )
+
+
+@router.get(
+    "/warehouse/pick-requests",
+    tags=["warehouse"],
+    dependencies=[require(Permission.WAREHOUSE)],
+    responses=STAFF_CALL,
+)
 async def pick_requests(
     services: ServicesDep, location: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> JSONResponse:
@@ -228,7 +394,8 @@ async def pick_requests(
 @router.post(
     "/warehouse/fulfillments/{fulfillment_id}/events",
     tags=["warehouse"],
-    dependencies=[require(Role.WAREHOUSE)],
+    dependencies=[require(Permission.WAREHOUSE)],
+    responses=STAFF_CALL,
 )
 async def report_fulfillment_event(
     fulfillment_id: uuid.UUID, body: FulfillmentEventIn, services: ServicesDep

@@ -1,25 +1,32 @@
-"""Gateway's composition root: the public app, its service clients and readiness over every service."""
+"""Gateway's composition root: the public app, its service clients, middleware and readiness over every service."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from shop_gateway import api
+from shop_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from shop_gateway.ratelimit import RateLimiter
 from shop_gateway.services import Services
 from shop_gateway.settings import GatewaySettings
 from shop_runtime.http import create_app
+from shop_runtime.problems import PROBLEM_JSON
 
-DESCRIPTION = """Public API of the shop: storefront (products, orders), staff (`X-Api-Key` staff key) and
-warehouse (`X-Api-Key` warehouse key). Errors are `application/problem+json` (RFC 9457) and name the field."""
+DESCRIPTION = """Public API of the shop: storefront (products, orders), staff (`X-Api-Key`: the staff key for
+everything, the support key to read orders and admin data) and warehouse (`X-Api-Key` warehouse key). Errors are
+`application/problem+json` (RFC 9457) and name the field. Every answer carries `X-Request-Id` (yours, when you send
+a valid one); quote it when asking for help. Checkout is rate-limited per client (429 with `Retry-After`); request
+bodies are limited in size (413)."""
 
 
 def create_http_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         HTTPXClientInstrumentor().instrument()
-        app.state.settings = settings
         app.state.services = Services(
             {
                 "catalog": settings.catalog_url,
@@ -41,10 +48,48 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
         if not_ready:
             raise ConnectionError(f"not ready: {', '.join(not_ready)}")
 
-    return create_app(
+    app = create_app(
         title="Shop API",
         description=DESCRIPTION,
         routers=[api.router],
         lifespan=lifespan,
         readiness_checks=[every_service_ready],
     )
+    app.state.settings = settings
+    app.state.checkout_limiter = RateLimiter(
+        rate=settings.gateway_checkout_rate_per_second, burst=settings.gateway_checkout_burst
+    )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.gateway_max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware, log_requests=settings.gateway_access_log
+    )  # outermost: its headers go on every answer, 413s too
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems_only_as_problem_json(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def problems_only_as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
+    """Error answers are documented as ``application/problem+json`` only (FastAPI also lists application/json
+    for a response model), and FastAPI's own validation-error schema, which the gateway never answers, goes."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[:1] in ("4", "5") and PROBLEM_JSON in content:
+                    content.pop("application/json", None)
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema

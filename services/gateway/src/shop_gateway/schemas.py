@@ -2,28 +2,64 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from shop_contracts.values import PreorderPolicy
+from shop_contracts.values import EarlyBirdTier, PreorderPolicy
 
-Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=SKU_PATTERN)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["KRW"])]
 
 
+INT4_MAX = 2_147_483_647
+MAX_AMOUNT = 1_000_000_000_000
+"""Money in minor units: a trillion is far above any price and far below what the services store."""
+_UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""Control characters (tab and newlines are fine) and lone surrogates: the services' databases cannot store
+NUL or half a character, and nobody types the rest."""
+
+
+def check_text(value: Any) -> Any:
+    """Refuse unsafe characters in every string of a value, keys of mappings included."""
+    if isinstance(value, str):
+        if _UNSAFE_TEXT.search(value):
+            raise ValueError("must not contain control characters or invalid Unicode")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            check_text(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_text(item)
+    return value
+
+
 class Strict(BaseModel):
+    """A request body: unknown fields are refused by name, and no string carries control characters."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_safe(cls, value: Any) -> Any:
+        return check_text(value)
 
 
 class PriceIn(Strict):
     currency: Currency
-    amount: int = Field(ge=0, description="In the currency's minor unit: KRW has none, USD has cents.")
+    amount: int = Field(
+        ge=0, le=MAX_AMOUNT, description="In the currency's minor unit: KRW has none, USD has cents."
+    )
 
 
 class VariantIn(Strict):
     sku: Sku
-    options: dict[str, str] = Field(default_factory=dict, examples=[{"size": "M"}])
+    options: dict[
+        Annotated[str, Field(min_length=1, max_length=64)], Annotated[str, Field(max_length=200)]
+    ] = Field(default_factory=dict, max_length=20, examples=[{"size": "M"}])
     prices: list[PriceIn] = Field(min_length=1, max_length=20)
 
 
@@ -73,16 +109,50 @@ class CheckoutIn(Strict):
     payment: PaymentIn
 
 
+class CancellationIn(Strict):
+    reason: Literal[
+        "changed_mind",
+        "shipping_cost",
+        "delivery_time",
+        "return_policy",
+        "payment_method",
+        "account_required",
+        "found_cheaper",
+        "other",
+    ]
+    note: str | None = Field(default=None, max_length=1000)
+
+
 class FulfillmentEventIn(Strict):
     type: Literal["picked", "packed", "shipped", "delivered"]
     carrier: str | None = Field(default=None, max_length=64)
     tracking_number: str | None = Field(default=None, max_length=64)
 
 
+class EarlyBirdTierIn(EarlyBirdTier):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    until_day: int | None = Field(default=None, ge=1, le=3660)
+
+
 class PreorderPolicyIn(PreorderPolicy):
-    """A variant's pre-order policy as staff set it; unknown fields are refused."""
+    """A variant's pre-order policy as staff set it; unknown fields are refused, numbers and lists bounded."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    deposit_amounts: dict[Currency, Annotated[int, Field(ge=0, le=MAX_AMOUNT)]] = Field(
+        default_factory=dict, max_length=20, description="Fixed deposit per unit by currency."
+    )
+    cap: int | None = Field(default=None, ge=1, le=INT4_MAX)
+    per_customer_limit: int | None = Field(default=None, ge=1, le=INT4_MAX)
+    balance_due_after_hours: int | None = Field(default=None, ge=1, le=24 * 366)
+    early_bird_tiers: list[EarlyBirdTierIn] = Field(default_factory=list, max_length=10)  # type: ignore[assignment]
+    early_access_segment: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_safe(cls, value: Any) -> Any:
+        return check_text(value)
 
 
 class InboundIn(Strict):
@@ -96,3 +166,30 @@ class ReceiptIn(Strict):
     quantity: int = Field(
         ge=0, le=1_000_000, description="Units that actually arrived; may be fewer than expected."
     )
+
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(examples=["lines[0].quantity"])
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """An error as RFC 9457 problem details (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(examples=["https://shop.example/problems/validation_error"])
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str | None = None
+    code: str | None = Field(default=None, examples=["validation_error"])
+    errors: list[FieldErrorOut] | None = None
+    instance: str | None = None
+
+
+class PlacedOrderOut(BaseModel):
+    """A just placed (or replayed) order: keep the access token, it is how the customer reads the order."""
+
+    id: str
+    status: str
+    access_token: str

@@ -8,9 +8,38 @@ from typing import Any
 import httpx
 from fastapi.responses import JSONResponse
 
+from shop_gateway.logs import request_id_var, request_path_var
 from shop_runtime.problems import PROBLEM_JSON, Problem
 
 log = logging.getLogger(__name__)
+
+PROBLEM_FIELDS = ("type", "title", "status", "detail", "code", "errors")
+"""What of a service's problem reaches the public: never its internal path (``instance``) or other extensions."""
+
+
+def unavailable() -> Problem:
+    """A service is down or failing: said without naming it (internal names and URLs stay inside)."""
+    return Problem(
+        503,
+        "The shop cannot answer this right now",
+        "try again shortly",
+        code="service_unavailable",
+        headers={"Retry-After": "2"},
+    )
+
+
+def public_body(response: httpx.Response, public_path: str | None) -> Any:
+    """A service's JSON answer as the public may see it; a problem keeps only its public fields."""
+    try:
+        body = response.json()
+    except ValueError as error:
+        log.warning("a service answered %d with a body that is not JSON", response.status_code)
+        raise unavailable() from error
+    if response.headers.get("content-type", "").startswith(PROBLEM_JSON) and isinstance(body, dict):
+        body = {key: body[key] for key in PROBLEM_FIELDS if key in body}
+        if public_path:
+            body["instance"] = public_path
+    return body
 
 
 class Services:
@@ -37,41 +66,37 @@ class Services:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """Call ``service``; an unreachable or failing service becomes a 503 problem, never a 500."""
+        headers = dict(headers or {})
+        if (request_id := request_id_var.get()) is not None:
+            headers["X-Request-Id"] = request_id
         try:
             response = await self._clients[service].request(
                 method, path, json=json, params=params, headers=headers
             )
         except httpx.HTTPError as error:
             log.warning("%s is unreachable: %s", service, error)
-            raise Problem(
-                503,
-                f"{service} is unavailable",
-                "try again shortly",
-                code="service_unavailable",
-                headers={"Retry-After": "2"},
-            ) from error
+            raise unavailable() from error
         if response.status_code >= 500:
             log.warning("%s answered %d: %s", service, response.status_code, response.text[:500])
-            raise Problem(
-                503,
-                f"{service} is unavailable",
-                "try again shortly",
-                code="service_unavailable",
-                headers={"Retry-After": "2"},
-            )
+            raise unavailable()
         return response
 
-    async def forward(self, service: str, method: str, path: str, **kwargs: Any) -> JSONResponse:
+    async def forward(
+        self, service: str, method: str, path: str, *, public_path: str | None = None, **kwargs: Any
+    ) -> JSONResponse:
         """Call and pass the answer (its status, body and problem format) through to the caller."""
         response = await self.call(service, method, path, **kwargs)
         media_type = (
-            PROBLEM_JSON if response.headers.get("content-type") == PROBLEM_JSON else "application/json"
+            PROBLEM_JSON
+            if response.headers.get("content-type", "").startswith(PROBLEM_JSON)
+            else "application/json"
         )
-        passed_headers = {
-            k: v for k, v in response.headers.items() if k.lower() in ("location", "idempotent-replayed")
-        }
+        passed_headers = {k: v for k, v in response.headers.items() if k.lower() == "idempotent-replayed"}
         return JSONResponse(
-            response.json(), status_code=response.status_code, media_type=media_type, headers=passed_headers
+            public_body(response, public_path or request_path_var.get()),
+            status_code=response.status_code,
+            media_type=media_type,
+            headers=passed_headers,
         )
 
     async def ready(self, service: str) -> bool:

@@ -1,16 +1,33 @@
-"""Gateway settings. The keys and port use the names operators were given: SHOP_STAFF_API_KEY, SHOP_WAREHOUSE_API_KEY, SHOP_GATEWAY_PORT."""
+"""Gateway settings. The keys and port use the names operators were given: SHOP_STAFF_API_KEY, SHOP_WAREHOUSE_API_KEY,
+SHOP_SUPPORT_API_KEY, SHOP_GATEWAY_PORT.
 
-from pydantic import Field
+Each API key setting takes a comma-separated list, so a key is rotated without downtime: deploy ``old,new``, move the
+callers to ``new``, then deploy ``new`` alone.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shop_gateway.domain import Role, overlapping_keys, parse_keys
+
+MIN_KEY_LENGTH = 16
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class GatewaySettings(BaseSettings):
-    """Created once at start-up; the API keys have no defaults, so a gateway never runs with a guessable key."""
+    """Created once at start-up; the staff and warehouse keys have no defaults, so a gateway never runs with a
+    guessable key. The support key is optional: unset, the read-only support role is off."""
 
     model_config = SettingsConfigDict(env_prefix="SHOP_", extra="ignore", frozen=True)
 
-    staff_api_key: str = Field(min_length=16)
-    warehouse_api_key: str = Field(min_length=16)
+    staff_api_key: str = Field(min_length=MIN_KEY_LENGTH)
+    warehouse_api_key: str = Field(min_length=MIN_KEY_LENGTH)
+    support_api_key: str | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
 
@@ -21,6 +38,59 @@ class GatewaySettings(BaseSettings):
     notifications_url: str = "http://127.0.0.1:8105"
     service_timeout_seconds: float = Field(default=5.0, gt=0)
 
+    gateway_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    """Request bodies above this are refused with 413 before they are parsed."""
+    gateway_checkout_rate_per_second: float = Field(default=50.0, ge=0)
+    """Checkouts (POST /v1/orders) a client address may place per second, sustained, per gateway replica; 0 turns
+    the limit off. The default is a flood ceiling that local stacks and system tests (hundreds of quick checkouts
+    from 127.0.0.1) never reach; a public deployment sets it much lower (e.g. 1 per second, burst 20)."""
+    gateway_checkout_burst: int = Field(default=1000, ge=1)
+    """Checkouts a client address may place at once before the sustained rate applies."""
+    gateway_trusted_proxies: str = ""
+    """Comma-separated addresses or networks (CIDR) of proxies whose X-Forwarded-For is believed; empty: none."""
+
+    gateway_access_log: bool = True
+    """One log line per request: method, path, status, duration and request id (never headers or bodies)."""
+
     gateway_otlp_endpoint: str | None = None
     gateway_span_file: str | None = None
     gateway_log_level: str = "INFO"
+
+    @field_validator("staff_api_key", "warehouse_api_key", "support_api_key")
+    @classmethod
+    def _keys_are_long(cls, value: str | None) -> str | None:
+        for key in parse_keys(value):
+            if len(key) < MIN_KEY_LENGTH:
+                raise ValueError(f"every API key needs at least {MIN_KEY_LENGTH} characters")
+        if value is not None and value.strip() and not parse_keys(value):
+            raise ValueError("no API key given")
+        return value
+
+    @field_validator("gateway_trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        for item in parse_keys(value):
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _a_key_has_one_role(self) -> GatewaySettings:
+        if overlapping_keys(self.api_keys):
+            raise ValueError("an API key is configured for more than one role")
+        return self
+
+    @property
+    def api_keys(self) -> dict[Role, tuple[str, ...]]:
+        """Each role's accepted keys (several during a rotation); a role with no key is off."""
+        keys = {
+            Role.STAFF: parse_keys(self.staff_api_key),
+            Role.SUPPORT: parse_keys(self.support_api_key),
+            Role.WAREHOUSE: parse_keys(self.warehouse_api_key),
+        }
+        return {role: role_keys for role, role_keys in keys.items() if role_keys}
+
+    @property
+    def trusted_proxies(self) -> tuple[IpNetwork, ...]:
+        return tuple(
+            ipaddress.ip_network(item, strict=False) for item in parse_keys(self.gateway_trusted_proxies)
+        )

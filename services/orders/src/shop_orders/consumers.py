@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from shop_contracts import catalog, fulfillment, notifications, payments
@@ -174,8 +174,14 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
     }
 
 
-async def run_retry_balance(payload: dict[str, Any], uow: UnitOfWork) -> None:
-    await handlers.retry_unpaid_balance(uow, order_id=payload["order_id"], group_id=payload["group_id"])
+async def run_retry_balance(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+    await handlers.retry_unpaid_balance(
+        uow,
+        order_id=payload["order_id"],
+        group_id=payload["group_id"],
+        now=clock.now(),
+        give_up_at=datetime.fromisoformat(payload["give_up_at"]),
+    )
 
 
 async def run_cancel_unpaid(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
@@ -187,6 +193,6 @@ async def run_cancel_unpaid(payload: dict[str, Any], uow: UnitOfWork, *, clock: 
 def jobs(*, clock: Clock) -> dict[str, JobHandler]:
     """Orders' scheduled jobs by kind (dunning retries and the end of the dunning period)."""
     return {
-        handlers.RETRY_BALANCE: run_retry_balance,
+        handlers.RETRY_BALANCE: functools.partial(run_retry_balance, clock=clock),
         handlers.CANCEL_UNPAID: functools.partial(run_cancel_unpaid, clock=clock),
     }

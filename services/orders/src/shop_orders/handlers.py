@@ -463,7 +463,7 @@ async def hold_unpaid_group(
             kind=RETRY_BALANCE,
             key=f"{RETRY_BALANCE}:{group_id}:{failures}",
             due_at=retry_at,
-            payload={"order_id": order_id, "group_id": group_id},
+            payload={"order_id": order_id, "group_id": group_id, "give_up_at": give_up_at.isoformat()},
         )
     await scheduling.schedule(
         uow.session,
@@ -489,15 +489,22 @@ async def hold_unpaid_group(
     await uow.commit()
 
 
+class BalanceChargeInFlight(Exception):
+    """Raised from a scheduled job to run it again later."""
+
+
 RETRY_BALANCE = "retry_balance"
 CANCEL_UNPAID = "cancel_unpaid_preorder"
 
 
-async def retry_unpaid_balance(uow: UnitOfWork, *, order_id: str, group_id: str) -> None:
-    """Dunning: charge a held group's balance again (payments makes it a new attempt)."""
+async def retry_unpaid_balance(
+    uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime, give_up_at: datetime
+) -> None:
+    """Dunning: charge a held group's balance again (payments makes it a new attempt). A retry that comes
+    due only after the dunning period ended does nothing: the cancellation job decides then."""
     order = await repository.lock_order(uow.session, order_id)
     group = await _group(uow, group_id)
-    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_FAILED:
+    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_FAILED or now >= give_up_at:
         return
     await repository.add_to_timeline(uow.session, order_id, "balance_retried", group_id=group_id)
     await _advance(uow, order, group)
@@ -507,6 +514,9 @@ async def retry_unpaid_balance(uow: UnitOfWork, *, order_id: str, group_id: str)
 async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
     """The dunning period ended and the balance is still unpaid: cancel, so the unit goes to the next in line."""
     group = await _group(uow, group_id)
+    if group is not None and GroupStatus(group.status) is GroupStatus.AWAITING_BALANCE:
+        # A last charge attempt is under way: decide when its outcome is known (the job runs again).
+        raise BalanceChargeInFlight(f"group {group_id} has a balance charge in flight")
     if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_FAILED:
         return
     await cancel_order(uow, order_id=order_id, reason="balance_unpaid", now=now)

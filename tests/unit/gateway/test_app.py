@@ -1,0 +1,286 @@
+"""The gateway app in process, its services faked: roles, limits, headers, request ids and problem bodies."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from shop_gateway.bootstrap import create_http_app
+from shop_gateway.services import Services
+from shop_gateway.settings import GatewaySettings
+
+STAFF = {"X-Api-Key": "staff-key-new-0123456789"}
+OLD_STAFF = {"X-Api-Key": "staff-key-old-0123456789"}
+SUPPORT = {"X-Api-Key": "support-key-0123456789"}
+WAREHOUSE = {"X-Api-Key": "warehouse-key-0123456789"}
+ORDER_ID = str(uuid.uuid4())
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def internal(request: httpx.Request) -> httpx.Response:
+    """The services as the gateway sees them: a few canned answers."""
+    path = request.url.path
+    if path.startswith("/orders/"):
+        if (
+            request.headers.get("x-caller-role") == "staff"
+            or request.headers.get("x-order-access-token") == "good"
+        ):
+            return httpx.Response(200, json={"id": ORDER_ID, "status": "pending", "fulfillments": []})
+        return httpx.Response(
+            404,
+            json={"type": "about:blank", "title": "no order", "status": 404, "instance": path, "trace": "x"},
+            headers={"content-type": "application/problem+json"},
+        )
+    if path == "/orders":
+        return httpx.Response(
+            202,
+            json={"id": ORDER_ID, "status": "pending", "access_token": "good"},
+            headers={"Location": f"/orders/{ORDER_ID}", "Idempotent-Replayed": "false"},
+        )
+    if path.startswith("/preorder-policies/BOOM"):
+        return httpx.Response(500, text="Traceback ... at http://10.0.0.3:8101/internal")
+    if path.startswith("/preorder-policies/") or path == "/inbounds":
+        return httpx.Response(200, json={"ok": True})
+    if path in ("/payments", "/fulfillments"):
+        return httpx.Response(200, json={"items": []})
+    if path == "/pick-requests":
+        return httpx.Response(200, json={"items": []})
+    return httpx.Response(201, json={"id": str(uuid.uuid4())})
+
+
+def build(**overrides: Any) -> FastAPI:
+    settings = GatewaySettings(
+        staff_api_key="staff-key-old-0123456789,staff-key-new-0123456789",
+        warehouse_api_key="warehouse-key-0123456789",
+        support_api_key="support-key-0123456789",
+        **overrides,
+    )
+    app = create_http_app(settings)
+    services = Services({}, timeout=1)
+    transport = httpx.MockTransport(internal)
+    services._clients = {
+        name: httpx.AsyncClient(base_url=f"http://{name}", transport=transport)
+        for name in ("catalog", "orders", "payments", "fulfillment", "notifications")
+    }
+    app.state.services = services
+    return app
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build()), base_url="http://gw") as c:
+        yield c
+
+
+def checkout(**extra: Any) -> dict[str, Any]:
+    return {
+        "email": "a@example.com",
+        "locale": "en",
+        "currency": "KRW",
+        "lines": [{"sku": "TEE-1", "quantity": 1}],
+        "shipping_address": {
+            "name": "A",
+            "line1": "1 Road",
+            "city": "Seoul",
+            "postal_code": "06236",
+            "country": "KR",
+        },
+        "shipping_method": "standard",
+        "payment": {"token": "tok_visa"},
+        **extra,
+    }
+
+
+async def test_roles_each_reach_only_their_calls(client: httpx.AsyncClient) -> None:
+    policy = "/v1/admin/variants/TEE-1/preorder-policy"
+    for headers in (STAFF, OLD_STAFF, SUPPORT):
+        assert (await client.get(policy, headers=headers)).status_code == 200
+        assert (await client.get("/v1/admin/inbounds?sku=TEE-1", headers=headers)).status_code == 200
+        assert (await client.get(f"/v1/orders/{ORDER_ID}", headers=headers)).status_code == 200
+    assert (await client.delete(policy, headers=STAFF)).status_code == 200
+    denied = await client.delete(policy, headers=SUPPORT)
+    assert denied.status_code == 403
+    assert denied.headers["content-type"] == "application/problem+json"
+    assert (await client.get(policy, headers=WAREHOUSE)).status_code == 403
+    assert (await client.get(f"/v1/orders/{ORDER_ID}", headers=WAREHOUSE)).status_code == 403
+    picks = "/v1/warehouse/pick-requests?location=seoul-1"
+    assert (await client.get(picks, headers=WAREHOUSE)).status_code == 200
+    assert (await client.get(picks, headers=STAFF)).status_code == 403
+    assert (await client.get(picks, headers=SUPPORT)).status_code == 403
+    assert (await client.get(picks)).status_code == 401
+    assert (await client.get(picks, headers={"X-Api-Key": "nope-nope-nope-nope"})).status_code == 401
+
+
+async def test_the_support_role_is_off_without_its_key() -> None:
+    settings = GatewaySettings(staff_api_key="s" * 16, warehouse_api_key="w" * 16)
+    assert settings.support_api_key is None
+    app = create_http_app(settings)
+    app.state.services = build().state.services
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        response = await c.get(f"/v1/orders/{ORDER_ID}", headers=SUPPORT)
+    assert response.status_code == 401
+
+
+def test_short_or_shared_keys_are_refused_at_start_up() -> None:
+    with pytest.raises(ValueError, match="16 characters"):
+        GatewaySettings(staff_api_key="s" * 16 + ",short", warehouse_api_key="w" * 16)
+    with pytest.raises(ValueError, match="more than one role"):
+        GatewaySettings(staff_api_key="s" * 16, warehouse_api_key="w" * 16, support_api_key="s" * 16)
+
+
+async def test_an_order_opens_only_with_its_own_token(client: httpx.AsyncClient) -> None:
+    assert (
+        await client.get(f"/v1/orders/{ORDER_ID}", headers={"Authorization": "Bearer good"})
+    ).status_code == 200
+    wrong = await client.get(f"/v1/orders/{ORDER_ID}", headers={"Authorization": "Bearer other"})
+    assert wrong.status_code == 404
+    assert wrong.json() == {
+        "type": "about:blank",
+        "title": "no order",
+        "status": 404,
+        "instance": f"/v1/orders/{ORDER_ID}",
+    }
+    assert (await client.get(f"/v1/orders/{ORDER_ID}")).status_code == 401
+    assert (
+        await client.get("/v1/orders/not-a-uuid", headers={"Authorization": "Bearer good"})
+    ).status_code == 422
+
+
+async def test_checkout_is_rate_limited_per_client_with_retry_after() -> None:
+    app = build(gateway_checkout_rate_per_second=0.01, gateway_checkout_burst=2)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        statuses = []
+        for _ in range(3):
+            response = await c.post(
+                "/v1/orders", json=checkout(), headers={"Idempotency-Key": str(uuid.uuid4())}
+            )
+            statuses.append(response.status_code)
+    assert statuses == [202, 202, 429]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.json()["code"] == "rate_limited"
+
+
+async def test_a_placed_order_points_at_its_public_path(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/orders", json=checkout(), headers={"Idempotency-Key": "k-1"})
+    assert response.status_code == 202
+    assert response.headers["Location"] == f"/v1/orders/{ORDER_ID}"
+    assert response.headers["Idempotent-Replayed"] == "false"
+
+
+async def test_fields_a_customer_may_not_set_are_refused_by_name(client: httpx.AsyncClient) -> None:
+    body = checkout(status="paid", total=1)
+    body["lines"][0]["unit_price"] = 1
+    response = await client.post("/v1/orders", json=body, headers={"Idempotency-Key": "k-2"})
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"status", "total", "lines[0].unit_price"} <= fields
+
+
+async def test_a_body_over_the_limit_is_refused_before_parsing() -> None:
+    app = build(gateway_max_body_bytes=2048)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        big = checkout(shipping_method="x" * 5000)
+        response = await c.post("/v1/orders", json=big, headers={"Idempotency-Key": "k"})
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "body_too_large"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(5):
+                yield b" " * 1000
+
+        chunked = await c.post("/v1/orders", content=chunks(), headers={"Idempotency-Key": "k"})
+        assert chunked.status_code == 413
+
+        async def small_chunks() -> AsyncIterator[bytes]:
+            body = json.dumps(checkout()).encode()
+            yield body[:100]
+            yield body[100:]
+
+        small = await c.post(
+            "/v1/orders",
+            content=small_chunks(),
+            headers={"Idempotency-Key": "k", "Content-Type": "application/json"},
+        )
+        assert small.status_code == 202, small.text
+
+
+async def test_every_answer_has_a_request_id_and_security_headers(client: httpx.AsyncClient) -> None:
+    given = await client.get(f"/v1/orders/{ORDER_ID}", headers={**STAFF, "X-Request-Id": "my-request-0001"})
+    assert given.headers["x-request-id"] == "my-request-0001"
+    assert given.headers["x-content-type-options"] == "nosniff"
+    assert given.headers["cache-control"] == "no-store"
+    admin = await client.get("/v1/admin/inbounds?sku=TEE-1", headers=SUPPORT)
+    assert admin.headers["cache-control"] == "no-store"
+    invalid = await client.get("/health", headers={"X-Request-Id": "bad id\twith spaces"})
+    assert invalid.headers["x-request-id"] != "bad id\twith spaces"
+    assert len(invalid.headers["x-request-id"]) == 32
+    assert "cache-control" not in invalid.headers
+
+
+async def test_a_failing_service_is_not_named_and_its_error_not_shown(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/admin/variants/BOOM/preorder-policy", headers=STAFF)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    text = response.text
+    for leak in ("catalog", "Traceback", "10.0.0.3", "8101", "internal"):
+        assert leak not in text
+
+
+async def test_an_unexpected_error_is_a_bare_500_problem() -> None:
+    app = build()
+
+    @app.get("/v1/explode")
+    async def explode() -> None:
+        raise RuntimeError("secret internals at http://catalog:8101")
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://gw"
+    ) as c:
+        response = await c.get("/v1/explode")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "catalog" not in response.text
+    assert "RuntimeError" not in response.text
+    assert response.headers["x-request-id"] in response.json()["detail"]
+
+
+async def test_a_sku_in_a_path_cannot_walk_to_other_internal_routes(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/admin/variants/..%2Fproducts/preorder-policy", headers=STAFF)
+    assert response.status_code in (404, 422)
+
+
+def test_error_answers_are_documented_as_problem_json() -> None:
+    schema = build().openapi()
+    responses = schema["paths"]["/v1/orders"]["post"]["responses"]
+    assert set(responses) >= {"202", "400", "413", "422", "429", "503"}
+    assert list(responses["429"]["content"]) == ["application/problem+json"]
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    assert {"ApiKey", "OrderAccessToken"} <= set(schema["components"]["securitySchemes"])
+
+
+async def test_every_order_scoped_route_checks_the_token_or_the_role(client: httpx.AsyncClient) -> None:
+    cancel = f"/v1/orders/{ORDER_ID}/cancel"
+    body = {"reason": "changed_mind"}
+    assert (await client.post(cancel, json=body, headers={"Authorization": "Bearer good"})).status_code == 200
+    assert (
+        await client.post(cancel, json=body, headers={"Authorization": "Bearer other"})
+    ).status_code == 404
+    assert (await client.post(cancel, json=body)).status_code == 401
+    assert (await client.post(cancel, json=body, headers=STAFF)).status_code == 200
+    assert (await client.post(cancel, json=body, headers=SUPPORT)).status_code == 403
+    assert (await client.post(cancel, json=body, headers=WAREHOUSE)).status_code == 403
+    order_routes = sorted(
+        path for path in build().openapi()["paths"] if path.startswith("/v1/orders/{order_id}")
+    )
+    assert order_routes == ["/v1/orders/{order_id}", "/v1/orders/{order_id}/cancel"], (
+        "a new order-scoped route: give it order_access() and a test here"
+    )
