@@ -332,3 +332,34 @@ async def test_a_customer_cancels_a_waiting_preorder_and_gets_the_deposit_back(
     )
     assert again.status_code == 200
     assert again.json()["refund"] == 0
+
+
+async def test_waitlist_subscribers_are_told_once_when_the_variant_is_back_in_stock(
+    gateway: httpx.AsyncClient, mail_dir: Path
+) -> None:
+    sku = new_sku("WAIT")
+    await product(gateway, sku=sku, prices={"KRW": 25000})
+    body = {"sku": sku, "email": f"waiter-{sku.lower()}@example.com", "locale": "en"}
+    joined = await gateway.post("/v1/waitlist", json=body)
+    assert joined.status_code == 201, joined.text
+    again = await gateway.post("/v1/waitlist", json=body)
+    assert again.status_code == 200
+    assert again.json()["id"] == joined.json()["id"]
+    assert (await gateway.post("/v1/waitlist", json={**body, "sku": "NOPE-404"})).status_code == 404
+
+    await product_in_stock(gateway, sku=new_sku("OTHER"), units=1)  # an unrelated restock tells nobody
+    restocked = await gateway.post(
+        "/v1/admin/inventory/adjustments",
+        headers={"X-Api-Key": "staff-key-for-system-tests"},
+        json={"sku": sku, "location": "seoul-1", "delta": 3, "reason": "received"},
+    )
+    assert restocked.status_code == 201, restocked.text
+
+    async def told_once() -> None:
+        mails = emails_to(mail_dir, body["email"])
+        assert len(mails) == 1
+        assert "back in stock" in text_of(mails[0]).lower()
+
+    await eventually(told_once, timeout=20)
+    assert (await gateway.delete(f"/v1/waitlist/{joined.json()['id']}")).status_code == 204
+    assert (await gateway.delete(f"/v1/waitlist/{joined.json()['id']}")).status_code == 404

@@ -8,10 +8,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from shop_gateway.domain import Permission, Role, may, role_for_api_key, roles_with
+from shop_gateway.logs import request_path_var
 from shop_gateway.ratelimit import RateLimiter, client_address
 from shop_gateway.schemas import (
     SKU_PATTERN,
@@ -25,6 +26,7 @@ from shop_gateway.schemas import (
     ProblemOut,
     ProductIn,
     ReceiptIn,
+    WaitlistIn,
 )
 from shop_gateway.services import Services, public_body
 from shop_gateway.settings import GatewaySettings
@@ -233,6 +235,40 @@ async def receive_inbound(inbound_id: uuid.UUID, body: ReceiptIn, services: Serv
     """Count what arrived; it is allocated to waiting pre-orders in queue order, then sold as stock."""
     return await services.forward(
         "catalog", "POST", f"/inbounds/{inbound_id}/receive", json=body.model_dump(mode="json")
+    )
+
+
+@router.get(
+    "/admin/waitlist", tags=["admin"], dependencies=[require(Permission.ADMIN_READ)], responses=STAFF_CALL
+)
+async def waitlist_of(
+    services: ServicesDep,
+    sku: Annotated[str, Query(min_length=1, max_length=64, pattern=SKU_PATTERN)],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> JSONResponse:
+    """Who waits for a variant to come back or open for pre-order (staff and support)."""
+    return await services.forward(
+        "catalog", "GET", "/waitlist", params={"sku": sku, "limit": limit, "offset": offset}
+    )
+
+
+@router.post("/waitlist", status_code=201, tags=["storefront"], responses=problems(404))
+async def join_waitlist(body: WaitlistIn, services: ServicesDep) -> JSONResponse:
+    """Be emailed once when a variant is back in stock or opens for pre-order; joining twice is one entry."""
+    return await services.forward("catalog", "POST", "/waitlist", json=body.model_dump(mode="json"))
+
+
+@router.delete("/waitlist/{entry_id}", status_code=204, tags=["storefront"], responses=problems(404))
+async def leave_waitlist(entry_id: uuid.UUID, services: ServicesDep) -> Response:
+    """Stop waiting for a variant (the entry id is in the answer to joining)."""
+    response = await services.call("catalog", "DELETE", f"/waitlist/{entry_id}")
+    if response.status_code == 204:
+        return Response(status_code=204)
+    return JSONResponse(
+        public_body(response, request_path_var.get()),
+        status_code=response.status_code,
+        media_type=PROBLEM_JSON,
     )
 
 

@@ -109,6 +109,12 @@ class CheckoutIn(Strict):
     payment: PaymentIn
 
 
+class WaitlistIn(Strict):
+    sku: Sku
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    locale: Literal["ko", "en"]
+
+
 class CancellationIn(Strict):
     reason: Literal[
         "changed_mind",
