@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder clean
+.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder chaos clean
 
 help:
 	@echo "make up    - install, migrate and run the whole shop on this machine (Ctrl-C stops it)"
@@ -20,6 +20,7 @@ help:
 	@echo "make demo-preorder - against a running 'make up': a deposit pre-order through receipt and balance to delivered"
 	@echo "make test  - lint, type-check and run every test (unit, integration, system)"
 	@echo "make audit - check the invariants across every service's database (read-only)"
+	@echo "make chaos - fault injection against a whole running shop (restarts the local RabbitMQ and PostgreSQL)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -60,6 +61,9 @@ system: install
 
 test: lint typecheck
 	$(PY) -m pytest tests -q --durations=10
+
+chaos: install
+	$(PY) -m pytest tests/chaos -q -p no:cacheprovider
 
 audit: install
 	$(PY) -m shop_ops audit

@@ -2,6 +2,11 @@
 
 ``python -m scripts.stack up`` is what ``make up`` runs; system tests start the same stack with their own
 databases, vhost and ports. PostgreSQL and RabbitMQ must already run (on loopback by default).
+
+``replicas`` runs N copies of every worker and HTTP process (and of the gateway): replica 0 has the usual
+names and ports; replica ``r`` (r >= 1) is named ``<process>-<r+1>`` (``orders-worker-2``), its gateway
+listens on ``gateway_port + r`` and its services on ``first_service_port + 10 * r + i``. Each gateway talks
+to the service HTTP processes of its own replica; every worker of a service consumes the same queue.
 """
 
 from __future__ import annotations
@@ -40,10 +45,19 @@ class StackConfig:
     test_clock_file: Path | None = None
     """Tests only: every process reads its time offset from this file (see shop_runtime.clock)."""
     extra_env: dict[str, str] = field(default_factory=dict)
+    replicas: int = 1
+    """How many copies of every worker, service HTTP process and gateway to run."""
 
     @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.gateway_port}"
+        return self.gateway_url_of(0)
+
+    def gateway_url_of(self, replica: int) -> str:
+        return f"http://127.0.0.1:{self.gateway_port + replica}"
+
+    @property
+    def gateway_urls(self) -> list[str]:
+        return [self.gateway_url_of(replica) for replica in range(self.replicas)]
 
     @property
     def mail_dir(self) -> Path:
@@ -57,21 +71,21 @@ class StackConfig:
     def span_dir(self) -> Path:
         return self.var / "spans"
 
-    def service_port(self, service: str) -> int:
-        return self.first_service_port + SERVICES.index(service)
+    def service_port(self, service: str, replica: int = 0) -> int:
+        return self.first_service_port + 10 * replica + SERVICES.index(service)
 
     def database_url(self, service: str) -> str:
         return f"{self.postgres}/{self.database_prefix}{service}"
 
-    def environment(self) -> dict[str, str]:
-        """Every process's settings, by the env names their settings classes read."""
+    def environment(self, replica: int = 0) -> dict[str, str]:
+        """Every process's settings (of one replica), by the env names their settings classes read."""
         env = {key: value for key, value in os.environ.items() if not key.startswith("SHOP_")}
         env["PYTHONUNBUFFERED"] = "1"
         for service in SERVICES:
             prefix = f"SHOP_{service.upper()}_"
             env[prefix + "DATABASE_URL"] = self.database_url(service)
             env[prefix + "AMQP_URL"] = self.amqp_url
-            env[prefix + "HTTP_PORT"] = str(self.service_port(service))
+            env[prefix + "HTTP_PORT"] = str(self.service_port(service, replica))
             env[prefix + "SPAN_FILE"] = str(self.span_dir / f"{service}.jsonl")
             if self.otlp_endpoint:
                 env[prefix + "OTLP_ENDPOINT"] = self.otlp_endpoint
@@ -79,9 +93,9 @@ class StackConfig:
                 env[prefix + "RETRY_DELAYS_MS"] = self.retry_delays_ms
             if self.test_clock_file:
                 env[prefix + "TEST_CLOCK_FILE"] = str(self.test_clock_file)
-            env[f"SHOP_{service.upper()}_URL"] = f"http://127.0.0.1:{self.service_port(service)}"
+            env[f"SHOP_{service.upper()}_URL"] = f"http://127.0.0.1:{self.service_port(service, replica)}"
         env["SHOP_NOTIFICATIONS_SMTP_PORT"] = str(self.smtp_port)
-        env["SHOP_GATEWAY_PORT"] = str(self.gateway_port)
+        env["SHOP_GATEWAY_PORT"] = str(self.gateway_port + replica)
         env["SHOP_GATEWAY_SPAN_FILE"] = str(self.span_dir / "gateway.jsonl")
         if self.otlp_endpoint:
             env["SHOP_GATEWAY_OTLP_ENDPOINT"] = self.otlp_endpoint
@@ -89,6 +103,17 @@ class StackConfig:
         env["SHOP_WAREHOUSE_API_KEY"] = self.warehouse_api_key
         env.update(self.extra_env)
         return env
+
+
+def replica_suffix(replica: int) -> str:
+    """The name suffix of a replica's processes: none for the first, ``-2`` for the second, ..."""
+    return "" if replica == 0 else f"-{replica + 1}"
+
+
+def replica_of(name: str) -> int:
+    """Which replica a process name belongs to (``orders-worker`` 0, ``orders-worker-2`` 1)."""
+    last = name.rsplit("-", 1)[-1]
+    return int(last) - 1 if last.isdigit() else 0
 
 
 class Stack:
@@ -116,6 +141,7 @@ class Stack:
             list(pool.map(run, SERVICES))
 
     def commands(self) -> dict[str, list[str]]:
+        """Every process of the stack by name (replicas after the first as ``<name>-<n>``)."""
         python = sys.executable
         commands = {
             "mailcatcher": [
@@ -128,19 +154,22 @@ class Stack:
                 str(self.config.mail_dir),
             ]
         }
-        for service in SERVICES:
-            commands[f"{service}-http"] = [python, "-m", f"shop_{service}", "http"]
-            commands[f"{service}-worker"] = [python, "-m", f"shop_{service}", "worker"]
-        commands["gateway"] = [python, "-m", "shop_gateway"]
+        for replica in range(self.config.replicas):
+            suffix = replica_suffix(replica)
+            for service in SERVICES:
+                commands[f"{service}-http{suffix}"] = [python, "-m", f"shop_{service}", "http"]
+                commands[f"{service}-worker{suffix}"] = [python, "-m", f"shop_{service}", "worker"]
+            commands[f"gateway{suffix}"] = [python, "-m", "shop_gateway"]
         return commands
 
-    def start(self, names: list[str] | None = None) -> None:
+    def start(self, names: list[str] | None = None, *, extra_env: dict[str, str] | None = None) -> None:
+        """Start the named processes (default all); ``extra_env`` overrides settings for these only."""
         for directory in (self.config.mail_dir, self.config.log_dir, self.config.span_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        environment = self.config.environment()
         for name, command in self.commands().items():
             if names is not None and name not in names:
                 continue
+            environment = {**self.config.environment(replica_of(name)), **(extra_env or {})}
             log = open(self.config.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
             self.processes[name] = subprocess.Popen(
                 command,
@@ -151,17 +180,60 @@ class Stack:
                 start_new_session=True,
             )
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one process: no shutdown, no clean-up (what a crash or the OOM killer does)."""
+        self.stop_process(name, kill=True)
+
+    def restart(self, name: str, *, kill: bool = False, extra_env: dict[str, str] | None = None) -> None:
+        """Stop one process (SIGTERM, or SIGKILL with ``kill``) and start it again."""
+        if name in self.processes:
+            self.stop_process(name, kill=kill)
+        self.start([name], extra_env=extra_env)
+
+    def pid(self, name: str) -> int:
+        return self.processes[name].pid
+
+    def wait_http(self, name: str, timeout: float = 60.0) -> None:
+        """Wait until a restarted HTTP process (a service's or a gateway) answers /ready."""
+        replica = replica_of(name)
+        base = name.split("-")[0]
+        port = (
+            self.config.gateway_port + replica
+            if base == "gateway"
+            else self.config.service_port(base, replica)
+        )
+        self._wait_url(f"http://127.0.0.1:{port}/ready", [name], timeout)
+
+    def _wait_url(self, url: str, names: list[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead = {n: p.returncode for n, p in self.processes.items() if n in names and p.poll() is not None}
+            if dead:
+                raise RuntimeError(f"processes exited: {dead}\n{self.log_tails(list(dead))}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{url} was not ready within {timeout}s\n{self.log_tails(names)}")
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until the gateway says every service is ready; fail with the logs of any process that died."""
         deadline = time.monotonic() + timeout
+        waiting = list(self.config.gateway_urls)
         while time.monotonic() < deadline:
             dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
             if dead:
                 raise RuntimeError(f"processes exited: {dead}\n{self.log_tails(list(dead))}")
             try:
-                with urllib.request.urlopen(f"{self.config.gateway_url}/ready", timeout=2) as response:
+                with urllib.request.urlopen(f"{waiting[0]}/ready", timeout=2) as response:
                     if response.status == 200:
-                        return
+                        waiting.pop(0)
+                        if not waiting:
+                            return
+                        continue
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.2)
@@ -234,7 +306,7 @@ def up(config: StackConfig) -> None:
         print(
             f"""
 The shop is running.
-  gateway        {config.gateway_url}   (OpenAPI: {config.gateway_url}/docs)
+  gateway        {" ".join(config.gateway_urls)}   (OpenAPI: {config.gateway_url}/docs)
   staff key      X-Api-Key: {config.staff_api_key}
   warehouse key  X-Api-Key: {config.warehouse_api_key}
   mail           {config.mail_dir}/*.eml  (SMTP on 127.0.0.1:{config.smtp_port})
@@ -257,12 +329,16 @@ Try `make demo` in another terminal. Ctrl-C stops everything.""",
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=["up", "migrate"])
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="copies of every worker and HTTP process (default 1)"
+    )
     arguments = parser.parse_args()
     config = StackConfig(
         staff_api_key=os.environ.get("SHOP_STAFF_API_KEY", StackConfig.staff_api_key),
         warehouse_api_key=os.environ.get("SHOP_WAREHOUSE_API_KEY", StackConfig.warehouse_api_key),
         gateway_port=int(os.environ.get("SHOP_GATEWAY_PORT", StackConfig.gateway_port)),
         otlp_endpoint=os.environ.get("SHOP_OTLP_ENDPOINT"),
+        replicas=arguments.replicas,
     )
     if arguments.command == "migrate":
         Stack(config).migrate()

@@ -9,6 +9,8 @@ from shop_payments.psp import (
     ChargeAttempt,
     ChargeResult,
     IdempotencyKeyReused,
+    PspServerError,
+    PspTimeout,
     PspUnavailable,
     RefundRefused,
     SandboxPsp,
@@ -223,3 +225,49 @@ async def test_the_sandbox_refuses_to_refund_more_than_its_charge() -> None:
     )
     with pytest.raises(RefundRefused):
         await sandbox.refund(psp_reference=declined.psp_reference, amount=1, idempotency_key="r-3")
+
+
+@pytest.mark.parametrize(
+    ("token", "error", "brand", "last4"),
+    [
+        ("tok_timeout_then_ok", PspTimeout, "visa", "1881"),
+        ("tok_error_then_ok", PspServerError, "mastercard", "5100"),
+    ],
+)
+async def test_flaky_psp_tokens_fail_the_first_attempt_then_charge_once(
+    token: str, error: type[PspUnavailable], brand: str, last4: str
+) -> None:
+    sandbox = SandboxPsp()
+    with pytest.raises(error) as raised:
+        await sandbox.charge(token=token, amount=39000, currency="KRW", idempotency_key="o-1:full")
+    assert isinstance(raised.value, PspUnavailable)  # the worker retries it
+    assert sandbox.charges == []
+    result = await sandbox.charge(token=token, amount=39000, currency="KRW", idempotency_key="o-1:full")
+    assert result.approved
+    assert (result.card_brand, result.card_last4) == (brand, last4)
+    again = await sandbox.charge(token=token, amount=39000, currency="KRW", idempotency_key="o-1:full")
+    assert again == result
+    assert len(sandbox.charges) == 1
+
+
+async def test_flaky_psp_tokens_fail_the_first_attempt_of_every_new_charge() -> None:
+    sandbox = SandboxPsp()
+    with pytest.raises(PspTimeout):
+        await sandbox.charge(token="tok_timeout_then_ok", amount=100, currency="KRW", idempotency_key="a")
+    with pytest.raises(PspTimeout):
+        await sandbox.charge(token="tok_timeout_then_ok", amount=100, currency="KRW", idempotency_key="b")
+    assert (
+        await sandbox.charge(token="tok_timeout_then_ok", amount=100, currency="KRW", idempotency_key="b")
+    ).approved
+
+
+async def test_a_server_error_says_its_status() -> None:
+    with pytest.raises(PspServerError) as raised:
+        await SandboxPsp().charge(token="tok_error_then_ok", amount=1, currency="KRW", idempotency_key="k")
+    assert raised.value.status == 503
+
+
+@pytest.mark.parametrize("token", ["tok_timeout_then_ok", "tok_error_then_ok"])
+async def test_flaky_psp_tokens_verify_straight_away(token: str) -> None:
+    verification = await SandboxPsp().verify(token=token)
+    assert verification.approved

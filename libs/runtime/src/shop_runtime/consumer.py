@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from shop_contracts import Envelope, Message, UnknownMessageType
 from shop_contracts.routing import parking_queue, retry_queue, service_queue
-from shop_runtime.broker import Binding
+from shop_runtime.broker import QUORUM, Binding
 from shop_runtime.database import Database, UnitOfWork
 from shop_runtime.metrics import ConsumerMetrics, Outcome
 
@@ -90,7 +90,9 @@ class Consumer:
         self._idle.set()
 
     async def start(self) -> None:
-        queue = await self._channel.get_queue(service_queue(self._service), ensure=False)
+        # Declared (not just looked up): the robust channel restores only queues it declared, and with them
+        # their consumers, after the broker restarts.
+        queue = await self._channel.declare_queue(service_queue(self._service), durable=True, arguments=QUORUM)
         self._queue = queue
         self._consumer_tag = await queue.consume(self._on_message)
 
