@@ -92,7 +92,9 @@ class Consumer:
     async def start(self) -> None:
         # Declared (not just looked up): the robust channel restores only queues it declared, and with them
         # their consumers, after the broker restarts.
-        queue = await self._channel.declare_queue(service_queue(self._service), durable=True, arguments=QUORUM)
+        queue = await self._channel.declare_queue(
+            service_queue(self._service), durable=True, arguments=QUORUM
+        )
         self._queue = queue
         self._consumer_tag = await queue.consume(self._on_message)
 
