@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder chaos clean
+.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder chaos bench clean
 
 help:
 	@echo "make up    - install, migrate and run the whole shop on this machine (Ctrl-C stops it)"
@@ -20,6 +20,7 @@ help:
 	@echo "make demo-preorder - against a running 'make up': a deposit pre-order through receipt and balance to delivered"
 	@echo "make test  - lint, type-check and run every test (unit, integration, system)"
 	@echo "make audit - check the invariants across every service's database (read-only)"
+	@echo "make bench - the benchmark suite (S1-S4, memory, profiles) into var/bench/<time>/"
 	@echo "make chaos - fault injection against a whole running shop (restarts the local RabbitMQ and PostgreSQL)"
 
 $(UV):
@@ -48,7 +49,7 @@ lint: install
 
 typecheck: install
 	$(VENV)/bin/mypy -p shop_contracts -p shop_runtime -p shop_catalog -p shop_orders -p shop_payments \
-		-p shop_fulfillment -p shop_notifications -p shop_gateway -p shop_ops -p tests -p scripts
+		-p shop_fulfillment -p shop_notifications -p shop_gateway -p shop_ops -p tests -p scripts -p bench
 
 unit: install
 	$(PY) -m pytest tests/unit -q
@@ -61,6 +62,9 @@ system: install
 
 test: lint typecheck
 	$(PY) -m pytest tests -q --durations=10
+
+bench: install
+	$(PY) -m bench all --profile
 
 chaos: install
 	$(PY) -m pytest tests/chaos -q -p no:cacheprovider

@@ -1,0 +1,298 @@
+"""``python -m bench [all|s1|s2|s3|s4|memory] [--quick] [--profile]``: run, print, and write var/bench/<timestamp>/."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench import baseline, infra, s1, s2, s3, s4
+from bench.report import write_report
+from bench.shop import client, seed_product
+from scripts.stack import Stack
+
+
+@dataclass(frozen=True)
+class Plan:
+    bare_orders: int
+    raw_messages: int
+    row_seconds: float
+    s1_rates: list[float]
+    s1_duration: float
+    s1_drain: float
+    s1_skus: int
+    profile_seconds: float
+    s2_units: int
+    s2_buyers: int
+    s2_window: float
+    s2_answer_timeout: float
+    strategy_concurrency: int
+    s3_rows: int
+    s4_consumers: int
+    s4_events: int
+    s4_paced_events: int
+    s4_paced_rate: float
+
+
+FULL = Plan(
+    bare_orders=3000,
+    raw_messages=20_000,
+    row_seconds=5,
+    s1_rates=[2, 4, 8, 12, 16, 24, 32, 48],
+    s1_duration=15,
+    s1_drain=20,
+    s1_skus=20,
+    profile_seconds=20,
+    s2_units=1000,
+    s2_buyers=10_000,
+    s2_window=10,
+    s2_answer_timeout=180,
+    strategy_concurrency=16,
+    s3_rows=100_000,
+    s4_consumers=10,
+    s4_events=3000,
+    s4_paced_events=1000,
+    s4_paced_rate=100,
+)
+QUICK = Plan(
+    bare_orders=300,
+    raw_messages=2000,
+    row_seconds=2,
+    s1_rates=[5, 15],
+    s1_duration=5,
+    s1_drain=15,
+    s1_skus=5,
+    profile_seconds=6,
+    s2_units=100,
+    s2_buyers=1000,
+    s2_window=5,
+    s2_answer_timeout=90,
+    strategy_concurrency=16,
+    s3_rows=5000,
+    s4_consumers=5,
+    s4_events=500,
+    s4_paced_events=200,
+    s4_paced_rate=100,
+)
+
+
+def _print_header(title: str) -> None:
+    print(f"\n== {title} ==", flush=True)
+
+
+async def _stock_of(sku: str) -> tuple[int, int]:
+    connection = await asyncpg.connect(infra.database_url("catalog"))
+    try:
+        row = await connection.fetchrow(
+            "SELECT coalesce(sum(on_hand), 0) AS on_hand, coalesce(sum(reserved), 0) AS reserved "
+            "FROM stock_levels WHERE sku = $1",
+            sku,
+        )
+    finally:
+        await connection.close()
+    return int(row["on_hand"]), int(row["reserved"])
+
+
+async def run(
+    scenarios: set[str], plan: Plan, *, profile: bool, out: Path, results: dict[str, Any]
+) -> dict[str, Any]:
+    """Run the scenarios, filling ``results`` as each finishes (a failure keeps what was measured)."""
+    results |= {
+        "started_at": datetime.now(UTC).isoformat(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "plan": plan.__dict__,
+        "scenarios": sorted(scenarios),
+    }
+    infra.reset_vhost()
+    await infra.drop_bench_databases()
+
+    if "s1" in scenarios:
+        _print_header("S1 baselines (bare asyncpg + aio-pika, same run)")
+        results["baseline"] = {
+            "bare_pipeline": await baseline.bare_pipeline(orders=plan.bare_orders),
+            "raw_publish_consume": await baseline.raw_publish_consume(messages=plan.raw_messages),
+            "single_row_updates": await baseline.single_row_updates(seconds=plan.row_seconds),
+        }
+    if "s2" in scenarios:
+        _print_header("S2 reservation strategies (database level)")
+        results["s2_strategies"] = await s2.compare_strategies(
+            units=plan.s2_units, buyers=plan.s2_buyers, concurrency=plan.strategy_concurrency
+        )
+    if "s3" in scenarios:
+        _print_header("S3 outbox relay")
+        results["s3"] = await s3.relay_drain(rows=plan.s3_rows)
+    if "s4" in scenarios:
+        _print_header("S4 fan-out")
+        results["s4"] = {
+            "burst": await s4.fan_out(consumers=plan.s4_consumers, events=plan.s4_events, paced_rate=None),
+            "paced": await s4.fan_out(
+                consumers=plan.s4_consumers, events=plan.s4_paced_events, paced_rate=plan.s4_paced_rate
+            ),
+        }
+
+    if scenarios & {"s1", "s2", "memory"}:
+        await _with_stack(scenarios, plan, profile=profile, out=out, results=results)
+    results["finished_at"] = datetime.now(UTC).isoformat()
+    return results
+
+
+async def _with_stack(
+    scenarios: set[str], plan: Plan, *, profile: bool, out: Path, results: dict[str, Any]
+) -> None:
+    _print_header("starting the bench stack")
+    config = infra.stack_config()
+    stack = Stack(config)
+    await asyncio.to_thread(stack.migrate)
+    stack.start()
+    probe = infra.EventProbe()
+    try:
+        await asyncio.to_thread(stack.wait_ready, 120)
+        pids = {name: process.pid for name, process in stack.processes.items()}
+        rss = infra.RssSampler(pids)
+        orders_url = f"http://127.0.0.1:{config.service_port('orders')}"
+        await probe.start()
+        async with client(config.gateway_url) as gateway:
+            skus = [f"BENCH-{uuid_hex()}" for _ in range(plan.s1_skus)]
+            for sku in skus:
+                await seed_product(gateway, orders_url, sku=sku, units=1_000_000, on_hand=_on_hand)
+            # warm up every process (imports, pools, JIT-less caches) before measuring anything
+            await s1.run_rate(gateway, probe, pids, rate=5, duration=3, skus=skus, drain=20)
+            await asyncio.sleep(3)
+            results["memory"] = {"idle_rss_mib": rss.snapshot()}
+            if "s1" in scenarios:
+                _print_header("S1 steady pipeline through the gateway")
+                sweep = await s1.sweep(
+                    gateway,
+                    probe,
+                    pids,
+                    rates=plan.s1_rates,
+                    duration=plan.s1_duration,
+                    skus=skus,
+                    drain=plan.s1_drain,
+                    rss=rss,
+                )
+                results["s1"] = sweep
+                peaks: dict[str, float] = {}
+                for point in sweep["points"]:
+                    for name, value in point["peak_rss_mib"].items():
+                        peaks[name] = max(peaks.get(name, 0.0), value)
+                results["memory"]["s1_peak_rss_mib"] = peaks
+                if profile:
+                    reference = sweep["best"] or sweep["points"][-1]
+                    names = s1.hottest(reference, pids)
+                    results["profile"] = await s1.profile(
+                        gateway,
+                        probe,
+                        pids,
+                        names=names,
+                        rate=reference["offered_per_s"],
+                        duration=plan.profile_seconds,
+                        skus=skus,
+                        out=out,
+                    )
+            elif "memory" in scenarios:
+                rss.start()
+                await s1.run_rate(
+                    gateway, probe, pids, rate=10, duration=plan.s1_duration, skus=skus, drain=20
+                )
+                results["memory"]["s1_peak_rss_mib"] = await rss.stop()
+            if "s2" in scenarios:
+                _print_header("S2 flash drop through the gateway")
+                sku = f"DROP-{uuid_hex()}"
+                await seed_product(gateway, orders_url, sku=sku, units=plan.s2_units, on_hand=_on_hand)
+                rss.start()
+                results["s2"] = await s2.flash_drop(
+                    gateway,
+                    probe,
+                    sku=sku,
+                    units=plan.s2_units,
+                    buyers=plan.s2_buyers,
+                    window=plan.s2_window,
+                    answer_timeout=plan.s2_answer_timeout,
+                    stock_reserved=lambda: _stock_of(sku),
+                )
+                results["memory"]["s2_peak_rss_mib"] = await rss.stop()
+            bare = results.get("baseline", {}).get("bare_pipeline", {}).get("orders_per_s")
+            if "s1" in scenarios and bare:
+                # last: above the pipeline's capacity this leaves a backlog that would disturb what follows
+                results["s1"]["half_baseline"] = await s1.half_rate_latency(
+                    gateway,
+                    probe,
+                    pids,
+                    rate=bare / 2,
+                    duration=max(plan.s1_duration / 3, 3),
+                    skus=skus,
+                    drain=plan.s1_drain,
+                )
+        dead = {name: p.returncode for name, p in stack.processes.items() if p.poll() is not None}
+        results["processes_died"] = dead
+    finally:
+        await probe.close()
+        await asyncio.to_thread(stack.stop)
+
+
+async def _on_hand(sku: str) -> int:
+    return (await _stock_of(sku))[0]
+
+
+def uuid_hex() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:8].upper()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "scenario",
+        nargs="*",
+        default=["all"],
+        choices=["all", "s1", "s2", "s3", "s4", "memory"],
+        help="default: all",
+    )
+    parser.add_argument("--quick", action="store_true", help="shorten every scenario (a smoke run)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the hottest processes during S1")
+    parser.add_argument("--keep", action="store_true", help="keep the bench databases and vhost afterwards")
+    arguments = parser.parse_args()
+    scenarios = {"s1", "s2", "s3", "s4", "memory"} if "all" in arguments.scenario else set(arguments.scenario)
+    plan = QUICK if arguments.quick else FULL
+    out = infra.VAR / datetime.now().strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    try:
+        asyncio.run(run(scenarios, plan, profile=arguments.profile, out=out, results=results))
+    except Exception as error:
+        results["failed"] = f"{type(error).__name__}: {error}"
+        print(f"the benchmark failed; writing what it measured: {results['failed']}", flush=True)
+    finally:
+        if not arguments.keep:
+            infra.delete_vhost()
+            asyncio.run(infra.drop_bench_databases())
+    results["wall_seconds"] = time.monotonic() - started
+    results["command"] = "python -m bench " + " ".join(
+        list(arguments.scenario)
+        + (["--quick"] if arguments.quick else [])
+        + (["--profile"] if arguments.profile else [])
+    )
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    summary = write_report(results, out)
+    print("\n" + summary)
+    print(f"\nwrote {out}/ (results.json, summary.md, plots) in {results['wall_seconds']:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""summary.md (each figure beside its baseline and target) and the PNG plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.stats import fmt, ms, ratio
+
+RSS_LIMIT_MIB = 150.0
+BOILERPLATE = (
+    "<module>",
+    "_run_module_as_main",
+    "_run_code",
+    "run (asyncio",
+    "run_service",
+    "Runner.",
+    "BaseEventLoop.",
+    "Handle._run",
+)
+
+
+def _met(flag: bool | None) -> str:
+    return "n/a" if flag is None else ("**met**" if flag else "**missed**")
+
+
+def _paced(entry: dict[str, Any]) -> str:
+    return "" if entry["paced_rate"] is None else f" at {entry['paced_rate']:.0f}/s"
+
+
+def write_report(results: dict[str, Any], out: Path) -> str:
+    lines = [f"# Benchmark {results.get('started_at', '')}", ""]
+    lines.append(
+        f"`{results.get('command', '')}`, {results.get('machine', {})}, wall {fmt(results.get('wall_seconds'), ' s', 0)}"
+    )
+    lines.append("")
+    lines.append(
+        "Targets are those of issue 6 item 5 (2-core machine, quorum queues and synchronous commit kept). Nothing fails on timing."
+    )
+    lines += ["", "| figure | measured | baseline (same run) | target | status |", "|---|---|---|---|---|"]
+    baseline = results.get("baseline", {})
+    bare = baseline.get("bare_pipeline", {}).get("orders_per_s")
+    s1 = results.get("s1")
+    if s1 is not None:
+        best = s1.get("best")
+        best_rate = best["achieved_confirmed_per_s"] if best else None
+        within = ratio(best_rate, bare)
+        lines.append(
+            f"| S1 highest sustained orders/s with p99 checkout→confirmed ≤ 1 s | {fmt(best_rate)} "
+            f"(offered {fmt(best['offered_per_s'] if best else None)}) | bare hops {fmt(bare)} orders/s "
+            f"(S1 = {fmt(within, 'x', 2)} of it) | ≥ 2x bare (literal) | {_met(None if within is None else within >= 2)} |"
+        )
+        if best:
+            lines.append(
+                f"| S1 p50 / p99 checkout→confirmed at that rate | {ms(best['checkout_to_confirmed_s']['p50'])} / "
+                f"{ms(best['checkout_to_confirmed_s']['p99'])} | bare p50 {ms(baseline.get('bare_pipeline', {}).get('p50_s'))} | p99 ≤ 1 s | {_met(True)} |"
+            )
+            lines.append(
+                f"| S1 p50 / p99 checkout HTTP at that rate | {ms(best['checkout_http_s']['p50'])} / "
+                f"{ms(best['checkout_http_s']['p99'])} | - | - | - |"
+            )
+        half = s1.get("half_baseline")
+        if half:
+            p99 = half["checkout_http_s"]["p99"]
+            lines.append(
+                f"| S1 p99 checkout HTTP at half the bare rate ({fmt(half['offered_per_s'])}/s offered, "
+                f"{fmt(half['achieved_confirmed_per_s'])}/s confirmed) | {ms(p99)} (p50 {ms(half['checkout_http_s']['p50'])}) | - | ≤ 50 ms | "
+                f"{_met(None if p99 is None else p99 <= 0.05)} |"
+            )
+    s2 = results.get("s2")
+    if s2 is not None:
+        lines.append(
+            f"| S2 accepted of {s2['units']} units ({s2['buyers']} buyers in {fmt(s2['window_s'], ' s', 0)}) | {s2['accepted_confirmed']} "
+            f"| - | exactly {s2['units']} | {_met(s2['accepted_confirmed'] == s2['units'])} |"
+        )
+        lines.append(f"| S2 oversold | {s2['oversold']} | - | 0 | {_met(s2['oversold'] == 0)} |")
+        lines.append(
+            f"| S2 every buyer answered (final status) | {s2['every_buyer_answered']} (unanswered {s2['unanswered']}, "
+            f"HTTP errors {s2['http_errors']}) | - | all | {_met(s2['every_buyer_answered'])} |"
+        )
+        sold = s2["sold_out_after_s"]
+        strategies = results.get("s2_strategies", {}).get("strategies", {})
+        today = next((e for n, e in strategies.items() if n.startswith("row_lock")), None)
+        lines.append(
+            f"| S2 sold out after | {fmt(sold, ' s', 2)} | DB alone, catalog's row lock: {fmt(today['sold_out_after_s'] if today else None, ' s', 2)} "
+            f"| ≤ 3 s | {_met(None if sold is None else sold <= 3)} |"
+        )
+        p99 = s2["missed_out_final_answer_s"]["p99"]
+        lines.append(
+            f"| S2 p99 final answer for those who missed out | {ms(p99)} (HTTP 202 p99 {ms(s2['http_answer_s']['p99'])}) | - | ≤ 1 s | "
+            f"{_met(None if p99 is None else p99 <= 1)} |"
+        )
+    s3 = results.get("s3")
+    if s3 is not None:
+        lines.append(
+            f"| S3 relay drain of {s3['rows']} rows (batch {s3['batch_size']}) | {fmt(s3['relay_per_s'], '/s', 0)} | raw confirmed "
+            f"publish {fmt(s3['raw_per_s'], '/s', 0)} (ratio {fmt(s3['relay_vs_raw'], '', 2)}) | ≥ 0.8x raw | {_met(s3['relay_vs_raw'] >= 0.8)} |"
+        )
+    s4 = results.get("s4")
+    raw = baseline.get("raw_publish_consume")
+    if s4 is not None:
+        for label, entry in s4.items():
+            lines.append(
+                f"| S4 fan-out {label}: 1 event → {entry['consumers']} queues ({entry['events']} events"
+                f"{_paced(entry)}) | {fmt(entry['deliveries_per_s'], ' deliveries/s', 0)}, "
+                f"p99 {ms(entry['latency_s']['p99'])} | raw consume {fmt(raw['consume_per_s'] if raw else None, '/s', 0)} | - | - |"
+            )
+    memory = results.get("memory")
+    if memory:
+        peaks = memory.get("s1_peak_rss_mib") or {}
+        worst = max(peaks.values(), default=None)
+        lines.append(
+            f"| Memory: largest process RSS under S1 | {fmt(worst, ' MiB', 0)} | idle max {fmt(max((v for v in memory['idle_rss_mib'].values() if v), default=None), ' MiB', 0)} "
+            f"| ≤ {RSS_LIMIT_MIB:.0f} MB each | {_met(None if worst is None else worst <= RSS_LIMIT_MIB)} |"
+        )
+    if raw:
+        rows = baseline.get("single_row_updates", {})
+        lines += [
+            "",
+            "## Bare baselines",
+            "",
+            f"- bare hops (asyncpg + aio-pika, 5 hops, inbox+effect+outbox per hop, one confirmed publish): "
+            f"{fmt(bare)} orders/s ({baseline['bare_pipeline']['completed']} orders, p50 {ms(baseline['bare_pipeline']['p50_s'])})",
+            f"- raw confirmed publish (quorum queue, batches of {raw['batch']}): {fmt(raw['publish_per_s'], '/s', 0)}; "
+            f"consume+ack (prefetch {raw['consume_prefetch']}): {fmt(raw['consume_per_s'], '/s', 0)}",
+            f"- single-row autocommit updates (synchronous_commit={rows.get('synchronous_commit')}): "
+            + ", ".join(
+                f"{k.removeprefix('updates_per_s_')}: {fmt(v, '/s', 0)}"
+                for k, v in rows.items()
+                if k.startswith("updates")
+            ),
+        ]
+    if s1 is not None:
+        lines += [
+            "",
+            "## S1 by rate",
+            "",
+            "| offered/s | confirmed/s | HTTP p50 | HTTP p99 | →confirmed p50 | →confirmed p99 | complete | errors |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for p in s1["points"]:
+            lines.append(
+                f"| {fmt(p['offered_per_s'])} | {fmt(p['achieved_confirmed_per_s'])} | {ms(p['checkout_http_s']['p50'])} | "
+                f"{ms(p['checkout_http_s']['p99'])} | {ms(p['checkout_to_confirmed_s']['p50'])} | {ms(p['checkout_to_confirmed_s']['p99'])} | "
+                f"{p['complete']} | {p['http_errors']} |"
+            )
+        reference = s1.get("best") or (s1["points"][-1] if s1["points"] else None)
+        if reference:
+            lines += [
+                "",
+                f"CPU seconds per confirmed order at {fmt(reference['offered_per_s'])}/s offered "
+                f"(machine busy {fmt(reference['cpu']['machine_busy_seconds'], ' s')} of {fmt(reference['cpu']['machine_capacity_seconds'], ' s')}; "
+                "postgres and rabbitmq are shared with anything else running on the machine):",
+                "",
+                "| process | CPU ms / order | peak RSS MiB | idle RSS MiB |",
+                "|---|---|---|---|",
+            ]
+            per = reference["cpu_seconds_per_order"]
+            idle = (memory or {}).get("idle_rss_mib", {})
+            peaks = (memory or {}).get("s1_peak_rss_mib", {})
+            for name in sorted(per, key=lambda n: -(per[n] or 0)):
+                value = per[name]
+                lines.append(
+                    f"| {name} | {fmt(None if value is None else value * 1000, '', 2)} | {fmt(peaks.get(name), '', 0)} | {fmt(idle.get(name), '', 0)} |"
+                )
+    strategies = results.get("s2_strategies")
+    if strategies:
+        lines += [
+            "",
+            f"## S2 reservation strategies (database only: {strategies['buyers']} attempts for {strategies['units']} units, {strategies['concurrency']} connections)",
+            "",
+            "| strategy | sold out after | all answered after | attempts/s | accepted | oversold | correct |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, e in strategies["strategies"].items():
+            lines.append(
+                f"| {name} | {fmt(e['sold_out_after_s'], ' s', 3)} | {fmt(e['all_answered_after_s'], ' s', 3)} | {fmt(e['attempts_per_s'], '', 0)} | {e['accepted']} | {e['oversold']} | {e['correct']} |"
+            )
+        lines.append(f"\nFastest correct: **{strategies['fastest_correct']}**")
+    profile = results.get("profile")
+    if profile:
+        lines += ["", f"## Profiles (py-spy during S1 at {fmt(profile['rate'])}/s)", ""]
+        for name, entry in profile["processes"].items():
+            lines.append(f"### {name}: flame graph {entry.get('flamegraph') or 'not recorded'}")
+            if entry.get("errors"):
+                lines.append(f"py-spy failed: `{' | '.join(e.strip()[:300] for e in entry['errors'])}`")
+            if entry.get("top_inclusive"):
+                total = entry.get("samples") or 1
+                lines += ["", "| frame (inclusive) | share |", "|---|---|"]
+                shown = [
+                    (f, c)
+                    for f, c in entry["top_inclusive"]
+                    if not f.startswith(BOILERPLATE) and "(asyncio/" not in f
+                ]
+                for frame, count in shown[:15]:
+                    lines.append(f"| `{frame[:140]}` | {100 * count / total:.0f}% |")
+                lines += ["", "| frame (self) | share |", "|---|---|"]
+                for frame, count in entry["top_self"][:10]:
+                    lines.append(f"| `{frame[:140]}` | {100 * count / total:.0f}% |")
+            lines.append("")
+    if results.get("failed"):
+        lines.append(f"\n**The run failed part-way**: {results['failed']}")
+    if results.get("processes_died"):
+        lines.append(f"\nProcesses that died during the run: {results['processes_died']}")
+    text = "\n".join(lines) + "\n"
+    (out / "summary.md").write_text(text)
+    _plots(results, out)
+    return text
+
+
+def _plots(results: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s1 = results.get("s1")
+    if s1 and s1["points"]:
+        points = s1["points"]
+        rates = [p["achieved_confirmed_per_s"] for p in points]
+        figure, axis = plt.subplots(figsize=(8, 5))
+        for key, label in (
+            ("checkout_http_s", "checkout HTTP"),
+            ("checkout_to_confirmed_s", "checkout→confirmed"),
+        ):
+            for q, style in (("p50", "--"), ("p99", "-")):
+                values = [(p[key][q] or float("nan")) * 1000 for p in points]
+                axis.plot(rates, values, style, marker="o", label=f"{label} {q}")
+        axis.axhline(1000, color="grey", linestyle=":", label="1 s (p99 target)")
+        bare = results.get("baseline", {}).get("bare_pipeline", {}).get("orders_per_s")
+        if bare:
+            axis.axvline(bare, color="red", linestyle=":", label=f"bare hops {bare:.0f}/s")
+        axis.set_xlabel("confirmed orders/s")
+        axis.set_ylabel("latency (ms)")
+        axis.set_yscale("log")
+        axis.set_title("S1 steady pipeline: latency vs rate")
+        axis.legend()
+        figure.tight_layout()
+        figure.savefig(out / "s1_latency_vs_rate.png", dpi=110)
+        plt.close(figure)
+    s2 = results.get("s2")
+    if s2 and s2.get("timeline_s"):
+        timeline = s2["timeline_s"]
+        figure, axis = plt.subplots(figsize=(8, 5))
+        for key, label in (
+            ("arrivals", "buyers arrived"),
+            ("reserved", "units reserved"),
+            ("confirmed", "orders confirmed"),
+            ("rejected", "buyers told sold out"),
+        ):
+            values = sorted(timeline[key])
+            axis.step(values, range(1, len(values) + 1), where="post", label=label)
+        axis.axhline(s2["units"], color="grey", linestyle=":", label=f"{s2['units']} units")
+        axis.set_xlabel("seconds since the drop opened")
+        axis.set_ylabel("count")
+        axis.set_title("S2 flash drop: sell-out timeline")
+        axis.legend()
+        figure.tight_layout()
+        figure.savefig(out / "s2_sellout_timeline.png", dpi=110)
+        plt.close(figure)
