@@ -109,6 +109,14 @@ async def test_an_in_stock_order_goes_from_checkout_to_delivered(
     # Shipped units left the building: still 3 available, and nothing reserved any more.
     assert await available(gateway, product_id) == 3
 
+    # Operators see the business counters: placed on orders' HTTP process, confirmed on its worker.
+    orders_port = stack.config.service_port("orders")
+    async with httpx.AsyncClient() as scraper:
+        http_metrics = (await scraper.get(f"http://127.0.0.1:{orders_port}/metrics")).text
+        worker_metrics = (await scraper.get(f"http://127.0.0.1:{orders_port + 1000}/metrics")).text
+    assert 'shop_orders_placed_total{currency="KRW"}' in http_metrics
+    assert 'shop_orders_confirmed_total{currency="KRW"}' in worker_metrics
+
 
 async def test_an_order_for_more_than_is_in_stock_is_rejected_and_nothing_is_charged(
     gateway: httpx.AsyncClient, mail_dir: Path

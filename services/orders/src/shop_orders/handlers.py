@@ -49,7 +49,20 @@ from shop_orders.domain import (
 from shop_orders.tables import order_lines, orders, scheduled_jobs, shipment_groups
 from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
+from shop_runtime.metrics import business_counter
 from shop_runtime.preorder_pricing import balance_due_at
+
+# Business counters, counted once the unit of work committed (the order-flow dashboard reads them).
+ORDERS_PLACED = business_counter("shop_orders_placed", "Orders placed at checkout", ["currency"])
+ORDERS_CONFIRMED = business_counter(
+    "shop_orders_confirmed", "Orders whose checkout payment went through", ["currency"]
+)
+ORDERS_REJECTED = business_counter("shop_orders_rejected", "Orders rejected", ["reason"])
+ORDERS_CANCELLED = business_counter("shop_orders_cancelled", "Orders cancelled", ["reason"])
+CHARGED_AT_CHECKOUT = business_counter(
+    "shop_orders_charged_at_checkout_minor_units", "Money taken at checkout, in minor units", ["currency"]
+)
+PREORDER_UNITS = business_counter("shop_preorder_units", "Units accepted as pre-orders (in confirmed orders)")
 
 
 @dataclass(frozen=True)
@@ -199,6 +212,7 @@ async def place_order(
         correlation_id=order_id,
     )
     await uow.commit()
+    ORDERS_PLACED.labels(priced.currency).inc()
     return PlacedOrder(order_id=order_id, status=OrderStatus.PENDING.value, created=True)
 
 
@@ -285,6 +299,7 @@ async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: st
         return
     await _reject(uow, order, reason="out_of_stock", detail=detail)
     await uow.commit()
+    ORDERS_REJECTED.labels("out_of_stock").inc()
 
 
 async def confirm_paid_order(uow: UnitOfWork, *, order_id: str, payment_id: str, amount: int) -> None:
@@ -318,6 +333,10 @@ async def confirm_paid_order(uow: UnitOfWork, *, order_id: str, payment_id: str,
     for group in await _groups(uow, order_id, GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
         await _advance(uow, order, group)
     await uow.commit()
+    ORDERS_CONFIRMED.labels(order.currency).inc()
+    CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
+    for line in preorder_lines:
+        PREORDER_UNITS.inc(line.quantity)
 
 
 async def reject_for_failed_payment(
@@ -334,6 +353,7 @@ async def reject_for_failed_payment(
     )
     await _reject(uow, order, reason="payment_declined", detail=f"{decline_code}: {message}")
     await uow.commit()
+    ORDERS_REJECTED.labels("payment_declined").inc()
 
 
 async def receive_preorder_allocation(
@@ -577,6 +597,7 @@ async def cancel_order(uow: UnitOfWork, *, order_id: str, reason: str, now: date
         subject=order_id,
     )
     await uow.commit()
+    ORDERS_CANCELLED.labels(reason).inc()
     return refund
 
 
