@@ -14,6 +14,7 @@ import pytest
 from scripts.stack import Stack
 from tests.support.messages import eventually
 from tests.system.shop import (
+    STAFF,
     checkout,
     emails_to,
     expect_and_receive,
@@ -350,7 +351,7 @@ async def test_waitlist_subscribers_are_told_once_when_the_variant_is_back_in_st
     await product_in_stock(gateway, sku=new_sku("OTHER"), units=1)  # an unrelated restock tells nobody
     restocked = await gateway.post(
         "/v1/admin/inventory/adjustments",
-        headers={"X-Api-Key": "staff-key-for-system-tests"},
+        headers=STAFF,
         json={"sku": sku, "location": "seoul-1", "delta": 3, "reason": "received"},
     )
     assert restocked.status_code == 201, restocked.text

@@ -383,14 +383,13 @@ async def receive_preorder_allocation(
             units_allocated=line.units_allocated + units, balance_assigned=line.balance_assigned + balance
         )
     )
-    status = GroupStatus.AWAITING_CONFIRMATION
     group = await _add_group(
         uow,
         order_id,
         kind="preorder",
         location=location,
         lines=[LocatedLine(sku=sku, quantity=units, location=location)],
-        status=status,
+        status=GroupStatus.AWAITING_CONFIRMATION,
         group_id=allocation_id,
         balance_amount=balance,
         expected_ship_date=line.expected_ship_date,
@@ -568,8 +567,8 @@ async def cancel_order(uow: UnitOfWork, *, order_id: str, reason: str, now: date
     refund: int = max((order.charged_now or 0) - kept, 0)
     for group in groups:
         await _set_group(uow, group.id, status=GroupStatus.CANCELLED)
-        for job in (f"{CANCEL_UNPAID}:{group.id}",):
-            await scheduling.cancel(uow.session, scheduled_jobs, key=job, now=now)
+        # Pending dunning retries need no cancelling: they find the group cancelled and do nothing.
+        await scheduling.cancel(uow.session, scheduled_jobs, key=f"{CANCEL_UNPAID}:{group.id}", now=now)
     await repository.set_status(uow.session, order_id, OrderStatus.CANCELLED, reason=reason)
     await repository.add_to_timeline(
         uow.session, order_id, "cancelled", reason=reason, refund=refund, kept=kept
