@@ -119,7 +119,7 @@ Attempt = Callable[[asyncpg.Connection, uuid.UUID], Awaitable[bool]]
 
 
 async def _row_lock(connection: asyncpg.Connection, order_id: uuid.UUID) -> bool:
-    """What catalog does now: lock the stock row, check in Python, write it back."""
+    """What catalog did before: lock the stock row, check in Python, write it back."""
     async with connection.transaction():
         row = await connection.fetchrow("SELECT on_hand, reserved FROM stock WHERE sku = $1 FOR UPDATE", SKU)
         if row["on_hand"] - row["reserved"] < 1:
@@ -132,7 +132,7 @@ async def _row_lock(connection: asyncpg.Connection, order_id: uuid.UUID) -> bool
 
 
 async def _conditional_update(connection: asyncpg.Connection, order_id: uuid.UUID) -> bool:
-    """One statement decides: UPDATE ... WHERE on_hand - reserved >= n RETURNING."""
+    """One statement decides: UPDATE ... WHERE on_hand - reserved >= n RETURNING (what catalog does now)."""
     async with connection.transaction():
         taken = await connection.fetchval(
             "UPDATE stock SET reserved = reserved + 1 WHERE sku = $1 AND on_hand - reserved >= 1 RETURNING reserved",
@@ -184,8 +184,8 @@ async def _sharded_counters(connection: asyncpg.Connection, order_id: uuid.UUID)
 
 
 STRATEGIES: dict[str, Attempt] = {
-    "row_lock_select_for_update (catalog today)": _row_lock,
-    "conditional_update_returning": _conditional_update,
+    "row_lock_select_for_update (catalog before)": _row_lock,
+    "conditional_update_returning (catalog today)": _conditional_update,
     "unit_rows_skip_locked": _skip_locked_units,
     f"sharded_counters_{SHARDS}": _sharded_counters,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -87,6 +88,61 @@ async def test_an_order_for_more_than_exists_is_rejected_and_reserves_nothing(
     assert rejected.shortages[0].available == 1
     product = (await client.get(f"/products/{product_id}")).json()
     assert product["variants"][0]["available"] == 1
+
+
+async def test_thirty_buyers_racing_for_ten_units_get_exactly_ten(
+    catalog, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    client, _ = catalog
+    product_id = await _product_with_stock(client, "TEE-RACE", 10)
+    buyers = [f"race-{index}" for index in range(30)]
+    await asyncio.gather(
+        *(
+            send(
+                broker,
+                contracts.ReserveStock(order_id=order_id, lines=[RequestedLine(sku="TEE-RACE", quantity=1)]),
+                subject=order_id,
+            )
+            for order_id in buyers
+        )
+    )
+
+    async def all_answered() -> None:
+        answered = {m.order_id for m in probe.of_type(contracts.StockReserved)} | {
+            m.order_id for m in probe.of_type(contracts.StockRejected)
+        }
+        assert set(buyers) <= answered
+
+    await eventually(all_answered)
+    reserved = [m for m in probe.of_type(contracts.StockReserved) if m.order_id in buyers]
+    rejected = [m for m in probe.of_type(contracts.StockRejected) if m.order_id in buyers]
+    assert len(reserved) == 10
+    assert len(rejected) == 20
+    assert {(s.reason, s.available) for m in rejected for s in m.shortages} == {("out_of_stock", 0)}
+    product = (await client.get(f"/products/{product_id}")).json()
+    assert product["variants"][0]["available"] == 0
+
+
+async def test_a_line_no_single_location_covers_is_split_over_locations(
+    catalog, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    client, _ = catalog
+    await _product_with_stock(client, "TEE-SPLIT", 2)
+    adjusted = await client.post(
+        "/inventory/adjustments",
+        json={"sku": "TEE-SPLIT", "location": "busan-1", "delta": 3, "reason": "received"},
+    )
+    assert adjusted.status_code == 201, adjusted.text
+    await send(
+        broker,
+        contracts.ReserveStock(order_id="split-1", lines=[RequestedLine(sku="TEE-SPLIT", quantity=4)]),
+        subject="split-1",
+    )
+    reserved = await probe.wait_for(contracts.StockReserved, lambda m: m.order_id == "split-1")
+    assert sorted((line.location, line.quantity) for line in reserved.lines) == [
+        ("busan-1", 3),
+        ("seoul-1", 1),
+    ]
 
 
 async def test_a_message_that_keeps_failing_is_parked_with_its_error(

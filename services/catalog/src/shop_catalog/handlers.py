@@ -17,6 +17,7 @@ from shop_catalog.domain import (
     PlannedLine,
     PreorderTerms,
     RequestedLine,
+    Shortage,
     StockLevel,
     UnknownInbound,
     UnknownSku,
@@ -28,6 +29,7 @@ from shop_catalog.domain import (
     check_preorder_policy,
     normalized_email,
     plan_order,
+    plan_reservation,
     preorder_opens,
 )
 from shop_catalog.repository import PolicyRecord
@@ -143,10 +145,14 @@ async def reserve_stock(
     """Reserve in-stock lines and accept pre-order lines of an order, or none of them and say why.
 
     Each SKU's policy row is locked first (in SKU order), so orders racing for a capped pre-order are
-    counted one after another and never accept more than the cap.
+    counted one after another and never accept more than the cap. An order without an active policy
+    reserves with one conditional update per SKU and locks nothing before (see ``_reserve_from_stock``).
     """
     skus = sorted({line.sku for line in lines})
     records = await repository.lock_preorder_policies(uow.session, skus)
+    if not _active(records) and await _reserve_from_stock(uow, order_id=order_id, lines=lines):
+        await uow.commit()
+        return
     levels = await repository.lock_stock_levels(uow.session, skus)
     available_before = await repository.available_units(uow.session, skus)
     now = clock.now()
@@ -170,19 +176,7 @@ async def reserve_stock(
     }
     plan = plan_order(lines, levels, terms)
     if plan.shortages:
-        uow.publish(
-            contracts.StockRejected(
-                order_id=order_id,
-                reason=plan.shortages[0].reason,
-                shortages=[
-                    contracts.Shortage(
-                        sku=s.sku, requested=s.requested, available=s.available, reason=s.reason
-                    )
-                    for s in plan.shortages
-                ],
-            ),
-            subject=order_id,
-        )
+        _reject(uow, order_id=order_id, shortages=plan.shortages)
         await uow.commit()
         return
     by_key = {(level.sku, level.location): level for level in levels}
@@ -211,7 +205,11 @@ async def reserve_stock(
                 created_at=now,
             )
         )
-    dates = await repository.ship_dates(uow.session, [line.sku for line in plan.preorders], policies)
+    dates = (
+        await repository.ship_dates(uow.session, [line.sku for line in plan.preorders], policies)
+        if plan.preorders
+        else {}
+    )
     uow.publish(
         contracts.StockReserved(
             order_id=order_id,
@@ -229,6 +227,74 @@ async def reserve_stock(
         subject=order_id,
     )
     await uow.commit()
+
+
+async def _reserve_from_stock(uow: UnitOfWork, *, order_id: str, lines: list[RequestedLine]) -> bool:
+    """Reserve an order of SKUs without a pre-order policy: one conditional update per SKU, no lock first.
+
+    True when it is decided: reserved at one location per SKU, or rejected because the stock (as one
+    statement saw it) cannot cover a line. False when only the locking path can tell, because a line must
+    be split over locations or another order just took the units of the chosen location; nothing this
+    function reserved is left reserved then. SKUs are updated in SKU order, as the locking path locks them.
+    """
+    requested: dict[str, int] = {}
+    for line in lines:
+        requested[line.sku] = requested.get(line.sku, 0) + line.quantity
+    taken: dict[str, StockLevel] = {}
+    for sku in sorted(requested):
+        level = await repository.reserve_at_one_location(uow.session, sku, requested[sku])
+        if level is None:
+            break
+        taken[sku] = level
+    else:
+        emptied = sorted(sku for sku, level in taken.items() if level.available == 0)
+        if emptied:
+            left = await repository.available_units(uow.session, emptied)
+            before = {sku: left.get(sku, 0) + requested[sku] for sku in emptied}
+            sold_out = availability_changes(before, left).sold_out
+            if sold_out:
+                await repository.reset_waitlist_notified(uow.session, sold_out, "back_in_stock")
+        planned = [
+            PlannedLine(sku=sku, location=taken[sku].location, quantity=quantity)
+            for sku, quantity in requested.items()
+        ]
+        for planned_line in planned:
+            await repository.add_to_reservation(
+                uow.session,
+                order_id=order_id,
+                sku=planned_line.sku,
+                location=planned_line.location,
+                quantity=planned_line.quantity,
+            )
+        uow.publish(
+            contracts.StockReserved(order_id=order_id, lines=_located(planned), preorder_lines=[]),
+            subject=order_id,
+        )
+        return True
+    for sku, level in taken.items():
+        await repository.unreserve(uow.session, level, requested[sku])
+    levels_now = await repository.stock_levels_now(uow.session, sorted(requested))
+    _, shortages = plan_reservation(
+        [RequestedLine(sku=sku, quantity=quantity) for sku, quantity in requested.items()], levels_now
+    )
+    if not shortages:
+        return False
+    _reject(uow, order_id=order_id, shortages=shortages)
+    return True
+
+
+def _reject(uow: UnitOfWork, *, order_id: str, shortages: list[Shortage]) -> None:
+    uow.publish(
+        contracts.StockRejected(
+            order_id=order_id,
+            reason=shortages[0].reason,
+            shortages=[
+                contracts.Shortage(sku=s.sku, requested=s.requested, available=s.available, reason=s.reason)
+                for s in shortages
+            ],
+        ),
+        subject=order_id,
+    )
 
 
 async def release_stock(uow: UnitOfWork, *, order_id: str) -> None:

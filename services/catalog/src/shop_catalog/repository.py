@@ -51,16 +51,65 @@ async def lock_stock_levels(session: AsyncSession, skus: list[str]) -> list[Stoc
             .with_for_update()
         )
     ).all()
-    return [
-        StockLevel(
-            sku=row.sku,
-            location=row.location,
-            on_hand=row.on_hand,
-            reserved=row.reserved,
-            safety_stock=row.safety_stock,
+    return [_level(row) for row in rows]
+
+
+async def stock_levels_now(session: AsyncSession, skus: list[str]) -> list[StockLevel]:
+    """The stock rows of ``skus`` as one statement sees them, without locking them."""
+    rows = await session.execute(
+        sa.select(stock_levels)
+        .where(stock_levels.c.sku.in_(skus))
+        .order_by(stock_levels.c.sku, stock_levels.c.location)
+    )
+    return [_level(row) for row in rows]
+
+
+_AVAILABLE = stock_levels.c.on_hand - stock_levels.c.reserved - stock_levels.c.safety_stock
+
+
+async def reserve_at_one_location(session: AsyncSession, sku: str, quantity: int) -> StockLevel | None:
+    """Reserve ``quantity`` units of ``sku`` at its fullest location in one statement; None when none has them.
+
+    The availability check is in the UPDATE's WHERE clause: PostgreSQL re-checks it on the row's latest
+    version after waiting for a concurrent reservation of the same row, so this never oversells and holds
+    the row's lock only from the update to the commit. A location chosen just before another order emptied
+    it answers None too; the caller then looks again under locks.
+    """
+    fullest = (
+        sa.select(stock_levels.c.location)
+        .where(stock_levels.c.sku == sku, quantity <= _AVAILABLE)
+        .order_by(_AVAILABLE.desc(), stock_levels.c.location)
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            sa.update(stock_levels)
+            .where(stock_levels.c.sku == sku, stock_levels.c.location == fullest, quantity <= _AVAILABLE)
+            .values(reserved=stock_levels.c.reserved + quantity)
+            .returning(*stock_levels.c)
         )
-        for row in rows
-    ]
+    ).first()
+    return None if row is None else _level(row)
+
+
+async def unreserve(session: AsyncSession, level: StockLevel, quantity: int) -> None:
+    """Give back units this transaction reserved at ``level`` (its row is still locked by this transaction)."""
+    await session.execute(
+        sa.update(stock_levels)
+        .where(stock_levels.c.sku == level.sku, stock_levels.c.location == level.location)
+        .values(reserved=stock_levels.c.reserved - quantity)
+    )
+
+
+def _level(row: sa.Row[Any]) -> StockLevel:
+    return StockLevel(
+        sku=row.sku,
+        location=row.location,
+        on_hand=row.on_hand,
+        reserved=row.reserved,
+        safety_stock=row.safety_stock,
+    )
 
 
 async def lock_or_create_stock_level(session: AsyncSession, sku: str, location: str) -> StockLevel:
