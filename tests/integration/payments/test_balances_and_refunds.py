@@ -9,6 +9,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import payments as contracts
+from shop_runtime.metrics import REGISTRY
 from tests.integration.payments.harness import Payments, charges_of, payments_of, worker_idle
 from tests.support.messages import MessageProbe, eventually, send
 
@@ -304,3 +305,49 @@ async def test_nothing_captured_means_nothing_to_refund(payments: Payments) -> N
     invalid = await _refund(payments, "order-never-paid", 0, "cancel-zero")
     assert invalid.status_code == 422
     assert [error["field"] for error in invalid.json()["errors"]] == ["amount"]
+
+
+def _counted(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_captured_money_and_refunds_are_counted_by_kind_currency_and_reason(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    captured = "shop_payments_captured_minor_units_total"
+    before = {
+        kind: _counted(captured, currency="USD", kind=kind) for kind in ("checkout", "deposit", "balance")
+    }
+    refunded_before = _counted("shop_payments_refunded_minor_units_total", currency="USD")
+    refunds_before = _counted("shop_payments_refunds_total", reason="customer cancelled")
+
+    paid_in_full = contracts.CapturePayment(
+        order_id="order-counted-full", step="full", amount=2_500, currency="USD", payment_token="tok_visa"
+    )
+    await send(broker, paid_in_full, subject="order-counted-full")
+    await send(broker, paid_in_full, subject="order-counted-full")  # asked again: told, not counted again
+    await _checkout(broker, probe, "order-counted", "tok_visa", amount=1_000, currency="USD")
+    await _charge_balance(broker, "order-counted", 4_000, currency="USD")
+    await probe.wait_for(contracts.BalanceCharged, lambda m: m.order_id == "order-counted")
+    declined = contracts.CapturePayment(
+        order_id="order-counted-declined",
+        step="full",
+        amount=9_999,
+        currency="USD",
+        payment_token="tok_card_declined",
+    )
+    await send(broker, declined, subject="order-counted-declined")
+    await probe.wait_for(contracts.PaymentFailed, lambda m: m.order_id == "order-counted-declined")
+    await worker_idle()
+
+    def captures_counted() -> None:
+        after = {kind: _counted(captured, currency="USD", kind=kind) - before[kind] for kind in before}
+        assert after == {"checkout": 2_500, "deposit": 1_000, "balance": 4_000}
+
+    await eventually(captures_counted)
+    assert (await _refund(payments, "order-counted", 3_000, "counted-1")).status_code == 201
+    assert (
+        await _refund(payments, "order-counted", 3_000, "counted-1")
+    ).status_code == 201  # the same refund
+    assert _counted("shop_payments_refunded_minor_units_total", currency="USD") - refunded_before == 3_000
+    assert _counted("shop_payments_refunds_total", reason="customer cancelled") - refunds_before == 1

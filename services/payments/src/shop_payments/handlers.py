@@ -29,8 +29,20 @@ from shop_payments.domain import (
 )
 from shop_payments.psp import ChargeResult, PaymentServiceProvider, Verification
 from shop_runtime.database import UnitOfWork
+from shop_runtime.metrics import business_counter
 
 log = logging.getLogger(__name__)
+
+# Business counters, counted once the unit of work committed (the revenue dashboard reads them).
+CAPTURED = business_counter(
+    "shop_payments_captured_minor_units",
+    "Money captured, in minor units, by kind: checkout (paid in full), deposit (a balance follows), balance",
+    ["currency", "kind"],
+)
+REFUNDED = business_counter(
+    "shop_payments_refunded_minor_units", "Money refunded, in minor units", ["currency"]
+)
+REFUNDS = business_counter("shop_payments_refunds", "Refunds issued", ["reason"])
 
 
 async def capture_payment(
@@ -53,6 +65,7 @@ async def capture_payment(
     """
     await repository.lock(uow.session, order_id=order_id, what=step)
     payment = await repository.payment_for_step(uow.session, order_id=order_id, step=step)
+    charged_now = payment is None
     if payment is None:
         if amount.amount == 0:
             verification = await psp.verify(token=payment_token)
@@ -83,6 +96,8 @@ async def capture_payment(
         )
     uow.publish(_outcome(payment, step), subject=order_id)
     await uow.commit()
+    if charged_now:
+        _count_capture(payment, kind="deposit" if save_method else "checkout")
     return payment
 
 
@@ -97,6 +112,7 @@ async def charge_balance(
     await repository.lock(uow.session, order_id=order_id, what=f"balance:{group_id}")
     attempts = await repository.balance_attempts(uow.session, order_id=order_id, group_id=group_id)
     decided = next_balance_attempt(attempts)
+    charged_now = not isinstance(decided, Payment)
     if isinstance(decided, Payment):
         payment = decided
         if payment.amount != amount:
@@ -133,6 +149,8 @@ async def charge_balance(
         await repository.add_payment(uow.session, payment)
     uow.publish(_balance_outcome(payment, group_id), subject=order_id)
     await uow.commit()
+    if charged_now:
+        _count_capture(payment, kind="balance")
     return payment
 
 
@@ -175,6 +193,8 @@ async def refund_payment(
     if created:
         uow.publish(_refund_issued(refund), subject=order_id)
     await uow.commit()
+    if created:
+        _count_refund(refund)
     return refund
 
 
@@ -190,8 +210,10 @@ async def refund_as_asked(
 ) -> None:
     """A refund another service asked for: issued (told again when asked again), or refused with why."""
     savepoint = await uow.session.begin_nested()
+    refund: Refund | None = None
+    created = False
     try:
-        refund, _ = await _refund(
+        refund, created = await _refund(
             uow, psp=psp, order_id=order_id, amount=amount, reason=reason, idempotency_key=idempotency_key
         )
     except (RefundExceedsCaptured, RefundKeyReused, InvalidAmount) as error:
@@ -211,6 +233,19 @@ async def refund_as_asked(
         await savepoint.commit()
         uow.publish(_refund_issued(refund), subject=order_id)
     await uow.commit()
+    if refund is not None and created:
+        _count_refund(refund)
+
+
+def _count_capture(payment: Payment, *, kind: str) -> None:
+    """Count money a committed charge took (a decline or a verification of 0 took none)."""
+    if payment.succeeded and payment.amount.amount > 0:
+        CAPTURED.labels(payment.amount.currency, kind).inc(payment.amount.amount)
+
+
+def _count_refund(refund: Refund) -> None:
+    REFUNDS.labels(refund.reason).inc()
+    REFUNDED.labels(refund.amount.currency).inc(refund.amount.amount)
 
 
 async def _refund(
