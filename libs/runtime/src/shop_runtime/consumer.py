@@ -78,13 +78,16 @@ class Consumer:
         channel: AbstractChannel,
         dispatcher: Dispatcher,
         retry_delays_ms: list[int],
+        concurrency: int = 1,
     ) -> None:
+        """``concurrency`` messages are handled at once; the others prefetched wait for a slot."""
         self._service = service
         self._channel = channel
         self._dispatcher = dispatcher
         self._retry_delays_ms = retry_delays_ms
         self._metrics = ConsumerMetrics(service_queue(service), dispatcher.message_types)
         self._consumer_tag: str | None = None
+        self._slots = asyncio.Semaphore(concurrency)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -117,7 +120,8 @@ class Consumer:
         self._in_flight += 1
         self._idle.clear()
         try:
-            await self._process(message)
+            async with self._slots:
+                await self._process(message)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:

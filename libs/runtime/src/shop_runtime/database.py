@@ -112,8 +112,13 @@ class UnitOfWork:
         if not session.in_transaction():
             return
         if self._outgoing:
-            await session.execute(sa.insert(self._outbox), self._outgoing)
-            await session.execute(sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))
+            # One round trip writes the rows and wakes the relay (PostgreSQL delivers it at commit).
+            written = (
+                sa.insert(self._outbox).values(self._outgoing).returning(self._outbox.c.id).cte("written")
+            )
+            await session.execute(
+                sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")).where(sa.exists(sa.select(written.c.id)))
+            )
             self._outgoing.clear()
         await session.commit()
 

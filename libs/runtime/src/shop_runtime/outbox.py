@@ -82,13 +82,29 @@ class OutboxRelay:
                 await listener.close()
 
     async def publish_batch(self) -> int:
-        """Publish one batch of unpublished rows; return how many were published."""
+        """Publish one batch of unpublished rows; return how many were published.
+
+        One statement claims the rows (``FOR UPDATE SKIP LOCKED``) and marks them published; the mark
+        commits only after the broker confirmed every message of the batch, so a failure rolls it back and
+        the rows are published again.
+        """
         outbox = self._database.outbox
         started = time.perf_counter()
+        claimed = (
+            sa.select(outbox.c.id)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         async with self._database.session_factory() as session, session.begin():
             rows = (
                 await session.execute(
-                    sa.select(
+                    sa.update(outbox)
+                    .where(outbox.c.id.in_(claimed))
+                    .values(published_at=datetime.now(UTC))
+                    .returning(
                         outbox.c.id,
                         outbox.c.message_id,
                         outbox.c.message_type,
@@ -98,16 +114,12 @@ class OutboxRelay:
                         outbox.c.headers,
                         outbox.c.created_at,
                     )
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
             if not rows:
                 return 0
             confirmations = []
-            for row in rows:
+            for row in sorted(rows, key=lambda row: row.id):  # RETURNING keeps no order; publish in id order
                 exchange = await self._exchange(row.exchange)
                 message = aio_pika.Message(
                     body=row.body,
@@ -120,11 +132,6 @@ class OutboxRelay:
                 )
                 confirmations.append(exchange.publish(message, routing_key=row.routing_key, mandatory=False))
             await asyncio.gather(*confirmations)
-            await session.execute(
-                sa.update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
-                .values(published_at=datetime.now(UTC))
-            )
         self._published.inc(len(rows))
         self._batch_duration.observe(time.perf_counter() - started)
         return len(rows)

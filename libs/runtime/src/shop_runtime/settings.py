@@ -25,6 +25,12 @@ class ServiceSettings(BaseSettings):
         description="Delay before each retry of a failed message; when spent, the message is parked.",
     )
     consumer_prefetch: int = Field(default=32, ge=1)
+    consumer_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Messages a worker handles at once (each in its own unit of work); kept below "
+        "database_pool_size so the relay and the scheduler still get a connection without overflow.",
+    )
     relay_batch_size: int = Field(default=200, ge=1)
     relay_idle_poll_seconds: float = Field(default=1.0, gt=0)
     scheduler_poll_seconds: float = Field(default=1.0, gt=0)

@@ -101,6 +101,7 @@ class Worker:
                 self.database, consumer=service_queue(definition.name), subscriptions=subscriptions
             ),
             retry_delays_ms=settings.retry_delays_ms,
+            concurrency=settings.consumer_concurrency,
         )
         self._tasks = [
             asyncio.create_task(relay.run(self.stopping), name="outbox-relay"),
