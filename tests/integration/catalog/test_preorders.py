@@ -298,6 +298,21 @@ async def test_ten_times_the_cap_racing_accepts_exactly_the_cap(
     assert sorted(a.preorder_lines[0].queue_position for a in accepted) == list(range(1, 11))
 
 
+async def test_the_cap_holds_when_a_per_customer_limit_sends_orders_the_locking_way(
+    catalog: Catalog, probe: MessageProbe
+) -> None:
+    await catalog.product("DROP-L")
+    await catalog.policy("DROP-L", cap=10, per_customer_limit=3)
+    buyers = [f"l-{index}" for index in range(30)]
+    await asyncio.gather(
+        *(catalog.reserve(order_id, ("DROP-L", 1), email=f"{order_id}@example.com") for order_id in buyers)
+    )
+    answers = [await outcome(probe, order_id) for order_id in buyers]
+    accepted = [a for a in answers if isinstance(a, contracts.StockReserved)]
+    assert len(accepted) == 10
+    assert sorted(a.preorder_lines[0].queue_position for a in accepted) == list(range(1, 11))
+
+
 async def test_the_per_customer_limit_counts_earlier_orders_of_the_same_email(
     catalog: Catalog, probe: MessageProbe
 ) -> None:

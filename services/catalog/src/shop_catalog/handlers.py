@@ -31,6 +31,7 @@ from shop_catalog.domain import (
     plan_order,
     plan_reservation,
     preorder_opens,
+    preorder_shortage,
 )
 from shop_catalog.repository import PolicyRecord
 from shop_catalog.tables import (
@@ -144,20 +145,34 @@ async def reserve_stock(
 ) -> None:
     """Reserve in-stock lines and accept pre-order lines of an order, or none of them and say why.
 
-    Each SKU's policy row is locked first (in SKU order), so orders racing for a capped pre-order are
-    counted one after another and never accept more than the cap. An order without an active policy
-    reserves with one conditional update per SKU and locks nothing before (see ``_reserve_from_stock``).
+    The common orders decide with one conditional UPDATE per SKU and lock nothing before: in-stock SKUs
+    without a pre-order policy (``_reserve_from_stock``) and pre-orders in an open window without a
+    per-customer limit (``_accept_preorders``). Every other order locks each SKU's policy row first (in
+    SKU order), so orders racing for a capped pre-order are counted one after another; both ways keep the
+    policy's ``accepted_units`` counter, which the conditional UPDATE checks against the cap.
     """
     skus = sorted({line.sku for line in lines})
-    records = await repository.lock_preorder_policies(uow.session, skus)
-    if not _active(records) and await _reserve_from_stock(uow, order_id=order_id, lines=lines):
+    now = clock.now()
+    read = await repository.preorder_policies_now(uow.session, skus)
+    policies = _active(read)
+    if not policies:
+        decided = await _reserve_from_stock(uow, order_id=order_id, lines=lines)
+    elif set(policies) == set(skus) and all(
+        _open_without_limit(policy, now, customer_segments) for policy in policies.values()
+    ):
+        decided = await _accept_preorders(
+            uow, order_id=order_id, lines=lines, read=read, clock=clock, customer_email=customer_email
+        )
+    else:
+        decided = False
+    if decided:
         await uow.commit()
         return
+    records = await repository.lock_preorder_policies(uow.session, skus)
     levels = await repository.lock_stock_levels(uow.session, skus)
     available_before = await repository.available_units(uow.session, skus)
-    now = clock.now()
     policies = _active(records)
-    accepted = await repository.accepted_units(uow.session, policies)
+    accepted = {sku: records[sku].accepted_units for sku in policies}
     accepted_by_customer = (
         await repository.accepted_units(uow.session, policies, customer_email=customer_email)
         if customer_email
@@ -200,7 +215,7 @@ async def reserve_stock(
                 order_id=order_id,
                 sku=line.sku,
                 quantity=line.quantity,
-                queue_position=await repository.take_queue_positions(uow.session, line.sku, 1),
+                queue_position=await repository.accept_units(uow.session, line.sku, line.quantity),
                 customer_email=customer_email,
                 created_at=now,
             )
@@ -283,6 +298,98 @@ async def _reserve_from_stock(uow: UnitOfWork, *, order_id: str, lines: list[Req
     return True
 
 
+def _open_without_limit(policy: PreorderPolicy, now: datetime, segments: frozenset[str]) -> bool:
+    """Whether a line of this policy is a pre-order decided by the cap alone (no stock, no customer count)."""
+    return (
+        window_state(policy, now, segments=segments) == "open"
+        and not policy.continue_selling_when_sold_out
+        and policy.per_customer_limit is None
+    )
+
+
+async def _accept_preorders(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    lines: list[RequestedLine],
+    read: dict[str, PolicyRecord],
+    clock: Clock,
+    customer_email: str | None,
+) -> bool:
+    """Accept an order of pre-orders in an open window without a per-customer limit: one conditional UPDATE
+    of each SKU's policy row counts the units against the cap and takes a queue place, no lock first.
+
+    ``read`` is the policy rows as read before. True when it is decided: accepted, or rejected because a
+    cap is reached. False when only the locking path can tell (a policy was changed or ended since it was
+    read); nothing is left accepted then.
+    """
+    requested: dict[str, int] = {}
+    for line in lines:
+        requested[line.sku] = requested.get(line.sku, 0) + line.quantity
+    positions: dict[str, int] = {}
+    for sku in sorted(requested):
+        position = await repository.accept_units_within_cap(uow.session, read[sku], requested[sku])
+        if position is None:
+            break
+        positions[sku] = position
+    else:
+        now = clock.now()
+        accepted = [
+            await repository.add_preorder(
+                uow.session,
+                order_id=order_id,
+                sku=sku,
+                quantity=quantity,
+                queue_position=positions[sku],
+                customer_email=customer_email,
+                created_at=now,
+            )
+            for sku, quantity in requested.items()
+        ]
+        policies = _active(read)
+        dates = await repository.ship_dates(uow.session, list(requested), policies)
+        uow.publish(
+            contracts.StockReserved(
+                order_id=order_id,
+                lines=[],
+                preorder_lines=[
+                    PreorderLine(
+                        sku=preorder.sku,
+                        quantity=preorder.quantity,
+                        queue_position=preorder.queue_position,
+                        expected_ship_date=dates.get(preorder.id),
+                    )
+                    for preorder in accepted
+                ],
+            ),
+            subject=order_id,
+        )
+        return True
+    for sku in positions:
+        await repository.unaccept_units(uow.session, sku, requested[sku])
+    now_read = await repository.preorder_policies_now(uow.session, requested)
+    shortages = []
+    for sku, quantity in requested.items():
+        record = now_read.get(sku)
+        if record is None or record.version != read[sku].version or record.policy is None:
+            return False
+        terms = PreorderTerms(
+            window="open",
+            continue_selling_when_sold_out=False,
+            cap=record.policy.cap,
+            accepted=record.accepted_units,
+            per_customer_limit=None,
+            accepted_for_customer=0,
+        )
+        shortage = preorder_shortage(sku, quantity, terms)
+        if shortage is not None:
+            shortages.append(shortage)
+    if not shortages:
+        return False
+    _reject(uow, order_id=order_id, shortages=shortages)
+    return True
+
+
 def _reject(uow: UnitOfWork, *, order_id: str, shortages: list[Shortage]) -> None:
     uow.publish(
         contracts.StockRejected(
@@ -308,11 +415,7 @@ async def release_stock(uow: UnitOfWork, *, order_id: str) -> None:
         .union(sa.select(preorders.c.sku).where(preorders.c.order_id == order_id))
     )
     await repository.lock_preorder_policies(uow.session, list(touched.scalars()))
-    await uow.session.execute(
-        sa.update(preorders)
-        .where(preorders.c.order_id == order_id, preorders.c.status.in_(repository.ACCEPTED))
-        .values(status="released", updated_at=sa.func.now())
-    )
+    await repository.release_preorders(uow.session, order_id)
     held = await _reservations(uow, order_id, status="reserved")
     if held:
         held_skus = sorted({line.sku for line in held})

@@ -148,6 +148,8 @@ class PolicyRecord:
     """None once the policy was ended."""
     version: int
     last_queue_position: int
+    accepted_units: int
+    """Pre-order units waiting or allocated: what counts against the cap."""
 
 
 def policy_values(policy: PreorderPolicy) -> dict[str, Any]:
@@ -165,6 +167,7 @@ def _record(row: sa.Row[Any]) -> PolicyRecord:
         policy=None if row.ended_at is not None else policy_from_row(row),
         version=row.version,
         last_queue_position=row.last_queue_position,
+        accepted_units=row.accepted_units,
     )
 
 
@@ -182,22 +185,92 @@ async def lock_preorder_policies(session: AsyncSession, skus: Iterable[str]) -> 
     return {row.sku: _record(row) for row in rows}
 
 
+async def preorder_policies_now(session: AsyncSession, skus: Iterable[str]) -> dict[str, PolicyRecord]:
+    """The policy rows of ``skus`` as one statement sees them, without locking them."""
+    rows = await session.execute(
+        sa.select(preorder_policies).where(preorder_policies.c.sku.in_(sorted(set(skus))))
+    )
+    return {row.sku: _record(row) for row in rows}
+
+
 async def preorder_policy(session: AsyncSession, sku: str) -> PolicyRecord | None:
     row = (await session.execute(sa.select(preorder_policies).where(preorder_policies.c.sku == sku))).first()
     return None if row is None else _record(row)
 
 
-async def take_queue_positions(session: AsyncSession, sku: str, count: int) -> int:
-    """Reserve ``count`` places at the end of the SKU's queue (under its lock); returns the first."""
-    last = (
+async def accept_units(session: AsyncSession, sku: str, quantity: int) -> int:
+    """Count ``quantity`` units against the SKU's cap and give them the next place in its queue (under the
+    SKU's lock, the cap already checked); returns the place."""
+    position = (
         await session.execute(
             sa.update(preorder_policies)
             .where(preorder_policies.c.sku == sku)
-            .values(last_queue_position=preorder_policies.c.last_queue_position + count)
+            .values(
+                accepted_units=preorder_policies.c.accepted_units + quantity,
+                last_queue_position=preorder_policies.c.last_queue_position + 1,
+            )
             .returning(preorder_policies.c.last_queue_position)
         )
     ).scalar_one()
-    return int(last) - count + 1
+    return int(position)
+
+
+async def accept_units_within_cap(session: AsyncSession, record: PolicyRecord, quantity: int) -> int | None:
+    """Like ``accept_units``, deciding the cap in the same statement; None when the cap is reached or the
+    policy is no longer the one read (ended or changed since).
+
+    The cap check is in the UPDATE's WHERE clause: PostgreSQL re-checks it on the row's latest version after
+    waiting for a concurrent acceptance, so racing orders never accept more than the cap.
+    """
+    policy = preorder_policies.c
+    position = (
+        await session.execute(
+            sa.update(preorder_policies)
+            .where(
+                policy.sku == record.sku,
+                policy.version == record.version,
+                policy.ended_at.is_(None),
+                sa.or_(policy.cap.is_(None), policy.accepted_units + quantity <= policy.cap),
+            )
+            .values(
+                accepted_units=policy.accepted_units + quantity,
+                last_queue_position=policy.last_queue_position + 1,
+            )
+            .returning(policy.last_queue_position)
+        )
+    ).scalar_one_or_none()
+    return None if position is None else int(position)
+
+
+async def unaccept_units(session: AsyncSession, sku: str, quantity: int) -> None:
+    """Undo ``accept_units`` of this transaction (its row lock kept everyone else from taking a place since)."""
+    await session.execute(
+        sa.update(preorder_policies)
+        .where(preorder_policies.c.sku == sku)
+        .values(
+            accepted_units=preorder_policies.c.accepted_units - quantity,
+            last_queue_position=preorder_policies.c.last_queue_position - 1,
+        )
+    )
+
+
+async def release_preorders(session: AsyncSession, order_id: str) -> None:
+    """Release the order's accepted pre-orders, freeing their units under the cap (SKUs locked by the caller)."""
+    released = await session.execute(
+        sa.update(preorders)
+        .where(preorders.c.order_id == order_id, preorders.c.status.in_(ACCEPTED))
+        .values(status="released", updated_at=sa.func.now())
+        .returning(preorders.c.sku, preorders.c.quantity)
+    )
+    freed: dict[str, int] = {}
+    for sku, quantity in released.all():
+        freed[sku] = freed.get(sku, 0) + quantity
+    for sku, quantity in sorted(freed.items()):
+        await session.execute(
+            sa.update(preorder_policies)
+            .where(preorder_policies.c.sku == sku)
+            .values(accepted_units=preorder_policies.c.accepted_units - quantity)
+        )
 
 
 async def accepted_units(

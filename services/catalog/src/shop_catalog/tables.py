@@ -98,10 +98,19 @@ preorder_policies = sa.Table(
     # The row outlives a deleted policy (``ended_at`` set): it keeps the version growing, the queue
     # numbering going, and is the lock that serialises everything touching the SKU's pre-order queue.
     sa.Column("last_queue_position", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "accepted_units",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="Units of pre-orders waiting or allocated (not released): what counts against the cap. "
+        "Kept in step with every accept and release, so a conditional UPDATE can enforce the cap.",
+    ),
     sa.Column("ended_at", sa.DateTime(timezone=True)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("payment_mode IN ('pay_now', 'deposit', 'pay_later')", name="preorder_payment_mode"),
     sa.CheckConstraint("balance_due IN ('on_ready', 'at', 'after')", name="preorder_balance_due"),
+    sa.CheckConstraint("accepted_units >= 0", name="preorder_accepted_units_not_negative"),
 )
 
 preorders = sa.Table(
