@@ -48,7 +48,7 @@ async def running_service(
 ) -> AsyncIterator[RunningService]:
     await infra.fresh_database(definition, settings)
     await delete_service_queues(broker, definition.name, settings.retry_delays_ms)
-    app = definition.create_app(settings)
+    app = definition.http_app(settings)
     worker = Worker(definition, settings)
     assert await worker.start()
     try:
