@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 from aio_pika.abc import AbstractRobustConnection
+from fastapi import FastAPI
 
 from shop_contracts.routing import parking_queue, retry_queue, service_queue
 from shop_runtime.service import ServiceDefinition
@@ -24,6 +25,7 @@ class RunningService:
     client: httpx.AsyncClient
     worker: Worker
     settings: ServiceSettings
+    app: FastAPI
 
 
 async def delete_service_queues(
@@ -46,7 +48,7 @@ async def running_service(
 ) -> AsyncIterator[RunningService]:
     await infra.fresh_database(definition, settings)
     await delete_service_queues(broker, definition.name, settings.retry_delays_ms)
-    app = definition.create_app(settings)
+    app = definition.http_app(settings)
     worker = Worker(definition, settings)
     assert await worker.start()
     try:
@@ -56,7 +58,7 @@ async def running_service(
                 transport=httpx.ASGITransport(app=app), base_url=f"http://{definition.name}"
             ) as client,
         ):
-            yield RunningService(client=client, worker=worker, settings=settings)
+            yield RunningService(client=client, worker=worker, settings=settings, app=app)
     finally:
         await worker.stop()
         await infra.drop_database(settings.database_url)

@@ -129,6 +129,42 @@ def product_with_stock(
     ]
 
 
+def preorders_under_cap(sku: str, *, cap: int, accepted: list[tuple[int, str]]) -> list[sa.Insert]:
+    """A variant on pre-order with ``cap`` and pre-orders of (quantity, status) in queue order."""
+    product_id = uuid.uuid4()
+    statements: list[sa.Insert] = [
+        sa.insert(catalog.products).values(id=product_id, title=f"Product {sku}"),
+        sa.insert(catalog.variants).values(
+            id=uuid.uuid4(), product_id=product_id, sku=sku, options={}, position=0
+        ),
+        sa.insert(catalog.preorder_policies).values(
+            sku=sku,
+            payment_mode="pay_now",
+            deposit_amounts={},
+            cap=cap,
+            balance_due="on_ready",
+            deposit_refundable=True,
+            continue_selling_when_sold_out=False,
+            early_bird_tiers=[],
+            version=1,
+            last_queue_position=len(accepted),
+        ),
+    ]
+    for position, (quantity, status) in enumerate(accepted, start=1):
+        statements.append(
+            sa.insert(catalog.preorders).values(
+                id=uuid.uuid4(),
+                order_id=f"o-{sku}-{position}",
+                sku=sku,
+                quantity=quantity,
+                queue_position=position,
+                status=status,
+                created_at=ago(hours=1),
+            )
+        )
+    return statements
+
+
 def reservation(
     order_id: str, sku: str, quantity: int, status: str = "reserved", *, at: datetime | None = None
 ) -> sa.Insert:

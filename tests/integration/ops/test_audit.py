@@ -57,7 +57,7 @@ async def test_a_consistent_shop_passes_every_check(databases: ServiceDatabases)
     code, output = await _audit(databases)
     assert code == 0, output
     assert "0 violation(s), 0 waiting, 0 check(s) could not run" in output
-    assert "13 checks run:" in output
+    assert "14 checks run:" in output
     assert "VIOLATION" not in output
 
 
@@ -130,6 +130,28 @@ async def test_every_broken_invariant_is_reported_with_its_ids(databases: Servic
         assert line in output, f"missing {line!r} in:\n{output}"
     assert "[order=o-shipped]" in output
     assert "11 violation(s), 1 waiting, 0 check(s) could not run" in output
+
+
+async def test_preorders_accepted_over_their_cap_are_reported(databases: ServiceDatabases) -> None:
+    await _a_healthy_shop(databases)
+    await databases.execute(
+        "catalog",
+        # 3 waiting + 2 allocated under a cap of 4; the released one no longer holds a place
+        *rows.preorders_under_cap(
+            "DROP-OVER", cap=4, accepted=[(2, "waiting"), (1, "waiting"), (2, "allocated"), (5, "released")]
+        ),
+        *rows.preorders_under_cap("DROP-FULL", cap=3, accepted=[(2, "waiting"), (1, "allocated")]),
+    )
+
+    code, output = await _audit(databases)
+
+    assert code == 1, output
+    assert (
+        "VIOLATION stock.preorders_within_cap: pre-orders accepted 5 exceed the cap 4 [sku=DROP-OVER]"
+        in output
+    )
+    assert "DROP-FULL" not in output  # exactly at its cap is fine
+    assert "1 violation(s), 0 waiting, 0 check(s) could not run" in output
 
 
 async def test_thresholds_are_options(databases: ServiceDatabases) -> None:

@@ -13,9 +13,9 @@ import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 
 from shop_contracts.routing import COMMANDS_EXCHANGE, parking_queue
-from shop_ops import dead_letters
 from shop_ops.cli import run
 from shop_ops.settings import OpsSettings
+from shop_runtime import dead_letters
 from shop_runtime.broker import declare_service_topology
 from tests.support import infra
 
@@ -197,3 +197,36 @@ async def test_purge_at_a_terminal_asks_for_the_service_name(
     )
     assert code == 0
     assert await dead_letters.parked_count(broker, SERVICE) == 0
+
+
+async def test_a_confirmed_purge_deletes_only_the_count_seen_and_nothing_when_it_differs(
+    broker: AbstractRobustConnection, parking: None
+) -> None:
+    seen = [await park(broker, error=f"ValueError: {n}") for n in range(2)]
+    with pytest.raises(
+        dead_letters.PurgeNotConfirmed, match="2 message\\(s\\) are parked, not the 3 confirmed"
+    ):
+        await dead_letters.purge(broker, SERVICE, confirmed=3)
+    assert await _parked_ids(broker) == seen
+
+    assert await dead_letters.purge(broker, SERVICE, confirmed=2) == 2
+    assert await dead_letters.parked_count(broker, SERVICE) == 0
+    assert await dead_letters.purge(broker, SERVICE, confirmed=0) == 0
+
+
+async def test_a_parked_message_reads_as_json_with_its_headers(
+    broker: AbstractRobustConnection, parking: None
+) -> None:
+    message_id = await park(broker, error="ValueError: shown")
+    found = await dead_letters.find_parked(broker, SERVICE, message_id)
+    assert found is not None
+    details = found.details()
+    assert json.loads(json.dumps(details)) == details  # every header value is JSON
+    assert (details["id"], details["attempts"], details["body"]["data"]) == (
+        message_id,
+        4,
+        {"order_id": "o-1"},
+    )
+    assert details["error"].startswith("ValueError: shown")
+    assert details["headers"]["x-shop-original-routing-key"] == ROUTING_KEY
+    assert found.summary()["error"] == "ValueError: shown"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shop_ops.dead_letters import HEADERS_REMOVED_ON_REPLAY, parked_message, replay_headers
+from shop_runtime.dead_letters import HEADERS_REMOVED_ON_REPLAY, parked_message, replay_headers
 
 
 def test_a_parked_message_is_read_from_its_headers() -> None:

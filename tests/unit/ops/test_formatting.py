@@ -6,12 +6,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from shop_ops.audit import AuditCheck, AuditReport, CheckResult
-from shop_ops.dead_letters import ParkedMessage, parked_message
 from shop_ops.deadlines import StuckOrder
 from shop_ops.formatting import audit_lines, order_lines, parked_list_lines, parked_message_lines, stuck_lines
 from shop_ops.invariants import Finding, Severity
 from shop_ops.rows import OrderState
 from shop_ops.timeline import OrderView, TimelineEntry, merge_timeline
+from shop_runtime.dead_letters import ParkedMessage, parked_message
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

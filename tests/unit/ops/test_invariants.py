@@ -12,6 +12,7 @@ from shop_ops.rows import (
     OrderLedger,
     OrderState,
     PaymentLedger,
+    PreorderCapUse,
     StepPayments,
     StockLevel,
     SucceededPayments,
@@ -197,3 +198,12 @@ def test_paid_orders_confirmed_for_long_are_waiting_not_violations() -> None:
     assert finding.severity is Severity.WAITING
     assert finding.ids["order"] == "long"
     assert finding.message == "paid and confirmed 3h 0m ago, not shipped yet (fulfillment: packed)"
+
+
+def test_preorders_accepted_over_the_cap_are_a_violation_and_at_the_cap_are_not() -> None:
+    findings = invariants.preorders_within_cap(
+        [PreorderCapUse("AT-CAP", cap=3, accepted=3), PreorderCapUse("OVER", cap=3, accepted=4)]
+    )
+    assert [(f.message, f.ids, f.severity) for f in findings] == [
+        ("pre-orders accepted 4 exceed the cap 3", {"sku": "OVER"}, Severity.VIOLATION)
+    ]

@@ -34,7 +34,7 @@ def run_service(definition: ServiceDefinition, argv: list[str] | None = None) ->
     )
     try:
         if arguments.process == "http":
-            asyncio.run(serve(definition.create_app(settings), settings, port=arguments.port))
+            asyncio.run(serve(definition.http_app(settings), settings, port=arguments.port))
         else:
             asyncio.run(run_worker(definition, settings))
     finally:

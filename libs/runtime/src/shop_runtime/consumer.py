@@ -24,6 +24,14 @@ from shop_contracts import Envelope, Message, UnknownMessageType
 from shop_contracts.routing import parking_queue, retry_queue, service_queue
 from shop_runtime.broker import QUORUM, Binding
 from shop_runtime.database import Database, UnitOfWork
+from shop_runtime.dead_letters import (
+    ATTEMPTS_HEADER,
+    ERROR_HEADER,
+    ORIGINAL_EXCHANGE_HEADER,
+    ORIGINAL_ROUTING_KEY_HEADER,
+    PARKED_AT_HEADER,
+    TRACEBACK_HEADER,
+)
 from shop_runtime.metrics import ConsumerMetrics, Outcome
 
 log = logging.getLogger(__name__)
@@ -33,9 +41,6 @@ MessageHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
 """A consumer function: translates one contract into a command and runs its handler in the given unit of work."""
 
 Subscriptions = Mapping[type[Message], MessageHandler]
-
-ATTEMPTS_HEADER = "x-shop-attempts"
-ERROR_HEADER = "x-shop-error"
 
 
 def bindings_for(subscriptions: Subscriptions) -> list[Binding]:
@@ -172,8 +177,8 @@ class Consumer:
         headers[ATTEMPTS_HEADER] = attempts
         headers[ERROR_HEADER] = f"{type(error).__name__}: {error}"[:2000]
         if attempts == 1:  # later deliveries come back from a delay queue, with its routing instead
-            headers["x-shop-original-exchange"] = message.exchange or ""
-            headers["x-shop-original-routing-key"] = message.routing_key or ""
+            headers[ORIGINAL_EXCHANGE_HEADER] = message.exchange or ""
+            headers[ORIGINAL_ROUTING_KEY_HEADER] = message.routing_key or ""
         outcome: Outcome
         if attempts <= len(self._retry_delays_ms):
             outcome = "retried"
@@ -182,8 +187,8 @@ class Consumer:
         else:
             outcome = "parked"
             target = parking_queue(self._service)
-            headers["x-shop-traceback"] = "".join(traceback.format_exception(error))[-4000:]
-            headers["x-shop-parked-at"] = datetime.now(UTC).isoformat()
+            headers[TRACEBACK_HEADER] = "".join(traceback.format_exception(error))[-4000:]
+            headers[PARKED_AT_HEADER] = datetime.now(UTC).isoformat()
             log.error("message %s parked after %d attempts: %s", message.message_id, attempts, error)
         await self._channel.default_exchange.publish(
             aio_pika.Message(

@@ -9,15 +9,16 @@ from typing import Annotated, Any
 
 import uvicorn
 from aio_pika.abc import AbstractRobustConnection
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from shop_runtime import dead_letters
 from shop_runtime.broker import connect
 from shop_runtime.clock import Clock, clock_for
 from shop_runtime.database import Database, UnitOfWork
 from shop_runtime.metrics import HttpMetricsMiddleware, render_latest
-from shop_runtime.problems import install_problem_handlers
+from shop_runtime.problems import Problem, install_problem_handlers
 from shop_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -131,3 +132,106 @@ async def serve(app: FastAPI, settings: ServiceSettings, *, port: int | None = N
         lifespan="on",
     )
     await uvicorn.Server(config).serve()
+
+
+async def _broker(request: Request) -> AbstractRobustConnection:
+    """The HTTP process's broker connection (opened by the readiness check, or here on first use)."""
+    await broker_reachable(request.app)
+    return request.app.state.broker  # type: ignore[no-any-return]
+
+
+BrokerDep = Annotated[AbstractRobustConnection, Depends(_broker)]
+MessageId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def dead_letters_router(service: str) -> APIRouter:
+    """The service's parking queue over its internal API (the gateway's ``/v1/admin/dead-letters`` calls it):
+    list, show, replay one or all, and purge what the caller confirms it saw. Its depth is a metric the worker
+    samples (``shop_dead_letter_messages``), not this API."""
+    router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+
+    def missing(error: dead_letters.ParkingQueueMissing) -> Problem:
+        return Problem(404, "The parking queue does not exist", str(error), code="parking_queue_missing")
+
+    @router.get("")
+    async def list_parked(broker: BrokerDep) -> dict[str, Any]:
+        """Every parked message, oldest first (the queue is left as it was)."""
+        try:
+            messages = await dead_letters.list_parked(broker, service)
+        except dead_letters.ParkingQueueMissing:
+            return {"service": service, "count": 0, "items": [], "queue_exists": False}
+        return {
+            "service": service,
+            "count": len(messages),
+            "items": [message.summary() for message in messages],
+            "queue_exists": True,
+        }
+
+    @router.get("/{message_id}")
+    async def show_parked(message_id: MessageId, broker: BrokerDep) -> dict[str, Any]:
+        """One parked message: error, traceback, attempts, original route, headers and body."""
+        try:
+            message = await dead_letters.find_parked(broker, service, message_id)
+        except dead_letters.ParkingQueueMissing as error:
+            raise missing(error) from error
+        if message is None:
+            raise Problem(404, "No such parked message", code="not_parked")
+        return message.details()
+
+    async def replayed(broker: AbstractRobustConnection, message_id: str | None) -> dict[str, Any]:
+        try:
+            outcome = await dead_letters.replay(broker, service, message_id=message_id)
+        except dead_letters.ParkingQueueMissing as error:
+            raise missing(error) from error
+        if message_id is not None and not outcome.replayed and not outcome.failed:
+            raise Problem(404, "No such parked message", code="not_parked")
+        if message_id is not None and outcome.failed:
+            raise Problem(
+                409,
+                "The message could not be replayed; it stays parked",
+                outcome.failed[message_id],
+                code="replay_failed",
+            )
+        return {"service": service, "replayed": outcome.replayed, "failed": outcome.failed}
+
+    @router.post("/replay")
+    async def replay_all(broker: BrokerDep) -> dict[str, Any]:
+        """Send every message parked now back to where it first went (with a fresh retry budget)."""
+        return await replayed(broker, None)
+
+    @router.post("/{message_id}/replay")
+    async def replay_one(message_id: MessageId, broker: BrokerDep) -> dict[str, Any]:
+        """Send one parked message back to where it first went (with a fresh retry budget)."""
+        return await replayed(broker, message_id)
+
+    @router.delete("")
+    async def purge(
+        broker: BrokerDep, confirm: Annotated[int | None, Query(ge=0, le=10_000_000)] = None
+    ) -> dict[str, Any]:
+        """Delete the parked messages for good, only when ``confirm`` is the count the caller saw (409 if not)."""
+        try:
+            if confirm is None:
+                count = await dead_letters.parked_count(broker, service)
+                raise Problem(
+                    409,
+                    "Confirm the purge with the count of parked messages you saw",
+                    f"{count} message(s) are parked: repeat with ?confirm={count}",
+                    code="purge_not_confirmed",
+                    errors=[
+                        {"field": "query:confirm", "message": f"required: {count} message(s) are parked"}
+                    ],
+                )
+            purged = await dead_letters.purge(broker, service, confirmed=confirm)
+        except dead_letters.ParkingQueueMissing as error:
+            raise missing(error) from error
+        except dead_letters.PurgeNotConfirmed as error:
+            raise Problem(
+                409,
+                "The parked messages changed since you counted them",
+                f"{error}: list them again, then confirm the new count",
+                code="purge_not_confirmed",
+                errors=[{"field": "query:confirm", "message": str(error)}],
+            ) from error
+        return {"service": service, "purged": purged}
+
+    return router

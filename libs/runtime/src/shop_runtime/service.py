@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import Database, create_engine
+from shop_runtime.http import dead_letters_router
 from shop_runtime.scheduling import JobHandler
 from shop_runtime.settings import ServiceSettings
 
@@ -41,6 +42,13 @@ class ServiceDefinition:
     background: Callable[[WorkerContext], Sequence[BackgroundTask]] = field(default=lambda context: ())
     jobs: Callable[[WorkerContext], Mapping[str, JobHandler]] = field(default=lambda context: {})
     """Handlers of the service's scheduled jobs by kind; the worker runs them when they are due."""
+
+    def http_app(self, settings: ServiceSettings) -> FastAPI:
+        """The service's internal HTTP app as it runs: its own routes plus what every service serves the
+        same way (its parking queue under ``/dead-letters``)."""
+        app = self.create_app(settings)
+        app.include_router(dead_letters_router(self.name))
+        return app
 
     def database(self, settings: ServiceSettings) -> Database:
         return Database(

@@ -3,6 +3,7 @@ service, answer JSON or a problem."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from shop_gateway.domain import Permission, Role, may, role_for_api_key, roles_with
+from shop_gateway.domain import Permission, Role, card_data_in, may, role_for_api_key, roles_with
 from shop_gateway.logs import request_path_var
 from shop_gateway.ratelimit import RateLimiter, client_address
 from shop_gateway.schemas import (
@@ -61,7 +62,30 @@ ALWAYS = (400, 413, 422, 503)
 """Any call may be malformed, too large, invalid or meet a service that is down."""
 STAFF_CALL = problems(*ALWAYS, 401, 403, 404, 409)
 
-router = APIRouter(prefix="/v1", responses=problems(*ALWAYS))
+
+async def refuse_card_data(request: Request) -> None:
+    """Card data in a request body (a CVV or card-number field, or a value that looks like a card number) is
+    refused before any service sees it: the shop takes the PSP's token, never the card. The answer names the
+    field, never the value."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return  # not JSON: the route refuses it in its own way
+    fields = card_data_in(body)
+    if fields:
+        raise Problem(
+            422,
+            "Card data is not accepted: send a PSP token",
+            f"{', '.join(fields)}: tokenise the card with the payment provider and send its token "
+            "(sandbox: tok_visa); card numbers and security codes never go to the shop",
+            code="card_data_refused",
+            errors=[{"field": field, "message": "card data; send a PSP token instead"} for field in fields],
+        )
+
+
+router = APIRouter(prefix="/v1", responses=problems(*ALWAYS), dependencies=[Depends(refuse_card_data)])
 
 api_key_scheme = APIKeyHeader(
     name="X-Api-Key",

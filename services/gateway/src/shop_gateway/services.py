@@ -62,16 +62,19 @@ class Services:
         path: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """Call ``service``; an unreachable or failing service becomes a 503 problem, never a 500."""
+        """Call ``service``; an unreachable or failing service becomes a 503 problem, never a 500.
+
+        ``content`` sends raw bytes instead of ``json`` (a signed webhook must reach its verifier unchanged)."""
         headers = dict(headers or {})
         if (request_id := request_id_var.get()) is not None:
             headers["X-Request-Id"] = request_id
         try:
             response = await self._clients[service].request(
-                method, path, json=json, params=params, headers=headers
+                method, path, json=json, content=content, params=params, headers=headers
             )
         except httpx.HTTPError as error:
             log.warning("%s is unreachable: %s", service, error)

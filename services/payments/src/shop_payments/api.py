@@ -5,20 +5,31 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shop_payments import handlers, queries
+from shop_payments import handlers, queries, repository, webhooks
 from shop_payments.domain import (
     CurrencyMismatch,
+    EventMismatch,
     MethodNotVerified,
+    Money,
     NoSavedMethod,
     PaymentsError,
+    PspEvent,
     Refund,
     RefundExceedsCaptured,
     RefundKeyReused,
+    UnknownCharge,
 )
-from shop_payments.psp import PaymentServiceProvider, PspUnavailable
-from shop_runtime.http import UnitOfWorkDep
+from shop_payments.psp import (
+    PaymentServiceProvider,
+    PspUnavailable,
+    SandboxPsp,
+    WebhookDelivery,
+    WebhooksNotConfigured,
+)
+from shop_payments.settings import PaymentsSettings
+from shop_runtime.http import ClockDep, UnitOfWorkDep
 from shop_runtime.problems import Problem
 
 router = APIRouter()
@@ -55,6 +66,8 @@ def _problem(error: PaymentsError) -> Problem:
         MethodNotVerified: (422, "payment_method_not_verified"),
         RefundExceedsCaptured: (409, "refund_exceeds_captured"),
         RefundKeyReused: (409, "idempotency_key_reused"),
+        UnknownCharge: (404, "unknown_charge"),
+        EventMismatch: (422, "event_mismatch"),
     }
     status, code = codes.get(type(error), (409, "conflict"))
     message = str(error)
@@ -147,3 +160,112 @@ def _refund_view(refund: Refund) -> dict[str, Any]:
             for part in refund.parts
         ],
     }
+
+
+class PspEventDataIn(BaseModel):
+    charge: str | None = Field(default=None, min_length=1, max_length=200)
+    amount: int | None = Field(default=None, gt=0)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+
+class PspEventIn(BaseModel):
+    """A PSP event as the PSP sends it; fields payments does not use are ignored (the PSP adds some)."""
+
+    id: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=200)
+    data: PspEventDataIn = Field(default_factory=PspEventDataIn)
+
+    def event(self) -> PspEvent:
+        amount = (
+            Money(self.data.amount, self.data.currency)
+            if self.data.amount is not None and self.data.currency is not None
+            else None
+        )
+        return PspEvent(id=self.id, type=self.type, charge_reference=self.data.charge, amount=amount)
+
+
+@router.post("/webhooks/psp")
+async def psp_webhook(request: Request, uow: UnitOfWorkDep, clock: ClockDep) -> dict[str, Any]:
+    """A webhook from the PSP: its signature verified on the raw body, then its event applied once.
+
+    400 for a missing or malformed signature or body, 401 for a signature that does not verify or is too
+    old; 200 with ``"duplicate"`` for an event id applied before (nothing changes).
+    """
+    settings: PaymentsSettings = request.app.state.settings
+    if not settings.webhook_secrets:
+        raise Problem(503, "Webhooks are not configured", code="webhooks_not_configured")
+    body = await request.body()
+    try:
+        webhooks.verify(
+            body,
+            request.headers.get(webhooks.SIGNATURE_HEADER),
+            secrets=settings.webhook_secrets,
+            now=clock.now().timestamp(),
+            tolerance_seconds=settings.psp_webhook_tolerance_seconds,
+        )
+    except webhooks.SignatureRefused as error:
+        raise Problem(
+            error.status,
+            "The webhook signature is not valid",
+            str(error),
+            code=error.code,
+            errors=[{"field": f"header:{webhooks.SIGNATURE_HEADER}", "message": str(error)}],
+        ) from error
+    try:
+        parsed = PspEventIn.model_validate_json(body)
+    except ValidationError as error:
+        raise Problem(
+            400,
+            "The webhook body is not a PSP event",
+            code="malformed_event",
+            errors=[
+                {"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
+                for item in error.errors()
+            ],
+        ) from error
+    try:
+        outcome = await handlers.apply_psp_event(uow, event=parsed.event())
+    except PaymentsError as error:
+        raise _problem(error) from error
+    return {"event_id": parsed.id, "status": outcome.value}
+
+
+def _sandbox(psp: PaymentServiceProvider) -> SandboxPsp:
+    if not isinstance(psp, SandboxPsp):
+        raise Problem(404, "Only the sandbox PSP has this", code="not_sandbox")
+    return psp
+
+
+def _delivery_view(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {"event_id": delivery.event_id, "status": delivery.status, "answer": delivery.answer}
+
+
+@router.post("/sandbox/charges/{psp_reference}/complete-action", tags=["sandbox"])
+async def sandbox_complete_action(
+    psp_reference: Annotated[str, Path(min_length=1, max_length=200)], uow: UnitOfWorkDep, psp: PspDep
+) -> dict[str, Any]:
+    """Sandbox only: the customer confirms a charge that required their action; the sandbox delivers its
+    ``charge.succeeded`` webhook to the configured URL and answers how that went."""
+    sandbox = _sandbox(psp)
+    payment = await repository.payment_by_reference(uow.session, psp_reference=psp_reference)
+    if payment is None:
+        raise Problem(404, "No such charge", code="unknown_charge")
+    await uow.session.rollback()  # read only: the webhook below comes back in its own transaction
+    try:
+        delivery = await sandbox.complete_action(
+            charge_reference=psp_reference, amount=payment.amount.amount, currency=payment.amount.currency
+        )
+    except WebhooksNotConfigured as error:
+        raise Problem(409, str(error), code="webhooks_not_configured") from error
+    return _delivery_view(delivery)
+
+
+@router.post("/sandbox/webhook-events/{event_id}/redeliver", tags=["sandbox"])
+async def sandbox_redeliver(
+    event_id: Annotated[str, Path(min_length=1, max_length=200)], psp: PspDep
+) -> dict[str, Any]:
+    """Sandbox only: deliver a webhook event sent before once more (same id and body, fresh signature)."""
+    delivery = await _sandbox(psp).webhooks.redeliver(event_id)
+    if delivery is None:
+        raise Problem(404, "The sandbox sent no such event", code="unknown_event")
+    return _delivery_view(delivery)

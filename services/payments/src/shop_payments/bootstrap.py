@@ -9,8 +9,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from shop_payments import api, consumers, tables
-from shop_payments.psp import PaymentServiceProvider, SandboxPsp
+from shop_payments.psp import PaymentServiceProvider, SandboxPsp, SandboxWebhooks
 from shop_payments.settings import PaymentsSettings
+from shop_runtime.clock import clock_for
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
 from shop_runtime.service import ServiceDefinition, WorkerContext
@@ -20,10 +21,20 @@ PspFactory = Callable[[PaymentsSettings], PaymentServiceProvider]
 
 
 def create_psp(settings: PaymentsSettings) -> PaymentServiceProvider:
-    """The PSP adapter the settings name; the sandbox is the only one so far."""
+    """The PSP adapter the settings name; the sandbox is the only one so far.
+
+    The sandbox signs its webhooks by the shop's clock (a test that moves time moves their timestamps too).
+    """
     match settings.psp:
         case "sandbox":
-            return SandboxPsp()
+            clock = clock_for(settings.test_clock_file)
+            return SandboxPsp(
+                webhooks=SandboxWebhooks(
+                    settings.psp_sandbox_webhook_url,
+                    settings.webhook_secrets,
+                    clock=lambda: clock.now().timestamp(),
+                )
+            )
 
 
 def create_http_app(settings: ServiceSettings, *, psp_factory: PspFactory = create_psp) -> FastAPI:

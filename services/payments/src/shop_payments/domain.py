@@ -311,3 +311,73 @@ def balance_of(entries: Iterable[LedgerEntry], *, currency: str) -> Balance:
         else:
             refunded += entry.amount
     return Balance(captured=captured, refunded=refunded)
+
+
+class PspEventOutcome(enum.StrEnum):
+    """What a PSP webhook event did; each event id is recorded with it once."""
+
+    BALANCE_CHARGED = "balance_charged"
+    """A balance charge the customer had to confirm went through: the group is paid."""
+    ALREADY_PAID = "already_paid"
+    """The group was paid by another attempt meanwhile; nothing recorded twice (an operator refunds)."""
+    NO_CHANGE = "no_change"
+    """The event tells what payments already knows."""
+    IGNORED = "ignored"
+    """An event type payments does not act on."""
+    DUPLICATE = "duplicate"
+    """The event id was processed before: nothing changes (never recorded, it is the answer to a replay)."""
+
+
+CHARGE_SUCCEEDED = "charge.succeeded"
+"""The PSP event of a charge that went through after all: the customer completed the action it required."""
+
+
+class UnknownCharge(PaymentsError):
+    """A PSP event names a charge payments has no record of (yet): the PSP delivers it again later."""
+
+
+class EventMismatch(PaymentsError):
+    """A PSP event's amount or currency differs from the charge payments recorded."""
+
+
+@dataclass(frozen=True)
+class PspEvent:
+    """A webhook event from the PSP, after its signature was verified."""
+
+    id: str
+    type: str
+    charge_reference: str | None = None
+    amount: Money | None = None
+
+
+def payment_after_action(
+    declined: Payment, attempts: Iterable[Payment], *, event: PspEvent, payment_id: uuid.UUID
+) -> Payment | PspEventOutcome:
+    """What a charge that succeeded after the customer's action makes of the balance attempt it declined.
+
+    A new successful attempt of the group (its own step, the PSP's same charge reference), or why there is
+    none: the declined payment needed no action (or is no balance), or the group was paid by another attempt.
+    """
+    if event.amount is not None and event.amount != declined.amount:
+        raise EventMismatch(
+            f"the event is for {event.amount.amount} {event.amount.currency}, the charge was "
+            f"{declined.amount.amount} {declined.amount.currency}",
+            field="data.amount",
+        )
+    if declined.balance is None or declined.decline is None or not declined.decline.requires_action:
+        return PspEventOutcome.NO_CHANGE
+    decided = next_balance_attempt(attempts)
+    if isinstance(decided, Payment):
+        # Paid by this same charge (an earlier event about it) or by another attempt meanwhile.
+        same_charge = decided.psp_reference == declined.psp_reference
+        return PspEventOutcome.NO_CHANGE if same_charge else PspEventOutcome.ALREADY_PAID
+    group_id = declined.balance.group_id
+    return Payment(
+        id=payment_id,
+        order_id=declined.order_id,
+        step=balance_step(group_id=group_id, attempt=decided),
+        amount=declined.amount,
+        psp_reference=declined.psp_reference,
+        card=declined.card,
+        balance=BalanceAttempt(group_id=group_id, number=decided),
+    )

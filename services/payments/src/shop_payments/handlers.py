@@ -9,6 +9,7 @@ import uuid
 from shop_contracts import payments as contracts
 from shop_payments import repository
 from shop_payments.domain import (
+    CHARGE_SUCCEEDED,
     NO_SAVED_METHOD,
     BalanceAttempt,
     Card,
@@ -18,13 +19,17 @@ from shop_payments.domain import (
     Money,
     NoSavedMethod,
     Payment,
+    PspEvent,
+    PspEventOutcome,
     Refund,
     RefundExceedsCaptured,
     RefundKeyReused,
     SavedMethod,
+    UnknownCharge,
     balance_step,
     idempotency_key,
     next_balance_attempt,
+    payment_after_action,
     refund_parts,
 )
 from shop_payments.psp import ChargeResult, PaymentServiceProvider, Verification
@@ -288,6 +293,53 @@ async def _refund(
     )
     await repository.add_refund(uow.session, refund)
     return refund, True
+
+
+async def apply_psp_event(uow: UnitOfWork, *, event: PspEvent) -> PspEventOutcome:
+    """Act on a PSP webhook event once: its id is recorded in the transaction of its effect, so a replay
+    (the PSP delivers at least once) is answered ``duplicate`` and changes nothing.
+
+    ``charge.succeeded`` for a balance charge declined because the customer had to confirm it (3-D Secure):
+    the customer did, so the group's balance is paid and ``BalanceCharged`` flows as for any charge.
+    """
+    if not await repository.claim_psp_event(uow.session, event):
+        return PspEventOutcome.DUPLICATE
+    outcome = PspEventOutcome.IGNORED
+    if event.type == CHARGE_SUCCEEDED and event.charge_reference:
+        outcome = await _charge_succeeded(uow, event, event.charge_reference)
+    await repository.set_psp_event_outcome(uow.session, event.id, outcome)
+    await uow.commit()
+    return outcome
+
+
+async def _charge_succeeded(uow: UnitOfWork, event: PspEvent, charge_reference: str) -> PspEventOutcome:
+    declined = await repository.payment_by_reference(uow.session, psp_reference=charge_reference)
+    if declined is None:
+        raise UnknownCharge(f"no charge {charge_reference} is recorded", field="data.charge")
+    if declined.balance is not None:
+        await repository.lock(
+            uow.session, order_id=declined.order_id, what=f"balance:{declined.balance.group_id}"
+        )
+        attempts = await repository.balance_attempts(
+            uow.session, order_id=declined.order_id, group_id=declined.balance.group_id
+        )
+    else:
+        attempts = []
+    decided = payment_after_action(declined, attempts, event=event, payment_id=uuid.uuid4())
+    if decided is PspEventOutcome.ALREADY_PAID:
+        log.warning(
+            "PSP event %s: charge %s of order %s went through after its group was paid by another attempt; "
+            "refund it by hand",
+            event.id,
+            charge_reference,
+            declined.order_id,
+        )
+    if not isinstance(decided, Payment):
+        return decided
+    assert decided.balance is not None
+    await repository.add_payment(uow.session, decided)
+    uow.publish(_balance_outcome(decided, decided.balance.group_id), subject=decided.order_id)
+    return PspEventOutcome.BALANCE_CHARGED
 
 
 def _refund_issued(refund: Refund) -> contracts.RefundIssued:

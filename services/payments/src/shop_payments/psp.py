@@ -8,10 +8,16 @@ a token is its behaviour's on-session answer to an attempt of 0, so every token 
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+import httpx
+
+from shop_payments import webhooks
 
 
 @dataclass(frozen=True)
@@ -231,14 +237,80 @@ VERIFICATION_CURRENCY = "XXX"
 """ISO 4217's code for 'no currency': a verification is an attempt of 0 in none."""
 
 
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One delivery of a sandbox webhook: the event, and how the receiving URL answered."""
+
+    event_id: str
+    status: int
+    answer: Any
+
+
+class WebhooksNotConfigured(Exception):
+    """The sandbox has no webhook URL or signing secret to deliver with."""
+
+
+class SandboxWebhooks:
+    """The sandbox's webhook sender: signs each event with the first secret and POSTs it to one URL.
+
+    It keeps the events it sent, so one can be delivered again, as a real PSP redelivers until it hears 2xx.
+    """
+
+    def __init__(
+        self,
+        url: str | None,
+        secrets: tuple[str, ...],
+        *,
+        clock: Callable[[], float] = time.time,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._url = url
+        self._secrets = secrets
+        self._clock = clock
+        self._transport = transport
+        self.sent: dict[str, bytes] = {}
+
+    def event(self, event_type: str, data: Mapping[str, Any]) -> tuple[str, bytes]:
+        """A new event (id and body as the PSP sends it)."""
+        event_id = f"evt_sandbox_{uuid.uuid4().hex}"
+        body = {"id": event_id, "type": event_type, "created": int(self._clock()), "data": dict(data)}
+        return event_id, json.dumps(body, separators=(",", ":")).encode()
+
+    async def deliver(self, event_id: str, body: bytes, *, signed_at: int | None = None) -> WebhookDelivery:
+        """POST the event, signed now (or at ``signed_at``), and return the answer."""
+        if not self._url or not self._secrets:
+            raise WebhooksNotConfigured("the sandbox needs a webhook URL and secret to deliver webhooks")
+        self.sent[event_id] = body
+        timestamp = int(self._clock()) if signed_at is None else signed_at
+        headers = {
+            "Content-Type": "application/json",
+            webhooks.SIGNATURE_HEADER: webhooks.sign(body, secret=self._secrets[0], timestamp=timestamp),
+        }
+        async with httpx.AsyncClient(transport=self._transport, timeout=10) as client:
+            response = await client.post(self._url, content=body, headers=headers)
+        try:
+            answer: Any = response.json()
+        except ValueError:
+            answer = response.text
+        return WebhookDelivery(event_id, response.status_code, answer)
+
+    async def redeliver(self, event_id: str) -> WebhookDelivery | None:
+        """Deliver an event sent before once more (same id and body, a fresh signature); None if unknown."""
+        body = self.sent.get(event_id)
+        return None if body is None else await self.deliver(event_id, body)
+
+
 class SandboxPsp:
     """An in-process PSP with test tokens and no network; it keeps its charges and refunds in memory.
 
     Each process has its own sandbox, so a refund of a charge another process made cannot be checked
-    against it; a refund of a charge this sandbox made can.
+    against it; a refund of a charge this sandbox made can. Its webhooks go to one configured URL.
     """
 
-    def __init__(self, behaviours: Mapping[str, Behaviour] | None = None) -> None:
+    def __init__(
+        self, behaviours: Mapping[str, Behaviour] | None = None, *, webhooks: SandboxWebhooks | None = None
+    ) -> None:
+        self.webhooks = webhooks or SandboxWebhooks(None, ())
         self._behaviours = {**TEST_TOKENS, **(behaviours or {})}
         self._answers: dict[str, tuple[_Request, ChargeResult]] = {}
         self._attempts: dict[str, int] = {}
@@ -300,3 +372,14 @@ class SandboxPsp:
         self._refund_answers[idempotency_key] = (request, result)
         self.refunds.append(SandboxRefund(idempotency_key, psp_reference, amount, result))
         return result
+
+    async def complete_action(self, *, charge_reference: str, amount: int, currency: str) -> WebhookDelivery:
+        """The customer confirmed a charge that required their action: the PSP charges it and says so.
+
+        ``amount`` and ``currency`` are the charge's (the caller knows them: each process has its own sandbox,
+        so this one may not have made the charge).
+        """
+        event_id, body = self.webhooks.event(
+            "charge.succeeded", {"charge": charge_reference, "amount": amount, "currency": currency}
+        )
+        return await self.webhooks.deliver(event_id, body)

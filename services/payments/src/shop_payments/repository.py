@@ -18,11 +18,13 @@ from shop_payments.domain import (
     LedgerKind,
     Money,
     Payment,
+    PspEvent,
+    PspEventOutcome,
     Refund,
     RefundPart,
     SavedMethod,
 )
-from shop_payments.tables import ledger_entries, payment_methods, payments, refunds
+from shop_payments.tables import ledger_entries, payment_methods, payments, psp_events, refunds
 
 
 async def lock(session: AsyncSession, *, order_id: str, what: str) -> None:
@@ -213,3 +215,41 @@ async def add_refund(session: AsyncSession, refund: Refund) -> None:
         )
     )
     await _add_ledger_entries(session, refund.ledger_entries())
+
+
+async def payment_by_reference(session: AsyncSession, *, psp_reference: str) -> Payment | None:
+    """The first payment recorded with the PSP's charge reference (a later one re-uses it after an action)."""
+    row = (
+        await session.execute(
+            sa.select(payments)
+            .where(payments.c.psp_reference == psp_reference)
+            .order_by(payments.c.created_at, payments.c.balance_attempt)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else _payment(row)
+
+
+async def claim_psp_event(session: AsyncSession, event: PspEvent) -> bool:
+    """Record the event id (its outcome set once known); False when it was recorded before: a replay.
+
+    A concurrent delivery of the same event waits on the key until this transaction ends, then finds it.
+    """
+    inserted = await session.execute(
+        insert(psp_events)
+        .values(
+            event_id=event.id,
+            type=event.type,
+            outcome="pending",
+            charge_reference=event.charge_reference,
+        )
+        .on_conflict_do_nothing(index_elements=[psp_events.c.event_id])
+        .returning(psp_events.c.event_id)
+    )
+    return inserted.first() is not None
+
+
+async def set_psp_event_outcome(session: AsyncSession, event_id: str, outcome: PspEventOutcome) -> None:
+    await session.execute(
+        sa.update(psp_events).where(psp_events.c.event_id == event_id).values(outcome=outcome.value)
+    )

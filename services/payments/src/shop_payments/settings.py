@@ -2,10 +2,13 @@
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from shop_payments.webhooks import parse_secrets
 from shop_runtime.settings import ServiceSettings
+
+MIN_SECRET_LENGTH = 16
 
 
 class PaymentsSettings(ServiceSettings):
@@ -17,3 +20,30 @@ class PaymentsSettings(ServiceSettings):
     psp: Literal["sandbox"] = Field(
         default="sandbox", description="Which payment service provider adapter charges cards."
     )
+    psp_webhook_secrets: SecretStr | None = Field(
+        default=None,
+        description="The PSP's webhook signing secrets, comma-separated: any verifies, the first signs "
+        "(the sandbox). Rotate with 'new,old', then 'new'. Unset: webhooks are refused.",
+    )
+    psp_webhook_tolerance_seconds: int = Field(
+        default=300, ge=1, description="How far a webhook's signed timestamp may be from now."
+    )
+    psp_sandbox_webhook_url: str | None = Field(
+        default=None,
+        description="Sandbox only: where it delivers its webhooks (the gateway's /v1/webhooks/psp).",
+    )
+
+    @field_validator("psp_webhook_secrets")
+    @classmethod
+    def _secrets_are_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and any(
+            len(secret) < MIN_SECRET_LENGTH for secret in parse_secrets(value.get_secret_value())
+        ):
+            raise ValueError(f"every webhook secret needs at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        return parse_secrets(
+            self.psp_webhook_secrets.get_secret_value() if self.psp_webhook_secrets else None
+        )

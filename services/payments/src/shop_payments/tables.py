@@ -55,6 +55,9 @@ sa.Index(
     postgresql_where=sa.and_(payments.c.balance_group.is_not(None), payments.c.status == "succeeded"),
 )
 
+# PSP webhook events name a charge by the PSP's reference.
+sa.Index("payments_psp_reference", payments.c.psp_reference)
+
 payment_methods = sa.Table(
     "payment_methods",
     metadata,
@@ -103,4 +106,15 @@ ledger_entries = sa.Table(
     sa.CheckConstraint("kind IN ('capture', 'refund')", name="ledger_entry_kind"),
     sa.CheckConstraint("amount > 0", name="ledger_entry_amount_positive"),
     sa.CheckConstraint("(kind = 'refund') = (refund_id IS NOT NULL)", name="ledger_refund_has_refund"),
+)
+
+psp_events = sa.Table(
+    "psp_events",
+    metadata,
+    # The PSP's event id: recorded in the transaction of the event's effect, so a replay changes nothing.
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("charge_reference", sa.Text),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )

@@ -1,9 +1,8 @@
 """The invariant audit: every check reads the service databases read-only and reports what breaks an invariant.
 
 A check is one async function registered with ``@audit_check``: it loads rows through ``shop_ops.queries``
-and hands them to a pure decision in ``shop_ops.invariants``. To add one (say, pre-orders within their
-caps), write the query, the decision and a registered function; nothing else changes. A check that fails
-to run (a database down, a table missing) is reported as an error and does not stop the others.
+and hands them to a pure decision in ``shop_ops.invariants``. To add one, write the query, the decision
+and a registered function; nothing else changes. A check that fails to run (a database down, a table missing) is reported as an error and does not stop the others.
 """
 
 from __future__ import annotations
@@ -124,6 +123,12 @@ async def _reservations_match(context: AuditContext) -> list[Finding]:
     return invariants.reservations_match_stock(
         await queries.stock_levels(connection), await queries.reserved_by_place(connection)
     )
+
+
+@audit_check("stock.preorders_within_cap", "catalog: pre-orders accepted never exceed their policy's cap")
+async def _preorders_within_cap(context: AuditContext) -> list[Finding]:
+    connection = context.snapshots.connection("catalog")
+    return invariants.preorders_within_cap(await queries.preorder_cap_uses(connection))
 
 
 @audit_check("money.ledger", "payments: captured - refunded >= 0 per order, refunds within captures")

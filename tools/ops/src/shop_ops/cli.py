@@ -12,7 +12,7 @@ from typing import TextIO
 import aio_pika
 from sqlalchemy.exc import SQLAlchemyError
 
-from shop_ops import dead_letters, queries
+from shop_ops import queries
 from shop_ops.audit import AuditOptions, audit
 from shop_ops.databases import read_only_snapshots
 from shop_ops.deadlines import DEFAULT_STEP_DEADLINE, find_stuck
@@ -26,6 +26,7 @@ from shop_ops.formatting import (
 )
 from shop_ops.settings import BROKER_SERVICES, OpsSettings
 from shop_ops.timeline import order_view
+from shop_runtime import dead_letters
 
 USAGE_ERROR = 2
 

@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from shop_ops.audit import AuditReport
-from shop_ops.dead_letters import ParkedMessage
 from shop_ops.deadlines import StuckOrder
 from shop_ops.durations import age
 from shop_ops.invariants import Finding
 from shop_ops.timeline import OrderView
+from shop_runtime.dead_letters import ParkedMessage
 
 
 def ids_text(ids: Mapping[str, str]) -> str:

@@ -17,6 +17,7 @@ from shop_ops.rows import (
     OrderLedger,
     OrderState,
     PaymentLedger,
+    PreorderCapUse,
     StepPayments,
     StockLevel,
     SucceededPayments,
@@ -75,6 +76,15 @@ def reservations_match_stock(
                 )
             )
     return findings
+
+
+def preorders_within_cap(uses: Iterable[PreorderCapUse]) -> list[Finding]:
+    """Pre-orders accepted (waiting or allocated) never hold more units than their policy's cap."""
+    return [
+        Finding(f"pre-orders accepted {use.accepted} exceed the cap {use.cap}", {"sku": use.sku})
+        for use in uses
+        if use.accepted > use.cap
+    ]
 
 
 def ledger_balances(orders: Iterable[OrderLedger], payments: Iterable[PaymentLedger]) -> list[Finding]:

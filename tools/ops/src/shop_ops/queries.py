@@ -17,6 +17,7 @@ from shop_ops.rows import (
     OrderLedger,
     OrderState,
     PaymentLedger,
+    PreorderCapUse,
     StepPayments,
     StockLevel,
     SucceededPayments,
@@ -95,6 +96,28 @@ async def reserved_by_place(connection: AsyncConnection) -> dict[tuple[str, str]
         .group_by(table.c.sku, table.c.location)
     )
     return {(sku, location): int(total) for sku, location, total in rows}
+
+
+PREORDERS_UNDER_CAP = ("waiting", "allocated")
+"""Pre-order statuses that hold a place under the cap (as catalog counts them)."""
+
+
+async def preorder_cap_uses(connection: AsyncConnection) -> list[PreorderCapUse]:
+    """Every capped pre-order policy (ended ones too: their pre-orders keep their places) with its accepted units."""
+    policies, preorders = catalog.preorder_policies, catalog.preorders
+    accepted = (
+        sa.select(preorders.c.sku, sa.func.sum(preorders.c.quantity).label("units"))
+        .where(preorders.c.status.in_(PREORDERS_UNDER_CAP))
+        .group_by(preorders.c.sku)
+        .subquery()
+    )
+    rows = await connection.execute(
+        sa.select(policies.c.sku, policies.c.cap, sa.func.coalesce(accepted.c.units, 0))
+        .select_from(policies.outerjoin(accepted, accepted.c.sku == policies.c.sku))
+        .where(policies.c.cap.is_not(None))
+        .order_by(policies.c.sku)
+    )
+    return [PreorderCapUse(sku, int(cap), int(units)) for sku, cap, units in rows]
 
 
 def _sum_of(kind: str) -> sa.ColumnElement[Any]:

@@ -17,6 +17,15 @@ class StockLevel:
 
 
 @dataclass(frozen=True)
+class PreorderCapUse:
+    """A pre-order policy's cap and the units its accepted pre-orders (waiting or allocated) hold under it."""
+
+    sku: str
+    cap: int
+    accepted: int
+
+
+@dataclass(frozen=True)
 class OrderState:
     """An order as orders sees it; ``since`` is when it last changed status."""
 

@@ -1,7 +1,8 @@
 """Parked (dead-lettered) messages: count, list, inspect, replay and purge a service's parking queue.
 
-Functions take an open broker connection and return data, so the CLI and a later staff HTTP API format the
-same results their own way.
+One copy for everyone: functions take an open broker connection and return data, so ``shop-ops
+dead-letters`` and each service's internal HTTP API (``dead_letters_router``, behind the gateway's
+``/v1/admin/dead-letters``) format the same results their own way.
 
 Reading a queue without losing or reordering it: AMQP has no "peek". ``list_parked`` and ``find_parked``
 take each message with ``basic.get`` and manual acknowledgement and keep every one unacknowledged until
@@ -70,6 +71,15 @@ class ReplayFailed(Exception):
     """The broker did not confirm or could not route the re-published message; it stays parked."""
 
 
+class PurgeNotConfirmed(Exception):
+    """A purge confirmed with another count than the queue holds: the caller has not seen what it deletes."""
+
+    def __init__(self, *, confirmed: int, parked: int) -> None:
+        super().__init__(f"{parked} message(s) are parked, not the {confirmed} confirmed")
+        self.confirmed = confirmed
+        self.parked = parked
+
+
 @dataclass(frozen=True)
 class ParkedMessage:
     service: str
@@ -85,6 +95,34 @@ class ParkedMessage:
     body: bytes
     content_type: str | None = None
 
+    def summary(self) -> dict[str, Any]:
+        """What a listing shows of the message (JSON-ready)."""
+        return {
+            "id": self.message_id,
+            "type": self.message_type,
+            "attempts": self.attempts,
+            "error": self.error_first_line,
+            "parked_at": self.parked_at or None,
+        }
+
+    def details(self) -> dict[str, Any]:
+        """Everything about the message (JSON-ready): error, traceback, original route, headers and body."""
+        try:
+            body: Any = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            body = self.body.decode(errors="replace")
+        return {
+            **self.summary(),
+            "service": self.service,
+            "error": self.error,
+            "traceback": self.traceback,
+            "original_exchange": self.original_exchange,
+            "original_routing_key": self.original_routing_key,
+            "content_type": self.content_type,
+            "headers": {key: _jsonable(value) for key, value in self.headers.items()},
+            "body": body,
+        }
+
     @property
     def error_first_line(self) -> str:
         return self.error.splitlines()[0] if self.error else ""
@@ -98,6 +136,21 @@ class ParkedMessage:
                 return self.body.decode()
             except UnicodeDecodeError:
                 return repr(self.body)
+
+
+def _jsonable(value: Any) -> Any:
+    """An AMQP header value as JSON can carry it (bytes as text, times as ISO 8601, tables and arrays inside)."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def _text(value: Any) -> str:
@@ -323,8 +376,24 @@ async def replay(
     return ReplayOutcome(replayed, failed)
 
 
-async def purge(connection: AbstractConnection, service: str) -> int:
-    """Delete every message in the service's parking queue; returns how many there were."""
+async def purge(connection: AbstractConnection, service: str, *, confirmed: int | None = None) -> int:
+    """Delete the messages in the service's parking queue; returns how many.
+
+    With ``confirmed`` (the count the caller saw) the queue must hold exactly that many, or nothing is deleted
+    (``PurgeNotConfirmed``); then those messages, oldest first, are deleted, and one parked meanwhile stays.
+    """
+    if confirmed is not None:
+        parked = await parked_count(connection, service)
+        if parked != confirmed:
+            raise PurgeNotConfirmed(confirmed=confirmed, parked=parked)
+        if confirmed == 0:
+            return 0
+        deleted = 0
+        async with _held(connection, service, limit=confirmed) as walk:
+            async for _, delivery in walk.messages():
+                await walk.acknowledge(delivery)
+                deleted += 1
+        return deleted
     channel = await connection.channel()
     try:
         queue = await _parking_queue(channel, service)

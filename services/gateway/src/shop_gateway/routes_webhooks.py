@@ -1,0 +1,58 @@
+"""Public webhook routes: the PSP's signed events, passed to payments unchanged (payments holds the secret)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from shop_gateway.api import ServicesDep, problems
+
+router = APIRouter(prefix="/v1", tags=["webhooks"])
+
+SIGNATURE_HEADER = "Shop-PSP-Signature"
+
+PSP_EVENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["id", "type"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "type": {"type": "string"},
+                        "created": {"type": "integer"},
+                        "data": {"type": "object"},
+                    },
+                }
+            }
+        },
+    },
+    "parameters": [
+        {
+            "name": SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.<raw body>' with the webhook secret>",
+        }
+    ],
+}
+
+
+@router.post(
+    "/webhooks/psp", responses=problems(400, 401, 404, 409, 413, 422, 503), openapi_extra=PSP_EVENT_BODY
+)
+async def psp_webhook(request: Request, services: ServicesDep) -> JSONResponse:
+    """An event from the payment service provider, signed (no API key). Payments verifies the signature on the
+    raw body (400 missing or malformed, 401 not matching or older than the tolerance) and applies each event id
+    once: a replay answers 200 with ``"status": "duplicate"`` and changes nothing."""
+    headers = {"Content-Type": request.headers.get("content-type", "application/json")}
+    if (signature := request.headers.get(SIGNATURE_HEADER)) is not None:
+        headers[SIGNATURE_HEADER] = signature
+    return await services.forward(
+        "payments", "POST", "/webhooks/psp", content=await request.body(), headers=headers
+    )

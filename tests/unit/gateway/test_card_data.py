@@ -1,0 +1,88 @@
+"""The gateway refuses card data: a value that looks like a card number, or a CVV or card-number field."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from shop_gateway.domain import card_data_in, card_numbers_in, luhn_valid
+from tests.unit.gateway.test_app import build, checkout
+
+VISA = "4242424242424242"
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (VISA, [VISA]),
+        ("4242 4242 4242 4242", [VISA]),
+        ("4242-4242-4242-4242", [VISA]),
+        ("card 378282246310005 for the order", ["378282246310005"]),  # Amex, 15 digits
+        ("6011 1111 1111 1117 and 5555555555554444", ["6011111111111117", "5555555555554444"]),
+        ("4242424242424241", []),  # one digit off: the checksum fails
+        ("424242424242", []),  # 12 digits: too short
+        ("42424242424242424242", []),  # 20 digits: too long
+        ("order-4242424242424242x", []),  # part of a longer word
+        ("tok_visa", []),
+        ("+82-10-1234-5678", []),
+    ],
+)
+def test_card_numbers_are_luhn_valid_runs_of_13_to_19_digits(text: str, found: list[str]) -> None:
+    assert card_numbers_in(text) == found
+
+
+def test_the_luhn_checksum() -> None:
+    assert luhn_valid("79927398713")
+    assert not luhn_valid("79927398710")
+
+
+def test_card_data_is_found_by_field_name_or_by_value_anywhere_in_a_body() -> None:
+    body = {
+        "payment": {"token": "4242 4242 4242 4242", "CVC": "123"},
+        "lines": [{"sku": "TEE-1", "note": {"card_number": "x"}}, {"sku": 4242424242424242}],
+        "shipping_address": {"line1": "12 Road", "postal_code": "06236"},
+        "quantity": 2,
+        "gift": True,
+    }
+    assert card_data_in(body) == ["payment.token", "payment.CVC", "lines[0].note.card_number", "lines[1].sku"]
+    assert card_data_in({"payment": {"token": "tok_visa"}}) == []
+
+
+@pytest.mark.parametrize(
+    ("payment", "field"),
+    [
+        ({"token": "4242 4242 4242 4242"}, "payment.token"),
+        ({"token": "4242-4242-4242-4242"}, "payment.token"),
+        ({"token": "tok_visa", "cvv": "123"}, "payment.cvv"),
+        ({"token": "tok_visa", "cvc": "123"}, "payment.cvc"),
+        ({"card_number": "5555555555554444"}, "payment.card_number"),
+    ],
+)
+async def test_a_checkout_with_card_data_is_refused_with_422_and_told_to_send_a_token(
+    payment: dict[str, str], field: str
+) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build()), base_url="http://gw") as client:
+        response = await client.post(
+            "/v1/orders", json=checkout(payment=payment), headers={"Idempotency-Key": str(uuid.uuid4())}
+        )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "card_data_refused"
+    assert field in [error["field"] for error in problem["errors"]]
+    assert "PSP token" in problem["title"]
+    for value in payment.values():
+        if value != "tok_visa":
+            assert value not in response.text  # the answer never repeats card data
+
+
+async def test_a_token_that_is_not_a_card_number_goes_through() -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build()), base_url="http://gw") as client:
+        response = await client.post(
+            "/v1/orders",
+            json=checkout(payment={"token": "4242424242424241"}),
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+    assert response.status_code == 202
