@@ -470,13 +470,83 @@ CANCELLATION_REASONS: dict[str, dict[Locale, str]] = {
         "en": "the balance of your pre-order could not be charged before the payment deadline",
         "ko": "결제 기한까지 예약 주문 잔금을 결제하지 못했습니다",
     },
+    "short_pick": {
+        "en": "our warehouse could not find the items in stock",
+        "ko": "물류센터에 상품 재고가 부족했습니다",
+    },
 }
 """Reasons the shop cancels on its own, in words; a customer's own reason is not repeated back."""
 
+WIN_BACK_ANSWERS: dict[str, dict[Locale, str]] = {
+    "shipping_cost": {
+        "en": "Orders over ₩50,000 ship free, and standard shipping is charged once per order however many items it holds.",
+        "ko": "5만 원 이상 주문은 무료로 배송되며, 일반 배송비는 상품 수와 관계없이 주문당 한 번만 청구됩니다.",
+    },
+    "delivery_time": {
+        "en": "Express shipping reaches most addresses the next working day; in-stock items leave our warehouse the day you order.",
+        "ko": "특급 배송을 선택하시면 대부분 다음 영업일에 받아보실 수 있으며, 재고 상품은 주문 당일 출고됩니다.",
+    },
+    "changed_mind": {
+        "en": "Not sure about the fit? Our size guide compares each size with garments you already own.",
+        "ko": "사이즈가 고민되신다면 사이즈 가이드에서 가지고 계신 옷과 치수를 비교해 보세요.",
+    },
+    "return_policy": {
+        "en": "You can return unworn items within 30 days for a full refund; our size guide helps you choose right the first time.",
+        "ko": "착용하지 않은 상품은 30일 이내에 전액 환불로 반품하실 수 있으며, 사이즈 가이드로 처음부터 꼭 맞게 고르실 수 있습니다.",
+    },
+    "payment_method": {
+        "en": "Besides cards we take bank transfer and mobile payments (KakaoPay, Naver Pay, Toss).",
+        "ko": "카드 외에도 계좌이체와 간편결제(카카오페이, 네이버페이, 토스)로 결제하실 수 있습니다.",
+    },
+    "account_required": {
+        "en": "You do not need an account to order: guest checkout only asks for your email address.",
+        "ko": "회원 가입 없이도 주문하실 수 있습니다. 비회원 주문은 이메일 주소만 있으면 됩니다.",
+    },
+    "found_cheaper": {
+        "en": "If you find the same item cheaper elsewhere, tell us where: we match prices of authorised sellers.",
+        "ko": "같은 상품을 더 저렴하게 보셨다면 알려 주세요. 공식 판매처의 가격에 맞춰 드립니다.",
+    },
+    "other": {
+        "en": "We would be glad to know what we could have done better.",
+        "ko": "저희가 무엇을 더 잘할 수 있었는지 알려 주시면 감사하겠습니다.",
+    },
+}
+"""What the shop answers to each reason a customer gives for cancelling, to win them back."""
 
-def order_cancelled_email(*, order_id: str, recipient: Recipient, reason: str, refund: Money) -> EmailDraft:
-    """An order was cancelled: why (when the shop did it) and what is refunded."""
+
+@dataclass(frozen=True)
+class WinBackDiscount:
+    """A single-use code for a next order, offered after a cancellation."""
+
+    code: str
+    percent_off: int
+    expires_at: datetime
+
+
+def feedback_url(storefront_url: str, order_id: str, reason: str) -> str:
+    """Where a customer tells the shop more about why they cancelled."""
+    return f"{storefront_url}/feedback?order={quote(order_id, safe='')}&reason={quote(reason, safe='')}"
+
+
+def size_guide_url(storefront_url: str) -> str:
+    return f"{storefront_url}/size-guide"
+
+
+def order_cancelled_email(
+    *,
+    order_id: str,
+    recipient: Recipient,
+    reason: str,
+    refund: Money,
+    storefront_url: str = "",
+    partial: bool = False,
+    cancelled_by: str = "shop",
+    discount: WinBackDiscount | None = None,
+) -> EmailDraft:
+    """An order was cancelled: why (when the shop did it) and what is refunded; when the customer or staff
+    cancelled, an answer to their reason, a link to tell more, and a discount code when staff offer one."""
     locale = recipient.locale
+    by_the_shop = cancelled_by == "shop" or reason in CANCELLATION_REASONS
     return EmailDraft(
         template=ORDER_CANCELLED,
         order_id=order_id,
@@ -485,5 +555,16 @@ def order_cancelled_email(*, order_id: str, recipient: Recipient, reason: str, r
             "order_id": order_id,
             "reason": CANCELLATION_REASONS.get(reason, {}).get(locale),
             "refund": refund.format(locale) if refund.amount > 0 else None,
+            "partial": partial,
+            "answer": None
+            if by_the_shop
+            else WIN_BACK_ANSWERS.get(reason, WIN_BACK_ANSWERS["other"])[locale],
+            "size_guide_url": size_guide_url(storefront_url)
+            if reason in ("changed_mind", "return_policy") and not by_the_shop
+            else None,
+            "feedback_url": None if by_the_shop else feedback_url(storefront_url, order_id, reason),
+            "discount_code": discount.code if discount else None,
+            "discount_percent": discount.percent_off if discount else None,
+            "discount_until": format_day_of(discount.expires_at, locale) if discount else None,
         },
     )
