@@ -37,13 +37,13 @@ def _render(locale: Locale, reason: str, **extra: object) -> str:
 @pytest.mark.parametrize(
     ("reason", "en", "ko"),
     [
-        ("shipping_cost", "ship free", "무료로 배송"),
-        ("delivery_time", "Express shipping", "특급 배송"),
+        ("shipping_cost", "charged once per order", "주문당 한 번만"),
+        ("delivery_time", "express shipping", "특급 배송"),
         ("changed_mind", "size guide", "사이즈 가이드"),
-        ("return_policy", "within 30 days", "30일 이내"),
-        ("payment_method", "KakaoPay", "카카오페이"),
+        ("return_policy", "question about returns", "반품에 관한"),
+        ("payment_method", "other payment method", "다른 결제 수단"),
         ("account_required", "guest checkout", "비회원 주문"),
-        ("found_cheaper", "match prices", "가격에 맞춰"),
+        ("found_cheaper", "review our prices", "가격을 검토"),
         ("other", "done better", "더 잘할 수"),
     ],
 )

@@ -479,32 +479,32 @@ CANCELLATION_REASONS: dict[str, dict[Locale, str]] = {
 
 WIN_BACK_ANSWERS: dict[str, dict[Locale, str]] = {
     "shipping_cost": {
-        "en": "Orders over ₩50,000 ship free, and standard shipping is charged once per order however many items it holds.",
-        "ko": "5만 원 이상 주문은 무료로 배송되며, 일반 배송비는 상품 수와 관계없이 주문당 한 번만 청구됩니다.",
+        "en": "Shipping is charged once per order however many items it holds, so one order with everything you need ships for the price of one.",
+        "ko": "배송비는 상품 수와 관계없이 주문당 한 번만 청구되니, 필요한 상품을 한 번에 주문하시면 배송비를 아끼실 수 있습니다.",
     },
     "delivery_time": {
-        "en": "Express shipping reaches most addresses the next working day; in-stock items leave our warehouse the day you order.",
-        "ko": "특급 배송을 선택하시면 대부분 다음 영업일에 받아보실 수 있으며, 재고 상품은 주문 당일 출고됩니다.",
+        "en": "Choose express shipping at checkout for faster delivery; in-stock items go to our warehouse as soon as your payment is confirmed.",
+        "ko": "결제 시 특급 배송을 선택하시면 더 빨리 받아보실 수 있으며, 재고 상품은 결제가 확인되는 즉시 물류센터로 전달됩니다.",
     },
     "changed_mind": {
         "en": "Not sure about the fit? Our size guide compares each size with garments you already own.",
         "ko": "사이즈가 고민되신다면 사이즈 가이드에서 가지고 계신 옷과 치수를 비교해 보세요.",
     },
     "return_policy": {
-        "en": "You can return unworn items within 30 days for a full refund; our size guide helps you choose right the first time.",
-        "ko": "착용하지 않은 상품은 30일 이내에 전액 환불로 반품하실 수 있으며, 사이즈 가이드로 처음부터 꼭 맞게 고르실 수 있습니다.",
+        "en": "Our size guide helps you choose the right size the first time, and our team answers any question about returns before you order.",
+        "ko": "사이즈 가이드로 처음부터 꼭 맞는 사이즈를 고르실 수 있으며, 주문 전 반품에 관한 궁금한 점은 언제든 답변해 드립니다.",
     },
     "payment_method": {
-        "en": "Besides cards we take bank transfer and mobile payments (KakaoPay, Naver Pay, Toss).",
-        "ko": "카드 외에도 계좌이체와 간편결제(카카오페이, 네이버페이, 토스)로 결제하실 수 있습니다.",
+        "en": "We take all major credit and debit cards; tell us which other payment method you would like to use and we will look into it.",
+        "ko": "주요 신용카드와 체크카드로 결제하실 수 있습니다. 원하시는 다른 결제 수단을 알려 주시면 검토하겠습니다.",
     },
     "account_required": {
         "en": "You do not need an account to order: guest checkout only asks for your email address.",
         "ko": "회원 가입 없이도 주문하실 수 있습니다. 비회원 주문은 이메일 주소만 있으면 됩니다.",
     },
     "found_cheaper": {
-        "en": "If you find the same item cheaper elsewhere, tell us where: we match prices of authorised sellers.",
-        "ko": "같은 상품을 더 저렴하게 보셨다면 알려 주세요. 공식 판매처의 가격에 맞춰 드립니다.",
+        "en": "Tell us where you saw it for less: we review our prices with every answer we get.",
+        "ko": "더 저렴하게 보신 곳을 알려 주세요. 보내주신 의견을 바탕으로 가격을 검토하겠습니다.",
     },
     "other": {
         "en": "We would be glad to know what we could have done better.",

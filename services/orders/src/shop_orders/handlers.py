@@ -789,11 +789,19 @@ async def _set_group(uow: UnitOfWork, group_id: str, *, status: GroupStatus, **v
 async def _set_group_by_fulfillment(uow: UnitOfWork, fulfillment_id: str, *, status: GroupStatus) -> None:
     result = await uow.session.execute(
         sa.update(shipment_groups)
-        .where(shipment_groups.c.fulfillment_id == fulfillment_id)
+        .where(
+            shipment_groups.c.fulfillment_id == fulfillment_id,
+            # A report arriving late (after a retry) never revives a group fulfillment cancelled.
+            shipment_groups.c.status != GroupStatus.CANCELLED.value,
+        )
         .values(status=status.value, updated_at=sa.func.now())
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
+        known = await uow.session.scalar(
+            sa.select(sa.func.count()).where(shipment_groups.c.fulfillment_id == fulfillment_id)
+        )
+        if not known:
+            raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
 
 
 async def _progress(uow: UnitOfWork, order_id: str) -> tuple[int, int, int]:
