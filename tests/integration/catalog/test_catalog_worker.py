@@ -13,7 +13,7 @@ from aio_pika.abc import AbstractRobustConnection
 from shop_catalog.bootstrap import DEFINITION
 from shop_contracts import catalog as contracts
 from shop_contracts.routing import parking_queue
-from shop_contracts.values import RequestedLine
+from shop_contracts.values import LocatedLine, RequestedLine
 from shop_runtime.worker import Worker
 from tests.support import infra
 from tests.support.messages import MessageProbe, eventually, send
@@ -169,3 +169,47 @@ async def test_bad_input_is_answered_with_a_problem_naming_the_field(catalog) ->
     assert response.headers["content-type"] == "application/problem+json"
     fields = {error["field"] for error in response.json()["errors"]}
     assert {"variants[0].sku", "variants[0].prices"} <= fields
+
+
+async def test_releasing_part_of_an_order_gives_back_those_units_only(
+    catalog, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    client, _ = catalog
+    sku = f"TEE-{uuid.uuid4().hex[:6].upper()}"
+    order_id = f"order-{uuid.uuid4()}"
+    product_id = await _product_with_stock(client, sku, 5)
+    await send(
+        broker,
+        contracts.ReserveStock(order_id=order_id, lines=[RequestedLine(sku=sku, quantity=3)]),
+        subject=order_id,
+    )
+    await probe.wait_for(contracts.StockReserved, lambda m: m.order_id == order_id)
+
+    async def left(units: int) -> None:
+        product = (await client.get(f"/products/{product_id}")).json()
+        assert product["variants"][0]["available"] == units
+
+    await eventually(lambda: left(2))
+    part = [LocatedLine(sku=sku, quantity=1, location="seoul-1")]
+    await send(
+        broker, contracts.ReleaseStock(order_id=order_id, reason="other", lines=part), subject=order_id
+    )
+    await probe.wait_for(contracts.StockReleased, lambda m: m.order_id == order_id)
+    await eventually(lambda: left(3))
+    # Asking to release more than is held gives back what is held and no more.
+    too_many = [LocatedLine(sku=sku, quantity=9, location="seoul-1")]
+    await send(
+        broker, contracts.ReleaseStock(order_id=order_id, reason="other", lines=too_many), subject=order_id
+    )
+    await eventually(lambda: left(5))
+    await send(broker, contracts.ReleaseStock(order_id=order_id, reason="other"), subject=order_id)
+    assert len(await _released(probe, order_id, 3)) == 3
+    await left(5)
+
+
+async def _released(probe: MessageProbe, order_id: str, count: int) -> list[contracts.StockReleased]:
+    async def all_three() -> None:
+        assert len([m for m in probe.of_type(contracts.StockReleased) if m.order_id == order_id]) == count
+
+    await eventually(all_three)
+    return [m for m in probe.of_type(contracts.StockReleased) if m.order_id == order_id]

@@ -210,3 +210,90 @@ async def test_unknown_orders_and_unknown_fields_are_refused(fulfillment) -> Non
     no_location = await client.get("/pick-requests")
     assert no_location.status_code == 422
     assert [error["field"] for error in no_location.json()["errors"]] == ["query:location"]
+
+
+def cancel_command(order_id: str, group_id: str) -> contracts.CancelFulfillmentOrder:
+    return contracts.CancelFulfillmentOrder(
+        order_id=order_id,
+        group_id=group_id,
+        location="seoul-1",
+        lines=[LocatedLine(sku="TEE-M", quantity=2, location="seoul-1")],
+        shipping_address=ADDRESS,
+        reason="changed_mind",
+    )
+
+
+async def test_cancelling_unpacked_pick_work_drops_it_and_tells_the_warehouse(
+    fulfillment, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    client, _ = fulfillment
+    channel = await broker.channel()
+    await declare_exchanges(channel)
+    warehouse = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await warehouse.bind(WAREHOUSE_EXCHANGE, routing_key="pick.seoul-1")
+    order_id = f"order-{uuid.uuid4()}"
+    group_id = str(uuid.uuid4())
+    await send(broker, create_command(order_id).model_copy(update={"group_id": group_id}), subject=order_id)
+    created = await probe.wait_for(contracts.FulfillmentOrderCreated, lambda m: m.order_id == order_id)
+    assert (await report(client, created.fulfillment_id, type="picked")).status_code == 200
+
+    await send(broker, cancel_command(order_id, group_id), subject=order_id)
+    cancelled = await probe.wait_for(contracts.FulfillmentCancelled, lambda m: m.order_id == order_id)
+    assert (cancelled.group_id, cancelled.fulfillment_id) == (group_id, created.fulfillment_id)
+    types: list[str] = []
+
+    async def warehouse_told() -> None:
+        while (message := await warehouse.get(no_ack=True, fail=False)) is not None:
+            envelope = Envelope.model_validate_json(message.body)
+            if envelope.subject == order_id:
+                types.append(envelope.type)
+        assert types == ["fulfillment.pick.requested.v1", "fulfillment.pick.cancelled.v1"], types
+
+    await eventually(warehouse_told)
+    shown = (await client.get(f"/fulfillments/{created.fulfillment_id}")).json()
+    assert shown["status"] == "cancelled"
+    listed = (await client.get("/pick-requests", params={"location": "seoul-1"})).json()["items"]
+    assert created.fulfillment_id not in [str(item["id"]) for item in listed]
+    refused = await report(client, created.fulfillment_id, type="packed")
+    assert refused.status_code == 409
+
+
+async def test_packed_pick_work_is_not_cancelled(
+    fulfillment, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    client, _ = fulfillment
+    order_id = f"order-{uuid.uuid4()}"
+    group_id = str(uuid.uuid4())
+    await send(broker, create_command(order_id).model_copy(update={"group_id": group_id}), subject=order_id)
+    created = await probe.wait_for(contracts.FulfillmentOrderCreated, lambda m: m.order_id == order_id)
+    for step in ("picked", "packed"):
+        assert (await report(client, created.fulfillment_id, type=step)).status_code == 200
+
+    await send(broker, cancel_command(order_id, group_id), subject=order_id)
+    refused = await probe.wait_for(contracts.FulfillmentCancelRefused, lambda m: m.order_id == order_id)
+    assert (refused.group_id, refused.status) == (group_id, "packed")
+    assert (await client.get(f"/fulfillments/{created.fulfillment_id}")).json()["status"] == "packed"
+
+
+async def test_a_group_cancelled_before_its_fulfillment_order_opened_never_reaches_the_warehouse(
+    fulfillment, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    client, worker = fulfillment
+    order_id = f"order-{uuid.uuid4()}"
+    group_id = str(uuid.uuid4())
+    await send(broker, cancel_command(order_id, group_id), subject=order_id)
+    cancelled = await probe.wait_for(contracts.FulfillmentCancelled, lambda m: m.order_id == order_id)
+    assert cancelled.fulfillment_id is None
+    late = await send(
+        broker, create_command(order_id).model_copy(update={"group_id": group_id}), subject=order_id
+    )
+
+    async def create_handled() -> None:
+        async with worker.database.engine.connect() as connection:
+            handled = await connection.scalar(sa.select(sa.func.count()).where(inbox.c.message_id == late.id))
+        assert handled == 1
+
+    await eventually(create_handled)
+    [item] = (await client.get("/fulfillments", params={"order_id": order_id})).json()["items"]
+    assert item["status"] == "cancelled"
+    assert not [m for m in probe.of_type(contracts.PickRequested) if m.order_id == order_id]

@@ -10,8 +10,10 @@ from shop_fulfillment.domain import (
     AWAITING_WAREHOUSE,
     FulfillmentOrder,
     FulfillmentStatus,
+    InvalidPick,
     Line,
     MissingShipmentDetails,
+    NotCancellable,
     OutOfOrderReport,
     StatusReached,
     UnexpectedShipmentDetails,
@@ -145,3 +147,68 @@ def test_tracking_details_belong_to_shipped_only() -> None:
         order.report(PICKED, tracking_number="CJ1")
     assert refused.value.fields == ("tracking_number",)
     assert order.status is FulfillmentStatus.PICK_REQUESTED
+
+
+@pytest.mark.parametrize("reached", [[], [PICKED]])
+def test_unpacked_pick_work_can_be_cancelled_once(reached: list[FulfillmentStatus]) -> None:
+    order = new_order()
+    for status in reached:
+        order.report(status)
+    assert order.cancel() is True
+    assert order.status is FulfillmentStatus.CANCELLED
+    assert order.events[-1].status is FulfillmentStatus.CANCELLED
+    assert order.cancel() is False
+    with pytest.raises(OutOfOrderReport, match="was cancelled"):
+        order.report(PACKED)
+
+
+@pytest.mark.parametrize(
+    "reached", [[PICKED, PACKED], [PICKED, PACKED, SHIPPED], [PICKED, PACKED, SHIPPED, DELIVERED]]
+)
+def test_packed_or_shipped_goods_cannot_be_cancelled_only_returned(reached: list[FulfillmentStatus]) -> None:
+    order = new_order()
+    for status in reached:
+        if status is SHIPPED:
+            order.report(status, carrier="CJ", tracking_number="1")
+        else:
+            order.report(status)
+    with pytest.raises(NotCancellable, match="return") as refused:
+        order.cancel()
+    assert refused.value.current is reached[-1]
+
+
+def test_a_short_pick_ships_what_was_picked_and_records_the_rest() -> None:
+    order = FulfillmentOrder(
+        id=uuid.uuid4(),
+        order_id="order-1",
+        location="seoul-1",
+        lines=[Line("TEE-M", 3, "seoul-1"), Line("CAP", 1, "seoul-1")],
+    )
+    order.report_pick({"TEE-M": 2})
+    assert order.status is PICKED
+    assert order.lines == [Line("TEE-M", 2, "seoul-1"), Line("CAP", 1, "seoul-1")]
+    assert order.short_lines == [Line("TEE-M", 1, "seoul-1")]
+    assert order.events[-1].short_lines == (Line("TEE-M", 1, "seoul-1"),)
+
+
+def test_a_pick_of_nothing_cancels_the_fulfillment_order() -> None:
+    order = new_order()
+    order.report_pick({"TEE-M": 0})
+    assert order.status is FulfillmentStatus.CANCELLED
+    assert order.lines == []
+    assert order.short_lines == [Line("TEE-M", 2, "seoul-1")]
+
+
+@pytest.mark.parametrize("picked", [{"HAT": 1}, {"TEE-M": 3}, {"TEE-M": -1}])
+def test_a_pick_naming_other_skus_or_more_units_than_asked_is_refused(picked: dict[str, int]) -> None:
+    order = new_order()
+    with pytest.raises(InvalidPick):
+        order.report_pick(picked)
+    assert order.status is FulfillmentStatus.PICK_REQUESTED
+
+
+def test_a_whole_pick_is_an_ordinary_picked() -> None:
+    order = new_order()
+    order.report_pick(None)
+    assert order.status is PICKED
+    assert order.short_lines == []

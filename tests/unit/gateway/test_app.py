@@ -278,9 +278,66 @@ async def test_every_order_scoped_route_checks_the_token_or_the_role(client: htt
     assert (await client.post(cancel, json=body, headers=STAFF)).status_code == 200
     assert (await client.post(cancel, json=body, headers=SUPPORT)).status_code == 403
     assert (await client.post(cancel, json=body, headers=WAREHOUSE)).status_code == 403
+    cancellation = f"/v1/orders/{ORDER_ID}/cancellation"
+    assert (await client.get(cancellation, headers={"Authorization": "Bearer good"})).status_code == 200
+    assert (await client.get(cancellation, headers={"Authorization": "Bearer other"})).status_code == 404
+    assert (await client.get(cancellation)).status_code == 401
+    assert (await client.get(cancellation, headers=SUPPORT)).status_code == 200
+    assert (await client.get(cancellation, headers=WAREHOUSE)).status_code == 403
     order_routes = sorted(
         path for path in build().openapi()["paths"] if path.startswith("/v1/orders/{order_id}")
     )
-    assert order_routes == ["/v1/orders/{order_id}", "/v1/orders/{order_id}/cancel"], (
-        "a new order-scoped route: give it order_access() and a test here"
+    assert order_routes == [
+        "/v1/orders/{order_id}",
+        "/v1/orders/{order_id}/cancel",
+        "/v1/orders/{order_id}/cancellation",
+    ], "a new order-scoped route: give it order_access() and a test here"
+
+
+def _cancelling(outcome: dict[str, Any]) -> FastAPI:
+    """A gateway whose orders answers a cancel with 202 (fulfillment is being asked), then ``outcome``."""
+    followed = {"count": 0}
+
+    def orders(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(
+                202, json={"id": ORDER_ID, "status": "requested", "reason": "other", "refund": 0}
+            )
+        followed["count"] += 1
+        if followed["count"] < 3:
+            return httpx.Response(
+                200, json={"id": ORDER_ID, "status": "requested", "reason": "other", "refund": 0}
+            )
+        return httpx.Response(200, json=outcome)
+
+    app = build(gateway_cancel_wait_seconds=5)
+    app.state.services._clients["orders"] = httpx.AsyncClient(
+        base_url="http://orders", transport=httpx.MockTransport(orders)
     )
+    return app
+
+
+async def _cancel(app: FastAPI) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        return await c.post(f"/v1/orders/{ORDER_ID}/cancel", json={"reason": "other"}, headers=STAFF)
+
+
+async def test_a_cancel_waits_for_fulfillment_and_answers_what_it_decided() -> None:
+    done = {"id": ORDER_ID, "status": "cancelled", "reason": "other", "refund": 42000, "note": None}
+    response = await _cancel(_cancelling(done))
+    assert response.status_code == 200
+    assert response.json() == {"id": ORDER_ID, "status": "cancelled", "reason": "other", "refund": 42000}
+
+
+async def test_a_cancel_the_warehouse_refused_is_a_409_that_says_to_request_a_return() -> None:
+    refused = {
+        "id": ORDER_ID,
+        "status": "refused",
+        "reason": "other",
+        "refund": 0,
+        "refused_because": "the warehouse has already packed this order: request a return instead",
+    }
+    response = await _cancel(_cancelling(refused))
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "request a return" in response.json()["detail"]

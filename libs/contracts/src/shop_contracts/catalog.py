@@ -63,6 +63,10 @@ class ReleaseStock(CatalogCommand):
     TYPE: ClassVar[str] = "catalog.stock.release.v1"
     order_id: str
     reason: str
+    lines: list[LocatedLine] | None = Field(
+        default=None,
+        description="Only these reserved units (part of an order cancelled); None releases everything held.",
+    )
 
 
 class CommitStock(CatalogCommand):

@@ -66,6 +66,10 @@ class FulfillmentPicked(FulfillmentEvent):
     TYPE: ClassVar[str] = "fulfillment.fulfillment_order.picked.v1"
     fulfillment_id: str
     order_id: str
+    short_lines: list[LocatedLine] = Field(
+        default_factory=list,
+        description="A short pick: the units of each line the warehouse could not pick; they will not ship.",
+    )
 
 
 class FulfillmentPacked(FulfillmentEvent):
@@ -88,3 +92,54 @@ class ShipmentDelivered(FulfillmentEvent):
     TYPE: ClassVar[str] = "fulfillment.shipment.delivered.v1"
     fulfillment_id: str
     order_id: str
+
+
+class CancelFulfillmentOrder(Message):
+    """Stop a shipment group before it leaves: cancelled while unpacked, refused once packed or shipped.
+
+    Sent per shipment group; a group whose fulfillment order does not exist yet is cancelled ahead of it.
+    """
+
+    KIND: ClassVar[MessageKind] = MessageKind.COMMAND
+    SOURCE: ClassVar[str] = "orders"
+    EXCHANGE: ClassVar[str] = COMMANDS_EXCHANGE
+    TYPE: ClassVar[str] = "fulfillment.fulfillment_order.cancel.v1"
+    order_id: str
+    group_id: str
+    location: str
+    lines: list[LocatedLine] = Field(min_length=1)
+    shipping_address: Address
+    reason: str
+
+
+class FulfillmentCancelled(FulfillmentEvent):
+    """A shipment group will not ship; ``fulfillment_id`` is None when it was cancelled before it opened."""
+
+    TYPE: ClassVar[str] = "fulfillment.fulfillment_order.cancelled.v1"
+    order_id: str
+    group_id: str
+    fulfillment_id: str | None = None
+
+
+class FulfillmentCancelRefused(FulfillmentEvent):
+    """The warehouse already packed or shipped the group: it cannot be stopped, only returned."""
+
+    TYPE: ClassVar[str] = "fulfillment.fulfillment_order.cancel_refused.v1"
+    order_id: str
+    group_id: str
+    fulfillment_id: str
+    status: str = Field(description="Where the fulfillment order is: packed, shipped or delivered")
+
+
+class PickCancelled(FulfillmentEvent):
+    """Pick work the warehouse at ``location`` must drop (the customer cancelled); bound like pick requests."""
+
+    EXCHANGE: ClassVar[str] = WAREHOUSE_EXCHANGE
+    TYPE: ClassVar[str] = "fulfillment.pick.cancelled.v1"
+    fulfillment_id: str
+    order_id: str
+    location: str
+    reason: str
+
+    def routing_key(self) -> str:
+        return warehouse_routing_key(self.location)

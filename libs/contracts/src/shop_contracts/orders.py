@@ -112,3 +112,11 @@ class OrderCancelled(OrderEvent):
     reason: str
     refund: int
     currency: str
+    note: str | None = Field(default=None, description="What the customer or staff wrote with the reason.")
+    cancelled_by: Literal["customer", "staff", "shop"] = "shop"
+    partial: bool = Field(default=False, description="Only what had not shipped was cancelled.")
+    discount_code: str | None = Field(
+        default=None, description="A single-use code for a next order, when staff offer one."
+    )
+    discount_percent: int | None = None
+    discount_expires_at: AwareDatetime | None = None

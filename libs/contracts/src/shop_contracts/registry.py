@@ -41,6 +41,10 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     fulfillment.FulfillmentPacked,
     fulfillment.ShipmentShipped,
     fulfillment.ShipmentDelivered,
+    fulfillment.CancelFulfillmentOrder,
+    fulfillment.FulfillmentCancelled,
+    fulfillment.FulfillmentCancelRefused,
+    fulfillment.PickCancelled,
     notifications.NotificationSent,
 )
 

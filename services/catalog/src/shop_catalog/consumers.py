@@ -31,7 +31,15 @@ async def on_reserve_stock(message: contracts.ReserveStock, uow: UnitOfWork, *, 
 
 
 async def on_release_stock(message: contracts.ReleaseStock, uow: UnitOfWork, *, clock: Clock) -> None:
-    await handlers.release_stock(uow, order_id=message.order_id)
+    only = (
+        None
+        if message.lines is None
+        else [
+            PlannedLine(sku=line.sku, location=line.location, quantity=line.quantity)
+            for line in message.lines
+        ]
+    )
+    await handlers.release_stock(uow, order_id=message.order_id, only=only)
 
 
 async def on_commit_stock(message: contracts.CommitStock, uow: UnitOfWork, *, clock: Clock) -> None:

@@ -404,10 +404,12 @@ def _reject(uow: UnitOfWork, *, order_id: str, shortages: list[Shortage]) -> Non
     )
 
 
-async def release_stock(uow: UnitOfWork, *, order_id: str) -> None:
+async def release_stock(uow: UnitOfWork, *, order_id: str, only: list[PlannedLine] | None = None) -> None:
     """Give an order's reserved units and pre-order places back; releasing twice changes nothing.
 
     Units that had been allocated to the order's pre-orders go on to the next pre-orders waiting for them.
+    With ``only`` (part of an order cancelled while the rest is with the warehouse), just those reserved
+    units and the order's still-waiting pre-order places are given back.
     """
     touched = await uow.session.execute(
         sa.select(reservations.c.sku)
@@ -415,8 +417,12 @@ async def release_stock(uow: UnitOfWork, *, order_id: str) -> None:
         .union(sa.select(preorders.c.sku).where(preorders.c.order_id == order_id))
     )
     await repository.lock_preorder_policies(uow.session, list(touched.scalars()))
-    await repository.release_preorders(uow.session, order_id)
+    await repository.release_preorders(
+        uow.session, order_id, statuses=repository.ACCEPTED if only is None else ("waiting",)
+    )
     held = await _reservations(uow, order_id, status="reserved")
+    if only is not None:
+        held = _part_of(held, only)
     if held:
         held_skus = sorted({line.sku for line in held})
         levels = await repository.lock_stock_levels(uow.session, held_skus)
@@ -424,7 +430,10 @@ async def release_stock(uow: UnitOfWork, *, order_id: str) -> None:
         by_key = {(level.sku, level.location): level for level in levels}
         for line in held:
             by_key[line.sku, line.location].release(line.quantity)
-        await _set_status(uow, order_id, held, "released")
+        if only is None:
+            await _set_status(uow, order_id, held, "released")
+        else:
+            await _take_from_reservations(uow, order_id, held)
         await _allocate_to_waiting_preorders(
             uow, [by_key[line.sku, line.location] for line in held if (line.sku, line.location) in by_key]
         )
@@ -704,6 +713,38 @@ async def _set_status(uow: UnitOfWork, order_id: str, lines: list[PlannedLine], 
                 reservations.c.location == line.location,
             )
             .values(status=status, updated_at=sa.func.now())
+        )
+
+
+def _part_of(held: list[PlannedLine], only: list[PlannedLine]) -> list[PlannedLine]:
+    """The units of ``only`` that are still held, never more than the order holds at a location."""
+    holding = {(line.sku, line.location): line.quantity for line in held}
+    part = []
+    for line in only:
+        quantity = min(line.quantity, holding.get((line.sku, line.location), 0))
+        if quantity > 0:
+            holding[line.sku, line.location] -= quantity
+            part.append(PlannedLine(sku=line.sku, location=line.location, quantity=quantity))
+    return part
+
+
+async def _take_from_reservations(uow: UnitOfWork, order_id: str, lines: list[PlannedLine]) -> None:
+    """Release part of the order's reservation rows; a row with nothing left becomes released."""
+    for line in lines:
+        await uow.session.execute(
+            sa.update(reservations)
+            .where(
+                reservations.c.order_id == order_id,
+                reservations.c.sku == line.sku,
+                reservations.c.location == line.location,
+            )
+            .values(
+                quantity=reservations.c.quantity - line.quantity,
+                status=sa.case(
+                    (reservations.c.quantity - line.quantity <= 0, "released"), else_=reservations.c.status
+                ),
+                updated_at=sa.func.now(),
+            )
         )
 
 

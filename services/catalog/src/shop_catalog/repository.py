@@ -254,11 +254,14 @@ async def unaccept_units(session: AsyncSession, sku: str, quantity: int) -> None
     )
 
 
-async def release_preorders(session: AsyncSession, order_id: str) -> None:
-    """Release the order's accepted pre-orders, freeing their units under the cap (SKUs locked by the caller)."""
+async def release_preorders(
+    session: AsyncSession, order_id: str, *, statuses: Iterable[str] = ACCEPTED
+) -> None:
+    """Release the order's pre-orders in these statuses, freeing their units under the cap (SKUs locked by
+    the caller)."""
     released = await session.execute(
         sa.update(preorders)
-        .where(preorders.c.order_id == order_id, preorders.c.status.in_(ACCEPTED))
+        .where(preorders.c.order_id == order_id, preorders.c.status.in_(tuple(statuses)))
         .values(status="released", updated_at=sa.func.now())
         .returning(preorders.c.sku, preorders.c.quantity)
     )

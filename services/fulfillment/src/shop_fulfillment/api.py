@@ -12,6 +12,7 @@ from shop_fulfillment import handlers, queries
 from shop_fulfillment.domain import (
     FulfillmentError,
     FulfillmentStatus,
+    InvalidPick,
     MissingShipmentDetails,
     OutOfOrderReport,
     UnexpectedShipmentDetails,
@@ -33,10 +34,18 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PickedLineIn(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=0, le=10_000, description="Units picked; fewer than asked is a short pick")
+
+
 class ReportIn(Strict):
     type: Literal["picked", "packed", "shipped", "delivered"]
     carrier: str | None = Field(default=None, min_length=1, max_length=64)
     tracking_number: str | None = Field(default=None, min_length=1, max_length=64)
+    lines: list[PickedLineIn] | None = Field(
+        default=None, max_length=100, description="With picked only: units picked per SKU (omitted: all)"
+    )
 
 
 def _problem(error: FulfillmentError) -> Problem:
@@ -44,6 +53,7 @@ def _problem(error: FulfillmentError) -> Problem:
         UnknownFulfillment: (404, "unknown_fulfillment"),
         MissingShipmentDetails: (422, "validation_error"),
         UnexpectedShipmentDetails: (422, "validation_error"),
+        InvalidPick: (422, "validation_error"),
         OutOfOrderReport: (409, "out_of_order"),
     }.get(type(error), (409, "conflict"))
     if isinstance(error, OutOfOrderReport):
@@ -65,6 +75,21 @@ async def pick_requests(
 async def report_event(
     fulfillment_id: uuid.UUID, body: ReportIn, uow: UnitOfWorkDep, read: ReadDep
 ) -> dict[str, Any]:
+    if body.lines is not None and body.type != "picked":
+        raise Problem(
+            422,
+            f"lines may only be reported with picked, not {body.type}",
+            code="validation_error",
+            errors=[{"field": "lines", "message": "only with type picked"}],
+        )
+    picked = None if body.lines is None else {line.sku: line.quantity for line in body.lines}
+    if body.lines is not None and picked is not None and len(picked) != len(body.lines):
+        raise Problem(
+            422,
+            "each SKU may appear once in lines",
+            code="validation_error",
+            errors=[{"field": "lines", "message": "a SKU appears twice"}],
+        )
     try:
         await handlers.report_fulfillment_event(
             uow,
@@ -72,6 +97,7 @@ async def report_event(
             reported=FulfillmentStatus(body.type),
             carrier=body.carrier,
             tracking_number=body.tracking_number,
+            picked=picked,
         )
         return await queries.get_fulfillment(read.session, fulfillment_id)
     except FulfillmentError as error:

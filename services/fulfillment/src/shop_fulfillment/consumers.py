@@ -21,6 +21,19 @@ async def on_create_fulfillment_order(message: contracts.CreateFulfillmentOrder,
     )
 
 
+async def on_cancel_fulfillment_order(message: contracts.CancelFulfillmentOrder, uow: UnitOfWork) -> None:
+    await handlers.cancel_fulfillment_order(
+        uow,
+        order_id=message.order_id,
+        group_id=message.group_id,
+        location=message.location,
+        lines=[Line(sku=line.sku, quantity=line.quantity, location=line.location) for line in message.lines],
+        reason=message.reason,
+        shipping_address=message.shipping_address,
+    )
+
+
 SUBSCRIPTIONS: Subscriptions = {
     contracts.CreateFulfillmentOrder: on_create_fulfillment_order,
+    contracts.CancelFulfillmentOrder: on_cancel_fulfillment_order,
 }

@@ -35,16 +35,38 @@ class OutOfOrderReport(FulfillmentError):
         self.current = current
 
 
+class NotCancellable(FulfillmentError):
+    """The warehouse already packed or shipped the goods: they can come back as a return only."""
+
+    def __init__(self, message: str, *, current: FulfillmentStatus) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class InvalidPick(FulfillmentError):
+    """A pick report names a SKU the fulfillment order lacks, or more units than it asked for."""
+
+
 class FulfillmentStatus(enum.StrEnum):
     PICK_REQUESTED = "pick_requested"
     PICKED = "picked"
     PACKED = "packed"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
+    CANCELLED = "cancelled"
 
 
-LIFECYCLE: tuple[FulfillmentStatus, ...] = tuple(FulfillmentStatus)
-"""Every status in the order a fulfillment order passes through them."""
+LIFECYCLE: tuple[FulfillmentStatus, ...] = (
+    FulfillmentStatus.PICK_REQUESTED,
+    FulfillmentStatus.PICKED,
+    FulfillmentStatus.PACKED,
+    FulfillmentStatus.SHIPPED,
+    FulfillmentStatus.DELIVERED,
+)
+"""Every status in the order a fulfillment order passes through them (unless it is cancelled)."""
+
+CANCELLABLE: tuple[FulfillmentStatus, ...] = (FulfillmentStatus.PICK_REQUESTED, FulfillmentStatus.PICKED)
+"""Until it is packed, pick work can be dropped and the units put back on the shelf."""
 
 REPORTABLE: tuple[FulfillmentStatus, ...] = LIFECYCLE[1:]
 """What a warehouse reports; ``pick_requested`` is where every fulfillment order starts."""
@@ -72,6 +94,8 @@ class StatusReached:
     status: FulfillmentStatus
     carrier: str | None = None
     tracking_number: str | None = None
+    short_lines: tuple[Line, ...] = ()
+    """With picked: the units the warehouse could not pick (they will not ship)."""
 
 
 @dataclass
@@ -86,12 +110,62 @@ class FulfillmentOrder:
     status: FulfillmentStatus = FulfillmentStatus.PICK_REQUESTED
     carrier: str | None = None
     tracking_number: str | None = None
+    short_lines: list[Line] = field(default_factory=list)
     events: list[StatusReached] = field(default_factory=list, compare=False)
 
     @property
     def next_status(self) -> FulfillmentStatus | None:
+        if self.status is FulfillmentStatus.CANCELLED:
+            return None
         position = LIFECYCLE.index(self.status)
         return LIFECYCLE[position + 1] if position + 1 < len(LIFECYCLE) else None
+
+    def cancel(self) -> bool:
+        """Drop the pick work while the goods are unpacked; False when it was cancelled already."""
+        if self.status is FulfillmentStatus.CANCELLED:
+            return False
+        if self.status not in CANCELLABLE:
+            raise NotCancellable(
+                f"fulfillment order {self.id} is already {self.status}; the goods can only come back as a return",
+                current=self.status,
+            )
+        self.status = FulfillmentStatus.CANCELLED
+        self.events.append(StatusReached(fulfillment_id=self.id, status=FulfillmentStatus.CANCELLED))
+        return True
+
+    def report_pick(self, picked: dict[str, int] | None) -> None:
+        """Picked, with the units of each SKU actually picked when fewer than asked (a short pick).
+
+        What was picked is what ships; what was not is recorded as short. A pick of nothing at all
+        cancels the fulfillment order: there is nothing to pack.
+        """
+        if picked is None or self.status is not FulfillmentStatus.PICK_REQUESTED:
+            self.report(FulfillmentStatus.PICKED)
+            return
+        asked = {line.sku: line for line in self.lines}
+        unknown = sorted(set(picked) - set(asked))
+        if unknown:
+            raise InvalidPick(
+                f"this fulfillment order has no line for {', '.join(unknown)}", fields=("lines",)
+            )
+        for sku, quantity in picked.items():
+            if not 0 <= quantity <= asked[sku].quantity:
+                raise InvalidPick(
+                    f"{sku}: picked {quantity}, but between 0 and {asked[sku].quantity} units were asked for",
+                    fields=("lines",),
+                )
+        kept, short = [], []
+        for line in self.lines:
+            got = picked.get(line.sku, line.quantity)
+            if got > 0:
+                kept.append(Line(sku=line.sku, quantity=got, location=line.location))
+            if got < line.quantity:
+                short.append(Line(sku=line.sku, quantity=line.quantity - got, location=line.location))
+        self.lines, self.short_lines = kept, short
+        self.status = FulfillmentStatus.PICKED if kept else FulfillmentStatus.CANCELLED
+        self.events.append(
+            StatusReached(fulfillment_id=self.id, status=FulfillmentStatus.PICKED, short_lines=tuple(short))
+        )
 
     def report(
         self, reported: FulfillmentStatus, *, carrier: str | None = None, tracking_number: str | None = None
@@ -100,6 +174,10 @@ class FulfillmentOrder:
 
         Only the next status is accepted (no step is skipped), so the timeline always reads in order.
         """
+        if self.status is FulfillmentStatus.CANCELLED:
+            raise OutOfOrderReport(
+                f"fulfillment order {self.id} was cancelled; drop its pick work", current=self.status
+            )
         if reported is FulfillmentStatus.SHIPPED:
             missing = tuple(
                 name

@@ -12,6 +12,7 @@ from shop_fulfillment.domain import (
     FulfillmentOrder,
     FulfillmentStatus,
     Line,
+    NotCancellable,
     StatusReached,
     UnknownFulfillment,
 )
@@ -70,12 +71,19 @@ async def report_fulfillment_event(
     reported: FulfillmentStatus,
     carrier: str | None = None,
     tracking_number: str | None = None,
+    picked: dict[str, int] | None = None,
 ) -> FulfillmentOrder:
-    """Record what the warehouse or carrier reports (picked, packed, shipped, delivered) and announce it."""
+    """Record what the warehouse or carrier reports (picked, packed, shipped, delivered) and announce it.
+
+    ``picked`` gives the units picked per SKU when the warehouse found fewer than asked (a short pick).
+    """
     order = await repository.lock(uow.session, fulfillment_id)
     if order is None:
         raise UnknownFulfillment(f"no fulfillment order {fulfillment_id}", fields=("fulfillment_id",))
-    order.report(reported, carrier=carrier, tracking_number=tracking_number)
+    if reported is FulfillmentStatus.PICKED:
+        order.report_pick(picked)
+    else:
+        order.report(reported, carrier=carrier, tracking_number=tracking_number)
     if order.events:
         await repository.save(uow.session, order)
         for event in order.events:
@@ -84,11 +92,81 @@ async def report_fulfillment_event(
     return order
 
 
+async def cancel_fulfillment_order(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    group_id: str,
+    location: str,
+    lines: list[Line],
+    reason: str,
+    shipping_address: Address,
+) -> None:
+    """Stop a shipment group: drop its pick work (and tell the warehouse) while it is unpacked, else refuse.
+
+    A group whose fulfillment order has not been opened yet is recorded as cancelled, so the create
+    command arriving later opens nothing. Asking again tells the same answer again.
+    """
+    order = await repository.lock_group(uow.session, order_id=order_id, group_key=group_id)
+    if order is None:
+        tombstone = FulfillmentOrder(
+            id=uuid.uuid4(),
+            order_id=order_id,
+            location=location,
+            lines=lines,
+            group_id=group_id,
+            status=FulfillmentStatus.CANCELLED,
+        )
+        await repository.add_unless_present(
+            uow.session,
+            tombstone,
+            shipping_address=shipping_address.model_dump(mode="json"),
+            shipping_method="",
+        )
+        await repository.add_to_timeline(
+            uow.session, [StatusReached(fulfillment_id=tombstone.id, status=FulfillmentStatus.CANCELLED)]
+        )
+        uow.publish(contracts.FulfillmentCancelled(order_id=order_id, group_id=group_id), subject=order_id)
+        await uow.commit()
+        return
+    try:
+        newly = order.cancel()
+    except NotCancellable as refused:
+        uow.publish(
+            contracts.FulfillmentCancelRefused(
+                order_id=order_id,
+                group_id=group_id,
+                fulfillment_id=str(order.id),
+                status=refused.current.value,
+            ),
+            subject=order_id,
+        )
+        await uow.commit()
+        return
+    if newly:
+        await repository.save(uow.session, order)
+        uow.publish(
+            contracts.PickCancelled(
+                fulfillment_id=str(order.id), order_id=order_id, location=order.location, reason=reason
+            ),
+            subject=order_id,
+        )
+    uow.publish(
+        contracts.FulfillmentCancelled(order_id=order_id, group_id=group_id, fulfillment_id=str(order.id)),
+        subject=order_id,
+    )
+    await uow.commit()
+
+
 def _announcement(order: FulfillmentOrder, event: StatusReached) -> Message:
     fulfillment_id = str(order.id)
     match event.status:
         case FulfillmentStatus.PICKED:
-            return contracts.FulfillmentPicked(fulfillment_id=fulfillment_id, order_id=order.order_id)
+            return contracts.FulfillmentPicked(
+                fulfillment_id=fulfillment_id,
+                order_id=order.order_id,
+                short_lines=_located(list(event.short_lines)),
+            )
         case FulfillmentStatus.PACKED:
             return contracts.FulfillmentPacked(fulfillment_id=fulfillment_id, order_id=order.order_id)
         case FulfillmentStatus.SHIPPED:

@@ -28,10 +28,7 @@ async def add_unless_present(
             order_id=order.order_id,
             location=order.location,
             group_key=order.group_id or order.location,
-            lines=[
-                {"sku": line.sku, "quantity": line.quantity, "location": line.location}
-                for line in order.lines
-            ],
+            lines=_stored(order.lines),
             shipping_address=shipping_address,
             shipping_method=shipping_method,
             status=order.status.value,
@@ -44,24 +41,40 @@ async def add_unless_present(
 
 async def lock(session: AsyncSession, fulfillment_id: uuid.UUID) -> FulfillmentOrder | None:
     """Load a fulfillment order and hold its row, so concurrent reports about it apply one at a time."""
-    row = (
-        await session.execute(
-            sa.select(fulfillment_orders).where(fulfillment_orders.c.id == fulfillment_id).with_for_update()
-        )
-    ).first()
+    return await _locked(session, fulfillment_orders.c.id == fulfillment_id)
+
+
+async def lock_group(session: AsyncSession, *, order_id: str, group_key: str) -> FulfillmentOrder | None:
+    """The fulfillment order of one shipment group of an order, held like ``lock``."""
+    return await _locked(
+        session,
+        sa.and_(fulfillment_orders.c.order_id == order_id, fulfillment_orders.c.group_key == group_key),
+    )
+
+
+async def _locked(session: AsyncSession, where: sa.ColumnElement[bool]) -> FulfillmentOrder | None:
+    row = (await session.execute(sa.select(fulfillment_orders).where(where).with_for_update())).first()
     if row is None:
         return None
     return FulfillmentOrder(
         id=row.id,
         order_id=row.order_id,
         location=row.location,
-        lines=[
-            Line(sku=line["sku"], quantity=line["quantity"], location=line["location"]) for line in row.lines
-        ],
+        lines=_lines(row.lines),
+        group_id=row.group_key,
         status=FulfillmentStatus(row.status),
         carrier=row.carrier,
         tracking_number=row.tracking_number,
+        short_lines=_lines(row.short_lines),
     )
+
+
+def _lines(stored: list[dict[str, Any]]) -> list[Line]:
+    return [Line(sku=line["sku"], quantity=line["quantity"], location=line["location"]) for line in stored]
+
+
+def _stored(lines: list[Line]) -> list[dict[str, Any]]:
+    return [{"sku": line.sku, "quantity": line.quantity, "location": line.location} for line in lines]
 
 
 async def save(session: AsyncSession, order: FulfillmentOrder) -> None:
@@ -71,6 +84,8 @@ async def save(session: AsyncSession, order: FulfillmentOrder) -> None:
         .where(fulfillment_orders.c.id == order.id)
         .values(
             status=order.status.value,
+            lines=_stored(order.lines),
+            short_lines=_stored(order.short_lines),
             carrier=order.carrier,
             tracking_number=order.tracking_number,
             updated_at=sa.func.now(),

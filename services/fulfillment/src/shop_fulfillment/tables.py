@@ -8,7 +8,7 @@ from shop_runtime.messaging_tables import add_messaging_tables
 metadata = sa.MetaData()
 outbox, inbox = add_messaging_tables(metadata)
 
-STATUSES = "('pick_requested', 'picked', 'packed', 'shipped', 'delivered')"
+STATUSES = "('pick_requested', 'picked', 'packed', 'shipped', 'delivered', 'cancelled')"
 
 fulfillment_orders = sa.Table(
     "fulfillment_orders",
@@ -23,6 +23,13 @@ fulfillment_orders = sa.Table(
         comment="The order's shipment group id, or the location for orders that group by location",
     ),
     sa.Column("lines", postgresql.JSONB, nullable=False),
+    sa.Column(
+        "short_lines",
+        postgresql.JSONB,
+        nullable=False,
+        server_default="[]",
+        comment="Units the warehouse could not pick (a short pick); they do not ship",
+    ),
     sa.Column("shipping_address", postgresql.JSONB, nullable=False),
     sa.Column("shipping_method", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),

@@ -18,7 +18,6 @@ from shop_gateway.ratelimit import RateLimiter, client_address
 from shop_gateway.schemas import (
     SKU_PATTERN,
     AdjustmentIn,
-    CancellationIn,
     CheckoutIn,
     FulfillmentEventIn,
     InboundIn,
@@ -424,18 +423,7 @@ async def _part(
     return response.json() if response.status_code == 200 else None
 
 
-@router.post("/orders/{order_id}/cancel", tags=["storefront"], responses=problems(401, 403, 404, 409))
-async def cancel_order(
-    order_id: uuid.UUID,
-    body: CancellationIn,
-    services: ServicesDep,
-    headers: Annotated[dict[str, str], order_access(Permission.ORDERS_WRITE)],
-) -> JSONResponse:
-    """Cancel an order before anything reached the warehouse: stock and pre-order places are released and the
-    money refunded. For its customer (its access token) or staff; support may not."""
-    return await services.forward(
-        "orders", "POST", f"/orders/{order_id}/cancel", json=body.model_dump(mode="json"), headers=headers
-    )
+# POST /orders/{order_id}/cancel lives in routes_cancellations.py with the other cancellation routes.
 
 
 @router.get(

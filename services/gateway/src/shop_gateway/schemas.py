@@ -107,6 +107,12 @@ class CheckoutIn(Strict):
     shipping_address: AddressIn
     shipping_method: str = Field(min_length=1, max_length=32, examples=["standard"])
     payment: PaymentIn
+    discount_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="A single-use code offered after a cancellation",
+    )
 
 
 class WaitlistIn(Strict):
@@ -129,10 +135,20 @@ class CancellationIn(Strict):
     note: str | None = Field(default=None, max_length=1000)
 
 
+class PickedLineIn(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=0, le=10_000, description="Units picked; fewer than asked is a short pick")
+
+
 class FulfillmentEventIn(Strict):
     type: Literal["picked", "packed", "shipped", "delivered"]
     carrier: str | None = Field(default=None, max_length=64)
     tracking_number: str | None = Field(default=None, max_length=64)
+    lines: list[PickedLineIn] | None = Field(
+        default=None,
+        max_length=100,
+        description="With picked only: units picked per SKU when fewer than asked (a short pick)",
+    )
 
 
 class EarlyBirdTierIn(EarlyBirdTier):

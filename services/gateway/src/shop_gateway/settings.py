@@ -37,6 +37,8 @@ class GatewaySettings(BaseSettings):
     fulfillment_url: str = "http://127.0.0.1:8104"
     notifications_url: str = "http://127.0.0.1:8105"
     service_timeout_seconds: float = Field(default=5.0, gt=0)
+    gateway_cancel_wait_seconds: float = Field(default=5.0, ge=0, le=30)
+    """How long a cancel waits for fulfillment to stop what is with the warehouse before answering 202."""
 
     gateway_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     """Request bodies above this are refused with 413 before they are parsed."""

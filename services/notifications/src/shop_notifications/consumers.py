@@ -18,6 +18,7 @@ from shop_notifications.domain import (
     Recipient,
     ShippingAddress,
     WaitlistItem,
+    WinBackDiscount,
 )
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import UnitOfWork
@@ -114,13 +115,26 @@ async def on_order_balance_charged(message: orders.OrderBalanceCharged, uow: Uni
     )
 
 
-async def on_order_cancelled(message: orders.OrderCancelled, uow: UnitOfWork) -> None:
+async def on_order_cancelled(message: orders.OrderCancelled, uow: UnitOfWork, *, storefront_url: str) -> None:
+    discount = (
+        WinBackDiscount(
+            code=message.discount_code,
+            percent_off=message.discount_percent or 0,
+            expires_at=message.discount_expires_at,
+        )
+        if message.discount_code and message.discount_expires_at
+        else None
+    )
     await handlers.notify_order_cancelled(
         uow,
         order_id=message.order_id,
         recipient=_recipient(message.customer),
         reason=message.reason,
         refund=Money(message.refund, message.currency),
+        storefront_url=storefront_url,
+        partial=message.partial,
+        cancelled_by=message.cancelled_by,
+        discount=discount,
     )
 
 
@@ -173,7 +187,7 @@ def subscriptions(*, storefront_url: str) -> Subscriptions:
         orders.OrderShipped: on_order_shipped,
         orders.OrderDelivered: on_order_delivered,
         orders.OrderBalanceCharged: on_order_balance_charged,
-        orders.OrderCancelled: on_order_cancelled,
+        orders.OrderCancelled: functools.partial(on_order_cancelled, storefront_url=storefront_url),
         orders.OrderBalanceChargeFailed: functools.partial(
             on_order_balance_charge_failed, storefront_url=storefront_url
         ),

@@ -470,13 +470,83 @@ CANCELLATION_REASONS: dict[str, dict[Locale, str]] = {
         "en": "the balance of your pre-order could not be charged before the payment deadline",
         "ko": "결제 기한까지 예약 주문 잔금을 결제하지 못했습니다",
     },
+    "short_pick": {
+        "en": "our warehouse could not find the items in stock",
+        "ko": "물류센터에 상품 재고가 부족했습니다",
+    },
 }
 """Reasons the shop cancels on its own, in words; a customer's own reason is not repeated back."""
 
+WIN_BACK_ANSWERS: dict[str, dict[Locale, str]] = {
+    "shipping_cost": {
+        "en": "Shipping is charged once per order however many items it holds, so one order with everything you need ships for the price of one.",
+        "ko": "배송비는 상품 수와 관계없이 주문당 한 번만 청구되니, 필요한 상품을 한 번에 주문하시면 배송비를 아끼실 수 있습니다.",
+    },
+    "delivery_time": {
+        "en": "Choose express shipping at checkout for faster delivery; in-stock items go to our warehouse as soon as your payment is confirmed.",
+        "ko": "결제 시 특급 배송을 선택하시면 더 빨리 받아보실 수 있으며, 재고 상품은 결제가 확인되는 즉시 물류센터로 전달됩니다.",
+    },
+    "changed_mind": {
+        "en": "Not sure about the fit? Our size guide compares each size with garments you already own.",
+        "ko": "사이즈가 고민되신다면 사이즈 가이드에서 가지고 계신 옷과 치수를 비교해 보세요.",
+    },
+    "return_policy": {
+        "en": "Our size guide helps you choose the right size the first time, and our team answers any question about returns before you order.",
+        "ko": "사이즈 가이드로 처음부터 꼭 맞는 사이즈를 고르실 수 있으며, 주문 전 반품에 관한 궁금한 점은 언제든 답변해 드립니다.",
+    },
+    "payment_method": {
+        "en": "We take all major credit and debit cards; tell us which other payment method you would like to use and we will look into it.",
+        "ko": "주요 신용카드와 체크카드로 결제하실 수 있습니다. 원하시는 다른 결제 수단을 알려 주시면 검토하겠습니다.",
+    },
+    "account_required": {
+        "en": "You do not need an account to order: guest checkout only asks for your email address.",
+        "ko": "회원 가입 없이도 주문하실 수 있습니다. 비회원 주문은 이메일 주소만 있으면 됩니다.",
+    },
+    "found_cheaper": {
+        "en": "Tell us where you saw it for less: we review our prices with every answer we get.",
+        "ko": "더 저렴하게 보신 곳을 알려 주세요. 보내주신 의견을 바탕으로 가격을 검토하겠습니다.",
+    },
+    "other": {
+        "en": "We would be glad to know what we could have done better.",
+        "ko": "저희가 무엇을 더 잘할 수 있었는지 알려 주시면 감사하겠습니다.",
+    },
+}
+"""What the shop answers to each reason a customer gives for cancelling, to win them back."""
 
-def order_cancelled_email(*, order_id: str, recipient: Recipient, reason: str, refund: Money) -> EmailDraft:
-    """An order was cancelled: why (when the shop did it) and what is refunded."""
+
+@dataclass(frozen=True)
+class WinBackDiscount:
+    """A single-use code for a next order, offered after a cancellation."""
+
+    code: str
+    percent_off: int
+    expires_at: datetime
+
+
+def feedback_url(storefront_url: str, order_id: str, reason: str) -> str:
+    """Where a customer tells the shop more about why they cancelled."""
+    return f"{storefront_url}/feedback?order={quote(order_id, safe='')}&reason={quote(reason, safe='')}"
+
+
+def size_guide_url(storefront_url: str) -> str:
+    return f"{storefront_url}/size-guide"
+
+
+def order_cancelled_email(
+    *,
+    order_id: str,
+    recipient: Recipient,
+    reason: str,
+    refund: Money,
+    storefront_url: str = "",
+    partial: bool = False,
+    cancelled_by: str = "shop",
+    discount: WinBackDiscount | None = None,
+) -> EmailDraft:
+    """An order was cancelled: why (when the shop did it) and what is refunded; when the customer or staff
+    cancelled, an answer to their reason, a link to tell more, and a discount code when staff offer one."""
     locale = recipient.locale
+    by_the_shop = cancelled_by == "shop" or reason in CANCELLATION_REASONS
     return EmailDraft(
         template=ORDER_CANCELLED,
         order_id=order_id,
@@ -485,5 +555,16 @@ def order_cancelled_email(*, order_id: str, recipient: Recipient, reason: str, r
             "order_id": order_id,
             "reason": CANCELLATION_REASONS.get(reason, {}).get(locale),
             "refund": refund.format(locale) if refund.amount > 0 else None,
+            "partial": partial,
+            "answer": None
+            if by_the_shop
+            else WIN_BACK_ANSWERS.get(reason, WIN_BACK_ANSWERS["other"])[locale],
+            "size_guide_url": size_guide_url(storefront_url)
+            if reason in ("changed_mind", "return_policy") and not by_the_shop
+            else None,
+            "feedback_url": None if by_the_shop else feedback_url(storefront_url, order_id, reason),
+            "discount_code": discount.code if discount else None,
+            "discount_percent": discount.percent_off if discount else None,
+            "discount_until": format_day_of(discount.expires_at, locale) if discount else None,
         },
     )

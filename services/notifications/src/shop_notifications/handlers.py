@@ -22,6 +22,7 @@ from shop_notifications.domain import (
     RetryPolicy,
     ShippingAddress,
     WaitlistItem,
+    WinBackDiscount,
     order_balance_charge_failed_email,
     order_balance_charged_email,
     order_cancelled_email,
@@ -105,11 +106,30 @@ async def notify_balance_charged(
 
 
 async def notify_order_cancelled(
-    uow: UnitOfWork, *, order_id: str, recipient: Recipient, reason: str, refund: Money
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    recipient: Recipient,
+    reason: str,
+    refund: Money,
+    storefront_url: str = "",
+    partial: bool = False,
+    cancelled_by: str = "shop",
+    discount: WinBackDiscount | None = None,
 ) -> None:
-    """Queue the email that confirms a cancellation and the refund."""
+    """Queue the email that confirms a cancellation and the refund, and tries to keep the customer."""
     await _queue_email(
-        uow, order_cancelled_email(order_id=order_id, recipient=recipient, reason=reason, refund=refund)
+        uow,
+        order_cancelled_email(
+            order_id=order_id,
+            recipient=recipient,
+            reason=reason,
+            refund=refund,
+            storefront_url=storefront_url,
+            partial=partial,
+            cancelled_by=cancelled_by,
+            discount=discount,
+        ),
     )
     await uow.commit()
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
-from shop_orders import handlers, queries, repository
+from shop_orders import cancellations, handlers, queries, repository
 from shop_orders.domain import (
     CheckoutLine,
+    DiscountCodeExpired,
+    DiscountCodeUsed,
     DuplicateSku,
     IdempotencyKeyReused,
     NotCancellable,
     OrderError,
+    UnknownDiscountCode,
     UnknownOrder,
     access_token,
     access_token_matches,
@@ -59,6 +63,7 @@ class CheckoutIn(Strict):
     shipping_address: AddressIn
     shipping_method: str = Field(min_length=1, max_length=32)
     payment: PaymentIn
+    discount_code: str | None = Field(default=None, min_length=1, max_length=40)
 
 
 def _problem(error: OrderError) -> Problem:
@@ -67,6 +72,9 @@ def _problem(error: OrderError) -> Problem:
         IdempotencyKeyReused: (422, "idempotency_key_reused"),
         DuplicateSku: (422, "duplicate_sku"),
         NotCancellable: (409, "not_cancellable"),
+        UnknownDiscountCode: (422, "unknown_discount_code"),
+        DiscountCodeUsed: (409, "discount_code_used"),
+        DiscountCodeExpired: (422, "discount_code_expired"),
     }.get(type(error), (422, "invalid_checkout"))
     errors = [{"field": error.field, "message": str(error)}] if error.field else None
     return Problem(status, str(error), code=code, errors=errors)
@@ -90,7 +98,11 @@ async def place_order(
         shipping_address=body.shipping_address.model_dump(),
         shipping_method=body.shipping_method,
         payment_token=body.payment.token,
-        request=body.model_dump(mode="json"),
+        # Without a code the fingerprint stays what it was before codes existed (retries still match).
+        request=body.model_dump(
+            mode="json", exclude={"discount_code"} if body.discount_code is None else None
+        ),
+        discount_code=body.discount_code,
     )
     now = clock.now()
     try:
@@ -171,14 +183,112 @@ async def cancel_order(
     clock: ClockDep,
     x_order_access_token: Annotated[str | None, Header()] = None,
     x_caller_role: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
-    """Cancel before anything reached the warehouse: stock and pre-order places are released, money refunded."""
+) -> JSONResponse:
+    """Cancel in any state before shipment, with the compensation that state needs.
+
+    200 when cancelled (or partially, what had not shipped), 202 while fulfillment is asked to stop the
+    groups with the warehouse (follow ``GET /orders/{id}/cancellation``), 409 when only a return can help.
+    """
     _authorised(request, order_id, x_order_access_token, x_caller_role)
+    settings: OrdersSettings = request.app.state.settings
+    offer = await cancellations.current_offer(
+        uow.session,
+        cancellations.Offer(
+            discount_percent=settings.win_back_discount_percent, valid_days=settings.win_back_valid_days
+        ),
+    )
     try:
-        refund = await handlers.cancel_order(uow, order_id=order_id, reason=body.reason, now=clock.now())
+        result = await cancellations.cancel_order(
+            uow,
+            order_id=order_id,
+            reason=body.reason,
+            note=body.note,
+            cancelled_by="staff" if x_caller_role == "staff" else "customer",
+            offer=offer,
+            now=clock.now(),
+        )
     except OrderError as error:
         raise _problem(error) from error
-    return {"id": order_id, "status": "cancelled", "refund": refund}
+    if result.status == "refused":
+        raise Problem(409, result.refused_because or "cannot be cancelled", code="not_cancellable")
+    return JSONResponse(
+        cancellations.result_view(result), status_code=202 if result.status == "requested" else 200
+    )
+
+
+@router.get("/orders/{order_id}/cancellation")
+async def cancellation_of(
+    order_id: str,
+    request: Request,
+    uow: UnitOfWorkDep,
+    x_order_access_token: Annotated[str | None, Header()] = None,
+    x_caller_role: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    _authorised(request, order_id, x_order_access_token, x_caller_role)
+    view = await cancellations.cancellation_view(uow.session, order_id)
+    if view is None:
+        raise Problem(404, f"order {order_id} has no cancellation", code="no_cancellation")
+    return view
+
+
+@router.get("/cancellations/stats")
+async def cancellation_stats(
+    request: Request,
+    uow: UnitOfWorkDep,
+    clock: ClockDep,
+    since: datetime,
+    until: datetime,
+    within_days: Annotated[float | None, Query(gt=0, le=365)] = None,
+) -> dict[str, Any]:
+    """Cancellations by reason in [since, until): saved (the customer ordered again in time), lost, open."""
+    for name, value in (("since", since), ("until", until)):
+        if value.tzinfo is None:
+            raise Problem(
+                422,
+                f"{name} needs a time zone",
+                code="validation_error",
+                errors=[{"field": f"query:{name}", "message": "give an offset, e.g. 2026-11-01T00:00:00Z"}],
+            )
+    if until <= since:
+        raise Problem(
+            422,
+            "until must be after since",
+            code="validation_error",
+            errors=[{"field": "query:until", "message": "must be after since"}],
+        )
+    settings: OrdersSettings = request.app.state.settings
+    return await cancellations.cancellation_figures(
+        uow.session,
+        since=since,
+        until=until,
+        now=clock.now(),
+        saved_within=timedelta(days=within_days or settings.saved_within_days),
+    )
+
+
+class OfferIn(Strict):
+    discount_percent: int = Field(ge=0, le=100, description="0 switches the win-back code off")
+    valid_days: int = Field(default=30, ge=1, le=365)
+
+
+@router.get("/cancellation-offer")
+async def get_offer(request: Request, uow: UnitOfWorkDep) -> dict[str, Any]:
+    settings: OrdersSettings = request.app.state.settings
+    offer = await cancellations.current_offer(
+        uow.session,
+        cancellations.Offer(
+            discount_percent=settings.win_back_discount_percent, valid_days=settings.win_back_valid_days
+        ),
+    )
+    return {"discount_percent": offer.discount_percent, "valid_days": offer.valid_days}
+
+
+@router.put("/cancellation-offer")
+async def set_offer(body: OfferIn, uow: UnitOfWorkDep) -> dict[str, Any]:
+    offer = await cancellations.set_offer(
+        uow, cancellations.Offer(discount_percent=body.discount_percent, valid_days=body.valid_days)
+    )
+    return {"discount_percent": offer.discount_percent, "valid_days": offer.valid_days}
 
 
 @router.get("/orders/{order_id}")

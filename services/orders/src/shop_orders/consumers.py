@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shop_contracts import catalog, fulfillment, notifications, payments
-from shop_orders import handlers
+from shop_orders import cancellations, handlers
 from shop_orders.settings import OrdersSettings
 from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
@@ -118,9 +118,34 @@ async def on_fulfillment_created(message: fulfillment.FulfillmentOrderCreated, u
     )
 
 
-async def on_picked(message: fulfillment.FulfillmentPicked, uow: UnitOfWork) -> None:
-    await handlers.record_fulfillment_progress(
-        uow, order_id=message.order_id, fulfillment_id=message.fulfillment_id, status="picked"
+async def on_picked(message: fulfillment.FulfillmentPicked, uow: UnitOfWork, *, clock: Clock) -> None:
+    if message.short_lines:
+        await cancellations.record_short_pick(
+            uow,
+            order_id=message.order_id,
+            fulfillment_id=message.fulfillment_id,
+            short_lines=message.short_lines,
+            now=clock.now(),
+        )
+    else:
+        await handlers.record_fulfillment_progress(
+            uow, order_id=message.order_id, fulfillment_id=message.fulfillment_id, status="picked"
+        )
+
+
+async def on_fulfillment_cancelled(
+    message: fulfillment.FulfillmentCancelled, uow: UnitOfWork, *, clock: Clock
+) -> None:
+    await cancellations.fulfillment_cancelled(
+        uow, order_id=message.order_id, group_id=message.group_id, now=clock.now()
+    )
+
+
+async def on_fulfillment_cancel_refused(
+    message: fulfillment.FulfillmentCancelRefused, uow: UnitOfWork, *, clock: Clock
+) -> None:
+    await cancellations.fulfillment_refused(
+        uow, order_id=message.order_id, group_id=message.group_id, status=message.status, now=clock.now()
     )
 
 
@@ -166,7 +191,9 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
         payments.RefundIssued: on_refund_issued,
         payments.RefundRejected: on_refund_rejected,
         fulfillment.FulfillmentOrderCreated: on_fulfillment_created,
-        fulfillment.FulfillmentPicked: on_picked,
+        fulfillment.FulfillmentPicked: functools.partial(on_picked, clock=clock),
+        fulfillment.FulfillmentCancelled: functools.partial(on_fulfillment_cancelled, clock=clock),
+        fulfillment.FulfillmentCancelRefused: functools.partial(on_fulfillment_cancel_refused, clock=clock),
         fulfillment.FulfillmentPacked: on_packed,
         fulfillment.ShipmentShipped: on_shipped,
         fulfillment.ShipmentDelivered: on_delivered,

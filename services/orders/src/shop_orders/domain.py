@@ -8,7 +8,7 @@ import hmac
 import json
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shop_contracts.values import PreorderPolicy
@@ -51,12 +51,30 @@ class NotCancellable(OrderError):
     """Part of the order is already with the warehouse or on its way: the answer is a return."""
 
 
+class DiscountCodeError(OrderError):
+    """A discount code given at checkout that cannot be redeemed."""
+
+
+class UnknownDiscountCode(DiscountCodeError):
+    pass
+
+
+class DiscountCodeUsed(DiscountCodeError):
+    pass
+
+
+class DiscountCodeExpired(DiscountCodeError):
+    pass
+
+
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"
     RESERVED = "reserved"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
     PARTIALLY_SHIPPED = "partially_shipped"
+    PARTIALLY_FULFILLED = "partially_fulfilled"
+    """Everything that could ship shipped; the rest (short at the pick, or cancelled) was refunded."""
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
@@ -71,11 +89,23 @@ ALLOWED_FROM: dict[OrderStatus, set[OrderStatus]] = {
     OrderStatus.REJECTED: {OrderStatus.PENDING, OrderStatus.RESERVED},
     OrderStatus.PARTIALLY_SHIPPED: {OrderStatus.CONFIRMED},
     OrderStatus.SHIPPED: {OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED},
-    OrderStatus.DELIVERED: {OrderStatus.SHIPPED},
-    OrderStatus.CANCELLED: {OrderStatus.CONFIRMED},
+    OrderStatus.PARTIALLY_FULFILLED: {OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED},
+    OrderStatus.DELIVERED: {OrderStatus.SHIPPED, OrderStatus.PARTIALLY_FULFILLED},
+    OrderStatus.CANCELLED: {
+        OrderStatus.PENDING,
+        OrderStatus.RESERVED,
+        OrderStatus.CONFIRMED,
+        OrderStatus.PARTIALLY_SHIPPED,
+    },
 }
 
-ACCEPTED = {OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
+ACCEPTED = {
+    OrderStatus.CONFIRMED,
+    OrderStatus.PARTIALLY_SHIPPED,
+    OrderStatus.PARTIALLY_FULFILLED,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+}
 """Statuses of an order whose checkout payment went through."""
 
 
@@ -102,6 +132,134 @@ NOT_YET_WITH_THE_WAREHOUSE = {
     GroupStatus.BALANCE_FAILED,
 }
 """Groups that can still be cancelled by releasing their stock; later ones need a recall or a return."""
+
+WITH_THE_WAREHOUSE = {GroupStatus.RELEASED, GroupStatus.PICK_REQUESTED, GroupStatus.PICKED}
+"""Groups fulfillment may still stop (the warehouse has not packed them): cancelling asks it to."""
+
+GONE = {GroupStatus.PACKED, GroupStatus.SHIPPED, GroupStatus.DELIVERED}
+"""Groups that leave (packed) or left: only a return brings them back."""
+
+CANCELLATION_REASONS = (
+    "changed_mind",
+    "shipping_cost",
+    "delivery_time",
+    "return_policy",
+    "payment_method",
+    "account_required",
+    "found_cheaper",
+    "other",
+)
+"""Why a customer or staff cancels; the shop's own reasons (balance_unpaid, short_pick) are not in it."""
+
+
+@dataclass(frozen=True)
+class CancellationPlan:
+    """What cancelling an order does to each of its shipment groups."""
+
+    cancel_now: list[str]
+    """Groups whose stock or places are released right away."""
+    ask_fulfillment: list[str]
+    """Groups with the warehouse: fulfillment cancels them unless they were packed meanwhile."""
+    kept: list[str]
+    """Groups that shipped; the order keeps them and the customer pays for them."""
+
+
+def plan_cancellation(
+    status: OrderStatus, groups: list[tuple[str, GroupStatus]], *, waiting_units: int
+) -> CancellationPlan:
+    """Decide how an order in ``status`` is cancelled, or refuse (a return is the way for what left).
+
+    ``waiting_units`` are pre-order units not yet allocated to any group (their places are released).
+    """
+    if status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+        raise NotCancellable(f"an order that is {status} cannot be cancelled", field="order_id")
+    if status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PARTIALLY_FULFILLED):
+        raise NotCancellable(
+            f"this order is {status.replace('_', ' ')}: request a return instead", field="order_id"
+        )
+    packed = [group_id for group_id, group_status in groups if group_status is GroupStatus.PACKED]
+    if packed:
+        raise NotCancellable(
+            "the warehouse has already packed part of this order: request a return instead", field="order_id"
+        )
+    plan = CancellationPlan(
+        cancel_now=[g for g, s in groups if s in NOT_YET_WITH_THE_WAREHOUSE],
+        ask_fulfillment=[g for g, s in groups if s in WITH_THE_WAREHOUSE],
+        kept=[g for g, s in groups if s in GONE],
+    )
+    nothing_left = not plan.cancel_now and not plan.ask_fulfillment and waiting_units == 0
+    if nothing_left and status not in (OrderStatus.PENDING, OrderStatus.RESERVED):
+        raise NotCancellable(
+            "everything in this order has shipped: request a return instead", field="order_id"
+        )
+    return plan
+
+
+def refund_for_cancellation(
+    *,
+    captured: int,
+    refunded: int,
+    kept_value: int,
+    subtotal: int,
+    discount: int,
+    shipping: int,
+    kept_deposits: int,
+) -> int:
+    """What goes back when an order is cancelled except what it keeps (``kept_value`` at unit prices).
+
+    The customer owes the kept units less their share of the order's discount, shipping when anything
+    ships, and the non-refundable deposits of cancelled pre-order units; never more than was paid.
+    """
+    owed = kept_deposits
+    if kept_value > 0:
+        owed += kept_value - discount_share(discount=discount, subtotal=subtotal, part=kept_value) + shipping
+    return max(captured - refunded - owed, 0)
+
+
+def discount_share(*, discount: int, subtotal: int, part: int) -> int:
+    """The part of an order's discount that belongs to ``part`` of its subtotal, rounded down."""
+    if subtotal <= 0:
+        return 0
+    return discount * part // subtotal
+
+
+def kept_deposit(*, paid_now: int, quantity: int, cancelled_units: int) -> int:
+    """The non-refundable deposit kept for ``cancelled_units`` of a pre-order line, rounded down."""
+    if quantity <= 0:
+        return 0
+    return paid_now * cancelled_units // quantity
+
+
+def discount_for(*, subtotal: int, percent_off: int) -> int:
+    """A discount code's amount off the subtotal, rounded half up to a whole minor unit."""
+    return (subtotal * percent_off + 50) // 100
+
+
+def check_discount_code(*, code: str, redeemed_by: str | None, expires_at: datetime, now: datetime) -> None:
+    """Raise why a known code cannot be used now: used already, or expired."""
+    if redeemed_by is not None:
+        raise DiscountCodeUsed(f"discount code {code} was already used", field="discount_code")
+    if now >= expires_at:
+        raise DiscountCodeExpired(
+            f"discount code {code} expired at {expires_at.isoformat()}", field="discount_code"
+        )
+
+
+class WinBack(enum.StrEnum):
+    SAVED = "saved"
+    LOST = "lost"
+    OPEN = "open"
+
+
+def win_back_outcome(
+    *, cancelled_at: datetime, reordered_at: datetime | None, now: datetime, within: timedelta
+) -> WinBack:
+    """Saved when the customer ordered again within ``within`` of cancelling; lost once that passed."""
+    if reordered_at is not None and cancelled_at <= reordered_at <= cancelled_at + within:
+        return WinBack.SAVED
+    if now >= cancelled_at + within:
+        return WinBack.LOST
+    return WinBack.OPEN
 
 
 def can_move(current: OrderStatus, target: OrderStatus) -> bool:

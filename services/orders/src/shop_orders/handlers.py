@@ -32,21 +32,20 @@ from shop_contracts.values import (
 from shop_orders import repository
 from shop_orders.domain import (
     ACCEPTED,
-    NOT_YET_WITH_THE_WAREHOUSE,
     CatalogVariant,
     CheckoutLine,
     GroupStatus,
     IdempotencyKeyReused,
-    NotCancellable,
     OrderStatus,
     PlanLine,
     balance_for_units,
     can_move,
     checkout_fingerprint,
+    discount_for,
     plan_checkout_charge,
     price_checkout,
 )
-from shop_orders.tables import order_lines, orders, scheduled_jobs, shipment_groups
+from shop_orders.tables import discount_codes, order_lines, orders, scheduled_jobs, shipment_groups
 from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
 from shop_runtime.metrics import business_counter
@@ -79,6 +78,7 @@ class Checkout:
     payment_token: str
     request: dict[str, Any]
     """The request body as received, to recognise a retry of the same checkout."""
+    discount_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,12 @@ async def place_order(
         now=now,
     )
     order_id = str(uuid.uuid4())
+    discount = 0
+    if checkout.discount_code is not None:
+        percent_off = await repository.redeem_discount_code(
+            uow.session, code=checkout.discount_code, order_id=order_id, now=now
+        )
+        discount = discount_for(subtotal=priced.subtotal, percent_off=percent_off)
     await uow.session.execute(
         sa.insert(orders).values(
             id=order_id,
@@ -158,7 +164,9 @@ async def place_order(
             currency=checkout.currency,
             subtotal=priced.subtotal,
             shipping=priced.shipping,
-            total=priced.total,
+            total=priced.total - discount,
+            discount=discount,
+            discount_code=checkout.discount_code,
             shipping_address=checkout.shipping_address,
             shipping_method=checkout.shipping_method,
             payment_token=checkout.payment_token,
@@ -197,7 +205,7 @@ async def place_order(
             lines=[
                 _priced_line(line.sku, line.title, line.quantity, line.unit_price) for line in priced.lines
             ],
-            total=priced.total,
+            total=priced.total - discount,
         ),
         subject=order_id,
         correlation_id=order_id,
@@ -221,6 +229,15 @@ async def take_payment_for_reserved_stock(
 ) -> None:
     """Stock is held and pre-orders have their places: charge what is due now and save the card for later."""
     order = await repository.lock_order(uow.session, order_id)
+    if OrderStatus(order.status) is OrderStatus.CANCELLED:
+        # Cancelled before catalog answered: the reservation that landed after the cancel goes back.
+        await repository.add_to_timeline(uow.session, order_id, "late_reservation_released")
+        uow.publish(
+            catalog_contracts.ReleaseStock(order_id=order_id, reason=order.status_reason or "cancelled"),
+            subject=order_id,
+        )
+        await uow.commit()
+        return
     if not can_move(OrderStatus(order.status), OrderStatus.RESERVED):
         return
     stored = {line.sku: line for line in await repository.lines_of(uow.session, order_id)}
@@ -265,10 +282,18 @@ async def take_payment_for_reserved_stock(
             lines=located_lines,
             status=GroupStatus.RESERVED,
         )
+    # A discount code comes off what is charged at checkout (never more than that charge).
+    discount = min(order.discount, plan.charged_now)
+    charged_now = plan.charged_now - discount
     await uow.session.execute(
         sa.update(orders)
         .where(orders.c.id == order_id)
-        .values(charged_now=plan.charged_now, shipping_deferred=plan.shipping_deferred)
+        .values(
+            charged_now=charged_now,
+            shipping_deferred=plan.shipping_deferred,
+            discount=discount,
+            total=order.subtotal + order.shipping - discount,
+        )
     )
     await repository.set_status(uow.session, order_id, OrderStatus.RESERVED)
     await repository.add_to_timeline(
@@ -282,7 +307,7 @@ async def take_payment_for_reserved_stock(
         payment_contracts.CapturePayment(
             order_id=order_id,
             step="full",
-            amount=plan.charged_now,
+            amount=charged_now,
             currency=order.currency,
             payment_token=order.payment_token,
             save_method=sum(plan.balance.values()) > 0,
@@ -305,10 +330,19 @@ async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: st
 async def confirm_paid_order(uow: UnitOfWork, *, order_id: str, payment_id: str, amount: int) -> None:
     """Checkout is paid: confirm, tell the customer, and send each group that may ship on its way."""
     order = await repository.lock_order(uow.session, order_id)
+    if OrderStatus(order.status) is OrderStatus.CANCELLED:
+        from shop_orders import cancellations  # it builds on this module
+
+        await cancellations.refund_after_cancel(
+            uow, order_id=order_id, payment_id=payment_id, amount=amount, what="checkout"
+        )
+        return
     if not can_move(OrderStatus(order.status), OrderStatus.CONFIRMED):
         return
     await repository.set_status(uow.session, order_id, OrderStatus.CONFIRMED)
-    await uow.session.execute(sa.update(orders).where(orders.c.id == order_id).values(payment_token=None))
+    await uow.session.execute(
+        sa.update(orders).where(orders.c.id == order_id).values(payment_token=None, captured=amount)
+    )
     await repository.add_to_timeline(
         uow.session, order_id, "payment_captured", payment_id=payment_id, amount=amount
     )
@@ -362,7 +396,10 @@ async def receive_preorder_allocation(
     """Received stock was allocated to this order's pre-order: its units become a shipment group whose
     share of the balance is charged (when the balance is due on readiness) before it ships."""
     order = await repository.lock_order(uow.session, order_id)
-    if await _group(uow, allocation_id) is not None or OrderStatus(order.status) is OrderStatus.REJECTED:
+    if await _group(uow, allocation_id) is not None or OrderStatus(order.status) in (
+        OrderStatus.REJECTED,
+        OrderStatus.CANCELLED,
+    ):
         return
     line = next(line for line in await repository.lines_of(uow.session, order_id) if line.sku == sku)
     units = min(quantity, line.quantity - line.units_allocated)
@@ -414,11 +451,21 @@ async def release_paid_group(
     """A group's balance is paid: it may ship."""
     order = await repository.lock_order(uow.session, order_id)
     group = await _group(uow, group_id)
+    if group is not None and GroupStatus(group.status) is GroupStatus.CANCELLED:
+        from shop_orders import cancellations  # it builds on this module
+
+        await cancellations.refund_after_cancel(
+            uow, order_id=order_id, payment_id=payment_id, amount=amount, what=f"balance:{group_id}"
+        )
+        return
     if group is None or GroupStatus(group.status) not in (
         GroupStatus.AWAITING_BALANCE,
         GroupStatus.BALANCE_FAILED,
     ):
         return
+    await uow.session.execute(
+        sa.update(orders).where(orders.c.id == order_id).values(captured=orders.c.captured + amount)
+    )
     await repository.add_to_timeline(
         uow.session, order_id, "balance_charged", group_id=group_id, payment_id=payment_id, amount=amount
     )
@@ -538,66 +585,9 @@ async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: st
         raise BalanceChargeInFlight(f"group {group_id} has a balance charge in flight")
     if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_FAILED:
         return
-    await cancel_order(uow, order_id=order_id, reason="balance_unpaid", now=now)
+    from shop_orders import cancellations  # it builds on this module
 
-
-async def cancel_order(uow: UnitOfWork, *, order_id: str, reason: str, now: datetime) -> int:
-    """Cancel an order none of whose units reached the warehouse: release its stock and pre-order places
-    (they go to the next customers in line) and refund what was captured, keeping non-refundable deposits.
-    Returns the refund. Cancelling twice changes nothing."""
-    order = await repository.lock_order(uow.session, order_id)
-    if OrderStatus(order.status) is OrderStatus.CANCELLED:
-        return 0
-    if not can_move(OrderStatus(order.status), OrderStatus.CANCELLED):
-        raise NotCancellable(f"an order that is {order.status} cannot be cancelled", field="order_id")
-    groups = await _groups(uow, order_id, *GroupStatus)
-    if any(GroupStatus(group.status) not in NOT_YET_WITH_THE_WAREHOUSE for group in groups):
-        raise NotCancellable(
-            "part of this order is already with the warehouse or on its way; request a return instead",
-            field="order_id",
-        )
-    lines = await repository.lines_of(uow.session, order_id)
-    kept = sum(
-        line.paid_now
-        for line in lines
-        if line.kind == "preorder"
-        and not _policy_of(line).deposit_refundable
-        and _policy_of(line).payment_mode == "deposit"
-    )
-    refund: int = max((order.charged_now or 0) - kept, 0)
-    for group in groups:
-        await _set_group(uow, group.id, status=GroupStatus.CANCELLED)
-        # Pending dunning retries need no cancelling: they find the group cancelled and do nothing.
-        await scheduling.cancel(uow.session, scheduled_jobs, key=f"{CANCEL_UNPAID}:{group.id}", now=now)
-    await repository.set_status(uow.session, order_id, OrderStatus.CANCELLED, reason=reason)
-    await repository.add_to_timeline(
-        uow.session, order_id, "cancelled", reason=reason, refund=refund, kept=kept
-    )
-    uow.publish(catalog_contracts.ReleaseStock(order_id=order_id, reason=reason), subject=order_id)
-    if refund > 0:
-        uow.publish(
-            payment_contracts.IssueRefund(
-                order_id=order_id,
-                amount=refund,
-                currency=order.currency,
-                reason=reason,
-                idempotency_key=f"cancel:{order_id}",
-            ),
-            subject=order_id,
-        )
-    uow.publish(
-        contracts.OrderCancelled(
-            order_id=order_id,
-            customer=_customer(order),
-            reason=reason,
-            refund=refund,
-            currency=order.currency,
-        ),
-        subject=order_id,
-    )
-    await uow.commit()
-    ORDERS_CANCELLED.labels(reason).inc()
-    return refund
+    await cancellations.cancel_order(uow, order_id=order_id, reason="balance_unpaid", now=now)
 
 
 async def record_refund(uow: UnitOfWork, *, order_id: str, event: str, amount: int, detail: str) -> None:
@@ -662,7 +652,14 @@ async def record_shipment(
         carrier=carrier,
         tracking_number=tracking_number,
     )
-    uow.publish(catalog_contracts.CommitStock(order_id=order_id, lines=lines), subject=order_id)
+    group = (
+        await uow.session.execute(
+            sa.select(shipment_groups.c.short_lines).where(shipment_groups.c.fulfillment_id == fulfillment_id)
+        )
+    ).first()
+    # Units short at the pick are not on the shelf: they leave stock with the shipment.
+    short = [LocatedLine.model_validate(line) for line in (group.short_lines if group else [])]
+    uow.publish(catalog_contracts.CommitStock(order_id=order_id, lines=lines + short), subject=order_id)
     uow.publish(
         contracts.OrderShipped(
             order_id=order_id,
@@ -675,6 +672,8 @@ async def record_shipment(
     )
     shipped, delivered, total = await _progress(uow, order_id)
     target = OrderStatus.SHIPPED if shipped + delivered == total else OrderStatus.PARTIALLY_SHIPPED
+    if target is OrderStatus.SHIPPED and await _any_refunded(uow, order_id):
+        target = OrderStatus.PARTIALLY_FULFILLED
     if can_move(OrderStatus(order.status), target):
         await repository.set_status(uow.session, order_id, target)
     await uow.commit()
@@ -790,16 +789,26 @@ async def _set_group(uow: UnitOfWork, group_id: str, *, status: GroupStatus, **v
 async def _set_group_by_fulfillment(uow: UnitOfWork, fulfillment_id: str, *, status: GroupStatus) -> None:
     result = await uow.session.execute(
         sa.update(shipment_groups)
-        .where(shipment_groups.c.fulfillment_id == fulfillment_id)
+        .where(
+            shipment_groups.c.fulfillment_id == fulfillment_id,
+            # A report arriving late (after a retry) never revives a group fulfillment cancelled.
+            shipment_groups.c.status != GroupStatus.CANCELLED.value,
+        )
         .values(status=status.value, updated_at=sa.func.now())
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
+        known = await uow.session.scalar(
+            sa.select(sa.func.count()).where(shipment_groups.c.fulfillment_id == fulfillment_id)
+        )
+        if not known:
+            raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
 
 
 async def _progress(uow: UnitOfWork, order_id: str) -> tuple[int, int, int]:
-    """Units shipped (not yet delivered), delivered, and ordered in all."""
-    total = sum(line.quantity for line in await repository.lines_of(uow.session, order_id))
+    """Units shipped (not yet delivered), delivered, and ordered in all (less units refunded)."""
+    total = sum(
+        line.quantity - line.quantity_refunded for line in await repository.lines_of(uow.session, order_id)
+    )
     shipped = delivered = 0
     for group in await _groups(uow, order_id, GroupStatus.SHIPPED, GroupStatus.DELIVERED):
         units = sum(int(line["quantity"]) for line in group.lines)
@@ -810,8 +819,18 @@ async def _progress(uow: UnitOfWork, order_id: str) -> tuple[int, int, int]:
     return shipped, delivered, total
 
 
+async def _any_refunded(uow: UnitOfWork, order_id: str) -> bool:
+    return any(line.quantity_refunded for line in await repository.lines_of(uow.session, order_id))
+
+
 async def _reject(uow: UnitOfWork, order: Row[Any], *, reason: str, detail: str) -> None:
     await repository.set_status(uow.session, order.id, OrderStatus.REJECTED, reason=reason)
+    # A discount code the order redeemed may be used again.
+    await uow.session.execute(
+        sa.update(discount_codes)
+        .where(discount_codes.c.redeemed_by_order == order.id)
+        .values(redeemed_by_order=None, redeemed_at=None)
+    )
     await repository.add_to_timeline(uow.session, order.id, "rejected", reason=reason, detail=detail)
     uow.publish(
         contracts.OrderRejected(order_id=order.id, customer=_customer(order), reason=reason, detail=detail),

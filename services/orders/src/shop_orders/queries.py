@@ -26,6 +26,12 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
     timeline = await session.execute(
         sa.select(order_timeline).where(order_timeline.c.order_id == order_id).order_by(order_timeline.c.id)
     )
+    group_rows = list(groups)
+    shipped: dict[str, int] = {}
+    for group in group_rows:
+        if group.status in ("shipped", "delivered"):
+            for line in group.lines:
+                shipped[line["sku"]] = shipped.get(line["sku"], 0) + int(line["quantity"])
     line_views = [
         {
             "sku": line.sku,
@@ -40,6 +46,8 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
             "paid_now": line.paid_now,
             "balance": line.balance,
             "units_allocated": line.units_allocated,
+            "quantity_shipped": shipped.get(line.sku, 0),
+            "quantity_refunded": line.quantity_refunded,
         }
         for line in lines
     ]
@@ -53,18 +61,20 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
             "balance": group.balance_amount,
             "expected_ship_date": group.expected_ship_date,
             "fulfillment_id": group.fulfillment_id,
+            "short_lines": group.short_lines,
         }
-        for group in groups
+        for group in group_rows
     ]
     waiting = [
         {
             "sku": line["sku"],
-            "quantity": line["quantity"] - line["units_allocated"],
+            "quantity": line["quantity"] - line["units_allocated"] - line["quantity_refunded"],
             "queue_position": line["queue_position"],
             "expected_ship_date": line["expected_ship_date"],
         }
         for line in line_views
-        if line["kind"] == "preorder" and line["quantity"] > line["units_allocated"]
+        if line["kind"] == "preorder"
+        and line["quantity"] - line["units_allocated"] - line["quantity_refunded"] > 0
     ]
     return {
         "id": order.id,
@@ -74,7 +84,13 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
         "locale": order.locale,
         "currency": order.currency,
         "lines": line_views,
-        "totals": {"subtotal": order.subtotal, "shipping": order.shipping, "total": order.total},
+        "totals": {
+            "subtotal": order.subtotal,
+            "shipping": order.shipping,
+            "discount": order.discount,
+            "total": order.total,
+        },
+        "discount_code": order.discount_code,
         "charged_at_checkout": order.charged_now,
         "shipping_address": order.shipping_address,
         "shipping_method": order.shipping_method,

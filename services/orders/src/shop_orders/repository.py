@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,10 +11,17 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_contracts.values import PreorderPolicy
-from shop_orders.domain import CatalogVariant, OrderStatus, UnknownOrder
+from shop_orders.domain import (
+    CatalogVariant,
+    OrderStatus,
+    UnknownDiscountCode,
+    UnknownOrder,
+    check_discount_code,
+)
 from shop_orders.tables import (
     catalog_preorder_policies,
     catalog_variants,
+    discount_codes,
     order_lines,
     order_timeline,
     orders,
@@ -92,3 +100,21 @@ async def lines_of(session: AsyncSession, order_id: str) -> list[Row[Any]]:
         sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.position)
     )
     return list(rows)
+
+
+async def redeem_discount_code(session: AsyncSession, *, code: str, order_id: str, now: datetime) -> int:
+    """Take a single-use code for a new order and return its percent off; raise why it cannot be used."""
+    row = (
+        await session.execute(
+            sa.select(discount_codes).where(discount_codes.c.code == code).with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise UnknownDiscountCode(f"no discount code {code!r}", field="discount_code")
+    check_discount_code(code=code, redeemed_by=row.redeemed_by_order, expires_at=row.expires_at, now=now)
+    await session.execute(
+        sa.update(discount_codes)
+        .where(discount_codes.c.code == code)
+        .values(redeemed_by_order=order_id, redeemed_at=now)
+    )
+    return int(row.percent_off)

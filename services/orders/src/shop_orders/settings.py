@@ -31,3 +31,15 @@ class OrdersSettings(ServiceSettings):
         default={"standard": {"KRW": 3000, "USD": 500}, "express": {"KRW": 6000, "USD": 1500}},
         description="Shipping charged once per order, by method and currency, in minor units.",
     )
+    win_back_discount_percent: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Percent off a next order offered after a cancellation (0: none) until staff set it.",
+    )
+    win_back_valid_days: int = Field(default=30, ge=1, le=365, description="How long a win-back code holds.")
+    saved_within_days: float = Field(
+        default=30,
+        gt=0,
+        description="A cancellation counts as saved when the customer orders again within this many days.",
+    )

@@ -51,6 +51,16 @@ orders = sa.Table(
         "charged_now", sa.BigInteger, comment="What checkout charges: in-stock lines, pre-order upfront parts"
     ),
     sa.Column("shipping_deferred", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("discount", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("discount_code", sa.Text, comment="A win-back code redeemed at checkout"),
+    sa.Column(
+        "captured",
+        sa.BigInteger,
+        nullable=False,
+        server_default="0",
+        comment="Checkout and balances captured",
+    ),
+    sa.Column("refund_requested", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("idempotency_key", sa.Text, nullable=False, unique=True),
     sa.Column("request_fingerprint", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
@@ -78,6 +88,13 @@ order_lines = sa.Table(
     sa.Column("balance", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("balance_assigned", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("units_allocated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "quantity_refunded",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="Units that will not ship (cancelled or short at the pick) and were refunded",
+    ),
     sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="order_line_kind"),
 )
 
@@ -95,6 +112,7 @@ shipment_groups = sa.Table(
     sa.Column("fulfillment_id", sa.Text),
     sa.Column("balance_failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("first_failed_at", sa.DateTime(timezone=True)),
+    sa.Column("short_lines", postgresql.JSONB, nullable=False, server_default="[]"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="shipment_group_kind"),
@@ -108,4 +126,60 @@ order_timeline = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("event", sa.Text, nullable=False),
     sa.Column("detail", postgresql.JSONB, nullable=False, server_default="{}"),
+)
+
+cancellations = sa.Table(
+    "cancellations",
+    metadata,
+    sa.Column("order_id", sa.Text, sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("cancelled_by", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column(
+        "asked",
+        postgresql.JSONB,
+        nullable=False,
+        server_default="[]",
+        comment="Groups fulfillment was asked to stop",
+    ),
+    sa.Column("awaiting", postgresql.JSONB, nullable=False, server_default="[]"),
+    sa.Column("refused", postgresql.JSONB, nullable=False, server_default="[]"),
+    sa.Column("refund", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("offer_percent", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("offer_days", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "late_payment_id", sa.Text, comment="A checkout payment that landed after the cancel, refunded"
+    ),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint(
+        "status IN ('requested', 'cancelled', 'partially_cancelled', 'refused')", name="cancellation_status"
+    ),
+)
+sa.Index("cancellations_by_completion", cancellations.c.completed_at)
+
+discount_codes = sa.Table(
+    "discount_codes",
+    metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("email", sa.Text, nullable=False, comment="Who it was offered to"),
+    sa.Column("issued_for_order", sa.Text, sa.ForeignKey("orders.id"), nullable=False, unique=True),
+    sa.Column("percent_off", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("redeemed_by_order", sa.Text, unique=True),
+    sa.Column("redeemed_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("percent_off > 0 AND percent_off <= 100", name="discount_code_percent"),
+)
+
+win_back_offer = sa.Table(
+    "win_back_offer",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, comment="One row: the offer staff set"),
+    sa.Column("discount_percent", sa.Integer, nullable=False, comment="0: no code is offered"),
+    sa.Column("valid_days", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("id = 1", name="win_back_offer_single_row"),
 )

@@ -1,0 +1,652 @@
+"""Orders' cancellation use cases (kept beside handlers.py so the saga module stays small): cancelling in
+every state with the compensation that state needs, compensating what lands after a cancel, short picks,
+win-back discount codes and the cancellation figures staff read.
+
+Each public function is one unit of work that ends with ``await uow.commit()``, like handlers.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop_contracts import catalog as catalog_contracts
+from shop_contracts import fulfillment as fulfillment_contracts
+from shop_contracts import orders as contracts
+from shop_contracts import payments as payment_contracts
+from shop_contracts.values import Address, LocatedLine
+from shop_orders import repository
+from shop_orders.domain import (
+    NOT_YET_WITH_THE_WAREHOUSE,
+    GroupStatus,
+    OrderStatus,
+    WinBack,
+    can_move,
+    discount_share,
+    kept_deposit,
+    plan_cancellation,
+    refund_for_cancellation,
+    win_back_outcome,
+)
+from shop_orders.handlers import (
+    CANCEL_UNPAID,
+    ORDERS_CANCELLED,
+    _customer,
+    _group,
+    _groups,
+    _policy_of,
+    _set_group,
+)
+from shop_orders.tables import (
+    cancellations,
+    discount_codes,
+    order_lines,
+    order_timeline,
+    orders,
+    scheduled_jobs,
+    shipment_groups,
+    win_back_offer,
+)
+from shop_runtime import scheduling
+from shop_runtime.database import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The win-back discount offered after a cancellation; a percent of 0 offers none."""
+
+    discount_percent: int
+    valid_days: int
+
+
+@dataclass(frozen=True)
+class CancellationResult:
+    """The answer to a cancel request; asking again answers the same."""
+
+    order_id: str
+    status: str
+    """cancelled, partially_cancelled, requested (the warehouse is being asked) or refused."""
+    reason: str
+    refund: int
+    refused_because: str | None = None
+
+
+async def cancel_order(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    reason: str,
+    now: datetime,
+    note: str | None = None,
+    cancelled_by: str = "shop",
+    offer: Offer | None = None,
+) -> CancellationResult:
+    """Cancel an order in whatever state it is, compensating what that state did.
+
+    pending / reserved: stock is released (a reservation landing later is released again) and a checkout
+    payment that succeeds later is refunded. confirmed: stock and pre-order places are released, captures
+    refunded per the policy. Groups with the warehouse are stopped through fulfillment, which refuses
+    once they are packed (then nothing is cancelled: a return is the way). Partially shipped: what has
+    not shipped is cancelled and refunded. A second request answers what the first did.
+    """
+    order = await repository.lock_order(uow.session, order_id)
+    earlier = await _cancellation(uow, order_id)
+    if earlier is not None and earlier.status != "refused":
+        return _result(earlier)
+    groups = await _groups(uow, order_id, *GroupStatus)
+    lines = await repository.lines_of(uow.session, order_id)
+    waiting = sum(
+        line.quantity - line.units_allocated - line.quantity_refunded
+        for line in lines
+        if line.kind == "preorder"
+    )
+    plan = plan_cancellation(
+        OrderStatus(order.status),
+        [(group.id, GroupStatus(group.status)) for group in groups],
+        waiting_units=max(waiting, 0),
+    )
+    offer = offer or Offer(discount_percent=0, valid_days=0)
+    values = {
+        "reason": reason,
+        "note": note,
+        "cancelled_by": cancelled_by,
+        "email": order.email,
+        "status": "requested",
+        "asked": plan.ask_fulfillment,
+        "awaiting": plan.ask_fulfillment,
+        "refused": [],
+        "refund": 0,
+        "offer_percent": offer.discount_percent,
+        "offer_days": offer.valid_days,
+        "requested_at": now,
+        "completed_at": None,
+    }
+    statement = insert(cancellations).values(order_id=order_id, **values)
+    await uow.session.execute(
+        statement.on_conflict_do_update(index_elements=[cancellations.c.order_id], set_=values)
+    )
+    await repository.add_to_timeline(
+        uow.session, order_id, "cancel_requested", reason=reason, by=cancelled_by, note=note
+    )
+    if plan.ask_fulfillment:
+        by_id = {group.id: group for group in groups}
+        for group_id in plan.ask_fulfillment:
+            group = by_id[group_id]
+            uow.publish(
+                fulfillment_contracts.CancelFulfillmentOrder(
+                    order_id=order_id,
+                    group_id=group_id,
+                    location=group.location,
+                    lines=[LocatedLine.model_validate(line) for line in group.lines],
+                    shipping_address=Address.model_validate(order.shipping_address),
+                    reason=reason,
+                ),
+                subject=order_id,
+            )
+        requested = await _cancellation(uow, order_id)
+        await uow.commit()
+        assert requested is not None
+        return _result(requested)
+    result, counted = await _finish(uow, order, now=now)
+    await uow.commit()
+    if counted:
+        ORDERS_CANCELLED.labels(reason).inc()
+    return result
+
+
+async def fulfillment_cancelled(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
+    """Fulfillment stopped a group: once every group asked about has answered, finish the cancellation."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await _group(uow, group_id)
+    if group is not None and GroupStatus(group.status) is not GroupStatus.CANCELLED:
+        await _set_group(uow, group_id, status=GroupStatus.CANCELLED)
+        await repository.add_to_timeline(uow.session, order_id, "fulfillment_cancelled", group_id=group_id)
+    await _answered(uow, order, group_id, refused=False, now=now)
+
+
+async def fulfillment_refused(
+    uow: UnitOfWork, *, order_id: str, group_id: str, status: str, now: datetime
+) -> None:
+    """Fulfillment could not stop a group (the warehouse packed it): it ships; the answer is a return."""
+    order = await repository.lock_order(uow.session, order_id)
+    await repository.add_to_timeline(
+        uow.session, order_id, "cancel_refused_by_fulfillment", group_id=group_id, status=status
+    )
+    await _answered(uow, order, group_id, refused=True, now=now)
+
+
+async def _answered(uow: UnitOfWork, order: Row[Any], group_id: str, *, refused: bool, now: datetime) -> None:
+    cancellation = await _cancellation(uow, order.id)
+    if cancellation is None or cancellation.status != "requested" or group_id not in cancellation.awaiting:
+        await uow.commit()
+        return
+    awaiting = [group for group in cancellation.awaiting if group != group_id]
+    refused_groups = [*cancellation.refused, group_id] if refused else list(cancellation.refused)
+    await uow.session.execute(
+        sa.update(cancellations)
+        .where(cancellations.c.order_id == order.id)
+        .values(awaiting=awaiting, refused=refused_groups)
+    )
+    counted = False
+    if not awaiting:
+        stopped = set(cancellation.asked) - set(refused_groups)
+        if refused_groups and not stopped:
+            await uow.session.execute(
+                sa.update(cancellations)
+                .where(cancellations.c.order_id == order.id)
+                .values(status="refused", completed_at=now)
+            )
+            await repository.add_to_timeline(uow.session, order.id, "cancel_refused", groups=refused_groups)
+        else:
+            _, counted = await _finish(uow, order, now=now)
+    await uow.commit()
+    if counted:
+        ORDERS_CANCELLED.labels(cancellation.reason).inc()
+
+
+async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[CancellationResult, bool]:
+    """Cancel every group not kept, release its stock and places, refund all but what is kept."""
+    cancellation = await _cancellation(uow, order.id)
+    assert cancellation is not None
+    groups = await _groups(uow, order.id, *GroupStatus)
+    released: list[LocatedLine] = []
+    for group in groups:
+        status = GroupStatus(group.status)
+        if status in NOT_YET_WITH_THE_WAREHOUSE:
+            await _set_group(uow, group.id, status=GroupStatus.CANCELLED)
+            # Pending dunning retries need no cancelling: they find the group cancelled and do nothing.
+            await scheduling.cancel(uow.session, scheduled_jobs, key=f"{CANCEL_UNPAID}:{group.id}", now=now)
+            released.extend(LocatedLine.model_validate(line) for line in group.lines)
+        elif status is GroupStatus.CANCELLED and group.id in cancellation.asked:
+            released.extend(LocatedLine.model_validate(line) for line in group.lines)
+    kept_groups = [
+        group
+        for group in await _groups(uow, order.id, *GroupStatus)
+        if GroupStatus(group.status) is not GroupStatus.CANCELLED
+    ]
+    kept_units: Counter[str] = Counter()
+    for group in kept_groups:
+        for line in group.lines:
+            kept_units[line["sku"]] += int(line["quantity"])
+    lines = await repository.lines_of(uow.session, order.id)
+    kept_value = kept_deposits = 0
+    for line in lines:
+        cancelled_units = line.quantity - line.quantity_refunded - kept_units[line.sku]
+        kept_value += kept_units[line.sku] * line.unit_price
+        policy = _policy_of(line) if line.kind == "preorder" else None
+        if policy is not None and policy.payment_mode == "deposit" and not policy.deposit_refundable:
+            kept_deposits += kept_deposit(
+                paid_now=line.paid_now, quantity=line.quantity, cancelled_units=cancelled_units
+            )
+        if cancelled_units > 0:
+            await uow.session.execute(
+                sa.update(order_lines)
+                .where(order_lines.c.order_id == order.id, order_lines.c.sku == line.sku)
+                .values(quantity_refunded=line.quantity_refunded + cancelled_units)
+            )
+    refund = refund_for_cancellation(
+        captured=order.captured,
+        refunded=order.refund_requested,
+        kept_value=kept_value,
+        subtotal=order.subtotal,
+        discount=order.discount,
+        shipping=order.shipping,
+        kept_deposits=kept_deposits,
+    )
+    partial = bool(kept_groups)
+    reason = cancellation.reason
+    if partial:
+        uow.publish(
+            catalog_contracts.ReleaseStock(
+                order_id=order.id, reason=reason, lines=[line for line in released if line.quantity > 0]
+            ),
+            subject=order.id,
+        )
+        await _move_on_if_all_left(uow, order)
+    else:
+        await repository.set_status(uow.session, order.id, OrderStatus.CANCELLED, reason=reason)
+        uow.publish(catalog_contracts.ReleaseStock(order_id=order.id, reason=reason), subject=order.id)
+    await _refund(uow, order, refund, key=f"cancel:{order.id}", reason=reason)
+    code = await _issue_code(uow, order, cancellation, now=now)
+    outcome = "partially_cancelled" if partial else "cancelled"
+    await uow.session.execute(
+        sa.update(cancellations)
+        .where(cancellations.c.order_id == order.id)
+        .values(status=outcome, refund=refund, completed_at=now)
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order.id,
+        "partially_cancelled" if partial else "cancelled",
+        reason=reason,
+        refund=refund,
+        kept=kept_deposits,
+        discount_code=code.code if code else None,
+    )
+    uow.publish(
+        contracts.OrderCancelled(
+            order_id=order.id,
+            customer=_customer(order),
+            reason=reason,
+            refund=refund,
+            currency=order.currency,
+            note=cancellation.note,
+            cancelled_by=cancellation.cancelled_by,
+            partial=partial,
+            discount_code=code.code if code else None,
+            discount_percent=code.percent_off if code else None,
+            discount_expires_at=code.expires_at if code else None,
+        ),
+        subject=order.id,
+    )
+    result = CancellationResult(order_id=order.id, status=outcome, reason=reason, refund=refund)
+    return result, True
+
+
+async def _move_on_if_all_left(uow: UnitOfWork, order: Row[Any]) -> None:
+    """After part of an order was cancelled or short, it is partially fulfilled once the rest shipped."""
+    left = await units_left_to_ship(uow.session, order.id)
+    if left == 0 and can_move(OrderStatus(order.status), OrderStatus.PARTIALLY_FULFILLED):
+        await repository.set_status(uow.session, order.id, OrderStatus.PARTIALLY_FULFILLED)
+
+
+async def units_left_to_ship(session: AsyncSession, order_id: str) -> int:
+    """Units of the order neither shipped, delivered nor refunded."""
+    ordered: int = sum(
+        int(line.quantity - line.quantity_refunded) for line in await repository.lines_of(session, order_id)
+    )
+    gone: int = 0
+    rows = await session.execute(
+        sa.select(shipment_groups.c.lines).where(
+            shipment_groups.c.order_id == order_id,
+            shipment_groups.c.status.in_([GroupStatus.SHIPPED.value, GroupStatus.DELIVERED.value]),
+        )
+    )
+    for (group_lines,) in rows:
+        gone += sum(int(line["quantity"]) for line in group_lines)
+    return ordered - gone
+
+
+async def _refund(uow: UnitOfWork, order: Row[Any], amount: int, *, key: str, reason: str) -> None:
+    """Ask payments for a refund (never more than captured and not yet refunded) and count it asked."""
+    amount = min(amount, order.captured - order.refund_requested)
+    if amount <= 0:
+        return
+    await uow.session.execute(
+        sa.update(orders)
+        .where(orders.c.id == order.id)
+        .values(refund_requested=orders.c.refund_requested + amount)
+    )
+    uow.publish(
+        payment_contracts.IssueRefund(
+            order_id=order.id, amount=amount, currency=order.currency, reason=reason, idempotency_key=key
+        ),
+        subject=order.id,
+    )
+
+
+async def refund_after_cancel(
+    uow: UnitOfWork, *, order_id: str, payment_id: str, amount: int, what: str
+) -> bool:
+    """A checkout payment or a balance that succeeded after the order (or its group) was cancelled: count
+    it captured and give it back at once. False when the order was not cancelled (nothing done)."""
+    order = await repository.lock_order(uow.session, order_id)
+    cancellation = await _cancellation(uow, order_id)
+    if cancellation is None or cancellation.status not in ("cancelled", "partially_cancelled"):
+        return False
+    if await _timeline_has(uow, order_id, "late_payment_refunded", payment_id):
+        await uow.commit()
+        return True
+    await uow.session.execute(
+        sa.update(orders).where(orders.c.id == order_id).values(captured=orders.c.captured + amount)
+    )
+    order = await repository.lock_order(uow.session, order_id)
+    await _refund(
+        uow, order, amount, key=f"cancel:{order_id}:{what}:{payment_id}", reason=cancellation.reason
+    )
+    await repository.add_to_timeline(
+        uow.session, order_id, "late_payment_refunded", payment_id=payment_id, amount=amount, what=what
+    )
+    await uow.commit()
+    return True
+
+
+async def release_late_reservation(uow: UnitOfWork, *, order_id: str) -> bool:
+    """Stock reserved after the order was cancelled goes straight back. False when not cancelled."""
+    order = await repository.lock_order(uow.session, order_id)
+    if OrderStatus(order.status) is not OrderStatus.CANCELLED:
+        return False
+    await repository.add_to_timeline(uow.session, order_id, "late_reservation_released")
+    uow.publish(
+        catalog_contracts.ReleaseStock(order_id=order_id, reason=order.status_reason or "cancelled"),
+        subject=order_id,
+    )
+    await uow.commit()
+    return True
+
+
+async def record_short_pick(
+    uow: UnitOfWork, *, order_id: str, fulfillment_id: str, short_lines: list[LocatedLine], now: datetime
+) -> None:
+    """The warehouse picked fewer units than asked: what was picked ships, the rest is refunded now and
+    taken off stock when the shipment leaves (or at once when nothing at all could be picked)."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = (
+        await uow.session.execute(
+            sa.select(shipment_groups).where(shipment_groups.c.fulfillment_id == fulfillment_id)
+        )
+    ).first()
+    if group is None:
+        raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
+    if group.short_lines:
+        await uow.commit()  # told again: recorded already
+        return
+    short = Counter[str]()
+    for line in short_lines:
+        short[line.sku] += line.quantity
+    remaining = []
+    for line in group.lines:
+        left = int(line["quantity"]) - short[line["sku"]]
+        if left > 0:
+            remaining.append({**line, "quantity": left})
+    status = GroupStatus.PICKED if remaining else GroupStatus.CANCELLED
+    await _set_group(
+        uow,
+        group.id,
+        status=status,
+        lines=remaining,
+        short_lines=[line.model_dump() for line in short_lines],
+    )
+    ordered = {row.sku: row for row in await repository.lines_of(uow.session, order_id)}
+    value = 0
+    for sku, units in short.items():
+        value += units * ordered[sku].unit_price
+        await uow.session.execute(
+            sa.update(order_lines)
+            .where(order_lines.c.order_id == order_id, order_lines.c.sku == sku)
+            .values(quantity_refunded=ordered[sku].quantity_refunded + units)
+        )
+    refund = value - discount_share(discount=order.discount, subtotal=order.subtotal, part=value)
+    nothing_ships = await units_left_to_ship(uow.session, order_id) == 0 and not await _any_shipped(
+        uow, order_id
+    )
+    if nothing_ships:
+        refund += order.shipping
+    await repository.add_to_timeline(
+        uow.session,
+        order_id,
+        "short_pick",
+        fulfillment_id=fulfillment_id,
+        short_lines=[line.model_dump() for line in short_lines],
+        refund=refund,
+    )
+    await _refund(uow, order, refund, key=f"short:{fulfillment_id}", reason="short_pick")
+    if not remaining:
+        # Nothing will ship from this group: the missing units come off stock now.
+        uow.publish(catalog_contracts.CommitStock(order_id=order_id, lines=short_lines), subject=order_id)
+    if nothing_ships and can_move(OrderStatus(order.status), OrderStatus.CANCELLED):
+        await repository.set_status(uow.session, order_id, OrderStatus.CANCELLED, reason="short_pick")
+        uow.publish(
+            contracts.OrderCancelled(
+                order_id=order_id,
+                customer=_customer(order),
+                reason="short_pick",
+                refund=refund,
+                currency=order.currency,
+            ),
+            subject=order_id,
+        )
+    else:
+        await _move_on_if_all_left(uow, order)
+    await uow.commit()
+
+
+async def _any_shipped(uow: UnitOfWork, order_id: str) -> bool:
+    return bool(await _groups(uow, order_id, GroupStatus.SHIPPED, GroupStatus.DELIVERED))
+
+
+async def short_lines_of_shipment(uow: UnitOfWork, fulfillment_id: str) -> list[LocatedLine]:
+    """Units short at the pick of a fulfillment order: they leave stock with its shipment."""
+    row = (
+        await uow.session.execute(
+            sa.select(shipment_groups.c.short_lines).where(shipment_groups.c.fulfillment_id == fulfillment_id)
+        )
+    ).first()
+    return [LocatedLine.model_validate(line) for line in (row.short_lines if row else [])]
+
+
+async def _issue_code(
+    uow: UnitOfWork, order: Row[Any], cancellation: Row[Any], *, now: datetime
+) -> Row[Any] | None:
+    """A single-use discount code for a next order, when staff offer one and the customer or staff cancelled."""
+    if cancellation.offer_percent <= 0 or cancellation.cancelled_by == "shop":
+        return None
+    existing = (
+        await uow.session.execute(
+            sa.select(discount_codes).where(discount_codes.c.issued_for_order == order.id)
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    row = (
+        await uow.session.execute(
+            sa.insert(discount_codes)
+            .values(
+                code=f"BACK-{secrets.token_hex(5).upper()}",
+                email=order.email,
+                issued_for_order=order.id,
+                percent_off=cancellation.offer_percent,
+                expires_at=now + timedelta(days=cancellation.offer_days),
+            )
+            .returning(*discount_codes.c)
+        )
+    ).one()
+    return row
+
+
+async def current_offer(session: AsyncSession, default: Offer) -> Offer:
+    row = (await session.execute(sa.select(win_back_offer))).first()
+    if row is None:
+        return default
+    return Offer(discount_percent=row.discount_percent, valid_days=row.valid_days)
+
+
+async def set_offer(uow: UnitOfWork, offer: Offer) -> Offer:
+    """Staff switch the win-back discount on (a percent) or off (0)."""
+    values = {"discount_percent": offer.discount_percent, "valid_days": offer.valid_days}
+    statement = insert(win_back_offer).values(id=1, **values)
+    await uow.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[win_back_offer.c.id], set_={**values, "updated_at": sa.func.now()}
+        )
+    )
+    await uow.commit()
+    return offer
+
+
+async def cancellation_figures(
+    session: AsyncSession, *, since: datetime, until: datetime, now: datetime, saved_within: timedelta
+) -> dict[str, Any]:
+    """Cancellations completed in [since, until) by reason: how many, how many customers came back and
+    ordered again within ``saved_within`` (saved), did not (lost) or may still (open)."""
+    later = orders.alias("later")
+    reordered_at = (
+        sa.select(sa.func.min(later.c.created_at))
+        .where(
+            later.c.email == cancellations.c.email,
+            later.c.id != cancellations.c.order_id,
+            later.c.created_at >= cancellations.c.requested_at,
+            later.c.status != OrderStatus.REJECTED.value,
+        )
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        sa.select(
+            cancellations.c.reason, cancellations.c.requested_at, reordered_at.label("reordered_at")
+        ).where(
+            cancellations.c.status.in_(["cancelled", "partially_cancelled"]),
+            cancellations.c.completed_at >= since,
+            cancellations.c.completed_at < until,
+        )
+    )
+    by_reason: dict[str, Counter[str]] = {}
+    for row in rows:
+        outcome = win_back_outcome(
+            cancelled_at=row.requested_at, reordered_at=row.reordered_at, now=now, within=saved_within
+        )
+        counts = by_reason.setdefault(row.reason, Counter())
+        counts["cancelled"] += 1
+        counts[outcome.value] += 1
+    reasons: list[dict[str, Any]] = [
+        {
+            "reason": reason,
+            "cancelled": counts["cancelled"],
+            "saved": counts[WinBack.SAVED.value],
+            "lost": counts[WinBack.LOST.value],
+            "open": counts[WinBack.OPEN.value],
+        }
+        for reason, counts in sorted(by_reason.items())
+    ]
+    return {
+        "since": since,
+        "until": until,
+        "saved_within_days": saved_within.total_seconds() / 86400,
+        "reasons": reasons,
+        "totals": {
+            key: sum(int(item[key]) for item in reasons) for key in ("cancelled", "saved", "lost", "open")
+        },
+    }
+
+
+async def cancellation_view(session: AsyncSession, order_id: str) -> dict[str, Any] | None:
+    row = (
+        await session.execute(sa.select(cancellations).where(cancellations.c.order_id == order_id))
+    ).first()
+    if row is None:
+        return None
+    code = (
+        await session.execute(sa.select(discount_codes).where(discount_codes.c.issued_for_order == order_id))
+    ).first()
+    return {
+        **_view(_result(row)),
+        "note": row.note,
+        "cancelled_by": row.cancelled_by,
+        "requested_at": row.requested_at,
+        "completed_at": row.completed_at,
+        "discount_code": {"code": code.code, "percent_off": code.percent_off, "expires_at": code.expires_at}
+        if code
+        else None,
+    }
+
+
+def result_view(result: CancellationResult) -> dict[str, Any]:
+    return _view(result)
+
+
+def _view(result: CancellationResult) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": result.order_id,
+        "status": result.status,
+        "reason": result.reason,
+        "refund": result.refund,
+    }
+    if result.refused_because:
+        view["refused_because"] = result.refused_because
+    return view
+
+
+def _result(row: Row[Any]) -> CancellationResult:
+    return CancellationResult(
+        order_id=row.order_id,
+        status=row.status,
+        reason=row.reason,
+        refund=row.refund,
+        refused_because="the warehouse has already packed this order: request a return instead"
+        if row.status == "refused"
+        else None,
+    )
+
+
+async def _cancellation(uow: UnitOfWork, order_id: str) -> Row[Any] | None:
+    return (
+        await uow.session.execute(sa.select(cancellations).where(cancellations.c.order_id == order_id))
+    ).first()
+
+
+async def _timeline_has(uow: UnitOfWork, order_id: str, event: str, payment_id: str) -> bool:
+    found = await uow.session.execute(
+        sa.select(order_timeline.c.id).where(
+            order_timeline.c.order_id == order_id,
+            order_timeline.c.event == event,
+            order_timeline.c.detail["payment_id"].astext == payment_id,
+        )
+    )
+    return found.first() is not None
