@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from shop_gateway import api
+from shop_gateway import api, routes_customers
+from shop_gateway.customer_auth import install_customer_auth
 from shop_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from shop_gateway.ratelimit import RateLimiter
 from shop_gateway.services import Services
@@ -51,11 +52,12 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
     app = create_app(
         title="Shop API",
         description=DESCRIPTION,
-        routers=[api.router],
+        routers=[api.router, routes_customers.router],
         lifespan=lifespan,
         readiness_checks=[every_service_ready],
     )
     app.state.settings = settings
+    install_customer_auth(app, settings)
     app.state.checkout_limiter = RateLimiter(
         rate=settings.gateway_checkout_rate_per_second, burst=settings.gateway_checkout_burst
     )
