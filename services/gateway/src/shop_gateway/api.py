@@ -294,7 +294,10 @@ async def get_product(product_id: uuid.UUID, services: ServicesDep) -> JSONRespo
     status_code=202,
     tags=["storefront"],
     dependencies=[Depends(checkout_limit)],
-    responses={202: {"model": PlacedOrderOut, "description": "The order is placed"}, **problems(404, 429)},
+    responses={
+        202: {"model": PlacedOrderOut, "description": "The order is placed"},
+        **problems(401, 404, 429),
+    },
 )
 async def place_order(
     body: CheckoutIn,

@@ -22,7 +22,8 @@ DESCRIPTION = """Public API of the shop: storefront (products, orders), staff (`
 everything, the support key to read orders and admin data) and warehouse (`X-Api-Key` warehouse key). Errors are
 `application/problem+json` (RFC 9457) and name the field. Every answer carries `X-Request-Id` (yours, when you send
 a valid one); quote it when asking for help. Checkout is rate-limited per client (429 with `Retry-After`); request
-bodies are limited in size (413)."""
+bodies are limited in size (413). Customers sign up with `POST /v1/customers` and log in with `POST /v1/auth/token`
+for a bearer token that lasts minutes (`Authorization: Bearer`); it opens `/v1/me` and the account's orders."""
 
 
 def create_http_app(settings: GatewaySettings) -> FastAPI:
