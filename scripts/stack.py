@@ -99,6 +99,10 @@ class StackConfig:
         env["SHOP_NOTIFICATIONS_SMTP_PORT"] = str(self.smtp_port)
         env["SHOP_GATEWAY_PORT"] = str(self.gateway_port + replica)
         env["SHOP_GATEWAY_SPAN_FILE"] = str(self.span_dir / "gateway.jsonl")
+        if self.test_clock_file:
+            env["SHOP_GATEWAY_TEST_CLOCK_FILE"] = str(self.test_clock_file)
+        # one signing key for every gateway replica, so a customer's token works whichever replica answers
+        env["SHOP_GATEWAY_CUSTOMER_TOKEN_KEYS"] = "local-stack-only-customer-token-signing-key"
         if self.otlp_endpoint:
             env["SHOP_GATEWAY_OTLP_ENDPOINT"] = self.otlp_endpoint
         env["SHOP_STAFF_API_KEY"] = self.staff_api_key

@@ -19,7 +19,9 @@ def main() -> None:
         span_file=settings.gateway_span_file,
         log_level=settings.gateway_log_level,
     )
-    install_log_redaction(key for keys in settings.api_keys.values() for key in keys)
+    install_log_redaction(
+        [*(key for keys in settings.api_keys.values() for key in keys), *settings.customer_token_keys]
+    )
     config = uvicorn.Config(
         create_http_app(settings),
         host=settings.gateway_host,

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from shop_gateway.customer_auth import CustomerAuthDep, optional_customer
+from shop_gateway.customer_tokens import looks_like_customer_token
 from shop_gateway.domain import Permission, Role, card_data_in, may, role_for_api_key, roles_with
 from shop_gateway.logs import request_path_var
 from shop_gateway.ratelimit import RateLimiter, client_address
@@ -315,11 +317,15 @@ async def get_product(product_id: uuid.UUID, services: ServicesDep) -> JSONRespo
     status_code=202,
     tags=["storefront"],
     dependencies=[Depends(checkout_limit)],
-    responses={202: {"model": PlacedOrderOut, "description": "The order is placed"}, **problems(404, 429)},
+    responses={
+        202: {"model": PlacedOrderOut, "description": "The order is placed"},
+        **problems(401, 404, 429),
+    },
 )
 async def place_order(
     body: CheckoutIn,
     services: ServicesDep,
+    customer: Annotated[str | None, Depends(optional_customer)],
     idempotency_key: Annotated[
         str,
         Header(
@@ -333,13 +339,15 @@ async def place_order(
     """Place an order; it is pending until stock is reserved and payment taken. Keep the access token.
 
     Only the fields documented here are accepted: a checkout naming a price, total or status is refused (422).
-    Rate-limited per client: 429 with ``Retry-After`` when a client checks out too often."""
+    Rate-limited per client: 429 with ``Retry-After`` when a client checks out too often.
+
+    With a customer's token (``Authorization: Bearer``) the order belongs to the account; email, locale and
+    shipping address may then be left out (the account's, its default address, or ``shipping_address_id``)."""
+    headers = {"Idempotency-Key": idempotency_key}
+    if customer is not None:
+        headers["X-Customer-Id"] = customer
     response = await services.forward(
-        "orders",
-        "POST",
-        "/orders",
-        json=body.model_dump(mode="json"),
-        headers={"Idempotency-Key": idempotency_key},
+        "orders", "POST", "/orders", json=body.model_dump(mode="json"), headers=headers
     )
     if response.status_code == 202:
         placed = PlacedOrderOut.model_validate_json(bytes(response.body))
@@ -350,18 +358,22 @@ async def place_order(
 def order_access(permission: Permission) -> Any:
     """A dependency for every order-scoped route: the headers that let orders open the order.
 
-    A staff key whose role has ``permission`` opens any order; otherwise the order's own access token
-    (``Authorization: Bearer``) is passed on and orders checks it against the order id. A token of another
-    order answers 404, exactly as for an order that does not exist."""
+    A staff key whose role has ``permission`` opens any order; a customer's token (from login) opens the
+    account's orders; otherwise the order's own access token (``Authorization: Bearer``) is passed on and orders
+    checks it against the order id. A token of another order or customer answers 404, exactly as for an order
+    that does not exist."""
 
     def credentials(
         role: Annotated[Role | None, Depends(caller_role)],
+        auth: CustomerAuthDep,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
     ) -> dict[str, str]:
         if role is not None:
             if not may(role, permission):
                 raise Problem(403, "This key may not do this to orders", code="forbidden")
             return {"X-Caller-Role": "staff"}
+        if bearer is not None and looks_like_customer_token(bearer.credentials.strip()):
+            return {"X-Customer-Id": auth.customer_of(bearer.credentials.strip())}
         if bearer is not None and bearer.credentials.strip():
             return {"X-Order-Access-Token": bearer.credentials.strip()}
         raise Problem(

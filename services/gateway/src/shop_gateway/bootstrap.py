@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from shop_gateway import api, routes_cancellations, routes_ops, routes_webhooks
+from shop_gateway import api, routes_cancellations, routes_customers, routes_ops, routes_webhooks
+from shop_gateway.customer_auth import install_customer_auth
 from shop_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from shop_gateway.ratelimit import RateLimiter
 from shop_gateway.services import Services
@@ -21,7 +22,8 @@ DESCRIPTION = """Public API of the shop: storefront (products, orders), staff (`
 everything, the support key to read orders and admin data) and warehouse (`X-Api-Key` warehouse key). Errors are
 `application/problem+json` (RFC 9457) and name the field. Every answer carries `X-Request-Id` (yours, when you send
 a valid one); quote it when asking for help. Checkout is rate-limited per client (429 with `Retry-After`); request
-bodies are limited in size (413)."""
+bodies are limited in size (413). Customers sign up with `POST /v1/customers` and log in with `POST /v1/auth/token`
+for a bearer token that lasts minutes (`Authorization: Bearer`); it opens `/v1/me` and the account's orders."""
 
 
 def create_http_app(settings: GatewaySettings) -> FastAPI:
@@ -51,11 +53,18 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
     app = create_app(
         title="Shop API",
         description=DESCRIPTION,
-        routers=[api.router, routes_ops.router, routes_webhooks.router, routes_cancellations.router],
+        routers=[
+            api.router,
+            routes_customers.router,
+            routes_ops.router,
+            routes_webhooks.router,
+            routes_cancellations.router,
+        ],
         lifespan=lifespan,
         readiness_checks=[every_service_ready],
     )
     app.state.settings = settings
+    install_customer_auth(app, settings)
     app.state.checkout_limiter = RateLimiter(
         rate=settings.gateway_checkout_rate_per_second, burst=settings.gateway_checkout_burst
     )

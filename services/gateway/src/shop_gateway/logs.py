@@ -27,11 +27,13 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     # key=value, key: value, "key": "value" for names that carry secrets
     re.compile(
         r"(?i)([\"']?\b(?:x-api-key|api[_-]?key|authorization|access[_-]?token|x-order-access-token|"
-        r"payment[_-]?token|token|secret|password|cvv|cvc|card[_-]?number)\b[\"']?\s*[:=]\s*)"
+        r"payment[_-]?token|token|secret|\w*password|passwd|cvv|cvc|card[_-]?number)\b[\"']?\s*[:=]\s*)"
         r"(\"[^\"]*\"|'[^']*'|[^\s,;&}\]]+)"
     ),
     # PSP payment tokens as they travel (tok_..., pm_..., card_...)
     re.compile(r"\b(?:tok|pm|card|src)_[A-Za-z0-9_]{3,}\b"),
+    # customers' bearer tokens (shop_gateway.customer_tokens), wherever they appear
+    re.compile(r"\bcus1\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?"),
 )
 
 
@@ -47,7 +49,8 @@ class Redactor:
             text = self._known.sub(REDACTED, text)
         text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
         text = _PATTERNS[1].sub(lambda m: _keep_quotes(m.group(1), m.group(2)), text)
-        return _PATTERNS[2].sub(REDACTED, text)
+        text = _PATTERNS[2].sub(REDACTED, text)
+        return _PATTERNS[3].sub(REDACTED, text)
 
 
 def _keep_quotes(prefix: str, value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -100,11 +101,17 @@ class PaymentIn(Strict):
 
 
 class CheckoutIn(Strict):
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
-    locale: Literal["ko", "en"]
+    """A guest sends email, locale and shipping address. A signed-in customer may leave them out: the account's
+    email and locale, and the saved address ``shipping_address_id`` or else the default shipping address."""
+
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    locale: Literal["ko", "en"] | None = None
     currency: Currency
     lines: list[LineIn] = Field(min_length=1, max_length=50)
-    shipping_address: AddressIn
+    shipping_address: AddressIn | None = None
+    shipping_address_id: uuid.UUID | None = Field(
+        default=None, description="A saved address (signed in only)."
+    )
     shipping_method: str = Field(min_length=1, max_length=32, examples=["standard"])
     payment: PaymentIn
     discount_code: str | None = Field(

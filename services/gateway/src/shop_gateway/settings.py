@@ -12,6 +12,7 @@ import ipaddress
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shop_gateway.customer_tokens import MIN_KEY_LENGTH as MIN_TOKEN_KEY_LENGTH
 from shop_gateway.domain import Role, overlapping_keys, parse_keys
 
 MIN_KEY_LENGTH = 16
@@ -51,6 +52,21 @@ class GatewaySettings(BaseSettings):
     gateway_trusted_proxies: str = ""
     """Comma-separated addresses or networks (CIDR) of proxies whose X-Forwarded-For is believed; empty: none."""
 
+    gateway_customer_token_keys: str | None = None
+    """Comma-separated keys that sign customers' bearer tokens (each at least 32 characters): the first signs,
+    all verify, so ``new,old`` rotates without logging anyone out. Unset: a random key per process (tokens die with
+    the process and do not work across replicas; fine for a laptop, never for a deployment)."""
+    gateway_customer_token_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    """How long a customer's bearer token is valid after login."""
+    gateway_login_rate_per_email_per_minute: float = Field(default=1.0, ge=0)
+    """Logins tried for one email (whatever its case) per minute, sustained, per replica; 0 turns it off."""
+    gateway_login_burst_per_email: int = Field(default=10, ge=1)
+    gateway_login_rate_per_client_per_second: float = Field(default=1.0, ge=0)
+    """Logins and sign-ups from one client address per second, sustained, per replica; 0 turns it off."""
+    gateway_login_burst_per_client: int = Field(default=100, ge=1)
+    gateway_test_clock_file: str | None = None
+    """Tests only: read the time from this offset file (shop_runtime.clock.FileClock), as the services do."""
+
     gateway_access_log: bool = True
     """One log line per request: method, path, status, duration and request id (never headers or bodies)."""
 
@@ -66,6 +82,14 @@ class GatewaySettings(BaseSettings):
                 raise ValueError(f"every API key needs at least {MIN_KEY_LENGTH} characters")
         if value is not None and value.strip() and not parse_keys(value):
             raise ValueError("no API key given")
+        return value
+
+    @field_validator("gateway_customer_token_keys")
+    @classmethod
+    def _token_keys_are_long(cls, value: str | None) -> str | None:
+        for key in parse_keys(value):
+            if len(key) < MIN_TOKEN_KEY_LENGTH:
+                raise ValueError(f"every token signing key needs at least {MIN_TOKEN_KEY_LENGTH} characters")
         return value
 
     @field_validator("gateway_trusted_proxies")
@@ -90,6 +114,11 @@ class GatewaySettings(BaseSettings):
             Role.WAREHOUSE: parse_keys(self.warehouse_api_key),
         }
         return {role: role_keys for role, role_keys in keys.items() if role_keys}
+
+    @property
+    def customer_token_keys(self) -> tuple[str, ...]:
+        """The configured signing keys, the signing one first; empty when unset."""
+        return parse_keys(self.gateway_customer_token_keys)
 
     @property
     def trusted_proxies(self) -> tuple[IpNetwork, ...]:

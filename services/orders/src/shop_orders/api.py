@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
-from shop_orders import cancellations, handlers, queries, repository
+from shop_orders import cancellations, customer_checkout, handlers, queries, repository
 from shop_orders.domain import (
     CheckoutLine,
     DiscountCodeExpired,
@@ -25,7 +25,7 @@ from shop_orders.domain import (
     access_token_matches,
 )
 from shop_orders.settings import OrdersSettings
-from shop_runtime.database import Database
+from shop_runtime.database import Database, UnitOfWork
 from shop_runtime.http import ClockDep, UnitOfWorkDep
 from shop_runtime.problems import Problem
 
@@ -56,11 +56,15 @@ class PaymentIn(Strict):
 
 
 class CheckoutIn(Strict):
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
-    locale: Literal["ko", "en"]
+    """A guest sends email, locale and shipping address; a signed-in customer (``X-Customer-Id``) may leave them
+    out to use the account's (a saved address by ``shipping_address_id``, else the default shipping address)."""
+
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    locale: Literal["ko", "en"] | None = None
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     lines: list[LineIn] = Field(min_length=1, max_length=50)
-    shipping_address: AddressIn
+    shipping_address: AddressIn | None = None
+    shipping_address_id: str | None = Field(default=None, min_length=1, max_length=64)
     shipping_method: str = Field(min_length=1, max_length=32)
     payment: PaymentIn
     discount_code: str | None = Field(default=None, min_length=1, max_length=40)
@@ -87,22 +91,22 @@ async def place_order(
     uow: UnitOfWorkDep,
     clock: ClockDep,
     idempotency_key: Annotated[str, Header(min_length=1, max_length=200)],
+    x_customer_id: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     settings: OrdersSettings = request.app.state.settings
+    buyer = await customer_checkout.buyer(uow.session, body, x_customer_id)
     checkout = handlers.Checkout(
         idempotency_key=idempotency_key,
-        email=body.email,
-        locale=body.locale,
+        email=buyer.email,
+        locale=buyer.locale,
         currency=body.currency,
         lines=[CheckoutLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
-        shipping_address=body.shipping_address.model_dump(),
+        shipping_address=buyer.shipping_address,
         shipping_method=body.shipping_method,
         payment_token=body.payment.token,
-        # Without a code the fingerprint stays what it was before codes existed (retries still match).
-        request=body.model_dump(
-            mode="json", exclude={"discount_code"} if body.discount_code is None else None
-        ),
+        request=buyer.request,
         discount_code=body.discount_code,
+        customer_id=x_customer_id,
     )
     now = clock.now()
     try:
@@ -164,10 +168,19 @@ class CancellationIn(Strict):
     note: str | None = Field(default=None, max_length=1000)
 
 
-def _authorised(request: Request, order_id: str, token: str | None, role: str | None) -> None:
+async def _authorised(
+    request: Request,
+    uow: UnitOfWork,
+    order_id: str,
+    token: str | None,
+    role: str | None,
+    customer: str | None,
+) -> None:
     settings: OrdersSettings = request.app.state.settings
-    allowed = role == "staff" or (
-        token is not None and access_token_matches(settings.access_token_secret, order_id, token)
+    allowed = (
+        role == "staff"
+        or (token is not None and access_token_matches(settings.access_token_secret, order_id, token))
+        or (customer is not None and await customer_checkout.owns_order(uow.session, customer, order_id))
     )
     if not allowed:
         # The same answer as for an order that does not exist: a wrong token learns nothing.
@@ -183,13 +196,14 @@ async def cancel_order(
     clock: ClockDep,
     x_order_access_token: Annotated[str | None, Header()] = None,
     x_caller_role: Annotated[str | None, Header()] = None,
+    x_customer_id: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """Cancel in any state before shipment, with the compensation that state needs.
 
     200 when cancelled (or partially, what had not shipped), 202 while fulfillment is asked to stop the
     groups with the warehouse (follow ``GET /orders/{id}/cancellation``), 409 when only a return can help.
     """
-    _authorised(request, order_id, x_order_access_token, x_caller_role)
+    await _authorised(request, uow, order_id, x_order_access_token, x_caller_role, x_customer_id)
     settings: OrdersSettings = request.app.state.settings
     offer = await cancellations.current_offer(
         uow.session,
@@ -223,8 +237,9 @@ async def cancellation_of(
     uow: UnitOfWorkDep,
     x_order_access_token: Annotated[str | None, Header()] = None,
     x_caller_role: Annotated[str | None, Header()] = None,
+    x_customer_id: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    _authorised(request, order_id, x_order_access_token, x_caller_role)
+    await _authorised(request, uow, order_id, x_order_access_token, x_caller_role, x_customer_id)
     view = await cancellations.cancellation_view(uow.session, order_id)
     if view is None:
         raise Problem(404, f"order {order_id} has no cancellation", code="no_cancellation")
@@ -298,8 +313,9 @@ async def get_order(
     uow: UnitOfWorkDep,
     x_order_access_token: Annotated[str | None, Header()] = None,
     x_caller_role: Annotated[str | None, Header()] = None,
+    x_customer_id: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    _authorised(request, order_id, x_order_access_token, x_caller_role)
+    await _authorised(request, uow, order_id, x_order_access_token, x_caller_role, x_customer_id)
     try:
         return await queries.order_view(uow.session, order_id)
     except OrderError as error:

@@ -79,6 +79,8 @@ class Checkout:
     request: dict[str, Any]
     """The request body as received, to recognise a retry of the same checkout."""
     discount_code: str | None = None
+    customer_id: str | None = None
+    """The signed-in customer's account; None for a guest."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ async def place_order(
             payment_token=checkout.payment_token,
             idempotency_key=checkout.idempotency_key,
             request_fingerprint=fingerprint,
+            customer_id=checkout.customer_id,
             created_at=now,
         )
     )

@@ -82,6 +82,7 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
         "status_reason": order.status_reason,
         "email": order.email,
         "locale": order.locale,
+        "customer_id": order.customer_id,
         "currency": order.currency,
         "lines": line_views,
         "totals": {

@@ -63,6 +63,9 @@ orders = sa.Table(
     sa.Column("refund_requested", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("idempotency_key", sa.Text, nullable=False, unique=True),
     sa.Column("request_fingerprint", sa.Text, nullable=False),
+    sa.Column(
+        "customer_id", sa.Text, sa.ForeignKey("customers.id"), index=True, comment="NULL: a guest order"
+    ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
@@ -182,4 +185,40 @@ win_back_offer = sa.Table(
     sa.Column("valid_days", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("id = 1", name="win_back_offer_single_row"),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("email", sa.Text, nullable=False, comment="As the customer typed it"),
+    sa.Column("email_key", sa.Text, nullable=False, unique=True, comment="Trimmed and case-folded: unique"),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("locale", sa.Text, nullable=False),
+    sa.Column("marketing_consent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column(
+        "marketing_consent_at", sa.DateTime(timezone=True), comment="When consent was given; NULL without"
+    ),
+    sa.Column("password_hash", sa.Text, comment="scrypt$n$r$p$salt$hash; NULL: made by staff, cannot log in"),
+    sa.Column("created_by", sa.Text, nullable=False, server_default="customer"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("locale IN ('ko', 'en')", name="customer_locale"),
+    sa.CheckConstraint("created_by IN ('customer', 'staff')", name="customer_created_by"),
+)
+
+customer_addresses = sa.Table(
+    "customer_addresses",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("customer_id", sa.Text, sa.ForeignKey("customers.id"), nullable=False, index=True),
+    sa.Column("address", postgresql.JSONB, nullable=False, comment="name, line1, line2, city, region, ..."),
+    sa.Column("default_shipping", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index(
+        "customer_addresses_one_default",
+        "customer_id",
+        unique=True,
+        postgresql_where=sa.text("default_shipping"),
+    ),
 )
