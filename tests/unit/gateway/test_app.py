@@ -281,6 +281,19 @@ async def test_every_order_scoped_route_checks_the_token_or_the_role(client: htt
     order_routes = sorted(
         path for path in build().openapi()["paths"] if path.startswith("/v1/orders/{order_id}")
     )
-    assert order_routes == ["/v1/orders/{order_id}", "/v1/orders/{order_id}/cancel"], (
-        "a new order-scoped route: give it order_access() and a test here"
-    )
+    assert order_routes == [
+        "/v1/orders/{order_id}",
+        "/v1/orders/{order_id}/cancel",
+        "/v1/orders/{order_id}/preorder-decision",
+    ], "a new order-scoped route: give it order_access() and a test here"
+    decide = f"/v1/orders/{ORDER_ID}/preorder-decision"
+    answer = {"decision": "cancel"}
+    assert (
+        await client.post(decide, json=answer, headers={"Authorization": "Bearer good"})
+    ).status_code == 200
+    assert (
+        await client.post(decide, json=answer, headers={"Authorization": "Bearer other"})
+    ).status_code == 404
+    assert (await client.post(decide, json=answer)).status_code == 401
+    assert (await client.post(decide, json=answer, headers=SUPPORT)).status_code == 403
+    assert (await client.post(decide, json={"decision": "maybe"}, headers=STAFF)).status_code == 422

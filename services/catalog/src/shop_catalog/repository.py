@@ -173,6 +173,7 @@ def _queued(row: sa.Row[Any]) -> QueuedPreorder:
         quantity=row.quantity,
         allocated=row.allocated,
         queue_position=row.queue_position,
+        told_ship_date=row.expected_ship_date,
     )
 
 
@@ -315,6 +316,14 @@ async def ship_dates(
             )
         )
     return dates
+
+
+async def remember_ship_dates(session: AsyncSession, dates: dict[uuid.UUID, date | None]) -> None:
+    """Record the expected ship date each pre-order's order was told."""
+    for preorder_id, told in dates.items():
+        await session.execute(
+            sa.update(preorders).where(preorders.c.id == preorder_id).values(expected_ship_date=told)
+        )
 
 
 async def available_units(session: AsyncSession, skus: Iterable[str]) -> dict[str, int]:

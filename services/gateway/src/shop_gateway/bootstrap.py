@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from shop_gateway import api
+from shop_gateway import api, routes_preorders_extra
 from shop_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from shop_gateway.ratelimit import RateLimiter
 from shop_gateway.services import Services
@@ -51,13 +51,16 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
     app = create_app(
         title="Shop API",
         description=DESCRIPTION,
-        routers=[api.router],
+        routers=[api.router, routes_preorders_extra.router],
         lifespan=lifespan,
         readiness_checks=[every_service_ready],
     )
     app.state.settings = settings
     app.state.checkout_limiter = RateLimiter(
         rate=settings.gateway_checkout_rate_per_second, burst=settings.gateway_checkout_burst
+    )
+    app.state.view_limiter = RateLimiter(
+        rate=settings.gateway_view_rate_per_second, burst=settings.gateway_view_burst
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.gateway_max_body_bytes)
     app.add_middleware(

@@ -45,6 +45,8 @@ from shop_orders.domain import (
     checkout_fingerprint,
     plan_checkout_charge,
     price_checkout,
+    promise_check_due,
+    promised_ship_date,
 )
 from shop_orders.tables import order_lines, orders, scheduled_jobs, shipment_groups
 from shop_runtime import scheduling
@@ -242,12 +244,16 @@ async def take_payment_for_reserved_stock(
     for sku in stored:
         values: dict[str, Any] = {"paid_now": plan.paid_now[sku], "balance": plan.balance[sku]}
         if sku in waiting:
+            sold_under = _policy_of(stored[sku], current.get(sku))
+            promised = promised_ship_date(sold_under, order.created_at)
             values |= {
                 "kind": "preorder",
-                "preorder_policy": _policy_of(stored[sku], current.get(sku)).model_dump(mode="json"),
+                "preorder_policy": sold_under.model_dump(mode="json"),
                 "queue_position": waiting[sku].queue_position,
                 "expected_ship_date": waiting[sku].expected_ship_date,
+                "promised_ship_date": promised,
             }
+            await schedule_promise_check(uow, order_id=order_id, sku=sku, promised=promised)
         await uow.session.execute(
             sa.update(order_lines)
             .where(order_lines.c.order_id == order_id, order_lines.c.sku == sku)
@@ -508,6 +514,21 @@ async def hold_unpaid_group(
     await uow.commit()
 
 
+PROMISE_CHECK = "preorder_promise_check"
+
+
+async def schedule_promise_check(uow: UnitOfWork, *, order_id: str, sku: str, promised: date) -> None:
+    """Check a pre-order line's promise once its promised day is over (``shop_orders.promises``)."""
+    await scheduling.schedule(
+        uow.session,
+        scheduled_jobs,
+        kind=PROMISE_CHECK,
+        key=f"{PROMISE_CHECK}:{order_id}:{sku}:{promised.isoformat()}",
+        due_at=promise_check_due(promised),
+        payload={"order_id": order_id, "sku": sku, "promised": promised.isoformat()},
+    )
+
+
 class BalanceChargeInFlight(Exception):
     """Raised from a scheduled job to run it again later."""
 
@@ -541,10 +562,13 @@ async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: st
     await cancel_order(uow, order_id=order_id, reason="balance_unpaid", now=now)
 
 
-async def cancel_order(uow: UnitOfWork, *, order_id: str, reason: str, now: datetime) -> int:
+async def cancel_order(
+    uow: UnitOfWork, *, order_id: str, reason: str, now: datetime, refund_deposits: bool = False
+) -> int:
     """Cancel an order none of whose units reached the warehouse: release its stock and pre-order places
-    (they go to the next customers in line) and refund what was captured, keeping non-refundable deposits.
-    Returns the refund. Cancelling twice changes nothing."""
+    (they go to the next customers in line) and refund what was captured, keeping non-refundable deposits
+    unless ``refund_deposits`` (the shop broke its promise). Returns the refund. Cancelling twice changes
+    nothing."""
     order = await repository.lock_order(uow.session, order_id)
     if OrderStatus(order.status) is OrderStatus.CANCELLED:
         return 0
@@ -563,6 +587,7 @@ async def cancel_order(uow: UnitOfWork, *, order_id: str, reason: str, now: date
         if line.kind == "preorder"
         and not _policy_of(line).deposit_refundable
         and _policy_of(line).payment_mode == "deposit"
+        and not refund_deposits
     )
     refund: int = max((order.charged_now or 0) - kept, 0)
     for group in groups:

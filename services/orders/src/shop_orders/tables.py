@@ -78,6 +78,11 @@ order_lines = sa.Table(
     sa.Column("balance", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("balance_assigned", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("units_allocated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "promised_ship_date", sa.Date, comment="Pre-order: the date the shop promised; consent moves it"
+    ),
+    sa.Column("consent_awaited", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("date_changed_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="order_line_kind"),
 )
 
