@@ -83,3 +83,13 @@ def test_a_window_that_starts_later_is_announced_at_its_start_and_an_open_one_is
     assert opening_announcement_due(with_early_access, NOW) == NOW + timedelta(
         days=3
     )  # the waitlist has no segments
+
+
+def test_units_given_back_stop_counting_towards_the_sell_out() -> None:
+    accepted = [
+        Acceptance(at=NOW, quantity=2, released_at=NOW + timedelta(minutes=1)),
+        Acceptance(at=NOW + timedelta(minutes=2), quantity=1),
+        Acceptance(at=NOW + timedelta(minutes=3), quantity=1),
+        Acceptance(at=NOW + timedelta(minutes=4), quantity=1),
+    ]
+    assert sold_out_at(3, accepted) == NOW + timedelta(minutes=4)

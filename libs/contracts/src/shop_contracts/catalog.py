@@ -158,7 +158,8 @@ class WaitlistNotification(CatalogEvent):
 
 
 class PreorderEtaChanged(CatalogEvent):
-    """A waiting pre-order's expected ship date moved: an inbound was changed, received short or added.
+    """A waiting pre-order's expected ship date moved: an inbound was added, changed or received short, or
+    places ahead in the queue were given back.
 
     Published only for pre-orders whose date actually changed; ``expected_ship_date`` None means no date is
     known any more (no inbound covers it and the policy names none).
@@ -169,4 +170,6 @@ class PreorderEtaChanged(CatalogEvent):
     sku: str
     previous_date: date | None
     expected_ship_date: date | None
-    reason: str = Field(description="inbound_expected, inbound_changed or inbound_received_short")
+    reason: str = Field(
+        description="inbound_expected, inbound_changed, inbound_received_short or queue_moved (places given back)"
+    )

@@ -355,21 +355,28 @@ def ship_date_changes(
 
 @dataclass(frozen=True)
 class Acceptance:
-    """Units accepted as pre-orders at a moment (one pre-order of one order)."""
+    """Units accepted as pre-orders at a moment (one pre-order of one order), and when they were given back."""
 
     at: datetime
     quantity: int
+    released_at: datetime | None = None
 
 
 def sold_out_at(cap: int | None, acceptances: Sequence[Acceptance]) -> datetime | None:
-    """When a capped campaign's accepted units first reached the cap (None: uncapped or not yet)."""
+    """When a capped campaign's units held under the cap first reached it (None: uncapped or not yet).
+
+    Units given back (a cancelled order) stop counting from the moment they were released.
+    """
     if cap is None:
         return None
-    total = 0
-    for acceptance in sorted(acceptances, key=lambda accepted: accepted.at):
-        total += acceptance.quantity
-        if total >= cap:
-            return acceptance.at
+    changes = [(accepted.at, accepted.quantity) for accepted in acceptances]
+    changes += [(item.released_at, -item.quantity) for item in acceptances if item.released_at is not None]
+    held = 0
+    # At the same moment a release counts before an acceptance, so a place given back and taken is no peak.
+    for moment, delta in sorted(changes, key=lambda change: (change[0], change[1])):
+        held += delta
+        if held >= cap:
+            return moment
     return None
 
 

@@ -250,11 +250,13 @@ async def release_stock(uow: UnitOfWork, *, order_id: str) -> None:
         .union(sa.select(preorders.c.sku).where(preorders.c.order_id == order_id))
     )
     await repository.lock_preorder_policies(uow.session, list(touched.scalars()))
-    await uow.session.execute(
+    given_back = await uow.session.execute(
         sa.update(preorders)
         .where(preorders.c.order_id == order_id, preorders.c.status.in_(repository.ACCEPTED))
         .values(status="released", updated_at=sa.func.now())
+        .returning(preorders.c.sku)
     )
+    queues_moved = sorted(set(given_back.scalars()))
     held = await _reservations(uow, order_id, status="reserved")
     if held:
         held_skus = sorted({line.sku for line in held})
@@ -269,6 +271,8 @@ async def release_stock(uow: UnitOfWork, *, order_id: str) -> None:
         )
         await repository.save_stock_levels(uow.session, levels)
         await _tell_waitlists(uow, available_before)
+    for sku in queues_moved:  # those behind the places given back may ship sooner
+        await _tell_changed_ship_dates(uow, sku, reason="queue_moved")
     uow.publish(contracts.StockReleased(order_id=order_id), subject=order_id)
     await uow.commit()
 
@@ -479,9 +483,11 @@ async def change_inbound(
 async def _tell_changed_ship_dates(uow: UnitOfWork, sku: str, *, reason: str) -> int:
     """Reckon the expected ship date of every waiting pre-order of ``sku`` again and tell each order whose
     date moved; returns how many moved. The caller holds the SKU's policy lock and has saved its changes."""
-    records = await repository.lock_preorder_policies(uow.session, [sku])
+    await repository.lock_preorder_policies(uow.session, [sku])
     queue = await repository.waiting_preorders(uow.session, [sku])
-    dates = await repository.ship_dates(uow.session, [sku], _active(records))
+    dates = await repository.ship_dates(
+        uow.session, [sku], await repository.last_policies(uow.session, [sku])
+    )
     changes = ship_date_changes(queue, dates)
     await repository.remember_ship_dates(
         uow.session, {change.preorder.id: change.current for change in changes}

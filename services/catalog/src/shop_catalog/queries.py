@@ -345,23 +345,22 @@ async def preorder_campaigns(
                 sa.select(sa.func.count()).select_from(product_views).where(*seen_in_window)
             )
         ).scalar_one()
-        accepted = [
-            Acceptance(at=item.created_at, quantity=item.quantity)
+        taken = [
+            Acceptance(
+                at=item.created_at,
+                quantity=item.quantity,
+                released_at=item.updated_at if item.status == "released" else None,
+            )
             for item in await session.execute(
-                sa.select(preorders.c.created_at, preorders.c.quantity).where(
-                    *in_window, preorders.c.status.in_(repository.ACCEPTED)
-                )
+                sa.select(
+                    preorders.c.created_at, preorders.c.updated_at, preorders.c.quantity, preorders.c.status
+                ).where(*in_window)
             )
         ]
-        released = (
-            await session.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(preorders.c.quantity), 0)).where(
-                    *in_window, preorders.c.status == "released"
-                )
-            )
-        ).scalar_one()
-        sold_out = sold_out_at(policy.cap, accepted)
-        started = policy.starts_at or min((item.at for item in accepted), default=None)
+        accepted = [item for item in taken if item.released_at is None]
+        released = sum(item.quantity for item in taken if item.released_at is not None)
+        sold_out = sold_out_at(policy.cap, taken)
+        started = policy.starts_at or min((item.at for item in taken), default=None)
         found.append(
             {
                 "campaign": name,

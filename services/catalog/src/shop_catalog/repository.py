@@ -133,6 +133,14 @@ async def lock_preorder_policies(session: AsyncSession, skus: Iterable[str]) -> 
     return {row.sku: _record(row) for row in rows}
 
 
+async def last_policies(session: AsyncSession, skus: Iterable[str]) -> dict[str, PreorderPolicy]:
+    """The SKUs' policies as last set, ended or not: pre-orders accepted under an ended policy keep its date."""
+    rows = await session.execute(
+        sa.select(preorder_policies).where(preorder_policies.c.sku.in_(sorted(set(skus))))
+    )
+    return {row.sku: policy_from_row(row) for row in rows}
+
+
 async def preorder_policy(session: AsyncSession, sku: str) -> PolicyRecord | None:
     row = (await session.execute(sa.select(preorder_policies).where(preorder_policies.c.sku == sku))).first()
     return None if row is None else _record(row)
