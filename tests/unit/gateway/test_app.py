@@ -291,7 +291,91 @@ async def test_every_order_scoped_route_checks_the_token_or_the_role(client: htt
         "/v1/orders/{order_id}",
         "/v1/orders/{order_id}/cancel",
         "/v1/orders/{order_id}/cancellation",
+        "/v1/orders/{order_id}/preorder-decision",
     ], "a new order-scoped route: give it order_access() and a test here"
+    decide = f"/v1/orders/{ORDER_ID}/preorder-decision"
+    answer = {"decision": "cancel"}
+    assert (
+        await client.post(decide, json=answer, headers={"Authorization": "Bearer good"})
+    ).status_code == 200
+    assert (
+        await client.post(decide, json=answer, headers={"Authorization": "Bearer other"})
+    ).status_code == 404
+    assert (await client.post(decide, json=answer)).status_code == 401
+    assert (await client.post(decide, json=answer, headers=SUPPORT)).status_code == 403
+    assert (await client.post(decide, json={"decision": "maybe"}, headers=STAFF)).status_code == 422
+
+
+def _metrics_answer(request: httpx.Request) -> httpx.Response:
+    if request.url.path == "/preorder-metrics" and request.url.host == "catalog":
+        return httpx.Response(
+            200,
+            json={
+                "campaigns": [
+                    {
+                        "campaign": "HOODIE@always",
+                        "sku": "HOODIE",
+                        "cap": 3,
+                        "views": 4,
+                        "sell_out_seconds": 60.0,
+                    }
+                ]
+            },
+        )
+    if request.url.path == "/preorder-metrics":
+        assert request.url.params.get("sku") == "HOODIE"
+        return httpx.Response(
+            200,
+            json={
+                "orders": 10,
+                "preorder_orders": 2,
+                "preorder_share": 0.2,
+                "campaigns": [{"campaign": "HOODIE@always", "sku": "HOODIE", "orders": 2, "units": 3}],
+            },
+        )
+    return internal(request)
+
+
+async def test_preorder_metrics_join_catalog_and_orders_for_staff_and_support_only() -> None:
+    app = build()
+    transport = httpx.MockTransport(_metrics_answer)
+    app.state.services._clients = {
+        name: httpx.AsyncClient(base_url=f"http://{name}", transport=transport)
+        for name in ("catalog", "orders")
+    }
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        for key in (STAFF, SUPPORT):
+            response = await c.get("/v1/admin/preorder-metrics", params={"sku": "HOODIE"}, headers=key)
+            assert response.status_code == 200, response.text
+            [campaign] = response.json()["campaigns"]
+            assert (campaign["orders"], campaign["views"], campaign["conversion"]) == (2, 4, 0.5)
+            assert campaign["sell_out_seconds"] == 60.0
+            assert response.json()["preorder_share"] == 0.2
+        warehouse = await c.get("/v1/admin/preorder-metrics", params={"sku": "HOODIE"}, headers=WAREHOUSE)
+        assert warehouse.status_code == 403
+        assert (
+            await c.get("/v1/admin/preorder-metrics", params={"sku": "bad sku!"}, headers=STAFF)
+        ).status_code == 422
+
+
+async def test_product_views_are_rate_limited_per_client() -> None:
+    app = build(gateway_view_rate_per_second=0.01, gateway_view_burst=2)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        view = f"/v1/products/{uuid.uuid4()}/views"
+        assert [(await c.post(view, json={"sku": "TEE-1"})).status_code for _ in range(3)] == [201, 201, 429]
+        limited = await c.post(view, json={"sku": "TEE-1"})
+        assert int(limited.headers["Retry-After"]) >= 1
+
+
+async def test_changing_an_inbound_is_for_staff_and_needs_something_to_change(
+    client: httpx.AsyncClient,
+) -> None:
+    path = f"/v1/admin/inbounds/{uuid.uuid4()}"
+    assert (await client.patch(path, json={"quantity": 3})).status_code == 401
+    assert (await client.patch(path, json={"quantity": 3}, headers=SUPPORT)).status_code == 403
+    assert (await client.patch(path, json={"quantity": 0}, headers=STAFF)).status_code == 422
+    naive = await client.patch(path, json={"expected_at": "2027-01-01T00:00:00"}, headers=STAFF)
+    assert naive.status_code == 422
 
 
 def _cancelling(outcome: dict[str, Any]) -> FastAPI:

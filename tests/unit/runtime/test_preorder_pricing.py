@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from shop_contracts.values import EarlyBirdTier, PreorderPolicy
 from shop_runtime.preorder_pricing import (
     balance_due_at,
+    campaign_id,
     discounted_unit_price,
     early_bird,
     percent_of,
@@ -101,3 +102,10 @@ def test_the_balance_is_due_when_ready_at_a_time_or_hours_after_checkout() -> No
     assert balance_due_at(at, ordered) == START + timedelta(days=30)
     after = PreorderPolicy(payment_mode="pay_later", balance_due="after", balance_due_after_hours=48)
     assert balance_due_at(after, ordered) == ordered + timedelta(hours=48)
+
+
+def test_a_campaign_is_named_by_its_sku_and_window_start_in_utc() -> None:
+    seoul = timezone(timedelta(hours=9))
+    policy = PreorderPolicy(payment_mode="pay_now", starts_at=datetime(2026, 12, 1, 9, tzinfo=seoul))
+    assert campaign_id("TEE-M", policy) == "TEE-M@2026-12-01T00:00:00Z"
+    assert campaign_id("TEE-M", PreorderPolicy(payment_mode="pay_now")) == "TEE-M@always"

@@ -159,3 +159,21 @@ class WaitlistNotification(CatalogEvent):
     customer: Customer
     ends_at: AwareDatetime | None = Field(default=None, description="preorder_open: when the window closes.")
     expected_ship_date: date | None = Field(default=None, description="preorder_open: when it should ship.")
+
+
+class PreorderEtaChanged(CatalogEvent):
+    """A waiting pre-order's expected ship date moved: an inbound was added, changed or received short, or
+    places ahead in the queue were given back.
+
+    Published only for pre-orders whose date actually changed; ``expected_ship_date`` None means no date is
+    known any more (no inbound covers it and the policy names none).
+    """
+
+    TYPE: ClassVar[str] = "catalog.preorder.eta_changed.v1"
+    order_id: str
+    sku: str
+    previous_date: date | None
+    expected_ship_date: date | None
+    reason: str = Field(
+        description="inbound_expected, inbound_changed, inbound_received_short or queue_moved (places given back)"
+    )

@@ -120,3 +120,22 @@ class OrderCancelled(OrderEvent):
     )
     discount_percent: int | None = None
     discount_expires_at: AwareDatetime | None = None
+
+
+class OrderPreorderDateChanged(OrderEvent):
+    """The expected ship date of a waiting pre-order line changed; the customer hears of it.
+
+    ``consent_required`` when the new date is past the date the shop promised: the customer accepts it or
+    cancels with a full refund, using ``decision_token`` (signed, scoped to this order) on the storefront.
+    """
+
+    TYPE: ClassVar[str] = "orders.preorder.date_changed.v1"
+    order_id: str
+    customer: Customer
+    sku: str
+    title: str
+    previous_date: date | None
+    expected_ship_date: date | None
+    promised_date: date
+    consent_required: bool
+    decision_token: str

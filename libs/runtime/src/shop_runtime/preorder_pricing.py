@@ -11,7 +11,7 @@ they add up exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shop_contracts.values import PreorderPolicy
 
@@ -99,3 +99,13 @@ def balance_due_at(policy: PreorderPolicy, ordered_at: datetime) -> datetime | N
     if policy.balance_due == "after" and policy.balance_due_after_hours is not None:
         return ordered_at + timedelta(hours=policy.balance_due_after_hours)
     return None
+
+
+def campaign_id(sku: str, policy: PreorderPolicy) -> str:
+    """One pre-order window of a variant's policy, named alike by catalog and orders: ``SKU@<start>``.
+
+    The start is the window's public ``starts_at`` in UTC, or ``always`` for a window open from the start.
+    """
+    if policy.starts_at is None:
+        return f"{sku}@always"
+    return f"{sku}@{policy.starts_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"

@@ -80,6 +80,15 @@ class WaitlistIn(Strict):
     locale: Literal["ko", "en"]
 
 
+class InboundChangeIn(Strict):
+    quantity: int | None = Field(default=None, gt=0, description="Units now expected.")
+    expected_at: AwareDatetime | None = Field(default=None, description="When they are now expected.")
+
+
+class ViewIn(Strict):
+    sku: Sku
+
+
 class ReceiptIn(Strict):
     quantity: int = Field(ge=0, description="Units that arrived; may be fewer than expected.")
 
@@ -315,3 +324,47 @@ async def waitlist_of(
     except CatalogError as error:
         raise _problem(error) from error
     return {"sku": sku, "count": count, "items": [waitlist_entry_view(entry) for entry in entries]}
+
+
+@router.patch("/inbounds/{inbound_id}")
+async def change_inbound(inbound_id: uuid.UUID, body: InboundChangeIn, uow: UnitOfWorkDep) -> dict[str, Any]:
+    if body.quantity is None and body.expected_at is None:
+        raise Problem(
+            422,
+            "Nothing to change",
+            code="validation_error",
+            errors=[{"field": "body", "message": "give quantity, expected_at or both"}],
+        )
+    try:
+        changed = await handlers.change_inbound(
+            uow, inbound_id=inbound_id, quantity=body.quantity, expected_at=body.expected_at
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    return {
+        "id": changed.id,
+        "sku": changed.sku,
+        "location": changed.location,
+        "quantity": changed.quantity,
+        "expected_at": changed.expected_at,
+        "status": "expected",
+        "preorders_with_new_ship_date": changed.ship_dates_changed,
+    }
+
+
+@router.post("/products/{product_id}/views", status_code=202)
+async def record_product_view(
+    product_id: uuid.UUID, body: ViewIn, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    try:
+        await handlers.record_product_view(uow, product_id=product_id, sku=body.sku, clock=clock)
+    except CatalogError as error:
+        raise _problem(error) from error
+    return {"product_id": product_id, "sku": body.sku, "counted": True}
+
+
+@router.get("/preorder-metrics")
+async def preorder_metrics(
+    uow: UnitOfWorkDep, sku: str | None = None, campaign: str | None = None
+) -> dict[str, Any]:
+    return {"campaigns": await queries.preorder_campaigns(uow.session, sku=sku, campaign=campaign)}

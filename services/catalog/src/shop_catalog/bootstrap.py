@@ -11,6 +11,7 @@ from shop_catalog import api, consumers, tables
 from shop_catalog.settings import CatalogSettings
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
+from shop_runtime.scheduling import JobHandler
 from shop_runtime.service import ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
 
@@ -31,6 +32,10 @@ def subscriptions(context: WorkerContext) -> Subscriptions:
     }
 
 
+def jobs(context: WorkerContext) -> dict[str, JobHandler]:
+    return {kind: functools.partial(job, clock=context.clock) for kind, job in consumers.JOBS.items()}
+
+
 DEFINITION = ServiceDefinition(
     name="catalog",
     settings_class=CatalogSettings,
@@ -38,4 +43,5 @@ DEFINITION = ServiceDefinition(
     migrations_path=Path(__file__).parent / "migrations",
     create_app=create_http_app,
     subscriptions=subscriptions,
+    jobs=jobs,
 )

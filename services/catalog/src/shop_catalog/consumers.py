@@ -7,6 +7,7 @@ plain dict.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from shop_catalog import handlers
 from shop_catalog.domain import PlannedLine, RequestedLine
@@ -58,3 +59,13 @@ SUBSCRIPTIONS: Mapping[type[Message], CatalogConsumer] = {
     contracts.ReleaseStock: on_release_stock,
     contracts.CommitStock: on_commit_stock,
 }
+
+
+async def run_announce_preorder_open(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+    await handlers.announce_preorder_open(
+        uow, sku=payload["sku"], version=int(payload["version"]), clock=clock
+    )
+
+
+JOBS: Mapping[str, CatalogConsumer] = {handlers.OPEN_PREORDER: run_announce_preorder_open}
+"""Catalog's scheduled jobs by kind, ``(payload, uow, *, clock)``; ``bootstrap`` binds the clock."""

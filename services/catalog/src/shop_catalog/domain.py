@@ -247,6 +247,8 @@ class QueuedPreorder:
     quantity: int
     allocated: int
     queue_position: int
+    told_ship_date: date | None = None
+    """The expected ship date orders was last told (at acceptance or in a change)."""
 
     @property
     def waiting(self) -> int:
@@ -331,6 +333,64 @@ def expected_ship_dates(
             supply[taken - 1].expected_at.astimezone(UTC).date() if covered >= demand else fallback
         )
     return dates
+
+
+@dataclass(frozen=True)
+class ShipDateChange:
+    preorder: QueuedPreorder
+    previous: date | None
+    current: date | None
+
+
+def ship_date_changes(
+    queue: Sequence[QueuedPreorder], dates: Mapping[uuid.UUID, date | None]
+) -> list[ShipDateChange]:
+    """The waiting pre-orders whose expected ship date differs from the one their order was last told."""
+    return [
+        ShipDateChange(preorder=preorder, previous=preorder.told_ship_date, current=dates.get(preorder.id))
+        for preorder in sorted(queue, key=lambda queued: (queued.sku, queued.queue_position))
+        if preorder.waiting > 0 and dates.get(preorder.id) != preorder.told_ship_date
+    ]
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """Units accepted as pre-orders at a moment (one pre-order of one order), and when they were given back."""
+
+    at: datetime
+    quantity: int
+    released_at: datetime | None = None
+
+
+def sold_out_at(cap: int | None, acceptances: Sequence[Acceptance]) -> datetime | None:
+    """When a capped campaign's units held under the cap first reached it (None: uncapped or not yet).
+
+    Units given back (a cancelled order) stop counting from the moment they were released.
+    """
+    if cap is None:
+        return None
+    changes = [(accepted.at, accepted.quantity) for accepted in acceptances]
+    changes += [(item.released_at, -item.quantity) for item in acceptances if item.released_at is not None]
+    held = 0
+    # At the same moment a release counts before an acceptance, so a place given back and taken is no peak.
+    for moment, delta in sorted(changes, key=lambda change: (change[0], change[1])):
+        held += delta
+        if held >= cap:
+            return moment
+    return None
+
+
+def opening_announcement_due(policy: PreorderPolicy, now: datetime) -> datetime | None:
+    """When the waitlist should hear that the policy's window opens: its start, when that is still ahead.
+
+    The waitlist holds no customer segments, so an early-access start is not announced to it; the public
+    start is. None when the window is open or closed already (an open window is announced when saved).
+    """
+    if policy.starts_at is None or policy.starts_at <= now:
+        return None
+    if policy.ends_at is not None and policy.ends_at <= policy.starts_at:
+        return None
+    return policy.starts_at
 
 
 WaitlistKind = Literal["back_in_stock", "preorder_open"]

@@ -28,10 +28,12 @@ from shop_catalog.domain import (
     availability_changes,
     check_preorder_policy,
     normalized_email,
+    opening_announcement_due,
     plan_order,
     plan_reservation,
     preorder_opens,
     preorder_shortage,
+    ship_date_changes,
 )
 from shop_catalog.repository import PolicyRecord
 from shop_catalog.tables import (
@@ -40,12 +42,15 @@ from shop_catalog.tables import (
     preorder_policies,
     preorders,
     prices,
+    product_views,
     products,
     reservations,
+    scheduled_jobs,
     variants,
 )
 from shop_contracts import catalog as contracts
 from shop_contracts.values import Customer, LocatedLine, Money, PreorderLine, PreorderPolicy
+from shop_runtime import scheduling
 from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
 from shop_runtime.preorder_pricing import window_state
@@ -225,6 +230,9 @@ async def reserve_stock(
         if plan.preorders
         else {}
     )
+    await repository.remember_ship_dates(
+        uow.session, {preorder.id: dates.get(preorder.id) for preorder in accepted_preorders}
+    )
     uow.publish(
         contracts.StockReserved(
             order_id=order_id,
@@ -348,6 +356,9 @@ async def _accept_preorders(
         ]
         policies = _active(read)
         dates = await repository.ship_dates(uow.session, list(requested), policies)
+        await repository.remember_ship_dates(
+            uow.session, {preorder.id: dates.get(preorder.id) for preorder in accepted}
+        )
         uow.publish(
             contracts.StockReserved(
                 order_id=order_id,
@@ -417,9 +428,10 @@ async def release_stock(uow: UnitOfWork, *, order_id: str, only: list[PlannedLin
         .union(sa.select(preorders.c.sku).where(preorders.c.order_id == order_id))
     )
     await repository.lock_preorder_policies(uow.session, list(touched.scalars()))
-    await repository.release_preorders(
+    given_back = await repository.release_preorders(
         uow.session, order_id, statuses=repository.ACCEPTED if only is None else ("waiting",)
     )
+    queues_moved = sorted(given_back)
     held = await _reservations(uow, order_id, status="reserved")
     if only is not None:
         held = _part_of(held, only)
@@ -439,6 +451,8 @@ async def release_stock(uow: UnitOfWork, *, order_id: str, only: list[PlannedLin
         )
         await repository.save_stock_levels(uow.session, levels)
         await _tell_waitlists(uow, available_before)
+    for sku in queues_moved:  # those behind the places given back may ship sooner
+        await _tell_changed_ship_dates(uow, sku, reason="queue_moved")
     uow.publish(contracts.StockReleased(order_id=order_id), subject=order_id)
     await uow.commit()
 
@@ -471,8 +485,8 @@ async def set_preorder_policy(
     """Put a variant on pre-order under ``policy`` (or change its policy) and tell other services.
 
     When this opens the pre-order (its window is open now and was not under the policy it replaces), the
-    SKU's waitlist hears of it. A window that starts later is not announced when it opens (a known gap:
-    nothing watches the clock), only by a later change of the policy made while it is open.
+    SKU's waitlist hears of it. A window that starts later is announced by a scheduled job at its start;
+    saving the policy again replaces that job (the old version's job is cancelled).
     """
     await _require_sku(uow, sku)
     check_preorder_policy(policy)
@@ -494,6 +508,7 @@ async def set_preorder_policy(
     uow.publish(contracts.PreorderPolicyUpdated(sku=sku, policy=policy, version=version), subject=sku)
     if preorder_opens(previous_window, window_state(policy, now)):
         await _notify_waitlist(uow, sku=sku, kind="preorder_open", policy=policy)
+    await _schedule_opening(uow, sku=sku, policy=policy, version=version, replaced=existing, now=now)
     await uow.commit()
     return SavedPolicy(sku=sku, policy=policy, version=version)
 
@@ -509,6 +524,7 @@ async def end_preorder_policy(uow: UnitOfWork, *, sku: str) -> SavedPolicy:
         raise NoPreorderPolicy(f"{sku!r} is not on pre-order", field="sku")
     await repository.reset_waitlist_notified(uow.session, [sku], "preorder_open")
     version = existing.version + 1
+    # A scheduled announcement of the ended window finds the version moved on and does nothing.
     await uow.session.execute(
         sa.update(preorder_policies)
         .where(preorder_policies.c.sku == sku)
@@ -524,12 +540,14 @@ async def expect_inbound(
 ) -> uuid.UUID:
     """Record units on their way to a location; waiting pre-orders' ship dates are reckoned from them."""
     await _require_sku(uow, sku)
+    await repository.lock_preorder_policies(uow.session, [sku])
     inbound_id = uuid.uuid4()
     await uow.session.execute(
         sa.insert(inbounds).values(
             id=inbound_id, sku=sku, location=location, quantity=quantity, expected_at=expected_at
         )
     )
+    await _tell_changed_ship_dates(uow, sku, reason="inbound_expected")
     await uow.commit()
     return inbound_id
 
@@ -578,6 +596,8 @@ async def receive_inbound(
         .where(inbounds.c.id == inbound_id)
         .values(received_quantity=quantity, received_at=clock.now())
     )
+    # Units that did not come (a short receipt) no longer cover the pre-orders further down the queue.
+    await _tell_changed_ship_dates(uow, inbound.sku, reason="inbound_received_short")
     await uow.commit()
     return ReceivedInbound(
         id=inbound_id,
@@ -586,6 +606,147 @@ async def receive_inbound(
         received_quantity=quantity,
         allocated=allocated,
     )
+
+
+@dataclass(frozen=True)
+class ChangedInbound:
+    id: uuid.UUID
+    sku: str
+    location: str
+    quantity: int
+    expected_at: datetime
+    ship_dates_changed: int
+    """Waiting pre-orders whose expected ship date moved (each order is told)."""
+
+
+async def change_inbound(
+    uow: UnitOfWork, *, inbound_id: uuid.UUID, quantity: int | None, expected_at: datetime | None
+) -> ChangedInbound:
+    """Change what an expected inbound brings or when (a late or smaller shipment announced by the supplier).
+
+    Every waiting pre-order of the SKU gets its expected ship date reckoned again; the orders whose date
+    moved are told, the others hear nothing.
+    """
+    inbound = (await uow.session.execute(sa.select(inbounds).where(inbounds.c.id == inbound_id))).first()
+    if inbound is None:
+        raise UnknownInbound(f"no inbound {inbound_id}", field="inbound_id")
+    await repository.lock_preorder_policies(uow.session, [inbound.sku])
+    inbound = (
+        await uow.session.execute(sa.select(inbounds).where(inbounds.c.id == inbound_id).with_for_update())
+    ).one()
+    if inbound.received_at is not None:
+        raise InboundAlreadyReceived(
+            f"inbound {inbound_id} was received already; it cannot change", field="inbound_id"
+        )
+    changed = await uow.session.execute(
+        sa.update(inbounds)
+        .where(inbounds.c.id == inbound_id)
+        .values(
+            quantity=inbound.quantity if quantity is None else quantity,
+            expected_at=inbound.expected_at if expected_at is None else expected_at,
+        )
+        .returning(*inbounds.c)
+    )
+    row = changed.one()
+    told = await _tell_changed_ship_dates(uow, inbound.sku, reason="inbound_changed")
+    await uow.commit()
+    return ChangedInbound(
+        id=row.id,
+        sku=row.sku,
+        location=row.location,
+        quantity=row.quantity,
+        expected_at=row.expected_at,
+        ship_dates_changed=told,
+    )
+
+
+async def _tell_changed_ship_dates(uow: UnitOfWork, sku: str, *, reason: str) -> int:
+    """Reckon the expected ship date of every waiting pre-order of ``sku`` again and tell each order whose
+    date moved; returns how many moved. The caller holds the SKU's policy lock and has saved its changes."""
+    await repository.lock_preorder_policies(uow.session, [sku])
+    queue = await repository.waiting_preorders(uow.session, [sku])
+    dates = await repository.ship_dates(
+        uow.session, [sku], await repository.last_policies(uow.session, [sku])
+    )
+    changes = ship_date_changes(queue, dates)
+    await repository.remember_ship_dates(
+        uow.session, {change.preorder.id: change.current for change in changes}
+    )
+    for change in changes:
+        order_id = change.preorder.order_id
+        uow.publish(
+            contracts.PreorderEtaChanged(
+                order_id=order_id,
+                sku=sku,
+                previous_date=change.previous,
+                expected_ship_date=change.current,
+                reason=reason,
+            ),
+            subject=order_id,
+            correlation_id=order_id,
+        )
+    return len(changes)
+
+
+OPEN_PREORDER = "announce_preorder_open"
+
+
+def _opening_key(sku: str, version: int) -> str:
+    return f"{OPEN_PREORDER}:{sku}:v{version}"
+
+
+async def _schedule_opening(
+    uow: UnitOfWork,
+    *,
+    sku: str,
+    policy: PreorderPolicy,
+    version: int,
+    replaced: PolicyRecord | None,
+    now: datetime,
+) -> None:
+    """Replace the announcement of the replaced policy's window with one at this window's start, if ahead."""
+    if replaced is not None:
+        await scheduling.cancel(uow.session, scheduled_jobs, key=_opening_key(sku, replaced.version), now=now)
+    due = opening_announcement_due(policy, now)
+    if due is not None:
+        await scheduling.schedule(
+            uow.session,
+            scheduled_jobs,
+            kind=OPEN_PREORDER,
+            key=_opening_key(sku, version),
+            due_at=due,
+            payload={"sku": sku, "version": version},
+        )
+
+
+async def announce_preorder_open(uow: UnitOfWork, *, sku: str, version: int, clock: Clock) -> None:
+    """A scheduled window start came: tell the SKU's waitlist the pre-order is open, once.
+
+    Does nothing when the policy was changed or ended since (its own job, if any, announces it) or the
+    window is not open at this moment.
+    """
+    record = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
+    if record is None or record.policy is None or record.version != version:
+        return
+    if window_state(record.policy, clock.now()) != "open":
+        return
+    await _notify_waitlist(uow, sku=sku, kind="preorder_open", policy=record.policy)
+    await uow.commit()
+
+
+async def record_product_view(uow: UnitOfWork, *, product_id: uuid.UUID, sku: str, clock: Clock) -> None:
+    """Count one storefront view of a variant (the first step of the pre-order conversion)."""
+    found = (
+        await uow.session.execute(
+            sa.select(variants.c.product_id).where(variants.c.sku == sku, variants.c.product_id == product_id)
+        )
+    ).first()
+    if found is None:
+        raise UnknownSku(f"product {product_id} has no variant with SKU {sku!r}", field="sku")
+    await uow.session.execute(
+        sa.insert(product_views).values(product_id=product_id, sku=sku, viewed_at=clock.now())
+    )
+    await uow.commit()
 
 
 async def _allocate_to_waiting_preorders(uow: UnitOfWork, levels: list[StockLevel]) -> list[Allocation]:

@@ -13,25 +13,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_catalog import repository
 from shop_catalog.domain import (
+    Acceptance,
     NoPreorderPolicy,
     QueuedPreorder,
     UnknownProduct,
     UnknownSku,
     WaitlistEntry,
     expected_ship_dates,
+    sold_out_at,
 )
 from shop_catalog.tables import (
     inbounds,
     preorder_policies,
     preorders,
     prices,
+    product_views,
     products,
     stock_levels,
     variants,
     waitlist_entries,
 )
 from shop_contracts.values import PreorderPolicy
-from shop_runtime.preorder_pricing import discounted_unit_price, early_bird, split_line, window_state
+from shop_runtime.preorder_pricing import (
+    campaign_id,
+    discounted_unit_price,
+    early_bird,
+    split_line,
+    window_state,
+)
 
 
 async def list_products(
@@ -306,3 +315,69 @@ async def waitlist_of(
         .offset(offset)
     )
     return int(count), [repository.waitlist_entry_from_row(row) for row in rows]
+
+
+async def preorder_campaigns(
+    session: AsyncSession, *, sku: str | None, campaign: str | None
+) -> list[dict[str, Any]]:
+    """Catalog's part of the pre-order metrics, per campaign (a SKU's current or last pre-order window):
+    storefront views of the variant in the window, units accepted and released, and how fast a capped
+    campaign sold out (from the window's start, or the first acceptance when it has none, to the cap)."""
+    query = sa.select(preorder_policies).order_by(preorder_policies.c.sku)
+    if sku is not None:
+        query = query.where(preorder_policies.c.sku == sku)
+    found = []
+    for row in await session.execute(query):
+        policy = repository.policy_from_row(row)
+        name = campaign_id(row.sku, policy)
+        if campaign is not None and name != campaign:
+            continue
+        in_window = [preorders.c.sku == row.sku]
+        seen_in_window = [product_views.c.sku == row.sku]
+        if policy.starts_at is not None:
+            in_window.append(preorders.c.created_at >= policy.starts_at)
+            seen_in_window.append(product_views.c.viewed_at >= policy.starts_at)
+        if policy.ends_at is not None:
+            in_window.append(preorders.c.created_at < policy.ends_at)
+            seen_in_window.append(product_views.c.viewed_at < policy.ends_at)
+        views = (
+            await session.execute(
+                sa.select(sa.func.count()).select_from(product_views).where(*seen_in_window)
+            )
+        ).scalar_one()
+        taken = [
+            Acceptance(
+                at=item.created_at,
+                quantity=item.quantity,
+                released_at=item.updated_at if item.status == "released" else None,
+            )
+            for item in await session.execute(
+                sa.select(
+                    preorders.c.created_at, preorders.c.updated_at, preorders.c.quantity, preorders.c.status
+                ).where(*in_window)
+            )
+        ]
+        accepted = [item for item in taken if item.released_at is None]
+        released = sum(item.quantity for item in taken if item.released_at is not None)
+        sold_out = sold_out_at(policy.cap, taken)
+        started = policy.starts_at or min((item.at for item in taken), default=None)
+        found.append(
+            {
+                "campaign": name,
+                "sku": row.sku,
+                "starts_at": policy.starts_at,
+                "ends_at": policy.ends_at,
+                "ended": row.ended_at is not None,
+                "cap": policy.cap,
+                "views": int(views),
+                "units_accepted": sum(item.quantity for item in accepted),
+                "units_released": int(released),
+                "sold_out_at": sold_out,
+                "sell_out_seconds": (
+                    (sold_out - started).total_seconds()
+                    if sold_out is not None and started is not None
+                    else None
+                ),
+            }
+        )
+    return found

@@ -193,6 +193,14 @@ async def preorder_policies_now(session: AsyncSession, skus: Iterable[str]) -> d
     return {row.sku: _record(row) for row in rows}
 
 
+async def last_policies(session: AsyncSession, skus: Iterable[str]) -> dict[str, PreorderPolicy]:
+    """The SKUs' policies as last set, ended or not: pre-orders accepted under an ended policy keep its date."""
+    rows = await session.execute(
+        sa.select(preorder_policies).where(preorder_policies.c.sku.in_(sorted(set(skus))))
+    )
+    return {row.sku: policy_from_row(row) for row in rows}
+
+
 async def preorder_policy(session: AsyncSession, sku: str) -> PolicyRecord | None:
     row = (await session.execute(sa.select(preorder_policies).where(preorder_policies.c.sku == sku))).first()
     return None if row is None else _record(row)
@@ -256,9 +264,9 @@ async def unaccept_units(session: AsyncSession, sku: str, quantity: int) -> None
 
 async def release_preorders(
     session: AsyncSession, order_id: str, *, statuses: Iterable[str] = ACCEPTED
-) -> None:
+) -> set[str]:
     """Release the order's pre-orders in these statuses, freeing their units under the cap (SKUs locked by
-    the caller)."""
+    the caller); the SKUs whose queues gave places back."""
     released = await session.execute(
         sa.update(preorders)
         .where(preorders.c.order_id == order_id, preorders.c.status.in_(tuple(statuses)))
@@ -274,6 +282,7 @@ async def release_preorders(
             .where(preorder_policies.c.sku == sku)
             .values(accepted_units=preorder_policies.c.accepted_units - quantity)
         )
+    return set(freed)
 
 
 async def accepted_units(
@@ -298,6 +307,7 @@ def _queued(row: sa.Row[Any]) -> QueuedPreorder:
         quantity=row.quantity,
         allocated=row.allocated,
         queue_position=row.queue_position,
+        told_ship_date=row.expected_ship_date,
     )
 
 
@@ -440,6 +450,14 @@ async def ship_dates(
             )
         )
     return dates
+
+
+async def remember_ship_dates(session: AsyncSession, dates: dict[uuid.UUID, date | None]) -> None:
+    """Record the expected ship date each pre-order's order was told."""
+    for preorder_id, told in dates.items():
+        await session.execute(
+            sa.update(preorders).where(preorders.c.id == preorder_id).values(expected_ship_date=told)
+        )
 
 
 async def available_units(session: AsyncSession, skus: Iterable[str]) -> dict[str, int]:

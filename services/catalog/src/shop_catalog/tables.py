@@ -4,9 +4,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from shop_runtime.messaging_tables import add_messaging_tables
+from shop_runtime.scheduling import add_schedule_table
 
 metadata = sa.MetaData()
 outbox, inbox = add_messaging_tables(metadata)
+scheduled_jobs = add_schedule_table(metadata)
 
 products = sa.Table(
     "products",
@@ -124,6 +126,7 @@ preorders = sa.Table(
     sa.Column("queue_position", sa.Integer, nullable=False),
     sa.Column("customer_email", sa.Text),
     sa.Column("status", sa.Text, nullable=False),
+    sa.Column("expected_ship_date", sa.Date, comment="The date last told to orders; a change is published"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.UniqueConstraint("sku", "queue_position", name="preorder_queue_position_unique"),
@@ -178,3 +181,13 @@ waitlist_entries = sa.Table(
     sa.UniqueConstraint("sku", "email", name="waitlist_one_entry_per_sku_and_email"),
     sa.CheckConstraint("locale IN ('ko', 'en')", name="waitlist_locale"),
 )
+
+product_views = sa.Table(
+    "product_views",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("product_id", postgresql.UUID(as_uuid=True), sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("sku", sa.Text, sa.ForeignKey("variants.sku"), nullable=False),
+    sa.Column("viewed_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("product_views_sku_viewed_at", product_views.c.sku, product_views.c.viewed_at)

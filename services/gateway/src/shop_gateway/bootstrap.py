@@ -9,7 +9,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from shop_gateway import api, routes_cancellations, routes_customers, routes_ops, routes_webhooks
+from shop_gateway import (
+    api,
+    routes_cancellations,
+    routes_customers,
+    routes_ops,
+    routes_preorders_extra,
+    routes_webhooks,
+)
 from shop_gateway.customer_auth import install_customer_auth
 from shop_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from shop_gateway.ratelimit import RateLimiter
@@ -59,6 +66,7 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
             routes_ops.router,
             routes_webhooks.router,
             routes_cancellations.router,
+            routes_preorders_extra.router,
         ],
         lifespan=lifespan,
         readiness_checks=[every_service_ready],
@@ -67,6 +75,9 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
     install_customer_auth(app, settings)
     app.state.checkout_limiter = RateLimiter(
         rate=settings.gateway_checkout_rate_per_second, burst=settings.gateway_checkout_burst
+    )
+    app.state.view_limiter = RateLimiter(
+        rate=settings.gateway_view_rate_per_second, burst=settings.gateway_view_burst
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.gateway_max_body_bytes)
     app.add_middleware(

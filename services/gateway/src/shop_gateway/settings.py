@@ -49,6 +49,9 @@ class GatewaySettings(BaseSettings):
     from 127.0.0.1) never reach; a public deployment sets it much lower (e.g. 1 per second, burst 20)."""
     gateway_checkout_burst: int = Field(default=1000, ge=1)
     """Checkouts a client address may place at once before the sustained rate applies."""
+    gateway_view_rate_per_second: float = Field(default=20.0, ge=0)
+    """Product views (POST /v1/products/{id}/views) a client address may report per second, per replica; 0: off."""
+    gateway_view_burst: int = Field(default=100, ge=1)
     gateway_trusted_proxies: str = ""
     """Comma-separated addresses or networks (CIDR) of proxies whose X-Forwarded-For is believed; empty: none."""
 

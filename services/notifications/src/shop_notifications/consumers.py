@@ -179,6 +179,23 @@ async def on_waitlist_notification(
         )
 
 
+async def on_preorder_date_changed(
+    message: orders.OrderPreorderDateChanged, uow: UnitOfWork, *, storefront_url: str
+) -> None:
+    await handlers.notify_preorder_date_changed(
+        uow,
+        storefront_url=storefront_url,
+        order_id=message.order_id,
+        recipient=_recipient(message.customer),
+        title=message.title,
+        previous_date=message.previous_date,
+        expected_ship_date=message.expected_ship_date,
+        promised_date=message.promised_date,
+        consent_required=message.consent_required,
+        decision_token=message.decision_token,
+    )
+
+
 def subscriptions(*, storefront_url: str) -> Subscriptions:
     """Every message notifications consumes, with the consumer that handles it."""
     return {
@@ -190,6 +207,9 @@ def subscriptions(*, storefront_url: str) -> Subscriptions:
         orders.OrderCancelled: functools.partial(on_order_cancelled, storefront_url=storefront_url),
         orders.OrderBalanceChargeFailed: functools.partial(
             on_order_balance_charge_failed, storefront_url=storefront_url
+        ),
+        orders.OrderPreorderDateChanged: functools.partial(
+            on_preorder_date_changed, storefront_url=storefront_url
         ),
         catalog.WaitlistNotification: functools.partial(
             on_waitlist_notification, storefront_url=storefront_url

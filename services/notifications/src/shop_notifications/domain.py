@@ -24,6 +24,7 @@ ORDER_CANCELLED = "order_cancelled"
 ORDER_BALANCE_CHARGE_FAILED = "order_balance_charge_failed"
 WAITLIST_BACK_IN_STOCK = "waitlist_back_in_stock"
 WAITLIST_PREORDER_OPEN = "waitlist_preorder_open"
+PREORDER_DATE_CHANGED = "preorder_date_changed"
 TEMPLATES = (
     ORDER_CONFIRMED,
     ORDER_REJECTED,
@@ -33,6 +34,7 @@ TEMPLATES = (
     ORDER_BALANCE_CHARGE_FAILED,
     WAITLIST_BACK_IN_STOCK,
     WAITLIST_PREORDER_OPEN,
+    PREORDER_DATE_CHANGED,
 )
 
 MINOR_UNIT_DIGITS = {"KRW": 0, "JPY": 0, "USD": 2, "EUR": 2, "GBP": 2}
@@ -200,6 +202,14 @@ def order_payment_url(storefront_url: str, order_id: str) -> str:
     return f"{storefront_url}/orders/{quote(order_id, safe='')}/payment"
 
 
+def preorder_decision_url(storefront_url: str, order_id: str, token: str) -> str:
+    """The storefront page where a customer accepts a changed pre-order date or cancels. Opening it changes
+    nothing (mail scanners open links): the page shows both choices and POSTs the one taken with the token."""
+    return (
+        f"{storefront_url}/orders/{quote(order_id, safe='')}/preorder-decision?token={quote(token, safe='')}"
+    )
+
+
 def product_url(storefront_url: str, product_id: str) -> str:
     """The storefront page of a product."""
     return f"{storefront_url}/products/{quote(product_id, safe='')}"
@@ -348,6 +358,44 @@ def order_balance_charged_email(
     )
 
 
+def preorder_date_changed_email(
+    *,
+    order_id: str,
+    recipient: Recipient,
+    title: str,
+    previous_date: date | None,
+    expected_ship_date: date | None,
+    promised_date: date,
+    consent_required: bool,
+    decision_token: str,
+    storefront_url: str,
+) -> EmailDraft:
+    """A pre-order's expected ship date changed: the new date, whether the customer's consent is needed (the
+    date is past the promise) and the link to accept it or cancel with a full refund."""
+    locale = recipient.locale
+    return EmailDraft(
+        template=PREORDER_DATE_CHANGED,
+        order_id=order_id,
+        recipient=recipient,
+        values={
+            "order_id": order_id,
+            "title": title,
+            "previous_date": format_date(previous_date, locale) if previous_date is not None else None,
+            "expected_ship_date": (
+                format_date(expected_ship_date, locale) if expected_ship_date is not None else None
+            ),
+            "later": (
+                expected_ship_date is not None
+                and previous_date is not None
+                and expected_ship_date > previous_date
+            ),
+            "promised_date": format_date(promised_date, locale),
+            "consent_required": consent_required,
+            "decision_url": preorder_decision_url(storefront_url, order_id, decision_token),
+        },
+    )
+
+
 def order_balance_charge_failed_email(
     *,
     order_id: str,
@@ -466,6 +514,14 @@ class RetryPolicy:
 
 
 CANCELLATION_REASONS: dict[str, dict[Locale, str]] = {
+    "preorder_date_changed": {
+        "en": "you chose to cancel after the expected ship date of your pre-order changed",
+        "ko": "예약 상품의 출고 예정일 변경 후 주문 취소를 선택하셨습니다",
+    },
+    "preorder_promise_broken": {
+        "en": "we could not ship your pre-order by the date we promised, and you had not agreed to a later date",
+        "ko": "약속드린 날짜까지 예약 상품을 출고하지 못했고, 변경된 날짜에 동의하지 않으셨습니다",
+    },
     "balance_unpaid": {
         "en": "the balance of your pre-order could not be charged before the payment deadline",
         "ko": "결제 기한까지 예약 주문 잔금을 결제하지 못했습니다",

@@ -30,6 +30,7 @@ from shop_notifications.domain import (
     order_delivered_email,
     order_rejected_email,
     order_shipped_email,
+    preorder_date_changed_email,
     waitlist_back_in_stock_email,
     waitlist_preorder_open_email,
 )
@@ -153,6 +154,35 @@ async def notify_balance_charge_failed(
         reason=reason,
         requires_action=requires_action,
         retry_at=retry_at,
+        storefront_url=storefront_url,
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_preorder_date_changed(
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    order_id: str,
+    recipient: Recipient,
+    title: str,
+    previous_date: date | None,
+    expected_ship_date: date | None,
+    promised_date: date,
+    consent_required: bool,
+    decision_token: str,
+) -> None:
+    """Queue the email that tells a pre-order's new expected ship date and how to accept it or cancel."""
+    draft = preorder_date_changed_email(
+        order_id=order_id,
+        recipient=recipient,
+        title=title,
+        previous_date=previous_date,
+        expected_ship_date=expected_ship_date,
+        promised_date=promised_date,
+        consent_required=consent_required,
+        decision_token=decision_token,
         storefront_url=storefront_url,
     )
     await _queue_email(uow, draft)

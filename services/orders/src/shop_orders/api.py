@@ -10,19 +10,21 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
-from shop_orders import cancellations, customer_checkout, handlers, queries, repository
+from shop_orders import cancellations, customer_checkout, handlers, promises, queries, repository
 from shop_orders.domain import (
     CheckoutLine,
     DiscountCodeExpired,
     DiscountCodeUsed,
     DuplicateSku,
     IdempotencyKeyReused,
+    NoDecisionAwaited,
     NotCancellable,
     OrderError,
     UnknownDiscountCode,
     UnknownOrder,
     access_token,
     access_token_matches,
+    decision_token_matches,
 )
 from shop_orders.settings import OrdersSettings
 from shop_runtime.database import Database, UnitOfWork
@@ -79,6 +81,7 @@ def _problem(error: OrderError) -> Problem:
         UnknownDiscountCode: (422, "unknown_discount_code"),
         DiscountCodeUsed: (409, "discount_code_used"),
         DiscountCodeExpired: (422, "discount_code_expired"),
+        NoDecisionAwaited: (409, "no_decision_awaited"),
     }.get(type(error), (422, "invalid_checkout"))
     errors = [{"field": error.field, "message": str(error)}] if error.field else None
     return Problem(status, str(error), code=code, errors=errors)
@@ -320,3 +323,46 @@ async def get_order(
         return await queries.order_view(uow.session, order_id)
     except OrderError as error:
         raise _problem(error) from error
+
+
+class PreorderDecisionIn(Strict):
+    decision: Literal["accept", "cancel"]
+
+
+@router.post("/orders/{order_id}/preorder-decision")
+async def decide_on_changed_date(
+    order_id: str,
+    body: PreorderDecisionIn,
+    request: Request,
+    uow: UnitOfWorkDep,
+    clock: ClockDep,
+    x_order_access_token: Annotated[str | None, Header()] = None,
+    x_caller_role: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Accept a pre-order's changed ship date or cancel with a full refund: with the email link's token (it
+    opens nothing else), the order's access token, or as staff."""
+    settings: OrdersSettings = request.app.state.settings
+    token = x_order_access_token
+    if token is None or not decision_token_matches(settings.access_token_secret, order_id, token):
+        _authorised(request, order_id, token, x_caller_role)
+    try:
+        outcome = await promises.decide_on_changed_date(
+            uow, order_id=order_id, decision=body.decision, now=clock.now()
+        )
+    except OrderError as error:
+        raise _problem(error) from error
+    return {
+        "id": order_id,
+        "decision": outcome.decision,
+        "status": outcome.status,
+        "refund": outcome.refund,
+        "promised_ship_dates": outcome.promised_ship_dates,
+    }
+
+
+@router.get("/preorder-metrics")
+async def preorder_metrics(
+    uow: UnitOfWorkDep, sku: str | None = None, campaign: str | None = None
+) -> dict[str, Any]:
+    """Orders' part of the pre-order metrics: units, revenue, shares, cancellations, refunds, demand."""
+    return await queries.preorder_metrics(uow.session, sku=sku, campaign=campaign)

@@ -26,6 +26,7 @@ from shop_contracts.values import Address, LocatedLine
 from shop_orders import repository
 from shop_orders.domain import (
     NOT_YET_WITH_THE_WAREHOUSE,
+    SHOP_BROKE_ITS_PROMISE,
     GroupStatus,
     OrderStatus,
     WinBack,
@@ -242,7 +243,12 @@ async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[C
         cancelled_units = line.quantity - line.quantity_refunded - kept_units[line.sku]
         kept_value += kept_units[line.sku] * line.unit_price
         policy = _policy_of(line) if line.kind == "preorder" else None
-        if policy is not None and policy.payment_mode == "deposit" and not policy.deposit_refundable:
+        if (
+            policy is not None
+            and policy.payment_mode == "deposit"
+            and not policy.deposit_refundable
+            and cancellation.reason not in SHOP_BROKE_ITS_PROMISE
+        ):
             kept_deposits += kept_deposit(
                 paid_now=line.paid_now, quantity=line.quantity, cancelled_units=cancelled_units
             )

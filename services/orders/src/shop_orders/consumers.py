@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from shop_contracts import catalog, fulfillment, notifications, payments
-from shop_orders import cancellations, handlers
+from shop_orders import cancellations, handlers, promises
 from shop_orders.settings import OrdersSettings
 from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
@@ -176,6 +176,20 @@ async def on_notification_sent(message: notifications.NotificationSent, uow: Uni
     )
 
 
+async def on_preorder_eta_changed(
+    message: catalog.PreorderEtaChanged, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
+) -> None:
+    await promises.record_preorder_date_change(
+        uow,
+        order_id=message.order_id,
+        sku=message.sku,
+        previous_date=message.previous_date,
+        expected_ship_date=message.expected_ship_date,
+        now=clock.now(),
+        token_secret=settings.access_token_secret,
+    )
+
+
 def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
     """Every message orders handles; the clock and settings are bound for the consumers that need them."""
     return {
@@ -184,6 +198,9 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
         catalog.StockReserved: on_stock_reserved,
         catalog.StockRejected: on_stock_rejected,
         catalog.PreorderAllocated: on_preorder_allocated,
+        catalog.PreorderEtaChanged: functools.partial(
+            on_preorder_eta_changed, clock=clock, settings=settings
+        ),
         payments.PaymentSucceeded: on_payment_succeeded,
         payments.PaymentFailed: on_payment_failed,
         payments.BalanceCharged: on_balance_charged,
@@ -217,9 +234,20 @@ async def run_cancel_unpaid(payload: dict[str, Any], uow: UnitOfWork, *, clock: 
     )
 
 
+async def run_promise_check(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+    await promises.check_promise(
+        uow,
+        order_id=payload["order_id"],
+        sku=payload["sku"],
+        promised=date.fromisoformat(payload["promised"]),
+        now=clock.now(),
+    )
+
+
 def jobs(*, clock: Clock) -> dict[str, JobHandler]:
     """Orders' scheduled jobs by kind (dunning retries and the end of the dunning period)."""
     return {
         handlers.RETRY_BALANCE: functools.partial(run_retry_balance, clock=clock),
         handlers.CANCEL_UNPAID: functools.partial(run_cancel_unpaid, clock=clock),
+        handlers.PROMISE_CHECK: functools.partial(run_promise_check, clock=clock),
     }

@@ -9,7 +9,7 @@ import json
 import secrets
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from shop_contracts.values import PreorderPolicy
@@ -46,6 +46,10 @@ class UnknownOrder(OrderError):
 
 class DuplicateSku(OrderError):
     pass
+
+
+class NoDecisionAwaited(OrderError):
+    """No pre-order line of the order has a changed date to accept or cancel over."""
 
 
 class NotCancellable(OrderError):
@@ -125,6 +129,13 @@ class GroupStatus(enum.StrEnum):
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
 
+
+DATE_CHANGED_REASON = "preorder_date_changed"
+"""Cancellation reason when the customer cancels over a changed date (full refund, deposit included)."""
+PROMISE_BROKEN_REASON = "preorder_promise_broken"
+"""Cancellation reason when the promised date passed without the goods or the customer's consent."""
+SHOP_BROKE_ITS_PROMISE = frozenset({DATE_CHANGED_REASON, PROMISE_BROKEN_REASON})
+"""Cancellations the shop caused: non-refundable deposits are refunded too."""
 
 NOT_YET_WITH_THE_WAREHOUSE = {
     GroupStatus.RESERVED,
@@ -378,6 +389,41 @@ def access_token_matches(secret: str, order_id: str, token: str) -> bool:
     return hmac.compare_digest(access_token(secret, order_id), token)
 
 
+def decision_token(secret: str, order_id: str) -> str:
+    """The token of an email's link to accept a changed pre-order date or cancel: good for that one order
+    and that decision only (it opens nothing else), and never stored."""
+    digest = hmac.new(secret.encode(), f"preorder-decision:{order_id}".encode(), hashlib.sha256).digest()
+    return urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def decision_token_matches(secret: str, order_id: str, token: str) -> bool:
+    return hmac.compare_digest(decision_token(secret, order_id), token)
+
+
+PROMISE_WITHOUT_DATE = timedelta(days=30)
+"""What the shop promises for a pre-order whose policy names no ship date: shipping within 30 days."""
+
+
+def promised_ship_date(policy: PreorderPolicy, ordered_at: datetime) -> date:
+    """The ship date promised at checkout: the policy's latest date of its window, else its expected date,
+    else the order date plus 30 days."""
+    if policy.expected_ship_latest is not None:
+        return policy.expected_ship_latest
+    if policy.expected_ship_date is not None:
+        return policy.expected_ship_date
+    return (ordered_at.astimezone(UTC) + PROMISE_WITHOUT_DATE).date()
+
+
+def needs_consent(expected_ship_date: date | None, promised: date) -> bool:
+    """A new expected date past the promise needs the customer's consent (an unknown date does not break it)."""
+    return expected_ship_date is not None and expected_ship_date > promised
+
+
+def promise_check_due(promised: date) -> datetime:
+    """When a promise is checked: once the promised day is over (UTC)."""
+    return datetime.combine(promised + timedelta(days=1), time(), tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class PlanLine:
     """A line once catalog said whether it ships from stock or waits as a pre-order."""
@@ -524,3 +570,64 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class SoldPreorderLine:
+    """A pre-order line of an order whose checkout was paid, as the pre-order metrics count it."""
+
+    order_id: str
+    campaign: str
+    sku: str
+    quantity: int
+    line_total: int
+    currency: str
+    cancelled: bool
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def rate(part: int, whole: int) -> float | None:
+    """``part / whole`` rounded to 4 places; None when there is no whole to divide."""
+    return round(part / whole, 4) if whole else None
+
+
+def campaign_metrics(lines: list[SoldPreorderLine], refunded: dict[str, int]) -> list[dict[str, Any]]:
+    """Per campaign: orders, units and revenue kept (per currency), cancellations, refunds (orders refunded
+    anything, amounts per currency) and units kept per option value. ``refunded`` is each order's refunds."""
+    by_campaign: dict[str, list[SoldPreorderLine]] = {}
+    for line in lines:
+        by_campaign.setdefault(line.campaign, []).append(line)
+    found = []
+    for campaign, sold in sorted(by_campaign.items()):
+        orders = {line.order_id: line.currency for line in sold}
+        cancelled = {line.order_id for line in sold if line.cancelled}
+        with_refund = {order_id for order_id in orders if refunded.get(order_id, 0) > 0}
+        revenue: dict[str, int] = {}
+        refunds: dict[str, int] = {}
+        demand: dict[str, dict[str, int]] = {}
+        for line in sold:
+            if line.cancelled:
+                continue
+            revenue[line.currency] = revenue.get(line.currency, 0) + line.line_total
+            for option, value in line.options.items():
+                values = demand.setdefault(option, {})
+                values[value] = values.get(value, 0) + line.quantity
+        for order_id in with_refund:
+            refunds[orders[order_id]] = refunds.get(orders[order_id], 0) + refunded[order_id]
+        found.append(
+            {
+                "campaign": campaign,
+                "sku": sold[0].sku,
+                "orders": len(orders),
+                "units": sum(line.quantity for line in sold if not line.cancelled),
+                "units_cancelled": sum(line.quantity for line in sold if line.cancelled),
+                "revenue": revenue,
+                "cancelled_orders": len(cancelled),
+                "cancellation_rate": rate(len(cancelled), len(orders)),
+                "refunded_orders": len(with_refund),
+                "refund_rate": rate(len(with_refund), len(orders)),
+                "refunded": refunds,
+                "demand_by_option": demand,
+            }
+        )
+    return found

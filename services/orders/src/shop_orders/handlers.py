@@ -44,6 +44,8 @@ from shop_orders.domain import (
     discount_for,
     plan_checkout_charge,
     price_checkout,
+    promise_check_due,
+    promised_ship_date,
 )
 from shop_orders.tables import discount_codes, order_lines, orders, scheduled_jobs, shipment_groups
 from shop_runtime import scheduling
@@ -262,12 +264,16 @@ async def take_payment_for_reserved_stock(
     for sku in stored:
         values: dict[str, Any] = {"paid_now": plan.paid_now[sku], "balance": plan.balance[sku]}
         if sku in waiting:
+            sold_under = _policy_of(stored[sku], current.get(sku))
+            promised = promised_ship_date(sold_under, order.created_at)
             values |= {
                 "kind": "preorder",
-                "preorder_policy": _policy_of(stored[sku], current.get(sku)).model_dump(mode="json"),
+                "preorder_policy": sold_under.model_dump(mode="json"),
                 "queue_position": waiting[sku].queue_position,
                 "expected_ship_date": waiting[sku].expected_ship_date,
+                "promised_ship_date": promised,
             }
+            await schedule_promise_check(uow, order_id=order_id, sku=sku, promised=promised)
         await uow.session.execute(
             sa.update(order_lines)
             .where(order_lines.c.order_id == order_id, order_lines.c.sku == sku)
@@ -556,6 +562,21 @@ async def hold_unpaid_group(
         subject=order_id,
     )
     await uow.commit()
+
+
+PROMISE_CHECK = "preorder_promise_check"
+
+
+async def schedule_promise_check(uow: UnitOfWork, *, order_id: str, sku: str, promised: date) -> None:
+    """Check a pre-order line's promise once its promised day is over (``shop_orders.promises``)."""
+    await scheduling.schedule(
+        uow.session,
+        scheduled_jobs,
+        kind=PROMISE_CHECK,
+        key=f"{PROMISE_CHECK}:{order_id}:{sku}:{promised.isoformat()}",
+        due_at=promise_check_due(promised),
+        payload={"order_id": order_id, "sku": sku, "promised": promised.isoformat()},
+    )
 
 
 class BalanceChargeInFlight(Exception):

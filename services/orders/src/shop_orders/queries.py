@@ -7,8 +7,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_orders.domain import UnknownOrder
-from shop_orders.tables import order_lines, order_timeline, orders, shipment_groups
+from shop_contracts.values import PreorderPolicy
+from shop_orders.domain import (
+    ACCEPTED,
+    OrderStatus,
+    SoldPreorderLine,
+    UnknownOrder,
+    campaign_metrics,
+    rate,
+)
+from shop_orders.tables import catalog_variants, order_lines, order_timeline, orders, shipment_groups
+from shop_runtime.preorder_pricing import campaign_id
 
 
 async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
@@ -48,6 +57,8 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
             "units_allocated": line.units_allocated,
             "quantity_shipped": shipped.get(line.sku, 0),
             "quantity_refunded": line.quantity_refunded,
+            "promised_ship_date": line.promised_ship_date,
+            "consent_awaited": line.consent_awaited,
         }
         for line in lines
     ]
@@ -71,6 +82,8 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
             "quantity": line["quantity"] - line["units_allocated"] - line["quantity_refunded"],
             "queue_position": line["queue_position"],
             "expected_ship_date": line["expected_ship_date"],
+            "promised_ship_date": line["promised_ship_date"],
+            "consent_awaited": line["consent_awaited"],
         }
         for line in line_views
         if line["kind"] == "preorder"
@@ -100,4 +113,63 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
         "timeline": [{"at": entry.at, "event": entry.event, "detail": entry.detail} for entry in timeline],
         "created_at": order.created_at,
         "updated_at": order.updated_at,
+    }
+
+
+async def preorder_metrics(session: AsyncSession, *, sku: str | None, campaign: str | None) -> dict[str, Any]:
+    """Pre-order sales of orders whose checkout was paid (cancelled ones included, as cancellations), per
+    campaign, and the pre-order share of all such orders."""
+    paid = [status.value for status in (*ACCEPTED, OrderStatus.CANCELLED)]
+    all_orders = (
+        await session.execute(sa.select(sa.func.count()).select_from(orders).where(orders.c.status.in_(paid)))
+    ).scalar_one()
+    query = (
+        sa.select(
+            order_lines.c.order_id,
+            order_lines.c.sku,
+            order_lines.c.quantity,
+            order_lines.c.line_total,
+            order_lines.c.preorder_policy,
+            orders.c.status,
+            orders.c.currency,
+            catalog_variants.c.options,
+        )
+        .join(orders, orders.c.id == order_lines.c.order_id)
+        .outerjoin(catalog_variants, catalog_variants.c.sku == order_lines.c.sku)
+        .where(order_lines.c.kind == "preorder", orders.c.status.in_(paid))
+    )
+    if sku is not None:
+        query = query.where(order_lines.c.sku == sku)
+    lines = [
+        SoldPreorderLine(
+            order_id=row.order_id,
+            campaign=campaign_id(
+                row.sku, PreorderPolicy.model_validate(row.preorder_policy or {"payment_mode": "pay_now"})
+            ),
+            sku=row.sku,
+            quantity=row.quantity,
+            line_total=row.line_total,
+            currency=row.currency,
+            cancelled=row.status == OrderStatus.CANCELLED.value,
+            options=dict(row.options or {}),
+        )
+        for row in await session.execute(query)
+    ]
+    if campaign is not None:
+        lines = [line for line in lines if line.campaign == campaign]
+    order_ids = sorted({line.order_id for line in lines})
+    refunded: dict[str, int] = {}
+    if order_ids:
+        refund_rows = await session.execute(
+            sa.select(order_timeline.c.order_id, order_timeline.c.detail).where(
+                order_timeline.c.order_id.in_(order_ids), order_timeline.c.event == "refunded"
+            )
+        )
+        for row in refund_rows:
+            refunded[row.order_id] = refunded.get(row.order_id, 0) + int(row.detail.get("amount", 0))
+    return {
+        "orders": int(all_orders),
+        "preorder_orders": len(order_ids),
+        "preorder_share": rate(len(order_ids), int(all_orders)),
+        "campaigns": campaign_metrics(lines, refunded),
     }

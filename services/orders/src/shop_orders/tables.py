@@ -98,6 +98,11 @@ order_lines = sa.Table(
         server_default="0",
         comment="Units that will not ship (cancelled or short at the pick) and were refunded",
     ),
+    sa.Column(
+        "promised_ship_date", sa.Date, comment="Pre-order: the date the shop promised; consent moves it"
+    ),
+    sa.Column("consent_awaited", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("date_changed_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="order_line_kind"),
 )
 

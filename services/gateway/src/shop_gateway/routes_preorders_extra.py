@@ -1,0 +1,200 @@
+"""Public routes for pre-order promises and metrics: changing an expected inbound, the customer's decision about a
+changed ship date, storefront product views, and the pre-order metrics staff read."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shop_gateway.api import ALWAYS, STAFF_CALL, ServicesDep, order_access, problems, require
+from shop_gateway.domain import Permission
+from shop_gateway.ratelimit import RateLimiter, client_address
+from shop_gateway.schemas import SKU_PATTERN
+from shop_gateway.services import Services
+from shop_gateway.settings import GatewaySettings
+from shop_runtime.problems import Problem
+
+router = APIRouter(prefix="/v1", responses=problems(*ALWAYS))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InboundChangeIn(Strict):
+    """What changed about stock on its way: how many units come, when, or both."""
+
+    quantity: int | None = Field(default=None, gt=0, le=1_000_000, description="Units now expected.")
+    expected_at: AwareDatetime | None = Field(
+        default=None, description="When they are now expected (UTC offset)."
+    )
+
+
+class PreorderDecisionIn(Strict):
+    """The customer's answer to a changed pre-order ship date, from the storefront page of the email's link."""
+
+    decision: Literal["accept", "cancel"] = Field(
+        description="accept: the new date becomes the promise; cancel: the order is cancelled, everything refunded"
+    )
+
+
+class ProductViewIn(Strict):
+    sku: str = Field(min_length=1, max_length=64, pattern=SKU_PATTERN, description="The variant shown.")
+
+
+def view_limit(request: Request) -> None:
+    """At most the configured product views per client address (per replica), so views stay a fair count."""
+    limiter: RateLimiter = request.app.state.view_limiter
+    if not limiter.enabled:
+        return
+    settings: GatewaySettings = request.app.state.settings
+    client = client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        settings.trusted_proxies,
+    )
+    wait = limiter.check(client, time.monotonic())
+    if wait:
+        raise Problem(
+            429,
+            "Too many product views from this client",
+            f"try again in {wait} s",
+            code="rate_limited",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+@router.patch(
+    "/admin/inbounds/{inbound_id}",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_WRITE)],
+    responses=STAFF_CALL,
+)
+async def change_inbound(inbound_id: uuid.UUID, body: InboundChangeIn, services: ServicesDep) -> JSONResponse:
+    """Change an expected inbound (fewer units, a later or earlier date). Waiting pre-orders' ship dates are
+    reckoned again; each customer whose date moved is emailed, and asked to consent when it passes the promise."""
+    return await services.forward(
+        "catalog", "PATCH", f"/inbounds/{inbound_id}", json=body.model_dump(mode="json", exclude_none=True)
+    )
+
+
+@router.post(
+    "/orders/{order_id}/preorder-decision",
+    tags=["storefront"],
+    responses=problems(401, 403, 404, 409),
+)
+async def decide_on_changed_date(
+    order_id: uuid.UUID,
+    body: PreorderDecisionIn,
+    services: ServicesDep,
+    headers: Annotated[dict[str, str], order_access(Permission.ORDERS_WRITE)],
+) -> JSONResponse:
+    """Accept a pre-order's changed ship date or cancel with a full refund (deposit included). The storefront
+    page the email links to POSTs here with the link's token as ``Authorization: Bearer`` (the order's access
+    token or a staff key work too); opening the link itself changes nothing. A wrong token answers 404."""
+    return await services.forward(
+        "orders",
+        "POST",
+        f"/orders/{order_id}/preorder-decision",
+        json=body.model_dump(mode="json"),
+        headers=headers,
+    )
+
+
+@router.post(
+    "/products/{product_id}/views",
+    status_code=202,
+    tags=["storefront"],
+    dependencies=[Depends(view_limit)],
+    responses=problems(404, 429),
+)
+async def record_product_view(
+    product_id: uuid.UUID, body: ProductViewIn, services: ServicesDep
+) -> JSONResponse:
+    """Count a view of a product's variant (pre-order conversion). Rate-limited per client: 429 with
+    ``Retry-After``."""
+    return await services.forward(
+        "catalog", "POST", f"/products/{product_id}/views", json=body.model_dump(mode="json")
+    )
+
+
+@router.get(
+    "/admin/preorder-metrics",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_READ)],
+    responses=STAFF_CALL,
+)
+async def preorder_metrics(
+    services: ServicesDep,
+    sku: Annotated[str | None, Query(min_length=1, max_length=64, pattern=SKU_PATTERN)] = None,
+    campaign: Annotated[
+        str | None,
+        Query(min_length=3, max_length=100, description="``SKU@<window start>`` or ``SKU@always``"),
+    ] = None,
+) -> JSONResponse:
+    """Pre-order units and revenue per currency, pre-order share of all orders, conversion from product views,
+    sell-out time of capped campaigns, cancellation and refund rates, and demand per option value; per campaign
+    (one pre-order window of a variant), filtered by SKU or campaign (staff and support)."""
+    params = {name: value for name, value in (("sku", sku), ("campaign", campaign)) if value is not None}
+    catalog_part = await _json(services, "catalog", params)
+    orders_part = await _json(services, "orders", params)
+    return JSONResponse(combine_metrics(catalog_part, orders_part))
+
+
+async def _json(services: Services, service: str, params: dict[str, str]) -> dict[str, Any]:
+    response = await services.call(service, "GET", "/preorder-metrics", params=params)
+    if response.status_code != 200:
+        raise Problem(503, f"{service} could not answer the pre-order metrics", code="service_unavailable")
+    return response.json()  # type: ignore[no-any-return]
+
+
+def combine_metrics(catalog_part: dict[str, Any], orders_part: dict[str, Any]) -> dict[str, Any]:
+    """Join catalog's campaigns (views, cap, sell-out) and orders' (sales, cancellations, refunds, demand) by
+    campaign id; conversion is pre-order orders per product view in the campaign's window."""
+    by_campaign: dict[str, dict[str, Any]] = {}
+    for item in catalog_part.get("campaigns", []):
+        by_campaign.setdefault(item["campaign"], {}).update(
+            {key: item.get(key) for key in ("sku", "starts_at", "ends_at", "cap", "views", "sold_out_at")}
+            | {"sell_out_seconds": item.get("sell_out_seconds")}
+        )
+    for item in orders_part.get("campaigns", []):
+        by_campaign.setdefault(item["campaign"], {}).update(
+            {key: value for key, value in item.items() if key != "campaign"}
+        )
+    campaigns = []
+    for name, item in sorted(by_campaign.items()):
+        views = item.get("views")
+        orders = item.get("orders", 0)
+        campaigns.append(
+            {
+                "campaign": name,
+                "sku": item.get("sku"),
+                "window": {"starts_at": item.get("starts_at"), "ends_at": item.get("ends_at")},
+                "cap": item.get("cap"),
+                "orders": orders,
+                "units": item.get("units", 0),
+                "units_cancelled": item.get("units_cancelled", 0),
+                "revenue": item.get("revenue", {}),
+                "views": views,
+                "conversion": round(orders / views, 4) if views else None,
+                "sold_out_at": item.get("sold_out_at"),
+                "sell_out_seconds": item.get("sell_out_seconds"),
+                "cancelled_orders": item.get("cancelled_orders", 0),
+                "cancellation_rate": item.get("cancellation_rate"),
+                "refunded_orders": item.get("refunded_orders", 0),
+                "refund_rate": item.get("refund_rate"),
+                "refunded": item.get("refunded", {}),
+                "demand_by_option": item.get("demand_by_option", {}),
+            }
+        )
+    return {
+        "orders": orders_part.get("orders", 0),
+        "preorder_orders": orders_part.get("preorder_orders", 0),
+        "preorder_share": orders_part.get("preorder_share"),
+        "campaigns": campaigns,
+    }
