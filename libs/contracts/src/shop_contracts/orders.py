@@ -103,6 +103,19 @@ class OrderBalanceChargeFailed(OrderEvent):
     retry_at: AwareDatetime | None = None
 
 
+class OrderBalanceReminder(OrderEvent):
+    """A pre-order's balance will be charged off-session soon: tell the customer what, when and where to
+    change the card."""
+
+    TYPE: ClassVar[str] = "orders.balance.reminder.v1"
+    order_id: str
+    customer: Customer
+    group_id: str
+    amount: int
+    currency: str
+    charge_at: AwareDatetime = Field(description="When the balance will be charged.")
+
+
 class OrderCancelled(OrderEvent):
     """An order (or what was left of it) was cancelled; ``refund`` is what goes back to the customer."""
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from shop_gateway import api
+from shop_gateway import api, routes_payment_methods
 from shop_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from shop_gateway.ratelimit import RateLimiter
 from shop_gateway.services import Services
@@ -51,7 +51,7 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
     app = create_app(
         title="Shop API",
         description=DESCRIPTION,
-        routers=[api.router],
+        routers=[api.router, routes_payment_methods.router],
         lifespan=lifespan,
         readiness_checks=[every_service_ready],
     )

@@ -139,6 +139,19 @@ async def on_order_balance_charge_failed(
     )
 
 
+async def on_order_balance_reminder(
+    message: orders.OrderBalanceReminder, uow: UnitOfWork, *, storefront_url: str
+) -> None:
+    await handlers.notify_balance_reminder(
+        uow,
+        storefront_url=storefront_url,
+        order_id=message.order_id,
+        recipient=_recipient(message.customer),
+        amount=Money(message.amount, message.currency),
+        charge_at=message.charge_at,
+    )
+
+
 async def on_waitlist_notification(
     message: catalog.WaitlistNotification, uow: UnitOfWork, *, storefront_url: str
 ) -> None:
@@ -176,6 +189,9 @@ def subscriptions(*, storefront_url: str) -> Subscriptions:
         orders.OrderCancelled: on_order_cancelled,
         orders.OrderBalanceChargeFailed: functools.partial(
             on_order_balance_charge_failed, storefront_url=storefront_url
+        ),
+        orders.OrderBalanceReminder: functools.partial(
+            on_order_balance_reminder, storefront_url=storefront_url
         ),
         catalog.WaitlistNotification: functools.partial(
             on_waitlist_notification, storefront_url=storefront_url

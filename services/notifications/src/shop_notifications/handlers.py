@@ -24,6 +24,7 @@ from shop_notifications.domain import (
     WaitlistItem,
     order_balance_charge_failed_email,
     order_balance_charged_email,
+    order_balance_reminder_email,
     order_cancelled_email,
     order_confirmed_email,
     order_delivered_email,
@@ -133,6 +134,27 @@ async def notify_balance_charge_failed(
         reason=reason,
         requires_action=requires_action,
         retry_at=retry_at,
+        storefront_url=storefront_url,
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_balance_reminder(
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    order_id: str,
+    recipient: Recipient,
+    amount: Money,
+    charge_at: datetime,
+) -> None:
+    """Queue the email that says a pre-order's balance will be charged soon and where to change the card."""
+    draft = order_balance_reminder_email(
+        order_id=order_id,
+        recipient=recipient,
+        amount=amount,
+        charge_at=charge_at,
         storefront_url=storefront_url,
     )
     await _queue_email(uow, draft)

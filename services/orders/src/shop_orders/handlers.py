@@ -33,6 +33,7 @@ from shop_orders import repository
 from shop_orders.domain import (
     ACCEPTED,
     NOT_YET_WITH_THE_WAREHOUSE,
+    UNALLOCATED,
     CatalogVariant,
     CheckoutLine,
     GroupStatus,
@@ -45,6 +46,7 @@ from shop_orders.domain import (
     checkout_fingerprint,
     plan_checkout_charge,
     price_checkout,
+    reminder_time,
 )
 from shop_orders.tables import order_lines, orders, scheduled_jobs, shipment_groups
 from shop_runtime import scheduling
@@ -302,8 +304,17 @@ async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: st
     ORDERS_REJECTED.labels("out_of_stock").inc()
 
 
-async def confirm_paid_order(uow: UnitOfWork, *, order_id: str, payment_id: str, amount: int) -> None:
-    """Checkout is paid: confirm, tell the customer, and send each group that may ship on its way."""
+async def confirm_paid_order(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    payment_id: str,
+    amount: int,
+    now: datetime,
+    balance_notice: timedelta,
+) -> None:
+    """Checkout is paid: confirm, tell the customer, send each group that may ship on its way, and schedule
+    the balances that are due by the clock."""
     order = await repository.lock_order(uow.session, order_id)
     if not can_move(OrderStatus(order.status), OrderStatus.CONFIRMED):
         return
@@ -332,6 +343,7 @@ async def confirm_paid_order(uow: UnitOfWork, *, order_id: str, payment_id: str,
     )
     for group in await _groups(uow, order_id, GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
         await _advance(uow, order, group)
+    await _schedule_balances_due_by_the_clock(uow, order, preorder_lines, now=now, notice=balance_notice)
     await uow.commit()
     ORDERS_CONFIRMED.labels(order.currency).inc()
     CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
@@ -366,6 +378,13 @@ async def receive_preorder_allocation(
         return
     line = next(line for line in await repository.lines_of(uow.session, order_id) if line.sku == sku)
     units = min(quantity, line.quantity - line.units_allocated)
+    scheduled = await _unallocated_group(uow, order_id, sku)
+    if scheduled is not None and units > 0:
+        await _allocate_to_scheduled_group(
+            uow, order, scheduled, allocation_id=allocation_id, line=line, location=location, units=units
+        )
+        await uow.commit()
+        return
     balance = balance_for_units(
         balance_left=line.balance - line.balance_assigned,
         units_left=line.quantity - line.units_allocated,
@@ -433,7 +452,13 @@ async def release_paid_group(
         ),
         subject=order_id,
     )
-    await _release(uow, order, group)
+    if group.location == UNALLOCATED:  # charged by the clock before its units arrived
+        await _set_group(uow, group.id, status=GroupStatus.PAID_AWAITING_STOCK)
+    else:
+        await _release(uow, order, group)
+    for waiting in await _groups(uow, order_id, GroupStatus.AWAITING_LINE_BALANCE):
+        if _sku_of(waiting) == _sku_of(group):
+            await _release(uow, order, waiting)
     await uow.commit()
 
 
@@ -530,6 +555,76 @@ async def retry_unpaid_balance(
     await uow.commit()
 
 
+CHARGE_SCHEDULED_BALANCE = "charge_scheduled_balance"
+REMIND_BALANCE = "remind_balance"
+
+
+async def charge_scheduled_balance(uow: UnitOfWork, *, order_id: str, group_id: str) -> None:
+    """A group's balance is due by the clock: charge it off-session now, whether or not its units arrived."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await _group(uow, group_id)
+    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_SCHEDULED:
+        return
+    await repository.add_to_timeline(uow.session, order_id, "balance_due", group_id=group_id)
+    await _advance(uow, order, group)
+    await uow.commit()
+
+
+async def remind_of_balance(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
+    """Tell the customer a group's balance will be charged soon (what, when, where to change the card).
+    A reminder that comes due only when the charge is due too says nothing: there is no time left to act."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await _group(uow, group_id)
+    if (
+        group is None
+        or GroupStatus(group.status) is not GroupStatus.BALANCE_SCHEDULED
+        or group.balance_due_at is None
+        or group.balance_due_at <= now
+    ):
+        return
+    await uow.session.execute(
+        sa.update(order_lines)
+        .where(order_lines.c.order_id == order_id, order_lines.c.sku == _sku_of(group))
+        .values(balance_reminded_at=now)
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order_id,
+        "balance_reminder_sent",
+        group_id=group_id,
+        amount=group.balance_amount,
+        charge_at=group.balance_due_at.isoformat(),
+    )
+    uow.publish(
+        contracts.OrderBalanceReminder(
+            order_id=order_id,
+            customer=_customer(order),
+            group_id=group_id,
+            amount=group.balance_amount,
+            currency=order.currency,
+            charge_at=group.balance_due_at,
+        ),
+        subject=order_id,
+    )
+    await uow.commit()
+
+
+async def retry_with_updated_method(uow: UnitOfWork, *, order_id: str, now: datetime) -> None:
+    """The customer replaced the order's payment method: charge every held balance again now instead of
+    waiting for the next dunning retry, which is cancelled (a decline schedules the next one)."""
+    order = await repository.lock_order(uow.session, order_id)
+    await repository.add_to_timeline(uow.session, order_id, "payment_method_updated")
+    for group in await _groups(uow, order_id, GroupStatus.BALANCE_FAILED):
+        await scheduling.cancel(
+            uow.session, scheduled_jobs, key=f"{RETRY_BALANCE}:{group.id}:{group.balance_failures}", now=now
+        )
+        await repository.add_to_timeline(
+            uow.session, order_id, "balance_retried", group_id=group.id, cause="payment_method_updated"
+        )
+        await _advance(uow, order, group)
+    await uow.commit()
+
+
 async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
     """The dunning period ended and the balance is still unpaid: cancel, so the unit goes to the next in line."""
     group = await _group(uow, group_id)
@@ -564,11 +659,17 @@ async def cancel_order(uow: UnitOfWork, *, order_id: str, reason: str, now: date
         and not _policy_of(line).deposit_refundable
         and _policy_of(line).payment_mode == "deposit"
     )
-    refund: int = max((order.charged_now or 0) - kept, 0)
+    paid_ahead = sum(
+        group.balance_amount
+        for group in groups
+        if GroupStatus(group.status) is GroupStatus.PAID_AWAITING_STOCK
+    )
+    refund: int = max((order.charged_now or 0) - kept, 0) + paid_ahead
     for group in groups:
         await _set_group(uow, group.id, status=GroupStatus.CANCELLED)
         # Pending dunning retries need no cancelling: they find the group cancelled and do nothing.
-        await scheduling.cancel(uow.session, scheduled_jobs, key=f"{CANCEL_UNPAID}:{group.id}", now=now)
+        for kind in (CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE):
+            await scheduling.cancel(uow.session, scheduled_jobs, key=f"{kind}:{group.id}", now=now)
     await repository.set_status(uow.session, order_id, OrderStatus.CANCELLED, reason=reason)
     await repository.add_to_timeline(
         uow.session, order_id, "cancelled", reason=reason, refund=refund, kept=kept
@@ -742,6 +843,7 @@ async def _add_group(
     group_id: str | None = None,
     balance_amount: int = 0,
     expected_ship_date: date | None = None,
+    balance_due_at: datetime | None = None,
 ) -> Row[Any]:
     row = (
         await uow.session.execute(
@@ -755,11 +857,153 @@ async def _add_group(
                 lines=[line.model_dump() for line in lines],
                 balance_amount=balance_amount,
                 expected_ship_date=expected_ship_date,
+                balance_due_at=balance_due_at,
             )
             .returning(*shipment_groups.c)
         )
     ).one()
     return row
+
+
+async def _schedule_balances_due_by_the_clock(
+    uow: UnitOfWork, order: Row[Any], lines: list[Row[Any]], *, now: datetime, notice: timedelta
+) -> None:
+    """Each pre-order line whose balance is due at a time (policy 'at' or 'after') becomes a group of its
+    own now, not yet allocated anywhere: its balance is charged at that time whether or not the units
+    arrived, with a reminder ``notice`` before; the units join it when stock is allocated."""
+    shipping = order.shipping if order.shipping_deferred else 0
+    for line in lines:
+        charge_at = balance_due_at(_policy_of(line), order.created_at)
+        units = line.quantity - line.units_allocated
+        amount = line.balance - line.balance_assigned
+        if charge_at is None or units <= 0 or amount <= 0:
+            continue
+        group = await _add_group(
+            uow,
+            order.id,
+            kind="preorder",
+            location=UNALLOCATED,
+            lines=[LocatedLine(sku=line.sku, quantity=units, location=UNALLOCATED)],
+            status=GroupStatus.BALANCE_SCHEDULED,
+            balance_amount=amount + shipping,  # pay later: shipping goes with the first balance
+            expected_ship_date=line.expected_ship_date,
+            balance_due_at=charge_at,
+        )
+        if shipping:
+            shipping = 0
+            await uow.session.execute(
+                sa.update(orders).where(orders.c.id == order.id).values(shipping_deferred=False)
+            )
+        await uow.session.execute(
+            sa.update(order_lines)
+            .where(order_lines.c.order_id == order.id, order_lines.c.sku == line.sku)
+            .values(balance_assigned=line.balance)
+        )
+        await repository.add_to_timeline(
+            uow.session,
+            order.id,
+            "balance_scheduled",
+            group_id=group.id,
+            sku=line.sku,
+            amount=group.balance_amount,
+            charge_at=charge_at.isoformat(),
+        )
+        payload = {"order_id": order.id, "group_id": group.id}
+        await scheduling.schedule(
+            uow.session,
+            scheduled_jobs,
+            kind=CHARGE_SCHEDULED_BALANCE,
+            key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
+            due_at=charge_at,
+            payload=payload,
+        )
+        remind_at = reminder_time(charge_at=charge_at, notice=notice, now=now)
+        if remind_at is not None:
+            await scheduling.schedule(
+                uow.session,
+                scheduled_jobs,
+                kind=REMIND_BALANCE,
+                key=f"{REMIND_BALANCE}:{group.id}",
+                due_at=remind_at,
+                payload=payload,
+            )
+
+
+async def _unallocated_group(uow: UnitOfWork, order_id: str, sku: str) -> Row[Any] | None:
+    """The group of a line whose balance is due by the clock, while units of it still wait for stock."""
+    rows = await uow.session.execute(
+        sa.select(shipment_groups).where(
+            shipment_groups.c.order_id == order_id,
+            shipment_groups.c.location == UNALLOCATED,
+            shipment_groups.c.status != GroupStatus.CANCELLED.value,
+        )
+    )
+    return next((group for group in rows if _sku_of(group) == sku), None)
+
+
+async def _allocate_to_scheduled_group(
+    uow: UnitOfWork,
+    order: Row[Any],
+    group: Row[Any],
+    *,
+    allocation_id: str,
+    line: Row[Any],
+    location: str,
+    units: int,
+) -> None:
+    """Received units of a line whose balance is due by the clock: the last of them take the line's group
+    (a partial allocation before that gets a group of its own, owing nothing); either ships as soon as the
+    line's balance is paid, at once if it already is."""
+    await uow.session.execute(
+        sa.update(order_lines)
+        .where(order_lines.c.order_id == order.id, order_lines.c.sku == line.sku)
+        .values(units_allocated=line.units_allocated + units)
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order.id,
+        "preorder_allocated",
+        group_id=allocation_id,
+        sku=line.sku,
+        quantity=units,
+        location=location,
+    )
+    placed = LocatedLine(sku=line.sku, quantity=units, location=location)
+    paid = GroupStatus(group.status) is GroupStatus.PAID_AWAITING_STOCK
+    waiting = int(group.lines[0]["quantity"])
+    if units >= waiting:
+        await uow.session.execute(
+            sa.update(shipment_groups)
+            .where(shipment_groups.c.id == group.id)
+            .values(location=location, lines=[placed.model_dump()], updated_at=sa.func.now())
+        )
+        allocated = await _group(uow, group.id)
+        if paid and allocated is not None:
+            await _release(uow, order, allocated)
+        return
+    left = LocatedLine(sku=line.sku, quantity=waiting - units, location=UNALLOCATED)
+    await uow.session.execute(
+        sa.update(shipment_groups)
+        .where(shipment_groups.c.id == group.id)
+        .values(lines=[left.model_dump()], updated_at=sa.func.now())
+    )
+    part = await _add_group(
+        uow,
+        order.id,
+        kind="preorder",
+        location=location,
+        lines=[placed],
+        status=GroupStatus.AWAITING_LINE_BALANCE,
+        group_id=allocation_id,
+        expected_ship_date=line.expected_ship_date,
+    )
+    if paid:
+        await _release(uow, order, part)
+
+
+def _sku_of(group: Row[Any]) -> str:
+    """The SKU of a pre-order group (each holds units of one line)."""
+    return str(group.lines[0]["sku"])
 
 
 async def _group(uow: UnitOfWork, group_id: str) -> Row[Any] | None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop_contracts.values import PreorderPolicy
 from shop_orders.domain import UnknownOrder
 from shop_orders.tables import order_lines, order_timeline, orders, shipment_groups
+from shop_runtime.preorder_pricing import balance_due_at
 
 
 async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
@@ -40,6 +44,7 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
             "paid_now": line.paid_now,
             "balance": line.balance,
             "units_allocated": line.units_allocated,
+            "balance_charged_at": _balance_charged_at(line, order.created_at),
         }
         for line in lines
     ]
@@ -51,6 +56,7 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
             "status": group.status,
             "lines": group.lines,
             "balance": group.balance_amount,
+            "balance_due_at": group.balance_due_at,
             "expected_ship_date": group.expected_ship_date,
             "fulfillment_id": group.fulfillment_id,
         }
@@ -84,3 +90,11 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
         "created_at": order.created_at,
         "updated_at": order.updated_at,
     }
+
+
+def _balance_charged_at(line: Row[Any], ordered_at: datetime) -> datetime | str | None:
+    """When a pre-order line's balance is charged: a time, "on_ready" (when its units are allocated, after a
+    reminder), or None when nothing is left to pay later."""
+    if line.kind != "preorder" or line.balance == 0 or line.preorder_policy is None:
+        return None
+    return balance_due_at(PreorderPolicy.model_validate(line.preorder_policy), ordered_at) or "on_ready"

@@ -78,6 +78,11 @@ order_lines = sa.Table(
     sa.Column("balance", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("balance_assigned", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("units_allocated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "balance_reminded_at",
+        sa.DateTime(timezone=True),
+        comment="When the customer was last told the balance is about to be charged",
+    ),
     sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="order_line_kind"),
 )
 
@@ -95,6 +100,11 @@ shipment_groups = sa.Table(
     sa.Column("fulfillment_id", sa.Text),
     sa.Column("balance_failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("first_failed_at", sa.DateTime(timezone=True)),
+    sa.Column(
+        "balance_due_at",
+        sa.DateTime(timezone=True),
+        comment="When the balance is charged by the clock (policy 'at' or 'after', or after the notice)",
+    ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="shipment_group_kind"),
