@@ -446,3 +446,36 @@ async def test_a_pre_order_open_notice_is_emailed_in_english_with_the_window_end
     assert "Pre-orders close: March 14, 2030" in text
     assert "Expected to ship: May 1, 2030" in text
     assert f"{STOREFRONT_URL}/products/prod-1" in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "says"),
+    [
+        ("ko", ["350,000원", "2025년 3월 15일 01:00(한국 시간)", "결제 수단을 변경"]),
+        ("en", ["₩350,000", "March 14, 2025 at 16:00 (UTC)", "update your payment method"]),
+    ],
+)
+async def test_a_balance_reminder_says_how_much_when_and_where_to_change_the_card(
+    notifications: Notifications,
+    broker: AbstractRobustConnection,
+    probe: MessageProbe,
+    locale: Locale,
+    says: list[str],
+) -> None:
+    order_id = f"ord-remind-{locale}"
+    reminder = orders.OrderBalanceReminder(
+        order_id=order_id,
+        customer=_customer(locale),
+        group_id="grp-1",
+        amount=350000,
+        currency="KRW",
+        charge_at=datetime(2025, 3, 14, 16, 0, tzinfo=UTC),
+    )
+    await send(broker, reminder, subject=order_id)
+    mail = await _the_only_mail_about(notifications, probe, order_id, "order_balance_reminder")
+    text = _text(mail)
+    for phrase in says:
+        assert phrase in text, text
+    html = mail.get_body(("html",))
+    assert html is not None
+    assert f'<a href="{STOREFRONT_URL}/orders/{order_id}/payment">' in html.get_content()

@@ -205,6 +205,8 @@ async def test_a_declined_balance_is_retried_after_the_customer_replaces_the_car
     replaced = await payments.client.put(f"/payment-methods/{order_id}", json={"token": "tok_visa"})
     assert replaced.status_code == 200, replaced.text
     assert replaced.json() == {"brand": "visa", "last4": "4242"}
+    updated = await probe.wait_for(contracts.PaymentMethodUpdated, lambda m: m.order_id == order_id)
+    assert (updated.card_brand, updated.card_last4) == ("visa", "4242")  # orders retries on it; no token
     await _charge_balance(broker, order_id, 29_000)
     await _told(probe, order_id, charged=1, failed=2)
     await _charge_balance(broker, order_id, 29_000)

@@ -48,6 +48,8 @@ def internal(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, text="Traceback ... at http://10.0.0.3:8101/internal")
     if path.startswith("/preorder-policies/") or path == "/inbounds":
         return httpx.Response(200, json={"ok": True})
+    if path.startswith("/payment-methods/"):
+        return httpx.Response(200, json={"brand": "visa", "last4": "4242"})
     if path in ("/payments", "/fulfillments"):
         return httpx.Response(200, json={"items": []})
     if path == "/pick-requests":
@@ -292,6 +294,7 @@ async def test_every_order_scoped_route_checks_the_token_or_the_role(client: htt
         "/v1/orders/{order_id}/cancel",
         "/v1/orders/{order_id}/cancellation",
         "/v1/orders/{order_id}/preorder-decision",
+        "/v1/orders/{order_id}/payment-method",
     ], "a new order-scoped route: give it order_access() and a test here"
     decide = f"/v1/orders/{ORDER_ID}/preorder-decision"
     answer = {"decision": "cancel"}
@@ -425,3 +428,25 @@ async def test_a_cancel_the_warehouse_refused_is_a_409_that_says_to_request_a_re
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     assert "request a return" in response.json()["detail"]
+
+
+async def test_replacing_an_orders_payment_method_checks_the_token_or_the_role(
+    client: httpx.AsyncClient,
+) -> None:
+    path = f"/v1/orders/{ORDER_ID}/payment-method"
+    body = {"token": "tok_visa"}
+    replaced = await client.put(path, json=body, headers={"Authorization": "Bearer good"})
+    assert replaced.status_code == 200
+    assert replaced.json() == {"brand": "visa", "last4": "4242"}
+    assert (await client.put(path, json=body, headers={"Authorization": "Bearer other"})).status_code == 404
+    assert (await client.put(path, json=body)).status_code == 401
+    assert (await client.put(path, json=body, headers=STAFF)).status_code == 200
+    assert (await client.put(path, json=body, headers=SUPPORT)).status_code == 403
+    assert (await client.put(path, json=body, headers=WAREHOUSE)).status_code == 403
+    no_token = await client.put(path, json={}, headers={"Authorization": "Bearer good"})
+    assert no_token.status_code == 422
+    assert [error["field"] for error in no_token.json()["errors"]] == ["token"]
+    card_number = await client.put(
+        path, json={"token": "tok_visa", "card_number": "4242424242424242"}, headers=STAFF
+    )
+    assert card_number.status_code == 422

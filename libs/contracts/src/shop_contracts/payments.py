@@ -92,6 +92,15 @@ class BalanceChargeFailed(PaymentEvent):
     )
 
 
+class PaymentMethodUpdated(PaymentEvent):
+    """The customer replaced an order's saved method (a PSP token, never card data); later balances use it."""
+
+    TYPE: ClassVar[str] = "payments.payment_method.updated.v1"
+    order_id: str
+    card_brand: str | None = None
+    card_last4: str | None = None
+
+
 class IssueRefund(Message):
     """Give money back on an order (a cancellation, a dunning period that ran out); idempotent by key."""
 

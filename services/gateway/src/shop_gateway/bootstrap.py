@@ -14,6 +14,7 @@ from shop_gateway import (
     routes_cancellations,
     routes_customers,
     routes_ops,
+    routes_payment_methods,
     routes_preorders_extra,
     routes_webhooks,
 )
@@ -67,6 +68,7 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
             routes_webhooks.router,
             routes_cancellations.router,
             routes_preorders_extra.router,
+            routes_payment_methods.router,
         ],
         lifespan=lifespan,
         readiness_checks=[every_service_ready],

@@ -153,6 +153,20 @@ async def on_order_balance_charge_failed(
     )
 
 
+async def on_order_balance_reminder(
+    message: orders.OrderBalanceReminder, uow: UnitOfWork, *, storefront_url: str
+) -> None:
+    await handlers.notify_balance_reminder(
+        uow,
+        storefront_url=storefront_url,
+        order_id=message.order_id,
+        recipient=_recipient(message.customer),
+        amount=Money(message.amount, message.currency),
+        charge_at=message.charge_at,
+        when_ready=message.when_ready,
+    )
+
+
 async def on_waitlist_notification(
     message: catalog.WaitlistNotification, uow: UnitOfWork, *, storefront_url: str
 ) -> None:
@@ -210,6 +224,9 @@ def subscriptions(*, storefront_url: str) -> Subscriptions:
         ),
         orders.OrderPreorderDateChanged: functools.partial(
             on_preorder_date_changed, storefront_url=storefront_url
+        ),
+        orders.OrderBalanceReminder: functools.partial(
+            on_order_balance_reminder, storefront_url=storefront_url
         ),
         catalog.WaitlistNotification: functools.partial(
             on_waitlist_notification, storefront_url=storefront_url

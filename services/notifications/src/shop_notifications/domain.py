@@ -22,6 +22,7 @@ ORDER_DELIVERED = "order_delivered"
 ORDER_BALANCE_CHARGED = "order_balance_charged"
 ORDER_CANCELLED = "order_cancelled"
 ORDER_BALANCE_CHARGE_FAILED = "order_balance_charge_failed"
+ORDER_BALANCE_REMINDER = "order_balance_reminder"
 WAITLIST_BACK_IN_STOCK = "waitlist_back_in_stock"
 WAITLIST_PREORDER_OPEN = "waitlist_preorder_open"
 PREORDER_DATE_CHANGED = "preorder_date_changed"
@@ -32,6 +33,7 @@ TEMPLATES = (
     ORDER_DELIVERED,
     ORDER_BALANCE_CHARGED,
     ORDER_BALANCE_CHARGE_FAILED,
+    ORDER_BALANCE_REMINDER,
     WAITLIST_BACK_IN_STOCK,
     WAITLIST_PREORDER_OPEN,
     PREORDER_DATE_CHANGED,
@@ -418,6 +420,34 @@ def order_balance_charge_failed_email(
             "failure": charge_failure(reason, requires_action=requires_action),
             "requires_action": requires_action,
             "retry_on": format_day_of(retry_at, locale) if retry_at is not None else None,
+            "payment_url": order_payment_url(storefront_url, order_id),
+        },
+    )
+
+
+def order_balance_reminder_email(
+    *,
+    order_id: str,
+    recipient: Recipient,
+    amount: Money,
+    charge_at: datetime,
+    storefront_url: str,
+    when_ready: bool = False,
+) -> EmailDraft:
+    """A pre-order's balance will be charged soon: how much, when (in the customer's time zone; with
+    ``when_ready``, when the goods are expected to be ready), and where to change the card before then."""
+    locale = recipient.locale
+    local = charge_at.astimezone(customer_time_zone(locale))
+    return EmailDraft(
+        template=ORDER_BALANCE_REMINDER,
+        order_id=order_id,
+        recipient=recipient,
+        values={
+            "order_id": order_id,
+            "amount": amount.format(locale),
+            "charge_on": format_date(local.date(), locale),
+            "charge_time": local.strftime("%H:%M"),
+            "when_ready": when_ready,
             "payment_url": order_payment_url(storefront_url, order_id),
         },
     )

@@ -25,6 +25,7 @@ from shop_notifications.domain import (
     WinBackDiscount,
     order_balance_charge_failed_email,
     order_balance_charged_email,
+    order_balance_reminder_email,
     order_cancelled_email,
     order_confirmed_email,
     order_delivered_email,
@@ -184,6 +185,29 @@ async def notify_preorder_date_changed(
         consent_required=consent_required,
         decision_token=decision_token,
         storefront_url=storefront_url,
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_balance_reminder(
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    order_id: str,
+    recipient: Recipient,
+    amount: Money,
+    charge_at: datetime,
+    when_ready: bool = False,
+) -> None:
+    """Queue the email that says a pre-order's balance will be charged soon and where to change the card."""
+    draft = order_balance_reminder_email(
+        order_id=order_id,
+        recipient=recipient,
+        amount=amount,
+        charge_at=charge_at,
+        storefront_url=storefront_url,
+        when_ready=when_ready,
     )
     await _queue_email(uow, draft)
     await uow.commit()

@@ -338,13 +338,14 @@ async def decide_on_changed_date(
     clock: ClockDep,
     x_order_access_token: Annotated[str | None, Header()] = None,
     x_caller_role: Annotated[str | None, Header()] = None,
+    x_customer_id: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Accept a pre-order's changed ship date or cancel with a full refund: with the email link's token (it
     opens nothing else), the order's access token, or as staff."""
     settings: OrdersSettings = request.app.state.settings
     token = x_order_access_token
     if token is None or not decision_token_matches(settings.access_token_secret, order_id, token):
-        _authorised(request, order_id, token, x_caller_role)
+        await _authorised(request, uow, order_id, token, x_caller_role, x_customer_id)
     try:
         outcome = await promises.decide_on_changed_date(
             uow, order_id=order_id, decision=body.decision, now=clock.now()

@@ -39,7 +39,9 @@ from shop_orders.domain import (
 )
 from shop_orders.handlers import (
     CANCEL_UNPAID,
+    CHARGE_SCHEDULED_BALANCE,
     ORDERS_CANCELLED,
+    REMIND_BALANCE,
     _customer,
     _group,
     _groups,
@@ -224,7 +226,8 @@ async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[C
         if status in NOT_YET_WITH_THE_WAREHOUSE:
             await _set_group(uow, group.id, status=GroupStatus.CANCELLED)
             # Pending dunning retries need no cancelling: they find the group cancelled and do nothing.
-            await scheduling.cancel(uow.session, scheduled_jobs, key=f"{CANCEL_UNPAID}:{group.id}", now=now)
+            for kind in (CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE):
+                await scheduling.cancel(uow.session, scheduled_jobs, key=f"{kind}:{group.id}", now=now)
             released.extend(LocatedLine.model_validate(line) for line in group.lines)
         elif status is GroupStatus.CANCELLED and group.id in cancellation.asked:
             released.extend(LocatedLine.model_validate(line) for line in group.lines)

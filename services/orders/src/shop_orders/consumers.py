@@ -40,7 +40,9 @@ async def on_stock_reserved(message: catalog.StockReserved, uow: UnitOfWork) -> 
     )
 
 
-async def on_preorder_allocated(message: catalog.PreorderAllocated, uow: UnitOfWork) -> None:
+async def on_preorder_allocated(
+    message: catalog.PreorderAllocated, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
+) -> None:
     await handlers.receive_preorder_allocation(
         uow,
         order_id=message.order_id,
@@ -48,6 +50,8 @@ async def on_preorder_allocated(message: catalog.PreorderAllocated, uow: UnitOfW
         sku=message.sku,
         location=message.location,
         quantity=message.quantity,
+        now=clock.now(),
+        balance_notice=timedelta(hours=settings.balance_notice_hours),
     )
 
 
@@ -58,9 +62,16 @@ async def on_stock_rejected(message: catalog.StockRejected, uow: UnitOfWork) -> 
     await handlers.reject_for_missing_stock(uow, order_id=message.order_id, detail=detail or message.reason)
 
 
-async def on_payment_succeeded(message: payments.PaymentSucceeded, uow: UnitOfWork) -> None:
+async def on_payment_succeeded(
+    message: payments.PaymentSucceeded, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
+) -> None:
     await handlers.confirm_paid_order(
-        uow, order_id=message.order_id, payment_id=message.payment_id, amount=message.amount
+        uow,
+        order_id=message.order_id,
+        payment_id=message.payment_id,
+        amount=message.amount,
+        now=clock.now(),
+        balance_notice=timedelta(hours=settings.balance_notice_hours),
     )
 
 
@@ -94,6 +105,12 @@ async def on_balance_failed(
         retry_after=timedelta(hours=settings.dunning_retry_hours),
         dunning_period=timedelta(days=settings.dunning_period_days),
     )
+
+
+async def on_payment_method_updated(
+    message: payments.PaymentMethodUpdated, uow: UnitOfWork, *, clock: Clock
+) -> None:
+    await handlers.retry_with_updated_method(uow, order_id=message.order_id, now=clock.now())
 
 
 async def on_refund_issued(message: payments.RefundIssued, uow: UnitOfWork) -> None:
@@ -197,14 +214,15 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
         catalog.PreorderPolicyUpdated: on_preorder_policy_updated,
         catalog.StockReserved: on_stock_reserved,
         catalog.StockRejected: on_stock_rejected,
-        catalog.PreorderAllocated: on_preorder_allocated,
+        catalog.PreorderAllocated: functools.partial(on_preorder_allocated, clock=clock, settings=settings),
         catalog.PreorderEtaChanged: functools.partial(
             on_preorder_eta_changed, clock=clock, settings=settings
         ),
-        payments.PaymentSucceeded: on_payment_succeeded,
+        payments.PaymentSucceeded: functools.partial(on_payment_succeeded, clock=clock, settings=settings),
         payments.PaymentFailed: on_payment_failed,
         payments.BalanceCharged: on_balance_charged,
         payments.BalanceChargeFailed: functools.partial(on_balance_failed, clock=clock, settings=settings),
+        payments.PaymentMethodUpdated: functools.partial(on_payment_method_updated, clock=clock),
         payments.RefundIssued: on_refund_issued,
         payments.RefundRejected: on_refund_rejected,
         fulfillment.FulfillmentOrderCreated: on_fulfillment_created,
@@ -244,9 +262,29 @@ async def run_promise_check(payload: dict[str, Any], uow: UnitOfWork, *, clock: 
     )
 
 
+async def run_charge_scheduled_balance(payload: dict[str, Any], uow: UnitOfWork) -> None:
+    await handlers.charge_scheduled_balance(uow, order_id=payload["order_id"], group_id=payload["group_id"])
+
+
+async def run_remind_balance(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+    await handlers.remind_of_balance(
+        uow, order_id=payload["order_id"], group_id=payload["group_id"], now=clock.now()
+    )
+
+
+async def run_remind_balance_when_ready(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+    await handlers.remind_of_balance_when_ready(
+        uow, order_id=payload["order_id"], sku=payload["sku"], now=clock.now()
+    )
+
+
 def jobs(*, clock: Clock) -> dict[str, JobHandler]:
-    """Orders' scheduled jobs by kind (dunning retries and the end of the dunning period)."""
+    """Orders' scheduled jobs by kind (balances due by the clock and their reminders, dunning retries and
+    the end of the dunning period)."""
     return {
+        handlers.CHARGE_SCHEDULED_BALANCE: run_charge_scheduled_balance,
+        handlers.REMIND_BALANCE: functools.partial(run_remind_balance, clock=clock),
+        handlers.REMIND_BALANCE_WHEN_READY: functools.partial(run_remind_balance_when_ready, clock=clock),
         handlers.RETRY_BALANCE: functools.partial(run_retry_balance, clock=clock),
         handlers.CANCEL_UNPAID: functools.partial(run_cancel_unpaid, clock=clock),
         handlers.PROMISE_CHECK: functools.partial(run_promise_check, clock=clock),

@@ -119,8 +119,14 @@ class GroupStatus(enum.StrEnum):
 
     RESERVED = "reserved"
     AWAITING_CONFIRMATION = "awaiting_confirmation"
+    BALANCE_SCHEDULED = "balance_scheduled"
+    """The balance is charged by the clock at ``balance_due_at``, whether or not the units arrived."""
     AWAITING_BALANCE = "awaiting_balance"
     BALANCE_FAILED = "balance_failed"
+    PAID_AWAITING_STOCK = "paid_awaiting_stock"
+    """The balance was charged before the units arrived: released to fulfillment when they are allocated."""
+    AWAITING_LINE_BALANCE = "awaiting_line_balance"
+    """Units allocated ahead of their line's scheduled balance: released once that balance is paid."""
     RELEASED = "released"
     PICK_REQUESTED = "pick_requested"
     PICKED = "picked"
@@ -142,6 +148,9 @@ NOT_YET_WITH_THE_WAREHOUSE = {
     GroupStatus.AWAITING_CONFIRMATION,
     GroupStatus.AWAITING_BALANCE,
     GroupStatus.BALANCE_FAILED,
+    GroupStatus.BALANCE_SCHEDULED,
+    GroupStatus.PAID_AWAITING_STOCK,
+    GroupStatus.AWAITING_LINE_BALANCE,
 }
 """Groups that can still be cancelled by releasing their stock; later ones need a recall or a return."""
 
@@ -272,6 +281,10 @@ def win_back_outcome(
     if now >= cancelled_at + within:
         return WinBack.LOST
     return WinBack.OPEN
+
+
+UNALLOCATED = ""
+"""The location of a group whose balance is charged by the clock before its units are allocated anywhere."""
 
 
 def can_move(current: OrderStatus, target: OrderStatus) -> bool:
@@ -631,3 +644,20 @@ def campaign_metrics(lines: list[SoldPreorderLine], refunded: dict[str, int]) ->
             }
         )
     return found
+
+
+def reminder_time(*, charge_at: datetime, notice: timedelta, now: datetime) -> datetime | None:
+    """When to remind the customer of a balance charged by the clock at ``charge_at``: ``notice`` before it,
+    or at once when that moment already passed; never when the charge itself is due already (the
+    confirmation email told the date and there is no time left to change the card)."""
+    if charge_at <= now:
+        return None
+    return max(charge_at - notice, now)
+
+
+def charge_time_on_allocation(*, reminded_at: datetime | None, notice: timedelta, now: datetime) -> datetime:
+    """When to charge a balance due on readiness once its units are allocated: at once if the customer was
+    reminded at least ``notice`` ago, otherwise ``notice`` from now (and the reminder goes now)."""
+    if reminded_at is not None and now - reminded_at >= notice:
+        return now
+    return now + notice

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +32,7 @@ from shop_contracts.values import (
 from shop_orders import repository
 from shop_orders.domain import (
     ACCEPTED,
+    UNALLOCATED,
     CatalogVariant,
     CheckoutLine,
     GroupStatus,
@@ -40,12 +41,14 @@ from shop_orders.domain import (
     PlanLine,
     balance_for_units,
     can_move,
+    charge_time_on_allocation,
     checkout_fingerprint,
     discount_for,
     plan_checkout_charge,
     price_checkout,
     promise_check_due,
     promised_ship_date,
+    reminder_time,
 )
 from shop_orders.tables import discount_codes, order_lines, orders, scheduled_jobs, shipment_groups
 from shop_runtime import scheduling
@@ -336,8 +339,17 @@ async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: st
     ORDERS_REJECTED.labels("out_of_stock").inc()
 
 
-async def confirm_paid_order(uow: UnitOfWork, *, order_id: str, payment_id: str, amount: int) -> None:
-    """Checkout is paid: confirm, tell the customer, and send each group that may ship on its way."""
+async def confirm_paid_order(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    payment_id: str,
+    amount: int,
+    now: datetime,
+    balance_notice: timedelta,
+) -> None:
+    """Checkout is paid: confirm, tell the customer, send each group that may ship on its way, and schedule
+    the balances that are due by the clock."""
     order = await repository.lock_order(uow.session, order_id)
     if OrderStatus(order.status) is OrderStatus.CANCELLED:
         from shop_orders import cancellations  # it builds on this module
@@ -375,6 +387,7 @@ async def confirm_paid_order(uow: UnitOfWork, *, order_id: str, payment_id: str,
     )
     for group in await _groups(uow, order_id, GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
         await _advance(uow, order, group)
+    await _schedule_balances_due_by_the_clock(uow, order, preorder_lines, now=now, notice=balance_notice)
     await uow.commit()
     ORDERS_CONFIRMED.labels(order.currency).inc()
     CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
@@ -400,10 +413,19 @@ async def reject_for_failed_payment(
 
 
 async def receive_preorder_allocation(
-    uow: UnitOfWork, *, order_id: str, allocation_id: str, sku: str, location: str, quantity: int
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    allocation_id: str,
+    sku: str,
+    location: str,
+    quantity: int,
+    now: datetime,
+    balance_notice: timedelta,
 ) -> None:
     """Received stock was allocated to this order's pre-order: its units become a shipment group whose
-    share of the balance is charged (when the balance is due on readiness) before it ships."""
+    share of the balance is charged (when the balance is due on readiness) before it ships, no sooner than
+    ``balance_notice`` after the customer was reminded of it."""
     order = await repository.lock_order(uow.session, order_id)
     if await _group(uow, allocation_id) is not None or OrderStatus(order.status) in (
         OrderStatus.REJECTED,
@@ -412,6 +434,13 @@ async def receive_preorder_allocation(
         return
     line = next(line for line in await repository.lines_of(uow.session, order_id) if line.sku == sku)
     units = min(quantity, line.quantity - line.units_allocated)
+    scheduled = await _unallocated_group(uow, order_id, sku)
+    if scheduled is not None and units > 0:
+        await _allocate_to_scheduled_group(
+            uow, order, scheduled, allocation_id=allocation_id, line=line, location=location, units=units
+        )
+        await uow.commit()
+        return
     balance = balance_for_units(
         balance_left=line.balance - line.balance_assigned,
         units_left=line.quantity - line.units_allocated,
@@ -450,7 +479,10 @@ async def receive_preorder_allocation(
         location=location,
     )
     if OrderStatus(order.status) in ACCEPTED:
-        await _advance(uow, order, group)
+        if group.balance_amount > 0:
+            await _charge_after_notice(uow, order, group, line=line, now=now, notice=balance_notice)
+        else:
+            await _advance(uow, order, group)
     await uow.commit()
 
 
@@ -489,7 +521,13 @@ async def release_paid_group(
         ),
         subject=order_id,
     )
-    await _release(uow, order, group)
+    if group.location == UNALLOCATED:  # charged by the clock before its units arrived
+        await _set_group(uow, group.id, status=GroupStatus.PAID_AWAITING_STOCK)
+    else:
+        await _release(uow, order, group)
+    for waiting in await _groups(uow, order_id, GroupStatus.AWAITING_LINE_BALANCE):
+        if _sku_of(waiting) == _sku_of(group):
+            await _release(uow, order, waiting)
     await uow.commit()
 
 
@@ -598,6 +636,86 @@ async def retry_unpaid_balance(
         return
     await repository.add_to_timeline(uow.session, order_id, "balance_retried", group_id=group_id)
     await _advance(uow, order, group)
+    await uow.commit()
+
+
+CHARGE_SCHEDULED_BALANCE = "charge_scheduled_balance"
+REMIND_BALANCE = "remind_balance"
+REMIND_BALANCE_WHEN_READY = "remind_balance_when_ready"
+
+
+async def charge_scheduled_balance(uow: UnitOfWork, *, order_id: str, group_id: str) -> None:
+    """A group's balance is due by the clock: charge it off-session now, whether or not its units arrived."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await _group(uow, group_id)
+    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_SCHEDULED:
+        return
+    await repository.add_to_timeline(uow.session, order_id, "balance_due", group_id=group_id)
+    await _advance(uow, order, group)
+    await uow.commit()
+
+
+async def remind_of_balance(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
+    """Tell the customer a group's balance will be charged soon (what, when, where to change the card).
+    A reminder that comes due only when the charge is due too says nothing: there is no time left to act."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await _group(uow, group_id)
+    if (
+        group is None
+        or GroupStatus(group.status) is not GroupStatus.BALANCE_SCHEDULED
+        or group.balance_due_at is None
+        or group.balance_due_at <= now
+    ):
+        return
+    await _remind(
+        uow,
+        order,
+        line_sku=_sku_of(group),
+        group_id=group_id,
+        amount=group.balance_amount,
+        charge_at=group.balance_due_at,
+        now=now,
+    )
+    await uow.commit()
+
+
+async def remind_of_balance_when_ready(uow: UnitOfWork, *, order_id: str, sku: str, now: datetime) -> None:
+    """A day before a pre-order line's goods are expected, tell the customer its balance (due when they are
+    ready) will be charged then, so the charge can run as soon as they are allocated."""
+    order = await repository.lock_order(uow.session, order_id)
+    if OrderStatus(order.status) not in ACCEPTED:
+        return
+    line = next((line for line in await repository.lines_of(uow.session, order_id) if line.sku == sku), None)
+    if line is None or line.units_allocated >= line.quantity or line.balance_assigned >= line.balance:
+        return
+    amount = line.balance - line.balance_assigned + (order.shipping if order.shipping_deferred else 0)
+    expected_at = _expected_moment(line.expected_ship_date)
+    await _remind(
+        uow,
+        order,
+        line_sku=sku,
+        group_id=None,
+        amount=amount,
+        charge_at=expected_at,
+        now=now,
+        when_ready=True,
+    )
+    await uow.commit()
+
+
+async def retry_with_updated_method(uow: UnitOfWork, *, order_id: str, now: datetime) -> None:
+    """The customer replaced the order's payment method: charge every held balance again now instead of
+    waiting for the next dunning retry, which is cancelled (a decline schedules the next one)."""
+    order = await repository.lock_order(uow.session, order_id)
+    await repository.add_to_timeline(uow.session, order_id, "payment_method_updated")
+    for group in await _groups(uow, order_id, GroupStatus.BALANCE_FAILED):
+        await scheduling.cancel(
+            uow.session, scheduled_jobs, key=f"{RETRY_BALANCE}:{group.id}:{group.balance_failures}", now=now
+        )
+        await repository.add_to_timeline(
+            uow.session, order_id, "balance_retried", group_id=group.id, cause="payment_method_updated"
+        )
+        await _advance(uow, order, group)
     await uow.commit()
 
 
@@ -765,6 +883,7 @@ async def _add_group(
     group_id: str | None = None,
     balance_amount: int = 0,
     expected_ship_date: date | None = None,
+    balance_due_at: datetime | None = None,
 ) -> Row[Any]:
     row = (
         await uow.session.execute(
@@ -778,11 +897,260 @@ async def _add_group(
                 lines=[line.model_dump() for line in lines],
                 balance_amount=balance_amount,
                 expected_ship_date=expected_ship_date,
+                balance_due_at=balance_due_at,
             )
             .returning(*shipment_groups.c)
         )
     ).one()
     return row
+
+
+async def _schedule_balances_due_by_the_clock(
+    uow: UnitOfWork, order: Row[Any], lines: list[Row[Any]], *, now: datetime, notice: timedelta
+) -> None:
+    """Each pre-order line whose balance is due at a time (policy 'at' or 'after') becomes a group of its
+    own now, not yet allocated anywhere: its balance is charged at that time whether or not the units
+    arrived, with a reminder ``notice`` before; the units join it when stock is allocated."""
+    shipping = order.shipping if order.shipping_deferred else 0
+    for line in lines:
+        charge_at = balance_due_at(_policy_of(line), order.created_at)
+        units = line.quantity - line.units_allocated
+        amount = line.balance - line.balance_assigned
+        if units <= 0 or amount <= 0:
+            continue
+        if charge_at is None:
+            await _schedule_reminder_before_ready(uow, order, line, now=now, notice=notice)
+            continue
+        group = await _add_group(
+            uow,
+            order.id,
+            kind="preorder",
+            location=UNALLOCATED,
+            lines=[LocatedLine(sku=line.sku, quantity=units, location=UNALLOCATED)],
+            status=GroupStatus.BALANCE_SCHEDULED,
+            balance_amount=amount + shipping,  # pay later: shipping goes with the first balance
+            expected_ship_date=line.expected_ship_date,
+            balance_due_at=charge_at,
+        )
+        if shipping:
+            shipping = 0
+            await uow.session.execute(
+                sa.update(orders).where(orders.c.id == order.id).values(shipping_deferred=False)
+            )
+        await uow.session.execute(
+            sa.update(order_lines)
+            .where(order_lines.c.order_id == order.id, order_lines.c.sku == line.sku)
+            .values(balance_assigned=line.balance)
+        )
+        await repository.add_to_timeline(
+            uow.session,
+            order.id,
+            "balance_scheduled",
+            group_id=group.id,
+            sku=line.sku,
+            amount=group.balance_amount,
+            charge_at=charge_at.isoformat(),
+        )
+        payload = {"order_id": order.id, "group_id": group.id}
+        await scheduling.schedule(
+            uow.session,
+            scheduled_jobs,
+            kind=CHARGE_SCHEDULED_BALANCE,
+            key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
+            due_at=charge_at,
+            payload=payload,
+        )
+        remind_at = reminder_time(charge_at=charge_at, notice=notice, now=now)
+        if remind_at is not None:
+            await scheduling.schedule(
+                uow.session,
+                scheduled_jobs,
+                kind=REMIND_BALANCE,
+                key=f"{REMIND_BALANCE}:{group.id}",
+                due_at=remind_at,
+                payload=payload,
+            )
+
+
+async def _schedule_reminder_before_ready(
+    uow: UnitOfWork, order: Row[Any], line: Row[Any], *, now: datetime, notice: timedelta
+) -> None:
+    """A balance due when the goods are ready: remind ``notice`` before the day they are expected, so the
+    charge can run as soon as they are allocated (if they come earlier, the reminder goes then)."""
+    if line.expected_ship_date is None:
+        return
+    remind_at = _expected_moment(line.expected_ship_date) - notice
+    if remind_at <= now:
+        return
+    await scheduling.schedule(
+        uow.session,
+        scheduled_jobs,
+        kind=REMIND_BALANCE_WHEN_READY,
+        key=f"{REMIND_BALANCE_WHEN_READY}:{order.id}:{line.sku}",
+        due_at=remind_at,
+        payload={"order_id": order.id, "sku": line.sku},
+    )
+
+
+async def _unallocated_group(uow: UnitOfWork, order_id: str, sku: str) -> Row[Any] | None:
+    """The group of a line whose balance is due by the clock, while units of it still wait for stock."""
+    rows = await uow.session.execute(
+        sa.select(shipment_groups).where(
+            shipment_groups.c.order_id == order_id,
+            shipment_groups.c.location == UNALLOCATED,
+            shipment_groups.c.status != GroupStatus.CANCELLED.value,
+        )
+    )
+    return next((group for group in rows if _sku_of(group) == sku), None)
+
+
+async def _allocate_to_scheduled_group(
+    uow: UnitOfWork,
+    order: Row[Any],
+    group: Row[Any],
+    *,
+    allocation_id: str,
+    line: Row[Any],
+    location: str,
+    units: int,
+) -> None:
+    """Received units of a line whose balance is due by the clock: the last of them take the line's group
+    (a partial allocation before that gets a group of its own, owing nothing); either ships as soon as the
+    line's balance is paid, at once if it already is."""
+    await uow.session.execute(
+        sa.update(order_lines)
+        .where(order_lines.c.order_id == order.id, order_lines.c.sku == line.sku)
+        .values(units_allocated=line.units_allocated + units)
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order.id,
+        "preorder_allocated",
+        group_id=allocation_id,
+        sku=line.sku,
+        quantity=units,
+        location=location,
+    )
+    placed = LocatedLine(sku=line.sku, quantity=units, location=location)
+    paid = GroupStatus(group.status) is GroupStatus.PAID_AWAITING_STOCK
+    waiting = int(group.lines[0]["quantity"])
+    if units >= waiting:
+        await uow.session.execute(
+            sa.update(shipment_groups)
+            .where(shipment_groups.c.id == group.id)
+            .values(location=location, lines=[placed.model_dump()], updated_at=sa.func.now())
+        )
+        allocated = await _group(uow, group.id)
+        if paid and allocated is not None:
+            await _release(uow, order, allocated)
+        return
+    left = LocatedLine(sku=line.sku, quantity=waiting - units, location=UNALLOCATED)
+    await uow.session.execute(
+        sa.update(shipment_groups)
+        .where(shipment_groups.c.id == group.id)
+        .values(lines=[left.model_dump()], updated_at=sa.func.now())
+    )
+    part = await _add_group(
+        uow,
+        order.id,
+        kind="preorder",
+        location=location,
+        lines=[placed],
+        status=GroupStatus.AWAITING_LINE_BALANCE,
+        group_id=allocation_id,
+        expected_ship_date=line.expected_ship_date,
+    )
+    if paid:
+        await _release(uow, order, part)
+
+
+async def _charge_after_notice(
+    uow: UnitOfWork, order: Row[Any], group: Row[Any], *, line: Row[Any], now: datetime, notice: timedelta
+) -> None:
+    """Charge a group whose balance is due now that its units are ready: at once if the customer was reminded
+    at least ``notice`` ago, otherwise remind them now and charge ``notice`` later."""
+    charge_at = charge_time_on_allocation(reminded_at=line.balance_reminded_at, notice=notice, now=now)
+    if charge_at <= now:
+        await _advance(uow, order, group)
+        return
+    await _set_group(uow, group.id, status=GroupStatus.BALANCE_SCHEDULED, balance_due_at=charge_at)
+    await scheduling.schedule(
+        uow.session,
+        scheduled_jobs,
+        kind=CHARGE_SCHEDULED_BALANCE,
+        key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
+        due_at=charge_at,
+        payload={"order_id": order.id, "group_id": group.id},
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order.id,
+        "balance_scheduled",
+        group_id=group.id,
+        sku=line.sku,
+        amount=group.balance_amount,
+        charge_at=charge_at.isoformat(),
+    )
+    await _remind(
+        uow,
+        order,
+        line_sku=line.sku,
+        group_id=group.id,
+        amount=group.balance_amount,
+        charge_at=charge_at,
+        now=now,
+    )
+
+
+async def _remind(
+    uow: UnitOfWork,
+    order: Row[Any],
+    *,
+    line_sku: str,
+    group_id: str | None,
+    amount: int,
+    charge_at: datetime,
+    now: datetime,
+    when_ready: bool = False,
+) -> None:
+    await uow.session.execute(
+        sa.update(order_lines)
+        .where(order_lines.c.order_id == order.id, order_lines.c.sku == line_sku)
+        .values(balance_reminded_at=now)
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order.id,
+        "balance_reminder_sent",
+        group_id=group_id,
+        sku=line_sku,
+        amount=amount,
+        charge_at=charge_at.isoformat(),
+        when_ready=when_ready,
+    )
+    uow.publish(
+        contracts.OrderBalanceReminder(
+            order_id=order.id,
+            customer=_customer(order),
+            group_id=group_id,
+            sku=line_sku,
+            amount=amount,
+            currency=order.currency,
+            charge_at=charge_at,
+            when_ready=when_ready,
+        ),
+        subject=order.id,
+    )
+
+
+def _expected_moment(expected_ship_date: date) -> datetime:
+    """The start (UTC) of the day a pre-order line is expected to be ready."""
+    return datetime.combine(expected_ship_date, time(), tzinfo=UTC)
+
+
+def _sku_of(group: Row[Any]) -> str:
+    """The SKU of a pre-order group (each holds units of one line)."""
+    return str(group.lines[0]["sku"])
 
 
 async def _group(uow: UnitOfWork, group_id: str) -> Row[Any] | None:

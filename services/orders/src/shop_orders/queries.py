@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_contracts.values import PreorderPolicy
@@ -17,7 +19,7 @@ from shop_orders.domain import (
     rate,
 )
 from shop_orders.tables import catalog_variants, order_lines, order_timeline, orders, shipment_groups
-from shop_runtime.preorder_pricing import campaign_id
+from shop_runtime.preorder_pricing import balance_due_at, campaign_id
 
 
 async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
@@ -59,6 +61,7 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
             "quantity_refunded": line.quantity_refunded,
             "promised_ship_date": line.promised_ship_date,
             "consent_awaited": line.consent_awaited,
+            "balance_charged_at": _balance_charged_at(line, order.created_at),
         }
         for line in lines
     ]
@@ -70,6 +73,7 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
             "status": group.status,
             "lines": group.lines,
             "balance": group.balance_amount,
+            "balance_due_at": group.balance_due_at,
             "expected_ship_date": group.expected_ship_date,
             "fulfillment_id": group.fulfillment_id,
             "short_lines": group.short_lines,
@@ -173,3 +177,11 @@ async def preorder_metrics(session: AsyncSession, *, sku: str | None, campaign: 
         "preorder_share": rate(len(order_ids), int(all_orders)),
         "campaigns": campaign_metrics(lines, refunded),
     }
+
+
+def _balance_charged_at(line: Row[Any], ordered_at: datetime) -> datetime | str | None:
+    """When a pre-order line's balance is charged: a time, "on_ready" (when its units are allocated, after a
+    reminder), or None when nothing is left to pay later."""
+    if line.kind != "preorder" or line.balance == 0 or line.preorder_policy is None:
+        return None
+    return balance_due_at(PreorderPolicy.model_validate(line.preorder_policy), ordered_at) or "on_ready"

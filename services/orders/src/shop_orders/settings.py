@@ -27,6 +27,11 @@ class OrdersSettings(ServiceSettings):
         gt=0,
         description="After this long unpaid, a pre-order is cancelled and its unit goes to the next.",
     )
+    balance_notice_hours: float = Field(
+        default=24,
+        ge=0,
+        description="How long before a deferred balance charge the customer is reminded of it.",
+    )
     shipping_rates: dict[str, dict[str, int]] = Field(
         default={"standard": {"KRW": 3000, "USD": 500}, "express": {"KRW": 6000, "USD": 1500}},
         description="Shipping charged once per order, by method and currency, in minor units.",

@@ -103,6 +103,11 @@ order_lines = sa.Table(
     ),
     sa.Column("consent_awaited", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("date_changed_at", sa.DateTime(timezone=True)),
+    sa.Column(
+        "balance_reminded_at",
+        sa.DateTime(timezone=True),
+        comment="When the customer was last told the balance is about to be charged",
+    ),
     sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="order_line_kind"),
 )
 
@@ -121,6 +126,11 @@ shipment_groups = sa.Table(
     sa.Column("balance_failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("first_failed_at", sa.DateTime(timezone=True)),
     sa.Column("short_lines", postgresql.JSONB, nullable=False, server_default="[]"),
+    sa.Column(
+        "balance_due_at",
+        sa.DateTime(timezone=True),
+        comment="When the balance is charged by the clock (policy 'at' or 'after', or after the notice)",
+    ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="shipment_group_kind"),

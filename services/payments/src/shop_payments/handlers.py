@@ -162,7 +162,8 @@ async def charge_balance(
 async def replace_payment_method(
     uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, token: str
 ) -> SavedMethod:
-    """Verify ``token`` and make it the order's saved method in place of the one it had (for dunning)."""
+    """Verify ``token`` and make it the order's saved method in place of the one it had, and say so (orders
+    then charges a failed balance again at once)."""
     await repository.lock(uow.session, order_id=order_id, what="payment_method")
     if await repository.saved_method(uow.session, order_id=order_id) is None:
         raise NoSavedMethod(f"order {order_id} has no saved payment method")
@@ -174,6 +175,14 @@ async def replace_payment_method(
         )
     method = SavedMethod(order_id=order_id, token=token, card=_card(verification))
     await repository.save_method(uow.session, method, replace=True)
+    uow.publish(
+        contracts.PaymentMethodUpdated(
+            order_id=order_id,
+            card_brand=method.card.brand if method.card else None,
+            card_last4=method.card.last4 if method.card else None,
+        ),
+        subject=order_id,
+    )
     await uow.commit()
     return method
 

@@ -1,7 +1,7 @@
 """promises views and scheduled openings
 
 Revision ID: 0004_promises
-Revises: 0003
+Revises: 0004_preorder_accepted_units
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0004_promises"
-down_revision = "0003"
+down_revision = "0004_preorder_accepted_units"
 branch_labels = None
 depends_on = None
 

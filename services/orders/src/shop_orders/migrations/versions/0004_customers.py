@@ -1,7 +1,7 @@
 """customer accounts
 
 Revision ID: 0004_customers
-Revises: 0003
+Revises: 0004_cancellations
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0004_customers"
-down_revision = "0003"
+down_revision = "0004_cancellations"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """preorder promises
 
 Revision ID: 0004_promises
-Revises: 0003
+Revises: 0004_customers
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_promises"
-down_revision = "0003"
+down_revision = "0004_customers"
 branch_labels = None
 depends_on = None
 
