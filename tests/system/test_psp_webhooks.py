@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -46,7 +48,7 @@ async def sandbox(stack: Stack, path: str) -> dict[str, Any]:
 
 
 async def test_a_customer_confirms_a_balance_charge_and_the_psp_webhook_gets_the_preorder_shipped(
-    gateway: httpx.AsyncClient, stack: Stack
+    gateway: httpx.AsyncClient, stack: Stack, clock: Callable[[timedelta], None]
 ) -> None:
     sku = new_sku("ACTION")
     await product(gateway, sku=sku, prices={"KRW": 50000})
@@ -55,6 +57,7 @@ async def test_a_customer_confirms_a_balance_charge_and_the_psp_webhook_gets_the
     placed = (await place_order(gateway, checkout(sku, token="tok_requires_action"))).json()
     await wait_for_status(gateway, placed, "confirmed")
     await expect_and_receive(gateway, sku, expected=1, received=1)
+    clock(timedelta(hours=25))  # the balance is charged a day after its reminder
     order = await wait_for_group(gateway, placed, "balance_failed")
     [declined] = [p for p in order["payments"]["items"] if p["balance_group"] and p["requires_action"]]
 

@@ -293,8 +293,8 @@ async def test_every_order_scoped_route_checks_the_token_or_the_role(client: htt
         "/v1/orders/{order_id}",
         "/v1/orders/{order_id}/cancel",
         "/v1/orders/{order_id}/cancellation",
-        "/v1/orders/{order_id}/preorder-decision",
         "/v1/orders/{order_id}/payment-method",
+        "/v1/orders/{order_id}/preorder-decision",
     ], "a new order-scoped route: give it order_access() and a test here"
     decide = f"/v1/orders/{ORDER_ID}/preorder-decision"
     answer = {"decision": "cancel"}
