@@ -57,6 +57,7 @@ async def test_a_customer_confirms_a_balance_charge_and_the_psp_webhook_gets_the
     placed = (await place_order(gateway, checkout(sku, token="tok_requires_action"))).json()
     await wait_for_status(gateway, placed, "confirmed")
     await expect_and_receive(gateway, sku, expected=1, received=1)
+    await wait_for_group(gateway, placed, "balance_scheduled")
     clock(timedelta(hours=25))  # the balance is charged a day after its reminder
     order = await wait_for_group(gateway, placed, "balance_failed")
     [declined] = [p for p in order["payments"]["items"] if p["balance_group"] and p["requires_action"]]
