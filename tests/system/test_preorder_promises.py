@@ -126,6 +126,7 @@ async def test_a_later_inbound_asks_for_consent_and_the_promise_check_cancels_wh
             assert (line["expected_ship_date"], line["consent_awaited"]) == (_day(45).isoformat(), True)
 
     await eventually(consent_awaited, timeout=20)
+    assert (await order_as_customer(gateway, placed[0]))["preorder_consent_awaited"] is True
     # A change that moves no date tells nobody.
     more = await gateway.patch(f"/v1/admin/inbounds/{inbound_id}", headers=STAFF, json={"quantity": 5})
     assert more.status_code == 200, more.text

@@ -627,13 +627,13 @@ async def change_inbound(
     Every waiting pre-order of the SKU gets its expected ship date reckoned again; the orders whose date
     moved are told, the others hear nothing.
     """
-    inbound = (await uow.session.execute(sa.select(inbounds).where(inbounds.c.id == inbound_id))).first()
+    # The inbound's row, then the SKU's policy: the order receive_inbound locks them in.
+    inbound = (
+        await uow.session.execute(sa.select(inbounds).where(inbounds.c.id == inbound_id).with_for_update())
+    ).first()
     if inbound is None:
         raise UnknownInbound(f"no inbound {inbound_id}", field="inbound_id")
     await repository.lock_preorder_policies(uow.session, [inbound.sku])
-    inbound = (
-        await uow.session.execute(sa.select(inbounds).where(inbounds.c.id == inbound_id).with_for_update())
-    ).one()
     if inbound.received_at is not None:
         raise InboundAlreadyReceived(
             f"inbound {inbound_id} was received already; it cannot change", field="inbound_id"

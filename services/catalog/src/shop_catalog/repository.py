@@ -453,11 +453,15 @@ async def ship_dates(
 
 
 async def remember_ship_dates(session: AsyncSession, dates: dict[uuid.UUID, date | None]) -> None:
-    """Record the expected ship date each pre-order's order was told."""
-    for preorder_id, told in dates.items():
-        await session.execute(
-            sa.update(preorders).where(preorders.c.id == preorder_id).values(expected_ship_date=told)
-        )
+    """Record the expected ship date each pre-order's order was told (one statement for them all)."""
+    if not dates:
+        return
+    await session.execute(
+        sa.update(preorders)
+        .where(preorders.c.id == sa.bindparam("preorder_id"))
+        .values(expected_ship_date=sa.bindparam("told")),
+        [{"preorder_id": preorder_id, "told": told} for preorder_id, told in dates.items()],
+    )
 
 
 async def available_units(session: AsyncSession, skus: Iterable[str]) -> dict[str, int]:

@@ -9,21 +9,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from shop_gateway.api import ALWAYS, STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
 from shop_gateway.ratelimit import RateLimiter, client_address
-from shop_gateway.schemas import SKU_PATTERN
+from shop_gateway.schemas import SKU_PATTERN, Strict
 from shop_gateway.services import Services
 from shop_gateway.settings import GatewaySettings
 from shop_runtime.problems import Problem
 
 router = APIRouter(prefix="/v1", responses=problems(*ALWAYS))
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class InboundChangeIn(Strict):

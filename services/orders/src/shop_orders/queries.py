@@ -114,6 +114,7 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
         "shipping_method": order.shipping_method,
         "shipment_groups": group_views,
         "waiting_preorders": waiting,
+        "preorder_consent_awaited": any(line["consent_awaited"] for line in line_views),
         "timeline": [{"at": entry.at, "event": entry.event, "detail": entry.detail} for entry in timeline],
         "created_at": order.created_at,
         "updated_at": order.updated_at,
