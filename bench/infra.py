@@ -33,16 +33,21 @@ EVENTS_EXCHANGE = "shop.events"
 
 
 def stack_config() -> StackConfig:
-    """The bench stack: own databases, vhost and ports; span files off (production exports OTLP, if anything)."""
+    """The bench stack: own databases, vhost and ports; span files off (production exports OTLP, if anything).
+
+    Ports start at ``SHOP_BENCH_PORT_BASE`` (28000): gateway there, services from +101, their workers' metrics
+    1000 above, SMTP at +25; move it when a test stack on the machine already uses those.
+    """
     no_span_files = {f"SHOP_{service.upper()}_SPAN_FILE": "" for service in SERVICES}
     no_span_files["SHOP_GATEWAY_SPAN_FILE"] = ""
+    base = int(os.environ.get("SHOP_BENCH_PORT_BASE", "28000"))
     return StackConfig(
         postgres="postgresql+asyncpg://postgres@127.0.0.1:5432",
         database_prefix=DATABASE_PREFIX,
         amqp_url=AMQP_URL,
-        gateway_port=28000,
-        first_service_port=28101,
-        smtp_port=28025,
+        gateway_port=base,
+        first_service_port=base + 101,
+        smtp_port=base + 25,
         var=VAR / "stack",
         staff_api_key=STAFF_KEY,
         warehouse_api_key=WAREHOUSE_KEY,

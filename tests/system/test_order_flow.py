@@ -285,3 +285,14 @@ async def test_the_gateway_is_ready_and_documents_its_api(gateway: httpx.AsyncCl
         "/v1/warehouse/pick-requests",
     } <= set(openapi["paths"])
     assert (await gateway.get("/docs")).status_code == 200
+
+
+async def test_the_same_checkout_sent_many_times_at_once_places_one_order(gateway: httpx.AsyncClient) -> None:
+    # More requests at once than orders' connection pool holds (5, no overflow): the ones that lose the
+    # idempotency-key race give their connection back before they look up the winner.
+    sku = new_sku()
+    await product_in_stock(gateway, sku=sku, units=50)
+    body, key = checkout(sku), str(uuid.uuid4())
+    responses = await asyncio.gather(*(place_order(gateway, body, key=key) for _ in range(12)))
+    assert {response.status_code for response in responses} == {202}, [r.text for r in responses]
+    assert len({response.json()["id"] for response in responses}) == 1

@@ -118,7 +118,9 @@ async def place_order(
                 uow, checkout=checkout, shipping_rates=settings.shipping_rates, now=now
             )
         except IntegrityError:
-            # The same key raced in from a concurrent retry: answer with the order that won.
+            # The same key raced in from a concurrent retry: answer with the order that won. The failed
+            # transaction gives its connection back first (the pool has no overflow to lend a second).
+            await uow.rollback()
             database: Database = request.app.state.database
             async with database.unit_of_work() as retry:
                 placed = await handlers.place_order(

@@ -250,7 +250,7 @@ async def take_payment_for_reserved_stock(
         return
     stored = {line.sku: line for line in await repository.lines_of(uow.session, order_id)}
     waiting = {line.sku: line for line in preorder_lines}
-    current = await repository.variants_by_sku(uow.session, list(waiting))
+    current = await repository.variants_by_sku(uow.session, list(waiting)) if waiting else {}
     plan = plan_checkout_charge(
         [
             PlanLine(
@@ -297,17 +297,15 @@ async def take_payment_for_reserved_stock(
     # A discount code comes off what is charged at checkout (never more than that charge).
     discount = min(order.discount, plan.charged_now)
     charged_now = plan.charged_now - discount
-    await uow.session.execute(
-        sa.update(orders)
-        .where(orders.c.id == order_id)
-        .values(
-            charged_now=charged_now,
-            shipping_deferred=plan.shipping_deferred,
-            discount=discount,
-            total=order.subtotal + order.shipping - discount,
-        )
+    await repository.set_status(
+        uow.session,
+        order_id,
+        OrderStatus.RESERVED,
+        charged_now=charged_now,
+        shipping_deferred=plan.shipping_deferred,
+        discount=discount,
+        total=order.subtotal + order.shipping - discount,
     )
-    await repository.set_status(uow.session, order_id, OrderStatus.RESERVED)
     await repository.add_to_timeline(
         uow.session,
         order_id,
@@ -360,14 +358,14 @@ async def confirm_paid_order(
         return
     if not can_move(OrderStatus(order.status), OrderStatus.CONFIRMED):
         return
-    await repository.set_status(uow.session, order_id, OrderStatus.CONFIRMED)
-    await uow.session.execute(
-        sa.update(orders).where(orders.c.id == order_id).values(payment_token=None, captured=amount)
+    await repository.set_status(
+        uow.session, order_id, OrderStatus.CONFIRMED, payment_token=None, captured=amount
     )
-    await repository.add_to_timeline(
-        uow.session, order_id, "payment_captured", payment_id=payment_id, amount=amount
+    await repository.add_events_to_timeline(
+        uow.session,
+        order_id,
+        [("payment_captured", {"payment_id": payment_id, "amount": amount}), ("confirmed", {})],
     )
-    await repository.add_to_timeline(uow.session, order_id, "confirmed")
     lines = await repository.lines_of(uow.session, order_id)
     preorder_lines = [line for line in lines if line.kind == "preorder"]
     uow.publish(

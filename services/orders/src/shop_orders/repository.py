@@ -83,9 +83,10 @@ async def order_by_idempotency_key(session: AsyncSession, key: str) -> Row[Any] 
 
 
 async def set_status(
-    session: AsyncSession, order_id: str, status: OrderStatus, reason: str | None = None
+    session: AsyncSession, order_id: str, status: OrderStatus, reason: str | None = None, **changes: Any
 ) -> None:
-    values: dict[str, Any] = {"status": status.value, "updated_at": sa.func.now()}
+    """Move the order to ``status``, changing its other columns in ``changes`` in the same statement."""
+    values: dict[str, Any] = {"status": status.value, "updated_at": sa.func.now(), **changes}
     if reason is not None:
         values["status_reason"] = reason
     await session.execute(sa.update(orders).where(orders.c.id == order_id).values(**values))
@@ -93,6 +94,17 @@ async def set_status(
 
 async def add_to_timeline(session: AsyncSession, order_id: str, event: str, **detail: Any) -> None:
     await session.execute(sa.insert(order_timeline).values(order_id=order_id, event=event, detail=detail))
+
+
+async def add_events_to_timeline(
+    session: AsyncSession, order_id: str, events: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Several timeline events (in this order) in one statement."""
+    await session.execute(
+        sa.insert(order_timeline).values(
+            [{"order_id": order_id, "event": event, "detail": detail} for event, detail in events]
+        )
+    )
 
 
 async def lines_of(session: AsyncSession, order_id: str) -> list[Row[Any]]:
