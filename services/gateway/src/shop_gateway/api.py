@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from shop_gateway.domain import Permission, Role, card_data_in, may, role_for_api_key, roles_with
+from shop_gateway.domain import Permission, Role, may, role_for_api_key, roles_with
 from shop_gateway.logs import request_path_var
 from shop_gateway.ratelimit import RateLimiter, client_address
 from shop_gateway.schemas import (
@@ -31,6 +31,7 @@ from shop_gateway.schemas import (
 )
 from shop_gateway.services import Services, public_body
 from shop_gateway.settings import GatewaySettings
+from shop_runtime.card_data import card_data_in
 from shop_runtime.problems import PROBLEM_JSON, Problem
 
 _DESCRIPTIONS = {
