@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shop_gateway.domain import card_numbers_in
+from shop_runtime.card_data import card_numbers_in
 
 ISSUER_PREFIX = re.compile(r"^(4|5[1-5]|2[2-7]|3[0478]|35|36|38|6)")
 """Visa, Mastercard (51-55, 2221-2720), Amex (34, 37), Diners (30, 36, 38), JCB (35), Discover/UnionPay (6)."""

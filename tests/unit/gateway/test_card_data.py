@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from shop_gateway.domain import card_data_in, card_numbers_in, luhn_valid
+from shop_runtime.card_data import card_data_in, card_numbers_in, luhn_valid, mask_card_numbers
+from shop_runtime.telemetry import JsonFormatter, JsonLinesSpanExporter
 from tests.unit.gateway.test_app import build, checkout
 
 VISA = "4242424242424242"
@@ -86,3 +91,27 @@ async def test_a_token_that_is_not_a_card_number_goes_through() -> None:
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
     assert response.status_code == 202
+
+
+def test_card_numbers_are_masked_in_what_is_logged_or_traced_and_nothing_else_is() -> None:
+    url = "http://gw/v1/admin/dead-letters/payments?confirm=4862809902141632&x=4242-4242-4242-4242"
+    assert mask_card_numbers(url) == (
+        "http://gw/v1/admin/dead-letters/payments?confirm=[card number removed]&x=[card number removed]"
+    )
+    plain = "order 8c1a4c52 for 39000 KRW at 1764086400123456789, sku TEE-1"
+    assert mask_card_numbers(plain) == plain
+
+
+def test_logs_and_span_files_carry_no_card_number(tmp_path: Path) -> None:
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "token %s refused", ("4242 4242 4242 4242",), None
+    )
+    assert "4242" not in JsonFormatter("gateway", "http").format(record)
+    provider = TracerProvider()
+    path = tmp_path / "spans.jsonl"
+    provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(str(path))))
+    with provider.get_tracer("t").start_as_current_span("GET", attributes={"http.url": f"/x?c={VISA}"}):
+        pass
+    provider.shutdown()
+    assert VISA not in path.read_text()
+    assert "[card number removed]" in path.read_text()

@@ -107,3 +107,12 @@ def test_the_routes_are_in_the_public_schema() -> None:
     app = create_http_app(GatewaySettings(staff_api_key="s" * 16, warehouse_api_key="w" * 16))
     paths = app.openapi()["paths"]
     assert {ROOT, f"{ROOT}/{{service}}", f"{ROOT}/{{service}}/replay", "/v1/webhooks/psp"} <= set(paths)
+
+
+async def test_a_message_id_cannot_walk_to_another_internal_route() -> None:
+    requests: list[httpx.Request] = []
+    async with client_with(requests) as client:
+        for message_id in ("..", "..%2Fpayments", "x%3Fconfirm%3D1", ".hidden"):
+            response = await client.post(f"{ROOT}/orders/{message_id}/replay", headers=STAFF)
+            assert response.status_code in (404, 405, 422), (message_id, response.status_code)
+    assert requests == []

@@ -12,9 +12,11 @@ from aio_pika.abc import AbstractRobustConnection
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.trace import Span
 
 from shop_runtime import dead_letters
 from shop_runtime.broker import connect
+from shop_runtime.card_data import mask_card_numbers
 from shop_runtime.clock import Clock, clock_for
 from shop_runtime.database import Database, UnitOfWork
 from shop_runtime.metrics import HttpMetricsMiddleware, render_latest
@@ -62,8 +64,24 @@ def create_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(HttpMetricsMiddleware)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="health,ready,metrics", server_request_hook=_mask_card_numbers_in_url
+    )
     return app
+
+
+URL_ATTRIBUTES = ("http.url", "http.target", "url.full", "url.query")
+
+
+def _mask_card_numbers_in_url(span: Span, scope: dict[str, Any]) -> None:
+    """A card number a client put in a URL never reaches a trace, whichever exporter sends it."""
+    if not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for name in URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str) and (masked := mask_card_numbers(value)) != value:
+            span.set_attribute(name, masked)
 
 
 def service_lifespan(

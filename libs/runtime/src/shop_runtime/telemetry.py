@@ -14,6 +14,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from shop_runtime.card_data import mask_card_numbers
+
 
 class JsonLinesSpanExporter(SpanExporter):
     """Appends finished spans as JSON lines to a file: how tests and operators read traces without a collector."""
@@ -39,7 +41,9 @@ class JsonLinesSpanExporter(SpanExporter):
                         "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
                         "start": span.start_time,
                         "end": span.end_time,
-                        "attributes": {k: str(v) for k, v in (span.attributes or {}).items()},
+                        "attributes": {
+                            k: mask_card_numbers(str(v)) for k, v in (span.attributes or {}).items()
+                        },
                     }
                 )
             )
@@ -81,14 +85,14 @@ class JsonFormatter(logging.Formatter):
             "service": self._service,
             "process": self._process,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": mask_card_numbers(record.getMessage()),
         }
         context = trace.get_current_span().get_span_context()
         if context.is_valid:
             entry["trace_id"] = format(context.trace_id, "032x")
             entry["span_id"] = format(context.span_id, "016x")
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = mask_card_numbers(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 

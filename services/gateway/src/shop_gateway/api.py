@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from shop_gateway.customer_auth import CustomerAuthDep, optional_customer
 from shop_gateway.customer_tokens import looks_like_customer_token
-from shop_gateway.domain import Permission, Role, card_data_in, may, role_for_api_key, roles_with
+from shop_gateway.domain import Permission, Role, may, role_for_api_key, roles_with
 from shop_gateway.logs import request_path_var
 from shop_gateway.ratelimit import RateLimiter, client_address
 from shop_gateway.schemas import (
@@ -32,6 +32,7 @@ from shop_gateway.schemas import (
 )
 from shop_gateway.services import Services, public_body
 from shop_gateway.settings import GatewaySettings
+from shop_runtime.card_data import card_data_in
 from shop_runtime.problems import PROBLEM_JSON, Problem
 
 _DESCRIPTIONS = {

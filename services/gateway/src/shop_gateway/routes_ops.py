@@ -16,7 +16,11 @@ router = APIRouter(prefix="/v1/admin/dead-letters", tags=["admin"], responses=ST
 
 SERVICES = ("catalog", "orders", "payments", "fulfillment", "notifications")
 Service = Literal["catalog", "orders", "payments", "fulfillment", "notifications"]
-MessageId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+MessageId = Annotated[
+    str,
+    Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_:-][A-Za-z0-9._:-]*$", description="message id"),
+]
+"""Ids as messages carry them (UUIDs); no slash, '?' or leading dot, so an id cannot walk to another route."""
 
 
 @router.get("", dependencies=[require(Permission.ADMIN_READ)])
