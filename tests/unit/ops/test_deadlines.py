@@ -66,6 +66,9 @@ def test_saga_step_reads_orders_and_fulfillment_together() -> None:
     assert saga_step("confirmed", ["picked"]) == "4 fulfil: waiting for the warehouse (picked)"
     assert saga_step("delivered", ["delivered"]) == "done: delivered"
     assert saga_step("rejected", [], "out_of_stock") == "done: rejected (out_of_stock)"
+    assert saga_step("cancelled", ["cancelled"], "changed_mind") == "done: cancelled (changed_mind)"
+    assert saga_step("partially_shipped", ["shipped"]).startswith("4 fulfil: part shipped")
+    assert saga_step("partially_fulfilled", ["shipped"]).startswith("5 deliver")
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from shop_orders.domain import (
     NOT_YET_WITH_THE_WAREHOUSE,
     SHOP_BROKE_ITS_PROMISE,
     GroupStatus,
+    NotCancellable,
     OrderStatus,
     WinBack,
     can_move,
@@ -103,6 +104,10 @@ async def cancel_order(
     order = await repository.lock_order(uow.session, order_id)
     earlier = await _cancellation(uow, order_id)
     if earlier is not None and earlier.status != "refused":
+        if earlier.cancelled_by == "shop" and cancelled_by != "shop":
+            raise NotCancellable(
+                f"the shop already cancelled this order ({earlier.reason})", field="order_id"
+            )
         return _result(earlier)
     groups = await _groups(uow, order_id, *GroupStatus)
     lines = await repository.lines_of(uow.session, order_id)

@@ -69,4 +69,10 @@ def saga_step(
         return "done: delivered"
     if status == "rejected":
         return f"done: rejected ({status_reason or 'no reason recorded'})"
+    if status == "partially_shipped":
+        return f"4 fulfil: part shipped, the rest waiting ({', '.join(shipments) or 'no shipments'})"
+    if status == "partially_fulfilled":
+        return "5 deliver: what could ship shipped, the rest was refunded"
+    if status == "cancelled":
+        return f"done: cancelled ({status_reason or 'no reason recorded'})"
     return f"unknown status {status!r}"
