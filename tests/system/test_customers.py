@@ -319,6 +319,8 @@ async def test_staff_give_a_guest_order_to_a_customer_who_then_sees_it(
     assert linked.status_code == 200, linked.text
     customer_id = linked.json()["customer"]["id"]
     assert linked.json()["customer"]["can_log_in"] is False
+    no_password = await gateway.post("/v1/auth/token", json={"email": email, "password": PASSWORD})
+    assert no_password.status_code == 401  # staff made the account without a password: it cannot log in
     assert (await gateway.put(path, json={"customer_id": customer_id}, headers=STAFF)).status_code == 200
     other = await gateway.post(
         "/v1/admin/customers",
