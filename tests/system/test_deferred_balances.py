@@ -170,7 +170,7 @@ async def test_a_failed_scheduled_balance_enters_dunning(
 
 
 async def test_a_customer_replaces_the_card_of_an_order_in_dunning_and_the_balance_is_charged_at_once(
-    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path
+    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path, clock: Callable[[timedelta], None]
 ) -> None:
     sku = new_sku("NEWCARD")
     await product(gateway, sku=sku, prices={"KRW": 50000})
@@ -179,10 +179,12 @@ async def test_a_customer_replaces_the_card_of_an_order_in_dunning_and_the_balan
     placed = (await place_order(gateway, body)).json()
     await wait_for_status(gateway, placed, "confirmed")
     await expect_and_receive(gateway, sku, expected=1, received=1)
-    await wait_for_group(gateway, placed, "balance_failed")
+    await wait_for_group(gateway, placed, "balance_scheduled")
+    clock(timedelta(hours=25))
+    await wait_for_group(gateway, placed, "balance_failed", timeout=30)
 
     async def dunning_email_links_the_update_page() -> None:
-        texts = [text_of(message) for message in emails_to(mail_dir, body["email"])]
+        texts = mails_with(mail_dir, body["email"], "did not go through")
         assert any(f"/orders/{placed['id']}/payment" in text for text in texts), texts
 
     await eventually(dunning_email_links_the_update_page, timeout=20)
@@ -206,3 +208,43 @@ async def test_a_customer_replaces_the_card_of_an_order_in_dunning_and_the_balan
     assert order["payments"]["captured"] == 53000
     events = [entry["event"] for entry in order["timeline"]]
     assert events.index("payment_method_updated") < events.index("balance_charged")
+
+
+async def test_a_balance_due_when_ready_is_reminded_a_day_before_the_expected_day_then_charged_on_arrival(
+    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path, clock: Callable[[timedelta], None]
+) -> None:
+    sku = new_sku("READY")
+    await product(gateway, sku=sku, prices={"KRW": 50000})
+    expected = datetime.now(UTC).date() + timedelta(days=5)
+    await put_on_preorder(
+        stack,
+        gateway,
+        sku,
+        {**policy("deposit", deposit_percent=20), "expected_ship_date": expected.isoformat()},
+    )
+    body = checkout(sku, locale="en")
+    placed = (await place_order(gateway, body)).json()
+    order = await wait_for_status(gateway, placed, "confirmed")
+    assert order["lines"][0]["balance_charged_at"] == "on_ready"
+    expected_at = datetime.combine(expected, datetime.min.time(), tzinfo=UTC)
+
+    clock(expected_at - datetime.now(UTC) - timedelta(hours=23))
+
+    async def reminded() -> None:
+        texts = mails_with(mail_dir, body["email"], "expected to be ready")
+        assert len(texts) == 1, texts
+        assert "₩40,000" in texts[0]
+
+    await eventually(reminded, timeout=30)
+
+    clock(expected_at - datetime.now(UTC) + timedelta(hours=2))  # a full day after the reminder
+    await expect_and_receive(gateway, sku, expected=1, received=1)
+    order = await wait_for_group(gateway, placed, "pick_requested", timeout=30)  # charged at once
+    assert order["payments"]["captured"] == 53000
+    events = [entry["event"] for entry in order["timeline"]]
+    assert "balance_scheduled" not in events
+    assert (
+        events.index("balance_reminder_sent")
+        < events.index("preorder_allocated")
+        < events.index("balance_charged")
+    )

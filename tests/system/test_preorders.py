@@ -40,7 +40,7 @@ def policy(payment_mode: str, **fields: Any) -> dict[str, Any]:
 
 
 async def test_a_deposit_preorder_goes_from_checkout_through_receipt_and_balance_to_delivered(
-    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path
+    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path, clock: Callable[[timedelta], None]
 ) -> None:
     sku = new_sku("JACKET")
     product_id = await product(gateway, sku=sku, prices={"KRW": 39000})
@@ -70,20 +70,41 @@ async def test_a_deposit_preorder_goes_from_checkout_through_receipt_and_balance
     await eventually(confirmation_says_deposit_and_balance, timeout=20)
 
     await expect_and_receive(gateway, sku, expected=2, received=2)
-    order = await wait_for_group(gateway, placed, "pick_requested")
+    # Nobody was reminded yet (the goods came before the day they were expected): remind now, charge in 24 h.
+    order = await wait_for_group(gateway, placed, "balance_scheduled")
     [group] = [g for g in order["shipment_groups"] if g["kind"] == "preorder"]
     assert group["balance"] == 54600
+    assert order["payments"]["captured"] == 26400
+
+    async def reminded() -> None:
+        texts = [text_of(message) for message in emails_to(mail_dir, body["email"])]
+        assert any("결제될 예정" in text and "54,600원" in text for text in texts), texts
+
+    await eventually(reminded, timeout=20)
+    clock(timedelta(hours=25))
+    order = await wait_for_group(gateway, placed, "pick_requested", timeout=30)
     assert order["payments"]["captured"] == 81000
+    [group] = [g for g in order["shipment_groups"] if g["kind"] == "preorder"]
 
     await ship_and_deliver(gateway, group["fulfillment_id"], "CJPRE0001")
     order = await wait_for_status(gateway, placed, "delivered")
     events = [entry["event"] for entry in order["timeline"]]
-    assert events.index("preorder_allocated") < events.index("balance_charged") < events.index("shipped")
+    assert (
+        events.index("preorder_allocated")
+        < events.index("balance_reminder_sent")
+        < events.index("balance_charged")
+        < events.index("shipped")
+    )
 
 
 @pytest.mark.parametrize(("mode", "at_checkout", "balance"), [("pay_now", 81000, 0), ("pay_later", 0, 81000)])
 async def test_pay_now_and_pay_later_preorders_reach_delivered(
-    gateway: httpx.AsyncClient, stack: Stack, mode: str, at_checkout: int, balance: int
+    gateway: httpx.AsyncClient,
+    stack: Stack,
+    clock: Callable[[timedelta], None],
+    mode: str,
+    at_checkout: int,
+    balance: int,
 ) -> None:
     sku = new_sku("SNEAKER")
     await product(gateway, sku=sku, prices={"KRW": 39000})
@@ -94,7 +115,10 @@ async def test_pay_now_and_pay_later_preorders_reach_delivered(
     assert order["payments"]["captured"] == at_checkout
 
     await expect_and_receive(gateway, sku, expected=2, received=2)
-    order = await wait_for_group(gateway, placed, "pick_requested")
+    if balance:
+        await wait_for_group(gateway, placed, "balance_scheduled")  # a day's notice before the charge
+        clock(timedelta(hours=25))
+    order = await wait_for_group(gateway, placed, "pick_requested", timeout=30)
     [group] = [g for g in order["shipment_groups"] if g["kind"] == "preorder"]
     assert group["balance"] == balance  # pay later: the balance carries the deferred shipping
     assert order["payments"]["captured"] == 81000
@@ -244,7 +268,7 @@ async def test_usd_deposits_round_half_up_to_the_cent(gateway: httpx.AsyncClient
 
 
 async def test_a_balance_that_fails_off_session_holds_the_group_and_tells_the_customer(
-    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path
+    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path, clock: Callable[[timedelta], None]
 ) -> None:
     sku = new_sku("FAILS")
     await product(gateway, sku=sku, prices={"KRW": 50000})
@@ -253,12 +277,14 @@ async def test_a_balance_that_fails_off_session_holds_the_group_and_tells_the_cu
     placed = (await place_order(gateway, body)).json()
     await wait_for_status(gateway, placed, "confirmed")
     await expect_and_receive(gateway, sku, expected=1, received=1)
-    order = await wait_for_group(gateway, placed, "balance_failed")
+    await wait_for_group(gateway, placed, "balance_scheduled")
+    clock(timedelta(hours=25))
+    order = await wait_for_group(gateway, placed, "balance_failed", timeout=30)
     assert order["payments"]["captured"] == 5000 + 3000
 
     async def told() -> None:
         texts = [text_of(message) for message in emails_to(mail_dir, body["email"])]
-        assert any("/payment" in text for text in texts), texts
+        assert any("did not go through" in text and "/payment" in text for text in texts), texts
 
     await eventually(told, timeout=20)
 
@@ -275,9 +301,11 @@ async def test_dunning_retries_then_cancels_and_the_unit_goes_to_the_next_custom
     await wait_for_status(gateway, second, "confirmed")
 
     await expect_and_receive(gateway, sku, expected=1, received=1)
-    await wait_for_group(gateway, first, "balance_failed")
+    await wait_for_group(gateway, first, "balance_scheduled")
+    clock(timedelta(hours=25))  # the day's notice after the reminder: the charge runs and declines
+    await wait_for_group(gateway, first, "balance_failed", timeout=30)
 
-    clock(timedelta(hours=25))  # the dunning retry is due after 24 h; the card still declines off session
+    clock(timedelta(hours=50))  # the dunning retry is due after 24 h; the card still declines off session
 
     async def retried_and_failed_again() -> None:
         view = await order_as_customer(gateway, first)
@@ -287,7 +315,7 @@ async def test_dunning_retries_then_cancels_and_the_unit_goes_to_the_next_custom
 
     await eventually(retried_and_failed_again, timeout=30)
 
-    clock(timedelta(days=11))  # the dunning period (10 days) is over
+    clock(timedelta(days=12))  # the dunning period (10 days from the first decline) is over
     cancelled = await wait_for_status(gateway, first, "cancelled", timeout=30)
     assert cancelled["status_reason"] == "balance_unpaid"
 
@@ -296,6 +324,8 @@ async def test_dunning_retries_then_cancels_and_the_unit_goes_to_the_next_custom
         assert view["payments"]["refunded"] == view["charged_at_checkout"] == 10000 + 3000
 
     await eventually(deposit_refunded, timeout=20)
+    await wait_for_group(gateway, second, "balance_scheduled", timeout=30)  # reminded now, charged in 24 h
+    clock(timedelta(days=13))
     promoted = await wait_for_group(gateway, second, "pick_requested", timeout=30)
     assert promoted["payments"]["captured"] == 53000
 

@@ -110,10 +110,19 @@ class OrderBalanceReminder(OrderEvent):
     TYPE: ClassVar[str] = "orders.balance.reminder.v1"
     order_id: str
     customer: Customer
-    group_id: str
+    group_id: str | None = Field(
+        default=None, description="The shipment group charged; None before its units are allocated."
+    )
+    sku: str | None = None
     amount: int
     currency: str
-    charge_at: AwareDatetime = Field(description="When the balance will be charged.")
+    charge_at: AwareDatetime = Field(
+        description="When the balance will be charged; with when_ready, when the goods are expected."
+    )
+    when_ready: bool = Field(
+        default=False,
+        description="Charged when the goods are ready to ship (expected at charge_at), never before a day's notice.",
+    )
 
 
 class OrderCancelled(OrderEvent):

@@ -149,6 +149,7 @@ async def on_order_balance_reminder(
         recipient=_recipient(message.customer),
         amount=Money(message.amount, message.currency),
         charge_at=message.charge_at,
+        when_ready=message.when_ready,
     )
 
 

@@ -378,10 +378,16 @@ def order_balance_charge_failed_email(
 
 
 def order_balance_reminder_email(
-    *, order_id: str, recipient: Recipient, amount: Money, charge_at: datetime, storefront_url: str
+    *,
+    order_id: str,
+    recipient: Recipient,
+    amount: Money,
+    charge_at: datetime,
+    storefront_url: str,
+    when_ready: bool = False,
 ) -> EmailDraft:
-    """A pre-order's balance will be charged soon: how much, when (in the customer's time zone), and where
-    to change the card before then."""
+    """A pre-order's balance will be charged soon: how much, when (in the customer's time zone; with
+    ``when_ready``, when the goods are expected to be ready), and where to change the card before then."""
     locale = recipient.locale
     local = charge_at.astimezone(customer_time_zone(locale))
     return EmailDraft(
@@ -393,6 +399,7 @@ def order_balance_reminder_email(
             "amount": amount.format(locale),
             "charge_on": format_date(local.date(), locale),
             "charge_time": local.strftime("%H:%M"),
+            "when_ready": when_ready,
             "payment_url": order_payment_url(storefront_url, order_id),
         },
     )

@@ -148,6 +148,7 @@ async def notify_balance_reminder(
     recipient: Recipient,
     amount: Money,
     charge_at: datetime,
+    when_ready: bool = False,
 ) -> None:
     """Queue the email that says a pre-order's balance will be charged soon and where to change the card."""
     draft = order_balance_reminder_email(
@@ -156,6 +157,7 @@ async def notify_balance_reminder(
         amount=amount,
         charge_at=charge_at,
         storefront_url=storefront_url,
+        when_ready=when_ready,
     )
     await _queue_email(uow, draft)
     await uow.commit()

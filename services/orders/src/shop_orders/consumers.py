@@ -40,7 +40,9 @@ async def on_stock_reserved(message: catalog.StockReserved, uow: UnitOfWork) -> 
     )
 
 
-async def on_preorder_allocated(message: catalog.PreorderAllocated, uow: UnitOfWork) -> None:
+async def on_preorder_allocated(
+    message: catalog.PreorderAllocated, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
+) -> None:
     await handlers.receive_preorder_allocation(
         uow,
         order_id=message.order_id,
@@ -48,6 +50,8 @@ async def on_preorder_allocated(message: catalog.PreorderAllocated, uow: UnitOfW
         sku=message.sku,
         location=message.location,
         quantity=message.quantity,
+        now=clock.now(),
+        balance_notice=timedelta(hours=settings.balance_notice_hours),
     )
 
 
@@ -171,7 +175,7 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
         catalog.PreorderPolicyUpdated: on_preorder_policy_updated,
         catalog.StockReserved: on_stock_reserved,
         catalog.StockRejected: on_stock_rejected,
-        catalog.PreorderAllocated: on_preorder_allocated,
+        catalog.PreorderAllocated: functools.partial(on_preorder_allocated, clock=clock, settings=settings),
         payments.PaymentSucceeded: functools.partial(on_payment_succeeded, clock=clock, settings=settings),
         payments.PaymentFailed: on_payment_failed,
         payments.BalanceCharged: on_balance_charged,
@@ -214,12 +218,19 @@ async def run_remind_balance(payload: dict[str, Any], uow: UnitOfWork, *, clock:
     )
 
 
+async def run_remind_balance_when_ready(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+    await handlers.remind_of_balance_when_ready(
+        uow, order_id=payload["order_id"], sku=payload["sku"], now=clock.now()
+    )
+
+
 def jobs(*, clock: Clock) -> dict[str, JobHandler]:
     """Orders' scheduled jobs by kind (balances due by the clock and their reminders, dunning retries and
     the end of the dunning period)."""
     return {
         handlers.CHARGE_SCHEDULED_BALANCE: run_charge_scheduled_balance,
         handlers.REMIND_BALANCE: functools.partial(run_remind_balance, clock=clock),
+        handlers.REMIND_BALANCE_WHEN_READY: functools.partial(run_remind_balance_when_ready, clock=clock),
         handlers.RETRY_BALANCE: functools.partial(run_retry_balance, clock=clock),
         handlers.CANCEL_UNPAID: functools.partial(run_cancel_unpaid, clock=clock),
     }

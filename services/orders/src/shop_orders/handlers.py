@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,6 +43,7 @@ from shop_orders.domain import (
     PlanLine,
     balance_for_units,
     can_move,
+    charge_time_on_allocation,
     checkout_fingerprint,
     plan_checkout_charge,
     price_checkout,
@@ -369,10 +370,19 @@ async def reject_for_failed_payment(
 
 
 async def receive_preorder_allocation(
-    uow: UnitOfWork, *, order_id: str, allocation_id: str, sku: str, location: str, quantity: int
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    allocation_id: str,
+    sku: str,
+    location: str,
+    quantity: int,
+    now: datetime,
+    balance_notice: timedelta,
 ) -> None:
     """Received stock was allocated to this order's pre-order: its units become a shipment group whose
-    share of the balance is charged (when the balance is due on readiness) before it ships."""
+    share of the balance is charged (when the balance is due on readiness) before it ships, no sooner than
+    ``balance_notice`` after the customer was reminded of it."""
     order = await repository.lock_order(uow.session, order_id)
     if await _group(uow, allocation_id) is not None or OrderStatus(order.status) is OrderStatus.REJECTED:
         return
@@ -423,7 +433,10 @@ async def receive_preorder_allocation(
         location=location,
     )
     if OrderStatus(order.status) in ACCEPTED:
-        await _advance(uow, order, group)
+        if group.balance_amount > 0:
+            await _charge_after_notice(uow, order, group, line=line, now=now, notice=balance_notice)
+        else:
+            await _advance(uow, order, group)
     await uow.commit()
 
 
@@ -557,6 +570,7 @@ async def retry_unpaid_balance(
 
 CHARGE_SCHEDULED_BALANCE = "charge_scheduled_balance"
 REMIND_BALANCE = "remind_balance"
+REMIND_BALANCE_WHEN_READY = "remind_balance_when_ready"
 
 
 async def charge_scheduled_balance(uow: UnitOfWork, *, order_id: str, group_id: str) -> None:
@@ -582,29 +596,38 @@ async def remind_of_balance(uow: UnitOfWork, *, order_id: str, group_id: str, no
         or group.balance_due_at <= now
     ):
         return
-    await uow.session.execute(
-        sa.update(order_lines)
-        .where(order_lines.c.order_id == order_id, order_lines.c.sku == _sku_of(group))
-        .values(balance_reminded_at=now)
-    )
-    await repository.add_to_timeline(
-        uow.session,
-        order_id,
-        "balance_reminder_sent",
+    await _remind(
+        uow,
+        order,
+        line_sku=_sku_of(group),
         group_id=group_id,
         amount=group.balance_amount,
-        charge_at=group.balance_due_at.isoformat(),
+        charge_at=group.balance_due_at,
+        now=now,
     )
-    uow.publish(
-        contracts.OrderBalanceReminder(
-            order_id=order_id,
-            customer=_customer(order),
-            group_id=group_id,
-            amount=group.balance_amount,
-            currency=order.currency,
-            charge_at=group.balance_due_at,
-        ),
-        subject=order_id,
+    await uow.commit()
+
+
+async def remind_of_balance_when_ready(uow: UnitOfWork, *, order_id: str, sku: str, now: datetime) -> None:
+    """A day before a pre-order line's goods are expected, tell the customer its balance (due when they are
+    ready) will be charged then, so the charge can run as soon as they are allocated."""
+    order = await repository.lock_order(uow.session, order_id)
+    if OrderStatus(order.status) not in ACCEPTED:
+        return
+    line = next((line for line in await repository.lines_of(uow.session, order_id) if line.sku == sku), None)
+    if line is None or line.units_allocated >= line.quantity or line.balance_assigned >= line.balance:
+        return
+    amount = line.balance - line.balance_assigned + (order.shipping if order.shipping_deferred else 0)
+    expected_at = _expected_moment(line.expected_ship_date)
+    await _remind(
+        uow,
+        order,
+        line_sku=sku,
+        group_id=None,
+        amount=amount,
+        charge_at=expected_at,
+        now=now,
+        when_ready=True,
     )
     await uow.commit()
 
@@ -876,7 +899,10 @@ async def _schedule_balances_due_by_the_clock(
         charge_at = balance_due_at(_policy_of(line), order.created_at)
         units = line.quantity - line.units_allocated
         amount = line.balance - line.balance_assigned
-        if charge_at is None or units <= 0 or amount <= 0:
+        if units <= 0 or amount <= 0:
+            continue
+        if charge_at is None:
+            await _schedule_reminder_before_ready(uow, order, line, now=now, notice=notice)
             continue
         group = await _add_group(
             uow,
@@ -927,6 +953,26 @@ async def _schedule_balances_due_by_the_clock(
                 due_at=remind_at,
                 payload=payload,
             )
+
+
+async def _schedule_reminder_before_ready(
+    uow: UnitOfWork, order: Row[Any], line: Row[Any], *, now: datetime, notice: timedelta
+) -> None:
+    """A balance due when the goods are ready: remind ``notice`` before the day they are expected, so the
+    charge can run as soon as they are allocated (if they come earlier, the reminder goes then)."""
+    if line.expected_ship_date is None:
+        return
+    remind_at = _expected_moment(line.expected_ship_date) - notice
+    if remind_at <= now:
+        return
+    await scheduling.schedule(
+        uow.session,
+        scheduled_jobs,
+        kind=REMIND_BALANCE_WHEN_READY,
+        key=f"{REMIND_BALANCE_WHEN_READY}:{order.id}:{line.sku}",
+        due_at=remind_at,
+        payload={"order_id": order.id, "sku": line.sku},
+    )
 
 
 async def _unallocated_group(uow: UnitOfWork, order_id: str, sku: str) -> Row[Any] | None:
@@ -999,6 +1045,90 @@ async def _allocate_to_scheduled_group(
     )
     if paid:
         await _release(uow, order, part)
+
+
+async def _charge_after_notice(
+    uow: UnitOfWork, order: Row[Any], group: Row[Any], *, line: Row[Any], now: datetime, notice: timedelta
+) -> None:
+    """Charge a group whose balance is due now that its units are ready: at once if the customer was reminded
+    at least ``notice`` ago, otherwise remind them now and charge ``notice`` later."""
+    charge_at = charge_time_on_allocation(reminded_at=line.balance_reminded_at, notice=notice, now=now)
+    if charge_at <= now:
+        await _advance(uow, order, group)
+        return
+    await _set_group(uow, group.id, status=GroupStatus.BALANCE_SCHEDULED, balance_due_at=charge_at)
+    await scheduling.schedule(
+        uow.session,
+        scheduled_jobs,
+        kind=CHARGE_SCHEDULED_BALANCE,
+        key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
+        due_at=charge_at,
+        payload={"order_id": order.id, "group_id": group.id},
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order.id,
+        "balance_scheduled",
+        group_id=group.id,
+        sku=line.sku,
+        amount=group.balance_amount,
+        charge_at=charge_at.isoformat(),
+    )
+    await _remind(
+        uow,
+        order,
+        line_sku=line.sku,
+        group_id=group.id,
+        amount=group.balance_amount,
+        charge_at=charge_at,
+        now=now,
+    )
+
+
+async def _remind(
+    uow: UnitOfWork,
+    order: Row[Any],
+    *,
+    line_sku: str,
+    group_id: str | None,
+    amount: int,
+    charge_at: datetime,
+    now: datetime,
+    when_ready: bool = False,
+) -> None:
+    await uow.session.execute(
+        sa.update(order_lines)
+        .where(order_lines.c.order_id == order.id, order_lines.c.sku == line_sku)
+        .values(balance_reminded_at=now)
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order.id,
+        "balance_reminder_sent",
+        group_id=group_id,
+        sku=line_sku,
+        amount=amount,
+        charge_at=charge_at.isoformat(),
+        when_ready=when_ready,
+    )
+    uow.publish(
+        contracts.OrderBalanceReminder(
+            order_id=order.id,
+            customer=_customer(order),
+            group_id=group_id,
+            sku=line_sku,
+            amount=amount,
+            currency=order.currency,
+            charge_at=charge_at,
+            when_ready=when_ready,
+        ),
+        subject=order.id,
+    )
+
+
+def _expected_moment(expected_ship_date: date) -> datetime:
+    """The start (UTC) of the day a pre-order line is expected to be ready."""
+    return datetime.combine(expected_ship_date, time(), tzinfo=UTC)
 
 
 def _sku_of(group: Row[Any]) -> str:
