@@ -1,16 +1,20 @@
-"""Against a running ``make up``: a deposit pre-order from checkout through inbound receipt, balance charge,
-shipping and delivery, printing each step and the emails the customer received."""
+"""Against a running ``make up``: a deposit pre-order from checkout through inbound receipt, the reminder a
+day before its balance is charged, the charge, shipping and delivery, printing each step and the emails the
+customer received. It skips the shop's clock a day ahead (var/clock-offset, as the system tests do)."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 from email import message_from_bytes, policy
 from typing import Any
 
 import httpx
 
 from scripts.demo import CONFIG, STAFF, WAREHOUSE, check, step, wait_for
+from scripts.stack import DEV_CLOCK_FILE
+from shop_runtime.clock import set_file_clock_offset
 
 
 def emails_to(address: str) -> list[str]:
@@ -30,6 +34,17 @@ def wait_until(predicate: Any, what: str, timeout: float = 30) -> Any:
             return found
         time.sleep(0.2)
     raise SystemExit(f"gave up waiting for {what}")
+
+
+def skip_ahead(hours: float) -> timedelta:
+    """Move the running shop's clock forward (never back: what was scheduled stays in order)."""
+    try:
+        current = timedelta(seconds=float(DEV_CLOCK_FILE.read_text().strip() or 0))
+    except FileNotFoundError:
+        current = timedelta()
+    moved = current + timedelta(hours=hours)
+    set_file_clock_offset(str(DEV_CLOCK_FILE), moved)
+    return moved
 
 
 def main() -> None:
@@ -106,7 +121,8 @@ def main() -> None:
         [line] = view["lines"]
         print(
             f"==> confirmed: queue position {line['queue_position']}, charged now {view['charged_at_checkout']:,} KRW "
-            f"(deposit {line['paid_now']:,} + shipping), balance {line['balance']:,} KRW when it is ready to ship"
+            f"(deposit {line['paid_now']:,} + shipping), balance {line['balance']:,} KRW when it is ready to ship, "
+            "after a reminder a day before"
         )
 
         step("staff expect 20 jackets at seoul-1 and receive them")
@@ -129,6 +145,21 @@ def main() -> None:
         )
 
         headers = {"Authorization": f"Bearer {order['access_token']}"}
+
+        def scheduled() -> dict[str, Any] | None:
+            current: dict[str, Any] = check(client.get(f"/v1/orders/{order['id']}", headers=headers), 200)
+            groups = [g for g in current["shipment_groups"] if g["status"] == "balance_scheduled"]
+            return groups[0] if groups else None
+
+        group = wait_until(scheduled, "the allocation and the balance charge scheduled after the reminder")
+        print(
+            f"==> allocated; the jackets came before the customer was reminded, so the reminder goes now and the "
+            f"balance of {group['balance']:,} KRW is charged a day later, at {group['balance_due_at']}"
+        )
+        wait_until(lambda: any("결제됩니다" in subject for subject in emails_to(email)), "the reminder email")
+
+        offset = skip_ahead(25)
+        step(f"the shop's clock skips ahead 25 hours ({DEV_CLOCK_FILE} now holds {offset})")
 
         def released() -> dict[str, Any] | None:
             current: dict[str, Any] = check(client.get(f"/v1/orders/{order['id']}", headers=headers), 200)
@@ -163,7 +194,7 @@ def main() -> None:
         for entry in view["timeline"]:
             print(f"      {entry['at']}  {entry['event']}")
         subjects = wait_until(
-            lambda: (found := emails_to(email)) and len(found) >= 4 and found, "the emails", timeout=20
+            lambda: (found := emails_to(email)) and len(found) >= 5 and found, "the emails", timeout=20
         )
         step(f"{len(subjects)} emails sent to {email}:")
         for subject in subjects:

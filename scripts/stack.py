@@ -27,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("catalog", "orders", "payments", "fulfillment", "notifications")
+DEV_CLOCK_FILE = ROOT / "var" / "clock-offset"
+"""`make up`'s clock offset in seconds (a missing file is no offset); demos move it, only ever forward."""
 
 
 @dataclass(frozen=True)
@@ -347,6 +349,8 @@ def main() -> None:
         gateway_port=int(os.environ.get("SHOP_GATEWAY_PORT", StackConfig.gateway_port)),
         otlp_endpoint=os.environ.get("SHOP_OTLP_ENDPOINT"),
         replicas=arguments.replicas,
+        # Development only: lets `make demo-preorder` skip the shop ahead in time (delete it for real time).
+        test_clock_file=DEV_CLOCK_FILE,
     )
     if arguments.command == "migrate":
         Stack(config).migrate()

@@ -3,6 +3,9 @@ the card of an order in dunning: through the gateway of a running shop whose clo
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.stack import Stack
+from scripts.stack import ROOT, SERVICES, Stack
 from tests.support.messages import eventually
 from tests.system.shop import (
     checkout,
@@ -36,6 +39,23 @@ def policy(payment_mode: str, **fields: Any) -> dict[str, Any]:
 
 def bearer(placed: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {placed['access_token']}"}
+
+
+def audit(stack: Stack, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``python -m shop_ops audit`` against the running shop's databases."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SHOP_")}
+    for service in SERVICES:
+        env[f"SHOP_OPS_{service.upper()}_DATABASE_URL"] = stack.config.database_url(service)
+    env["SHOP_OPS_AMQP_URL"] = stack.config.amqp_url
+    return subprocess.run(
+        [sys.executable, "-m", "shop_ops", "audit", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
 
 
 def mails_with(mail_dir: Path, address: str, words: str) -> list[str]:
@@ -83,6 +103,11 @@ async def test_a_balance_due_after_hours_is_charged_on_time_and_ships_when_the_g
     order = await wait_for_group(gateway, placed, "paid_awaiting_stock", timeout=30)
     assert order["payments"]["captured"] == 53000
     assert order["status"] == "confirmed"
+    # The audit sees a balance captured before the goods arrived as waiting, not as a broken invariant.
+    checked = audit(stack, "--fulfillment-grace", "1s", "--waiting-after", "1s")
+    about_this_order = [line for line in checked.stdout.splitlines() if placed["id"] in line]
+    assert about_this_order, checked.stdout
+    assert all(line.startswith("WAITING") for line in about_this_order), about_this_order
 
     await expect_and_receive(gateway, sku, expected=1, received=1)
     order = await wait_for_group(gateway, placed, "pick_requested")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from shop_ops import invariants
@@ -207,3 +208,26 @@ def test_preorders_accepted_over_the_cap_are_a_violation_and_at_the_cap_are_not(
     assert [(f.message, f.ids, f.severity) for f in findings] == [
         ("pre-orders accepted 4 exceed the cap 3", {"sku": "OVER"}, Severity.VIOLATION)
     ]
+
+
+def test_a_preorder_waiting_for_stock_or_its_balance_is_waiting_not_a_disagreement() -> None:
+    charged_ahead = replace(
+        _order("balance-paid-ahead", "confirmed", total=53000), charged_now=13000, waiting_preorder=True
+    )
+    assert (
+        invariants.services_agree_on_state(
+            [charged_ahead], [], now=NOW, fulfillment_grace=timedelta(minutes=5)
+        )
+        == []
+    )
+    assert (
+        invariants.paid_orders_fully_captured(
+            [charged_ahead], {"balance-paid-ahead": SucceededPayments("balance-paid-ahead", 53000, ("KRW",))}
+        )
+        == []
+    )
+    [finding] = invariants.paid_orders_progressing(
+        [charged_ahead], [], now=NOW, waiting_after=timedelta(hours=1)
+    )
+    assert finding.severity is Severity.WAITING
+    assert finding.message.endswith("; pre-order units wait for stock or their balance")

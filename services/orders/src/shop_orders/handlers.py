@@ -384,7 +384,11 @@ async def confirm_paid_order(
         subject=order_id,
     )
     for group in await _groups(uow, order_id, GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
-        await _advance(uow, order, group)
+        if group.kind == "preorder" and group.balance_amount > 0:  # allocated while checkout was being paid
+            line = next(line for line in preorder_lines if line.sku == _sku_of(group))
+            await _charge_after_notice(uow, order, group, line=line, now=now, notice=balance_notice)
+        else:
+            await _advance(uow, order, group)
     await _schedule_balances_due_by_the_clock(uow, order, preorder_lines, now=now, notice=balance_notice)
     await uow.commit()
     ORDERS_CONFIRMED.labels(order.currency).inc()

@@ -193,7 +193,9 @@ def services_agree_on_state(
 
     Shipped or delivered in orders: fulfillment has the order's shipments, every one shipped (delivered for
     a delivered order). Confirmed: fulfillment has a fulfillment order, unless confirmed within the grace
-    period (the command may be in flight). Pending, reserved or rejected: fulfillment has nothing.
+    period (the command may be in flight) or its pre-order units still wait for stock or a balance (a balance
+    charged before the goods arrived included): that is waiting, not disagreement. Pending, reserved or
+    rejected: fulfillment has nothing.
     """
     by_order: dict[str, list[FulfillmentOrderState]] = {}
     for fulfillment in fulfillment_orders:
@@ -211,6 +213,8 @@ def services_agree_on_state(
             if not shipments or any(s.status not in required for s in shipments):
                 findings.append(Finding(f"{order.status} in orders, fulfillment orders: {statuses}", ids))
         elif order.status == "confirmed":
+            if not shipments and order.waiting_preorder:
+                continue  # nothing may ship yet: paid_orders_progressing shows it as waiting
             if not shipments and now - order.since > fulfillment_grace:
                 findings.append(
                     Finding(
@@ -259,7 +263,8 @@ def paid_orders_progressing(
     return [
         Finding(
             f"paid and confirmed {age(now - order.since)} ago, not shipped yet "
-            f"(fulfillment: {', '.join(by_order.get(order.order_id, [])) or 'none'})",
+            f"(fulfillment: {', '.join(by_order.get(order.order_id, [])) or 'none'})"
+            + ("; pre-order units wait for stock or their balance" if order.waiting_preorder else ""),
             {"order": order.order_id, "since": order.since.isoformat(timespec="seconds")},
             Severity.WAITING,
         )

@@ -26,6 +26,15 @@ from shop_ops.rows import (
 from shop_orders import tables as orders
 from shop_payments import tables as payments
 
+WAITING_GROUP_STATUSES = (
+    "awaiting_balance",
+    "balance_failed",
+    "balance_scheduled",
+    "paid_awaiting_stock",
+    "awaiting_line_balance",
+)
+"""Orders' shipment groups held before fulfillment: a balance to charge (now, later or again) or stock to come."""
+
 OUTBOXES: dict[str, sa.Table] = {
     "orders": orders.outbox,
     "catalog": catalog.outbox,
@@ -45,6 +54,7 @@ def _order_state(row: Any) -> OrderState:
         since=row.updated_at,
         status_reason=row.status_reason,
         charged_now=getattr(row, "charged_now", None),
+        waiting_preorder=bool(getattr(row, "waiting_preorder", False)),
     )
 
 
@@ -58,6 +68,17 @@ _ORDER_COLUMNS = (
     orders.orders.c.status_reason,
     # Pre-orders add what checkout charges; read it where the orders schema has it.
     *(orders.orders.c[name] for name in ("charged_now",) if name in orders.orders.c),
+    sa.or_(
+        sa.exists().where(
+            orders.order_lines.c.order_id == orders.orders.c.id,
+            orders.order_lines.c.kind == "preorder",
+            orders.order_lines.c.units_allocated < orders.order_lines.c.quantity,
+        ),
+        sa.exists().where(
+            orders.shipment_groups.c.order_id == orders.orders.c.id,
+            orders.shipment_groups.c.status.in_(WAITING_GROUP_STATUSES),
+        ),
+    ).label("waiting_preorder"),
 )
 
 

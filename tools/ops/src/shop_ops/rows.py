@@ -38,6 +38,8 @@ class OrderState:
     status_reason: str | None = None
     charged_now: int | None = None
     """What checkout charges when the order has pre-order lines (the rest later); None: the whole total."""
+    waiting_preorder: bool = False
+    """Pre-order units wait for stock, or for a balance charged later, before anything can ship."""
 
     @property
     def due_at_checkout(self) -> int:
