@@ -169,6 +169,11 @@ async def test_a_balance_due_within_a_day_is_reminded_at_once_and_cancelling_aft
         assert view["payments"]["refunded"] == 33000
 
     await eventually(refunded, timeout=20)
+    closed = await gateway.put(
+        f"/v1/orders/{placed['id']}/payment-method", json={"token": "tok_visa"}, headers=bearer(placed)
+    )
+    assert closed.status_code == 409, closed.text
+    assert closed.json()["code"] == "order_closed"
 
 
 async def test_a_failed_scheduled_balance_enters_dunning(

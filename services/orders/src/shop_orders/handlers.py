@@ -2,7 +2,9 @@
 
 An order's units travel in shipment groups: the in-stock units at each location form one group when stock
 is reserved; every allocation of received stock to a waiting pre-order forms a group of its own, whose
-balance (if any) is charged before it is released to fulfillment.
+balance (if any) is charged before it is released to fulfillment. A pre-order line whose balance is due at
+a time gets its group when the order is confirmed, before its units have a location: the schedule charges
+it then, and its units join it (and ship) when stock is allocated.
 """
 
 from __future__ import annotations
