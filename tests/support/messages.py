@@ -93,6 +93,7 @@ async def send(
             message_id=str(envelope.id),
             type=envelope.type,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers={"correlation_id": envelope.correlation_id},
         ),
         routing_key=message.routing_key(),
     )

@@ -240,3 +240,53 @@ async def test_stopping_a_worker_finishes_the_message_in_flight(
     )
     await database.dispose()
     await drained(service_queue("runtime_probe"))
+
+
+@dataclass
+class Lanes:
+    """Records the order messages are handled in; the first of lane A waits until lane B has started."""
+
+    b_started: asyncio.Event = field(default_factory=asyncio.Event)
+    handled: list[tuple[str, str]] = field(default_factory=list)
+
+    async def handle(self, message: contracts.ReleaseStock, uow: UnitOfWork) -> None:
+        if message.order_id == "lane-b":
+            self.b_started.set()
+        if (message.order_id, message.reason) == ("lane-a", "1"):
+            await asyncio.wait_for(self.b_started.wait(), timeout=10)
+        await asyncio.sleep(0.01 * (hash(message.reason) % 3))
+        self.handled.append((message.order_id, message.reason))
+        await uow.commit()
+
+
+async def test_messages_of_one_order_are_handled_in_order_while_other_orders_go_on(
+    settings: ServiceSettings, broker: AbstractRobustConnection
+) -> None:
+    lanes = Lanes()
+    probe = definition(Behaviour())
+    worker = Worker(
+        ServiceDefinition(
+            name=probe.name,
+            settings_class=probe.settings_class,
+            metadata=probe.metadata,
+            migrations_path=probe.migrations_path,
+            create_app=probe.create_app,
+            subscriptions=lambda context: {contracts.ReleaseStock: lanes.handle},
+        ),
+        settings.model_copy(update={"consumer_concurrency": 4}),
+    )
+    assert await worker.start()
+    steps = [str(step) for step in range(1, 7)]
+    for step in steps:
+        for order in ("lane-a", "lane-b"):
+            await send(broker, contracts.ReleaseStock(order_id=order, reason=step), subject=order)
+
+    def all_handled() -> None:
+        assert len(lanes.handled) == 12
+
+    await eventually(all_handled, timeout=20)
+    await worker.stop()
+    for order in ("lane-a", "lane-b"):
+        assert [step for handled, step in lanes.handled if handled == order] == steps
+    # lane A's first message waited for lane B: the other order went on meanwhile
+    assert lanes.handled.index(("lane-b", "1")) < lanes.handled.index(("lane-a", "1"))

@@ -75,6 +75,16 @@ class Dispatcher:
         return True
 
 
+class _Lane:
+    """Messages of one correlation id in this worker: one is handled at a time, in arrival order."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class Consumer:
     def __init__(
         self,
@@ -85,7 +95,9 @@ class Consumer:
         retry_delays_ms: list[int],
         concurrency: int = 1,
     ) -> None:
-        """``concurrency`` messages are handled at once; the others prefetched wait for a slot."""
+        """``concurrency`` messages are handled at once; the others prefetched wait for a slot. Messages of
+        one correlation id (one order) are handled one after another, in the order they arrived, so a
+        saga's steps (picked, packed, shipped, delivered) never overtake each other in one worker."""
         self._service = service
         self._channel = channel
         self._dispatcher = dispatcher
@@ -93,6 +105,7 @@ class Consumer:
         self._metrics = ConsumerMetrics(service_queue(service), dispatcher.message_types)
         self._consumer_tag: str | None = None
         self._slots = asyncio.Semaphore(concurrency)
+        self._lanes: dict[str, _Lane] = {}
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -124,10 +137,19 @@ class Consumer:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._in_flight += 1
         self._idle.clear()
+        # The lane is taken before the first await, so messages queue on it in delivery order.
+        key = str((message.headers or {}).get("correlation_id") or message.message_id or "")
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane()
+        lane.users += 1
         try:
-            async with self._slots:
+            async with lane.lock, self._slots:
                 await self._process(message)
         finally:
+            lane.users -= 1
+            if lane.users == 0:
+                del self._lanes[key]
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
