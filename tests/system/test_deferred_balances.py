@@ -17,6 +17,7 @@ import pytest
 from scripts.stack import ROOT, SERVICES, Stack
 from tests.support.messages import eventually
 from tests.system.shop import (
+    STAFF,
     checkout,
     emails_to,
     expect_and_receive,
@@ -278,3 +279,47 @@ async def test_a_balance_due_when_ready_is_reminded_a_day_before_the_expected_da
         < events.index("preorder_allocated")
         < events.index("balance_charged")
     )
+
+
+async def test_the_reminder_before_a_balance_due_when_ready_moves_with_the_expected_date(
+    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path, clock: Callable[[timedelta], None]
+) -> None:
+    sku = new_sku("MOVED")
+    await product(gateway, sku=sku, prices={"KRW": 50000})
+    promised = datetime.now(UTC).date() + timedelta(days=20)
+    await put_on_preorder(
+        stack,
+        gateway,
+        sku,
+        {**policy("deposit", deposit_percent=20), "expected_ship_date": promised.isoformat()},
+    )
+    body = checkout(sku, locale="en")
+    placed = (await place_order(gateway, body)).json()
+    await wait_for_status(gateway, placed, "confirmed")
+    # The supplier ships early: an inbound expected in two days moves the line's date forward.
+    sooner = datetime.now(UTC).date() + timedelta(days=2)
+    inbound = await gateway.post(
+        "/v1/admin/inbounds",
+        headers=STAFF,
+        json={
+            "sku": sku,
+            "location": "seoul-1",
+            "quantity": 1,
+            "expected_at": f"{sooner.isoformat()}T00:00:00Z",
+        },
+    )
+    assert inbound.status_code == 201, inbound.text
+
+    async def date_moved() -> None:
+        line = (await order_as_customer(gateway, placed))["lines"][0]
+        assert line["expected_ship_date"] == sooner.isoformat(), line
+
+    await eventually(date_moved, timeout=30)
+    # A day before the new date, not the promised one twenty days out, the customer hears of the charge.
+    clock(datetime.combine(sooner, datetime.min.time(), tzinfo=UTC) - datetime.now(UTC) - timedelta(hours=23))
+
+    async def reminded() -> None:
+        texts = mails_with(mail_dir, body["email"], "expected to be ready")
+        assert len(texts) == 1, texts
+
+    await eventually(reminded, timeout=30)

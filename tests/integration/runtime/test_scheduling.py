@@ -14,7 +14,7 @@ from shop_runtime.clock import SystemClock
 from shop_runtime.database import Database, UnitOfWork, create_engine
 from shop_runtime.messaging_tables import add_messaging_tables
 from shop_runtime.migrations import create_database_if_missing
-from shop_runtime.scheduling import Scheduler, add_schedule_table, schedule
+from shop_runtime.scheduling import Scheduler, add_schedule_table, cancel, reschedule, schedule
 from shop_runtime.settings import ServiceSettings
 from tests.support import infra
 
@@ -120,3 +120,29 @@ async def test_a_failing_job_is_retried_later_with_its_error_recorded(database: 
     assert "the PSP is down" in job.last_error
     assert job.due_at > datetime.now(UTC)
     assert await scheduler.run_due() == 0  # not due again yet
+
+
+async def test_rescheduling_moves_a_waiting_job_adds_a_missing_one_and_leaves_finished_ones(
+    database: Database,
+) -> None:
+    now = datetime.now(UTC)
+    later, sooner = now + timedelta(days=3), now + timedelta(hours=1)
+    async with database.unit_of_work() as uow:
+        for key in ("waiting", "cancelled"):
+            await schedule(
+                uow.session, jobs_table, kind="record", key=key, due_at=later, payload={"key": key}
+            )
+        await cancel(uow.session, jobs_table, key="cancelled", now=now)
+        for key in ("waiting", "cancelled", "new"):
+            await reschedule(
+                uow.session, jobs_table, kind="record", key=key, due_at=sooner, payload={"key": key}
+            )
+        await uow.commit()
+    async with database.engine.connect() as connection:
+        rows = {
+            row.key: (row.due_at, row.cancelled)
+            for row in await connection.execute(
+                sa.select(jobs_table.c.key, jobs_table.c.due_at, jobs_table.c.cancelled)
+            )
+        }
+    assert rows == {"waiting": (sooner, False), "cancelled": (later, True), "new": (sooner, False)}

@@ -58,6 +58,21 @@ async def schedule(
     )
 
 
+async def reschedule(
+    session: AsyncSession, table: sa.Table, *, kind: str, key: str, due_at: datetime, payload: dict[str, Any]
+) -> None:
+    """Move a job that has not run yet to ``due_at`` (adding it when there is none); a job that already ran
+    or was cancelled stays as it is."""
+    statement = insert(table).values(kind=kind, key=key, due_at=due_at, payload=payload)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"due_at": due_at, "payload": payload},
+            where=table.c.done_at.is_(None),
+        )
+    )
+
+
 async def cancel(session: AsyncSession, table: sa.Table, *, key: str, now: datetime) -> None:
     """Cancel a job that has not run yet (it stays in the table, marked cancelled)."""
     await session.execute(

@@ -204,6 +204,7 @@ async def on_preorder_eta_changed(
         expected_ship_date=message.expected_ship_date,
         now=clock.now(),
         token_secret=settings.access_token_secret,
+        balance_notice=timedelta(hours=settings.balance_notice_hours),
     )
 
 

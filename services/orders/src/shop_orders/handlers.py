@@ -692,6 +692,8 @@ async def remind_of_balance_when_ready(uow: UnitOfWork, *, order_id: str, sku: s
     line = next((line for line in await repository.lines_of(uow.session, order_id) if line.sku == sku), None)
     if line is None or line.units_allocated >= line.quantity or line.balance_assigned >= line.balance:
         return
+    if line.expected_ship_date is None:  # the date was withdrawn since: the reminder goes at allocation
+        return
     amount = line.balance - line.balance_assigned + (order.shipping if order.shipping_deferred else 0)
     expected_at = _expected_moment(line.expected_ship_date)
     await _remind(
@@ -974,6 +976,34 @@ async def _schedule_balances_due_by_the_clock(
                 due_at=remind_at,
                 payload=payload,
             )
+
+
+async def move_reminder_before_ready(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    line: Row[Any],
+    expected_ship_date: date | None,
+    now: datetime,
+    notice: timedelta,
+) -> None:
+    """A waiting line's expected date changed: its reminder before an ``on_ready`` balance moves with it (at
+    once when the new date is less than ``notice`` away), unless the customer was already reminded."""
+    policy = _policy_of(line)
+    if policy.balance_due != "on_ready" or line.balance <= line.balance_assigned or line.balance_reminded_at:
+        return
+    key = f"{REMIND_BALANCE_WHEN_READY}:{order_id}:{line.sku}"
+    if expected_ship_date is None:
+        await scheduling.cancel(uow.session, scheduled_jobs, key=key, now=now)
+        return
+    await scheduling.reschedule(
+        uow.session,
+        scheduled_jobs,
+        kind=REMIND_BALANCE_WHEN_READY,
+        key=key,
+        due_at=max(_expected_moment(expected_ship_date) - notice, now),
+        payload={"order_id": order_id, "sku": line.sku},
+    )
 
 
 async def _schedule_reminder_before_ready(

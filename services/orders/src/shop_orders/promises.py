@@ -7,7 +7,7 @@ Kept apart from ``handlers`` (the saga) so the promise rules read in one place; 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -48,6 +48,7 @@ async def record_preorder_date_change(
     expected_ship_date: date | None,
     now: datetime,
     token_secret: str,
+    balance_notice: timedelta,
 ) -> None:
     """Catalog moved a waiting pre-order's expected date: keep it on the line and tell the customer, asking
     for consent when the new date is past the promise (until they give it, the promise check may cancel)."""
@@ -69,6 +70,14 @@ async def record_preorder_date_change(
             consent_awaited=consent_required,
             date_changed_at=now,
         )
+    )
+    await handlers.move_reminder_before_ready(
+        uow,
+        order_id=order_id,
+        line=line,
+        expected_ship_date=expected_ship_date,
+        now=now,
+        notice=balance_notice,
     )
     await repository.add_to_timeline(
         uow.session,
