@@ -99,11 +99,10 @@ async def add_to_timeline(session: AsyncSession, order_id: str, event: str, **de
 async def add_events_to_timeline(
     session: AsyncSession, order_id: str, events: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    """Several timeline events (in this order) in one statement."""
+    """Several timeline events (in this order) in one round trip."""
     await session.execute(
-        sa.insert(order_timeline).values(
-            [{"order_id": order_id, "event": event, "detail": detail} for event, detail in events]
-        )
+        sa.insert(order_timeline),
+        [{"order_id": order_id, "event": event, "detail": detail} for event, detail in events],
     )
 
 
