@@ -18,8 +18,8 @@ from shop_contracts.values import Customer, PreorderPolicy
 from shop_orders import cancellations, handlers, repository
 from shop_orders.domain import (
     DATE_CHANGED_REASON,
-    NOT_YET_WITH_THE_WAREHOUSE,
     PROMISE_BROKEN_REASON,
+    WITH_THE_WAREHOUSE,
     GroupStatus,
     NoDecisionAwaited,
     NotCancellable,
@@ -171,16 +171,17 @@ async def decide_on_changed_date(
 async def check_promise(uow: UnitOfWork, *, order_id: str, sku: str, promised: date, now: datetime) -> None:
     """The promised day of a pre-order line is over. A line still waiting for all its units, whose customer
     did not accept a later date, is cancelled with everything refunded (the deposit too: the shop broke the
-    promise); its place goes to the next in the queue. A line already partly allocated, or an order part of
-    which is with the warehouse, is left to staff: the timeline says the promise was missed."""
+    promise); its place goes to the next in the queue, and parts already shipped stay shipped. A line already
+    partly allocated, or an order part of which the warehouse is picking or packing right now, is left to
+    staff: the timeline says the promise was missed."""
     order = await repository.lock_order(uow.session, order_id)
     line = _waiting_line(await repository.lines_of(uow.session, order_id), sku)
     if OrderStatus(order.status) not in _OPEN or line is None or line.promised_ship_date != promised:
         return  # shipped, cancelled, or the customer accepted a later date (a later check takes over)
-    live = [status for status in GroupStatus if status is not GroupStatus.CANCELLED]
-    groups = await handlers._groups(uow, order_id, *live)
-    if any(GroupStatus(group.status) not in NOT_YET_WITH_THE_WAREHOUSE for group in groups):
-        detail = "part of this order is already with the warehouse or on its way"
+    # What already shipped stays shipped (the rest is cancelled and refunded); only a group the warehouse is
+    # working on right now would be stopped with it, so then staff decide.
+    if await handlers._groups(uow, order_id, *WITH_THE_WAREHOUSE, GroupStatus.PACKED):
+        detail = "part of this order is with the warehouse right now"
     elif line.units_allocated == 0:
         try:
             await cancellations.cancel_order(uow, order_id=order_id, reason=PROMISE_BROKEN_REASON, now=now)
