@@ -45,7 +45,14 @@ from shop_orders.domain import (
     plan_checkout_charge,
     price_checkout,
 )
-from shop_orders.tables import discount_codes, order_lines, orders, scheduled_jobs, shipment_groups
+from shop_orders.tables import (
+    cancellations,
+    discount_codes,
+    order_lines,
+    orders,
+    scheduled_jobs,
+    shipment_groups,
+)
 from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
 from shop_runtime.metrics import business_counter
@@ -440,7 +447,13 @@ async def receive_preorder_allocation(
         quantity=units,
         location=location,
     )
-    if OrderStatus(order.status) in ACCEPTED:
+    cancelling = await uow.session.scalar(
+        sa.select(sa.func.count()).where(
+            cancellations.c.order_id == order_id, cancellations.c.status == "requested"
+        )
+    )
+    # While a cancellation waits for fulfillment the new group waits too; the cancellation releases it.
+    if OrderStatus(order.status) in ACCEPTED and not cancelling:
         await _advance(uow, order, group)
     await uow.commit()
 
