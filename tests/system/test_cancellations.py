@@ -3,8 +3,11 @@ shop: what each state's cancellation compensates, what the warehouse hears, what
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import os
+import signal
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,8 +77,20 @@ async def refunded(gateway: httpx.AsyncClient, placed: dict[str, Any], amount: i
         seen.update(await order_as_customer(gateway, placed))
         assert seen["payments"]["refunded"] == amount, seen["payments"]
 
-    await eventually(done, timeout=20)
+    await eventually(done, timeout=45)
     return seen
+
+
+@contextlib.contextmanager
+def paused(stack: Stack, name: str) -> Iterator[None]:
+    """Freeze one process (SIGSTOP) so the saga waits at its step, and let it go on (SIGCONT) afterwards.
+
+    Freezing rather than restarting keeps its sockets: nothing has to bind a port again."""
+    os.kill(stack.pid(name), signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(stack.pid(name), signal.SIGCONT)
 
 
 async def test_a_pending_order_is_cancelled_and_the_reservation_landing_later_is_released(
@@ -84,8 +99,7 @@ async def test_a_pending_order_is_cancelled_and_the_reservation_landing_later_is
     sku = new_sku("PEND")
     product_id = await product_in_stock(gateway, sku=sku, units=5)
     await eventually(lambda: _orders_knows(stack, sku))
-    stack.stop_process("catalog-worker")
-    try:
+    with paused(stack, "catalog-worker"):
         body = checkout(sku, quantity=2, locale="ko")
         placed = (await place_order(gateway, body)).json()
         response = await cancel(gateway, placed, "changed_mind", note="사이즈를 잘못 골랐어요")
@@ -96,15 +110,13 @@ async def test_a_pending_order_is_cancelled_and_the_reservation_landing_later_is
             "reason": "changed_mind",
             "refund": 0,
         }
-    finally:
-        stack.start(["catalog-worker"])
 
     async def released_again() -> None:
         view = await order_as_customer(gateway, placed)
         assert "late_reservation_released" in [e["event"] for e in view["timeline"]]
         assert await available(gateway, product_id) == 5
 
-    await eventually(released_again, timeout=30)
+    await eventually(released_again, timeout=45)
     view = await order_as_customer(gateway, placed)
     assert view["status"] == "cancelled"
     assert view["payments"]["captured"] == 0
@@ -121,16 +133,13 @@ async def test_a_reserved_order_is_cancelled_and_the_payment_that_succeeds_later
 ) -> None:
     sku = new_sku("RSV")
     product_id = await product_in_stock(gateway, sku=sku, units=5, price=20000)
-    stack.stop_process("payments-worker")
-    try:
+    with paused(stack, "payments-worker"):
         placed = (await place_order(gateway, checkout(sku, quantity=1))).json()
         await wait_for_status(gateway, placed, "reserved")
         response = await cancel(gateway, placed, "payment_method")
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "cancelled"
         assert await _eventually_available(gateway, product_id, 5)
-    finally:
-        stack.start(["payments-worker"])
     view = await refunded(gateway, placed, 23000)
     assert view["payments"]["captured"] == 23000
     assert view["status"] == "cancelled"

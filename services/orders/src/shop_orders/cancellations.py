@@ -25,6 +25,7 @@ from shop_contracts import payments as payment_contracts
 from shop_contracts.values import Address, LocatedLine
 from shop_orders import repository
 from shop_orders.domain import (
+    ACCEPTED,
     NOT_YET_WITH_THE_WAREHOUSE,
     SHOP_BROKE_ITS_PROMISE,
     GroupStatus,
@@ -43,6 +44,7 @@ from shop_orders.handlers import (
     CHARGE_SCHEDULED_BALANCE,
     ORDERS_CANCELLED,
     REMIND_BALANCE,
+    _advance,
     _customer,
     _group,
     _groups,
@@ -213,6 +215,10 @@ async def _answered(uow: UnitOfWork, order: Row[Any], group_id: str, *, refused:
                 .values(status="refused", completed_at=now)
             )
             await repository.add_to_timeline(uow.session, order.id, "cancel_refused", groups=refused_groups)
+            # Pre-order groups allocated while fulfillment was asked waited for this answer: they go on.
+            if OrderStatus(order.status) in ACCEPTED:
+                for group in await _groups(uow, order.id, GroupStatus.AWAITING_CONFIRMATION):
+                    await _advance(uow, order, group)
         else:
             _, counted = await _finish(uow, order, now=now)
     await uow.commit()

@@ -52,7 +52,14 @@ from shop_orders.domain import (
     promised_ship_date,
     reminder_time,
 )
-from shop_orders.tables import discount_codes, order_lines, orders, scheduled_jobs, shipment_groups
+from shop_orders.tables import (
+    cancellations,
+    discount_codes,
+    order_lines,
+    orders,
+    scheduled_jobs,
+    shipment_groups,
+)
 from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
 from shop_runtime.metrics import business_counter
@@ -482,7 +489,13 @@ async def receive_preorder_allocation(
         quantity=units,
         location=location,
     )
-    if OrderStatus(order.status) in ACCEPTED:
+    cancelling = await uow.session.scalar(
+        sa.select(sa.func.count()).where(
+            cancellations.c.order_id == order_id, cancellations.c.status == "requested"
+        )
+    )
+    # While a cancellation waits for fulfillment the new group waits too; the cancellation releases it.
+    if OrderStatus(order.status) in ACCEPTED and not cancelling:
         if group.balance_amount > 0:
             await _charge_after_notice(uow, order, group, line=line, now=now, notice=balance_notice)
         else:
