@@ -4,7 +4,6 @@ service, answer JSON or a problem."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Annotated, Any
 
@@ -12,11 +11,11 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from shop_gateway import ratelimit
 from shop_gateway.customer_auth import CustomerAuthDep, optional_customer
 from shop_gateway.customer_tokens import looks_like_customer_token
 from shop_gateway.domain import Permission, Role, may, role_for_api_key, roles_with
 from shop_gateway.logs import request_path_var
-from shop_gateway.ratelimit import RateLimiter, client_address
 from shop_gateway.schemas import (
     SKU_PATTERN,
     AdjustmentIn,
@@ -147,24 +146,7 @@ def require(permission: Permission) -> Any:
 
 def checkout_limit(request: Request) -> None:
     """At most the configured checkouts per client address (see shop_gateway.ratelimit: per replica)."""
-    limiter: RateLimiter = request.app.state.checkout_limiter
-    if not limiter.enabled:
-        return
-    settings: GatewaySettings = request.app.state.settings
-    client = client_address(
-        request.client.host if request.client else None,
-        request.headers.getlist("x-forwarded-for"),
-        settings.trusted_proxies,
-    )
-    wait = limiter.check(client, time.monotonic())
-    if wait:
-        raise Problem(
-            429,
-            "Too many checkouts from this client",
-            f"try again in {wait} s",
-            code="rate_limited",
-            headers={"Retry-After": str(wait)},
-        )
+    ratelimit.enforce(request, request.app.state.checkout_limiter, "checkouts from this client")
 
 
 @router.post(

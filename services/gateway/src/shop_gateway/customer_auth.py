@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shop_gateway.customer_tokens import IssuedToken, TokenRefused, mint, verify
-from shop_gateway.ratelimit import RateLimiter, client_address
+from shop_gateway.ratelimit import RateLimiter, caller_address, too_many
 from shop_gateway.settings import GatewaySettings
 from shop_runtime.clock import Clock, clock_for
 from shop_runtime.problems import Problem
@@ -120,21 +120,10 @@ def optional_customer(
 
 def limit_logins(request: Request, auth: CustomerAuth, email: str | None) -> None:
     """429 with Retry-After when this client address, or this email in any case, tried too often."""
-    settings: GatewaySettings = request.app.state.settings
-    client = client_address(
-        request.client.host if request.client else None,
-        request.headers.getlist("x-forwarded-for"),
-        settings.trusted_proxies,
-    )
+    client = caller_address(request)
     now = time.monotonic()
     wait = auth.per_client.check(client, now)
     if not wait and email is not None:
         wait = auth.per_email.check(email.strip().casefold(), now)
     if wait:
-        raise Problem(
-            429,
-            "Too many attempts",
-            f"try again in {wait} s",
-            code="rate_limited",
-            headers={"Retry-After": str(wait)},
-        )
+        raise too_many("attempts", wait)

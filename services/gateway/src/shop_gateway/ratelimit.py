@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shop_gateway.settings import IpNetwork
+from fastapi import Request
+
+from shop_gateway.settings import GatewaySettings, IpNetwork
+from shop_runtime.problems import Problem
 
 
 @dataclass
@@ -91,6 +95,36 @@ def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequ
         if not any(address in network for network in trusted):
             return str(address)
     return hops[0] if hops else peer
+
+
+def caller_address(request: Request) -> str:
+    """The address of the client behind this request, as ``client_address`` finds it with the settings' proxies."""
+    settings: GatewaySettings = request.app.state.settings
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        settings.trusted_proxies,
+    )
+
+
+def too_many(what: str, wait: int) -> Problem:
+    """The 429 answer for a caller that must wait ``wait`` seconds before trying again."""
+    return Problem(
+        429,
+        f"Too many {what}",
+        f"try again in {wait} s",
+        code="rate_limited",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def enforce(request: Request, limiter: RateLimiter, what: str) -> None:
+    """429 with Retry-After when this request's client address has used up its ``limiter``."""
+    if not limiter.enabled:
+        return
+    wait = limiter.check(caller_address(request), time.monotonic())
+    if wait:
+        raise too_many(what, wait)
 
 
 def _is_trusted(peer: str, trusted: Sequence[IpNetwork]) -> bool:

@@ -3,7 +3,6 @@ changed ship date, storefront product views, and the pre-order metrics staff rea
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -11,12 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field
 
+from shop_gateway import ratelimit
 from shop_gateway.api import ALWAYS, STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
-from shop_gateway.ratelimit import RateLimiter, client_address
 from shop_gateway.schemas import SKU_PATTERN, Strict
 from shop_gateway.services import Services
-from shop_gateway.settings import GatewaySettings
 from shop_runtime.problems import Problem
 
 router = APIRouter(prefix="/v1", responses=problems(*ALWAYS))
@@ -45,24 +43,7 @@ class ProductViewIn(Strict):
 
 def view_limit(request: Request) -> None:
     """At most the configured product views per client address (per replica), so views stay a fair count."""
-    limiter: RateLimiter = request.app.state.view_limiter
-    if not limiter.enabled:
-        return
-    settings: GatewaySettings = request.app.state.settings
-    client = client_address(
-        request.client.host if request.client else None,
-        request.headers.getlist("x-forwarded-for"),
-        settings.trusted_proxies,
-    )
-    wait = limiter.check(client, time.monotonic())
-    if wait:
-        raise Problem(
-            429,
-            "Too many product views from this client",
-            f"try again in {wait} s",
-            code="rate_limited",
-            headers={"Retry-After": str(wait)},
-        )
+    ratelimit.enforce(request, request.app.state.view_limiter, "product views from this client")
 
 
 @router.patch(
