@@ -11,6 +11,7 @@ from shop_orders.domain import (
     CatalogVariant,
     CheckoutLine,
     DuplicateSku,
+    GroupStatus,
     NotSoldInCurrency,
     OrderStatus,
     PlanLine,
@@ -21,8 +22,10 @@ from shop_orders.domain import (
     balance_for_units,
     can_move,
     checkout_fingerprint,
+    not_past,
     plan_checkout_charge,
     price_checkout,
+    status_after_shipments,
 )
 
 VARIANTS = {
@@ -159,3 +162,45 @@ def test_balance_shares_of_partial_allocations_add_up_to_the_balance() -> None:
     second = balance_for_units(balance_left=1000 - first, units_left=2, units=1)
     third = balance_for_units(balance_left=1000 - first - second, units_left=1, units=1)
     assert (first, second, third) == (333, 333, 334)
+
+
+def test_a_delivery_handled_before_its_shipment_still_delivers_the_order_and_the_late_shipment_changes_nothing() -> (
+    None
+):
+    delivered_first = status_after_shipments(
+        OrderStatus.CONFIRMED, shipped=0, delivered=2, total=2, any_refunded=False
+    )
+    assert delivered_first is OrderStatus.DELIVERED
+    assert (
+        status_after_shipments(OrderStatus.DELIVERED, shipped=0, delivered=2, total=2, any_refunded=False)
+        is None
+    )
+
+
+def test_shipments_move_an_order_forward_only() -> None:
+    assert (
+        status_after_shipments(OrderStatus.CONFIRMED, shipped=1, delivered=0, total=3, any_refunded=False)
+        is OrderStatus.PARTIALLY_SHIPPED
+    )
+    assert (
+        status_after_shipments(
+            OrderStatus.PARTIALLY_SHIPPED, shipped=2, delivered=1, total=3, any_refunded=False
+        )
+        is OrderStatus.SHIPPED
+    )
+    assert (
+        status_after_shipments(OrderStatus.CONFIRMED, shipped=2, delivered=0, total=2, any_refunded=True)
+        is OrderStatus.PARTIALLY_FULFILLED
+    )
+    assert (
+        status_after_shipments(OrderStatus.SHIPPED, shipped=1, delivered=0, total=3, any_refunded=False)
+        is None
+    )
+
+
+def test_a_warehouse_report_never_moves_a_group_back_nor_revives_a_cancelled_one() -> None:
+    assert GroupStatus.PICK_REQUESTED in not_past(GroupStatus.PACKED)
+    assert GroupStatus.SHIPPED not in not_past(GroupStatus.PACKED)
+    assert GroupStatus.DELIVERED not in not_past(GroupStatus.SHIPPED)
+    assert GroupStatus.SHIPPED in not_past(GroupStatus.DELIVERED)
+    assert GroupStatus.CANCELLED not in not_past(GroupStatus.PICKED)

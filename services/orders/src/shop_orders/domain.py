@@ -95,7 +95,13 @@ ALLOWED_FROM: dict[OrderStatus, set[OrderStatus]] = {
     OrderStatus.PARTIALLY_SHIPPED: {OrderStatus.CONFIRMED},
     OrderStatus.SHIPPED: {OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED},
     OrderStatus.PARTIALLY_FULFILLED: {OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED},
-    OrderStatus.DELIVERED: {OrderStatus.SHIPPED, OrderStatus.PARTIALLY_FULFILLED},
+    # Reports of one order may be handled out of order (several workers): delivered can come before shipped.
+    OrderStatus.DELIVERED: {
+        OrderStatus.CONFIRMED,
+        OrderStatus.PARTIALLY_SHIPPED,
+        OrderStatus.SHIPPED,
+        OrderStatus.PARTIALLY_FULFILLED,
+    },
     OrderStatus.CANCELLED: {
         OrderStatus.PENDING,
         OrderStatus.RESERVED,
@@ -158,6 +164,41 @@ WITH_THE_WAREHOUSE = {GroupStatus.RELEASED, GroupStatus.PICK_REQUESTED, GroupSta
 """Groups fulfillment may still stop (the warehouse has not packed them): cancelling asks it to."""
 
 GONE = {GroupStatus.PACKED, GroupStatus.SHIPPED, GroupStatus.DELIVERED}
+
+WAREHOUSE_PROGRESS = (
+    GroupStatus.RELEASED,
+    GroupStatus.PICK_REQUESTED,
+    GroupStatus.PICKED,
+    GroupStatus.PACKED,
+    GroupStatus.SHIPPED,
+    GroupStatus.DELIVERED,
+)
+"""A group's steps with the warehouse, in order; a report never moves a group back."""
+
+
+def not_past(step: GroupStatus) -> list[GroupStatus]:
+    """Group statuses a warehouse report of ``step`` may move on from: anything but a later step or a
+    cancelled group (a report handled late changes nothing)."""
+    later = WAREHOUSE_PROGRESS[WAREHOUSE_PROGRESS.index(step) :] if step in WAREHOUSE_PROGRESS else [step]
+    return [status for status in GroupStatus if status not in later and status is not GroupStatus.CANCELLED]
+
+
+def status_after_shipments(
+    current: OrderStatus, *, shipped: int, delivered: int, total: int, any_refunded: bool
+) -> OrderStatus | None:
+    """The order's status once ``shipped`` units are on their way and ``delivered`` arrived of ``total``; None
+    when it stays as it is. Reports may come in any order: the status only moves forward."""
+    if total > 0 and delivered == total:
+        target = OrderStatus.DELIVERED
+    elif total > 0 and shipped + delivered == total:
+        target = OrderStatus.PARTIALLY_FULFILLED if any_refunded else OrderStatus.SHIPPED
+    elif shipped + delivered > 0:
+        target = OrderStatus.PARTIALLY_SHIPPED
+    else:
+        return None
+    return target if can_move(current, target) else None
+
+
 """Groups that leave (packed) or left: only a return brings them back."""
 
 CANCELLATION_REASONS = (

@@ -46,11 +46,13 @@ from shop_orders.domain import (
     charge_time_on_allocation,
     checkout_fingerprint,
     discount_for,
+    not_past,
     plan_checkout_charge,
     price_checkout,
     promise_check_due,
     promised_ship_date,
     reminder_time,
+    status_after_shipments,
 )
 from shop_orders.tables import (
     cancellations,
@@ -831,12 +833,7 @@ async def record_shipment(
         ),
         subject=order_id,
     )
-    shipped, delivered, total = await _progress(uow, order_id)
-    target = OrderStatus.SHIPPED if shipped + delivered == total else OrderStatus.PARTIALLY_SHIPPED
-    if target is OrderStatus.SHIPPED and await _any_refunded(uow, order_id):
-        target = OrderStatus.PARTIALLY_FULFILLED
-    if can_move(OrderStatus(order.status), target):
-        await repository.set_status(uow.session, order_id, target)
+    await _settle_shipments(uow, order)
     await uow.commit()
 
 
@@ -848,9 +845,7 @@ async def record_delivery(uow: UnitOfWork, *, order_id: str, fulfillment_id: str
         contracts.OrderDelivered(order_id=order_id, customer=_customer(order), fulfillment_id=fulfillment_id),
         subject=order_id,
     )
-    _, delivered, total = await _progress(uow, order_id)
-    if delivered == total and can_move(OrderStatus(order.status), OrderStatus.DELIVERED):
-        await repository.set_status(uow.session, order_id, OrderStatus.DELIVERED)
+    await _settle_shipments(uow, order)
     await uow.commit()
 
 
@@ -1230,8 +1225,9 @@ async def _set_group_by_fulfillment(uow: UnitOfWork, fulfillment_id: str, *, sta
         sa.update(shipment_groups)
         .where(
             shipment_groups.c.fulfillment_id == fulfillment_id,
-            # A report arriving late (after a retry) never revives a group fulfillment cancelled.
-            shipment_groups.c.status != GroupStatus.CANCELLED.value,
+            # A report handled late (a retry, another worker) never revives a cancelled group nor moves
+            # one back: packed after shipped changes nothing.
+            shipment_groups.c.status.in_([status.value for status in not_past(status)]),
         )
         .values(status=status.value, updated_at=sa.func.now())
     )
@@ -1241,6 +1237,20 @@ async def _set_group_by_fulfillment(uow: UnitOfWork, fulfillment_id: str, *, sta
         )
         if not known:
             raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
+
+
+async def _settle_shipments(uow: UnitOfWork, order: Row[Any]) -> None:
+    """Move the order's status on from what its groups' shipments say (never back)."""
+    shipped, delivered, total = await _progress(uow, order.id)
+    target = status_after_shipments(
+        OrderStatus(order.status),
+        shipped=shipped,
+        delivered=delivered,
+        total=total,
+        any_refunded=shipped + delivered == total and await _any_refunded(uow, order.id),
+    )
+    if target is not None:
+        await repository.set_status(uow.session, order.id, target)
 
 
 async def _progress(uow: UnitOfWork, order_id: str) -> tuple[int, int, int]:
