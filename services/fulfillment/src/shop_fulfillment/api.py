@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from shop_fulfillment import handlers, queries
@@ -139,7 +139,7 @@ class ReturnReceiptIn(Strict):
 
 @router.post("/returns/{return_id}/received")
 async def receive_return(
-    return_id: Annotated[str, Path(min_length=1, max_length=64)],
+    return_id: uuid.UUID,
     body: ReturnReceiptIn,
     uow: UnitOfWorkDep,
     clock: ClockDep,
@@ -148,7 +148,7 @@ async def receive_return(
     try:
         return await handlers.receive_return(
             uow,
-            return_id=return_id,
+            return_id=str(return_id),
             received=[(line.sku, line.quantity, line.condition) for line in body.lines],
             now=clock.now(),
         )

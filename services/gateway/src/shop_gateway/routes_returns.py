@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -15,8 +15,6 @@ from shop_gateway.domain import Permission
 from shop_gateway.schemas import Strict
 
 router = APIRouter(prefix="/v1", responses=problems(400, 413, 422, 503))
-
-ReturnId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class ReturnLineIn(Strict):
@@ -93,7 +91,7 @@ async def returns_by_status(
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses=STAFF_CALL,
 )
-async def approve_return(return_id: ReturnId, services: ServicesDep) -> JSONResponse:
+async def approve_return(return_id: uuid.UUID, services: ServicesDep) -> JSONResponse:
     """Approve a requested return: fulfillment makes a carrier label and the customer gets it by email."""
     return await services.forward("orders", "POST", f"/returns/{return_id}/approve")
 
@@ -104,7 +102,7 @@ async def approve_return(return_id: ReturnId, services: ServicesDep) -> JSONResp
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses=STAFF_CALL,
 )
-async def reject_return(return_id: ReturnId, body: ReturnRejectionIn, services: ServicesDep) -> JSONResponse:
+async def reject_return(return_id: uuid.UUID, body: ReturnRejectionIn, services: ServicesDep) -> JSONResponse:
     """Reject a requested return, saying why; the customer is told by email."""
     return await services.forward(
         "orders", "POST", f"/returns/{return_id}/reject", json=body.model_dump(mode="json")
@@ -117,7 +115,7 @@ async def reject_return(return_id: ReturnId, body: ReturnRejectionIn, services: 
     dependencies=[require(Permission.WAREHOUSE)],
     responses=STAFF_CALL,
 )
-async def receive_return(return_id: ReturnId, body: ReturnReceiptIn, services: ServicesDep) -> JSONResponse:
+async def receive_return(return_id: uuid.UUID, body: ReturnReceiptIn, services: ServicesDep) -> JSONResponse:
     """Report an approved return received, with each SKU's units and their condition: resellable units go back
     to stock, damaged ones are disposed, and the customer is refunded. 404 until the label was made."""
     return await services.forward(

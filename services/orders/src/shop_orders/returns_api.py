@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Header, Query, Request
@@ -109,9 +110,9 @@ async def returns_by_status(
 
 
 @router.post("/returns/{return_id}/approve")
-async def approve_return(return_id: str, uow: UnitOfWorkDep, clock: ClockDep) -> JSONResponse:
+async def approve_return(return_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep) -> JSONResponse:
     try:
-        view = await returns.approve_return(uow, return_id=return_id, now=clock.now())
+        view = await returns.approve_return(uow, return_id=str(return_id), now=clock.now())
     except OrderError as error:
         raise _problem(error) from error
     return JSONResponse(_json(view))
@@ -119,10 +120,10 @@ async def approve_return(return_id: str, uow: UnitOfWorkDep, clock: ClockDep) ->
 
 @router.post("/returns/{return_id}/reject")
 async def reject_return(
-    return_id: str, body: RejectionIn, uow: UnitOfWorkDep, clock: ClockDep
+    return_id: uuid.UUID, body: RejectionIn, uow: UnitOfWorkDep, clock: ClockDep
 ) -> JSONResponse:
     try:
-        view = await returns.reject_return(uow, return_id=return_id, reason=body.reason, now=clock.now())
+        view = await returns.reject_return(uow, return_id=str(return_id), reason=body.reason, now=clock.now())
     except OrderError as error:
         raise _problem(error) from error
     return JSONResponse(_json(view))
