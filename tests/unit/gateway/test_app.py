@@ -295,6 +295,7 @@ async def test_every_order_scoped_route_checks_the_token_or_the_role(client: htt
         "/v1/orders/{order_id}/cancellation",
         "/v1/orders/{order_id}/payment-method",
         "/v1/orders/{order_id}/preorder-decision",
+        "/v1/orders/{order_id}/returns",
     ], "a new order-scoped route: give it order_access() and a test here"
     decide = f"/v1/orders/{ORDER_ID}/preorder-decision"
     answer = {"decision": "cancel"}
@@ -307,6 +308,24 @@ async def test_every_order_scoped_route_checks_the_token_or_the_role(client: htt
     assert (await client.post(decide, json=answer)).status_code == 401
     assert (await client.post(decide, json=answer, headers=SUPPORT)).status_code == 403
     assert (await client.post(decide, json={"decision": "maybe"}, headers=STAFF)).status_code == 422
+    returns = f"/v1/orders/{ORDER_ID}/returns"
+    asked = {"lines": [{"sku": "TEE", "quantity": 1}], "reason": "size"}
+    assert (
+        await client.post(returns, json=asked, headers={"Authorization": "Bearer good"})
+    ).status_code == 200
+    assert (
+        await client.post(returns, json=asked, headers={"Authorization": "Bearer other"})
+    ).status_code == 404
+    assert (await client.post(returns, json=asked)).status_code == 401
+    assert (await client.post(returns, json=asked, headers=SUPPORT)).status_code == 403
+    assert (await client.post(returns, json=asked, headers=WAREHOUSE)).status_code == 403
+    assert (await client.get(returns, headers={"Authorization": "Bearer good"})).status_code == 200
+    assert (await client.get(returns, headers=SUPPORT)).status_code == 200
+    assert (await client.get(returns)).status_code == 401
+    wrong = {"lines": [{"sku": "TEE", "quantity": 0}], "reason": "bored"}
+    refused = await client.post(returns, json=wrong, headers=STAFF)
+    assert refused.status_code == 422
+    assert {error["field"] for error in refused.json()["errors"]} >= {"lines[0].quantity", "reason"}
 
 
 def _metrics_answer(request: httpx.Request) -> httpx.Response:

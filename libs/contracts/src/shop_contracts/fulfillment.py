@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -13,7 +13,7 @@ from shop_contracts.routing import (
     WAREHOUSE_EXCHANGE,
     warehouse_routing_key,
 )
-from shop_contracts.values import Address, LocatedLine
+from shop_contracts.values import Address, Customer, LocatedLine, Value
 
 
 class CreateFulfillmentOrder(Message):
@@ -143,3 +143,32 @@ class PickCancelled(FulfillmentEvent):
 
     def routing_key(self) -> str:
         return warehouse_routing_key(self.location)
+
+
+class ReturnLabelCreated(FulfillmentEvent):
+    """The carrier made the label a customer sends an approved return with."""
+
+    TYPE: ClassVar[str] = "fulfillment.return.label_created.v1"
+    return_id: str
+    order_id: str
+    customer: Customer
+    carrier: str
+    label_id: str
+    tracking_number: str
+    label_url: str
+
+
+class ReturnedLine(Value):
+    sku: str
+    quantity: int = Field(gt=0)
+    location: str
+    condition: Literal["resellable", "damaged"]
+
+
+class ReturnReceived(FulfillmentEvent):
+    """The warehouse received and inspected a return: resellable units go back to stock, damaged are disposed."""
+
+    TYPE: ClassVar[str] = "fulfillment.return.received.v1"
+    return_id: str
+    order_id: str
+    lines: list[ReturnedLine] = Field(min_length=1)

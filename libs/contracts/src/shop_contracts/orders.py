@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, Field
 
 from shop_contracts.envelope import Message, MessageKind
 from shop_contracts.routing import EVENTS_EXCHANGE
-from shop_contracts.values import Address, Customer, PaymentMode, PricedLine, Value
+from shop_contracts.values import Address, Customer, LocatedLine, PaymentMode, PricedLine, Value
 
 
 class PreorderSummary(Value):
@@ -161,3 +161,36 @@ class OrderPreorderDateChanged(OrderEvent):
     promised_date: date
     consent_required: bool
     decision_token: str
+
+
+class ReturnApproved(OrderEvent):
+    """Staff approved a return: fulfillment makes the return label for ``lines`` back to their locations."""
+
+    TYPE: ClassVar[str] = "orders.return.approved.v1"
+    return_id: str
+    order_id: str
+    customer: Customer
+    lines: list[LocatedLine] = Field(min_length=1)
+    pickup_address: Address = Field(description="Where the customer sends the parcel from")
+
+
+class ReturnRejected(OrderEvent):
+    TYPE: ClassVar[str] = "orders.return.rejected.v1"
+    return_id: str
+    order_id: str
+    customer: Customer
+    reason: str = Field(description="Why staff refused the return, as told to the customer")
+
+
+class ReturnRefunded(OrderEvent):
+    """A received return was refunded: its units' price less their discount share and the fees."""
+
+    TYPE: ClassVar[str] = "orders.return.refunded.v1"
+    return_id: str
+    order_id: str
+    customer: Customer
+    currency: str
+    value: int = Field(description="The returned units' price less their share of the order's discount")
+    return_shipping_fee: int = 0
+    restocking_fee: int = 0
+    refund: int

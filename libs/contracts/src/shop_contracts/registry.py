@@ -28,6 +28,9 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     orders.OrderBalanceReminder,
     orders.OrderCancelled,
     orders.OrderPreorderDateChanged,
+    orders.ReturnApproved,
+    orders.ReturnRejected,
+    orders.ReturnRefunded,
     payments.CapturePayment,
     payments.PaymentSucceeded,
     payments.PaymentFailed,
@@ -49,6 +52,8 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     fulfillment.FulfillmentCancelled,
     fulfillment.FulfillmentCancelRefused,
     fulfillment.PickCancelled,
+    fulfillment.ReturnLabelCreated,
+    fulfillment.ReturnReceived,
     notifications.NotificationSent,
 )
 

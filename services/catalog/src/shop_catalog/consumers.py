@@ -11,7 +11,7 @@ from typing import Any
 
 from shop_catalog import handlers
 from shop_catalog.domain import PlannedLine, RequestedLine
-from shop_contracts import Message
+from shop_contracts import Message, fulfillment
 from shop_contracts import catalog as contracts
 from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
@@ -54,10 +54,23 @@ async def on_commit_stock(message: contracts.CommitStock, uow: UnitOfWork, *, cl
     )
 
 
+async def on_return_received(message: fulfillment.ReturnReceived, uow: UnitOfWork, *, clock: Clock) -> None:
+    await handlers.restock_return(
+        uow,
+        return_id=message.return_id,
+        lines=[
+            PlannedLine(sku=line.sku, location=line.location, quantity=line.quantity)
+            for line in message.lines
+            if line.condition == "resellable"
+        ],
+    )
+
+
 SUBSCRIPTIONS: Mapping[type[Message], CatalogConsumer] = {
     contracts.ReserveStock: on_reserve_stock,
     contracts.ReleaseStock: on_release_stock,
     contracts.CommitStock: on_commit_stock,
+    fulfillment.ReturnReceived: on_return_received,
 }
 
 

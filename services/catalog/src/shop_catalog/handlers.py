@@ -123,6 +123,22 @@ async def adjust_inventory(
     Units counted in go to the SKU's waiting pre-orders first, in queue order; what is left over may bring
     the SKU back in stock, and counting the last units out sells it out.
     """
+    level = await _count(uow, sku=sku, location=location, delta=delta, reason=reason)
+    await uow.commit()
+    return level
+
+
+async def restock_return(uow: UnitOfWork, *, return_id: str, lines: list[PlannedLine]) -> None:
+    """Resellable units of a received return go back on the shelf at their location (damaged ones are
+    disposed and never counted in), each with a ledger entry naming the return."""
+    for line in lines:
+        await _count(
+            uow, sku=line.sku, location=line.location, delta=line.quantity, reason=f"return:{return_id}"
+        )
+    await uow.commit()
+
+
+async def _count(uow: UnitOfWork, *, sku: str, location: str, delta: int, reason: str) -> StockLevel:
     await _require_sku(uow, sku)
     await repository.lock_preorder_policies(uow.session, [sku])
     level = await repository.lock_or_create_stock_level(uow.session, sku, location)
@@ -135,7 +151,6 @@ async def adjust_inventory(
     await uow.session.execute(
         sa.insert(inventory_adjustments).values(sku=sku, location=location, delta=delta, reason=reason)
     )
-    await uow.commit()
     return level
 
 

@@ -13,13 +13,16 @@ from shop_fulfillment.domain import (
     FulfillmentError,
     FulfillmentStatus,
     InvalidPick,
+    InvalidReturnReceipt,
     MissingShipmentDetails,
     OutOfOrderReport,
+    ReturnAlreadyReceived,
     UnexpectedShipmentDetails,
     UnknownFulfillment,
+    UnknownReturn,
 )
 from shop_runtime.database import UnitOfWork
-from shop_runtime.http import UnitOfWorkDep, unit_of_work
+from shop_runtime.http import ClockDep, UnitOfWorkDep, unit_of_work
 from shop_runtime.problems import Problem
 
 router = APIRouter()
@@ -55,6 +58,9 @@ def _problem(error: FulfillmentError) -> Problem:
         UnexpectedShipmentDetails: (422, "validation_error"),
         InvalidPick: (422, "validation_error"),
         OutOfOrderReport: (409, "out_of_order"),
+        UnknownReturn: (404, "unknown_return"),
+        InvalidReturnReceipt: (422, "validation_error"),
+        ReturnAlreadyReceived: (409, "return_already_received"),
     }.get(type(error), (409, "conflict"))
     if isinstance(error, OutOfOrderReport):
         return Problem(status, f"The fulfillment order is {error.current}", str(error), code=code)
@@ -115,5 +121,36 @@ async def fulfillments_of_order(
 async def get_fulfillment(fulfillment_id: uuid.UUID, uow: UnitOfWorkDep) -> dict[str, Any]:
     try:
         return await queries.get_fulfillment(uow.session, fulfillment_id)
+    except FulfillmentError as error:
+        raise _problem(error) from error
+
+
+class ReceivedLineIn(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=10_000)
+    condition: Literal["resellable", "damaged"] = Field(
+        description="resellable units go back to stock at their location; damaged units are disposed"
+    )
+
+
+class ReturnReceiptIn(Strict):
+    lines: list[ReceivedLineIn] = Field(min_length=1, max_length=100)
+
+
+@router.post("/returns/{return_id}/received")
+async def receive_return(
+    return_id: uuid.UUID,
+    body: ReturnReceiptIn,
+    uow: UnitOfWorkDep,
+    clock: ClockDep,
+) -> dict[str, Any]:
+    """The warehouse received an approved return and inspected each unit."""
+    try:
+        return await handlers.receive_return(
+            uow,
+            return_id=str(return_id),
+            received=[(line.sku, line.quantity, line.condition) for line in body.lines],
+            now=clock.now(),
+        )
     except FulfillmentError as error:
         raise _problem(error) from error

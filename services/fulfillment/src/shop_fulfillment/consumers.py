@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shop_contracts import fulfillment as contracts
+from shop_contracts import orders
 from shop_fulfillment import handlers
 from shop_fulfillment.domain import Line
 from shop_runtime.consumer import Subscriptions
@@ -33,7 +34,18 @@ async def on_cancel_fulfillment_order(message: contracts.CancelFulfillmentOrder,
     )
 
 
+async def on_return_approved(message: orders.ReturnApproved, uow: UnitOfWork) -> None:
+    await handlers.create_return_label(
+        uow,
+        return_id=message.return_id,
+        order_id=message.order_id,
+        customer=message.customer,
+        lines=message.lines,
+    )
+
+
 SUBSCRIPTIONS: Subscriptions = {
     contracts.CreateFulfillmentOrder: on_create_fulfillment_order,
     contracts.CancelFulfillmentOrder: on_cancel_fulfillment_order,
+    orders.ReturnApproved: on_return_approved,
 }

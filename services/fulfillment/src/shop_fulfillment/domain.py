@@ -225,3 +225,52 @@ class FulfillmentOrder:
                 fulfillment_id=self.id, status=reported, carrier=carrier, tracking_number=tracking_number
             )
         )
+
+
+# Returns: the sandbox carrier's labels and what a warehouse may report received.
+
+
+class UnknownReturn(FulfillmentError):
+    """No approved return by that id (not approved yet, or never)."""
+
+
+class InvalidReturnReceipt(FulfillmentError):
+    """A receipt names a SKU the return lacks, or more units than it expects."""
+
+
+class ReturnAlreadyReceived(FulfillmentError):
+    pass
+
+
+@dataclass(frozen=True)
+class ReturnLabel:
+    carrier: str
+    label_id: str
+    tracking_number: str
+    label_url: str
+
+
+def sandbox_return_label(return_id: str) -> ReturnLabel:
+    """The sandbox carrier's label for a return, made from its id so asking twice gives the same label."""
+    digest = uuid.uuid5(uuid.NAMESPACE_URL, f"return-label:{return_id}").hex
+    label_id = f"lbl_{digest[:16]}"
+    return ReturnLabel(
+        carrier="sandbox",
+        label_id=label_id,
+        tracking_number=f"SBXR{int(digest[16:28], 16) % 10**12:012d}",
+        label_url=f"https://labels.sandbox.invalid/{label_id}.pdf",
+    )
+
+
+def check_return_receipt(expected: dict[str, int], received: list[tuple[str, int, str]]) -> None:
+    """Raise unless every received (sku, quantity, condition) belongs to the return, within its units."""
+    units: dict[str, int] = {}
+    for index, (sku, quantity, _condition) in enumerate(received):
+        if sku not in expected:
+            raise InvalidReturnReceipt(f"{sku} is not in this return", fields=(f"lines[{index}].sku",))
+        units[sku] = units.get(sku, 0) + quantity
+        if units[sku] > expected[sku]:
+            raise InvalidReturnReceipt(
+                f"this return expects {expected[sku]} unit(s) of {sku}, not {units[sku]}",
+                fields=(f"lines[{index}].quantity",),
+            )

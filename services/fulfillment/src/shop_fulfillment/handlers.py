@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 
 from shop_contracts import Message
 from shop_contracts import fulfillment as contracts
-from shop_contracts.values import Address, LocatedLine
+from shop_contracts.values import Address, Customer, LocatedLine
 from shop_fulfillment import repository
 from shop_fulfillment.domain import (
     FulfillmentOrder,
     FulfillmentStatus,
+    InvalidReturnReceipt,
     Line,
     NotCancellable,
+    ReturnAlreadyReceived,
     StatusReached,
     UnknownFulfillment,
+    UnknownReturn,
+    check_return_receipt,
+    sandbox_return_label,
 )
+from shop_fulfillment.tables import returns
 from shop_runtime.database import UnitOfWork
 
 
@@ -189,3 +200,79 @@ def _announcement(order: FulfillmentOrder, event: StatusReached) -> Message:
 
 def _located(lines: list[Line]) -> list[LocatedLine]:
     return [LocatedLine(sku=line.sku, quantity=line.quantity, location=line.location) for line in lines]
+
+
+async def create_return_label(
+    uow: UnitOfWork, *, return_id: str, order_id: str, customer: Customer, lines: list[LocatedLine]
+) -> None:
+    """An approved return: the sandbox carrier makes its label, announced so the customer gets it by email.
+    A repeated message finds the return and announces nothing again."""
+    label = sandbox_return_label(return_id)
+    created = await uow.session.execute(
+        insert(returns)
+        .values(
+            id=return_id,
+            order_id=order_id,
+            status="label_sent",
+            lines=[line.model_dump(mode="json") for line in lines],
+            customer=customer.model_dump(mode="json"),
+            carrier=label.carrier,
+            label_id=label.label_id,
+            tracking_number=label.tracking_number,
+            label_url=label.label_url,
+        )
+        .on_conflict_do_nothing(index_elements=[returns.c.id])
+    )
+    if created.rowcount:  # type: ignore[attr-defined]
+        uow.publish(
+            contracts.ReturnLabelCreated(
+                return_id=return_id,
+                order_id=order_id,
+                customer=customer,
+                carrier=label.carrier,
+                label_id=label.label_id,
+                tracking_number=label.tracking_number,
+                label_url=label.label_url,
+            ),
+            subject=order_id,
+        )
+    await uow.commit()
+
+
+async def receive_return(
+    uow: UnitOfWork, *, return_id: str, received: list[tuple[str, int, str]], now: datetime
+) -> dict[str, Any]:
+    """The warehouse received and inspected a return's parcel: announce what came back in which condition
+    (catalog restocks the resellable units at their location; orders refunds)."""
+    row = (
+        await uow.session.execute(sa.select(returns).where(returns.c.id == return_id).with_for_update())
+    ).first()
+    if row is None:
+        raise UnknownReturn(f"no approved return {return_id}", fields=("return_id",))
+    if row.status == "received":
+        raise ReturnAlreadyReceived(f"return {return_id} was already received", fields=("return_id",))
+    expected: dict[str, int] = {}
+    locations: dict[str, str] = {}
+    for line in row.lines:
+        expected[line["sku"]] = expected.get(line["sku"], 0) + int(line["quantity"])
+        locations.setdefault(line["sku"], line["location"])
+    check_return_receipt(expected, received)
+    lines = [
+        contracts.ReturnedLine(sku=sku, quantity=quantity, location=locations[sku], condition=condition)
+        for sku, quantity, condition in received
+        if quantity > 0
+    ]
+    if not lines:
+        raise InvalidReturnReceipt("report at least one unit received", fields=("lines",))
+    received_lines = [line.model_dump(mode="json") for line in lines]
+    await uow.session.execute(
+        sa.update(returns)
+        .where(returns.c.id == return_id)
+        .values(status="received", received=received_lines, received_at=now)
+    )
+    uow.publish(
+        contracts.ReturnReceived(return_id=return_id, order_id=row.order_id, lines=lines),
+        subject=row.order_id,
+    )
+    await uow.commit()
+    return {"id": return_id, "order_id": row.order_id, "status": "received", "lines": received_lines}

@@ -70,3 +70,21 @@ fulfillment_events = sa.Table(
     sa.Column("tracking_number", sa.Text),
     sa.CheckConstraint(f"type IN {STATUSES}", name="fulfillment_event_type"),
 )
+
+returns = sa.Table(
+    "returns",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True, comment="The return's id in orders"),
+    sa.Column("order_id", sa.Text, nullable=False, index=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("lines", postgresql.JSONB, nullable=False, comment="[{sku, quantity, location}] expected back"),
+    sa.Column("customer", postgresql.JSONB, nullable=False),
+    sa.Column("carrier", sa.Text, nullable=False),
+    sa.Column("label_id", sa.Text, nullable=False),
+    sa.Column("tracking_number", sa.Text, nullable=False),
+    sa.Column("label_url", sa.Text, nullable=False),
+    sa.Column("received", postgresql.JSONB, comment="[{sku, quantity, location, condition}] as inspected"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("received_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("status IN ('label_sent', 'received')", name="return_status"),
+)

@@ -16,6 +16,7 @@ from shop_gateway import (
     routes_ops,
     routes_payment_methods,
     routes_preorders_extra,
+    routes_returns,
     routes_webhooks,
 )
 from shop_gateway.customer_auth import install_customer_auth
@@ -69,6 +70,7 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
             routes_cancellations.router,
             routes_preorders_extra.router,
             routes_payment_methods.router,
+            routes_returns.router,
         ],
         lifespan=lifespan,
         readiness_checks=[every_service_ready],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
-from shop_contracts import catalog, orders
+from shop_contracts import catalog, fulfillment, orders
 from shop_contracts.values import Customer
 from shop_notifications import handlers
 from shop_notifications.domain import (
@@ -210,6 +210,38 @@ async def on_preorder_date_changed(
     )
 
 
+async def on_return_label_created(message: fulfillment.ReturnLabelCreated, uow: UnitOfWork) -> None:
+    await handlers.notify_return_label(
+        uow,
+        order_id=message.order_id,
+        recipient=_recipient(message.customer),
+        carrier=message.carrier,
+        tracking_number=message.tracking_number,
+        label_url=message.label_url,
+    )
+
+
+async def on_return_rejected(message: orders.ReturnRejected, uow: UnitOfWork) -> None:
+    await handlers.notify_return_rejected(
+        uow, order_id=message.order_id, recipient=_recipient(message.customer), reason=message.reason
+    )
+
+
+async def on_return_refunded(message: orders.ReturnRefunded, uow: UnitOfWork) -> None:
+    def money(amount: int) -> Money:
+        return Money(amount=amount, currency=message.currency)
+
+    await handlers.notify_return_refunded(
+        uow,
+        order_id=message.order_id,
+        recipient=_recipient(message.customer),
+        value=money(message.value),
+        return_shipping_fee=money(message.return_shipping_fee),
+        restocking_fee=money(message.restocking_fee),
+        refund=money(message.refund),
+    )
+
+
 def subscriptions(*, storefront_url: str) -> Subscriptions:
     """Every message notifications consumes, with the consumer that handles it."""
     return {
@@ -231,4 +263,7 @@ def subscriptions(*, storefront_url: str) -> Subscriptions:
         catalog.WaitlistNotification: functools.partial(
             on_waitlist_notification, storefront_url=storefront_url
         ),
+        fulfillment.ReturnLabelCreated: on_return_label_created,
+        orders.ReturnRejected: on_return_rejected,
+        orders.ReturnRefunded: on_return_refunded,
     }

@@ -26,6 +26,9 @@ ORDER_BALANCE_REMINDER = "order_balance_reminder"
 WAITLIST_BACK_IN_STOCK = "waitlist_back_in_stock"
 WAITLIST_PREORDER_OPEN = "waitlist_preorder_open"
 PREORDER_DATE_CHANGED = "preorder_date_changed"
+RETURN_LABEL = "return_label"
+RETURN_REJECTED = "return_rejected"
+RETURN_REFUNDED = "return_refunded"
 TEMPLATES = (
     ORDER_CONFIRMED,
     ORDER_REJECTED,
@@ -37,6 +40,9 @@ TEMPLATES = (
     WAITLIST_BACK_IN_STOCK,
     WAITLIST_PREORDER_OPEN,
     PREORDER_DATE_CHANGED,
+    RETURN_LABEL,
+    RETURN_REJECTED,
+    RETURN_REFUNDED,
 )
 
 MINOR_UNIT_DIGITS = {"KRW": 0, "JPY": 0, "USD": 2, "EUR": 2, "GBP": 2}
@@ -652,5 +658,56 @@ def order_cancelled_email(
             "discount_code": discount.code if discount else None,
             "discount_percent": discount.percent_off if discount else None,
             "discount_until": format_day_of(discount.expires_at, locale) if discount else None,
+        },
+    )
+
+
+def return_label_email(
+    *, order_id: str, recipient: Recipient, carrier: str, tracking_number: str, label_url: str
+) -> EmailDraft:
+    """An approved return's label: print it, stick it on the parcel, hand it to the carrier."""
+    return EmailDraft(
+        template=RETURN_LABEL,
+        order_id=order_id,
+        recipient=recipient,
+        values={
+            "order_id": order_id,
+            "carrier": carrier,
+            "tracking_number": tracking_number,
+            "label_url": label_url,
+        },
+    )
+
+
+def return_rejected_email(*, order_id: str, recipient: Recipient, reason: str) -> EmailDraft:
+    return EmailDraft(
+        template=RETURN_REJECTED,
+        order_id=order_id,
+        recipient=recipient,
+        values={"order_id": order_id, "reason": reason},
+    )
+
+
+def return_refunded_email(
+    *,
+    order_id: str,
+    recipient: Recipient,
+    value: Money,
+    return_shipping_fee: Money,
+    restocking_fee: Money,
+    refund: Money,
+) -> EmailDraft:
+    """A received return's refund: the units' value, each fee kept, and what goes back."""
+    locale = recipient.locale
+    return EmailDraft(
+        template=RETURN_REFUNDED,
+        order_id=order_id,
+        recipient=recipient,
+        values={
+            "order_id": order_id,
+            "value": value.format(locale),
+            "return_shipping_fee": return_shipping_fee.format(locale) if return_shipping_fee.amount else None,
+            "restocking_fee": restocking_fee.format(locale) if restocking_fee.amount else None,
+            "refund": refund.format(locale),
         },
     )

@@ -32,6 +32,9 @@ from shop_notifications.domain import (
     order_rejected_email,
     order_shipped_email,
     preorder_date_changed_email,
+    return_label_email,
+    return_refunded_email,
+    return_rejected_email,
     waitlist_back_in_stock_email,
     waitlist_preorder_open_email,
 )
@@ -242,6 +245,58 @@ async def notify_preorder_open(
         ends_at=ends_at,
         expected_ship_date=expected_ship_date,
         storefront_url=storefront_url,
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_return_label(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    recipient: Recipient,
+    carrier: str,
+    tracking_number: str,
+    label_url: str,
+) -> None:
+    """Queue the email with an approved return's label."""
+    draft = return_label_email(
+        order_id=order_id,
+        recipient=recipient,
+        carrier=carrier,
+        tracking_number=tracking_number,
+        label_url=label_url,
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_return_rejected(
+    uow: UnitOfWork, *, order_id: str, recipient: Recipient, reason: str
+) -> None:
+    """Queue the email that says staff rejected a return, and why."""
+    await _queue_email(uow, return_rejected_email(order_id=order_id, recipient=recipient, reason=reason))
+    await uow.commit()
+
+
+async def notify_return_refunded(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    recipient: Recipient,
+    value: Money,
+    return_shipping_fee: Money,
+    restocking_fee: Money,
+    refund: Money,
+) -> None:
+    """Queue the email with a received return's refund and the fees kept."""
+    draft = return_refunded_email(
+        order_id=order_id,
+        recipient=recipient,
+        value=value,
+        return_shipping_fee=return_shipping_fee,
+        restocking_fee=restocking_fee,
+        refund=refund,
     )
     await _queue_email(uow, draft)
     await uow.commit()

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shop_contracts import catalog, fulfillment, notifications, payments
-from shop_orders import cancellations, handlers, promises
+from shop_orders import cancellations, handlers, promises, returns
 from shop_orders.settings import OrdersSettings
 from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
@@ -208,6 +208,33 @@ async def on_preorder_eta_changed(
     )
 
 
+async def on_return_label_created(
+    message: fulfillment.ReturnLabelCreated, uow: UnitOfWork, *, clock: Clock
+) -> None:
+    label = {
+        "carrier": message.carrier,
+        "label_id": message.label_id,
+        "tracking_number": message.tracking_number,
+        "label_url": message.label_url,
+    }
+    await returns.record_return_label(uow, return_id=message.return_id, label=label, now=clock.now())
+
+
+async def on_return_received(
+    message: fulfillment.ReturnReceived, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
+) -> None:
+    await returns.refund_received_return(
+        uow,
+        return_id=message.return_id,
+        received=[(line.sku, line.quantity, line.condition) for line in message.lines],
+        fees=returns.ReturnFees(
+            return_shipping_fee=settings.return_shipping_fee,
+            restocking_fee_percent=settings.restocking_fee_percent,
+        ),
+        now=clock.now(),
+    )
+
+
 def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
     """Every message orders handles; the clock and settings are bound for the consumers that need them."""
     return {
@@ -234,6 +261,8 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
         fulfillment.ShipmentShipped: on_shipped,
         fulfillment.ShipmentDelivered: on_delivered,
         notifications.NotificationSent: on_notification_sent,
+        fulfillment.ReturnLabelCreated: functools.partial(on_return_label_created, clock=clock),
+        fulfillment.ReturnReceived: functools.partial(on_return_received, clock=clock, settings=settings),
     }
 
 

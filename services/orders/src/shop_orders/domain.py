@@ -702,3 +702,104 @@ def charge_time_on_allocation(*, reminded_at: datetime | None, notice: timedelta
     if reminded_at is not None and now - reminded_at >= notice:
         return now
     return now + notice
+
+
+# Returns (RMA): which units may come back, and what a received return refunds.
+
+RETURN_REASONS = ("damaged", "wrong_item", "not_as_described", "changed_mind", "size", "other")
+CUSTOMERS_REASONS = frozenset({"changed_mind", "size", "other"})
+"""Reasons that are the customer's: the return shipping fee applies (the shop's mistakes cost nothing)."""
+RESTOCKING_REASONS = frozenset({"changed_mind"})
+"""Reasons whose resellable units pay the restocking fee."""
+
+RETURN_STATUSES = ("requested", "approved", "rejected", "label_sent", "received", "refunded")
+
+
+class ReturnRefused(OrderError):
+    """A return request orders refuses: outside the window, more units than can come back, nothing shipped."""
+
+
+class UnknownReturn(OrderError):
+    pass
+
+
+class ReturnNotInStatus(OrderError):
+    """The return is not where the requested step can happen (approving a rejected one, say)."""
+
+
+def return_window_closes(*, shipped_at: datetime, delivered_at: datetime | None, days: int) -> datetime:
+    """The end of a shipment's return window: ``days`` from delivery, or from shipment while not delivered."""
+    return (delivered_at or shipped_at) + timedelta(days=days)
+
+
+def check_return_lines(requested: list[tuple[str, int]], returnable: dict[str, int]) -> None:
+    """Raise for the first requested line (sku, quantity) that asks for more units than may come back.
+
+    ``returnable`` holds, per SKU, the units shipped within an open window less those already in a return
+    that was not rejected.
+    """
+    seen: set[str] = set()
+    for index, (sku, quantity) in enumerate(requested):
+        if sku in seen:
+            raise ReturnRefused(f"{sku} is named twice; give one line per SKU", field=f"lines[{index}].sku")
+        seen.add(sku)
+        left = returnable.get(sku)
+        if left is None:
+            raise ReturnRefused(
+                f"{sku} did not ship in this order within the return window", field=f"lines[{index}].sku"
+            )
+        if quantity > left:
+            raise ReturnRefused(
+                f"only {left} unit(s) of {sku} can be returned (shipped within the window, not already returned)",
+                field=f"lines[{index}].quantity",
+            )
+
+
+@dataclass(frozen=True)
+class ReturnedUnits:
+    """Units of one SKU that came back: their price at checkout and how the warehouse found them."""
+
+    unit_price: int
+    quantity: int
+    condition: str
+    """resellable or damaged"""
+
+
+@dataclass(frozen=True)
+class ReturnRefund:
+    value: int
+    """The units' price less their share of the order's discount."""
+    return_shipping_fee: int
+    restocking_fee: int
+    refund: int
+
+
+def refund_for_return(
+    *,
+    units: list[ReturnedUnits],
+    reason: str,
+    subtotal: int,
+    discount: int,
+    return_shipping_fee: int,
+    restocking_fee_percent: int,
+    refundable: int,
+) -> ReturnRefund:
+    """What a received return refunds: its units' price less their discount share, less the fees its reason
+    carries, never below zero nor above ``refundable`` (captured less already refunded).
+
+    The return shipping fee applies when the reason is the customer's (changed_mind, size, other); the
+    restocking fee (percent of the resellable units' value, rounded half up) when they changed their mind.
+    Damaged, wrong or not-as-described goods cost the customer nothing.
+    """
+    gross = sum(line.unit_price * line.quantity for line in units)
+    value = gross - discount_share(discount=discount, subtotal=subtotal, part=gross)
+    shipping_fee = return_shipping_fee if reason in CUSTOMERS_REASONS else 0
+    restocking_fee = 0
+    if reason in RESTOCKING_REASONS and gross > 0:
+        resellable = sum(line.unit_price * line.quantity for line in units if line.condition == "resellable")
+        resellable_value = value * resellable // gross
+        restocking_fee = (resellable_value * restocking_fee_percent + 50) // 100
+    refund = max(min(value - shipping_fee - restocking_fee, refundable), 0)
+    return ReturnRefund(
+        value=value, return_shipping_fee=shipping_fee, restocking_fee=restocking_fee, refund=refund
+    )

@@ -48,3 +48,19 @@ class OrdersSettings(ServiceSettings):
         gt=0,
         description="A cancellation counts as saved when the customer orders again within this many days.",
     )
+    return_window_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days after delivery (or shipment, while not delivered) a customer may request a return.",
+    )
+    return_shipping_fee: dict[str, int] = Field(
+        default={"KRW": 3000, "USD": 500},
+        description="Kept from a return's refund, by currency, when the reason is the customer's.",
+    )
+    restocking_fee_percent: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Percent of resellable units' value kept when the customer changed their mind.",
+    )

@@ -237,3 +237,34 @@ customer_addresses = sa.Table(
         postgresql_where=sa.text("default_shipping"),
     ),
 )
+
+returns = sa.Table(
+    "returns",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("order_id", sa.Text, sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column(
+        "lines",
+        postgresql.JSONB,
+        nullable=False,
+        comment="[{sku, title, quantity, location, unit_price}] asked back; received adds condition",
+    ),
+    sa.Column("label", postgresql.JSONB, comment="{carrier, label_id, tracking_number, label_url}"),
+    sa.Column("rejection_reason", sa.Text),
+    sa.Column("value", sa.BigInteger),
+    sa.Column("return_shipping_fee", sa.BigInteger),
+    sa.Column("restocking_fee", sa.BigInteger),
+    sa.Column("refund", sa.BigInteger),
+    sa.Column(
+        "history", postgresql.JSONB, nullable=False, server_default="[]", comment="[{status, at}] each step"
+    ),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(
+        "status IN ('requested', 'approved', 'rejected', 'label_sent', 'received', 'refunded')",
+        name="return_status",
+    ),
+)

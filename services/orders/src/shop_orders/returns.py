@@ -1,0 +1,326 @@
+"""Orders' return (RMA) use cases, beside handlers.py like cancellations.py: a customer asks for units back
+within the window, staff approve (fulfillment makes the label) or reject, the warehouse receives and
+inspects, and orders refunds the units less the fees their reason carries.
+
+Each public function is one unit of work that ends with ``await uow.commit()``, like handlers.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop_contracts import orders as contracts
+from shop_contracts.values import Address, LocatedLine
+from shop_orders import repository
+from shop_orders.cancellations import _refund
+from shop_orders.domain import (
+    GroupStatus,
+    ReturnedUnits,
+    ReturnNotInStatus,
+    ReturnRefused,
+    UnknownReturn,
+    check_return_lines,
+    refund_for_return,
+    return_window_closes,
+)
+from shop_orders.handlers import _customer, _groups
+from shop_orders.tables import order_timeline, orders, returns
+from shop_runtime.database import UnitOfWork
+
+
+@dataclass(frozen=True)
+class ReturnFees:
+    """The fee settings a refund is computed with."""
+
+    return_shipping_fee: dict[str, int]
+    restocking_fee_percent: int
+
+
+async def request_return(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    lines: list[tuple[str, int]],
+    reason: str,
+    note: str | None,
+    window_days: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """Record a customer's request for ``lines`` (sku, quantity) back, checked against what shipped within
+    the window and what other returns already take back."""
+    order = await repository.lock_order(uow.session, order_id)
+    returnable, where = await _returnable(uow, order_id, window_days=window_days, now=now)
+    if not returnable:
+        raise ReturnRefused("nothing in this order shipped within the return window", field="order_id")
+    check_return_lines(lines, returnable)
+    prices = {line.sku: line for line in await repository.lines_of(uow.session, order_id)}
+    return_id = str(uuid.uuid4())
+    values = {
+        "id": return_id,
+        "order_id": order_id,
+        "status": "requested",
+        "reason": reason,
+        "note": note,
+        "lines": [
+            {
+                "sku": sku,
+                "title": prices[sku].title,
+                "quantity": quantity,
+                "location": where[sku],
+                "unit_price": int(prices[sku].unit_price),
+            }
+            for sku, quantity in lines
+        ],
+        "history": [_step("requested", now)],
+        "requested_at": now,
+        "updated_at": now,
+    }
+    await uow.session.execute(sa.insert(returns).values(**values))
+    await repository.add_to_timeline(
+        uow.session, order_id, "return_requested", return_id=return_id, reason=reason
+    )
+    view = _view(await _lock(uow.session, return_id), order.currency)
+    await uow.commit()
+    return view
+
+
+async def approve_return(uow: UnitOfWork, *, return_id: str, now: datetime) -> dict[str, Any]:
+    """Staff approve: fulfillment is told to make the label; approving again answers the same."""
+    row = await _lock(uow.session, return_id)
+    order = await repository.lock_order(uow.session, row.order_id)
+    if row.status == "requested":
+        await _move(uow.session, row, "approved", now)
+        await repository.add_to_timeline(uow.session, row.order_id, "return_approved", return_id=return_id)
+        uow.publish(
+            contracts.ReturnApproved(
+                return_id=return_id,
+                order_id=row.order_id,
+                customer=_customer(order),
+                lines=[
+                    LocatedLine(sku=line["sku"], quantity=line["quantity"], location=line["location"])
+                    for line in row.lines
+                ],
+                pickup_address=Address.model_validate(order.shipping_address),
+            ),
+            subject=row.order_id,
+        )
+    elif row.status == "rejected":
+        raise ReturnNotInStatus("this return was rejected", field="return_id")
+    view = _view(await _lock(uow.session, return_id), order.currency)
+    await uow.commit()
+    return view
+
+
+async def reject_return(uow: UnitOfWork, *, return_id: str, reason: str, now: datetime) -> dict[str, Any]:
+    """Staff reject a requested return, saying why; the customer is told. Rejecting again answers the same."""
+    row = await _lock(uow.session, return_id)
+    order = await repository.lock_order(uow.session, row.order_id)
+    if row.status == "requested":
+        await _move(uow.session, row, "rejected", now, rejection_reason=reason)
+        await repository.add_to_timeline(
+            uow.session, row.order_id, "return_rejected", return_id=return_id, reason=reason
+        )
+        uow.publish(
+            contracts.ReturnRejected(
+                return_id=return_id, order_id=row.order_id, customer=_customer(order), reason=reason
+            ),
+            subject=row.order_id,
+        )
+    elif row.status != "rejected":
+        raise ReturnNotInStatus(f"this return is already {row.status}", field="return_id")
+    view = _view(await _lock(uow.session, return_id), order.currency)
+    await uow.commit()
+    return view
+
+
+async def record_return_label(
+    uow: UnitOfWork, *, return_id: str, label: dict[str, str], now: datetime
+) -> None:
+    """Fulfillment made the label (and notifications mails it): the return waits for the parcel."""
+    row = await _lock(uow.session, return_id)
+    if row.status == "approved":
+        await _move(uow.session, row, "label_sent", now, label=label)
+    await uow.commit()
+
+
+async def refund_received_return(
+    uow: UnitOfWork,
+    *,
+    return_id: str,
+    received: list[tuple[str, int, str]],
+    fees: ReturnFees,
+    now: datetime,
+) -> None:
+    """The warehouse received (sku, quantity, condition): refund those units less the fees, with the key
+    ``return:<id>`` (payments answers a repeat with the first refund), and tell the customer."""
+    row = await _lock(uow.session, return_id)
+    if row.status not in ("approved", "label_sent"):
+        await (
+            uow.commit()
+        )  # a redelivery after the refund, or a return that was never approved: nothing to do
+        return
+    order = await repository.lock_order(uow.session, row.order_id)
+    prices = {line["sku"]: int(line["unit_price"]) for line in row.lines}
+    outcome = refund_for_return(
+        units=[
+            ReturnedUnits(unit_price=prices.get(sku, 0), quantity=quantity, condition=condition)
+            for sku, quantity, condition in received
+        ],
+        reason=row.reason,
+        subtotal=order.subtotal,
+        discount=order.discount,
+        return_shipping_fee=fees.return_shipping_fee.get(order.currency, 0),
+        restocking_fee_percent=fees.restocking_fee_percent,
+        refundable=order.captured - order.refund_requested,
+    )
+    conditions = Counter[tuple[str, str]]()
+    for sku, quantity, condition in received:
+        conditions[(sku, condition)] += quantity
+    lines = [
+        {
+            **line,
+            "resellable": conditions[(line["sku"], "resellable")],
+            "damaged": conditions[(line["sku"], "damaged")],
+        }
+        for line in row.lines
+    ]
+    await _move(uow.session, row, "received", now, lines=lines)
+    row = await _lock(uow.session, return_id)
+    await _refund(uow, order, outcome.refund, key=f"return:{return_id}", reason=f"return_{row.reason}")
+    await _move(
+        uow.session,
+        row,
+        "refunded",
+        now,
+        value=outcome.value,
+        return_shipping_fee=outcome.return_shipping_fee,
+        restocking_fee=outcome.restocking_fee,
+        refund=outcome.refund,
+    )
+    await repository.add_to_timeline(
+        uow.session, row.order_id, "return_refunded", return_id=return_id, refund=outcome.refund
+    )
+    uow.publish(
+        contracts.ReturnRefunded(
+            return_id=return_id,
+            order_id=row.order_id,
+            customer=_customer(order),
+            currency=order.currency,
+            value=outcome.value,
+            return_shipping_fee=outcome.return_shipping_fee,
+            restocking_fee=outcome.restocking_fee,
+            refund=outcome.refund,
+        ),
+        subject=row.order_id,
+    )
+    await uow.commit()
+
+
+async def returns_of_order(session: AsyncSession, order_id: str) -> list[dict[str, Any]]:
+    currency = await session.scalar(sa.select(orders.c.currency).where(orders.c.id == order_id))
+    rows = await session.execute(
+        sa.select(returns)
+        .where(returns.c.order_id == order_id)
+        .order_by(returns.c.requested_at, returns.c.id)
+    )
+    return [_view(row, currency or "") for row in rows]
+
+
+async def returns_by_status(session: AsyncSession, status: str | None, *, limit: int) -> list[dict[str, Any]]:
+    query = (
+        sa.select(returns, orders.c.currency)
+        .join(orders, orders.c.id == returns.c.order_id)
+        .order_by(returns.c.requested_at.desc(), returns.c.id)
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(returns.c.status == status)
+    return [_view(row, row.currency) for row in await session.execute(query)]
+
+
+async def _returnable(
+    uow: UnitOfWork, order_id: str, *, window_days: int, now: datetime
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Per SKU: units shipped in groups whose window is open, less units in returns not rejected; and the
+    location each SKU shipped from (where it goes back to)."""
+    times: dict[tuple[str, str], datetime] = {}
+    rows = await uow.session.execute(
+        sa.select(order_timeline.c.event, order_timeline.c.detail, order_timeline.c.at).where(
+            order_timeline.c.order_id == order_id, order_timeline.c.event.in_(["shipped", "delivered"])
+        )
+    )
+    for event, detail, at in rows:
+        times[(event, str(detail.get("fulfillment_id")))] = at
+    shipped: Counter[str] = Counter()
+    where: dict[str, str] = {}
+    for group in await _groups(uow, order_id, GroupStatus.SHIPPED, GroupStatus.DELIVERED):
+        shipped_at = times.get(("shipped", str(group.fulfillment_id)))
+        if shipped_at is None:
+            continue
+        closes = return_window_closes(
+            shipped_at=shipped_at,
+            delivered_at=times.get(("delivered", str(group.fulfillment_id))),
+            days=window_days,
+        )
+        if now >= closes:
+            continue
+        for line in group.lines:
+            shipped[line["sku"]] += int(line["quantity"])
+            where.setdefault(line["sku"], line["location"])
+    taken: Counter[str] = Counter()
+    asked = await uow.session.execute(
+        sa.select(returns.c.lines).where(returns.c.order_id == order_id, returns.c.status != "rejected")
+    )
+    for (lines,) in asked:
+        for line in lines:
+            taken[line["sku"]] += int(line["quantity"])
+    return {sku: max(units - taken[sku], 0) for sku, units in shipped.items()}, where
+
+
+async def _lock(session: AsyncSession, return_id: str) -> Row[Any]:
+    row = (
+        await session.execute(sa.select(returns).where(returns.c.id == return_id).with_for_update())
+    ).first()
+    if row is None:
+        raise UnknownReturn(f"no return {return_id}", field="return_id")
+    return row
+
+
+async def _move(session: AsyncSession, row: Row[Any], status: str, now: datetime, **values: Any) -> None:
+    await session.execute(
+        sa.update(returns)
+        .where(returns.c.id == row.id)
+        .values(status=status, updated_at=now, history=[*row.history, _step(status, now)], **values)
+    )
+
+
+def _step(status: str, now: datetime) -> dict[str, str]:
+    return {"status": status, "at": now.isoformat()}
+
+
+def _view(row: Row[Any], currency: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "order_id": row.order_id,
+        "status": row.status,
+        "reason": row.reason,
+        "note": row.note,
+        "lines": row.lines,
+        "label": row.label,
+        "rejection_reason": row.rejection_reason,
+        "currency": currency,
+        "value": row.value,
+        "return_shipping_fee": row.return_shipping_fee,
+        "restocking_fee": row.restocking_fee,
+        "refund": row.refund,
+        "history": row.history,
+        "requested_at": row.requested_at,
+    }
