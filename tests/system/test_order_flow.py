@@ -49,7 +49,14 @@ async def test_an_in_stock_order_goes_from_checkout_to_delivered(
     assert placed["status"] == "pending"
 
     order = await wait_for_status(gateway, placed, "confirmed")
-    assert order["totals"] == {"subtotal": 78000, "shipping": 3000, "discount": 0, "total": 81000}
+    assert order["totals"] == {
+        "subtotal": 78000,
+        "shipping": 3000,
+        "discount": 0,
+        "tax": 7364,  # 10 % VAT inside the price: 81,000 * 10/110, rounded half up
+        "tax_included": True,
+        "total": 81000,
+    }
     assert [(p["status"], p["amount"]) for p in order["payments"]["items"]] == [("succeeded", 81000)]
     assert await available(gateway, product_id) == 3
 

@@ -22,10 +22,12 @@ from shop_orders.domain import (
     balance_for_units,
     can_move,
     checkout_fingerprint,
+    included_tax,
     not_past,
     plan_checkout_charge,
     price_checkout,
     status_after_shipments,
+    tax_rate_for,
 )
 
 VARIANTS = {
@@ -204,3 +206,32 @@ def test_a_warehouse_report_never_moves_a_group_back_nor_revives_a_cancelled_one
     assert GroupStatus.DELIVERED not in not_past(GroupStatus.SHIPPED)
     assert GroupStatus.SHIPPED in not_past(GroupStatus.DELIVERED)
     assert GroupStatus.CANCELLED not in not_past(GroupStatus.PICKED)
+
+
+def test_shipping_is_free_from_the_currencys_threshold_on() -> None:
+    def shipping(quantity: int) -> int:
+        return price_checkout(
+            currency="KRW",
+            lines=[CheckoutLine(sku="TEE-M", quantity=quantity)],
+            variants=VARIANTS,
+            shipping_method="standard",
+            shipping_rates=RATES,
+            now=NOW,
+            free_shipping_over={"KRW": 78000},
+        ).shipping
+
+    assert shipping(1) == RATES["standard"]["KRW"]
+    assert shipping(2) == 0
+
+
+def test_the_tax_an_inclusive_total_holds_is_rounded_half_up_and_found_by_region_then_country() -> None:
+    assert included_tax(11000, 1000) == 1000
+    assert included_tax(81000, 1000) == 7364  # 7363.6
+    assert included_tax(6, 1000) == 1  # 0.545
+    assert included_tax(5, 1000) == 0  # 0.455
+    assert included_tax(5000, 0) == 0
+    rates = {"KR": 1000, "US-CA": 725, "US": 0}
+    assert tax_rate_for({"country": "KR", "region": "Seoul"}, rates) == 1000
+    assert tax_rate_for({"country": "US", "region": "CA"}, rates) == 725
+    assert tax_rate_for({"country": "US", "region": "NY"}, rates) == 0
+    assert tax_rate_for({"country": "JP"}, rates) == 0

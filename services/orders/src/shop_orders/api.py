@@ -115,7 +115,12 @@ async def place_order(
     try:
         try:
             placed = await handlers.place_order(
-                uow, checkout=checkout, shipping_rates=settings.shipping_rates, now=now
+                uow,
+                checkout=checkout,
+                shipping_rates=settings.shipping_rates,
+                now=now,
+                free_shipping_over=settings.free_shipping_over,
+                tax_rates=settings.tax_rates,
             )
         except IntegrityError:
             # The same key raced in from a concurrent retry: answer with the order that won. The failed
@@ -124,7 +129,12 @@ async def place_order(
             database: Database = request.app.state.database
             async with database.unit_of_work() as retry:
                 placed = await handlers.place_order(
-                    retry, checkout=checkout, shipping_rates=settings.shipping_rates, now=now
+                    retry,
+                    checkout=checkout,
+                    shipping_rates=settings.shipping_rates,
+                    now=now,
+                    free_shipping_over=settings.free_shipping_over,
+                    tax_rates=settings.tax_rates,
                 )
     except OrderError as error:
         raise _problem(error) from error

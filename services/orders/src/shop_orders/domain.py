@@ -383,8 +383,10 @@ def price_checkout(
     shipping_method: str,
     shipping_rates: dict[str, dict[str, int]],
     now: datetime,
+    free_shipping_over: dict[str, int] | None = None,
 ) -> PricedCheckout:
-    """Price every line at the catalog price in the order's currency and add shipping once per order.
+    """Price every line at the catalog price in the order's currency and add shipping once per order
+    (free when the subtotal reaches the currency's ``free_shipping_over``, before any discount code).
 
     A variant whose pre-order window is open is priced with the early-bird tier in force now; that tier
     is fixed for the order from then on.
@@ -424,7 +426,26 @@ def price_checkout(
         )
     if currency not in rates:
         raise UnknownShippingMethod(f"{shipping_method} shipping has no rate in {currency}", field="currency")
-    return PricedCheckout(currency=currency, lines=priced, shipping=rates[currency])
+    subtotal = sum(line.line_total for line in priced)
+    threshold = (free_shipping_over or {}).get(currency)
+    shipping = 0 if threshold is not None and subtotal >= threshold else rates[currency]
+    return PricedCheckout(currency=currency, lines=priced, shipping=shipping)
+
+
+def tax_rate_for(address: dict[str, Any], rates: dict[str, int]) -> int:
+    """The tax rate (basis points) for a shipping address: its ``COUNTRY-REGION`` entry, else its country's,
+    else none."""
+    country = str(address.get("country") or "").upper()
+    region = str(address.get("region") or "").upper()
+    return rates.get(f"{country}-{region}", rates.get(country, 0)) if country else 0
+
+
+def included_tax(total: int, rate_basis_points: int) -> int:
+    """The tax inside a tax-inclusive ``total`` at the rate, rounded half up to a whole minor unit
+    (10 % VAT in 11,000 KRW is 1,000 KRW)."""
+    if rate_basis_points <= 0:
+        return 0
+    return (2 * total * rate_basis_points + 10_000 + rate_basis_points) // (2 * (10_000 + rate_basis_points))
 
 
 def checkout_fingerprint(request: dict[str, Any]) -> str:

@@ -53,6 +53,7 @@ from shop_orders.domain import (
     promised_ship_date,
     reminder_time,
     status_after_shipments,
+    tax_rate_for,
 )
 from shop_orders.tables import (
     cancellations,
@@ -142,7 +143,13 @@ async def upsert_preorder_policy(
 
 
 async def place_order(
-    uow: UnitOfWork, *, checkout: Checkout, shipping_rates: dict[str, dict[str, int]], now: datetime
+    uow: UnitOfWork,
+    *,
+    checkout: Checkout,
+    shipping_rates: dict[str, dict[str, int]],
+    now: datetime,
+    free_shipping_over: dict[str, int] | None = None,
+    tax_rates: dict[str, int] | None = None,
 ) -> PlacedOrder:
     """Store a pending order priced from orders' own view of the catalog, then ask catalog for stock.
 
@@ -165,6 +172,7 @@ async def place_order(
         shipping_method=checkout.shipping_method,
         shipping_rates=shipping_rates,
         now=now,
+        free_shipping_over=free_shipping_over,
     )
     order_id = str(uuid.uuid4())
     discount = 0
@@ -185,6 +193,7 @@ async def place_order(
             total=priced.total - discount,
             discount=discount,
             discount_code=checkout.discount_code,
+            tax_rate=tax_rate_for(checkout.shipping_address, tax_rates or {}),
             shipping_address=checkout.shipping_address,
             shipping_method=checkout.shipping_method,
             payment_token=checkout.payment_token,

@@ -16,6 +16,7 @@ from shop_orders.domain import (
     SoldPreorderLine,
     UnknownOrder,
     campaign_metrics,
+    included_tax,
     rate,
 )
 from shop_orders.tables import catalog_variants, order_lines, order_timeline, orders, shipment_groups
@@ -106,6 +107,8 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
             "subtotal": order.subtotal,
             "shipping": order.shipping,
             "discount": order.discount,
+            "tax": included_tax(order.total, order.tax_rate),
+            "tax_included": True,
             "total": order.total,
         },
         "discount_code": order.discount_code,

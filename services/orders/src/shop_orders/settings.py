@@ -36,6 +36,16 @@ class OrdersSettings(ServiceSettings):
         default={"standard": {"KRW": 3000, "USD": 500}, "express": {"KRW": 6000, "USD": 1500}},
         description="Shipping charged once per order, by method and currency, in minor units.",
     )
+    free_shipping_over: dict[str, int] = Field(
+        default_factory=dict,
+        description="Shipping is free when an order's subtotal (before a discount code) reaches this amount, by "
+        'currency in minor units, e.g. {"KRW": 50000}; none by default.',
+    )
+    tax_rates: dict[str, int] = Field(
+        default={"KR": 1000},
+        description="Tax included in prices, in basis points, by shipping country or COUNTRY-REGION "
+        "(KR: 10 % VAT). Orders show the tax their total includes; prices never add tax on top.",
+    )
     win_back_discount_percent: int = Field(
         default=0,
         ge=0,

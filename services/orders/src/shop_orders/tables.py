@@ -52,6 +52,13 @@ orders = sa.Table(
     ),
     sa.Column("shipping_deferred", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("discount", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column(
+        "tax_rate",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="Tax included in prices, basis points",
+    ),
     sa.Column("discount_code", sa.Text, comment="A win-back code redeemed at checkout"),
     sa.Column(
         "captured",
