@@ -122,7 +122,12 @@ class Placed:
         return str(self.view.get("status", "unknown"))
 
     def succeeded_payments(self) -> list[dict[str, Any]]:
-        return [p for p in self.view.get("payments", {}).get("items", []) if p.get("status") == "succeeded"]
+        return [p for p in self.payments.get("items", []) if p.get("status") == "succeeded"]
+
+    @property
+    def payments(self) -> dict[str, Any]:
+        """The order's payments as the gateway last showed them ({} while payments could not be reached)."""
+        return self.view.get("payments") or {}
 
 
 async def place(
@@ -201,7 +206,9 @@ async def settle(
 
     while waiting:
         await asyncio.gather(*(refresh(placed) for placed in waiting))
-        waiting = [placed for placed in waiting if placed.status not in final]
+        # An order is settled once it is final and the gateway could show its payments (under a fault the
+        # view may come without them, naming payments in "unavailable").
+        waiting = [placed for placed in waiting if placed.status not in final or not placed.payments]
         if not waiting or time.monotonic() - started > timeout:
             break
         await asyncio.sleep(0.5)
@@ -210,7 +217,7 @@ async def settle(
         placed
         for placed in orders
         if placed not in twice
-        and placed.view.get("payments", {}).get("captured", 0) > placed.view.get("totals", {}).get("total", 0)
+        and placed.payments.get("captured", 0) > placed.view.get("totals", {}).get("total", 0)
     ]
     return Settled(
         statuses=Counter(placed.status for placed in orders),
