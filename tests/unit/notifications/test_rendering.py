@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 
@@ -156,6 +157,17 @@ def test_a_composed_message_survives_the_wire_with_its_korean_subject_and_body()
     assert plain is not None
     assert html is not None
     assert "총 결제 금액: 39,000원" in plain.get_content()
+
+
+def test_a_long_korean_subject_keeps_every_space_on_the_wire() -> None:
+    subject = (
+        "[Shop] 예약 주문의 출고 예정일이 변경되었습니다 (주문번호 eac46e94-657b-4364-9297-33265d930d33)"
+    )
+    outgoing = replace(_confirmed("ko"), subject=subject)
+    parsed = email.message_from_bytes(
+        compose(outgoing, sender="orders@shop.example").as_bytes(), policy=email.policy.default
+    )
+    assert parsed["Subject"] == subject
 
 
 # 16:00 UTC on 14 March is 01:00 on 15 March in Seoul: Korean emails give the 15th, English ones the 14th.

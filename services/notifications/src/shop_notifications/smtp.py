@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -14,10 +15,14 @@ NOTIFICATION_ID_HEADER = "X-Shop-Notification-Id"
 ORDER_ID_HEADER = "X-Shop-Order-Id"
 TEMPLATE_HEADER = "X-Shop-Template"
 
+UNFOLDED_HEADERS = policy.default.clone(max_line_length=998)
+"""Headers up to RFC 5322's 998 characters stay on one line: Python's folding of a long non-ASCII subject
+splits it into encoded words and drops the space at the split ("예정일이 변경" arrives as "예정일이변경")."""
+
 
 def compose(email: OutgoingEmail, *, sender: str) -> EmailMessage:
     """The MIME message: plain text, with an HTML alternative when there is one."""
-    message = EmailMessage()
+    message = EmailMessage(policy=UNFOLDED_HEADERS)
     message["From"] = sender
     message["To"] = email.recipient
     message["Subject"] = email.subject
