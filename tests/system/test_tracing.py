@@ -35,6 +35,10 @@ async def test_one_trace_spans_every_service_for_one_order(gateway: httpx.AsyncC
         all_spans = spans(stack.config.span_dir)
         order_spans = [s for s in all_spans if s["attributes"].get("shop.correlation_id") == placed["id"]]
         assert order_spans, "no consumer span carries the order id yet"
+        # the email is sent later by the notifications worker's sender: its announcement continues the trace
+        assert "notifications.message.sent.v1 process" in {s["name"] for s in order_spans}, (
+            "no email sent yet"
+        )
         trace_ids = {s["trace_id"] for s in order_spans}
         assert len(trace_ids) == 1, f"the order's messages ran in {len(trace_ids)} traces"
         [trace_id] = trace_ids

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
 from shop_contracts.notifications import NotificationSent
 from shop_notifications import repository
 from shop_notifications.domain import (
@@ -16,6 +19,7 @@ from shop_notifications.domain import (
     Mailer,
     Money,
     OrderLine,
+    OutgoingEmail,
     PreorderLine,
     Recipient,
     RejectionReason,
@@ -42,6 +46,7 @@ from shop_notifications.rendering import render_email
 from shop_runtime.database import UnitOfWork
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 async def notify_order_confirmed(
@@ -305,8 +310,14 @@ async def notify_return_refunded(
 async def _queue_email(uow: UnitOfWork, draft: EmailDraft) -> None:
     if uow.causation is None:
         raise RuntimeError("a notification is queued while handling the message that caused it")
+    trace_context: dict[str, str] = {}
+    propagate.inject(trace_context)  # the consumer's span: sending the email later continues this trace
     created = await repository.add_email(
-        uow.session, source_message_id=uow.causation.id, draft=draft, rendered=render_email(draft)
+        uow.session,
+        source_message_id=uow.causation.id,
+        draft=draft,
+        rendered=render_email(draft),
+        trace_context=trace_context,
     )
     if created is None:
         log.info("%s for message %s is already queued", draft.template, uow.causation.id)
@@ -330,34 +341,46 @@ async def send_due_emails(uow: UnitOfWork, *, mailer: Mailer, policy: RetryPolic
     same email; a crash after sending and before the commit sends it again (at least once).
     """
     sent = retried = failed = 0
-    for email, attempts in await repository.claim_due_emails(uow.session, limit=limit):
-        try:
-            await mailer.send(email)
-        except DeliveryFailed as error:
-            delay = policy.after_failure(attempts=attempts + 1, permanent=error.permanent)
-            if delay is None:
-                log.error(
-                    "email %s failed for good after %d tries: %s", email.notification_id, attempts + 1, error
-                )
-                await repository.mark_failed(uow.session, email.notification_id, error=str(error))
-                failed += 1
-            else:
-                log.warning("email %s not sent (%s); retrying in %s", email.notification_id, error, delay)
-                await repository.mark_retry(uow.session, email.notification_id, error=str(error), delay=delay)
-                retried += 1
-            continue
-        await repository.mark_sent(uow.session, email.notification_id)
-        uow.publish(
-            NotificationSent(
-                notification_id=email.notification_id,
-                order_id=email.order_id,
-                template=email.template,
-                channel=EMAIL,
-                recipient=email.recipient,
-            ),
-            subject=email.order_id,
-            correlation_id=email.order_id,
-        )
-        sent += 1
+    for email, attempts, trace_context in await repository.claim_due_emails(uow.session, limit=limit):
+        with tracer.start_as_current_span(
+            "email send", context=propagate.extract(trace_context), kind=SpanKind.CLIENT
+        ) as span:
+            span.set_attribute("shop.correlation_id", email.order_id)
+            outcome = await _send_one(uow, email, attempts, mailer=mailer, policy=policy)
+        sent += outcome == "sent"
+        retried += outcome == "retried"
+        failed += outcome == "failed"
     await uow.commit()
     return SendOutcome(sent=sent, retried=retried, failed=failed)
+
+
+async def _send_one(
+    uow: UnitOfWork, email: OutgoingEmail, attempts: int, *, mailer: Mailer, policy: RetryPolicy
+) -> str:
+    """Send one claimed email and record what happened: sent (and announced), retried later, or failed."""
+    try:
+        await mailer.send(email)
+    except DeliveryFailed as error:
+        delay = policy.after_failure(attempts=attempts + 1, permanent=error.permanent)
+        if delay is None:
+            log.error(
+                "email %s failed for good after %d tries: %s", email.notification_id, attempts + 1, error
+            )
+            await repository.mark_failed(uow.session, email.notification_id, error=str(error))
+            return "failed"
+        log.warning("email %s not sent (%s); retrying in %s", email.notification_id, error, delay)
+        await repository.mark_retry(uow.session, email.notification_id, error=str(error), delay=delay)
+        return "retried"
+    await repository.mark_sent(uow.session, email.notification_id)
+    uow.publish(
+        NotificationSent(
+            notification_id=email.notification_id,
+            order_id=email.order_id,
+            template=email.template,
+            channel=EMAIL,
+            recipient=email.recipient,
+        ),
+        subject=email.order_id,
+        correlation_id=email.order_id,
+    )
+    return "sent"

@@ -14,7 +14,12 @@ from shop_notifications.tables import notifications
 
 
 async def add_email(
-    session: AsyncSession, *, source_message_id: uuid.UUID, draft: EmailDraft, rendered: RenderedEmail
+    session: AsyncSession,
+    *,
+    source_message_id: uuid.UUID,
+    draft: EmailDraft,
+    rendered: RenderedEmail,
+    trace_context: dict[str, str] | None = None,
 ) -> uuid.UUID | None:
     """Store a pending email; None when this message already has one (a redelivered event)."""
     result = await session.execute(
@@ -31,6 +36,7 @@ async def add_email(
             body=rendered.text,
             html_body=rendered.html,
             status="pending",
+            trace_context=trace_context or None,
         )
         .on_conflict_do_nothing(index_elements=["source_message_id", "channel"])
         .returning(notifications.c.id)
@@ -39,10 +45,12 @@ async def add_email(
     return created
 
 
-async def claim_due_emails(session: AsyncSession, *, limit: int) -> list[tuple[OutgoingEmail, int]]:
+async def claim_due_emails(
+    session: AsyncSession, *, limit: int
+) -> list[tuple[OutgoingEmail, int, dict[str, str]]]:
     """Lock up to ``limit`` pending emails whose time has come, skipping those another sender holds.
 
-    Returns each email with the number of tries it already had.
+    Returns each email with the number of tries it already had and the trace context it was queued in.
     """
     rows = (
         await session.execute(
@@ -70,6 +78,7 @@ async def claim_due_emails(session: AsyncSession, *, limit: int) -> list[tuple[O
                 html=row.html_body,
             ),
             row.attempts,
+            dict(row.trace_context or {}),
         )
         for row in rows
     ]

@@ -32,6 +32,12 @@ notifications = sa.Table(
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column(
+        "trace_context",
+        postgresql.JSONB,
+        nullable=True,
+        comment="W3C trace context of the event that queued it: sending continues that trace",
+    ),
     sa.UniqueConstraint("source_message_id", "channel", name="one_notification_per_message_and_channel"),
     sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="notification_status"),
     sa.CheckConstraint("channel IN ('email')", name="notification_channel"),
