@@ -16,12 +16,20 @@ from shop_orders.domain import (
     DiscountCodeExpired,
     DiscountCodeUsed,
     DuplicateSku,
+    EmailTaken,
     IdempotencyKeyReused,
     NoDecisionAwaited,
     NotCancellable,
     OrderError,
+    OrderHasAnotherCustomer,
+    ReturnNotInStatus,
+    ReturnRefused,
+    TooManyAddresses,
+    UnknownAddress,
+    UnknownCustomer,
     UnknownDiscountCode,
     UnknownOrder,
+    UnknownReturn,
     access_token,
     access_token_matches,
     decision_token_matches,
@@ -72,17 +80,30 @@ class CheckoutIn(Strict):
     discount_code: str | None = Field(default=None, min_length=1, max_length=40)
 
 
-def _problem(error: OrderError) -> Problem:
-    status, code = {
-        UnknownOrder: (404, "unknown_order"),
-        IdempotencyKeyReused: (422, "idempotency_key_reused"),
-        DuplicateSku: (422, "duplicate_sku"),
-        NotCancellable: (409, "not_cancellable"),
-        UnknownDiscountCode: (422, "unknown_discount_code"),
-        DiscountCodeUsed: (409, "discount_code_used"),
-        DiscountCodeExpired: (422, "discount_code_expired"),
-        NoDecisionAwaited: (409, "no_decision_awaited"),
-    }.get(type(error), (422, "invalid_checkout"))
+ERROR_STATUSES: dict[type[OrderError], tuple[int, str]] = {
+    UnknownOrder: (404, "unknown_order"),
+    IdempotencyKeyReused: (422, "idempotency_key_reused"),
+    DuplicateSku: (422, "duplicate_sku"),
+    NotCancellable: (409, "not_cancellable"),
+    UnknownDiscountCode: (422, "unknown_discount_code"),
+    DiscountCodeUsed: (409, "discount_code_used"),
+    DiscountCodeExpired: (422, "discount_code_expired"),
+    NoDecisionAwaited: (409, "no_decision_awaited"),
+    EmailTaken: (409, "email_taken"),
+    UnknownCustomer: (404, "unknown_customer"),
+    UnknownAddress: (404, "unknown_address"),
+    TooManyAddresses: (409, "too_many_addresses"),
+    OrderHasAnotherCustomer: (409, "order_has_another_customer"),
+    UnknownReturn: (404, "unknown_return"),
+    ReturnRefused: (422, "return_refused"),
+    ReturnNotInStatus: (409, "return_not_in_status"),
+}
+"""Every refusal of orders' routes as an HTTP status and problem code."""
+
+
+def order_problem(error: OrderError, *, otherwise: str = "invalid_checkout") -> Problem:
+    """The problem answer for a refusal, naming the field it is about; ``otherwise`` codes an unlisted one."""
+    status, code = ERROR_STATUSES.get(type(error), (422, otherwise))
     errors = [{"field": error.field, "message": str(error)}] if error.field else None
     return Problem(status, str(error), code=code, errors=errors)
 
@@ -137,7 +158,7 @@ async def place_order(
                     tax_rates=settings.tax_rates,
                 )
     except OrderError as error:
-        raise _problem(error) from error
+        raise order_problem(error) from error
     return JSONResponse(
         {
             "id": placed.order_id,
@@ -237,7 +258,7 @@ async def cancel_order(
             now=clock.now(),
         )
     except OrderError as error:
-        raise _problem(error) from error
+        raise order_problem(error) from error
     if result.status == "refused":
         raise Problem(409, result.refused_because or "cannot be cancelled", code="not_cancellable")
     return JSONResponse(
@@ -334,7 +355,7 @@ async def get_order(
     try:
         return await queries.order_view(uow.session, order_id)
     except OrderError as error:
-        raise _problem(error) from error
+        raise order_problem(error) from error
 
 
 class PreorderDecisionIn(Strict):
@@ -363,7 +384,7 @@ async def decide_on_changed_date(
             uow, order_id=order_id, decision=body.decision, now=clock.now()
         )
     except OrderError as error:
-        raise _problem(error) from error
+        raise order_problem(error) from error
     return {
         "id": order_id,
         "decision": outcome.decision,

@@ -14,16 +14,12 @@ from pydantic import Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 
 from shop_orders import customer_handlers, customer_queries
-from shop_orders.api import AddressIn, Strict
+from shop_orders.api import AddressIn, Strict, order_problem
 from shop_orders.customer_handlers import NewCustomer
 from shop_orders.domain import (
     EmailTaken,
     OrderError,
-    OrderHasAnotherCustomer,
-    TooManyAddresses,
     UnknownAddress,
-    UnknownCustomer,
-    UnknownOrder,
     hash_password,
     password_matches,
     password_problem,
@@ -40,16 +36,7 @@ _UNUSED_HASH = hash_password("an unused password to spend the same time on an un
 
 
 def customer_problem(error: OrderError) -> Problem:
-    status, code = {
-        EmailTaken: (409, "email_taken"),
-        UnknownCustomer: (404, "unknown_customer"),
-        UnknownAddress: (404, "unknown_address"),
-        UnknownOrder: (404, "unknown_order"),
-        TooManyAddresses: (409, "too_many_addresses"),
-        OrderHasAnotherCustomer: (409, "order_has_another_customer"),
-    }.get(type(error), (422, "invalid_customer"))
-    errors = [{"field": error.field, "message": str(error)}] if error.field else None
-    return Problem(status, str(error), code=code, errors=errors)
+    return order_problem(error, otherwise="invalid_customer")
 
 
 class CustomerIn(Strict):

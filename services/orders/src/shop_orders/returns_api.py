@@ -10,19 +10,14 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from shop_orders import returns
-from shop_orders.api import Strict, _authorised
+from shop_orders.api import Strict, _authorised, order_problem
 from shop_orders.domain import (
     RETURN_REASONS,
     RETURN_STATUSES,
     OrderError,
-    ReturnNotInStatus,
-    ReturnRefused,
-    UnknownOrder,
-    UnknownReturn,
 )
 from shop_orders.settings import OrdersSettings
 from shop_runtime.http import ClockDep, UnitOfWorkDep
-from shop_runtime.problems import Problem
 
 router = APIRouter()
 
@@ -45,17 +40,6 @@ class ReturnIn(Strict):
 
 class RejectionIn(Strict):
     reason: str = Field(min_length=1, max_length=500, description="Why, as the customer is told")
-
-
-def _problem(error: OrderError) -> Problem:
-    status, code = {
-        UnknownOrder: (404, "unknown_order"),
-        UnknownReturn: (404, "unknown_return"),
-        ReturnRefused: (422, "return_refused"),
-        ReturnNotInStatus: (409, "return_not_in_status"),
-    }.get(type(error), (422, "invalid_return"))
-    errors = [{"field": error.field, "message": str(error)}] if error.field else None
-    return Problem(status, str(error), code=code, errors=errors)
 
 
 @router.post("/orders/{order_id}/returns", status_code=201)
@@ -83,7 +67,7 @@ async def request_return(
             now=clock.now(),
         )
     except OrderError as error:
-        raise _problem(error) from error
+        raise order_problem(error, otherwise="invalid_return") from error
     return JSONResponse(_json(view), status_code=201)
 
 
@@ -114,7 +98,7 @@ async def approve_return(return_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockD
     try:
         view = await returns.approve_return(uow, return_id=str(return_id), now=clock.now())
     except OrderError as error:
-        raise _problem(error) from error
+        raise order_problem(error, otherwise="invalid_return") from error
     return JSONResponse(_json(view))
 
 
@@ -125,7 +109,7 @@ async def reject_return(
     try:
         view = await returns.reject_return(uow, return_id=str(return_id), reason=body.reason, now=clock.now())
     except OrderError as error:
-        raise _problem(error) from error
+        raise order_problem(error, otherwise="invalid_return") from error
     return JSONResponse(_json(view))
 
 
