@@ -20,6 +20,17 @@ DiscountKind = Literal["percent", "fixed"]
 PaymentTermsKind = Literal["due_on_receipt", "net", "on_fulfillment"]
 
 
+BANK_TRANSFER_TOKEN_PREFIX = "bank-transfer:"
+"""An order paid by bank transfer keeps this and the transfer's reference where a PSP token would be."""
+
+
+def bank_transfer_reference(payment_token: str | None) -> str | None:
+    """The bank transfer's reference an order was paid with, or None for a PSP token."""
+    if payment_token is not None and payment_token.startswith(BANK_TRANSFER_TOKEN_PREFIX):
+        return payment_token.removeprefix(BANK_TRANSFER_TOKEN_PREFIX)
+    return None
+
+
 class DraftError(OrderError):
     """A draft order request orders refuses."""
 
