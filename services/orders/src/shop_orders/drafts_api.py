@@ -24,6 +24,7 @@ from shop_orders.draft_pricing import (
     draft_token_matches,
 )
 from shop_orders.settings import OrdersSettings
+from shop_runtime.database import Database
 from shop_runtime.http import ClockDep, UnitOfWorkDep
 from shop_runtime.problems import Problem
 
@@ -159,6 +160,14 @@ def _settings(request: Request) -> tuple[OrdersSettings, drafts.DraftSettings]:
     )
 
 
+async def _view(request: Request, draft_id: str) -> dict[str, Any]:
+    """The draft as it is after a change committed (a committed unit of work does not read again)."""
+    settings: OrdersSettings = request.app.state.settings
+    database: Database = request.app.state.database
+    async with database.unit_of_work() as uow:
+        return await drafts.draft_view(uow, draft_id, tax_rates=settings.tax_rates)
+
+
 def _reserve_until(value: datetime | None, now: datetime) -> datetime | None:
     if value is not None and value <= now:
         raise Problem(
@@ -172,7 +181,7 @@ def _reserve_until(value: datetime | None, now: datetime) -> datetime | None:
 
 @router.post("/drafts", status_code=201)
 async def create_draft(body: DraftIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep) -> JSONResponse:
-    settings, draft_settings = _settings(request)
+    _, draft_settings = _settings(request)
     now = clock.now()
     terms = body.payment_terms or PaymentTermsIn()
     try:
@@ -196,7 +205,7 @@ async def create_draft(body: DraftIn, request: Request, uow: UnitOfWorkDep, cloc
             settings=draft_settings,
             now=now,
         )
-        view = await drafts.draft_view(uow, draft_id, tax_rates=settings.tax_rates)
+        view = await _view(request, draft_id)
     except OrderError as error:
         raise draft_problem(error) from error
     return JSONResponse(jsonable_encoder(view), status_code=201, headers={"Location": f"/drafts/{draft_id}"})
@@ -229,7 +238,7 @@ async def get_draft(draft_id: str, request: Request, uow: UnitOfWorkDep) -> dict
 async def update_draft(
     draft_id: str, body: DraftChangesIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
-    settings, draft_settings = _settings(request)
+    _, draft_settings = _settings(request)
     now = clock.now()
     changes: dict[str, Any] = {}
     given = body.model_fields_set
@@ -257,7 +266,7 @@ async def update_draft(
         changes["note"] = body.note
     try:
         await drafts.update_draft(uow, draft_id=draft_id, changes=changes, settings=draft_settings, now=now)
-        return await drafts.draft_view(uow, draft_id, tax_rates=settings.tax_rates)
+        return await _view(request, draft_id)
     except OrderError as error:
         raise draft_problem(error) from error
 
@@ -266,10 +275,9 @@ async def update_draft(
 async def delete_draft(
     draft_id: str, request: Request, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
-    settings, _ = _settings(request)
     try:
         await drafts.delete_draft(uow, draft_id=draft_id, now=clock.now())
-        return await drafts.draft_view(uow, draft_id, tax_rates=settings.tax_rates)
+        return await _view(request, draft_id)
     except OrderError as error:
         raise draft_problem(error) from error
 
@@ -278,12 +286,12 @@ async def delete_draft(
 async def duplicate_draft(
     draft_id: str, request: Request, uow: UnitOfWorkDep, clock: ClockDep
 ) -> JSONResponse:
-    settings, draft_settings = _settings(request)
+    _, draft_settings = _settings(request)
     try:
         copy_id = await drafts.duplicate_draft(
             uow, draft_id=draft_id, settings=draft_settings, now=clock.now()
         )
-        view = await drafts.draft_view(uow, copy_id, tax_rates=settings.tax_rates)
+        view = await _view(request, copy_id)
     except OrderError as error:
         raise draft_problem(error) from error
     return JSONResponse(jsonable_encoder(view), status_code=201, headers={"Location": f"/drafts/{copy_id}"})
@@ -303,7 +311,7 @@ async def send_invoice(
             settings=draft_settings,
             now=clock.now(),
         )
-        return await drafts.draft_view(uow, draft_id, tax_rates=settings.tax_rates)
+        return await _view(request, draft_id)
     except OrderError as error:
         raise draft_problem(error) from error
 
