@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -234,10 +234,23 @@ async def send_invoice(
     _check_completable(draft)
     account = await _account(uow, draft.customer_id)
     totals = draft_totals(draft, settings.tax_rates)
+    due_date = payment_due_date(draft.payment_terms, draft.net_days, now)
+    expires_at = draft.expires_at
+    if due_date is not None and _end_of(due_date) > expires_at:
+        # Net terms past the draft's expiry: the invoice stays payable until the end of its due date.
+        expires_at = _end_of(due_date)
+        await scheduling.reschedule(
+            uow.session,
+            scheduled_jobs,
+            kind=DRAFT_EXPIRES,
+            key=f"{DRAFT_EXPIRES}:{draft_id}",
+            due_at=expires_at,
+            payload={"draft_id": draft_id},
+        )
     await uow.session.execute(
         sa.update(draft_orders)
         .where(draft_orders.c.id == draft_id)
-        .values(invoice_sent_at=now, updated_at=now)
+        .values(invoice_sent_at=now, updated_at=now, expires_at=expires_at)
     )
     uow.publish(
         contracts.DraftInvoiceSent(
@@ -263,9 +276,9 @@ async def send_invoice(
             total=totals.total,
             payment_terms=draft.payment_terms,
             net_days=draft.net_days,
-            due_date=payment_due_date(draft.payment_terms, draft.net_days, now),
+            due_date=due_date,
             checkout_token=token,
-            expires_at=draft.expires_at,
+            expires_at=expires_at,
         ),
         subject=draft_id,
         correlation_id=draft_id,
@@ -831,6 +844,10 @@ async def _reserve_again(uow: UnitOfWork, draft: Row[Any], *, now: datetime) -> 
         due_at=draft.reserve_until,
         payload={"draft_id": draft.id, "reservation_id": reservation_id},
     )
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
 
 
 def _holds_until(draft: Row[Any], now: datetime) -> bool:
