@@ -41,7 +41,7 @@ class NewCustomer:
 
 async def create_customer(uow: UnitOfWork, *, new: NewCustomer, now: datetime) -> str:
     """A new account; the email (in any case) must not have one yet."""
-    customer_id = await _insert_customer(uow, new, now)
+    customer_id = await insert_customer(uow, new, now)
     await uow.commit()
     return customer_id
 
@@ -155,7 +155,7 @@ async def give_order_to_customer(
     """
     order = await repository.lock_order(uow.session, order_id)
     if new is not None:
-        customer_id = await _insert_customer(uow, new, now)
+        customer_id = await insert_customer(uow, new, now)
     assert customer_id is not None, "give an existing customer's id or a new customer"
     account = await _lock_customer(uow, customer_id)
     if order.customer_id == customer_id:
@@ -174,7 +174,8 @@ async def give_order_to_customer(
     return customer_id
 
 
-async def _insert_customer(uow: UnitOfWork, new: NewCustomer, now: datetime) -> str:
+async def insert_customer(uow: UnitOfWork, new: NewCustomer, now: datetime) -> str:
+    """Add an account in the caller's unit of work (not committed); the email must not have one yet."""
     taken = await uow.session.scalar(
         sa.select(customers.c.id).where(customers.c.email_key == email_key(new.email))
     )

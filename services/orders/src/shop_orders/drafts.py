@@ -19,9 +19,9 @@ from sqlalchemy.engine import Row
 
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
-from shop_contracts.values import Customer, LocatedLine, RequestedLine
+from shop_contracts.values import Customer, LocatedLine, PricedLine, RequestedLine
 from shop_orders import handlers, repository
-from shop_orders.customer_handlers import NewCustomer, _insert_customer
+from shop_orders.customer_handlers import NewCustomer, insert_customer
 from shop_orders.domain import (
     NotSoldInCurrency,
     OrderStatus,
@@ -419,8 +419,12 @@ async def _complete(
             customer=customer,
             currency=draft.currency,
             lines=[
-                handlers._priced_line(
-                    line.sku or f"custom:{position + 1}", line.title, line.quantity, line.unit_price
+                PricedLine(
+                    sku=line.sku or f"custom:{position + 1}",
+                    title=line.title,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    line_total=line.gross,
                 )
                 for position, line in enumerate(priced)
             ],
@@ -678,7 +682,7 @@ async def _customer_for(uow: UnitOfWork, customer: CustomerInput, now: datetime)
     )
     if existing is not None:
         return str(existing)
-    return await _insert_customer(
+    return await insert_customer(
         uow,
         NewCustomer(
             email=customer.email,
