@@ -1,8 +1,10 @@
 """Orders' draft orders against the real PostgreSQL and RabbitMQ: an open draft expires on the schedule and
-gives its units back; a draft that cannot be invoiced or paid yet says why."""
+gives its units back; a draft that cannot be invoiced or paid yet says why; drafts made at once for a new
+email share its one account."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -93,3 +95,12 @@ async def test_a_draft_says_why_it_cannot_be_invoiced_or_paid_yet(orders: httpx.
     assert bad.status_code == 422
     past = await orders.post("/drafts", json=_draft(reserve_until="2020-01-01T00:00:00Z"))
     assert (past.status_code, past.json()["errors"][0]["field"]) == (422, "reserve_until")
+
+
+async def test_two_drafts_made_at_once_for_a_new_email_share_one_account(orders: httpx.AsyncClient) -> None:
+    customer = {"email": "Same.Moment@example.com", "name": "Lee", "locale": "en"}
+    answers = await asyncio.gather(
+        *(orders.post("/drafts", json=_draft(customer=customer)) for _ in range(4))
+    )
+    assert [answer.status_code for answer in answers] == [201] * 4, [answer.text for answer in answers]
+    assert len({answer.json()["customer"]["id"] for answer in answers}) == 1

@@ -21,7 +21,7 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_contracts.values import Customer, LocatedLine, PricedLine, RequestedLine
 from shop_orders import handlers, repository
-from shop_orders.customer_handlers import NewCustomer, insert_customer
+from shop_orders.customer_handlers import NewCustomer, account_for_email
 from shop_orders.domain import (
     NotSoldInCurrency,
     OrderStatus,
@@ -29,7 +29,6 @@ from shop_orders.domain import (
     UnknownShippingMethod,
     UnknownSku,
     checkout_fingerprint,
-    email_key,
 )
 from shop_orders.draft_pricing import (
     BANK_TRANSFER_TOKEN_PREFIX,
@@ -677,12 +676,7 @@ async def _customer_for(uow: UnitOfWork, customer: CustomerInput, now: datetime)
         return str(found)
     assert customer.email is not None
     assert customer.name is not None
-    existing = await uow.session.scalar(
-        sa.select(customers.c.id).where(customers.c.email_key == email_key(customer.email))
-    )
-    if existing is not None:
-        return str(existing)
-    return await insert_customer(
+    return await account_for_email(
         uow,
         NewCustomer(
             email=customer.email,
