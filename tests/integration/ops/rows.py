@@ -207,3 +207,39 @@ def outbox_row(table: sa.Table, *, created_at: datetime, published: bool) -> tup
         created_at=created_at,
         published_at=created_at if published else None,
     )
+
+
+def draft_with_customer(
+    draft_id: str,
+    *,
+    status: str,
+    reservation_id: str,
+    reservation_status: str,
+    earlier: tuple[str, ...] = (),
+    updated_at: datetime | None = None,
+) -> list[sa.Insert]:
+    """A draft order (and the staff-made customer it is for) as orders stores it."""
+    customer_id = str(uuid.uuid4())
+    return [
+        sa.insert(orders.customers).values(
+            id=customer_id,
+            email=f"{customer_id}@example.com",
+            email_key=f"{customer_id}@example.com",
+            name="Jane",
+            locale="en",
+            created_by="staff",
+        ),
+        sa.insert(orders.draft_orders).values(
+            id=draft_id,
+            status=status,
+            customer_id=customer_id,
+            currency="KRW",
+            lines=[],
+            payment_terms="due_on_receipt",
+            reservation_id=reservation_id,
+            reservation_status=reservation_status,
+            earlier_reservations=list(earlier),
+            expires_at=ago(minutes=-60),
+            updated_at=updated_at or ago(hours=1),
+        ),
+    ]

@@ -58,7 +58,7 @@ async def test_a_consistent_shop_passes_every_check(databases: ServiceDatabases)
     code, output = await _audit(databases)
     assert code == 0, output
     assert "0 violation(s), 0 waiting, 0 check(s) could not run" in output
-    assert "14 checks run:" in output
+    assert "15 checks run:" in output
     assert "VIOLATION" not in output
 
 
@@ -226,3 +226,31 @@ async def test_a_failing_query_spoils_only_its_own_check(databases: ServiceDatab
     assert report.errors[0][0] == "broken"
     assert "no_such_column" in report.errors[0][1]
     assert [finding.message for _, finding in report.violations] == ["0 orders"]
+
+
+async def test_units_held_for_a_draft_that_gave_them_up_are_reported(databases: ServiceDatabases) -> None:
+    await _a_healthy_shop(databases)
+    await databases.execute(
+        "orders",
+        *rows.draft_with_customer(
+            "d-deleted", status="deleted", reservation_id="r-gone", reservation_status="released"
+        ),
+        *rows.draft_with_customer(
+            "d-open", status="open", reservation_id="r-kept", reservation_status="held", earlier=("r-old",)
+        ),
+    )
+    await databases.execute(
+        "catalog",
+        *rows.product_with_stock("DRAFTED", on_hand=10, reserved=5),
+        rows.reservation("r-gone", "DRAFTED", 2),
+        rows.reservation("r-kept", "DRAFTED", 3),
+    )
+
+    code, output = await _audit(databases)
+
+    assert code == 1, output
+    assert "stock.drafts_hold_only_what_they_want" in output
+    assert "draft deleted (reservation released) but catalog still holds 2 unit(s) under r-gone" in output
+    assert "draft=d-deleted" in output
+    assert "r-kept" not in output
+    assert "1 violation(s), 0 waiting, 0 check(s) could not run" in output

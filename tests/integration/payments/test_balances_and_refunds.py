@@ -353,3 +353,27 @@ async def test_captured_money_and_refunds_are_counted_by_kind_currency_and_reaso
     ).status_code == 201  # the same refund
     assert _counted("shop_payments_refunded_minor_units_total", currency="USD") - refunded_before == 3_000
     assert _counted("shop_payments_refunds_total", reason="customer cancelled") - refunds_before == 1
+
+
+async def test_a_bank_transfer_is_a_capture_in_the_ledger_refunded_without_the_psp(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    order_id = "order-bank-transfer"
+    command = contracts.CapturePayment(
+        order_id=order_id,
+        step="full",
+        amount=74_100,
+        currency="KRW",
+        payment_token="bank-transfer:KB-7",
+        bank_transfer_reference="KB-7",
+    )
+    await send(broker, command, subject=order_id)
+    succeeded = await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == order_id)
+    assert succeeded.amount == 74_100
+    assert charges_of(payments.sandbox, order_id) == []
+
+    refunded = await _refund(payments, order_id, 4_100, "cancel-bank")
+    assert refunded.status_code == 201, refunded.text
+    assert payments.sandbox.refunds == []
+    view = await payments_of(payments.client, order_id)
+    assert (view["captured"], view["refunded"]) == (74_100, 4_100)

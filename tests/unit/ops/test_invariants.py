@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from shop_ops import invariants
 from shop_ops.invariants import Severity
 from shop_ops.rows import (
+    DraftHold,
     FulfillmentOrderState,
     OrderLedger,
     OrderState,
@@ -231,3 +232,19 @@ def test_a_preorder_waiting_for_stock_or_its_balance_is_waiting_not_a_disagreeme
     )
     assert finding.severity is Severity.WAITING
     assert finding.message.endswith("; pre-order units wait for stock or their balance")
+
+
+def test_a_draft_holds_only_the_reservation_it_still_wants() -> None:
+    long_ago = NOW - timedelta(hours=1)
+    held = {"r-open": 2, "r-old": 1, "r-lapsed": 3, "r-order": 2, "r-fresh": 1}
+    drafts = [
+        DraftHold("d1", "open", "r-open", "held", ("r-old",), long_ago),
+        DraftHold("d2", "open", "r-lapsed", "lapsed", (), long_ago),
+        DraftHold("d3", "completed", "r-order", "carried_over", (), long_ago),
+        DraftHold("d4", "deleted", "r-fresh", "released", (), NOW - timedelta(seconds=5)),
+    ]
+    findings = invariants.drafts_hold_only_what_they_want(drafts, held, now=NOW, grace=timedelta(minutes=5))
+    assert sorted((f.ids["draft"], f.ids["reservation"]) for f in findings) == [
+        ("d1", "r-old"),
+        ("d2", "r-lapsed"),
+    ]

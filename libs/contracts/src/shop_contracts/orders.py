@@ -194,3 +194,36 @@ class ReturnRefunded(OrderEvent):
     return_shipping_fee: int = 0
     restocking_fee: int = 0
     refund: int
+
+
+class DraftInvoiceLine(Value):
+    """A line of a draft order's invoice: a catalog line (``sku``) or a custom one (no SKU)."""
+
+    sku: str | None = None
+    title: str
+    quantity: int = Field(gt=0)
+    unit_price: int
+    discount: int = Field(default=0, description="Taken off this line, in minor units")
+    line_total: int = Field(description="unit_price x quantity less the line's discount")
+
+
+class DraftInvoiceSent(OrderEvent):
+    """Staff sent a draft order's invoice: the customer gets the amounts and a checkout link whose token opens
+    this draft only."""
+
+    TYPE: ClassVar[str] = "orders.draft.invoice_sent.v1"
+    draft_id: str
+    customer: Customer
+    currency: str
+    lines: list[DraftInvoiceLine]
+    subtotal: int
+    discount: int
+    shipping: int
+    tax: int
+    tax_included: bool = True
+    total: int
+    payment_terms: Literal["due_on_receipt", "net", "on_fulfillment"]
+    net_days: int | None = None
+    due_date: date | None = None
+    checkout_token: str = Field(description="Signed, scoped to this draft; goes into the checkout link")
+    expires_at: AwareDatetime | None = Field(default=None, description="The invoice can be paid until then")

@@ -26,6 +26,11 @@ class CapturePayment(Message):
     currency: str
     payment_token: str
     save_method: bool = False
+    bank_transfer_reference: str | None = Field(
+        default=None,
+        description="Staff saw this bank transfer arrive (a draft order marked as paid): record the capture "
+        "in the ledger under this reference without charging the PSP",
+    )
 
 
 class PaymentEvent(Message):

@@ -31,6 +31,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     orders.ReturnApproved,
     orders.ReturnRejected,
     orders.ReturnRefunded,
+    orders.DraftInvoiceSent,
     payments.CapturePayment,
     payments.PaymentSucceeded,
     payments.PaymentFailed,

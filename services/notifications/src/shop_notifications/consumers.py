@@ -12,6 +12,8 @@ from shop_contracts import catalog, fulfillment, orders
 from shop_contracts.values import Customer
 from shop_notifications import handlers
 from shop_notifications.domain import (
+    InvoiceAmounts,
+    InvoiceLine,
     Money,
     OrderLine,
     PreorderLine,
@@ -242,6 +244,40 @@ async def on_return_refunded(message: orders.ReturnRefunded, uow: UnitOfWork) ->
     )
 
 
+async def on_draft_invoice_sent(
+    message: orders.DraftInvoiceSent, uow: UnitOfWork, *, storefront_url: str
+) -> None:
+    currency = message.currency
+    await handlers.notify_draft_invoice(
+        uow,
+        storefront_url=storefront_url,
+        draft_id=message.draft_id,
+        recipient=_recipient(message.customer),
+        lines=[
+            InvoiceLine(
+                title=line.title,
+                sku=line.sku,
+                quantity=line.quantity,
+                discount=Money(line.discount, currency),
+                line_total=Money(line.line_total, currency),
+            )
+            for line in message.lines
+        ],
+        amounts=InvoiceAmounts(
+            subtotal=Money(message.subtotal, currency),
+            discount=Money(message.discount, currency),
+            shipping=Money(message.shipping, currency),
+            tax=Money(message.tax, currency),
+            tax_included=message.tax_included,
+            total=Money(message.total, currency),
+        ),
+        payment_terms=message.payment_terms,
+        net_days=message.net_days,
+        due_date=message.due_date,
+        checkout_token=message.checkout_token,
+    )
+
+
 def subscriptions(*, storefront_url: str) -> Subscriptions:
     """Every message notifications consumes, with the consumer that handles it."""
     return {
@@ -257,6 +293,7 @@ def subscriptions(*, storefront_url: str) -> Subscriptions:
         orders.OrderPreorderDateChanged: functools.partial(
             on_preorder_date_changed, storefront_url=storefront_url
         ),
+        orders.DraftInvoiceSent: functools.partial(on_draft_invoice_sent, storefront_url=storefront_url),
         orders.OrderBalanceReminder: functools.partial(
             on_order_balance_reminder, storefront_url=storefront_url
         ),

@@ -29,6 +29,7 @@ PREORDER_DATE_CHANGED = "preorder_date_changed"
 RETURN_LABEL = "return_label"
 RETURN_REJECTED = "return_rejected"
 RETURN_REFUNDED = "return_refunded"
+DRAFT_INVOICE = "draft_invoice"
 TEMPLATES = (
     ORDER_CONFIRMED,
     ORDER_REJECTED,
@@ -43,6 +44,7 @@ TEMPLATES = (
     RETURN_LABEL,
     RETURN_REJECTED,
     RETURN_REFUNDED,
+    DRAFT_INVOICE,
 )
 
 MINOR_UNIT_DIGITS = {"KRW": 0, "JPY": 0, "USD": 2, "EUR": 2, "GBP": 2}
@@ -216,6 +218,12 @@ def preorder_decision_url(storefront_url: str, order_id: str, token: str) -> str
     return (
         f"{storefront_url}/orders/{quote(order_id, safe='')}/preorder-decision?token={quote(token, safe='')}"
     )
+
+
+def draft_invoice_url(storefront_url: str, draft_id: str, token: str) -> str:
+    """The storefront page of a draft order's invoice: it shows the invoice and takes the card with the PSP's
+    form, then pays with ``POST /v1/draft-orders/{id}/checkout`` and the token (opening it pays nothing)."""
+    return f"{storefront_url}/draft-orders/{quote(draft_id, safe='')}/invoice?token={quote(token, safe='')}"
 
 
 def product_url(storefront_url: str, product_id: str) -> str:
@@ -709,5 +717,69 @@ def return_refunded_email(
             "return_shipping_fee": return_shipping_fee.format(locale) if return_shipping_fee.amount else None,
             "restocking_fee": restocking_fee.format(locale) if restocking_fee.amount else None,
             "refund": refund.format(locale),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    title: str
+    sku: str | None
+    quantity: int
+    discount: Money
+    line_total: Money
+
+
+@dataclass(frozen=True)
+class InvoiceAmounts:
+    subtotal: Money
+    discount: Money
+    shipping: Money
+    tax: Money
+    tax_included: bool
+    total: Money
+
+
+def draft_invoice_email(
+    *,
+    draft_id: str,
+    recipient: Recipient,
+    lines: Sequence[InvoiceLine],
+    amounts: InvoiceAmounts,
+    payment_terms: str,
+    net_days: int | None,
+    due_date: date | None,
+    checkout_token: str,
+    storefront_url: str,
+) -> EmailDraft:
+    """An invoice from staff: the lines, the amounts (tax included), the payment terms with the due date, and
+    the link where the customer pays it."""
+    locale = recipient.locale
+    return EmailDraft(
+        template=DRAFT_INVOICE,
+        order_id=draft_id,
+        recipient=recipient,
+        values={
+            "draft_id": draft_id,
+            "lines": [
+                {
+                    "title": line.title,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "discount": line.discount.format(locale) if line.discount.amount else None,
+                    "line_total": line.line_total.format(locale),
+                }
+                for line in lines
+            ],
+            "subtotal": amounts.subtotal.format(locale),
+            "discount": amounts.discount.format(locale) if amounts.discount.amount else None,
+            "shipping": amounts.shipping.format(locale),
+            "tax": amounts.tax.format(locale),
+            "tax_included": amounts.tax_included,
+            "total": amounts.total.format(locale),
+            "payment_terms": payment_terms,
+            "net_days": net_days,
+            "due_date": format_date(due_date, locale) if due_date is not None else None,
+            "invoice_url": draft_invoice_url(storefront_url, draft_id, checkout_token),
         },
     )

@@ -16,6 +16,8 @@ from shop_notifications.domain import (
     EMAIL,
     DeliveryFailed,
     EmailDraft,
+    InvoiceAmounts,
+    InvoiceLine,
     Mailer,
     Money,
     OrderLine,
@@ -27,6 +29,7 @@ from shop_notifications.domain import (
     ShippingAddress,
     WaitlistItem,
     WinBackDiscount,
+    draft_invoice_email,
     order_balance_charge_failed_email,
     order_balance_charged_email,
     order_balance_reminder_email,
@@ -302,6 +305,35 @@ async def notify_return_refunded(
         return_shipping_fee=return_shipping_fee,
         restocking_fee=restocking_fee,
         refund=refund,
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_draft_invoice(
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    draft_id: str,
+    recipient: Recipient,
+    lines: list[InvoiceLine],
+    amounts: InvoiceAmounts,
+    payment_terms: str,
+    net_days: int | None,
+    due_date: date | None,
+    checkout_token: str,
+) -> None:
+    """Queue the invoice of a draft order with its checkout link."""
+    draft = draft_invoice_email(
+        draft_id=draft_id,
+        recipient=recipient,
+        lines=lines,
+        amounts=amounts,
+        payment_terms=payment_terms,
+        net_days=net_days,
+        due_date=due_date,
+        checkout_token=checkout_token,
+        storefront_url=storefront_url,
     )
     await _queue_email(uow, draft)
     await uow.commit()

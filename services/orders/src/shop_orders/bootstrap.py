@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from shop_orders import api, consumers, customer_api, returns_api, tables
+from shop_orders import api, consumers, customer_api, drafts_api, returns_api, tables
 from shop_orders.settings import OrdersSettings
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
@@ -18,7 +18,7 @@ from shop_runtime.settings import ServiceSettings
 def create_http_app(settings: ServiceSettings) -> FastAPI:
     return create_app(
         title="orders (internal)",
-        routers=[api.router, customer_api.router, returns_api.router],
+        routers=[api.router, customer_api.router, returns_api.router, drafts_api.router],
         lifespan=service_lifespan(settings, DEFINITION.database),
         readiness_checks=SERVICE_READINESS,
     )

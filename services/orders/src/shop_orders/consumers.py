@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shop_contracts import catalog, fulfillment, notifications, payments
-from shop_orders import cancellations, handlers, promises, returns
+from shop_orders import cancellations, drafts, handlers, promises, returns
 from shop_orders.settings import OrdersSettings
 from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
@@ -35,6 +35,14 @@ async def on_preorder_policy_updated(message: catalog.PreorderPolicyUpdated, uow
 
 
 async def on_stock_reserved(message: catalog.StockReserved, uow: UnitOfWork) -> None:
+    if await drafts.is_draft_reservation(uow, message.order_id):
+        await drafts.record_reservation(
+            uow,
+            reservation_id=message.order_id,
+            lines=message.lines,
+            preorder_places=len(message.preorder_lines),
+        )
+        return
     await handlers.take_payment_for_reserved_stock(
         uow, order_id=message.order_id, lines=message.lines, preorder_lines=message.preorder_lines
     )
@@ -59,6 +67,11 @@ async def on_stock_rejected(message: catalog.StockRejected, uow: UnitOfWork) -> 
     detail = ", ".join(
         f"{s.sku}: {s.reason} ({s.requested} wanted, {s.available} available)" for s in message.shortages
     )
+    if await drafts.is_draft_reservation(uow, message.order_id):
+        await drafts.record_reservation_refused(
+            uow, reservation_id=message.order_id, detail=detail or message.reason
+        )
+        return
     await handlers.reject_for_missing_stock(uow, order_id=message.order_id, detail=detail or message.reason)
 
 
@@ -308,6 +321,16 @@ async def run_remind_balance_when_ready(payload: dict[str, Any], uow: UnitOfWork
     )
 
 
+async def run_draft_reservation_lapses(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+    await drafts.lapse_reservation(
+        uow, draft_id=payload["draft_id"], reservation_id=payload["reservation_id"], now=clock.now()
+    )
+
+
+async def run_draft_expires(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+    await drafts.expire_draft(uow, draft_id=payload["draft_id"], now=clock.now())
+
+
 def jobs(*, clock: Clock) -> dict[str, JobHandler]:
     """Orders' scheduled jobs by kind (balances due by the clock and their reminders, dunning retries and
     the end of the dunning period)."""
@@ -318,4 +341,6 @@ def jobs(*, clock: Clock) -> dict[str, JobHandler]:
         handlers.RETRY_BALANCE: functools.partial(run_retry_balance, clock=clock),
         handlers.CANCEL_UNPAID: functools.partial(run_cancel_unpaid, clock=clock),
         handlers.PROMISE_CHECK: functools.partial(run_promise_check, clock=clock),
+        drafts.RESERVATION_LAPSES: functools.partial(run_draft_reservation_lapses, clock=clock),
+        drafts.DRAFT_EXPIRES: functools.partial(run_draft_expires, clock=clock),
     }

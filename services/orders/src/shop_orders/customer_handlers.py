@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
 from shop_orders import repository
@@ -41,7 +42,7 @@ class NewCustomer:
 
 async def create_customer(uow: UnitOfWork, *, new: NewCustomer, now: datetime) -> str:
     """A new account; the email (in any case) must not have one yet."""
-    customer_id = await _insert_customer(uow, new, now)
+    customer_id = await insert_customer(uow, new, now)
     await uow.commit()
     return customer_id
 
@@ -155,7 +156,7 @@ async def give_order_to_customer(
     """
     order = await repository.lock_order(uow.session, order_id)
     if new is not None:
-        customer_id = await _insert_customer(uow, new, now)
+        customer_id = await insert_customer(uow, new, now)
     assert customer_id is not None, "give an existing customer's id or a new customer"
     account = await _lock_customer(uow, customer_id)
     if order.customer_id == customer_id:
@@ -174,7 +175,8 @@ async def give_order_to_customer(
     return customer_id
 
 
-async def _insert_customer(uow: UnitOfWork, new: NewCustomer, now: datetime) -> str:
+async def insert_customer(uow: UnitOfWork, new: NewCustomer, now: datetime) -> str:
+    """Add an account in the caller's unit of work (not committed); the email must not have one yet."""
     taken = await uow.session.scalar(
         sa.select(customers.c.id).where(customers.c.email_key == email_key(new.email))
     )
@@ -197,6 +199,35 @@ async def _insert_customer(uow: UnitOfWork, new: NewCustomer, now: datetime) -> 
         )
     )
     return customer_id
+
+
+async def account_for_email(uow: UnitOfWork, new: NewCustomer, now: datetime) -> str:
+    """The account of ``new.email``, made (not committed) when there is none. Two callers making the same
+    email's account at once both get the one account: the second insert waits for the first to commit and
+    then finds it, instead of failing on the unique email."""
+    key = email_key(new.email)
+    customer_id = await uow.session.scalar(
+        pg_insert(customers)
+        .values(
+            id=str(uuid.uuid4()),
+            email=new.email.strip(),
+            email_key=key,
+            name=new.name,
+            locale=new.locale,
+            marketing_consent=new.marketing_consent,
+            marketing_consent_at=now if new.marketing_consent else None,
+            password_hash=new.password_hash,
+            created_by=new.created_by,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[customers.c.email_key])
+        .returning(customers.c.id)
+    )
+    if customer_id is None:
+        customer_id = await uow.session.scalar(sa.select(customers.c.id).where(customers.c.email_key == key))
+    assert customer_id is not None
+    return str(customer_id)
 
 
 async def _lock_customer(uow: UnitOfWork, customer_id: str) -> Row[Any]:

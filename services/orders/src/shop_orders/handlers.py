@@ -55,6 +55,7 @@ from shop_orders.domain import (
     status_after_shipments,
     tax_rate_for,
 )
+from shop_orders.draft_pricing import bank_transfer_reference
 from shop_orders.tables import (
     cancellations,
     discount_codes,
@@ -341,6 +342,7 @@ async def take_payment_for_reserved_stock(
             currency=order.currency,
             payment_token=order.payment_token,
             save_method=sum(plan.balance.values()) > 0,
+            bank_transfer_reference=bank_transfer_reference(order.payment_token),
         ),
         subject=order_id,
     )
@@ -1265,7 +1267,9 @@ async def _settle_shipments(uow: UnitOfWork, order: Row[Any]) -> None:
 async def _progress(uow: UnitOfWork, order_id: str) -> tuple[int, int, int]:
     """Units shipped (not yet delivered), delivered, and ordered in all (less units refunded)."""
     total = sum(
-        line.quantity - line.quantity_refunded for line in await repository.lines_of(uow.session, order_id)
+        line.quantity - line.quantity_refunded
+        for line in await repository.lines_of(uow.session, order_id)
+        if line.kind != "custom"  # a draft's custom line (a service, a fee) ships nothing
     )
     shipped = delivered = 0
     for group in await _groups(uow, order_id, GroupStatus.SHIPPED, GroupStatus.DELIVERED):

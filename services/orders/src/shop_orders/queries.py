@@ -19,7 +19,15 @@ from shop_orders.domain import (
     included_tax,
     rate,
 )
-from shop_orders.tables import catalog_variants, order_lines, order_timeline, orders, shipment_groups
+from shop_orders.draft_pricing import payment_due_date
+from shop_orders.tables import (
+    catalog_variants,
+    draft_orders,
+    order_lines,
+    order_timeline,
+    orders,
+    shipment_groups,
+)
 from shop_runtime.preorder_pricing import balance_due_at, campaign_id
 
 
@@ -119,6 +127,7 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
         "waiting_preorders": waiting,
         "preorder_consent_awaited": any(line["consent_awaited"] for line in line_views),
         "timeline": [{"at": entry.at, "event": entry.event, "detail": entry.detail} for entry in timeline],
+        "draft_order": await _draft_of(session, order_id),
         "created_at": order.created_at,
         "updated_at": order.updated_at,
     }
@@ -189,3 +198,22 @@ def _balance_charged_at(line: Row[Any], ordered_at: datetime) -> datetime | str 
     if line.kind != "preorder" or line.balance == 0 or line.preorder_policy is None:
         return None
     return balance_due_at(PreorderPolicy.model_validate(line.preorder_policy), ordered_at) or "on_ready"
+
+
+async def _draft_of(session: AsyncSession, order_id: str) -> dict[str, Any] | None:
+    """The draft an order came from: who paid how, and the payment terms the invoice gave."""
+    draft = (
+        await session.execute(sa.select(draft_orders).where(draft_orders.c.order_id == order_id))
+    ).first()
+    if draft is None:
+        return None
+    return {
+        "id": draft.id,
+        "paid_by": draft.paid_by,
+        "payment_reference": draft.payment_reference,
+        "payment_terms": {
+            "type": draft.payment_terms,
+            "net_days": draft.net_days,
+            "due_date": payment_due_date(draft.payment_terms, draft.net_days, draft.invoice_sent_at),
+        },
+    }

@@ -74,3 +74,8 @@ class OrdersSettings(ServiceSettings):
         le=100,
         description="Percent of resellable units' value kept when the customer changed their mind.",
     )
+    draft_expiry_hours: float = Field(
+        default=30 * 24,
+        gt=0,
+        description="An open draft order expires (and its held units are released) this long after it was made.",
+    )

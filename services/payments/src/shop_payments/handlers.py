@@ -50,6 +50,10 @@ REFUNDED = business_counter(
 REFUNDS = business_counter("shop_payments_refunds", "Refunds issued", ["reason"])
 
 
+BANK_TRANSFER_PREFIX = "bank-transfer:"
+"""How a capture that came by bank transfer is told apart in the ledger (its PSP reference column)."""
+
+
 async def capture_payment(
     uow: UnitOfWork,
     *,
@@ -59,8 +63,12 @@ async def capture_payment(
     amount: Money,
     payment_token: str,
     save_method: bool = False,
+    bank_transfer_reference: str | None = None,
 ) -> Payment:
     """Charge one step of an order and record the outcome; a step asked for again is told, not charged.
+
+    With ``bank_transfer_reference`` the money already arrived by bank transfer (staff marked a draft order as
+    paid): the capture is recorded in the ledger under that reference and the PSP is not called.
 
     An amount of 0 charges nothing: the token is only verified. With ``save_method`` the token is kept
     for off-session balance charges once the charge (or the verification) succeeded.
@@ -72,7 +80,15 @@ async def capture_payment(
     payment = await repository.payment_for_step(uow.session, order_id=order_id, step=step)
     charged_now = payment is None
     if payment is None:
-        if amount.amount == 0:
+        if bank_transfer_reference is not None:
+            payment = Payment(
+                id=uuid.uuid4(),
+                order_id=order_id,
+                step=step,
+                amount=amount,
+                psp_reference=f"{BANK_TRANSFER_PREFIX}{bank_transfer_reference}",
+            )
+        elif amount.amount == 0:
             verification = await psp.verify(token=payment_token)
             payment = _payment_from_verification(verification, order_id=order_id, step=step, amount=amount)
         else:
@@ -286,6 +302,11 @@ async def _refund(
     parts = refund_parts(captures, Money(amount, currency))
     refunded = []
     for part in parts:
+        if part.charge_reference.startswith(BANK_TRANSFER_PREFIX):
+            # Money that came by bank transfer goes back the same way, by staff: the ledger records what is owed.
+            reference = f"{BANK_TRANSFER_PREFIX}refund:{idempotency_key}:{part.payment_id}"
+            refunded.append(dataclasses.replace(part, refund_reference=reference))
+            continue
         result = await psp.refund(
             psp_reference=part.charge_reference,
             amount=part.amount.amount,

@@ -131,6 +131,18 @@ async def _preorders_within_cap(context: AuditContext) -> list[Finding]:
     return invariants.preorders_within_cap(await queries.preorder_cap_uses(connection))
 
 
+@audit_check(
+    "stock.drafts_hold_only_what_they_want",
+    "orders x catalog: no units stay reserved under a draft reservation the draft gave up",
+)
+async def _drafts_hold_only_what_they_want(context: AuditContext) -> list[Finding]:
+    drafts = await queries.draft_holds(context.snapshots.connection("orders"))
+    held = await queries.reserved_by_reservation(context.snapshots.connection("catalog"))
+    return invariants.drafts_hold_only_what_they_want(
+        drafts, held, now=context.options.now, grace=context.options.fulfillment_grace
+    )
+
+
 @audit_check("money.ledger", "payments: captured - refunded >= 0 per order, refunds within captures")
 async def _ledger(context: AuditContext) -> list[Finding]:
     connection = context.snapshots.connection("payments")

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from shop_ops.durations import age
 from shop_ops.rows import (
+    DraftHold,
     FulfillmentOrderState,
     OrderLedger,
     OrderState,
@@ -271,3 +272,32 @@ def paid_orders_progressing(
         for order in orders
         if order.status == "confirmed" and now - order.since > waiting_after
     ]
+
+
+DRAFT_HOLDING = ("requested", "held")
+
+
+def drafts_hold_only_what_they_want(
+    drafts: Iterable[DraftHold], held: Mapping[str, int], *, now: datetime, grace: timedelta
+) -> list[Finding]:
+    """Catalog holds no units under a draft's reservation the draft gave up: an earlier one (lines changed), or
+    the current one once it lapsed or the draft was deleted or expired (``carried_over`` belongs to the order).
+    A release may still be in flight for ``grace`` after the draft changed."""
+    findings = []
+    for draft in drafts:
+        if now - draft.updated_at <= grace:
+            continue
+        given_up = list(draft.earlier_reservations)
+        keeps = draft.status == "open" and draft.reservation_status in DRAFT_HOLDING
+        if draft.reservation_id is not None and not keeps and draft.reservation_status != "carried_over":
+            given_up.append(draft.reservation_id)
+        for reservation_id in given_up:
+            if held.get(reservation_id):
+                findings.append(
+                    Finding(
+                        f"draft {draft.status} (reservation {draft.reservation_status}) but catalog still holds "
+                        f"{held[reservation_id]} unit(s) under {reservation_id}",
+                        {"draft": draft.draft_id, "reservation": reservation_id},
+                    )
+                )
+    return findings

@@ -13,6 +13,7 @@ from shop_catalog import tables as catalog
 from shop_fulfillment import tables as fulfillment
 from shop_notifications import tables as notifications
 from shop_ops.rows import (
+    DraftHold,
     FulfillmentOrderState,
     OrderLedger,
     OrderState,
@@ -220,3 +221,39 @@ async def unpublished_outbox_rows(
         .order_by(table.c.id)
     )
     return [UnpublishedOutboxRow(service, *row) for row in rows]
+
+
+async def draft_holds(connection: AsyncConnection) -> list[DraftHold]:
+    table = orders.draft_orders
+    rows = await connection.execute(
+        sa.select(
+            table.c.id,
+            table.c.status,
+            table.c.reservation_id,
+            table.c.reservation_status,
+            table.c.earlier_reservations,
+            table.c.updated_at,
+        )
+    )
+    return [
+        DraftHold(
+            draft_id=row.id,
+            status=row.status,
+            reservation_id=row.reservation_id,
+            reservation_status=row.reservation_status,
+            earlier_reservations=tuple(row.earlier_reservations or ()),
+            updated_at=row.updated_at,
+        )
+        for row in rows
+    ]
+
+
+async def reserved_by_reservation(connection: AsyncConnection) -> dict[str, int]:
+    """Units catalog holds (status reserved) under each reservation (an order's or a draft's id)."""
+    table = catalog.reservations
+    rows = await connection.execute(
+        sa.select(table.c.order_id, sa.func.sum(table.c.quantity))
+        .where(table.c.status == "reserved")
+        .group_by(table.c.order_id)
+    )
+    return {reservation_id: int(total) for reservation_id, total in rows}

@@ -104,3 +104,15 @@ class UnpublishedOutboxRow:
     message_id: uuid.UUID
     message_type: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class DraftHold:
+    """A draft order and the reservations it asked catalog for: the current one and those it gave up."""
+
+    draft_id: str
+    status: str
+    reservation_id: str | None
+    reservation_status: str
+    earlier_reservations: tuple[str, ...]
+    updated_at: datetime

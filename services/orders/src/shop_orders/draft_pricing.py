@@ -1,0 +1,177 @@
+"""Draft orders' rules, free of I/O: pricing (lines, discounts, shipping, tax), payment terms and links.
+
+Money is in the currency's minor unit. Rounding is explicit: a percent discount is rounded half up to a whole
+minor unit (as the discount codes are); a fixed discount never takes more than what it applies to; the
+included tax is rounded half up (``included_tax``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from base64 import urlsafe_b64encode
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from shop_orders.domain import OrderError, included_tax, tax_rate_for
+
+DiscountKind = Literal["percent", "fixed"]
+PaymentTermsKind = Literal["due_on_receipt", "net", "on_fulfillment"]
+
+
+BANK_TRANSFER_TOKEN_PREFIX = "bank-transfer:"
+"""An order paid by bank transfer keeps this and the transfer's reference where a PSP token would be."""
+
+
+def bank_transfer_reference(payment_token: str | None) -> str | None:
+    """The bank transfer's reference an order was paid with, or None for a PSP token."""
+    if payment_token is not None and payment_token.startswith(BANK_TRANSFER_TOKEN_PREFIX):
+        return payment_token.removeprefix(BANK_TRANSFER_TOKEN_PREFIX)
+    return None
+
+
+class DraftError(OrderError):
+    """A draft order request orders refuses."""
+
+
+class UnknownDraft(DraftError):
+    pass
+
+
+class DraftNotOpen(DraftError):
+    """The draft was completed, deleted or expired: it cannot change any more."""
+
+
+class DraftNotReady(DraftError):
+    """The draft cannot do this yet (no catalog line, reservation not held)."""
+
+
+class InvalidDraft(DraftError):
+    pass
+
+
+@dataclass(frozen=True)
+class Discount:
+    kind: DiscountKind
+    value: int
+    """Percent (1-100) for ``percent``; an amount in minor units for ``fixed``."""
+    reason: str
+
+    def amount_off(self, base: int) -> int:
+        """What this discount takes off ``base``: a percent rounded half up, a fixed amount at most ``base``."""
+        if base <= 0:
+            return 0
+        if self.kind == "percent":
+            return min((base * self.value + 50) // 100, base)
+        return min(self.value, base)
+
+
+@dataclass(frozen=True)
+class DraftLine:
+    """A catalog line (``sku`` set, reserved) or a custom line (no SKU, never reserved)."""
+
+    title: str
+    quantity: int
+    unit_price: int
+    """The price charged per unit: the override when staff gave one, else the catalog price."""
+    sku: str | None = None
+    catalog_price: int | None = None
+    discount: Discount | None = None
+
+    @property
+    def gross(self) -> int:
+        return self.unit_price * self.quantity
+
+    @property
+    def discount_amount(self) -> int:
+        return self.discount.amount_off(self.gross) if self.discount else 0
+
+
+@dataclass(frozen=True)
+class DraftTax:
+    rate: int
+    """Basis points, by the shipping address's country or region."""
+    amount: int
+    included: bool
+
+
+@dataclass(frozen=True)
+class DraftTotals:
+    subtotal: int
+    """Every line at its unit price, before any discount."""
+    line_discounts: int
+    order_discount: int
+    shipping: int
+    tax: DraftTax
+    total: int
+
+    @property
+    def discounts(self) -> int:
+        return self.line_discounts + self.order_discount
+
+
+def draft_tax(total: int, shipping_address: dict[str, Any] | None, tax_rates: dict[str, int]) -> DraftTax:
+    """The one place a draft's tax is computed: prices include tax at the shipping address's rate
+    (``tax_rate_for``), so the tax is the part of the total it includes. Tax added on top for some countries
+    would change this function only."""
+    rate = tax_rate_for(shipping_address or {}, tax_rates)
+    return DraftTax(rate=rate, amount=included_tax(total, rate), included=True)
+
+
+def price_draft(
+    lines: list[DraftLine],
+    *,
+    order_discount: Discount | None,
+    shipping: int,
+    shipping_address: dict[str, Any] | None,
+    tax_rates: dict[str, int],
+) -> DraftTotals:
+    """Subtotal, discounts (each line's on its own amount, then the order's on what the lines leave), shipping
+    (never discounted), the tax included and the total."""
+    subtotal = sum(line.gross for line in lines)
+    line_discounts = sum(line.discount_amount for line in lines)
+    order_off = order_discount.amount_off(subtotal - line_discounts) if order_discount else 0
+    total = subtotal - line_discounts - order_off + shipping
+    return DraftTotals(
+        subtotal=subtotal,
+        line_discounts=line_discounts,
+        order_discount=order_off,
+        shipping=shipping,
+        tax=draft_tax(total, shipping_address, tax_rates),
+        total=total,
+    )
+
+
+def check_lines(lines: list[DraftLine]) -> None:
+    """One line per SKU (the reservation and the order key lines by SKU)."""
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        if line.sku is None:
+            continue
+        if line.sku in seen:
+            raise InvalidDraft(f"{line.sku} appears on two lines; put it on one", field=f"lines[{index}].sku")
+        seen.add(line.sku)
+
+
+def payment_due_date(
+    kind: PaymentTermsKind, net_days: int | None, invoiced_at: datetime | None
+) -> date | None:
+    """The day payment is due: net N is N days after the invoice was sent (none before it is); due on receipt
+    is the day it was sent; on fulfillment has no date."""
+    if invoiced_at is None or kind == "on_fulfillment":
+        return None
+    if kind == "net":
+        return (invoiced_at + timedelta(days=net_days or 0)).date()
+    return invoiced_at.date()
+
+
+def draft_token(secret: str, draft_id: str) -> str:
+    """The token of an invoice's checkout link: good for that one draft (its invoice and its checkout) only,
+    never for an order, and never stored."""
+    digest = hmac.new(secret.encode(), f"draft-invoice:{draft_id}".encode(), hashlib.sha256).digest()
+    return urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def draft_token_matches(secret: str, draft_id: str, token: str) -> bool:
+    return hmac.compare_digest(draft_token(secret, draft_id), token)
