@@ -55,6 +55,12 @@ class ReserveStock(CatalogCommand):
     lines: list[RequestedLine] = Field(min_length=1)
     customer_email: str | None = Field(default=None, description="For pre-order per-customer limits.")
     customer_segments: list[str] = Field(default_factory=list, description="For early access to pre-orders.")
+    only_at_one_of: list[str] | None = Field(
+        default=None,
+        description="Same-day delivery: every line must be reserved at one of these locations (the first, in "
+        "this order, that holds them all), or the order is rejected (reason not_at_same_day_location). None: "
+        "any location.",
+    )
 
 
 class ReleaseStock(CatalogCommand):

@@ -28,6 +28,7 @@ async def on_reserve_stock(message: contracts.ReserveStock, uow: UnitOfWork, *, 
         clock=clock,
         customer_email=message.customer_email,
         customer_segments=frozenset(message.customer_segments),
+        only_at_one_of=message.only_at_one_of,
     )
 
 

@@ -27,6 +27,7 @@ from shop_catalog.domain import (
     allocate_in_queue_order,
     availability_changes,
     check_preorder_policy,
+    location_holding_all,
     normalized_email,
     opening_announcement_due,
     plan_order,
@@ -162,8 +163,12 @@ async def reserve_stock(
     clock: Clock,
     customer_email: str | None = None,
     customer_segments: frozenset[str] = frozenset(),
+    only_at_one_of: list[str] | None = None,
 ) -> None:
     """Reserve in-stock lines and accept pre-order lines of an order, or none of them and say why.
+
+    ``only_at_one_of`` (same-day delivery) reserves every line at the first of those locations that holds
+    them all, under locks, and rejects the order (``not_at_same_day_location``) when none does.
 
     The common orders decide with one conditional UPDATE per SKU and lock nothing before: in-stock SKUs
     without a pre-order policy (``_reserve_from_stock``) and pre-orders in an open window without a
@@ -175,7 +180,9 @@ async def reserve_stock(
     now = clock.now()
     read = await repository.preorder_policies_now(uow.session, skus)
     policies = _active(read)
-    if not policies:
+    if only_at_one_of is not None:
+        decided = False
+    elif not policies:
         decided = await _reserve_from_stock(uow, order_id=order_id, lines=lines)
     elif set(policies) == set(skus) and all(
         _open_without_limit(policy, now, customer_segments) for policy in policies.values()
@@ -191,6 +198,32 @@ async def reserve_stock(
     records = await repository.lock_preorder_policies(uow.session, skus)
     levels = await repository.lock_stock_levels(uow.session, skus)
     available_before = await repository.available_units(uow.session, skus)
+    if only_at_one_of is not None:
+        location = location_holding_all(lines, levels, only_at_one_of) if not _active(records) else None
+        if location is None:
+            _reject(
+                uow,
+                order_id=order_id,
+                shortages=[
+                    Shortage(
+                        sku=line.sku,
+                        requested=line.quantity,
+                        available=max(
+                            (
+                                lvl.available
+                                for lvl in levels
+                                if lvl.sku == line.sku and lvl.location in only_at_one_of
+                            ),
+                            default=0,
+                        ),
+                        reason="not_at_same_day_location",
+                    )
+                    for line in lines
+                ],
+            )
+            await uow.commit()
+            return
+        levels = [level for level in levels if level.location == location]
     policies = _active(records)
     accepted = {sku: records[sku].accepted_units for sku in policies}
     accepted_by_customer = (

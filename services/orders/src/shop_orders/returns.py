@@ -180,6 +180,8 @@ async def refund_received_return(
         return_shipping_fee=fees.return_shipping_fee.get(order.currency, 0),
         restocking_fee_percent=fees.restocking_fee_percent,
         refundable=order.captured - order.refund_requested,
+        tax_added=order.tax_added,
+        shipping=order.shipping,
     )
     conditions = Counter[tuple[str, str]]()
     for sku, quantity, condition in received:
@@ -203,6 +205,7 @@ async def refund_received_return(
         value=outcome.value,
         return_shipping_fee=outcome.return_shipping_fee,
         restocking_fee=outcome.restocking_fee,
+        tax_refunded=outcome.tax,
         refund=outcome.refund,
     )
     await repository.add_to_timeline(
@@ -320,6 +323,7 @@ def _view(row: Row[Any], currency: str) -> dict[str, Any]:
         "value": row.value,
         "return_shipping_fee": row.return_shipping_fee,
         "restocking_fee": row.restocking_fee,
+        "tax_refunded": row.tax_refunded,
         "refund": row.refund,
         "history": row.history,
         "requested_at": row.requested_at,

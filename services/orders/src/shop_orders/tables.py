@@ -59,6 +59,20 @@ orders = sa.Table(
         server_default="0",
         comment="Tax included in prices, basis points",
     ),
+    sa.Column(
+        "tax_added_on_top",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment="Prices were before tax: the total adds tax_added (US sales tax, CA GST/HST)",
+    ),
+    sa.Column(
+        "tax_added",
+        sa.BigInteger,
+        nullable=False,
+        server_default="0",
+        comment="Tax added on top of the prices and charged, minor units (0 where prices include tax)",
+    ),
     sa.Column("discount_code", sa.Text, comment="A win-back code redeemed at checkout"),
     sa.Column(
         "captured",
@@ -264,6 +278,9 @@ returns = sa.Table(
     sa.Column("value", sa.BigInteger),
     sa.Column("return_shipping_fee", sa.BigInteger),
     sa.Column("restocking_fee", sa.BigInteger),
+    sa.Column(
+        "tax_refunded", sa.BigInteger, comment="Tax added on top at checkout that the refund gives back"
+    ),
     sa.Column("refund", sa.BigInteger),
     sa.Column(
         "history", postgresql.JSONB, nullable=False, server_default="[]", comment="[{status, at}] each step"
