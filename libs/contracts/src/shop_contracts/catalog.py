@@ -61,6 +61,11 @@ class ReserveStock(CatalogCommand):
         "this order, that holds them all), or the order is rejected (reason not_at_same_day_location). None: "
         "any location.",
     )
+    exchange_id: str | None = Field(
+        default=None,
+        description="Units for an exchange of an order's return (the return's id), not a new order: the answer "
+        "(reserved or rejected) carries the same id.",
+    )
 
 
 class ReleaseStock(CatalogCommand):
@@ -90,6 +95,9 @@ class StockReserved(CatalogEvent):
     order_id: str
     lines: list[LocatedLine]
     preorder_lines: list[PreorderLine] = Field(default_factory=list)
+    exchange_id: str | None = Field(
+        default=None, description="Set when the units are an exchange's replacement."
+    )
 
 
 class Shortage(Value):
@@ -107,6 +115,9 @@ class StockRejected(CatalogEvent):
     order_id: str
     reason: str
     shortages: list[Shortage]
+    exchange_id: str | None = Field(
+        default=None, description="Set when an exchange's replacement is missing."
+    )
 
 
 class StockReleased(CatalogEvent):

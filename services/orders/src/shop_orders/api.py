@@ -18,6 +18,7 @@ from shop_orders.domain import (
     DiscountCodeUsed,
     DuplicateSku,
     EmailTaken,
+    ExchangeRefused,
     IdempotencyKeyReused,
     NoDecisionAwaited,
     NotCancellable,
@@ -106,6 +107,7 @@ ERROR_STATUSES: dict[type[OrderError], tuple[int, str]] = {
     UnknownReturn: (404, "unknown_return"),
     ReturnRefused: (422, "return_refused"),
     SameDayNotOffered: (422, "same_day_unavailable"),
+    ExchangeRefused: (422, "exchange_refused"),
     ReturnNotInStatus: (409, "return_not_in_status"),
 }
 """Every refusal of orders' routes as an HTTP status and problem code."""

@@ -1057,3 +1057,92 @@ def refund_for_return(
         refund=refund,
         tax=min(tax, refund),
     )
+
+
+# Exchanges: a returned unit replaced by another variant of the same product instead of a refund.
+
+
+class ExchangeRefused(OrderError):
+    """An exchange that cannot be offered: another product, an unknown variant, a pre-order, no price."""
+
+
+EXCHANGE_STATUSES = (
+    "requested",
+    "reserving",
+    "awaiting_payment",
+    "released",
+    "refunded_instead",
+)
+"""An exchange's steps: asked, replacement being reserved once the returned unit arrived, the price difference
+being charged, the replacement released to the warehouse (shipped and delivered show from its shipment), or
+refunded instead because the replacement was out of stock."""
+
+
+def check_exchange(
+    *,
+    index: int,
+    sku: str,
+    replacement: CatalogVariant | None,
+    replacement_sku: str,
+    products: dict[str, str],
+    currency: str,
+) -> int:
+    """The replacement's unit price in the order's currency, or raise why it cannot replace ``sku``: it must
+    be another variant of the same product, sold in that currency and from stock (not on pre-order)."""
+    where = f"lines[{index}].exchange_for"
+    if replacement_sku == sku:
+        raise ExchangeRefused(f"{sku} cannot be exchanged for itself", field=where)
+    if replacement is None or replacement_sku not in products:
+        raise ExchangeRefused(f"no product variant has SKU {replacement_sku!r}", field=where)
+    if products.get(sku) != products[replacement_sku]:
+        raise ExchangeRefused(
+            f"{replacement_sku} is another product; an exchange is for another option of {sku}'s product",
+            field=where,
+        )
+    if currency not in replacement.prices:
+        raise ExchangeRefused(f"{replacement_sku} has no price in {currency}", field=where)
+    if replacement.preorder_policy is not None:
+        raise ExchangeRefused(
+            f"{replacement_sku} is sold on pre-order; exchanges ship from stock", field=where
+        )
+    return replacement.prices[currency]
+
+
+@dataclass(frozen=True)
+class ExchangeDifference:
+    """What an exchange costs on top (positive: charged) or gives back (negative: refunded)."""
+
+    price_difference: int
+    tax: int
+    """Tax added on top on the difference, with its sign (0 where prices include tax)."""
+
+    @property
+    def total(self) -> int:
+        return self.price_difference + self.tax
+
+
+def exchange_difference(
+    *,
+    returned_unit_price: int,
+    replacement_unit_price: int,
+    units: int,
+    tax_rate: int,
+    tax_added_on_top: bool,
+) -> ExchangeDifference:
+    """The replacement's price less the returned unit's (as paid at checkout, before a discount code's share,
+    which stays with the order) for ``units``, and where tax comes on top the tax on that difference (rounded as
+    ``order_tax`` rounds, with the difference's sign)."""
+    difference = (replacement_unit_price - returned_unit_price) * units
+    tax = 0
+    if tax_added_on_top and difference != 0:
+        amount = order_tax(
+            address={},
+            rates={},
+            added_on_top_countries=[],
+            subtotal=abs(difference),
+            discount=0,
+            shipping=0,
+            fixed=(tax_rate, True),
+        ).amount
+        tax = amount if difference > 0 else -amount
+    return ExchangeDifference(price_difference=difference, tax=tax)

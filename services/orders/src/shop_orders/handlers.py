@@ -380,7 +380,9 @@ async def take_payment_for_reserved_stock(
             amount=charged_now,
             currency=order.currency,
             payment_token=order.payment_token,
-            save_method=sum(plan.balance.values()) > 0,
+            # Kept for every order: a later balance, or the price difference of an exchange, is charged
+            # off-session with it.
+            save_method=True,
         ),
         subject=order_id,
     )

@@ -154,7 +154,7 @@ shipment_groups = sa.Table(
     ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="shipment_group_kind"),
+    sa.CheckConstraint("kind IN ('in_stock', 'preorder', 'exchange')", name="shipment_group_kind"),
 )
 
 order_timeline = sa.Table(
@@ -282,6 +282,16 @@ returns = sa.Table(
         "tax_refunded", sa.BigInteger, comment="Tax added on top at checkout that the refund gives back"
     ),
     sa.Column("refund", sa.BigInteger),
+    sa.Column(
+        "exchanges",
+        postgresql.JSONB,
+        comment="[{sku, quantity, replacement_sku, replacement_title, replacement_unit_price}] asked in exchange",
+    ),
+    sa.Column(
+        "exchange",
+        postgresql.JSONB,
+        comment="How the exchange went: {status, units, price_difference, tax, group_id, ...}",
+    ),
     sa.Column(
         "history", postgresql.JSONB, nullable=False, server_default="[]", comment="[{status, at}] each step"
     ),
