@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts.stack import Stack
 from tests.support.messages import eventually
 from tests.system.shop import (
     STAFF,
@@ -24,6 +25,7 @@ from tests.system.shop import (
     text_of,
     wait_for_status,
 )
+from tests.system.test_deferred_balances import audit
 
 pytestmark = pytest.mark.system
 
@@ -116,7 +118,7 @@ async def send_back(gateway: httpx.AsyncClient, placed: dict[str, Any], medium: 
 
 
 async def test_a_larger_size_replaces_the_returned_one_and_the_difference_is_charged(
-    gateway: httpx.AsyncClient,
+    gateway: httpx.AsyncClient, stack: Stack
 ) -> None:
     _, medium, large = await shirt_in_two_sizes(gateway, large_units=2)
     placed = await delivered(gateway, medium)
@@ -149,10 +151,13 @@ async def test_a_larger_size_replaces_the_returned_one_and_the_difference_is_cha
         assert (await exchange_of(gateway, placed, return_id))["exchange"]["status"] == "delivered"
 
     await eventually(exchange_delivered)
+    # The money of the order still adds up across services: 42,000 + 3,000 captured, nothing refunded.
+    checked = audit(stack)
+    assert not [line for line in checked.stdout.splitlines() if placed["id"] in line], checked.stdout
 
 
 async def test_a_replacement_out_of_stock_is_refunded_instead_and_the_customer_told(
-    gateway: httpx.AsyncClient, mail_dir: Path
+    gateway: httpx.AsyncClient, mail_dir: Path, stack: Stack
 ) -> None:
     product_id, medium, large = await shirt_in_two_sizes(gateway, large_units=0)
     placed = await delivered(gateway, medium)
@@ -176,3 +181,5 @@ async def test_a_replacement_out_of_stock_is_refunded_instead_and_the_customer_t
         assert any("could not be made" in text and large in text for text in texts), texts
 
     await eventually(told, timeout=20)
+    checked = audit(stack)
+    assert not [line for line in checked.stdout.splitlines() if placed["id"] in line], checked.stdout

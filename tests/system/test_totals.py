@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts.stack import Stack
 from tests.support.messages import eventually
 from tests.system.shop import (
     ADDRESS,
@@ -22,6 +23,7 @@ from tests.system.shop import (
     ship_and_deliver,
     wait_for_status,
 )
+from tests.system.test_deferred_balances import audit
 
 pytestmark = pytest.mark.system
 
@@ -62,7 +64,7 @@ async def fulfillment_of(gateway: httpx.AsyncClient, placed: dict[str, Any]) -> 
 
 
 async def test_a_californian_order_pays_sales_tax_on_top_and_a_return_refunds_its_share(
-    gateway: httpx.AsyncClient,
+    gateway: httpx.AsyncClient, stack: Stack
 ) -> None:
     sku = new_sku("USD")
     await product(gateway, sku=sku, prices={"USD": 5000})
@@ -122,6 +124,9 @@ async def test_a_californian_order_pays_sales_tax_on_top_and_a_return_refunds_it
         assert view["payments"]["refunded"] == 5362, view["payments"]
 
     await eventually(refunded, timeout=20)
+    # The audit agrees: paid equals the total with its tax, and the refund stays within what was captured.
+    checked = audit(stack)
+    assert not [line for line in checked.stdout.splitlines() if placed["id"] in line], checked.stdout
 
 
 async def test_same_day_is_listed_and_allowed_where_a_location_holding_the_cart_delivers_the_same_day(

@@ -213,7 +213,8 @@ async def refund_received_return(
     refunded_units = []
     for sku, quantity, condition in received:
         swap = min(quantity, to_exchange.get(sku, 0) - exchanged[sku])
-        exchanged[sku] += swap
+        if swap > 0:
+            exchanged[sku] += swap
         if quantity - swap > 0:
             refunded_units.append((sku, quantity - swap, condition))
     if exchanged:
