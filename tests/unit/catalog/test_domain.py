@@ -10,6 +10,7 @@ from shop_catalog.domain import (
     Shortage,
     StockLevel,
     StockWouldGoNegative,
+    location_holding_all,
     plan_reservation,
 )
 
@@ -138,3 +139,19 @@ class TestStockLevel:
         stock.reserve(3)
         stock.commit(3)
         assert (stock.on_hand, stock.reserved, stock.available) == (7, 0, 7)
+
+
+def test_same_day_takes_the_first_allowed_location_that_holds_every_line() -> None:
+    levels = [
+        StockLevel(sku="TEE", location="busan-1", on_hand=9, reserved=0),
+        StockLevel(sku="CAP", location="busan-1", on_hand=9, reserved=0),
+        StockLevel(sku="TEE", location="seoul-1", on_hand=3, reserved=1),
+        StockLevel(sku="CAP", location="seoul-1", on_hand=1, reserved=0),
+        StockLevel(sku="TEE", location="seoul-2", on_hand=5, reserved=0),
+        StockLevel(sku="CAP", location="seoul-2", on_hand=5, reserved=0),
+    ]
+    lines = [RequestedLine(sku="TEE", quantity=2), RequestedLine(sku="CAP", quantity=1)]
+    assert location_holding_all(lines, levels, ["seoul-1", "seoul-2"]) == "seoul-1"
+    more = [RequestedLine(sku="TEE", quantity=3), RequestedLine(sku="CAP", quantity=1)]
+    assert location_holding_all(more, levels, ["seoul-1", "seoul-2"]) == "seoul-2"
+    assert location_holding_all(more, levels, ["seoul-1"]) is None

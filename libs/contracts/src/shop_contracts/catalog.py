@@ -55,6 +55,17 @@ class ReserveStock(CatalogCommand):
     lines: list[RequestedLine] = Field(min_length=1)
     customer_email: str | None = Field(default=None, description="For pre-order per-customer limits.")
     customer_segments: list[str] = Field(default_factory=list, description="For early access to pre-orders.")
+    only_at_one_of: list[str] | None = Field(
+        default=None,
+        description="Same-day delivery: every line must be reserved at one of these locations (the first, in "
+        "this order, that holds them all), or the order is rejected (reason not_at_same_day_location). None: "
+        "any location.",
+    )
+    exchange_id: str | None = Field(
+        default=None,
+        description="Units for an exchange of an order's return (the return's id), not a new order: the answer "
+        "(reserved or rejected) carries the same id.",
+    )
 
 
 class ReleaseStock(CatalogCommand):
@@ -84,6 +95,9 @@ class StockReserved(CatalogEvent):
     order_id: str
     lines: list[LocatedLine]
     preorder_lines: list[PreorderLine] = Field(default_factory=list)
+    exchange_id: str | None = Field(
+        default=None, description="Set when the units are an exchange's replacement."
+    )
 
 
 class Shortage(Value):
@@ -101,6 +115,9 @@ class StockRejected(CatalogEvent):
     order_id: str
     reason: str
     shortages: list[Shortage]
+    exchange_id: str | None = Field(
+        default=None, description="Set when an exchange's replacement is missing."
+    )
 
 
 class StockReleased(CatalogEvent):

@@ -194,6 +194,10 @@ class ReturnRefunded(OrderEvent):
     return_shipping_fee: int = 0
     restocking_fee: int = 0
     refund: int
+    exchange_unavailable: list[str] = Field(
+        default_factory=list,
+        description="Replacement SKUs of an exchange that were out of stock: refunded instead, and said so.",
+    )
 
 
 class DraftInvoiceLine(Value):

@@ -28,6 +28,8 @@ async def on_reserve_stock(message: contracts.ReserveStock, uow: UnitOfWork, *, 
         clock=clock,
         customer_email=message.customer_email,
         customer_segments=frozenset(message.customer_segments),
+        only_at_one_of=message.only_at_one_of,
+        exchange_id=message.exchange_id,
     )
 
 

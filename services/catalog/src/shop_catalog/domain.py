@@ -115,6 +115,21 @@ class Shortage:
     reason: str = "out_of_stock"
 
 
+def location_holding_all(
+    lines: list[RequestedLine], levels: list[StockLevel], locations: list[str]
+) -> str | None:
+    """The first of ``locations`` whose available units cover every line (same-day delivery leaves from one
+    location), or None."""
+    requested: dict[str, int] = {}
+    for line in lines:
+        requested[line.sku] = requested.get(line.sku, 0) + line.quantity
+    available = {(level.sku, level.location): level.available for level in levels}
+    for location in locations:
+        if all(available.get((sku, location), 0) >= quantity for sku, quantity in requested.items()):
+            return location
+    return None
+
+
 def plan_reservation(
     lines: list[RequestedLine], levels: list[StockLevel]
 ) -> tuple[list[PlannedLine], list[Shortage]]:

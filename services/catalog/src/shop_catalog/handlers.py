@@ -27,6 +27,7 @@ from shop_catalog.domain import (
     allocate_in_queue_order,
     availability_changes,
     check_preorder_policy,
+    location_holding_all,
     normalized_email,
     opening_announcement_due,
     plan_order,
@@ -162,8 +163,14 @@ async def reserve_stock(
     clock: Clock,
     customer_email: str | None = None,
     customer_segments: frozenset[str] = frozenset(),
+    only_at_one_of: list[str] | None = None,
+    exchange_id: str | None = None,
 ) -> None:
     """Reserve in-stock lines and accept pre-order lines of an order, or none of them and say why.
+
+    ``only_at_one_of`` (same-day delivery) reserves every line at the first of those locations that holds
+    them all, under locks, and rejects the order (``not_at_same_day_location``) when none does.
+    ``exchange_id`` marks units for an exchange of an order already paid: the answer carries it.
 
     The common orders decide with one conditional UPDATE per SKU and lock nothing before: in-stock SKUs
     without a pre-order policy (``_reserve_from_stock``) and pre-orders in an open window without a
@@ -175,7 +182,9 @@ async def reserve_stock(
     now = clock.now()
     read = await repository.preorder_policies_now(uow.session, skus)
     policies = _active(read)
-    if not policies:
+    if only_at_one_of is not None or exchange_id is not None:
+        decided = False
+    elif not policies:
         decided = await _reserve_from_stock(uow, order_id=order_id, lines=lines)
     elif set(policies) == set(skus) and all(
         _open_without_limit(policy, now, customer_segments) for policy in policies.values()
@@ -191,7 +200,47 @@ async def reserve_stock(
     records = await repository.lock_preorder_policies(uow.session, skus)
     levels = await repository.lock_stock_levels(uow.session, skus)
     available_before = await repository.available_units(uow.session, skus)
+    if only_at_one_of is not None:
+        location = location_holding_all(lines, levels, only_at_one_of) if not _active(records) else None
+        if location is None:
+            _reject(
+                uow,
+                order_id=order_id,
+                exchange_id=exchange_id,
+                shortages=[
+                    Shortage(
+                        sku=line.sku,
+                        requested=line.quantity,
+                        available=max(
+                            (
+                                lvl.available
+                                for lvl in levels
+                                if lvl.sku == line.sku and lvl.location in only_at_one_of
+                            ),
+                            default=0,
+                        ),
+                        reason="not_at_same_day_location",
+                    )
+                    for line in lines
+                ],
+            )
+            await uow.commit()
+            return
+        levels = [level for level in levels if level.location == location]
     policies = _active(records)
+    if exchange_id is not None and policies:
+        # An exchange replaces a unit that was delivered: it comes from stock, never from a pre-order queue.
+        _reject(
+            uow,
+            order_id=order_id,
+            exchange_id=exchange_id,
+            shortages=[
+                Shortage(sku=line.sku, requested=line.quantity, available=0, reason="preorder_only")
+                for line in lines
+            ],
+        )
+        await uow.commit()
+        return
     accepted = {sku: records[sku].accepted_units for sku in policies}
     accepted_by_customer = (
         await repository.accepted_units(uow.session, policies, customer_email=customer_email)
@@ -211,7 +260,7 @@ async def reserve_stock(
     }
     plan = plan_order(lines, levels, terms)
     if plan.shortages:
-        _reject(uow, order_id=order_id, shortages=plan.shortages)
+        _reject(uow, order_id=order_id, shortages=plan.shortages, exchange_id=exchange_id)
         await uow.commit()
         return
     by_key = {(level.sku, level.location): level for level in levels}
@@ -261,6 +310,7 @@ async def reserve_stock(
                 )
                 for preorder in accepted_preorders
             ],
+            exchange_id=exchange_id,
         ),
         subject=order_id,
     )
@@ -416,10 +466,13 @@ async def _accept_preorders(
     return True
 
 
-def _reject(uow: UnitOfWork, *, order_id: str, shortages: list[Shortage]) -> None:
+def _reject(
+    uow: UnitOfWork, *, order_id: str, shortages: list[Shortage], exchange_id: str | None = None
+) -> None:
     uow.publish(
         contracts.StockRejected(
             order_id=order_id,
+            exchange_id=exchange_id,
             reason=shortages[0].reason,
             shortages=[
                 contracts.Shortage(sku=s.sku, requested=s.requested, available=s.available, reason=s.reason)

@@ -329,13 +329,27 @@ async def place_order(
     headers = {"Idempotency-Key": idempotency_key}
     if customer is not None:
         headers["X-Customer-Id"] = customer
-    response = await services.forward(
-        "orders", "POST", "/orders", json=body.model_dump(mode="json"), headers=headers
-    )
+    sent = body.model_dump(mode="json")
+    if body.shipping_method == "same_day":
+        sent["stock_at_locations"] = await stock_at_locations(services, [line.sku for line in body.lines])
+    response = await services.forward("orders", "POST", "/orders", json=sent, headers=headers)
     if response.status_code == 202:
         placed = PlacedOrderOut.model_validate_json(bytes(response.body))
         response.headers["Location"] = f"/v1/orders/{placed.id}"
     return response
+
+
+async def stock_at_locations(services: Services, skus: list[str]) -> dict[str, dict[str, int]]:
+    """Available units by location and SKU as catalog counts them now: orders decides same-day delivery from
+    it (catalog checks again when it reserves)."""
+    found: dict[str, dict[str, int]] = {}
+    for sku in sorted(set(skus)):
+        response = await services.call("catalog", "GET", f"/inventory/{sku}")
+        if response.status_code != 200:
+            continue
+        for level in response.json().get("locations", []):
+            found.setdefault(str(level["location"]), {})[sku] = int(level["available"])
+    return found
 
 
 def order_access(permission: Permission) -> Any:

@@ -18,6 +18,7 @@ from shop_gateway import (
     routes_payment_methods,
     routes_preorders_extra,
     routes_returns,
+    routes_shipping,
     routes_webhooks,
 )
 from shop_gateway.customer_auth import install_customer_auth
@@ -73,6 +74,7 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
             routes_payment_methods.router,
             routes_returns.router,
             routes_drafts.router,
+            routes_shipping.router,
         ],
         lifespan=lifespan,
         readiness_checks=[every_service_ready],

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from shop_gateway.api import STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
-from shop_gateway.schemas import Strict
+from shop_gateway.schemas import SKU_PATTERN, Strict
 
 router = APIRouter(prefix="/v1", responses=problems(400, 413, 422, 503))
 
@@ -20,6 +20,15 @@ router = APIRouter(prefix="/v1", responses=problems(400, 413, 422, 503))
 class ReturnLineIn(Strict):
     sku: str = Field(min_length=1, max_length=64)
     quantity: int = Field(ge=1, le=100, description="Units of this SKU to send back")
+    exchange_for: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=SKU_PATTERN,
+        description="Another variant (SKU) of the same product to get instead of a refund: reserved and shipped "
+        "when the returned units arrive, the price difference charged with the order's saved card or refunded; "
+        "refunded instead when it is out of stock (422 exchange_refused for another product or a pre-order)",
+    )
 
 
 class ReturnIn(Strict):

@@ -112,7 +112,13 @@ class CheckoutIn(Strict):
     shipping_address_id: uuid.UUID | None = Field(
         default=None, description="A saved address (signed in only)."
     )
-    shipping_method: str = Field(min_length=1, max_length=32, examples=["standard"])
+    shipping_method: str = Field(
+        min_length=1,
+        max_length=32,
+        examples=["standard"],
+        description="standard, express or same_day (where a location delivers to the address the same day and "
+        "holds every line: see POST /v1/shipping-rates; otherwise 422 same_day_unavailable)",
+    )
     payment: PaymentIn
     discount_code: str | None = Field(
         default=None,

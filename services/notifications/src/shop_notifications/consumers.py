@@ -241,6 +241,7 @@ async def on_return_refunded(message: orders.ReturnRefunded, uow: UnitOfWork) ->
         return_shipping_fee=money(message.return_shipping_fee),
         restocking_fee=money(message.restocking_fee),
         refund=money(message.refund),
+        exchange_unavailable=message.exchange_unavailable,
     )
 
 

@@ -704,8 +704,10 @@ def return_refunded_email(
     return_shipping_fee: Money,
     restocking_fee: Money,
     refund: Money,
+    exchange_unavailable: list[str] | None = None,
 ) -> EmailDraft:
-    """A received return's refund: the units' value, each fee kept, and what goes back."""
+    """A received return's refund: the units' value, each fee kept, and what goes back; when an exchange's
+    replacement was out of stock, that the refund replaces it."""
     locale = recipient.locale
     return EmailDraft(
         template=RETURN_REFUNDED,
@@ -717,6 +719,7 @@ def return_refunded_email(
             "return_shipping_fee": return_shipping_fee.format(locale) if return_shipping_fee.amount else None,
             "restocking_fee": restocking_fee.format(locale) if restocking_fee.amount else None,
             "refund": refund.format(locale),
+            "exchange_unavailable": ", ".join(exchange_unavailable or []) or None,
         },
     )
 

@@ -296,6 +296,7 @@ async def notify_return_refunded(
     return_shipping_fee: Money,
     restocking_fee: Money,
     refund: Money,
+    exchange_unavailable: list[str] | None = None,
 ) -> None:
     """Queue the email with a received return's refund and the fees kept."""
     draft = return_refunded_email(
@@ -305,6 +306,7 @@ async def notify_return_refunded(
         return_shipping_fee=return_shipping_fee,
         restocking_fee=restocking_fee,
         refund=refund,
+        exchange_unavailable=exchange_unavailable,
     )
     await _queue_email(uow, draft)
     await uow.commit()

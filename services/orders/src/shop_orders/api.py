@@ -12,11 +12,13 @@ from sqlalchemy.exc import IntegrityError
 
 from shop_orders import cancellations, customer_checkout, handlers, promises, queries, repository
 from shop_orders.domain import (
+    STANDARD,
     CheckoutLine,
     DiscountCodeExpired,
     DiscountCodeUsed,
     DuplicateSku,
     EmailTaken,
+    ExchangeRefused,
     IdempotencyKeyReused,
     NoDecisionAwaited,
     NotCancellable,
@@ -24,6 +26,7 @@ from shop_orders.domain import (
     OrderHasAnotherCustomer,
     ReturnNotInStatus,
     ReturnRefused,
+    SameDayNotOffered,
     TooManyAddresses,
     UnknownAddress,
     UnknownCustomer,
@@ -33,6 +36,8 @@ from shop_orders.domain import (
     access_token,
     access_token_matches,
     decision_token_matches,
+    price_checkout,
+    shipping_quotes,
 )
 from shop_orders.settings import OrdersSettings
 from shop_runtime.database import Database, UnitOfWork
@@ -78,6 +83,11 @@ class CheckoutIn(Strict):
     shipping_method: str = Field(min_length=1, max_length=32)
     payment: PaymentIn
     discount_code: str | None = Field(default=None, min_length=1, max_length=40)
+    stock_at_locations: dict[str, dict[str, int]] | None = Field(
+        default=None,
+        description="Available units by location and SKU as catalog showed them (the gateway adds it for "
+        "same-day delivery); not part of the checkout's idempotency fingerprint.",
+    )
 
 
 ERROR_STATUSES: dict[type[OrderError], tuple[int, str]] = {
@@ -96,6 +106,8 @@ ERROR_STATUSES: dict[type[OrderError], tuple[int, str]] = {
     OrderHasAnotherCustomer: (409, "order_has_another_customer"),
     UnknownReturn: (404, "unknown_return"),
     ReturnRefused: (422, "return_refused"),
+    SameDayNotOffered: (422, "same_day_unavailable"),
+    ExchangeRefused: (422, "exchange_refused"),
     ReturnNotInStatus: (409, "return_not_in_status"),
 }
 """Every refusal of orders' routes as an HTTP status and problem code."""
@@ -131,32 +143,32 @@ async def place_order(
         request=buyer.request,
         discount_code=body.discount_code,
         customer_id=x_customer_id,
+        stock_at_locations=body.stock_at_locations,
     )
     now = clock.now()
+
+    async def place(unit_of_work: UnitOfWork) -> handlers.PlacedOrder:
+        return await handlers.place_order(
+            unit_of_work,
+            checkout=checkout,
+            shipping_rates=settings.shipping_rates,
+            now=now,
+            free_shipping_over=settings.free_shipping_over,
+            tax_rates=settings.tax_rates,
+            tax_added_on_top_countries=settings.tax_added_on_top_countries,
+            same_day_areas=settings.same_day_rules(),
+        )
+
     try:
         try:
-            placed = await handlers.place_order(
-                uow,
-                checkout=checkout,
-                shipping_rates=settings.shipping_rates,
-                now=now,
-                free_shipping_over=settings.free_shipping_over,
-                tax_rates=settings.tax_rates,
-            )
+            placed = await place(uow)
         except IntegrityError:
             # The same key raced in from a concurrent retry: answer with the order that won. The failed
             # transaction gives its connection back first (the pool has no overflow to lend a second).
             await uow.rollback()
             database: Database = request.app.state.database
             async with database.unit_of_work() as retry:
-                placed = await handlers.place_order(
-                    retry,
-                    checkout=checkout,
-                    shipping_rates=settings.shipping_rates,
-                    now=now,
-                    free_shipping_over=settings.free_shipping_over,
-                    tax_rates=settings.tax_rates,
-                )
+                placed = await place(retry)
     except OrderError as error:
         raise order_problem(error) from error
     return JSONResponse(
@@ -187,6 +199,66 @@ async def variant_as_orders_knows_it(sku: str, uow: UnitOfWorkDep) -> dict[str, 
         "preorder_policy": variant.preorder_policy.model_dump(mode="json")
         if variant.preorder_policy
         else None,
+    }
+
+
+class ShippingRatesIn(Strict):
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    lines: list[LineIn] = Field(min_length=1, max_length=50)
+    shipping_address: AddressIn
+    stock_at_locations: dict[str, dict[str, int]] | None = None
+
+
+@router.post("/shipping-rates")
+async def shipping_rates(
+    body: ShippingRatesIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    """Each shipping method for a cart and address: offered or not (and why), its price and the order's total."""
+    settings: OrdersSettings = request.app.state.settings
+    lines = [CheckoutLine(sku=line.sku, quantity=line.quantity) for line in body.lines]
+    variants = await repository.variants_by_sku(uow.session, [line.sku for line in lines])
+    try:
+        priced = price_checkout(
+            currency=body.currency,
+            lines=lines,
+            variants=variants,
+            shipping_method=STANDARD
+            if STANDARD in settings.shipping_rates
+            else next(iter(settings.shipping_rates)),
+            shipping_rates=settings.shipping_rates,
+            now=clock.now(),
+        )
+    except OrderError as error:
+        raise order_problem(error, otherwise="invalid_cart") from error
+    address = body.shipping_address.model_dump()
+    quotes = shipping_quotes(
+        currency=body.currency,
+        subtotal=priced.subtotal,
+        address=address,
+        lines=lines,
+        shipping_rates=settings.shipping_rates,
+        free_shipping_over=settings.free_shipping_over,
+        same_day_areas=settings.same_day_rules(),
+        preorder_skus={sku for sku, variant in variants.items() if variant.preorder_policy is not None},
+        stock=body.stock_at_locations,
+        tax_rates=settings.tax_rates,
+        tax_added_on_top_countries=settings.tax_added_on_top_countries,
+    )
+    return {
+        "currency": body.currency,
+        "subtotal": priced.subtotal,
+        "methods": [
+            {
+                "method": quote.method,
+                "available": quote.available,
+                "reason": quote.reason,
+                "shipping": quote.shipping,
+                "tax": quote.tax,
+                "tax_included": quote.tax_included,
+                "total": quote.total,
+            }
+            for quote in quotes
+        ],
     }
 
 

@@ -37,6 +37,7 @@ from shop_orders.domain import (
     kept_deposit,
     plan_cancellation,
     refund_for_cancellation,
+    tax_share,
     win_back_outcome,
 )
 from shop_orders.handlers import (
@@ -280,6 +281,7 @@ async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[C
         discount=order.discount,
         shipping=order.shipping,
         kept_deposits=kept_deposits,
+        tax_added=order.tax_added,
     )
     partial = bool(kept_groups)
     reason = cancellation.reason
@@ -460,6 +462,9 @@ async def record_short_pick(
     )
     if nothing_ships:
         refund += order.shipping
+    refund += tax_share(
+        tax=order.tax_added, taxable=order.subtotal - order.discount + order.shipping, part=refund
+    )
     await repository.add_to_timeline(
         uow.session,
         order_id,

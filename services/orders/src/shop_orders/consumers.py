@@ -35,6 +35,9 @@ async def on_preorder_policy_updated(message: catalog.PreorderPolicyUpdated, uow
 
 
 async def on_stock_reserved(message: catalog.StockReserved, uow: UnitOfWork) -> None:
+    if message.exchange_id is not None:
+        await returns.exchange_reserved(uow, return_id=message.exchange_id, lines=message.lines)
+        return
     if await drafts.is_draft_reservation(uow, message.order_id):
         await drafts.record_reservation(
             uow,
@@ -67,6 +70,11 @@ async def on_stock_rejected(message: catalog.StockRejected, uow: UnitOfWork) -> 
     detail = ", ".join(
         f"{s.sku}: {s.reason} ({s.requested} wanted, {s.available} available)" for s in message.shortages
     )
+    if message.exchange_id is not None:
+        await returns.exchange_unavailable(
+            uow, return_id=message.exchange_id, detail=detail or message.reason
+        )
+        return
     if await drafts.is_draft_reservation(uow, message.order_id):
         await drafts.record_reservation_refused(
             uow, reservation_id=message.order_id, detail=detail or message.reason

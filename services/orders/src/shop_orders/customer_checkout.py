@@ -31,6 +31,7 @@ async def buyer(session: AsyncSession, body: CheckoutIn, customer_id: str | None
     """The checkout's email, locale and address: the body's, else (signed in) the account's; 422 naming what is
     missing. An account's order takes the account's locale unless the checkout names one."""
     request = body.model_dump(mode="json")
+    request.pop("stock_at_locations", None)  # what catalog showed, not what the customer asked
     for optional in ("shipping_address_id", "discount_code"):
         if request.get(optional) is None:
             request.pop(optional, None)

@@ -266,15 +266,20 @@ def refund_for_cancellation(
     discount: int,
     shipping: int,
     kept_deposits: int,
+    tax_added: int = 0,
 ) -> int:
     """What goes back when an order is cancelled except what it keeps (``kept_value`` at unit prices).
 
     The customer owes the kept units less their share of the order's discount, shipping when anything
-    ships, and the non-refundable deposits of cancelled pre-order units; never more than was paid.
+    ships, and the non-refundable deposits of cancelled pre-order units; never more than was paid. Where tax
+    came on top (``tax_added``), they owe the tax share of what they keep, and the rest of the tax goes back.
     """
     owed = kept_deposits
     if kept_value > 0:
         owed += kept_value - discount_share(discount=discount, subtotal=subtotal, part=kept_value) + shipping
+    if tax_added > 0 and owed > 0:
+        taxable = subtotal - discount + shipping
+        owed += tax_added - tax_share(tax=tax_added, taxable=taxable, part=taxable - owed)
     return max(captured - refunded - owed, 0)
 
 
@@ -418,18 +423,182 @@ def price_checkout(
                 preorder_policy=policy,
             )
         )
-    rates = shipping_rates.get(shipping_method)
+    subtotal = sum(line.line_total for line in priced)
+    shipping = shipping_price(
+        method=shipping_method,
+        currency=currency,
+        subtotal=subtotal,
+        shipping_rates=shipping_rates,
+        free_shipping_over=free_shipping_over,
+    )
+    return PricedCheckout(currency=currency, lines=priced, shipping=shipping)
+
+
+STANDARD = "standard"
+SAME_DAY = "same_day"
+
+
+def shipping_price(
+    *,
+    method: str,
+    currency: str,
+    subtotal: int,
+    shipping_rates: dict[str, dict[str, int]],
+    free_shipping_over: dict[str, int] | None = None,
+) -> int:
+    """What ``method`` costs an order once: its rate in the currency, nothing for standard shipping when the
+    subtotal (before a discount code) reaches the currency's ``free_shipping_over`` (express and same-day
+    always cost their rate)."""
+    rates = shipping_rates.get(method)
     if rates is None:
         raise UnknownShippingMethod(
-            f"unknown shipping method {shipping_method!r}; choose one of {sorted(shipping_rates)}",
+            f"unknown shipping method {method!r}; choose one of {sorted(shipping_rates)}",
             field="shipping_method",
         )
     if currency not in rates:
-        raise UnknownShippingMethod(f"{shipping_method} shipping has no rate in {currency}", field="currency")
-    subtotal = sum(line.line_total for line in priced)
+        raise UnknownShippingMethod(f"{method} shipping has no rate in {currency}", field="currency")
     threshold = (free_shipping_over or {}).get(currency)
-    shipping = 0 if threshold is not None and subtotal >= threshold else rates[currency]
-    return PricedCheckout(currency=currency, lines=priced, shipping=shipping)
+    if method == STANDARD and threshold is not None and subtotal >= threshold:
+        return 0
+    return rates[currency]
+
+
+class SameDayNotOffered(OrderError):
+    """Same-day delivery was chosen where it cannot be done: the address, a pre-order line, or the stock."""
+
+
+@dataclass(frozen=True)
+class SameDayArea:
+    """Where a stock location delivers the same day: a country, and optionally a region, a city and postal
+    code prefixes (each given one must match; names compare without case)."""
+
+    country: str
+    region: str | None = None
+    city: str | None = None
+    postal_prefixes: tuple[str, ...] = ()
+
+    def covers(self, address: dict[str, Any]) -> bool:
+        def same(wanted: str | None, given: Any) -> bool:
+            return wanted is None or wanted.casefold() == str(given or "").strip().casefold()
+
+        postal = str(address.get("postal_code") or "").replace(" ", "").upper()
+        return (
+            same(self.country, address.get("country"))
+            and same(self.region, address.get("region"))
+            and same(self.city, address.get("city"))
+            and (not self.postal_prefixes or any(postal.startswith(p.upper()) for p in self.postal_prefixes))
+        )
+
+
+def same_day_locations(
+    *,
+    address: dict[str, Any],
+    lines: list[CheckoutLine],
+    areas: dict[str, list[SameDayArea]],
+    preorder_skus: set[str],
+    stock: dict[str, dict[str, int]] | None,
+) -> list[str]:
+    """The stock locations that may deliver this checkout the same day, in name order; raise why none may.
+
+    A location qualifies when one of its areas covers the address and (when ``stock``, location -> SKU ->
+    available units, is known) it holds every line's units by itself: a same-day parcel leaves from one
+    place. Pre-order lines never go same day. Catalog checks the stock again when it reserves.
+    """
+    covering = sorted(location for location, found in areas.items() if any(a.covers(address) for a in found))
+    if not covering:
+        place = ", ".join(
+            str(address.get(key)) for key in ("postal_code", "city", "region", "country") if address.get(key)
+        )
+        raise SameDayNotOffered(
+            f"same-day delivery does not reach {place}; choose standard or express", field="shipping_method"
+        )
+    waiting = [line.sku for line in lines if line.sku in preorder_skus]
+    if waiting:
+        raise SameDayNotOffered(
+            f"{', '.join(waiting)} is sold on pre-order and ships when it arrives, never the same day",
+            field="shipping_method",
+        )
+    if stock is None:
+        return covering
+    holding = [
+        location
+        for location in covering
+        if all(stock.get(location, {}).get(line.sku, 0) >= line.quantity for line in lines)
+    ]
+    if not holding:
+        raise SameDayNotOffered(
+            f"not every line is in stock at a location that delivers here the same day "
+            f"({', '.join(covering)}); choose standard or express",
+            field="shipping_method",
+        )
+    return holding
+
+
+@dataclass(frozen=True)
+class ShippingQuote:
+    """One shipping method offered (or not) for a cart and address, with the order's price by it."""
+
+    method: str
+    available: bool
+    reason: str | None
+    """Why the method is not offered; None when it is."""
+    shipping: int | None
+    tax: int | None
+    tax_included: bool | None
+    total: int | None
+    """Subtotal + shipping (+ tax where it comes on top), before any discount code."""
+
+
+def shipping_quotes(
+    *,
+    currency: str,
+    subtotal: int,
+    address: dict[str, Any],
+    lines: list[CheckoutLine],
+    shipping_rates: dict[str, dict[str, int]],
+    free_shipping_over: dict[str, int] | None,
+    same_day_areas: dict[str, list[SameDayArea]],
+    preorder_skus: set[str],
+    stock: dict[str, dict[str, int]] | None,
+    tax_rates: dict[str, int],
+    tax_added_on_top_countries: list[str],
+) -> list[ShippingQuote]:
+    """Every shipping method with a rate in the currency, priced as a checkout would price it, or refused with
+    the checkout's reason (same-day where it cannot be done)."""
+    quotes = []
+    for method in sorted(shipping_rates):
+        if currency not in shipping_rates[method]:
+            continue
+        if method == SAME_DAY:
+            try:
+                same_day_locations(
+                    address=address,
+                    lines=lines,
+                    areas=same_day_areas,
+                    preorder_skus=preorder_skus,
+                    stock=stock,
+                )
+            except SameDayNotOffered as refused:
+                quotes.append(ShippingQuote(method, False, str(refused), None, None, None, None))
+                continue
+        shipping = shipping_price(
+            method=method,
+            currency=currency,
+            subtotal=subtotal,
+            shipping_rates=shipping_rates,
+            free_shipping_over=free_shipping_over,
+        )
+        tax = order_tax(
+            address=address,
+            rates=tax_rates,
+            added_on_top_countries=tax_added_on_top_countries,
+            subtotal=subtotal,
+            discount=0,
+            shipping=shipping,
+        )
+        total = subtotal + shipping + (tax.amount if tax.added_on_top else 0)
+        quotes.append(ShippingQuote(method, True, None, shipping, tax.amount, not tax.added_on_top, total))
+    return quotes
 
 
 def tax_rate_for(address: dict[str, Any], rates: dict[str, int]) -> int:
@@ -446,6 +615,58 @@ def included_tax(total: int, rate_basis_points: int) -> int:
     if rate_basis_points <= 0:
         return 0
     return (2 * total * rate_basis_points + 10_000 + rate_basis_points) // (2 * (10_000 + rate_basis_points))
+
+
+@dataclass(frozen=True)
+class OrderTax:
+    """The tax of an order: its rate, whether the prices hold it or it comes on top, and the amount."""
+
+    rate: int
+    """Basis points (725 is 7.25 %)."""
+    added_on_top: bool
+    """True where prices are quoted before tax (US sales tax, CA GST/HST): the total is the taxable amount
+    plus the tax. False where prices include it (KR VAT): the total holds the tax."""
+    amount: int
+
+
+def order_tax(
+    *,
+    address: dict[str, Any],
+    rates: dict[str, int],
+    added_on_top_countries: frozenset[str] | set[str] | list[str],
+    subtotal: int,
+    discount: int,
+    shipping: int,
+    fixed: tuple[int, bool] | None = None,
+) -> OrderTax:
+    """The one place an order's tax is decided: the rate of the shipping address (``tax_rate_for``), and
+    the amount on the taxable amount ``subtotal - discount + shipping`` (shipping is taxed too).
+
+    Rounding: once per order (not per line), half up to a whole minor unit: 7.25 % of 100.10 USD is
+    725.725 cents, so 7.26 USD. Added on top where the country quotes prices before tax; otherwise the part
+    of the taxable amount it includes (``included_tax``). ``fixed`` (rate, added on top) replaces the lookup
+    for an order whose tax was fixed at checkout.
+    """
+    if fixed is not None:
+        rate, on_top = fixed
+    else:
+        rate = tax_rate_for(address, rates)
+        country = str(address.get("country") or "").upper()
+        on_top = country in {code.upper() for code in added_on_top_countries}
+    taxable = max(subtotal - discount + shipping, 0)
+    if rate <= 0:
+        return OrderTax(rate=0, added_on_top=on_top, amount=0)
+    if on_top:
+        return OrderTax(rate=rate, added_on_top=True, amount=(taxable * rate + 5_000) // 10_000)
+    return OrderTax(rate=rate, added_on_top=False, amount=included_tax(taxable, rate))
+
+
+def tax_share(*, tax: int, taxable: int, part: int) -> int:
+    """The tax added on top that belongs to ``part`` of an order's taxable amount, rounded down, so the
+    shares of separate refunds never add up to more than the tax charged."""
+    if taxable <= 0 or tax <= 0 or part <= 0:
+        return 0
+    return tax * min(part, taxable) // taxable
 
 
 def checkout_fingerprint(request: dict[str, Any]) -> str:
@@ -793,6 +1014,8 @@ class ReturnRefund:
     return_shipping_fee: int
     restocking_fee: int
     refund: int
+    tax: int = 0
+    """The tax added on top at checkout that the refund gives back (part of ``refund``)."""
 
 
 def refund_for_return(
@@ -804,13 +1027,17 @@ def refund_for_return(
     return_shipping_fee: int,
     restocking_fee_percent: int,
     refundable: int,
+    tax_added: int = 0,
+    shipping: int = 0,
 ) -> ReturnRefund:
     """What a received return refunds: its units' price less their discount share, less the fees its reason
     carries, never below zero nor above ``refundable`` (captured less already refunded).
 
     The return shipping fee applies when the reason is the customer's (changed_mind, size, other); the
     restocking fee (percent of the resellable units' value, rounded half up) when they changed their mind.
-    Damaged, wrong or not-as-described goods cost the customer nothing.
+    Damaged, wrong or not-as-described goods cost the customer nothing. Where tax came on top
+    (``tax_added`` over the order's ``subtotal - discount + shipping``), the tax share of what is refunded
+    (value less fees) goes back with it.
     """
     gross = sum(line.unit_price * line.quantity for line in units)
     value = gross - discount_share(discount=discount, subtotal=subtotal, part=gross)
@@ -820,7 +1047,102 @@ def refund_for_return(
         resellable = sum(line.unit_price * line.quantity for line in units if line.condition == "resellable")
         resellable_value = value * resellable // gross
         restocking_fee = (resellable_value * restocking_fee_percent + 50) // 100
-    refund = max(min(value - shipping_fee - restocking_fee, refundable), 0)
+    before_tax = max(value - shipping_fee - restocking_fee, 0)
+    tax = tax_share(tax=tax_added, taxable=subtotal - discount + shipping, part=before_tax)
+    refund = max(min(before_tax + tax, refundable), 0)
     return ReturnRefund(
-        value=value, return_shipping_fee=shipping_fee, restocking_fee=restocking_fee, refund=refund
+        value=value,
+        return_shipping_fee=shipping_fee,
+        restocking_fee=restocking_fee,
+        refund=refund,
+        tax=min(tax, refund),
     )
+
+
+# Exchanges: a returned unit replaced by another variant of the same product instead of a refund.
+
+
+class ExchangeRefused(OrderError):
+    """An exchange that cannot be offered: another product, an unknown variant, a pre-order, no price."""
+
+
+EXCHANGE_STATUSES = (
+    "requested",
+    "reserving",
+    "awaiting_payment",
+    "released",
+    "refunded_instead",
+)
+"""An exchange's steps: asked, replacement being reserved once the returned unit arrived, the price difference
+being charged, the replacement released to the warehouse (shipped and delivered show from its shipment), or
+refunded instead because the replacement was out of stock."""
+
+
+def check_exchange(
+    *,
+    index: int,
+    sku: str,
+    replacement: CatalogVariant | None,
+    replacement_sku: str,
+    products: dict[str, str],
+    currency: str,
+) -> int:
+    """The replacement's unit price in the order's currency, or raise why it cannot replace ``sku``: it must
+    be another variant of the same product, sold in that currency and from stock (not on pre-order)."""
+    where = f"lines[{index}].exchange_for"
+    if replacement_sku == sku:
+        raise ExchangeRefused(f"{sku} cannot be exchanged for itself", field=where)
+    if replacement is None or replacement_sku not in products:
+        raise ExchangeRefused(f"no product variant has SKU {replacement_sku!r}", field=where)
+    if products.get(sku) != products[replacement_sku]:
+        raise ExchangeRefused(
+            f"{replacement_sku} is another product; an exchange is for another option of {sku}'s product",
+            field=where,
+        )
+    if currency not in replacement.prices:
+        raise ExchangeRefused(f"{replacement_sku} has no price in {currency}", field=where)
+    if replacement.preorder_policy is not None:
+        raise ExchangeRefused(
+            f"{replacement_sku} is sold on pre-order; exchanges ship from stock", field=where
+        )
+    return replacement.prices[currency]
+
+
+@dataclass(frozen=True)
+class ExchangeDifference:
+    """What an exchange costs on top (positive: charged) or gives back (negative: refunded)."""
+
+    price_difference: int
+    tax: int
+    """Tax added on top on the difference, with its sign (0 where prices include tax)."""
+
+    @property
+    def total(self) -> int:
+        return self.price_difference + self.tax
+
+
+def exchange_difference(
+    *,
+    returned_unit_price: int,
+    replacement_unit_price: int,
+    units: int,
+    tax_rate: int,
+    tax_added_on_top: bool,
+) -> ExchangeDifference:
+    """The replacement's price less the returned unit's (as paid at checkout, before a discount code's share,
+    which stays with the order) for ``units``, and where tax comes on top the tax on that difference (rounded as
+    ``order_tax`` rounds, with the difference's sign)."""
+    difference = (replacement_unit_price - returned_unit_price) * units
+    tax = 0
+    if tax_added_on_top and difference != 0:
+        amount = order_tax(
+            address={},
+            rates={},
+            added_on_top_countries=[],
+            subtotal=abs(difference),
+            discount=0,
+            shipping=0,
+            fixed=(tax_rate, True),
+        ).amount
+        tax = amount if difference > 0 else -amount
+    return ExchangeDifference(price_difference=difference, tax=tax)

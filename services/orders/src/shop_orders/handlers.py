@@ -34,6 +34,7 @@ from shop_contracts.values import (
 from shop_orders import repository
 from shop_orders.domain import (
     ACCEPTED,
+    SAME_DAY,
     UNALLOCATED,
     CatalogVariant,
     CheckoutLine,
@@ -41,19 +42,21 @@ from shop_orders.domain import (
     IdempotencyKeyReused,
     OrderStatus,
     PlanLine,
+    SameDayArea,
     balance_for_units,
     can_move,
     charge_time_on_allocation,
     checkout_fingerprint,
     discount_for,
     not_past,
+    order_tax,
     plan_checkout_charge,
     price_checkout,
     promise_check_due,
     promised_ship_date,
     reminder_time,
+    same_day_locations,
     status_after_shipments,
-    tax_rate_for,
 )
 from shop_orders.draft_pricing import bank_transfer_reference
 from shop_orders.tables import (
@@ -99,6 +102,8 @@ class Checkout:
     discount_code: str | None = None
     customer_id: str | None = None
     """The signed-in customer's account; None for a guest."""
+    stock_at_locations: dict[str, dict[str, int]] | None = None
+    """Available units by location and SKU as catalog showed them at checkout (for same-day delivery)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,8 @@ async def place_order(
     now: datetime,
     free_shipping_over: dict[str, int] | None = None,
     tax_rates: dict[str, int] | None = None,
+    tax_added_on_top_countries: list[str] | None = None,
+    same_day_areas: dict[str, list[SameDayArea]] | None = None,
 ) -> PlacedOrder:
     """Store a pending order priced from orders' own view of the catalog, then ask catalog for stock.
 
@@ -175,6 +182,15 @@ async def place_order(
         now=now,
         free_shipping_over=free_shipping_over,
     )
+    same_day_from = None
+    if checkout.shipping_method == SAME_DAY:
+        same_day_from = same_day_locations(
+            address=checkout.shipping_address,
+            lines=checkout.lines,
+            areas=same_day_areas or {},
+            preorder_skus={sku for sku, variant in variants.items() if variant.preorder_policy is not None},
+            stock=checkout.stock_at_locations,
+        )
     order_id = str(uuid.uuid4())
     discount = 0
     if checkout.discount_code is not None:
@@ -182,6 +198,16 @@ async def place_order(
             uow.session, code=checkout.discount_code, order_id=order_id, now=now
         )
         discount = discount_for(subtotal=priced.subtotal, percent_off=percent_off)
+    tax = order_tax(
+        address=checkout.shipping_address,
+        rates=tax_rates or {},
+        added_on_top_countries=tax_added_on_top_countries or [],
+        subtotal=priced.subtotal,
+        discount=discount,
+        shipping=priced.shipping,
+    )
+    tax_added = tax.amount if tax.added_on_top else 0
+    total = priced.total - discount + tax_added
     await uow.session.execute(
         sa.insert(orders).values(
             id=order_id,
@@ -191,10 +217,12 @@ async def place_order(
             currency=checkout.currency,
             subtotal=priced.subtotal,
             shipping=priced.shipping,
-            total=priced.total - discount,
+            total=total,
             discount=discount,
             discount_code=checkout.discount_code,
-            tax_rate=tax_rate_for(checkout.shipping_address, tax_rates or {}),
+            tax_rate=tax.rate,
+            tax_added_on_top=tax.added_on_top,
+            tax_added=tax_added,
             shipping_address=checkout.shipping_address,
             shipping_method=checkout.shipping_method,
             payment_token=checkout.payment_token,
@@ -223,9 +251,7 @@ async def place_order(
             for position, line in enumerate(priced.lines)
         ],
     )
-    await repository.add_to_timeline(
-        uow.session, order_id, "placed", total=priced.total, currency=priced.currency
-    )
+    await repository.add_to_timeline(uow.session, order_id, "placed", total=total, currency=priced.currency)
     uow.publish(
         contracts.OrderPlaced(
             order_id=order_id,
@@ -234,7 +260,7 @@ async def place_order(
             lines=[
                 _priced_line(line.sku, line.title, line.quantity, line.unit_price) for line in priced.lines
             ],
-            total=priced.total - discount,
+            total=total,
         ),
         subject=order_id,
         correlation_id=order_id,
@@ -244,6 +270,7 @@ async def place_order(
             order_id=order_id,
             lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in checkout.lines],
             customer_email=checkout.email,
+            only_at_one_of=same_day_from,
         ),
         subject=order_id,
         correlation_id=order_id,
@@ -315,9 +342,21 @@ async def take_payment_for_reserved_stock(
             lines=located_lines,
             status=GroupStatus.RESERVED,
         )
-    # A discount code comes off what is charged at checkout (never more than that charge).
+    # A discount code comes off what is charged at checkout (never more than that charge). Tax added on top
+    # is charged in full at checkout, also the part of a pre-order's balance charged later.
     discount = min(order.discount, plan.charged_now)
-    charged_now = plan.charged_now - discount
+    tax_added = order.tax_added
+    if order.tax_added_on_top and discount != order.discount:
+        tax_added = order_tax(
+            address=order.shipping_address,
+            rates={},
+            added_on_top_countries=[],
+            subtotal=order.subtotal,
+            discount=discount,
+            shipping=order.shipping,
+            fixed=(order.tax_rate, True),
+        ).amount
+    charged_now = plan.charged_now - discount + tax_added
     await repository.set_status(
         uow.session,
         order_id,
@@ -325,7 +364,8 @@ async def take_payment_for_reserved_stock(
         charged_now=charged_now,
         shipping_deferred=plan.shipping_deferred,
         discount=discount,
-        total=order.subtotal + order.shipping - discount,
+        total=order.subtotal + order.shipping - discount + tax_added,
+        tax_added=tax_added,
     )
     await repository.add_to_timeline(
         uow.session,
@@ -341,7 +381,9 @@ async def take_payment_for_reserved_stock(
             amount=charged_now,
             currency=order.currency,
             payment_token=order.payment_token,
-            save_method=sum(plan.balance.values()) > 0,
+            # Kept for every order: a later balance, or the price difference of an exchange, is charged
+            # off-session with it.
+            save_method=True,
             bank_transfer_reference=bank_transfer_reference(order.payment_token),
         ),
         subject=order_id,

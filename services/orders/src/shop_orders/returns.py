@@ -10,15 +10,16 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
-from shop_contracts.values import Address, LocatedLine
+from shop_contracts.values import Address, LocatedLine, RequestedLine
 from shop_orders import repository
 from shop_orders.cancellations import _refund
 from shop_orders.domain import (
@@ -27,12 +28,14 @@ from shop_orders.domain import (
     ReturnNotInStatus,
     ReturnRefused,
     UnknownReturn,
+    check_exchange,
     check_return_lines,
+    exchange_difference,
     refund_for_return,
     return_window_closes,
 )
-from shop_orders.handlers import _customer, _groups
-from shop_orders.tables import order_timeline, orders, returns
+from shop_orders.handlers import _add_group, _advance, _customer, _groups
+from shop_orders.tables import catalog_variants, order_timeline, orders, returns, shipment_groups
 from shop_runtime.database import UnitOfWork
 
 
@@ -53,15 +56,48 @@ async def request_return(
     note: str | None,
     window_days: int,
     now: datetime,
+    exchange_for: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Record a customer's request for ``lines`` (sku, quantity) back, checked against what shipped within
-    the window and what other returns already take back."""
+    the window and what other returns already take back. ``exchange_for`` (sku -> replacement SKU) asks for
+    another variant of the same product instead of a refund, at the replacement's price now."""
     order = await repository.lock_order(uow.session, order_id)
     returnable, where = await _returnable(uow, order_id, window_days=window_days, now=now)
     if not returnable:
         raise ReturnRefused("nothing in this order shipped within the return window", field="order_id")
     check_return_lines(lines, returnable)
     prices = {line.sku: line for line in await repository.lines_of(uow.session, order_id)}
+    exchanges = []
+    if exchange_for:
+        wanted = list(exchange_for.values())
+        variants = await repository.variants_by_sku(uow.session, wanted)
+        found = await uow.session.execute(
+            sa.select(catalog_variants.c.sku, catalog_variants.c.product_id).where(
+                catalog_variants.c.sku.in_([*wanted, *exchange_for])
+            )
+        )
+        products = {str(row.sku): str(row.product_id) for row in found}
+        for index, (sku, quantity) in enumerate(lines):
+            replacement_sku = exchange_for.get(sku)
+            if replacement_sku is None:
+                continue
+            price = check_exchange(
+                index=index,
+                sku=sku,
+                replacement=variants.get(replacement_sku),
+                replacement_sku=replacement_sku,
+                products=products,
+                currency=order.currency,
+            )
+            exchanges.append(
+                {
+                    "sku": sku,
+                    "quantity": quantity,
+                    "replacement_sku": replacement_sku,
+                    "replacement_title": variants[replacement_sku].title,
+                    "replacement_unit_price": price,
+                }
+            )
     return_id = str(uuid.uuid4())
     values = {
         "id": return_id,
@@ -80,6 +116,8 @@ async def request_return(
             for sku, quantity in lines
         ],
         "history": [_step("requested", now)],
+        "exchanges": exchanges or None,
+        "exchange": {"status": "requested"} if exchanges else None,
         "requested_at": now,
         "updated_at": now,
     }
@@ -169,10 +207,26 @@ async def refund_received_return(
         return
     order = await repository.lock_order(uow.session, row.order_id)
     prices = {line["sku"]: int(line["unit_price"]) for line in row.lines}
+    # Units asked in exchange that arrived are replaced, not refunded; the rest of the parcel is refunded.
+    to_exchange = {item["sku"]: int(item["quantity"]) for item in row.exchanges or []}
+    exchanged: Counter[str] = Counter()
+    refunded_units = []
+    for sku, quantity, condition in received:
+        swap = min(quantity, to_exchange.get(sku, 0) - exchanged[sku])
+        if swap > 0:
+            exchanged[sku] += swap
+        if quantity - swap > 0:
+            refunded_units.append((sku, quantity - swap, condition))
+    if exchanged:
+        await _reserve_replacements(uow, row, order, exchanged)
+    if not refunded_units:
+        await _move(uow.session, row, "received", now, lines=_received_lines(row, received))
+        await uow.commit()
+        return
     outcome = refund_for_return(
         units=[
             ReturnedUnits(unit_price=prices.get(sku, 0), quantity=quantity, condition=condition)
-            for sku, quantity, condition in received
+            for sku, quantity, condition in refunded_units
         ],
         reason=row.reason,
         subtotal=order.subtotal,
@@ -180,19 +234,10 @@ async def refund_received_return(
         return_shipping_fee=fees.return_shipping_fee.get(order.currency, 0),
         restocking_fee_percent=fees.restocking_fee_percent,
         refundable=order.captured - order.refund_requested,
+        tax_added=order.tax_added,
+        shipping=order.shipping,
     )
-    conditions = Counter[tuple[str, str]]()
-    for sku, quantity, condition in received:
-        conditions[(sku, condition)] += quantity
-    lines = [
-        {
-            **line,
-            "resellable": conditions[(line["sku"], "resellable")],
-            "damaged": conditions[(line["sku"], "damaged")],
-        }
-        for line in row.lines
-    ]
-    await _move(uow.session, row, "received", now, lines=lines)
+    await _move(uow.session, row, "received", now, lines=_received_lines(row, received))
     row = await _lock(uow.session, return_id)
     await _refund(uow, order, outcome.refund, key=f"return:{return_id}", reason=f"return_{row.reason}")
     await _move(
@@ -203,6 +248,7 @@ async def refund_received_return(
         value=outcome.value,
         return_shipping_fee=outcome.return_shipping_fee,
         restocking_fee=outcome.restocking_fee,
+        tax_refunded=outcome.tax,
         refund=outcome.refund,
     )
     await repository.add_to_timeline(
@@ -224,6 +270,203 @@ async def refund_received_return(
     await uow.commit()
 
 
+def _received_lines(row: Row[Any], received: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
+    conditions = Counter[tuple[str, str]]()
+    for sku, quantity, condition in received:
+        conditions[(sku, condition)] += quantity
+    return [
+        {
+            **line,
+            "resellable": conditions[(line["sku"], "resellable")],
+            "damaged": conditions[(line["sku"], "damaged")],
+        }
+        for line in row.lines
+    ]
+
+
+async def _reserve_replacements(
+    uow: UnitOfWork, row: Row[Any], order: Row[Any], exchanged: Counter[str]
+) -> None:
+    """The returned units to exchange arrived: ask catalog to reserve their replacements for the order."""
+    units = [
+        {**item, "quantity": exchanged[item["sku"]]}
+        for item in row.exchanges or []
+        if exchanged[item["sku"]] > 0
+    ]
+    await uow.session.execute(
+        sa.update(returns)
+        .where(returns.c.id == row.id)
+        .values(exchange={"status": "reserving", "units": units})
+    )
+    await repository.add_to_timeline(uow.session, row.order_id, "exchange_reserving", return_id=row.id)
+    uow.publish(
+        catalog_contracts.ReserveStock(
+            order_id=row.order_id,
+            lines=[RequestedLine(sku=item["replacement_sku"], quantity=item["quantity"]) for item in units],
+            exchange_id=row.id,
+        ),
+        subject=row.order_id,
+    )
+
+
+async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[LocatedLine]) -> None:
+    """Catalog holds the replacements: ship them as a new shipment of the order, after charging the price
+    difference off-session when the new variant costs more, or refunding it (key ``exchange:<id>``) when less."""
+    row = await _lock(uow.session, return_id)
+    if row.exchange is None or row.exchange.get("status") != "reserving":
+        await uow.commit()  # told again: handled already
+        return
+    order = await repository.lock_order(uow.session, row.order_id)
+    prices = {line["sku"]: int(line["unit_price"]) for line in row.lines}
+    difference = price = tax = 0
+    for item in row.exchange["units"]:
+        found = exchange_difference(
+            returned_unit_price=prices[item["sku"]],
+            replacement_unit_price=int(item["replacement_unit_price"]),
+            units=int(item["quantity"]),
+            tax_rate=order.tax_rate,
+            tax_added_on_top=order.tax_added_on_top,
+        )
+        price += found.price_difference
+        tax += found.tax
+        difference += found.total
+    by_location: dict[str, list[LocatedLine]] = {}
+    for line in lines:
+        by_location.setdefault(line.location, []).append(line)
+    groups = []
+    for position, (location, located) in enumerate(sorted(by_location.items())):
+        groups.append(
+            await _add_group(
+                uow,
+                order.id,
+                kind="exchange",
+                location=location,
+                lines=located,
+                status=GroupStatus.RESERVED,
+                balance_amount=difference if difference > 0 and position == 0 else 0,
+            )
+        )
+    if difference > 0:
+        # The order now costs more: its total grows by what the exchange charges.
+        await uow.session.execute(
+            sa.update(orders).where(orders.c.id == order.id).values(total=orders.c.total + difference)
+        )
+    elif difference < 0:
+        await _refund(uow, order, -difference, key=f"exchange:{return_id}", reason="exchange_difference")
+    for group in groups:
+        await _advance(uow, order, group)
+    await uow.session.execute(
+        sa.update(returns)
+        .where(returns.c.id == return_id)
+        .values(
+            exchange={
+                **row.exchange,
+                "status": "awaiting_payment" if difference > 0 else "released",
+                "price_difference": price,
+                "tax": tax,
+                "charged": max(difference, 0),
+                "refunded": max(-difference, 0),
+                "group_ids": [group.id for group in groups],
+            }
+        )
+    )
+    await repository.add_to_timeline(
+        uow.session, order.id, "exchange_reserved", return_id=return_id, difference=difference
+    )
+    await uow.commit()
+
+
+async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) -> None:
+    """A replacement is out of stock: refund the returned units instead (the shop cannot keep its side, so no
+    fees), with the key ``exchange:<id>``, and tell the customer why."""
+    row = await _lock(uow.session, return_id)
+    if row.exchange is None or row.exchange.get("status") != "reserving":
+        await uow.commit()
+        return
+    order = await repository.lock_order(uow.session, row.order_id)
+    prices = {line["sku"]: int(line["unit_price"]) for line in row.lines}
+    units = row.exchange["units"]
+    outcome = refund_for_return(
+        units=[
+            ReturnedUnits(
+                unit_price=prices[item["sku"]], quantity=int(item["quantity"]), condition="resellable"
+            )
+            for item in units
+        ],
+        reason="wrong_item",
+        subtotal=order.subtotal,
+        discount=order.discount,
+        return_shipping_fee=0,
+        restocking_fee_percent=0,
+        refundable=order.captured - order.refund_requested,
+        tax_added=order.tax_added,
+        shipping=order.shipping,
+    )
+    await _refund(uow, order, outcome.refund, key=f"exchange:{return_id}", reason="exchange_out_of_stock")
+    refunded = (row.refund or 0) + outcome.refund
+    await uow.session.execute(
+        sa.update(returns)
+        .where(returns.c.id == return_id)
+        .values(
+            exchange={
+                **row.exchange,
+                "status": "refunded_instead",
+                "refunded": outcome.refund,
+                "detail": detail,
+            },
+            refund=refunded,
+            value=(row.value or 0) + outcome.value,
+            tax_refunded=(row.tax_refunded or 0) + outcome.tax,
+        )
+    )
+    if row.status == "received":
+        await _move(uow.session, await _lock(uow.session, return_id), "refunded", datetime.now(UTC))
+    await repository.add_to_timeline(
+        uow.session, order.id, "exchange_refunded_instead", return_id=return_id, refund=outcome.refund
+    )
+    uow.publish(
+        contracts.ReturnRefunded(
+            return_id=return_id,
+            order_id=order.id,
+            customer=_customer(order),
+            currency=order.currency,
+            value=outcome.value,
+            refund=outcome.refund,
+            exchange_unavailable=[item["replacement_sku"] for item in units],
+        ),
+        subject=order.id,
+    )
+    await uow.commit()
+
+
+async def _exchange_view(session: AsyncSession, row: Row[Any]) -> dict[str, Any] | None:
+    """The exchange as the customer follows it; once released, its status is its shipment's."""
+    if row.exchange is None:
+        return None
+    view = {**row.exchange, "items": row.exchanges}
+    group_ids = row.exchange.get("group_ids") or []
+    if group_ids and row.exchange.get("status") in ("awaiting_payment", "released"):
+        statuses = {
+            str(status)
+            for (status,) in await session.execute(
+                sa.select(shipment_groups.c.status).where(shipment_groups.c.id.in_(group_ids))
+            )
+        }
+        for group_status, shown in (
+            ("balance_failed", "payment_failed"),
+            ("delivered", "delivered"),
+            ("shipped", "shipped"),
+            ("packed", "packed"),
+            ("picked", "picked"),
+            ("pick_requested", "released"),
+            ("released", "released"),
+        ):
+            if group_status in statuses:
+                view["status"] = shown
+                break
+    return view
+
+
 async def returns_of_order(session: AsyncSession, order_id: str) -> list[dict[str, Any]]:
     currency = await session.scalar(sa.select(orders.c.currency).where(orders.c.id == order_id))
     rows = await session.execute(
@@ -231,7 +474,7 @@ async def returns_of_order(session: AsyncSession, order_id: str) -> list[dict[st
         .where(returns.c.order_id == order_id)
         .order_by(returns.c.requested_at, returns.c.id)
     )
-    return [_view(row, currency or "") for row in rows]
+    return [{**_view(row, currency or ""), "exchange": await _exchange_view(session, row)} for row in rows]
 
 
 async def returns_by_status(session: AsyncSession, status: str | None, *, limit: int) -> list[dict[str, Any]]:
@@ -243,7 +486,10 @@ async def returns_by_status(session: AsyncSession, status: str | None, *, limit:
     )
     if status is not None:
         query = query.where(returns.c.status == status)
-    return [_view(row, row.currency) for row in await session.execute(query)]
+    return [
+        {**_view(row, row.currency), "exchange": await _exchange_view(session, row)}
+        for row in await session.execute(query)
+    ]
 
 
 async def _returnable(
@@ -262,6 +508,8 @@ async def _returnable(
     shipped: Counter[str] = Counter()
     where: dict[str, str] = {}
     for group in await _groups(uow, order_id, GroupStatus.SHIPPED, GroupStatus.DELIVERED):
+        if group.kind == "exchange":
+            continue  # a replacement is not an order line: returning it again is not built
         shipped_at = times.get(("shipped", str(group.fulfillment_id)))
         if shipped_at is None:
             continue
@@ -320,7 +568,9 @@ def _view(row: Row[Any], currency: str) -> dict[str, Any]:
         "value": row.value,
         "return_shipping_fee": row.return_shipping_fee,
         "restocking_fee": row.restocking_fee,
+        "tax_refunded": row.tax_refunded,
         "refund": row.refund,
+        "exchange": None if row.exchange is None else {**row.exchange, "items": row.exchanges},
         "history": row.history,
         "requested_at": row.requested_at,
     }

@@ -30,6 +30,7 @@ assert set(get_args(ReturnStatus)) == set(RETURN_STATUSES)
 class ReturnLineIn(Strict):
     sku: str = Field(min_length=1, max_length=64)
     quantity: int = Field(ge=1, le=100)
+    exchange_for: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class ReturnIn(Strict):
@@ -65,6 +66,9 @@ async def request_return(
             note=body.note,
             window_days=settings.return_window_days,
             now=clock.now(),
+            exchange_for={
+                line.sku: line.exchange_for for line in body.lines if line.exchange_for is not None
+            },
         )
     except OrderError as error:
         raise order_problem(error, otherwise="invalid_return") from error

@@ -2,10 +2,22 @@
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
+from shop_orders.domain import SameDayArea
 from shop_runtime.settings import ServiceSettings
+
+
+class SameDayAreaSetting(BaseModel):
+    """Where a stock location delivers the same day; every field given must match the shipping address."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    region: str | None = None
+    city: str | None = None
+    postal_prefixes: list[str] = Field(default_factory=list)
 
 
 class OrdersSettings(ServiceSettings):
@@ -33,19 +45,63 @@ class OrdersSettings(ServiceSettings):
         description="How long before a deferred balance charge the customer is reminded of it.",
     )
     shipping_rates: dict[str, dict[str, int]] = Field(
-        default={"standard": {"KRW": 3000, "USD": 500}, "express": {"KRW": 6000, "USD": 1500}},
-        description="Shipping charged once per order, by method and currency, in minor units.",
+        default={
+            "standard": {"KRW": 3000, "USD": 500},
+            "express": {"KRW": 6000, "USD": 1500},
+            "same_day": {"KRW": 9000, "USD": 2500},
+        },
+        description="Shipping charged once per order, by method and currency, in minor units. same_day is "
+        "offered only where same_day_areas says so.",
     )
     free_shipping_over: dict[str, int] = Field(
         default_factory=dict,
-        description="Shipping is free when an order's subtotal (before a discount code) reaches this amount, by "
-        'currency in minor units, e.g. {"KRW": 50000}; none by default.',
+        description="Standard shipping is free when an order's subtotal (before a discount code) reaches this "
+        'amount, by currency in minor units, e.g. {"KRW": 50000}; none by default. Express and same-day '
+        "always cost their rate.",
+    )
+    same_day_areas: dict[str, list[SameDayAreaSetting]] = Field(
+        default={"seoul-1": [SameDayAreaSetting(country="KR", city="Seoul")]},
+        description="By stock location, the areas it delivers to the same day, e.g. "
+        '{"seoul-1": [{"country": "KR", "city": "Seoul"}, {"country": "KR", "postal_prefixes": ["13"]}]}. '
+        "Same-day needs every line in stock at one such location.",
     )
     tax_rates: dict[str, int] = Field(
-        default={"KR": 1000},
-        description="Tax included in prices, in basis points, by shipping country or COUNTRY-REGION "
-        "(KR: 10 % VAT). Orders show the tax their total includes; prices never add tax on top.",
+        default={
+            "KR": 1000,
+            "US-CA": 725,
+            "US-NY": 400,
+            "US-TX": 625,
+            "US-WA": 650,
+            "CA": 500,
+            "CA-ON": 1300,
+            "CA-NS": 1400,
+            "CA-NB": 1500,
+        },
+        description="Tax rates in basis points by shipping country or COUNTRY-REGION (a region's entry wins): "
+        "KR 10 % VAT; US state sales tax (state rate only, a state not listed has none); CA 5 % GST, or HST "
+        "where a province harmonised it.",
     )
+    tax_added_on_top_countries: list[str] = Field(
+        default=["US", "CA"],
+        description="Countries whose prices are quoted before tax: the tax is added on top of the subtotal less "
+        "discount plus shipping, and charged. Everywhere else prices include the tax (KR).",
+    )
+
+    def same_day_rules(self) -> dict[str, list[SameDayArea]]:
+        """``same_day_areas`` as the domain reads them."""
+        return {
+            location: [
+                SameDayArea(
+                    country=area.country,
+                    region=area.region,
+                    city=area.city,
+                    postal_prefixes=tuple(area.postal_prefixes),
+                )
+                for area in areas
+            ]
+            for location, areas in self.same_day_areas.items()
+        }
+
     win_back_discount_percent: int = Field(
         default=0,
         ge=0,

@@ -59,6 +59,20 @@ orders = sa.Table(
         server_default="0",
         comment="Tax included in prices, basis points",
     ),
+    sa.Column(
+        "tax_added_on_top",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment="Prices were before tax: the total adds tax_added (US sales tax, CA GST/HST)",
+    ),
+    sa.Column(
+        "tax_added",
+        sa.BigInteger,
+        nullable=False,
+        server_default="0",
+        comment="Tax added on top of the prices and charged, minor units (0 where prices include tax)",
+    ),
     sa.Column("discount_code", sa.Text, comment="A win-back code redeemed at checkout"),
     sa.Column(
         "captured",
@@ -141,7 +155,7 @@ shipment_groups = sa.Table(
     ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.CheckConstraint("kind IN ('in_stock', 'preorder')", name="shipment_group_kind"),
+    sa.CheckConstraint("kind IN ('in_stock', 'preorder', 'exchange')", name="shipment_group_kind"),
 )
 
 order_timeline = sa.Table(
@@ -265,7 +279,20 @@ returns = sa.Table(
     sa.Column("value", sa.BigInteger),
     sa.Column("return_shipping_fee", sa.BigInteger),
     sa.Column("restocking_fee", sa.BigInteger),
+    sa.Column(
+        "tax_refunded", sa.BigInteger, comment="Tax added on top at checkout that the refund gives back"
+    ),
     sa.Column("refund", sa.BigInteger),
+    sa.Column(
+        "exchanges",
+        postgresql.JSONB,
+        comment="[{sku, quantity, replacement_sku, replacement_title, replacement_unit_price}] asked in exchange",
+    ),
+    sa.Column(
+        "exchange",
+        postgresql.JSONB,
+        comment="How the exchange went: {status, units, price_difference, tax, group_id, ...}",
+    ),
     sa.Column(
         "history", postgresql.JSONB, nullable=False, server_default="[]", comment="[{status, at}] each step"
     ),

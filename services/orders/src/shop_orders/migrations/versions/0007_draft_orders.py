@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0007_draft_orders"
-down_revision = "0006_tax_rate"
+down_revision = "0008_exchanges"
 branch_labels = None
 depends_on = None
 
