@@ -33,6 +33,7 @@ async def _checkout(
         currency=currency,
         payment_token=token,
         save_method=True,
+        balance_later=True,
     )
     await send(broker, command, subject=order_id)
     return await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == order_id)

@@ -31,6 +31,10 @@ class CapturePayment(Message):
         description="Staff saw this bank transfer arrive (a draft order marked as paid): record the capture "
         "in the ledger under this reference without charging the PSP",
     )
+    balance_later: bool = Field(
+        default=False,
+        description="This charge is the upfront part (a deposit) of an order whose balance is charged later",
+    )
 
 
 class PaymentEvent(Message):

@@ -384,6 +384,7 @@ async def take_payment_for_reserved_stock(
             # Kept for every order: a later balance, or the price difference of an exchange, is charged
             # off-session with it.
             save_method=True,
+            balance_later=sum(plan.balance.values()) > 0,
             bank_transfer_reference=bank_transfer_reference(order.payment_token),
         ),
         subject=order_id,

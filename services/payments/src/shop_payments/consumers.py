@@ -29,6 +29,7 @@ async def on_capture_payment(
         amount=Money(message.amount, message.currency),
         payment_token=message.payment_token,
         save_method=message.save_method,
+        balance_later=message.balance_later,
         bank_transfer_reference=message.bank_transfer_reference,
     )
 

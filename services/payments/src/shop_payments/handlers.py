@@ -64,6 +64,7 @@ async def capture_payment(
     payment_token: str,
     save_method: bool = False,
     bank_transfer_reference: str | None = None,
+    balance_later: bool = False,
 ) -> Payment:
     """Charge one step of an order and record the outcome; a step asked for again is told, not charged.
 
@@ -101,7 +102,7 @@ async def capture_payment(
             )
             payment = _payment_from(result, order_id=order_id, step=step, amount=amount)
         await repository.add_payment(uow.session, payment)
-        if save_method and payment.succeeded:
+        if save_method and payment.succeeded and bank_transfer_reference is None:
             await repository.save_method(
                 uow.session,
                 SavedMethod(order_id=order_id, token=payment_token, card=payment.card),
@@ -118,7 +119,7 @@ async def capture_payment(
     uow.publish(_outcome(payment, step), subject=order_id)
     await uow.commit()
     if charged_now:
-        _count_capture(payment, kind="deposit" if save_method else "checkout")
+        _count_capture(payment, kind="deposit" if balance_later else "checkout")
     return payment
 
 
