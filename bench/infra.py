@@ -44,8 +44,6 @@ def stack_config() -> StackConfig:
     """
     no_span_files = {f"SHOP_{service.upper()}_SPAN_FILE": "" for service in SERVICES}
     no_span_files["SHOP_GATEWAY_SPAN_FILE"] = ""
-    # The stack drops the caller's SHOP_* variables; pass the event loop on so runs can compare the two.
-    no_span_files["SHOP_EVENT_LOOP"] = os.environ.get("SHOP_EVENT_LOOP", "uvloop")
     base = int(os.environ.get("SHOP_BENCH_PORT_BASE", "28000"))
     return StackConfig(
         postgres="postgresql+asyncpg://postgres@127.0.0.1:5432",

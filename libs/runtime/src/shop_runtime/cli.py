@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 
-from shop_runtime import event_loop
 from shop_runtime.http import serve
 from shop_runtime.migrations import migrate, new_revision
 from shop_runtime.service import ServiceDefinition
@@ -34,8 +34,8 @@ def run_service(definition: ServiceDefinition, argv: list[str] | None = None) ->
     )
     try:
         if arguments.process == "http":
-            event_loop.run(serve(definition.http_app(settings), settings, port=arguments.port))
+            asyncio.run(serve(definition.http_app(settings), settings, port=arguments.port))
         else:
-            event_loop.run(run_worker(definition, settings))
+            asyncio.run(run_worker(definition, settings))
     finally:
         provider.shutdown()

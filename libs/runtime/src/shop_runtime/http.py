@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import Span
 
-from shop_runtime import dead_letters, event_loop
+from shop_runtime import dead_letters
 from shop_runtime.broker import connect
 from shop_runtime.card_data import mask_card_numbers
 from shop_runtime.clock import Clock, clock_for
@@ -146,7 +146,6 @@ async def serve(app: FastAPI, settings: ServiceSettings, *, port: int | None = N
         port=port or settings.http_port,
         log_config=None,
         access_log=False,
-        http=event_loop.http_parser(),
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         lifespan="on",
     )

@@ -1,11 +1,12 @@
 """``python -m shop_gateway``: run the public HTTP API."""
 
+import asyncio
+
 import uvicorn
 
 from shop_gateway.bootstrap import create_http_app
 from shop_gateway.logs import install_log_redaction
 from shop_gateway.settings import GatewaySettings
-from shop_runtime import event_loop
 from shop_runtime.telemetry import setup_telemetry
 
 
@@ -31,11 +32,10 @@ def main() -> None:
         # The gateway reads it itself, and only from the proxies in SHOP_GATEWAY_TRUSTED_PROXIES.
         proxy_headers=False,
         server_header=False,
-        http=event_loop.http_parser(),
         timeout_graceful_shutdown=10,
     )
     try:
-        event_loop.run(uvicorn.Server(config).serve())
+        asyncio.run(uvicorn.Server(config).serve())
     finally:
         provider.shutdown()
 
