@@ -22,8 +22,12 @@ from scripts.stack import ROOT, SERVICES, StackConfig
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672"
-VHOST = "shop_bench"
-DATABASE_PREFIX = "shop_bench_"
+RUN = os.environ.get("SHOP_BENCH_RUN") or os.environ.get("SHOP_TEST_RUN") or ""
+"""Names this bench's vhost and databases (``SHOP_BENCH_RUN``, else ``SHOP_TEST_RUN``), so two benches, or a
+bench and test runs, share one PostgreSQL and RabbitMQ without touching each other's."""
+VHOST = f"shop_bench_{RUN}" if RUN else "shop_bench"
+DATABASE_PREFIX = f"bench_{RUN}_" if RUN else "shop_bench_"
+"""A named run's prefix does not start with ``shop_bench_``, which an unnamed bench drops wholesale."""
 AMQP_URL = f"{RABBITMQ}/{VHOST}"
 VAR = ROOT / "var" / "bench"
 STAFF_KEY = "bench-staff-key-0123456789"

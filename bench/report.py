@@ -87,7 +87,9 @@ def write_report(results: dict[str, Any], out: Path) -> str:
         )
         p99 = s2["missed_out_final_answer_s"]["p99"]
         lines.append(
-            f"| S2 p99 final answer for those who missed out | {ms(p99)} (HTTP 202 p99 {ms(s2['http_answer_s']['p99'])}) | - | ≤ 1 s | "
+            f"| S2 p99 final answer for those who missed out | {ms(p99)} (HTTP 202 p99 {ms(s2['http_answer_s']['p99'])}; "
+            f"{s2.get('sold_out_at_checkout', 0)} told 409 sold_out at checkout, "
+            f"{s2['rejected']} rejected after a 202) | - | ≤ 1 s | "
             f"{_met(None if p99 is None else p99 <= 1)} |"
         )
     s3 = results.get("s3")

@@ -53,6 +53,8 @@ async def flash_drop(
         else:
             rejected.append(answer[1] - placed.scheduled)
             rejected_at.append(answer[1])
+    # A buyer orders already knew had missed out hears it in the checkout's answer (409 sold_out).
+    sold_out_at_once = [p for p in load.placed if p.status == 409 and p.error and '"sold_out"' in p.error]
     drop_orders = {p.order_id for p in accepted_http}
     reserved_times = sorted(
         events["catalog.stock.reserved.v1"]
@@ -63,7 +65,7 @@ async def flash_drop(
     on_hand, reserved = await stock_reserved()
     http_errors: dict[str, int] = {}
     for placed in load.placed:
-        if placed.status != 202:
+        if placed.status != 202 and placed not in sold_out_at_once:
             key = str(placed.status or placed.error)
             http_errors[key] = http_errors.get(key, 0) + 1
     result: dict[str, Any] = {
@@ -75,6 +77,8 @@ async def flash_drop(
         "http_errors": http_errors,
         "accepted_confirmed": len(confirmed),
         "rejected": len(rejected),
+        "sold_out_at_checkout": len(sold_out_at_once),
+        "sold_out_at_checkout_answer_s": summarize([p.answered - p.scheduled for p in sold_out_at_once]),
         "unanswered": unanswered + sum(http_errors.values()),
         "every_buyer_answered": all_answered and not http_errors,
         "catalog_on_hand": on_hand,
@@ -82,17 +86,22 @@ async def flash_drop(
         "oversold": max(len(confirmed) - units, 0) + max(reserved - on_hand, 0),
         "sold_out_after_s": sold_out_at,
         "http_answer_s": summarize([p.answered - p.scheduled for p in load.placed if p.status == 202]),
-        "missed_out_final_answer_s": summarize(rejected),
+        "missed_out_final_answer_s": summarize(
+            rejected + [p.answered - p.scheduled for p in sold_out_at_once]
+        ),
+        "missed_out_rejected_after_202_s": summarize(rejected),
         "timeline_s": {
             "arrivals": [round(p.scheduled - load.started, 3) for p in load.placed],
             "reserved": [round(t - load.started, 3) for t in reserved_times],
             "confirmed": sorted(round(t - load.started, 3) for t in confirmed),
             "rejected": sorted(round(t - load.started, 3) for t in rejected_at),
+            "sold_out_at_checkout": sorted(round(p.answered - load.started, 3) for p in sold_out_at_once),
         },
         "last_final_answer_after_s": (max(final_times) - load.started) if final_times else None,
     }
     print(
-        f"  S2: confirmed {len(confirmed)} (of {units}), rejected {len(rejected)}, unanswered {result['unanswered']}, "
+        f"  S2: confirmed {len(confirmed)} (of {units}), rejected {len(rejected)}, "
+        f"sold out at checkout {len(sold_out_at_once)}, unanswered {result['unanswered']}, "
         f"oversold {result['oversold']}, sold out after {sold_out_at if sold_out_at is None else round(sold_out_at, 2)}s, "
         f"missed-out p99 answer {result['missed_out_final_answer_s']['p99']}",
         flush=True,

@@ -194,3 +194,29 @@ class PreorderEtaChanged(CatalogEvent):
     reason: str = Field(
         description="inbound_expected, inbound_changed, inbound_received_short or queue_moved (places given back)"
     )
+
+
+class StockAvailabilityChanged(CatalogEvent):
+    """What a SKU can still sell, as catalog saw it under the SKU's locks: when it sold out (no units left in
+    stock, or a capped pre-order full) and every time units came back (a restock, a release, a return, a
+    policy change). Consumers keep the highest ``version`` only.
+
+    Between two messages a SKU's figures only go down, so the last one is never below what is left: a
+    consumer may refuse an order it cannot cover (more units than the figure) without asking catalog, but
+    must let catalog decide everything else.
+    """
+
+    TYPE: ClassVar[str] = "catalog.stock.availability_changed.v1"
+    sku: str
+    in_stock_units: int = Field(ge=0, description="Units that may still be reserved, over all locations.")
+    preorder_units_left: int | None = Field(
+        default=None,
+        ge=0,
+        description="Units the pre-order policy's cap still allows; None without a policy or a cap.",
+    )
+    policy_version: int | None = Field(
+        default=None,
+        description="Version of the SKU's pre-order policy (PreorderPolicyUpdated) the figures were counted "
+        "under; None when the SKU never had one.",
+    )
+    version: int = Field(ge=1, description="Grows with every message about this SKU; keep the highest.")

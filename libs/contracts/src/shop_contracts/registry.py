@@ -18,6 +18,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     catalog.PreorderAllocated,
     catalog.WaitlistNotification,
     catalog.PreorderEtaChanged,
+    catalog.StockAvailabilityChanged,
     orders.OrderPlaced,
     orders.OrderConfirmed,
     orders.OrderRejected,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -148,7 +149,8 @@ async def _count(uow: UnitOfWork, *, sku: str, location: str, delta: int, reason
     if delta > 0:
         await _allocate_to_waiting_preorders(uow, [level])
     await repository.save_stock_levels(uow.session, [level])
-    await _tell_waitlists(uow, available_before)
+    crossed = await _tell_waitlists(uow, available_before)
+    await _tell_availability(uow, [sku] if delta > 0 else crossed)
     await uow.session.execute(
         sa.insert(inventory_adjustments).values(sku=sku, location=location, delta=delta, reason=reason)
     )
@@ -267,7 +269,7 @@ async def reserve_stock(
     for planned in plan.in_stock:
         by_key[planned.sku, planned.location].reserve(planned.quantity)
     await repository.save_stock_levels(uow.session, levels)
-    await _tell_waitlists(uow, available_before)
+    sold_out = await _tell_waitlists(uow, available_before)
     for planned in plan.in_stock:
         await repository.add_to_reservation(
             uow.session,
@@ -278,6 +280,9 @@ async def reserve_stock(
         )
     accepted_preorders = []
     for line in plan.preorders:
+        cap = policies[line.sku].cap
+        if cap is not None and accepted.get(line.sku, 0) + line.quantity >= cap:
+            sold_out.append(line.sku)
         accepted_preorders.append(
             await repository.add_preorder(
                 uow.session,
@@ -314,6 +319,7 @@ async def reserve_stock(
         ),
         subject=order_id,
     )
+    await _tell_availability(uow, sold_out)
     await uow.commit()
 
 
@@ -342,6 +348,7 @@ async def _reserve_from_stock(uow: UnitOfWork, *, order_id: str, lines: list[Req
             sold_out = availability_changes(before, left).sold_out
             if sold_out:
                 await repository.reset_waitlist_notified(uow.session, sold_out, "back_in_stock")
+                await _tell_availability(uow, sold_out)
         planned = [
             PlannedLine(sku=sku, location=taken[sku].location, quantity=quantity)
             for sku, quantity in requested.items()
@@ -400,11 +407,15 @@ async def _accept_preorders(
     for line in lines:
         requested[line.sku] = requested.get(line.sku, 0) + line.quantity
     positions: dict[str, int] = {}
+    full: list[str] = []
     for sku in sorted(requested):
-        position = await repository.accept_units_within_cap(uow.session, read[sku], requested[sku])
-        if position is None:
+        accepted_now = await repository.accept_units_within_cap(uow.session, read[sku], requested[sku])
+        if accepted_now is None:
             break
-        positions[sku] = position
+        positions[sku], units = accepted_now
+        policy = read[sku].policy
+        if policy is not None and policy.cap is not None and units >= policy.cap:
+            full.append(sku)
     else:
         now = clock.now()
         accepted = [
@@ -440,6 +451,7 @@ async def _accept_preorders(
             ),
             subject=order_id,
         )
+        await _tell_availability(uow, full)
         return True
     for sku in positions:
         await repository.unaccept_units(uow.session, sku, requested[sku])
@@ -495,7 +507,8 @@ async def release_stock(uow: UnitOfWork, *, order_id: str, only: list[PlannedLin
         .where(reservations.c.order_id == order_id)
         .union(sa.select(preorders.c.sku).where(preorders.c.order_id == order_id))
     )
-    await repository.lock_preorder_policies(uow.session, list(touched.scalars()))
+    touched_skus = list(touched.scalars())
+    await repository.lock_preorder_policies(uow.session, touched_skus)
     given_back = await repository.release_preorders(
         uow.session, order_id, statuses=repository.ACCEPTED if only is None else ("waiting",)
     )
@@ -503,6 +516,7 @@ async def release_stock(uow: UnitOfWork, *, order_id: str, only: list[PlannedLin
     held = await _reservations(uow, order_id, status="reserved")
     if only is not None:
         held = _part_of(held, only)
+    came_back = set(given_back) | {line.sku for line in held}
     if held:
         held_skus = sorted({line.sku for line in held})
         levels = await repository.lock_stock_levels(uow.session, held_skus)
@@ -519,6 +533,7 @@ async def release_stock(uow: UnitOfWork, *, order_id: str, only: list[PlannedLin
         )
         await repository.save_stock_levels(uow.session, levels)
         await _tell_waitlists(uow, available_before)
+    await _tell_availability(uow, came_back)
     for sku in queues_moved:  # those behind the places given back may ship sooner
         await _tell_changed_ship_dates(uow, sku, reason="queue_moved")
     uow.publish(contracts.StockReleased(order_id=order_id), subject=order_id)
@@ -574,6 +589,7 @@ async def set_preorder_policy(
     else:
         await uow.session.execute(sa.insert(preorder_policies).values(sku=sku, **values))
     uow.publish(contracts.PreorderPolicyUpdated(sku=sku, policy=policy, version=version), subject=sku)
+    await _tell_availability(uow, [sku])
     if preorder_opens(previous_window, window_state(policy, now)):
         await _notify_waitlist(uow, sku=sku, kind="preorder_open", policy=policy)
     await _schedule_opening(uow, sku=sku, policy=policy, version=version, replaced=existing, now=now)
@@ -599,6 +615,7 @@ async def end_preorder_policy(uow: UnitOfWork, *, sku: str) -> SavedPolicy:
         .values(version=version, ended_at=sa.func.now(), updated_at=sa.func.now())
     )
     uow.publish(contracts.PreorderPolicyUpdated(sku=sku, policy=None, version=version), subject=sku)
+    await _tell_availability(uow, [sku])
     await uow.commit()
     return SavedPolicy(sku=sku, policy=None, version=version)
 
@@ -659,6 +676,7 @@ async def receive_inbound(
         allocated = sum(allocation.quantity for allocation in allocations)
         await repository.save_stock_levels(uow.session, [level])
         await _tell_waitlists(uow, available_before)
+        await _tell_availability(uow, [inbound.sku])
     await uow.session.execute(
         sa.update(inbounds)
         .where(inbounds.c.id == inbound_id)
@@ -870,11 +888,11 @@ async def unsubscribe_from_waitlist(uow: UnitOfWork, *, entry_id: uuid.UUID) -> 
     await uow.commit()
 
 
-async def _tell_waitlists(uow: UnitOfWork, available_before: dict[str, int]) -> None:
+async def _tell_waitlists(uow: UnitOfWork, available_before: dict[str, int]) -> list[str]:
     """Tell the waitlists of SKUs that came back in stock; let those that sold out hear of the next restock.
 
     Called after the levels were saved, under the locks of the SKUs' levels, with what was available
-    before the change.
+    before the change. Returns the SKUs that sold out.
     """
     available_after = await repository.available_units(uow.session, available_before)
     changes = availability_changes(available_before, available_after)
@@ -882,6 +900,39 @@ async def _tell_waitlists(uow: UnitOfWork, available_before: dict[str, int]) -> 
         await repository.reset_waitlist_notified(uow.session, changes.sold_out, "back_in_stock")
     for sku in changes.back_in_stock:
         await _notify_waitlist(uow, sku=sku, kind="back_in_stock")
+    return list(changes.sold_out)
+
+
+async def _tell_availability(uow: UnitOfWork, skus: Iterable[str]) -> None:
+    """Publish what each SKU can still sell (``StockAvailabilityChanged``), in the unit of work that changed it.
+
+    Called where a SKU sold out (its last units reserved, its pre-order cap reached) and wherever units may
+    have come back (a release, a receipt, a count in, a policy saved or ended). Between those calls a SKU's
+    figures only go down, so the last message is never below what is left. The figures are read after the
+    SKU's availability version is taken, whose row lock is held to the commit: a later version is counted
+    after every earlier one committed, so the highest version is the latest state.
+    """
+    wanted = sorted(set(skus))
+    if not wanted:
+        return
+    versions = {sku: await repository.next_availability_version(uow.session, sku) for sku in wanted}
+    available = await repository.available_units(uow.session, wanted)
+    records = await repository.preorder_policies_now(uow.session, wanted)
+    for sku in wanted:
+        record = records.get(sku)
+        cap = record.policy.cap if record is not None and record.policy is not None else None
+        uow.publish(
+            contracts.StockAvailabilityChanged(
+                sku=sku,
+                in_stock_units=available.get(sku, 0),
+                preorder_units_left=(
+                    None if cap is None or record is None else max(cap - record.accepted_units, 0)
+                ),
+                policy_version=None if record is None else record.version,
+                version=versions[sku],
+            ),
+            subject=sku,
+        )
 
 
 async def _notify_waitlist(

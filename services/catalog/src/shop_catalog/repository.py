@@ -223,9 +223,11 @@ async def accept_units(session: AsyncSession, sku: str, quantity: int) -> int:
     return int(position)
 
 
-async def accept_units_within_cap(session: AsyncSession, record: PolicyRecord, quantity: int) -> int | None:
-    """Like ``accept_units``, deciding the cap in the same statement; None when the cap is reached or the
-    policy is no longer the one read (ended or changed since).
+async def accept_units_within_cap(
+    session: AsyncSession, record: PolicyRecord, quantity: int
+) -> tuple[int, int] | None:
+    """Like ``accept_units``, deciding the cap in the same statement: the place and the units now accepted;
+    None when the cap is reached or the policy is no longer the one read (ended or changed since).
 
     The cap check is in the UPDATE's WHERE clause: PostgreSQL re-checks it on the row's latest version after
     waiting for a concurrent acceptance, so racing orders never accept more than the cap.
@@ -244,10 +246,24 @@ async def accept_units_within_cap(session: AsyncSession, record: PolicyRecord, q
                 accepted_units=policy.accepted_units + quantity,
                 last_queue_position=policy.last_queue_position + 1,
             )
-            .returning(policy.last_queue_position)
+            .returning(policy.last_queue_position, policy.accepted_units)
         )
-    ).scalar_one_or_none()
-    return None if position is None else int(position)
+    ).first()
+    return None if position is None else (int(position[0]), int(position[1]))
+
+
+async def next_availability_version(session: AsyncSession, sku: str) -> int:
+    """Bump the SKU's availability version and lock its variant row until commit, so the availability
+    messages of one SKU are numbered in the order their transactions commit."""
+    version = (
+        await session.execute(
+            sa.update(variants)
+            .where(variants.c.sku == sku)
+            .values(availability_version=variants.c.availability_version + 1)
+            .returning(variants.c.availability_version)
+        )
+    ).scalar_one()
+    return int(version)
 
 
 async def unaccept_units(session: AsyncSession, sku: str, quantity: int) -> None:

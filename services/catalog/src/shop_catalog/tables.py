@@ -30,6 +30,14 @@ variants = sa.Table(
     sa.Column("options", postgresql.JSONB, nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column(
+        "availability_version",
+        sa.BigInteger,
+        nullable=False,
+        server_default="0",
+        comment="Version of the last availability message about this SKU; bumped under the row's lock, "
+        "so versions follow the order in which the changes commit.",
+    ),
 )
 
 prices = sa.Table(

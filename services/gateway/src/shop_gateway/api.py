@@ -302,7 +302,7 @@ async def get_product(product_id: uuid.UUID, services: ServicesDep) -> JSONRespo
     dependencies=[Depends(checkout_limit)],
     responses={
         202: {"model": PlacedOrderOut, "description": "The order is placed"},
-        **problems(401, 404, 429),
+        **problems(401, 404, 409, 429),
     },
 )
 async def place_order(
@@ -323,6 +323,8 @@ async def place_order(
 
     Only the fields documented here are accepted: a checkout naming a price, total or status is refused (422).
     Rate-limited per client: 429 with ``Retry-After`` when a client checks out too often.
+    A line catalog already said it cannot cover (sold out, or its pre-order cap full) answers 409 ``sold_out``
+    at once, naming the line; nothing is stored, so the same key may be tried again once it is back in stock.
 
     With a customer's token (``Authorization: Bearer``) the order belongs to the account; email, locale and
     shipping address may then be left out (the account's, its default address, or ``shipping_address_id``)."""

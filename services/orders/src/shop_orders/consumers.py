@@ -34,6 +34,17 @@ async def on_preorder_policy_updated(message: catalog.PreorderPolicyUpdated, uow
     )
 
 
+async def on_stock_availability_changed(message: catalog.StockAvailabilityChanged, uow: UnitOfWork) -> None:
+    await handlers.record_availability(
+        uow,
+        sku=message.sku,
+        in_stock_units=message.in_stock_units,
+        preorder_units_left=message.preorder_units_left,
+        policy_version=message.policy_version,
+        version=message.version,
+    )
+
+
 async def on_stock_reserved(message: catalog.StockReserved, uow: UnitOfWork) -> None:
     if message.exchange_id is not None:
         await returns.exchange_reserved(uow, return_id=message.exchange_id, lines=message.lines)
@@ -261,6 +272,7 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
     return {
         catalog.VariantUpdated: on_variant_updated,
         catalog.PreorderPolicyUpdated: on_preorder_policy_updated,
+        catalog.StockAvailabilityChanged: on_stock_availability_changed,
         catalog.StockReserved: on_stock_reserved,
         catalog.StockRejected: on_stock_rejected,
         catalog.PreorderAllocated: functools.partial(on_preorder_allocated, clock=clock, settings=settings),

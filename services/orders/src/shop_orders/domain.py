@@ -32,6 +32,10 @@ class NotSoldInCurrency(OrderError):
     pass
 
 
+class SoldOut(OrderError):
+    """Catalog said the SKU cannot cover the line: no units left in stock, or its pre-order cap is full."""
+
+
 class UnknownShippingMethod(OrderError):
     pass
 
@@ -345,6 +349,46 @@ class CatalogVariant:
     title: str
     prices: dict[str, int]
     preorder_policy: PreorderPolicy | None = None
+    policy_version: int | None = None
+    """Version of ``preorder_policy`` (None when catalog never sent one)."""
+    availability: Availability | None = None
+    """What catalog last said the SKU can still sell; None when it has not said."""
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Catalog's last word on what a SKU can still sell (``StockAvailabilityChanged``). Between two words the
+    figures only go down, so they are an upper bound: a line above them cannot be served."""
+
+    in_stock_units: int
+    preorder_units_left: int | None
+    """Under the policy's cap; None without a policy or a cap."""
+    policy_version: int | None
+    """The policy version the figures were counted under."""
+
+
+def sold_out_reason(variant: CatalogVariant, now: datetime) -> str | None:
+    """Why catalog is known to refuse the variant now (it is sold out), or None when only catalog can say.
+
+    Decides only what catalog's last figures rule out, under the same pre-order policy as orders' own copy
+    (another version means one of the two is behind: catalog decides): an in-stock SKU with no units left,
+    an open pre-order whose cap is full, or a policy that sells from stock and then on pre-order when both
+    are gone. A SKU with some units left is catalog's to decide, even for a line of more units (catalog
+    names the shortage); so is a window that is not open.
+    """
+    figures = variant.availability
+    if figures is None or figures.policy_version != variant.policy_version:
+        return None
+    policy = variant.preorder_policy
+    out_of_stock = figures.in_stock_units == 0
+    cap_full = figures.preorder_units_left == 0
+    if policy is None:
+        return "out_of_stock" if out_of_stock else None
+    if policy.continue_selling_when_sold_out:
+        return "preorder_cap_reached" if out_of_stock and cap_full else None
+    if window_state(policy, now) == "open" and cap_full:
+        return "preorder_cap_reached"
+    return None
 
 
 @dataclass(frozen=True)
@@ -409,6 +453,10 @@ def price_checkout(
             raise UnknownSku(f"no product variant has SKU {line.sku!r}", field=f"lines[{index}].sku")
         if currency not in variant.prices:
             raise NotSoldInCurrency(f"{line.sku} has no price in {currency}", field=f"lines[{index}].sku")
+        sold_out = sold_out_reason(variant, now)
+        if sold_out is not None:
+            what = "its pre-order is full" if sold_out == "preorder_cap_reached" else "no units are left"
+            raise SoldOut(f"{line.sku} is sold out: {what}", field=f"lines[{index}].sku")
         policy = variant.preorder_policy
         percent_off = 0
         if policy is not None and window_state(policy, now) == "open":

@@ -139,6 +139,29 @@ async def upsert_catalog_variant(
     await uow.commit()
 
 
+async def record_availability(
+    uow: UnitOfWork,
+    *,
+    sku: str,
+    in_stock_units: int,
+    preorder_units_left: int | None,
+    policy_version: int | None,
+    version: int,
+) -> None:
+    """Keep what catalog says a SKU can still sell, so checkout refuses at once what it rules out."""
+    await repository.upsert_availability(
+        uow.session,
+        {
+            "sku": sku,
+            "in_stock_units": in_stock_units,
+            "preorder_units_left": preorder_units_left,
+            "policy_version": policy_version,
+            "version": version,
+        },
+    )
+    await uow.commit()
+
+
 async def upsert_preorder_policy(
     uow: UnitOfWork, *, sku: str, policy: PreorderPolicy | None, version: int
 ) -> None:

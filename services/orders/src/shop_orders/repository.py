@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_contracts.values import PreorderPolicy
 from shop_orders.domain import (
+    Availability,
     CatalogVariant,
     OrderStatus,
     UnknownDiscountCode,
@@ -19,6 +20,7 @@ from shop_orders.domain import (
     check_discount_code,
 )
 from shop_orders.tables import (
+    catalog_availability,
     catalog_preorder_policies,
     catalog_variants,
     discount_codes,
@@ -29,9 +31,19 @@ from shop_orders.tables import (
 
 
 async def variants_by_sku(session: AsyncSession, skus: list[str]) -> dict[str, CatalogVariant]:
+    """Orders' copy of the variants: prices, pre-order policies and what catalog last said is left."""
     rows = await session.execute(
-        sa.select(catalog_variants, catalog_preorder_policies.c.policy)
+        sa.select(
+            catalog_variants,
+            catalog_preorder_policies.c.policy,
+            catalog_preorder_policies.c.version.label("policy_version"),
+            catalog_availability.c.in_stock_units,
+            catalog_availability.c.preorder_units_left,
+            catalog_availability.c.policy_version.label("availability_policy_version"),
+            catalog_availability.c.version.label("availability_version"),
+        )
         .outerjoin(catalog_preorder_policies, catalog_preorder_policies.c.sku == catalog_variants.c.sku)
+        .outerjoin(catalog_availability, catalog_availability.c.sku == catalog_variants.c.sku)
         .where(catalog_variants.c.sku.in_(skus))
     )
     return {
@@ -40,9 +52,29 @@ async def variants_by_sku(session: AsyncSession, skus: list[str]) -> dict[str, C
             title=row.title,
             prices=dict(row.prices),
             preorder_policy=PreorderPolicy.model_validate(row.policy) if row.policy else None,
+            policy_version=row.policy_version,
+            availability=None
+            if row.availability_version is None
+            else Availability(
+                in_stock_units=row.in_stock_units,
+                preorder_units_left=row.preorder_units_left,
+                policy_version=row.availability_policy_version,
+            ),
         )
         for row in rows
     }
+
+
+async def upsert_availability(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Keep catalog's newest word on a SKU's availability; an older one arriving late changes nothing."""
+    statement = insert(catalog_availability).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[catalog_availability.c.sku],
+            set_={key: statement.excluded[key] for key in values if key != "sku"},
+            where=catalog_availability.c.version < statement.excluded.version,
+        )
+    )
 
 
 async def upsert_preorder_policy(

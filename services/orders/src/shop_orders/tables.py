@@ -32,6 +32,19 @@ catalog_preorder_policies = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
+catalog_availability = sa.Table(
+    "catalog_availability",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("in_stock_units", sa.Integer, nullable=False),
+    sa.Column("preorder_units_left", sa.Integer, comment="Under the pre-order cap; NULL without a cap"),
+    sa.Column(
+        "policy_version", sa.Integer, comment="The pre-order policy version the figures were counted under"
+    ),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    comment="Catalog's last word on what each SKU can still sell: checkout refuses what it rules out",
+)
+
 orders = sa.Table(
     "orders",
     metadata,
