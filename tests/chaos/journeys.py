@@ -276,7 +276,9 @@ class Driver:
         elif kind is Kind.STAFF_CANCELS_PICKED:
             await self.order_in(journey, lambda v: bool(_fulfillment_ids(v)), "pick requested")
             await self.warehouse(_fulfillment_ids(journey.view)[0], {"type": "picked"})
-            await self.refresh(journey)
+            # Cancel once orders heard of the pick, so this is a cancellation of picked goods.
+            picked = lambda v: any(g.get("status") == "picked" for g in v.get("shipment_groups", []))  # noqa: E731
+            await self.order_in(journey, picked, "picked")
             await self.cancel(journey, staff=True, reason="payment_method")
         elif kind is Kind.DELIVERED or kind in RETURNED:
             await self.deliver(journey)
