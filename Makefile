@@ -21,7 +21,7 @@ help:
 	@echo "make test  - lint, type-check and run every test (unit, integration, system)"
 	@echo "make audit - check the invariants across every service's database (read-only)"
 	@echo "make bench - the benchmark suite (S1-S4, memory, profiles) into var/bench/<time>/"
-	@echo "make chaos - fault injection against a whole running shop (restarts the local RabbitMQ and PostgreSQL)"
+	@echo "make chaos - fault injection against a whole running shop, on a private PostgreSQL and RabbitMQ it starts"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -67,7 +67,7 @@ bench: install
 	$(PY) -m bench all --profile
 
 chaos: install
-	$(PY) -m pytest tests/chaos -q -p no:cacheprovider
+	$(PY) -m pytest tests/chaos -q -p no:cacheprovider $(PYTEST_ARGS)
 
 audit: install
 	$(PY) -m shop_ops audit

@@ -1,9 +1,11 @@
-"""The chaos suite's shops: real processes on loopback with databases, vhost and ports of their own.
+"""The chaos suite's shops: real processes on loopback, on a PostgreSQL cluster and a RabbitMQ node of their own.
 
-Names never collide with tests/system: databases ``shop_test_chaos_*``, vhost ``shop_test_chaos``, ports
-from 38000 (the StackConfig is built here, explicitly, so importing this module changes no one's env).
-The suite only runs when asked for by path (``pytest tests/chaos``, ``make chaos``) or with SHOP_CHAOS=1:
-a plain ``pytest tests`` skips it (it restarts the shared RabbitMQ and PostgreSQL).
+The session starts a private PostgreSQL and RabbitMQ (tests/chaos/servers.py) that the faults restart, so the
+machine's servers and anyone's tests on them are never touched. Ports start at SHOP_CHAOS_PORT_BASE (by default
+SHOP_TEST_PORT_BASE + 20000: 38000) and never collide with tests/system; the StackConfig is built here,
+explicitly, so importing this module changes no one's env. The suite only runs when asked for by path
+(``pytest tests/chaos``, ``make chaos``) or with SHOP_CHAOS=1: a plain ``pytest tests`` skips it (it takes
+minutes).
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ import pytest
 
 from scripts.stack import SERVICES, Stack, StackConfig
 from tests.chaos.report import REPORTS, summary_lines
+from tests.chaos.servers import MissingServerBinaries, Servers, activate, deactivate
 from tests.support import infra
 
 CHAOS_RUN = "_chaos"
 CHAOS_VHOST = "shop_test_chaos"
-CHAOS_PORT_BASE = 38000
+CHAOS_PORT_BASE = int(os.environ.get("SHOP_CHAOS_PORT_BASE", str(infra.PORT_BASE + 20000)))
 STAFF_KEY = "staff-key-for-chaos-tests"
 WAREHOUSE_KEY = "warehouse-key-for-chaos-tests"
-RETRY_DELAYS_MS = "[100, 300, 800]"
+# Quick, but longer in all (10.5 s) than a PostgreSQL restart takes: a message that fails while the database
+# restarts is retried after it is back, not parked (production retries for 36 s).
+RETRY_DELAYS_MS = "[500, 2000, 8000]"
 CHAOS_DIR = Path(__file__).resolve().parent
+SERVERS_USED: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,19 +57,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if REPORTS:
         terminalreporter.section("chaos scenarios")
+        for used in SERVERS_USED:
+            terminalreporter.write_line(f"servers: {used}")
         for line in summary_lines():
             terminalreporter.write_line(line)
 
 
-def chaos_config(var: Path, *, replicas: int) -> StackConfig:
-    # PostgreSQL is shared (max_connections 100): at most 4 connections per process and pool.
+def chaos_config(servers: Servers, var: Path, *, replicas: int) -> StackConfig:
+    # Small pools: a fault cuts fewer connections, and the machine's PostgreSQL (max_connections 100) still
+    # fits the shop when SHOP_CHAOS_SHARED_SERVERS=1.
     pool = {f"SHOP_{service.upper()}_DATABASE_POOL_SIZE": "2" for service in SERVICES}
     quick = {f"SHOP_{service.upper()}_RELAY_IDLE_POLL_SECONDS": "0.5" for service in SERVICES}
     grace = {f"SHOP_{service.upper()}_SHUTDOWN_GRACE_SECONDS": "5" for service in SERVICES}
     return StackConfig(
-        postgres=infra.POSTGRES,
+        postgres=servers.postgres_url,
         database_prefix=f"shop_test{CHAOS_RUN}_" if replicas == 1 else f"shop_test{CHAOS_RUN}_r{replicas}_",
-        amqp_url=infra.amqp_url(CHAOS_VHOST),
+        amqp_url=servers.amqp_url(CHAOS_VHOST),
         gateway_port=CHAOS_PORT_BASE,
         first_service_port=CHAOS_PORT_BASE + 101,
         smtp_port=CHAOS_PORT_BASE + 25,
@@ -79,7 +88,8 @@ def chaos_config(var: Path, *, replicas: int) -> StackConfig:
 class Shops:
     """At most one chaos shop runs at a time (the machine has two cores): asking for another stops the first."""
 
-    def __init__(self, var: Path) -> None:
+    def __init__(self, servers: Servers, var: Path) -> None:
+        self.servers = servers
         self.var = var
         self.current: Stack | None = None
 
@@ -87,8 +97,8 @@ class Shops:
         if self.current is not None and self.current.config.replicas == replicas:
             return self.current
         self.close()
-        config = chaos_config(self.var / f"replicas-{replicas}", replicas=replicas)
-        infra.reset_vhost(CHAOS_VHOST)
+        config = chaos_config(self.servers, self.var / f"replicas-{replicas}", replicas=replicas)
+        self.servers.reset_vhost(CHAOS_VHOST)
         for service in SERVICES:
             asyncio.run(infra.drop_database(config.database_url(service)))
         stack = Stack(config)
@@ -113,13 +123,34 @@ class Shops:
 
 
 @pytest.fixture(scope="session")
-def shops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shops]:
-    shops = Shops(tmp_path_factory.mktemp("chaos"))
+def servers() -> Iterator[Servers]:
+    """The session's PostgreSQL and RabbitMQ, stopped and deleted at its end (also after a failure)."""
+    try:
+        started = Servers(CHAOS_PORT_BASE)
+    except MissingServerBinaries as missing:
+        raise RuntimeError(
+            f"{missing}: the chaos suite needs them for its private servers; SHOP_CHAOS_SHARED_SERVERS=1 runs it"
+            " against (and restarts) the machine's PostgreSQL and RabbitMQ instead"
+        ) from missing
+    activate(started)
+    SERVERS_USED.append(started.describe())
+    try:
+        yield started
+    finally:
+        deactivate(started)
+        started.close()
+
+
+@pytest.fixture(scope="session")
+def shops(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shops]:
+    shops = Shops(servers, tmp_path_factory.mktemp("chaos"))
     try:
         yield shops
     finally:
-        shops.close()
-        infra.delete_vhost(CHAOS_VHOST)
+        try:
+            shops.close()
+        finally:
+            servers.delete_vhost(CHAOS_VHOST)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Faults on the shared servers: restart RabbitMQ's app and PostgreSQL, always putting them back."""
+"""Faults on the machine's own servers (only with SHOP_CHAOS_SHARED_SERVERS=1, see servers.py): restart
+RabbitMQ's app and PostgreSQL, always putting them back."""
 
 from __future__ import annotations
 

@@ -13,6 +13,8 @@ class ScenarioReport:
     completed: int = 0
     lost: int = 0
     charged_twice: int = 0
+    oversold: int = 0
+    """Units that left stock without an order keeping them (checked where a scenario counts stock)."""
     audit_violations: int | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -24,7 +26,8 @@ class ScenarioReport:
         audit = "not run" if self.audit_violations is None else str(self.audit_violations)
         text = (
             f"{self.name:<28} faults={len(self.faults):<3} orders={self.orders:<5} completed={self.completed:<5}"
-            f" lost={self.lost} charged_twice={self.charged_twice} audit_violations={audit}"
+            f" lost={self.lost} charged_twice={self.charged_twice} oversold={self.oversold}"
+            f" audit_violations={audit}"
             f" ({self.seconds:.0f}s)"
         )
         details = [f"    fault: {fault}" for fault in self.faults] + [f"    {note}" for note in self.notes]
@@ -40,6 +43,7 @@ def summary_lines() -> list[str]:
         f"TOTAL scenarios={len(REPORTS)} faults={sum(len(r.faults) for r in REPORTS)}"
         f" orders={sum(r.orders for r in REPORTS)} lost={sum(r.lost for r in REPORTS)}"
         f" charged_twice={sum(r.charged_twice for r in REPORTS)}"
+        f" oversold={sum(r.oversold for r in REPORTS)}"
         f" audit_violations={sum(r.audit_violations or 0 for r in REPORTS)}"
     )
     return lines

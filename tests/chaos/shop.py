@@ -20,9 +20,9 @@ from sqlalchemy.engine import make_url
 
 from scripts.stack import ROOT, SERVICES, Stack
 from shop_contracts.routing import parking_queue, service_queue
+from tests.chaos import servers
 from tests.chaos.conftest import CHAOS_VHOST, STAFF_KEY
 from tests.chaos.report import ScenarioReport
-from tests.support import infra
 
 STAFF = {"X-Api-Key": STAFF_KEY}
 ADDRESS = {"name": "김민수", "line1": "테헤란로 1", "city": "Seoul", "postal_code": "06236", "country": "KR"}
@@ -247,23 +247,9 @@ def assert_settled(settled: Settled, *, expect: str = "confirmed", total: int | 
 
 def queue_table(vhost: str = CHAOS_VHOST) -> dict[str, tuple[int, int]]:
     """Every queue of the vhost: (messages ready + unacknowledged, consumers)."""
-    listed = subprocess.run(
-        [
-            infra.rabbitmqctl(),
-            "-q",
-            "list_queues",
-            "-p",
-            vhost,
-            "--no-table-headers",
-            "name",
-            "messages",
-            "consumers",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
+    listed = servers.active().rabbitmqctl(
+        "-q", "list_queues", "-p", vhost, "--no-table-headers", "name", "messages", "consumers", timeout=60
+    )
     table = {}
     for line in listed.splitlines():
         parts = line.split("\t")

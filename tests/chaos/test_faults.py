@@ -17,15 +17,16 @@ import aio_pika
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from scripts.stack import Stack
 from shop_contracts import Envelope
 from shop_contracts.payments import PaymentSucceeded
 from shop_contracts.routing import COMMANDS_EXCHANGE
 from shop_runtime.broker import declare_exchanges
-from tests.chaos import faults
 from tests.chaos.proxy import FlakyProxy
 from tests.chaos.report import REPORTS, ScenarioReport
+from tests.chaos.servers import Servers
 from tests.chaos.shop import (
     Placed,
     assert_audit_clean,
@@ -47,7 +48,7 @@ from tests.chaos.shop import (
 )
 from tests.support.messages import send
 
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(360)]
 
 
 @contextmanager
@@ -145,7 +146,9 @@ async def test_2_kill_9_the_payments_worker_in_the_middle_of_handlers(
         await finish(stack, gateway, report, orders)
 
 
-async def test_3_restart_rabbitmq_under_load(stack: Stack, gateway: httpx.AsyncClient) -> None:
+async def test_3_restart_rabbitmq_under_load(
+    stack: Stack, gateway: httpx.AsyncClient, servers: Servers
+) -> None:
     with scenario("3 RabbitMQ restart") as report:
         sku = new_sku()
         await product_in_stock(gateway, sku=sku, units=500)
@@ -159,14 +162,14 @@ async def test_3_restart_rabbitmq_under_load(stack: Stack, gateway: httpx.AsyncC
         during: asyncio.Task[list[Placed]] | None = None
         try:
             started = time.monotonic()
-            await asyncio.to_thread(faults.rabbit_stop_app)
+            await asyncio.to_thread(servers.rabbit_stop_app)
             report.fault("rabbitmqctl stop_app under load")
             # Placing an order must not need the broker: the command waits in orders' outbox.
             during = background(place_many([gateway], [checkout(sku) for _ in range(5)]))
             done, _ = await asyncio.wait({during}, timeout=8)
             report.notes.append(f"checkouts accepted while the broker was down: {5 if done else 'not all'}")
         finally:
-            await asyncio.to_thread(faults.rabbit_start_app)
+            await asyncio.to_thread(servers.rabbit_start_app)
             report.notes.append(f"broker outage {time.monotonic() - started:.1f}s")
         orders = await burst + await during
         try:
@@ -179,7 +182,9 @@ async def test_3_restart_rabbitmq_under_load(stack: Stack, gateway: httpx.AsyncC
                 await drained(stack, timeout=120)
 
 
-async def test_4_restart_postgresql_under_load(stack: Stack, gateway: httpx.AsyncClient) -> None:
+async def test_4_restart_postgresql_under_load(
+    stack: Stack, gateway: httpx.AsyncClient, servers: Servers
+) -> None:
     with scenario("4 PostgreSQL restart") as report:
         sku = new_sku()
         await product_in_stock(gateway, sku=sku, units=500)
@@ -192,10 +197,10 @@ async def test_4_restart_postgresql_under_load(stack: Stack, gateway: httpx.Asyn
         await until(flowing, what="orders flowing")
         try:
             started = time.monotonic()
-            await asyncio.to_thread(faults.postgres_restart)
-            report.fault("pg_ctlcluster restart under load")
+            await asyncio.to_thread(servers.postgres_restart)
+            report.fault("PostgreSQL restart (fast shutdown) under load")
         finally:
-            await asyncio.to_thread(faults.postgres_ensure_running)
+            await asyncio.to_thread(servers.postgres_ensure_running)
             report.notes.append(f"database restart took {time.monotonic() - started:.1f}s")
         orders = await burst
         await finish(stack, gateway, report, orders)
@@ -262,6 +267,7 @@ async def test_5_the_same_message_delivered_three_times_concurrently(
         record(report, orders, settled)
         available = (await gateway.get(f"/v1/products/{product_id}")).json()["variants"][0]["available"]
         report.notes.append(f"stock available {available} of 100 after 7 orders of 1")
+        report.oversold += max(0, (100 - 7) - available)
         duplicates = stack.log_tails(["catalog-worker", "payments-worker"], lines=3000).count("duplicate ")
         report.notes.append(f"duplicate deliveries logged as ignored: {duplicates}")
         for placed in orders:
@@ -355,13 +361,21 @@ async def test_7_the_psp_times_out_or_errors_and_then_succeeds(
         report.notes.append(f"PSP failures retried by the worker (log lines): {retried}")
 
 
-async def test_8_a_slow_flaky_database_connection(stack: Stack, gateway: httpx.AsyncClient) -> None:
+async def test_8_a_slow_flaky_database_connection(
+    stack: Stack, gateway: httpx.AsyncClient, servers: Servers
+) -> None:
     with scenario("8 flaky DB proxy (payments)") as report:
         sku = new_sku()
         await product_in_stock(gateway, sku=sku, units=500)
         port = stack.config.gateway_port + 90
-        proxy = FlakyProxy(listen_port=port, drop_every_seconds=1.5).start()
-        through_proxy = stack.config.database_url("payments").replace(":5432/", f":{port}/")
+        proxy = FlakyProxy(
+            listen_port=port, target_port=servers.postgres_port, drop_every_seconds=1.5
+        ).start()
+        through_proxy = (
+            make_url(stack.config.database_url("payments"))
+            .set(port=port)
+            .render_as_string(hide_password=False)
+        )
         env = {"SHOP_PAYMENTS_DATABASE_URL": through_proxy}
         try:
             stack.restart("payments-worker", extra_env=env)

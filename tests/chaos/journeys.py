@@ -1,0 +1,330 @@
+"""Whole customer journeys for the soak: orders kept, cancelled by the customer or staff in several states,
+shipped and delivered, or delivered and returned (request, approval, warehouse receipt, refund).
+
+Each journey places its order, waits for the state it acts in (polling the gateway with a deadline), acts the
+way a storefront, a member of staff or a warehouse would (retrying through a process that restarts), then
+says whether it ended as a customer would expect: its final status, what was refunded, its return refunded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from tests.chaos.conftest import STAFF_KEY, WAREHOUSE_KEY
+from tests.chaos.shop import PRICE, Placed, checkout, place, retrying, view_of
+
+STAFF = {"X-Api-Key": STAFF_KEY}
+WAREHOUSE = {"X-Api-Key": WAREHOUSE_KEY}
+RETURN_SHIPPING_FEE = 3000  # SHOP_ORDERS_RETURN_SHIPPING_FEE for KRW, the customer's reason
+RESTOCKING_PERCENT = 10  # SHOP_ORDERS_RESTOCKING_FEE_PERCENT, for changed_mind
+
+
+class Kind(StrEnum):
+    KEPT = "in-stock kept"
+    PREORDER = "pre-order kept"
+    DELIVERED = "delivered"
+    CUSTOMER_CANCELS_AT_ONCE = "customer cancels at once"
+    CUSTOMER_CANCELS_PREORDER = "customer cancels confirmed pre-order"
+    CUSTOMER_CANCELS_PICK_REQUESTED = "customer cancels, pick requested"
+    STAFF_CANCELS_PICKED = "staff cancels, picked"
+    STAFF_CANCELS_PREORDER = "staff cancels confirmed pre-order"
+    RETURN_CHANGED_MIND = "returned resellable (changed mind)"
+    RETURN_DAMAGED = "returned damaged"
+
+
+CANCELLED = {
+    Kind.CUSTOMER_CANCELS_AT_ONCE,
+    Kind.CUSTOMER_CANCELS_PREORDER,
+    Kind.CUSTOMER_CANCELS_PICK_REQUESTED,
+    Kind.STAFF_CANCELS_PICKED,
+    Kind.STAFF_CANCELS_PREORDER,
+}
+RETURNED = {Kind.RETURN_CHANGED_MIND, Kind.RETURN_DAMAGED}
+PREORDER_KINDS = {Kind.PREORDER, Kind.CUSTOMER_CANCELS_PREORDER, Kind.STAFF_CANCELS_PREORDER}
+
+# Twenty journeys in a round: half kept as placed, a quarter cancelled, the rest shipped (a fifth returned).
+ROUND: tuple[Kind, ...] = (
+    *[Kind.KEPT] * 5,
+    *[Kind.PREORDER] * 4,
+    Kind.DELIVERED,
+    Kind.DELIVERED,
+    Kind.CUSTOMER_CANCELS_AT_ONCE,
+    Kind.CUSTOMER_CANCELS_PREORDER,
+    Kind.CUSTOMER_CANCELS_PICK_REQUESTED,
+    Kind.STAFF_CANCELS_PICKED,
+    Kind.STAFF_CANCELS_PREORDER,
+    Kind.RETURN_CHANGED_MIND,
+    Kind.RETURN_CHANGED_MIND,
+    Kind.RETURN_DAMAGED,
+    Kind.RETURN_DAMAGED,
+)
+
+
+def mix(count: int) -> list[Kind]:
+    return [ROUND[i % len(ROUND)] for i in range(count)]
+
+
+@dataclass
+class Journey:
+    kind: Kind
+    body: dict[str, Any]
+    placed: Placed | None = None
+    acted_in: str = ""  # the state the order was seen in just before the customer, staff or warehouse acted
+    return_id: str = ""
+    return_view: dict[str, Any] = field(default_factory=dict)
+    failure: str = ""
+
+    @property
+    def view(self) -> dict[str, Any]:
+        return {} if self.placed is None else self.placed.view
+
+    @property
+    def expected_status(self) -> str:
+        if self.kind in CANCELLED:
+            return "cancelled"
+        if self.kind in RETURNED or self.kind is Kind.DELIVERED:
+            return "delivered"
+        return "confirmed"
+
+    @property
+    def expected_refund(self) -> int | None:
+        """What the customer gets back; None when it is all that was captured (a whole cancellation)."""
+        if self.kind in CANCELLED:
+            return None
+        if self.kind is Kind.RETURN_CHANGED_MIND:
+            return PRICE - RETURN_SHIPPING_FEE - PRICE * RESTOCKING_PERCENT // 100
+        if self.kind is Kind.RETURN_DAMAGED:
+            return PRICE
+        return 0
+
+    def payments(self) -> tuple[int, int]:
+        shown = self.placed.payments if self.placed is not None else {}
+        return int(shown.get("captured", 0)), int(shown.get("refunded", 0))
+
+    def done(self) -> bool:
+        """Ended as its customer expects: final status, refund and (for a return) the return refunded."""
+        if self.placed is None or self.failure or self.view.get("status") != self.expected_status:
+            return False
+        if not self.placed.payments:
+            return False  # payments could not be shown in this view
+        captured, refunded = self.payments()
+        expected = captured if self.expected_refund is None else self.expected_refund
+        if refunded != expected:
+            return False
+        return self.kind not in RETURNED or self.return_view.get("status") == "refunded"
+
+    def refunded_too_much(self) -> bool:
+        captured, refunded = self.payments()
+        expected = captured if self.expected_refund is None else self.expected_refund
+        return refunded > expected
+
+
+async def _until(
+    read: Callable[[], Awaitable[dict[str, Any]]],
+    reached: Callable[[dict[str, Any]], bool],
+    *,
+    timeout: float,
+    what: str,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = await read()
+        if reached(seen):
+            return seen
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s: {str(seen)[:600]}"
+        await asyncio.sleep(0.5)
+
+
+def _bearer(placed: Placed) -> dict[str, str]:
+    return {"Authorization": f"Bearer {placed.access_token}"}
+
+
+def _fulfillment_ids(view: dict[str, Any]) -> list[str]:
+    return [g["fulfillment_id"] for g in view.get("shipment_groups", []) if g.get("fulfillment_id")]
+
+
+def _state(view: dict[str, Any]) -> str:
+    groups = ",".join(sorted({str(g.get("status")) for g in view.get("shipment_groups", [])}))
+    return f"{view.get('status')}" + (f" (groups {groups})" if groups else "")
+
+
+class Driver:
+    """Drives journeys through one gateway, ``limit`` at a time once placed."""
+
+    def __init__(self, gateway: httpx.AsyncClient, *, timeout: float = 240) -> None:
+        self.gateway = gateway
+        self.timeout = timeout
+
+    async def refresh(self, journey: Journey) -> dict[str, Any]:
+        assert journey.placed is not None
+        journey.placed.view = await view_of(self.gateway, journey.placed)
+        return journey.placed.view
+
+    async def order_in(self, journey: Journey, reached: Callable[[dict[str, Any]], bool], what: str) -> None:
+        await _until(
+            lambda: self.refresh(journey), reached, timeout=self.timeout, what=f"{what} ({journey.kind})"
+        )
+
+    async def cancel(self, journey: Journey, *, staff: bool, reason: str) -> None:
+        assert journey.placed is not None
+        placed = journey.placed
+        journey.acted_in = _state(placed.view) if placed.view else "just placed"
+        headers = STAFF if staff else _bearer(placed)
+        answer = await retrying(
+            lambda: self.gateway.post(
+                f"/v1/orders/{placed.id}/cancel", json={"reason": reason}, headers=headers
+            )
+        )
+        assert answer.status_code in (200, 202), f"cancel {placed.id}: {answer.status_code} {answer.text}"
+
+    async def warehouse(self, fulfillment_id: str, event: dict[str, Any]) -> None:
+        """Report a step; a repeat (after an answer lost to a restart) changes nothing."""
+        answer = await retrying(
+            lambda: self.gateway.post(
+                f"/v1/warehouse/fulfillments/{fulfillment_id}/events", json=event, headers=WAREHOUSE
+            )
+        )
+        assert answer.status_code == 200, f"warehouse {event['type']}: {answer.status_code} {answer.text}"
+
+    async def deliver(self, journey: Journey) -> None:
+        await self.order_in(journey, lambda v: bool(_fulfillment_ids(v)), "pick requested")
+        (fulfillment_id,) = _fulfillment_ids(journey.view)
+        for event in (
+            {"type": "picked"},
+            {"type": "packed"},
+            {"type": "shipped", "carrier": "CJ Logistics", "tracking_number": f"CJ{fulfillment_id[:12]}"},
+            {"type": "delivered"},
+        ):
+            await self.warehouse(fulfillment_id, event)
+        await self.order_in(journey, lambda v: v.get("status") == "delivered", "delivered")
+
+    async def returns(self, journey: Journey) -> dict[str, Any]:
+        assert journey.placed is not None
+        placed = journey.placed
+        listed = await retrying(
+            lambda: self.gateway.get(f"/v1/orders/{placed.id}/returns", headers=_bearer(placed))
+        )
+        assert listed.status_code == 200, listed.text
+        found = [item for item in listed.json()["items"] if item["id"] == journey.return_id]
+        journey.return_view = found[0] if found else {}
+        return journey.return_view
+
+    async def give_back(self, journey: Journey) -> None:
+        """Request, approve (staff), wait for the label, report the parcel received (warehouse)."""
+        assert journey.placed is not None
+        placed = journey.placed
+        damaged = journey.kind is Kind.RETURN_DAMAGED
+        sku = placed.body["lines"][0]["sku"]
+        journey.acted_in = _state(placed.view)
+        request = {"lines": [{"sku": sku, "quantity": 1}], "reason": "damaged" if damaged else "changed_mind"}
+        # One return per order: a retry after a lost answer would be refused for too many units, so look first.
+        asked = await retrying(
+            lambda: self.gateway.post(
+                f"/v1/orders/{placed.id}/returns", json=request, headers=_bearer(placed)
+            )
+        )
+        if asked.status_code == 201:
+            journey.return_id = asked.json()["id"]
+        else:
+            listed = await retrying(
+                lambda: self.gateway.get(f"/v1/orders/{placed.id}/returns", headers=_bearer(placed))
+            )
+            items = listed.json().get("items", []) if listed.status_code == 200 else []
+            assert items, f"return of {placed.id}: {asked.status_code} {asked.text}"
+            journey.return_id = items[0]["id"]
+        approved = await retrying(
+            lambda: self.gateway.post(f"/v1/admin/returns/{journey.return_id}/approve", headers=STAFF)
+        )
+        assert approved.status_code in (200, 409), f"approve: {approved.status_code} {approved.text}"
+        await _until(
+            lambda: self.returns(journey),
+            lambda r: r.get("status") in ("label_sent", "received", "refunded"),
+            timeout=self.timeout,
+            what="return label sent",
+        )
+        receipt = {
+            "lines": [{"sku": sku, "quantity": 1, "condition": "damaged" if damaged else "resellable"}]
+        }
+        received = await retrying(
+            lambda: self.gateway.post(
+                f"/v1/warehouse/returns/{journey.return_id}/received", json=receipt, headers=WAREHOUSE
+            )
+        )
+        assert received.status_code in (200, 409), f"receipt: {received.status_code} {received.text}"
+
+    async def act(self, journey: Journey) -> None:
+        """What the journey's customer, staff and warehouse do once the order is placed."""
+        kind = journey.kind
+        if kind is Kind.CUSTOMER_CANCELS_AT_ONCE:
+            await self.refresh(journey)
+            await self.cancel(journey, staff=False, reason="changed_mind")
+        elif kind in (Kind.CUSTOMER_CANCELS_PREORDER, Kind.STAFF_CANCELS_PREORDER):
+            await self.order_in(journey, lambda v: v.get("status") == "confirmed", "confirmed")
+            staff = kind is Kind.STAFF_CANCELS_PREORDER
+            await self.cancel(journey, staff=staff, reason="other" if staff else "delivery_time")
+        elif kind is Kind.CUSTOMER_CANCELS_PICK_REQUESTED:
+            await self.order_in(journey, lambda v: bool(_fulfillment_ids(v)), "pick requested")
+            await self.cancel(journey, staff=False, reason="found_cheaper")
+        elif kind is Kind.STAFF_CANCELS_PICKED:
+            await self.order_in(journey, lambda v: bool(_fulfillment_ids(v)), "pick requested")
+            await self.warehouse(_fulfillment_ids(journey.view)[0], {"type": "picked"})
+            # Cancel once orders heard of the pick, so this is a cancellation of picked goods.
+            picked = lambda v: any(g.get("status") == "picked" for g in v.get("shipment_groups", []))  # noqa: E731
+            await self.order_in(journey, picked, "picked")
+            await self.cancel(journey, staff=True, reason="payment_method")
+        elif kind is Kind.DELIVERED or kind in RETURNED:
+            await self.deliver(journey)
+            if kind in RETURNED:
+                await self.give_back(journey)
+
+    async def run(
+        self, journey: Journey, place_limit: asyncio.Semaphore, act_limit: asyncio.Semaphore
+    ) -> None:
+        try:
+            async with place_limit:
+                journey.placed = await place(self.gateway, journey.body, timeout=self.timeout)
+            async with act_limit:
+                await self.act(journey)
+        except (AssertionError, httpx.HTTPError, KeyError, ValueError) as failed:
+            # Counted as a journey that did not end as expected (lost), with what went wrong.
+            journey.failure = f"{type(failed).__name__}: {str(failed)[:500]}"
+
+    async def settle(self, journeys: Sequence[Journey], *, timeout: float) -> list[Journey]:
+        """Poll every journey until it ended as expected, or the deadline; answer the ones that did not."""
+        deadline = time.monotonic() + timeout
+        limit = asyncio.Semaphore(16)
+
+        async def look(journey: Journey) -> None:
+            async with limit:
+                await self.refresh(journey)
+                if journey.kind in RETURNED and journey.return_id:
+                    await self.returns(journey)
+
+        waiting = [j for j in journeys if j.placed is not None]
+        while True:
+            await asyncio.gather(*(look(journey) for journey in waiting))
+            waiting = [journey for journey in waiting if not journey.done()]
+            if not waiting or time.monotonic() > deadline:
+                return [j for j in journeys if j.placed is None] + waiting
+            await asyncio.sleep(1)
+
+
+def bodies_for(kinds: Sequence[Kind], *, in_stock: str, preorder: str) -> list[Journey]:
+    return [Journey(kind, checkout(preorder if kind in PREORDER_KINDS else in_stock)) for kind in kinds]
+
+
+def acted_in_states(journeys: Sequence[Journey]) -> dict[str, Counter[str]]:
+    """For every kind of cancellation: the states the orders (and their shipment groups) were in when cancelled."""
+    states: dict[str, Counter[str]] = {}
+    for journey in journeys:
+        if journey.kind in CANCELLED:
+            states.setdefault(journey.kind.value, Counter())[journey.acted_in] += 1
+    return states
