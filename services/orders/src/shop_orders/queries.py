@@ -212,7 +212,10 @@ def _payment_due(order: Row[Any]) -> dict[str, Any] | None:
         "amount": order.payment_due_amount,
         "currency": order.currency,
         "due_date": order.payment_due_date,
-        "status": order.payment_status,
+        # Nothing is owed for an order cancelled (or rejected) before it was paid.
+        "status": "cancelled"
+        if order.payment_status != "paid" and order.status in ("cancelled", "rejected")
+        else order.payment_status,
         "paid_at": order.paid_at,
     }
 
