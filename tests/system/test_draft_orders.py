@@ -320,10 +320,13 @@ async def _ship(gateway: httpx.AsyncClient, placed: dict[str, Any], tracking: st
         assert reported.status_code == 200, reported.text
 
 
-async def test_a_net_30_draft_completes_unpaid_ships_and_is_paid_later(gateway: httpx.AsyncClient) -> None:
+async def test_a_net_30_draft_completes_unpaid_ships_and_is_paid_later(
+    gateway: httpx.AsyncClient, mail_dir: Path
+) -> None:
     sku = new_sku("TERMS")
     product_id = await product_in_stock(gateway, sku=sku, units=5, price=39000)
-    body = draft_body(sku, email=f"buyer-{uuid.uuid4().hex[:8]}@example.com")
+    email = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
+    body = draft_body(sku, email=email)
     body["payment_terms"] = {"type": "due_on_receipt"}
     draft = await make_draft(gateway, body)
     await wait_for_reservation(gateway, draft["id"], "held")
@@ -352,6 +355,12 @@ async def test_a_net_30_draft_completes_unpaid_ships_and_is_paid_later(gateway: 
     assert order["payment_due"]["due_date"] == due
     assert not (order["payments"] or {}).get("items")
     assert await available(gateway, product_id) == 3  # the draft's hold carried over
+
+    async def confirmation_emailed() -> None:
+        texts = [text_of(message) for message in emails_to(mail_dir, email)]
+        assert any("is confirmed; nothing has been charged yet" in text for text in texts), texts
+
+    await eventually(confirmation_emailed, timeout=20)
 
     await _ship(gateway, placed, "CJ7770001111")
     shipped = await wait_for_status(gateway, placed, "shipped")
@@ -398,3 +407,36 @@ async def test_on_fulfillment_terms_are_due_when_the_order_ships(gateway: httpx.
     shipped = await wait_for_status(gateway, placed, "shipped")
     assert shipped["payment_due"]["due_date"] == datetime.now(UTC).date().isoformat()
     assert shipped["payment_due"]["status"] == "awaiting_payment"
+
+
+async def test_an_unpaid_order_on_terms_cancelled_before_shipping_refunds_nothing_and_frees_its_units(
+    gateway: httpx.AsyncClient,
+) -> None:
+    sku = new_sku("TERMS")
+    product_id = await product_in_stock(gateway, sku=sku, units=5, price=39000)
+    draft = await make_draft(gateway, draft_body(sku, email=f"buyer-{uuid.uuid4().hex[:8]}@example.com"))
+    await wait_for_reservation(gateway, draft["id"], "held")
+    completed = await gateway.post(f"/v1/admin/draft-orders/{draft['id']}/complete", headers=STAFF)
+    assert completed.status_code == 200, completed.text
+    placed = {"id": completed.json()["order_id"], "access_token": completed.json()["access_token"]}
+    await wait_for_status(gateway, placed, "confirmed")
+
+    cancelled = await gateway.post(
+        f"/v1/orders/{placed['id']}/cancel",
+        json={"reason": "changed_mind"},
+        headers={"Authorization": f"Bearer {placed['access_token']}"},
+    )
+    assert cancelled.status_code in (200, 202), cancelled.text
+    order = await wait_for_status(gateway, placed, "cancelled")
+    assert order["payment_due"]["status"] == "cancelled"
+    assert not (order["payments"] or {}).get("items")
+
+    async def stock_back() -> None:
+        assert await available(gateway, product_id) == 5
+
+    await eventually(stock_back, timeout=20)
+    refused = await gateway.post(
+        f"/v1/admin/draft-orders/{draft['id']}/mark-paid", headers=STAFF, json={"reference": "KB-LATE"}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "order_not_payable"

@@ -427,7 +427,8 @@ def _order_confirmed(order: Row[Any], lines: list[Row[Any]]) -> contracts.OrderC
         shipping=order.shipping,
         total=order.total,
         shipping_address=Address.model_validate(order.shipping_address),
-        charged_now=order.charged_now if preorder_lines else None,
+        # On payment terms nothing is charged now: the email says so instead of thanking for a payment.
+        charged_now=0 if order.payment_terms is not None else order.charged_now if preorder_lines else None,
         preorder_lines=[_preorder_summary(line, order.created_at) for line in preorder_lines],
     )
 
