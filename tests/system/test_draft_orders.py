@@ -293,3 +293,150 @@ async def test_a_draft_is_duplicated_and_deleted_and_its_stock_comes_back(gatewa
     assert bad.json()["errors"][0]["field"] == "lines[0].sku"
     missing = await gateway.get(f"/v1/admin/draft-orders/{uuid.uuid4()}", headers=STAFF)
     assert missing.status_code == 404
+
+
+async def _ship(gateway: httpx.AsyncClient, placed: dict[str, Any], tracking: str) -> None:
+    """The warehouse sees the pick request, then reports picked, packed and shipped."""
+    fulfillments: list[str] = []
+
+    async def pick_requested() -> None:
+        picks = await gateway.get(
+            "/v1/warehouse/pick-requests", params={"location": "seoul-1"}, headers=WAREHOUSE
+        )
+        assert any(item["order_id"] == placed["id"] for item in picks.json()["items"]), "no pick request yet"
+        shipments = (await gateway.get(f"/v1/orders/{placed['id']}", headers=STAFF)).json()["shipments"]
+        fulfillments[:] = [shipment["id"] for shipment in shipments]
+        assert fulfillments, "no fulfillment yet"
+
+    await eventually(pick_requested, timeout=20)
+    for event in (
+        {"type": "picked"},
+        {"type": "packed"},
+        {"type": "shipped", "carrier": "CJ Logistics", "tracking_number": tracking},
+    ):
+        reported = await gateway.post(
+            f"/v1/warehouse/fulfillments/{fulfillments[0]}/events", json=event, headers=WAREHOUSE
+        )
+        assert reported.status_code == 200, reported.text
+
+
+async def test_a_net_30_draft_completes_unpaid_ships_and_is_paid_later(
+    gateway: httpx.AsyncClient, mail_dir: Path
+) -> None:
+    sku = new_sku("TERMS")
+    product_id = await product_in_stock(gateway, sku=sku, units=5, price=39000)
+    email = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
+    body = draft_body(sku, email=email)
+    body["payment_terms"] = {"type": "due_on_receipt"}
+    draft = await make_draft(gateway, body)
+    await wait_for_reservation(gateway, draft["id"], "held")
+
+    refused = await gateway.post(f"/v1/admin/draft-orders/{draft['id']}/complete", headers=STAFF)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "draft_not_ready"
+    assert "due on receipt" in refused.text
+
+    changed = await gateway.patch(
+        f"/v1/admin/draft-orders/{draft['id']}",
+        headers=STAFF,
+        json={"payment_terms": {"type": "net", "net_days": 30}},
+    )
+    assert changed.status_code == 200, changed.text
+    completed = await gateway.post(f"/v1/admin/draft-orders/{draft['id']}/complete", headers=STAFF)
+    assert completed.status_code == 200, completed.text
+    placed = {"id": completed.json()["order_id"], "access_token": completed.json()["access_token"]}
+    again = await gateway.post(f"/v1/admin/draft-orders/{draft['id']}/complete", headers=STAFF)
+    assert again.json()["order_id"] == placed["id"]
+
+    order = await wait_for_status(gateway, placed, "confirmed")
+    due = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    assert order["payment_due"]["status"] == "awaiting_payment"
+    assert order["payment_due"]["amount"] == 74100
+    assert order["payment_due"]["due_date"] == due
+    assert not (order["payments"] or {}).get("items")
+    assert await available(gateway, product_id) == 3  # the draft's hold carried over
+
+    async def confirmation_emailed() -> None:
+        texts = [text_of(message) for message in emails_to(mail_dir, email)]
+        assert any("is confirmed; nothing has been charged yet" in text for text in texts), texts
+
+    await eventually(confirmation_emailed, timeout=20)
+
+    await _ship(gateway, placed, "CJ7770001111")
+    shipped = await wait_for_status(gateway, placed, "shipped")
+    assert shipped["payment_due"]["status"] == "awaiting_payment"
+    assert not (shipped["payments"] or {}).get("items")
+
+    marked = await gateway.post(
+        f"/v1/admin/draft-orders/{draft['id']}/mark-paid", headers=STAFF, json={"reference": "KB-NET30-1"}
+    )
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["order_id"] == placed["id"]
+    twice = await gateway.post(
+        f"/v1/admin/draft-orders/{draft['id']}/mark-paid", headers=STAFF, json={"reference": "KB-NET30-1"}
+    )
+    assert twice.status_code == 200, twice.text
+
+    paid: dict[str, Any] = {}
+
+    async def payment_captured() -> None:
+        paid.update(await order_as_customer(gateway, placed))
+        assert paid["payment_due"]["status"] == "paid", paid["payment_due"]
+        assert [(p["status"], p["amount"]) for p in paid["payments"]["items"]] == [("succeeded", 74100)]
+
+    await eventually(payment_captured, timeout=20)
+    assert paid["status"] == "shipped"
+    assert paid["payment_due"]["paid_at"] is not None
+
+
+async def test_on_fulfillment_terms_are_due_when_the_order_ships(gateway: httpx.AsyncClient) -> None:
+    sku = new_sku("TERMS")
+    await product_in_stock(gateway, sku=sku, units=5, price=39000)
+    body = draft_body(sku, email=f"buyer-{uuid.uuid4().hex[:8]}@example.com")
+    body["payment_terms"] = {"type": "on_fulfillment"}
+    # Not held: the order reserves like a checkout.
+    draft = await make_draft(gateway, body, reserve_seconds=None)
+    completed = await gateway.post(f"/v1/admin/draft-orders/{draft['id']}/complete", headers=STAFF)
+    assert completed.status_code == 200, completed.text
+    placed = {"id": completed.json()["order_id"], "access_token": completed.json()["access_token"]}
+
+    order = await wait_for_status(gateway, placed, "confirmed")
+    assert (order["payment_due"]["status"], order["payment_due"]["due_date"]) == ("awaiting_payment", None)
+
+    await _ship(gateway, placed, "CJ7770002222")
+    shipped = await wait_for_status(gateway, placed, "shipped")
+    assert shipped["payment_due"]["due_date"] == datetime.now(UTC).date().isoformat()
+    assert shipped["payment_due"]["status"] == "awaiting_payment"
+
+
+async def test_an_unpaid_order_on_terms_cancelled_before_shipping_refunds_nothing_and_frees_its_units(
+    gateway: httpx.AsyncClient,
+) -> None:
+    sku = new_sku("TERMS")
+    product_id = await product_in_stock(gateway, sku=sku, units=5, price=39000)
+    draft = await make_draft(gateway, draft_body(sku, email=f"buyer-{uuid.uuid4().hex[:8]}@example.com"))
+    await wait_for_reservation(gateway, draft["id"], "held")
+    completed = await gateway.post(f"/v1/admin/draft-orders/{draft['id']}/complete", headers=STAFF)
+    assert completed.status_code == 200, completed.text
+    placed = {"id": completed.json()["order_id"], "access_token": completed.json()["access_token"]}
+    await wait_for_status(gateway, placed, "confirmed")
+
+    cancelled = await gateway.post(
+        f"/v1/orders/{placed['id']}/cancel",
+        json={"reason": "changed_mind"},
+        headers={"Authorization": f"Bearer {placed['access_token']}"},
+    )
+    assert cancelled.status_code in (200, 202), cancelled.text
+    order = await wait_for_status(gateway, placed, "cancelled")
+    assert order["payment_due"]["status"] == "cancelled"
+    assert not (order["payments"] or {}).get("items")
+
+    async def stock_back() -> None:
+        assert await available(gateway, product_id) == 5
+
+    await eventually(stock_back, timeout=20)
+    refused = await gateway.post(
+        f"/v1/admin/draft-orders/{draft['id']}/mark-paid", headers=STAFF, json={"reference": "KB-LATE"}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "order_not_payable"

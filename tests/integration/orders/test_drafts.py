@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_orders.bootstrap import DEFINITION
-from shop_orders.tables import catalog_variants
+from shop_orders.tables import catalog_variants, outbox, scheduled_jobs
 from shop_runtime.database import create_engine
 from tests.support import infra
 from tests.support.messages import eventually
@@ -104,3 +104,52 @@ async def test_two_drafts_made_at_once_for_a_new_email_share_one_account(orders:
     )
     assert [answer.status_code for answer in answers] == [201] * 4, [answer.text for answer in answers]
     assert len({answer.json()["customer"]["id"] for answer in answers}) == 1
+
+
+async def test_an_order_on_terms_past_its_due_date_turns_overdue_and_the_customer_is_reminded(
+    orders: httpx.AsyncClient,
+) -> None:
+    made = await orders.post(
+        "/drafts",
+        json=_draft(payment_terms={"type": "net", "net_days": 30}, customer=_customer("overdue@example.com")),
+    )
+    assert made.status_code == 201, made.text
+    completed = await orders.post(f"/drafts/{made.json()['id']}/complete")
+    assert completed.status_code == 200, completed.text
+    order_id = completed.json()["order_id"]
+    staff = {"X-Caller-Role": "staff"}
+    order = (await orders.get(f"/orders/{order_id}", headers=staff)).json()
+    due = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    assert (order["payment_due"]["status"], order["payment_due"]["due_date"]) == ("awaiting_payment", due)
+
+    # Thirty days pass: the job scheduled for the end of the due date is due now.
+    settings = infra.service_settings(DEFINITION, suffix="_drafts")
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        moved = await connection.execute(
+            sa.update(scheduled_jobs)
+            .where(
+                scheduled_jobs.c.key == f"order_payment_overdue:{order_id}",
+                scheduled_jobs.c.done_at.is_(None),
+            )
+            .values(due_at=datetime.now(UTC))
+        )
+        assert moved.rowcount == 1
+
+    async def overdue() -> None:
+        seen = (await orders.get(f"/orders/{order_id}", headers=staff)).json()
+        assert seen["payment_due"]["status"] == "overdue"
+        assert "payment_overdue" in [entry["event"] for entry in seen["timeline"]]
+
+    await eventually(overdue, timeout=15)
+    async with engine.connect() as connection:
+        bodies = await connection.scalars(
+            sa.select(outbox.c.body).where(outbox.c.message_type == "orders.order.payment_overdue.v1")
+        )
+        reminders = [body for body in bodies if order_id.encode() in body]
+    await engine.dispose()
+    assert len(reminders) == 1
+
+
+def _customer(email: str) -> dict[str, str]:
+    return {"email": email, "name": "Park", "locale": "en"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from shop_ops import invariants
 from shop_ops.invariants import Severity
@@ -128,6 +128,73 @@ def test_an_order_with_preorder_lines_owes_what_checkout_charged_and_at_most_its
         ("short", "confirmed with 200 paid, less than the 300 due at checkout"),
         ("over", "confirmed with 1300 paid, above its total 1000"),
     ]
+
+
+def test_an_order_on_terms_may_ship_unpaid_while_awaiting_payment_but_everything_else_stays_strict() -> None:
+    def on_terms(order_id: str, status: str, payment_status: str) -> OrderState:
+        return OrderState(
+            order_id,
+            status,
+            1000,
+            "KRW",
+            NOW,
+            NOW,
+            payment_status=payment_status,
+            payment_terms="net",
+            payment_due_date=date(2025, 3, 31),
+        )
+
+    orders = [
+        on_terms("shipped-awaiting", "shipped", "awaiting_payment"),
+        on_terms("delivered-overdue", "delivered", "overdue"),
+        on_terms("awaiting-overpaid", "shipped", "awaiting_payment"),
+        on_terms("paid-ok", "shipped", "paid"),
+        on_terms("paid-short", "shipped", "paid"),
+        on_terms("paid-none", "delivered", "paid"),
+        _order("checkout-unpaid", "shipped"),
+    ]
+    succeeded = {
+        "awaiting-overpaid": SucceededPayments("awaiting-overpaid", 1500, ("KRW",)),
+        "paid-ok": SucceededPayments("paid-ok", 1000, ("KRW",)),
+        "paid-short": SucceededPayments("paid-short", 400, ("KRW",)),
+    }
+    findings = invariants.paid_orders_fully_captured(orders, succeeded)
+    assert [(f.ids["order"], f.message) for f in findings] == [
+        ("awaiting-overpaid", "shipped with 1500 paid, above its total 1000"),
+        ("paid-short", "shipped with 400 paid but a total of 1000"),
+        ("paid-none", "delivered but no successful payment (due 1000)"),
+        ("checkout-unpaid", "shipped but no successful payment (due 1000)"),
+    ]
+    assert all(f.severity is Severity.VIOLATION for f in findings)
+
+
+def test_an_order_on_terms_past_its_due_date_unpaid_is_shown_waiting_with_the_date() -> None:
+    def on_terms(order_id: str, payment_status: str, due: date) -> OrderState:
+        return OrderState(
+            order_id,
+            "shipped",
+            1000,
+            "KRW",
+            NOW,
+            NOW,
+            payment_status=payment_status,
+            payment_terms="net",
+            payment_due_date=due,
+        )
+
+    orders = [
+        on_terms("overdue", "overdue", date(2025, 2, 20)),
+        on_terms("past-due", "awaiting_payment", date(2025, 2, 28)),
+        on_terms("due-today", "awaiting_payment", date(2025, 3, 1)),
+        on_terms("paid", "paid", date(2025, 2, 1)),
+        _order("checkout", "shipped"),
+    ]
+    findings = invariants.orders_awaiting_payment(orders, now=NOW)
+    assert [(f.ids["order"], f.ids["since"], f.severity) for f in findings] == [
+        ("overdue", "2025-02-20", Severity.WAITING),
+        ("past-due", "2025-02-28", Severity.WAITING),
+    ]
+    assert findings[0].message == "shipped on net terms, payment overdue since 2025-02-20"
 
 
 def test_rejected_orders_keep_no_money() -> None:

@@ -231,3 +231,17 @@ class DraftInvoiceSent(OrderEvent):
     due_date: date | None = None
     checkout_token: str = Field(description="Signed, scoped to this draft; goes into the checkout link")
     expires_at: AwareDatetime | None = Field(default=None, description="The invoice can be paid until then")
+
+
+class OrderPaymentOverdue(OrderEvent):
+    """An order a draft became on net or on-fulfillment terms is past its due date unpaid: the customer is
+    reminded what is due, since when, and where the invoice is."""
+
+    TYPE: ClassVar[str] = "orders.order.payment_overdue.v1"
+    order_id: str
+    customer: Customer
+    currency: str
+    amount: int
+    due_date: date
+    draft_id: str
+    checkout_token: str = Field(description="Signed, scoped to the draft; opens its invoice")

@@ -33,6 +33,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     orders.ReturnRejected,
     orders.ReturnRefunded,
     orders.DraftInvoiceSent,
+    orders.OrderPaymentOverdue,
     payments.CapturePayment,
     payments.PaymentSucceeded,
     payments.PaymentFailed,

@@ -248,6 +248,22 @@ async def send_invoice(draft_id: uuid.UUID, services: ServicesDep) -> JSONRespon
 
 
 @router.post(
+    "/admin/draft-orders/{draft_id}/complete",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_WRITE)],
+    responses={
+        200: {"model": DraftCompletedOut, "description": "The order, unpaid on its terms"},
+        **STAFF_CALL,
+    },
+)
+async def complete_on_terms(draft_id: uuid.UUID, services: ServicesDep) -> JSONResponse:
+    """Complete a draft on ``net`` or ``on_fulfillment`` terms into an order that is confirmed and ships before
+    it is paid; its ``payment_due`` (amount, due date, status) shows on the order. Terms ``due_on_receipt``
+    answer 409 ``draft_not_ready``: such a draft becomes an order once paid. Asked again, the same order."""
+    return await services.forward("orders", "POST", f"/drafts/{draft_id}/complete")
+
+
+@router.post(
     "/admin/draft-orders/{draft_id}/mark-paid",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
@@ -255,7 +271,8 @@ async def send_invoice(draft_id: uuid.UUID, services: ServicesDep) -> JSONRespon
 )
 async def mark_as_paid(draft_id: uuid.UUID, body: MarkPaidIn, services: ServicesDep) -> JSONResponse:
     """A bank transfer arrived: the draft becomes a paid order (payments records the transfer). Its units must
-    still be held (409 ``draft_not_ready`` otherwise). Asked again, the same order."""
+    still be held (409 ``draft_not_ready`` otherwise). For a draft completed on terms, the transfer pays its
+    order (409 ``order_not_payable`` once that order was cancelled). Asked again, the same order."""
     return await services.forward(
         "orders", "POST", f"/drafts/{draft_id}/mark-paid", json=body.model_dump(mode="json")
     )

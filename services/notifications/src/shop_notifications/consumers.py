@@ -245,6 +245,21 @@ async def on_return_refunded(message: orders.ReturnRefunded, uow: UnitOfWork) ->
     )
 
 
+async def on_order_payment_overdue(
+    message: orders.OrderPaymentOverdue, uow: UnitOfWork, *, storefront_url: str
+) -> None:
+    await handlers.notify_payment_overdue(
+        uow,
+        storefront_url=storefront_url,
+        order_id=message.order_id,
+        draft_id=message.draft_id,
+        recipient=_recipient(message.customer),
+        amount=Money(amount=message.amount, currency=message.currency),
+        due_date=message.due_date,
+        checkout_token=message.checkout_token,
+    )
+
+
 async def on_draft_invoice_sent(
     message: orders.DraftInvoiceSent, uow: UnitOfWork, *, storefront_url: str
 ) -> None:
@@ -295,6 +310,9 @@ def subscriptions(*, storefront_url: str) -> Subscriptions:
             on_preorder_date_changed, storefront_url=storefront_url
         ),
         orders.DraftInvoiceSent: functools.partial(on_draft_invoice_sent, storefront_url=storefront_url),
+        orders.OrderPaymentOverdue: functools.partial(
+            on_order_payment_overdue, storefront_url=storefront_url
+        ),
         orders.OrderBalanceReminder: functools.partial(
             on_order_balance_reminder, storefront_url=storefront_url
         ),

@@ -30,6 +30,7 @@ RETURN_LABEL = "return_label"
 RETURN_REJECTED = "return_rejected"
 RETURN_REFUNDED = "return_refunded"
 DRAFT_INVOICE = "draft_invoice"
+ORDER_PAYMENT_OVERDUE = "order_payment_overdue"
 TEMPLATES = (
     ORDER_CONFIRMED,
     ORDER_REJECTED,
@@ -45,6 +46,7 @@ TEMPLATES = (
     RETURN_REJECTED,
     RETURN_REFUNDED,
     DRAFT_INVOICE,
+    ORDER_PAYMENT_OVERDUE,
 )
 
 MINOR_UNIT_DIGITS = {"KRW": 0, "JPY": 0, "USD": 2, "EUR": 2, "GBP": 2}
@@ -783,6 +785,31 @@ def draft_invoice_email(
             "payment_terms": payment_terms,
             "net_days": net_days,
             "due_date": format_date(due_date, locale) if due_date is not None else None,
+            "invoice_url": draft_invoice_url(storefront_url, draft_id, checkout_token),
+        },
+    )
+
+
+def order_payment_overdue_email(
+    *,
+    order_id: str,
+    draft_id: str,
+    recipient: Recipient,
+    amount: Money,
+    due_date: date,
+    checkout_token: str,
+    storefront_url: str,
+) -> EmailDraft:
+    """A reminder that an order on payment terms is past its due date unpaid, with the invoice's link."""
+    locale = recipient.locale
+    return EmailDraft(
+        template=ORDER_PAYMENT_OVERDUE,
+        order_id=order_id,
+        recipient=recipient,
+        values={
+            "order_id": order_id,
+            "amount": amount.format(locale),
+            "due_date": format_date(due_date, locale),
             "invoice_url": draft_invoice_url(storefront_url, draft_id, checkout_token),
         },
     )

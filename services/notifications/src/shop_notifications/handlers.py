@@ -36,6 +36,7 @@ from shop_notifications.domain import (
     order_cancelled_email,
     order_confirmed_email,
     order_delivered_email,
+    order_payment_overdue_email,
     order_rejected_email,
     order_shipped_email,
     preorder_date_changed_email,
@@ -333,6 +334,31 @@ async def notify_draft_invoice(
         amounts=amounts,
         payment_terms=payment_terms,
         net_days=net_days,
+        due_date=due_date,
+        checkout_token=checkout_token,
+        storefront_url=storefront_url,
+    )
+    await _queue_email(uow, draft)
+    await uow.commit()
+
+
+async def notify_payment_overdue(
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    order_id: str,
+    draft_id: str,
+    recipient: Recipient,
+    amount: Money,
+    due_date: date,
+    checkout_token: str,
+) -> None:
+    """Queue the reminder of an order on terms whose payment is overdue."""
+    draft = order_payment_overdue_email(
+        order_id=order_id,
+        draft_id=draft_id,
+        recipient=recipient,
+        amount=amount,
         due_date=due_date,
         checkout_token=checkout_token,
         storefront_url=storefront_url,

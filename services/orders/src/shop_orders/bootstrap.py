@@ -30,7 +30,8 @@ def subscriptions(context: WorkerContext) -> Subscriptions:
 
 
 def jobs(context: WorkerContext) -> dict[str, JobHandler]:
-    return consumers.jobs(clock=context.clock)
+    assert isinstance(context.settings, OrdersSettings)
+    return consumers.jobs(clock=context.clock, token_secret=context.settings.access_token_secret)
 
 
 DEFINITION = ServiceDefinition(

@@ -204,9 +204,10 @@ async def on_packed(message: fulfillment.FulfillmentPacked, uow: UnitOfWork) -> 
     )
 
 
-async def on_shipped(message: fulfillment.ShipmentShipped, uow: UnitOfWork) -> None:
+async def on_shipped(message: fulfillment.ShipmentShipped, uow: UnitOfWork, *, clock: Clock) -> None:
     await handlers.record_shipment(
         uow,
+        now=clock.now(),
         order_id=message.order_id,
         fulfillment_id=message.fulfillment_id,
         lines=message.lines,
@@ -291,7 +292,7 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
         fulfillment.FulfillmentCancelled: functools.partial(on_fulfillment_cancelled, clock=clock),
         fulfillment.FulfillmentCancelRefused: functools.partial(on_fulfillment_cancel_refused, clock=clock),
         fulfillment.FulfillmentPacked: on_packed,
-        fulfillment.ShipmentShipped: on_shipped,
+        fulfillment.ShipmentShipped: functools.partial(on_shipped, clock=clock),
         fulfillment.ShipmentDelivered: on_delivered,
         notifications.NotificationSent: on_notification_sent,
         fulfillment.ReturnLabelCreated: functools.partial(on_return_label_created, clock=clock),
@@ -351,7 +352,15 @@ async def run_draft_expires(payload: dict[str, Any], uow: UnitOfWork, *, clock: 
     await drafts.expire_draft(uow, draft_id=payload["draft_id"], now=clock.now())
 
 
-def jobs(*, clock: Clock) -> dict[str, JobHandler]:
+async def run_payment_overdue(
+    payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock, token_secret: str
+) -> None:
+    await handlers.mark_payment_overdue(
+        uow, order_id=payload["order_id"], now=clock.now(), token_secret=token_secret
+    )
+
+
+def jobs(*, clock: Clock, token_secret: str) -> dict[str, JobHandler]:
     """Orders' scheduled jobs by kind (balances due by the clock and their reminders, dunning retries and
     the end of the dunning period)."""
     return {
@@ -363,4 +372,7 @@ def jobs(*, clock: Clock) -> dict[str, JobHandler]:
         handlers.PROMISE_CHECK: functools.partial(run_promise_check, clock=clock),
         drafts.RESERVATION_LAPSES: functools.partial(run_draft_reservation_lapses, clock=clock),
         drafts.DRAFT_EXPIRES: functools.partial(run_draft_expires, clock=clock),
+        handlers.PAYMENT_OVERDUE: functools.partial(
+            run_payment_overdue, clock=clock, token_secret=token_secret
+        ),
     }

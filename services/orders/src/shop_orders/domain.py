@@ -56,6 +56,10 @@ class NoDecisionAwaited(OrderError):
     """No pre-order line of the order has a changed date to accept or cancel over."""
 
 
+class OrderNotOnTerms(OrderError):
+    """Only an unpaid order on payment terms that is still going ahead takes a later payment."""
+
+
 class NotCancellable(OrderError):
     """Part of the order is already with the warehouse or on its way: the answer is a return."""
 

@@ -303,12 +303,51 @@ async def complete_with_card(
     )
 
 
+async def complete_on_terms(
+    uow: UnitOfWork, *, draft_id: str, settings: DraftSettings, now: datetime
+) -> Completed:
+    """Staff complete a draft on net or on-fulfillment terms into an order before it is paid: the order
+    reserves (or takes over the draft's hold), is confirmed and ships; what it owes is due N days after today
+    (net) or from its shipment (on fulfillment), and is paid later. Asked again, the same order."""
+    draft = await _lock(uow, draft_id)
+    if draft.status == "completed":
+        return await _completed(uow, draft)
+    if draft.status != "open":
+        raise DraftNotOpen(f"draft {draft_id} is {draft.status}; it cannot be completed")
+    if draft.payment_terms == "due_on_receipt":
+        raise DraftNotReady(
+            "the draft's payment terms are due on receipt: it becomes an order once paid (by card through the "
+            "invoice link, or mark-paid for a bank transfer); change the terms to net or on_fulfillment to "
+            "complete it unpaid",
+            field="payment_terms",
+        )
+    return await _complete(
+        uow, draft, payment_token=None, paid_by=None, reference=None, settings=settings, now=now
+    )
+
+
 async def mark_as_paid(
     uow: UnitOfWork, *, draft_id: str, reference: str, settings: DraftSettings, now: datetime
 ) -> Completed:
     """Staff saw the bank transfer arrive: the draft becomes a paid order (payments records the transfer in
-    its ledger). Its units must still be held, so the money never pays for goods the shop no longer has."""
+    its ledger). Its units must still be held, so the money never pays for goods the shop no longer has.
+    For a draft already completed on terms, the transfer pays its order (asked again: nothing more)."""
     draft = await _lock(uow, draft_id)
+    if draft.status == "completed" and draft.paid_by is None:
+        await handlers.request_payment_on_terms(
+            uow,
+            order_id=draft.order_id,
+            payment_token=f"{BANK_TRANSFER_TOKEN_PREFIX}{reference}",
+            bank_transfer_reference=reference,
+        )
+        await uow.session.execute(
+            sa.update(draft_orders)
+            .where(draft_orders.c.id == draft_id, draft_orders.c.payment_reference.is_(None))
+            .values(payment_reference=reference, updated_at=now)
+        )
+        completed = await _completed(uow, draft)
+        await uow.commit()
+        return completed
     if draft.status == "completed":
         return await _completed(uow, draft)
     if draft.status != "open":
@@ -334,8 +373,8 @@ async def _complete(
     uow: UnitOfWork,
     draft: Row[Any],
     *,
-    payment_token: str,
-    paid_by: str,
+    payment_token: str | None,
+    paid_by: str | None,
     reference: str | None,
     settings: DraftSettings,
     now: datetime,
@@ -351,6 +390,15 @@ async def _complete(
         await _cancel_lapse(uow, draft.reservation_id, now)
     await scheduling.cancel(uow.session, scheduled_jobs, key=f"{DRAFT_EXPIRES}:{draft.id}", now=now)
     shipping = draft.shipping_line or {}
+    terms: dict[str, Any] = {}
+    if payment_token is None:  # completed on terms: paid later
+        terms = {
+            "payment_terms": draft.payment_terms,
+            "net_days": draft.net_days,
+            "payment_due_amount": totals.total,
+            "payment_due_date": payment_due_date(draft.payment_terms, draft.net_days, now),
+            "payment_status": "awaiting_payment",
+        }
     await uow.session.execute(
         sa.insert(orders).values(
             id=order_id,
@@ -370,8 +418,11 @@ async def _complete(
             request_fingerprint=checkout_fingerprint({"draft_id": draft.id}),
             customer_id=draft.customer_id,
             created_at=now,
+            **terms,
         )
     )
+    if terms.get("payment_due_date") is not None:
+        await handlers.schedule_payment_overdue(uow, order_id=order_id, due_date=terms["payment_due_date"])
     priced = _priced_lines(draft.lines)
     await uow.session.execute(
         sa.insert(order_lines),

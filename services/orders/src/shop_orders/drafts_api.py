@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from shop_orders import drafts
 from shop_orders.api import ERROR_STATUSES, AddressIn, PaymentIn, Strict
-from shop_orders.domain import OrderError, access_token
+from shop_orders.domain import OrderError, OrderNotOnTerms, access_token
 from shop_orders.draft_pricing import (
     Discount,
     DraftNotOpen,
@@ -35,6 +35,7 @@ DRAFT_ERRORS = {
     UnknownDraft: (404, "unknown_draft"),
     DraftNotOpen: (409, "draft_not_open"),
     DraftNotReady: (409, "draft_not_ready"),
+    OrderNotOnTerms: (409, "order_not_payable"),
     InvalidDraft: (422, "invalid_draft"),
 }
 
@@ -314,6 +315,21 @@ async def send_invoice(
         return await _view(request, draft_id)
     except OrderError as error:
         raise draft_problem(error) from error
+
+
+@router.post("/drafts/{draft_id}/complete")
+async def complete_on_terms(
+    draft_id: str, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    """Complete a draft on net or on-fulfillment terms into an order that ships before it is paid."""
+    settings, draft_settings = _settings(request)
+    try:
+        completed = await drafts.complete_on_terms(
+            uow, draft_id=draft_id, settings=draft_settings, now=clock.now()
+        )
+    except OrderError as error:
+        raise draft_problem(error) from error
+    return _completed(settings, draft_id, completed)
 
 
 @router.post("/drafts/{draft_id}/mark-paid")

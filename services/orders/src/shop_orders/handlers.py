@@ -40,6 +40,7 @@ from shop_orders.domain import (
     CheckoutLine,
     GroupStatus,
     IdempotencyKeyReused,
+    OrderNotOnTerms,
     OrderStatus,
     PlanLine,
     SameDayArea,
@@ -58,10 +59,11 @@ from shop_orders.domain import (
     same_day_locations,
     status_after_shipments,
 )
-from shop_orders.draft_pricing import bank_transfer_reference
+from shop_orders.draft_pricing import bank_transfer_reference, draft_token
 from shop_orders.tables import (
     cancellations,
     discount_codes,
+    draft_orders,
     order_lines,
     orders,
     scheduled_jobs,
@@ -82,6 +84,7 @@ ORDERS_CANCELLED = business_counter("shop_orders_cancelled", "Orders cancelled",
 CHARGED_AT_CHECKOUT = business_counter(
     "shop_orders_charged_at_checkout_minor_units", "Money taken at checkout, in minor units", ["currency"]
 )
+PAYMENT_OVERDUE = "order_payment_overdue"
 PREORDER_UNITS = business_counter("shop_preorder_units", "Units accepted as pre-orders (in confirmed orders)")
 
 
@@ -397,6 +400,11 @@ async def take_payment_for_reserved_stock(
         lines=[line.model_dump() for line in lines],
         preorder_lines=[line.model_dump(mode="json") for line in preorder_lines],
     )
+    if order.payment_terms is not None:
+        # A draft completed on net or on-fulfillment terms: nothing is charged now; it is paid later.
+        await _confirm_on_terms(uow, order_id)
+        await uow.commit()
+        return
     uow.publish(
         payment_contracts.CapturePayment(
             order_id=order_id,
@@ -444,6 +452,9 @@ async def confirm_paid_order(
             uow, order_id=order_id, payment_id=payment_id, amount=amount, what="checkout"
         )
         return
+    if order.payment_terms is not None:
+        await _record_payment_on_terms(uow, order, payment_id=payment_id, amount=amount, now=now)
+        return
     if not can_move(OrderStatus(order.status), OrderStatus.CONFIRMED):
         return
     await repository.set_status(
@@ -456,21 +467,7 @@ async def confirm_paid_order(
     )
     lines = await repository.lines_of(uow.session, order_id)
     preorder_lines = [line for line in lines if line.kind == "preorder"]
-    uow.publish(
-        contracts.OrderConfirmed(
-            order_id=order_id,
-            customer=_customer(order),
-            currency=order.currency,
-            lines=[_priced_line(line.sku, line.title, line.quantity, line.unit_price) for line in lines],
-            subtotal=order.subtotal,
-            shipping=order.shipping,
-            total=order.total,
-            shipping_address=Address.model_validate(order.shipping_address),
-            charged_now=order.charged_now if preorder_lines else None,
-            preorder_lines=[_preorder_summary(line, order.created_at) for line in preorder_lines],
-        ),
-        subject=order_id,
-    )
+    uow.publish(_order_confirmed(order, lines), subject=order_id)
     for group in await _groups(uow, order_id, GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
         if group.kind == "preorder" and group.balance_amount > 0:  # allocated while checkout was being paid
             line = next(line for line in preorder_lines if line.sku == _sku_of(group))
@@ -483,6 +480,138 @@ async def confirm_paid_order(
     CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
     for line in preorder_lines:
         PREORDER_UNITS.inc(line.quantity)
+
+
+def _order_confirmed(order: Row[Any], lines: list[Row[Any]]) -> contracts.OrderConfirmed:
+    preorder_lines = [line for line in lines if line.kind == "preorder"]
+    return contracts.OrderConfirmed(
+        order_id=order.id,
+        customer=_customer(order),
+        currency=order.currency,
+        lines=[_priced_line(line.sku, line.title, line.quantity, line.unit_price) for line in lines],
+        subtotal=order.subtotal,
+        shipping=order.shipping,
+        total=order.total,
+        shipping_address=Address.model_validate(order.shipping_address),
+        # On payment terms nothing is charged now: the email says so instead of thanking for a payment.
+        charged_now=0 if order.payment_terms is not None else order.charged_now if preorder_lines else None,
+        preorder_lines=[_preorder_summary(line, order.created_at) for line in preorder_lines],
+    )
+
+
+async def _confirm_on_terms(uow: UnitOfWork, order_id: str) -> None:
+    """Stock is held for an order on payment terms: confirm it and send its units to fulfillment unpaid."""
+    await repository.set_status(uow.session, order_id, OrderStatus.CONFIRMED, payment_token=None)
+    order = await repository.lock_order(uow.session, order_id)
+    await repository.add_to_timeline(
+        uow.session,
+        order_id,
+        "confirmed",
+        payment_terms=order.payment_terms,
+        payment_due=order.payment_due_amount,
+        payment_due_date=order.payment_due_date.isoformat() if order.payment_due_date else None,
+    )
+    uow.publish(_order_confirmed(order, await repository.lines_of(uow.session, order_id)), subject=order_id)
+    for group in await _groups(uow, order_id, GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
+        await _advance(uow, order, group)
+    ORDERS_CONFIRMED.labels(order.currency).inc()
+
+
+async def schedule_payment_overdue(uow: UnitOfWork, *, order_id: str, due_date: date) -> None:
+    """An order on terms becomes overdue when its due date has passed unpaid (in the caller's unit of work)."""
+    await scheduling.reschedule(
+        uow.session,
+        scheduled_jobs,
+        kind=PAYMENT_OVERDUE,
+        key=f"{PAYMENT_OVERDUE}:{order_id}",
+        due_at=datetime.combine(due_date + timedelta(days=1), time(), tzinfo=UTC),
+        payload={"order_id": order_id},
+    )
+
+
+async def request_payment_on_terms(
+    uow: UnitOfWork, *, order_id: str, payment_token: str, bank_transfer_reference: str | None
+) -> None:
+    """The customer pays an order on terms (or staff saw the bank transfer): payments captures what is due as
+    the order's one checkout step, so asking again re-tells the same outcome and never charges twice (in the
+    caller's unit of work)."""
+    order = await repository.lock_order(uow.session, order_id)
+    if order.payment_terms is None:
+        raise OrderNotOnTerms(f"order {order_id} is not on payment terms", field="order_id")
+    if order.payment_status == "paid":
+        return
+    if OrderStatus(order.status) in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+        raise OrderNotOnTerms(f"order {order_id} is {order.status}: nothing is due", field="order_id")
+    await repository.add_to_timeline(
+        uow.session,
+        order_id,
+        "payment_requested",
+        amount=order.payment_due_amount,
+        reference=bank_transfer_reference,
+    )
+    uow.publish(
+        payment_contracts.CapturePayment(
+            order_id=order_id,
+            step="full",
+            amount=order.payment_due_amount,
+            currency=order.currency,
+            payment_token=payment_token,
+            bank_transfer_reference=bank_transfer_reference,
+        ),
+        subject=order_id,
+    )
+
+
+async def _record_payment_on_terms(
+    uow: UnitOfWork, order: Row[Any], *, payment_id: str, amount: int, now: datetime
+) -> None:
+    if order.payment_status != "paid":
+        await uow.session.execute(
+            sa.update(orders)
+            .where(orders.c.id == order.id)
+            .values(payment_status="paid", paid_at=now, captured=orders.c.captured + amount, updated_at=now)
+        )
+        await repository.add_to_timeline(
+            uow.session, order.id, "payment_captured", payment_id=payment_id, amount=amount
+        )
+        await scheduling.cancel(uow.session, scheduled_jobs, key=f"{PAYMENT_OVERDUE}:{order.id}", now=now)
+        CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
+    await uow.commit()
+
+
+async def mark_payment_overdue(uow: UnitOfWork, *, order_id: str, now: datetime, token_secret: str) -> None:
+    """The due date of an order on terms passed unpaid: it shows overdue and the customer is reminded."""
+    order = await repository.lock_order(uow.session, order_id)
+    if order.payment_status == "awaiting_payment" and OrderStatus(order.status) not in (
+        OrderStatus.CANCELLED,
+        OrderStatus.REJECTED,
+    ):
+        await uow.session.execute(
+            sa.update(orders).where(orders.c.id == order_id).values(payment_status="overdue", updated_at=now)
+        )
+        draft_id = str(
+            await uow.session.scalar(sa.select(draft_orders.c.id).where(draft_orders.c.order_id == order_id))
+        )
+        await repository.add_to_timeline(
+            uow.session,
+            order_id,
+            "payment_overdue",
+            amount=order.payment_due_amount,
+            due_date=order.payment_due_date.isoformat(),
+        )
+        uow.publish(
+            contracts.OrderPaymentOverdue(
+                order_id=order_id,
+                customer=_customer(order),
+                currency=order.currency,
+                amount=order.payment_due_amount,
+                due_date=order.payment_due_date,
+                draft_id=draft_id,
+                checkout_token=draft_token(token_secret, draft_id),
+            ),
+            subject=order_id,
+        )
+    await uow.commit()
 
 
 async def reject_for_failed_payment(
@@ -880,9 +1009,23 @@ async def record_shipment(
     lines: list[LocatedLine],
     carrier: str,
     tracking_number: str,
+    now: datetime,
 ) -> None:
-    """A shipment left: take its units out of stock, tell the customer, and move the order on."""
+    """A shipment left: take its units out of stock, tell the customer, and move the order on. An order on
+    on-fulfillment terms is due from its first shipment on."""
     order = await repository.lock_order(uow.session, order_id)
+    if (
+        order.payment_terms == "on_fulfillment"
+        and order.payment_due_date is None
+        and order.payment_status == "awaiting_payment"
+    ):
+        await uow.session.execute(
+            sa.update(orders).where(orders.c.id == order_id).values(payment_due_date=now.date())
+        )
+        await repository.add_to_timeline(
+            uow.session, order_id, "payment_due", due_date=now.date().isoformat()
+        )
+        await schedule_payment_overdue(uow, order_id=order_id, due_date=now.date())
     await _set_group_by_fulfillment(uow, fulfillment_id, status=GroupStatus.SHIPPED)
     await repository.add_to_timeline(
         uow.session,

@@ -129,6 +129,7 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
         "preorder_consent_awaited": any(line["consent_awaited"] for line in line_views),
         "timeline": [{"at": entry.at, "event": entry.event, "detail": entry.detail} for entry in timeline],
         "draft_order": await _draft_of(session, order_id),
+        "payment_due": _payment_due(order),
         "created_at": order.created_at,
         "updated_at": order.updated_at,
     }
@@ -199,6 +200,25 @@ def _balance_charged_at(line: Row[Any], ordered_at: datetime) -> datetime | str 
     if line.kind != "preorder" or line.balance == 0 or line.preorder_policy is None:
         return None
     return balance_due_at(PreorderPolicy.model_validate(line.preorder_policy), ordered_at) or "on_ready"
+
+
+def _payment_due(order: Row[Any]) -> dict[str, Any] | None:
+    """What an order on payment terms owes, by when, and whether it was paid; None for an order paid at
+    checkout. The due date of on-fulfillment terms is set when the order first ships."""
+    if order.payment_terms is None:
+        return None
+    return {
+        "terms": order.payment_terms,
+        "net_days": order.net_days,
+        "amount": order.payment_due_amount,
+        "currency": order.currency,
+        "due_date": order.payment_due_date,
+        # Nothing is owed for an order cancelled (or rejected) before it was paid.
+        "status": "cancelled"
+        if order.payment_status != "paid" and order.status in ("cancelled", "rejected")
+        else order.payment_status,
+        "paid_at": order.paid_at,
+    }
 
 
 async def _draft_of(session: AsyncSession, order_id: str) -> dict[str, Any] | None:

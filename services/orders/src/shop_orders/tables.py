@@ -100,8 +100,17 @@ orders = sa.Table(
     sa.Column(
         "customer_id", sa.Text, sa.ForeignKey("customers.id"), index=True, comment="NULL: a guest order"
     ),
+    sa.Column("payment_terms", sa.Text, comment="net or on_fulfillment: paid after"),
+    sa.Column("net_days", sa.Integer),
+    sa.Column("payment_due_amount", sa.BigInteger),
+    sa.Column("payment_due_date", sa.Date),
+    sa.Column("payment_status", sa.Text),
+    sa.Column("paid_at", sa.DateTime(timezone=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint(
+        "payment_status IN ('awaiting_payment', 'overdue', 'paid')", name="order_payment_status"
+    ),
 )
 
 order_lines = sa.Table(

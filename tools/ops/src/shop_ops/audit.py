@@ -168,6 +168,17 @@ async def _paid_orders_captured(context: AuditContext) -> list[Finding]:
     return invariants.paid_orders_fully_captured(paid, succeeded)
 
 
+@audit_check(
+    "money.orders_awaiting_payment",
+    "orders: orders on payment terms past their due date unpaid are shown as waiting (info)",
+)
+async def _orders_awaiting_payment(context: AuditContext) -> list[Finding]:
+    on_terms = await queries.order_states(
+        context.snapshots.connection("orders"), statuses=invariants.PAID_STATUSES
+    )
+    return invariants.orders_awaiting_payment(on_terms, now=context.options.now)
+
+
 @audit_check("money.rejected_not_charged", "orders x payments: rejected orders keep no money")
 async def _rejected_not_charged(context: AuditContext) -> list[Finding]:
     rejected = await queries.order_states(context.snapshots.connection("orders"), statuses=["rejected"])

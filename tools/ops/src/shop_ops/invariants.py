@@ -131,6 +131,9 @@ def paid_orders_fully_captured(
 ) -> list[Finding]:
     """A confirmed, shipped or delivered order has successful payments equal to its total, in its currency.
 
+    An order on payment terms still awaiting payment (``awaiting_payment`` or ``overdue``) may have none yet;
+    once it shows ``paid`` it is held to its total like any other.
+
     An order with pre-order lines (``charged_now`` set) owes at least what checkout charges and never more
     than its total: its balance is charged later.
     """
@@ -141,6 +144,14 @@ def paid_orders_fully_captured(
         ids = {"order": order.order_id}
         paid = succeeded.get(order.order_id)
         due = order.due_at_checkout
+        if order.awaiting_payment_on_terms:
+            # Completed from a draft on net or on-fulfillment terms: it may confirm and ship before it is
+            # paid (``orders_awaiting_payment`` shows it once overdue); it still never takes more than its total.
+            if paid is not None and paid.amount > order.total:
+                findings.append(
+                    Finding(f"{order.status} with {paid.amount} paid, above its total {order.total}", ids)
+                )
+            continue
         if paid is None:
             if due > 0:
                 findings.append(Finding(f"{order.status} but no successful payment (due {due})", ids))
@@ -271,6 +282,21 @@ def paid_orders_progressing(
         )
         for order in orders
         if order.status == "confirmed" and now - order.since > waiting_after
+    ]
+
+
+def orders_awaiting_payment(orders: Iterable[OrderState], *, now: datetime) -> list[Finding]:
+    """An order on payment terms past its due date unpaid is shown as waiting, with the date it was due."""
+    return [
+        Finding(
+            f"{order.status} on {order.payment_terms} terms, payment overdue since {order.payment_due_date}",
+            {"order": order.order_id, "since": order.payment_due_date.isoformat()},
+            Severity.WAITING,
+        )
+        for order in orders
+        if order.awaiting_payment_on_terms
+        and order.payment_due_date is not None
+        and (order.payment_status == "overdue" or order.payment_due_date < now.date())
     ]
 
 

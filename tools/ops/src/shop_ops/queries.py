@@ -56,6 +56,9 @@ def _order_state(row: Any) -> OrderState:
         status_reason=row.status_reason,
         charged_now=getattr(row, "charged_now", None),
         waiting_preorder=bool(getattr(row, "waiting_preorder", False)),
+        payment_status=getattr(row, "payment_status", None),
+        payment_terms=getattr(row, "payment_terms", None),
+        payment_due_date=getattr(row, "payment_due_date", None),
     )
 
 
@@ -68,7 +71,11 @@ _ORDER_COLUMNS = (
     orders.orders.c.updated_at,
     orders.orders.c.status_reason,
     # Pre-orders add what checkout charges; read it where the orders schema has it.
-    *(orders.orders.c[name] for name in ("charged_now",) if name in orders.orders.c),
+    *(
+        orders.orders.c[name]
+        for name in ("charged_now", "payment_status", "payment_terms", "payment_due_date")
+        if name in orders.orders.c
+    ),
     sa.or_(
         sa.exists().where(
             orders.order_lines.c.order_id == orders.orders.c.id,

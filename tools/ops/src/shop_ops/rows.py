@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,14 @@ class OrderState:
     """What checkout charges when the order has pre-order lines (the rest later); None: the whole total."""
     waiting_preorder: bool = False
     """Pre-order units wait for stock, or for a balance charged later, before anything can ship."""
+    payment_status: str | None = None
+    """On payment terms (a draft completed unpaid): awaiting_payment, overdue or paid; None: paid at checkout."""
+    payment_terms: str | None = None
+    payment_due_date: date | None = None
+
+    @property
+    def awaiting_payment_on_terms(self) -> bool:
+        return self.payment_status in ("awaiting_payment", "overdue")
 
     @property
     def due_at_checkout(self) -> int:
