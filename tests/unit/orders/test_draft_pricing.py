@@ -9,7 +9,9 @@ import pytest
 from shop_orders.draft_pricing import (
     Discount,
     DraftLine,
+    DraftTax,
     InvalidDraft,
+    TaxTable,
     check_lines,
     draft_tax,
     draft_token,
@@ -19,7 +21,7 @@ from shop_orders.draft_pricing import (
 )
 
 KR = {"country": "KR"}
-RATES = {"KR": 1000, "US-CA": 725}
+TAXES = TaxTable(rates={"KR": 1000, "US-CA": 725}, added_on_top_countries=frozenset({"US"}))
 
 
 def test_lines_shipping_and_the_korean_vat_inside_the_total() -> None:
@@ -27,7 +29,7 @@ def test_lines_shipping_and_the_korean_vat_inside_the_total() -> None:
         DraftLine(title="Mug", sku="MUG", quantity=2, unit_price=12_000, catalog_price=12_000),
         DraftLine(title="Engraving", quantity=1, unit_price=5_000),
     ]
-    totals = price_draft(lines, order_discount=None, shipping=3_000, shipping_address=KR, tax_rates=RATES)
+    totals = price_draft(lines, order_discount=None, shipping=3_000, shipping_address=KR, taxes=TAXES)
     assert (totals.subtotal, totals.discounts, totals.shipping, totals.total) == (29_000, 0, 3_000, 32_000)
     # 32,000 KRW holds 10/110 of it: 2,909.09 rounds to 2,909.
     assert (totals.tax.rate, totals.tax.amount, totals.tax.included) == (1000, 2_909, True)
@@ -62,7 +64,7 @@ def test_the_order_discount_applies_to_what_the_line_discounts_leave_and_never_t
         order_discount=Discount("percent", 10, "loyal customer"),
         shipping=3_000,
         shipping_address=None,
-        tax_rates=RATES,
+        taxes=TAXES,
     )
     assert (totals.line_discounts, totals.order_discount) == (2_000, 1_800)
     assert totals.total == 20_000 - 2_000 - 1_800 + 3_000
@@ -76,14 +78,42 @@ def test_a_fixed_order_discount_larger_than_the_lines_leaves_only_shipping() -> 
         order_discount=Discount("fixed", 9_999, "goodwill"),
         shipping=500,
         shipping_address=KR,
-        tax_rates={},
+        taxes=TaxTable(),
     )
     assert (totals.order_discount, totals.total) == (1_000, 500)
 
 
 def test_tax_by_region_before_country() -> None:
-    assert draft_tax(10_725, {"country": "US", "region": "CA"}, RATES).amount == 725
-    assert draft_tax(10_000, {"country": "US", "region": "NY"}, RATES).amount == 0
+    inside = TaxTable(rates={"KR": 1000, "US-CA": 725})
+    california = {"country": "US", "region": "CA"}
+    assert _tax(10_725, california, inside).amount == 725
+    assert _tax(10_000, {"country": "US", "region": "NY"}, inside).amount == 0
+
+
+def test_tax_comes_on_top_where_the_country_quotes_prices_before_tax() -> None:
+    # 100.00 USD less a 10.00 discount plus 5.00 shipping in California: 7.25 % of 95.00 is 6.8875, so 6.89.
+    lines = [
+        DraftLine(
+            title="Boots",
+            sku="BOOT",
+            quantity=1,
+            unit_price=10_000,
+            discount=Discount("fixed", 1_000, "scuff"),
+        )
+    ]
+    totals = price_draft(
+        lines,
+        order_discount=None,
+        shipping=500,
+        shipping_address={"country": "US", "region": "CA"},
+        taxes=TAXES,
+    )
+    assert (totals.tax.rate, totals.tax.amount, totals.tax.included) == (725, 689, False)
+    assert totals.total == 10_000 - 1_000 + 500 + 689
+
+
+def _tax(total: int, address: dict[str, str], taxes: TaxTable) -> DraftTax:
+    return draft_tax(subtotal=total, discount=0, shipping=0, shipping_address=address, taxes=taxes)
 
 
 def test_one_line_per_sku_but_any_number_of_custom_lines() -> None:

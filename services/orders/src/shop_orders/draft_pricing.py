@@ -1,8 +1,9 @@
 """Draft orders' rules, free of I/O: pricing (lines, discounts, shipping, tax), payment terms and links.
 
 Money is in the currency's minor unit. Rounding is explicit: a percent discount is rounded half up to a whole
-minor unit (as the discount codes are); a fixed discount never takes more than what it applies to; the
-included tax is rounded half up (``included_tax``).
+minor unit (as the discount codes are); a fixed discount never takes more than what it applies to; tax is
+decided as on any order (``order_tax``: once per order, half up), included in prices or added on top by the
+shipping country.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from base64 import urlsafe_b64encode
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from shop_orders.domain import OrderError, included_tax, tax_rate_for
+from shop_orders.domain import OrderError, order_tax
 
 DiscountKind = Literal["percent", "fixed"]
 PaymentTermsKind = Literal["due_on_receipt", "net", "on_fulfillment"]
@@ -89,6 +90,15 @@ class DraftLine:
 
 
 @dataclass(frozen=True)
+class TaxTable:
+    """The shop's tax configuration: rates in basis points by country or ``COUNTRY-REGION``, and the countries
+    whose prices are quoted before tax (tax added on top)."""
+
+    rates: dict[str, int] = field(default_factory=dict)
+    added_on_top_countries: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class DraftTax:
     rate: int
     """Basis points, by the shipping address's country or region."""
@@ -111,12 +121,21 @@ class DraftTotals:
         return self.line_discounts + self.order_discount
 
 
-def draft_tax(total: int, shipping_address: dict[str, Any] | None, tax_rates: dict[str, int]) -> DraftTax:
-    """The one place a draft's tax is computed: prices include tax at the shipping address's rate
-    (``tax_rate_for``), so the tax is the part of the total it includes. Tax added on top for some countries
-    would change this function only."""
-    rate = tax_rate_for(shipping_address or {}, tax_rates)
-    return DraftTax(rate=rate, amount=included_tax(total, rate), included=True)
+def draft_tax(
+    *, subtotal: int, discount: int, shipping: int, shipping_address: dict[str, Any] | None, taxes: TaxTable
+) -> DraftTax:
+    """A draft's tax, decided as any order's (``order_tax``): the shipping address's rate on subtotal - discount
+    + shipping; the part of that amount the prices include, or added on top where the country quotes prices
+    before tax (US sales tax, CA GST/HST)."""
+    tax = order_tax(
+        address=shipping_address or {},
+        rates=taxes.rates,
+        added_on_top_countries=taxes.added_on_top_countries,
+        subtotal=subtotal,
+        discount=discount,
+        shipping=shipping,
+    )
+    return DraftTax(rate=tax.rate, amount=tax.amount, included=not tax.added_on_top)
 
 
 def price_draft(
@@ -125,20 +144,27 @@ def price_draft(
     order_discount: Discount | None,
     shipping: int,
     shipping_address: dict[str, Any] | None,
-    tax_rates: dict[str, int],
+    taxes: TaxTable,
 ) -> DraftTotals:
     """Subtotal, discounts (each line's on its own amount, then the order's on what the lines leave), shipping
-    (never discounted), the tax included and the total."""
+    (never discounted), the tax (included, or added on top) and the total."""
     subtotal = sum(line.gross for line in lines)
     line_discounts = sum(line.discount_amount for line in lines)
     order_off = order_discount.amount_off(subtotal - line_discounts) if order_discount else 0
-    total = subtotal - line_discounts - order_off + shipping
+    tax = draft_tax(
+        subtotal=subtotal,
+        discount=line_discounts + order_off,
+        shipping=shipping,
+        shipping_address=shipping_address,
+        taxes=taxes,
+    )
+    total = subtotal - line_discounts - order_off + shipping + (0 if tax.included else tax.amount)
     return DraftTotals(
         subtotal=subtotal,
         line_discounts=line_discounts,
         order_discount=order_off,
         shipping=shipping,
-        tax=draft_tax(total, shipping_address, tax_rates),
+        tax=tax,
         total=total,
     )
 

@@ -38,6 +38,7 @@ from shop_orders.draft_pricing import (
     DraftNotReady,
     DraftTotals,
     InvalidDraft,
+    TaxTable,
     UnknownDraft,
     check_lines,
     payment_due_date,
@@ -75,7 +76,7 @@ class ShippingInput:
 @dataclass(frozen=True)
 class DraftSettings:
     shipping_rates: dict[str, dict[str, int]]
-    tax_rates: dict[str, int]
+    taxes: TaxTable
     expiry: timedelta
 
 
@@ -232,7 +233,7 @@ async def send_invoice(
     draft = await _open(uow, draft_id)
     _check_completable(draft)
     account = await _account(uow, draft.customer_id)
-    totals = draft_totals(draft, settings.tax_rates)
+    totals = draft_totals(draft, settings.taxes)
     due_date = payment_due_date(draft.payment_terms, draft.net_days, now)
     expires_at = draft.expires_at
     if due_date is not None and _end_of(due_date) > expires_at:
@@ -381,7 +382,7 @@ async def _complete(
 ) -> Completed:
     _check_completable(draft)
     account = await _account(uow, draft.customer_id)
-    totals = draft_totals(draft, settings.tax_rates)
+    totals = draft_totals(draft, settings.taxes)
     carried_over = draft.reservation_status == "held"
     order_id = draft.reservation_id if carried_over else str(uuid.uuid4())
     if not carried_over and draft.reservation_status == "requested":
@@ -411,6 +412,8 @@ async def _complete(
             total=totals.total,
             discount=totals.discounts,
             tax_rate=totals.tax.rate,
+            tax_added_on_top=not totals.tax.included,
+            tax_added=0 if totals.tax.included else totals.tax.amount,
             shipping_address=draft.shipping_address,
             shipping_method=shipping.get("method") or "custom",
             payment_token=payment_token,
@@ -605,24 +608,24 @@ async def expire_draft(uow: UnitOfWork, *, draft_id: str, now: datetime) -> None
 # Reading -----------------------------------------------------------------------------------------------------
 
 
-def draft_totals(draft: Row[Any], tax_rates: dict[str, int]) -> DraftTotals:
+def draft_totals(draft: Row[Any], taxes: TaxTable) -> DraftTotals:
     return price_draft(
         _priced_lines(draft.lines),
         order_discount=_discount(draft.order_discount),
         shipping=int((draft.shipping_line or {}).get("price") or 0),
         shipping_address=draft.shipping_address,
-        tax_rates=tax_rates,
+        taxes=taxes,
     )
 
 
-async def draft_view(uow: UnitOfWork, draft_id: str, *, tax_rates: dict[str, int]) -> dict[str, Any]:
+async def draft_view(uow: UnitOfWork, draft_id: str, *, taxes: TaxTable) -> dict[str, Any]:
     draft = await _draft(uow, draft_id)
     account = await _account(uow, draft.customer_id)
-    return _view(draft, account, tax_rates)
+    return _view(draft, account, taxes)
 
 
 async def drafts_list(
-    uow: UnitOfWork, *, status: str | None, customer_id: str | None, limit: int, tax_rates: dict[str, int]
+    uow: UnitOfWork, *, status: str | None, customer_id: str | None, limit: int, taxes: TaxTable
 ) -> dict[str, Any]:
     query = sa.select(draft_orders).order_by(draft_orders.c.created_at.desc(), draft_orders.c.id).limit(limit)
     if status is not None:
@@ -636,7 +639,7 @@ async def drafts_list(
             sa.select(customers).where(customers.c.id.in_({row.customer_id for row in rows}))
         )
     }
-    return {"drafts": [_view(row, accounts[row.customer_id], tax_rates) for row in rows]}
+    return {"drafts": [_view(row, accounts[row.customer_id], taxes) for row in rows]}
 
 
 def invoice_view(view: dict[str, Any]) -> dict[str, Any]:
@@ -645,8 +648,8 @@ def invoice_view(view: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in view.items() if key not in hidden}
 
 
-def _view(draft: Row[Any], account: Row[Any], tax_rates: dict[str, int]) -> dict[str, Any]:
-    totals = draft_totals(draft, tax_rates)
+def _view(draft: Row[Any], account: Row[Any], taxes: TaxTable) -> dict[str, Any]:
+    totals = draft_totals(draft, taxes)
     priced = _priced_lines(draft.lines)
     return {
         "id": draft.id,

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_payment_terms"
-down_revision = "0007_draft_orders"
+down_revision = "0007_catalog_availability"
 branch_labels = None
 depends_on = None
 
