@@ -237,6 +237,19 @@ async def _with_stack(
                     skus=skus,
                     drain=plan.s1_drain,
                 )
+            best = results.get("s1", {}).get("best")
+            if "s1" in scenarios and best:
+                # The latency target read at half of what this pipeline sustains, next to the literal one above.
+                results["s1"]["half_own"] = await s1.half_rate_latency(
+                    gateway,
+                    probe,
+                    pids,
+                    rate=best["offered_per_s"] / 2,
+                    duration=max(plan.s1_duration / 3, 3),
+                    skus=skus,
+                    drain=plan.s1_drain,
+                    of="the pipeline's own sustained",
+                )
         dead = {name: p.returncode for name, p in stack.processes.items() if p.poll() is not None}
         results["processes_died"] = dead
     finally:

@@ -135,8 +135,9 @@ async def half_rate_latency(
     duration: float,
     skus: list[str],
     drain: float,
+    of: str = "the bare baseline's",
 ) -> dict[str, Any]:
-    print(f"  S1 at half the bare baseline's rate ({rate:.1f}/s) for the HTTP latency target", flush=True)
+    print(f"  S1 at half {of} rate ({rate:.1f}/s) for the HTTP latency target", flush=True)
     return await run_rate(gateway, probe, pids, rate=rate, duration=duration, skus=skus, drain=drain)
 
 
