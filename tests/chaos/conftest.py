@@ -2,7 +2,8 @@
 
 The session starts a private PostgreSQL and RabbitMQ (tests/chaos/servers.py) that the faults restart, so the
 machine's servers and anyone's tests on them are never touched. Ports start at SHOP_CHAOS_PORT_BASE (by default
-SHOP_TEST_PORT_BASE + 20000: 38000) and never collide with tests/system; the StackConfig is built here,
+SHOP_TEST_PORT_BASE + 6000: 24000, below the system's ephemeral source ports, 32768 and up, which any outgoing
+connection may hold) and never collide with tests/system (18000) or the bench (28000); the StackConfig is built here,
 explicitly, so importing this module changes no one's env. The suite only runs when asked for by path
 (``pytest tests/chaos``, ``make chaos``) or with SHOP_CHAOS=1: a plain ``pytest tests`` skips it (it takes
 minutes).
@@ -25,7 +26,7 @@ from tests.support import infra
 
 CHAOS_RUN = "_chaos"
 CHAOS_VHOST = "shop_test_chaos"
-CHAOS_PORT_BASE = int(os.environ.get("SHOP_CHAOS_PORT_BASE", str(infra.PORT_BASE + 20000)))
+CHAOS_PORT_BASE = int(os.environ.get("SHOP_CHAOS_PORT_BASE", str(infra.PORT_BASE + 6000)))
 STAFF_KEY = "staff-key-for-chaos-tests"
 WAREHOUSE_KEY = "warehouse-key-for-chaos-tests"
 # Quick, but longer in all (10.5 s) than a PostgreSQL restart takes: a message that fails while the database

@@ -40,13 +40,22 @@ class FlakyProxy:
         self._open: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
+        self._failed: BaseException | None = None
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, name="flaky-proxy", daemon=True)
 
     def start(self) -> FlakyProxy:
+        """Listen (on ``listen_port``, or a free port the system picks for 0: see ``port``) and serve."""
         self._thread.start()
         assert self._started.wait(10), "the proxy did not start"
+        if self._failed is not None:
+            raise RuntimeError(f"the proxy could not listen on port {self.listen_port}") from self._failed
         return self
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return self.listen_port
 
     def stop(self) -> None:
         if self._stop is not None:
@@ -54,12 +63,18 @@ class FlakyProxy:
         self._thread.join(15)
 
     def _run(self) -> None:
-        self._loop.run_until_complete(self._main())
-        self._loop.close()
+        try:
+            self._loop.run_until_complete(self._main())
+        except BaseException as error:  # told to start(), which is waiting for this thread
+            self._failed = error
+            self._started.set()
+        finally:
+            self._loop.close()
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
         server = await asyncio.start_server(self._serve, "127.0.0.1", self.listen_port)
+        self.listen_port = server.sockets[0].getsockname()[1]
         dropper = asyncio.create_task(self._drop_now_and_then())
         self._started.set()
         try:

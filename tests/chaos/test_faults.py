@@ -367,13 +367,11 @@ async def test_8_a_slow_flaky_database_connection(
     with scenario("8 flaky DB proxy (payments)") as report:
         sku = new_sku()
         await product_in_stock(gateway, sku=sku, units=500)
-        port = stack.config.gateway_port + 90
-        proxy = FlakyProxy(
-            listen_port=port, target_port=servers.postgres_port, drop_every_seconds=1.5
-        ).start()
+        # A port the system picks: a fixed one may be held by some connection's ephemeral source port.
+        proxy = FlakyProxy(listen_port=0, target_port=servers.postgres_port, drop_every_seconds=1.5).start()
         through_proxy = (
             make_url(stack.config.database_url("payments"))
-            .set(port=port)
+            .set(port=proxy.port)
             .render_as_string(hide_password=False)
         )
         env = {"SHOP_PAYMENTS_DATABASE_URL": through_proxy}
