@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from shop_orders.domain import TaxTable
 from shop_orders.draft_pricing import (
     Discount,
     DraftLine,
     DraftTax,
     InvalidDraft,
-    TaxTable,
     check_lines,
     draft_tax,
     draft_token,

@@ -8,6 +8,7 @@ from shop_orders.domain import (
     CheckoutLine,
     SameDayArea,
     SameDayNotOffered,
+    TaxTable,
     UnknownShippingMethod,
     same_day_locations,
     shipping_price,
@@ -97,8 +98,7 @@ def test_quotes_list_every_method_with_a_rate_in_the_currency_priced_or_refused(
                 same_day_areas=AREAS,
                 preorder_skus=set(),
                 stock={"seoul-1": {"TEE": 5, "CAP": 5}},
-                tax_rates={"KR": 1000, "US-CA": 725},
-                tax_added_on_top_countries=["US"],
+                taxes=TaxTable(rates={"KR": 1000, "US-CA": 725}, added_on_top_countries=frozenset({"US"})),
             )
         ]
 

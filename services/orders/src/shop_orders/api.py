@@ -156,8 +156,7 @@ async def place_order(
             shipping_rates=settings.shipping_rates,
             now=now,
             free_shipping_over=settings.free_shipping_over,
-            tax_rates=settings.tax_rates,
-            tax_added_on_top_countries=settings.tax_added_on_top_countries,
+            taxes=settings.tax_table(),
             same_day_areas=settings.same_day_rules(),
         )
 
@@ -243,8 +242,7 @@ async def shipping_rates(
         same_day_areas=settings.same_day_rules(),
         preorder_skus={sku for sku, variant in variants.items() if variant.preorder_policy is not None},
         stock=body.stock_at_locations,
-        tax_rates=settings.tax_rates,
-        tax_added_on_top_countries=settings.tax_added_on_top_countries,
+        taxes=settings.tax_table(),
     )
     return {
         "currency": body.currency,

@@ -612,8 +612,7 @@ def shipping_quotes(
     same_day_areas: dict[str, list[SameDayArea]],
     preorder_skus: set[str],
     stock: dict[str, dict[str, int]] | None,
-    tax_rates: dict[str, int],
-    tax_added_on_top_countries: list[str],
+    taxes: TaxTable,
 ) -> list[ShippingQuote]:
     """Every shipping method with a rate in the currency, priced as a checkout would price it, or refused with
     the checkout's reason (same-day where it cannot be done)."""
@@ -642,8 +641,8 @@ def shipping_quotes(
         )
         tax = order_tax(
             address=address,
-            rates=tax_rates,
-            added_on_top_countries=tax_added_on_top_countries,
+            rates=taxes.rates,
+            added_on_top_countries=taxes.added_on_top_countries,
             subtotal=subtotal,
             discount=0,
             shipping=shipping,
@@ -667,6 +666,15 @@ def included_tax(total: int, rate_basis_points: int) -> int:
     if rate_basis_points <= 0:
         return 0
     return (2 * total * rate_basis_points + 10_000 + rate_basis_points) // (2 * (10_000 + rate_basis_points))
+
+
+@dataclass(frozen=True)
+class TaxTable:
+    """The shop's tax configuration: rates in basis points by country or ``COUNTRY-REGION``, and the countries
+    whose prices are quoted before tax (tax added on top)."""
+
+    rates: dict[str, int] = field(default_factory=dict)
+    added_on_top_countries: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from base64 import urlsafe_b64encode
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from shop_orders.domain import OrderError, order_tax
+from shop_orders.domain import OrderError, TaxTable, order_tax
 
 DiscountKind = Literal["percent", "fixed"]
 PaymentTermsKind = Literal["due_on_receipt", "net", "on_fulfillment"]
@@ -87,15 +87,6 @@ class DraftLine:
     @property
     def discount_amount(self) -> int:
         return self.discount.amount_off(self.gross) if self.discount else 0
-
-
-@dataclass(frozen=True)
-class TaxTable:
-    """The shop's tax configuration: rates in basis points by country or ``COUNTRY-REGION``, and the countries
-    whose prices are quoted before tax (tax added on top)."""
-
-    rates: dict[str, int] = field(default_factory=dict)
-    added_on_top_countries: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from shop_orders.customer_handlers import NewCustomer, account_for_email
 from shop_orders.domain import (
     NotSoldInCurrency,
     OrderStatus,
+    TaxTable,
     UnknownCustomer,
     UnknownShippingMethod,
     UnknownSku,
@@ -38,7 +39,6 @@ from shop_orders.draft_pricing import (
     DraftNotReady,
     DraftTotals,
     InvalidDraft,
-    TaxTable,
     UnknownDraft,
     check_lines,
     payment_due_date,

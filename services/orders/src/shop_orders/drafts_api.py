@@ -19,7 +19,6 @@ from shop_orders.draft_pricing import (
     DraftNotOpen,
     DraftNotReady,
     InvalidDraft,
-    TaxTable,
     UnknownDraft,
     draft_token,
     draft_token_matches,
@@ -157,15 +156,8 @@ def _settings(request: Request) -> tuple[OrdersSettings, drafts.DraftSettings]:
     settings: OrdersSettings = request.app.state.settings
     return settings, drafts.DraftSettings(
         shipping_rates=settings.shipping_rates,
-        taxes=_taxes(settings),
+        taxes=settings.tax_table(),
         expiry=timedelta(hours=settings.draft_expiry_hours),
-    )
-
-
-def _taxes(settings: OrdersSettings) -> TaxTable:
-    return TaxTable(
-        rates=settings.tax_rates,
-        added_on_top_countries=frozenset(code.upper() for code in settings.tax_added_on_top_countries),
     )
 
 
@@ -174,7 +166,7 @@ async def _view(request: Request, draft_id: str) -> dict[str, Any]:
     settings: OrdersSettings = request.app.state.settings
     database: Database = request.app.state.database
     async with database.unit_of_work() as uow:
-        return await drafts.draft_view(uow, draft_id, taxes=_taxes(settings))
+        return await drafts.draft_view(uow, draft_id, taxes=settings.tax_table())
 
 
 def _reserve_until(value: datetime | None, now: datetime) -> datetime | None:
@@ -230,7 +222,7 @@ async def list_drafts(
 ) -> dict[str, Any]:
     settings, _ = _settings(request)
     return await drafts.drafts_list(
-        uow, status=status, customer_id=customer_id, limit=limit, taxes=_taxes(settings)
+        uow, status=status, customer_id=customer_id, limit=limit, taxes=settings.tax_table()
     )
 
 
@@ -238,7 +230,7 @@ async def list_drafts(
 async def get_draft(draft_id: str, request: Request, uow: UnitOfWorkDep) -> dict[str, Any]:
     settings, _ = _settings(request)
     try:
-        return await drafts.draft_view(uow, draft_id, taxes=_taxes(settings))
+        return await drafts.draft_view(uow, draft_id, taxes=settings.tax_table())
     except OrderError as error:
         raise draft_problem(error) from error
 
@@ -370,7 +362,7 @@ async def view_invoice(
     settings, _ = _settings(request)
     _check_token(settings, draft_id, x_draft_token)
     try:
-        return drafts.invoice_view(await drafts.draft_view(uow, draft_id, taxes=_taxes(settings)))
+        return drafts.invoice_view(await drafts.draft_view(uow, draft_id, taxes=settings.tax_table()))
     except OrderError as error:
         raise draft_problem(error) from error
 

@@ -44,6 +44,7 @@ from shop_orders.domain import (
     OrderStatus,
     PlanLine,
     SameDayArea,
+    TaxTable,
     balance_for_units,
     can_move,
     charge_time_on_allocation,
@@ -181,8 +182,7 @@ async def place_order(
     shipping_rates: dict[str, dict[str, int]],
     now: datetime,
     free_shipping_over: dict[str, int] | None = None,
-    tax_rates: dict[str, int] | None = None,
-    tax_added_on_top_countries: list[str] | None = None,
+    taxes: TaxTable | None = None,
     same_day_areas: dict[str, list[SameDayArea]] | None = None,
 ) -> PlacedOrder:
     """Store a pending order priced from orders' own view of the catalog, then ask catalog for stock.
@@ -226,8 +226,8 @@ async def place_order(
         discount = discount_for(subtotal=priced.subtotal, percent_off=percent_off)
     tax = order_tax(
         address=checkout.shipping_address,
-        rates=tax_rates or {},
-        added_on_top_countries=tax_added_on_top_countries or [],
+        rates=taxes.rates if taxes else {},
+        added_on_top_countries=taxes.added_on_top_countries if taxes else frozenset(),
         subtotal=priced.subtotal,
         discount=discount,
         shipping=priced.shipping,

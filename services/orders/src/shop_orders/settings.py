@@ -5,7 +5,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
-from shop_orders.domain import SameDayArea
+from shop_orders.domain import SameDayArea, TaxTable
 from shop_runtime.settings import ServiceSettings
 
 
@@ -86,6 +86,13 @@ class OrdersSettings(ServiceSettings):
         description="Countries whose prices are quoted before tax: the tax is added on top of the subtotal less "
         "discount plus shipping, and charged. Everywhere else prices include the tax (KR).",
     )
+
+    def tax_table(self) -> TaxTable:
+        """``tax_rates`` and ``tax_added_on_top_countries`` as the domain reads them."""
+        return TaxTable(
+            rates=self.tax_rates,
+            added_on_top_countries=frozenset(code.upper() for code in self.tax_added_on_top_countries),
+        )
 
     def same_day_rules(self) -> dict[str, list[SameDayArea]]:
         """``same_day_areas`` as the domain reads them."""
