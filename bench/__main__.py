@@ -102,8 +102,17 @@ async def _stock_of(sku: str) -> tuple[int, int]:
     return int(row["on_hand"]), int(row["reserved"])
 
 
+@dataclass(frozen=True)
+class Profiling:
+    """py-spy during S1: the named processes (default the two that use the most CPU per order) for
+    ``seconds`` (default the plan's)."""
+
+    processes: list[str] | None = None
+    seconds: float | None = None
+
+
 async def run(
-    scenarios: set[str], plan: Plan, *, profile: bool, out: Path, results: dict[str, Any]
+    scenarios: set[str], plan: Plan, *, profile: Profiling | None, out: Path, results: dict[str, Any]
 ) -> dict[str, Any]:
     """Run the scenarios, filling ``results`` as each finishes (a failure keeps what was measured)."""
     results |= {
@@ -150,7 +159,7 @@ async def run(
 
 
 async def _with_stack(
-    scenarios: set[str], plan: Plan, *, profile: bool, out: Path, results: dict[str, Any]
+    scenarios: set[str], plan: Plan, *, profile: Profiling | None, out: Path, results: dict[str, Any]
 ) -> None:
     _print_header("starting the bench stack")
     config = infra.stack_config()
@@ -190,16 +199,19 @@ async def _with_stack(
                     for name, value in point["peak_rss_mib"].items():
                         peaks[name] = max(peaks.get(name, 0.0), value)
                 results["memory"]["s1_peak_rss_mib"] = peaks
-                if profile:
+                if profile is not None:
                     reference = sweep["best"] or sweep["points"][-1]
-                    names = s1.hottest(reference, pids)
+                    names = profile.processes or s1.hottest(reference, pids)
+                    unknown = sorted(set(names) - set(pids))
+                    if unknown:
+                        raise ValueError(f"no such process to profile: {unknown}; there are {sorted(pids)}")
                     results["profile"] = await s1.profile(
                         gateway,
                         probe,
                         pids,
                         names=names,
                         rate=reference["offered_per_s"],
-                        duration=plan.profile_seconds,
+                        duration=profile.seconds or plan.profile_seconds,
                         skus=skus,
                         out=out,
                     )
@@ -278,16 +290,36 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="shorten every scenario (a smoke run)")
     parser.add_argument("--profile", action="store_true", help="py-spy the hottest processes during S1")
+    parser.add_argument(
+        "--profile-processes",
+        metavar="NAMES",
+        help="with --profile: comma-separated processes to record (gateway,orders-http,...) instead of the two "
+        "that use the most CPU per order",
+    )
+    parser.add_argument(
+        "--profile-seconds",
+        type=float,
+        metavar="S",
+        help="with --profile: how long to record (default by plan)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench databases and vhost afterwards")
     arguments = parser.parse_args()
     scenarios = {"s1", "s2", "s3", "s4", "memory"} if "all" in arguments.scenario else set(arguments.scenario)
     plan = QUICK if arguments.quick else FULL
+    profile = (
+        Profiling(
+            processes=arguments.profile_processes.split(",") if arguments.profile_processes else None,
+            seconds=arguments.profile_seconds,
+        )
+        if arguments.profile
+        else None
+    )
     out = infra.VAR / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     results: dict[str, Any] = {}
     try:
-        asyncio.run(run(scenarios, plan, profile=arguments.profile, out=out, results=results))
+        asyncio.run(run(scenarios, plan, profile=profile, out=out, results=results))
     except Exception as error:
         results["failed"] = f"{type(error).__name__}: {error}"
         print(f"the benchmark failed; writing what it measured: {results['failed']}", flush=True)

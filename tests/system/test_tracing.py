@@ -48,3 +48,39 @@ async def test_one_trace_spans_every_service_for_one_order(gateway: httpx.AsyncC
         )
 
     await eventually(whole_trace, timeout=20)
+
+
+async def test_the_trace_shows_sql_and_where_each_message_was_made_and_sent(
+    gateway: httpx.AsyncClient, stack: Stack
+) -> None:
+    """Inside the order's trace: every service's statements as client spans, each message's producer span
+    as the parent of the consumer's span, and the relay's send span linked to the producer span."""
+    sku = new_sku()
+    await product_in_stock(gateway, sku=sku, units=2)
+    placed = (await place_order(gateway, checkout(sku))).json()
+    await wait_for_status(gateway, placed, "confirmed")
+
+    async def traced() -> None:
+        all_spans = spans(stack.config.span_dir)
+        [trace_id] = {
+            s["trace_id"] for s in all_spans if s["attributes"].get("shop.correlation_id") == placed["id"]
+        }
+        in_trace = [s for s in all_spans if s["trace_id"] == trace_id]
+        by_id = {s["span_id"]: s for s in in_trace}
+        sql = [
+            s for s in in_trace if s["kind"] == "CLIENT" and s["attributes"].get("db.system") == "postgresql"
+        ]
+        assert {"orders", "catalog", "payments", "fulfillment"} <= {s["service"] for s in sql}
+        assert any("INSERT INTO orders" in s["attributes"].get("db.statement", "") for s in sql)
+
+        [reserve] = [s for s in in_trace if s["name"] == "catalog.stock.reserve.v1 process"]
+        made = by_id[reserve["parent_id"]]
+        assert (made["service"], made["kind"], made["name"]) == (
+            "orders",
+            "PRODUCER",
+            "catalog.stock.reserve.v1 publish",
+        )
+        sent = [s for s in all_spans if s["name"] == "outbox send" and made["span_id"] in s["links"]]
+        assert [s["service"] for s in sent] == ["orders"]
+
+    await eventually(traced, timeout=20)

@@ -31,6 +31,7 @@ def run_service(definition: ServiceDefinition, argv: list[str] | None = None) ->
         otlp_endpoint=settings.otlp_endpoint,
         span_file=settings.span_file,
         log_level=settings.log_level,
+        sample_ratio=settings.trace_sample_ratio,
     )
     try:
         if arguments.process == "http":

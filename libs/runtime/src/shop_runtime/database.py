@@ -9,12 +9,16 @@ from types import TracebackType
 from typing import Self
 
 import sqlalchemy as sa
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shop_contracts import Envelope, Message
 from shop_runtime.settings import ServiceSettings
+from shop_runtime.telemetry import trace_sql
+
+tracer = trace.get_tracer("shop_runtime.outbox")
 
 OUTBOX_CHANNEL = "shop_outbox"
 """PostgreSQL NOTIFY channel that wakes the relay when a transaction wrote outbox rows."""
@@ -24,12 +28,14 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
     # No overflow: a burst waits for one of the pool's connections instead of opening and closing extra
     # ones (a connection costs a PostgreSQL backend start; under load that churn cost more than the work).
     # So a task never holds two connections at once: it ends one unit of work before it opens another.
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=0,
         pool_pre_ping=True,
     )
+    trace_sql(engine)
+    return engine
 
 
 class UnitOfWork:
@@ -86,7 +92,21 @@ class UnitOfWork:
             causation_id=str(self.causation.id) if self.causation else None,
         )
         headers: dict[str, str] = {}
-        propagate.inject(headers)
+        # The producer span marks where the message was made; it is sent by the relay once this commits.
+        # Its context travels in the headers, so the consumer's span continues the same trace under it.
+        with tracer.start_as_current_span(
+            f"{envelope.type} publish",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "create",
+                "messaging.destination.name": message.EXCHANGE,
+                "messaging.rabbitmq.destination.routing_key": message.routing_key(),
+                "messaging.message.id": str(envelope.id),
+                "shop.correlation_id": correlation_id,
+            },
+        ):
+            propagate.inject(headers)
         headers["correlation_id"] = correlation_id
         self._outgoing.append(
             {

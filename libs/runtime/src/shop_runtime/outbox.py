@@ -17,12 +17,15 @@ import aio_pika
 import asyncpg
 import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel, AbstractExchange
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, SpanKind
 from sqlalchemy.engine import make_url
 
 from shop_runtime.database import OUTBOX_CHANNEL, Database
 from shop_runtime.metrics import OUTBOX_BATCH_DURATION, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("shop_runtime.outbox")
 
 
 @dataclass(frozen=True)
@@ -118,20 +121,42 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            confirmations = []
-            for row in sorted(rows, key=lambda row: row.id):  # RETURNING keeps no order; publish in id order
-                exchange = await self._exchange(row.exchange)
-                message = aio_pika.Message(
-                    body=row.body,
-                    content_type="application/json",
-                    message_id=str(row.message_id),
-                    type=row.message_type,
-                    headers=row.headers,
-                    timestamp=row.created_at,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                )
-                confirmations.append(exchange.publish(message, routing_key=row.routing_key, mandatory=False))
-            await asyncio.gather(*confirmations)
+            rows = sorted(rows, key=lambda row: row.id)  # RETURNING keeps no order; publish in id order
+            # One span per batch, linked to where each message was made (its producer span, in the order's
+            # trace): when a message left is visible from the order's trace without the relay joining it.
+            links = [
+                Link(context)
+                for row in rows
+                if (
+                    context := trace.get_current_span(propagate.extract(row.headers)).get_span_context()
+                ).is_valid
+            ]
+            with tracer.start_as_current_span(
+                "outbox send",
+                kind=SpanKind.PRODUCER,
+                links=links,
+                attributes={
+                    "messaging.system": "rabbitmq",
+                    "messaging.operation.type": "send",
+                    "messaging.batch.message_count": len(rows),
+                },
+            ):
+                confirmations = []
+                for row in rows:
+                    exchange = await self._exchange(row.exchange)
+                    message = aio_pika.Message(
+                        body=row.body,
+                        content_type="application/json",
+                        message_id=str(row.message_id),
+                        type=row.message_type,
+                        headers=row.headers,
+                        timestamp=row.created_at,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    )
+                    confirmations.append(
+                        exchange.publish(message, routing_key=row.routing_key, mandatory=False)
+                    )
+                await asyncio.gather(*confirmations)
         self._published.inc(len(rows))
         self._batch_duration.observe(time.perf_counter() - started)
         return len(rows)

@@ -39,6 +39,12 @@ class ServiceSettings(BaseSettings):
 
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. Jaeger's.")
     span_file: str | None = Field(default=None, description="Also write finished spans as JSON lines here.")
+    trace_sample_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded; a message or request continuing a trace follows its parent.",
+    )
     log_level: str = "INFO"
     test_clock_file: str | None = Field(
         default=None,

@@ -10,9 +10,12 @@ from collections.abc import Sequence
 from typing import IO
 
 from opentelemetry import trace
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shop_runtime.card_data import mask_card_numbers
 
@@ -39,6 +42,7 @@ class JsonLinesSpanExporter(SpanExporter):
                         "trace_id": format(context.trace_id, "032x"),
                         "span_id": format(context.span_id, "016x"),
                         "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+                        "links": [format(link.context.span_id, "016x") for link in span.links],
                         "start": span.start_time,
                         "end": span.end_time,
                         "attributes": {
@@ -57,10 +61,23 @@ class JsonLinesSpanExporter(SpanExporter):
 
 
 def setup_telemetry(
-    service: str, *, process: str, otlp_endpoint: str | None, span_file: str | None, log_level: str
+    service: str,
+    *,
+    process: str,
+    otlp_endpoint: str | None,
+    span_file: str | None,
+    log_level: str,
+    sample_ratio: float = 1.0,
 ) -> TracerProvider:
-    """Install the tracer provider for this process and JSON logging; call once at start-up."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service, "shop.process": process}))
+    """Install the tracer provider for this process and JSON logging; call once at start-up.
+
+    ``sample_ratio`` is the share of new traces recorded (by trace id, so every process keeps or drops the same
+    ones); a trace that began elsewhere follows its parent's decision, so a kept order is kept whole.
+    """
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service, "shop.process": process}),
+        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+    )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -70,6 +87,19 @@ def setup_telemetry(
     trace.set_tracer_provider(provider)
     setup_logging(service, process=process, level=log_level)
     return provider
+
+
+def trace_sql(engine: AsyncEngine) -> None:
+    """A client span for every statement the engine runs (the SQL text with its placeholders, never the
+    values), as a child of the request or message being handled. One engine per process: a second call in
+    the same process is ignored by the instrumentor.
+
+    The instrumentor declares SQLAlchemy below 2.1 and would refuse 2.1; the engine events it listens to are
+    unchanged in 2.1, and tests/system/test_tracing.py checks that the spans appear, so its check is skipped.
+    """
+    SQLAlchemyInstrumentor().instrument(
+        engine=engine.sync_engine, enable_commenter=False, skip_dep_check=True
+    )
 
 
 class JsonFormatter(logging.Formatter):

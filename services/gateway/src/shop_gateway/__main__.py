@@ -18,6 +18,7 @@ def main() -> None:
         otlp_endpoint=settings.gateway_otlp_endpoint,
         span_file=settings.gateway_span_file,
         log_level=settings.gateway_log_level,
+        sample_ratio=settings.gateway_trace_sample_ratio,
     )
     install_log_redaction(
         [*(key for keys in settings.api_keys.values() for key in keys), *settings.customer_token_keys]

@@ -75,6 +75,8 @@ class GatewaySettings(BaseSettings):
 
     gateway_otlp_endpoint: str | None = None
     gateway_span_file: str | None = None
+    gateway_trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    """Share of new traces recorded (a request is where an order's trace begins); the services follow it."""
     gateway_log_level: str = "INFO"
 
     @field_validator("staff_api_key", "warehouse_api_key", "support_api_key")
