@@ -131,7 +131,7 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work)]
 
 
-def clock(request: Request) -> Clock:
+async def clock(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
