@@ -36,6 +36,12 @@ class ServiceSettings(BaseSettings):
     scheduler_poll_seconds: float = Field(default=1.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     database_pool_size: int = Field(default=5, ge=1)
+    database_pool_pre_ping: bool = Field(
+        default=False,
+        description="Test each pooled connection before use (three round trips with asyncpg). Off: a connection "
+        "that died with the database fails its first use instead, which throws away every pooled connection of "
+        "that moment; the message is retried, the HTTP caller gets 503 and may retry.",
+    )
 
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. Jaeger's.")
     span_file: str | None = Field(default=None, description="Also write finished spans as JSON lines here.")
