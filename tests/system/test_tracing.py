@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from scripts.stack import Stack
+from scripts.stack import ROOT, SERVICES, Stack
 from tests.support.messages import eventually
 from tests.system.shop import checkout, new_sku, place_order, product_in_stock, wait_for_status
 
@@ -84,3 +87,44 @@ async def test_the_trace_shows_sql_and_where_each_message_was_made_and_sent(
         assert [s["service"] for s in sent] == ["orders"]
 
     await eventually(traced, timeout=20)
+
+
+def ops_order(stack: Stack, order_id: str) -> str:
+    """``python -m shop_ops order <id>`` against the running shop's databases, as an operator runs it."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SHOP_")}
+    for service in SERVICES:
+        env[f"SHOP_OPS_{service.upper()}_DATABASE_URL"] = stack.config.database_url(service)
+    env["SHOP_OPS_JAEGER_URL"] = "http://jaeger.example:16686"
+    done = subprocess.run(
+        [sys.executable, "-m", "shop_ops", "order", order_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+async def test_the_ops_cli_names_the_orders_trace_and_links_it_in_jaeger(
+    gateway: httpx.AsyncClient, stack: Stack
+) -> None:
+    sku = new_sku()
+    await product_in_stock(gateway, sku=sku, units=1)
+    placed = (await place_order(gateway, checkout(sku))).json()
+    await wait_for_status(gateway, placed, "confirmed")
+
+    output = ops_order(stack, placed["id"])
+    [line] = [line for line in output.splitlines() if line.startswith("  trace: ")]
+    trace_id = line.split()[1]
+    assert line == f"  trace: {trace_id}  http://jaeger.example:16686/trace/{trace_id}"
+
+    async def the_same_trace_holds_every_service() -> None:
+        in_trace = [s for s in spans(stack.config.span_dir) if s["trace_id"] == trace_id]
+        assert {"gateway", "orders", "catalog", "payments", "fulfillment", "notifications"} <= {
+            s["service"] for s in in_trace
+        }
+        assert any(s["attributes"].get("shop.correlation_id") == placed["id"] for s in in_trace)
+
+    await eventually(the_same_trace_holds_every_service, timeout=20)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from shop_ops.cli import run
+from shop_orders.bootstrap import DEFINITION as ORDERS
 from tests.integration.ops import rows
 from tests.integration.ops.conftest import ServiceDatabases
 
 pytestmark = pytest.mark.integration
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 
 
 async def _cli(databases: ServiceDatabases, *argv: str) -> tuple[int, str]:
@@ -42,6 +48,18 @@ async def test_an_orders_timeline_merges_every_service_by_time(databases: Servic
     await databases.execute("fulfillment", shipment, rows.fulfillment_event(fulfillment_id, "shipped", at(6)))
     await databases.execute("notifications", rows.notification("o-1", "order_confirmed", at=at(3.2)))
 
+    await databases.execute(
+        "orders",
+        sa.insert(ORDERS.metadata.tables["outbox"]).values(
+            message_id=uuid.uuid4(),
+            message_type="orders.order.placed.v1",
+            exchange="shop.events",
+            routing_key="orders.order.placed.v1",
+            body=b"{}",
+            headers={"traceparent": TRACEPARENT, "correlation_id": "o-1"},
+        ),
+    )
+
     code, output = await _cli(databases, "order", "o-1")
 
     assert code == 0, output
@@ -49,6 +67,7 @@ async def test_an_orders_timeline_merges_every_service_by_time(databases: Servic
     assert lines[0] == "order o-1"
     assert lines[1].startswith("  status: shipped since ")
     assert lines[2] == "  saga step: 5 deliver: shipped, waiting for delivery"
+    assert lines[3] == f"  trace: {TRACE_ID}  http://127.0.0.1:16686/trace/{TRACE_ID}"
     events = [line.split(maxsplit=2)[1:] for line in lines[lines.index("timeline:") + 1 :]]
     assert [(service, event.split("  ")[0].strip()) for service, event in events] == [
         ("orders", "placed"),

@@ -10,7 +10,7 @@ from shop_ops.deadlines import StuckOrder
 from shop_ops.formatting import audit_lines, order_lines, parked_list_lines, parked_message_lines, stuck_lines
 from shop_ops.invariants import Finding, Severity
 from shop_ops.rows import OrderState
-from shop_ops.timeline import OrderView, TimelineEntry, merge_timeline
+from shop_ops.timeline import OrderView, TimelineEntry, merge_timeline, trace_id_of
 from shop_runtime.dead_letters import ParkedMessage, parked_message
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -136,6 +136,31 @@ def test_an_order_no_service_knows() -> None:
         "timeline:",
         "  (nothing in any service)",
     ]
+
+
+def test_an_orders_traces_are_named_and_linked_to_jaeger() -> None:
+    view = OrderView("o-1", None, "1 reserve", [], trace_ids=["4bf92f3577b34da6a3ce929d0e0e4736"])
+    lines = order_lines(view, now=NOW, trace_url="http://jaeger:16686/")
+    assert (
+        lines[3]
+        == "  trace: 4bf92f3577b34da6a3ce929d0e0e4736  http://jaeger:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736"
+    )
+    assert order_lines(view, now=NOW)[3] == "  trace: 4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_a_trace_id_is_read_from_a_w3c_traceparent_only() -> None:
+    assert (
+        trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        == "4bf92f3577b34da6a3ce929d0e0e4736"
+    )
+    for malformed in (
+        None,
+        "",
+        "00-xyz-00f067aa0ba902b7-01",
+        "00-" + "0" * 32 + "-00f067aa0ba902b7-01",
+        "garbage",
+    ):
+        assert trace_id_of(malformed) is None
 
 
 def test_stuck_lines_give_reason_and_since() -> None:

@@ -107,7 +107,7 @@ class Cli:
     async def order(self, args: argparse.Namespace) -> int:
         async with read_only_snapshots(self.settings.database_urls()) as snapshots:
             view = await order_view(snapshots, args.order_id)
-        self.print(*order_lines(view, now=datetime.now(UTC)))
+        self.print(*order_lines(view, now=datetime.now(UTC), trace_url=self.settings.jaeger_url or None))
         return 0 if view.found else 1
 
     async def stuck(self, args: argparse.Namespace) -> int:

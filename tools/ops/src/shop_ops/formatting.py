@@ -88,7 +88,8 @@ def parked_message_lines(message: ParkedMessage) -> list[str]:
     return lines
 
 
-def order_lines(view: OrderView, *, now: datetime) -> list[str]:
+def order_lines(view: OrderView, *, now: datetime, trace_url: str | None = None) -> list[str]:
+    """The order, its saga step, its trace(s) (with a link when ``trace_url`` is set) and its timeline."""
     lines = [f"order {view.order_id}"]
     if view.order is not None:
         order = view.order
@@ -99,6 +100,9 @@ def order_lines(view: OrderView, *, now: datetime) -> list[str]:
     else:
         lines.append("  not found in orders")
     lines.append(f"  saga step: {view.step}")
+    for trace_id in view.trace_ids:
+        link = f"  {trace_url.rstrip('/')}/trace/{trace_id}" if trace_url else ""
+        lines.append(f"  trace: {trace_id}{link}")
     for service, reason in sorted(view.unavailable.items()):
         lines.append(f"  ! {service} not read: {reason}")
     lines.append("timeline:")

@@ -46,6 +46,10 @@ class OpsSettings(BaseSettings):
         validation_alias=AliasChoices("SHOP_OPS_AMQP_URL", "SHOP_ORDERS_AMQP_URL", "amqp_url"),
     )
 
+    jaeger_url: str | None = Field(
+        default="http://127.0.0.1:16686",
+        description="Jaeger's UI: `order <id>` prints a link to each of the order's traces there; empty for none.",
+    )
     outbox_max_age_seconds: float = Field(
         default=60.0, gt=0, description="An outbox row unpublished for longer is a violation."
     )

@@ -38,6 +38,8 @@ class OrderView:
     step: str
     entries: list[TimelineEntry]
     unavailable: dict[str, str] = field(default_factory=dict)
+    trace_ids: list[str] = field(default_factory=list)
+    """The traces the order's messages ran in (normally one), oldest first: look them up in Jaeger."""
 
     @property
     def found(self) -> bool:
@@ -192,6 +194,30 @@ async def _notifications_entries(snapshots: Snapshots, order_id: str) -> list[Ti
     return entries
 
 
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a W3C ``traceparent`` header (``00-<trace id>-<span id>-<flags>``); None if malformed."""
+    parts = (traceparent or "").split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or parts[1] == "0" * 32:
+        return None
+    try:
+        int(parts[1], 16)
+    except ValueError:
+        return None
+    return parts[1]
+
+
+async def _trace_ids(snapshots: Snapshots, order_id: str) -> list[str]:
+    """From the trace context orders stored with each message it sent about the order (its outbox)."""
+    table = orders.outbox
+    rows = await snapshots.connection("orders").execute(
+        sa.select(table.c.headers["traceparent"].astext)
+        .where(table.c.headers["correlation_id"].astext == order_id)
+        .order_by(table.c.id)
+    )
+    trace_ids = (trace_id_of(traceparent) for (traceparent,) in rows)
+    return list(dict.fromkeys(trace_id for trace_id in trace_ids if trace_id is not None))
+
+
 async def order_view(snapshots: Snapshots, order_id: str) -> OrderView:
     """Read ``order_id`` from every database; a database that cannot be read is named, not fatal."""
     unavailable: dict[str, str] = {}
@@ -208,8 +234,10 @@ async def order_view(snapshots: Snapshots, order_id: str) -> OrderView:
                 )
             )
         entries += recorded
+        trace_ids = await _trace_ids(snapshots, order_id)
     except Exception as error:  # one unreadable service must not hide the others
         unavailable["orders"] = _reason(error)
+        trace_ids = []
     for service, load in (
         ("catalog", _catalog_entries),
         ("payments", _payments_entries),
@@ -227,4 +255,4 @@ async def order_view(snapshots: Snapshots, order_id: str) -> OrderView:
     step = saga_step(
         order.status if order else None, shipment_statuses, order.status_reason if order else None
     )
-    return OrderView(order_id, order, step, merge_timeline(entries), unavailable)
+    return OrderView(order_id, order, step, merge_timeline(entries), unavailable, trace_ids)
