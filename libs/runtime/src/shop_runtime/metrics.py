@@ -92,6 +92,12 @@ OUTBOX_OLDEST_AGE: Final = Gauge(
     ["service"],
     registry=REGISTRY,
 )
+MESSAGES_PRUNED: Final = Counter(
+    "shop_messages_pruned",
+    "Outbox rows (published) and inbox claims deleted once past the service's message retention.",
+    ["service", "table"],
+    registry=REGISTRY,
+)
 OUTBOX_PUBLISHED: Final = Counter(
     "shop_outbox_published",
     "Outbox rows the relay published and the broker confirmed.",

@@ -34,6 +34,13 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=200, ge=1)
     relay_idle_poll_seconds: float = Field(default=1.0, gt=0)
     scheduler_poll_seconds: float = Field(default=1.0, gt=0)
+    message_retention_days: float = Field(
+        default=7,
+        gt=0,
+        description="Published outbox rows and inbox claims older than this are deleted by the worker.",
+    )
+    message_retention_interval_seconds: float = Field(default=600, gt=0)
+    message_retention_batch_size: int = Field(default=1000, ge=1)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     database_pool_size: int = Field(default=5, ge=1)
     database_pool_pre_ping: bool = Field(

@@ -1,4 +1,5 @@
-"""The worker process of a service: its consumer, its outbox relay, its background loops and its metrics.
+"""The worker process of a service: its consumer, its outbox relay, its background loops (the schedule, the
+message retention, the service's own) and its metrics.
 
 It serves Prometheus metrics on its own port (``worker_metrics_port``: the service's HTTP port plus 1000) and
 samples what only it can see on a timer: its queue's lag, its parking queue's depth and the outbox backlog.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
@@ -26,6 +28,7 @@ from shop_runtime.metrics import (
     worker_metrics_port,
 )
 from shop_runtime.outbox import OutboxRelay, outbox_backlog
+from shop_runtime.retention import MessageRetention
 from shop_runtime.scheduling import Scheduler
 from shop_runtime.service import ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
@@ -106,6 +109,16 @@ class Worker:
         self._tasks = [
             asyncio.create_task(relay.run(self.stopping), name="outbox-relay"),
             asyncio.create_task(self._sample_metrics(self.stopping), name="metrics-sampler"),
+            asyncio.create_task(
+                MessageRetention(
+                    self.database,
+                    retention=timedelta(days=settings.message_retention_days),
+                    batch_size=settings.message_retention_batch_size,
+                    interval_seconds=settings.message_retention_interval_seconds,
+                    service=definition.name,
+                ).run(self.stopping),
+                name="message-retention",
+            ),
         ]
         jobs = definition.jobs(context)
         if jobs:
