@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from email import message_from_bytes, policy
@@ -11,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from scripts.stack import ROOT, SERVICES, Stack
 from tests.support.messages import eventually
 from tests.system.conftest import STAFF_KEY, WAREHOUSE_KEY
 
@@ -191,3 +195,22 @@ async def wait_for_group(
 
     await eventually(reached, timeout=timeout)
     return seen
+
+
+def shop_ops(
+    stack: Stack, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m shop_ops <arguments>`` against the running shop's databases and broker, as an operator runs it."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("SHOP_")}
+    for service in SERVICES:
+        environment[f"SHOP_OPS_{service.upper()}_DATABASE_URL"] = stack.config.database_url(service)
+    environment["SHOP_OPS_AMQP_URL"] = stack.config.amqp_url
+    return subprocess.run(
+        [sys.executable, "-m", "shop_ops", *arguments],
+        env=environment | (env or {}),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )

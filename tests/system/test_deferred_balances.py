@@ -3,9 +3,7 @@ the card of an order in dunning: through the gateway of a running shop whose clo
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.stack import ROOT, SERVICES, Stack
+from scripts.stack import Stack
 from tests.support.messages import eventually
 from tests.system.shop import (
     STAFF,
@@ -26,6 +24,7 @@ from tests.system.shop import (
     place_order,
     product,
     put_on_preorder,
+    shop_ops,
     text_of,
     wait_for_group,
     wait_for_status,
@@ -44,19 +43,7 @@ def bearer(placed: dict[str, Any]) -> dict[str, str]:
 
 def audit(stack: Stack, *arguments: str) -> subprocess.CompletedProcess[str]:
     """``python -m shop_ops audit`` against the running shop's databases."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SHOP_")}
-    for service in SERVICES:
-        env[f"SHOP_OPS_{service.upper()}_DATABASE_URL"] = stack.config.database_url(service)
-    env["SHOP_OPS_AMQP_URL"] = stack.config.amqp_url
-    return subprocess.run(
-        [sys.executable, "-m", "shop_ops", "audit", *arguments],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=120,
-    )
+    return shop_ops(stack, "audit", *arguments)
 
 
 def mails_with(mail_dir: Path, address: str, words: str) -> list[str]:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from scripts.stack import ROOT, SERVICES, Stack
+from scripts.stack import Stack
 from tests.support.messages import eventually
-from tests.system.shop import checkout, new_sku, place_order, product_in_stock, wait_for_status
+from tests.system.shop import checkout, new_sku, place_order, product_in_stock, shop_ops, wait_for_status
 
 pytestmark = pytest.mark.system
 
@@ -90,20 +87,9 @@ async def test_the_trace_shows_sql_and_where_each_message_was_made_and_sent(
 
 
 def ops_order(stack: Stack, order_id: str) -> str:
-    """``python -m shop_ops order <id>`` against the running shop's databases, as an operator runs it."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SHOP_")}
-    for service in SERVICES:
-        env[f"SHOP_OPS_{service.upper()}_DATABASE_URL"] = stack.config.database_url(service)
-    env["SHOP_OPS_JAEGER_URL"] = "http://jaeger.example:16686"
-    done = subprocess.run(
-        [sys.executable, "-m", "shop_ops", "order", order_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-        timeout=60,
-    )
+    """``shop-ops order <id>`` as an operator runs it, with Jaeger at a made-up address."""
+    done = shop_ops(stack, "order", order_id, env={"SHOP_OPS_JAEGER_URL": "http://jaeger.example:16686"})
+    assert done.returncode == 0, done.stderr
     return done.stdout
 
 

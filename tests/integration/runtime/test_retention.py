@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from shop_runtime.database import Database, create_engine
+from shop_runtime.database import Database
 from shop_runtime.messaging_tables import add_messaging_tables
-from shop_runtime.migrations import create_database_if_missing
 from shop_runtime.retention import MessageRetention, Pruned
 from shop_runtime.settings import ServiceSettings
+from tests.integration.runtime.probe import probe_database
 from tests.support import infra
 
 pytestmark = pytest.mark.integration
@@ -30,15 +30,8 @@ class Settings(ServiceSettings):
 
 @pytest.fixture
 async def database() -> AsyncIterator[Database]:
-    settings = Settings()
-    await infra.drop_database(settings.database_url)
-    await create_database_if_missing(settings.database_url)
-    database = Database(create_engine(settings), outbox=outbox, inbox=inbox)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    yield database
-    await database.dispose()
-    await infra.drop_database(settings.database_url)
+    async with probe_database(Settings(), metadata) as database:
+        yield database
 
 
 def outbox_row(label: str, *, created: datetime, published: datetime | None) -> dict[str, object]:

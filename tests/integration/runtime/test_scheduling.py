@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from shop_runtime.clock import SystemClock
-from shop_runtime.database import Database, UnitOfWork, create_engine
+from shop_runtime.database import Database, UnitOfWork
 from shop_runtime.messaging_tables import add_messaging_tables
-from shop_runtime.migrations import create_database_if_missing
 from shop_runtime.scheduling import Scheduler, add_schedule_table, cancel, reschedule, schedule
 from shop_runtime.settings import ServiceSettings
+from tests.integration.runtime.probe import probe_database
 from tests.support import infra
 
 pytestmark = pytest.mark.integration
@@ -39,15 +39,8 @@ class Settings(ServiceSettings):
 
 @pytest.fixture
 async def database() -> AsyncIterator[Database]:
-    settings = Settings()
-    await infra.drop_database(settings.database_url)
-    await create_database_if_missing(settings.database_url)
-    database = Database(create_engine(settings), outbox=outbox, inbox=inbox)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    yield database
-    await database.dispose()
-    await infra.drop_database(settings.database_url)
+    async with probe_database(Settings(), metadata) as database:
+        yield database
 
 
 async def record(payload: dict[str, Any], uow: UnitOfWork) -> None:
