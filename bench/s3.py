@@ -98,12 +98,7 @@ async def relay_drain(*, rows: int) -> dict[str, Any]:
             service="bench",
         )
         started = time.monotonic()
-        drained = 0
-        while True:
-            published = await relay.publish_batch()
-            if published == 0:
-                break
-            drained += published
+        drained = await relay.drain()
         relay_seconds = time.monotonic() - started
         left = await filler.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         result.update(

@@ -290,3 +290,27 @@ async def test_messages_of_one_order_are_handled_in_order_while_other_orders_go_
         assert [step for handled, step in lanes.handled if handled == order] == steps
     # lane A's first message waited for lane B: the other order went on meanwhile
     assert lanes.handled.index(("lane-b", "1")) < lanes.handled.index(("lane-a", "1"))
+
+
+async def test_draining_sends_batch_after_batch_in_the_order_they_were_written(
+    database: Database, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    """Two batches are in flight at once (the next is claimed while the broker confirms the last), yet every
+    row is published once, in id order, and marked only when confirmed."""
+    await write_outbox_rows(database, 45, "drain")
+    channel = await broker.channel(publisher_confirms=True)
+    await declare_exchanges(channel)
+    relay = OutboxRelay(database, channel, batch_size=10, idle_poll_seconds=0.1)
+
+    assert await relay.drain() == 45
+
+    async def all_arrived() -> None:
+        arrived = [
+            m.order_id for m in probe.of_type(contracts.StockReleased) if m.order_id.startswith("drain-")
+        ]
+        assert arrived == [f"drain-{index}" for index in range(45)]
+
+    await eventually(all_arrived)
+    unpublished = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+    assert await count(database, unpublished) == 0
+    assert await relay.drain() == 0
