@@ -97,7 +97,8 @@ def write_report(results: dict[str, Any], out: Path) -> str:
         lines.append(
             f"| S2 p99 final answer for those who missed out | {ms(p99)} (HTTP 202 p99 {ms(s2['http_answer_s']['p99'])}; "
             f"{s2.get('sold_out_at_checkout', 0)} told 409 sold_out at checkout, "
-            f"{s2['rejected']} rejected after a 202) | - | ≤ 1 s | "
+            f"{s2['rejected']} rejected after a 202; "
+            f"{s2.get('buyers_turned_away_at_least_once', 0)} buyers told 503 busy came back) | - | ≤ 1 s | "
             f"{_met(None if p99 is None else p99 <= 1)} |"
         )
     s3 = results.get("s3")

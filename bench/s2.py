@@ -78,6 +78,8 @@ async def flash_drop(
         "accepted_confirmed": len(confirmed),
         "rejected": len(rejected),
         "sold_out_at_checkout": len(sold_out_at_once),
+        "buyers_turned_away_at_least_once": sum(1 for p in load.placed if p.turned_away),
+        "turned_away_answers": sum(p.turned_away for p in load.placed),
         "sold_out_at_checkout_answer_s": summarize([p.answered - p.scheduled for p in sold_out_at_once]),
         "unanswered": unanswered + sum(http_errors.values()),
         "every_buyer_answered": all_answered and not http_errors,
@@ -102,6 +104,7 @@ async def flash_drop(
     print(
         f"  S2: confirmed {len(confirmed)} (of {units}), rejected {len(rejected)}, "
         f"sold out at checkout {len(sold_out_at_once)}, unanswered {result['unanswered']}, "
+        f"turned away (503 busy, came back) {result['buyers_turned_away_at_least_once']} buyers, "
         f"oversold {result['oversold']}, sold out after {sold_out_at if sold_out_at is None else round(sold_out_at, 2)}s, "
         f"missed-out p99 answer {result['missed_out_final_answer_s']['p99']}",
         flush=True,

@@ -104,6 +104,8 @@ class Placed:
     order_id: str | None = None
     access_token: str | None = None
     error: str | None = None
+    turned_away: int = 0
+    """503 ``busy`` answers this buyer got (and came back after ``Retry-After``, as a storefront does)."""
 
 
 @dataclass
@@ -114,10 +116,17 @@ class LoadResult:
     """How late the generator fired the last arrival (a saturated generator shows here)."""
 
 
+COME_BACK_FOR = 120.0
+"""How long a buyer told 503 ``busy`` keeps coming back (after each Retry-After) before giving up."""
+
+
 async def open_loop(
     gateway: httpx.AsyncClient, *, rate: float, duration: float, skus: list[str], connections: int = 200
 ) -> LoadResult:
-    """Fire one checkout at each scheduled instant regardless of answers (open loop); wait for every HTTP answer."""
+    """Fire one checkout at each scheduled instant regardless of answers (open loop); wait for every HTTP answer.
+
+    A buyer answered 503 ``busy`` (the gateway's admission control) sends the same checkout with the same key
+    again after Retry-After, for up to ``COME_BACK_FOR`` seconds; their answer time counts from the first try."""
     schedule = open_loop_schedule(rate, duration)
     result = LoadResult(started=time.monotonic())
     tasks: list[asyncio.Task[None]] = []
@@ -127,11 +136,15 @@ async def open_loop(
 
     async def one(index: int, placed: Placed) -> None:
         body = checkout_body(skus[index % len(skus)])
+        key = str(uuid.uuid4())
         try:
-            async with slots:
-                response = await gateway.post(
-                    "/v1/orders", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-                )
+            while True:
+                async with slots:
+                    response = await gateway.post("/v1/orders", json=body, headers={"Idempotency-Key": key})
+                if not _busy(response) or time.monotonic() - placed.scheduled > COME_BACK_FOR:
+                    break
+                placed.turned_away += 1
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
             placed.status = response.status_code
             if response.status_code == 202:
                 data = response.json()
@@ -155,3 +168,7 @@ async def open_loop(
         result.last_arrival_late_by = max(time.monotonic() - (result.started + schedule[-1]), 0.0)
     await asyncio.gather(*tasks)
     return result
+
+
+def _busy(response: httpx.Response) -> bool:
+    return response.status_code == 503 and '"busy"' in response.text

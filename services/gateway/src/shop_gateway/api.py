@@ -323,6 +323,8 @@ async def place_order(
 
     Only the fields documented here are accepted: a checkout naming a price, total or status is refused (422).
     Rate-limited per client: 429 with ``Retry-After`` when a client checks out too often.
+    In a rush (a limited drop) checkouts are taken in arrival order, a few at a time; one that waited its
+    longest is answered 503 ``busy`` with ``Retry-After``: nothing was ordered, send it again with the same key.
     A line catalog already said it cannot cover (sold out, or its pre-order cap full) answers 409 ``sold_out``
     at once, naming the line; nothing is stored, so the same key may be tried again once it is back in stock.
 

@@ -21,6 +21,7 @@ from shop_gateway import (
     routes_shipping,
     routes_webhooks,
 )
+from shop_gateway.admission import CheckoutAdmission
 from shop_gateway.customer_auth import install_customer_auth
 from shop_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from shop_gateway.ratelimit import RateLimiter
@@ -88,6 +89,12 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
         rate=settings.gateway_view_rate_per_second, burst=settings.gateway_view_burst
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.gateway_max_body_bytes)
+    app.add_middleware(
+        CheckoutAdmission,
+        limit=settings.gateway_checkout_concurrency,
+        wait_seconds=settings.gateway_checkout_wait_seconds,
+        retry_after_seconds=settings.gateway_checkout_retry_after_seconds,
+    )  # inside the request context (its 503 carries the request id), before anything reads the body
     app.add_middleware(
         RequestContextMiddleware, log_requests=settings.gateway_access_log
     )  # outermost: its headers go on every answer, 413s too
