@@ -151,7 +151,6 @@ async def serve(app: FastAPI, settings: ServiceSettings, *, port: int | None = N
         port=port or settings.http_port,
         log_config=None,
         access_log=False,
-        http="httptools",  # the C parser: h11, in Python, cost a share of every request
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         lifespan="on",
     )

@@ -29,7 +29,6 @@ def main() -> None:
         port=settings.gateway_port,
         log_config=None,
         access_log=False,
-        http="httptools",  # the C parser: h11, in Python, cost a share of every request
         # Never take the client address from X-Forwarded-For here: uvicorn would trust it from 127.0.0.1.
         # The gateway reads it itself, and only from the proxies in SHOP_GATEWAY_TRUSTED_PROXIES.
         proxy_headers=False,
