@@ -295,8 +295,7 @@ async def test_messages_of_one_order_are_handled_in_order_while_other_orders_go_
 async def test_draining_sends_batch_after_batch_in_the_order_they_were_written(
     database: Database, broker: AbstractRobustConnection, probe: MessageProbe
 ) -> None:
-    """Two batches are in flight at once (the next is claimed while the broker confirms the last), yet every
-    row is published once, in id order, and marked only when confirmed."""
+    """Batch after batch until nothing waits: every row published once, in id order, and marked as published."""
     await write_outbox_rows(database, 45, "drain")
     channel = await broker.channel(publisher_confirms=True)
     await declare_exchanges(channel)

@@ -98,28 +98,13 @@ class OutboxRelay:
     async def drain(self) -> int:
         """Publish every row waiting now, batch after batch; return how many were published.
 
-        While the broker confirms one batch, the next is already claimed and sent (two batches in flight at
-        most, each its own transaction): the database's part of a batch hides behind the confirms' wait.
-        Messages leave in id order; when a batch fails, its rows are published again later, possibly after
-        the next batch's (consumers already take any message more than once, and out of order after a
-        failure).
+        One batch at a time: the next is claimed only once the broker confirmed the last and its mark committed.
+        (Claiming the next batch during the confirms' wait was tried and taken back: see README, issue 6.)
         """
         published = 0
-        in_flight: Claimed | None = None
-        try:
-            while True:
-                claimed = await self._claim_and_send()
-                done, in_flight = in_flight, claimed
-                if done is not None:
-                    published += await self._confirm(done)
-                if claimed is None:
-                    return published
-        finally:
-            if in_flight is not None:  # something failed: settle the batch already sent, then raise
-                try:
-                    await self._confirm(in_flight)
-                except Exception:
-                    log.exception("outbox relay batch failed; its rows will be published again")
+        while count := await self.publish_batch():
+            published += count
+        return published
 
     async def publish_batch(self) -> int:
         """Publish one batch of unpublished rows; return how many were published.
