@@ -99,7 +99,7 @@ class OutboxRelay:
         """Publish every row waiting now, batch after batch; return how many were published.
 
         One batch at a time: the next is claimed only once the broker confirmed the last and its mark committed.
-        (Claiming the next batch during the confirms' wait was tried and taken back: see README, issue 6.)
+        (Claiming the next batch during the confirms' wait was tried and taken back: see README, Ordering.)
         """
         published = 0
         while count := await self.publish_batch():
