@@ -12,7 +12,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import aio_pika
 import asyncpg
@@ -21,7 +20,6 @@ from aio_pika.abc import AbstractChannel, AbstractExchange
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, SpanKind
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_runtime.database import OUTBOX_CHANNEL, Database
 from shop_runtime.metrics import OUTBOX_BATCH_DURATION, OUTBOX_PUBLISHED
@@ -44,16 +42,6 @@ async def outbox_backlog(database: Database) -> OutboxBacklog:
     async with database.engine.connect() as connection:
         unpublished, age = (await connection.execute(query)).one()
     return OutboxBacklog(unpublished=int(unpublished), oldest_age_seconds=max(float(age), 0.0))
-
-
-@dataclass
-class Claimed:
-    """A batch sent and waiting for its confirms; its rows' mark is uncommitted in ``session``."""
-
-    session: AsyncSession
-    count: int
-    confirmations: list[asyncio.Future[Any]]
-    started: float
 
 
 class OutboxRelay:
@@ -83,24 +71,24 @@ class OutboxRelay:
             while not stop.is_set():
                 if listener is None or listener.is_closed():
                     listener = await self._listen()  # again after a database restart
-                self._wake.clear()  # a NOTIFY from here on wakes the wait below
                 try:
-                    await self.drain()
+                    published = await self.publish_batch()
                 except Exception:
                     log.exception("outbox relay batch failed; retrying")
                     await _wait_either(stop, asyncio.Event(), self._idle_poll_seconds)
                     continue
-                await _wait_either(stop, self._wake, self._idle_poll_seconds)
+                if published < self._batch_size:
+                    self._wake.clear()
+                    await _wait_either(stop, self._wake, self._idle_poll_seconds)
         finally:
             if listener is not None and not listener.is_closed():
                 await listener.close()
 
     async def drain(self) -> int:
-        """Publish every row waiting now, batch after batch; return how many were published.
+        """Publish every row waiting now, batch after batch; return how many were published (the bench's S3).
 
-        One batch at a time: the next is claimed only once the broker confirmed the last and its mark committed.
-        (Claiming the next batch during the confirms' wait was tried and taken back: see README, Ordering.)
-        """
+        One batch at a time, as ``run`` does. Claiming the next batch during the confirms' wait was tried
+        and taken back: see README, "Ordering"."""
         published = 0
         while count := await self.publish_batch():
             published += count
@@ -113,11 +101,6 @@ class OutboxRelay:
         commits only after the broker confirmed every message of the batch, so a failure rolls it back and
         the rows are published again.
         """
-        claimed = await self._claim_and_send()
-        return 0 if claimed is None else await self._confirm(claimed)
-
-    async def _claim_and_send(self) -> Claimed | None:
-        """Claim a batch in a transaction left open, and send its messages; None when nothing waits."""
         outbox = self._database.outbox
         started = time.perf_counter()
         claimed = (
@@ -128,9 +111,7 @@ class OutboxRelay:
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-        session = self._database.session_factory()
-        try:
-            await session.begin()
+        async with self._database.session_factory() as session, session.begin():
             rows = (
                 await session.execute(
                     sa.update(outbox)
@@ -149,8 +130,7 @@ class OutboxRelay:
                 )
             ).all()
             if not rows:
-                await session.close()
-                return None
+                return 0
             rows = sorted(rows, key=lambda row: row.id)  # RETURNING keeps no order; publish in id order
             # One span per batch, linked to where each message was made (its producer span, in the order's
             # trace): when a message left is visible from the order's trace without the relay joining it.
@@ -171,7 +151,7 @@ class OutboxRelay:
                     "messaging.batch.message_count": len(rows),
                 },
             ):
-                confirmations: list[asyncio.Future[Any]] = []
+                confirmations = []
                 for row in rows:
                     exchange = await self._exchange(row.exchange)
                     message = aio_pika.Message(
@@ -183,29 +163,13 @@ class OutboxRelay:
                         timestamp=row.created_at,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                     )
-                    # A task per message, started in id order: each sends its frames at once, in that order.
                     confirmations.append(
-                        asyncio.ensure_future(
-                            exchange.publish(message, routing_key=row.routing_key, mandatory=False)
-                        )
+                        exchange.publish(message, routing_key=row.routing_key, mandatory=False)
                     )
-        except BaseException:
-            await session.close()  # rolls back: the rows are claimed again later
-            raise
-        return Claimed(session=session, count=len(rows), confirmations=confirmations, started=started)
-
-    async def _confirm(self, claimed: Claimed) -> int:
-        """Wait for the broker to confirm the batch, then commit its mark; on failure roll it back and raise."""
-        try:
-            await asyncio.gather(*claimed.confirmations)
-            await claimed.session.commit()
-        finally:
-            for confirmation in claimed.confirmations:
-                confirmation.cancel()  # nothing left to do after a failure; done ones ignore this
-            await claimed.session.close()
-        self._published.inc(claimed.count)
-        self._batch_duration.observe(time.perf_counter() - claimed.started)
-        return claimed.count
+                await asyncio.gather(*confirmations)
+        self._published.inc(len(rows))
+        self._batch_duration.observe(time.perf_counter() - started)
+        return len(rows)
 
     async def _exchange(self, name: str) -> AbstractExchange:
         if name == "":

@@ -55,17 +55,19 @@ class MessageRetention:
         return Pruned(outbox=outbox, inbox=inbox)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Prune every interval, the first time one interval after start (a restart adds no work)."""
         while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self._interval_seconds)
+                return
+            except TimeoutError:
+                pass
             try:
                 pruned = await self.prune()
                 if pruned.outbox or pruned.inbox:
                     log.info("pruned %d outbox and %d inbox rows", pruned.outbox, pruned.inbox)
             except Exception:
                 log.exception("pruning the outbox and inbox failed; trying again later")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self._interval_seconds)
-            except TimeoutError:
-                pass
 
     async def _prune_all(self, batch: sa.Delete) -> int:
         total = 0
