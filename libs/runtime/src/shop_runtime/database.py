@@ -34,7 +34,8 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
         max_overflow=0,
         pool_pre_ping=settings.database_pool_pre_ping,
     )
-    trace_sql(engine)
+    if settings.trace_sql:
+        trace_sql(engine)
     return engine
 
 

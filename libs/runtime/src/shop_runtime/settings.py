@@ -52,6 +52,10 @@ class ServiceSettings(BaseSettings):
 
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. Jaeger's.")
     span_file: str | None = Field(default=None, description="Also write finished spans as JSON lines here.")
+    trace_sql: bool = Field(
+        default=True,
+        description="A client span per SQL statement in the traces (the most numerous spans by far).",
+    )
     trace_sample_ratio: float = Field(
         default=1.0,
         ge=0,
