@@ -136,7 +136,7 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work)]
 
 
-async def clock(request: Request) -> Clock:
+def clock(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 

@@ -103,14 +103,14 @@ bearer_scheme = HTTPBearer(
 SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=SKU_PATTERN)]
 
 
-async def services(request: Request) -> Services:
+def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-async def caller_role(
+def caller_role(
     request: Request, x_api_key: Annotated[str | None, Depends(api_key_scheme)] = None
 ) -> Role | None:
     """The role of the ``X-Api-Key`` presented; None without one; 401 for a key no role has."""
@@ -129,7 +129,7 @@ def require(permission: Permission) -> Any:
     """A dependency: the caller's key must have a role whose table entry grants ``permission``."""
     allowed = ", ".join(role.value for role in roles_with(permission))
 
-    async def check(found: Annotated[Role | None, Depends(caller_role)]) -> Role:
+    def check(found: Annotated[Role | None, Depends(caller_role)]) -> Role:
         if found is None:
             raise Problem(
                 401,
@@ -144,7 +144,7 @@ def require(permission: Permission) -> Any:
     return Depends(check)
 
 
-async def checkout_limit(request: Request) -> None:
+def checkout_limit(request: Request) -> None:
     """At most the configured checkouts per client address (see shop_gateway.ratelimit: per replica)."""
     ratelimit.enforce(request, request.app.state.checkout_limiter, "checkouts from this client")
 
@@ -364,7 +364,7 @@ def order_access(permission: Permission) -> Any:
     checks it against the order id. A token of another order or customer answers 404, exactly as for an order
     that does not exist."""
 
-    async def credentials(
+    def credentials(
         role: Annotated[Role | None, Depends(caller_role)],
         auth: CustomerAuthDep,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,

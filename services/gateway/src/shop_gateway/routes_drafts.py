@@ -143,7 +143,7 @@ def _draft_response(status: int, description: str) -> dict[int | str, dict[str, 
     return {status: {"model": DraftOut, "description": description}}
 
 
-async def invoice_token(
+def invoice_token(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(invoice_token_scheme)] = None,
 ) -> dict[str, str]:
     if bearer is None or not bearer.credentials.strip():

@@ -41,7 +41,7 @@ class ProductViewIn(Strict):
     sku: str = Field(min_length=1, max_length=64, pattern=SKU_PATTERN, description="The variant shown.")
 
 
-async def view_limit(request: Request) -> None:
+def view_limit(request: Request) -> None:
     """At most the configured product views per client address (per replica), so views stay a fair count."""
     ratelimit.enforce(request, request.app.state.view_limiter, "product views from this client")
 

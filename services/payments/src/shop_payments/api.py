@@ -37,7 +37,7 @@ router = APIRouter()
 OrderId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-async def _psp(request: Request) -> PaymentServiceProvider:
+def _psp(request: Request) -> PaymentServiceProvider:
     return request.app.state.psp  # type: ignore[no-any-return]
 
 
