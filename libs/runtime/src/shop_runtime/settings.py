@@ -44,10 +44,10 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     database_pool_size: int = Field(default=5, ge=1)
     database_pool_pre_ping: bool = Field(
-        default=False,
-        description="Test each pooled connection before use (three round trips with asyncpg). Off: a connection "
-        "that died with the database fails its first use instead, which throws away every pooled connection of "
-        "that moment; the message is retried, the HTTP caller gets 503 and may retry.",
+        default=True,
+        description="Test each pooled connection before use (three round trips with asyncpg). Off saves them: a "
+        "connection that died with the database then fails its first use, which throws away every pooled "
+        "connection of that moment; the message is retried, the HTTP caller gets 503 and may retry.",
     )
 
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. Jaeger's.")
