@@ -86,6 +86,11 @@ class CommitStock(CatalogCommand):
     TYPE: ClassVar[str] = "catalog.stock.commit.v1"
     order_id: str
     lines: list[LocatedLine] = Field(min_length=1)
+    shipment_id: str | None = Field(
+        default=None,
+        description="What these units left with (a shipment group, or its short pick): a second commit with the "
+        "same id changes nothing, whatever its message id.",
+    )
 
 
 class StockReserved(CatalogEvent):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -38,6 +38,21 @@ class FulfillmentEvent(Message):
     EXCHANGE: ClassVar[str] = EVENTS_EXCHANGE
 
 
+def _group_id() -> Any:
+    return Field(
+        default=None,
+        description="The order's shipment group this fulfillment order serves (None for one opened before groups "
+        "had ids): orders applies the report even when it has not yet heard that the fulfillment order exists.",
+    )
+
+
+def _short_lines() -> Any:
+    return Field(
+        default_factory=list,
+        description="The units the warehouse could not pick (they will not ship), as reported with picked.",
+    )
+
+
 class FulfillmentOrderCreated(FulfillmentEvent):
     TYPE: ClassVar[str] = "fulfillment.fulfillment_order.created.v1"
     fulfillment_id: str
@@ -66,6 +81,7 @@ class FulfillmentPicked(FulfillmentEvent):
     TYPE: ClassVar[str] = "fulfillment.fulfillment_order.picked.v1"
     fulfillment_id: str
     order_id: str
+    group_id: str | None = _group_id()
     short_lines: list[LocatedLine] = Field(
         default_factory=list,
         description="A short pick: the units of each line the warehouse could not pick; they will not ship.",
@@ -76,9 +92,13 @@ class FulfillmentPacked(FulfillmentEvent):
     TYPE: ClassVar[str] = "fulfillment.fulfillment_order.packed.v1"
     fulfillment_id: str
     order_id: str
+    group_id: str | None = _group_id()
 
 
 class ShipmentShipped(FulfillmentEvent):
+    """A parcel left: ``lines`` are the units in it; it carries the pick's short lines too, so a consumer that
+    handles it before the picked report still knows the whole shipment."""
+
     TYPE: ClassVar[str] = "fulfillment.shipment.shipped.v1"
     fulfillment_id: str
     order_id: str
@@ -86,12 +106,30 @@ class ShipmentShipped(FulfillmentEvent):
     lines: list[LocatedLine]
     carrier: str
     tracking_number: str
+    group_id: str | None = _group_id()
+    short_lines: list[LocatedLine] = _short_lines()
+
+
+class Shipment(Value):
+    """What left in one parcel, as ``ShipmentShipped`` said it."""
+
+    location: str
+    lines: list[LocatedLine]
+    carrier: str
+    tracking_number: str
+    short_lines: list[LocatedLine] = Field(default_factory=list)
 
 
 class ShipmentDelivered(FulfillmentEvent):
     TYPE: ClassVar[str] = "fulfillment.shipment.delivered.v1"
     fulfillment_id: str
     order_id: str
+    group_id: str | None = _group_id()
+    shipment: Shipment | None = Field(
+        default=None,
+        description="The shipment delivered, as shipped said it: a consumer that handles delivered before "
+        "shipped records the shipment from it.",
+    )
 
 
 class CancelFulfillmentOrder(Message):

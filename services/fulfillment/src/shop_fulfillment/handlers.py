@@ -170,32 +170,51 @@ async def cancel_fulfillment_order(
 
 
 def _announcement(order: FulfillmentOrder, event: StatusReached) -> Message:
+    """The event of one step; each carries the group, and shipped and delivered carry the whole shipment, so
+    orders can apply any of them before the ones that came first."""
     fulfillment_id = str(order.id)
     match event.status:
         case FulfillmentStatus.PICKED:
             return contracts.FulfillmentPicked(
                 fulfillment_id=fulfillment_id,
                 order_id=order.order_id,
+                group_id=order.group_id,
                 short_lines=_located(list(event.short_lines)),
             )
         case FulfillmentStatus.PACKED:
-            return contracts.FulfillmentPacked(fulfillment_id=fulfillment_id, order_id=order.order_id)
+            return contracts.FulfillmentPacked(
+                fulfillment_id=fulfillment_id, order_id=order.order_id, group_id=order.group_id
+            )
         case FulfillmentStatus.SHIPPED:
-            # The domain refuses shipped without them; the asserts only tell the type checker.
-            assert event.carrier is not None
-            assert event.tracking_number is not None
+            shipment = _shipment(order)
             return contracts.ShipmentShipped(
                 fulfillment_id=fulfillment_id,
                 order_id=order.order_id,
-                location=order.location,
-                lines=_located(order.lines),
-                carrier=event.carrier,
-                tracking_number=event.tracking_number,
+                group_id=order.group_id,
+                **shipment.model_dump(),
             )
         case FulfillmentStatus.DELIVERED:
-            return contracts.ShipmentDelivered(fulfillment_id=fulfillment_id, order_id=order.order_id)
+            return contracts.ShipmentDelivered(
+                fulfillment_id=fulfillment_id,
+                order_id=order.order_id,
+                group_id=order.group_id,
+                shipment=_shipment(order),
+            )
         case _:
             raise AssertionError(f"{event.status} is not reported by a warehouse")
+
+
+def _shipment(order: FulfillmentOrder) -> contracts.Shipment:
+    # The domain refuses shipped without them; the asserts only tell the type checker.
+    assert order.carrier is not None
+    assert order.tracking_number is not None
+    return contracts.Shipment(
+        location=order.location,
+        lines=_located(order.lines),
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        short_lines=_located(order.short_lines),
+    )
 
 
 def _located(lines: list[Line]) -> list[LocatedLine]:

@@ -33,11 +33,9 @@ from shop_orders.domain import (
     OrderStatus,
     WinBack,
     can_move,
-    discount_share,
     kept_deposit,
     plan_cancellation,
     refund_for_cancellation,
-    tax_share,
     win_back_outcome,
 )
 from shop_orders.handlers import (
@@ -292,11 +290,11 @@ async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[C
             ),
             subject=order.id,
         )
-        await _move_on_if_all_left(uow, order)
+        await move_on_if_all_left(uow, order)
     else:
         await repository.set_status(uow.session, order.id, OrderStatus.CANCELLED, reason=reason)
         uow.publish(catalog_contracts.ReleaseStock(order_id=order.id, reason=reason), subject=order.id)
-    await _refund(uow, order, refund, key=f"cancel:{order.id}", reason=reason)
+    await request_refund(uow, order, refund, key=f"cancel:{order.id}", reason=reason)
     code = await _issue_code(uow, order, cancellation, now=now)
     outcome = "partially_cancelled" if partial else "cancelled"
     await uow.session.execute(
@@ -333,7 +331,7 @@ async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[C
     return result, True
 
 
-async def _move_on_if_all_left(uow: UnitOfWork, order: Row[Any]) -> None:
+async def move_on_if_all_left(uow: UnitOfWork, order: Row[Any]) -> None:
     """After part of an order was cancelled or short, it is partially fulfilled once the rest shipped."""
     left = await units_left_to_ship(uow.session, order.id)
     if left == 0 and can_move(OrderStatus(order.status), OrderStatus.PARTIALLY_FULFILLED):
@@ -357,7 +355,7 @@ async def units_left_to_ship(session: AsyncSession, order_id: str) -> int:
     return ordered - gone
 
 
-async def _refund(uow: UnitOfWork, order: Row[Any], amount: int, *, key: str, reason: str) -> None:
+async def request_refund(uow: UnitOfWork, order: Row[Any], amount: int, *, key: str, reason: str) -> None:
     """Ask payments for a refund (never more than captured and not yet refunded) and count it asked."""
     amount = min(amount, order.captured - order.refund_requested)
     if amount <= 0:
@@ -391,7 +389,7 @@ async def refund_after_cancel(
         sa.update(orders).where(orders.c.id == order_id).values(captured=orders.c.captured + amount)
     )
     order = await repository.lock_order(uow.session, order_id)
-    await _refund(
+    await request_refund(
         uow, order, amount, key=f"cancel:{order_id}:{what}:{payment_id}", reason=cancellation.reason
     )
     await repository.add_to_timeline(
@@ -413,99 +411,6 @@ async def release_late_reservation(uow: UnitOfWork, *, order_id: str) -> bool:
     )
     await uow.commit()
     return True
-
-
-async def record_short_pick(
-    uow: UnitOfWork, *, order_id: str, fulfillment_id: str, short_lines: list[LocatedLine], now: datetime
-) -> None:
-    """The warehouse picked fewer units than asked: what was picked ships, the rest is refunded now and
-    taken off stock when the shipment leaves (or at once when nothing at all could be picked)."""
-    order = await repository.lock_order(uow.session, order_id)
-    group = (
-        await uow.session.execute(
-            sa.select(shipment_groups).where(shipment_groups.c.fulfillment_id == fulfillment_id)
-        )
-    ).first()
-    if group is None:
-        raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
-    if group.short_lines:
-        await uow.commit()  # told again: recorded already
-        return
-    short = Counter[str]()
-    for line in short_lines:
-        short[line.sku] += line.quantity
-    remaining = []
-    for line in group.lines:
-        left = int(line["quantity"]) - short[line["sku"]]
-        if left > 0:
-            remaining.append({**line, "quantity": left})
-    status = GroupStatus.PICKED if remaining else GroupStatus.CANCELLED
-    await _set_group(
-        uow,
-        group.id,
-        status=status,
-        lines=remaining,
-        short_lines=[line.model_dump() for line in short_lines],
-    )
-    ordered = {row.sku: row for row in await repository.lines_of(uow.session, order_id)}
-    value = 0
-    for sku, units in short.items():
-        value += units * ordered[sku].unit_price
-        await uow.session.execute(
-            sa.update(order_lines)
-            .where(order_lines.c.order_id == order_id, order_lines.c.sku == sku)
-            .values(quantity_refunded=ordered[sku].quantity_refunded + units)
-        )
-    refund = value - discount_share(discount=order.discount, subtotal=order.subtotal, part=value)
-    nothing_ships = await units_left_to_ship(uow.session, order_id) == 0 and not await _any_shipped(
-        uow, order_id
-    )
-    if nothing_ships:
-        refund += order.shipping
-    refund += tax_share(
-        tax=order.tax_added, taxable=order.subtotal - order.discount + order.shipping, part=refund
-    )
-    await repository.add_to_timeline(
-        uow.session,
-        order_id,
-        "short_pick",
-        fulfillment_id=fulfillment_id,
-        short_lines=[line.model_dump() for line in short_lines],
-        refund=refund,
-    )
-    await _refund(uow, order, refund, key=f"short:{fulfillment_id}", reason="short_pick")
-    if not remaining:
-        # Nothing will ship from this group: the missing units come off stock now.
-        uow.publish(catalog_contracts.CommitStock(order_id=order_id, lines=short_lines), subject=order_id)
-    if nothing_ships and can_move(OrderStatus(order.status), OrderStatus.CANCELLED):
-        await repository.set_status(uow.session, order_id, OrderStatus.CANCELLED, reason="short_pick")
-        uow.publish(
-            contracts.OrderCancelled(
-                order_id=order_id,
-                customer=_customer(order),
-                reason="short_pick",
-                refund=refund,
-                currency=order.currency,
-            ),
-            subject=order_id,
-        )
-    else:
-        await _move_on_if_all_left(uow, order)
-    await uow.commit()
-
-
-async def _any_shipped(uow: UnitOfWork, order_id: str) -> bool:
-    return bool(await _groups(uow, order_id, GroupStatus.SHIPPED, GroupStatus.DELIVERED))
-
-
-async def short_lines_of_shipment(uow: UnitOfWork, fulfillment_id: str) -> list[LocatedLine]:
-    """Units short at the pick of a fulfillment order: they leave stock with its shipment."""
-    row = (
-        await uow.session.execute(
-            sa.select(shipment_groups.c.short_lines).where(shipment_groups.c.fulfillment_id == fulfillment_id)
-        )
-    ).first()
-    return [LocatedLine.model_validate(line) for line in (row.short_lines if row else [])]
 
 
 async def _issue_code(

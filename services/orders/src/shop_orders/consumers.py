@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shop_contracts import catalog, fulfillment, notifications, payments
-from shop_orders import cancellations, drafts, handlers, promises, returns
+from shop_orders import cancellations, drafts, handlers, promises, returns, shipments
 from shop_orders.settings import OrdersSettings
 from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
@@ -158,7 +158,7 @@ async def on_refund_rejected(message: payments.RefundRejected, uow: UnitOfWork) 
 
 
 async def on_fulfillment_created(message: fulfillment.FulfillmentOrderCreated, uow: UnitOfWork) -> None:
-    await handlers.record_fulfillment_created(
+    await shipments.record_fulfillment_created(
         uow,
         order_id=message.order_id,
         fulfillment_id=message.fulfillment_id,
@@ -168,18 +168,14 @@ async def on_fulfillment_created(message: fulfillment.FulfillmentOrderCreated, u
 
 
 async def on_picked(message: fulfillment.FulfillmentPicked, uow: UnitOfWork, *, clock: Clock) -> None:
-    if message.short_lines:
-        await cancellations.record_short_pick(
-            uow,
-            order_id=message.order_id,
-            fulfillment_id=message.fulfillment_id,
-            short_lines=message.short_lines,
-            now=clock.now(),
-        )
-    else:
-        await handlers.record_fulfillment_progress(
-            uow, order_id=message.order_id, fulfillment_id=message.fulfillment_id, status="picked"
-        )
+    await shipments.record_pick(
+        uow,
+        order_id=message.order_id,
+        fulfillment_id=message.fulfillment_id,
+        group_id=message.group_id,
+        short_lines=message.short_lines,
+        now=clock.now(),
+    )
 
 
 async def on_fulfillment_cancelled(
@@ -198,26 +194,42 @@ async def on_fulfillment_cancel_refused(
     )
 
 
-async def on_packed(message: fulfillment.FulfillmentPacked, uow: UnitOfWork) -> None:
-    await handlers.record_fulfillment_progress(
-        uow, order_id=message.order_id, fulfillment_id=message.fulfillment_id, status="packed"
+async def on_packed(message: fulfillment.FulfillmentPacked, uow: UnitOfWork, *, clock: Clock) -> None:
+    await shipments.record_packed(
+        uow,
+        order_id=message.order_id,
+        fulfillment_id=message.fulfillment_id,
+        group_id=message.group_id,
+        now=clock.now(),
     )
 
 
 async def on_shipped(message: fulfillment.ShipmentShipped, uow: UnitOfWork, *, clock: Clock) -> None:
-    await handlers.record_shipment(
+    await shipments.record_shipment(
         uow,
-        now=clock.now(),
         order_id=message.order_id,
         fulfillment_id=message.fulfillment_id,
-        lines=message.lines,
-        carrier=message.carrier,
-        tracking_number=message.tracking_number,
+        group_id=message.group_id,
+        shipment=fulfillment.Shipment(
+            location=message.location,
+            lines=message.lines,
+            carrier=message.carrier,
+            tracking_number=message.tracking_number,
+            short_lines=message.short_lines,
+        ),
+        now=clock.now(),
     )
 
 
-async def on_delivered(message: fulfillment.ShipmentDelivered, uow: UnitOfWork) -> None:
-    await handlers.record_delivery(uow, order_id=message.order_id, fulfillment_id=message.fulfillment_id)
+async def on_delivered(message: fulfillment.ShipmentDelivered, uow: UnitOfWork, *, clock: Clock) -> None:
+    await shipments.record_delivery(
+        uow,
+        order_id=message.order_id,
+        fulfillment_id=message.fulfillment_id,
+        group_id=message.group_id,
+        shipment=message.shipment,
+        now=clock.now(),
+    )
 
 
 async def on_notification_sent(message: notifications.NotificationSent, uow: UnitOfWork) -> None:
@@ -291,9 +303,9 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
         fulfillment.FulfillmentPicked: functools.partial(on_picked, clock=clock),
         fulfillment.FulfillmentCancelled: functools.partial(on_fulfillment_cancelled, clock=clock),
         fulfillment.FulfillmentCancelRefused: functools.partial(on_fulfillment_cancel_refused, clock=clock),
-        fulfillment.FulfillmentPacked: on_packed,
+        fulfillment.FulfillmentPacked: functools.partial(on_packed, clock=clock),
         fulfillment.ShipmentShipped: functools.partial(on_shipped, clock=clock),
-        fulfillment.ShipmentDelivered: on_delivered,
+        fulfillment.ShipmentDelivered: functools.partial(on_delivered, clock=clock),
         notifications.NotificationSent: on_notification_sent,
         fulfillment.ReturnLabelCreated: functools.partial(on_return_label_created, clock=clock),
         fulfillment.ReturnReceived: functools.partial(on_return_received, clock=clock, settings=settings),

@@ -184,11 +184,16 @@ WAREHOUSE_PROGRESS = (
 """A group's steps with the warehouse, in order; a report never moves a group back."""
 
 
-def not_past(step: GroupStatus) -> list[GroupStatus]:
-    """Group statuses a warehouse report of ``step`` may move on from: anything but a later step or a
-    cancelled group (a report handled late changes nothing)."""
-    later = WAREHOUSE_PROGRESS[WAREHOUSE_PROGRESS.index(step) :] if step in WAREHOUSE_PROGRESS else [step]
-    return [status for status in GroupStatus if status not in later and status is not GroupStatus.CANCELLED]
+def group_may_move(current: GroupStatus, target: GroupStatus) -> bool:
+    """Whether a warehouse report of ``target`` may move a group that is ``current``: only forward along the
+    warehouse's steps, never out of cancelled, and to cancelled only before the goods are packed (a report
+    handled late changes nothing)."""
+    if current is GroupStatus.CANCELLED or current is target:
+        return False
+    if target is GroupStatus.CANCELLED:
+        return current not in GONE
+    later = WAREHOUSE_PROGRESS[WAREHOUSE_PROGRESS.index(target) :]
+    return current not in later
 
 
 def status_after_shipments(

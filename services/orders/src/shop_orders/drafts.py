@@ -538,7 +538,7 @@ async def is_draft_reservation(uow: UnitOfWork, reservation_id: str) -> bool:
                     draft_orders.c.reservation_id == reservation_id,
                     sa.or_(draft_orders.c.order_id.is_(None), draft_orders.c.order_id != reservation_id),
                 ),
-                draft_orders.c.earlier_reservations.any(reservation_id),
+                sa.literal(reservation_id) == sa.any_(draft_orders.c.earlier_reservations),
             )
         )
     )
@@ -983,7 +983,7 @@ async def _by_reservation(uow: UnitOfWork, reservation_id: str) -> Row[Any]:
             .where(
                 sa.or_(
                     draft_orders.c.reservation_id == reservation_id,
-                    draft_orders.c.earlier_reservations.any(reservation_id),
+                    sa.literal(reservation_id) == sa.any_(draft_orders.c.earlier_reservations),
                 )
             )
             .with_for_update()

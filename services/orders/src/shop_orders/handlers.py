@@ -50,7 +50,6 @@ from shop_orders.domain import (
     charge_time_on_allocation,
     checkout_fingerprint,
     discount_for,
-    not_past,
     order_tax,
     plan_checkout_charge,
     price_checkout,
@@ -58,7 +57,6 @@ from shop_orders.domain import (
     promised_ship_date,
     reminder_time,
     same_day_locations,
-    status_after_shipments,
 )
 from shop_orders.draft_pricing import bank_transfer_reference, draft_token
 from shop_orders.tables import (
@@ -965,110 +963,6 @@ async def record_refund(uow: UnitOfWork, *, order_id: str, event: str, amount: i
     await uow.commit()
 
 
-async def record_fulfillment_created(
-    uow: UnitOfWork, *, order_id: str, fulfillment_id: str, location: str, group_id: str | None
-) -> None:
-    await repository.lock_order(uow.session, order_id)
-    if group_id is None:  # a fulfillment order asked for before groups had ids: the location's in-stock group
-        group_id = (
-            await uow.session.execute(
-                sa.select(shipment_groups.c.id).where(
-                    shipment_groups.c.order_id == order_id,
-                    shipment_groups.c.location == location,
-                    shipment_groups.c.kind == "in_stock",
-                )
-            )
-        ).scalar_one()
-    await _set_group(uow, group_id, status=GroupStatus.PICK_REQUESTED, fulfillment_id=fulfillment_id)
-    await repository.add_to_timeline(
-        uow.session,
-        order_id,
-        "pick_requested",
-        fulfillment_id=fulfillment_id,
-        location=location,
-        group_id=group_id,
-    )
-    await uow.commit()
-
-
-async def record_fulfillment_progress(
-    uow: UnitOfWork, *, order_id: str, fulfillment_id: str, status: str
-) -> None:
-    """The warehouse picked or packed a fulfillment order."""
-    await repository.lock_order(uow.session, order_id)
-    await _set_group_by_fulfillment(uow, fulfillment_id, status=GroupStatus(status))
-    await repository.add_to_timeline(uow.session, order_id, status, fulfillment_id=fulfillment_id)
-    await uow.commit()
-
-
-async def record_shipment(
-    uow: UnitOfWork,
-    *,
-    order_id: str,
-    fulfillment_id: str,
-    lines: list[LocatedLine],
-    carrier: str,
-    tracking_number: str,
-    now: datetime,
-) -> None:
-    """A shipment left: take its units out of stock, tell the customer, and move the order on. An order on
-    on-fulfillment terms is due from its first shipment on."""
-    order = await repository.lock_order(uow.session, order_id)
-    if (
-        order.payment_terms == "on_fulfillment"
-        and order.payment_due_date is None
-        and order.payment_status == "awaiting_payment"
-    ):
-        await uow.session.execute(
-            sa.update(orders).where(orders.c.id == order_id).values(payment_due_date=now.date())
-        )
-        await repository.add_to_timeline(
-            uow.session, order_id, "payment_due", due_date=now.date().isoformat()
-        )
-        await schedule_payment_overdue(uow, order_id=order_id, due_date=now.date())
-    await _set_group_by_fulfillment(uow, fulfillment_id, status=GroupStatus.SHIPPED)
-    await repository.add_to_timeline(
-        uow.session,
-        order_id,
-        "shipped",
-        fulfillment_id=fulfillment_id,
-        carrier=carrier,
-        tracking_number=tracking_number,
-    )
-    group = (
-        await uow.session.execute(
-            sa.select(shipment_groups.c.short_lines).where(shipment_groups.c.fulfillment_id == fulfillment_id)
-        )
-    ).first()
-    # Units short at the pick are not on the shelf: they leave stock with the shipment.
-    short = [LocatedLine.model_validate(line) for line in (group.short_lines if group else [])]
-    uow.publish(catalog_contracts.CommitStock(order_id=order_id, lines=lines + short), subject=order_id)
-    uow.publish(
-        contracts.OrderShipped(
-            order_id=order_id,
-            customer=_customer(order),
-            fulfillment_id=fulfillment_id,
-            carrier=carrier,
-            tracking_number=tracking_number,
-        ),
-        subject=order_id,
-    )
-    await _settle_shipments(uow, order)
-    await uow.commit()
-
-
-async def record_delivery(uow: UnitOfWork, *, order_id: str, fulfillment_id: str) -> None:
-    order = await repository.lock_order(uow.session, order_id)
-    await _set_group_by_fulfillment(uow, fulfillment_id, status=GroupStatus.DELIVERED)
-    await repository.add_to_timeline(uow.session, order_id, "delivered", fulfillment_id=fulfillment_id)
-    uow.publish(
-        contracts.OrderDelivered(order_id=order_id, customer=_customer(order), fulfillment_id=fulfillment_id),
-        subject=order_id,
-    )
-    await _settle_shipments(uow, order)
-    await uow.commit()
-
-
 async def record_notification(uow: UnitOfWork, *, order_id: str, template: str, channel: str) -> None:
     await repository.lock_order(uow.session, order_id)
     await repository.add_to_timeline(
@@ -1438,60 +1332,6 @@ async def _set_group(uow: UnitOfWork, group_id: str, *, status: GroupStatus, **v
         .where(shipment_groups.c.id == group_id)
         .values(status=status.value, updated_at=sa.func.now(), **values)
     )
-
-
-async def _set_group_by_fulfillment(uow: UnitOfWork, fulfillment_id: str, *, status: GroupStatus) -> None:
-    result = await uow.session.execute(
-        sa.update(shipment_groups)
-        .where(
-            shipment_groups.c.fulfillment_id == fulfillment_id,
-            # A report handled late (a retry, another worker) never revives a cancelled group nor moves
-            # one back: packed after shipped changes nothing.
-            shipment_groups.c.status.in_([status.value for status in not_past(status)]),
-        )
-        .values(status=status.value, updated_at=sa.func.now())
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        known = await uow.session.scalar(
-            sa.select(sa.func.count()).where(shipment_groups.c.fulfillment_id == fulfillment_id)
-        )
-        if not known:
-            raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
-
-
-async def _settle_shipments(uow: UnitOfWork, order: Row[Any]) -> None:
-    """Move the order's status on from what its groups' shipments say (never back)."""
-    shipped, delivered, total = await _progress(uow, order.id)
-    target = status_after_shipments(
-        OrderStatus(order.status),
-        shipped=shipped,
-        delivered=delivered,
-        total=total,
-        any_refunded=shipped + delivered == total and await _any_refunded(uow, order.id),
-    )
-    if target is not None:
-        await repository.set_status(uow.session, order.id, target)
-
-
-async def _progress(uow: UnitOfWork, order_id: str) -> tuple[int, int, int]:
-    """Units shipped (not yet delivered), delivered, and ordered in all (less units refunded)."""
-    total = sum(
-        line.quantity - line.quantity_refunded
-        for line in await repository.lines_of(uow.session, order_id)
-        if line.kind != "custom"  # a draft's custom line (a service, a fee) ships nothing
-    )
-    shipped = delivered = 0
-    for group in await _groups(uow, order_id, GroupStatus.SHIPPED, GroupStatus.DELIVERED):
-        units = sum(int(line["quantity"]) for line in group.lines)
-        if group.status == GroupStatus.DELIVERED:
-            delivered += units
-        else:
-            shipped += units
-    return shipped, delivered, total
-
-
-async def _any_refunded(uow: UnitOfWork, order_id: str) -> bool:
-    return any(line.quantity_refunded for line in await repository.lines_of(uow.session, order_id))
 
 
 async def _reject(uow: UnitOfWork, order: Row[Any], *, reason: str, detail: str) -> None:

@@ -21,7 +21,7 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_contracts.values import Address, LocatedLine, RequestedLine
 from shop_orders import repository
-from shop_orders.cancellations import _refund
+from shop_orders.cancellations import request_refund
 from shop_orders.domain import (
     GroupStatus,
     ReturnedUnits,
@@ -34,8 +34,8 @@ from shop_orders.domain import (
     refund_for_return,
     return_window_closes,
 )
-from shop_orders.handlers import _add_group, _advance, _customer, _groups
-from shop_orders.tables import catalog_variants, order_timeline, orders, returns, shipment_groups
+from shop_orders.handlers import _add_group, _advance, _customer
+from shop_orders.tables import catalog_variants, orders, returns, shipment_groups
 from shop_runtime.database import UnitOfWork
 
 
@@ -239,7 +239,7 @@ async def refund_received_return(
     )
     await _move(uow.session, row, "received", now, lines=_received_lines(row, received))
     row = await _lock(uow.session, return_id)
-    await _refund(uow, order, outcome.refund, key=f"return:{return_id}", reason=f"return_{row.reason}")
+    await request_refund(uow, order, outcome.refund, key=f"return:{return_id}", reason=f"return_{row.reason}")
     await _move(
         uow.session,
         row,
@@ -352,7 +352,9 @@ async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[Loca
             sa.update(orders).where(orders.c.id == order.id).values(total=orders.c.total + difference)
         )
     elif difference < 0:
-        await _refund(uow, order, -difference, key=f"exchange:{return_id}", reason="exchange_difference")
+        await request_refund(
+            uow, order, -difference, key=f"exchange:{return_id}", reason="exchange_difference"
+        )
     for group in groups:
         await _advance(uow, order, group)
     await uow.session.execute(
@@ -402,7 +404,9 @@ async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) 
         tax_added=order.tax_added,
         shipping=order.shipping,
     )
-    await _refund(uow, order, outcome.refund, key=f"exchange:{return_id}", reason="exchange_out_of_stock")
+    await request_refund(
+        uow, order, outcome.refund, key=f"exchange:{return_id}", reason="exchange_out_of_stock"
+    )
     refunded = (row.refund or 0) + outcome.refund
     await uow.session.execute(
         sa.update(returns)
@@ -497,30 +501,23 @@ async def _returnable(
 ) -> tuple[dict[str, int], dict[str, str]]:
     """Per SKU: units shipped in groups whose window is open, less units in returns not rejected; and the
     location each SKU shipped from (where it goes back to)."""
-    times: dict[tuple[str, str], datetime] = {}
-    rows = await uow.session.execute(
-        sa.select(order_timeline.c.event, order_timeline.c.detail, order_timeline.c.at).where(
-            order_timeline.c.order_id == order_id, order_timeline.c.event.in_(["shipped", "delivered"])
-        )
-    )
-    for event, detail, at in rows:
-        times[(event, str(detail.get("fulfillment_id")))] = at
     shipped: Counter[str] = Counter()
     where: dict[str, str] = {}
-    for group in await _groups(uow, order_id, GroupStatus.SHIPPED, GroupStatus.DELIVERED):
-        if group.kind == "exchange":
-            continue  # a replacement is not an order line: returning it again is not built
-        shipped_at = times.get(("shipped", str(group.fulfillment_id)))
-        if shipped_at is None:
-            continue
+    groups = await uow.session.execute(
+        sa.select(shipment_groups).where(
+            shipment_groups.c.order_id == order_id,
+            shipment_groups.c.shipped_at.is_not(None),
+            shipment_groups.c.kind
+            != "exchange",  # a replacement is not an order line: returning it again is not built
+        )
+    )
+    for group in groups:
         closes = return_window_closes(
-            shipped_at=shipped_at,
-            delivered_at=times.get(("delivered", str(group.fulfillment_id))),
-            days=window_days,
+            shipped_at=group.shipped_at, delivered_at=group.delivered_at, days=window_days
         )
         if now >= closes:
             continue
-        for line in group.lines:
+        for line in group.shipped_lines or group.lines:
             shipped[line["sku"]] += int(line["quantity"])
             where.setdefault(line["sku"], line["location"])
     taken: Counter[str] = Counter()

@@ -170,6 +170,38 @@ shipment_groups = sa.Table(
     sa.Column("balance_failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("first_failed_at", sa.DateTime(timezone=True)),
     sa.Column("short_lines", postgresql.JSONB, nullable=False, server_default="[]"),
+    # Facts the warehouse reported, each set once, whatever order the reports arrive in; status follows them.
+    sa.Column(
+        "picked_at", sa.DateTime(timezone=True), comment="When the warehouse reported the group picked"
+    ),
+    sa.Column(
+        "packed_at", sa.DateTime(timezone=True), comment="When the warehouse reported the group packed"
+    ),
+    sa.Column(
+        "short_picked_at",
+        sa.DateTime(timezone=True),
+        comment="When a short pick of the group was recorded (its refund asked)",
+    ),
+    sa.Column(
+        "shipped_at",
+        sa.DateTime(timezone=True),
+        comment="When the shipment was recorded: its units committed, the customer told",
+    ),
+    sa.Column(
+        "delivered_at", sa.DateTime(timezone=True), comment="When the carrier reported the shipment delivered"
+    ),
+    sa.Column(
+        "stock_committed_at",
+        sa.DateTime(timezone=True),
+        comment="When the shipment's units were committed in catalog (sent once)",
+    ),
+    sa.Column("carrier", sa.Text),
+    sa.Column("tracking_number", sa.Text),
+    sa.Column(
+        "shipped_lines",
+        postgresql.JSONB,
+        comment="The units that left in the parcel, as the warehouse reported them",
+    ),
     sa.Column(
         "balance_due_at",
         sa.DateTime(timezone=True),

@@ -1,0 +1,311 @@
+"""Orders against its real dispatcher and PostgreSQL: a shipment's reports give the same result in every
+arrival order, twice or once, and at no moment does the order show something its facts do not back.
+
+Each case places an order (2 units of one SKU at one location), confirms it through the real saga messages,
+then delivers the fulfillment order's reports in one permutation, some of them twice under a new message id.
+The customer acts the moment they see a state: once the order shows shipped or delivered, a return of what
+shipped is accepted."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from shop_contracts import Envelope, Message
+from shop_contracts import catalog as catalog_contracts
+from shop_contracts import fulfillment as fulfillment_contracts
+from shop_contracts import payments as payment_contracts
+from shop_contracts.values import LocatedLine
+from shop_orders import consumers, handlers, returns
+from shop_orders.bootstrap import DEFINITION
+from shop_orders.domain import CheckoutLine, ReturnRefused
+from shop_orders.settings import OrdersSettings
+from shop_orders.tables import orders, outbox, shipment_groups
+from shop_runtime.clock import SystemClock
+from shop_runtime.consumer import Dispatcher
+from shop_runtime.database import Database
+from tests.support import infra
+
+pytestmark = pytest.mark.integration
+
+SKU = "ARR-TEE"
+LOCATION = "seoul-1"
+ADDRESS = {"name": "Kim", "line1": "1 Teheran-ro", "city": "Seoul", "postal_code": "06236", "country": "KR"}
+
+
+@dataclass
+class Shop:
+    database: Database
+    dispatcher: Dispatcher
+    settings: OrdersSettings
+
+
+@pytest.fixture(scope="module")
+async def shop() -> AsyncIterator[Shop]:
+    settings = infra.service_settings(DEFINITION, suffix="_arrival")
+    assert isinstance(settings, OrdersSettings)
+    await infra.fresh_database(DEFINITION, settings)
+    database = DEFINITION.database(settings)
+    dispatcher = Dispatcher(
+        database,
+        consumer="orders",
+        subscriptions=consumers.subscriptions(clock=SystemClock(), settings=settings),
+    )
+    async with database.unit_of_work() as uow:
+        await handlers.upsert_catalog_variant(
+            uow,
+            sku=SKU,
+            product_id="p-arr",
+            variant_id="v-arr",
+            title="Tee",
+            options={},
+            prices={"KRW": 30000},
+            version=1,
+        )
+    yield Shop(database, dispatcher, settings)
+    await database.dispose()
+
+
+async def _send(shop: Shop, message: Message, order_id: str) -> None:
+    await shop.dispatcher.dispatch(Envelope.wrap(message, subject=order_id, correlation_id=order_id))
+
+
+async def _confirmed_order(shop: Shop) -> tuple[str, str]:
+    """A confirmed order of 2 units; its id and the id of its shipment group."""
+    async with shop.database.unit_of_work() as uow:
+        key = str(uuid.uuid4())
+        placed = await handlers.place_order(
+            uow,
+            checkout=handlers.Checkout(
+                idempotency_key=key,
+                email="arrival@example.com",
+                locale="en",
+                currency="KRW",
+                lines=[CheckoutLine(SKU, 2)],
+                shipping_address=ADDRESS,
+                shipping_method="standard",
+                payment_token="tok_visa",
+                request={"key": key},
+            ),
+            shipping_rates=shop.settings.shipping_rates,
+            now=datetime.now(UTC),
+            taxes=shop.settings.tax_table(),
+        )
+    order_id = placed.order_id
+    await _send(
+        shop,
+        catalog_contracts.StockReserved(
+            order_id=order_id, lines=[LocatedLine(sku=SKU, quantity=2, location=LOCATION)]
+        ),
+        order_id,
+    )
+    async with shop.database.engine.connect() as connection:
+        total = (
+            await connection.execute(sa.select(orders.c.total).where(orders.c.id == order_id))
+        ).scalar_one()
+    await _send(
+        shop,
+        payment_contracts.PaymentSucceeded(
+            order_id=order_id, payment_id=f"pay-{order_id}", step="full", amount=total, currency="KRW"
+        ),
+        order_id,
+    )
+    (group_id,) = [
+        m["group_id"] for m in await _published(shop, order_id, "fulfillment.fulfillment_order.create.v1")
+    ]
+    return order_id, group_id
+
+
+async def _envelopes(shop: Shop, order_id: str) -> list[Envelope]:
+    """What orders published about the order, in the order it wrote them."""
+    async with shop.database.engine.connect() as connection:
+        rows = await connection.execute(sa.select(outbox.c.body).order_by(outbox.c.id))
+        envelopes = [Envelope.model_validate_json(body) for (body,) in rows]
+    return [envelope for envelope in envelopes if envelope.correlation_id == order_id]
+
+
+async def _published(shop: Shop, order_id: str, message_type: str) -> list[dict[str, Any]]:
+    return [envelope.data for envelope in await _envelopes(shop, order_id) if envelope.type == message_type]
+
+
+async def _published_types(shop: Shop, order_id: str) -> list[str]:
+    return [envelope.type for envelope in await _envelopes(shop, order_id)]
+
+
+async def _state(shop: Shop, order_id: str) -> tuple[str, Any]:
+    async with shop.database.engine.connect() as connection:
+        status = (
+            await connection.execute(sa.select(orders.c.status).where(orders.c.id == order_id))
+        ).scalar_one()
+        group = (
+            await connection.execute(sa.select(shipment_groups).where(shipment_groups.c.order_id == order_id))
+        ).one()
+    return status, group
+
+
+async def _ask_for_return(shop: Shop, order_id: str, quantity: int) -> dict[str, Any]:
+    async with shop.database.unit_of_work() as uow:
+        return await returns.request_return(
+            uow,
+            order_id=order_id,
+            lines=[(SKU, quantity)],
+            reason="changed_mind",
+            note=None,
+            window_days=30,
+            now=datetime.now(UTC),
+        )
+
+
+def _reports(
+    order_id: str, group_id: str, fulfillment_id: str, *, picked: int = 2
+) -> dict[str, fulfillment_contracts.FulfillmentEvent]:
+    short = [LocatedLine(sku=SKU, quantity=2 - picked, location=LOCATION)] if picked < 2 else []
+    shipped = [LocatedLine(sku=SKU, quantity=picked, location=LOCATION)]
+    shipment = fulfillment_contracts.Shipment(
+        location=LOCATION, lines=shipped, carrier="sandbox", tracking_number="SBX1", short_lines=short
+    )
+    common = {"order_id": order_id, "fulfillment_id": fulfillment_id, "group_id": group_id}
+    return {
+        "picked": fulfillment_contracts.FulfillmentPicked(**common, short_lines=short),
+        "packed": fulfillment_contracts.FulfillmentPacked(**common),
+        "shipped": fulfillment_contracts.ShipmentShipped(**common, **shipment.model_dump()),
+        "delivered": fulfillment_contracts.ShipmentDelivered(**common, shipment=shipment),
+    }
+
+
+async def _deliver_in_order(
+    shop: Shop,
+    order_id: str,
+    reports: dict[str, fulfillment_contracts.FulfillmentEvent],
+    names: Sequence[str],
+    *,
+    ask: bool = True,
+) -> list[str]:
+    """Dispatch the reports named, in that order; whenever the order first shows shipped or delivered, ask
+    for a return of one unit (it must be accepted). The statuses seen after each report."""
+    seen = []
+    asked = not ask
+    for name in names:
+        await _send(shop, reports[name], order_id)
+        status, group = await _state(shop, order_id)
+        seen.append(status)
+        if status in ("shipped", "delivered", "partially_fulfilled"):
+            assert group.shipped_at is not None, (
+                f"order shows {status} with no shipment recorded after {names}"
+            )
+            if not asked:
+                asked = True
+                made = await _ask_for_return(shop, order_id, 1)
+                assert made["status"] == "requested"
+    return seen
+
+
+PERMUTATIONS = list(itertools.permutations(["picked", "packed", "shipped", "delivered"]))
+
+
+@pytest.mark.parametrize("names", PERMUTATIONS, ids=["-".join(p) for p in PERMUTATIONS])
+async def test_a_shipments_reports_in_any_order_end_delivered_with_one_commit_and_one_email_each(
+    shop: Shop, names: tuple[str, ...]
+) -> None:
+    order_id, group_id = await _confirmed_order(shop)
+    fulfillment_id = str(uuid.uuid4())
+    reports = _reports(order_id, group_id, fulfillment_id)
+    # The fulfillment order's creation arrives last of all: the reports did not wait for it.
+    await _deliver_in_order(shop, order_id, reports, [*names, "shipped", "delivered"])
+    await _send(
+        shop,
+        fulfillment_contracts.FulfillmentOrderCreated(
+            fulfillment_id=fulfillment_id,
+            order_id=order_id,
+            location=LOCATION,
+            group_id=group_id,
+        ),
+        order_id,
+    )
+
+    status, group = await _state(shop, order_id)
+    assert (status, group.status) == ("delivered", "delivered")
+    commits = await _published(shop, order_id, "catalog.stock.commit.v1")
+    assert [(c["shipment_id"], c["lines"]) for c in commits] == [
+        (group_id, [{"sku": SKU, "quantity": 2, "location": LOCATION}])
+    ]
+    told = [t for t in await _published_types(shop, order_id) if t.startswith("orders.order.")]
+    assert told.count("orders.order.shipped.v1") == 1
+    assert told.count("orders.order.delivered.v1") == 1
+    assert told.index("orders.order.shipped.v1") < told.index("orders.order.delivered.v1")
+    # One unit was asked back as soon as the order showed it left; the other still may be.
+    assert (await _ask_for_return(shop, order_id, 1))["status"] == "requested"
+
+
+SHORT_CASES = list(itertools.permutations(["picked", "shipped", "delivered"]))
+
+
+@pytest.mark.parametrize("names", SHORT_CASES, ids=["-".join(p) for p in SHORT_CASES])
+async def test_a_short_pick_in_any_order_refunds_once_and_takes_every_unit_off_stock_once(
+    shop: Shop, names: tuple[str, ...]
+) -> None:
+    order_id, group_id = await _confirmed_order(shop)
+    fulfillment_id = str(uuid.uuid4())
+    reports = _reports(order_id, group_id, fulfillment_id, picked=1)
+    # Older producers' shipped and delivered did not carry the short lines or the shipment: both kinds come.
+    legacy = {
+        "shipped": reports["shipped"].model_copy(update={"short_lines": []}),
+        "delivered": reports["delivered"].model_copy(update={"shipment": None}),
+    }
+    await _deliver_in_order(shop, order_id, {**reports, **legacy}, names)
+    await _deliver_in_order(shop, order_id, reports, names, ask=False)  # again, each under a new message id
+
+    status, group = await _state(shop, order_id)
+    assert (status, group.status) == ("delivered", "delivered")
+    assert group.lines == [{"sku": SKU, "quantity": 1, "location": LOCATION}]
+    refunds = await _published(shop, order_id, "payments.refund.issue.v1")
+    assert [r["idempotency_key"] for r in refunds] == [f"short:{fulfillment_id}"]
+    committed = sum(
+        line["quantity"]
+        for c in await _published(shop, order_id, "catalog.stock.commit.v1")
+        for line in c["lines"]
+    )
+    assert committed == 2
+    with pytest.raises(ReturnRefused):
+        await _ask_for_return(shop, order_id, 1)  # the one unit that shipped was asked back on sight
+
+
+async def test_reports_repeated_at_random_under_new_ids_change_nothing_after_the_first(shop: Shop) -> None:
+    chooser = random.Random(20261204)
+    for _ in range(6):
+        order_id, group_id = await _confirmed_order(shop)
+        reports = _reports(order_id, group_id, str(uuid.uuid4()))
+        names = [chooser.choice(list(reports)) for _ in range(10)] + list(reports)
+        await _deliver_in_order(shop, order_id, reports, names)
+        status, _ = await _state(shop, order_id)
+        assert status == "delivered"
+        assert len(await _published(shop, order_id, "catalog.stock.commit.v1")) == 1
+        told = await _published_types(shop, order_id)
+        assert told.count("orders.order.shipped.v1") == told.count("orders.order.delivered.v1") == 1
+
+
+async def test_a_fulfillment_order_created_after_its_group_was_cancelled_does_not_revive_it(
+    shop: Shop,
+) -> None:
+    order_id, group_id = await _confirmed_order(shop)
+    fulfillment_id = str(uuid.uuid4())
+    await _send(
+        shop, fulfillment_contracts.FulfillmentCancelled(order_id=order_id, group_id=group_id), order_id
+    )
+    await _send(
+        shop,
+        fulfillment_contracts.FulfillmentOrderCreated(
+            fulfillment_id=fulfillment_id, order_id=order_id, location=LOCATION, group_id=group_id
+        ),
+        order_id,
+    )
+    _, group = await _state(shop, order_id)
+    assert group.status == "cancelled"
