@@ -15,6 +15,7 @@ from shop_ops.rows import (
     OrderState,
     PaymentLedger,
     PreorderCapUse,
+    ShipmentGroupState,
     StepPayments,
     StockLevel,
     SucceededPayments,
@@ -315,3 +316,64 @@ def test_a_draft_holds_only_the_reservation_it_still_wants() -> None:
         ("d1", "r-old"),
         ("d2", "r-lapsed"),
     ]
+
+
+def _group(
+    order_status: str, status: str, *, shipped: bool, delivered: bool, kind: str = "in_stock"
+) -> ShipmentGroupState:
+    return ShipmentGroupState(
+        group_id="g1",
+        order_id="o1",
+        order_status=order_status,
+        kind=kind,
+        status=status,
+        fulfillment_id="f1",
+        shipped_at=NOW if shipped else None,
+        delivered_at=NOW if delivered else None,
+        stock_committed_at=NOW if shipped else None,
+    )
+
+
+def test_a_group_shows_only_what_its_facts_back_and_is_never_behind_its_order() -> None:
+    assert (
+        invariants.groups_follow_their_facts([_group("delivered", "delivered", shipped=True, delivered=True)])
+        == []
+    )
+    # A delivered report handled before its shipment: delivered with nothing recorded as shipped.
+    unbacked = invariants.groups_follow_their_facts(
+        [_group("delivered", "delivered", shipped=False, delivered=True)]
+    )
+    assert [finding.message for finding in unbacked] == ["group is delivered with no shipment recorded"]
+    behind = invariants.groups_follow_their_facts(
+        [_group("delivered", "packed", shipped=False, delivered=False)]
+    )
+    assert [finding.message for finding in behind] == ["order is delivered, its group is packed"]
+    # A cancelled group and an exchange's replacement do not hold a delivered order back.
+    assert (
+        invariants.groups_follow_their_facts(
+            [_group("delivered", "cancelled", shipped=False, delivered=False)]
+        )
+        == []
+    )
+    assert (
+        invariants.groups_follow_their_facts(
+            [_group("delivered", "pick_requested", shipped=False, delivered=False, kind="exchange")]
+        )
+        == []
+    )
+    uncommitted = replace(
+        _group("shipped", "shipped", shipped=True, delivered=False), stock_committed_at=None
+    )
+    assert [f.message for f in invariants.groups_follow_their_facts([uncommitted])] == [
+        "shipment recorded but its stock never committed"
+    ]
+
+
+def test_a_cancelled_group_has_no_live_fulfillment_order() -> None:
+    cancelled = _group("cancelled", "cancelled", shipped=False, delivered=False)
+    picking = replace(_shipment("o1", "picked"), group_key="g1")
+    stopped = replace(_shipment("o1", "cancelled"), group_key="g1")
+    other_group = replace(_shipment("o1", "picked"), group_key="g2")
+    assert invariants.cancelled_groups_stopped([cancelled], [stopped, other_group]) == []
+    found = invariants.cancelled_groups_stopped([cancelled], [picking])
+    assert [finding.message for finding in found] == ["group is cancelled, its fulfillment order is picked"]

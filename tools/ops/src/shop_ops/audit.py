@@ -198,6 +198,24 @@ async def _services_agree(context: AuditContext) -> list[Finding]:
     )
 
 
+@audit_check(
+    "shipments.groups_follow_facts", "orders: each group's status follows its recorded shipment facts"
+)
+async def _groups_follow_facts(context: AuditContext) -> list[Finding]:
+    return invariants.groups_follow_their_facts(
+        await queries.shipment_groups(context.snapshots.connection("orders"))
+    )
+
+
+@audit_check(
+    "shipments.cancelled_groups_stopped", "orders x fulfillment: a cancelled group has no live fulfillment"
+)
+async def _cancelled_groups_stopped(context: AuditContext) -> list[Finding]:
+    groups = await queries.shipment_groups(context.snapshots.connection("orders"))
+    shipments = await queries.fulfillment_orders(context.snapshots.connection("fulfillment"))
+    return invariants.cancelled_groups_stopped(groups, shipments)
+
+
 def _outbox_check(service: str) -> CheckFunction:
     async def check(context: AuditContext) -> list[Finding]:
         options = context.options

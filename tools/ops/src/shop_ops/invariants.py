@@ -19,6 +19,7 @@ from shop_ops.rows import (
     OrderState,
     PaymentLedger,
     PreorderCapUse,
+    ShipmentGroupState,
     StepPayments,
     StockLevel,
     SucceededPayments,
@@ -242,6 +243,57 @@ def services_agree_on_state(
                 Finding(
                     "fulfillment order for an order that orders does not know",
                     {"order": order_id, "fulfillment": str(shipment.fulfillment_id)},
+                )
+            )
+    return findings
+
+
+SHIPPED_ORDER_STATUSES = ("shipped", "partially_fulfilled", "delivered")
+
+
+def groups_follow_their_facts(groups: Iterable[ShipmentGroupState]) -> list[Finding]:
+    """A group shows shipped or delivered only with its shipment recorded (and delivered only with its delivery),
+    a recorded shipment has its stock committed, and no group is behind its order: every group of a delivered
+    order is delivered, every group of a shipped one has left (cancelled groups and exchanges aside)."""
+    findings = []
+    for group in groups:
+        ids = {"order": group.order_id, "group": group.group_id}
+        if group.status in ("shipped", "delivered") and group.shipped_at is None:
+            findings.append(Finding(f"group is {group.status} with no shipment recorded", ids))
+        if group.status == "delivered" and group.delivered_at is None:
+            findings.append(Finding("group is delivered with no delivery recorded", ids))
+        if group.shipped_at is not None and group.stock_committed_at is None:
+            findings.append(Finding("shipment recorded but its stock never committed", ids))
+        if group.status == "cancelled" or group.kind == "exchange":
+            continue
+        if group.order_status == "delivered" and group.status != "delivered":
+            findings.append(Finding(f"order is delivered, its group is {group.status}", ids))
+        elif group.order_status in SHIPPED_ORDER_STATUSES and group.status not in ("shipped", "delivered"):
+            findings.append(Finding(f"order is {group.order_status}, its group is {group.status}", ids))
+    return findings
+
+
+def cancelled_groups_stopped(
+    groups: Iterable[ShipmentGroupState], fulfillment_orders: Iterable[FulfillmentOrderState]
+) -> list[Finding]:
+    """A group orders cancelled has no fulfillment order still at work (picking, packing or gone)."""
+    live = {
+        (fulfillment.order_id, fulfillment.group_key): fulfillment
+        for fulfillment in fulfillment_orders
+        if fulfillment.status != "cancelled"
+    }
+    findings = []
+    for group in groups:
+        fulfillment = live.get((group.order_id, group.group_id))
+        if group.status == "cancelled" and fulfillment is not None:
+            findings.append(
+                Finding(
+                    f"group is cancelled, its fulfillment order is {fulfillment.status}",
+                    {
+                        "order": group.order_id,
+                        "group": group.group_id,
+                        "fulfillment": str(fulfillment.fulfillment_id),
+                    },
                 )
             )
     return findings

@@ -19,6 +19,7 @@ from shop_ops.rows import (
     OrderState,
     PaymentLedger,
     PreorderCapUse,
+    ShipmentGroupState,
     StepPayments,
     StockLevel,
     SucceededPayments,
@@ -210,7 +211,9 @@ async def fulfillment_orders(
     connection: AsyncConnection, *, order_ids: Iterable[str] | None = None
 ) -> list[FulfillmentOrderState]:
     table = fulfillment.fulfillment_orders
-    query = sa.select(table.c.id, table.c.order_id, table.c.location, table.c.status, table.c.created_at)
+    query = sa.select(
+        table.c.id, table.c.order_id, table.c.location, table.c.status, table.c.created_at, table.c.group_key
+    )
     if order_ids is not None:
         query = query.where(table.c.order_id.in_(list(order_ids)))
     return [
@@ -264,3 +267,23 @@ async def reserved_by_reservation(connection: AsyncConnection) -> dict[str, int]
         .group_by(table.c.order_id)
     )
     return {reservation_id: int(total) for reservation_id, total in rows}
+
+
+async def shipment_groups(connection: AsyncConnection) -> list[ShipmentGroupState]:
+    groups, order_rows = orders.shipment_groups, orders.orders
+    rows = await connection.execute(
+        sa.select(
+            groups.c.id,
+            groups.c.order_id,
+            order_rows.c.status,
+            groups.c.kind,
+            groups.c.status,
+            groups.c.fulfillment_id,
+            groups.c.shipped_at,
+            groups.c.delivered_at,
+            groups.c.stock_committed_at,
+        )
+        .join(order_rows, order_rows.c.id == groups.c.order_id)
+        .order_by(groups.c.created_at, groups.c.id)
+    )
+    return [ShipmentGroupState(*row) for row in rows]

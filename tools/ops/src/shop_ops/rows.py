@@ -103,6 +103,23 @@ class FulfillmentOrderState:
     location: str
     status: str
     created_at: datetime
+    group_key: str = ""
+    """The order's shipment group id (or the location, for orders that group by location)."""
+
+
+@dataclass(frozen=True)
+class ShipmentGroupState:
+    """One of an order's shipment groups as orders records it: its status and the facts it follows from."""
+
+    group_id: str
+    order_id: str
+    order_status: str
+    kind: str
+    status: str
+    fulfillment_id: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    stock_committed_at: datetime | None
 
 
 @dataclass(frozen=True)
