@@ -33,6 +33,7 @@ from shop_orders.domain import (
     OrderStatus,
     WinBack,
     can_move,
+    group_may_move,
     kept_deposit,
     plan_cancellation,
     refund_for_cancellation,
@@ -175,7 +176,8 @@ async def fulfillment_cancelled(uow: UnitOfWork, *, order_id: str, group_id: str
     """Fulfillment stopped a group: once every group asked about has answered, finish the cancellation."""
     order = await repository.lock_order(uow.session, order_id)
     group = await _group(uow, group_id)
-    if group is not None and GroupStatus(group.status) is not GroupStatus.CANCELLED:
+    # Fulfillment stops only what is unpacked; a group past that (or cancelled already) stays as it is.
+    if group is not None and group_may_move(GroupStatus(group.status), GroupStatus.CANCELLED):
         await _set_group(uow, group_id, status=GroupStatus.CANCELLED)
         await repository.add_to_timeline(uow.session, order_id, "fulfillment_cancelled", group_id=group_id)
     await _answered(uow, order, group_id, refused=False, now=now)
