@@ -23,8 +23,8 @@ from shop_contracts import Envelope, Message
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import payments as payment_contracts
-from shop_contracts.values import LocatedLine
-from shop_orders import consumers, handlers, returns
+from shop_contracts.values import LocatedLine, PreorderLine, PreorderPolicy
+from shop_orders import cancellations, consumers, handlers, returns
 from shop_orders.bootstrap import DEFINITION
 from shop_orders.domain import CheckoutLine, ReturnRefused
 from shop_orders.settings import OrdersSettings
@@ -50,7 +50,7 @@ class Shop:
 
 @pytest.fixture(scope="module")
 async def shop() -> AsyncIterator[Shop]:
-    settings = infra.service_settings(DEFINITION, suffix="_arrival")
+    settings = infra.service_settings(DEFINITION, suffix="_arrival", balance_notice_hours=0)
     assert isinstance(settings, OrdersSettings)
     await infra.fresh_database(DEFINITION, settings)
     database = DEFINITION.database(settings)
@@ -309,3 +309,136 @@ async def test_a_fulfillment_order_created_after_its_group_was_cancelled_does_no
     )
     _, group = await _state(shop, order_id)
     assert group.status == "cancelled"
+
+
+PRE_SKU = "ARR-PRE"
+
+
+async def _confirmed_preorder(shop: Shop) -> tuple[str, int, int]:
+    """A confirmed deposit pre-order of 1 unit, waiting for stock; its id, the deposit and the balance."""
+    async with shop.database.unit_of_work() as uow:
+        await handlers.upsert_catalog_variant(
+            uow,
+            sku=PRE_SKU,
+            product_id="p-pre",
+            variant_id="v-pre",
+            title="Drop",
+            options={},
+            prices={"KRW": 100000},
+            version=1,
+        )
+    async with shop.database.unit_of_work() as uow:
+        await handlers.upsert_preorder_policy(
+            uow,
+            sku=PRE_SKU,
+            policy=PreorderPolicy(payment_mode="deposit", deposit_percent=30, cap=1000),
+            version=1,
+        )
+    async with shop.database.unit_of_work() as uow:
+        key = str(uuid.uuid4())
+        placed = await handlers.place_order(
+            uow,
+            checkout=handlers.Checkout(
+                idempotency_key=key,
+                email="preorder@example.com",
+                locale="ko",
+                currency="KRW",
+                lines=[CheckoutLine(PRE_SKU, 1)],
+                shipping_address=ADDRESS,
+                shipping_method="standard",
+                payment_token="tok_visa",
+                request={"key": key},
+            ),
+            shipping_rates=shop.settings.shipping_rates,
+            now=datetime.now(UTC),
+            taxes=shop.settings.tax_table(),
+        )
+    order_id = placed.order_id
+    await _send(
+        shop,
+        catalog_contracts.StockReserved(
+            order_id=order_id,
+            lines=[],
+            preorder_lines=[PreorderLine(sku=PRE_SKU, quantity=1, queue_position=1)],
+        ),
+        order_id,
+    )
+    (capture,) = await _published(shop, order_id, "payments.payment.capture.v1")
+    await _send(
+        shop,
+        payment_contracts.PaymentSucceeded(
+            order_id=order_id,
+            payment_id=f"dep-{order_id}",
+            step="full",
+            amount=capture["amount"],
+            currency="KRW",
+        ),
+        order_id,
+    )
+    async with shop.database.engine.connect() as connection:
+        order = (await connection.execute(sa.select(orders).where(orders.c.id == order_id))).one()
+    assert order.status == "confirmed"
+    return order_id, order.captured, order.total - order.captured
+
+
+async def _cancel(shop: Shop, order_id: str) -> None:
+    async with shop.database.unit_of_work() as uow:
+        await cancellations.cancel_order(
+            uow, order_id=order_id, reason="changed_mind", now=datetime.now(UTC), cancelled_by="customer"
+        )
+
+
+# Payments charges a balance only when orders asks, and orders asks only once the units are allocated: a
+# balance charged before its allocation cannot happen, so those orders are not among these.
+PREORDER_CASES = [
+    ("allocated", "cancelled", "charged"),
+    ("cancelled", "allocated"),
+    ("allocated", "charged", "cancelled", "fulfillment_cancelled"),
+]
+
+
+@pytest.mark.parametrize("names", PREORDER_CASES, ids=["-".join(p) for p in PREORDER_CASES])
+async def test_a_preorders_allocation_balance_and_cancellation_in_any_order_give_every_won_back_once(
+    shop: Shop, names: tuple[str, ...]
+) -> None:
+    order_id, deposit, balance = await _confirmed_preorder(shop)
+    group_id = str(uuid.uuid4())
+    messages: dict[str, Message] = {
+        "allocated": catalog_contracts.PreorderAllocated(
+            order_id=order_id,
+            allocation_id=group_id,
+            sku=PRE_SKU,
+            location=LOCATION,
+            quantity=1,
+            still_waiting=0,
+        ),
+        "charged": payment_contracts.BalanceCharged(
+            order_id=order_id, group_id=group_id, payment_id=f"bal-{order_id}", amount=balance, currency="KRW"
+        ),
+        "fulfillment_cancelled": fulfillment_contracts.FulfillmentCancelled(
+            order_id=order_id, group_id=group_id
+        ),
+    }
+    for name in names:
+        for _ in range(2):  # each told twice, under two message ids
+            if name == "cancelled":
+                await _cancel(shop, order_id)
+            else:
+                await _send(shop, messages[name], order_id)
+
+    async with shop.database.engine.connect() as connection:
+        order = (await connection.execute(sa.select(orders).where(orders.c.id == order_id))).one()
+    assert order.status == "cancelled"
+    refunds = await _published(shop, order_id, "payments.refund.issue.v1")
+    keys = [refund["idempotency_key"] for refund in refunds]
+    assert len(keys) == len(set(keys)), keys
+    charged = deposit + (balance if "charged" in names else 0)
+    assert order.captured == charged
+    assert (
+        sum(refund["amount"] for refund in refunds) == charged
+    )  # a changed mind gets a refundable deposit back
+    if names.index("cancelled") < names.index("allocated"):
+        assert await _published(shop, order_id, "payments.balance.charge.v1") == []
+    released_before_cancel = "charged" in names and names.index("charged") < names.index("cancelled")
+    creates = await _published(shop, order_id, "fulfillment.fulfillment_order.create.v1")
+    assert len(creates) == (1 if released_before_cancel else 0)

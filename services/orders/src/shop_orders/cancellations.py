@@ -54,8 +54,8 @@ from shop_orders.handlers import (
 from shop_orders.tables import (
     cancellations,
     discount_codes,
+    late_payments,
     order_lines,
-    order_timeline,
     orders,
     scheduled_jobs,
     shipment_groups,
@@ -384,7 +384,13 @@ async def refund_after_cancel(
     cancellation = await _cancellation(uow, order_id)
     if cancellation is None or cancellation.status not in ("cancelled", "partially_cancelled"):
         return False
-    if await _timeline_has(uow, order_id, "late_payment_refunded", payment_id):
+    first = await uow.session.execute(
+        insert(late_payments)
+        .values(payment_id=payment_id, order_id=order_id, what=what, amount=amount)
+        .on_conflict_do_nothing()
+        .returning(late_payments.c.payment_id)
+    )
+    if first.first() is None:  # told again: counted and refunded already
         await uow.commit()
         return True
     await uow.session.execute(
@@ -571,14 +577,3 @@ async def _cancellation(uow: UnitOfWork, order_id: str) -> Row[Any] | None:
     return (
         await uow.session.execute(sa.select(cancellations).where(cancellations.c.order_id == order_id))
     ).first()
-
-
-async def _timeline_has(uow: UnitOfWork, order_id: str, event: str, payment_id: str) -> bool:
-    found = await uow.session.execute(
-        sa.select(order_timeline.c.id).where(
-            order_timeline.c.order_id == order_id,
-            order_timeline.c.event == event,
-            order_timeline.c.detail["payment_id"].astext == payment_id,
-        )
-    )
-    return found.first() is not None

@@ -222,6 +222,17 @@ order_timeline = sa.Table(
     sa.Column("detail", postgresql.JSONB, nullable=False, server_default="{}"),
 )
 
+late_payments = sa.Table(
+    "late_payments",
+    metadata,
+    sa.Column("payment_id", sa.Text, primary_key=True),
+    sa.Column("order_id", sa.Text, sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("what", sa.Text, nullable=False, comment="checkout, or balance:<group id>"),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("refunded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    comment="Payments that succeeded after their order or group was cancelled, counted and refunded once",
+)
+
 cancellations = sa.Table(
     "cancellations",
     metadata,
