@@ -28,7 +28,7 @@ from shop_orders import cancellations, consumers, handlers, returns
 from shop_orders.bootstrap import DEFINITION
 from shop_orders.domain import CheckoutLine, ReturnRefused
 from shop_orders.settings import OrdersSettings
-from shop_orders.tables import orders, outbox, shipment_groups
+from shop_orders.tables import order_timeline, orders, outbox, refund_outcomes, shipment_groups
 from shop_runtime.clock import SystemClock
 from shop_runtime.consumer import Dispatcher
 from shop_runtime.database import Database
@@ -442,3 +442,29 @@ async def test_a_preorders_allocation_balance_and_cancellation_in_any_order_give
     released_before_cancel = "charged" in names and names.index("charged") < names.index("cancelled")
     creates = await _published(shop, order_id, "fulfillment.fulfillment_order.create.v1")
     assert len(creates) == (1 if released_before_cancel else 0)
+
+
+async def test_a_refunds_outcome_told_twice_or_after_a_rejection_counts_once(shop: Shop) -> None:
+    order_id, _ = await _confirmed_order(shop)
+    common = {"order_id": order_id, "amount": 5000, "currency": "KRW", "idempotency_key": f"short:{order_id}"}
+    issued = payment_contracts.RefundIssued(**common, refund_id="re-1", reason="short_pick")
+    rejected = payment_contracts.RefundRejected(**common, reason="short_pick", error="psp_unavailable: later")
+    for message in (rejected, issued, issued, rejected):
+        await _send(shop, message, order_id)
+    async with shop.database.engine.connect() as connection:
+        outcomes = (
+            await connection.execute(
+                sa.select(refund_outcomes.c.outcome, refund_outcomes.c.amount).where(
+                    refund_outcomes.c.order_id == order_id
+                )
+            )
+        ).all()
+        logged = (
+            await connection.execute(
+                sa.select(order_timeline.c.event).where(
+                    order_timeline.c.order_id == order_id, order_timeline.c.event.like("refund%")
+                )
+            )
+        ).scalars()
+        assert outcomes == [("refunded", 5000)]
+        assert list(logged) == ["refund_rejected", "refunded"]

@@ -147,13 +147,23 @@ async def on_payment_method_updated(
 
 async def on_refund_issued(message: payments.RefundIssued, uow: UnitOfWork) -> None:
     await handlers.record_refund(
-        uow, order_id=message.order_id, event="refunded", amount=message.amount, detail=message.reason
+        uow,
+        order_id=message.order_id,
+        event="refunded",
+        amount=message.amount,
+        detail=message.reason,
+        idempotency_key=message.idempotency_key,
     )
 
 
 async def on_refund_rejected(message: payments.RefundRejected, uow: UnitOfWork) -> None:
     await handlers.record_refund(
-        uow, order_id=message.order_id, event="refund_rejected", amount=message.amount, detail=message.error
+        uow,
+        order_id=message.order_id,
+        event="refund_rejected",
+        amount=message.amount,
+        detail=message.error,
+        idempotency_key=message.idempotency_key,
     )
 
 

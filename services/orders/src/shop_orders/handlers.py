@@ -65,6 +65,7 @@ from shop_orders.tables import (
     draft_orders,
     order_lines,
     orders,
+    refund_outcomes,
     scheduled_jobs,
     shipment_groups,
 )
@@ -957,9 +958,26 @@ async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: st
     await cancellations.cancel_order(uow, order_id=order_id, reason="balance_unpaid", now=now)
 
 
-async def record_refund(uow: UnitOfWork, *, order_id: str, event: str, amount: int, detail: str) -> None:
+async def record_refund(
+    uow: UnitOfWork, *, order_id: str, event: str, amount: int, detail: str, idempotency_key: str
+) -> None:
+    """Payments issued (``refunded``) or refused (``refund_rejected``) a refund: recorded once per key, however
+    often it is told; an issued refund replaces a rejection told first, never the other way round."""
     await repository.lock_order(uow.session, order_id)
-    await repository.add_to_timeline(uow.session, order_id, event, amount=amount, detail=detail)
+    statement = insert(refund_outcomes).values(
+        idempotency_key=idempotency_key, order_id=order_id, outcome=event, amount=amount, detail=detail
+    )
+    recorded = await uow.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[refund_outcomes.c.idempotency_key],
+            set_={"outcome": statement.excluded.outcome, "amount": statement.excluded.amount},
+            where=sa.and_(
+                refund_outcomes.c.outcome == "refund_rejected", statement.excluded.outcome == "refunded"
+            ),
+        ).returning(refund_outcomes.c.idempotency_key)
+    )
+    if recorded.first() is not None:
+        await repository.add_to_timeline(uow.session, order_id, event, amount=amount, detail=detail)
     await uow.commit()
 
 

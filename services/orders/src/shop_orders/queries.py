@@ -26,6 +26,7 @@ from shop_orders.tables import (
     order_lines,
     order_timeline,
     orders,
+    refund_outcomes,
     shipment_groups,
 )
 from shop_runtime.preorder_pricing import balance_due_at, campaign_id
@@ -180,12 +181,11 @@ async def preorder_metrics(session: AsyncSession, *, sku: str | None, campaign: 
     refunded: dict[str, int] = {}
     if order_ids:
         refund_rows = await session.execute(
-            sa.select(order_timeline.c.order_id, order_timeline.c.detail).where(
-                order_timeline.c.order_id.in_(order_ids), order_timeline.c.event == "refunded"
-            )
+            sa.select(refund_outcomes.c.order_id, sa.func.sum(refund_outcomes.c.amount))
+            .where(refund_outcomes.c.order_id.in_(order_ids), refund_outcomes.c.outcome == "refunded")
+            .group_by(refund_outcomes.c.order_id)
         )
-        for row in refund_rows:
-            refunded[row.order_id] = refunded.get(row.order_id, 0) + int(row.detail.get("amount", 0))
+        refunded = {order_id: int(amount) for order_id, amount in refund_rows}
     return {
         "orders": int(all_orders),
         "preorder_orders": len(order_ids),

@@ -222,6 +222,19 @@ order_timeline = sa.Table(
     sa.Column("detail", postgresql.JSONB, nullable=False, server_default="{}"),
 )
 
+refund_outcomes = sa.Table(
+    "refund_outcomes",
+    metadata,
+    sa.Column("idempotency_key", sa.Text, primary_key=True),
+    sa.Column("order_id", sa.Text, sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("outcome IN ('refunded', 'refund_rejected')", name="refund_outcome"),
+    comment="Payments' answer to each refund orders asked, once per key; an issued refund wins over a rejection",
+)
+
 late_payments = sa.Table(
     "late_payments",
     metadata,
