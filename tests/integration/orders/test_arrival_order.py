@@ -13,7 +13,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -28,7 +28,7 @@ from shop_orders import cancellations, consumers, handlers, returns
 from shop_orders.bootstrap import DEFINITION
 from shop_orders.domain import CheckoutLine, ReturnRefused
 from shop_orders.settings import OrdersSettings
-from shop_orders.tables import order_timeline, orders, outbox, refund_outcomes, shipment_groups
+from shop_orders.tables import order_lines, order_timeline, orders, outbox, refund_outcomes, shipment_groups
 from shop_runtime.clock import SystemClock
 from shop_runtime.consumer import Dispatcher
 from shop_runtime.database import Database
@@ -468,3 +468,31 @@ async def test_a_refunds_outcome_told_twice_or_after_a_rejection_counts_once(sho
         ).scalars()
         assert outcomes == [("refunded", 5000)]
         assert list(logged) == ["refund_rejected", "refunded"]
+
+
+@pytest.mark.parametrize("versions", [(1, 2), (2, 1)], ids=["in-order", "late-first-change"])
+async def test_a_preorders_date_changes_in_any_order_end_on_the_newest_date(
+    shop: Shop, versions: tuple[int, int]
+) -> None:
+    order_id, _, _ = await _confirmed_preorder(shop)
+    dates = {0: None, 1: date(2027, 2, 1), 2: date(2027, 3, 1)}
+    for version in versions:
+        for _ in range(2):  # each told twice, under two message ids
+            change = catalog_contracts.PreorderEtaChanged(
+                order_id=order_id,
+                sku=PRE_SKU,
+                previous_date=dates[version - 1],
+                expected_ship_date=dates[version],
+                reason="inbound_changed",
+                version=version,
+            )
+            await _send(shop, change, order_id)
+    async with shop.database.engine.connect() as connection:
+        line = (
+            await connection.execute(sa.select(order_lines).where(order_lines.c.order_id == order_id))
+        ).one()
+    assert line.expected_ship_date == dates[2]
+    told = [
+        m["expected_ship_date"] for m in await _published(shop, order_id, "orders.preorder.date_changed.v1")
+    ]
+    assert told == (["2027-02-01", "2027-03-01"] if versions == (1, 2) else ["2027-03-01"])

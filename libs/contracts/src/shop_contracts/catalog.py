@@ -199,6 +199,12 @@ class PreorderEtaChanged(CatalogEvent):
     reason: str = Field(
         description="inbound_expected, inbound_changed, inbound_received_short or queue_moved (places given back)"
     )
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Counts this pre-order's date changes, stamped by catalog under the pre-order's row lock: a "
+        "consumer that applied a higher version ignores this one (it arrived late). None from older producers.",
+    )
 
 
 class StockAvailabilityChanged(CatalogEvent):

@@ -260,6 +260,7 @@ async def on_preorder_eta_changed(
         now=clock.now(),
         token_secret=settings.access_token_secret,
         balance_notice=timedelta(hours=settings.balance_notice_hours),
+        version=message.version,
     )
 
 

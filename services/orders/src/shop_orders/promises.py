@@ -49,15 +49,23 @@ async def record_preorder_date_change(
     now: datetime,
     token_secret: str,
     balance_notice: timedelta,
+    version: int | None = None,
 ) -> None:
     """Catalog moved a waiting pre-order's expected date: keep it on the line and tell the customer, asking
-    for consent when the new date is past the promise (until they give it, the promise check may cancel)."""
+    for consent when the new date is past the promise (until they give it, the promise check may cancel).
+
+    A change older than one applied (a lower ``version``), or one that leaves the date where orders has it
+    (told twice), changes nothing and tells no one."""
     order = await repository.lock_order(uow.session, order_id)
     status = OrderStatus(order.status)
     if status is OrderStatus.PENDING:
         raise LookupError(f"order {order_id} has not heard its stock was reserved yet; retried later")
     line = _waiting_line(await repository.lines_of(uow.session, order_id), sku)
     if status not in _TELLABLE or line is None:
+        return
+    if version is not None and line.eta_version is not None and version <= line.eta_version:
+        return
+    if expected_ship_date == line.expected_ship_date and line.date_changed_at is not None:
         return
     promised = line.promised_ship_date or promised_ship_date(_policy(line), order.created_at)
     consent_required = needs_consent(expected_ship_date, promised)
@@ -69,6 +77,7 @@ async def record_preorder_date_change(
             promised_ship_date=promised,
             consent_awaited=consent_required,
             date_changed_at=now,
+            eta_version=version if version is not None else order_lines.c.eta_version,
         )
     )
     await handlers.move_reminder_before_ready(

@@ -147,6 +147,11 @@ order_lines = sa.Table(
     sa.Column("consent_awaited", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("date_changed_at", sa.DateTime(timezone=True)),
     sa.Column(
+        "eta_version",
+        sa.Integer,
+        comment="Pre-order: catalog's version of the last date change applied (a lower one arrived late)",
+    ),
+    sa.Column(
         "balance_reminded_at",
         sa.DateTime(timezone=True),
         comment="When the customer was last told the balance is about to be charged",
