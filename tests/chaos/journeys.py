@@ -133,6 +133,7 @@ async def _until(
     *,
     timeout: float,
     what: str,
+    poll_seconds: float = 0.5,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -140,7 +141,7 @@ async def _until(
         if reached(seen):
             return seen
         assert time.monotonic() < deadline, f"{what} not reached within {timeout}s: {str(seen)[:600]}"
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(poll_seconds)
 
 
 def _bearer(placed: Placed) -> dict[str, str]:
@@ -157,11 +158,17 @@ def _state(view: dict[str, Any]) -> str:
 
 
 class Driver:
-    """Drives journeys through one gateway, ``limit`` at a time once placed."""
+    """Drives journeys through one gateway, ``limit`` at a time once placed.
 
-    def __init__(self, gateway: httpx.AsyncClient, *, timeout: float = 240) -> None:
+    ``poll_seconds`` is how often a journey looks at its order while it waits for the state it acts in: a
+    customer who acts the moment a state shows meets whatever that state does not hold yet."""
+
+    def __init__(
+        self, gateway: httpx.AsyncClient, *, timeout: float = 240, poll_seconds: float = 0.5
+    ) -> None:
         self.gateway = gateway
         self.timeout = timeout
+        self.poll_seconds = poll_seconds
 
     async def refresh(self, journey: Journey) -> dict[str, Any]:
         assert journey.placed is not None
@@ -170,7 +177,11 @@ class Driver:
 
     async def order_in(self, journey: Journey, reached: Callable[[dict[str, Any]], bool], what: str) -> None:
         await _until(
-            lambda: self.refresh(journey), reached, timeout=self.timeout, what=f"{what} ({journey.kind})"
+            lambda: self.refresh(journey),
+            reached,
+            timeout=self.timeout,
+            what=f"{what} ({journey.kind})",
+            poll_seconds=self.poll_seconds,
         )
 
     async def cancel(self, journey: Journey, *, staff: bool, reason: str) -> None:
@@ -249,6 +260,7 @@ class Driver:
             lambda r: r.get("status") in ("label_sent", "received", "refunded"),
             timeout=self.timeout,
             what="return label sent",
+            poll_seconds=self.poll_seconds,
         )
         receipt = {
             "lines": [{"sku": sku, "quantity": 1, "condition": "damaged" if damaged else "resellable"}]

@@ -271,6 +271,20 @@ async def unpublished_outbox(stack: Stack) -> dict[str, int]:
     return counts
 
 
+async def payments_twice(stack: Stack) -> int:
+    """Order steps with two successful payments in the payments database."""
+    connection = await asyncpg.connect(plain_url(stack.config.database_url("payments")))
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM (SELECT order_id FROM payments WHERE status = 'succeeded'"
+                " GROUP BY order_id, step HAVING count(*) > 1) AS twice"
+            )
+        )
+    finally:
+        await connection.close()
+
+
 def plain_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,12 +20,15 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from scripts.stack import Stack
+from scripts.stack import SERVICES, Stack
 from shop_contracts import Envelope
 from shop_contracts.payments import PaymentSucceeded
-from shop_contracts.routing import COMMANDS_EXCHANGE
+from shop_contracts.routing import COMMANDS_EXCHANGE, service_queue
 from shop_runtime.broker import declare_exchanges
+from tests.chaos.conftest import CHAOS_VHOST
+from tests.chaos.journeys import Driver, Kind, acted_in_states, bodies_for, mix
 from tests.chaos.proxy import FlakyProxy
+from tests.chaos.reorder import DELIVERED, SHIPPED, Reorderer, routes_of
 from tests.chaos.report import REPORTS, ScenarioReport
 from tests.chaos.servers import Servers
 from tests.chaos.shop import (
@@ -38,10 +42,12 @@ from tests.chaos.shop import (
     new_sku,
     ops,
     parked_counts,
+    payments_twice,
     place,
     place_many,
     plain_url,
     product_in_stock,
+    product_on_preorder,
     record,
     settle,
     unpublished_outbox,
@@ -417,3 +423,97 @@ async def test_9_the_same_checkout_retried_by_the_client(stack: Stack, gateway: 
                 )
                 assert placed_for_email == 1
         await finish(stack, gateway, report, orders)
+
+
+# The soak's round twice, and twenty more returns: a return asked for the moment the order shows delivered is
+# where a shipped report overtaken by its delivered report shows (refused as "nothing shipped").
+REORDER_KINDS = [*mix(40), *[Kind.RETURN_CHANGED_MIND, Kind.RETURN_DAMAGED] * 10]
+
+
+@pytest.mark.timeout(600)
+async def test_12_messages_between_services_delayed_duplicated_and_reordered(
+    stack: Stack, gateway: httpx.AsyncClient, servers: Servers
+) -> None:
+    """Every message between services passes a hop that holds a share back until a later message of the
+    same order overtook it, delays some and delivers some twice; customers, staff and the warehouse act the
+    moment the order shows the state they wait for (a return as soon as it shows delivered, a cancellation as
+    soon as it shows confirmed). Then every journey ends as its customer expects, nobody is charged or
+    refunded twice, stock adds up, nothing is parked and the audit is clean."""
+    with scenario("12 reordered, duplicated") as report:
+        in_stock, preorder = new_sku("REORDER"), new_sku("PRE")
+        product_id = await product_in_stock(gateway, sku=in_stock, units=1000)
+        await product_on_preorder(stack, gateway, sku=preorder, cap=1000)
+        parked_before = await asyncio.to_thread(parked_counts)
+        listing = await asyncio.to_thread(
+            servers.rabbitmqctl,
+            *("-q", "list_bindings", "-p", CHAOS_VHOST, "--no-table-headers"),
+            *("source_name", "destination_name", "destination_kind", "routing_key"),
+        )
+        routes = routes_of(listing, [service_queue(service) for service in SERVICES])
+        assert routes, listing
+        reorderer = Reorderer(amqp_url=stack.config.amqp_url, routes=routes).start()
+        journeys = bodies_for(REORDER_KINDS, in_stock=in_stock, preorder=preorder)
+        driver = Driver(gateway, poll_seconds=0.2)
+        place_limit, act_limit = asyncio.Semaphore(8), asyncio.Semaphore(16)
+        started = time.monotonic()
+        try:
+            await asyncio.gather(*(driver.run(journey, place_limit, act_limit) for journey in journeys))
+        finally:
+            await asyncio.to_thread(reorderer.stop)
+            stats = reorderer.stats
+            report.fault(f"{len(routes)} bindings through the reordering hop: {stats.describe()}")
+        overtaken_shipped = stats.overtaken_in(service_queue("orders"), SHIPPED, DELIVERED)
+        report.notes.append(
+            f"journeys driven in {time.monotonic() - started:.1f}s; orders had a shipment's delivered report"
+            f" before its shipped report {overtaken_shipped} time(s)"
+        )
+        await drained(stack)
+        unfinished = await driver.settle(journeys, timeout=120)
+        orders = [journey.placed for journey in journeys if journey.placed is not None]
+        twice = await payments_twice(stack)
+        charged_twice = [placed for placed in orders if len(placed.succeeded_payments()) > 1]
+        refunded_twice = [journey for journey in journeys if journey.refunded_too_much()]
+        available = (await gateway.get(f"/v1/products/{product_id}")).json()["variants"][0]["available"]
+        # A resellable unit is back on the shelf once its return was received; a refused return keeps it out.
+        kept = sum(
+            1
+            for j in journeys
+            if j.kind in (Kind.KEPT, Kind.DELIVERED, Kind.RETURN_DAMAGED)
+            or (
+                j.kind is Kind.RETURN_CHANGED_MIND
+                and j.return_view.get("status") not in ("received", "refunded")
+            )
+        )
+        parked = {
+            service: count - parked_before.get(service, 0)
+            for service, count in (await asyncio.to_thread(parked_counts)).items()
+            if count > parked_before.get(service, 0)
+        }
+        report.orders += len(journeys)
+        report.lost += len(unfinished)
+        report.completed += report.orders - report.lost
+        report.charged_twice += len(charged_twice) + twice
+        report.oversold += max(0, (1000 - kept) - available)
+        report.notes.append(f"journeys {dict(Counter(journey.kind.value for journey in journeys))}")
+        report.notes.append(f"cancelled in states {acted_in_states(journeys)}")
+        report.notes.append(f"in-stock units available {available} of 1000, expected {1000 - kept}")
+        report.notes.append(f"refunded twice {len(refunded_twice)}; parked {parked or 'none'}")
+        result = audit(stack, report)
+        failures = [
+            (
+                j.kind.value,
+                j.placed.id if j.placed else None,
+                j.failure,
+                j.view.get("status"),
+                j.view.get("payments"),
+                j.return_view.get("status"),
+            )
+            for j in unfinished
+        ]
+        assert not failures, f"{len(failures)} journey(s) did not end as expected: {failures[:5]}"
+        assert not charged_twice
+        assert twice == 0
+        assert not refunded_twice
+        assert available == 1000 - kept
+        assert not parked, parked
+        assert_audit_clean(result)

@@ -9,7 +9,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 
-import asyncpg
 import httpx
 import pytest
 
@@ -24,9 +23,9 @@ from tests.chaos.shop import (
     checkout,
     drained,
     new_sku,
+    payments_twice,
     place,
     place_many,
-    plain_url,
     product_in_stock,
     product_on_preorder,
     record,
@@ -56,19 +55,6 @@ async def handled_by(stack: Stack, service: str, replica: int) -> int:
         if line.startswith("shop_messages_handled_total{") and re.search(r'outcome="(ok|duplicate)"', line):
             total += float(line.rsplit(" ", 1)[1])
     return int(total)
-
-
-async def payments_twice(stack: Stack) -> int:
-    connection = await asyncpg.connect(plain_url(stack.config.database_url("payments")))
-    try:
-        return int(
-            await connection.fetchval(
-                "SELECT count(*) FROM (SELECT order_id FROM payments WHERE status = 'succeeded'"
-                " GROUP BY order_id, step HAVING count(*) > 1) AS twice"
-            )
-        )
-    finally:
-        await connection.close()
 
 
 async def test_10_two_replicas_of_everything_process_each_order_once(

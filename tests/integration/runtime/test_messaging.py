@@ -7,11 +7,12 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import aio_pika
 import pytest
 import sqlalchemy as sa
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from fastapi import FastAPI
 
 from shop_contracts import catalog as contracts
@@ -313,3 +314,58 @@ async def test_draining_sends_batch_after_batch_in_the_order_they_were_written(
     unpublished = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
     assert await count(database, unpublished) == 0
     assert await relay.drain() == 0
+
+
+class HeldPublishing:
+    """The relay's channel, whose publishes wait until the test lets them go: a batch held in flight."""
+
+    def __init__(self, channel: AbstractChannel) -> None:
+        self._channel = channel
+        self.in_flight = asyncio.Event()
+        self.released = asyncio.Event()
+
+    async def get_exchange(self, name: str, *, ensure: bool = True) -> HeldExchange:
+        return HeldExchange(await self._channel.get_exchange(name, ensure=ensure), self)
+
+
+@dataclass
+class HeldExchange:
+    exchange: AbstractExchange
+    publishing: HeldPublishing
+
+    async def publish(self, message: aio_pika.Message, routing_key: str, **options: Any) -> object:
+        self.publishing.in_flight.set()
+        await self.publishing.released.wait()
+        return await self.exchange.publish(message, routing_key=routing_key, **options)
+
+
+async def test_a_row_committed_while_a_batch_is_in_flight_is_published_at_once_not_after_the_idle_poll(
+    database: Database, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    """Its NOTIFY arrives during the batch, whose claim did not see the row: the relay must claim again as
+    soon as the batch is done, not sleep the idle poll (a minute here) with the row waiting."""
+    await write_outbox_rows(database, 1, "first")
+    channel = await broker.channel(publisher_confirms=True)
+    await declare_exchanges(channel)
+    publishing = HeldPublishing(channel)
+    relay = OutboxRelay(database, cast(AbstractChannel, publishing), batch_size=10, idle_poll_seconds=60)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.wait_for(publishing.in_flight.wait(), timeout=10)
+        await write_outbox_rows(database, 1, "meanwhile")
+
+        def relay_woken() -> None:
+            # The relay's own listener has had the NOTIFY (read through a private name: nothing public shows
+            # it), so the batch ends after the wake-up, which is the case under test.
+            assert relay._wake.is_set()
+
+        await eventually(relay_woken)
+        publishing.released.set()
+        await probe.wait_for(contracts.StockReleased, lambda m: m.order_id == "first-0")
+        await probe.wait_for(contracts.StockReleased, lambda m: m.order_id == "meanwhile-0", timeout=10)
+    finally:
+        publishing.released.set()
+        stop.set()
+        await running
+        await channel.close()

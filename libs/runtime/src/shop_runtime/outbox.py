@@ -71,6 +71,10 @@ class OutboxRelay:
             while not stop.is_set():
                 if listener is None or listener.is_closed():
                     listener = await self._listen()  # again after a database restart
+                # Cleared before the batch is claimed, never after: a NOTIFY from a commit the claim did not
+                # see (it arrives while the batch is in flight) keeps the wake set, so the next batch follows
+                # at once instead of after a whole idle poll.
+                self._wake.clear()
                 try:
                     published = await self.publish_batch()
                 except Exception:
@@ -78,7 +82,6 @@ class OutboxRelay:
                     await _wait_either(stop, asyncio.Event(), self._idle_poll_seconds)
                     continue
                 if published < self._batch_size:
-                    self._wake.clear()
                     await _wait_either(stop, self._wake, self._idle_poll_seconds)
         finally:
             if listener is not None and not listener.is_closed():
