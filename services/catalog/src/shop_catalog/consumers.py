@@ -42,7 +42,7 @@ async def on_release_stock(message: contracts.ReleaseStock, uow: UnitOfWork, *, 
             for line in message.lines
         ]
     )
-    await handlers.release_stock(uow, order_id=message.order_id, only=only)
+    await handlers.release_stock(uow, order_id=message.order_id, only=only, reason=message.reason)
 
 
 async def on_commit_stock(message: contracts.CommitStock, uow: UnitOfWork, *, clock: Clock) -> None:
@@ -53,6 +53,7 @@ async def on_commit_stock(message: contracts.CommitStock, uow: UnitOfWork, *, cl
             PlannedLine(sku=line.sku, location=line.location, quantity=line.quantity)
             for line in message.lines
         ],
+        shipment_id=message.shipment_id,
     )
 
 

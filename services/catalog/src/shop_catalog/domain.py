@@ -4,6 +4,8 @@ accepted as pre-orders, how received units go to the pre-order queue, and when a
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -105,6 +107,111 @@ class PlannedLine:
     sku: str
     location: str
     quantity: int
+
+
+Place = tuple[str, str]
+"""A SKU at a stock location: ``(sku, location)``."""
+
+
+def units_per_place(lines: Sequence[PlannedLine]) -> dict[Place, int]:
+    """The units of ``lines`` summed per SKU and location (a message may name one place twice)."""
+    units: dict[Place, int] = {}
+    for line in lines:
+        units[line.sku, line.location] = units.get((line.sku, line.location), 0) + line.quantity
+    return units
+
+
+def located(units: Mapping[Place, int]) -> list[PlannedLine]:
+    return [
+        PlannedLine(sku=sku, location=location, quantity=quantity)
+        for (sku, location), quantity in sorted(units.items())
+        if quantity > 0
+    ]
+
+
+ReservationStatus = Literal["reserved", "committed", "released"]
+
+
+@dataclass
+class Reservation:
+    """An order's units of one SKU at one location: those it still holds, and those that left with shipments.
+
+    Units leave a reservation only by being committed (shipped) or released, each at most once: nothing is
+    ever taken from it that it does not hold, so a late or repeated commit or release cannot take the
+    units of another shipment, and a release never gives back units that shipped.
+    """
+
+    order_id: str
+    sku: str
+    location: str
+    held: int
+    committed: int = 0
+
+    @property
+    def status(self) -> ReservationStatus:
+        """``reserved`` while it holds units; then ``committed`` if any of them shipped, else ``released``."""
+        if self.held > 0:
+            return "reserved"
+        return "committed" if self.committed > 0 else "released"
+
+    def commit(self, quantity: int) -> int:
+        """Up to ``quantity`` held units shipped; returns how many (no more than are held)."""
+        taken = min(max(quantity, 0), self.held)
+        self.held -= taken
+        self.committed += taken
+        return taken
+
+    def release(self, quantity: int) -> int:
+        """Give back up to ``quantity`` held units; returns how many (never committed ones)."""
+        taken = min(max(quantity, 0), self.held)
+        self.held -= taken
+        return taken
+
+
+def commit_reserved(
+    reservations: Mapping[Place, Reservation], levels: Mapping[Place, StockLevel], wanted: Mapping[Place, int]
+) -> dict[Place, int]:
+    """Ship what ``wanted`` asks of the order's reservations, no more than each holds: the units leave their
+    reservation and their stock level alike. Returns the units committed per place."""
+    committed: dict[Place, int] = {}
+    for place, quantity in sorted(wanted.items()):
+        reservation, level = reservations.get(place), levels.get(place)
+        if reservation is None or level is None:
+            continue
+        taken = reservation.commit(quantity)
+        if taken > 0:
+            level.commit(taken)
+            committed[place] = taken
+    return committed
+
+
+def release_reserved(
+    reservations: Mapping[Place, Reservation], levels: Mapping[Place, StockLevel], wanted: Mapping[Place, int]
+) -> dict[Place, int]:
+    """Give back what ``wanted`` asks of the order's reservations, no more than each still holds. Returns
+    the units released per place."""
+    released: dict[Place, int] = {}
+    for place, quantity in sorted(wanted.items()):
+        reservation, level = reservations.get(place), levels.get(place)
+        if reservation is None or level is None:
+            continue
+        taken = reservation.release(quantity)
+        if taken > 0:
+            level.release(taken)
+            released[place] = taken
+    return released
+
+
+def release_key(reason: str, lines: Sequence[PlannedLine]) -> str:
+    """What names a partial release, whose message carries no id of its own: its reason and its units per
+    place. A copy of the message (a new message id) has the same key, so it releases nothing more."""
+    content = json.dumps(
+        [
+            reason,
+            sorted([sku, location, quantity] for (sku, location), quantity in units_per_place(lines).items()),
+        ]
+    )
+    return "release:" + hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

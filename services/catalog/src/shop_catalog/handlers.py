@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from shop_catalog.domain import (
     DuplicateSku,
     InboundAlreadyReceived,
     NoPreorderPolicy,
+    Place,
     PlannedLine,
     PreorderTerms,
     RequestedLine,
@@ -28,6 +30,8 @@ from shop_catalog.domain import (
     allocate_in_queue_order,
     availability_changes,
     check_preorder_policy,
+    commit_reserved,
+    located,
     location_holding_all,
     normalized_email,
     opening_announcement_due,
@@ -35,7 +39,10 @@ from shop_catalog.domain import (
     plan_reservation,
     preorder_opens,
     preorder_shortage,
+    release_key,
+    release_reserved,
     ship_date_changes,
+    units_per_place,
 )
 from shop_catalog.repository import PolicyRecord
 from shop_catalog.tables import (
@@ -56,6 +63,8 @@ from shop_runtime import scheduling
 from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
 from shop_runtime.preorder_pricing import window_state
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,11 @@ async def adjust_inventory(
 
 async def restock_return(uow: UnitOfWork, *, return_id: str, lines: list[PlannedLine]) -> None:
     """Resellable units of a received return go back on the shelf at their location (damaged ones are
-    disposed and never counted in), each with a ledger entry naming the return."""
+    disposed and never counted in), each with a ledger entry naming the return; once per return, whatever
+    the message id it comes with."""
+    if not await repository.record_restocked_return(uow.session, return_id):
+        await uow.commit()
+        return
     for line in lines:
         await _count(
             uow, sku=line.sku, location=line.location, delta=line.quantity, reason=f"return:{return_id}"
@@ -180,11 +193,27 @@ async def reserve_stock(
     SKU order), so orders racing for a capped pre-order are counted one after another; both ways keep the
     policy's ``accepted_units`` counter, which the conditional UPDATE checks against the cap.
     """
+    order = await repository.lock_stock_order(uow.session, order_id)
+    if order.released:
+        # Released before this arrived (late, or a copy): the order is over and holds nothing again.
+        log.info("reserve of released order %s ignored", order_id)
+        await uow.commit()
+        return
+    if not await repository.record_reserve_request(uow.session, order_id, exchange_id or ""):
+        await uow.commit()  # decided before, and the answer was sent then
+        return
+    # Commits and releases that overtook the order's reserve wait for its units. Once it is decided, what
+    # a change could not take is not the order's to take: an exchange's units are not given to it.
+    pending = (
+        []
+        if order.new or exchange_id is not None
+        else await repository.pending_changes(uow.session, order_id)
+    )
     skus = sorted({line.sku for line in lines})
     now = clock.now()
     read = await repository.preorder_policies_now(uow.session, skus)
     policies = _active(read)
-    if only_at_one_of is not None or exchange_id is not None:
+    if only_at_one_of is not None or exchange_id is not None or pending:
         decided = False
     elif not policies:
         decided = await _reserve_from_stock(uow, order_id=order_id, lines=lines)
@@ -199,9 +228,14 @@ async def reserve_stock(
     if decided:
         await uow.commit()
         return
-    records = await repository.lock_preorder_policies(uow.session, skus)
-    levels = await repository.lock_stock_levels(uow.session, skus)
-    available_before = await repository.available_units(uow.session, skus)
+    locked = sorted(set(skus) | {sku for change in pending for sku, _ in change.units})
+    records = {
+        sku: record
+        for sku, record in (await repository.lock_preorder_policies(uow.session, locked)).items()
+        if sku in skus
+    }
+    levels = await repository.lock_stock_levels(uow.session, locked)
+    available_before = await repository.available_units(uow.session, locked)
     if only_at_one_of is not None:
         location = location_holding_all(lines, levels, only_at_one_of) if not _active(records) else None
         if location is None:
@@ -228,7 +262,7 @@ async def reserve_stock(
             )
             await uow.commit()
             return
-        levels = [level for level in levels if level.location == location]
+        levels = [level for level in levels if level.location == location or level.sku not in skus]
     policies = _active(records)
     if exchange_id is not None and policies:
         # An exchange replaces a unit that was delivered: it comes from stock, never from a pre-order queue.
@@ -268,9 +302,6 @@ async def reserve_stock(
     by_key = {(level.sku, level.location): level for level in levels}
     for planned in plan.in_stock:
         by_key[planned.sku, planned.location].reserve(planned.quantity)
-    await repository.save_stock_levels(uow.session, levels)
-    sold_out = await _tell_waitlists(uow, available_before)
-    for planned in plan.in_stock:
         await repository.add_to_reservation(
             uow.session,
             order_id=order_id,
@@ -278,6 +309,9 @@ async def reserve_stock(
             location=planned.location,
             quantity=planned.quantity,
         )
+    came_back = await _apply_pending(uow, order_id, pending, by_key) if pending else set()
+    await repository.save_stock_levels(uow.session, levels)
+    sold_out = await _tell_waitlists(uow, available_before)
     accepted_preorders = []
     for line in plan.preorders:
         cap = policies[line.sku].cap
@@ -319,8 +353,38 @@ async def reserve_stock(
         ),
         subject=order_id,
     )
-    await _tell_availability(uow, sold_out)
+    await _tell_availability(uow, [*sold_out, *came_back])
     await uow.commit()
+
+
+async def _apply_pending(
+    uow: UnitOfWork, order_id: str, pending: list[repository.PendingChange], levels: dict[Place, StockLevel]
+) -> set[str]:
+    """Take from the order's reservation what commits and releases recorded before its reserve asked for
+    (``levels`` are locked, and saved by the caller); returns the SKUs whose units came back."""
+    reservations_now = await repository.lock_reservations(uow.session, order_id, {sku for sku, _ in levels})
+    came_back: dict[Place, int] = {}
+    changed: set[Place] = set()
+    for change in pending:
+        if change.kind == "commit":
+            moved = commit_reserved(reservations_now, levels, change.units)
+            if moved:
+                uow.publish(
+                    contracts.StockCommitted(order_id=order_id, lines=_located(located(moved))),
+                    subject=order_id,
+                )
+        else:
+            moved = release_reserved(reservations_now, levels, change.units)
+            for place, quantity in moved.items():
+                came_back[place] = came_back.get(place, 0) + quantity
+        changed.update(moved)
+        await repository.add_applied(
+            uow.session, order_id=order_id, kind=change.kind, change_id=change.change_id, units=moved
+        )
+    await repository.save_reservations(uow.session, [reservations_now[place] for place in sorted(changed)])
+    if came_back:
+        await _allocate_to_waiting_preorders(uow, [levels[place] for place in sorted(came_back)])
+    return {sku for sku, _ in came_back}
 
 
 async def _reserve_from_stock(uow: UnitOfWork, *, order_id: str, lines: list[RequestedLine]) -> bool:
@@ -495,13 +559,32 @@ def _reject(
     )
 
 
-async def release_stock(uow: UnitOfWork, *, order_id: str, only: list[PlannedLine] | None = None) -> None:
-    """Give an order's reserved units and pre-order places back; releasing twice changes nothing.
+async def release_stock(
+    uow: UnitOfWork, *, order_id: str, only: list[PlannedLine] | None = None, reason: str = ""
+) -> None:
+    """Give an order's reserved units and pre-order places back, once: a repeated release changes nothing
+    and says nothing, whatever its message id.
 
     Units that had been allocated to the order's pre-orders go on to the next pre-orders waiting for them.
-    With ``only`` (part of an order cancelled while the rest is with the warehouse), just those reserved
-    units and the order's still-waiting pre-order places are given back.
+    With ``only`` (part of an order cancelled while the rest is with the warehouse), just those units, as
+    far as they are still reserved, and the order's still-waiting pre-order places are given back; units
+    asked for before the order's reserve arrived are given back when it does. A release never gives back
+    units that shipped.
     """
+    await repository.lock_stock_order(uow.session, order_id)
+    wanted = None if only is None else units_per_place(only)
+    change_id = None if only is None else release_key(reason, only)
+    if change_id is None or wanted is None:
+        first = await repository.mark_released(uow.session, order_id)
+    else:
+        first = await repository.record_change(
+            uow.session, order_id=order_id, kind="release", change_id=change_id, units=wanted
+        )
+    if not first:
+        # Given back then: a full release leaves nothing held (a reserve arriving since holds nothing), and
+        # a partial one took its units then or waits for them.
+        await uow.commit()
+        return
     touched = await uow.session.execute(
         sa.select(reservations.c.sku)
         .where(reservations.c.order_id == order_id)
@@ -513,45 +596,66 @@ async def release_stock(uow: UnitOfWork, *, order_id: str, only: list[PlannedLin
         uow.session, order_id, statuses=repository.ACCEPTED if only is None else ("waiting",)
     )
     queues_moved = sorted(given_back)
-    held = await _reservations(uow, order_id, status="reserved")
-    if only is not None:
-        held = _part_of(held, only)
-    came_back = set(given_back) | {line.sku for line in held}
-    if held:
-        held_skus = sorted({line.sku for line in held})
-        levels = await repository.lock_stock_levels(uow.session, held_skus)
-        available_before = await repository.available_units(uow.session, held_skus)
-        by_key = {(level.sku, level.location): level for level in levels}
-        for line in held:
-            by_key[line.sku, line.location].release(line.quantity)
-        if only is None:
-            await _set_status(uow, order_id, held, "released")
-        else:
-            await _take_from_reservations(uow, order_id, held)
-        await _allocate_to_waiting_preorders(
-            uow, [by_key[line.sku, line.location] for line in held if (line.sku, line.location) in by_key]
-        )
-        await repository.save_stock_levels(uow.session, levels)
+    held = await repository.lock_reservations(uow.session, order_id)
+    if wanted is None:
+        wanted = {place: reservation.held for place, reservation in held.items() if reservation.held > 0}
+    to_release = {place: quantity for place, quantity in wanted.items() if place in held}
+    levels = {
+        (level.sku, level.location): level
+        for level in await repository.lock_stock_levels(uow.session, sorted({sku for sku, _ in to_release}))
+    }
+    available_before = await repository.available_units(uow.session, sorted({sku for sku, _ in levels}))
+    released = release_reserved(held, levels, to_release)
+    if released:
+        await repository.save_reservations(uow.session, [held[place] for place in released])
+        await _allocate_to_waiting_preorders(uow, [levels[place] for place in sorted(released)])
+        await repository.save_stock_levels(uow.session, list(levels.values()))
         await _tell_waitlists(uow, available_before)
-    await _tell_availability(uow, came_back)
+    if change_id is not None:
+        await repository.add_applied(
+            uow.session, order_id=order_id, kind="release", change_id=change_id, units=released
+        )
+    await _tell_availability(uow, set(given_back) | {sku for sku, _ in released})
     for sku in queues_moved:  # those behind the places given back may ship sooner
         await _tell_changed_ship_dates(uow, sku, reason="queue_moved")
     uow.publish(contracts.StockReleased(order_id=order_id), subject=order_id)
     await uow.commit()
 
 
-async def commit_stock(uow: UnitOfWork, *, order_id: str, lines: list[PlannedLine]) -> None:
-    """Shipped units leave stock: take them off hand and out of the order's reservation."""
-    held = {(line.sku, line.location): line for line in await _reservations(uow, order_id, status="reserved")}
-    shipped = [line for line in lines if (line.sku, line.location) in held]
-    if shipped:
-        levels = await repository.lock_stock_levels(uow.session, sorted({line.sku for line in shipped}))
-        by_key = {(level.sku, level.location): level for level in levels}
-        for line in shipped:
-            by_key[line.sku, line.location].commit(line.quantity)
-        await repository.save_stock_levels(uow.session, levels)
-        await _set_status(uow, order_id, shipped, "committed")
-    uow.publish(contracts.StockCommitted(order_id=order_id, lines=_located(shipped)), subject=order_id)
+async def commit_stock(
+    uow: UnitOfWork, *, order_id: str, lines: list[PlannedLine], shipment_id: str | None = None
+) -> None:
+    """Shipped units leave stock: take them off hand and out of the order's reservation.
+
+    Each shipment is committed once (``shipment_id``), whatever the message id it comes with, and takes no
+    more than the order still holds at each place, so shipments that share a reservation row each take
+    their own part. Units asked for before the order's reserve arrived are taken when it does. A commit
+    without a shipment id (an older producer) takes what is still reserved, up to what it names.
+    """
+    await repository.lock_stock_order(uow.session, order_id)
+    wanted = units_per_place(lines)
+    if shipment_id is not None and not await repository.record_change(
+        uow.session, order_id=order_id, kind="commit", change_id=shipment_id, units=wanted
+    ):
+        await uow.commit()  # this shipment was committed before, and said so then
+        return
+    skus = sorted({sku for sku, _ in wanted})
+    # The pre-order policies first, as allocations lock them before they add to a reservation.
+    await repository.lock_preorder_policies(uow.session, skus)
+    held = await repository.lock_reservations(uow.session, order_id, skus)
+    levels = {
+        (level.sku, level.location): level for level in await repository.lock_stock_levels(uow.session, skus)
+    }
+    committed = commit_reserved(held, levels, wanted)
+    await repository.save_reservations(uow.session, [held[place] for place in committed])
+    await repository.save_stock_levels(uow.session, [levels[place] for place in sorted(committed)])
+    if shipment_id is not None:
+        await repository.add_applied(
+            uow.session, order_id=order_id, kind="commit", change_id=shipment_id, units=committed
+        )
+    uow.publish(
+        contracts.StockCommitted(order_id=order_id, lines=_located(located(committed))), subject=order_id
+    )
     await uow.commit()
 
 
@@ -972,60 +1076,6 @@ def _active(records: dict[str, PolicyRecord]) -> dict[str, PreorderPolicy]:
 async def _require_sku(uow: UnitOfWork, sku: str) -> None:
     if not await repository.existing_skus(uow.session, [sku]):
         raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
-
-
-async def _reservations(uow: UnitOfWork, order_id: str, *, status: str) -> list[PlannedLine]:
-    rows = await uow.session.execute(
-        sa.select(reservations.c.sku, reservations.c.location, reservations.c.quantity).where(
-            reservations.c.order_id == order_id, reservations.c.status == status
-        )
-    )
-    return [PlannedLine(sku=row.sku, location=row.location, quantity=row.quantity) for row in rows]
-
-
-async def _set_status(uow: UnitOfWork, order_id: str, lines: list[PlannedLine], status: str) -> None:
-    for line in lines:
-        await uow.session.execute(
-            sa.update(reservations)
-            .where(
-                reservations.c.order_id == order_id,
-                reservations.c.sku == line.sku,
-                reservations.c.location == line.location,
-            )
-            .values(status=status, updated_at=sa.func.now())
-        )
-
-
-def _part_of(held: list[PlannedLine], only: list[PlannedLine]) -> list[PlannedLine]:
-    """The units of ``only`` that are still held, never more than the order holds at a location."""
-    holding = {(line.sku, line.location): line.quantity for line in held}
-    part = []
-    for line in only:
-        quantity = min(line.quantity, holding.get((line.sku, line.location), 0))
-        if quantity > 0:
-            holding[line.sku, line.location] -= quantity
-            part.append(PlannedLine(sku=line.sku, location=line.location, quantity=quantity))
-    return part
-
-
-async def _take_from_reservations(uow: UnitOfWork, order_id: str, lines: list[PlannedLine]) -> None:
-    """Release part of the order's reservation rows; a row with nothing left becomes released."""
-    for line in lines:
-        await uow.session.execute(
-            sa.update(reservations)
-            .where(
-                reservations.c.order_id == order_id,
-                reservations.c.sku == line.sku,
-                reservations.c.location == line.location,
-            )
-            .values(
-                quantity=reservations.c.quantity - line.quantity,
-                status=sa.case(
-                    (reservations.c.quantity - line.quantity <= 0, "released"), else_=reservations.c.status
-                ),
-                updated_at=sa.func.now(),
-            )
-        )
 
 
 def _located(lines: list[PlannedLine]) -> list[LocatedLine]:

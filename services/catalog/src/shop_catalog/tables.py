@@ -77,10 +77,82 @@ reservations = sa.Table(
     sa.Column("order_id", sa.Text, primary_key=True),
     sa.Column("sku", sa.Text, primary_key=True),
     sa.Column("location", sa.Text, primary_key=True),
-    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False, comment="Units held now (0 once none is reserved)."),
+    sa.Column(
+        "committed",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="Units that left with shipments; only grows, so a commit never takes them again.",
+    ),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("status IN ('reserved', 'released', 'committed')", name="reservation_status"),
+    sa.CheckConstraint("committed >= 0", name="reservation_committed_not_negative"),
+)
+
+stock_orders = sa.Table(
+    "stock_orders",
+    metadata,
+    sa.Column(
+        "order_id", sa.Text, primary_key=True, comment="An order's id, or a draft order's reservation id."
+    ),
+    sa.Column(
+        "released_at",
+        sa.DateTime(timezone=True),
+        comment="When the order gave everything back; set once. A reserve arriving later holds nothing.",
+    ),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    comment="Every order catalog was told about: the row each stock message of the order locks first.",
+)
+
+reserve_requests = sa.Table(
+    "reserve_requests",
+    metadata,
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column(
+        "request_key",
+        sa.Text,
+        primary_key=True,
+        comment="Empty for the order's own lines, else the exchange's id: each is decided once.",
+    ),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+reservation_changes = sa.Table(
+    "reservation_changes",
+    metadata,
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column(
+        "change_id",
+        sa.Text,
+        primary_key=True,
+        comment="A commit's shipment id, or a partial release's key (its reason and units).",
+    ),
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("location", sa.Text, primary_key=True),
+    sa.Column("quantity", sa.Integer, nullable=False, comment="Units the message asked for."),
+    sa.Column(
+        "applied",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="Units taken from the reservation so far; the rest waits for a reserve that comes late.",
+    ),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("kind IN ('commit', 'release')", name="reservation_change_kind"),
+    sa.CheckConstraint("quantity > 0", name="reservation_change_quantity_positive"),
+    sa.CheckConstraint("applied >= 0 AND applied <= quantity", name="reservation_change_applied_within"),
+    comment="Each shipment's commit and each partial release of an order, recorded once per place.",
+)
+
+restocked_returns = sa.Table(
+    "restocked_returns",
+    metadata,
+    sa.Column("return_id", sa.Text, primary_key=True),
+    sa.Column("restocked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    comment="Returns whose resellable units were counted back in: each is counted once.",
 )
 
 preorder_policies = sa.Table(
