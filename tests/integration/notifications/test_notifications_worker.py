@@ -335,6 +335,7 @@ async def test_the_handler_itself_queues_one_email_per_source_message(notificati
             await handlers.notify_order_shipped(
                 uow,
                 order_id="ord-twice",
+                fulfillment_id="ful-1",
                 recipient=Recipient(email="ann@example.com", locale="en"),
                 carrier="CJ Logistics",
                 tracking_number="T-1",

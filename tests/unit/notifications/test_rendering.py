@@ -159,6 +159,14 @@ def test_a_composed_message_survives_the_wire_with_its_korean_subject_and_body()
     assert "총 결제 금액: 39,000원" in plain.get_content()
 
 
+def test_every_try_of_an_email_carries_the_same_message_id() -> None:
+    """An email sent again after a crash (sent, not yet recorded) is then one message to mail systems that
+    drop a Message-ID they already delivered."""
+    outgoing = _confirmed("en")
+    first, again = (compose(outgoing, sender="orders@shop.example") for _ in range(2))
+    assert first["Message-ID"] == again["Message-ID"] == f"<{outgoing.notification_id}@shop.example>"
+
+
 def test_a_long_korean_subject_keeps_every_space_on_the_wire() -> None:
     subject = (
         "[Shop] 예약 주문의 출고 예정일이 변경되었습니다 (주문번호 eac46e94-657b-4364-9297-33265d930d33)"

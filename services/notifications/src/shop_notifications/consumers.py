@@ -95,6 +95,7 @@ async def on_order_shipped(message: orders.OrderShipped, uow: UnitOfWork) -> Non
     await handlers.notify_order_shipped(
         uow,
         order_id=message.order_id,
+        fulfillment_id=message.fulfillment_id,
         recipient=_recipient(message.customer),
         carrier=message.carrier,
         tracking_number=message.tracking_number,
@@ -103,7 +104,10 @@ async def on_order_shipped(message: orders.OrderShipped, uow: UnitOfWork) -> Non
 
 async def on_order_delivered(message: orders.OrderDelivered, uow: UnitOfWork) -> None:
     await handlers.notify_order_delivered(
-        uow, order_id=message.order_id, recipient=_recipient(message.customer)
+        uow,
+        order_id=message.order_id,
+        fulfillment_id=message.fulfillment_id,
+        recipient=_recipient(message.customer),
     )
 
 
@@ -111,6 +115,7 @@ async def on_order_balance_charged(message: orders.OrderBalanceCharged, uow: Uni
     await handlers.notify_balance_charged(
         uow,
         order_id=message.order_id,
+        group_id=message.group_id,
         recipient=_recipient(message.customer),
         amount=Money(message.amount, message.currency),
         expected_ship_date=message.expected_ship_date,
@@ -147,6 +152,7 @@ async def on_order_balance_charge_failed(
         uow,
         storefront_url=storefront_url,
         order_id=message.order_id,
+        group_id=message.group_id,
         recipient=_recipient(message.customer),
         amount=Money(message.amount, message.currency),
         reason=message.reason,
@@ -165,6 +171,8 @@ async def on_order_balance_reminder(
         recipient=_recipient(message.customer),
         amount=Money(message.amount, message.currency),
         charge_at=message.charge_at,
+        group_id=message.group_id,
+        sku=message.sku,
         when_ready=message.when_ready,
     )
 
@@ -203,6 +211,7 @@ async def on_preorder_date_changed(
         storefront_url=storefront_url,
         order_id=message.order_id,
         recipient=_recipient(message.customer),
+        sku=message.sku,
         title=message.title,
         previous_date=message.previous_date,
         expected_ship_date=message.expected_ship_date,
@@ -216,6 +225,7 @@ async def on_return_label_created(message: fulfillment.ReturnLabelCreated, uow: 
     await handlers.notify_return_label(
         uow,
         order_id=message.order_id,
+        return_id=message.return_id,
         recipient=_recipient(message.customer),
         carrier=message.carrier,
         tracking_number=message.tracking_number,
@@ -225,7 +235,11 @@ async def on_return_label_created(message: fulfillment.ReturnLabelCreated, uow: 
 
 async def on_return_rejected(message: orders.ReturnRejected, uow: UnitOfWork) -> None:
     await handlers.notify_return_rejected(
-        uow, order_id=message.order_id, recipient=_recipient(message.customer), reason=message.reason
+        uow,
+        order_id=message.order_id,
+        return_id=message.return_id,
+        recipient=_recipient(message.customer),
+        reason=message.reason,
     )
 
 
@@ -236,6 +250,7 @@ async def on_return_refunded(message: orders.ReturnRefunded, uow: UnitOfWork) ->
     await handlers.notify_return_refunded(
         uow,
         order_id=message.order_id,
+        return_id=message.return_id,
         recipient=_recipient(message.customer),
         value=money(message.value),
         return_shipping_fee=money(message.return_shipping_fee),

@@ -1,9 +1,9 @@
-"""Notifications' rules, free of I/O: what each email says (as template values), money and dates per locale,
-retries."""
+"""Notifications' rules, free of I/O: which fact each message tells and which later facts make it moot, what
+each email says (as template values), money and dates per locale, retries."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Literal, Protocol
@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 Locale = Literal["ko", "en"]
 Channel = Literal["email"]
-Status = Literal["pending", "sent", "failed"]
+Status = Literal["pending", "sent", "failed", "superseded"]
 
 EMAIL: Channel = "email"
 
@@ -48,6 +48,163 @@ TEMPLATES = (
     DRAFT_INVOICE,
     ORDER_PAYMENT_OVERDUE,
 )
+
+
+@dataclass(frozen=True)
+class Fact:
+    """The customer-facing fact a message tells, keyed by the event's content, never by its message id: the same
+    fact delivered twice, or published again under a new id, is told once per channel.
+
+    ``moot_after`` lists facts later in the same order's story (exact keys, or a beginning followed by ``*``).
+    When one of them is already recorded, this message would reach the customer out of order (a 'shipped' after
+    the 'delivered' of that shipment), so it is logged as superseded and never sent.
+
+    Facts of one ``series`` (the failed charges of one balance) have keys that sort in the order of the story,
+    the series followed by a moment: a recorded key of the series that sorts after this one makes it moot too.
+    """
+
+    key: str
+    moot_after: tuple[str, ...] = ()
+    series: str | None = None
+
+    def superseded_by(self, recorded: Iterable[str]) -> str | None:
+        """The first of the order's ``recorded`` facts that makes this one moot, if any."""
+        for key in recorded:
+            if self.series is not None and key.startswith(self.series) and key > self.key:
+                return key
+            for later in self.moot_after:
+                if key.startswith(later[:-1]) if later.endswith("*") else key == later:
+                    return key
+        return None
+
+
+def _order_fact(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+def _instant(moment: datetime) -> str:
+    """A moment as it goes into a fact key: the same instant gives the same key whatever its offset, and keys
+    sort as their moments do."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _day(day: date | None) -> str:
+    return day.isoformat() if day is not None else "none"
+
+
+def order_confirmed_fact(order_id: str) -> Fact:
+    """Moot once the order is cancelled or rejected, or any of its shipments is told: a confirmation after
+    those would tell the story backwards."""
+    order = _order_fact(order_id)
+    return Fact(
+        f"{order}:confirmed",
+        moot_after=(f"{order}:cancelled", f"{order}:rejected", f"{order}:shipment:*"),
+    )
+
+
+def order_rejected_fact(order_id: str) -> Fact:
+    return Fact(f"{_order_fact(order_id)}:rejected")
+
+
+def order_cancelled_fact(order_id: str, *, partial: bool) -> Fact:
+    """An order is cancelled once; cancelling what had not shipped yet is a fact of its own."""
+    return Fact(f"{_order_fact(order_id)}:cancelled" + (":partial" if partial else ""))
+
+
+def shipment_shipped_fact(order_id: str, fulfillment_id: str) -> Fact:
+    """Moot once the same shipment's delivery is told."""
+    shipment = f"{_order_fact(order_id)}:shipment:{fulfillment_id}"
+    return Fact(f"{shipment}:shipped", moot_after=(f"{shipment}:delivered",))
+
+
+def shipment_delivered_fact(order_id: str, fulfillment_id: str) -> Fact:
+    return Fact(f"{_order_fact(order_id)}:shipment:{fulfillment_id}:delivered")
+
+
+def balance_charged_fact(order_id: str, group_id: str) -> Fact:
+    """Moot once the whole order is cancelled (the cancellation tells the refund)."""
+    order = _order_fact(order_id)
+    return Fact(f"{order}:balance:{group_id}:charged", moot_after=(f"{order}:cancelled",))
+
+
+def balance_charge_failed_fact(
+    order_id: str, group_id: str, *, retry_at: datetime | None, reason: str
+) -> Fact:
+    """One failure of a group's balance charge, told by when it is tried again; the last one, which has no retry,
+    by its reason. Moot once that balance is charged or the order cancelled, and a failure with a retry once a
+    later failure is told (its retry date is past news)."""
+    order = _order_fact(order_id)
+    balance = f"{order}:balance:{group_id}"
+    moot_after = (f"{balance}:charged", f"{order}:cancelled")
+    if retry_at is None:
+        return Fact(f"{balance}:failed:final:{reason}", moot_after=moot_after)
+    return Fact(
+        f"{balance}:failed:retry:{_instant(retry_at)}",
+        moot_after=(*moot_after, f"{balance}:failed:final:*"),
+        series=f"{balance}:failed:retry:",
+    )
+
+
+def balance_reminder_fact(
+    order_id: str, *, group_id: str | None, sku: str | None, charge_at: datetime
+) -> Fact:
+    """A reminder of a charge at ``charge_at``, of a shipment group or (before its units are allocated) of a
+    line. Moot once the order is cancelled, and a group's once its charge is told (charged or failed)."""
+    order = _order_fact(order_id)
+    if group_id is None:
+        return Fact(f"{order}:line:{sku}:reminder:{_instant(charge_at)}", moot_after=(f"{order}:cancelled",))
+    balance = f"{order}:balance:{group_id}"
+    return Fact(
+        f"{balance}:reminder:{_instant(charge_at)}",
+        moot_after=(f"{balance}:charged", f"{balance}:failed:*", f"{order}:cancelled"),
+    )
+
+
+def preorder_date_changed_fact(
+    order_id: str, *, sku: str, previous_date: date | None, expected_ship_date: date | None
+) -> Fact:
+    """A line's expected ship date moved from one day to another. Moot once the order is cancelled."""
+    order = _order_fact(order_id)
+    return Fact(
+        f"{order}:line:{sku}:date_changed:{_day(previous_date)}:{_day(expected_ship_date)}",
+        moot_after=(f"{order}:cancelled",),
+    )
+
+
+def payment_overdue_fact(order_id: str, due_date: date) -> Fact:
+    order = _order_fact(order_id)
+    return Fact(f"{order}:payment_overdue:{_day(due_date)}", moot_after=(f"{order}:cancelled",))
+
+
+def return_label_fact(order_id: str, return_id: str) -> Fact:
+    """Moot once the return's refund is told: the parcel already arrived."""
+    returned = f"{_order_fact(order_id)}:return:{return_id}"
+    return Fact(f"{returned}:label", moot_after=(f"{returned}:refunded*",))
+
+
+def return_rejected_fact(order_id: str, return_id: str) -> Fact:
+    return Fact(f"{_order_fact(order_id)}:return:{return_id}:rejected")
+
+
+def return_refunded_fact(order_id: str, return_id: str, *, exchange_unavailable: bool) -> Fact:
+    """A received return's refund; the refund of exchanged units whose replacement was out of stock comes
+    separately and is a fact of its own."""
+    return Fact(
+        f"{_order_fact(order_id)}:return:{return_id}:refunded" + (":exchange" if exchange_unavailable else "")
+    )
+
+
+def draft_invoice_fact(draft_id: str, message_id: str) -> Fact:
+    """Staff send an invoice as often as they choose and each sending is told: nothing in its content tells a
+    second sending from the same one published again, so its message id is the fact."""
+    return Fact(f"draft:{draft_id}:invoice:message:{message_id}")
+
+
+def waitlist_fact(entry_id: str, kind: str, message_id: str) -> Fact:
+    """Catalog tells a subscriber each time a variant comes back, with nothing that tells one time from the
+    next (it marks the subscriber told in the transaction that publishes), so its message id is the fact."""
+    return Fact(f"{waitlist_reference(entry_id)}:{kind}:message:{message_id}")
+
 
 MINOR_UNIT_DIGITS = {"KRW": 0, "JPY": 0, "USD": 2, "EUR": 2, "GBP": 2}
 """ISO 4217 exponents of the currencies the shop sells in; any other currency is assumed to have cents."""

@@ -1,4 +1,8 @@
-"""Notifications' use cases: each is one async function that runs in one unit of work and commits it."""
+"""Notifications' use cases: each is one async function that runs in one unit of work and commits it.
+
+Each email is recorded with the fact it tells (``domain.Fact``): once per fact and channel, whichever message
+brings it, and not at all when a later fact of the order is already told.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,14 @@ from datetime import date, datetime
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
+from shop_contracts import Envelope
 from shop_contracts.notifications import NotificationSent
 from shop_notifications import repository
 from shop_notifications.domain import (
     EMAIL,
     DeliveryFailed,
     EmailDraft,
+    Fact,
     InvoiceAmounts,
     InvoiceLine,
     Mailer,
@@ -29,21 +35,36 @@ from shop_notifications.domain import (
     ShippingAddress,
     WaitlistItem,
     WinBackDiscount,
+    balance_charge_failed_fact,
+    balance_charged_fact,
+    balance_reminder_fact,
     draft_invoice_email,
+    draft_invoice_fact,
     order_balance_charge_failed_email,
     order_balance_charged_email,
     order_balance_reminder_email,
     order_cancelled_email,
+    order_cancelled_fact,
     order_confirmed_email,
+    order_confirmed_fact,
     order_delivered_email,
     order_payment_overdue_email,
     order_rejected_email,
+    order_rejected_fact,
     order_shipped_email,
+    payment_overdue_fact,
     preorder_date_changed_email,
+    preorder_date_changed_fact,
     return_label_email,
+    return_label_fact,
     return_refunded_email,
+    return_refunded_fact,
     return_rejected_email,
+    return_rejected_fact,
+    shipment_delivered_fact,
+    shipment_shipped_fact,
     waitlist_back_in_stock_email,
+    waitlist_fact,
     waitlist_preorder_open_email,
 )
 from shop_notifications.rendering import render_email
@@ -79,7 +100,7 @@ async def notify_order_confirmed(
         charged_now=charged_now,
         preorder_lines=preorder_lines,
     )
-    await _queue_email(uow, draft)
+    await _queue_email(uow, draft, order_confirmed_fact(order_id))
     await uow.commit()
 
 
@@ -87,35 +108,57 @@ async def notify_order_rejected(
     uow: UnitOfWork, *, order_id: str, recipient: Recipient, reason: RejectionReason
 ) -> None:
     """Queue the email that explains why an order could not be completed and that nothing was charged."""
-    await _queue_email(uow, order_rejected_email(order_id=order_id, recipient=recipient, reason=reason))
+    await _queue_email(
+        uow,
+        order_rejected_email(order_id=order_id, recipient=recipient, reason=reason),
+        order_rejected_fact(order_id),
+    )
     await uow.commit()
 
 
 async def notify_order_shipped(
-    uow: UnitOfWork, *, order_id: str, recipient: Recipient, carrier: str, tracking_number: str
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    fulfillment_id: str,
+    recipient: Recipient,
+    carrier: str,
+    tracking_number: str,
 ) -> None:
-    """Queue the email with the carrier and tracking number of a shipment."""
+    """Queue the email with the carrier and tracking number of a shipment, unless its delivery is already told."""
     draft = order_shipped_email(
         order_id=order_id, recipient=recipient, carrier=carrier, tracking_number=tracking_number
     )
-    await _queue_email(uow, draft)
+    await _queue_email(uow, draft, shipment_shipped_fact(order_id, fulfillment_id))
     await uow.commit()
 
 
-async def notify_order_delivered(uow: UnitOfWork, *, order_id: str, recipient: Recipient) -> None:
+async def notify_order_delivered(
+    uow: UnitOfWork, *, order_id: str, fulfillment_id: str, recipient: Recipient
+) -> None:
     """Queue the email that says a shipment arrived."""
-    await _queue_email(uow, order_delivered_email(order_id=order_id, recipient=recipient))
+    await _queue_email(
+        uow,
+        order_delivered_email(order_id=order_id, recipient=recipient),
+        shipment_delivered_fact(order_id, fulfillment_id),
+    )
     await uow.commit()
 
 
 async def notify_balance_charged(
-    uow: UnitOfWork, *, order_id: str, recipient: Recipient, amount: Money, expected_ship_date: date | None
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    group_id: str,
+    recipient: Recipient,
+    amount: Money,
+    expected_ship_date: date | None,
 ) -> None:
     """Queue the email that says a pre-order's balance was charged and when it should ship."""
     draft = order_balance_charged_email(
         order_id=order_id, recipient=recipient, amount=amount, expected_ship_date=expected_ship_date
     )
-    await _queue_email(uow, draft)
+    await _queue_email(uow, draft, balance_charged_fact(order_id, group_id))
     await uow.commit()
 
 
@@ -144,6 +187,7 @@ async def notify_order_cancelled(
             cancelled_by=cancelled_by,
             discount=discount,
         ),
+        order_cancelled_fact(order_id, partial=partial),
     )
     await uow.commit()
 
@@ -153,6 +197,7 @@ async def notify_balance_charge_failed(
     *,
     storefront_url: str,
     order_id: str,
+    group_id: str,
     recipient: Recipient,
     amount: Money,
     reason: str,
@@ -169,7 +214,9 @@ async def notify_balance_charge_failed(
         retry_at=retry_at,
         storefront_url=storefront_url,
     )
-    await _queue_email(uow, draft)
+    await _queue_email(
+        uow, draft, balance_charge_failed_fact(order_id, group_id, retry_at=retry_at, reason=reason)
+    )
     await uow.commit()
 
 
@@ -179,6 +226,7 @@ async def notify_preorder_date_changed(
     storefront_url: str,
     order_id: str,
     recipient: Recipient,
+    sku: str,
     title: str,
     previous_date: date | None,
     expected_ship_date: date | None,
@@ -198,7 +246,10 @@ async def notify_preorder_date_changed(
         decision_token=decision_token,
         storefront_url=storefront_url,
     )
-    await _queue_email(uow, draft)
+    fact = preorder_date_changed_fact(
+        order_id, sku=sku, previous_date=previous_date, expected_ship_date=expected_ship_date
+    )
+    await _queue_email(uow, draft, fact)
     await uow.commit()
 
 
@@ -210,6 +261,8 @@ async def notify_balance_reminder(
     recipient: Recipient,
     amount: Money,
     charge_at: datetime,
+    group_id: str | None,
+    sku: str | None,
     when_ready: bool = False,
 ) -> None:
     """Queue the email that says a pre-order's balance will be charged soon and where to change the card."""
@@ -221,7 +274,9 @@ async def notify_balance_reminder(
         storefront_url=storefront_url,
         when_ready=when_ready,
     )
-    await _queue_email(uow, draft)
+    await _queue_email(
+        uow, draft, balance_reminder_fact(order_id, group_id=group_id, sku=sku, charge_at=charge_at)
+    )
     await uow.commit()
 
 
@@ -232,7 +287,7 @@ async def notify_back_in_stock(
     draft = waitlist_back_in_stock_email(
         entry_id=entry_id, recipient=recipient, item=item, storefront_url=storefront_url
     )
-    await _queue_email(uow, draft)
+    await _queue_email(uow, draft, waitlist_fact(entry_id, "back_in_stock", _message_id(uow)))
     await uow.commit()
 
 
@@ -255,7 +310,7 @@ async def notify_preorder_open(
         expected_ship_date=expected_ship_date,
         storefront_url=storefront_url,
     )
-    await _queue_email(uow, draft)
+    await _queue_email(uow, draft, waitlist_fact(entry_id, "preorder_open", _message_id(uow)))
     await uow.commit()
 
 
@@ -263,6 +318,7 @@ async def notify_return_label(
     uow: UnitOfWork,
     *,
     order_id: str,
+    return_id: str,
     recipient: Recipient,
     carrier: str,
     tracking_number: str,
@@ -276,15 +332,19 @@ async def notify_return_label(
         tracking_number=tracking_number,
         label_url=label_url,
     )
-    await _queue_email(uow, draft)
+    await _queue_email(uow, draft, return_label_fact(order_id, return_id))
     await uow.commit()
 
 
 async def notify_return_rejected(
-    uow: UnitOfWork, *, order_id: str, recipient: Recipient, reason: str
+    uow: UnitOfWork, *, order_id: str, return_id: str, recipient: Recipient, reason: str
 ) -> None:
     """Queue the email that says staff rejected a return, and why."""
-    await _queue_email(uow, return_rejected_email(order_id=order_id, recipient=recipient, reason=reason))
+    await _queue_email(
+        uow,
+        return_rejected_email(order_id=order_id, recipient=recipient, reason=reason),
+        return_rejected_fact(order_id, return_id),
+    )
     await uow.commit()
 
 
@@ -292,6 +352,7 @@ async def notify_return_refunded(
     uow: UnitOfWork,
     *,
     order_id: str,
+    return_id: str,
     recipient: Recipient,
     value: Money,
     return_shipping_fee: Money,
@@ -309,7 +370,8 @@ async def notify_return_refunded(
         refund=refund,
         exchange_unavailable=exchange_unavailable,
     )
-    await _queue_email(uow, draft)
+    fact = return_refunded_fact(order_id, return_id, exchange_unavailable=bool(exchange_unavailable))
+    await _queue_email(uow, draft, fact)
     await uow.commit()
 
 
@@ -338,7 +400,7 @@ async def notify_draft_invoice(
         checkout_token=checkout_token,
         storefront_url=storefront_url,
     )
-    await _queue_email(uow, draft)
+    await _queue_email(uow, draft, draft_invoice_fact(draft_id, _message_id(uow)))
     await uow.commit()
 
 
@@ -363,24 +425,42 @@ async def notify_payment_overdue(
         checkout_token=checkout_token,
         storefront_url=storefront_url,
     )
-    await _queue_email(uow, draft)
+    await _queue_email(uow, draft, payment_overdue_fact(order_id, due_date))
     await uow.commit()
 
 
-async def _queue_email(uow: UnitOfWork, draft: EmailDraft) -> None:
+def _causation(uow: UnitOfWork) -> Envelope:
     if uow.causation is None:
         raise RuntimeError("a notification is queued while handling the message that caused it")
+    return uow.causation
+
+
+def _message_id(uow: UnitOfWork) -> str:
+    return str(_causation(uow).id)
+
+
+async def _queue_email(uow: UnitOfWork, draft: EmailDraft, fact: Fact) -> None:
+    """Record the email telling ``fact``: once per fact, and superseded (never sent) when a later fact of the
+    order is already recorded. Decided under the order's lock, so the sender, which sends an order's emails
+    in the order recorded, never sends an earlier fact after a later one."""
+    source = _causation(uow)
     trace_context: dict[str, str] = {}
     propagate.inject(trace_context)  # the consumer's span: sending the email later continues this trace
+    await repository.lock_story(uow.session, draft.order_id)
+    later = fact.superseded_by(await repository.recorded_facts(uow.session, draft.order_id))
     created = await repository.add_email(
         uow.session,
-        source_message_id=uow.causation.id,
+        source_message_id=source.id,
+        fact_key=fact.key,
         draft=draft,
         rendered=render_email(draft),
+        superseded_by=later,
         trace_context=trace_context,
     )
     if created is None:
-        log.info("%s for message %s is already queued", draft.template, uow.causation.id)
+        log.info("%s of %s is already recorded (message %s)", draft.template, fact.key, source.id)
+    elif later is not None:
+        log.info("%s of %s is not sent: the later %s is already told", draft.template, fact.key, later)
 
 
 @dataclass(frozen=True)
@@ -417,20 +497,19 @@ async def send_due_emails(uow: UnitOfWork, *, mailer: Mailer, policy: RetryPolic
 async def _send_one(
     uow: UnitOfWork, email: OutgoingEmail, attempts: int, *, mailer: Mailer, policy: RetryPolicy
 ) -> str:
-    """Send one claimed email and record what happened: sent (and announced), retried later, or failed."""
+    """Send one claimed email and record what happened: sent (and announced), retried later, or failed.
+
+    Any error of this one email is recorded against it: raised, it would roll back the whole batch, and the
+    emails already sent in it would go again at the next batch, and again at every one after.
+    """
     try:
         await mailer.send(email)
     except DeliveryFailed as error:
-        delay = policy.after_failure(attempts=attempts + 1, permanent=error.permanent)
-        if delay is None:
-            log.error(
-                "email %s failed for good after %d tries: %s", email.notification_id, attempts + 1, error
-            )
-            await repository.mark_failed(uow.session, email.notification_id, error=str(error))
-            return "failed"
-        log.warning("email %s not sent (%s); retrying in %s", email.notification_id, error, delay)
-        await repository.mark_retry(uow.session, email.notification_id, error=str(error), delay=delay)
-        return "retried"
+        return await _record_failure(uow, email, attempts, error, policy=policy)
+    except Exception as error:
+        log.exception("email %s could not be handed to the mail server", email.notification_id)
+        failed = DeliveryFailed(f"{type(error).__name__}: {error}")
+        return await _record_failure(uow, email, attempts, failed, policy=policy)
     await repository.mark_sent(uow.session, email.notification_id)
     uow.publish(
         NotificationSent(
@@ -444,3 +523,16 @@ async def _send_one(
         correlation_id=email.order_id,
     )
     return "sent"
+
+
+async def _record_failure(
+    uow: UnitOfWork, email: OutgoingEmail, attempts: int, error: DeliveryFailed, *, policy: RetryPolicy
+) -> str:
+    delay = policy.after_failure(attempts=attempts + 1, permanent=error.permanent)
+    if delay is None:
+        log.error("email %s failed for good after %d tries: %s", email.notification_id, attempts + 1, error)
+        await repository.mark_failed(uow.session, email.notification_id, error=str(error))
+        return "failed"
+    log.warning("email %s not sent (%s); retrying in %s", email.notification_id, error, delay)
+    await repository.mark_retry(uow.session, email.notification_id, error=str(error), delay=delay)
+    return "retried"

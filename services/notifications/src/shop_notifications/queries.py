@@ -20,12 +20,14 @@ async def notifications_of_order(session: AsyncSession, order_id: str) -> list[d
             notifications.c.locale,
             notifications.c.subject,
             notifications.c.status,
+            notifications.c.fact_key,
+            notifications.c.superseded_by,
             notifications.c.attempts,
             notifications.c.last_error,
             notifications.c.created_at,
             notifications.c.sent_at,
         )
         .where(notifications.c.order_id == order_id)
-        .order_by(notifications.c.created_at, notifications.c.id)
+        .order_by(notifications.c.sequence_number)
     )
     return [dict(row._mapping) for row in rows]

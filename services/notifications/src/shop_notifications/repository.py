@@ -13,20 +13,43 @@ from shop_notifications.domain import EMAIL, EmailDraft, OutgoingEmail, Rendered
 from shop_notifications.tables import notifications
 
 
+async def lock_story(session: AsyncSession, order_id: str) -> None:
+    """Hold the order's story until the transaction ends: which facts of one order are told, and in which order,
+    is decided by one transaction at a time, so two workers never both miss the other's later fact."""
+    # A transaction-scoped advisory lock: there is no row to lock before the order's first notification.
+    await session.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"notifications:{order_id}", 0)))
+    )
+
+
+async def recorded_facts(session: AsyncSession, order_id: str) -> list[str]:
+    """The facts recorded for an order (or a waitlist entry, a draft), first recorded first."""
+    keys = await session.scalars(
+        sa.select(notifications.c.fact_key)
+        .where(notifications.c.order_id == order_id, notifications.c.fact_key.is_not(None))
+        .order_by(notifications.c.sequence_number)
+    )
+    return [key for key in keys if key is not None]
+
+
 async def add_email(
     session: AsyncSession,
     *,
     source_message_id: uuid.UUID,
+    fact_key: str,
     draft: EmailDraft,
     rendered: RenderedEmail,
+    superseded_by: str | None = None,
     trace_context: dict[str, str] | None = None,
 ) -> uuid.UUID | None:
-    """Store a pending email; None when this message already has one (a redelivered event)."""
+    """Record the email that tells ``fact_key``: pending, or superseded (never sent) when a later fact of the
+    order is already told. None when the fact already has its email, whichever message brought it first."""
     result = await session.execute(
         insert(notifications)
         .values(
             id=uuid.uuid4(),
             source_message_id=source_message_id,
+            fact_key=fact_key,
             order_id=draft.order_id,
             template=draft.template,
             channel=EMAIL,
@@ -35,10 +58,11 @@ async def add_email(
             subject=rendered.subject,
             body=rendered.text,
             html_body=rendered.html,
-            status="pending",
+            status="superseded" if superseded_by is not None else "pending",
+            superseded_by=superseded_by,
             trace_context=trace_context or None,
         )
-        .on_conflict_do_nothing(index_elements=["source_message_id", "channel"])
+        .on_conflict_do_nothing(index_elements=["fact_key", "channel"])
         .returning(notifications.c.id)
     )
     created: uuid.UUID | None = result.scalar_one_or_none()
@@ -50,8 +74,11 @@ async def claim_due_emails(
 ) -> list[tuple[OutgoingEmail, int, dict[str, str]]]:
     """Lock up to ``limit`` pending emails whose time has come, skipping those another sender holds.
 
+    Only the first pending email of an order is due: a later one waits until the earlier is sent or failed for
+    good, so an order's emails reach the customer in the order they were recorded, retries included.
     Returns each email with the number of tries it already had and the trace context it was queued in.
     """
+    earlier = notifications.alias("earlier")
     rows = (
         await session.execute(
             sa.select(notifications)
@@ -59,8 +86,14 @@ async def claim_due_emails(
                 notifications.c.status == "pending",
                 notifications.c.channel == EMAIL,
                 notifications.c.next_attempt_at <= sa.func.now(),
+                ~sa.exists().where(
+                    earlier.c.order_id == notifications.c.order_id,
+                    earlier.c.channel == notifications.c.channel,
+                    earlier.c.status == "pending",
+                    earlier.c.sequence_number < notifications.c.sequence_number,
+                ),
             )
-            .order_by(notifications.c.next_attempt_at, notifications.c.created_at)
+            .order_by(notifications.c.next_attempt_at, notifications.c.sequence_number)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

@@ -13,10 +13,30 @@ notifications = sa.Table(
     metadata,
     sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
     sa.Column(
+        "sequence_number",
+        sa.BigInteger,
+        sa.Identity(),
+        nullable=False,
+        comment="The order notifications were recorded in: an order's emails are sent in this order",
+    ),
+    sa.Column(
         "source_message_id",
         postgresql.UUID(as_uuid=True),
         nullable=False,
         comment="The event this notification tells the customer about.",
+    ),
+    sa.Column(
+        "fact_key",
+        sa.Text,
+        nullable=True,
+        comment="The customer-facing fact told, from the event's content: told once per channel "
+        "(empty only on rows logged before facts were keyed)",
+    ),
+    sa.Column(
+        "superseded_by",
+        sa.Text,
+        nullable=True,
+        comment="The later fact, already recorded, that made this one moot: it was not sent",
     ),
     sa.Column("order_id", sa.Text, nullable=False, index=True),
     sa.Column("template", sa.Text, nullable=False),
@@ -38,12 +58,21 @@ notifications = sa.Table(
         nullable=True,
         comment="W3C trace context of the event that queued it: sending continues that trace",
     ),
-    sa.UniqueConstraint("source_message_id", "channel", name="one_notification_per_message_and_channel"),
-    sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="notification_status"),
+    sa.UniqueConstraint("fact_key", "channel", name="one_notification_per_fact_and_channel"),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'superseded')", name="notification_status"),
+    sa.CheckConstraint(
+        "(status = 'superseded') = (superseded_by IS NOT NULL)", name="superseded_names_the_later_fact"
+    ),
     sa.CheckConstraint("channel IN ('email')", name="notification_channel"),
     sa.Index(
         "notifications_due",
         "next_attempt_at",
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
+    sa.Index(
+        "notifications_pending_per_order",
+        "order_id",
+        "sequence_number",
         postgresql_where=sa.text("status = 'pending'"),
     ),
 )
