@@ -859,7 +859,7 @@ async def _tell_changed_ship_dates(uow: UnitOfWork, sku: str, *, reason: str) ->
         uow.session, [sku], await repository.last_policies(uow.session, [sku])
     )
     changes = ship_date_changes(queue, dates)
-    await repository.remember_ship_dates(
+    versions = await repository.remember_ship_dates(
         uow.session, {change.preorder.id: change.current for change in changes}
     )
     for change in changes:
@@ -871,6 +871,7 @@ async def _tell_changed_ship_dates(uow: UnitOfWork, sku: str, *, reason: str) ->
                 previous_date=change.previous,
                 expected_ship_date=change.current,
                 reason=reason,
+                version=versions[change.preorder.id],
             ),
             subject=order_id,
             correlation_id=order_id,

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -674,16 +675,23 @@ async def ship_dates(
     return dates
 
 
-async def remember_ship_dates(session: AsyncSession, dates: dict[uuid.UUID, date | None]) -> None:
-    """Record the expected ship date each pre-order's order was told (one statement for them all)."""
+async def remember_ship_dates(
+    session: AsyncSession, dates: dict[uuid.UUID, date | None]
+) -> dict[uuid.UUID, int]:
+    """Record the expected ship date each pre-order's order is told (one statement for them all), and count the
+    change on each pre-order: the version its message carries, so a consumer can tell a late one."""
     if not dates:
-        return
-    await session.execute(
+        return {}
+    told = sa.values(
+        sa.column("preorder_id", postgresql.UUID(as_uuid=True)), sa.column("told", sa.Date), name="told"
+    ).data(list(dates.items()))
+    rows = await session.execute(
         sa.update(preorders)
-        .where(preorders.c.id == sa.bindparam("preorder_id"))
-        .values(expected_ship_date=sa.bindparam("told")),
-        [{"preorder_id": preorder_id, "told": told} for preorder_id, told in dates.items()],
+        .where(preorders.c.id == told.c.preorder_id)
+        .values(expected_ship_date=sa.cast(told.c.told, sa.Date), eta_version=preorders.c.eta_version + 1)
+        .returning(preorders.c.id, preorders.c.eta_version)
     )
+    return {preorder_id: version for preorder_id, version in rows}
 
 
 async def available_units(session: AsyncSession, skus: Iterable[str]) -> dict[str, int]:

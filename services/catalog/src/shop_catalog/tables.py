@@ -207,6 +207,13 @@ preorders = sa.Table(
     sa.Column("customer_email", sa.Text),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("expected_ship_date", sa.Date, comment="The date last told to orders; a change is published"),
+    sa.Column(
+        "eta_version",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="How many date changes were told; each message carries it, so a late one is known",
+    ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.UniqueConstraint("sku", "queue_position", name="preorder_queue_position_unique"),
