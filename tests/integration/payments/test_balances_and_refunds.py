@@ -10,7 +10,13 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import payments as contracts
 from shop_runtime.metrics import REGISTRY
-from tests.integration.payments.harness import Payments, charges_of, payments_of, worker_idle
+from tests.integration.payments.harness import (
+    Payments,
+    charges_of,
+    payments_of,
+    send_copy,
+    worker_idle,
+)
 from tests.support.messages import MessageProbe, eventually, send
 
 pytestmark = pytest.mark.integration
@@ -172,24 +178,47 @@ async def test_an_order_without_a_saved_method_fails_its_balance_without_chargin
     assert charges_of(payments.sandbox, "order-nothing-saved") == []
 
 
-async def test_a_balance_asked_for_again_is_told_again_and_charged_once(
+async def test_a_balance_asked_for_again_is_charged_and_told_once(
     payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
 ) -> None:
     await _checkout(broker, probe, "order-balance-twice", "tok_visa", amount=10_000)
     # Back to back, so the two may be handled at the same time.
     await _charge_balance(broker, "order-balance-twice", 29_000)
     await _charge_balance(broker, "order-balance-twice", 29_000)
-    await _told(probe, "order-balance-twice", charged=2)
+    await _told(probe, "order-balance-twice", charged=1)
     await _charge_balance(broker, "order-balance-twice", 29_000)
-    await _told(probe, "order-balance-twice", charged=3)
     await worker_idle()
 
-    assert len({m.payment_id for m in _charged(probe, "order-balance-twice")}) == 1
+    await _told(probe, "order-balance-twice", charged=1)
     balance_charges = [
         c for c in charges_of(payments.sandbox, "order-balance-twice") if ":balance:" in c.idempotency_key
     ]
     assert len(balance_charges) == 1
     assert (await payments_of(payments.client, "order-balance-twice"))["captured"] == 39_000
+
+
+async def test_a_copy_of_an_ask_already_declined_is_no_retry_and_charges_nothing(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    """The same ask delivered again under another message id after its attempt declined (a late copy, a
+    re-publish) is the ask that attempt answered: no second charge attempt, no second decline told. Only an
+    ask made after the decline (orders' dunning retry) is a new attempt."""
+    order_id = "order-declined-copy"
+    await _checkout(broker, probe, order_id, "tok_fails_later", amount=10_000)
+    ask = contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=29_000, currency="KRW")
+    envelope = await send(broker, ask, subject=order_id)
+    await _told(probe, order_id, failed=1)
+    await send_copy(broker, ask, envelope)
+    await worker_idle()
+
+    await _told(probe, order_id, failed=1)
+    assert [c.idempotency_key for c in charges_of(payments.sandbox, order_id)] == [
+        f"{order_id}:full",
+        f"{order_id}:balance:g-1",
+    ]
+    await _charge_balance(broker, order_id, 29_000)  # a retry, asked after the decline
+    await _told(probe, order_id, failed=2)
+    assert charges_of(payments.sandbox, order_id)[-1].idempotency_key == f"{order_id}:balance:g-1:2"
 
 
 async def test_a_declined_balance_is_retried_after_the_customer_replaces_the_card_and_succeeds_once(
@@ -210,11 +239,10 @@ async def test_a_declined_balance_is_retried_after_the_customer_replaces_the_car
     assert (updated.card_brand, updated.card_last4) == ("visa", "4242")  # orders retries on it; no token
     await _charge_balance(broker, order_id, 29_000)
     await _told(probe, order_id, charged=1, failed=2)
-    await _charge_balance(broker, order_id, 29_000)
-    await _told(probe, order_id, charged=2, failed=2)
+    await _charge_balance(broker, order_id, 29_000)  # asked again once paid: neither charged nor told
     await worker_idle()
 
-    assert len({m.payment_id for m in _charged(probe, order_id)}) == 1
+    await _told(probe, order_id, charged=1, failed=2)
     assert len({m.payment_id for m in _failed(probe, order_id)}) == 2
     assert [(c.idempotency_key, c.result.approved) for c in charges_of(payments.sandbox, order_id)] == [
         (f"{order_id}:full", True),
@@ -378,3 +406,65 @@ async def test_a_bank_transfer_is_a_capture_in_the_ledger_refunded_without_the_p
     assert payments.sandbox.refunds == []
     view = await payments_of(payments.client, order_id)
     assert (view["captured"], view["refunded"]) == (74_100, 4_100)
+
+
+def _refunds_told(
+    probe: MessageProbe, order_id: str
+) -> tuple[list[contracts.RefundIssued], list[contracts.RefundRejected]]:
+    return (
+        [m for m in probe.of_type(contracts.RefundIssued) if m.order_id == order_id],
+        [m for m in probe.of_type(contracts.RefundRejected) if m.order_id == order_id],
+    )
+
+
+async def test_a_refund_asked_again_under_another_message_id_is_given_and_told_once(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    order_id = "order-refund-copy"
+    await _checkout(broker, probe, order_id, "tok_visa", amount=10_000)
+    ask = contracts.IssueRefund(
+        order_id=order_id, amount=4_000, currency="KRW", reason="changed_mind", idempotency_key="cancel-copy"
+    )
+    sent = await send(broker, ask, subject=order_id)
+    await probe.wait_for(contracts.RefundIssued, lambda m: m.order_id == order_id)
+    await send_copy(broker, ask, sent)
+    await send(broker, ask, subject=order_id)  # asked once more, made later: the same key, the same refund
+    await worker_idle()
+
+    issued, rejected = _refunds_told(probe, order_id)
+    assert [(m.amount, m.idempotency_key) for m in issued] == [(4_000, "cancel-copy")]
+    assert rejected == []
+    assert [r.amount for r in payments.sandbox.refunds if r.idempotency_key.startswith("cancel-copy:")] == [
+        4_000
+    ]
+    view = await payments_of(payments.client, order_id)
+    assert (view["captured"], view["refunded"]) == (10_000, 4_000)
+
+
+async def test_a_refused_refund_stays_refused_and_is_told_once_even_after_more_is_captured(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    """A refund asked for more than is captured is refused once; a copy arriving after a later capture
+    (which would now cover it) changes nothing: the refusal was told, and money never follows it."""
+    order_id = "order-refund-refused"
+    await _checkout(broker, probe, order_id, "tok_visa", amount=3_000)
+    ask = contracts.IssueRefund(
+        order_id=order_id, amount=5_000, currency="KRW", reason="changed_mind", idempotency_key="cancel-over"
+    )
+    sent = await send(broker, ask, subject=order_id)
+    refused = await probe.wait_for(contracts.RefundRejected, lambda m: m.order_id == order_id)
+    assert refused.error.startswith("RefundExceedsCaptured")
+    await _charge_balance(broker, order_id, 7_000, group_id="g-1")
+    await _told(probe, order_id, charged=1)
+    await send_copy(broker, ask, sent)
+    await worker_idle()
+
+    issued, rejected = _refunds_told(probe, order_id)
+    assert (issued, len(rejected)) == ([], 1)
+    assert not [r for r in payments.sandbox.refunds if r.idempotency_key.startswith("cancel-over")]
+    view = await payments_of(payments.client, order_id)
+    assert (view["captured"], view["refunded"]) == (10_000, 0)
+    again = await _refund(payments, order_id, 5_000, "cancel-over")
+    assert (again.status_code, again.json()["code"]) == (409, "refund_rejected")
+    other = await _refund(payments, order_id, 1_000, "cancel-over")
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused")

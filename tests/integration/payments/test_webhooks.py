@@ -178,3 +178,45 @@ async def test_during_a_secret_rotation_the_old_and_the_new_secret_both_verify(p
     )
     assert not_json.status_code == 400
     assert not_json.json()["code"] == "malformed_event"
+
+
+async def test_a_charge_confirmed_after_another_attempt_paid_the_group_is_refunded_at_once(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    """The customer replaced the card and the retry paid the group; then they also confirmed the first,
+    declined charge at their bank, and the PSP took the money a second time. Payments records that charge
+    and gives it back at once, once however often the PSP tells of it."""
+    order_id = "order-paid-twice"
+    declined = await _balance_needing_action(broker, probe, payments, order_id)
+    replaced = await payments.client.put(f"/payment-methods/{order_id}", json={"token": "tok_visa"})
+    assert replaced.status_code == 200, replaced.text
+    await send(
+        broker,
+        contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=7_000, currency="KRW"),
+        subject=order_id,
+    )
+    paid = await probe.wait_for(contracts.BalanceCharged, lambda m: m.order_id == order_id)
+
+    delivery = await payments.sandbox.complete_action(
+        charge_reference=declined["psp_reference"], amount=7_000, currency="KRW"
+    )
+    assert delivery.answer == {"event_id": delivery.event_id, "status": "already_paid"}
+    again = await payments.sandbox.webhooks.redeliver(delivery.event_id)
+    assert again is not None
+    assert again.answer == {"event_id": delivery.event_id, "status": "duplicate"}
+    other = await payments.sandbox.complete_action(
+        charge_reference=declined["psp_reference"], amount=7_000, currency="KRW"
+    )
+    assert other.answer == {"event_id": other.event_id, "status": "no_change"}
+    await worker_idle()
+
+    assert [(r.charge_reference, r.amount) for r in payments.sandbox.refunds] == [
+        (declined["psp_reference"], 7_000)
+    ]
+    view = await payments_of(payments.client, order_id)
+    assert (view["captured"] - view["refunded"]) == 10_000  # what the customer owes: deposit and balance
+    assert (view["captured"], view["refunded"]) == (17_000, 7_000)
+    [refund] = view["refunds"]
+    assert (refund["amount"], refund["reason"]) == (7_000, "charged_twice")
+    charged = [m for m in probe.of_type(contracts.BalanceCharged) if m.order_id == order_id]
+    assert [m.payment_id for m in charged] == [paid.payment_id]

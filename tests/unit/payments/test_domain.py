@@ -4,6 +4,7 @@ attempts and how a refund is split over the captures."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,6 +24,7 @@ from shop_payments.domain import (
     RefundExceedsCaptured,
     RefundPart,
     SavedMethod,
+    answer_to_balance_ask,
     balance_of,
     balance_step,
     idempotency_key,
@@ -123,7 +125,7 @@ def test_the_first_balance_attempt_keeps_the_plain_step_and_retries_are_numbered
         balance_step(group_id="g-1", attempt=0)
 
 
-def _attempt(number: int, *, declined: bool) -> Payment:
+def _attempt(number: int, *, declined: bool, recorded_at: datetime | None = None) -> Payment:
     return Payment(
         id=uuid.uuid4(),
         order_id="order-1",
@@ -132,6 +134,7 @@ def _attempt(number: int, *, declined: bool) -> Payment:
         psp_reference="ref",
         decline=Decline("card_declined", "declined") if declined else None,
         balance=BalanceAttempt("g-1", number),
+        recorded_at=recorded_at,
     )
 
 
@@ -147,6 +150,33 @@ def test_a_declined_group_gets_the_next_attempt() -> None:
 def test_a_group_once_charged_is_told_that_charge_and_never_charged_again() -> None:
     charged = _attempt(2, declined=False)
     assert next_balance_attempt([_attempt(1, declined=True), charged]) is charged
+
+
+NOON = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def test_an_ask_made_before_the_latest_declined_attempt_is_the_ask_it_answered() -> None:
+    first = _attempt(1, declined=True, recorded_at=NOON)
+    second = _attempt(2, declined=True, recorded_at=NOON + timedelta(days=1))
+    # the first ask, or a copy of it under another message id, arriving after either attempt
+    assert answer_to_balance_ask([first], asked_at=NOON - timedelta(seconds=1)) is first
+    assert answer_to_balance_ask([first, second], asked_at=NOON - timedelta(seconds=1)) is second
+    # the dunning retry that made the second attempt, arriving again
+    assert answer_to_balance_ask([first, second], asked_at=NOON + timedelta(hours=23)) is second
+
+
+def test_an_ask_made_after_the_latest_decline_is_a_new_attempt() -> None:
+    first = _attempt(1, declined=True, recorded_at=NOON)
+    assert answer_to_balance_ask([], asked_at=NOON) == 1
+    assert answer_to_balance_ask([first], asked_at=NOON + timedelta(hours=24)) == 2
+    assert answer_to_balance_ask([first], asked_at=None) == 2  # no time known: every ask is a retry
+
+
+def test_a_paid_group_answers_every_ask_with_its_charge_whenever_it_was_made() -> None:
+    charged = _attempt(2, declined=False, recorded_at=NOON)
+    attempts = [_attempt(1, declined=True, recorded_at=NOON - timedelta(days=1)), charged]
+    for asked_at in (None, NOON - timedelta(days=2), NOON + timedelta(days=2)):
+        assert answer_to_balance_ask(attempts, asked_at=asked_at) is charged
 
 
 def test_a_saved_method_never_shows_its_token() -> None:

@@ -3,6 +3,7 @@ idempotency key charges (or refunds) once."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from shop_payments.psp import (
@@ -14,6 +15,7 @@ from shop_payments.psp import (
     PspUnavailable,
     RefundRefused,
     SandboxPsp,
+    SandboxWebhooks,
 )
 
 
@@ -271,3 +273,42 @@ async def test_a_server_error_says_its_status() -> None:
 async def test_flaky_psp_tokens_verify_straight_away(token: str) -> None:
     verification = await SandboxPsp().verify(token=token)
     assert verification.approved
+
+
+async def test_a_charge_the_customer_confirmed_is_approved_and_can_be_refunded() -> None:
+    received: list[bytes] = []
+
+    def shop(request: httpx.Request) -> httpx.Response:
+        received.append(request.content)
+        return httpx.Response(200, json={"status": "balance_charged"})
+
+    webhooks = SandboxWebhooks(
+        "http://shop/webhooks/psp", ("whsec-unit-sandbox-0001",), transport=httpx.MockTransport(shop)
+    )
+    sandbox = SandboxPsp(webhooks=webhooks)
+    declined = await sandbox.charge(
+        token="tok_requires_action",
+        amount=7_000,
+        currency="KRW",
+        idempotency_key="o-1:balance:g-1",
+        off_session=True,
+    )
+    assert declined.requires_action
+    with pytest.raises(RefundRefused):
+        await sandbox.refund(psp_reference=declined.psp_reference, amount=7_000, idempotency_key="r-early")
+
+    await sandbox.complete_action(charge_reference=declined.psp_reference, amount=7_000, currency="KRW")
+
+    assert len(received) == 1
+    [charge] = sandbox.charges
+    assert (charge.result.approved, charge.result.psp_reference) == (True, declined.psp_reference)
+    replayed = await sandbox.charge(
+        token="tok_requires_action",
+        amount=7_000,
+        currency="KRW",
+        idempotency_key="o-1:balance:g-1",
+        off_session=True,
+    )
+    assert replayed.approved
+    refunded = await sandbox.refund(psp_reference=declined.psp_reference, amount=7_000, idempotency_key="r-1")
+    assert refunded.psp_reference

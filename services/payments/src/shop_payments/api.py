@@ -19,6 +19,7 @@ from shop_payments.domain import (
     Refund,
     RefundExceedsCaptured,
     RefundKeyReused,
+    RefundRefusedBefore,
     UnknownCharge,
 )
 from shop_payments.psp import (
@@ -66,6 +67,7 @@ def _problem(error: PaymentsError) -> Problem:
         MethodNotVerified: (422, "payment_method_not_verified"),
         RefundExceedsCaptured: (409, "refund_exceeds_captured"),
         RefundKeyReused: (409, "idempotency_key_reused"),
+        RefundRefusedBefore: (409, "refund_rejected"),
         UnknownCharge: (404, "unknown_charge"),
         EventMismatch: (422, "event_mismatch"),
     }
@@ -185,7 +187,7 @@ class PspEventIn(BaseModel):
 
 
 @router.post("/webhooks/psp")
-async def psp_webhook(request: Request, uow: UnitOfWorkDep, clock: ClockDep) -> dict[str, Any]:
+async def psp_webhook(request: Request, uow: UnitOfWorkDep, clock: ClockDep, psp: PspDep) -> dict[str, Any]:
     """A webhook from the PSP: its signature verified on the raw body, then its event applied once.
 
     400 for a missing or malformed signature or body, 401 for a signature that does not verify or is too
@@ -224,7 +226,7 @@ async def psp_webhook(request: Request, uow: UnitOfWorkDep, clock: ClockDep) -> 
             ],
         ) from error
     try:
-        outcome = await handlers.apply_psp_event(uow, event=parsed.event())
+        outcome = await handlers.apply_psp_event(uow, psp=psp, event=parsed.event())
     except PaymentsError as error:
         raise _problem(error) from error
     return {"event_id": parsed.id, "status": outcome.value}

@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
@@ -45,6 +46,14 @@ class RefundExceedsCaptured(PaymentsError):
 
 class RefundKeyReused(PaymentsError):
     """A refund's idempotency key came back with a different order or amount."""
+
+
+class RefundRefusedBefore(PaymentsError):
+    """The same refund request was refused before: it stays refused, and is not told again."""
+
+    def __init__(self, rejection: RefundRejection) -> None:
+        super().__init__(rejection.error, field="idempotency_key")
+        self.rejection = rejection
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,7 @@ class Payment:
     """The recorded outcome of charging one step of an order: succeeded unless the PSP declined it.
 
     An amount of 0 is a verified payment method with nothing charged: it succeeds and moves no money.
+    ``recorded_at`` is when payments recorded it (None until it is stored).
     """
 
     id: uuid.UUID
@@ -147,6 +157,7 @@ class Payment:
     decline: Decline | None = None
     card: Card | None = None
     balance: BalanceAttempt | None = None
+    recorded_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.amount.amount < 0:
@@ -188,6 +199,28 @@ def next_balance_attempt(attempts: Iterable[Payment]) -> Payment | int:
         if attempt.balance is not None:
             number = max(number, attempt.balance.number)
     return number + 1
+
+
+def answer_to_balance_ask(attempts: Sequence[Payment], *, asked_at: datetime | None) -> Payment | int:
+    """What an ask to charge a group's balance, made at ``asked_at``, does given the group's attempts.
+
+    The attempt that already answers it, or the number of a new attempt. The one that succeeded answers
+    every ask (a group is charged once). After a decline, an ask made before the latest attempt was
+    recorded is the ask that attempt answered, or a copy of it (redelivered, re-published under another
+    message id, overtaken): orders asks again only once it heard the decline, so only an ask made after it
+    is a retry, with a new charge. Without ``asked_at`` every ask after a decline is a retry.
+    """
+    decided = next_balance_attempt(attempts)
+    if isinstance(decided, Payment) or asked_at is None:
+        return decided
+    latest = max(
+        (attempt for attempt in attempts if attempt.balance is not None),
+        key=lambda attempt: attempt.balance.number if attempt.balance else 0,
+        default=None,
+    )
+    if latest is not None and latest.recorded_at is not None and asked_at <= latest.recorded_at:
+        return latest
+    return decided
 
 
 @dataclass(frozen=True)
@@ -291,6 +324,23 @@ class Refund:
 
 
 @dataclass(frozen=True)
+class RefundRejection:
+    """A refund request payments refused, recorded once per request (its key, order and amount): asked
+    again it is refused the same way and not told again, and no later capture turns it into a refund."""
+
+    order_id: str
+    idempotency_key: str
+    amount: int
+    currency: str
+    reason: str
+    error: str
+
+    def answers(self, *, order_id: str, amount: int) -> bool:
+        """Whether a request under this rejection's idempotency key is this same request."""
+        return (self.order_id, self.amount) == (order_id, amount)
+
+
+@dataclass(frozen=True)
 class Balance:
     """What an order's ledger adds up to; ``net`` is what the shop holds of the customer's money."""
 
@@ -319,7 +369,7 @@ class PspEventOutcome(enum.StrEnum):
     BALANCE_CHARGED = "balance_charged"
     """A balance charge the customer had to confirm went through: the group is paid."""
     ALREADY_PAID = "already_paid"
-    """The group was paid by another attempt meanwhile; nothing recorded twice (an operator refunds)."""
+    """The group was paid by another attempt meanwhile: this second charge is recorded and refunded at once."""
     NO_CHANGE = "no_change"
     """The event tells what payments already knows."""
     IGNORED = "ignored"
@@ -348,6 +398,16 @@ class PspEvent:
     type: str
     charge_reference: str | None = None
     amount: Money | None = None
+
+
+REFUND_OF_SECOND_CHARGE = "charged_twice"
+"""The reason of the refund of a charge the customer confirmed after their group was paid by another one."""
+
+
+def second_charge_step(charge_reference: str) -> str:
+    """The step of a charge the customer confirmed after its group was paid by another attempt: one per
+    PSP charge, so however often the PSP tells of it, it is recorded, and refunded, once."""
+    return f"charged-twice:{charge_reference}"
 
 
 def payment_after_action(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from datetime import datetime
 
 from shop_contracts import payments as contracts
 from shop_payments import repository
 from shop_payments.domain import (
     CHARGE_SUCCEEDED,
     NO_SAVED_METHOD,
+    REFUND_OF_SECOND_CHARGE,
     BalanceAttempt,
     Card,
     Decline,
@@ -24,13 +26,17 @@ from shop_payments.domain import (
     Refund,
     RefundExceedsCaptured,
     RefundKeyReused,
+    RefundPart,
+    RefundRefusedBefore,
+    RefundRejection,
     SavedMethod,
     UnknownCharge,
+    answer_to_balance_ask,
     balance_step,
     idempotency_key,
-    next_balance_attempt,
     payment_after_action,
     refund_parts,
+    second_charge_step,
 )
 from shop_payments.psp import ChargeResult, PaymentServiceProvider, Verification
 from shop_runtime.database import UnitOfWork
@@ -66,7 +72,9 @@ async def capture_payment(
     bank_transfer_reference: str | None = None,
     balance_later: bool = False,
 ) -> Payment:
-    """Charge one step of an order and record the outcome; a step asked for again is told, not charged.
+    """Charge one step of an order, record the outcome and tell it; a step asked for again (a copy of the
+    command under another message id, a late redelivery) is neither charged nor told again: its outcome was
+    told from the transaction that recorded it.
 
     With ``bank_transfer_reference`` the money already arrived by bank transfer (staff marked a draft order as
     paid): the capture is recorded in the ledger under that reference and the PSP is not called.
@@ -79,100 +87,106 @@ async def capture_payment(
     """
     await repository.lock(uow.session, order_id=order_id, what=step)
     payment = await repository.payment_for_step(uow.session, order_id=order_id, step=step)
-    charged_now = payment is None
-    if payment is None:
-        if bank_transfer_reference is not None:
-            payment = Payment(
-                id=uuid.uuid4(),
-                order_id=order_id,
-                step=step,
-                amount=amount,
-                psp_reference=f"{BANK_TRANSFER_PREFIX}{bank_transfer_reference}",
+    if payment is not None:
+        if payment.amount != amount:
+            log.warning(
+                "order %s step %s was already charged %s; a request for %s changes nothing",
+                order_id,
+                step,
+                payment.amount,
+                amount,
             )
-        elif amount.amount == 0:
-            verification = await psp.verify(token=payment_token)
-            payment = _payment_from_verification(verification, order_id=order_id, step=step, amount=amount)
-        else:
-            result = await psp.charge(
-                token=payment_token,
-                amount=amount.amount,
-                currency=amount.currency,
-                idempotency_key=idempotency_key(order_id=order_id, step=step),
-                off_session=False,
-            )
-            payment = _payment_from(result, order_id=order_id, step=step, amount=amount)
-        await repository.add_payment(uow.session, payment)
-        if save_method and payment.succeeded and bank_transfer_reference is None:
-            await repository.save_method(
-                uow.session,
-                SavedMethod(order_id=order_id, token=payment_token, card=payment.card),
-                replace=False,
-            )
-    elif payment.amount != amount:
-        log.warning(
-            "order %s step %s was already charged %s; a request for %s re-tells that outcome",
-            order_id,
-            step,
-            payment.amount,
-            amount,
+        await uow.commit()
+        return payment
+    if bank_transfer_reference is not None:
+        payment = Payment(
+            id=uuid.uuid4(),
+            order_id=order_id,
+            step=step,
+            amount=amount,
+            psp_reference=f"{BANK_TRANSFER_PREFIX}{bank_transfer_reference}",
+        )
+    elif amount.amount == 0:
+        verification = await psp.verify(token=payment_token)
+        payment = _payment_from_verification(verification, order_id=order_id, step=step, amount=amount)
+    else:
+        result = await psp.charge(
+            token=payment_token,
+            amount=amount.amount,
+            currency=amount.currency,
+            idempotency_key=idempotency_key(order_id=order_id, step=step),
+            off_session=False,
+        )
+        payment = _payment_from(result, order_id=order_id, step=step, amount=amount)
+    await repository.add_payment(uow.session, payment)
+    if save_method and payment.succeeded and bank_transfer_reference is None:
+        await repository.save_method(
+            uow.session,
+            SavedMethod(order_id=order_id, token=payment_token, card=payment.card),
+            replace=False,
         )
     uow.publish(_outcome(payment, step), subject=order_id)
     await uow.commit()
-    if charged_now:
-        _count_capture(payment, kind="deposit" if balance_later else "checkout")
+    _count_capture(payment, kind="deposit" if balance_later else "checkout")
     return payment
 
 
 async def charge_balance(
-    uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, group_id: str, amount: Money
+    uow: UnitOfWork,
+    *,
+    psp: PaymentServiceProvider,
+    order_id: str,
+    group_id: str,
+    amount: Money,
+    asked_at: datetime | None = None,
 ) -> Payment:
-    """Charge a shipment group's balance off-session with the order's saved method, a new charge each time.
+    """Charge a shipment group's balance off-session with the order's saved method, a new charge per attempt.
 
-    A group that was charged is told again and never charged twice; after a decline the next request is a
-    new attempt with its own step and PSP key (dunning retries, a method the customer replaced).
+    A group that was charged is never charged, nor told, again. After a decline, an ask made (``asked_at``)
+    after that attempt was recorded is a new attempt with its own step and PSP key (dunning retries, a
+    method the customer replaced); an ask made before it is the one that attempt answered, or a copy of it,
+    and changes nothing (see ``answer_to_balance_ask``).
     """
     await repository.lock(uow.session, order_id=order_id, what=f"balance:{group_id}")
     attempts = await repository.balance_attempts(uow.session, order_id=order_id, group_id=group_id)
-    decided = next_balance_attempt(attempts)
-    charged_now = not isinstance(decided, Payment)
+    decided = answer_to_balance_ask(attempts, asked_at=asked_at)
     if isinstance(decided, Payment):
-        payment = decided
-        if payment.amount != amount:
+        if decided.amount != amount:
             log.warning(
-                "order %s group %s was already charged %s; a request for %s re-tells that",
+                "order %s group %s was already charged %s; a request for %s changes nothing",
                 order_id,
                 group_id,
-                payment.amount,
+                decided.amount,
                 amount,
             )
+        await uow.commit()
+        return decided
+    attempt = BalanceAttempt(group_id=group_id, number=decided)
+    step = balance_step(group_id=group_id, attempt=attempt.number)
+    method = await repository.saved_method(uow.session, order_id=order_id)
+    if method is None:
+        payment = Payment(
+            id=uuid.uuid4(),
+            order_id=order_id,
+            step=step,
+            amount=amount,
+            psp_reference=None,
+            decline=Decline(NO_SAVED_METHOD, "The order has no saved payment method to charge."),
+            balance=attempt,
+        )
     else:
-        attempt = BalanceAttempt(group_id=group_id, number=decided)
-        step = balance_step(group_id=group_id, attempt=attempt.number)
-        method = await repository.saved_method(uow.session, order_id=order_id)
-        if method is None:
-            payment = Payment(
-                id=uuid.uuid4(),
-                order_id=order_id,
-                step=step,
-                amount=amount,
-                psp_reference=None,
-                decline=Decline(NO_SAVED_METHOD, "The order has no saved payment method to charge."),
-                balance=attempt,
-            )
-        else:
-            result = await psp.charge(
-                token=method.token,
-                amount=amount.amount,
-                currency=amount.currency,
-                idempotency_key=idempotency_key(order_id=order_id, step=step),
-                off_session=True,
-            )
-            payment = _payment_from(result, order_id=order_id, step=step, amount=amount, balance=attempt)
-        await repository.add_payment(uow.session, payment)
+        result = await psp.charge(
+            token=method.token,
+            amount=amount.amount,
+            currency=amount.currency,
+            idempotency_key=idempotency_key(order_id=order_id, step=step),
+            off_session=True,
+        )
+        payment = _payment_from(result, order_id=order_id, step=step, amount=amount, balance=attempt)
+    await repository.add_payment(uow.session, payment)
     uow.publish(_balance_outcome(payment, group_id), subject=order_id)
     await uow.commit()
-    if charged_now:
-        _count_capture(payment, kind="balance")
+    _count_capture(payment, kind="balance")
     return payment
 
 
@@ -239,7 +253,9 @@ async def refund_as_asked(
     reason: str,
     idempotency_key: str,
 ) -> None:
-    """A refund another service asked for: issued (told again when asked again), or refused with why."""
+    """A refund another service asked for: issued, or refused with why; each told once, from the transaction
+    that records it. Asked again (a copy under another message id, a late redelivery) it changes nothing and
+    is not told again, and a refused request stays refused."""
     savepoint = await uow.session.begin_nested()
     refund: Refund | None = None
     created = False
@@ -247,22 +263,34 @@ async def refund_as_asked(
         refund, created = await _refund(
             uow, psp=psp, order_id=order_id, amount=amount, reason=reason, idempotency_key=idempotency_key
         )
+    except RefundRefusedBefore:
+        await savepoint.rollback()
     except (RefundExceedsCaptured, RefundKeyReused, InvalidAmount) as error:
         await savepoint.rollback()
-        uow.publish(
-            contracts.RefundRejected(
-                order_id=order_id,
-                amount=amount,
-                currency=currency,
-                reason=reason,
-                idempotency_key=idempotency_key,
-                error=f"{type(error).__name__}: {error}",
-            ),
-            subject=order_id,
+        rejection = RefundRejection(
+            order_id=order_id,
+            idempotency_key=idempotency_key,
+            amount=amount,
+            currency=currency,
+            reason=reason,
+            error=f"{type(error).__name__}: {error}",
         )
+        if await repository.add_refund_rejection(uow.session, rejection):
+            uow.publish(
+                contracts.RefundRejected(
+                    order_id=order_id,
+                    amount=amount,
+                    currency=currency,
+                    reason=reason,
+                    idempotency_key=idempotency_key,
+                    error=rejection.error,
+                ),
+                subject=order_id,
+            )
     else:
         await savepoint.commit()
-        uow.publish(_refund_issued(refund), subject=order_id)
+        if created:
+            uow.publish(_refund_issued(refund), subject=order_id)
     await uow.commit()
     if refund is not None and created:
         _count_refund(refund)
@@ -288,7 +316,12 @@ async def _refund(
     reason: str,
     idempotency_key: str,
 ) -> tuple[Refund, bool]:
-    """The refund under ``idempotency_key``, made now (True) or found (False); nothing committed."""
+    """The refund under ``idempotency_key``, made now (True) or found (False); nothing committed.
+
+    A key belongs to the first request made with it: that request, issued or refused, is answered the same
+    way however often it comes (``RefundRefusedBefore`` for a refused one), and another request under the key
+    is refused.
+    """
     await repository.lock(uow.session, order_id=order_id, what="refunds")
     earlier = await repository.refund_by_key(uow.session, idempotency_key=idempotency_key)
     if earlier is not None:
@@ -297,6 +330,14 @@ async def _refund(
                 f"idempotency key {idempotency_key!r} was used for another refund", field="idempotency_key"
             )
         return earlier, False
+    refused = await repository.refund_rejections_of_key(uow.session, idempotency_key=idempotency_key)
+    for rejection in refused:
+        if rejection.answers(order_id=order_id, amount=amount):
+            raise RefundRefusedBefore(rejection)
+    if refused:
+        raise RefundKeyReused(
+            f"idempotency key {idempotency_key!r} was used for another refund", field="idempotency_key"
+        )
     captures = await repository.captures_of_order(uow.session, order_id=order_id)
     # With nothing captured there is nothing to refund; 'XXX' (no currency) lets the rule say so.
     currency = captures[0].amount.currency if captures else "XXX"
@@ -326,24 +367,30 @@ async def _refund(
     return refund, True
 
 
-async def apply_psp_event(uow: UnitOfWork, *, event: PspEvent) -> PspEventOutcome:
+async def apply_psp_event(
+    uow: UnitOfWork, *, psp: PaymentServiceProvider, event: PspEvent
+) -> PspEventOutcome:
     """Act on a PSP webhook event once: its id is recorded in the transaction of its effect, so a replay
     (the PSP delivers at least once) is answered ``duplicate`` and changes nothing.
 
     ``charge.succeeded`` for a balance charge declined because the customer had to confirm it (3-D Secure):
-    the customer did, so the group's balance is paid and ``BalanceCharged`` flows as for any charge.
+    the customer did, so the group's balance is paid and ``BalanceCharged`` flows as for any charge. When
+    another attempt paid the group meanwhile, the customer paid twice: that charge is recorded and refunded
+    at once. Another event about a charge already recorded tells nothing new.
     """
     if not await repository.claim_psp_event(uow.session, event):
         return PspEventOutcome.DUPLICATE
     outcome = PspEventOutcome.IGNORED
     if event.type == CHARGE_SUCCEEDED and event.charge_reference:
-        outcome = await _charge_succeeded(uow, event, event.charge_reference)
+        outcome = await _charge_succeeded(uow, psp, event, event.charge_reference)
     await repository.set_psp_event_outcome(uow.session, event.id, outcome)
     await uow.commit()
     return outcome
 
 
-async def _charge_succeeded(uow: UnitOfWork, event: PspEvent, charge_reference: str) -> PspEventOutcome:
+async def _charge_succeeded(
+    uow: UnitOfWork, psp: PaymentServiceProvider, event: PspEvent, charge_reference: str
+) -> PspEventOutcome:
     declined = await repository.payment_by_reference(uow.session, psp_reference=charge_reference)
     if declined is None:
         raise UnknownCharge(f"no charge {charge_reference} is recorded", field="data.charge")
@@ -358,19 +405,63 @@ async def _charge_succeeded(uow: UnitOfWork, event: PspEvent, charge_reference: 
         attempts = []
     decided = payment_after_action(declined, attempts, event=event, payment_id=uuid.uuid4())
     if decided is PspEventOutcome.ALREADY_PAID:
-        log.warning(
-            "PSP event %s: charge %s of order %s went through after its group was paid by another attempt; "
-            "refund it by hand",
-            event.id,
-            charge_reference,
-            declined.order_id,
-        )
+        return await _refund_second_charge(uow, psp, event, declined)
     if not isinstance(decided, Payment):
         return decided
     assert decided.balance is not None
     await repository.add_payment(uow.session, decided)
     uow.publish(_balance_outcome(decided, decided.balance.group_id), subject=decided.order_id)
     return PspEventOutcome.BALANCE_CHARGED
+
+
+async def _refund_second_charge(
+    uow: UnitOfWork, psp: PaymentServiceProvider, event: PspEvent, declined: Payment
+) -> PspEventOutcome:
+    """The customer confirmed a declined balance charge after another attempt paid the group: the PSP took
+    the money twice. Record that charge and give it back in the same transaction, under keys of the charge
+    itself, so an event about it told again (or a retry after a failed commit) records and refunds nothing more.
+    """
+    assert declined.psp_reference is not None  # found by it
+    step = second_charge_step(declined.psp_reference)
+    if await repository.payment_for_step(uow.session, order_id=declined.order_id, step=step) is not None:
+        return PspEventOutcome.NO_CHANGE
+    charged = Payment(
+        id=uuid.uuid4(),
+        order_id=declined.order_id,
+        step=step,
+        amount=declined.amount,
+        psp_reference=declined.psp_reference,
+        card=declined.card,
+    )
+    key = idempotency_key(order_id=declined.order_id, step=step)
+    refunded = await psp.refund(
+        psp_reference=declined.psp_reference, amount=declined.amount.amount, idempotency_key=key
+    )
+    refund = Refund(
+        id=uuid.uuid4(),
+        order_id=declined.order_id,
+        idempotency_key=key,
+        amount=declined.amount,
+        reason=REFUND_OF_SECOND_CHARGE,
+        parts=(
+            RefundPart(
+                payment_id=charged.id,
+                charge_reference=declined.psp_reference,
+                amount=declined.amount,
+                refund_reference=refunded.psp_reference,
+            ),
+        ),
+    )
+    await repository.add_payment(uow.session, charged)
+    await repository.add_refund(uow.session, refund)
+    log.warning(
+        "PSP event %s: charge %s of order %s went through after its group was paid by another attempt; "
+        "recorded and refunded",
+        event.id,
+        declined.psp_reference,
+        declined.order_id,
+    )
+    return PspEventOutcome.ALREADY_PAID
 
 
 def _refund_issued(refund: Refund) -> contracts.RefundIssued:

@@ -7,6 +7,7 @@ a token is its behaviour's on-session answer to an attempt of 0, so every token 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -276,6 +277,10 @@ class SandboxWebhooks:
         body = {"id": event_id, "type": event_type, "created": int(self._clock()), "data": dict(data)}
         return event_id, json.dumps(body, separators=(",", ":")).encode()
 
+    @property
+    def configured(self) -> bool:
+        return bool(self._url and self._secrets)
+
     async def deliver(self, event_id: str, body: bytes, *, signed_at: int | None = None) -> WebhookDelivery:
         """POST the event, signed now (or at ``signed_at``), and return the answer."""
         if not self._url or not self._secrets:
@@ -373,12 +378,33 @@ class SandboxPsp:
         self.refunds.append(SandboxRefund(idempotency_key, psp_reference, amount, result))
         return result
 
+    def confirm_action(self, *, charge_reference: str) -> bool:
+        """The customer confirmed a charge that required their action: this sandbox's charge is approved from
+        now on (a replay of its key answers so, and it can be refunded). False when it made no such charge."""
+        for index, charge in enumerate(self.charges):
+            if charge.result.psp_reference == charge_reference and charge.result.requires_action:
+                approved = dataclasses.replace(
+                    charge.result,
+                    approved=True,
+                    decline_code=None,
+                    decline_message=None,
+                    requires_action=False,
+                )
+                self.charges[index] = dataclasses.replace(charge, result=approved)
+                request, _ = self._answers[charge.idempotency_key]
+                self._answers[charge.idempotency_key] = (request, approved)
+                return True
+        return False
+
     async def complete_action(self, *, charge_reference: str, amount: int, currency: str) -> WebhookDelivery:
         """The customer confirmed a charge that required their action: the PSP charges it and says so.
 
         ``amount`` and ``currency`` are the charge's (the caller knows them: each process has its own sandbox,
         so this one may not have made the charge).
         """
+        if not self.webhooks.configured:
+            raise WebhooksNotConfigured("the sandbox needs a webhook URL and secret to deliver webhooks")
+        self.confirm_action(charge_reference=charge_reference)
         event_id, body = self.webhooks.event(
             "charge.succeeded", {"charge": charge_reference, "amount": amount, "currency": currency}
         )

@@ -22,9 +22,17 @@ from shop_payments.domain import (
     PspEventOutcome,
     Refund,
     RefundPart,
+    RefundRejection,
     SavedMethod,
 )
-from shop_payments.tables import ledger_entries, payment_methods, payments, psp_events, refunds
+from shop_payments.tables import (
+    ledger_entries,
+    payment_methods,
+    payments,
+    psp_events,
+    refund_rejections,
+    refunds,
+)
 
 
 async def lock(session: AsyncSession, *, order_id: str, what: str) -> None:
@@ -51,6 +59,7 @@ def _payment(row: Any) -> Payment:
         balance=(
             BalanceAttempt(row.balance_group, row.balance_attempt) if row.balance_group is not None else None
         ),
+        recorded_at=row.created_at,
     )
 
 
@@ -215,6 +224,46 @@ async def add_refund(session: AsyncSession, refund: Refund) -> None:
         )
     )
     await _add_ledger_entries(session, refund.ledger_entries())
+
+
+async def refund_rejections_of_key(session: AsyncSession, *, idempotency_key: str) -> list[RefundRejection]:
+    """The refused requests under ``idempotency_key``, first refused first."""
+    rows = (
+        await session.execute(
+            sa.select(refund_rejections)
+            .where(refund_rejections.c.idempotency_key == idempotency_key)
+            .order_by(refund_rejections.c.created_at)
+        )
+    ).all()
+    return [
+        RefundRejection(
+            order_id=row.order_id,
+            idempotency_key=row.idempotency_key,
+            amount=row.amount,
+            currency=row.currency,
+            reason=row.reason,
+            error=row.error,
+        )
+        for row in rows
+    ]
+
+
+async def add_refund_rejection(session: AsyncSession, rejection: RefundRejection) -> bool:
+    """Record a refused refund request; False when that request was refused before."""
+    inserted = await session.execute(
+        insert(refund_rejections)
+        .values(
+            idempotency_key=rejection.idempotency_key,
+            order_id=rejection.order_id,
+            amount=rejection.amount,
+            currency=rejection.currency,
+            reason=rejection.reason,
+            error=rejection.error,
+        )
+        .on_conflict_do_nothing()
+        .returning(refund_rejections.c.idempotency_key)
+    )
+    return inserted.first() is not None
 
 
 async def payment_by_reference(session: AsyncSession, *, psp_reference: str) -> Payment | None:

@@ -85,6 +85,19 @@ refunds = sa.Table(
     sa.CheckConstraint("amount > 0", name="refund_amount_positive"),
 )
 
+refund_rejections = sa.Table(
+    "refund_rejections",
+    metadata,
+    # One row per refused request (its key, order and amount): asked again, it is refused without a word.
+    sa.Column("idempotency_key", sa.Text, primary_key=True),
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("amount", sa.BigInteger, primary_key=True),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
 ledger_entries = sa.Table(
     "ledger_entries",
     metadata,
