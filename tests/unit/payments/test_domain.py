@@ -155,6 +155,18 @@ def test_a_group_once_charged_is_told_that_charge_and_never_charged_again() -> N
 NOON = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
+def test_an_ask_for_an_attempt_already_made_is_a_copy_and_the_next_one_is_a_retry() -> None:
+    first = _attempt(1, declined=True, recorded_at=NOON)
+    second = _attempt(2, declined=True, recorded_at=NOON + timedelta(days=1))
+    assert answer_to_balance_ask([], attempt=1) == 1
+    assert answer_to_balance_ask([first], attempt=1) is first
+    assert answer_to_balance_ask([first, second], attempt=1) is second  # a late copy of the first ask
+    assert answer_to_balance_ask([first], attempt=2) == 2
+    # The number decides, whatever the clocks say.
+    assert answer_to_balance_ask([first], attempt=1, asked_at=NOON + timedelta(days=3)) is first
+    assert answer_to_balance_ask([first], attempt=2, asked_at=NOON - timedelta(days=3)) == 2
+
+
 def test_an_ask_made_before_the_latest_declined_attempt_is_the_ask_it_answered() -> None:
     first = _attempt(1, declined=True, recorded_at=NOON)
     second = _attempt(2, declined=True, recorded_at=NOON + timedelta(days=1))

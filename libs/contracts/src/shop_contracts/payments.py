@@ -76,6 +76,12 @@ class ChargeBalance(Message):
     group_id: str
     amount: int = Field(gt=0)
     currency: str
+    attempt: int | None = Field(
+        default=None,
+        ge=1,
+        description="Which attempt at this group's balance this ask is (1, then one more after each decline "
+        "orders heard of): an ask for an attempt payments already made is a copy and charges nothing.",
+    )
 
 
 class BalanceCharged(PaymentEvent):

@@ -995,7 +995,11 @@ async def _advance(uow: UnitOfWork, order: Row[Any], group: Row[Any]) -> None:
         await _set_group(uow, group.id, status=GroupStatus.AWAITING_BALANCE)
         uow.publish(
             payment_contracts.ChargeBalance(
-                order_id=order.id, group_id=group.id, amount=group.balance_amount, currency=order.currency
+                order_id=order.id,
+                group_id=group.id,
+                amount=group.balance_amount,
+                currency=order.currency,
+                attempt=group.balance_failures + 1,
             ),
             subject=order.id,
         )

@@ -43,7 +43,8 @@ async def on_charge_balance(
         order_id=message.order_id,
         group_id=message.group_id,
         amount=Money(message.amount, message.currency),
-        # When orders made the ask (the envelope's time): a copy of an ask already answered changes nothing.
+        attempt=message.attempt,
+        # Older producers do not number their asks: when orders made it (the envelope's time) tells instead.
         asked_at=uow.causation.time if uow.causation else None,
     )
 

@@ -201,24 +201,31 @@ def next_balance_attempt(attempts: Iterable[Payment]) -> Payment | int:
     return number + 1
 
 
-def answer_to_balance_ask(attempts: Sequence[Payment], *, asked_at: datetime | None) -> Payment | int:
-    """What an ask to charge a group's balance, made at ``asked_at``, does given the group's attempts.
+def answer_to_balance_ask(
+    attempts: Sequence[Payment], *, attempt: int | None = None, asked_at: datetime | None = None
+) -> Payment | int:
+    """What an ask to charge a group's balance does given the group's attempts: the attempt that already
+    answers it, or the number of a new attempt.
 
-    The attempt that already answers it, or the number of a new attempt. The one that succeeded answers
-    every ask (a group is charged once). After a decline, an ask made before the latest attempt was
-    recorded is the ask that attempt answered, or a copy of it (redelivered, re-published under another
-    message id, overtaken): orders asks again only once it heard the decline, so only an ask made after it
-    is a retry, with a new charge. Without ``asked_at`` every ask after a decline is a retry.
+    The one that succeeded answers every ask (a group is charged once). After a decline, an ask for an
+    ``attempt`` payments has made already is that attempt's ask or a copy of it (redelivered, re-published
+    under another message id, overtaken): orders asks for the next attempt only once it heard the decline.
+    An ask without a number (an older producer) is told by when it was made, ``asked_at``: one made before
+    the latest attempt was recorded is its ask or a copy. With neither, every ask after a decline is a retry.
     """
     decided = next_balance_attempt(attempts)
-    if isinstance(decided, Payment) or asked_at is None:
+    if isinstance(decided, Payment):
         return decided
     latest = max(
-        (attempt for attempt in attempts if attempt.balance is not None),
-        key=lambda attempt: attempt.balance.number if attempt.balance else 0,
+        (made for made in attempts if made.balance is not None),
+        key=lambda made: made.balance.number if made.balance else 0,
         default=None,
     )
-    if latest is not None and latest.recorded_at is not None and asked_at <= latest.recorded_at:
+    if latest is None or latest.balance is None:
+        return decided
+    if attempt is not None:
+        return latest if attempt <= latest.balance.number else decided
+    if asked_at is not None and latest.recorded_at is not None and asked_at <= latest.recorded_at:
         return latest
     return decided
 

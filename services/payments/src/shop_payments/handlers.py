@@ -138,18 +138,20 @@ async def charge_balance(
     order_id: str,
     group_id: str,
     amount: Money,
+    attempt: int | None = None,
     asked_at: datetime | None = None,
 ) -> Payment:
     """Charge a shipment group's balance off-session with the order's saved method, a new charge per attempt.
 
-    A group that was charged is never charged, nor told, again. After a decline, an ask made (``asked_at``)
-    after that attempt was recorded is a new attempt with its own step and PSP key (dunning retries, a
-    method the customer replaced); an ask made before it is the one that attempt answered, or a copy of it,
-    and changes nothing (see ``answer_to_balance_ask``).
+    A group that was charged is never charged, nor told, again. After a decline, an ask for a later
+    ``attempt`` than payments made is a new attempt with its own step and PSP key (dunning retries, a method
+    the customer replaced); an ask for one it made already is a copy and changes nothing. An ask without
+    an attempt number (an older producer) is told apart by when it was made, ``asked_at`` (see
+    ``answer_to_balance_ask``).
     """
     await repository.lock(uow.session, order_id=order_id, what=f"balance:{group_id}")
     attempts = await repository.balance_attempts(uow.session, order_id=order_id, group_id=group_id)
-    decided = answer_to_balance_ask(attempts, asked_at=asked_at)
+    decided = answer_to_balance_ask(attempts, attempt=attempt, asked_at=asked_at)
     if isinstance(decided, Payment):
         if decided.amount != amount:
             log.warning(
@@ -161,8 +163,8 @@ async def charge_balance(
             )
         await uow.commit()
         return decided
-    attempt = BalanceAttempt(group_id=group_id, number=decided)
-    step = balance_step(group_id=group_id, attempt=attempt.number)
+    made = BalanceAttempt(group_id=group_id, number=decided)
+    step = balance_step(group_id=group_id, attempt=made.number)
     method = await repository.saved_method(uow.session, order_id=order_id)
     if method is None:
         payment = Payment(
@@ -172,7 +174,7 @@ async def charge_balance(
             amount=amount,
             psp_reference=None,
             decline=Decline(NO_SAVED_METHOD, "The order has no saved payment method to charge."),
-            balance=attempt,
+            balance=made,
         )
     else:
         result = await psp.charge(
@@ -182,7 +184,7 @@ async def charge_balance(
             idempotency_key=idempotency_key(order_id=order_id, step=step),
             off_session=True,
         )
-        payment = _payment_from(result, order_id=order_id, step=step, amount=amount, balance=attempt)
+        payment = _payment_from(result, order_id=order_id, step=step, amount=amount, balance=made)
     await repository.add_payment(uow.session, payment)
     uow.publish(_balance_outcome(payment, group_id), subject=order_id)
     await uow.commit()
