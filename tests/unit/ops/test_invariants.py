@@ -377,3 +377,15 @@ def test_a_cancelled_group_has_no_live_fulfillment_order() -> None:
     assert invariants.cancelled_groups_stopped([cancelled], [stopped, other_group]) == []
     found = invariants.cancelled_groups_stopped([cancelled], [picking])
     assert [finding.message for finding in found] == ["group is cancelled, its fulfillment order is picked"]
+
+
+def test_each_shipments_units_are_committed_once_and_a_commit_on_its_way_is_not_a_finding_yet() -> None:
+    place = ("TEE", "seoul-1")
+    assert invariants.stock_committed_once({"o1": {place: 2}}, {"o1": {place: 2}}, in_flight=set()) == []
+    twice = invariants.stock_committed_once({"o1": {place: 2}}, {"o1": {place: 4}}, in_flight={"o1"})
+    assert [f.message for f in twice] == ["catalog committed 4 unit(s), orders' shipments took 2"]
+    assert invariants.stock_committed_once({"o1": {place: 2}}, {}, in_flight={"o1"}) == []
+    never = invariants.stock_committed_once({"o1": {place: 2}}, {}, in_flight=set())
+    assert [f.message for f in never] == ["catalog committed 0 unit(s), orders' shipments took 2"]
+    unasked = invariants.stock_committed_once({}, {"o2": {place: 1}}, in_flight=set())
+    assert [f.ids["order"] for f in unasked] == ["o2"]

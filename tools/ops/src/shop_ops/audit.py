@@ -216,6 +216,15 @@ async def _cancelled_groups_stopped(context: AuditContext) -> list[Finding]:
     return invariants.cancelled_groups_stopped(groups, shipments)
 
 
+@audit_check("shipments.stock_committed_once", "orders x catalog: each shipment's units committed once")
+async def _stock_committed_once(context: AuditContext) -> list[Finding]:
+    shipped, recent = await queries.shipped_by_order(
+        context.snapshots.connection("orders"), since=context.options.now - context.options.outbox_max_age
+    )
+    committed = await queries.committed_by_order(context.snapshots.connection("catalog"))
+    return invariants.stock_committed_once(shipped, committed, in_flight=recent)
+
+
 def _outbox_check(service: str) -> CheckFunction:
     async def check(context: AuditContext) -> list[Finding]:
         options = context.options

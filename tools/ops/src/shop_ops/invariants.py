@@ -299,6 +299,30 @@ def cancelled_groups_stopped(
     return findings
 
 
+def stock_committed_once(
+    shipped: Mapping[str, Mapping[tuple[str, str], int]],
+    committed: Mapping[str, Mapping[tuple[str, str], int]],
+    *,
+    in_flight: set[str],
+) -> list[Finding]:
+    """What catalog took off hand for an order is what its recorded shipments (and short picks) took: every
+    unit once, never twice, never left reserved. An order that asked lately may still have its commit on the
+    way: less committed than shipped is not a finding for it yet; more always is."""
+    findings = []
+    for order_id in sorted(set(shipped) | set(committed)):
+        asked, taken = shipped.get(order_id, {}), committed.get(order_id, {})
+        for sku, location in sorted(set(asked) | set(taken)):
+            wanted, got = asked.get((sku, location), 0), taken.get((sku, location), 0)
+            if got > wanted or (got < wanted and order_id not in in_flight):
+                findings.append(
+                    Finding(
+                        f"catalog committed {got} unit(s), orders' shipments took {wanted}",
+                        {"order": order_id, "sku": sku, "location": location},
+                    )
+                )
+    return findings
+
+
 def outbox_published(
     rows: Iterable[UnpublishedOutboxRow], *, now: datetime, max_age: timedelta
 ) -> list[Finding]:

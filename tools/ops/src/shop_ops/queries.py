@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -287,3 +288,53 @@ async def shipment_groups(connection: AsyncConnection) -> list[ShipmentGroupStat
         .order_by(groups.c.created_at, groups.c.id)
     )
     return [ShipmentGroupState(*row) for row in rows]
+
+
+Place = tuple[str, str]
+"""A SKU at a location."""
+
+
+async def committed_by_order(connection: AsyncConnection) -> dict[str, Counter[Place]]:
+    """Units catalog took off hand for each order's shipments, per SKU and location."""
+    table = catalog.reservations
+    rows = await connection.execute(
+        sa.select(table.c.order_id, table.c.sku, table.c.location, table.c.committed).where(
+            table.c.committed > 0
+        )
+    )
+    committed: dict[str, Counter[Place]] = {}
+    for order_id, sku, location, units in rows:
+        committed.setdefault(order_id, Counter())[(sku, location)] += int(units)
+    return committed
+
+
+async def shipped_by_order(
+    connection: AsyncConnection, *, since: datetime
+) -> tuple[dict[str, Counter[Place]], set[str]]:
+    """Units orders asked catalog to commit, per order, SKU and location: what each recorded shipment took
+    and what its pick was short (a group picked short of everything commits its short units alone); and the
+    orders that asked ``since`` (their commit may still be on its way)."""
+    groups = orders.shipment_groups
+    rows = await connection.execute(
+        sa.select(
+            groups.c.order_id,
+            groups.c.shipped_lines,
+            groups.c.short_lines,
+            groups.c.stock_committed_at,
+            groups.c.short_picked_at,
+        ).where(
+            sa.or_(
+                groups.c.stock_committed_at.is_not(None),
+                sa.and_(groups.c.short_picked_at.is_not(None), groups.c.status == "cancelled"),
+            )
+        )
+    )
+    shipped: dict[str, Counter[Place]] = {}
+    recent: set[str] = set()
+    for order_id, shipped_lines, short_lines, committed_at, short_at in rows:
+        units = shipped.setdefault(order_id, Counter())
+        for line in [*(shipped_lines or []), *(short_lines or [])]:
+            units[(line["sku"], line["location"])] += int(line["quantity"])
+        if max(time for time in (committed_at, short_at) if time is not None) >= since:
+            recent.add(order_id)
+    return shipped, recent
