@@ -426,3 +426,20 @@ async def test_a_return_received_twice_is_counted_in_once(catalog: Catalog) -> N
     await catalog.deliver(received, subject="returned-order")
     await catalog.deliver(received, subject="returned-order")  # re-published with a new id
     assert await catalog.stock(sku) == {SEOUL: (3, 0, 3)}
+
+
+async def test_a_partial_release_of_only_a_waiting_place_gives_it_back_once(catalog: Catalog) -> None:
+    """Part of an order cancelled while the rest shipped: its waiting pre-order is the only thing released
+    (no located units), told twice."""
+    sku, order_id = _fresh("PLACE-ONLY"), _fresh("place-only")
+    await catalog.product(sku)
+    await catalog.preorder_policy(sku)
+    await catalog.deliver(
+        contracts.ReserveStock(order_id=order_id, lines=[RequestedLine(sku=sku, quantity=1)]),
+        subject=order_id,
+    )
+    release = contracts.ReleaseStock(order_id=order_id, reason="delivery_time", lines=[])
+    await catalog.deliver(release, subject=order_id)
+    await catalog.deliver(release, subject=order_id)
+    assert await catalog.preorders(order_id) == [(1, "released")]
+    assert len(await catalog.published(contracts.StockReleased, order_id)) == 1

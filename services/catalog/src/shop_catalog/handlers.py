@@ -576,6 +576,9 @@ async def release_stock(
     change_id = None if only is None else release_key(reason, only)
     if change_id is None or wanted is None:
         first = await repository.mark_released(uow.session, order_id)
+    elif not wanted:
+        # Only waiting pre-order places go back: nothing located to record, and a copy finds them gone.
+        first = True
     else:
         first = await repository.record_change(
             uow.session, order_id=order_id, kind="release", change_id=change_id, units=wanted
@@ -618,7 +621,8 @@ async def release_stock(
     await _tell_availability(uow, set(given_back) | {sku for sku, _ in released})
     for sku in queues_moved:  # those behind the places given back may ship sooner
         await _tell_changed_ship_dates(uow, sku, reason="queue_moved")
-    uow.publish(contracts.StockReleased(order_id=order_id), subject=order_id)
+    if wanted or given_back or change_id is None:
+        uow.publish(contracts.StockReleased(order_id=order_id), subject=order_id)
     await uow.commit()
 
 
