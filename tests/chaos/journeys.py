@@ -340,3 +340,19 @@ def acted_in_states(journeys: Sequence[Journey]) -> dict[str, Counter[str]]:
         if journey.kind in CANCELLED:
             states.setdefault(journey.kind.value, Counter())[journey.acted_in] += 1
     return states
+
+
+def assert_all_ended(journeys: Sequence[Journey]) -> None:
+    """Fail with the first few journeys that did not end as their customer expects, and what each showed."""
+    failures = [
+        (
+            j.kind.value,
+            j.placed.id if j.placed else None,
+            j.failure,
+            j.view.get("status"),
+            j.view.get("payments"),
+            j.return_view.get("status"),
+        )
+        for j in journeys
+    ]
+    assert not failures, f"{len(failures)} journey(s) did not end as expected: {failures[:5]}"

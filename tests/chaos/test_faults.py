@@ -26,7 +26,7 @@ from shop_contracts.payments import PaymentSucceeded
 from shop_contracts.routing import COMMANDS_EXCHANGE, service_queue
 from shop_runtime.broker import declare_exchanges
 from tests.chaos.conftest import CHAOS_VHOST
-from tests.chaos.journeys import Driver, Kind, acted_in_states, bodies_for, mix
+from tests.chaos.journeys import Driver, Kind, acted_in_states, assert_all_ended, bodies_for, mix
 from tests.chaos.proxy import FlakyProxy
 from tests.chaos.reorder import DELIVERED, SHIPPED, Reorderer, routes_of
 from tests.chaos.report import REPORTS, ScenarioReport
@@ -499,18 +499,7 @@ async def test_12_messages_between_services_delayed_duplicated_and_reordered(
         report.notes.append(f"in-stock units available {available} of 1000, expected {1000 - kept}")
         report.notes.append(f"refunded twice {len(refunded_twice)}; parked {parked or 'none'}")
         result = audit(stack, report)
-        failures = [
-            (
-                j.kind.value,
-                j.placed.id if j.placed else None,
-                j.failure,
-                j.view.get("status"),
-                j.view.get("payments"),
-                j.return_view.get("status"),
-            )
-            for j in unfinished
-        ]
-        assert not failures, f"{len(failures)} journey(s) did not end as expected: {failures[:5]}"
+        assert_all_ended(unfinished)
         assert not charged_twice
         assert twice == 0
         assert not refunded_twice

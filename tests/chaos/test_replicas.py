@@ -13,7 +13,16 @@ import httpx
 import pytest
 
 from scripts.stack import SERVICES, Stack, replica_suffix
-from tests.chaos.journeys import CANCELLED, RETURNED, Driver, Kind, acted_in_states, bodies_for, mix
+from tests.chaos.journeys import (
+    CANCELLED,
+    RETURNED,
+    Driver,
+    Kind,
+    acted_in_states,
+    assert_all_ended,
+    bodies_for,
+    mix,
+)
 from tests.chaos.report import REPORTS, ScenarioReport
 from tests.chaos.shop import (
     assert_audit_clean,
@@ -168,18 +177,7 @@ async def test_11_soak_with_cancellations_returns_and_rolling_restarts(
     report.notes.append(f"audit exit {result.returncode}, violations {report.audit_violations}")
     report.seconds = time.monotonic() - started
     print(report.line())
-    failures = [
-        (
-            j.kind.value,
-            j.placed.id if j.placed else None,
-            j.failure,
-            j.view.get("status"),
-            j.view.get("payments"),
-            j.return_view.get("status"),
-        )
-        for j in unfinished
-    ]
-    assert not failures, f"{len(failures)} journey(s) did not end as expected: {failures[:5]}"
+    assert_all_ended(unfinished)
     assert_settled(settled)
     assert not charged_twice
     assert twice == 0

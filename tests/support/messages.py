@@ -83,6 +83,14 @@ async def send(
     envelope = Envelope.wrap(message, subject=subject, correlation_id=subject)
     if message_id is not None:
         envelope = envelope.model_copy(update={"id": message_id})
+    await publish_envelope(connection, message, envelope)
+    return envelope
+
+
+async def publish_envelope(
+    connection: AbstractRobustConnection, message: Message, envelope: Envelope
+) -> None:
+    """Publish ``envelope`` (of ``message``) on the message's exchange and routing key, as a relay would."""
     channel = await connection.channel(publisher_confirms=True)
     await declare_exchanges(channel)
     exchange = await channel.get_exchange(message.EXCHANGE)
@@ -98,7 +106,6 @@ async def send(
         routing_key=message.routing_key(),
     )
     await channel.close()
-    return envelope
 
 
 async def eventually(check: Callable[[], object], *, timeout: float = 10.0, interval: float = 0.05) -> None:

@@ -78,18 +78,18 @@ async def _send(shop: Shop, message: Message, order_id: str) -> None:
     await shop.dispatcher.dispatch(Envelope.wrap(message, subject=order_id, correlation_id=order_id))
 
 
-async def _confirmed_order(shop: Shop) -> tuple[str, str]:
-    """A confirmed order of 2 units; its id and the id of its shipment group."""
+async def _place(shop: Shop, sku: str, *, email: str, locale: str, quantity: int) -> str:
+    """Place an order through orders' own use case, as its HTTP route does; its id."""
+    key = str(uuid.uuid4())
     async with shop.database.unit_of_work() as uow:
-        key = str(uuid.uuid4())
         placed = await handlers.place_order(
             uow,
             checkout=handlers.Checkout(
                 idempotency_key=key,
-                email="arrival@example.com",
-                locale="en",
+                email=email,
+                locale=locale,
                 currency="KRW",
-                lines=[CheckoutLine(SKU, 2)],
+                lines=[CheckoutLine(sku, quantity)],
                 shipping_address=ADDRESS,
                 shipping_method="standard",
                 payment_token="tok_visa",
@@ -99,7 +99,12 @@ async def _confirmed_order(shop: Shop) -> tuple[str, str]:
             now=datetime.now(UTC),
             taxes=shop.settings.tax_table(),
         )
-    order_id = placed.order_id
+    return placed.order_id
+
+
+async def _confirmed_order(shop: Shop) -> tuple[str, str]:
+    """A confirmed order of 2 units; its id and the id of its shipment group."""
+    order_id = await _place(shop, SKU, email="arrival@example.com", locale="en", quantity=2)
     await _send(
         shop,
         catalog_contracts.StockReserved(
@@ -334,26 +339,7 @@ async def _confirmed_preorder(shop: Shop) -> tuple[str, int, int]:
             policy=PreorderPolicy(payment_mode="deposit", deposit_percent=30, cap=1000),
             version=1,
         )
-    async with shop.database.unit_of_work() as uow:
-        key = str(uuid.uuid4())
-        placed = await handlers.place_order(
-            uow,
-            checkout=handlers.Checkout(
-                idempotency_key=key,
-                email="preorder@example.com",
-                locale="ko",
-                currency="KRW",
-                lines=[CheckoutLine(PRE_SKU, 1)],
-                shipping_address=ADDRESS,
-                shipping_method="standard",
-                payment_token="tok_visa",
-                request={"key": key},
-            ),
-            shipping_rates=shop.settings.shipping_rates,
-            now=datetime.now(UTC),
-            taxes=shop.settings.tax_table(),
-        )
-    order_id = placed.order_id
+    order_id = await _place(shop, PRE_SKU, email="preorder@example.com", locale="ko", quantity=1)
     await _send(
         shop,
         catalog_contracts.StockReserved(

@@ -6,14 +6,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import aio_pika
 import httpx
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import Envelope, Message
 from shop_contracts.routing import service_queue
 from shop_payments.psp import SandboxCharge, SandboxPsp
-from shop_runtime.broker import declare_exchanges
+from tests.support.messages import publish_envelope
 from tests.support.services import drained
 
 
@@ -41,19 +40,5 @@ async def worker_idle() -> None:
 async def send_copy(connection: AbstractRobustConnection, message: Message, sent: Envelope) -> Envelope:
     """Publish ``sent`` again under a new message id, made when it was (a copy re-published by its sender)."""
     copy = sent.model_copy(update={"id": uuid.uuid4()})
-    channel = await connection.channel(publisher_confirms=True)
-    await declare_exchanges(channel)
-    exchange = await channel.get_exchange(message.EXCHANGE)
-    await exchange.publish(
-        aio_pika.Message(
-            copy.model_dump_json().encode(),
-            content_type="application/json",
-            message_id=str(copy.id),
-            type=copy.type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            headers={"correlation_id": copy.correlation_id},
-        ),
-        routing_key=message.routing_key(),
-    )
-    await channel.close()
+    await publish_envelope(connection, message, copy)
     return copy
