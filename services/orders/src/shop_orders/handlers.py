@@ -532,8 +532,8 @@ async def request_payment_on_terms(
     uow: UnitOfWork, *, order_id: str, payment_token: str, bank_transfer_reference: str | None
 ) -> None:
     """The customer pays an order on terms (or staff saw the bank transfer): payments captures what is due as
-    the order's one checkout step, so asking again re-tells the same outcome and never charges twice (in the
-    caller's unit of work)."""
+    the order's one checkout step, so asking again never charges twice; its outcome is told once, from the
+    transaction that recorded it (in the caller's unit of work)."""
     order = await repository.lock_order(uow.session, order_id)
     if order.payment_terms is None:
         raise OrderNotOnTerms(f"order {order_id} is not on payment terms", field="order_id")
