@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder chaos bench clean
+.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder chaos bench docs clean
 
 help:
 	@echo "make up    - install, migrate and run the whole shop on this machine (Ctrl-C stops it)"
@@ -22,6 +22,7 @@ help:
 	@echo "make audit - check the invariants across every service's database (read-only)"
 	@echo "make bench - the benchmark suite (S1-S4, memory, profiles) into var/bench/<time>/"
 	@echo "make chaos - fault injection against a whole running shop, on a private PostgreSQL and RabbitMQ it starts"
+	@echo "make docs  - regenerate docs/settings.md from the settings classes"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -75,6 +76,9 @@ audit: install
 contracts: install
 	$(PY) -m shop_contracts.schemas write
 	$(PY) -m shop_contracts.asyncapi > docs/asyncapi.json
+
+docs: install
+	$(PY) -m scripts.settings_doc > docs/settings.md
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var .mypy_cache .ruff_cache .pytest_cache

@@ -91,7 +91,7 @@ class OutboxRelay:
         """Publish every row waiting now, batch after batch; return how many were published (the bench's S3).
 
         One batch at a time, as ``run`` does. Claiming the next batch during the confirms' wait was tried
-        and taken back: see README, "Ordering"."""
+        and taken back: see docs/decisions.md, "Relay pipelining"."""
         published = 0
         while count := await self.publish_batch():
             published += count
