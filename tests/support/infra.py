@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import subprocess
 from typing import Any, TypeVar
 
 import asyncpg
@@ -14,9 +12,13 @@ from sqlalchemy.engine import make_url
 from shop_runtime.migrations import migrate
 from shop_runtime.service import ServiceDefinition
 from shop_runtime.settings import ServiceSettings
+from tests.support import servers
 
-POSTGRES = os.environ.get("SHOP_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432")
-RABBITMQ = os.environ.get("SHOP_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
+_servers = servers.SessionServers.configured(os.environ)
+POSTGRES = _servers.postgres
+RABBITMQ = _servers.rabbitmq
+"""The servers' URLs (no database, no vhost): SHOP_TEST_POSTGRES and SHOP_TEST_RABBITMQ, else loopback, until
+``use_servers`` points them at the session's (tests/support/servers.py decides)."""
 TEST_VHOST = os.environ.get("SHOP_TEST_VHOST", "shop_test")
 RUN_SUFFIX = os.environ.get("SHOP_TEST_RUN", "")
 """Set SHOP_TEST_RUN (and SHOP_TEST_VHOST, SHOP_TEST_PORT_BASE) to run two test sessions side by side."""
@@ -33,24 +35,31 @@ def database_url(service: str, suffix: str = "") -> str:
     return f"{POSTGRES}/shop_test_{service}{RUN_SUFFIX}{suffix}"
 
 
+def use_servers(session: servers.SessionServers) -> None:
+    """Point the URLs and ``run_rabbitmqctl`` at the session's servers, before any test reads them."""
+    global POSTGRES, RABBITMQ, _servers
+    POSTGRES, RABBITMQ, _servers = session.postgres, session.rabbitmq, session
+
+
 def rabbitmqctl() -> str:
-    return shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    """The machine's rabbitmqctl (the chaos suite's shared servers); tests use ``run_rabbitmqctl``."""
+    return servers.local_rabbitmqctl()
+
+
+def run_rabbitmqctl(*arguments: str, check: bool = True) -> str:
+    """rabbitmqctl on the session's RabbitMQ node: the machine's, or the same command in its container."""
+    return _servers.rabbitmqctl(*arguments, check=check)
 
 
 def reset_vhost(vhost: str = TEST_VHOST) -> None:
     """Start from an empty vhost: no queues or messages left by an earlier run."""
-    ctl = rabbitmqctl()
-    subprocess.run([ctl, "-q", "delete_vhost", vhost], capture_output=True, check=False)
-    subprocess.run([ctl, "-q", "add_vhost", vhost], capture_output=True, check=True)
-    subprocess.run(
-        [ctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        capture_output=True,
-        check=True,
-    )
+    run_rabbitmqctl("-q", "delete_vhost", vhost, check=False)
+    run_rabbitmqctl("-q", "add_vhost", vhost)
+    run_rabbitmqctl("-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
 
 
 def delete_vhost(vhost: str = TEST_VHOST) -> None:
-    subprocess.run([rabbitmqctl(), "-q", "delete_vhost", vhost], capture_output=True, check=False)
+    run_rabbitmqctl("-q", "delete_vhost", vhost, check=False)
 
 
 async def drop_database(url: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -66,12 +65,7 @@ async def running_service(
 
 def queue_depth(queue: str, vhost: str = infra.TEST_VHOST) -> int:
     """Ready plus unacknowledged messages in ``queue``: 0 means its consumer finished everything it got."""
-    listed = subprocess.run(
-        [infra.rabbitmqctl(), "-q", "list_queues", "-p", vhost, "--no-table-headers", "name", "messages"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    listed = infra.run_rabbitmqctl("-q", "list_queues", "-p", vhost, "--no-table-headers", "name", "messages")
     counts = dict(line.split("\t") for line in listed.splitlines() if "\t" in line)
     return int(counts.get(queue, "0"))
 
