@@ -443,3 +443,21 @@ async def test_a_partial_release_of_only_a_waiting_place_gives_it_back_once(cata
     await catalog.deliver(release, subject=order_id)
     assert await catalog.preorders(order_id) == [(1, "released")]
     assert len(await catalog.published(contracts.StockReleased, order_id)) == 1
+
+
+async def test_partial_releases_are_told_apart_by_their_ids_and_a_copy_of_one_changes_nothing(
+    catalog: Catalog,
+) -> None:
+    """Two partial releases of the same units for the same reason are two releases when their ids differ."""
+    sku, order_id = _fresh("REL-ID"), _fresh("rel-id")
+    await catalog.product(sku, stock={(sku, SEOUL): 5})
+    await catalog.deliver(
+        contracts.ReserveStock(order_id=order_id, lines=[RequestedLine(sku=sku, quantity=3)]),
+        subject=order_id,
+    )
+    one_unit = [LocatedLine(sku=sku, quantity=1, location=SEOUL)]
+    first = contracts.ReleaseStock(order_id=order_id, reason="other", lines=one_unit, release_id="r-1")
+    second = contracts.ReleaseStock(order_id=order_id, reason="other", lines=one_unit, release_id="r-2")
+    for release in (first, second, first, second):
+        await catalog.deliver(release, subject=order_id)
+    assert await catalog.stock(sku) == {SEOUL: (5, 1, 4)}

@@ -78,6 +78,11 @@ class ReleaseStock(CatalogCommand):
         default=None,
         description="Only these reserved units (part of an order cancelled); None releases everything held.",
     )
+    release_id: str | None = Field(
+        default=None,
+        description="Names a partial release: a second one with the same id changes nothing, whatever its "
+        "message id. Without it, partial releases of an order are told apart by their reason and units.",
+    )
 
 
 class CommitStock(CatalogCommand):

@@ -42,7 +42,9 @@ async def on_release_stock(message: contracts.ReleaseStock, uow: UnitOfWork, *, 
             for line in message.lines
         ]
     )
-    await handlers.release_stock(uow, order_id=message.order_id, only=only, reason=message.reason)
+    await handlers.release_stock(
+        uow, order_id=message.order_id, only=only, reason=message.reason, release_id=message.release_id
+    )
 
 
 async def on_commit_stock(message: contracts.CommitStock, uow: UnitOfWork, *, clock: Clock) -> None:

@@ -560,7 +560,12 @@ def _reject(
 
 
 async def release_stock(
-    uow: UnitOfWork, *, order_id: str, only: list[PlannedLine] | None = None, reason: str = ""
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    only: list[PlannedLine] | None = None,
+    reason: str = "",
+    release_id: str | None = None,
 ) -> None:
     """Give an order's reserved units and pre-order places back, once: a repeated release changes nothing
     and says nothing, whatever its message id.
@@ -573,7 +578,8 @@ async def release_stock(
     """
     await repository.lock_stock_order(uow.session, order_id)
     wanted = None if only is None else units_per_place(only)
-    change_id = None if only is None else release_key(reason, only)
+    # A partial release is recorded under the id its sender gave it, else under its reason and units.
+    change_id = None if only is None else release_id or release_key(reason, only)
     if change_id is None or wanted is None:
         first = await repository.mark_released(uow.session, order_id)
     elif not wanted:

@@ -288,7 +288,10 @@ async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[C
     if partial:
         uow.publish(
             catalog_contracts.ReleaseStock(
-                order_id=order.id, reason=reason, lines=[line for line in released if line.quantity > 0]
+                order_id=order.id,
+                reason=reason,
+                lines=[line for line in released if line.quantity > 0],
+                release_id=f"cancel:{order.id}",  # an order is cancelled once: one partial release
             ),
             subject=order.id,
         )
