@@ -178,7 +178,9 @@ def reservation(
     )
 
 
-def notification(order_id: str, template: str, *, at: datetime, sent: bool = True) -> sa.Insert:
+def notification(
+    order_id: str, template: str, *, at: datetime, sent: bool = True, superseded_by: str | None = None
+) -> sa.Insert:
     return sa.insert(notifications.notifications).values(
         id=uuid.uuid4(),
         source_message_id=uuid.uuid4(),
@@ -189,9 +191,10 @@ def notification(order_id: str, template: str, *, at: datetime, sent: bool = Tru
         recipient="buyer@example.com",
         subject=template,
         body="...",
-        status="sent" if sent else "pending",
+        status="superseded" if superseded_by else "sent" if sent else "pending",
+        superseded_by=superseded_by,
         created_at=at,
-        sent_at=at + timedelta(milliseconds=500) if sent else None,
+        sent_at=at + timedelta(milliseconds=500) if sent and not superseded_by else None,
     )
 
 

@@ -46,7 +46,12 @@ async def test_an_orders_timeline_merges_every_service_by_time(databases: Servic
     await databases.execute("catalog", rows.reservation("o-1", "SHIRT-M", 1, "committed", at=at(6.5)))
     await databases.execute("payments", *paid)
     await databases.execute("fulfillment", shipment, rows.fulfillment_event(fulfillment_id, "shipped", at(6)))
-    await databases.execute("notifications", rows.notification("o-1", "order_confirmed", at=at(3.2)))
+    await databases.execute(
+        "notifications",
+        rows.notification("o-1", "order_confirmed", at=at(3.2)),
+        # Its delivery was told first: the shipped email is never sent.
+        rows.notification("o-1", "order_shipped", at=at(7.5), superseded_by="order:o-1:shipment:f:delivered"),
+    )
 
     await databases.execute(
         "orders",
@@ -80,7 +85,9 @@ async def test_an_orders_timeline_merges_every_service_by_time(databases: Servic
         ("fulfillment", "shipped"),
         ("catalog", "reservation committed"),
         ("orders", "shipped"),
+        ("notifications", "order_shipped email not sent"),
     ]
+    assert "superseded by order:o-1:shipment:f:delivered" in output
     assert f"id={fulfillment_id}" in output
     assert "amount=39000 KRW" in output
 

@@ -180,10 +180,21 @@ async def _notifications_entries(snapshots: Snapshots, order_id: str) -> list[Ti
             table.c.channel,
             table.c.status,
             table.c.last_error,
+            table.c.superseded_by,
         ).where(table.c.order_id == order_id)
     )
     entries = []
-    for created, sent, template, channel, status, error in rows:
+    for created, sent, template, channel, status, error, superseded_by in rows:
+        if status == "superseded":  # a later step was told first: this one is never sent
+            entries.append(
+                TimelineEntry(
+                    created,
+                    "notifications",
+                    f"{template} {channel} not sent",
+                    f"superseded by {superseded_by}",
+                )
+            )
+            continue
         entries.append(TimelineEntry(created, "notifications", f"{template} {channel} queued"))
         if sent is not None:
             entries.append(TimelineEntry(sent, "notifications", f"{template} {channel} sent"))
