@@ -59,6 +59,7 @@ class UnitOfWork:
         self._inbox = inbox
         self.causation = causation
         self._outgoing: list[dict[str, object]] = []
+        self._after_commit: list[Callable[[], None]] = []
         self._session: AsyncSession | None = None
 
     @property
@@ -78,6 +79,7 @@ class UnitOfWork:
         session = self.session
         self._session = None
         self._outgoing.clear()
+        self._after_commit.clear()
         if session.in_transaction():
             await session.rollback()
         await session.close()
@@ -131,6 +133,11 @@ class UnitOfWork:
         )
         return result.first() is not None
 
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once this unit of work has committed, whoever commits it (a business metric counts
+        only what took effect); a rollback drops it."""
+        self._after_commit.append(action)
+
     async def commit(self) -> None:
         """Commit what the handler did (and its outbox rows); a second call has nothing left to commit."""
         session = self.session
@@ -141,9 +148,13 @@ class UnitOfWork:
             await session.execute(_write_and_notify(self._outbox), self._outgoing)
             self._outgoing.clear()
         await session.commit()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
 
     async def rollback(self) -> None:
         self._outgoing.clear()
+        self._after_commit.clear()
         await self.session.rollback()
 
 

@@ -166,9 +166,9 @@ async def cancel_order(
         assert requested is not None
         return _result(requested)
     result, counted = await _finish(uow, order, now=now)
-    await uow.commit()
     if counted:
-        ORDERS_CANCELLED.labels(reason).inc()
+        uow.after_commit(ORDERS_CANCELLED.labels(reason).inc)
+    await uow.commit()
     return result
 
 
@@ -222,9 +222,9 @@ async def _answered(uow: UnitOfWork, order: Row[Any], group_id: str, *, refused:
                     await _advance(uow, order, group)
         else:
             _, counted = await _finish(uow, order, now=now)
-    await uow.commit()
     if counted:
-        ORDERS_CANCELLED.labels(cancellation.reason).inc()
+        uow.after_commit(ORDERS_CANCELLED.labels(cancellation.reason).inc)
+    await uow.commit()
 
 
 async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[CancellationResult, bool]:

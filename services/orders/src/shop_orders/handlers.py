@@ -300,8 +300,8 @@ async def place_order(
         subject=order_id,
         correlation_id=order_id,
     )
+    uow.after_commit(ORDERS_PLACED.labels(priced.currency).inc)
     await uow.commit()
-    ORDERS_PLACED.labels(priced.currency).inc()
     return PlacedOrder(order_id=order_id, status=OrderStatus.PENDING.value, created=True)
 
 
@@ -428,8 +428,8 @@ async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: st
     if not can_move(OrderStatus(order.status), OrderStatus.REJECTED):
         return
     await _reject(uow, order, reason="out_of_stock", detail=detail)
+    uow.after_commit(ORDERS_REJECTED.labels("out_of_stock").inc)
     await uow.commit()
-    ORDERS_REJECTED.labels("out_of_stock").inc()
 
 
 async def confirm_paid_order(
@@ -474,9 +474,9 @@ async def confirm_paid_order(
         else:
             await _advance(uow, order, group)
     await _schedule_balances_due_by_the_clock(uow, order, preorder_lines, now=now, notice=balance_notice)
+    uow.after_commit(ORDERS_CONFIRMED.labels(order.currency).inc)
+    uow.after_commit(lambda: CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount))
     await uow.commit()
-    ORDERS_CONFIRMED.labels(order.currency).inc()
-    CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
     for line in preorder_lines:
         PREORDER_UNITS.inc(line.quantity)
 
@@ -626,8 +626,8 @@ async def reject_for_failed_payment(
         catalog_contracts.ReleaseStock(order_id=order_id, reason="payment_declined"), subject=order_id
     )
     await _reject(uow, order, reason="payment_declined", detail=f"{decline_code}: {message}")
+    uow.after_commit(ORDERS_REJECTED.labels("payment_declined").inc)
     await uow.commit()
-    ORDERS_REJECTED.labels("payment_declined").inc()
 
 
 async def receive_preorder_allocation(

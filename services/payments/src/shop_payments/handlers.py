@@ -126,8 +126,8 @@ async def capture_payment(
             replace=False,
         )
     uow.publish(_outcome(payment, step), subject=order_id)
+    uow.after_commit(lambda: _count_capture(payment, kind="deposit" if balance_later else "checkout"))
     await uow.commit()
-    _count_capture(payment, kind="deposit" if balance_later else "checkout")
     return payment
 
 
@@ -187,8 +187,8 @@ async def charge_balance(
         payment = _payment_from(result, order_id=order_id, step=step, amount=amount, balance=made)
     await repository.add_payment(uow.session, payment)
     uow.publish(_balance_outcome(payment, group_id), subject=order_id)
+    uow.after_commit(lambda: _count_capture(payment, kind="balance"))
     await uow.commit()
-    _count_capture(payment, kind="balance")
     return payment
 
 
@@ -239,9 +239,8 @@ async def refund_payment(
     )
     if created:
         uow.publish(_refund_issued(refund), subject=order_id)
+        uow.after_commit(lambda: _count_refund(refund))
     await uow.commit()
-    if created:
-        _count_refund(refund)
     return refund
 
 
@@ -293,9 +292,10 @@ async def refund_as_asked(
         await savepoint.commit()
         if created:
             uow.publish(_refund_issued(refund), subject=order_id)
-    await uow.commit()
     if refund is not None and created:
-        _count_refund(refund)
+        counted = refund
+        uow.after_commit(lambda: _count_refund(counted))
+    await uow.commit()
 
 
 def _count_capture(payment: Payment, *, kind: str) -> None:
