@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from shop_catalog import tables as catalog
 from shop_fulfillment import tables as fulfillment
 from shop_notifications import tables as notifications
-from shop_orders import tables as orders
+from shop_orders.core import tables as orders
 from shop_payments import tables as payments
 
 

@@ -18,7 +18,7 @@ from shop_ops.audit import AuditCheck, AuditContext, AuditOptions, run_checks
 from shop_ops.cli import run
 from shop_ops.databases import read_only_snapshots
 from shop_ops.invariants import Finding
-from shop_orders import tables as orders
+from shop_orders.core import tables as orders
 from shop_payments import tables as payments
 from tests.integration.ops import rows
 from tests.integration.ops.conftest import ServiceDatabases

@@ -24,11 +24,23 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import payments as payment_contracts
 from shop_contracts.values import LocatedLine, PreorderLine, PreorderPolicy
-from shop_orders import cancellations, consumers, handlers, returns
+from shop_orders import consumers
 from shop_orders.bootstrap import DEFINITION
-from shop_orders.domain import CheckoutLine, ReturnRefused
+from shop_orders.cancellation import handlers as cancellation
+from shop_orders.checkout import handlers as checkout
+from shop_orders.core.errors import ReturnRefused
+from shop_orders.core.pricing import CheckoutLine
+from shop_orders.core.tables import (
+    order_lines,
+    order_timeline,
+    orders,
+    outbox,
+    refund_outcomes,
+    shipment_groups,
+)
+from shop_orders.returns import handlers as returns
 from shop_orders.settings import OrdersSettings
-from shop_orders.tables import order_lines, order_timeline, orders, outbox, refund_outcomes, shipment_groups
+from shop_orders.variants import handlers as variants
 from shop_runtime.clock import SystemClock
 from shop_runtime.consumer import Dispatcher
 from shop_runtime.database import Database
@@ -60,7 +72,7 @@ async def shop() -> AsyncIterator[Shop]:
         subscriptions=consumers.subscriptions(clock=SystemClock(), settings=settings),
     )
     async with database.unit_of_work() as uow:
-        await handlers.upsert_catalog_variant(
+        await variants.upsert_catalog_variant(
             uow,
             sku=SKU,
             product_id="p-arr",
@@ -82,9 +94,9 @@ async def _place(shop: Shop, sku: str, *, email: str, locale: str, quantity: int
     """Place an order through orders' own use case, as its HTTP route does; its id."""
     key = str(uuid.uuid4())
     async with shop.database.unit_of_work() as uow:
-        placed = await handlers.place_order(
+        placed = await checkout.place_order(
             uow,
-            checkout=handlers.Checkout(
+            checkout=checkout.Checkout(
                 idempotency_key=key,
                 email=email,
                 locale=locale,
@@ -322,7 +334,7 @@ PRE_SKU = "ARR-PRE"
 async def _confirmed_preorder(shop: Shop) -> tuple[str, int, int]:
     """A confirmed deposit pre-order of 1 unit, waiting for stock; its id, the deposit and the balance."""
     async with shop.database.unit_of_work() as uow:
-        await handlers.upsert_catalog_variant(
+        await variants.upsert_catalog_variant(
             uow,
             sku=PRE_SKU,
             product_id="p-pre",
@@ -333,7 +345,7 @@ async def _confirmed_preorder(shop: Shop) -> tuple[str, int, int]:
             version=1,
         )
     async with shop.database.unit_of_work() as uow:
-        await handlers.upsert_preorder_policy(
+        await variants.upsert_preorder_policy(
             uow,
             sku=PRE_SKU,
             policy=PreorderPolicy(payment_mode="deposit", deposit_percent=30, cap=1000),
@@ -369,7 +381,7 @@ async def _confirmed_preorder(shop: Shop) -> tuple[str, int, int]:
 
 async def _cancel(shop: Shop, order_id: str) -> None:
     async with shop.database.unit_of_work() as uow:
-        await cancellations.cancel_order(
+        await cancellation.cancel_order(
             uow, order_id=order_id, reason="changed_mind", now=datetime.now(UTC), cancelled_by="customer"
         )
 

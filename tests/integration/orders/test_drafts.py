@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_orders.bootstrap import DEFINITION
-from shop_orders.tables import catalog_variants, outbox, scheduled_jobs
+from shop_orders.core.tables import catalog_variants, outbox, scheduled_jobs
 from shop_runtime.database import create_engine
 from tests.support import infra
 from tests.support.messages import eventually

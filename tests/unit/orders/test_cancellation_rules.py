@@ -7,22 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shop_orders.domain import (
-    DiscountCodeExpired,
-    DiscountCodeUsed,
-    GroupStatus,
-    NotCancellable,
-    OrderStatus,
+from shop_orders.cancellation.domain import (
     WinBack,
-    can_move,
-    check_discount_code,
-    discount_for,
-    discount_share,
     kept_deposit,
     plan_cancellation,
     refund_for_cancellation,
     win_back_outcome,
 )
+from shop_orders.core.domain import GroupStatus, OrderStatus, can_move
+from shop_orders.core.errors import DiscountCodeExpired, DiscountCodeUsed, NotCancellable
+from shop_orders.core.pricing import check_discount_code, discount_for, discount_share
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shop_orders.domain import (
+from shop_orders.customers.domain import (
     SCRYPT_N,
     email_key,
     hash_password,

@@ -6,12 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shop_orders.domain import (
-    NOT_YET_WITH_THE_WAREHOUSE,
-    GroupStatus,
-    charge_time_on_allocation,
-    reminder_time,
-)
+from shop_orders.core.domain import NOT_YET_WITH_THE_WAREHOUSE, GroupStatus
+from shop_orders.payment.domain import charge_time_on_allocation, reminder_time
 
 NOW = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)

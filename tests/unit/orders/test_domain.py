@@ -7,26 +7,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shop_contracts.values import EarlyBirdTier, PreorderPolicy
-from shop_orders.domain import (
+from shop_orders.core.domain import (
     CatalogVariant,
-    CheckoutLine,
-    DuplicateSku,
     GroupStatus,
-    NotSoldInCurrency,
     OrderStatus,
-    PlanLine,
-    UnknownShippingMethod,
-    UnknownSku,
     access_token,
     access_token_matches,
-    balance_for_units,
     can_move,
-    checkout_fingerprint,
     group_may_move,
+    status_after_shipments,
+)
+from shop_orders.core.errors import DuplicateSku, NotSoldInCurrency, UnknownShippingMethod, UnknownSku
+from shop_orders.core.pricing import (
+    CheckoutLine,
+    PlanLine,
+    balance_for_units,
+    checkout_fingerprint,
     included_tax,
     plan_checkout_charge,
     price_checkout,
-    status_after_shipments,
     tax_rate_for,
 )
 

@@ -6,17 +6,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shop_orders.domain import TaxTable
-from shop_orders.draft_pricing import (
+from shop_orders.core.domain import draft_token, draft_token_matches, payment_due_date
+from shop_orders.core.pricing import TaxTable
+from shop_orders.drafts.domain import (
     Discount,
     DraftLine,
     DraftTax,
     InvalidDraft,
     check_lines,
     draft_tax,
-    draft_token,
-    draft_token_matches,
-    payment_due_date,
     price_draft,
 )
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from shop_contracts.values import PreorderPolicy
-from shop_orders.domain import CatalogVariant, ExchangeRefused, check_exchange, exchange_difference
+from shop_orders.core.domain import CatalogVariant
+from shop_orders.core.errors import ExchangeRefused
+from shop_orders.returns.domain import check_exchange, exchange_difference
 
 PRODUCTS = {"TEE-M": "p1", "TEE-L": "p1", "CAP": "p2", "TEE-XL": "p1"}
 LARGE = CatalogVariant(sku="TEE-L", title="Tee L", prices={"KRW": 42000, "USD": 3200})

@@ -6,17 +6,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from shop_contracts.values import PreorderPolicy
-from shop_orders.domain import (
-    SoldPreorderLine,
+from shop_orders.core.domain import (
     access_token,
-    campaign_metrics,
     decision_token,
     decision_token_matches,
     needs_consent,
     promise_check_due,
     promised_ship_date,
-    rate,
 )
+from shop_orders.preorders.domain import SoldPreorderLine, campaign_metrics, rate
 
 ORDERED = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
 SECRET = "a-secret-of-sixteen-chars"

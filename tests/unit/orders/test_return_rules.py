@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shop_orders.domain import (
+from shop_orders.core.errors import ReturnRefused
+from shop_orders.returns.domain import (
     RETURN_REASONS,
     ReturnedUnits,
-    ReturnRefused,
     check_return_lines,
     refund_for_return,
     return_window_closes,

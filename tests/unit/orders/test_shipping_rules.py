@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from shop_orders.domain import (
+from shop_orders.core.errors import SameDayNotOffered, UnknownShippingMethod
+from shop_orders.core.pricing import (
     CheckoutLine,
     SameDayArea,
-    SameDayNotOffered,
     TaxTable,
-    UnknownShippingMethod,
     same_day_locations,
     shipping_price,
     shipping_quotes,

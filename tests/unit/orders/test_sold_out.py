@@ -7,14 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shop_contracts.values import PreorderPolicy
-from shop_orders.domain import (
-    Availability,
-    CatalogVariant,
-    CheckoutLine,
-    SoldOut,
-    price_checkout,
-    sold_out_reason,
-)
+from shop_orders.core.domain import Availability, CatalogVariant, sold_out_reason
+from shop_orders.core.errors import SoldOut
+from shop_orders.core.pricing import CheckoutLine, price_checkout
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 OPEN = PreorderPolicy(payment_mode="pay_now", cap=10, starts_at=NOW - timedelta(days=1))

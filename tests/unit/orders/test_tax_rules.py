@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from shop_orders.domain import (
-    ReturnedUnits,
-    order_tax,
-    refund_for_cancellation,
-    refund_for_return,
-    tax_share,
-)
+from shop_orders.cancellation.domain import refund_for_cancellation
+from shop_orders.core.pricing import order_tax, tax_share
+from shop_orders.returns.domain import ReturnedUnits, refund_for_return
 
 RATES = {"KR": 1000, "US-CA": 725, "US-NY": 400, "CA": 500, "CA-ON": 1300}
 ON_TOP = ["US", "CA"]

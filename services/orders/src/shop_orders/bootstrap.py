@@ -6,8 +6,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from shop_orders import api, consumers, customer_api, drafts_api, returns_api, tables
+from shop_orders import consumers
+from shop_orders.cancellation import api as cancellation_api
+from shop_orders.checkout import api as checkout_api
+from shop_orders.core import tables
+from shop_orders.customers import api as customer_api
+from shop_orders.drafts import api as drafts_api
+from shop_orders.preorders import api as preorders_api
+from shop_orders.promises import api as promises_api
+from shop_orders.returns import api as returns_api
 from shop_orders.settings import OrdersSettings
+from shop_orders.variants import api as variants_api
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
 from shop_runtime.scheduling import JobHandler
@@ -18,7 +27,16 @@ from shop_runtime.settings import ServiceSettings
 def create_http_app(settings: ServiceSettings) -> FastAPI:
     return create_app(
         title="orders (internal)",
-        routers=[api.router, customer_api.router, returns_api.router, drafts_api.router],
+        routers=[
+            checkout_api.router,
+            variants_api.router,
+            cancellation_api.router,
+            promises_api.router,
+            preorders_api.router,
+            customer_api.router,
+            returns_api.router,
+            drafts_api.router,
+        ],
         lifespan=service_lifespan(settings, DEFINITION.database),
         readiness_checks=SERVICE_READINESS,
     )

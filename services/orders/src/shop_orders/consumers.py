@@ -7,8 +7,19 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shop_contracts import catalog, fulfillment, notifications, payments
-from shop_orders import cancellations, drafts, handlers, promises, returns, shipments
+from shop_orders.cancellation import handlers as cancellation
+from shop_orders.checkout import handlers as checkout
+from shop_orders.core import groups
+from shop_orders.core import jobs as job_kinds
+from shop_orders.drafts import reservations
+from shop_orders.payment import balances, terms
+from shop_orders.payment import handlers as payment
+from shop_orders.preorders import handlers as preorders
+from shop_orders.promises import handlers as promises
+from shop_orders.returns import handlers as returns
 from shop_orders.settings import OrdersSettings
+from shop_orders.shipping import handlers as shipments
+from shop_orders.variants import handlers as variants
 from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import UnitOfWork
@@ -16,7 +27,7 @@ from shop_runtime.scheduling import JobHandler
 
 
 async def on_variant_updated(message: catalog.VariantUpdated, uow: UnitOfWork) -> None:
-    await handlers.upsert_catalog_variant(
+    await variants.upsert_catalog_variant(
         uow,
         sku=message.sku,
         product_id=message.product_id,
@@ -29,13 +40,13 @@ async def on_variant_updated(message: catalog.VariantUpdated, uow: UnitOfWork) -
 
 
 async def on_preorder_policy_updated(message: catalog.PreorderPolicyUpdated, uow: UnitOfWork) -> None:
-    await handlers.upsert_preorder_policy(
+    await variants.upsert_preorder_policy(
         uow, sku=message.sku, policy=message.policy, version=message.version
     )
 
 
 async def on_stock_availability_changed(message: catalog.StockAvailabilityChanged, uow: UnitOfWork) -> None:
-    await handlers.record_availability(
+    await variants.record_availability(
         uow,
         sku=message.sku,
         in_stock_units=message.in_stock_units,
@@ -49,15 +60,15 @@ async def on_stock_reserved(message: catalog.StockReserved, uow: UnitOfWork) -> 
     if message.exchange_id is not None:
         await returns.exchange_reserved(uow, return_id=message.exchange_id, lines=message.lines)
         return
-    if await drafts.is_draft_reservation(uow, message.order_id):
-        await drafts.record_reservation(
+    if await reservations.is_draft_reservation(uow, message.order_id):
+        await reservations.record_reservation(
             uow,
             reservation_id=message.order_id,
             lines=message.lines,
             preorder_places=len(message.preorder_lines),
         )
         return
-    await handlers.take_payment_for_reserved_stock(
+    await checkout.take_payment_for_reserved_stock(
         uow, order_id=message.order_id, lines=message.lines, preorder_lines=message.preorder_lines
     )
 
@@ -65,7 +76,7 @@ async def on_stock_reserved(message: catalog.StockReserved, uow: UnitOfWork) -> 
 async def on_preorder_allocated(
     message: catalog.PreorderAllocated, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
 ) -> None:
-    await handlers.receive_preorder_allocation(
+    await preorders.receive_preorder_allocation(
         uow,
         order_id=message.order_id,
         allocation_id=message.allocation_id,
@@ -86,18 +97,18 @@ async def on_stock_rejected(message: catalog.StockRejected, uow: UnitOfWork) -> 
             uow, return_id=message.exchange_id, detail=detail or message.reason
         )
         return
-    if await drafts.is_draft_reservation(uow, message.order_id):
-        await drafts.record_reservation_refused(
+    if await reservations.is_draft_reservation(uow, message.order_id):
+        await reservations.record_reservation_refused(
             uow, reservation_id=message.order_id, detail=detail or message.reason
         )
         return
-    await handlers.reject_for_missing_stock(uow, order_id=message.order_id, detail=detail or message.reason)
+    await checkout.reject_for_missing_stock(uow, order_id=message.order_id, detail=detail or message.reason)
 
 
 async def on_payment_succeeded(
     message: payments.PaymentSucceeded, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
 ) -> None:
-    await handlers.confirm_paid_order(
+    await payment.confirm_paid_order(
         uow,
         order_id=message.order_id,
         payment_id=message.payment_id,
@@ -108,13 +119,13 @@ async def on_payment_succeeded(
 
 
 async def on_payment_failed(message: payments.PaymentFailed, uow: UnitOfWork) -> None:
-    await handlers.reject_for_failed_payment(
+    await payment.reject_for_failed_payment(
         uow, order_id=message.order_id, decline_code=message.decline_code, message=message.message
     )
 
 
 async def on_balance_charged(message: payments.BalanceCharged, uow: UnitOfWork) -> None:
-    await handlers.release_paid_group(
+    await balances.release_paid_group(
         uow,
         order_id=message.order_id,
         group_id=message.group_id,
@@ -126,7 +137,7 @@ async def on_balance_charged(message: payments.BalanceCharged, uow: UnitOfWork) 
 async def on_balance_failed(
     message: payments.BalanceChargeFailed, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
 ) -> None:
-    await handlers.hold_unpaid_group(
+    await balances.hold_unpaid_group(
         uow,
         order_id=message.order_id,
         group_id=message.group_id,
@@ -142,11 +153,11 @@ async def on_balance_failed(
 async def on_payment_method_updated(
     message: payments.PaymentMethodUpdated, uow: UnitOfWork, *, clock: Clock
 ) -> None:
-    await handlers.retry_with_updated_method(uow, order_id=message.order_id, now=clock.now())
+    await balances.retry_with_updated_method(uow, order_id=message.order_id, now=clock.now())
 
 
 async def on_refund_issued(message: payments.RefundIssued, uow: UnitOfWork) -> None:
-    await handlers.record_refund(
+    await payment.record_refund(
         uow,
         order_id=message.order_id,
         event="refunded",
@@ -157,7 +168,7 @@ async def on_refund_issued(message: payments.RefundIssued, uow: UnitOfWork) -> N
 
 
 async def on_refund_rejected(message: payments.RefundRejected, uow: UnitOfWork) -> None:
-    await handlers.record_refund(
+    await payment.record_refund(
         uow,
         order_id=message.order_id,
         event="refund_rejected",
@@ -191,7 +202,7 @@ async def on_picked(message: fulfillment.FulfillmentPicked, uow: UnitOfWork, *, 
 async def on_fulfillment_cancelled(
     message: fulfillment.FulfillmentCancelled, uow: UnitOfWork, *, clock: Clock
 ) -> None:
-    await cancellations.fulfillment_cancelled(
+    await cancellation.fulfillment_cancelled(
         uow, order_id=message.order_id, group_id=message.group_id, now=clock.now()
     )
 
@@ -199,7 +210,7 @@ async def on_fulfillment_cancelled(
 async def on_fulfillment_cancel_refused(
     message: fulfillment.FulfillmentCancelRefused, uow: UnitOfWork, *, clock: Clock
 ) -> None:
-    await cancellations.fulfillment_refused(
+    await cancellation.fulfillment_refused(
         uow, order_id=message.order_id, group_id=message.group_id, status=message.status, now=clock.now()
     )
 
@@ -243,7 +254,7 @@ async def on_delivered(message: fulfillment.ShipmentDelivered, uow: UnitOfWork, 
 
 
 async def on_notification_sent(message: notifications.NotificationSent, uow: UnitOfWork) -> None:
-    await handlers.record_notification(
+    await groups.record_notification(
         uow, order_id=message.order_id, template=message.template, channel=message.channel
     )
 
@@ -324,7 +335,7 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
 
 
 async def run_retry_balance(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await handlers.retry_unpaid_balance(
+    await balances.retry_unpaid_balance(
         uow,
         order_id=payload["order_id"],
         group_id=payload["group_id"],
@@ -334,7 +345,7 @@ async def run_retry_balance(payload: dict[str, Any], uow: UnitOfWork, *, clock: 
 
 
 async def run_cancel_unpaid(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await handlers.cancel_unpaid_preorder(
+    await balances.cancel_unpaid_preorder(
         uow, order_id=payload["order_id"], group_id=payload["group_id"], now=clock.now()
     )
 
@@ -350,35 +361,35 @@ async def run_promise_check(payload: dict[str, Any], uow: UnitOfWork, *, clock: 
 
 
 async def run_charge_scheduled_balance(payload: dict[str, Any], uow: UnitOfWork) -> None:
-    await handlers.charge_scheduled_balance(uow, order_id=payload["order_id"], group_id=payload["group_id"])
+    await balances.charge_scheduled_balance(uow, order_id=payload["order_id"], group_id=payload["group_id"])
 
 
 async def run_remind_balance(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await handlers.remind_of_balance(
+    await balances.remind_of_balance(
         uow, order_id=payload["order_id"], group_id=payload["group_id"], now=clock.now()
     )
 
 
 async def run_remind_balance_when_ready(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await handlers.remind_of_balance_when_ready(
+    await balances.remind_of_balance_when_ready(
         uow, order_id=payload["order_id"], sku=payload["sku"], now=clock.now()
     )
 
 
 async def run_draft_reservation_lapses(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await drafts.lapse_reservation(
+    await reservations.lapse_reservation(
         uow, draft_id=payload["draft_id"], reservation_id=payload["reservation_id"], now=clock.now()
     )
 
 
 async def run_draft_expires(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await drafts.expire_draft(uow, draft_id=payload["draft_id"], now=clock.now())
+    await reservations.expire_draft(uow, draft_id=payload["draft_id"], now=clock.now())
 
 
 async def run_payment_overdue(
     payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock, token_secret: str
 ) -> None:
-    await handlers.mark_payment_overdue(
+    await terms.mark_payment_overdue(
         uow, order_id=payload["order_id"], now=clock.now(), token_secret=token_secret
     )
 
@@ -387,15 +398,15 @@ def jobs(*, clock: Clock, token_secret: str) -> dict[str, JobHandler]:
     """Orders' scheduled jobs by kind (balances due by the clock and their reminders, dunning retries and
     the end of the dunning period)."""
     return {
-        handlers.CHARGE_SCHEDULED_BALANCE: run_charge_scheduled_balance,
-        handlers.REMIND_BALANCE: functools.partial(run_remind_balance, clock=clock),
-        handlers.REMIND_BALANCE_WHEN_READY: functools.partial(run_remind_balance_when_ready, clock=clock),
-        handlers.RETRY_BALANCE: functools.partial(run_retry_balance, clock=clock),
-        handlers.CANCEL_UNPAID: functools.partial(run_cancel_unpaid, clock=clock),
-        handlers.PROMISE_CHECK: functools.partial(run_promise_check, clock=clock),
-        drafts.RESERVATION_LAPSES: functools.partial(run_draft_reservation_lapses, clock=clock),
-        drafts.DRAFT_EXPIRES: functools.partial(run_draft_expires, clock=clock),
-        handlers.PAYMENT_OVERDUE: functools.partial(
+        job_kinds.CHARGE_SCHEDULED_BALANCE: run_charge_scheduled_balance,
+        job_kinds.REMIND_BALANCE: functools.partial(run_remind_balance, clock=clock),
+        job_kinds.REMIND_BALANCE_WHEN_READY: functools.partial(run_remind_balance_when_ready, clock=clock),
+        job_kinds.RETRY_BALANCE: functools.partial(run_retry_balance, clock=clock),
+        job_kinds.CANCEL_UNPAID: functools.partial(run_cancel_unpaid, clock=clock),
+        job_kinds.PROMISE_CHECK: functools.partial(run_promise_check, clock=clock),
+        reservations.RESERVATION_LAPSES: functools.partial(run_draft_reservation_lapses, clock=clock),
+        reservations.DRAFT_EXPIRES: functools.partial(run_draft_expires, clock=clock),
+        job_kinds.PAYMENT_OVERDUE: functools.partial(
             run_payment_overdue, clock=clock, token_secret=token_secret
         ),
     }

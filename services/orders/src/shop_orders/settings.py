@@ -5,7 +5,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
-from shop_orders.domain import SameDayArea, TaxTable
+from shop_orders.core.pricing import SameDayArea, TaxTable
 from shop_runtime.settings import ServiceSettings
 
 

@@ -26,7 +26,7 @@ from shop_ops.rows import (
     SucceededPayments,
     UnpublishedOutboxRow,
 )
-from shop_orders import tables as orders
+from shop_orders.core import tables as orders
 from shop_payments import tables as payments
 
 WAITING_GROUP_STATUSES = (

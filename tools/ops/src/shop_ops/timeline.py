@@ -16,7 +16,7 @@ from shop_ops import queries
 from shop_ops.databases import DatabaseUnavailable, Snapshots
 from shop_ops.deadlines import saga_step
 from shop_ops.rows import OrderState
-from shop_orders import tables as orders
+from shop_orders.core import tables as orders
 from shop_payments import tables as payments
 
 SERVICE_ORDER = ("orders", "catalog", "payments", "fulfillment", "notifications")

@@ -1,0 +1,1 @@
+"""Cancellation: a customer or the shop cancels, the warehouse answers, refunds follow, a win-back offer."""

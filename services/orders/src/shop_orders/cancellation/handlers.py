@@ -1,0 +1,456 @@
+"""Cancelling an order (whole or what is not yet with the warehouse), the warehouse's answer, the refund that
+follows, and the win-back offer."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop_contracts import catalog as catalog_contracts
+from shop_contracts import fulfillment as fulfillment_contracts
+from shop_contracts import orders as contracts
+from shop_contracts import payments as payment_contracts
+from shop_contracts.values import Address, LocatedLine
+from shop_orders.cancellation.domain import (
+    CancellationResult,
+    kept_deposit,
+    plan_cancellation,
+    refund_for_cancellation,
+)
+from shop_orders.cancellation.queries import cancellation_result
+from shop_orders.core import repository
+from shop_orders.core.domain import (
+    ACCEPTED,
+    NOT_YET_WITH_THE_WAREHOUSE,
+    SHOP_BROKE_ITS_PROMISE,
+    GroupStatus,
+    OrderStatus,
+    can_move,
+    group_may_move,
+)
+from shop_orders.core.errors import NotCancellable
+from shop_orders.core.groups import advance, customer_of, groups_in, load_group, policy_of, set_group_status
+from shop_orders.core.jobs import CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE
+from shop_orders.core.metrics import ORDERS_CANCELLED
+from shop_orders.core.tables import (
+    cancellations,
+    discount_codes,
+    late_payments,
+    order_lines,
+    orders,
+    scheduled_jobs,
+    shipment_groups,
+    win_back_offer,
+)
+from shop_runtime import scheduling
+from shop_runtime.database import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The win-back discount offered after a cancellation; a percent of 0 offers none."""
+
+    discount_percent: int
+    valid_days: int
+
+
+async def cancel_order(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    reason: str,
+    now: datetime,
+    note: str | None = None,
+    cancelled_by: str = "shop",
+    offer: Offer | None = None,
+) -> CancellationResult:
+    """Cancel an order in whatever state it is, compensating what that state did.
+
+    pending / reserved: stock is released (a reservation landing later is released again) and a checkout
+    payment that succeeds later is refunded. confirmed: stock and pre-order places are released, captures
+    refunded per the policy. Groups with the warehouse are stopped through fulfillment, which refuses
+    once they are packed (then nothing is cancelled: a return is the way). Partially shipped: what has
+    not shipped is cancelled and refunded. A second request answers what the first did.
+    """
+    order = await repository.lock_order(uow.session, order_id)
+    earlier = await load_cancellation(uow, order_id)
+    if earlier is not None and earlier.status != "refused":
+        if earlier.cancelled_by == "shop" and cancelled_by != "shop":
+            raise NotCancellable(
+                f"the shop already cancelled this order ({earlier.reason})", field="order_id"
+            )
+        return cancellation_result(earlier)
+    groups = await groups_in(uow, order_id, *GroupStatus)
+    lines = await repository.lines_of(uow.session, order_id)
+    waiting = sum(
+        line.quantity - line.units_allocated - line.quantity_refunded
+        for line in lines
+        if line.kind == "preorder"
+    )
+    plan = plan_cancellation(
+        OrderStatus(order.status),
+        [(group.id, GroupStatus(group.status)) for group in groups],
+        waiting_units=max(waiting, 0),
+    )
+    offer = offer or Offer(discount_percent=0, valid_days=0)
+    values = {
+        "reason": reason,
+        "note": note,
+        "cancelled_by": cancelled_by,
+        "email": order.email,
+        "status": "requested",
+        "asked": plan.ask_fulfillment,
+        "awaiting": plan.ask_fulfillment,
+        "refused": [],
+        "refund": 0,
+        "offer_percent": offer.discount_percent,
+        "offer_days": offer.valid_days,
+        "requested_at": now,
+        "completed_at": None,
+    }
+    statement = insert(cancellations).values(order_id=order_id, **values)
+    await uow.session.execute(
+        statement.on_conflict_do_update(index_elements=[cancellations.c.order_id], set_=values)
+    )
+    await repository.add_to_timeline(
+        uow.session, order_id, "cancel_requested", reason=reason, by=cancelled_by, note=note
+    )
+    if plan.ask_fulfillment:
+        by_id = {group.id: group for group in groups}
+        for group_id in plan.ask_fulfillment:
+            group = by_id[group_id]
+            uow.publish(
+                fulfillment_contracts.CancelFulfillmentOrder(
+                    order_id=order_id,
+                    group_id=group_id,
+                    location=group.location,
+                    lines=[LocatedLine.model_validate(line) for line in group.lines],
+                    shipping_address=Address.model_validate(order.shipping_address),
+                    reason=reason,
+                ),
+                subject=order_id,
+            )
+        requested = await load_cancellation(uow, order_id)
+        await uow.commit()
+        assert requested is not None
+        return cancellation_result(requested)
+    result, counted = await _finish(uow, order, now=now)
+    if counted:
+        uow.after_commit(ORDERS_CANCELLED.labels(reason).inc)
+    await uow.commit()
+    return result
+
+
+async def fulfillment_cancelled(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
+    """Fulfillment stopped a group: once every group asked about has answered, finish the cancellation."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await load_group(uow, group_id)
+    # Fulfillment stops only what is unpacked; a group past that (or cancelled already) stays as it is.
+    if group is not None and group_may_move(GroupStatus(group.status), GroupStatus.CANCELLED):
+        await set_group_status(uow, group_id, status=GroupStatus.CANCELLED)
+        await repository.add_to_timeline(uow.session, order_id, "fulfillment_cancelled", group_id=group_id)
+    await _answered(uow, order, group_id, refused=False, now=now)
+
+
+async def fulfillment_refused(
+    uow: UnitOfWork, *, order_id: str, group_id: str, status: str, now: datetime
+) -> None:
+    """Fulfillment could not stop a group (the warehouse packed it): it ships; the answer is a return."""
+    order = await repository.lock_order(uow.session, order_id)
+    await repository.add_to_timeline(
+        uow.session, order_id, "cancel_refused_by_fulfillment", group_id=group_id, status=status
+    )
+    await _answered(uow, order, group_id, refused=True, now=now)
+
+
+async def _answered(uow: UnitOfWork, order: Row[Any], group_id: str, *, refused: bool, now: datetime) -> None:
+    cancellation = await load_cancellation(uow, order.id)
+    if cancellation is None or cancellation.status != "requested" or group_id not in cancellation.awaiting:
+        await uow.commit()
+        return
+    awaiting = [group for group in cancellation.awaiting if group != group_id]
+    refused_groups = [*cancellation.refused, group_id] if refused else list(cancellation.refused)
+    await uow.session.execute(
+        sa.update(cancellations)
+        .where(cancellations.c.order_id == order.id)
+        .values(awaiting=awaiting, refused=refused_groups)
+    )
+    counted = False
+    if not awaiting:
+        stopped = set(cancellation.asked) - set(refused_groups)
+        if refused_groups and not stopped:
+            await uow.session.execute(
+                sa.update(cancellations)
+                .where(cancellations.c.order_id == order.id)
+                .values(status="refused", completed_at=now)
+            )
+            await repository.add_to_timeline(uow.session, order.id, "cancel_refused", groups=refused_groups)
+            # Pre-order groups allocated while fulfillment was asked waited for this answer: they go on.
+            if OrderStatus(order.status) in ACCEPTED:
+                for group in await groups_in(uow, order.id, GroupStatus.AWAITING_CONFIRMATION):
+                    await advance(uow, order, group)
+        else:
+            _, counted = await _finish(uow, order, now=now)
+    if counted:
+        uow.after_commit(ORDERS_CANCELLED.labels(cancellation.reason).inc)
+    await uow.commit()
+
+
+async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[CancellationResult, bool]:
+    """Cancel every group not kept, release its stock and places, refund all but what is kept."""
+    cancellation = await load_cancellation(uow, order.id)
+    assert cancellation is not None
+    groups = await groups_in(uow, order.id, *GroupStatus)
+    released: list[LocatedLine] = []
+    for group in groups:
+        status = GroupStatus(group.status)
+        if status in NOT_YET_WITH_THE_WAREHOUSE:
+            await set_group_status(uow, group.id, status=GroupStatus.CANCELLED)
+            # Pending dunning retries need no cancelling: they find the group cancelled and do nothing.
+            for kind in (CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE):
+                await scheduling.cancel(uow.session, scheduled_jobs, key=f"{kind}:{group.id}", now=now)
+            released.extend(LocatedLine.model_validate(line) for line in group.lines)
+        elif status is GroupStatus.CANCELLED and group.id in cancellation.asked:
+            released.extend(LocatedLine.model_validate(line) for line in group.lines)
+    kept_groups = [
+        group
+        for group in await groups_in(uow, order.id, *GroupStatus)
+        if GroupStatus(group.status) is not GroupStatus.CANCELLED
+    ]
+    kept_units: Counter[str] = Counter()
+    for group in kept_groups:
+        for line in group.lines:
+            kept_units[line["sku"]] += int(line["quantity"])
+    lines = await repository.lines_of(uow.session, order.id)
+    kept_value = kept_deposits = 0
+    for line in lines:
+        cancelled_units = line.quantity - line.quantity_refunded - kept_units[line.sku]
+        kept_value += kept_units[line.sku] * line.unit_price
+        policy = policy_of(line) if line.kind == "preorder" else None
+        if (
+            policy is not None
+            and policy.payment_mode == "deposit"
+            and not policy.deposit_refundable
+            and cancellation.reason not in SHOP_BROKE_ITS_PROMISE
+        ):
+            kept_deposits += kept_deposit(
+                paid_now=line.paid_now, quantity=line.quantity, cancelled_units=cancelled_units
+            )
+        if cancelled_units > 0:
+            await uow.session.execute(
+                sa.update(order_lines)
+                .where(order_lines.c.order_id == order.id, order_lines.c.sku == line.sku)
+                .values(quantity_refunded=line.quantity_refunded + cancelled_units)
+            )
+    refund = refund_for_cancellation(
+        captured=order.captured,
+        refunded=order.refund_requested,
+        kept_value=kept_value,
+        subtotal=order.subtotal,
+        discount=order.discount,
+        shipping=order.shipping,
+        kept_deposits=kept_deposits,
+        tax_added=order.tax_added,
+    )
+    partial = bool(kept_groups)
+    reason = cancellation.reason
+    if partial:
+        uow.publish(
+            catalog_contracts.ReleaseStock(
+                order_id=order.id,
+                reason=reason,
+                lines=[line for line in released if line.quantity > 0],
+                release_id=f"cancel:{order.id}",  # an order is cancelled once: one partial release
+            ),
+            subject=order.id,
+        )
+        await move_on_if_all_left(uow, order)
+    else:
+        await repository.set_status(uow.session, order.id, OrderStatus.CANCELLED, reason=reason)
+        uow.publish(catalog_contracts.ReleaseStock(order_id=order.id, reason=reason), subject=order.id)
+    await request_refund(uow, order, refund, key=f"cancel:{order.id}", reason=reason)
+    code = await _issue_code(uow, order, cancellation, now=now)
+    outcome = "partially_cancelled" if partial else "cancelled"
+    await uow.session.execute(
+        sa.update(cancellations)
+        .where(cancellations.c.order_id == order.id)
+        .values(status=outcome, refund=refund, completed_at=now)
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order.id,
+        "partially_cancelled" if partial else "cancelled",
+        reason=reason,
+        refund=refund,
+        kept=kept_deposits,
+        discount_code=code.code if code else None,
+    )
+    uow.publish(
+        contracts.OrderCancelled(
+            order_id=order.id,
+            customer=customer_of(order),
+            reason=reason,
+            refund=refund,
+            currency=order.currency,
+            note=cancellation.note,
+            cancelled_by=cancellation.cancelled_by,
+            partial=partial,
+            discount_code=code.code if code else None,
+            discount_percent=code.percent_off if code else None,
+            discount_expires_at=code.expires_at if code else None,
+        ),
+        subject=order.id,
+    )
+    result = CancellationResult(order_id=order.id, status=outcome, reason=reason, refund=refund)
+    return result, True
+
+
+async def move_on_if_all_left(uow: UnitOfWork, order: Row[Any]) -> None:
+    """After part of an order was cancelled or short, it is partially fulfilled once the rest shipped."""
+    left = await units_left_to_ship(uow.session, order.id)
+    if left == 0 and can_move(OrderStatus(order.status), OrderStatus.PARTIALLY_FULFILLED):
+        await repository.set_status(uow.session, order.id, OrderStatus.PARTIALLY_FULFILLED)
+
+
+async def units_left_to_ship(session: AsyncSession, order_id: str) -> int:
+    """Units of the order neither shipped, delivered nor refunded."""
+    ordered: int = sum(
+        int(line.quantity - line.quantity_refunded) for line in await repository.lines_of(session, order_id)
+    )
+    gone: int = 0
+    rows = await session.execute(
+        sa.select(shipment_groups.c.lines).where(
+            shipment_groups.c.order_id == order_id,
+            shipment_groups.c.status.in_([GroupStatus.SHIPPED.value, GroupStatus.DELIVERED.value]),
+        )
+    )
+    for (group_lines,) in rows:
+        gone += sum(int(line["quantity"]) for line in group_lines)
+    return ordered - gone
+
+
+async def request_refund(uow: UnitOfWork, order: Row[Any], amount: int, *, key: str, reason: str) -> None:
+    """Ask payments for a refund (never more than captured and not yet refunded) and count it asked."""
+    amount = min(amount, order.captured - order.refund_requested)
+    if amount <= 0:
+        return
+    await uow.session.execute(
+        sa.update(orders)
+        .where(orders.c.id == order.id)
+        .values(refund_requested=orders.c.refund_requested + amount)
+    )
+    uow.publish(
+        payment_contracts.IssueRefund(
+            order_id=order.id, amount=amount, currency=order.currency, reason=reason, idempotency_key=key
+        ),
+        subject=order.id,
+    )
+
+
+async def refund_after_cancel(
+    uow: UnitOfWork, *, order_id: str, payment_id: str, amount: int, what: str
+) -> bool:
+    """A checkout payment or a balance that succeeded after the order (or its group) was cancelled: count
+    it captured and give it back at once. False when the order was not cancelled (nothing done)."""
+    order = await repository.lock_order(uow.session, order_id)
+    cancellation = await load_cancellation(uow, order_id)
+    if cancellation is None or cancellation.status not in ("cancelled", "partially_cancelled"):
+        return False
+    first = await uow.session.execute(
+        insert(late_payments)
+        .values(payment_id=payment_id, order_id=order_id, what=what, amount=amount)
+        .on_conflict_do_nothing()
+        .returning(late_payments.c.payment_id)
+    )
+    if first.first() is None:  # told again: counted and refunded already
+        await uow.commit()
+        return True
+    await uow.session.execute(
+        sa.update(orders).where(orders.c.id == order_id).values(captured=orders.c.captured + amount)
+    )
+    order = await repository.lock_order(uow.session, order_id)
+    await request_refund(
+        uow, order, amount, key=f"cancel:{order_id}:{what}:{payment_id}", reason=cancellation.reason
+    )
+    await repository.add_to_timeline(
+        uow.session, order_id, "late_payment_refunded", payment_id=payment_id, amount=amount, what=what
+    )
+    await uow.commit()
+    return True
+
+
+async def release_late_reservation(uow: UnitOfWork, *, order_id: str) -> bool:
+    """Stock reserved after the order was cancelled goes straight back. False when not cancelled."""
+    order = await repository.lock_order(uow.session, order_id)
+    if OrderStatus(order.status) is not OrderStatus.CANCELLED:
+        return False
+    await repository.add_to_timeline(uow.session, order_id, "late_reservation_released")
+    uow.publish(
+        catalog_contracts.ReleaseStock(order_id=order_id, reason=order.status_reason or "cancelled"),
+        subject=order_id,
+    )
+    await uow.commit()
+    return True
+
+
+async def _issue_code(
+    uow: UnitOfWork, order: Row[Any], cancellation: Row[Any], *, now: datetime
+) -> Row[Any] | None:
+    """A single-use discount code for a next order, when staff offer one and the customer or staff cancelled."""
+    if cancellation.offer_percent <= 0 or cancellation.cancelled_by == "shop":
+        return None
+    existing = (
+        await uow.session.execute(
+            sa.select(discount_codes).where(discount_codes.c.issued_for_order == order.id)
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    row = (
+        await uow.session.execute(
+            sa.insert(discount_codes)
+            .values(
+                code=f"BACK-{secrets.token_hex(5).upper()}",
+                email=order.email,
+                issued_for_order=order.id,
+                percent_off=cancellation.offer_percent,
+                expires_at=now + timedelta(days=cancellation.offer_days),
+            )
+            .returning(*discount_codes.c)
+        )
+    ).one()
+    return row
+
+
+async def current_offer(session: AsyncSession, default: Offer) -> Offer:
+    row = (await session.execute(sa.select(win_back_offer))).first()
+    if row is None:
+        return default
+    return Offer(discount_percent=row.discount_percent, valid_days=row.valid_days)
+
+
+async def set_offer(uow: UnitOfWork, offer: Offer) -> Offer:
+    """Staff switch the win-back discount on (a percent) or off (0)."""
+    values = {"discount_percent": offer.discount_percent, "valid_days": offer.valid_days}
+    statement = insert(win_back_offer).values(id=1, **values)
+    await uow.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[win_back_offer.c.id], set_={**values, "updated_at": sa.func.now()}
+        )
+    )
+    await uow.commit()
+    return offer
+
+
+async def load_cancellation(uow: UnitOfWork, order_id: str) -> Row[Any] | None:
+    return (
+        await uow.session.execute(sa.select(cancellations).where(cancellations.c.order_id == order_id))
+    ).first()

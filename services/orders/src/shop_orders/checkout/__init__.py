@@ -1,0 +1,1 @@
+"""Checkout: placing an order, and the saga's first steps (stock reserved or refused)."""

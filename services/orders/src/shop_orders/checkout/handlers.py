@@ -1,0 +1,337 @@
+"""Placing an order at checkout and the saga's next step: stock reserved (take the payment) or refused (reject)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from shop_contracts import catalog as catalog_contracts
+from shop_contracts import orders as contracts
+from shop_contracts import payments as payment_contracts
+from shop_contracts.values import (
+    Customer,
+    LocatedLine,
+    PreorderLine,
+    RequestedLine,
+)
+from shop_orders.core import repository
+from shop_orders.core.domain import (
+    GroupStatus,
+    OrderStatus,
+    bank_transfer_reference,
+    can_move,
+    promised_ship_date,
+)
+from shop_orders.core.errors import IdempotencyKeyReused
+from shop_orders.core.groups import add_group, policy_of, priced_line, reject_order
+from shop_orders.core.jobs import schedule_promise_check
+from shop_orders.core.metrics import ORDERS_PLACED, ORDERS_REJECTED
+from shop_orders.core.pricing import (
+    SAME_DAY,
+    CheckoutLine,
+    PlanLine,
+    SameDayArea,
+    TaxTable,
+    checkout_fingerprint,
+    discount_for,
+    order_tax,
+    plan_checkout_charge,
+    price_checkout,
+    same_day_locations,
+)
+from shop_orders.core.tables import (
+    order_lines,
+    orders,
+)
+from shop_orders.payment.handlers import confirm_on_terms
+from shop_runtime.database import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A storefront's checkout request, as orders needs it."""
+
+    idempotency_key: str
+    email: str
+    locale: str
+    currency: str
+    lines: list[CheckoutLine]
+    shipping_address: dict[str, Any]
+    shipping_method: str
+    payment_token: str
+    request: dict[str, Any]
+    """The request body as received, to recognise a retry of the same checkout."""
+    discount_code: str | None = None
+    customer_id: str | None = None
+    """The signed-in customer's account; None for a guest."""
+    stock_at_locations: dict[str, dict[str, int]] | None = None
+    """Available units by location and SKU as catalog showed them at checkout (for same-day delivery)."""
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order_id: str
+    status: str
+    created: bool
+
+
+async def place_order(
+    uow: UnitOfWork,
+    *,
+    checkout: Checkout,
+    shipping_rates: dict[str, dict[str, int]],
+    now: datetime,
+    free_shipping_over: dict[str, int] | None = None,
+    taxes: TaxTable | None = None,
+    same_day_areas: dict[str, list[SameDayArea]] | None = None,
+) -> PlacedOrder:
+    """Store a pending order priced from orders' own view of the catalog, then ask catalog for stock.
+
+    Needs no other service to be up: the saga continues from the outbox when they are.
+    """
+    fingerprint = checkout_fingerprint(checkout.request)
+    existing = await repository.order_by_idempotency_key(uow.session, checkout.idempotency_key)
+    if existing is not None:
+        if existing.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different checkout; use a new key for a new order",
+                field="header:Idempotency-Key",
+            )
+        return PlacedOrder(order_id=existing.id, status=existing.status, created=False)
+    variants = await repository.variants_by_sku(uow.session, [line.sku for line in checkout.lines])
+    priced = price_checkout(
+        currency=checkout.currency,
+        lines=checkout.lines,
+        variants=variants,
+        shipping_method=checkout.shipping_method,
+        shipping_rates=shipping_rates,
+        now=now,
+        free_shipping_over=free_shipping_over,
+    )
+    same_day_from = None
+    if checkout.shipping_method == SAME_DAY:
+        same_day_from = same_day_locations(
+            address=checkout.shipping_address,
+            lines=checkout.lines,
+            areas=same_day_areas or {},
+            preorder_skus={sku for sku, variant in variants.items() if variant.preorder_policy is not None},
+            stock=checkout.stock_at_locations,
+        )
+    order_id = str(uuid.uuid4())
+    discount = 0
+    if checkout.discount_code is not None:
+        percent_off = await repository.redeem_discount_code(
+            uow.session, code=checkout.discount_code, order_id=order_id, now=now
+        )
+        discount = discount_for(subtotal=priced.subtotal, percent_off=percent_off)
+    tax = order_tax(
+        address=checkout.shipping_address,
+        rates=taxes.rates if taxes else {},
+        added_on_top_countries=taxes.added_on_top_countries if taxes else frozenset(),
+        subtotal=priced.subtotal,
+        discount=discount,
+        shipping=priced.shipping,
+    )
+    tax_added = tax.amount if tax.added_on_top else 0
+    total = priced.total - discount + tax_added
+    await uow.session.execute(
+        sa.insert(orders).values(
+            id=order_id,
+            status=OrderStatus.PENDING.value,
+            email=checkout.email,
+            locale=checkout.locale,
+            currency=checkout.currency,
+            subtotal=priced.subtotal,
+            shipping=priced.shipping,
+            total=total,
+            discount=discount,
+            discount_code=checkout.discount_code,
+            tax_rate=tax.rate,
+            tax_added_on_top=tax.added_on_top,
+            tax_added=tax_added,
+            shipping_address=checkout.shipping_address,
+            shipping_method=checkout.shipping_method,
+            payment_token=checkout.payment_token,
+            idempotency_key=checkout.idempotency_key,
+            request_fingerprint=fingerprint,
+            customer_id=checkout.customer_id,
+            created_at=now,
+        )
+    )
+    await uow.session.execute(
+        sa.insert(order_lines),
+        [
+            {
+                "order_id": order_id,
+                "position": position,
+                "sku": line.sku,
+                "title": line.title,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "line_total": line.line_total,
+                "percent_off": line.percent_off,
+                "preorder_policy": line.preorder_policy.model_dump(mode="json")
+                if line.preorder_policy
+                else None,
+            }
+            for position, line in enumerate(priced.lines)
+        ],
+    )
+    await repository.add_to_timeline(uow.session, order_id, "placed", total=total, currency=priced.currency)
+    uow.publish(
+        contracts.OrderPlaced(
+            order_id=order_id,
+            customer=Customer(email=checkout.email, locale=checkout.locale),
+            currency=priced.currency,
+            lines=[
+                priced_line(line.sku, line.title, line.quantity, line.unit_price) for line in priced.lines
+            ],
+            total=total,
+        ),
+        subject=order_id,
+        correlation_id=order_id,
+    )
+    uow.publish(
+        catalog_contracts.ReserveStock(
+            order_id=order_id,
+            lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in checkout.lines],
+            customer_email=checkout.email,
+            only_at_one_of=same_day_from,
+        ),
+        subject=order_id,
+        correlation_id=order_id,
+    )
+    uow.after_commit(ORDERS_PLACED.labels(priced.currency).inc)
+    await uow.commit()
+    return PlacedOrder(order_id=order_id, status=OrderStatus.PENDING.value, created=True)
+
+
+async def take_payment_for_reserved_stock(
+    uow: UnitOfWork, *, order_id: str, lines: list[LocatedLine], preorder_lines: list[PreorderLine]
+) -> None:
+    """Stock is held and pre-orders have their places: charge what is due now and save the card for later."""
+    order = await repository.lock_order(uow.session, order_id)
+    if OrderStatus(order.status) is OrderStatus.CANCELLED:
+        # Cancelled before catalog answered: the reservation that landed after the cancel goes back.
+        await repository.add_to_timeline(uow.session, order_id, "late_reservation_released")
+        uow.publish(
+            catalog_contracts.ReleaseStock(order_id=order_id, reason=order.status_reason or "cancelled"),
+            subject=order_id,
+        )
+        await uow.commit()
+        return
+    if not can_move(OrderStatus(order.status), OrderStatus.RESERVED):
+        return
+    stored = {line.sku: line for line in await repository.lines_of(uow.session, order_id)}
+    waiting = {line.sku: line for line in preorder_lines}
+    current = await repository.variants_by_sku(uow.session, list(waiting)) if waiting else {}
+    plan = plan_checkout_charge(
+        [
+            PlanLine(
+                sku=sku,
+                quantity=line.quantity,
+                line_total=line.line_total,
+                preorder_policy=policy_of(line, current.get(sku)) if sku in waiting else None,
+            )
+            for sku, line in stored.items()
+        ],
+        shipping=order.shipping,
+        currency=order.currency,
+    )
+    for sku in stored:
+        values: dict[str, Any] = {"paid_now": plan.paid_now[sku], "balance": plan.balance[sku]}
+        if sku in waiting:
+            sold_under = policy_of(stored[sku], current.get(sku))
+            promised = promised_ship_date(sold_under, order.created_at)
+            values |= {
+                "kind": "preorder",
+                "preorder_policy": sold_under.model_dump(mode="json"),
+                "queue_position": waiting[sku].queue_position,
+                "expected_ship_date": waiting[sku].expected_ship_date,
+                "promised_ship_date": promised,
+            }
+            await schedule_promise_check(uow, order_id=order_id, sku=sku, promised=promised)
+        await uow.session.execute(
+            sa.update(order_lines)
+            .where(order_lines.c.order_id == order_id, order_lines.c.sku == sku)
+            .values(**values)
+        )
+    by_location: dict[str, list[LocatedLine]] = {}
+    for located in lines:
+        by_location.setdefault(located.location, []).append(located)
+    for location, located_lines in sorted(by_location.items()):
+        await add_group(
+            uow,
+            order_id,
+            kind="in_stock",
+            location=location,
+            lines=located_lines,
+            status=GroupStatus.RESERVED,
+        )
+    # A discount code comes off what is charged at checkout (never more than that charge). Tax added on top
+    # is charged in full at checkout, also the part of a pre-order's balance charged later.
+    discount = min(order.discount, plan.charged_now)
+    tax_added = order.tax_added
+    if order.tax_added_on_top and discount != order.discount:
+        tax_added = order_tax(
+            address=order.shipping_address,
+            rates={},
+            added_on_top_countries=[],
+            subtotal=order.subtotal,
+            discount=discount,
+            shipping=order.shipping,
+            fixed=(order.tax_rate, True),
+        ).amount
+    charged_now = plan.charged_now - discount + tax_added
+    await repository.set_status(
+        uow.session,
+        order_id,
+        OrderStatus.RESERVED,
+        charged_now=charged_now,
+        shipping_deferred=plan.shipping_deferred,
+        discount=discount,
+        total=order.subtotal + order.shipping - discount + tax_added,
+        tax_added=tax_added,
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order_id,
+        "stock_reserved",
+        lines=[line.model_dump() for line in lines],
+        preorder_lines=[line.model_dump(mode="json") for line in preorder_lines],
+    )
+    if order.payment_terms is not None:
+        # A draft completed on net or on-fulfillment terms: nothing is charged now; it is paid later.
+        await confirm_on_terms(uow, order_id)
+        await uow.commit()
+        return
+    uow.publish(
+        payment_contracts.CapturePayment(
+            order_id=order_id,
+            step="full",
+            amount=charged_now,
+            currency=order.currency,
+            payment_token=order.payment_token,
+            # Kept for every order: a later balance, or the price difference of an exchange, is charged
+            # off-session with it.
+            save_method=True,
+            balance_later=sum(plan.balance.values()) > 0,
+            bank_transfer_reference=bank_transfer_reference(order.payment_token),
+        ),
+        subject=order_id,
+    )
+    await uow.commit()
+
+
+async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: str) -> None:
+    """Not enough stock, or no pre-order place: reject; nothing was charged."""
+    order = await repository.lock_order(uow.session, order_id)
+    if not can_move(OrderStatus(order.status), OrderStatus.REJECTED):
+        return
+    await reject_order(uow, order, reason="out_of_stock", detail=detail)
+    uow.after_commit(ORDERS_REJECTED.labels("out_of_stock").inc)
+    await uow.commit()

@@ -1,0 +1,27 @@
+"""Orders' business counters, counted once the unit of work committed (the order-flow dashboard reads them)."""
+
+from __future__ import annotations
+
+from shop_runtime.metrics import business_counter
+
+# Business counters, counted once the unit of work committed (the order-flow dashboard reads them).
+ORDERS_PLACED = business_counter("shop_orders_placed", "Orders placed at checkout", ["currency"])
+
+
+ORDERS_CONFIRMED = business_counter(
+    "shop_orders_confirmed", "Orders whose checkout payment went through", ["currency"]
+)
+
+
+ORDERS_REJECTED = business_counter("shop_orders_rejected", "Orders rejected", ["reason"])
+
+
+ORDERS_CANCELLED = business_counter("shop_orders_cancelled", "Orders cancelled", ["reason"])
+
+
+CHARGED_AT_CHECKOUT = business_counter(
+    "shop_orders_charged_at_checkout_minor_units", "Money taken at checkout, in minor units", ["currency"]
+)
+
+
+PREORDER_UNITS = business_counter("shop_preorder_units", "Units accepted as pre-orders (in confirmed orders)")

@@ -1,0 +1,397 @@
+"""Orders' internal HTTP routes for draft orders: staff build, hold, invoice, duplicate, delete and mark paid;
+the customer opens the invoice and pays it with the link's token."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, Field, model_validator
+
+from shop_orders.core.domain import access_token, draft_token, draft_token_matches
+from shop_orders.core.errors import OrderError, OrderNotOnTerms
+from shop_orders.drafts import completion
+from shop_orders.drafts import handlers as drafts
+from shop_orders.drafts import queries as draft_queries
+from shop_orders.drafts.domain import Discount, DraftNotOpen, DraftNotReady, InvalidDraft, UnknownDraft
+from shop_orders.http import ERROR_STATUSES, AddressIn, PaymentIn, Strict
+from shop_orders.settings import OrdersSettings
+from shop_runtime.database import Database
+from shop_runtime.http import ClockDep, UnitOfWorkDep
+from shop_runtime.problems import Problem
+
+router = APIRouter()
+
+DRAFT_ERRORS = {
+    **ERROR_STATUSES,
+    UnknownDraft: (404, "unknown_draft"),
+    DraftNotOpen: (409, "draft_not_open"),
+    DraftNotReady: (409, "draft_not_ready"),
+    OrderNotOnTerms: (409, "order_not_payable"),
+    InvalidDraft: (422, "invalid_draft"),
+}
+
+
+def draft_problem(error: OrderError) -> Problem:
+    status, code = DRAFT_ERRORS.get(type(error), (422, "invalid_draft"))
+    errors = [{"field": error.field, "message": str(error)}] if error.field else None
+    return Problem(status, str(error), code=code, errors=errors)
+
+
+class DiscountIn(Strict):
+    kind: Literal["percent", "fixed"]
+    value: int = Field(ge=1, le=10**12, description="Percent (1-100) or an amount in minor units")
+    reason: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def percent_at_most_100(self) -> DiscountIn:
+        if self.kind == "percent" and self.value > 100:
+            raise ValueError("a percent discount is at most 100")
+        return self
+
+    def rule(self) -> Discount:
+        return Discount(kind=self.kind, value=self.value, reason=self.reason)
+
+
+class DraftLineIn(Strict):
+    sku: str | None = Field(default=None, min_length=1, max_length=64)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    quantity: int = Field(ge=1, le=1000)
+    unit_price: int | None = Field(default=None, ge=0, le=10**12, description="A custom line's price")
+    price_override: int | None = Field(default=None, ge=0, le=10**12)
+    discount: DiscountIn | None = None
+
+    @model_validator(mode="after")
+    def catalog_or_custom(self) -> DraftLineIn:
+        if self.sku is not None and (self.unit_price is not None or self.title is not None):
+            raise ValueError("a catalog line (sku) takes price_override, not title or unit_price")
+        if self.sku is None and (self.title is None or self.unit_price is None):
+            raise ValueError("a custom line (no sku) needs a title and a unit_price")
+        if self.sku is None and self.price_override is not None:
+            raise ValueError("price_override is for catalog lines; a custom line has its unit_price")
+        return self
+
+    def command(self) -> drafts.LineInput:
+        return drafts.LineInput(
+            quantity=self.quantity,
+            sku=self.sku,
+            title=self.title,
+            unit_price=self.unit_price,
+            price_override=self.price_override,
+            discount=self.discount.rule() if self.discount else None,
+        )
+
+
+class ShippingIn(Strict):
+    method: str | None = Field(default=None, min_length=1, max_length=32)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    price: int | None = Field(default=None, ge=0, le=10**12)
+
+    @model_validator(mode="after")
+    def method_or_custom(self) -> ShippingIn:
+        if (self.method is None) == (self.title is None or self.price is None):
+            raise ValueError("give a configured method, or a custom title and price")
+        if self.method is not None and (self.title is not None or self.price is not None):
+            raise ValueError("a configured method has its own title and price")
+        return self
+
+
+class PaymentTermsIn(Strict):
+    type: Literal["due_on_receipt", "net", "on_fulfillment"] = "due_on_receipt"
+    net_days: int | None = Field(default=None, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def net_needs_days(self) -> PaymentTermsIn:
+        if (self.type == "net") != (self.net_days is not None):
+            raise ValueError("net terms need net_days; other terms take none")
+        return self
+
+
+class DraftCustomerIn(Strict):
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    name: str = Field(min_length=1, max_length=200)
+    locale: Literal["ko", "en"] = "ko"
+
+
+class DraftChangesIn(Strict):
+    lines: list[DraftLineIn] | None = Field(default=None, min_length=1, max_length=50)
+    order_discount: DiscountIn | None = None
+    shipping: ShippingIn | None = None
+    shipping_address: AddressIn | None = None
+    payment_terms: PaymentTermsIn | None = None
+    reserve_until: AwareDatetime | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class DraftIn(DraftChangesIn):
+    customer_id: str | None = Field(default=None, min_length=1, max_length=64)
+    customer: DraftCustomerIn | None = None
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    lines: list[DraftLineIn] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def one_customer(self) -> DraftIn:
+        if (self.customer_id is None) == (self.customer is None):
+            raise ValueError("give customer_id (an existing customer) or customer (email, name, locale)")
+        return self
+
+
+class MarkPaidIn(Strict):
+    reference: str = Field(min_length=1, max_length=200, description="The bank transfer's reference")
+
+
+class DraftCheckoutIn(Strict):
+    payment: PaymentIn
+
+
+def _settings(request: Request) -> tuple[OrdersSettings, drafts.DraftSettings]:
+    settings: OrdersSettings = request.app.state.settings
+    return settings, drafts.DraftSettings(
+        shipping_rates=settings.shipping_rates,
+        taxes=settings.tax_table(),
+        expiry=timedelta(hours=settings.draft_expiry_hours),
+    )
+
+
+async def _view(request: Request, draft_id: str) -> dict[str, Any]:
+    """The draft as it is after a change committed (a committed unit of work does not read again)."""
+    settings: OrdersSettings = request.app.state.settings
+    database: Database = request.app.state.database
+    async with database.unit_of_work() as uow:
+        return await draft_queries.draft_view(uow, draft_id, taxes=settings.tax_table())
+
+
+def _reserve_until(value: datetime | None, now: datetime) -> datetime | None:
+    if value is not None and value <= now:
+        raise Problem(
+            422,
+            "reserve_until must be in the future",
+            code="validation_error",
+            errors=[{"field": "reserve_until", "message": "must be after now"}],
+        )
+    return value
+
+
+@router.post("/drafts", status_code=201)
+async def create_draft(body: DraftIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep) -> JSONResponse:
+    _, draft_settings = _settings(request)
+    now = clock.now()
+    terms = body.payment_terms or PaymentTermsIn()
+    try:
+        draft_id = await drafts.create_draft(
+            uow,
+            customer=drafts.CustomerInput(
+                customer_id=body.customer_id,
+                email=body.customer.email if body.customer else None,
+                name=body.customer.name if body.customer else None,
+                locale=body.customer.locale if body.customer else None,
+            ),
+            currency=body.currency,
+            lines=[line.command() for line in body.lines],
+            order_discount=body.order_discount.rule() if body.order_discount else None,
+            shipping=drafts.ShippingInput(**body.shipping.model_dump()) if body.shipping else None,
+            shipping_address=body.shipping_address.model_dump() if body.shipping_address else None,
+            payment_terms=terms.type,
+            net_days=terms.net_days,
+            reserve_until=_reserve_until(body.reserve_until, now),
+            note=body.note,
+            settings=draft_settings,
+            now=now,
+        )
+        view = await _view(request, draft_id)
+    except OrderError as error:
+        raise draft_problem(error) from error
+    return JSONResponse(jsonable_encoder(view), status_code=201, headers={"Location": f"/drafts/{draft_id}"})
+
+
+@router.get("/drafts")
+async def list_drafts(
+    request: Request,
+    uow: UnitOfWorkDep,
+    status: Literal["open", "completed", "deleted", "expired"] | None = None,
+    customer_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    settings, _ = _settings(request)
+    return await draft_queries.drafts_list(
+        uow, status=status, customer_id=customer_id, limit=limit, taxes=settings.tax_table()
+    )
+
+
+@router.get("/drafts/{draft_id}")
+async def get_draft(draft_id: str, request: Request, uow: UnitOfWorkDep) -> dict[str, Any]:
+    settings, _ = _settings(request)
+    try:
+        return await draft_queries.draft_view(uow, draft_id, taxes=settings.tax_table())
+    except OrderError as error:
+        raise draft_problem(error) from error
+
+
+@router.patch("/drafts/{draft_id}")
+async def update_draft(
+    draft_id: str, body: DraftChangesIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    _, draft_settings = _settings(request)
+    now = clock.now()
+    changes: dict[str, Any] = {}
+    given = body.model_fields_set
+    if "lines" in given:
+        if body.lines is None:
+            raise Problem(
+                422,
+                "lines cannot be null",
+                code="validation_error",
+                errors=[{"field": "lines", "message": "required"}],
+            )
+        changes["lines"] = [line.command() for line in body.lines]
+    if "order_discount" in given:
+        changes["order_discount"] = body.order_discount.rule() if body.order_discount else None
+    if "shipping" in given:
+        changes["shipping"] = drafts.ShippingInput(**body.shipping.model_dump()) if body.shipping else None
+    if "shipping_address" in given:
+        changes["shipping_address"] = body.shipping_address.model_dump() if body.shipping_address else None
+    if "payment_terms" in given:
+        terms = body.payment_terms or PaymentTermsIn()
+        changes["payment_terms"], changes["net_days"] = terms.type, terms.net_days
+    if "reserve_until" in given:
+        changes["reserve_until"] = _reserve_until(body.reserve_until, now)
+    if "note" in given:
+        changes["note"] = body.note
+    try:
+        await drafts.update_draft(uow, draft_id=draft_id, changes=changes, settings=draft_settings, now=now)
+        return await _view(request, draft_id)
+    except OrderError as error:
+        raise draft_problem(error) from error
+
+
+@router.delete("/drafts/{draft_id}")
+async def delete_draft(
+    draft_id: str, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    try:
+        await drafts.delete_draft(uow, draft_id=draft_id, now=clock.now())
+        return await _view(request, draft_id)
+    except OrderError as error:
+        raise draft_problem(error) from error
+
+
+@router.post("/drafts/{draft_id}/duplicate", status_code=201)
+async def duplicate_draft(
+    draft_id: str, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> JSONResponse:
+    _, draft_settings = _settings(request)
+    try:
+        copy_id = await drafts.duplicate_draft(
+            uow, draft_id=draft_id, settings=draft_settings, now=clock.now()
+        )
+        view = await _view(request, copy_id)
+    except OrderError as error:
+        raise draft_problem(error) from error
+    return JSONResponse(jsonable_encoder(view), status_code=201, headers={"Location": f"/drafts/{copy_id}"})
+
+
+@router.post("/drafts/{draft_id}/invoice")
+async def send_invoice(
+    draft_id: str, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    """Email the invoice with its checkout link (sending again sends another email with the same link)."""
+    settings, draft_settings = _settings(request)
+    try:
+        await drafts.send_invoice(
+            uow,
+            draft_id=draft_id,
+            token=draft_token(settings.access_token_secret, draft_id),
+            settings=draft_settings,
+            now=clock.now(),
+        )
+        return await _view(request, draft_id)
+    except OrderError as error:
+        raise draft_problem(error) from error
+
+
+@router.post("/drafts/{draft_id}/complete")
+async def complete_on_terms(
+    draft_id: str, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    """Complete a draft on net or on-fulfillment terms into an order that ships before it is paid."""
+    settings, draft_settings = _settings(request)
+    try:
+        completed = await completion.complete_on_terms(
+            uow, draft_id=draft_id, settings=draft_settings, now=clock.now()
+        )
+    except OrderError as error:
+        raise draft_problem(error) from error
+    return _completed(settings, draft_id, completed)
+
+
+@router.post("/drafts/{draft_id}/mark-paid")
+async def mark_as_paid(
+    draft_id: str, body: MarkPaidIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    settings, draft_settings = _settings(request)
+    try:
+        completed = await completion.mark_as_paid(
+            uow, draft_id=draft_id, reference=body.reference, settings=draft_settings, now=clock.now()
+        )
+    except OrderError as error:
+        raise draft_problem(error) from error
+    return _completed(settings, draft_id, completed)
+
+
+def _check_token(settings: OrdersSettings, draft_id: str, token: str | None) -> None:
+    if token is None or not draft_token_matches(settings.access_token_secret, draft_id, token):
+        # The same answer as for a draft that does not exist: a wrong token learns nothing.
+        raise Problem(404, f"no draft order {draft_id}", code="unknown_draft")
+
+
+@router.get("/drafts/{draft_id}/invoice")
+async def view_invoice(
+    draft_id: str,
+    request: Request,
+    uow: UnitOfWorkDep,
+    x_draft_token: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    settings, _ = _settings(request)
+    _check_token(settings, draft_id, x_draft_token)
+    try:
+        return draft_queries.invoice_view(
+            await draft_queries.draft_view(uow, draft_id, taxes=settings.tax_table())
+        )
+    except OrderError as error:
+        raise draft_problem(error) from error
+
+
+@router.post("/drafts/{draft_id}/checkout", status_code=202)
+async def pay_invoice(
+    draft_id: str,
+    body: DraftCheckoutIn,
+    request: Request,
+    uow: UnitOfWorkDep,
+    clock: ClockDep,
+    x_draft_token: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    settings, draft_settings = _settings(request)
+    _check_token(settings, draft_id, x_draft_token)
+    try:
+        completed = await completion.complete_with_card(
+            uow, draft_id=draft_id, payment_token=body.payment.token, settings=draft_settings, now=clock.now()
+        )
+    except OrderError as error:
+        raise draft_problem(error) from error
+    return JSONResponse(
+        _completed(settings, draft_id, completed),
+        status_code=202,
+        headers={"Idempotent-Replayed": str(not completed.created).lower()},
+    )
+
+
+def _completed(settings: OrdersSettings, draft_id: str, completed: completion.Completed) -> dict[str, Any]:
+    return {
+        "draft_id": draft_id,
+        "order_id": completed.order_id,
+        "status": completed.status,
+        "access_token": access_token(settings.access_token_secret, completed.order_id),
+    }

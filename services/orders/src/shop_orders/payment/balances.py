@@ -1,0 +1,468 @@
+"""Pre-order balances: scheduling the charge and its reminder, charging, holding a group whose balance failed,
+retrying with an updated method, releasing a paid group, and cancelling when the balance stays unpaid."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from shop_contracts import orders as contracts
+from shop_contracts.values import LocatedLine
+from shop_orders.cancellation import handlers as cancellation
+from shop_orders.core import repository
+from shop_orders.core.domain import (
+    ACCEPTED,
+    UNALLOCATED,
+    GroupStatus,
+    OrderStatus,
+)
+from shop_orders.core.groups import (
+    add_group,
+    advance,
+    customer_of,
+    groups_in,
+    load_group,
+    policy_of,
+    release_group,
+    set_group_status,
+    sku_of,
+)
+from shop_orders.core.jobs import (
+    CANCEL_UNPAID,
+    CHARGE_SCHEDULED_BALANCE,
+    REMIND_BALANCE,
+    REMIND_BALANCE_WHEN_READY,
+    RETRY_BALANCE,
+)
+from shop_orders.core.tables import (
+    order_lines,
+    orders,
+    scheduled_jobs,
+)
+from shop_orders.payment.domain import charge_time_on_allocation, reminder_time
+from shop_runtime import scheduling
+from shop_runtime.database import UnitOfWork
+from shop_runtime.preorder_pricing import balance_due_at
+
+
+async def release_paid_group(
+    uow: UnitOfWork, *, order_id: str, group_id: str, payment_id: str, amount: int
+) -> None:
+    """A group's balance is paid: it may ship."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await load_group(uow, group_id)
+    if group is not None and GroupStatus(group.status) is GroupStatus.CANCELLED:
+        await cancellation.refund_after_cancel(
+            uow, order_id=order_id, payment_id=payment_id, amount=amount, what=f"balance:{group_id}"
+        )
+        return
+    if group is None or GroupStatus(group.status) not in (
+        GroupStatus.AWAITING_BALANCE,
+        GroupStatus.BALANCE_FAILED,
+    ):
+        return
+    await uow.session.execute(
+        sa.update(orders).where(orders.c.id == order_id).values(captured=orders.c.captured + amount)
+    )
+    await repository.add_to_timeline(
+        uow.session, order_id, "balance_charged", group_id=group_id, payment_id=payment_id, amount=amount
+    )
+    uow.publish(
+        contracts.OrderBalanceCharged(
+            order_id=order_id,
+            customer=customer_of(order),
+            group_id=group_id,
+            amount=amount,
+            currency=order.currency,
+            expected_ship_date=group.expected_ship_date,
+        ),
+        subject=order_id,
+    )
+    if group.location == UNALLOCATED:  # charged by the clock before its units arrived
+        await set_group_status(uow, group.id, status=GroupStatus.PAID_AWAITING_STOCK)
+    else:
+        await release_group(uow, order, group)
+    for waiting in await groups_in(uow, order_id, GroupStatus.AWAITING_LINE_BALANCE):
+        if sku_of(waiting) == sku_of(group):
+            await release_group(uow, order, waiting)
+    await uow.commit()
+
+
+async def hold_unpaid_group(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    group_id: str,
+    decline_code: str,
+    message: str,
+    requires_action: bool,
+    now: datetime,
+    retry_after: timedelta,
+    dunning_period: timedelta,
+) -> None:
+    """A group's balance could not be charged: hold it, tell the customer how to fix it, try again later,
+    and cancel the pre-order if it is still unpaid when the dunning period ends."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await load_group(uow, group_id)
+    if group is None or GroupStatus(group.status) is not GroupStatus.AWAITING_BALANCE:
+        return
+    failures = group.balance_failures + 1
+    first_failed_at = group.first_failed_at or now
+    await set_group_status(
+        uow,
+        group_id,
+        status=GroupStatus.BALANCE_FAILED,
+        balance_failures=failures,
+        first_failed_at=first_failed_at,
+    )
+    give_up_at = first_failed_at + dunning_period
+    retry_at = now + retry_after
+    await repository.add_to_timeline(
+        uow.session,
+        order_id,
+        "balance_failed",
+        group_id=group_id,
+        decline_code=decline_code,
+        message=message,
+        requires_action=requires_action,
+    )
+    if retry_at < give_up_at:
+        await scheduling.schedule(
+            uow.session,
+            scheduled_jobs,
+            kind=RETRY_BALANCE,
+            key=f"{RETRY_BALANCE}:{group_id}:{failures}",
+            due_at=retry_at,
+            payload={"order_id": order_id, "group_id": group_id, "give_up_at": give_up_at.isoformat()},
+        )
+    await scheduling.schedule(
+        uow.session,
+        scheduled_jobs,
+        kind=CANCEL_UNPAID,
+        key=f"{CANCEL_UNPAID}:{group_id}",
+        due_at=give_up_at,
+        payload={"order_id": order_id, "group_id": group_id},
+    )
+    uow.publish(
+        contracts.OrderBalanceChargeFailed(
+            order_id=order_id,
+            customer=customer_of(order),
+            group_id=group_id,
+            amount=group.balance_amount,
+            currency=order.currency,
+            reason=decline_code,
+            requires_action=requires_action,
+            retry_at=retry_at if retry_at < give_up_at else None,
+        ),
+        subject=order_id,
+    )
+    await uow.commit()
+
+
+class BalanceChargeInFlight(Exception):
+    """Raised from a scheduled job to run it again later."""
+
+
+async def retry_unpaid_balance(
+    uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime, give_up_at: datetime
+) -> None:
+    """Dunning: charge a held group's balance again (payments makes it a new attempt). A retry that comes
+    due only after the dunning period ended does nothing: the cancellation job decides then."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await load_group(uow, group_id)
+    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_FAILED or now >= give_up_at:
+        return
+    await repository.add_to_timeline(uow.session, order_id, "balance_retried", group_id=group_id)
+    await advance(uow, order, group)
+    await uow.commit()
+
+
+async def charge_scheduled_balance(uow: UnitOfWork, *, order_id: str, group_id: str) -> None:
+    """A group's balance is due by the clock: charge it off-session now, whether or not its units arrived."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await load_group(uow, group_id)
+    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_SCHEDULED:
+        return
+    await repository.add_to_timeline(uow.session, order_id, "balance_due", group_id=group_id)
+    await advance(uow, order, group)
+    await uow.commit()
+
+
+async def remind_of_balance(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
+    """Tell the customer a group's balance will be charged soon (what, when, where to change the card).
+    A reminder that comes due only when the charge is due too says nothing: there is no time left to act."""
+    order = await repository.lock_order(uow.session, order_id)
+    group = await load_group(uow, group_id)
+    if (
+        group is None
+        or GroupStatus(group.status) is not GroupStatus.BALANCE_SCHEDULED
+        or group.balance_due_at is None
+        or group.balance_due_at <= now
+    ):
+        return
+    await _remind(
+        uow,
+        order,
+        line_sku=sku_of(group),
+        group_id=group_id,
+        amount=group.balance_amount,
+        charge_at=group.balance_due_at,
+        now=now,
+    )
+    await uow.commit()
+
+
+async def remind_of_balance_when_ready(uow: UnitOfWork, *, order_id: str, sku: str, now: datetime) -> None:
+    """A day before a pre-order line's goods are expected, tell the customer its balance (due when they are
+    ready) will be charged then, so the charge can run as soon as they are allocated."""
+    order = await repository.lock_order(uow.session, order_id)
+    if OrderStatus(order.status) not in ACCEPTED:
+        return
+    line = next((line for line in await repository.lines_of(uow.session, order_id) if line.sku == sku), None)
+    if line is None or line.units_allocated >= line.quantity or line.balance_assigned >= line.balance:
+        return
+    if line.expected_ship_date is None:  # the date was withdrawn since: the reminder goes at allocation
+        return
+    amount = line.balance - line.balance_assigned + (order.shipping if order.shipping_deferred else 0)
+    expected_at = _expected_moment(line.expected_ship_date)
+    await _remind(
+        uow,
+        order,
+        line_sku=sku,
+        group_id=None,
+        amount=amount,
+        charge_at=expected_at,
+        now=now,
+        when_ready=True,
+    )
+    await uow.commit()
+
+
+async def retry_with_updated_method(uow: UnitOfWork, *, order_id: str, now: datetime) -> None:
+    """The customer replaced the order's payment method: charge every held balance again now instead of
+    waiting for the next dunning retry, which is cancelled (a decline schedules the next one)."""
+    order = await repository.lock_order(uow.session, order_id)
+    await repository.add_to_timeline(uow.session, order_id, "payment_method_updated")
+    for group in await groups_in(uow, order_id, GroupStatus.BALANCE_FAILED):
+        await scheduling.cancel(
+            uow.session, scheduled_jobs, key=f"{RETRY_BALANCE}:{group.id}:{group.balance_failures}", now=now
+        )
+        await repository.add_to_timeline(
+            uow.session, order_id, "balance_retried", group_id=group.id, cause="payment_method_updated"
+        )
+        await advance(uow, order, group)
+    await uow.commit()
+
+
+async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
+    """The dunning period ended and the balance is still unpaid: cancel, so the unit goes to the next in line."""
+    group = await load_group(uow, group_id)
+    if group is not None and GroupStatus(group.status) is GroupStatus.AWAITING_BALANCE:
+        # A last charge attempt is under way: decide when its outcome is known (the job runs again).
+        raise BalanceChargeInFlight(f"group {group_id} has a balance charge in flight")
+    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_FAILED:
+        return
+
+    await cancellation.cancel_order(uow, order_id=order_id, reason="balance_unpaid", now=now)
+
+
+async def schedule_balances_due_by_the_clock(
+    uow: UnitOfWork, order: Row[Any], lines: list[Row[Any]], *, now: datetime, notice: timedelta
+) -> None:
+    """Each pre-order line whose balance is due at a time (policy 'at' or 'after') becomes a group of its
+    own now, not yet allocated anywhere: its balance is charged at that time whether or not the units
+    arrived, with a reminder ``notice`` before; the units join it when stock is allocated."""
+    shipping = order.shipping if order.shipping_deferred else 0
+    for line in lines:
+        charge_at = balance_due_at(policy_of(line), order.created_at)
+        units = line.quantity - line.units_allocated
+        amount = line.balance - line.balance_assigned
+        if units <= 0 or amount <= 0:
+            continue
+        if charge_at is None:
+            await _schedule_reminder_before_ready(uow, order, line, now=now, notice=notice)
+            continue
+        group = await add_group(
+            uow,
+            order.id,
+            kind="preorder",
+            location=UNALLOCATED,
+            lines=[LocatedLine(sku=line.sku, quantity=units, location=UNALLOCATED)],
+            status=GroupStatus.BALANCE_SCHEDULED,
+            balance_amount=amount + shipping,  # pay later: shipping goes with the first balance
+            expected_ship_date=line.expected_ship_date,
+            balance_due_at=charge_at,
+        )
+        if shipping:
+            shipping = 0
+            await uow.session.execute(
+                sa.update(orders).where(orders.c.id == order.id).values(shipping_deferred=False)
+            )
+        await uow.session.execute(
+            sa.update(order_lines)
+            .where(order_lines.c.order_id == order.id, order_lines.c.sku == line.sku)
+            .values(balance_assigned=line.balance)
+        )
+        await repository.add_to_timeline(
+            uow.session,
+            order.id,
+            "balance_scheduled",
+            group_id=group.id,
+            sku=line.sku,
+            amount=group.balance_amount,
+            charge_at=charge_at.isoformat(),
+        )
+        payload = {"order_id": order.id, "group_id": group.id}
+        await scheduling.schedule(
+            uow.session,
+            scheduled_jobs,
+            kind=CHARGE_SCHEDULED_BALANCE,
+            key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
+            due_at=charge_at,
+            payload=payload,
+        )
+        remind_at = reminder_time(charge_at=charge_at, notice=notice, now=now)
+        if remind_at is not None:
+            await scheduling.schedule(
+                uow.session,
+                scheduled_jobs,
+                kind=REMIND_BALANCE,
+                key=f"{REMIND_BALANCE}:{group.id}",
+                due_at=remind_at,
+                payload=payload,
+            )
+
+
+async def move_reminder_before_ready(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    line: Row[Any],
+    expected_ship_date: date | None,
+    now: datetime,
+    notice: timedelta,
+) -> None:
+    """A waiting line's expected date changed: its reminder before an ``on_ready`` balance moves with it (at
+    once when the new date is less than ``notice`` away), unless the customer was already reminded."""
+    policy = policy_of(line)
+    if policy.balance_due != "on_ready" or line.balance <= line.balance_assigned or line.balance_reminded_at:
+        return
+    key = f"{REMIND_BALANCE_WHEN_READY}:{order_id}:{line.sku}"
+    if expected_ship_date is None:
+        await scheduling.cancel(uow.session, scheduled_jobs, key=key, now=now)
+        return
+    await scheduling.reschedule(
+        uow.session,
+        scheduled_jobs,
+        kind=REMIND_BALANCE_WHEN_READY,
+        key=key,
+        due_at=max(_expected_moment(expected_ship_date) - notice, now),
+        payload={"order_id": order_id, "sku": line.sku},
+    )
+
+
+async def _schedule_reminder_before_ready(
+    uow: UnitOfWork, order: Row[Any], line: Row[Any], *, now: datetime, notice: timedelta
+) -> None:
+    """A balance due when the goods are ready: remind ``notice`` before the day they are expected, so the
+    charge can run as soon as they are allocated (if they come earlier, the reminder goes then)."""
+    if line.expected_ship_date is None:
+        return
+    remind_at = _expected_moment(line.expected_ship_date) - notice
+    if remind_at <= now:
+        return
+    await scheduling.schedule(
+        uow.session,
+        scheduled_jobs,
+        kind=REMIND_BALANCE_WHEN_READY,
+        key=f"{REMIND_BALANCE_WHEN_READY}:{order.id}:{line.sku}",
+        due_at=remind_at,
+        payload={"order_id": order.id, "sku": line.sku},
+    )
+
+
+async def charge_after_notice(
+    uow: UnitOfWork, order: Row[Any], group: Row[Any], *, line: Row[Any], now: datetime, notice: timedelta
+) -> None:
+    """Charge a group whose balance is due now that its units are ready: at once if the customer was reminded
+    at least ``notice`` ago, otherwise remind them now and charge ``notice`` later."""
+    charge_at = charge_time_on_allocation(reminded_at=line.balance_reminded_at, notice=notice, now=now)
+    if charge_at <= now:
+        await advance(uow, order, group)
+        return
+    await set_group_status(uow, group.id, status=GroupStatus.BALANCE_SCHEDULED, balance_due_at=charge_at)
+    await scheduling.schedule(
+        uow.session,
+        scheduled_jobs,
+        kind=CHARGE_SCHEDULED_BALANCE,
+        key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
+        due_at=charge_at,
+        payload={"order_id": order.id, "group_id": group.id},
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order.id,
+        "balance_scheduled",
+        group_id=group.id,
+        sku=line.sku,
+        amount=group.balance_amount,
+        charge_at=charge_at.isoformat(),
+    )
+    await _remind(
+        uow,
+        order,
+        line_sku=line.sku,
+        group_id=group.id,
+        amount=group.balance_amount,
+        charge_at=charge_at,
+        now=now,
+    )
+
+
+async def _remind(
+    uow: UnitOfWork,
+    order: Row[Any],
+    *,
+    line_sku: str,
+    group_id: str | None,
+    amount: int,
+    charge_at: datetime,
+    now: datetime,
+    when_ready: bool = False,
+) -> None:
+    await uow.session.execute(
+        sa.update(order_lines)
+        .where(order_lines.c.order_id == order.id, order_lines.c.sku == line_sku)
+        .values(balance_reminded_at=now)
+    )
+    await repository.add_to_timeline(
+        uow.session,
+        order.id,
+        "balance_reminder_sent",
+        group_id=group_id,
+        sku=line_sku,
+        amount=amount,
+        charge_at=charge_at.isoformat(),
+        when_ready=when_ready,
+    )
+    uow.publish(
+        contracts.OrderBalanceReminder(
+            order_id=order.id,
+            customer=customer_of(order),
+            group_id=group_id,
+            sku=line_sku,
+            amount=amount,
+            currency=order.currency,
+            charge_at=charge_at,
+            when_ready=when_ready,
+        ),
+        subject=order.id,
+    )
+
+
+def _expected_moment(expected_ship_date: date) -> datetime:
+    """The start (UTC) of the day a pre-order line is expected to be ready."""
+    return datetime.combine(expected_ship_date, time(), tzinfo=UTC)

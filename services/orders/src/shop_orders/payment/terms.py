@@ -1,0 +1,125 @@
+"""Orders paid on terms (net days or bank transfer): the payment request, the payment when it lands, and overdue."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from shop_contracts import orders as contracts
+from shop_contracts import payments as payment_contracts
+from shop_orders.core import repository
+from shop_orders.core.domain import (
+    OrderStatus,
+    draft_token,
+)
+from shop_orders.core.errors import OrderNotOnTerms
+from shop_orders.core.groups import customer_of
+from shop_orders.core.jobs import PAYMENT_OVERDUE
+from shop_orders.core.metrics import CHARGED_AT_CHECKOUT
+from shop_orders.core.tables import (
+    draft_orders,
+    orders,
+    scheduled_jobs,
+)
+from shop_runtime import scheduling
+from shop_runtime.database import UnitOfWork
+
+
+async def schedule_payment_overdue(uow: UnitOfWork, *, order_id: str, due_date: date) -> None:
+    """An order on terms becomes overdue when its due date has passed unpaid (in the caller's unit of work)."""
+    await scheduling.reschedule(
+        uow.session,
+        scheduled_jobs,
+        kind=PAYMENT_OVERDUE,
+        key=f"{PAYMENT_OVERDUE}:{order_id}",
+        due_at=datetime.combine(due_date + timedelta(days=1), time(), tzinfo=UTC),
+        payload={"order_id": order_id},
+    )
+
+
+async def request_payment_on_terms(
+    uow: UnitOfWork, *, order_id: str, payment_token: str, bank_transfer_reference: str | None
+) -> None:
+    """The customer pays an order on terms (or staff saw the bank transfer): payments captures what is due as
+    the order's one checkout step, so asking again never charges twice; its outcome is told once, from the
+    transaction that recorded it (in the caller's unit of work)."""
+    order = await repository.lock_order(uow.session, order_id)
+    if order.payment_terms is None:
+        raise OrderNotOnTerms(f"order {order_id} is not on payment terms", field="order_id")
+    if order.payment_status == "paid":
+        return
+    if OrderStatus(order.status) in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+        raise OrderNotOnTerms(f"order {order_id} is {order.status}: nothing is due", field="order_id")
+    await repository.add_to_timeline(
+        uow.session,
+        order_id,
+        "payment_requested",
+        amount=order.payment_due_amount,
+        reference=bank_transfer_reference,
+    )
+    uow.publish(
+        payment_contracts.CapturePayment(
+            order_id=order_id,
+            step="full",
+            amount=order.payment_due_amount,
+            currency=order.currency,
+            payment_token=payment_token,
+            bank_transfer_reference=bank_transfer_reference,
+        ),
+        subject=order_id,
+    )
+
+
+async def record_payment_on_terms(
+    uow: UnitOfWork, order: Row[Any], *, payment_id: str, amount: int, now: datetime
+) -> None:
+    if order.payment_status != "paid":
+        await uow.session.execute(
+            sa.update(orders)
+            .where(orders.c.id == order.id)
+            .values(payment_status="paid", paid_at=now, captured=orders.c.captured + amount, updated_at=now)
+        )
+        await repository.add_to_timeline(
+            uow.session, order.id, "payment_captured", payment_id=payment_id, amount=amount
+        )
+        await scheduling.cancel(uow.session, scheduled_jobs, key=f"{PAYMENT_OVERDUE}:{order.id}", now=now)
+        CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
+    await uow.commit()
+
+
+async def mark_payment_overdue(uow: UnitOfWork, *, order_id: str, now: datetime, token_secret: str) -> None:
+    """The due date of an order on terms passed unpaid: it shows overdue and the customer is reminded."""
+    order = await repository.lock_order(uow.session, order_id)
+    if order.payment_status == "awaiting_payment" and OrderStatus(order.status) not in (
+        OrderStatus.CANCELLED,
+        OrderStatus.REJECTED,
+    ):
+        await uow.session.execute(
+            sa.update(orders).where(orders.c.id == order_id).values(payment_status="overdue", updated_at=now)
+        )
+        draft_id = str(
+            await uow.session.scalar(sa.select(draft_orders.c.id).where(draft_orders.c.order_id == order_id))
+        )
+        await repository.add_to_timeline(
+            uow.session,
+            order_id,
+            "payment_overdue",
+            amount=order.payment_due_amount,
+            due_date=order.payment_due_date.isoformat(),
+        )
+        uow.publish(
+            contracts.OrderPaymentOverdue(
+                order_id=order_id,
+                customer=customer_of(order),
+                currency=order.currency,
+                amount=order.payment_due_amount,
+                due_date=order.payment_due_date,
+                draft_id=draft_id,
+                checkout_token=draft_token(token_secret, draft_id),
+            ),
+            subject=order_id,
+        )
+    await uow.commit()

@@ -1,0 +1,1 @@
+"""Shipping: the warehouse's reports about an order's shipment groups."""
