@@ -340,6 +340,7 @@ async def test_the_handler_itself_queues_one_email_per_source_message(notificati
                 carrier="CJ Logistics",
                 tracking_number="T-1",
             )
+            await uow.commit()  # the test is the edge here, as the dispatcher is in the worker
     assert len(await notifications.log_of("ord-twice")) == 1
 
 

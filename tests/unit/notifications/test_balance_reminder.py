@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shop_notifications.domain import Locale, Money, Recipient, order_balance_reminder_email
+from shop_contracts.money import Money
+from shop_notifications.domain import Locale, Recipient, order_balance_reminder_email
 from shop_notifications.rendering import render_email
 
 CHARGE_AT = datetime(2027, 1, 19, 16, 30, tzinfo=UTC)

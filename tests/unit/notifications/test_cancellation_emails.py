@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shop_contracts.money import Money
 from shop_notifications.domain import (
     WIN_BACK_ANSWERS,
     Locale,
-    Money,
     Recipient,
     WinBackDiscount,
     order_cancelled_email,

@@ -7,17 +7,16 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
+from shop_contracts.money import Money, format_money
 from shop_notifications.domain import (
     ChargeFailure,
     Locale,
-    Money,
     RetryPolicy,
     ShippingAddress,
     charge_failure,
     customer_time_zone,
     format_date,
     format_day_of,
-    format_money,
     order_payment_url,
 )
 from shop_notifications.settings import NotificationsSettings

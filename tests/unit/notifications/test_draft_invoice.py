@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
+from shop_contracts.money import Money
 from shop_notifications.domain import (
     InvoiceAmounts,
     InvoiceLine,
     Locale,
-    Money,
     Recipient,
     draft_invoice_email,
 )

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
+from shop_contracts.money import Money
 from shop_notifications.domain import (
     Locale,
-    Money,
     Recipient,
     order_cancelled_email,
     preorder_date_changed_email,

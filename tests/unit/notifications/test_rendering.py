@@ -10,9 +10,9 @@ from email.message import EmailMessage
 
 import pytest
 
+from shop_contracts.money import Money
 from shop_notifications.domain import (
     Locale,
-    Money,
     OrderLine,
     OutgoingEmail,
     PreorderLine,

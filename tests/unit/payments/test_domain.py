@@ -8,16 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shop_contracts.money import CurrencyMismatch, Money
 from shop_payments.domain import (
     BalanceAttempt,
     Capture,
     Card,
-    CurrencyMismatch,
     Decline,
     InvalidAmount,
     LedgerEntry,
     LedgerKind,
-    Money,
     Payment,
     PaymentStatus,
     Refund,

@@ -6,12 +6,12 @@ import uuid
 
 import pytest
 
+from shop_contracts.money import Money
 from shop_payments import webhooks
 from shop_payments.domain import (
     BalanceAttempt,
     Decline,
     EventMismatch,
-    Money,
     Payment,
     PspEvent,
     PspEventOutcome,

@@ -8,11 +8,11 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, Field
 
 from shop_contracts.envelope import Message, MessageKind
+from shop_contracts.money import Money
 from shop_contracts.routing import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
 from shop_contracts.values import (
     Customer,
     LocatedLine,
-    Money,
     PreorderLine,
     PreorderPolicy,
     RequestedLine,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import uvicorn
 from aio_pika.abc import AbstractRobustConnection
@@ -134,6 +134,19 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+
+
+_T = TypeVar("_T")
+
+
+async def committed(uow: UnitOfWork, use_case: Awaitable[_T]) -> _T:
+    """Run one use case in the request's unit of work and commit it: the HTTP edge's one commit, as the
+    dispatcher's is for a message and the scheduler's for a job. Handlers never commit, so use cases that call
+    each other compose in one transaction; when the use case raises, nothing is committed (the unit of work
+    rolls back as the request ends)."""
+    result = await use_case
+    await uow.commit()
+    return result
 
 
 def clock(request: Request) -> Clock:

@@ -58,7 +58,8 @@ from shop_catalog.tables import (
     variants,
 )
 from shop_contracts import catalog as contracts
-from shop_contracts.values import Customer, LocatedLine, Money, PreorderLine, PreorderPolicy
+from shop_contracts.money import Money
+from shop_contracts.values import Customer, LocatedLine, PreorderLine, PreorderPolicy
 from shop_runtime import scheduling
 from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork

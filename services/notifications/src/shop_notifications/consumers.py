@@ -9,12 +9,12 @@ import functools
 from datetime import UTC, datetime
 
 from shop_contracts import catalog, fulfillment, orders
+from shop_contracts.money import Money
 from shop_contracts.values import Customer
 from shop_notifications import handlers
 from shop_notifications.domain import (
     InvoiceAmounts,
     InvoiceLine,
-    Money,
     OrderLine,
     PreorderLine,
     Recipient,

@@ -1,5 +1,5 @@
 """Notifications' rules, free of I/O: which fact each message tells and which later facts make it moot, what
-each email says (as template values), money and dates per locale, retries."""
+each email says (as template values, money written by the shared Money), dates per locale, retries."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Literal, Protocol
 from urllib.parse import quote
+
+from shop_contracts.money import Money
 
 Locale = Literal["ko", "en"]
 Channel = Literal["email"]
@@ -206,30 +208,6 @@ def waitlist_fact(entry_id: str, kind: str, message_id: str) -> Fact:
     return Fact(f"{waitlist_reference(entry_id)}:{kind}:message:{message_id}")
 
 
-MINOR_UNIT_DIGITS = {"KRW": 0, "JPY": 0, "USD": 2, "EUR": 2, "GBP": 2}
-"""ISO 4217 exponents of the currencies the shop sells in; any other currency is assumed to have cents."""
-
-_SYMBOLS_EN = {"KRW": "₩", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
-_SUFFIXES_KO = {"KRW": "원", "USD": "달러", "EUR": "유로", "GBP": "파운드", "JPY": "엔"}
-
-
-def format_money(amount: int, currency: str, locale: Locale) -> str:
-    """An amount in minor units as a customer reads it: ``39,000원`` (ko), ``₩39,000`` or ``$12.50`` (en).
-
-    Korean readers get the number then the unit (``12.50달러``), except for dollars, which Korean shops
-    commonly show as ``$12.50`` too.
-    """
-    digits = MINOR_UNIT_DIGITS.get(currency, 2)
-    sign = "-" if amount < 0 else ""
-    major, minor = divmod(abs(amount), 10**digits)
-    number = f"{major:,}" + (f".{minor:0{digits}d}" if digits else "")
-    if locale == "ko" and currency != "USD":
-        suffix = _SUFFIXES_KO.get(currency)
-        return f"{sign}{number}{suffix}" if suffix else f"{sign}{number} {currency}"
-    symbol = _SYMBOLS_EN.get(currency)
-    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency}"
-
-
 KOREA_TIME = timezone(timedelta(hours=9), "KST")
 """Asia/Seoul. Korea has kept UTC+9 without daylight saving since 1988, so a fixed offset is exact and the
 service needs no time zone database (slim images ship without one)."""
@@ -265,17 +243,6 @@ def format_date(day: date, locale: Locale) -> str:
 def format_day_of(moment: datetime, locale: Locale) -> str:
     """The day on which ``moment`` falls in the customer's time zone, written for them."""
     return format_date(moment.astimezone(customer_time_zone(locale)).date(), locale)
-
-
-@dataclass(frozen=True)
-class Money:
-    """An amount in the currency's minor unit (KRW has none, USD has cents)."""
-
-    amount: int
-    currency: str
-
-    def format(self, locale: Locale) -> str:
-        return format_money(self.amount, self.currency, locale)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from shop_contracts import Envelope
+from shop_contracts.money import Money
 from shop_contracts.notifications import NotificationSent
 from shop_notifications import repository
 from shop_notifications.domain import (
@@ -25,7 +26,6 @@ from shop_notifications.domain import (
     InvoiceAmounts,
     InvoiceLine,
     Mailer,
-    Money,
     OrderLine,
     OutgoingEmail,
     PreorderLine,

@@ -1,4 +1,6 @@
-"""Payments' internal HTTP API (called by the gateway and orders): parse, call a handler or query, map errors."""
+"""Payments' internal HTTP API (called by the gateway and orders): parse, call a handler or query, map errors.
+
+A route that calls a handler runs it through ``committed``: the request's one commit, made here at the edge."""
 
 from __future__ import annotations
 
@@ -7,12 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shop_contracts.money import CurrencyMismatch, Money
 from shop_payments import handlers, queries, repository, webhooks
 from shop_payments.domain import (
-    CurrencyMismatch,
     EventMismatch,
     MethodNotVerified,
-    Money,
     NoSavedMethod,
     PaymentsError,
     PspEvent,
@@ -30,7 +31,7 @@ from shop_payments.psp import (
     WebhooksNotConfigured,
 )
 from shop_payments.settings import PaymentsSettings
-from shop_runtime.http import ClockDep, UnitOfWorkDep
+from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
@@ -60,8 +61,12 @@ class RefundIn(Strict):
     idempotency_key: str = Field(min_length=1, max_length=200)
 
 
-def _problem(error: PaymentsError) -> Problem:
-    codes: dict[type[PaymentsError], tuple[int, str]] = {
+Refused = (PaymentsError, CurrencyMismatch)
+"""What payments refuses to do, answered as a problem: its own rules' refusals and money in the wrong currency."""
+
+
+def _problem(error: PaymentsError | CurrencyMismatch) -> Problem:
+    codes: dict[type[Exception], tuple[int, str]] = {
         CurrencyMismatch: (409, "currency_mismatch"),
         NoSavedMethod: (404, "no_saved_method"),
         MethodNotVerified: (422, "payment_method_not_verified"),
@@ -96,7 +101,7 @@ async def list_payments(
     """An order's payments, refunds and ledger: ``captured`` and ``refunded`` in the currency's minor unit."""
     try:
         return await queries.payments_of_order(uow.session, order_id)
-    except PaymentsError as error:
+    except Refused as error:
         raise _problem(error) from error
 
 
@@ -105,7 +110,7 @@ async def get_payment_method(order_id: OrderId, uow: UnitOfWorkDep) -> dict[str,
     """The order's saved method as a customer may see it: brand and last four digits, never the token."""
     try:
         return await queries.payment_method_of_order(uow.session, order_id)
-    except PaymentsError as error:
+    except Refused as error:
         raise _problem(error) from error
 
 
@@ -115,8 +120,10 @@ async def replace_payment_method(
 ) -> dict[str, Any]:
     """Verify a new card and charge the order's later balances to it instead."""
     try:
-        method = await handlers.replace_payment_method(uow, psp=psp, order_id=order_id, token=body.token)
-    except PaymentsError as error:
+        method = await committed(
+            uow, handlers.replace_payment_method(uow, psp=psp, order_id=order_id, token=body.token)
+        )
+    except Refused as error:
         raise _problem(error) from error
     except PspUnavailable as error:
         raise _unavailable(error) from error
@@ -130,15 +137,18 @@ async def replace_payment_method(
 async def refund(body: RefundIn, uow: UnitOfWorkDep, psp: PspDep) -> dict[str, Any]:
     """Give money back on an order; a request repeated with the same ``idempotency_key`` refunds once."""
     try:
-        issued = await handlers.refund_payment(
+        issued = await committed(
             uow,
-            psp=psp,
-            order_id=body.order_id,
-            amount=body.amount,
-            reason=body.reason,
-            idempotency_key=body.idempotency_key,
+            handlers.refund_payment(
+                uow,
+                psp=psp,
+                order_id=body.order_id,
+                amount=body.amount,
+                reason=body.reason,
+                idempotency_key=body.idempotency_key,
+            ),
         )
-    except PaymentsError as error:
+    except Refused as error:
         raise _problem(error) from error
     except PspUnavailable as error:
         raise _unavailable(error) from error
@@ -226,8 +236,8 @@ async def psp_webhook(request: Request, uow: UnitOfWorkDep, clock: ClockDep, psp
             ],
         ) from error
     try:
-        outcome = await handlers.apply_psp_event(uow, psp=psp, event=parsed.event())
-    except PaymentsError as error:
+        outcome = await committed(uow, handlers.apply_psp_event(uow, psp=psp, event=parsed.event()))
+    except Refused as error:
         raise _problem(error) from error
     return {"event_id": parsed.id, "status": outcome.value}
 

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from shop_contracts import Message
 from shop_contracts import payments as contracts
+from shop_contracts.money import Money
 from shop_payments import handlers
-from shop_payments.domain import Money
 from shop_payments.psp import PaymentServiceProvider
 from shop_runtime.database import UnitOfWork
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import enum
-import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+from shop_contracts.money import CurrencyMismatch, Money
 
 
 class PaymentsError(Exception):
@@ -21,10 +20,6 @@ class PaymentsError(Exception):
 
 
 class InvalidAmount(PaymentsError):
-    pass
-
-
-class CurrencyMismatch(PaymentsError):
     pass
 
 
@@ -54,27 +49,6 @@ class RefundRefusedBefore(PaymentsError):
     def __init__(self, rejection: RefundRejection) -> None:
         super().__init__(rejection.error, field="idempotency_key")
         self.rejection = rejection
-
-
-@dataclass(frozen=True)
-class Money:
-    """An amount in the currency's minor unit (KRW has none, USD has cents) with its ISO 4217 code."""
-
-    amount: int
-    currency: str
-
-    def __post_init__(self) -> None:
-        if not CURRENCY_CODE.match(self.currency):
-            raise CurrencyMismatch(f"{self.currency!r} is not an ISO 4217 code", field="currency")
-
-    @classmethod
-    def zero(cls, currency: str) -> Money:
-        return cls(0, currency)
-
-    def __add__(self, other: Money) -> Money:
-        if other.currency != self.currency:
-            raise CurrencyMismatch(f"cannot add {other.currency} to {self.currency}", field="currency")
-        return Money(self.amount + other.amount, self.currency)
 
 
 class PaymentStatus(enum.StrEnum):
@@ -253,7 +227,7 @@ class Capture:
 
     @property
     def refundable(self) -> Money:
-        return Money(self.amount.amount - self.refunded.amount, self.amount.currency)
+        return self.amount - self.refunded
 
 
 @dataclass(frozen=True)
@@ -279,18 +253,18 @@ def refund_parts(captures: Sequence[Capture], amount: Money) -> list[RefundPart]
             raise CurrencyMismatch(
                 f"the order was paid in {capture.amount.currency}, not {amount.currency}", field="currency"
             )
-    refundable = sum(capture.refundable.amount for capture in captures)
-    if amount.amount > refundable:
+    refundable = Money.total((capture.refundable for capture in captures), currency=amount.currency)
+    if amount > refundable:
         raise RefundExceedsCaptured(
-            f"only {refundable} of the order's captures can still be refunded, not {amount.amount}",
+            f"only {refundable.amount} of the order's captures can still be refunded, not {amount.amount}",
             field="amount",
         )
     parts: list[RefundPart] = []
-    left = amount.amount
+    left = amount
     for capture in reversed(captures):
-        share = min(left, capture.refundable.amount)
-        if share > 0:
-            parts.append(RefundPart(capture.payment_id, capture.psp_reference, Money(share, amount.currency)))
+        share = min(left, capture.refundable)
+        if share.amount > 0:
+            parts.append(RefundPart(capture.payment_id, capture.psp_reference, share))
             left -= share
     return parts
 
@@ -356,7 +330,7 @@ class Balance:
 
     @property
     def net(self) -> Money:
-        return Money(self.captured.amount - self.refunded.amount, self.captured.currency)
+        return self.captured - self.refunded
 
 
 def balance_of(entries: Iterable[LedgerEntry], *, currency: str) -> Balance:

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 
 from shop_contracts import payments as contracts
+from shop_contracts.money import Money
 from shop_payments import repository
 from shop_payments.domain import (
     CHARGE_SUCCEEDED,
@@ -18,7 +19,6 @@ from shop_payments.domain import (
     Decline,
     InvalidAmount,
     MethodNotVerified,
-    Money,
     NoSavedMethod,
     Payment,
     PspEvent,

@@ -7,7 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_payments.domain import LedgerEntry, LedgerKind, Money, NoSavedMethod, balance_of
+from shop_contracts.money import Money
+from shop_payments.domain import LedgerEntry, LedgerKind, NoSavedMethod, balance_of
 from shop_payments.tables import ledger_entries, payment_methods, payments, refunds
 
 

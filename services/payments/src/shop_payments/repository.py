@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop_contracts.money import Money
 from shop_payments.domain import (
     BalanceAttempt,
     Capture,
@@ -16,7 +17,6 @@ from shop_payments.domain import (
     Decline,
     LedgerEntry,
     LedgerKind,
-    Money,
     Payment,
     PspEvent,
     PspEventOutcome,
