@@ -76,6 +76,7 @@ audit: install
 contracts: install
 	$(PY) -m shop_contracts.schemas write
 	$(PY) -m shop_contracts.asyncapi > docs/asyncapi.json
+	$(PY) -m shop_gateway.openapi > docs/openapi.json
 
 docs: install
 	$(PY) -m scripts.settings_doc > docs/settings.md

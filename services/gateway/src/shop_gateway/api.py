@@ -16,15 +16,16 @@ from shop_gateway.customer_auth import CustomerAuthDep, optional_customer
 from shop_gateway.customer_tokens import looks_like_customer_token
 from shop_gateway.domain import Permission, Role, may, role_for_api_key, roles_with
 from shop_gateway.logs import request_path_var
+from shop_gateway.openapi import PROBLEM_REF
 from shop_gateway.schemas import (
     SKU_PATTERN,
     AdjustmentIn,
     CheckoutIn,
     FulfillmentEventIn,
     InboundIn,
+    OrderOut,
     PlacedOrderOut,
     PreorderPolicyIn,
-    ProblemOut,
     ProductIn,
     ReceiptIn,
     WaitlistIn,
@@ -47,13 +48,22 @@ _DESCRIPTIONS = {
 }
 
 
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Whole seconds to wait before sending the same request again",
+        "schema": {"type": "string", "pattern": "^[0-9]+$", "examples": ["2"]},
+    }
+}
+_HEADERS = {429: _RETRY_AFTER, 503: _RETRY_AFTER}
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for problem answers (``application/problem+json``)."""
+    """OpenAPI ``responses`` for problem answers (``application/problem+json``, the ``Problem`` schema)."""
     return {
         status: {
-            "model": ProblemOut,
             "description": _DESCRIPTIONS[status],
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
         }
         for status in statuses
     }
@@ -151,6 +161,7 @@ def checkout_limit(request: Request) -> None:
 
 @router.post(
     "/admin/products",
+    summary="Create a product",
     status_code=201,
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
@@ -163,6 +174,7 @@ async def create_product(body: ProductIn, services: ServicesDep) -> JSONResponse
 
 @router.post(
     "/admin/inventory/adjustments",
+    summary="Count units in or out of a location",
     status_code=201,
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
@@ -177,6 +189,7 @@ async def adjust_inventory(body: AdjustmentIn, services: ServicesDep) -> JSONRes
 
 @router.put(
     "/admin/variants/{sku}/preorder-policy",
+    summary="Put a variant on pre-order",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses=STAFF_CALL,
@@ -190,6 +203,7 @@ async def set_preorder_policy(sku: SkuPath, body: PreorderPolicyIn, services: Se
 
 @router.get(
     "/admin/variants/{sku}/preorder-policy",
+    summary="Show a variant's pre-order policy",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_READ)],
     responses=STAFF_CALL,
@@ -201,6 +215,7 @@ async def get_preorder_policy(sku: SkuPath, services: ServicesDep) -> JSONRespon
 
 @router.delete(
     "/admin/variants/{sku}/preorder-policy",
+    summary="Take a variant off pre-order",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses=STAFF_CALL,
@@ -212,6 +227,7 @@ async def end_preorder(sku: SkuPath, services: ServicesDep) -> JSONResponse:
 
 @router.post(
     "/admin/inbounds",
+    summary="Record stock on its way",
     status_code=201,
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
@@ -223,7 +239,11 @@ async def expect_inbound(body: InboundIn, services: ServicesDep) -> JSONResponse
 
 
 @router.get(
-    "/admin/inbounds", tags=["admin"], dependencies=[require(Permission.ADMIN_READ)], responses=STAFF_CALL
+    "/admin/inbounds",
+    summary="List stock expected for a SKU",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_READ)],
+    responses=STAFF_CALL,
 )
 async def list_inbounds(
     services: ServicesDep,
@@ -235,6 +255,7 @@ async def list_inbounds(
 
 @router.post(
     "/admin/inbounds/{inbound_id}/receive",
+    summary="Count expected stock that arrived",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses=STAFF_CALL,
@@ -247,9 +268,13 @@ async def receive_inbound(inbound_id: uuid.UUID, body: ReceiptIn, services: Serv
 
 
 @router.get(
-    "/admin/waitlist", tags=["admin"], dependencies=[require(Permission.ADMIN_READ)], responses=STAFF_CALL
+    "/admin/waitlist",
+    summary="List who waits for a variant",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_READ)],
+    responses=STAFF_CALL,
 )
-async def waitlist_of(
+async def list_waitlist(
     services: ServicesDep,
     sku: Annotated[str, Query(min_length=1, max_length=64, pattern=SKU_PATTERN)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -261,13 +286,25 @@ async def waitlist_of(
     )
 
 
-@router.post("/waitlist", status_code=201, tags=["storefront"], responses=problems(404))
+@router.post(
+    "/waitlist",
+    summary="Join a variant's waitlist",
+    status_code=201,
+    tags=["storefront"],
+    responses={200: {"description": "Already on this variant's waitlist: the entry as it was"}, **problems(404)},
+)
 async def join_waitlist(body: WaitlistIn, services: ServicesDep) -> JSONResponse:
     """Be emailed once when a variant is back in stock or opens for pre-order; joining twice is one entry."""
     return await services.forward("catalog", "POST", "/waitlist", json=body.model_dump(mode="json"))
 
 
-@router.delete("/waitlist/{entry_id}", status_code=204, tags=["storefront"], responses=problems(404))
+@router.delete(
+    "/waitlist/{entry_id}",
+    summary="Leave a waitlist",
+    status_code=204,
+    tags=["storefront"],
+    responses=problems(404),
+)
 async def leave_waitlist(entry_id: uuid.UUID, services: ServicesDep) -> Response:
     """Stop waiting for a variant (the entry id is in the answer to joining)."""
     response = await services.call("catalog", "DELETE", f"/waitlist/{entry_id}")
@@ -280,7 +317,7 @@ async def leave_waitlist(entry_id: uuid.UUID, services: ServicesDep) -> Response
     )
 
 
-@router.get("/products", tags=["storefront"])
+@router.get("/products", summary="List products", tags=["storefront"])
 async def list_products(
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -290,13 +327,15 @@ async def list_products(
     return await services.forward("catalog", "GET", "/products", params={"limit": limit, "offset": offset})
 
 
-@router.get("/products/{product_id}", tags=["storefront"], responses=problems(404))
+@router.get("/products/{product_id}", summary="Show a product", tags=["storefront"], responses=problems(404))
 async def get_product(product_id: uuid.UUID, services: ServicesDep) -> JSONResponse:
+    """A product with each variant's options, prices and available quantity."""
     return await services.forward("catalog", "GET", f"/products/{product_id}")
 
 
 @router.post(
     "/orders",
+    summary="Place an order",
     status_code=202,
     tags=["storefront"],
     dependencies=[Depends(checkout_limit)],
@@ -387,7 +426,12 @@ def order_access(permission: Permission) -> Any:
     return Depends(credentials)
 
 
-@router.get("/orders/{order_id}", tags=["storefront"], responses=problems(401, 403, 404))
+@router.get(
+    "/orders/{order_id}",
+    summary="Show an order",
+    tags=["storefront"],
+    responses={200: {"model": OrderOut, "description": "The order"}, **problems(401, 403, 404)},
+)
 async def get_order(
     order_id: uuid.UUID,
     services: ServicesDep,
@@ -441,11 +485,12 @@ async def _part(
 
 @router.get(
     "/warehouse/pick-requests",
+    summary="List pick work at a location",
     tags=["warehouse"],
     dependencies=[require(Permission.WAREHOUSE)],
     responses=STAFF_CALL,
 )
-async def pick_requests(
+async def list_pick_requests(
     services: ServicesDep, location: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> JSONResponse:
     """Fulfillment orders at a location that still need warehouse work, oldest first."""
@@ -454,6 +499,7 @@ async def pick_requests(
 
 @router.post(
     "/warehouse/fulfillments/{fulfillment_id}/events",
+    summary="Report warehouse progress on a shipment",
     tags=["warehouse"],
     dependencies=[require(Permission.WAREHOUSE)],
     responses=STAFF_CALL,

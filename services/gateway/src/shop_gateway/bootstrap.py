@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from shop_gateway import (
@@ -24,11 +23,11 @@ from shop_gateway import (
 from shop_gateway.admission import CheckoutAdmission
 from shop_gateway.customer_auth import install_customer_auth
 from shop_gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from shop_gateway.openapi import build_document
 from shop_gateway.ratelimit import RateLimiter
 from shop_gateway.services import Services
 from shop_gateway.settings import GatewaySettings
 from shop_runtime.http import create_app
-from shop_runtime.problems import PROBLEM_JSON
 
 DESCRIPTION = """Public API of the shop: storefront (products, orders), staff (`X-Api-Key`: the staff key for
 everything, the support key to read orders and admin data) and warehouse (`X-Api-Key` warehouse key). Errors are
@@ -101,30 +100,8 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problems_only_as_problem_json(
-                get_openapi(
-                    title=app.title,
-                    version=app.version,
-                    description=app.description,
-                    routes=app.routes,
-                )
-            )
+            app.openapi_schema = build_document(app)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-def problems_only_as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
-    """Error answers are documented as ``application/problem+json`` only (FastAPI also lists application/json
-    for a response model), and FastAPI's own validation-error schema, which the gateway never answers, goes."""
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
-            for status, response in operation.get("responses", {}).items():
-                content = response.get("content", {})
-                if status[:1] in ("4", "5") and PROBLEM_JSON in content:
-                    content.pop("application/json", None)
-    components = schema.get("components", {}).get("schemas", {})
-    for unused in ("HTTPValidationError", "ValidationError"):
-        components.pop(unused, None)
-    return schema

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from shop_gateway.api import STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
-from shop_gateway.schemas import CancellationIn, Strict
+from shop_gateway.schemas import CancellationIn, Strict, example
 from shop_gateway.settings import GatewaySettings
 from shop_runtime.problems import Problem
 
@@ -26,11 +26,18 @@ POLL_INTERVAL_SECONDS = 0.1
 
 
 class OfferIn(Strict):
+    model_config = example({"discount_percent": 10, "valid_days": 30})
+
     discount_percent: int = Field(ge=0, le=100, description="Percent off a next order; 0 offers no code")
     valid_days: int = Field(default=30, ge=1, le=365, description="How long a code can be used")
 
 
-@router.post("/orders/{order_id}/cancel", tags=["storefront"], responses=problems(401, 403, 404, 409))
+@router.post(
+    "/orders/{order_id}/cancel",
+    summary="Cancel an order",
+    tags=["storefront"],
+    responses=problems(401, 403, 404, 409),
+)
 async def cancel_order(
     order_id: uuid.UUID,
     body: CancellationIn,
@@ -73,8 +80,13 @@ async def cancel_order(
     )
 
 
-@router.get("/orders/{order_id}/cancellation", tags=["storefront"], responses=problems(401, 403, 404))
-async def cancellation_of(
+@router.get(
+    "/orders/{order_id}/cancellation",
+    summary="Show an order's cancellation",
+    tags=["storefront"],
+    responses=problems(401, 403, 404),
+)
+async def get_cancellation(
     order_id: uuid.UUID,
     services: ServicesDep,
     headers: Annotated[dict[str, str], order_access(Permission.ORDERS_READ)],
@@ -85,11 +97,12 @@ async def cancellation_of(
 
 @router.get(
     "/admin/cancellations",
+    summary="Count cancellations by reason",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_READ)],
     responses=STAFF_CALL,
 )
-async def cancellations_by_reason(
+async def count_cancellations(
     services: ServicesDep,
     since: datetime,
     until: datetime,
@@ -105,6 +118,7 @@ async def cancellations_by_reason(
 
 @router.get(
     "/admin/cancellations/offer",
+    summary="Show the discount offered after a cancellation",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_READ)],
     responses=STAFF_CALL,
@@ -116,6 +130,7 @@ async def get_offer(services: ServicesDep) -> JSONResponse:
 
 @router.put(
     "/admin/cancellations/offer",
+    summary="Set the discount offered after a cancellation",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses=STAFF_CALL,

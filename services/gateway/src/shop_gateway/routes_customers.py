@@ -14,7 +14,7 @@ from shop_gateway.api import ALWAYS, STAFF_CALL, ServicesDep, problems, require
 from shop_gateway.customer_auth import CustomerAuthDep, CustomerDep, limit_logins
 from shop_gateway.domain import Permission
 from shop_gateway.logs import request_path_var
-from shop_gateway.schemas import AddressIn, Strict
+from shop_gateway.schemas import AddressIn, Strict, example
 from shop_gateway.services import public_body
 from shop_runtime.problems import PROBLEM_JSON, Problem
 
@@ -25,6 +25,10 @@ CUSTOMER_CALL = problems(*ALWAYS, 401, 404)
 
 
 class SignUpIn(Strict):
+    model_config = example(
+        {"email": "kim@example.com", "name": "Kim Minsu", "password": "correct horse battery", "locale": "ko"}
+    )
+
     email: str = EMAIL
     name: str = Field(min_length=1, max_length=200)
     password: str = Field(
@@ -37,6 +41,8 @@ class SignUpIn(Strict):
 class StaffCustomerIn(Strict):
     """An account made by staff: it has no password and cannot log in."""
 
+    model_config = example({"email": "kim@example.com", "name": "Kim Minsu", "locale": "ko"})
+
     email: str = EMAIL
     name: str = Field(min_length=1, max_length=200)
     locale: Literal["ko", "en"]
@@ -44,12 +50,16 @@ class StaffCustomerIn(Strict):
 
 
 class LoginIn(Strict):
+    model_config = example({"email": "kim@example.com", "password": "correct horse battery"})
+
     email: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
 
 
 class ProfileChangesIn(Strict):
     """Only the fields sent change."""
+
+    model_config = example({"locale": "en", "marketing_consent": True})
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     locale: Literal["ko", "en"] | None = None
@@ -64,11 +74,24 @@ class ProfileChangesIn(Strict):
 
 
 class SavedAddressIn(AddressIn):
+    model_config = example(
+        {
+            "name": "Kim Minsu",
+            "line1": "1 Teheran-ro",
+            "city": "Seoul",
+            "postal_code": "06236",
+            "country": "KR",
+            "default_shipping": True,
+        }
+    )
+
     default_shipping: bool = Field(default=False, description="Checkout uses it when no address is sent.")
 
 
 class AddressChangesIn(Strict):
     """Only the fields sent change; ``line2`` and ``region`` may be cleared with null."""
+
+    model_config = example({"line2": "Apt 1203", "default_shipping": True})
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     line1: str | None = Field(default=None, min_length=1, max_length=200)
@@ -90,6 +113,8 @@ class AddressChangesIn(Strict):
 class OrderCustomerIn(Strict):
     """Exactly one of ``customer_id`` (an existing account) or ``customer`` (a new account made in this call)."""
 
+    model_config = example({"customer_id": "0b6f1c7e-3f4a-4d2b-9b1e-5c8d7a6e4f21"})
+
     customer_id: uuid.UUID | None = None
     customer: StaffCustomerIn | None = None
 
@@ -102,7 +127,9 @@ class TokenOut(BaseModel):
     customer_id: str
 
 
-@router.post("/customers", status_code=201, tags=["customers"], responses=problems(409, 429))
+@router.post(
+    "/customers", summary="Open an account", status_code=201, tags=["customers"], responses=problems(409, 429)
+)
 async def sign_up(
     body: SignUpIn, request: Request, services: ServicesDep, auth: CustomerAuthDep
 ) -> JSONResponse:
@@ -115,6 +142,7 @@ async def sign_up(
 
 @router.post(
     "/auth/token",
+    summary="Log in",
     tags=["customers"],
     responses={200: {"model": TokenOut, "description": "A bearer token"}, **problems(401, 429)},
 )
@@ -148,13 +176,13 @@ async def log_in(
     )
 
 
-@router.get("/me", tags=["customers"], responses=CUSTOMER_CALL)
-async def my_account(customer: CustomerDep, services: ServicesDep) -> JSONResponse:
+@router.get("/me", summary="Show my account", tags=["customers"], responses=CUSTOMER_CALL)
+async def get_my_account(customer: CustomerDep, services: ServicesDep) -> JSONResponse:
     """The signed-in customer's account with its addresses."""
     return await services.forward("orders", "GET", f"/customers/{customer}")
 
 
-@router.patch("/me", tags=["customers"], responses=CUSTOMER_CALL)
+@router.patch("/me", summary="Change my account", tags=["customers"], responses=CUSTOMER_CALL)
 async def change_my_account(
     body: ProfileChangesIn, customer: CustomerDep, services: ServicesDep
 ) -> JSONResponse:
@@ -164,13 +192,17 @@ async def change_my_account(
     )
 
 
-@router.get("/me/addresses", tags=["customers"], responses=CUSTOMER_CALL)
-async def my_addresses(customer: CustomerDep, services: ServicesDep) -> JSONResponse:
+@router.get("/me/addresses", summary="List my addresses", tags=["customers"], responses=CUSTOMER_CALL)
+async def list_my_addresses(customer: CustomerDep, services: ServicesDep) -> JSONResponse:
     return await services.forward("orders", "GET", f"/customers/{customer}/addresses")
 
 
 @router.post(
-    "/me/addresses", status_code=201, tags=["customers"], responses={**CUSTOMER_CALL, **problems(409)}
+    "/me/addresses",
+    summary="Save an address",
+    status_code=201,
+    tags=["customers"],
+    responses={**CUSTOMER_CALL, **problems(409)},
 )
 async def add_my_address(body: SavedAddressIn, customer: CustomerDep, services: ServicesDep) -> JSONResponse:
     """Save an address (at most 20); the first one, or one sent with ``default_shipping``, is the default."""
@@ -179,7 +211,12 @@ async def add_my_address(body: SavedAddressIn, customer: CustomerDep, services: 
     )
 
 
-@router.patch("/me/addresses/{address_id}", tags=["customers"], responses=CUSTOMER_CALL)
+@router.patch(
+    "/me/addresses/{address_id}",
+    summary="Change a saved address",
+    tags=["customers"],
+    responses=CUSTOMER_CALL,
+)
 async def change_my_address(
     address_id: uuid.UUID, body: AddressChangesIn, customer: CustomerDep, services: ServicesDep
 ) -> JSONResponse:
@@ -191,7 +228,13 @@ async def change_my_address(
     )
 
 
-@router.delete("/me/addresses/{address_id}", status_code=204, tags=["customers"], responses=CUSTOMER_CALL)
+@router.delete(
+    "/me/addresses/{address_id}",
+    summary="Forget an address",
+    status_code=204,
+    tags=["customers"],
+    responses=CUSTOMER_CALL,
+)
 async def delete_my_address(address_id: uuid.UUID, customer: CustomerDep, services: ServicesDep) -> Response:
     """Forget an address; when it was the default, the oldest remaining one becomes the default."""
     response = await services.call("orders", "DELETE", f"/customers/{customer}/addresses/{address_id}")
@@ -200,8 +243,8 @@ async def delete_my_address(address_id: uuid.UUID, customer: CustomerDep, servic
     return _passed_on(response)
 
 
-@router.get("/me/orders", tags=["customers"], responses=CUSTOMER_CALL)
-async def my_orders(
+@router.get("/me/orders", summary="List my orders", tags=["customers"], responses=CUSTOMER_CALL)
+async def list_my_orders(
     customer: CustomerDep,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -214,7 +257,11 @@ async def my_orders(
 
 
 @router.get(
-    "/admin/customers", tags=["admin"], dependencies=[require(Permission.ADMIN_READ)], responses=STAFF_CALL
+    "/admin/customers",
+    summary="Find an account by email",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_READ)],
+    responses=STAFF_CALL,
 )
 async def find_customers(
     services: ServicesDep, email: Annotated[str, Query(min_length=1, max_length=254)]
@@ -225,6 +272,7 @@ async def find_customers(
 
 @router.get(
     "/admin/customers/{customer_id}",
+    summary="Show an account",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_READ)],
     responses=STAFF_CALL,
@@ -238,6 +286,7 @@ async def get_customer(customer_id: uuid.UUID, services: ServicesDep) -> JSONRes
 
 @router.post(
     "/admin/customers",
+    summary="Make an account for a customer",
     status_code=201,
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
@@ -250,6 +299,7 @@ async def create_customer(body: StaffCustomerIn, services: ServicesDep) -> JSONR
 
 @router.put(
     "/admin/orders/{order_id}/customer",
+    summary="Give an order to a customer's account",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses=STAFF_CALL,

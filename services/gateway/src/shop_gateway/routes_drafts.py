@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shop_gateway.api import STAFF_CALL, ServicesDep, checkout_limit, problems, require
 from shop_gateway.domain import Permission
-from shop_gateway.schemas import MAX_AMOUNT, AddressIn, Currency, PaymentIn, Sku, Strict
+from shop_gateway.schemas import MAX_AMOUNT, AddressIn, Currency, PaymentIn, Sku, Strict, example
 from shop_runtime.problems import Problem
 
 router = APIRouter(prefix="/v1", responses=problems(400, 413, 422, 503))
@@ -68,6 +68,10 @@ class DraftCustomerIn(Strict):
 class DraftChangesIn(Strict):
     """Only the fields sent change; ``reserve_until: null`` releases the held units."""
 
+    model_config = example(
+        {"note": "Deliver to the loading dock", "shipping": {"title": "Freight", "price": 25000}}
+    )
+
     lines: list[DraftLineIn] | None = Field(default=None, min_length=1, max_length=50)
     order_discount: DiscountIn | None = None
     shipping: ShippingIn | None = None
@@ -83,6 +87,20 @@ class DraftIn(Strict):
     """A draft for an existing customer (``customer_id``) or for the account of ``customer.email`` (made
     without a password when there is none)."""
 
+    model_config = example(
+        {
+            "customer": {"email": "buyer@example.com", "name": "Lee Jiwoo", "locale": "ko"},
+            "currency": "KRW",
+            "lines": [
+                {"sku": "SHIRT-LINEN-M", "quantity": 30},
+                {"title": "Embroidered logo", "quantity": 30, "unit_price": 3000},
+            ],
+            "order_discount": {"kind": "percent", "value": 5, "reason": "Wholesale"},
+            "shipping": {"method": "standard"},
+            "payment_terms": {"type": "net", "net_days": 30},
+        }
+    )
+
     customer_id: uuid.UUID | None = None
     customer: DraftCustomerIn | None = None
     currency: Currency
@@ -96,10 +114,14 @@ class DraftIn(Strict):
 
 
 class MarkPaidIn(Strict):
+    model_config = example({"reference": "KB-20270302-0042"})
+
     reference: str = Field(min_length=1, max_length=200, description="The bank transfer's reference")
 
 
 class DraftCheckoutIn(Strict):
+    model_config = example({"payment": {"token": "tok_visa"}})
+
     payment: PaymentIn
 
 
@@ -158,6 +180,7 @@ def invoice_token(
 
 @router.post(
     "/admin/draft-orders",
+    summary="Make a draft order",
     status_code=201,
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
@@ -172,6 +195,7 @@ async def create_draft(body: DraftIn, services: ServicesDep) -> JSONResponse:
 
 @router.get(
     "/admin/draft-orders",
+    summary="List draft orders",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_READ)],
     responses={200: {"model": DraftListOut, "description": "Drafts, newest first"}, **STAFF_CALL},
@@ -192,6 +216,7 @@ async def list_drafts(
 
 @router.get(
     "/admin/draft-orders/{draft_id}",
+    summary="Show a draft order",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_READ)],
     responses={**_draft_response(200, "The draft"), **STAFF_CALL},
@@ -202,6 +227,7 @@ async def get_draft(draft_id: uuid.UUID, services: ServicesDep) -> JSONResponse:
 
 @router.patch(
     "/admin/draft-orders/{draft_id}",
+    summary="Change an open draft order",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses={**_draft_response(200, "The changed draft"), **STAFF_CALL},
@@ -215,6 +241,7 @@ async def update_draft(draft_id: uuid.UUID, body: DraftChangesIn, services: Serv
 
 @router.delete(
     "/admin/draft-orders/{draft_id}",
+    summary="Delete an open draft order",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses={**_draft_response(200, "The deleted draft"), **STAFF_CALL},
@@ -226,6 +253,7 @@ async def delete_draft(draft_id: uuid.UUID, services: ServicesDep) -> JSONRespon
 
 @router.post(
     "/admin/draft-orders/{draft_id}/duplicate",
+    summary="Copy a draft order",
     status_code=201,
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
@@ -238,6 +266,7 @@ async def duplicate_draft(draft_id: uuid.UUID, services: ServicesDep) -> JSONRes
 
 @router.post(
     "/admin/draft-orders/{draft_id}/invoice",
+    summary="Email a draft order's invoice",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses={**_draft_response(200, "The invoice is on its way"), **STAFF_CALL},
@@ -249,6 +278,7 @@ async def send_invoice(draft_id: uuid.UUID, services: ServicesDep) -> JSONRespon
 
 @router.post(
     "/admin/draft-orders/{draft_id}/complete",
+    summary="Complete a draft order on payment terms",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses={
@@ -265,6 +295,7 @@ async def complete_on_terms(draft_id: uuid.UUID, services: ServicesDep) -> JSONR
 
 @router.post(
     "/admin/draft-orders/{draft_id}/mark-paid",
+    summary="Mark a draft order paid by bank transfer",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses={200: {"model": DraftCompletedOut, "description": "The paid order"}, **STAFF_CALL},
@@ -280,6 +311,7 @@ async def mark_as_paid(draft_id: uuid.UUID, body: MarkPaidIn, services: Services
 
 @router.get(
     "/draft-orders/{draft_id}/invoice",
+    summary="Show a draft order's invoice",
     tags=["storefront"],
     responses={200: {"model": DraftOut, "description": "The invoice"}, **problems(401, 404)},
 )
@@ -292,6 +324,7 @@ async def view_invoice(
 
 @router.post(
     "/draft-orders/{draft_id}/checkout",
+    summary="Pay a draft order's invoice",
     status_code=202,
     tags=["storefront"],
     dependencies=[Depends(checkout_limit)],

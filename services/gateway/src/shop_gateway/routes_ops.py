@@ -23,7 +23,7 @@ MessageId = Annotated[
 """Ids as messages carry them (UUIDs); no slash, '?' or leading dot, so an id cannot walk to another route."""
 
 
-@router.get("", dependencies=[require(Permission.ADMIN_READ)])
+@router.get("", summary="List parked messages", dependencies=[require(Permission.ADMIN_READ)])
 async def list_dead_letters(services: ServicesDep) -> JSONResponse:
     """Parked messages of every service: a count and the messages (id, type, attempts, error, when parked).
     A service that cannot answer is listed under ``unavailable``."""
@@ -45,26 +45,38 @@ async def list_dead_letters(services: ServicesDep) -> JSONResponse:
     )
 
 
-@router.get("/{service}/{message_id}", dependencies=[require(Permission.ADMIN_READ)])
+@router.get(
+    "/{service}/{message_id}", summary="Show a parked message", dependencies=[require(Permission.ADMIN_READ)]
+)
 async def show_dead_letter(service: Service, message_id: MessageId, services: ServicesDep) -> JSONResponse:
     """One parked message: its error and traceback, attempts, original route, headers and body."""
     return await services.forward(service, "GET", f"/dead-letters/{message_id}")
 
 
-@router.post("/{service}/replay", dependencies=[require(Permission.ADMIN_WRITE)])
+@router.post(
+    "/{service}/replay",
+    summary="Replay a service's parked messages",
+    dependencies=[require(Permission.ADMIN_WRITE)],
+)
 async def replay_dead_letters(service: Service, services: ServicesDep) -> JSONResponse:
     """Send every message parked now at a service back to where it first went, with a fresh retry budget
     (fix the cause first: one that fails again is parked again)."""
     return await services.forward(service, "POST", "/dead-letters/replay")
 
 
-@router.post("/{service}/{message_id}/replay", dependencies=[require(Permission.ADMIN_WRITE)])
+@router.post(
+    "/{service}/{message_id}/replay",
+    summary="Replay a parked message",
+    dependencies=[require(Permission.ADMIN_WRITE)],
+)
 async def replay_dead_letter(service: Service, message_id: MessageId, services: ServicesDep) -> JSONResponse:
     """Send one parked message back to where it first went, with a fresh retry budget."""
     return await services.forward(service, "POST", f"/dead-letters/{message_id}/replay")
 
 
-@router.delete("/{service}", dependencies=[require(Permission.ADMIN_WRITE)])
+@router.delete(
+    "/{service}", summary="Delete a service's parked messages", dependencies=[require(Permission.ADMIN_WRITE)]
+)
 async def purge_dead_letters(
     service: Service,
     services: ServicesDep,

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from shop_gateway.api import ServicesDep, order_access, problems
 from shop_gateway.domain import Permission
-from shop_gateway.schemas import Strict
+from shop_gateway.schemas import Strict, example
 from shop_gateway.services import public_body
 from shop_runtime.problems import PROBLEM_JSON, Problem
 
@@ -21,6 +21,8 @@ CLOSED = {"cancelled", "rejected", "delivered"}
 
 
 class PaymentMethodIn(Strict):
+    model_config = example({"token": "tok_mastercard"})
+
     token: str = Field(
         min_length=1,
         max_length=200,
@@ -30,6 +32,7 @@ class PaymentMethodIn(Strict):
 
 @router.put(
     "/orders/{order_id}/payment-method",
+    summary="Replace an order's saved card",
     tags=["storefront"],
     responses=problems(400, 401, 403, 404, 409, 413, 422, 503),
 )

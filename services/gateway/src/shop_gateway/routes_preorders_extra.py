@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, Field
 from shop_gateway import ratelimit
 from shop_gateway.api import ALWAYS, STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
-from shop_gateway.schemas import SKU_PATTERN, Strict
+from shop_gateway.schemas import SKU_PATTERN, Strict, example
 from shop_gateway.services import Services
 from shop_runtime.problems import Problem
 
@@ -22,6 +22,8 @@ router = APIRouter(prefix="/v1", responses=problems(*ALWAYS))
 
 class InboundChangeIn(Strict):
     """What changed about stock on its way: how many units come, when, or both."""
+
+    model_config = example({"quantity": 150, "expected_at": "2027-03-16T00:00:00Z"})
 
     quantity: int | None = Field(default=None, gt=0, le=1_000_000, description="Units now expected.")
     expected_at: AwareDatetime | None = Field(
@@ -32,12 +34,16 @@ class InboundChangeIn(Strict):
 class PreorderDecisionIn(Strict):
     """The customer's answer to a changed pre-order ship date, from the storefront page of the email's link."""
 
+    model_config = example({"decision": "accept"})
+
     decision: Literal["accept", "cancel"] = Field(
         description="accept: the new date becomes the promise; cancel: the order is cancelled, everything refunded"
     )
 
 
 class ProductViewIn(Strict):
+    model_config = example({"sku": "SHIRT-LINEN-M"})
+
     sku: str = Field(min_length=1, max_length=64, pattern=SKU_PATTERN, description="The variant shown.")
 
 
@@ -48,6 +54,7 @@ def view_limit(request: Request) -> None:
 
 @router.patch(
     "/admin/inbounds/{inbound_id}",
+    summary="Change expected stock",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses=STAFF_CALL,
@@ -62,6 +69,7 @@ async def change_inbound(inbound_id: uuid.UUID, body: InboundChangeIn, services:
 
 @router.post(
     "/orders/{order_id}/preorder-decision",
+    summary="Accept or refuse a changed ship date",
     tags=["storefront"],
     responses=problems(401, 403, 404, 409),
 )
@@ -85,6 +93,7 @@ async def decide_on_changed_date(
 
 @router.post(
     "/products/{product_id}/views",
+    summary="Count a product view",
     status_code=202,
     tags=["storefront"],
     dependencies=[Depends(view_limit)],
@@ -102,11 +111,12 @@ async def record_product_view(
 
 @router.get(
     "/admin/preorder-metrics",
+    summary="Show pre-order metrics",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_READ)],
     responses=STAFF_CALL,
 )
-async def preorder_metrics(
+async def get_preorder_metrics(
     services: ServicesDep,
     sku: Annotated[str | None, Query(min_length=1, max_length=64, pattern=SKU_PATTERN)] = None,
     campaign: Annotated[

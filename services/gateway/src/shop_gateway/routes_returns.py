@@ -12,7 +12,7 @@ from pydantic import Field
 
 from shop_gateway.api import STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
-from shop_gateway.schemas import SKU_PATTERN, Strict
+from shop_gateway.schemas import SKU_PATTERN, Strict, example
 
 router = APIRouter(prefix="/v1", responses=problems(400, 413, 422, 503))
 
@@ -32,12 +32,21 @@ class ReturnLineIn(Strict):
 
 
 class ReturnIn(Strict):
+    model_config = example(
+        {
+            "lines": [{"sku": "SHIRT-LINEN-M", "quantity": 1, "exchange_for": "SHIRT-LINEN-L"}],
+            "reason": "size",
+        }
+    )
+
     lines: list[ReturnLineIn] = Field(min_length=1, max_length=50)
     reason: Literal["damaged", "wrong_item", "not_as_described", "changed_mind", "size", "other"]
     note: str | None = Field(default=None, max_length=1000)
 
 
 class ReturnRejectionIn(Strict):
+    model_config = example({"reason": "The return window closed on 2 March"})
+
     reason: str = Field(min_length=1, max_length=500, description="Why, as the customer is told by email")
 
 
@@ -50,10 +59,17 @@ class ReceivedLineIn(Strict):
 
 
 class ReturnReceiptIn(Strict):
+    model_config = example({"lines": [{"sku": "SHIRT-LINEN-M", "quantity": 1, "condition": "resellable"}]})
+
     lines: list[ReceivedLineIn] = Field(min_length=1, max_length=100)
 
 
-@router.post("/orders/{order_id}/returns", tags=["storefront"], responses=problems(401, 403, 404))
+@router.post(
+    "/orders/{order_id}/returns",
+    summary="Request a return",
+    tags=["storefront"],
+    responses=problems(401, 403, 404),
+)
 async def request_return(
     order_id: uuid.UUID,
     body: ReturnIn,
@@ -68,8 +84,13 @@ async def request_return(
     )
 
 
-@router.get("/orders/{order_id}/returns", tags=["storefront"], responses=problems(401, 403, 404))
-async def returns_of_order(
+@router.get(
+    "/orders/{order_id}/returns",
+    summary="List an order's returns",
+    tags=["storefront"],
+    responses=problems(401, 403, 404),
+)
+async def list_order_returns(
     order_id: uuid.UUID,
     services: ServicesDep,
     headers: Annotated[dict[str, str], order_access(Permission.ORDERS_READ)],
@@ -80,9 +101,13 @@ async def returns_of_order(
 
 
 @router.get(
-    "/admin/returns", tags=["admin"], dependencies=[require(Permission.ADMIN_READ)], responses=STAFF_CALL
+    "/admin/returns",
+    summary="List returns",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_READ)],
+    responses=STAFF_CALL,
 )
-async def returns_by_status(
+async def list_returns(
     services: ServicesDep,
     status: Literal["requested", "approved", "rejected", "label_sent", "received", "refunded"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -96,6 +121,7 @@ async def returns_by_status(
 
 @router.post(
     "/admin/returns/{return_id}/approve",
+    summary="Approve a return",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses=STAFF_CALL,
@@ -107,6 +133,7 @@ async def approve_return(return_id: uuid.UUID, services: ServicesDep) -> JSONRes
 
 @router.post(
     "/admin/returns/{return_id}/reject",
+    summary="Reject a return",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_WRITE)],
     responses=STAFF_CALL,
@@ -120,6 +147,7 @@ async def reject_return(return_id: uuid.UUID, body: ReturnRejectionIn, services:
 
 @router.post(
     "/warehouse/returns/{return_id}/received",
+    summary="Report a return received",
     tags=["warehouse"],
     dependencies=[require(Permission.WAREHOUSE)],
     responses=STAFF_CALL,

@@ -7,12 +7,26 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from shop_gateway.api import ServicesDep, problems, stock_at_locations
-from shop_gateway.schemas import AddressIn, Currency, LineIn, Strict
+from shop_gateway.schemas import AddressIn, Currency, LineIn, Strict, example
 
 router = APIRouter(prefix="/v1", responses=problems(400, 413, 422, 503))
 
 
 class ShippingRatesIn(Strict):
+    model_config = example(
+        {
+            "currency": "KRW",
+            "lines": [{"sku": "SHIRT-LINEN-M", "quantity": 2}],
+            "shipping_address": {
+                "name": "Kim Minsu",
+                "line1": "1 Teheran-ro",
+                "city": "Seoul",
+                "postal_code": "06236",
+                "country": "KR",
+            },
+        }
+    )
+
     currency: Currency
     lines: list[LineIn] = Field(min_length=1, max_length=50)
     shipping_address: AddressIn
@@ -38,10 +52,11 @@ class ShippingRatesOut(BaseModel):
 
 @router.post(
     "/shipping-rates",
+    summary="Quote shipping for a cart",
     tags=["storefront"],
     responses={200: {"model": ShippingRatesOut, "description": "Every shipping method, offered or not"}},
 )
-async def shipping_rates(body: ShippingRatesIn, services: ServicesDep) -> JSONResponse:
+async def quote_shipping_rates(body: ShippingRatesIn, services: ServicesDep) -> JSONResponse:
     """The shipping methods for a cart and a shipping address: standard, express and same_day, each with its
     price and the order's tax and total, or ``available: false`` and the reason (same-day needs an address a
     stock location delivers to the same day and every line in stock at that one location). Standard shipping

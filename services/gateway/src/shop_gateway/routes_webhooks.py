@@ -27,7 +27,13 @@ PSP_EVENT_BODY: dict[str, Any] = {
                         "created": {"type": "integer"},
                         "data": {"type": "object"},
                     },
-                }
+                },
+                "example": {
+                    "id": "evt_sandbox_5f0c2a9d41e84b7c",
+                    "type": "charge.succeeded",
+                    "created": 1803859200,
+                    "data": {"charge": "ch_sandbox_8d2e61f0", "amount": 39000, "currency": "KRW"},
+                },
             }
         },
     },
@@ -44,9 +50,12 @@ PSP_EVENT_BODY: dict[str, Any] = {
 
 
 @router.post(
-    "/webhooks/psp", responses=problems(400, 401, 404, 409, 413, 422, 503), openapi_extra=PSP_EVENT_BODY
+    "/webhooks/psp",
+    summary="Receive a payment provider event",
+    responses=problems(400, 401, 404, 409, 413, 422, 503),
+    openapi_extra=PSP_EVENT_BODY,
 )
-async def psp_webhook(request: Request, services: ServicesDep) -> JSONResponse:
+async def receive_psp_event(request: Request, services: ServicesDep) -> JSONResponse:
     """An event from the payment service provider, signed (no API key). Payments verifies the signature on the
     raw body (400 missing or malformed, 401 not matching or older than the tolerance) and applies each event id
     once: a replay answers 200 with ``"status": "duplicate"`` and changes nothing."""
