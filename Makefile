@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder chaos bench docs clean
+.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder chaos bench docs clean prometheus
 
 help:
 	@echo "make up    - install, migrate and run the whole shop on this machine (Ctrl-C stops it)"
@@ -34,8 +34,13 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.tom
 
 install: $(VENV)/.installed
 
+# scripts.stack checks every process's settings first and stops within a second, one line per problem.
 up: install
 	$(PY) -m scripts.stack up
+
+# promtool and prometheus (Debian's package, installed through apt-get where missing) for the alert rule tests.
+prometheus: install
+	$(PY) -m scripts.ensure_prometheus
 
 demo: install
 	$(PY) -m scripts.demo

@@ -3,6 +3,11 @@
 ``python -m scripts.stack up`` is what ``make up`` runs; system tests start the same stack with their own
 databases, vhost and ports. PostgreSQL and RabbitMQ must already run (on loopback by default).
 
+Before it migrates or starts anything, ``up`` (and ``migrate``) checks every process's settings as the processes
+will read them (``scripts.settings_check``) and stops within a second, one line per problem, when one would not
+start; ``python -m scripts.stack check`` runs only that check. The operator's own ``SHOP_*`` variables reach
+every process, except those the stack sets itself (database and broker URLs, ports, the services' URLs).
+
 ``replicas`` runs N copies of every worker and HTTP process (and of the gateway): replica 0 has the usual
 names and ports; replica ``r`` (r >= 1) is named ``<process>-<r+1>`` (``orders-worker-2``), its gateway
 listens on ``gateway_port + r`` and its services on ``first_service_port + 10 * r + i``. Each gateway talks
@@ -12,6 +17,7 @@ to the service HTTP processes of its own replica; every worker of a service cons
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import subprocess
@@ -24,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scripts import settings_check
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("catalog", "orders", "payments", "fulfillment", "notifications")
@@ -297,7 +305,26 @@ def running(config: StackConfig, *, timeout: float = 90.0) -> Iterator[Stack]:
         stack.stop()
 
 
+def settings_problems(config: StackConfig) -> list[str]:
+    """What would stop a process of this stack at start-up, one line each (none when every setting is valid)."""
+    found: list[str] = []
+    for replica in range(config.replicas):
+        found += [line for line in settings_check.problems(config.environment(replica)) if line not in found]
+    return found
+
+
+def exit_on_invalid_settings(problems: list[str]) -> None:
+    """Print each problem on its own line and exit 2, before anything was migrated or started."""
+    if not problems:
+        return
+    for line in problems:
+        print(line, file=sys.stderr)
+    print("nothing was migrated or started: fix the settings above and run it again", file=sys.stderr)
+    sys.exit(2)
+
+
 def up(config: StackConfig) -> None:
+    exit_on_invalid_settings(settings_problems(config))
     print("migrating databases ...", flush=True)
     stack = Stack(config)
     stack.migrate()
@@ -336,23 +363,41 @@ Try `make demo` in another terminal. Ctrl-C stops everything.""",
         print("stopped.", flush=True)
 
 
-def main() -> None:
+def operator_settings(environment: dict[str, str], config: StackConfig) -> dict[str, str]:
+    """The operator's ``SHOP_*`` variables that the stack does not set itself, for every process."""
+    own = config.environment()
+    return {key: value for key, value in environment.items() if key.startswith("SHOP_") and key not in own}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["up", "migrate"])
+    parser.add_argument("command", choices=["up", "migrate", "check"])
     parser.add_argument(
         "--replicas", type=int, default=1, help="copies of every worker and HTTP process (default 1)"
     )
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
+    gateway_port = os.environ.get("SHOP_GATEWAY_PORT", str(StackConfig.gateway_port))
+    if not gateway_port.isdigit():
+        exit_on_invalid_settings(
+            [
+                f"SHOP_GATEWAY_PORT: Input should be a valid integer; e.g. SHOP_GATEWAY_PORT={StackConfig.gateway_port}"
+            ]
+        )
     config = StackConfig(
         staff_api_key=os.environ.get("SHOP_STAFF_API_KEY", StackConfig.staff_api_key),
         warehouse_api_key=os.environ.get("SHOP_WAREHOUSE_API_KEY", StackConfig.warehouse_api_key),
-        gateway_port=int(os.environ.get("SHOP_GATEWAY_PORT", StackConfig.gateway_port)),
+        gateway_port=int(gateway_port),
         otlp_endpoint=os.environ.get("SHOP_OTLP_ENDPOINT"),
         replicas=arguments.replicas,
         # Development only: lets `make demo-preorder` skip the shop ahead in time (delete it for real time).
         test_clock_file=DEV_CLOCK_FILE,
     )
-    if arguments.command == "migrate":
+    config = dataclasses.replace(config, extra_env=operator_settings(dict(os.environ), config))
+    if arguments.command == "check":
+        exit_on_invalid_settings(settings_problems(config))
+        print("every setting is valid", flush=True)
+    elif arguments.command == "migrate":
+        exit_on_invalid_settings(settings_problems(config))
         Stack(config).migrate()
     else:
         up(config)

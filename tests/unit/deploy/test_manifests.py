@@ -133,6 +133,15 @@ def test_prometheus_scrapes_every_process_by_its_compose_name() -> None:
     assert targets >= PROCESSES
 
 
+def test_compose_gives_prometheus_every_rule_file_its_config_names() -> None:
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    mounted = {volume.split(":")[1] for volume in compose["services"]["prometheus"]["volumes"]}
+    assert config["rule_files"], "no alerting rules are loaded"
+    for rule_file in config["rule_files"]:
+        assert f"/etc/prometheus/{rule_file}" in mounted, rule_file
+
+
 def test_grafana_provisions_prometheus_jaeger_and_the_dashboards() -> None:
     provisioning = DEPLOY / "grafana" / "provisioning"
     datasources = yaml.safe_load((provisioning / "datasources" / "datasources.yml").read_text())
