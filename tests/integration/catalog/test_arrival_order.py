@@ -58,17 +58,20 @@ class Catalog:
                 description="",
                 new_variants=[handlers.NewVariant(sku=sku, options={}, prices={"KRW": 1000}) for sku in skus],
             )
+            await uow.commit()
         for (sku, location), units in (stock or {}).items():
             async with self.database.unit_of_work() as uow:
                 await handlers.adjust_inventory(
                     uow, sku=sku, location=location, delta=units, reason="counted"
                 )
+                await uow.commit()
 
     async def preorder_policy(self, sku: str) -> None:
         async with self.database.unit_of_work() as uow:
             await handlers.set_preorder_policy(
                 uow, sku=sku, policy=PreorderPolicy(payment_mode="pay_now", cap=10), clock=SystemClock()
             )
+            await uow.commit()
 
     async def stock(self, sku: str) -> dict[str, tuple[int, int, int]]:
         """``{location: (on hand, reserved, available)}``, as the inventory API shows it."""
@@ -321,6 +324,7 @@ async def test_a_late_copy_of_a_reserve_does_not_revive_a_released_preorder(cata
     # Units received later go to nobody: the place stays given back.
     async with catalog.database.unit_of_work() as uow:
         await handlers.adjust_inventory(uow, sku=sku, location=SEOUL, delta=2, reason="counted")
+        await uow.commit()
     assert await catalog.stock(sku) == {SEOUL: (2, 0, 2)}
 
 

@@ -44,6 +44,7 @@ from shop_orders.variants import handlers as variants
 from shop_runtime.clock import SystemClock
 from shop_runtime.consumer import Dispatcher
 from shop_runtime.database import Database
+from shop_runtime.http import committed
 from tests.support import infra
 
 pytestmark = pytest.mark.integration
@@ -72,15 +73,18 @@ async def shop() -> AsyncIterator[Shop]:
         subscriptions=consumers.subscriptions(clock=SystemClock(), settings=settings),
     )
     async with database.unit_of_work() as uow:
-        await variants.upsert_catalog_variant(
+        await committed(
             uow,
-            sku=SKU,
-            product_id="p-arr",
-            variant_id="v-arr",
-            title="Tee",
-            options={},
-            prices={"KRW": 30000},
-            version=1,
+            variants.upsert_catalog_variant(
+                uow,
+                sku=SKU,
+                product_id="p-arr",
+                variant_id="v-arr",
+                title="Tee",
+                options={},
+                prices={"KRW": 30000},
+                version=1,
+            ),
         )
     yield Shop(database, dispatcher, settings)
     await database.dispose()
@@ -94,22 +98,25 @@ async def _place(shop: Shop, sku: str, *, email: str, locale: str, quantity: int
     """Place an order through orders' own use case, as its HTTP route does; its id."""
     key = str(uuid.uuid4())
     async with shop.database.unit_of_work() as uow:
-        placed = await checkout.place_order(
+        placed = await committed(
             uow,
-            checkout=checkout.Checkout(
-                idempotency_key=key,
-                email=email,
-                locale=locale,
-                currency="KRW",
-                lines=[CheckoutLine(sku, quantity)],
-                shipping_address=ADDRESS,
-                shipping_method="standard",
-                payment_token="tok_visa",
-                request={"key": key},
+            checkout.place_order(
+                uow,
+                checkout=checkout.Checkout(
+                    idempotency_key=key,
+                    email=email,
+                    locale=locale,
+                    currency="KRW",
+                    lines=[CheckoutLine(sku, quantity)],
+                    shipping_address=ADDRESS,
+                    shipping_method="standard",
+                    payment_token="tok_visa",
+                    request={"key": key},
+                ),
+                shipping_rates=shop.settings.shipping_rates,
+                now=datetime.now(UTC),
+                taxes=shop.settings.tax_table(),
             ),
-            shipping_rates=shop.settings.shipping_rates,
-            now=datetime.now(UTC),
-            taxes=shop.settings.tax_table(),
         )
     return placed.order_id
 
@@ -170,14 +177,17 @@ async def _state(shop: Shop, order_id: str) -> tuple[str, Any]:
 
 async def _ask_for_return(shop: Shop, order_id: str, quantity: int) -> dict[str, Any]:
     async with shop.database.unit_of_work() as uow:
-        return await returns.request_return(
+        return await committed(
             uow,
-            order_id=order_id,
-            lines=[(SKU, quantity)],
-            reason="changed_mind",
-            note=None,
-            window_days=30,
-            now=datetime.now(UTC),
+            returns.request_return(
+                uow,
+                order_id=order_id,
+                lines=[(SKU, quantity)],
+                reason="changed_mind",
+                note=None,
+                window_days=30,
+                now=datetime.now(UTC),
+            ),
         )
 
 
@@ -334,22 +344,28 @@ PRE_SKU = "ARR-PRE"
 async def _confirmed_preorder(shop: Shop) -> tuple[str, int, int]:
     """A confirmed deposit pre-order of 1 unit, waiting for stock; its id, the deposit and the balance."""
     async with shop.database.unit_of_work() as uow:
-        await variants.upsert_catalog_variant(
+        await committed(
             uow,
-            sku=PRE_SKU,
-            product_id="p-pre",
-            variant_id="v-pre",
-            title="Drop",
-            options={},
-            prices={"KRW": 100000},
-            version=1,
+            variants.upsert_catalog_variant(
+                uow,
+                sku=PRE_SKU,
+                product_id="p-pre",
+                variant_id="v-pre",
+                title="Drop",
+                options={},
+                prices={"KRW": 100000},
+                version=1,
+            ),
         )
     async with shop.database.unit_of_work() as uow:
-        await variants.upsert_preorder_policy(
+        await committed(
             uow,
-            sku=PRE_SKU,
-            policy=PreorderPolicy(payment_mode="deposit", deposit_percent=30, cap=1000),
-            version=1,
+            variants.upsert_preorder_policy(
+                uow,
+                sku=PRE_SKU,
+                policy=PreorderPolicy(payment_mode="deposit", deposit_percent=30, cap=1000),
+                version=1,
+            ),
         )
     order_id = await _place(shop, PRE_SKU, email="preorder@example.com", locale="ko", quantity=1)
     await _send(
@@ -381,8 +397,11 @@ async def _confirmed_preorder(shop: Shop) -> tuple[str, int, int]:
 
 async def _cancel(shop: Shop, order_id: str) -> None:
     async with shop.database.unit_of_work() as uow:
-        await cancellation.cancel_order(
-            uow, order_id=order_id, reason="changed_mind", now=datetime.now(UTC), cancelled_by="customer"
+        await committed(
+            uow,
+            cancellation.cancel_order(
+                uow, order_id=order_id, reason="changed_mind", now=datetime.now(UTC), cancelled_by="customer"
+            ),
         )
 
 

@@ -104,6 +104,12 @@ OUTBOX_PUBLISHED: Final = Counter(
     ["service"],
     registry=REGISTRY,
 )
+JOBS_PARKED: Final = Counter(
+    "shop_scheduled_jobs_parked",
+    "Scheduled jobs parked: their last attempt failed, or they cannot be read ('shop-ops jobs' lists them).",
+    ["service", "kind"],
+    registry=REGISTRY,
+)
 OUTBOX_BATCH_DURATION: Final = Histogram(
     "shop_outbox_batch_duration_seconds",
     "Time for the relay to claim, publish (with confirms) and mark one non-empty batch.",

@@ -1,9 +1,14 @@
-"""A service's durable schedule: jobs due at a time (charges, reminders, expiries), run by the worker.
+"""A service's durable schedule: commands due at a time (charges, reminders, expiries), run by the worker.
 
-Jobs live in the service's own table and are claimed with ``FOR UPDATE SKIP LOCKED``, one per
-transaction, so several workers can run the schedule side by side and a job runs once: it is marked done
-in the same transaction as its handler's effects. A job whose handler fails is tried again later, with
-its error recorded. Due times are compared with the service's clock, so tests move them with the clock.
+Each kind of job is a ``Job``: a typed command named as an order, stored as the job's payload. Jobs live in
+the service's own table and are claimed with ``FOR UPDATE SKIP LOCKED``, one per transaction, so several
+workers can run the schedule side by side and a job runs once: it is marked done in the same transaction as
+its handler's effects, and the scheduler is that transaction's edge (it commits; handlers never do). A job
+whose handler fails is tried again later, each wait twice the last (30 s, 1 min, 2 min, ... at most an
+hour), with its error recorded; after ``max_attempts`` it is parked, like a message, with its error: it
+stays in the table, is never run again by itself, and ``shop-ops jobs`` lists it and can run it again. A
+payload that no longer parses, or a kind nobody handles, is parked at once. Due times are compared with the
+service's clock, so tests move them with the clock.
 """
 
 from __future__ import annotations
@@ -12,21 +17,49 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_runtime.clock import Clock
+from shop_runtime.metrics import JOBS_PARKED
 
 log = logging.getLogger(__name__)
 
-JobHandler = Callable[[dict[str, Any], Any], Awaitable[None]]
-"""``(payload, uow)``: does the job's work in the given unit of work and commits it."""
+
+class Job(BaseModel):
+    """A scheduled command, named as an order (``ChargeScheduledBalance``), with typed fields.
+
+    ``KIND`` and the fields are what the table stores: jobs already waiting are read with the class as it is
+    when they run, so add fields with defaults and never rename ``KIND`` or a field.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    KIND: ClassVar[str]
+
+
+JobHandler = Callable[[Any, Any], Awaitable[None]]
+"""``(job, uow)``: does the job's work in the given unit of work; the scheduler commits it."""
+
+Jobs = Mapping[type[Job], JobHandler]
+"""A service's scheduled jobs: the handler of each kind of job."""
 
 RETRY_AFTER = timedelta(seconds=30)
+"""The wait before a failed job's first retry; each later wait is twice the last, up to ``LONGEST_WAIT``."""
+LONGEST_WAIT = timedelta(hours=1)
+MAX_ATTEMPTS = 8
+"""Attempts before a failing job is parked (30 s + 1 + 2 + 4 + 8 + 16 + 32 min: about an hour of trying)."""
+
+
+def retry_wait(attempts: int) -> timedelta:
+    """How long a job that has failed ``attempts`` times waits before its next attempt."""
+    wait: timedelta = RETRY_AFTER * 2 ** max(attempts - 1, 0)
+    return min(wait, LONGEST_WAIT)
 
 
 def add_schedule_table(metadata: sa.MetaData) -> sa.Table:
@@ -45,25 +78,29 @@ def add_schedule_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("done_at", sa.DateTime(timezone=True)),
         sa.Column("cancelled", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column(
+            "parked_at",
+            sa.DateTime(timezone=True),
+            comment="Set when the job was given up on (its last attempt failed, or it cannot be read); done_at too",
+        ),
         sa.Index("scheduled_jobs_due", "due_at", postgresql_where=sa.text("done_at IS NULL")),
     )
 
 
-async def schedule(
-    session: AsyncSession, table: sa.Table, *, kind: str, key: str, due_at: datetime, payload: dict[str, Any]
-) -> None:
-    """Add a job in the caller's transaction; a job with the same key already scheduled stays as it is."""
+async def schedule(session: AsyncSession, table: sa.Table, job: Job, *, key: str, due_at: datetime) -> None:
+    """Add ``job`` in the caller's transaction; a job with the same key already scheduled stays as it is."""
     await session.execute(
-        insert(table).values(kind=kind, key=key, due_at=due_at, payload=payload).on_conflict_do_nothing()
+        insert(table)
+        .values(kind=job.KIND, key=key, due_at=due_at, payload=job.model_dump(mode="json"))
+        .on_conflict_do_nothing()
     )
 
 
-async def reschedule(
-    session: AsyncSession, table: sa.Table, *, kind: str, key: str, due_at: datetime, payload: dict[str, Any]
-) -> None:
+async def reschedule(session: AsyncSession, table: sa.Table, job: Job, *, key: str, due_at: datetime) -> None:
     """Move a job that has not run yet to ``due_at`` (adding it when there is none); a job that already ran
     or was cancelled stays as it is."""
-    statement = insert(table).values(kind=kind, key=key, due_at=due_at, payload=payload)
+    payload = job.model_dump(mode="json")
+    statement = insert(table).values(kind=job.KIND, key=key, due_at=due_at, payload=payload)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[table.c.key],
@@ -87,16 +124,22 @@ class Scheduler:
         self,
         database: Any,
         table: sa.Table,
-        jobs: Mapping[str, JobHandler],
+        jobs: Jobs,
         *,
         clock: Clock,
         poll_seconds: float,
         batch_size: int = 50,
+        max_attempts: int = MAX_ATTEMPTS,
+        service: str = "",
     ) -> None:
         self._database = database
         self._table = table
-        self._jobs = jobs
+        self._jobs = {job_class.KIND: (job_class, handler) for job_class, handler in jobs.items()}
         self._clock = clock
+        self._max_attempts = max_attempts
+        self._service = service
+        for kind in self._jobs:  # exported from zero, so an alert sees the first one parked
+            JOBS_PARKED.labels(service, kind)
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
 
@@ -137,23 +180,61 @@ class Scheduler:
                     .values(done_at=now, attempts=job.attempts + 1)
                 )
                 try:
-                    handler = self._jobs[job.kind]
-                    await handler(dict(job.payload), uow)
+                    job_class, handler = self._jobs[job.kind]
+                    command = job_class.model_validate(job.payload)
+                except (KeyError, ValidationError) as error:
+                    # Trying again cannot help: park it now, with why.
+                    await self._park(uow, job, f"cannot run this job: {type(error).__name__}: {error}", now)
+                    await uow.commit()
+                    continue
+                try:
+                    await handler(command, uow)
                     await uow.commit()
                     continue
                 except Exception as error:
                     failure = f"{type(error).__name__}: {error}"
-                    log.warning(
-                        "scheduled job %s (%s) failed, retrying later: %s", job.key, job.kind, failure
-                    )
-            await self._record_failure(job.id, job.attempts + 1, failure, now + RETRY_AFTER)
+            await self._record_failure(job, failure, now)
         return claimed
 
-    async def _record_failure(self, job_id: int, attempts: int, error: str, retry_at: datetime) -> None:
+    async def _record_failure(self, job: Any, error: str, now: datetime) -> None:
+        """The attempt that just failed rolled back: count it, and try again later or, the last one, park."""
+        attempts = job.attempts + 1
         async with self._database.unit_of_work() as uow:
-            await uow.session.execute(
-                sa.update(self._table)
-                .where(self._table.c.id == job_id)
-                .values(attempts=attempts, last_error=error[:2000], due_at=retry_at)
-            )
+            if attempts >= self._max_attempts:
+                await self._park(uow, job, error, now, attempts=attempts)
+            else:
+                log.warning(
+                    "scheduled job %s (%s) failed (attempt %d of %d), trying again later: %s",
+                    job.key,
+                    job.kind,
+                    attempts,
+                    self._max_attempts,
+                    error,
+                )
+                await uow.session.execute(
+                    sa.update(self._table)
+                    .where(self._table.c.id == job.id)
+                    .values(attempts=attempts, last_error=error[:2000], due_at=now + retry_wait(attempts))
+                )
             await uow.commit()
+
+    async def _park(
+        self, uow: Any, job: Any, error: str, now: datetime, *, attempts: int | None = None
+    ) -> None:
+        log.error("scheduled job %s (%s) parked: %s", job.key, job.kind, error)
+        values: dict[str, Any] = {"done_at": now, "parked_at": now, "last_error": error[:2000]}
+        if attempts is not None:
+            values["attempts"] = attempts
+        await uow.session.execute(sa.update(self._table).where(self._table.c.id == job.id).values(**values))
+        uow.after_commit(JOBS_PARKED.labels(self._service, job.kind).inc)
+
+
+async def run_again(session: AsyncSession, table: sa.Table, *, key: str, now: datetime) -> bool:
+    """Give a parked job a fresh set of attempts, due now; False when no parked job has this key."""
+    result = await session.execute(
+        sa.update(table)
+        .where(table.c.key == key, table.c.parked_at.is_not(None))
+        .values(parked_at=None, done_at=None, attempts=0, due_at=now)
+        .returning(table.c.id)
+    )
+    return result.first() is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import Database, create_engine
 from shop_runtime.http import dead_letters_router
-from shop_runtime.scheduling import JobHandler
+from shop_runtime.scheduling import Jobs
 from shop_runtime.settings import ServiceSettings
 
 BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
@@ -40,8 +40,8 @@ class ServiceDefinition:
     create_app: Callable[[ServiceSettings], FastAPI]
     subscriptions: Callable[[WorkerContext], Subscriptions]
     background: Callable[[WorkerContext], Sequence[BackgroundTask]] = field(default=lambda context: ())
-    jobs: Callable[[WorkerContext], Mapping[str, JobHandler]] = field(default=lambda context: {})
-    """Handlers of the service's scheduled jobs by kind; the worker runs them when they are due."""
+    jobs: Callable[[WorkerContext], Jobs] = field(default=lambda context: {})
+    """The handler of each of the service's kinds of scheduled job; the worker runs them when they are due."""
 
     def http_app(self, settings: ServiceSettings) -> FastAPI:
         """The service's internal HTTP app as it runs: its own routes plus what every service serves the

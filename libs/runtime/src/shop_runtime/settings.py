@@ -34,6 +34,12 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=200, ge=1)
     relay_idle_poll_seconds: float = Field(default=1.0, gt=0)
     scheduler_poll_seconds: float = Field(default=1.0, gt=0)
+    job_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Attempts of a failing scheduled job before it is parked (each wait twice the last, from 30 s "
+        "to at most an hour; 8 is about an hour of trying). 'shop-ops jobs' lists parked jobs and runs them again.",
+    )
     message_retention_days: float = Field(
         default=7,
         gt=0,

@@ -128,6 +128,8 @@ class Worker:
                 jobs,
                 clock=context.clock,
                 poll_seconds=settings.scheduler_poll_seconds,
+                max_attempts=settings.job_max_attempts,
+                service=definition.name,
             )
             self._tasks.append(asyncio.create_task(scheduler.run(self.stopping), name="scheduler"))
         self._tasks += [asyncio.create_task(task(self.stopping)) for task in definition.background(context)]

@@ -24,7 +24,7 @@ from shop_catalog.domain import (
 )
 from shop_catalog.handlers import SavedPolicy
 from shop_contracts.values import PreorderPolicy
-from shop_runtime.http import ClockDep, UnitOfWorkDep
+from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
@@ -127,19 +127,20 @@ async def create_product(body: ProductIn, uow: UnitOfWorkDep) -> dict[str, Any]:
             code="validation_error",
             errors=[{"field": "variants", "message": "each SKU at most once"}],
         )
+    new_variants = [
+        handlers.NewVariant(
+            sku=variant.sku,
+            options=variant.options,
+            prices={price.currency: price.amount for price in variant.prices},
+        )
+        for variant in body.variants
+    ]
     try:
-        created = await handlers.create_product(
+        created = await committed(
             uow,
-            title=body.title,
-            description=body.description,
-            new_variants=[
-                handlers.NewVariant(
-                    sku=variant.sku,
-                    options=variant.options,
-                    prices={price.currency: price.amount for price in variant.prices},
-                )
-                for variant in body.variants
-            ],
+            handlers.create_product(
+                uow, title=body.title, description=body.description, new_variants=new_variants
+            ),
         )
     except CatalogError as error:
         raise _problem(error) from error
@@ -178,8 +179,11 @@ async def adjust_inventory(body: AdjustmentIn, uow: UnitOfWorkDep) -> dict[str, 
             errors=[{"field": "delta", "message": "must not be 0"}],
         )
     try:
-        level = await handlers.adjust_inventory(
-            uow, sku=body.sku, location=body.location, delta=body.delta, reason=body.reason
+        level = await committed(
+            uow,
+            handlers.adjust_inventory(
+                uow, sku=body.sku, location=body.location, delta=body.delta, reason=body.reason
+            ),
         )
     except CatalogError as error:
         raise _problem(error) from error
@@ -210,8 +214,11 @@ async def set_preorder_policy(
     sku: str, body: PreorderPolicyIn, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
     try:
-        saved = await handlers.set_preorder_policy(
-            uow, sku=sku, policy=PreorderPolicy.model_validate(body.model_dump()), clock=clock
+        saved = await committed(
+            uow,
+            handlers.set_preorder_policy(
+                uow, sku=sku, policy=PreorderPolicy.model_validate(body.model_dump()), clock=clock
+            ),
         )
     except CatalogError as error:
         raise _problem(error) from error
@@ -229,7 +236,7 @@ async def get_preorder_policy(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
 @router.delete("/preorder-policies/{sku}")
 async def end_preorder_policy(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
     try:
-        return _policy_view(await handlers.end_preorder_policy(uow, sku=sku))
+        return _policy_view(await committed(uow, handlers.end_preorder_policy(uow, sku=sku)))
     except CatalogError as error:
         raise _problem(error) from error
 
@@ -244,8 +251,15 @@ async def order_preorders(
 @router.post("/inbounds", status_code=201)
 async def expect_inbound(body: InboundIn, uow: UnitOfWorkDep) -> dict[str, Any]:
     try:
-        inbound_id = await handlers.expect_inbound(
-            uow, sku=body.sku, location=body.location, quantity=body.quantity, expected_at=body.expected_at
+        inbound_id = await committed(
+            uow,
+            handlers.expect_inbound(
+                uow,
+                sku=body.sku,
+                location=body.location,
+                quantity=body.quantity,
+                expected_at=body.expected_at,
+            ),
         )
     except CatalogError as error:
         raise _problem(error) from error
@@ -262,8 +276,8 @@ async def receive_inbound(
     inbound_id: uuid.UUID, body: ReceiptIn, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
     try:
-        received = await handlers.receive_inbound(
-            uow, inbound_id=inbound_id, quantity=body.quantity, clock=clock
+        received = await committed(
+            uow, handlers.receive_inbound(uow, inbound_id=inbound_id, quantity=body.quantity, clock=clock)
         )
     except CatalogError as error:
         raise _problem(error) from error
@@ -293,8 +307,8 @@ def waitlist_entry_view(entry: WaitlistEntry) -> dict[str, Any]:
 @router.post("/waitlist", status_code=201, responses={200: {"description": "Already on the waitlist."}})
 async def subscribe_to_waitlist(body: WaitlistIn, uow: UnitOfWorkDep) -> JSONResponse:
     try:
-        subscription = await handlers.subscribe_to_waitlist(
-            uow, sku=body.sku, email=body.email, locale=body.locale
+        subscription = await committed(
+            uow, handlers.subscribe_to_waitlist(uow, sku=body.sku, email=body.email, locale=body.locale)
         )
     except CatalogError as error:
         raise _problem(error) from error
@@ -306,7 +320,7 @@ async def subscribe_to_waitlist(body: WaitlistIn, uow: UnitOfWorkDep) -> JSONRes
 @router.delete("/waitlist/{entry_id}", status_code=204)
 async def unsubscribe_from_waitlist(entry_id: uuid.UUID, uow: UnitOfWorkDep) -> Response:
     try:
-        await handlers.unsubscribe_from_waitlist(uow, entry_id=entry_id)
+        await committed(uow, handlers.unsubscribe_from_waitlist(uow, entry_id=entry_id))
     except CatalogError as error:
         raise _problem(error) from error
     return Response(status_code=204)
@@ -336,8 +350,11 @@ async def change_inbound(inbound_id: uuid.UUID, body: InboundChangeIn, uow: Unit
             errors=[{"field": "body", "message": "give quantity, expected_at or both"}],
         )
     try:
-        changed = await handlers.change_inbound(
-            uow, inbound_id=inbound_id, quantity=body.quantity, expected_at=body.expected_at
+        changed = await committed(
+            uow,
+            handlers.change_inbound(
+                uow, inbound_id=inbound_id, quantity=body.quantity, expected_at=body.expected_at
+            ),
         )
     except CatalogError as error:
         raise _problem(error) from error
@@ -357,7 +374,9 @@ async def record_product_view(
     product_id: uuid.UUID, body: ViewIn, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
     try:
-        await handlers.record_product_view(uow, product_id=product_id, sku=body.sku, clock=clock)
+        await committed(
+            uow, handlers.record_product_view(uow, product_id=product_id, sku=body.sku, clock=clock)
+        )
     except CatalogError as error:
         raise _problem(error) from error
     return {"product_id": product_id, "sku": body.sku, "counted": True}

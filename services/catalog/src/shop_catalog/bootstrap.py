@@ -11,7 +11,7 @@ from shop_catalog import api, consumers, tables
 from shop_catalog.settings import CatalogSettings
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
-from shop_runtime.scheduling import JobHandler
+from shop_runtime.scheduling import Jobs
 from shop_runtime.service import ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
 
@@ -32,7 +32,7 @@ def subscriptions(context: WorkerContext) -> Subscriptions:
     }
 
 
-def jobs(context: WorkerContext) -> dict[str, JobHandler]:
+def jobs(context: WorkerContext) -> Jobs:
     return {kind: functools.partial(job, clock=context.clock) for kind, job in consumers.JOBS.items()}
 
 

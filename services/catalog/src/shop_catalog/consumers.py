@@ -7,7 +7,6 @@ plain dict.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
 from shop_catalog import handlers
 from shop_catalog.domain import PlannedLine, RequestedLine
@@ -15,6 +14,7 @@ from shop_contracts import Message, fulfillment
 from shop_contracts import catalog as contracts
 from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
+from shop_runtime.scheduling import Job
 
 CatalogConsumer = Callable[..., Awaitable[None]]
 """``(message, uow, *, clock)``: translate one contract into a handler call."""
@@ -79,11 +79,11 @@ SUBSCRIPTIONS: Mapping[type[Message], CatalogConsumer] = {
 }
 
 
-async def run_announce_preorder_open(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await handlers.announce_preorder_open(
-        uow, sku=payload["sku"], version=int(payload["version"]), clock=clock
-    )
+async def run_announce_preorder_open(
+    job: handlers.AnnouncePreorderOpen, uow: UnitOfWork, *, clock: Clock
+) -> None:
+    await handlers.announce_preorder_open(uow, sku=job.sku, version=job.version, clock=clock)
 
 
-JOBS: Mapping[str, CatalogConsumer] = {handlers.OPEN_PREORDER: run_announce_preorder_open}
-"""Catalog's scheduled jobs by kind, ``(payload, uow, *, clock)``; ``bootstrap`` binds the clock."""
+JOBS: Mapping[type[Job], CatalogConsumer] = {handlers.AnnouncePreorderOpen: run_announce_preorder_open}
+"""Catalog's scheduled jobs by kind, ``(job, uow, *, clock)``; ``bootstrap`` binds the clock."""

@@ -1,4 +1,8 @@
-"""Catalog's use cases: each is one async function that runs in one unit of work and commits it."""
+"""Catalog's use cases: each is one async function that does its work in the unit of work it is given.
+
+A use case never commits: its edge does, once (the dispatcher for a message, the scheduler for a job,
+``shop_runtime.http.committed`` for a request), so use cases that call each other share one transaction.
+"""
 
 from __future__ import annotations
 
@@ -123,7 +127,6 @@ async def create_product(
             ),
             subject=variant.sku,
         )
-    await uow.commit()
     return CreatedProduct(product_id=product_id, variant_ids=variant_ids)
 
 
@@ -135,9 +138,7 @@ async def adjust_inventory(
     Units counted in go to the SKU's waiting pre-orders first, in queue order; what is left over may bring
     the SKU back in stock, and counting the last units out sells it out.
     """
-    level = await _count(uow, sku=sku, location=location, delta=delta, reason=reason)
-    await uow.commit()
-    return level
+    return await _count(uow, sku=sku, location=location, delta=delta, reason=reason)
 
 
 async def restock_return(uow: UnitOfWork, *, return_id: str, lines: list[PlannedLine]) -> None:
@@ -145,13 +146,11 @@ async def restock_return(uow: UnitOfWork, *, return_id: str, lines: list[Planned
     disposed and never counted in), each with a ledger entry naming the return; once per return, whatever
     the message id it comes with."""
     if not await repository.record_restocked_return(uow.session, return_id):
-        await uow.commit()
         return
     for line in lines:
         await _count(
             uow, sku=line.sku, location=line.location, delta=line.quantity, reason=f"return:{return_id}"
         )
-    await uow.commit()
 
 
 async def _count(uow: UnitOfWork, *, sku: str, location: str, delta: int, reason: str) -> StockLevel:
@@ -198,11 +197,9 @@ async def reserve_stock(
     if order.released:
         # Released before this arrived (late, or a copy): the order is over and holds nothing again.
         log.info("reserve of released order %s ignored", order_id)
-        await uow.commit()
         return
     if not await repository.record_reserve_request(uow.session, order_id, exchange_id or ""):
-        await uow.commit()  # decided before, and the answer was sent then
-        return
+        return  # decided before, and the answer was sent then
     # Commits and releases that overtook the order's reserve wait for its units. Once it is decided, what
     # a change could not take is not the order's to take: an exchange's units are not given to it.
     pending = (
@@ -227,7 +224,6 @@ async def reserve_stock(
     else:
         decided = False
     if decided:
-        await uow.commit()
         return
     locked = sorted(set(skus) | {sku for change in pending for sku, _ in change.units})
     records = {
@@ -261,7 +257,6 @@ async def reserve_stock(
                     for line in lines
                 ],
             )
-            await uow.commit()
             return
         levels = [level for level in levels if level.location == location or level.sku not in skus]
     policies = _active(records)
@@ -276,7 +271,6 @@ async def reserve_stock(
                 for line in lines
             ],
         )
-        await uow.commit()
         return
     accepted = {sku: records[sku].accepted_units for sku in policies}
     accepted_by_customer = (
@@ -298,7 +292,6 @@ async def reserve_stock(
     plan = plan_order(lines, levels, terms)
     if plan.shortages:
         _reject(uow, order_id=order_id, shortages=plan.shortages, exchange_id=exchange_id)
-        await uow.commit()
         return
     by_key = {(level.sku, level.location): level for level in levels}
     for planned in plan.in_stock:
@@ -355,7 +348,6 @@ async def reserve_stock(
         subject=order_id,
     )
     await _tell_availability(uow, [*sold_out, *came_back])
-    await uow.commit()
 
 
 async def _apply_pending(
@@ -593,7 +585,6 @@ async def release_stock(
     if not first:
         # Given back then: a full release leaves nothing held (a reserve arriving since holds nothing), and
         # a partial one took its units then or waits for them.
-        await uow.commit()
         return
     touched = await uow.session.execute(
         sa.select(reservations.c.sku)
@@ -630,7 +621,6 @@ async def release_stock(
         await _tell_changed_ship_dates(uow, sku, reason="queue_moved")
     if wanted or given_back or change_id is None:
         uow.publish(contracts.StockReleased(order_id=order_id), subject=order_id)
-    await uow.commit()
 
 
 async def commit_stock(
@@ -648,8 +638,7 @@ async def commit_stock(
     if shipment_id is not None and not await repository.record_change(
         uow.session, order_id=order_id, kind="commit", change_id=shipment_id, units=wanted
     ):
-        await uow.commit()  # this shipment was committed before, and said so then
-        return
+        return  # this shipment was committed before, and said so then
     skus = sorted({sku for sku, _ in wanted})
     # The pre-order policies first, as allocations lock them before they add to a reservation.
     await repository.lock_preorder_policies(uow.session, skus)
@@ -667,7 +656,6 @@ async def commit_stock(
     uow.publish(
         contracts.StockCommitted(order_id=order_id, lines=_located(located(committed))), subject=order_id
     )
-    await uow.commit()
 
 
 @dataclass(frozen=True)
@@ -708,7 +696,6 @@ async def set_preorder_policy(
     if preorder_opens(previous_window, window_state(policy, now)):
         await _notify_waitlist(uow, sku=sku, kind="preorder_open", policy=policy)
     await _schedule_opening(uow, sku=sku, policy=policy, version=version, replaced=existing, now=now)
-    await uow.commit()
     return SavedPolicy(sku=sku, policy=policy, version=version)
 
 
@@ -731,7 +718,6 @@ async def end_preorder_policy(uow: UnitOfWork, *, sku: str) -> SavedPolicy:
     )
     uow.publish(contracts.PreorderPolicyUpdated(sku=sku, policy=None, version=version), subject=sku)
     await _tell_availability(uow, [sku])
-    await uow.commit()
     return SavedPolicy(sku=sku, policy=None, version=version)
 
 
@@ -748,7 +734,6 @@ async def expect_inbound(
         )
     )
     await _tell_changed_ship_dates(uow, sku, reason="inbound_expected")
-    await uow.commit()
     return inbound_id
 
 
@@ -799,7 +784,6 @@ async def receive_inbound(
     )
     # Units that did not come (a short receipt) no longer cover the pre-orders further down the queue.
     await _tell_changed_ship_dates(uow, inbound.sku, reason="inbound_received_short")
-    await uow.commit()
     return ReceivedInbound(
         id=inbound_id,
         sku=inbound.sku,
@@ -850,7 +834,6 @@ async def change_inbound(
     )
     row = changed.one()
     told = await _tell_changed_ship_dates(uow, inbound.sku, reason="inbound_changed")
-    await uow.commit()
     return ChangedInbound(
         id=row.id,
         sku=row.sku,
@@ -890,11 +873,16 @@ async def _tell_changed_ship_dates(uow: UnitOfWork, sku: str, *, reason: str) ->
     return len(changes)
 
 
-OPEN_PREORDER = "announce_preorder_open"
+class AnnouncePreorderOpen(scheduling.Job):
+    """Announce that a pre-order window opened, at its start (the policy of this version, if still current)."""
+
+    KIND = "announce_preorder_open"
+    sku: str
+    version: int
 
 
 def _opening_key(sku: str, version: int) -> str:
-    return f"{OPEN_PREORDER}:{sku}:v{version}"
+    return f"{AnnouncePreorderOpen.KIND}:{sku}:v{version}"
 
 
 async def _schedule_opening(
@@ -914,10 +902,9 @@ async def _schedule_opening(
         await scheduling.schedule(
             uow.session,
             scheduled_jobs,
-            kind=OPEN_PREORDER,
+            AnnouncePreorderOpen(sku=sku, version=version),
             key=_opening_key(sku, version),
             due_at=due,
-            payload={"sku": sku, "version": version},
         )
 
 
@@ -933,7 +920,6 @@ async def announce_preorder_open(uow: UnitOfWork, *, sku: str, version: int, clo
     if window_state(record.policy, clock.now()) != "open":
         return
     await _notify_waitlist(uow, sku=sku, kind="preorder_open", policy=record.policy)
-    await uow.commit()
 
 
 async def record_product_view(uow: UnitOfWork, *, product_id: uuid.UUID, sku: str, clock: Clock) -> None:
@@ -948,7 +934,6 @@ async def record_product_view(uow: UnitOfWork, *, product_id: uuid.UUID, sku: st
     await uow.session.execute(
         sa.insert(product_views).values(product_id=product_id, sku=sku, viewed_at=clock.now())
     )
-    await uow.commit()
 
 
 async def _allocate_to_waiting_preorders(uow: UnitOfWork, levels: list[StockLevel]) -> list[Allocation]:
@@ -993,7 +978,6 @@ async def subscribe_to_waitlist(
     entry, created = await repository.add_waitlist_entry(
         uow.session, sku=sku, email=normalized_email(email), locale=locale
     )
-    await uow.commit()
     return WaitlistSubscription(entry=entry, created=created)
 
 
@@ -1001,7 +985,6 @@ async def unsubscribe_from_waitlist(uow: UnitOfWork, *, entry_id: uuid.UUID) -> 
     """Take an entry off its waitlist; it hears of nothing more."""
     if not await repository.delete_waitlist_entry(uow.session, entry_id):
         raise UnknownWaitlistEntry(f"no waitlist entry {entry_id}", field="entry_id")
-    await uow.commit()
 
 
 async def _tell_waitlists(uow: UnitOfWork, available_before: dict[str, int]) -> list[str]:

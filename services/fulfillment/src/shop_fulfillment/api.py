@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from shop_fulfillment import handlers, queries
@@ -21,14 +21,10 @@ from shop_fulfillment.domain import (
     UnknownFulfillment,
     UnknownReturn,
 )
-from shop_runtime.database import UnitOfWork
-from shop_runtime.http import ClockDep, UnitOfWorkDep, unit_of_work
+from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
-
-ReadDep = Annotated[UnitOfWork, Depends(unit_of_work, use_cache=False)]
-"""A second unit of work for reading the result back after the handler has committed its own."""
 
 Location = Annotated[str, Query(min_length=1, max_length=64)]
 
@@ -78,9 +74,7 @@ async def pick_requests(
 
 
 @router.post("/fulfillments/{fulfillment_id}/events")
-async def report_event(
-    fulfillment_id: uuid.UUID, body: ReportIn, uow: UnitOfWorkDep, read: ReadDep
-) -> dict[str, Any]:
+async def report_event(fulfillment_id: uuid.UUID, body: ReportIn, uow: UnitOfWorkDep) -> dict[str, Any]:
     if body.lines is not None and body.type != "picked":
         raise Problem(
             422,
@@ -96,7 +90,8 @@ async def report_event(
             code="validation_error",
             errors=[{"field": "lines", "message": "a SKU appears twice"}],
         )
-    try:
+
+    async def report_and_show() -> dict[str, Any]:
         await handlers.report_fulfillment_event(
             uow,
             fulfillment_id=fulfillment_id,
@@ -105,7 +100,11 @@ async def report_event(
             tracking_number=body.tracking_number,
             picked=picked,
         )
-        return await queries.get_fulfillment(read.session, fulfillment_id)
+        # Read in the report's own transaction: what it shows is exactly what commits.
+        return await queries.get_fulfillment(uow.session, fulfillment_id)
+
+    try:
+        return await committed(uow, report_and_show())
     except FulfillmentError as error:
         raise _problem(error) from error
 
@@ -146,11 +145,14 @@ async def receive_return(
 ) -> dict[str, Any]:
     """The warehouse received an approved return and inspected each unit."""
     try:
-        return await handlers.receive_return(
+        return await committed(
             uow,
-            return_id=str(return_id),
-            received=[(line.sku, line.quantity, line.condition) for line in body.lines],
-            now=clock.now(),
+            handlers.receive_return(
+                uow,
+                return_id=str(return_id),
+                received=[(line.sku, line.quantity, line.condition) for line in body.lines],
+                now=clock.now(),
+            ),
         )
     except FulfillmentError as error:
         raise _problem(error) from error

@@ -1,4 +1,8 @@
-"""Fulfillment's use cases: each is one async function that runs in one unit of work and commits it."""
+"""Fulfillment's use cases: each is one async function that does its work in the unit of work it is given.
+
+A use case never commits: its edge does, once (the dispatcher for a message, the scheduler for a job,
+``shop_runtime.http.committed`` for a request), so use cases that call each other share one transaction.
+"""
 
 from __future__ import annotations
 
@@ -72,7 +76,6 @@ async def create_fulfillment_order(
             ),
             subject=order_id,
         )
-    await uow.commit()
 
 
 async def report_fulfillment_event(
@@ -99,7 +102,6 @@ async def report_fulfillment_event(
         await repository.save(uow.session, order)
         for event in order.events:
             uow.publish(_announcement(order, event), subject=order.order_id)
-    await uow.commit()
     return order
 
 
@@ -138,7 +140,6 @@ async def cancel_fulfillment_order(
             uow.session, [StatusReached(fulfillment_id=tombstone.id, status=FulfillmentStatus.CANCELLED)]
         )
         uow.publish(contracts.FulfillmentCancelled(order_id=order_id, group_id=group_id), subject=order_id)
-        await uow.commit()
         return
     try:
         newly = order.cancel()
@@ -152,7 +153,6 @@ async def cancel_fulfillment_order(
             ),
             subject=order_id,
         )
-        await uow.commit()
         return
     if newly:
         await repository.save(uow.session, order)
@@ -166,7 +166,6 @@ async def cancel_fulfillment_order(
         contracts.FulfillmentCancelled(order_id=order_id, group_id=group_id, fulfillment_id=str(order.id)),
         subject=order_id,
     )
-    await uow.commit()
 
 
 def _announcement(order: FulfillmentOrder, event: StatusReached) -> Message:
@@ -255,7 +254,6 @@ async def create_return_label(
             ),
             subject=order_id,
         )
-    await uow.commit()
 
 
 async def receive_return(
@@ -293,5 +291,4 @@ async def receive_return(
         contracts.ReturnReceived(return_id=return_id, order_id=row.order_id, lines=lines),
         subject=row.order_id,
     )
-    await uow.commit()
     return {"id": return_id, "order_id": row.order_id, "status": "received", "lines": received_lines}

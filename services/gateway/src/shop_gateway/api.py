@@ -291,7 +291,10 @@ async def list_waitlist(
     summary="Join a variant's waitlist",
     status_code=201,
     tags=["storefront"],
-    responses={200: {"description": "Already on this variant's waitlist: the entry as it was"}, **problems(404)},
+    responses={
+        200: {"description": "Already on this variant's waitlist: the entry as it was"},
+        **problems(404),
+    },
 )
 async def join_waitlist(body: WaitlistIn, services: ServicesDep) -> JSONResponse:
     """Be emailed once when a variant is back in stock or opens for pre-order; joining twice is one entry."""

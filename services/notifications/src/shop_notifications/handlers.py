@@ -1,4 +1,5 @@
-"""Notifications' use cases: each is one async function that runs in one unit of work and commits it.
+"""Notifications' use cases: each is one async function that works in the unit of work it is given; the edge
+that calls it (the dispatcher, the sender loop) commits that unit of work once.
 
 Each email is recorded with the fact it tells (``domain.Fact``): once per fact and channel, whichever message
 brings it, and not at all when a later fact of the order is already told.
@@ -101,7 +102,6 @@ async def notify_order_confirmed(
         preorder_lines=preorder_lines,
     )
     await _queue_email(uow, draft, order_confirmed_fact(order_id))
-    await uow.commit()
 
 
 async def notify_order_rejected(
@@ -113,7 +113,6 @@ async def notify_order_rejected(
         order_rejected_email(order_id=order_id, recipient=recipient, reason=reason),
         order_rejected_fact(order_id),
     )
-    await uow.commit()
 
 
 async def notify_order_shipped(
@@ -130,7 +129,6 @@ async def notify_order_shipped(
         order_id=order_id, recipient=recipient, carrier=carrier, tracking_number=tracking_number
     )
     await _queue_email(uow, draft, shipment_shipped_fact(order_id, fulfillment_id))
-    await uow.commit()
 
 
 async def notify_order_delivered(
@@ -142,7 +140,6 @@ async def notify_order_delivered(
         order_delivered_email(order_id=order_id, recipient=recipient),
         shipment_delivered_fact(order_id, fulfillment_id),
     )
-    await uow.commit()
 
 
 async def notify_balance_charged(
@@ -159,7 +156,6 @@ async def notify_balance_charged(
         order_id=order_id, recipient=recipient, amount=amount, expected_ship_date=expected_ship_date
     )
     await _queue_email(uow, draft, balance_charged_fact(order_id, group_id))
-    await uow.commit()
 
 
 async def notify_order_cancelled(
@@ -189,7 +185,6 @@ async def notify_order_cancelled(
         ),
         order_cancelled_fact(order_id, partial=partial),
     )
-    await uow.commit()
 
 
 async def notify_balance_charge_failed(
@@ -217,7 +212,6 @@ async def notify_balance_charge_failed(
     await _queue_email(
         uow, draft, balance_charge_failed_fact(order_id, group_id, retry_at=retry_at, reason=reason)
     )
-    await uow.commit()
 
 
 async def notify_preorder_date_changed(
@@ -250,7 +244,6 @@ async def notify_preorder_date_changed(
         order_id, sku=sku, previous_date=previous_date, expected_ship_date=expected_ship_date
     )
     await _queue_email(uow, draft, fact)
-    await uow.commit()
 
 
 async def notify_balance_reminder(
@@ -277,7 +270,6 @@ async def notify_balance_reminder(
     await _queue_email(
         uow, draft, balance_reminder_fact(order_id, group_id=group_id, sku=sku, charge_at=charge_at)
     )
-    await uow.commit()
 
 
 async def notify_back_in_stock(
@@ -288,7 +280,6 @@ async def notify_back_in_stock(
         entry_id=entry_id, recipient=recipient, item=item, storefront_url=storefront_url
     )
     await _queue_email(uow, draft, waitlist_fact(entry_id, "back_in_stock", _message_id(uow)))
-    await uow.commit()
 
 
 async def notify_preorder_open(
@@ -311,7 +302,6 @@ async def notify_preorder_open(
         storefront_url=storefront_url,
     )
     await _queue_email(uow, draft, waitlist_fact(entry_id, "preorder_open", _message_id(uow)))
-    await uow.commit()
 
 
 async def notify_return_label(
@@ -333,7 +323,6 @@ async def notify_return_label(
         label_url=label_url,
     )
     await _queue_email(uow, draft, return_label_fact(order_id, return_id))
-    await uow.commit()
 
 
 async def notify_return_rejected(
@@ -345,7 +334,6 @@ async def notify_return_rejected(
         return_rejected_email(order_id=order_id, recipient=recipient, reason=reason),
         return_rejected_fact(order_id, return_id),
     )
-    await uow.commit()
 
 
 async def notify_return_refunded(
@@ -372,7 +360,6 @@ async def notify_return_refunded(
     )
     fact = return_refunded_fact(order_id, return_id, exchange_unavailable=bool(exchange_unavailable))
     await _queue_email(uow, draft, fact)
-    await uow.commit()
 
 
 async def notify_draft_invoice(
@@ -401,7 +388,6 @@ async def notify_draft_invoice(
         storefront_url=storefront_url,
     )
     await _queue_email(uow, draft, draft_invoice_fact(draft_id, _message_id(uow)))
-    await uow.commit()
 
 
 async def notify_payment_overdue(
@@ -426,7 +412,6 @@ async def notify_payment_overdue(
         storefront_url=storefront_url,
     )
     await _queue_email(uow, draft, payment_overdue_fact(order_id, due_date))
-    await uow.commit()
 
 
 def _causation(uow: UnitOfWork) -> Envelope:
@@ -490,7 +475,6 @@ async def send_due_emails(uow: UnitOfWork, *, mailer: Mailer, policy: RetryPolic
         sent += outcome == "sent"
         retried += outcome == "retried"
         failed += outcome == "failed"
-    await uow.commit()
     return SendOutcome(sent=sent, retried=retried, failed=failed)
 
 

@@ -38,7 +38,14 @@ class EmailSender:
                     pass
 
     async def send_batch(self) -> handlers.SendOutcome:
+        """Send one batch in one unit of work and commit it: the sender's edge, as the dispatcher is a message's.
+
+        One commit for the batch, after every email in it was tried: the rows stay locked while they are sent,
+        and what each try did (sent, retried, failed) is committed together.
+        """
         async with self._database.unit_of_work() as uow:
-            return await handlers.send_due_emails(
+            outcome = await handlers.send_due_emails(
                 uow, mailer=self._mailer, policy=self._policy, limit=self._batch_size
             )
+            await uow.commit()
+        return outcome

@@ -19,7 +19,7 @@ from shop_orders.settings import OrdersSettings
 from shop_orders.variants import api as variants_api
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
-from shop_runtime.scheduling import JobHandler
+from shop_runtime.scheduling import Jobs
 from shop_runtime.service import ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
 
@@ -47,7 +47,7 @@ def subscriptions(context: WorkerContext) -> Subscriptions:
     return consumers.subscriptions(clock=context.clock, settings=context.settings)
 
 
-def jobs(context: WorkerContext) -> dict[str, JobHandler]:
+def jobs(context: WorkerContext) -> Jobs:
     assert isinstance(context.settings, OrdersSettings)
     return consumers.jobs(clock=context.clock, token_secret=context.settings.access_token_secret)
 

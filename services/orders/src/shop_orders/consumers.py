@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from shop_contracts import catalog, fulfillment, notifications, payments
 from shop_orders.cancellation import handlers as cancellation
@@ -23,7 +22,7 @@ from shop_orders.variants import handlers as variants
 from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import UnitOfWork
-from shop_runtime.scheduling import JobHandler
+from shop_runtime.scheduling import Jobs
 
 
 async def on_variant_updated(message: catalog.VariantUpdated, uow: UnitOfWork) -> None:
@@ -334,79 +333,67 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
     }
 
 
-async def run_retry_balance(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+async def run_retry_balance(job: job_kinds.RetryBalance, uow: UnitOfWork, *, clock: Clock) -> None:
     await balances.retry_unpaid_balance(
-        uow,
-        order_id=payload["order_id"],
-        group_id=payload["group_id"],
-        now=clock.now(),
-        give_up_at=datetime.fromisoformat(payload["give_up_at"]),
+        uow, order_id=job.order_id, group_id=job.group_id, now=clock.now(), give_up_at=job.give_up_at
     )
 
 
-async def run_cancel_unpaid(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await balances.cancel_unpaid_preorder(
-        uow, order_id=payload["order_id"], group_id=payload["group_id"], now=clock.now()
-    )
+async def run_cancel_unpaid(job: job_kinds.CancelUnpaidPreorder, uow: UnitOfWork, *, clock: Clock) -> None:
+    await balances.cancel_unpaid_preorder(uow, order_id=job.order_id, group_id=job.group_id, now=clock.now())
 
 
-async def run_promise_check(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+async def run_promise_check(job: job_kinds.CheckPromise, uow: UnitOfWork, *, clock: Clock) -> None:
     await promises.check_promise(
-        uow,
-        order_id=payload["order_id"],
-        sku=payload["sku"],
-        promised=date.fromisoformat(payload["promised"]),
-        now=clock.now(),
+        uow, order_id=job.order_id, sku=job.sku, promised=job.promised, now=clock.now()
     )
 
 
-async def run_charge_scheduled_balance(payload: dict[str, Any], uow: UnitOfWork) -> None:
-    await balances.charge_scheduled_balance(uow, order_id=payload["order_id"], group_id=payload["group_id"])
+async def run_charge_scheduled_balance(job: job_kinds.ChargeScheduledBalance, uow: UnitOfWork) -> None:
+    await balances.charge_scheduled_balance(uow, order_id=job.order_id, group_id=job.group_id)
 
 
-async def run_remind_balance(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await balances.remind_of_balance(
-        uow, order_id=payload["order_id"], group_id=payload["group_id"], now=clock.now()
-    )
+async def run_remind_balance(job: job_kinds.RemindOfBalance, uow: UnitOfWork, *, clock: Clock) -> None:
+    await balances.remind_of_balance(uow, order_id=job.order_id, group_id=job.group_id, now=clock.now())
 
 
-async def run_remind_balance_when_ready(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await balances.remind_of_balance_when_ready(
-        uow, order_id=payload["order_id"], sku=payload["sku"], now=clock.now()
-    )
+async def run_remind_balance_when_ready(
+    job: job_kinds.RemindOfBalanceWhenReady, uow: UnitOfWork, *, clock: Clock
+) -> None:
+    await balances.remind_of_balance_when_ready(uow, order_id=job.order_id, sku=job.sku, now=clock.now())
 
 
-async def run_draft_reservation_lapses(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
+async def run_draft_reservation_lapses(
+    job: reservations.LapseDraftReservation, uow: UnitOfWork, *, clock: Clock
+) -> None:
     await reservations.lapse_reservation(
-        uow, draft_id=payload["draft_id"], reservation_id=payload["reservation_id"], now=clock.now()
+        uow, draft_id=job.draft_id, reservation_id=job.reservation_id, now=clock.now()
     )
 
 
-async def run_draft_expires(payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock) -> None:
-    await reservations.expire_draft(uow, draft_id=payload["draft_id"], now=clock.now())
+async def run_draft_expires(job: reservations.ExpireDraft, uow: UnitOfWork, *, clock: Clock) -> None:
+    await reservations.expire_draft(uow, draft_id=job.draft_id, now=clock.now())
 
 
 async def run_payment_overdue(
-    payload: dict[str, Any], uow: UnitOfWork, *, clock: Clock, token_secret: str
+    job: job_kinds.MarkPaymentOverdue, uow: UnitOfWork, *, clock: Clock, token_secret: str
 ) -> None:
-    await terms.mark_payment_overdue(
-        uow, order_id=payload["order_id"], now=clock.now(), token_secret=token_secret
-    )
+    await terms.mark_payment_overdue(uow, order_id=job.order_id, now=clock.now(), token_secret=token_secret)
 
 
-def jobs(*, clock: Clock, token_secret: str) -> dict[str, JobHandler]:
+def jobs(*, clock: Clock, token_secret: str) -> Jobs:
     """Orders' scheduled jobs by kind (balances due by the clock and their reminders, dunning retries and
     the end of the dunning period)."""
     return {
-        job_kinds.CHARGE_SCHEDULED_BALANCE: run_charge_scheduled_balance,
-        job_kinds.REMIND_BALANCE: functools.partial(run_remind_balance, clock=clock),
-        job_kinds.REMIND_BALANCE_WHEN_READY: functools.partial(run_remind_balance_when_ready, clock=clock),
-        job_kinds.RETRY_BALANCE: functools.partial(run_retry_balance, clock=clock),
-        job_kinds.CANCEL_UNPAID: functools.partial(run_cancel_unpaid, clock=clock),
-        job_kinds.PROMISE_CHECK: functools.partial(run_promise_check, clock=clock),
-        reservations.RESERVATION_LAPSES: functools.partial(run_draft_reservation_lapses, clock=clock),
-        reservations.DRAFT_EXPIRES: functools.partial(run_draft_expires, clock=clock),
-        job_kinds.PAYMENT_OVERDUE: functools.partial(
+        job_kinds.ChargeScheduledBalance: run_charge_scheduled_balance,
+        job_kinds.RemindOfBalance: functools.partial(run_remind_balance, clock=clock),
+        job_kinds.RemindOfBalanceWhenReady: functools.partial(run_remind_balance_when_ready, clock=clock),
+        job_kinds.RetryBalance: functools.partial(run_retry_balance, clock=clock),
+        job_kinds.CancelUnpaidPreorder: functools.partial(run_cancel_unpaid, clock=clock),
+        job_kinds.CheckPromise: functools.partial(run_promise_check, clock=clock),
+        reservations.LapseDraftReservation: functools.partial(run_draft_reservation_lapses, clock=clock),
+        reservations.ExpireDraft: functools.partial(run_draft_expires, clock=clock),
+        job_kinds.MarkPaymentOverdue: functools.partial(
             run_payment_overdue, clock=clock, token_secret=token_secret
         ),
     }

@@ -1,4 +1,5 @@
-"""Payments' use cases: each is one async function that runs in one unit of work and commits it."""
+"""Payments' use cases: each is one async function that works in the unit of work it is given; the edge that
+calls it (the dispatcher, an HTTP route through ``committed``) commits that unit of work once."""
 
 from __future__ import annotations
 
@@ -96,7 +97,6 @@ async def capture_payment(
                 payment.amount,
                 amount,
             )
-        await uow.commit()
         return payment
     if bank_transfer_reference is not None:
         payment = Payment(
@@ -127,7 +127,6 @@ async def capture_payment(
         )
     uow.publish(_outcome(payment, step), subject=order_id)
     uow.after_commit(lambda: _count_capture(payment, kind="deposit" if balance_later else "checkout"))
-    await uow.commit()
     return payment
 
 
@@ -161,7 +160,6 @@ async def charge_balance(
                 decided.amount,
                 amount,
             )
-        await uow.commit()
         return decided
     made = BalanceAttempt(group_id=group_id, number=decided)
     step = balance_step(group_id=group_id, attempt=made.number)
@@ -188,7 +186,6 @@ async def charge_balance(
     await repository.add_payment(uow.session, payment)
     uow.publish(_balance_outcome(payment, group_id), subject=order_id)
     uow.after_commit(lambda: _count_capture(payment, kind="balance"))
-    await uow.commit()
     return payment
 
 
@@ -216,7 +213,6 @@ async def replace_payment_method(
         ),
         subject=order_id,
     )
-    await uow.commit()
     return method
 
 
@@ -240,7 +236,6 @@ async def refund_payment(
     if created:
         uow.publish(_refund_issued(refund), subject=order_id)
         uow.after_commit(lambda: _count_refund(refund))
-    await uow.commit()
     return refund
 
 
@@ -257,17 +252,15 @@ async def refund_as_asked(
     """A refund another service asked for: issued, or refused with why; each told once, from the transaction
     that records it. Asked again (a copy under another message id, a late redelivery) it changes nothing and
     is not told again, and a refused request stays refused."""
-    savepoint = await uow.session.begin_nested()
-    refund: Refund | None = None
-    created = False
     try:
-        refund, created = await _refund(
-            uow, psp=psp, order_id=order_id, amount=amount, reason=reason, idempotency_key=idempotency_key
-        )
+        # A savepoint: a refused refund leaves nothing of its own, only the rejection recorded below.
+        async with uow.session.begin_nested():
+            refund, created = await _refund(
+                uow, psp=psp, order_id=order_id, amount=amount, reason=reason, idempotency_key=idempotency_key
+            )
     except RefundRefusedBefore:
-        await savepoint.rollback()
+        return
     except (RefundExceedsCaptured, RefundKeyReused, InvalidAmount) as error:
-        await savepoint.rollback()
         rejection = RefundRejection(
             order_id=order_id,
             idempotency_key=idempotency_key,
@@ -288,14 +281,10 @@ async def refund_as_asked(
                 ),
                 subject=order_id,
             )
-    else:
-        await savepoint.commit()
-        if created:
-            uow.publish(_refund_issued(refund), subject=order_id)
-    if refund is not None and created:
-        counted = refund
-        uow.after_commit(lambda: _count_refund(counted))
-    await uow.commit()
+        return
+    if created:
+        uow.publish(_refund_issued(refund), subject=order_id)
+        uow.after_commit(lambda: _count_refund(refund))
 
 
 def _count_capture(payment: Payment, *, kind: str) -> None:
@@ -386,7 +375,6 @@ async def apply_psp_event(
     if event.type == CHARGE_SUCCEEDED and event.charge_reference:
         outcome = await _charge_succeeded(uow, psp, event, event.charge_reference)
     await repository.set_psp_event_outcome(uow.session, event.id, outcome)
-    await uow.commit()
     return outcome
 
 

@@ -12,7 +12,7 @@ from typing import TextIO
 import aio_pika
 from sqlalchemy.exc import SQLAlchemyError
 
-from shop_ops import queries
+from shop_ops import jobs, queries
 from shop_ops.audit import AuditOptions, audit
 from shop_ops.databases import read_only_snapshots
 from shop_ops.deadlines import DEFAULT_STEP_DEADLINE, find_stuck
@@ -20,6 +20,7 @@ from shop_ops.durations import parse_duration
 from shop_ops.formatting import (
     audit_lines,
     order_lines,
+    parked_job_lines,
     parked_list_lines,
     parked_message_lines,
     stuck_lines,
@@ -74,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("service", choices=BROKER_SERVICES)
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
+    scheduled = commands.add_parser("jobs", help="parked scheduled jobs").add_subparsers(
+        dest="action", required=True
+    )
+    parked = scheduled.add_parser("list", help="parked jobs per service: key, kind, attempts, error")
+    parked.add_argument("--service", choices=jobs.JOB_SERVICES)
+    again = scheduled.add_parser("run-again", help="give a parked job a fresh set of attempts, due now")
+    again.add_argument("service", choices=jobs.JOB_SERVICES)
+    again.add_argument("key")
+
     order = commands.add_parser("order", help="one order's timeline across every service and its saga step")
     order.add_argument("order_id")
 
@@ -127,6 +137,20 @@ class Cli:
             waiting, with_fulfillment={s.order_id for s in shipments}, now=now, deadline=args.older_than
         )
         self.print(*stuck_lines(stuck, now=now, deadline=args.older_than))
+        return 0
+
+    async def jobs(self, args: argparse.Namespace) -> int:
+        urls = self.settings.database_urls()
+        if args.action == "run-again":
+            if await jobs.run_again(urls[args.service], args.key, now=datetime.now(UTC)):
+                self.print(f"{args.service}: {args.key} runs again now")
+                return 0
+            self.print(f"{args.service}: no parked job {args.key}")
+            return 1
+        services = [args.service] if args.service else list(jobs.JOB_SERVICES)
+        async with read_only_snapshots({service: urls[service] for service in services}) as snapshots:
+            for service in services:
+                self.print(*parked_job_lines(service, await jobs.parked_jobs(snapshots.connection(service))))
         return 0
 
     async def dead_letters(self, args: argparse.Namespace) -> int:
@@ -221,6 +245,8 @@ async def run(
             return await cli.dead_letters(args)
         case "order":
             return await cli.order(args)
+        case "jobs":
+            return await cli.jobs(args)
         case _:
             return await cli.stuck(args)
 

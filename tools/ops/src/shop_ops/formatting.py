@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from shop_ops.audit import AuditReport
 from shop_ops.deadlines import StuckOrder
 from shop_ops.durations import age
 from shop_ops.invariants import Finding
+from shop_ops.jobs import ParkedJob
 from shop_ops.timeline import OrderView
 from shop_runtime.dead_letters import ParkedMessage
 
@@ -63,6 +64,18 @@ def parked_list_lines(
             f"  parked_at={message.parked_at or '-'}"
         )
         lines.append(f"      {_one_line(message.error_first_line) or '(no error recorded)'}")
+    return lines
+
+
+def parked_job_lines(service: str, parked: Sequence[ParkedJob]) -> list[str]:
+    lines = [f"{service}: {len(parked)} parked job(s)"]
+    for job in parked:
+        lines.append(
+            f"  {job.key}  {job.kind}  attempts={job.attempts}  parked_at={job.parked_at.isoformat()}"
+        )
+        lines.append(
+            f"      {_one_line(job.error.splitlines()[0] if job.error else '') or '(no error recorded)'}"
+        )
     return lines
 
 

@@ -14,7 +14,7 @@ from shop_orders.cancellation import queries as cancellation_queries
 from shop_orders.core.errors import OrderError
 from shop_orders.http import Strict, authorised, order_problem
 from shop_orders.settings import OrdersSettings
-from shop_runtime.http import ClockDep, UnitOfWorkDep
+from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
@@ -59,14 +59,17 @@ async def cancel_order(
         ),
     )
     try:
-        result = await cancellation.cancel_order(
+        result = await committed(
             uow,
-            order_id=order_id,
-            reason=body.reason,
-            note=body.note,
-            cancelled_by="staff" if x_caller_role == "staff" else "customer",
-            offer=offer,
-            now=clock.now(),
+            cancellation.cancel_order(
+                uow,
+                order_id=order_id,
+                reason=body.reason,
+                note=body.note,
+                cancelled_by="staff" if x_caller_role == "staff" else "customer",
+                offer=offer,
+                now=clock.now(),
+            ),
         )
     except OrderError as error:
         raise order_problem(error) from error
@@ -147,7 +150,10 @@ async def get_offer(request: Request, uow: UnitOfWorkDep) -> dict[str, Any]:
 
 @router.put("/cancellation-offer")
 async def set_offer(body: OfferIn, uow: UnitOfWorkDep) -> dict[str, Any]:
-    offer = await cancellation.set_offer(
-        uow, cancellation.Offer(discount_percent=body.discount_percent, valid_days=body.valid_days)
+    offer = await committed(
+        uow,
+        cancellation.set_offer(
+            uow, cancellation.Offer(discount_percent=body.discount_percent, valid_days=body.valid_days)
+        ),
     )
     return {"discount_percent": offer.discount_percent, "valid_days": offer.valid_days}

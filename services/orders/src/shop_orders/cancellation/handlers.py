@@ -139,13 +139,11 @@ async def cancel_order(
                 subject=order_id,
             )
         requested = await load_cancellation(uow, order_id)
-        await uow.commit()
         assert requested is not None
         return cancellation_result(requested)
     result, counted = await _finish(uow, order, now=now)
     if counted:
         uow.after_commit(ORDERS_CANCELLED.labels(reason).inc)
-    await uow.commit()
     return result
 
 
@@ -174,7 +172,6 @@ async def fulfillment_refused(
 async def _answered(uow: UnitOfWork, order: Row[Any], group_id: str, *, refused: bool, now: datetime) -> None:
     cancellation = await load_cancellation(uow, order.id)
     if cancellation is None or cancellation.status != "requested" or group_id not in cancellation.awaiting:
-        await uow.commit()
         return
     awaiting = [group for group in cancellation.awaiting if group != group_id]
     refused_groups = [*cancellation.refused, group_id] if refused else list(cancellation.refused)
@@ -201,7 +198,6 @@ async def _answered(uow: UnitOfWork, order: Row[Any], group_id: str, *, refused:
             _, counted = await _finish(uow, order, now=now)
     if counted:
         uow.after_commit(ORDERS_CANCELLED.labels(cancellation.reason).inc)
-    await uow.commit()
 
 
 async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[CancellationResult, bool]:
@@ -371,7 +367,6 @@ async def refund_after_cancel(
         .returning(late_payments.c.payment_id)
     )
     if first.first() is None:  # told again: counted and refunded already
-        await uow.commit()
         return True
     await uow.session.execute(
         sa.update(orders).where(orders.c.id == order_id).values(captured=orders.c.captured + amount)
@@ -383,7 +378,6 @@ async def refund_after_cancel(
     await repository.add_to_timeline(
         uow.session, order_id, "late_payment_refunded", payment_id=payment_id, amount=amount, what=what
     )
-    await uow.commit()
     return True
 
 
@@ -397,7 +391,6 @@ async def release_late_reservation(uow: UnitOfWork, *, order_id: str) -> bool:
         catalog_contracts.ReleaseStock(order_id=order_id, reason=order.status_reason or "cancelled"),
         subject=order_id,
     )
-    await uow.commit()
     return True
 
 
@@ -446,7 +439,6 @@ async def set_offer(uow: UnitOfWork, offer: Offer) -> Offer:
             index_elements=[win_back_offer.c.id], set_={**values, "updated_at": sa.func.now()}
         )
     )
-    await uow.commit()
     return offer
 
 

@@ -20,7 +20,7 @@ from shop_orders.customers import queries as customer_queries
 from shop_orders.http import AddressIn, LineIn, PaymentIn, Strict, authorised, order_problem
 from shop_orders.settings import OrdersSettings
 from shop_runtime.database import Database, UnitOfWork
-from shop_runtime.http import ClockDep, UnitOfWorkDep
+from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
@@ -86,14 +86,14 @@ async def place_order(
 
     try:
         try:
-            placed = await place(uow)
+            placed = await committed(uow, place(uow))
         except IntegrityError:
             # The same key raced in from a concurrent retry: answer with the order that won. The failed
             # transaction gives its connection back first (the pool has no overflow to lend a second).
             await uow.rollback()
             database: Database = request.app.state.database
             async with database.unit_of_work() as retry:
-                placed = await place(retry)
+                placed = await committed(retry, place(retry))
     except OrderError as error:
         raise order_problem(error) from error
     return JSONResponse(

@@ -206,7 +206,6 @@ async def place_order(
         correlation_id=order_id,
     )
     uow.after_commit(ORDERS_PLACED.labels(priced.currency).inc)
-    await uow.commit()
     return PlacedOrder(order_id=order_id, status=OrderStatus.PENDING.value, created=True)
 
 
@@ -222,7 +221,6 @@ async def take_payment_for_reserved_stock(
             catalog_contracts.ReleaseStock(order_id=order_id, reason=order.status_reason or "cancelled"),
             subject=order_id,
         )
-        await uow.commit()
         return
     if not can_move(OrderStatus(order.status), OrderStatus.RESERVED):
         return
@@ -307,7 +305,6 @@ async def take_payment_for_reserved_stock(
     if order.payment_terms is not None:
         # A draft completed on net or on-fulfillment terms: nothing is charged now; it is paid later.
         await confirm_on_terms(uow, order_id)
-        await uow.commit()
         return
     uow.publish(
         payment_contracts.CapturePayment(
@@ -324,7 +321,6 @@ async def take_payment_for_reserved_stock(
         ),
         subject=order_id,
     )
-    await uow.commit()
 
 
 async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: str) -> None:
@@ -334,4 +330,3 @@ async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: st
         return
     await reject_order(uow, order, reason="out_of_stock", detail=detail)
     uow.after_commit(ORDERS_REJECTED.labels("out_of_stock").inc)
-    await uow.commit()

@@ -40,7 +40,6 @@ async def record_notification(uow: UnitOfWork, *, order_id: str, template: str, 
     await repository.add_to_timeline(
         uow.session, order_id, "customer_notified", template=template, channel=channel
     )
-    await uow.commit()
 
 
 async def advance(uow: UnitOfWork, order: Row[Any], group: Row[Any]) -> None:

@@ -20,7 +20,7 @@ from shop_orders.customers.domain import hash_password, password_matches, passwo
 from shop_orders.customers.handlers import NewCustomer
 from shop_orders.http import AddressIn, Strict, order_problem
 from shop_runtime.database import Database, UnitOfWork
-from shop_runtime.http import ClockDep, UnitOfWorkDep
+from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
@@ -124,8 +124,11 @@ async def create_customer(
     password_hash = await _hashed(body.password, body.email) if body.password is not None else None
     created_by = "customer" if password_hash is not None else "staff"
     try:
-        customer_id = await customer_handlers.create_customer(
-            uow, new=_new_customer(body, password_hash, created_by), now=clock.now()
+        customer_id = await committed(
+            uow,
+            customer_handlers.create_customer(
+                uow, new=_new_customer(body, password_hash, created_by), now=clock.now()
+            ),
         )
     except OrderError as error:
         raise customer_problem(error) from error
@@ -167,13 +170,16 @@ async def update_customer(
     customer_id: str, body: CustomerChangesIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
     try:
-        await customer_handlers.update_customer(
+        await committed(
             uow,
-            customer_id=customer_id,
-            name=body.name,
-            locale=body.locale,
-            marketing_consent=body.marketing_consent,
-            now=clock.now(),
+            customer_handlers.update_customer(
+                uow,
+                customer_id=customer_id,
+                name=body.name,
+                locale=body.locale,
+                marketing_consent=body.marketing_consent,
+                now=clock.now(),
+            ),
         )
     except OrderError as error:
         raise customer_problem(error) from error
@@ -191,12 +197,15 @@ async def add_address(
     customer_id: str, body: SavedAddressIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
     try:
-        address_id = await customer_handlers.add_address(
+        address_id = await committed(
             uow,
-            customer_id=customer_id,
-            address=body.model_dump(exclude={"default_shipping"}),
-            default_shipping=body.default_shipping,
-            now=clock.now(),
+            customer_handlers.add_address(
+                uow,
+                customer_id=customer_id,
+                address=body.model_dump(exclude={"default_shipping"}),
+                default_shipping=body.default_shipping,
+                now=clock.now(),
+            ),
         )
     except OrderError as error:
         raise customer_problem(error) from error
@@ -214,12 +223,15 @@ async def update_address(
         merged = {key: value for key, value in current.items() if key in AddressIn.model_fields} | changes
         address = AddressIn.model_validate(merged).model_dump()
     try:
-        await customer_handlers.update_address(
+        await committed(
             uow,
-            customer_id=customer_id,
-            address_id=address_id,
-            address=address,
-            default_shipping=body.default_shipping,
+            customer_handlers.update_address(
+                uow,
+                customer_id=customer_id,
+                address_id=address_id,
+                address=address,
+                default_shipping=body.default_shipping,
+            ),
         )
     except OrderError as error:
         raise customer_problem(error) from error
@@ -229,7 +241,9 @@ async def update_address(
 @router.delete("/customers/{customer_id}/addresses/{address_id}", status_code=204)
 async def delete_address(customer_id: str, address_id: str, uow: UnitOfWorkDep) -> Response:
     try:
-        await customer_handlers.delete_address(uow, customer_id=customer_id, address_id=address_id)
+        await committed(
+            uow, customer_handlers.delete_address(uow, customer_id=customer_id, address_id=address_id)
+        )
     except OrderError as error:
         raise customer_problem(error) from error
     return Response(status_code=204)
@@ -252,12 +266,15 @@ async def give_order_to_customer(
 ) -> dict[str, Any]:
     """Staff: the order belongs to this customer from now on (an existing one, or one made in this call)."""
     try:
-        customer_id = await customer_handlers.give_order_to_customer(
+        customer_id = await committed(
             uow,
-            order_id=order_id,
-            customer_id=body.customer_id,
-            new=_new_customer(body.customer, None, "staff") if body.customer is not None else None,
-            now=clock.now(),
+            customer_handlers.give_order_to_customer(
+                uow,
+                order_id=order_id,
+                customer_id=body.customer_id,
+                new=_new_customer(body.customer, None, "staff") if body.customer is not None else None,
+                now=clock.now(),
+            ),
         )
     except EmailTaken as error:
         raise customer_problem(EmailTaken(str(error), field="customer.email")) from error

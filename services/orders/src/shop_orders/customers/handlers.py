@@ -1,6 +1,6 @@
 """Customer accounts' use cases: sign-up, profile and addresses, and staff giving an order to a customer.
 
-Each is one async function in one unit of work that commits it. Passwords arrive already hashed: hashing is
+Each is one async function working in the unit of work it is given. Passwords arrive already hashed: hashing is
 slow on purpose and runs off the event loop, in the API, before the transaction starts.
 """
 
@@ -42,7 +42,6 @@ class NewCustomer:
 async def create_customer(uow: UnitOfWork, *, new: NewCustomer, now: datetime) -> str:
     """A new account; the email (in any case) must not have one yet."""
     customer_id = await insert_customer(uow, new, now)
-    await uow.commit()
     return customer_id
 
 
@@ -66,7 +65,6 @@ async def update_customer(
         values["marketing_consent"] = marketing_consent
         values["marketing_consent_at"] = now if marketing_consent else None
     await uow.session.execute(sa.update(customers).where(customers.c.id == customer_id).values(**values))
-    await uow.commit()
 
 
 async def add_address(
@@ -91,7 +89,6 @@ async def add_address(
             created_at=now,
         )
     )
-    await uow.commit()
     return address_id
 
 
@@ -116,7 +113,6 @@ async def update_address(
         await uow.session.execute(
             sa.update(customer_addresses).where(customer_addresses.c.id == address_id).values(**values)
         )
-    await uow.commit()
 
 
 async def delete_address(uow: UnitOfWork, *, customer_id: str, address_id: str) -> None:
@@ -137,7 +133,6 @@ async def delete_address(uow: UnitOfWork, *, customer_id: str, address_id: str) 
                 .where(customer_addresses.c.id == oldest)
                 .values(default_shipping=True)
             )
-    await uow.commit()
 
 
 async def give_order_to_customer(
@@ -170,7 +165,6 @@ async def give_order_to_customer(
         .values(customer_id=customer_id, locale=account.locale, updated_at=sa.func.now())
     )
     await repository.add_to_timeline(uow.session, order_id, "customer_linked", customer_id=customer_id)
-    await uow.commit()
     return customer_id
 
 

@@ -20,7 +20,7 @@ from shop_orders.drafts.domain import Discount, DraftNotOpen, DraftNotReady, Inv
 from shop_orders.http import ERROR_STATUSES, AddressIn, PaymentIn, Strict
 from shop_orders.settings import OrdersSettings
 from shop_runtime.database import Database
-from shop_runtime.http import ClockDep, UnitOfWorkDep
+from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
@@ -181,25 +181,28 @@ async def create_draft(body: DraftIn, request: Request, uow: UnitOfWorkDep, cloc
     now = clock.now()
     terms = body.payment_terms or PaymentTermsIn()
     try:
-        draft_id = await drafts.create_draft(
+        draft_id = await committed(
             uow,
-            customer=drafts.CustomerInput(
-                customer_id=body.customer_id,
-                email=body.customer.email if body.customer else None,
-                name=body.customer.name if body.customer else None,
-                locale=body.customer.locale if body.customer else None,
+            drafts.create_draft(
+                uow,
+                customer=drafts.CustomerInput(
+                    customer_id=body.customer_id,
+                    email=body.customer.email if body.customer else None,
+                    name=body.customer.name if body.customer else None,
+                    locale=body.customer.locale if body.customer else None,
+                ),
+                currency=body.currency,
+                lines=[line.command() for line in body.lines],
+                order_discount=body.order_discount.rule() if body.order_discount else None,
+                shipping=drafts.ShippingInput(**body.shipping.model_dump()) if body.shipping else None,
+                shipping_address=body.shipping_address.model_dump() if body.shipping_address else None,
+                payment_terms=terms.type,
+                net_days=terms.net_days,
+                reserve_until=_reserve_until(body.reserve_until, now),
+                note=body.note,
+                settings=draft_settings,
+                now=now,
             ),
-            currency=body.currency,
-            lines=[line.command() for line in body.lines],
-            order_discount=body.order_discount.rule() if body.order_discount else None,
-            shipping=drafts.ShippingInput(**body.shipping.model_dump()) if body.shipping else None,
-            shipping_address=body.shipping_address.model_dump() if body.shipping_address else None,
-            payment_terms=terms.type,
-            net_days=terms.net_days,
-            reserve_until=_reserve_until(body.reserve_until, now),
-            note=body.note,
-            settings=draft_settings,
-            now=now,
         )
         view = await _view(request, draft_id)
     except OrderError as error:
@@ -261,7 +264,10 @@ async def update_draft(
     if "note" in given:
         changes["note"] = body.note
     try:
-        await drafts.update_draft(uow, draft_id=draft_id, changes=changes, settings=draft_settings, now=now)
+        await committed(
+            uow,
+            drafts.update_draft(uow, draft_id=draft_id, changes=changes, settings=draft_settings, now=now),
+        )
         return await _view(request, draft_id)
     except OrderError as error:
         raise draft_problem(error) from error
@@ -272,7 +278,7 @@ async def delete_draft(
     draft_id: str, request: Request, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
     try:
-        await drafts.delete_draft(uow, draft_id=draft_id, now=clock.now())
+        await committed(uow, drafts.delete_draft(uow, draft_id=draft_id, now=clock.now()))
         return await _view(request, draft_id)
     except OrderError as error:
         raise draft_problem(error) from error
@@ -284,8 +290,8 @@ async def duplicate_draft(
 ) -> JSONResponse:
     _, draft_settings = _settings(request)
     try:
-        copy_id = await drafts.duplicate_draft(
-            uow, draft_id=draft_id, settings=draft_settings, now=clock.now()
+        copy_id = await committed(
+            uow, drafts.duplicate_draft(uow, draft_id=draft_id, settings=draft_settings, now=clock.now())
         )
         view = await _view(request, copy_id)
     except OrderError as error:
@@ -300,12 +306,15 @@ async def send_invoice(
     """Email the invoice with its checkout link (sending again sends another email with the same link)."""
     settings, draft_settings = _settings(request)
     try:
-        await drafts.send_invoice(
+        await committed(
             uow,
-            draft_id=draft_id,
-            token=draft_token(settings.access_token_secret, draft_id),
-            settings=draft_settings,
-            now=clock.now(),
+            drafts.send_invoice(
+                uow,
+                draft_id=draft_id,
+                token=draft_token(settings.access_token_secret, draft_id),
+                settings=draft_settings,
+                now=clock.now(),
+            ),
         )
         return await _view(request, draft_id)
     except OrderError as error:
@@ -319,8 +328,9 @@ async def complete_on_terms(
     """Complete a draft on net or on-fulfillment terms into an order that ships before it is paid."""
     settings, draft_settings = _settings(request)
     try:
-        completed = await completion.complete_on_terms(
-            uow, draft_id=draft_id, settings=draft_settings, now=clock.now()
+        completed = await committed(
+            uow,
+            completion.complete_on_terms(uow, draft_id=draft_id, settings=draft_settings, now=clock.now()),
         )
     except OrderError as error:
         raise draft_problem(error) from error
@@ -333,8 +343,11 @@ async def mark_as_paid(
 ) -> dict[str, Any]:
     settings, draft_settings = _settings(request)
     try:
-        completed = await completion.mark_as_paid(
-            uow, draft_id=draft_id, reference=body.reference, settings=draft_settings, now=clock.now()
+        completed = await committed(
+            uow,
+            completion.mark_as_paid(
+                uow, draft_id=draft_id, reference=body.reference, settings=draft_settings, now=clock.now()
+            ),
         )
     except OrderError as error:
         raise draft_problem(error) from error
@@ -376,8 +389,15 @@ async def pay_invoice(
     settings, draft_settings = _settings(request)
     _check_token(settings, draft_id, x_draft_token)
     try:
-        completed = await completion.complete_with_card(
-            uow, draft_id=draft_id, payment_token=body.payment.token, settings=draft_settings, now=clock.now()
+        completed = await committed(
+            uow,
+            completion.complete_with_card(
+                uow,
+                draft_id=draft_id,
+                payment_token=body.payment.token,
+                settings=draft_settings,
+                now=clock.now(),
+            ),
         )
     except OrderError as error:
         raise draft_problem(error) from error

@@ -107,7 +107,6 @@ async def mark_as_paid(
             .values(payment_reference=reference, updated_at=now)
         )
         completed = await _completed(uow, draft)
-        await uow.commit()
         return completed
     if draft.status == "completed":
         return await _completed(uow, draft)
@@ -247,7 +246,7 @@ async def _complete(
         correlation_id=order_id,
     )
     if carried_over:
-        # Catalog already holds the units under this id: continue the saga from "stock reserved" (it commits).
+        # Catalog already holds the units under this id: continue the saga from "stock reserved", in this unit of work.
         await checkout.take_payment_for_reserved_stock(
             uow,
             order_id=order_id,
@@ -266,7 +265,6 @@ async def _complete(
             subject=order_id,
             correlation_id=order_id,
         )
-        await uow.commit()
     return Completed(order_id=order_id, status=OrderStatus.PENDING.value, created=True)
 
 

@@ -38,6 +38,8 @@ from shop_orders.drafts.reservations import (
     DRAFT_EXPIRES,
     HOLDING,
     RESERVATION_LAPSES,
+    ExpireDraft,
+    LapseDraftReservation,
     close_draft,
     end_of,
     holds_until,
@@ -128,14 +130,12 @@ async def create_draft(
     await scheduling.schedule(
         uow.session,
         scheduled_jobs,
-        kind=DRAFT_EXPIRES,
+        ExpireDraft(draft_id=draft_id),
         key=f"{DRAFT_EXPIRES}:{draft_id}",
         due_at=now + settings.expiry,
-        payload={"draft_id": draft_id},
     )
     draft = await lock_draft(uow, draft_id)
     await reserve_again(uow, draft, now=now)
-    await uow.commit()
     return draft_id
 
 
@@ -167,14 +167,12 @@ async def update_draft(
             await scheduling.reschedule(
                 uow.session,
                 scheduled_jobs,
-                kind=RESERVATION_LAPSES,
+                LapseDraftReservation(draft_id=draft_id, reservation_id=draft.reservation_id),
                 key=f"{RESERVATION_LAPSES}:{draft.reservation_id}",
                 due_at=updated.reserve_until,
-                payload={"draft_id": draft_id, "reservation_id": draft.reservation_id},
             )
         else:
             await reserve_again(uow, updated, now=now)
-    await uow.commit()
 
 
 async def delete_draft(uow: UnitOfWork, *, draft_id: str, now: datetime) -> None:
@@ -185,7 +183,6 @@ async def delete_draft(uow: UnitOfWork, *, draft_id: str, now: datetime) -> None
     if draft.status != "open":
         raise DraftNotOpen(f"draft {draft_id} is {draft.status}; only an open draft can be deleted")
     await close_draft(uow, draft, status="deleted", reservation_status="released", now=now)
-    await uow.commit()
 
 
 async def duplicate_draft(uow: UnitOfWork, *, draft_id: str, settings: DraftSettings, now: datetime) -> str:
@@ -227,10 +224,9 @@ async def send_invoice(
         await scheduling.reschedule(
             uow.session,
             scheduled_jobs,
-            kind=DRAFT_EXPIRES,
+            ExpireDraft(draft_id=draft_id),
             key=f"{DRAFT_EXPIRES}:{draft_id}",
             due_at=expires_at,
-            payload={"draft_id": draft_id},
         )
     await uow.session.execute(
         sa.update(draft_orders)
@@ -268,7 +264,6 @@ async def send_invoice(
         subject=draft_id,
         correlation_id=draft_id,
     )
-    await uow.commit()
 
 
 def check_completable(draft: Row[Any]) -> None:

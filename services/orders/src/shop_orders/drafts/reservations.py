@@ -20,11 +20,25 @@ from shop_orders.drafts.domain import (
 from shop_orders.drafts.queries import account_of
 from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
+from shop_runtime.scheduling import Job
 
 RESERVATION_LAPSES = "draft_reservation_lapses"
-
-
 DRAFT_EXPIRES = "draft_expires"
+
+
+class LapseDraftReservation(Job):
+    """A draft's stock hold ends: release the units (unless the draft moved on or holds them longer)."""
+
+    KIND = RESERVATION_LAPSES
+    draft_id: str
+    reservation_id: str
+
+
+class ExpireDraft(Job):
+    """A draft nobody completed expires: close it and release what it holds."""
+
+    KIND = DRAFT_EXPIRES
+    draft_id: str
 
 
 HOLDING = ("requested", "held")
@@ -76,14 +90,12 @@ async def record_reservation(
         )
     else:
         release_reservation(uow, reservation_id, reason="draft_reservation_not_wanted")
-    await uow.commit()
 
 
 async def record_reservation_refused(uow: UnitOfWork, *, reservation_id: str, detail: str) -> None:
     draft = await _by_reservation(uow, reservation_id)
     if draft.reservation_id == reservation_id and draft.reservation_status == "requested":
         await _set_reservation(uow, draft.id, "rejected", reservation_detail=detail)
-    await uow.commit()
 
 
 async def lapse_reservation(uow: UnitOfWork, *, draft_id: str, reservation_id: str, now: datetime) -> None:
@@ -98,7 +110,6 @@ async def lapse_reservation(uow: UnitOfWork, *, draft_id: str, reservation_id: s
         await _set_reservation(
             uow, draft_id, "lapsed", reservation_detail=f"held until {draft.reserve_until}"
         )
-    await uow.commit()
 
 
 async def expire_draft(uow: UnitOfWork, *, draft_id: str, now: datetime) -> None:
@@ -106,7 +117,6 @@ async def expire_draft(uow: UnitOfWork, *, draft_id: str, now: datetime) -> None
     draft = await lock_draft(uow, draft_id)
     if draft.status == "open":
         await close_draft(uow, draft, status="expired", reservation_status="released", now=now)
-    await uow.commit()
 
 
 async def reserve_again(uow: UnitOfWork, draft: Row[Any], *, now: datetime) -> None:
@@ -146,10 +156,9 @@ async def reserve_again(uow: UnitOfWork, draft: Row[Any], *, now: datetime) -> N
     await scheduling.schedule(
         uow.session,
         scheduled_jobs,
-        kind=RESERVATION_LAPSES,
+        LapseDraftReservation(draft_id=draft.id, reservation_id=reservation_id),
         key=f"{RESERVATION_LAPSES}:{reservation_id}",
         due_at=draft.reserve_until,
-        payload={"draft_id": draft.id, "reservation_id": reservation_id},
     )
 
 

@@ -36,6 +36,11 @@ from shop_orders.core.jobs import (
     REMIND_BALANCE,
     REMIND_BALANCE_WHEN_READY,
     RETRY_BALANCE,
+    CancelUnpaidPreorder,
+    ChargeScheduledBalance,
+    RemindOfBalance,
+    RemindOfBalanceWhenReady,
+    RetryBalance,
 )
 from shop_orders.core.tables import (
     order_lines,
@@ -88,7 +93,6 @@ async def release_paid_group(
     for waiting in await groups_in(uow, order_id, GroupStatus.AWAITING_LINE_BALANCE):
         if sku_of(waiting) == sku_of(group):
             await release_group(uow, order, waiting)
-    await uow.commit()
 
 
 async def hold_unpaid_group(
@@ -133,18 +137,16 @@ async def hold_unpaid_group(
         await scheduling.schedule(
             uow.session,
             scheduled_jobs,
-            kind=RETRY_BALANCE,
+            RetryBalance(order_id=order_id, group_id=group_id, give_up_at=give_up_at),
             key=f"{RETRY_BALANCE}:{group_id}:{failures}",
             due_at=retry_at,
-            payload={"order_id": order_id, "group_id": group_id, "give_up_at": give_up_at.isoformat()},
         )
     await scheduling.schedule(
         uow.session,
         scheduled_jobs,
-        kind=CANCEL_UNPAID,
+        CancelUnpaidPreorder(order_id=order_id, group_id=group_id),
         key=f"{CANCEL_UNPAID}:{group_id}",
         due_at=give_up_at,
-        payload={"order_id": order_id, "group_id": group_id},
     )
     uow.publish(
         contracts.OrderBalanceChargeFailed(
@@ -159,7 +161,6 @@ async def hold_unpaid_group(
         ),
         subject=order_id,
     )
-    await uow.commit()
 
 
 class BalanceChargeInFlight(Exception):
@@ -177,7 +178,6 @@ async def retry_unpaid_balance(
         return
     await repository.add_to_timeline(uow.session, order_id, "balance_retried", group_id=group_id)
     await advance(uow, order, group)
-    await uow.commit()
 
 
 async def charge_scheduled_balance(uow: UnitOfWork, *, order_id: str, group_id: str) -> None:
@@ -188,7 +188,6 @@ async def charge_scheduled_balance(uow: UnitOfWork, *, order_id: str, group_id: 
         return
     await repository.add_to_timeline(uow.session, order_id, "balance_due", group_id=group_id)
     await advance(uow, order, group)
-    await uow.commit()
 
 
 async def remind_of_balance(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
@@ -212,7 +211,6 @@ async def remind_of_balance(uow: UnitOfWork, *, order_id: str, group_id: str, no
         charge_at=group.balance_due_at,
         now=now,
     )
-    await uow.commit()
 
 
 async def remind_of_balance_when_ready(uow: UnitOfWork, *, order_id: str, sku: str, now: datetime) -> None:
@@ -238,7 +236,6 @@ async def remind_of_balance_when_ready(uow: UnitOfWork, *, order_id: str, sku: s
         now=now,
         when_ready=True,
     )
-    await uow.commit()
 
 
 async def retry_with_updated_method(uow: UnitOfWork, *, order_id: str, now: datetime) -> None:
@@ -254,7 +251,6 @@ async def retry_with_updated_method(uow: UnitOfWork, *, order_id: str, now: date
             uow.session, order_id, "balance_retried", group_id=group.id, cause="payment_method_updated"
         )
         await advance(uow, order, group)
-    await uow.commit()
 
 
 async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
@@ -315,24 +311,21 @@ async def schedule_balances_due_by_the_clock(
             amount=group.balance_amount,
             charge_at=charge_at.isoformat(),
         )
-        payload = {"order_id": order.id, "group_id": group.id}
         await scheduling.schedule(
             uow.session,
             scheduled_jobs,
-            kind=CHARGE_SCHEDULED_BALANCE,
+            ChargeScheduledBalance(order_id=order.id, group_id=group.id),
             key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
             due_at=charge_at,
-            payload=payload,
         )
         remind_at = reminder_time(charge_at=charge_at, notice=notice, now=now)
         if remind_at is not None:
             await scheduling.schedule(
                 uow.session,
                 scheduled_jobs,
-                kind=REMIND_BALANCE,
+                RemindOfBalance(order_id=order.id, group_id=group.id),
                 key=f"{REMIND_BALANCE}:{group.id}",
                 due_at=remind_at,
-                payload=payload,
             )
 
 
@@ -357,10 +350,9 @@ async def move_reminder_before_ready(
     await scheduling.reschedule(
         uow.session,
         scheduled_jobs,
-        kind=REMIND_BALANCE_WHEN_READY,
+        RemindOfBalanceWhenReady(order_id=order_id, sku=line.sku),
         key=key,
         due_at=max(_expected_moment(expected_ship_date) - notice, now),
-        payload={"order_id": order_id, "sku": line.sku},
     )
 
 
@@ -377,10 +369,9 @@ async def _schedule_reminder_before_ready(
     await scheduling.schedule(
         uow.session,
         scheduled_jobs,
-        kind=REMIND_BALANCE_WHEN_READY,
+        RemindOfBalanceWhenReady(order_id=order.id, sku=line.sku),
         key=f"{REMIND_BALANCE_WHEN_READY}:{order.id}:{line.sku}",
         due_at=remind_at,
-        payload={"order_id": order.id, "sku": line.sku},
     )
 
 
@@ -397,10 +388,9 @@ async def charge_after_notice(
     await scheduling.schedule(
         uow.session,
         scheduled_jobs,
-        kind=CHARGE_SCHEDULED_BALANCE,
+        ChargeScheduledBalance(order_id=order.id, group_id=group.id),
         key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
         due_at=charge_at,
-        payload={"order_id": order.id, "group_id": group.id},
     )
     await repository.add_to_timeline(
         uow.session,

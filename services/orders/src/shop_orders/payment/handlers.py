@@ -81,9 +81,8 @@ async def confirm_paid_order(
     await schedule_balances_due_by_the_clock(uow, order, preorder_lines, now=now, notice=balance_notice)
     uow.after_commit(ORDERS_CONFIRMED.labels(order.currency).inc)
     uow.after_commit(lambda: CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount))
-    await uow.commit()
-    for line in preorder_lines:
-        PREORDER_UNITS.inc(line.quantity)
+    preorder_units = sum(line.quantity for line in preorder_lines)
+    uow.after_commit(lambda: PREORDER_UNITS.inc(preorder_units))
 
 
 def order_confirmed(order: Row[Any], lines: list[Row[Any]]) -> contracts.OrderConfirmed:
@@ -135,7 +134,6 @@ async def reject_for_failed_payment(
     )
     await reject_order(uow, order, reason="payment_declined", detail=f"{decline_code}: {message}")
     uow.after_commit(ORDERS_REJECTED.labels("payment_declined").inc)
-    await uow.commit()
 
 
 async def record_refund(
@@ -158,4 +156,3 @@ async def record_refund(
     )
     if recorded.first() is not None:
         await repository.add_to_timeline(uow.session, order_id, event, amount=amount, detail=detail)
-    await uow.commit()

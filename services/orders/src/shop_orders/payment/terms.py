@@ -17,7 +17,7 @@ from shop_orders.core.domain import (
 )
 from shop_orders.core.errors import OrderNotOnTerms
 from shop_orders.core.groups import customer_of
-from shop_orders.core.jobs import PAYMENT_OVERDUE
+from shop_orders.core.jobs import PAYMENT_OVERDUE, MarkPaymentOverdue
 from shop_orders.core.metrics import CHARGED_AT_CHECKOUT
 from shop_orders.core.tables import (
     draft_orders,
@@ -33,10 +33,9 @@ async def schedule_payment_overdue(uow: UnitOfWork, *, order_id: str, due_date: 
     await scheduling.reschedule(
         uow.session,
         scheduled_jobs,
-        kind=PAYMENT_OVERDUE,
+        MarkPaymentOverdue(order_id=order_id),
         key=f"{PAYMENT_OVERDUE}:{order_id}",
         due_at=datetime.combine(due_date + timedelta(days=1), time(), tzinfo=UTC),
-        payload={"order_id": order_id},
     )
 
 
@@ -87,7 +86,6 @@ async def record_payment_on_terms(
         )
         await scheduling.cancel(uow.session, scheduled_jobs, key=f"{PAYMENT_OVERDUE}:{order.id}", now=now)
         CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
-    await uow.commit()
 
 
 async def mark_payment_overdue(uow: UnitOfWork, *, order_id: str, now: datetime, token_secret: str) -> None:
@@ -122,4 +120,3 @@ async def mark_payment_overdue(uow: UnitOfWork, *, order_id: str, now: datetime,
             ),
             subject=order_id,
         )
-    await uow.commit()

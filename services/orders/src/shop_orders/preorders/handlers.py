@@ -55,7 +55,6 @@ async def receive_preorder_allocation(
         await _allocate_to_scheduled_group(
             uow, order, scheduled, allocation_id=allocation_id, line=line, location=location, units=units
         )
-        await uow.commit()
         return
     balance = balance_for_units(
         balance_left=line.balance - line.balance_assigned,
@@ -105,7 +104,6 @@ async def receive_preorder_allocation(
             await charge_after_notice(uow, order, group, line=line, now=now, notice=balance_notice)
         else:
             await advance(uow, order, group)
-    await uow.commit()
 
 
 async def _unallocated_group(uow: UnitOfWork, order_id: str, sku: str) -> Row[Any] | None:

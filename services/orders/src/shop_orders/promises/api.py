@@ -11,7 +11,7 @@ from shop_orders.core.errors import OrderError
 from shop_orders.http import Strict, authorised, order_problem
 from shop_orders.promises import handlers as promises
 from shop_orders.settings import OrdersSettings
-from shop_runtime.http import ClockDep, UnitOfWorkDep
+from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 
 router = APIRouter()
 
@@ -38,8 +38,9 @@ async def decide_on_changed_date(
     if token is None or not decision_token_matches(settings.access_token_secret, order_id, token):
         await authorised(request, uow, order_id, token, x_caller_role, x_customer_id)
     try:
-        outcome = await promises.decide_on_changed_date(
-            uow, order_id=order_id, decision=body.decision, now=clock.now()
+        outcome = await committed(
+            uow,
+            promises.decide_on_changed_date(uow, order_id=order_id, decision=body.decision, now=clock.now()),
         )
     except OrderError as error:
         raise order_problem(error) from error

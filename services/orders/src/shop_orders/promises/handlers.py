@@ -114,7 +114,6 @@ async def record_preorder_date_change(
         ),
         subject=order_id,
     )
-    await uow.commit()
 
 
 @dataclass(frozen=True)
@@ -171,7 +170,6 @@ async def decide_on_changed_date(
             "preorder_date_accepted",
             promised_ship_dates={sku: day.isoformat() for sku, day in accepted.items()},
         )
-    await uow.commit()
     return DecisionOutcome(
         decision=decision,
         status=order.status,
@@ -209,7 +207,6 @@ async def check_promise(uow: UnitOfWork, *, order_id: str, sku: str, promised: d
         promised_ship_date=promised.isoformat(),
         detail=detail,
     )
-    await uow.commit()
 
 
 def _waiting_line(lines: list[Row[Any]], sku: str) -> Row[Any] | None:

@@ -14,7 +14,7 @@ from shop_orders.http import Strict, authorised, order_problem
 from shop_orders.returns import handlers as returns
 from shop_orders.returns.domain import RETURN_REASONS, RETURN_STATUSES
 from shop_orders.settings import OrdersSettings
-from shop_runtime.http import ClockDep, UnitOfWorkDep
+from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 
 router = APIRouter()
 
@@ -55,17 +55,20 @@ async def request_return(
     await authorised(request, uow, order_id, x_order_access_token, x_caller_role, x_customer_id)
     settings: OrdersSettings = request.app.state.settings
     try:
-        view = await returns.request_return(
+        view = await committed(
             uow,
-            order_id=order_id,
-            lines=[(line.sku, line.quantity) for line in body.lines],
-            reason=body.reason,
-            note=body.note,
-            window_days=settings.return_window_days,
-            now=clock.now(),
-            exchange_for={
-                line.sku: line.exchange_for for line in body.lines if line.exchange_for is not None
-            },
+            returns.request_return(
+                uow,
+                order_id=order_id,
+                lines=[(line.sku, line.quantity) for line in body.lines],
+                reason=body.reason,
+                note=body.note,
+                window_days=settings.return_window_days,
+                now=clock.now(),
+                exchange_for={
+                    line.sku: line.exchange_for for line in body.lines if line.exchange_for is not None
+                },
+            ),
         )
     except OrderError as error:
         raise order_problem(error, otherwise="invalid_return") from error
@@ -97,7 +100,7 @@ async def returns_by_status(
 @router.post("/returns/{return_id}/approve")
 async def approve_return(return_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep) -> JSONResponse:
     try:
-        view = await returns.approve_return(uow, return_id=str(return_id), now=clock.now())
+        view = await committed(uow, returns.approve_return(uow, return_id=str(return_id), now=clock.now()))
     except OrderError as error:
         raise order_problem(error, otherwise="invalid_return") from error
     return JSONResponse(_json(view))
@@ -108,7 +111,9 @@ async def reject_return(
     return_id: uuid.UUID, body: RejectionIn, uow: UnitOfWorkDep, clock: ClockDep
 ) -> JSONResponse:
     try:
-        view = await returns.reject_return(uow, return_id=str(return_id), reason=body.reason, now=clock.now())
+        view = await committed(
+            uow, returns.reject_return(uow, return_id=str(return_id), reason=body.reason, now=clock.now())
+        )
     except OrderError as error:
         raise order_problem(error, otherwise="invalid_return") from error
     return JSONResponse(_json(view))

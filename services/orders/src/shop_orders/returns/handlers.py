@@ -119,7 +119,6 @@ async def request_return(
         uow.session, order_id, "return_requested", return_id=return_id, reason=reason
     )
     view = _view(await _lock(uow.session, return_id), order.currency)
-    await uow.commit()
     return view
 
 
@@ -146,7 +145,6 @@ async def approve_return(uow: UnitOfWork, *, return_id: str, now: datetime) -> d
     elif row.status == "rejected":
         raise ReturnNotInStatus("this return was rejected", field="return_id")
     view = _view(await _lock(uow.session, return_id), order.currency)
-    await uow.commit()
     return view
 
 
@@ -168,7 +166,6 @@ async def reject_return(uow: UnitOfWork, *, return_id: str, reason: str, now: da
     elif row.status != "rejected":
         raise ReturnNotInStatus(f"this return is already {row.status}", field="return_id")
     view = _view(await _lock(uow.session, return_id), order.currency)
-    await uow.commit()
     return view
 
 
@@ -179,7 +176,6 @@ async def record_return_label(
     row = await _lock(uow.session, return_id)
     if row.status == "approved":
         await _move(uow.session, row, "label_sent", now, label=label)
-    await uow.commit()
 
 
 async def refund_received_return(
@@ -194,10 +190,7 @@ async def refund_received_return(
     ``return:<id>`` (payments answers a repeat with the first refund), and tell the customer."""
     row = await _lock(uow.session, return_id)
     if row.status not in ("approved", "label_sent"):
-        await (
-            uow.commit()
-        )  # a redelivery after the refund, or a return that was never approved: nothing to do
-        return
+        return  # a redelivery after the refund, or a return that was never approved: nothing to do
     order = await repository.lock_order(uow.session, row.order_id)
     prices = {line["sku"]: int(line["unit_price"]) for line in row.lines}
     # Units asked in exchange that arrived are replaced, not refunded; the rest of the parcel is refunded.
@@ -214,7 +207,6 @@ async def refund_received_return(
         await _reserve_replacements(uow, row, order, exchanged)
     if not refunded_units:
         await _move(uow.session, row, "received", now, lines=_received_lines(row, received))
-        await uow.commit()
         return
     outcome = refund_for_return(
         units=[
@@ -260,7 +252,6 @@ async def refund_received_return(
         ),
         subject=row.order_id,
     )
-    await uow.commit()
 
 
 def _received_lines(row: Row[Any], received: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
@@ -307,7 +298,6 @@ async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[Loca
     difference off-session when the new variant costs more, or refunding it (key ``exchange:<id>``) when less."""
     row = await _lock(uow.session, return_id)
     if row.exchange is None or row.exchange.get("status") != "reserving":
-        await uow.commit()  # told again: handled already
         return
     order = await repository.lock_order(uow.session, row.order_id)
     prices = {line["sku"]: int(line["unit_price"]) for line in row.lines}
@@ -368,7 +358,6 @@ async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[Loca
     await repository.add_to_timeline(
         uow.session, order.id, "exchange_reserved", return_id=return_id, difference=difference
     )
-    await uow.commit()
 
 
 async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) -> None:
@@ -376,7 +365,6 @@ async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) 
     fees), with the key ``exchange:<id>``, and tell the customer why."""
     row = await _lock(uow.session, return_id)
     if row.exchange is None or row.exchange.get("status") != "reserving":
-        await uow.commit()
         return
     order = await repository.lock_order(uow.session, row.order_id)
     prices = {line["sku"]: int(line["unit_price"]) for line in row.lines}
@@ -433,7 +421,6 @@ async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) 
         ),
         subject=order.id,
     )
-    await uow.commit()
 
 
 async def _exchange_view(session: AsyncSession, row: Row[Any]) -> dict[str, Any] | None:

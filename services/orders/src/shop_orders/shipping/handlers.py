@@ -7,7 +7,7 @@ only by the transaction that first records its fact. Reports carry the group, so
 orders heard of its fulfillment order is applied at once; shipped and delivered carry the whole shipment,
 so a delivered handled first records the shipment too.
 
-Each public function is one unit of work that ends with ``await uow.commit()``.
+A handler never commits: its edge does, once (the dispatcher, the scheduler, or `committed` for a request).
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ async def record_fulfillment_created(
             location=location,
             group_id=group_id,
         )
-    await uow.commit()
 
 
 async def record_pick(
@@ -78,7 +77,6 @@ async def record_pick(
     if await _record_time(uow, group.id, "picked_at", now) and not short_lines:
         await repository.add_to_timeline(uow.session, order_id, "picked", fulfillment_id=fulfillment_id)
     await _move_forward(uow, group, GroupStatus.PICKED)
-    await uow.commit()
 
 
 async def record_packed(
@@ -89,7 +87,6 @@ async def record_packed(
     if await _record_time(uow, group.id, "packed_at", now):
         await repository.add_to_timeline(uow.session, order_id, "packed", fulfillment_id=fulfillment_id)
     await _move_forward(uow, group, GroupStatus.PACKED)
-    await uow.commit()
 
 
 async def record_shipment(
@@ -106,7 +103,6 @@ async def record_shipment(
     order = await repository.lock_order(uow.session, order_id)
     group = await _reported_group(uow, fulfillment_id=fulfillment_id, group_id=group_id)
     await _record_shipment(uow, order, group, shipment, now=now)
-    await uow.commit()
 
 
 async def record_delivery(
@@ -128,7 +124,6 @@ async def record_delivery(
     if await _record_time(uow, group.id, "delivered_at", now):
         group = await _reload(uow, group.id)
     await _deliver_if_shipped(uow, order, group)
-    await uow.commit()
 
 
 async def _record_shipment(

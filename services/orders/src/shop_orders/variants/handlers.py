@@ -30,7 +30,6 @@ async def upsert_catalog_variant(
             "version": version,
         },
     )
-    await uow.commit()
 
 
 async def record_availability(
@@ -53,7 +52,6 @@ async def record_availability(
             "version": version,
         },
     )
-    await uow.commit()
 
 
 async def upsert_preorder_policy(
@@ -62,4 +60,3 @@ async def upsert_preorder_policy(
     await repository.upsert_preorder_policy(
         uow.session, sku, policy.model_dump(mode="json") if policy else None, version
     )
-    await uow.commit()
