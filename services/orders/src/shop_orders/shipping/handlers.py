@@ -74,7 +74,7 @@ async def record_pick(
     group = await _reported_group(uow, fulfillment_id=fulfillment_id, group_id=group_id)
     if short_lines:
         await _record_short_pick(uow, order, group, short_lines, now=now)
-    if await _record_time(uow, group.id, "picked_at", now) and not short_lines:
+    if await _record_time(uow, group.id, "picked_at", now) is not None and not short_lines:
         await repository.add_to_timeline(uow.session, order_id, "picked", fulfillment_id=fulfillment_id)
     await _move_forward(uow, group, GroupStatus.PICKED)
 
@@ -84,7 +84,7 @@ async def record_packed(
 ) -> None:
     await repository.lock_order(uow.session, order_id)
     group = await _reported_group(uow, fulfillment_id=fulfillment_id, group_id=group_id)
-    if await _record_time(uow, group.id, "packed_at", now):
+    if await _record_time(uow, group.id, "packed_at", now) is not None:
         await repository.add_to_timeline(uow.session, order_id, "packed", fulfillment_id=fulfillment_id)
     await _move_forward(uow, group, GroupStatus.PACKED)
 
@@ -118,11 +118,10 @@ async def record_delivery(
     from what it carries; a delivered report without it waits as a fact that the shipped report completes."""
     order = await repository.lock_order(uow.session, order_id)
     group = await _reported_group(uow, fulfillment_id=fulfillment_id, group_id=group_id)
-    if shipment is not None:
+    if shipment is not None and group.shipped_at is None:
         await _record_shipment(uow, order, group, shipment, now=now)
         group = await _reload(uow, group.id)
-    if await _record_time(uow, group.id, "delivered_at", now):
-        group = await _reload(uow, group.id)
+    group = await _record_time(uow, group.id, "delivered_at", now) or group
     await _deliver_if_shipped(uow, order, group)
 
 
@@ -184,7 +183,7 @@ async def _record_shipment(
         subject=order.id,
     )
     await _move_forward(uow, group, GroupStatus.SHIPPED)
-    await _deliver_if_shipped(uow, order, await _reload(uow, group.id))
+    await _deliver_if_shipped(uow, order, group)  # its facts are as the update returned them
     await _settle_shipments(uow, order)
 
 
@@ -291,19 +290,25 @@ async def _record_short_pick(
 
 async def _reported_group(uow: UnitOfWork, *, fulfillment_id: str, group_id: str | None) -> Row[Any]:
     """The group a report is about, by its id when the report carries it (the fulfillment order is then
-    recorded on it, even before orders heard it was created), else by the fulfillment order."""
-    if group_id is not None:
-        await uow.session.execute(
-            sa.update(shipment_groups)
-            .where(shipment_groups.c.id == group_id, shipment_groups.c.fulfillment_id.is_(None))
-            .values(fulfillment_id=fulfillment_id)
-        )
-        where = shipment_groups.c.id == group_id
-    else:
-        where = shipment_groups.c.fulfillment_id == fulfillment_id
+    recorded on it, even before orders heard it was created), else by the fulfillment order. The order is
+    locked, so the row read is current: the fulfillment order is written only when the row lacks it."""
+    where = (
+        shipment_groups.c.id == group_id
+        if group_id is not None
+        else shipment_groups.c.fulfillment_id == fulfillment_id
+    )
     group = (await uow.session.execute(sa.select(shipment_groups).where(where))).first()
     if group is None:
         raise LookupError(f"fulfillment {fulfillment_id} is not known yet; the message will be retried")
+    if group.fulfillment_id is None:
+        group = (
+            await uow.session.execute(
+                sa.update(shipment_groups)
+                .where(shipment_groups.c.id == group.id)
+                .values(fulfillment_id=fulfillment_id)
+                .returning(shipment_groups)
+            )
+        ).one()
     return group
 
 
@@ -313,15 +318,16 @@ async def _reload(uow: UnitOfWork, group_id: str) -> Row[Any]:
     ).one()
 
 
-async def _record_time(uow: UnitOfWork, group_id: str, column: str, now: datetime) -> bool:
-    """Set a fact's time once; True for the transaction that set it."""
+async def _record_time(uow: UnitOfWork, group_id: str, column: str, now: datetime) -> Row[Any] | None:
+    """Set a fact's time once: the group as it is now for the transaction that set it, None for a copy."""
     recorded = await uow.session.execute(
         sa.update(shipment_groups)
         .where(shipment_groups.c.id == group_id, shipment_groups.c[column].is_(None))
         .values({column: now})
-        .returning(shipment_groups.c.id)
+        .returning(shipment_groups)
     )
-    return recorded.first() is not None
+    group: Row[Any] | None = recorded.first()
+    return group
 
 
 async def _move_forward(uow: UnitOfWork, group: Row[Any], target: GroupStatus) -> bool:
@@ -343,23 +349,24 @@ async def _move_forward(uow: UnitOfWork, group: Row[Any], target: GroupStatus) -
 async def _settle_shipments(uow: UnitOfWork, order: Row[Any]) -> None:
     """Move the order's status on from what its groups' shipments say (never back)."""
     order = await repository.lock_order(uow.session, order.id)
-    shipped, delivered, total = await _progress(uow, order.id)
+    lines = await repository.lines_of(uow.session, order.id)
+    shipped, delivered, total = await _progress(uow, order.id, lines)
     target = status_after_shipments(
         OrderStatus(order.status),
         shipped=shipped,
         delivered=delivered,
         total=total,
-        any_refunded=shipped + delivered == total and await _any_refunded(uow, order.id),
+        any_refunded=shipped + delivered == total and any(line.quantity_refunded for line in lines),
     )
     if target is not None:
         await repository.set_status(uow.session, order.id, target)
 
 
-async def _progress(uow: UnitOfWork, order_id: str) -> tuple[int, int, int]:
+async def _progress(uow: UnitOfWork, order_id: str, lines: list[Row[Any]]) -> tuple[int, int, int]:
     """Units shipped (not yet delivered), delivered, and ordered in all (less units refunded)."""
     total = sum(
         line.quantity - line.quantity_refunded
-        for line in await repository.lines_of(uow.session, order_id)
+        for line in lines
         if line.kind != "custom"  # a draft's custom line (a service, a fee) ships nothing
     )
     shipped = delivered = 0
@@ -369,17 +376,13 @@ async def _progress(uow: UnitOfWork, order_id: str) -> tuple[int, int, int]:
             shipment_groups.c.status.in_([GroupStatus.SHIPPED.value, GroupStatus.DELIVERED.value]),
         )
     )
-    for status, lines in rows:
-        units = sum(int(line["quantity"]) for line in lines)
+    for status, group_lines in rows:
+        units = sum(int(line["quantity"]) for line in group_lines)
         if status == GroupStatus.DELIVERED:
             delivered += units
         else:
             shipped += units
     return shipped, delivered, total
-
-
-async def _any_refunded(uow: UnitOfWork, order_id: str) -> bool:
-    return any(line.quantity_refunded for line in await repository.lines_of(uow.session, order_id))
 
 
 async def _any_shipped(uow: UnitOfWork, order_id: str) -> bool:
