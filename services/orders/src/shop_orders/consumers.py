@@ -59,17 +59,15 @@ async def on_stock_reserved(message: catalog.StockReserved, uow: UnitOfWork) -> 
     if message.exchange_id is not None:
         await returns.exchange_reserved(uow, return_id=message.exchange_id, lines=message.lines)
         return
-    if await reservations.is_draft_reservation(uow, message.order_id):
+    if not await checkout.take_payment_for_reserved_stock(
+        uow, order_id=message.order_id, lines=message.lines, preorder_lines=message.preorder_lines
+    ):
         await reservations.record_reservation(
             uow,
             reservation_id=message.order_id,
             lines=message.lines,
             preorder_places=len(message.preorder_lines),
         )
-        return
-    await checkout.take_payment_for_reserved_stock(
-        uow, order_id=message.order_id, lines=message.lines, preorder_lines=message.preorder_lines
-    )
 
 
 async def on_preorder_allocated(
@@ -96,12 +94,12 @@ async def on_stock_rejected(message: catalog.StockRejected, uow: UnitOfWork) -> 
             uow, return_id=message.exchange_id, detail=detail or message.reason
         )
         return
-    if await reservations.is_draft_reservation(uow, message.order_id):
+    if not await checkout.reject_for_missing_stock(
+        uow, order_id=message.order_id, detail=detail or message.reason
+    ):
         await reservations.record_reservation_refused(
             uow, reservation_id=message.order_id, detail=detail or message.reason
         )
-        return
-    await checkout.reject_for_missing_stock(uow, order_id=message.order_id, detail=detail or message.reason)
 
 
 async def on_payment_succeeded(

@@ -1,10 +1,9 @@
-"""What every orders route shares: strict request bodies, the map from an order error to an HTTP problem, and
-who may read or change an order (its access token, its customer, or staff)."""
+"""What every orders route shares: the map from an order error to an HTTP problem, and who may read or change
+an order (its access token, its customer, or staff). The request bodies are ``shop_api.orders``'."""
 
 from __future__ import annotations
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_orders.core import queries
@@ -34,30 +33,6 @@ from shop_orders.core.errors import (
 from shop_orders.settings import OrdersSettings
 from shop_runtime.database import UnitOfWork
 from shop_runtime.problems import Problem
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LineIn(Strict):
-    sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=100)
-
-
-class AddressIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    line1: str = Field(min_length=1, max_length=200)
-    line2: str | None = Field(default=None, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    region: str | None = Field(default=None, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
-    country: str = Field(pattern=r"^[A-Z]{2}$")
-
-
-class PaymentIn(Strict):
-    token: str = Field(min_length=1, max_length=200, description="A PSP token, never card data.")
-
 
 ERROR_STATUSES: dict[type[OrderError], tuple[int, str]] = {
     UnknownOrder: (404, "unknown_order"),

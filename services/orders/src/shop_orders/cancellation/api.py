@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import Field
 
+from shop_api.orders import CancellationIn, OfferIn
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.cancellation import queries as cancellation_queries
 from shop_orders.core.errors import OrderError
-from shop_orders.http import Strict, authorised, order_problem
+from shop_orders.http import authorised, order_problem
 from shop_orders.settings import OrdersSettings
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
-
-
-class CancellationIn(Strict):
-    reason: Literal[
-        "changed_mind",
-        "shipping_cost",
-        "delivery_time",
-        "return_policy",
-        "payment_method",
-        "account_required",
-        "found_cheaper",
-        "other",
-    ]
-    note: str | None = Field(default=None, max_length=1000)
 
 
 @router.post("/orders/{order_id}/cancel")
@@ -129,11 +115,6 @@ async def cancellation_stats(
         now=clock.now(),
         saved_within=timedelta(days=within_days or settings.saved_within_days),
     )
-
-
-class OfferIn(Strict):
-    discount_percent: int = Field(ge=0, le=100, description="0 switches the win-back code off")
-    valid_days: int = Field(default=30, ge=1, le=365)
 
 
 @router.get("/cancellation-offer")

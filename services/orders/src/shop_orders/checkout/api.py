@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop_api.orders import PlacedOrderOut, PlaceOrderIn, QuoteShippingIn
 from shop_orders.checkout import handlers
 from shop_orders.core import queries, repository
 from shop_orders.core.domain import access_token
 from shop_orders.core.errors import OrderError
 from shop_orders.core.pricing import STANDARD, CheckoutLine, price_checkout, shipping_quotes
 from shop_orders.customers import queries as customer_queries
-from shop_orders.http import AddressIn, LineIn, PaymentIn, Strict, authorised, order_problem
+from shop_orders.http import authorised, order_problem
 from shop_orders.settings import OrdersSettings
 from shop_runtime.database import Database, UnitOfWork
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
@@ -26,29 +26,9 @@ from shop_runtime.problems import Problem
 router = APIRouter()
 
 
-class CheckoutIn(Strict):
-    """A guest sends email, locale and shipping address; a signed-in customer (``X-Customer-Id``) may leave them
-    out to use the account's (a saved address by ``shipping_address_id``, else the default shipping address)."""
-
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
-    locale: Literal["ko", "en"] | None = None
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    lines: list[LineIn] = Field(min_length=1, max_length=50)
-    shipping_address: AddressIn | None = None
-    shipping_address_id: str | None = Field(default=None, min_length=1, max_length=64)
-    shipping_method: str = Field(min_length=1, max_length=32)
-    payment: PaymentIn
-    discount_code: str | None = Field(default=None, min_length=1, max_length=40)
-    stock_at_locations: dict[str, dict[str, int]] | None = Field(
-        default=None,
-        description="Available units by location and SKU as catalog showed them (the gateway adds it for "
-        "same-day delivery); not part of the checkout's idempotency fingerprint.",
-    )
-
-
 @router.post("/orders", status_code=202)
 async def place_order(
-    body: CheckoutIn,
+    body: PlaceOrderIn,
     request: Request,
     uow: UnitOfWorkDep,
     clock: ClockDep,
@@ -97,11 +77,11 @@ async def place_order(
     except OrderError as error:
         raise order_problem(error) from error
     return JSONResponse(
-        {
-            "id": placed.order_id,
-            "status": placed.status,
-            "access_token": access_token(settings.access_token_secret, placed.order_id),
-        },
+        PlacedOrderOut(
+            id=placed.order_id,
+            status=placed.status,
+            access_token=access_token(settings.access_token_secret, placed.order_id),
+        ).model_dump(),
         status_code=202,
         headers={
             "Location": f"/orders/{placed.order_id}",
@@ -110,16 +90,9 @@ async def place_order(
     )
 
 
-class ShippingRatesIn(Strict):
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    lines: list[LineIn] = Field(min_length=1, max_length=50)
-    shipping_address: AddressIn
-    stock_at_locations: dict[str, dict[str, int]] | None = None
-
-
 @router.post("/shipping-rates")
 async def shipping_rates(
-    body: ShippingRatesIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+    body: QuoteShippingIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
     """Each shipping method for a cart and address: offered or not (and why), its price and the order's total."""
     settings: OrdersSettings = request.app.state.settings
@@ -194,7 +167,7 @@ class Buyer:
     """The body as the idempotency fingerprint sees it: the account is part of it, an absent field is not."""
 
 
-async def identify_buyer(session: AsyncSession, body: CheckoutIn, customer_id: str | None) -> Buyer:
+async def identify_buyer(session: AsyncSession, body: PlaceOrderIn, customer_id: str | None) -> Buyer:
     """The checkout's email, locale and address: the body's, else (signed in) the account's; 422 naming what is
     missing. An account's order takes the account's locale unless the checkout names one."""
     request = body.model_dump(mode="json")
@@ -205,10 +178,11 @@ async def identify_buyer(session: AsyncSession, body: CheckoutIn, customer_id: s
     email: str | None = body.email
     locale: str | None = body.locale
     address = body.shipping_address.model_dump() if body.shipping_address is not None else None
+    saved_address_id = None if body.shipping_address_id is None else str(body.shipping_address_id)
     if customer_id is not None:
         request["customer_id"] = customer_id
         try:
-            account = await customer_queries.checkout_account(session, customer_id, body.shipping_address_id)
+            account = await customer_queries.checkout_account(session, customer_id, saved_address_id)
         except OrderError as error:
             status = 401 if error.field == "header:Authorization" else 422
             raise Problem(

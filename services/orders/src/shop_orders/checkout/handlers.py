@@ -211,9 +211,14 @@ async def place_order(
 
 async def take_payment_for_reserved_stock(
     uow: UnitOfWork, *, order_id: str, lines: list[LocatedLine], preorder_lines: list[PreorderLine]
-) -> None:
-    """Stock is held and pre-orders have their places: charge what is due now and save the card for later."""
-    order = await repository.lock_order(uow.session, order_id)
+) -> bool:
+    """Stock is held and pre-orders have their places: charge what is due now and save the card for later.
+
+    False when no order has this id: catalog answered a draft's hold (a draft's reservation id is never an
+    order's until the draft completes into that order)."""
+    order = await repository.lock_order_if_any(uow.session, order_id)
+    if order is None:
+        return False
     if OrderStatus(order.status) is OrderStatus.CANCELLED:
         # Cancelled before catalog answered: the reservation that landed after the cancel goes back.
         await repository.add_to_timeline(uow.session, order_id, "late_reservation_released")
@@ -221,9 +226,9 @@ async def take_payment_for_reserved_stock(
             catalog_contracts.ReleaseStock(order_id=order_id, reason=order.status_reason or "cancelled"),
             subject=order_id,
         )
-        return
+        return True
     if not can_move(OrderStatus(order.status), OrderStatus.RESERVED):
-        return
+        return True
     stored = {line.sku: line for line in await repository.lines_of(uow.session, order_id)}
     waiting = {line.sku: line for line in preorder_lines}
     current = await repository.variants_by_sku(uow.session, list(waiting)) if waiting else {}
@@ -305,7 +310,7 @@ async def take_payment_for_reserved_stock(
     if order.payment_terms is not None:
         # A draft completed on net or on-fulfillment terms: nothing is charged now; it is paid later.
         await confirm_on_terms(uow, order_id)
-        return
+        return True
     uow.publish(
         payment_contracts.CapturePayment(
             order_id=order_id,
@@ -321,12 +326,16 @@ async def take_payment_for_reserved_stock(
         ),
         subject=order_id,
     )
+    return True
 
 
-async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: str) -> None:
-    """Not enough stock, or no pre-order place: reject; nothing was charged."""
-    order = await repository.lock_order(uow.session, order_id)
-    if not can_move(OrderStatus(order.status), OrderStatus.REJECTED):
-        return
-    await reject_order(uow, order, reason="out_of_stock", detail=detail)
-    uow.after_commit(ORDERS_REJECTED.labels("out_of_stock").inc)
+async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: str) -> bool:
+    """Not enough stock, or no pre-order place: reject; nothing was charged. False when no order has this id
+    (catalog refused a draft's hold)."""
+    order = await repository.lock_order_if_any(uow.session, order_id)
+    if order is None:
+        return False
+    if can_move(OrderStatus(order.status), OrderStatus.REJECTED):
+        await reject_order(uow, order, reason="out_of_stock", detail=detail)
+        uow.after_commit(ORDERS_REJECTED.labels("out_of_stock").inc)
+    return True

@@ -99,9 +99,17 @@ async def upsert_variant(session: AsyncSession, values: dict[str, Any]) -> None:
 
 
 async def lock_order(session: AsyncSession, order_id: str) -> Row[Any]:
-    row = (await session.execute(sa.select(orders).where(orders.c.id == order_id).with_for_update())).first()
+    row = await lock_order_if_any(session, order_id)
     if row is None:
         raise UnknownOrder(f"no order {order_id}", field="order_id")
+    return row
+
+
+async def lock_order_if_any(session: AsyncSession, order_id: str) -> Row[Any] | None:
+    """The order, locked for this transaction; None when there is no order with this id."""
+    row: Row[Any] | None = (
+        await session.execute(sa.select(orders).where(orders.c.id == order_id).with_for_update())
+    ).first()
     return row
 
 

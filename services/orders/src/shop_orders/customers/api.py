@@ -7,90 +7,39 @@ there, or staff's choice. Passwords are hashed and checked here, off the event l
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 
+from shop_api.orders import (
+    AddressChangesIn,
+    AddressIn,
+    CustomerIn,
+    LoginIn,
+    OrderCustomerIn,
+    ProfileChangesIn,
+    SavedAddressIn,
+    StaffCustomerIn,
+)
 from shop_orders.core.errors import EmailTaken, OrderError, UnknownAddress
 from shop_orders.customers import handlers as customer_handlers
 from shop_orders.customers import queries as customer_queries
 from shop_orders.customers.domain import hash_password, password_matches, password_problem
 from shop_orders.customers.handlers import NewCustomer
-from shop_orders.http import AddressIn, Strict, order_problem
+from shop_orders.http import order_problem
 from shop_runtime.database import Database, UnitOfWork
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _UNUSED_HASH = hash_password("an unused password to spend the same time on an unknown email")
 """Checked against when no account has the email, so a login takes as long whether the email exists or not."""
 
 
 def customer_problem(error: OrderError) -> Problem:
     return order_problem(error, otherwise="invalid_customer")
-
-
-class CustomerIn(Strict):
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
-    name: str = Field(min_length=1, max_length=200)
-    locale: Literal["ko", "en"]
-    marketing_consent: bool = False
-    password: str | None = Field(default=None, max_length=1024)
-    """None for an account staff make (it cannot log in)."""
-
-
-class CustomerChangesIn(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    locale: Literal["ko", "en"] | None = None
-    marketing_consent: bool | None = None
-
-
-class CredentialsIn(Strict):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
-
-
-class SavedAddressIn(AddressIn):
-    default_shipping: bool = False
-
-
-class AddressChangesIn(Strict):
-    """Only the fields sent change; ``line2`` and ``region`` may be cleared with null, the others may not."""
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    line1: str | None = Field(default=None, min_length=1, max_length=200)
-    line2: str | None = Field(default=None, max_length=200)
-    city: str | None = Field(default=None, min_length=1, max_length=100)
-    region: str | None = Field(default=None, max_length=100)
-    postal_code: str | None = Field(default=None, min_length=1, max_length=20)
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    default_shipping: Literal[True] | None = None
-
-    @field_validator("name", "line1", "city", "postal_code", "country", "default_shipping", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be null; leave the field out to keep it")
-        return value
-
-
-class OrderCustomerIn(Strict):
-    """Exactly one: an existing customer's id, or a new customer to make in the same call."""
-
-    customer_id: str | None = Field(default=None, min_length=1, max_length=64)
-    customer: CustomerIn | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> OrderCustomerIn:
-        if (self.customer_id is None) == (self.customer is None):
-            raise ValueError("send either customer_id or customer, not both and not neither")
-        if self.customer is not None and self.customer.password is not None:
-            raise ValueError("staff do not set a customer's password")
-        return self
 
 
 async def _hashed(password: str, email: str) -> str:
@@ -105,7 +54,7 @@ async def _hashed(password: str, email: str) -> str:
     return await asyncio.to_thread(hash_password, password)
 
 
-def _new_customer(body: CustomerIn, password_hash: str | None, created_by: str) -> NewCustomer:
+def _new_customer(body: StaffCustomerIn, password_hash: str | None, created_by: str) -> NewCustomer:
     return NewCustomer(
         email=body.email,
         name=body.name,
@@ -138,7 +87,7 @@ async def create_customer(
 
 
 @router.post("/customers/authenticate")
-async def authenticate(body: CredentialsIn, uow: UnitOfWorkDep) -> dict[str, str]:
+async def authenticate(body: LoginIn, uow: UnitOfWorkDep) -> dict[str, str]:
     """The customer whose email and password these are; one 401 for a wrong password and an unknown email."""
     credentials = await customer_queries.credentials_by_email(uow.session, body.email)
     stored = credentials.password_hash if credentials and credentials.password_hash else _UNUSED_HASH
@@ -167,7 +116,7 @@ async def get_customer(customer_id: str, uow: UnitOfWorkDep, with_orders: bool =
 
 @router.patch("/customers/{customer_id}")
 async def update_customer(
-    customer_id: str, body: CustomerChangesIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+    customer_id: str, body: ProfileChangesIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
     try:
         await committed(
@@ -265,13 +214,15 @@ async def give_order_to_customer(
     order_id: str, body: OrderCustomerIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
     """Staff: the order belongs to this customer from now on (an existing one, or one made in this call)."""
+    if errors := body.not_exactly_one():
+        raise Problem(422, errors[0]["message"], code="validation_error", errors=errors)
     try:
         customer_id = await committed(
             uow,
             customer_handlers.give_order_to_customer(
                 uow,
                 order_id=order_id,
-                customer_id=body.customer_id,
+                customer_id=None if body.customer_id is None else str(body.customer_id),
                 new=_new_customer(body.customer, None, "staff") if body.customer is not None else None,
                 now=clock.now(),
             ),

@@ -4,20 +4,29 @@ the customer opens the invoice and pays it with the link's token."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field, model_validator
 
+from shop_api.orders import (
+    DiscountIn,
+    DraftChangesIn,
+    DraftCheckoutIn,
+    DraftIn,
+    DraftLineIn,
+    DraftStatus,
+    MarkPaidIn,
+    PaymentTermsIn,
+)
 from shop_orders.core.domain import access_token, draft_token, draft_token_matches
 from shop_orders.core.errors import OrderError, OrderNotOnTerms
 from shop_orders.drafts import completion
 from shop_orders.drafts import handlers as drafts
 from shop_orders.drafts import queries as draft_queries
 from shop_orders.drafts.domain import Discount, DraftNotOpen, DraftNotReady, InvalidDraft, UnknownDraft
-from shop_orders.http import ERROR_STATUSES, AddressIn, PaymentIn, Strict
+from shop_orders.http import ERROR_STATUSES
 from shop_orders.settings import OrdersSettings
 from shop_runtime.database import Database
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
@@ -41,110 +50,19 @@ def draft_problem(error: OrderError) -> Problem:
     return Problem(status, str(error), code=code, errors=errors)
 
 
-class DiscountIn(Strict):
-    kind: Literal["percent", "fixed"]
-    value: int = Field(ge=1, le=10**12, description="Percent (1-100) or an amount in minor units")
-    reason: str = Field(min_length=1, max_length=200)
-
-    @model_validator(mode="after")
-    def percent_at_most_100(self) -> DiscountIn:
-        if self.kind == "percent" and self.value > 100:
-            raise ValueError("a percent discount is at most 100")
-        return self
-
-    def rule(self) -> Discount:
-        return Discount(kind=self.kind, value=self.value, reason=self.reason)
+def _discount(discount: DiscountIn) -> Discount:
+    return Discount(kind=discount.kind, value=discount.value, reason=discount.reason)
 
 
-class DraftLineIn(Strict):
-    sku: str | None = Field(default=None, min_length=1, max_length=64)
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    quantity: int = Field(ge=1, le=1000)
-    unit_price: int | None = Field(default=None, ge=0, le=10**12, description="A custom line's price")
-    price_override: int | None = Field(default=None, ge=0, le=10**12)
-    discount: DiscountIn | None = None
-
-    @model_validator(mode="after")
-    def catalog_or_custom(self) -> DraftLineIn:
-        if self.sku is not None and (self.unit_price is not None or self.title is not None):
-            raise ValueError("a catalog line (sku) takes price_override, not title or unit_price")
-        if self.sku is None and (self.title is None or self.unit_price is None):
-            raise ValueError("a custom line (no sku) needs a title and a unit_price")
-        if self.sku is None and self.price_override is not None:
-            raise ValueError("price_override is for catalog lines; a custom line has its unit_price")
-        return self
-
-    def command(self) -> drafts.LineInput:
-        return drafts.LineInput(
-            quantity=self.quantity,
-            sku=self.sku,
-            title=self.title,
-            unit_price=self.unit_price,
-            price_override=self.price_override,
-            discount=self.discount.rule() if self.discount else None,
-        )
-
-
-class ShippingIn(Strict):
-    method: str | None = Field(default=None, min_length=1, max_length=32)
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    price: int | None = Field(default=None, ge=0, le=10**12)
-
-    @model_validator(mode="after")
-    def method_or_custom(self) -> ShippingIn:
-        if (self.method is None) == (self.title is None or self.price is None):
-            raise ValueError("give a configured method, or a custom title and price")
-        if self.method is not None and (self.title is not None or self.price is not None):
-            raise ValueError("a configured method has its own title and price")
-        return self
-
-
-class PaymentTermsIn(Strict):
-    type: Literal["due_on_receipt", "net", "on_fulfillment"] = "due_on_receipt"
-    net_days: int | None = Field(default=None, ge=1, le=365)
-
-    @model_validator(mode="after")
-    def net_needs_days(self) -> PaymentTermsIn:
-        if (self.type == "net") != (self.net_days is not None):
-            raise ValueError("net terms need net_days; other terms take none")
-        return self
-
-
-class DraftCustomerIn(Strict):
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
-    name: str = Field(min_length=1, max_length=200)
-    locale: Literal["ko", "en"] = "ko"
-
-
-class DraftChangesIn(Strict):
-    lines: list[DraftLineIn] | None = Field(default=None, min_length=1, max_length=50)
-    order_discount: DiscountIn | None = None
-    shipping: ShippingIn | None = None
-    shipping_address: AddressIn | None = None
-    payment_terms: PaymentTermsIn | None = None
-    reserve_until: AwareDatetime | None = None
-    note: str | None = Field(default=None, max_length=2000)
-
-
-class DraftIn(DraftChangesIn):
-    customer_id: str | None = Field(default=None, min_length=1, max_length=64)
-    customer: DraftCustomerIn | None = None
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    lines: list[DraftLineIn] = Field(min_length=1, max_length=50)
-
-    @model_validator(mode="after")
-    def one_customer(self) -> DraftIn:
-        if (self.customer_id is None) == (self.customer is None):
-            raise ValueError("give customer_id (an existing customer) or customer (email, name, locale)")
-        return self
-
-
-class MarkPaidIn(Strict):
-    reference: str = Field(min_length=1, max_length=200, description="The bank transfer's reference")
-
-
-class DraftCheckoutIn(Strict):
-    payment: PaymentIn
+def _line(line: DraftLineIn) -> drafts.LineInput:
+    return drafts.LineInput(
+        quantity=line.quantity,
+        sku=line.sku,
+        title=line.title,
+        unit_price=line.unit_price,
+        price_override=line.price_override,
+        discount=_discount(line.discount) if line.discount else None,
+    )
 
 
 def _settings(request: Request) -> tuple[OrdersSettings, drafts.DraftSettings]:
@@ -186,14 +104,14 @@ async def create_draft(body: DraftIn, request: Request, uow: UnitOfWorkDep, cloc
             drafts.create_draft(
                 uow,
                 customer=drafts.CustomerInput(
-                    customer_id=body.customer_id,
+                    customer_id=None if body.customer_id is None else str(body.customer_id),
                     email=body.customer.email if body.customer else None,
                     name=body.customer.name if body.customer else None,
                     locale=body.customer.locale if body.customer else None,
                 ),
                 currency=body.currency,
-                lines=[line.command() for line in body.lines],
-                order_discount=body.order_discount.rule() if body.order_discount else None,
+                lines=[_line(line) for line in body.lines],
+                order_discount=_discount(body.order_discount) if body.order_discount else None,
                 shipping=drafts.ShippingInput(**body.shipping.model_dump()) if body.shipping else None,
                 shipping_address=body.shipping_address.model_dump() if body.shipping_address else None,
                 payment_terms=terms.type,
@@ -214,7 +132,7 @@ async def create_draft(body: DraftIn, request: Request, uow: UnitOfWorkDep, cloc
 async def list_drafts(
     request: Request,
     uow: UnitOfWorkDep,
-    status: Literal["open", "completed", "deleted", "expired"] | None = None,
+    status: DraftStatus | None = None,
     customer_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
@@ -249,9 +167,9 @@ async def update_draft(
                 code="validation_error",
                 errors=[{"field": "lines", "message": "required"}],
             )
-        changes["lines"] = [line.command() for line in body.lines]
+        changes["lines"] = [_line(line) for line in body.lines]
     if "order_discount" in given:
-        changes["order_discount"] = body.order_discount.rule() if body.order_discount else None
+        changes["order_discount"] = _discount(body.order_discount) if body.order_discount else None
     if "shipping" in given:
         changes["shipping"] = drafts.ShippingInput(**body.shipping.model_dump()) if body.shipping else None
     if "shipping_address" in given:

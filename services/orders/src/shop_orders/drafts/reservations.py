@@ -45,24 +45,6 @@ HOLDING = ("requested", "held")
 """Reservation states in which catalog holds (or is about to hold) the draft's units."""
 
 
-async def is_draft_reservation(uow: UnitOfWork, reservation_id: str) -> bool:
-    """Whether catalog's answer about ``reservation_id`` is for a draft (not for an order that took it over)."""
-    found = await uow.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(draft_orders)
-        .where(
-            sa.or_(
-                sa.and_(
-                    draft_orders.c.reservation_id == reservation_id,
-                    sa.or_(draft_orders.c.order_id.is_(None), draft_orders.c.order_id != reservation_id),
-                ),
-                sa.literal(reservation_id) == sa.any_(draft_orders.c.earlier_reservations),
-            )
-        )
-    )
-    return bool(found)
-
-
 async def record_reservation(
     uow: UnitOfWork, *, reservation_id: str, lines: list[LocatedLine], preorder_places: int
 ) -> None:

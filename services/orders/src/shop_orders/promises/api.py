@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 
+from shop_api.orders import PreorderDecisionIn
 from shop_orders.core.domain import decision_token_matches
 from shop_orders.core.errors import OrderError
-from shop_orders.http import Strict, authorised, order_problem
+from shop_orders.http import authorised, order_problem
 from shop_orders.promises import handlers as promises
 from shop_orders.settings import OrdersSettings
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 
 router = APIRouter()
-
-
-class PreorderDecisionIn(Strict):
-    decision: Literal["accept", "cancel"]
 
 
 @router.post("/orders/{order_id}/preorder-decision")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import Field
 
+from shop_api.orders import ReturnIn, ReturnReason, ReturnRejectionIn, ReturnStatus
 from shop_orders.core.errors import OrderError
-from shop_orders.http import Strict, authorised, order_problem
+from shop_orders.http import authorised, order_problem
 from shop_orders.returns import handlers as returns
 from shop_orders.returns.domain import RETURN_REASONS, RETURN_STATUSES
 from shop_orders.settings import OrdersSettings
@@ -18,26 +18,8 @@ from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 
 router = APIRouter()
 
-ReturnReason = Literal["damaged", "wrong_item", "not_as_described", "changed_mind", "size", "other"]
-ReturnStatus = Literal["requested", "approved", "rejected", "label_sent", "received", "refunded"]
 assert set(get_args(ReturnReason)) == set(RETURN_REASONS)
 assert set(get_args(ReturnStatus)) == set(RETURN_STATUSES)
-
-
-class ReturnLineIn(Strict):
-    sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=100)
-    exchange_for: str | None = Field(default=None, min_length=1, max_length=64)
-
-
-class ReturnIn(Strict):
-    lines: list[ReturnLineIn] = Field(min_length=1, max_length=50)
-    reason: ReturnReason
-    note: str | None = Field(default=None, max_length=1000)
-
-
-class RejectionIn(Strict):
-    reason: str = Field(min_length=1, max_length=500, description="Why, as the customer is told")
 
 
 @router.post("/orders/{order_id}/returns", status_code=201)
@@ -108,7 +90,7 @@ async def approve_return(return_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockD
 
 @router.post("/returns/{return_id}/reject")
 async def reject_return(
-    return_id: uuid.UUID, body: RejectionIn, uow: UnitOfWorkDep, clock: ClockDep
+    return_id: uuid.UUID, body: ReturnRejectionIn, uow: UnitOfWorkDep, clock: ClockDep
 ) -> JSONResponse:
     try:
         view = await committed(
