@@ -40,6 +40,7 @@ EXAMPLES: Mapping[str, str] = {
     "access_token_secret": RANDOM_LONG_KEY,
     "gateway_customer_token_keys": RANDOM_LONG_KEY,
     "psp_webhook_secrets": RANDOM_KEY,
+    "warehouse_signing_secrets": RANDOM_KEY,
     "smtp_password": RANDOM_KEY,
     # optional settings without a default
     "smtp_username": "shop-mailer",

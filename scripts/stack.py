@@ -51,6 +51,7 @@ class StackConfig:
     staff_api_key: str = "staff-dev-key-change-me"
     warehouse_api_key: str = "warehouse-dev-key-change-me"
     psp_webhook_secret: str = "whsec-dev-secret-change-me"
+    warehouse_signing_secret: str = "local-stack-only-warehouse-signing-secret"
     """Signs the sandbox PSP's webhooks (to the gateway's /v1/webhooks/psp); payments verifies them with it."""
     otlp_endpoint: str | None = None
     retry_delays_ms: str | None = None
@@ -118,6 +119,7 @@ class StackConfig:
         env["SHOP_STAFF_API_KEY"] = self.staff_api_key
         env["SHOP_WAREHOUSE_API_KEY"] = self.warehouse_api_key
         env["SHOP_PAYMENTS_PSP_WEBHOOK_SECRETS"] = self.psp_webhook_secret
+        env["SHOP_FULFILLMENT_WAREHOUSE_SIGNING_SECRETS"] = self.warehouse_signing_secret
         env["SHOP_PAYMENTS_PSP_SANDBOX_WEBHOOK_URL"] = f"{self.gateway_url_of(replica)}/v1/webhooks/psp"
         env.update(self.extra_env)
         return env

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -63,11 +62,10 @@ def test_up_with_a_short_staff_key_and_a_malformed_url_names_both_and_starts_not
     assert nothing_may_start == []
 
 
-def test_the_check_as_make_up_runs_it_exits_non_zero_within_a_second() -> None:
+def test_the_check_as_make_up_runs_it_exits_non_zero_with_only_those_lines() -> None:
     environment = operator_environment(
         SHOP_STAFF_API_KEY="too-short", SHOP_NOTIFICATIONS_STOREFRONT_URL="shop.example.com"
     )
-    started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "scripts.stack", "check"],
         env=environment,
@@ -77,12 +75,10 @@ def test_the_check_as_make_up_runs_it_exits_non_zero_within_a_second() -> None:
         timeout=30,
         check=False,
     )
-    elapsed = time.monotonic() - started
 
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [BAD_STOREFRONT_URL, SHORT_STAFF_KEY, NOTHING_STARTED]
-    assert result.stdout == ""
-    assert elapsed < 1.5, f"the check took {elapsed:.2f}s"  # about 0.5 s; some slack for a loaded machine
+    assert result.stdout == ""  # how long it takes is measured, not tested: docs/operations.md
 
 
 def test_the_default_settings_of_make_up_are_valid() -> None:

@@ -16,7 +16,10 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnec
 from fastapi import FastAPI
 
 from shop_contracts import catalog as contracts
-from shop_contracts.routing import parking_queue, service_queue
+from shop_contracts import fulfillment
+from shop_contracts.routing import SIGNATURE_HEADER, WAREHOUSE_EXCHANGE, parking_queue, service_queue
+from shop_contracts.values import Address, LocatedLine
+from shop_runtime import signatures
 from shop_runtime.broker import declare_exchanges
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import Database, UnitOfWork, create_engine
@@ -369,3 +372,57 @@ async def test_a_row_committed_while_a_batch_is_in_flight_is_published_at_once_n
         stop.set()
         await running
         await channel.close()
+
+
+async def test_the_relay_signs_what_goes_to_a_signed_exchange_and_nothing_else(
+    database: Database, broker: AbstractRobustConnection
+) -> None:
+    secret = "warehouse-signing-secret-for-tests"
+    channel = await broker.channel(publisher_confirms=True)
+    await declare_exchanges(channel)
+    picks = await channel.declare_queue(exclusive=True)
+    await picks.bind(WAREHOUSE_EXCHANGE, routing_key="pick.#")
+    events = await channel.declare_queue(exclusive=True)
+    await events.bind("shop.events", routing_key=contracts.StockReleased.TYPE)
+    async with database.unit_of_work() as uow:
+        uow.publish(
+            fulfillment.PickRequested(
+                fulfillment_id="f-1",
+                order_id="o-signed",
+                location="seoul-1",
+                lines=[LocatedLine(sku="TEE-M", quantity=1, location="seoul-1")],
+                shipping_address=Address(
+                    name="Kim", line1="1", city="Seoul", postal_code="06236", country="KR"
+                ),
+                shipping_method="standard",
+            ),
+            subject="o-signed",
+        )
+        uow.publish(contracts.StockReleased(order_id="o-signed"), subject="o-signed")
+        await uow.commit()
+
+    relay = OutboxRelay(
+        database, channel, batch_size=10, idle_poll_seconds=0.1, signing={WAREHOUSE_EXCHANGE: secret}
+    )
+    assert await relay.drain() == 2
+
+    pick = await picks.get(timeout=5)
+    signed_at = signatures.verify(
+        pick.body,
+        cast(str, pick.headers[SIGNATURE_HEADER]),
+        secrets=["an-older-secret-still-accepted", secret],
+        now=time.time(),
+        tolerance_seconds=60,
+    )
+    assert abs(signed_at - time.time()) < 60
+    with pytest.raises(signatures.SignatureRefused):
+        signatures.verify(
+            pick.body.replace(b"o-signed", b"o-forged"),
+            cast(str, pick.headers[SIGNATURE_HEADER]),
+            secrets=[secret],
+            now=time.time(),
+            tolerance_seconds=60,
+        )
+    released = await events.get(timeout=5)
+    assert SIGNATURE_HEADER not in (released.headers or {})
+    await channel.close()

@@ -8,6 +8,9 @@ COMMANDS_EXCHANGE = "shop.commands"
 
 WAREHOUSE_EXCHANGE = "shop.warehouse"
 """Topic exchange that outside warehouse systems bind to; the routing key is ``pick.<location>``."""
+SIGNATURE_HEADER = "Shop-Signature"
+"""The AMQP header that signs each message on the warehouse exchange:
+``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` with the shop's warehouse signing secret."""
 
 RETRY_EXCHANGE = ""
 """Retries and parking go through the default exchange straight to a named queue."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,8 +22,10 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, SpanKind
 from sqlalchemy.engine import make_url
 
+from shop_contracts.routing import SIGNATURE_HEADER
 from shop_runtime.database import OUTBOX_CHANNEL, Database
 from shop_runtime.metrics import OUTBOX_BATCH_DURATION, OUTBOX_PUBLISHED
+from shop_runtime.signatures import sign
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("shop_runtime.outbox")
@@ -53,8 +56,10 @@ class OutboxRelay:
         batch_size: int,
         idle_poll_seconds: float,
         service: str = "unnamed",
+        signing: Mapping[str, str] | None = None,
     ):
-        """``service`` labels the relay's metrics."""
+        """``service`` labels the relay's metrics; a message to an exchange in ``signing`` carries the
+        ``Shop-Signature`` header, made with that exchange's secret when it is sent."""
         self._database = database
         self._channel = channel
         self._batch_size = batch_size
@@ -63,6 +68,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._published = OUTBOX_PUBLISHED.labels(service)
         self._batch_duration = OUTBOX_BATCH_DURATION.labels(service)
+        self._signing = dict(signing or {})
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; wake on NOTIFY from committing transactions, else poll."""
@@ -157,12 +163,17 @@ class OutboxRelay:
                 confirmations = []
                 for row in rows:
                     exchange = await self._exchange(row.exchange)
+                    headers = row.headers
+                    if (secret := self._signing.get(row.exchange)) is not None:
+                        # Signed as it leaves, so the receiver's tolerance counts from the sending.
+                        signature = sign(row.body, secret=secret, timestamp=int(time.time()))
+                        headers = {**row.headers, SIGNATURE_HEADER: signature}
                     message = aio_pika.Message(
                         body=row.body,
                         content_type="application/json",
                         message_id=str(row.message_id),
                         type=row.message_type,
-                        headers=row.headers,
+                        headers=headers,
                         timestamp=row.created_at,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ class ServiceDefinition:
     background: Callable[[WorkerContext], Sequence[BackgroundTask]] = field(default=lambda context: ())
     jobs: Callable[[WorkerContext], Jobs] = field(default=lambda context: {})
     """The handler of each of the service's kinds of scheduled job; the worker runs them when they are due."""
+    signing: Callable[[ServiceSettings], Mapping[str, str]] = field(default=lambda settings: {})
+    """The secret the relay signs every message to an exchange with, by exchange (none by default)."""
 
     def http_app(self, settings: ServiceSettings) -> FastAPI:
         """The service's internal HTTP app as it runs: its own routes plus what every service serves the

@@ -96,6 +96,7 @@ class Worker:
             batch_size=settings.relay_batch_size,
             idle_poll_seconds=settings.relay_idle_poll_seconds,
             service=definition.name,
+            signing=definition.signing(settings),
         )
         self._consumer = Consumer(
             service=definition.name,

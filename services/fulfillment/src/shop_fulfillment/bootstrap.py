@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from shop_contracts.routing import WAREHOUSE_EXCHANGE
 from shop_fulfillment import api, consumers, tables
 from shop_fulfillment.settings import FulfillmentSettings
 from shop_runtime.consumer import Subscriptions
@@ -27,6 +28,13 @@ def subscriptions(context: WorkerContext) -> Subscriptions:
     return consumers.SUBSCRIPTIONS
 
 
+def signing(settings: ServiceSettings) -> dict[str, str]:
+    """Every message to warehouse systems is signed with the first warehouse signing secret, if one is set."""
+    assert isinstance(settings, FulfillmentSettings)
+    secrets = settings.signing_secrets
+    return {WAREHOUSE_EXCHANGE: secrets[0]} if secrets else {}
+
+
 DEFINITION = ServiceDefinition(
     name="fulfillment",
     settings_class=FulfillmentSettings,
@@ -34,4 +42,5 @@ DEFINITION = ServiceDefinition(
     migrations_path=Path(__file__).parent / "migrations",
     create_app=create_http_app,
     subscriptions=subscriptions,
+    signing=signing,
 )
