@@ -2,6 +2,8 @@
 
 A use case never commits: its edge does, once (the dispatcher for a message, the scheduler for a job,
 ``shop_runtime.http.committed`` for a request), so use cases that call each other share one transaction.
+Fulfillment orders are loaded and saved through ``fulfillment_orders`` (PostgreSQL in the unit of work's
+transaction unless a caller gives another, as the handler tests give one in memory).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from sqlalchemy.dialects.postgresql import insert
 from shop_contracts import Message
 from shop_contracts import fulfillment as contracts
 from shop_contracts.values import Address, Customer, LocatedLine
-from shop_fulfillment import repository
 from shop_fulfillment.domain import (
     FulfillmentOrder,
     FulfillmentStatus,
@@ -30,6 +31,7 @@ from shop_fulfillment.domain import (
     check_return_receipt,
     sandbox_return_label,
 )
+from shop_fulfillment.repository import FulfillmentOrders, SqlFulfillmentOrders
 from shop_fulfillment.tables import returns
 from shop_runtime.database import UnitOfWork
 
@@ -43,22 +45,21 @@ async def create_fulfillment_order(
     shipping_address: Address,
     shipping_method: str,
     group_id: str | None = None,
+    fulfillment_orders: FulfillmentOrders | None = None,
 ) -> None:
     """Open a fulfillment order and hand its pick work to the warehouse; a repeated command adds nothing."""
+    stored = fulfillment_orders or SqlFulfillmentOrders(uow.session)
     order = FulfillmentOrder(
         id=uuid.uuid4(), order_id=order_id, location=location, lines=lines, group_id=group_id
     )
-    created = await repository.add_unless_present(
-        uow.session,
+    created = await stored.add_unless_present(
         order,
         shipping_address=shipping_address.model_dump(mode="json"),
         shipping_method=shipping_method,
     )
     if created:
         # The timeline starts with the pick request.
-        await repository.add_to_timeline(
-            uow.session, [StatusReached(fulfillment_id=order.id, status=order.status)]
-        )
+        await stored.add_to_timeline([StatusReached(fulfillment_id=order.id, status=order.status)])
         uow.publish(
             contracts.FulfillmentOrderCreated(
                 fulfillment_id=str(order.id), order_id=order_id, location=location, group_id=group_id
@@ -86,12 +87,14 @@ async def report_fulfillment_event(
     carrier: str | None = None,
     tracking_number: str | None = None,
     picked: dict[str, int] | None = None,
+    fulfillment_orders: FulfillmentOrders | None = None,
 ) -> FulfillmentOrder:
     """Record what the warehouse or carrier reports (picked, packed, shipped, delivered) and announce it.
 
     ``picked`` gives the units picked per SKU when the warehouse found fewer than asked (a short pick).
     """
-    order = await repository.lock(uow.session, fulfillment_id)
+    stored = fulfillment_orders or SqlFulfillmentOrders(uow.session)
+    order = await stored.lock(fulfillment_id)
     if order is None:
         raise UnknownFulfillment(f"no fulfillment order {fulfillment_id}", fields=("fulfillment_id",))
     if reported is FulfillmentStatus.PICKED:
@@ -99,7 +102,7 @@ async def report_fulfillment_event(
     else:
         order.report(reported, carrier=carrier, tracking_number=tracking_number)
     if order.events:
-        await repository.save(uow.session, order)
+        await stored.save(order)
         for event in order.events:
             uow.publish(_announcement(order, event), subject=order.order_id)
     return order
@@ -114,13 +117,15 @@ async def cancel_fulfillment_order(
     lines: list[Line],
     reason: str,
     shipping_address: Address,
+    fulfillment_orders: FulfillmentOrders | None = None,
 ) -> None:
     """Stop a shipment group: drop its pick work (and tell the warehouse) while it is unpacked, else refuse.
 
     A group whose fulfillment order has not been opened yet is recorded as cancelled, so the create
     command arriving later opens nothing. Asking again tells the same answer again.
     """
-    order = await repository.lock_group(uow.session, order_id=order_id, group_key=group_id)
+    stored = fulfillment_orders or SqlFulfillmentOrders(uow.session)
+    order = await stored.lock_group(order_id=order_id, group_key=group_id)
     if order is None:
         tombstone = FulfillmentOrder(
             id=uuid.uuid4(),
@@ -130,14 +135,13 @@ async def cancel_fulfillment_order(
             group_id=group_id,
             status=FulfillmentStatus.CANCELLED,
         )
-        await repository.add_unless_present(
-            uow.session,
+        await stored.add_unless_present(
             tombstone,
             shipping_address=shipping_address.model_dump(mode="json"),
             shipping_method="",
         )
-        await repository.add_to_timeline(
-            uow.session, [StatusReached(fulfillment_id=tombstone.id, status=FulfillmentStatus.CANCELLED)]
+        await stored.add_to_timeline(
+            [StatusReached(fulfillment_id=tombstone.id, status=FulfillmentStatus.CANCELLED)]
         )
         uow.publish(contracts.FulfillmentCancelled(order_id=order_id, group_id=group_id), subject=order_id)
         return
@@ -155,7 +159,7 @@ async def cancel_fulfillment_order(
         )
         return
     if newly:
-        await repository.save(uow.session, order)
+        await stored.save(order)
         uow.publish(
             contracts.PickCancelled(
                 fulfillment_id=str(order.id), order_id=order_id, location=order.location, reason=reason
