@@ -54,8 +54,8 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 typecheck: install
-	$(VENV)/bin/mypy -p shop_contracts -p shop_runtime -p shop_catalog -p shop_orders -p shop_payments \
-		-p shop_fulfillment -p shop_notifications -p shop_gateway -p shop_ops -p tests -p scripts -p bench
+	$(VENV)/bin/mypy -p shop_api -p shop_contracts -p shop_runtime -p shop_catalog -p shop_orders -p shop_payments \
+		-p shop_fulfillment -p shop_notifications -p shop_gateway -p shop_ops -p shop_storefront -p tests -p scripts -p bench
 
 unit: install
 	$(PY) -m pytest tests/unit -q

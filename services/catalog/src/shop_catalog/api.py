@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shop_api.catalog import (
+    AdjustmentIn,
+    InboundChangeIn,
+    InboundIn,
+    PreorderPolicyIn,
+    ProductIn,
+    ProductViewIn,
+    ReceiptIn,
+    WaitlistIn,
+)
 from shop_catalog import handlers, queries
 from shop_catalog.domain import (
     CatalogError,
@@ -28,69 +37,6 @@ from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
-
-Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PriceIn(Strict):
-    currency: Currency
-    amount: int = Field(ge=0, description="In the currency's minor unit (KRW has none, USD has cents).")
-
-
-class VariantIn(Strict):
-    sku: Sku
-    options: dict[str, str] = Field(default_factory=dict)
-    prices: list[PriceIn] = Field(min_length=1)
-
-
-class ProductIn(Strict):
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
-    variants: list[VariantIn] = Field(min_length=1, max_length=100)
-
-
-class AdjustmentIn(Strict):
-    sku: Sku
-    location: str = Field(min_length=1, max_length=64)
-    delta: int = Field(description="Units counted in (positive) or out (negative).")
-    reason: str = Field(min_length=1, max_length=200)
-
-
-class PreorderPolicyIn(PreorderPolicy):
-    """The policy's own fields, and no others."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class InboundIn(Strict):
-    sku: Sku
-    location: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
-    expected_at: AwareDatetime
-
-
-class WaitlistIn(Strict):
-    sku: Sku
-    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    locale: Literal["ko", "en"]
-
-
-class InboundChangeIn(Strict):
-    quantity: int | None = Field(default=None, gt=0, description="Units now expected.")
-    expected_at: AwareDatetime | None = Field(default=None, description="When they are now expected.")
-
-
-class ViewIn(Strict):
-    sku: Sku
-
-
-class ReceiptIn(Strict):
-    quantity: int = Field(ge=0, description="Units that arrived; may be fewer than expected.")
 
 
 def _problem(error: CatalogError) -> Problem:
@@ -371,7 +317,7 @@ async def change_inbound(inbound_id: uuid.UUID, body: InboundChangeIn, uow: Unit
 
 @router.post("/products/{product_id}/views", status_code=202)
 async def record_product_view(
-    product_id: uuid.UUID, body: ViewIn, uow: UnitOfWorkDep, clock: ClockDep
+    product_id: uuid.UUID, body: ProductViewIn, uow: UnitOfWorkDep, clock: ClockDep
 ) -> dict[str, Any]:
     try:
         await committed(

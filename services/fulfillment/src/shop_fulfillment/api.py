@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 
+from shop_api.fulfillment import FulfillmentEventIn, ReturnReceiptIn
 from shop_fulfillment import handlers, queries
 from shop_fulfillment.domain import (
     FulfillmentError,
@@ -27,24 +27,6 @@ from shop_runtime.problems import Problem
 router = APIRouter()
 
 Location = Annotated[str, Query(min_length=1, max_length=64)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PickedLineIn(Strict):
-    sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=0, le=10_000, description="Units picked; fewer than asked is a short pick")
-
-
-class ReportIn(Strict):
-    type: Literal["picked", "packed", "shipped", "delivered"]
-    carrier: str | None = Field(default=None, min_length=1, max_length=64)
-    tracking_number: str | None = Field(default=None, min_length=1, max_length=64)
-    lines: list[PickedLineIn] | None = Field(
-        default=None, max_length=100, description="With picked only: units picked per SKU (omitted: all)"
-    )
 
 
 def _problem(error: FulfillmentError) -> Problem:
@@ -74,7 +56,9 @@ async def pick_requests(
 
 
 @router.post("/fulfillments/{fulfillment_id}/events")
-async def report_event(fulfillment_id: uuid.UUID, body: ReportIn, uow: UnitOfWorkDep) -> dict[str, Any]:
+async def report_event(
+    fulfillment_id: uuid.UUID, body: FulfillmentEventIn, uow: UnitOfWorkDep
+) -> dict[str, Any]:
     if body.lines is not None and body.type != "picked":
         raise Problem(
             422,
@@ -122,18 +106,6 @@ async def get_fulfillment(fulfillment_id: uuid.UUID, uow: UnitOfWorkDep) -> dict
         return await queries.get_fulfillment(uow.session, fulfillment_id)
     except FulfillmentError as error:
         raise _problem(error) from error
-
-
-class ReceivedLineIn(Strict):
-    sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=10_000)
-    condition: Literal["resellable", "damaged"] = Field(
-        description="resellable units go back to stock at their location; damaged units are disposed"
-    )
-
-
-class ReturnReceiptIn(Strict):
-    lines: list[ReceivedLineIn] = Field(min_length=1, max_length=100)
 
 
 @router.post("/returns/{return_id}/received")

@@ -5,32 +5,24 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from shop_api.base import SKU_PATTERN
+from shop_api.catalog import AdjustmentIn, InboundIn, PreorderPolicyIn, ProductIn, ReceiptIn, WaitlistIn
+from shop_api.fulfillment import FulfillmentEventIn
+from shop_api.orders import CheckoutIn, OrderAccess, OrderOut, PlacedOrderOut, PlaceOrderIn
 from shop_gateway import ratelimit
 from shop_gateway.customer_auth import CustomerAuthDep, optional_customer
 from shop_gateway.customer_tokens import looks_like_customer_token
 from shop_gateway.domain import Permission, Role, may, role_for_api_key, roles_with
-from shop_gateway.logs import request_path_var
 from shop_gateway.openapi import PROBLEM_REF
-from shop_gateway.schemas import (
-    SKU_PATTERN,
-    AdjustmentIn,
-    CheckoutIn,
-    FulfillmentEventIn,
-    InboundIn,
-    OrderOut,
-    PlacedOrderOut,
-    PreorderPolicyIn,
-    ProductIn,
-    ReceiptIn,
-    WaitlistIn,
-)
-from shop_gateway.services import Services, public_body
+from shop_gateway.services import Services, passed_on
 from shop_gateway.settings import GatewaySettings
 from shop_runtime.card_data import card_data_in
 from shop_runtime.problems import PROBLEM_JSON, Problem
@@ -169,7 +161,7 @@ def checkout_limit(request: Request) -> None:
 )
 async def create_product(body: ProductIn, services: ServicesDep) -> JSONResponse:
     """Create a product with its variants (SKU, options, prices per currency)."""
-    return await services.forward("catalog", "POST", "/products", json=body.model_dump(mode="json"))
+    return passed_on(await services.catalog.create_product(body))
 
 
 @router.post(
@@ -182,9 +174,7 @@ async def create_product(body: ProductIn, services: ServicesDep) -> JSONResponse
 )
 async def adjust_inventory(body: AdjustmentIn, services: ServicesDep) -> JSONResponse:
     """Count units in or out of a stock location."""
-    return await services.forward(
-        "catalog", "POST", "/inventory/adjustments", json=body.model_dump(mode="json")
-    )
+    return passed_on(await services.catalog.adjust_inventory(body))
 
 
 @router.put(
@@ -196,9 +186,7 @@ async def adjust_inventory(body: AdjustmentIn, services: ServicesDep) -> JSONRes
 )
 async def set_preorder_policy(sku: SkuPath, body: PreorderPolicyIn, services: ServicesDep) -> JSONResponse:
     """Put a variant on pre-order (or change how): payment mode, window, cap, limits, ship date, tiers."""
-    return await services.forward(
-        "catalog", "PUT", f"/preorder-policies/{sku}", json=body.model_dump(mode="json")
-    )
+    return passed_on(await services.catalog.set_preorder_policy(sku, body))
 
 
 @router.get(
@@ -210,7 +198,7 @@ async def set_preorder_policy(sku: SkuPath, body: PreorderPolicyIn, services: Se
 )
 async def get_preorder_policy(sku: SkuPath, services: ServicesDep) -> JSONResponse:
     """A variant's pre-order policy (staff and support)."""
-    return await services.forward("catalog", "GET", f"/preorder-policies/{sku}")
+    return passed_on(await services.catalog.preorder_policy(sku))
 
 
 @router.delete(
@@ -222,7 +210,7 @@ async def get_preorder_policy(sku: SkuPath, services: ServicesDep) -> JSONRespon
 )
 async def end_preorder(sku: SkuPath, services: ServicesDep) -> JSONResponse:
     """Take a variant off pre-order; pre-orders already accepted keep their places."""
-    return await services.forward("catalog", "DELETE", f"/preorder-policies/{sku}")
+    return passed_on(await services.catalog.end_preorder(sku))
 
 
 @router.post(
@@ -235,7 +223,7 @@ async def end_preorder(sku: SkuPath, services: ServicesDep) -> JSONResponse:
 )
 async def expect_inbound(body: InboundIn, services: ServicesDep) -> JSONResponse:
     """Record stock on its way to a location; waiting pre-orders get their expected ship dates from it."""
-    return await services.forward("catalog", "POST", "/inbounds", json=body.model_dump(mode="json"))
+    return passed_on(await services.catalog.expect_inbound(body))
 
 
 @router.get(
@@ -250,7 +238,7 @@ async def list_inbounds(
     sku: Annotated[str, Query(min_length=1, max_length=64, pattern=SKU_PATTERN)],
 ) -> JSONResponse:
     """Stock expected for a SKU (staff and support)."""
-    return await services.forward("catalog", "GET", "/inbounds", params={"sku": sku})
+    return passed_on(await services.catalog.inbounds(sku=sku))
 
 
 @router.post(
@@ -262,9 +250,7 @@ async def list_inbounds(
 )
 async def receive_inbound(inbound_id: uuid.UUID, body: ReceiptIn, services: ServicesDep) -> JSONResponse:
     """Count what arrived; it is allocated to waiting pre-orders in queue order, then sold as stock."""
-    return await services.forward(
-        "catalog", "POST", f"/inbounds/{inbound_id}/receive", json=body.model_dump(mode="json")
-    )
+    return passed_on(await services.catalog.receive_inbound(inbound_id, body))
 
 
 @router.get(
@@ -281,9 +267,7 @@ async def list_waitlist(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JSONResponse:
     """Who waits for a variant to come back or open for pre-order (staff and support)."""
-    return await services.forward(
-        "catalog", "GET", "/waitlist", params={"sku": sku, "limit": limit, "offset": offset}
-    )
+    return passed_on(await services.catalog.waitlist(sku=sku, limit=limit, offset=offset))
 
 
 @router.post(
@@ -298,7 +282,7 @@ async def list_waitlist(
 )
 async def join_waitlist(body: WaitlistIn, services: ServicesDep) -> JSONResponse:
     """Be emailed once when a variant is back in stock or opens for pre-order; joining twice is one entry."""
-    return await services.forward("catalog", "POST", "/waitlist", json=body.model_dump(mode="json"))
+    return passed_on(await services.catalog.join_waitlist(body))
 
 
 @router.delete(
@@ -310,14 +294,10 @@ async def join_waitlist(body: WaitlistIn, services: ServicesDep) -> JSONResponse
 )
 async def leave_waitlist(entry_id: uuid.UUID, services: ServicesDep) -> Response:
     """Stop waiting for a variant (the entry id is in the answer to joining)."""
-    response = await services.call("catalog", "DELETE", f"/waitlist/{entry_id}")
+    response = await services.catalog.leave_waitlist(entry_id)
     if response.status_code == 204:
         return Response(status_code=204)
-    return JSONResponse(
-        public_body(response, request_path_var.get()),
-        status_code=response.status_code,
-        media_type=PROBLEM_JSON,
-    )
+    return passed_on(response)
 
 
 @router.get("/products", summary="List products", tags=["storefront"])
@@ -327,13 +307,13 @@ async def list_products(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JSONResponse:
     """Products with each variant's prices and available quantity."""
-    return await services.forward("catalog", "GET", "/products", params={"limit": limit, "offset": offset})
+    return passed_on(await services.catalog.products(limit=limit, offset=offset))
 
 
 @router.get("/products/{product_id}", summary="Show a product", tags=["storefront"], responses=problems(404))
 async def get_product(product_id: uuid.UUID, services: ServicesDep) -> JSONResponse:
     """A product with each variant's options, prices and available quantity."""
-    return await services.forward("catalog", "GET", f"/products/{product_id}")
+    return passed_on(await services.catalog.product(product_id))
 
 
 @router.post(
@@ -372,13 +352,18 @@ async def place_order(
 
     With a customer's token (``Authorization: Bearer``) the order belongs to the account; email, locale and
     shipping address may then be left out (the account's, its default address, or ``shipping_address_id``)."""
-    headers = {"Idempotency-Key": idempotency_key}
-    if customer is not None:
-        headers["X-Customer-Id"] = customer
-    sent = body.model_dump(mode="json")
-    if body.shipping_method == "same_day":
-        sent["stock_at_locations"] = await stock_at_locations(services, [line.sku for line in body.lines])
-    response = await services.forward("orders", "POST", "/orders", json=sent, headers=headers)
+    stock = (
+        await stock_at_locations(services, [line.sku for line in body.lines])
+        if body.shipping_method == "same_day"
+        else None
+    )
+    response = passed_on(
+        await services.orders.place_order(
+            PlaceOrderIn.of(body, stock_at_locations=stock),
+            idempotency_key=idempotency_key,
+            customer_id=customer,
+        )
+    )
     if response.status_code == 202:
         placed = PlacedOrderOut.model_validate_json(bytes(response.body))
         response.headers["Location"] = f"/v1/orders/{placed.id}"
@@ -390,7 +375,7 @@ async def stock_at_locations(services: Services, skus: list[str]) -> dict[str, d
     it (catalog checks again when it reserves)."""
     found: dict[str, dict[str, int]] = {}
     for sku in sorted(set(skus)):
-        response = await services.call("catalog", "GET", f"/inventory/{sku}")
+        response = await services.catalog.stock_of(sku)
         if response.status_code != 200:
             continue
         for level in response.json().get("locations", []):
@@ -399,7 +384,7 @@ async def stock_at_locations(services: Services, skus: list[str]) -> dict[str, d
 
 
 def order_access(permission: Permission) -> Any:
-    """A dependency for every order-scoped route: the headers that let orders open the order.
+    """A dependency for every order-scoped route: who opens the order, as orders checks it.
 
     A staff key whose role has ``permission`` opens any order; a customer's token (from login) opens the
     account's orders; otherwise the order's own access token (``Authorization: Bearer``) is passed on and orders
@@ -410,15 +395,15 @@ def order_access(permission: Permission) -> Any:
         role: Annotated[Role | None, Depends(caller_role)],
         auth: CustomerAuthDep,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
-    ) -> dict[str, str]:
+    ) -> OrderAccess:
         if role is not None:
             if not may(role, permission):
                 raise Problem(403, "This key may not do this to orders", code="forbidden")
-            return {"X-Caller-Role": "staff"}
+            return OrderAccess(staff=True)
         if bearer is not None and looks_like_customer_token(bearer.credentials.strip()):
-            return {"X-Customer-Id": auth.customer_of(bearer.credentials.strip())}
+            return OrderAccess(customer_id=auth.customer_of(bearer.credentials.strip()))
         if bearer is not None and bearer.credentials.strip():
-            return {"X-Order-Access-Token": bearer.credentials.strip()}
+            return OrderAccess(access_token=bearer.credentials.strip())
         raise Problem(
             401,
             "Send the order's access token as 'Authorization: Bearer <token>'",
@@ -438,22 +423,19 @@ def order_access(permission: Permission) -> Any:
 async def get_order(
     order_id: uuid.UUID,
     services: ServicesDep,
-    headers: Annotated[dict[str, str], order_access(Permission.ORDERS_READ)],
+    access: Annotated[OrderAccess, order_access(Permission.ORDERS_READ)],
 ) -> JSONResponse:
     """One order with its lines, totals, payments, shipments and timeline: for its customer (its access token)
     or staff and support. A token that is not this order's answers 404, as for an order that does not exist."""
-    order_response = await services.call("orders", "GET", f"/orders/{order_id}", headers=headers)
+    order_response = await services.orders.order(order_id, access=access)
     if order_response.status_code != 200:
-        content_type = order_response.headers.get("content-type", "")
-        return JSONResponse(
-            public_body(order_response, f"/v1/orders/{order_id}"),
-            status_code=order_response.status_code,
-            media_type=PROBLEM_JSON if content_type.startswith(PROBLEM_JSON) else "application/json",
-        )
+        return passed_on(order_response, f"/v1/orders/{order_id}")
     order = order_response.json()
     unavailable: list[str] = []
-    order["payments"] = await _part(services, "payments", "/payments", str(order_id), unavailable)
-    fulfillments = await _part(services, "fulfillment", "/fulfillments", str(order_id), unavailable)
+    order["payments"] = await _part("payments", services.payments.payments_of_order(order_id), unavailable)
+    fulfillments = await _part(
+        "fulfillment", services.fulfillment.fulfillments_of_order(order_id), unavailable
+    )
     order["shipments"] = [
         {
             "id": item["id"],
@@ -472,11 +454,11 @@ async def get_order(
 
 
 async def _part(
-    services: Services, service: str, path: str, order_id: str, unavailable: list[str]
+    service: str, answer: Awaitable[httpx.Response], unavailable: list[str]
 ) -> dict[str, Any] | None:
     """A part of the order view owned by another service; missing (and said so) while that service is down."""
     try:
-        response = await services.call(service, "GET", path, params={"order_id": order_id})
+        response = await answer
     except Problem:
         unavailable.append(service)
         return None
@@ -497,7 +479,7 @@ async def list_pick_requests(
     services: ServicesDep, location: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> JSONResponse:
     """Fulfillment orders at a location that still need warehouse work, oldest first."""
-    return await services.forward("fulfillment", "GET", "/pick-requests", params={"location": location})
+    return passed_on(await services.fulfillment.pick_requests(location=location))
 
 
 @router.post(
@@ -511,6 +493,4 @@ async def report_fulfillment_event(
     fulfillment_id: uuid.UUID, body: FulfillmentEventIn, services: ServicesDep
 ) -> JSONResponse:
     """Report picked, packed, shipped (with carrier and tracking number) or delivered."""
-    return await services.forward(
-        "fulfillment", "POST", f"/fulfillments/{fulfillment_id}/events", json=body.model_dump(mode="json")
-    )
+    return passed_on(await services.fulfillment.report_event(fulfillment_id, body))

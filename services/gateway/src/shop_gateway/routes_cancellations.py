@@ -12,24 +12,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import Field
 
+from shop_api.orders import CancellationIn, OfferIn, OrderAccess
 from shop_gateway.api import STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
-from shop_gateway.schemas import CancellationIn, Strict, example
+from shop_gateway.services import passed_on
 from shop_gateway.settings import GatewaySettings
 from shop_runtime.problems import Problem
 
 router = APIRouter(prefix="/v1", responses=problems(400, 413, 422, 503))
 
 POLL_INTERVAL_SECONDS = 0.1
-
-
-class OfferIn(Strict):
-    model_config = example({"discount_percent": 10, "valid_days": 30})
-
-    discount_percent: int = Field(ge=0, le=100, description="Percent off a next order; 0 offers no code")
-    valid_days: int = Field(default=30, ge=1, le=365, description="How long a code can be used")
 
 
 @router.post(
@@ -43,7 +36,7 @@ async def cancel_order(
     body: CancellationIn,
     request: Request,
     services: ServicesDep,
-    headers: Annotated[dict[str, str], order_access(Permission.ORDERS_WRITE)],
+    access: Annotated[OrderAccess, order_access(Permission.ORDERS_WRITE)],
 ) -> JSONResponse:
     """Cancel an order, with a reason, in any state before it leaves: stock and pre-order places are released,
     captures refunded per the policy, pick work with the warehouse stopped. Part of an order that shipped is
@@ -51,10 +44,7 @@ async def cancel_order(
 
     For its customer (its access token) or staff; support may not. While fulfillment is being asked this waits
     a few seconds; an answer of 202 means it is still being asked (follow ``/cancellation``)."""
-    path = f"/orders/{order_id}/cancel"
-    answer = await services.forward(
-        "orders", "POST", path, json=body.model_dump(mode="json"), headers=headers
-    )
+    answer = passed_on(await services.orders.cancel_order(order_id, body, access=access))
     if answer.status_code != 202:
         return answer
     settings: GatewaySettings = request.app.state.settings
@@ -63,7 +53,7 @@ async def cancel_order(
     while view.get("status") == "requested" and time.monotonic() < deadline:
         await asyncio.sleep(POLL_INTERVAL_SECONDS)
         # orders and fulfillment decide through messages; the gateway only waits for the outcome.
-        followed = await services.call("orders", "GET", f"/orders/{order_id}/cancellation", headers=headers)
+        followed = await services.orders.cancellation(order_id, access=access)
         if followed.status_code == 200:
             view = followed.json()
     if view.get("status") == "refused":
@@ -89,10 +79,10 @@ async def cancel_order(
 async def get_cancellation(
     order_id: uuid.UUID,
     services: ServicesDep,
-    headers: Annotated[dict[str, str], order_access(Permission.ORDERS_READ)],
+    access: Annotated[OrderAccess, order_access(Permission.ORDERS_READ)],
 ) -> JSONResponse:
     """An order's cancellation: status, reason, refund and the discount code offered, if any."""
-    return await services.forward("orders", "GET", f"/orders/{order_id}/cancellation", headers=headers)
+    return passed_on(await services.orders.cancellation(order_id, access=access))
 
 
 @router.get(
@@ -110,10 +100,9 @@ async def count_cancellations(
 ) -> JSONResponse:
     """Cancellations completed in [since, until) by reason, with how many customers were saved (they ordered
     again within ``within_days``, default SHOP_ORDERS_SAVED_WITHIN_DAYS), lost, or may still come back."""
-    params: dict[str, str | float] = {"since": since.isoformat(), "until": until.isoformat()}
-    if within_days is not None:
-        params["within_days"] = within_days
-    return await services.forward("orders", "GET", "/cancellations/stats", params=params)
+    return passed_on(
+        await services.orders.cancellation_stats(since=since, until=until, within_days=within_days)
+    )
 
 
 @router.get(
@@ -125,7 +114,7 @@ async def count_cancellations(
 )
 async def get_offer(services: ServicesDep) -> JSONResponse:
     """The discount code offered after a cancellation (percent 0: none)."""
-    return await services.forward("orders", "GET", "/cancellation-offer")
+    return passed_on(await services.orders.cancellation_offer())
 
 
 @router.put(
@@ -137,4 +126,4 @@ async def get_offer(services: ServicesDep) -> JSONResponse:
 )
 async def set_offer(body: OfferIn, services: ServicesDep) -> JSONResponse:
     """Switch the win-back discount code on (a percent and how long it holds) or off (0)."""
-    return await services.forward("orders", "PUT", "/cancellation-offer", json=body.model_dump(mode="json"))
+    return passed_on(await services.orders.set_cancellation_offer(body))

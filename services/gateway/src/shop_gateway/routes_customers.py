@@ -4,119 +4,30 @@ addresses and orders under /v1/me, and staff finding customers and giving orders
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
+from shop_api.orders import (
+    AddressChangesIn,
+    LoginIn,
+    OrderCustomerIn,
+    ProfileChangesIn,
+    SavedAddressIn,
+    SignUpIn,
+    StaffCustomerIn,
+)
 from shop_gateway.api import ALWAYS, STAFF_CALL, ServicesDep, problems, require
 from shop_gateway.customer_auth import CustomerAuthDep, CustomerDep, limit_logins
 from shop_gateway.domain import Permission
-from shop_gateway.logs import request_path_var
-from shop_gateway.schemas import AddressIn, Strict, example
-from shop_gateway.services import public_body
-from shop_runtime.problems import PROBLEM_JSON, Problem
+from shop_gateway.services import passed_on
+from shop_runtime.problems import Problem
 
 router = APIRouter(prefix="/v1", responses=problems(*ALWAYS))
 
-EMAIL = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, examples=["kim@example.com"])
 CUSTOMER_CALL = problems(*ALWAYS, 401, 404)
-
-
-class SignUpIn(Strict):
-    model_config = example(
-        {"email": "kim@example.com", "name": "Kim Minsu", "password": "correct horse battery", "locale": "ko"}
-    )
-
-    email: str = EMAIL
-    name: str = Field(min_length=1, max_length=200)
-    password: str = Field(
-        min_length=1, max_length=1024, description="At least 10 characters, not the email address."
-    )
-    locale: Literal["ko", "en"] = Field(description="The language of the customer's messages.")
-    marketing_consent: bool = Field(default=False, description="Marketing email; when given is recorded.")
-
-
-class StaffCustomerIn(Strict):
-    """An account made by staff: it has no password and cannot log in."""
-
-    model_config = example({"email": "kim@example.com", "name": "Kim Minsu", "locale": "ko"})
-
-    email: str = EMAIL
-    name: str = Field(min_length=1, max_length=200)
-    locale: Literal["ko", "en"]
-    marketing_consent: bool = False
-
-
-class LoginIn(Strict):
-    model_config = example({"email": "kim@example.com", "password": "correct horse battery"})
-
-    email: str = Field(min_length=1, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class ProfileChangesIn(Strict):
-    """Only the fields sent change."""
-
-    model_config = example({"locale": "en", "marketing_consent": True})
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    locale: Literal["ko", "en"] | None = None
-    marketing_consent: bool | None = None
-
-    @field_validator("name", "locale", "marketing_consent", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be null; leave the field out to keep it")
-        return value
-
-
-class SavedAddressIn(AddressIn):
-    model_config = example(
-        {
-            "name": "Kim Minsu",
-            "line1": "1 Teheran-ro",
-            "city": "Seoul",
-            "postal_code": "06236",
-            "country": "KR",
-            "default_shipping": True,
-        }
-    )
-
-    default_shipping: bool = Field(default=False, description="Checkout uses it when no address is sent.")
-
-
-class AddressChangesIn(Strict):
-    """Only the fields sent change; ``line2`` and ``region`` may be cleared with null."""
-
-    model_config = example({"line2": "Apt 1203", "default_shipping": True})
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    line1: str | None = Field(default=None, min_length=1, max_length=200)
-    line2: str | None = Field(default=None, max_length=200)
-    city: str | None = Field(default=None, min_length=1, max_length=100)
-    region: str | None = Field(default=None, max_length=100)
-    postal_code: str | None = Field(default=None, min_length=1, max_length=20)
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    default_shipping: Literal[True] | None = Field(default=None, description="Make this the default address.")
-
-    @field_validator("name", "line1", "city", "postal_code", "country", "default_shipping", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be null; leave the field out to keep it")
-        return value
-
-
-class OrderCustomerIn(Strict):
-    """Exactly one of ``customer_id`` (an existing account) or ``customer`` (a new account made in this call)."""
-
-    model_config = example({"customer_id": "0b6f1c7e-3f4a-4d2b-9b1e-5c8d7a6e4f21"})
-
-    customer_id: uuid.UUID | None = None
-    customer: StaffCustomerIn | None = None
 
 
 class TokenOut(BaseModel):
@@ -137,7 +48,7 @@ async def sign_up(
 
     Rate-limited per client address with logins (429 with ``Retry-After``)."""
     limit_logins(request, auth, None)
-    return await services.forward("orders", "POST", "/customers", json=body.model_dump(mode="json"))
+    return passed_on(await services.orders.create_customer(body))
 
 
 @router.post(
@@ -152,9 +63,7 @@ async def log_in(
     """Exchange email and password for a short-lived bearer token. A wrong password and an unknown email get
     the same 401. Limited per email and per client address: 429 with ``Retry-After``."""
     limit_logins(request, auth, body.email)
-    response = await services.call(
-        "orders", "POST", "/customers/authenticate", json=body.model_dump(mode="json")
-    )
+    response = await services.orders.authenticate(body)
     if response.status_code == 401:
         raise Problem(
             401,
@@ -163,7 +72,7 @@ async def log_in(
             headers={"WWW-Authenticate": "Bearer"},
         )
     if response.status_code != 200:
-        return _passed_on(response)
+        return passed_on(response)
     issued = auth.issue(str(response.json()["customer_id"]))
     return JSONResponse(
         TokenOut(
@@ -179,7 +88,7 @@ async def log_in(
 @router.get("/me", summary="Show my account", tags=["customers"], responses=CUSTOMER_CALL)
 async def get_my_account(customer: CustomerDep, services: ServicesDep) -> JSONResponse:
     """The signed-in customer's account with its addresses."""
-    return await services.forward("orders", "GET", f"/customers/{customer}")
+    return passed_on(await services.orders.customer(customer))
 
 
 @router.patch("/me", summary="Change my account", tags=["customers"], responses=CUSTOMER_CALL)
@@ -187,14 +96,12 @@ async def change_my_account(
     body: ProfileChangesIn, customer: CustomerDep, services: ServicesDep
 ) -> JSONResponse:
     """Change name, locale (the language of messages) or marketing consent (when given is recorded)."""
-    return await services.forward(
-        "orders", "PATCH", f"/customers/{customer}", json=body.model_dump(mode="json", exclude_unset=True)
-    )
+    return passed_on(await services.orders.change_customer(customer, body))
 
 
 @router.get("/me/addresses", summary="List my addresses", tags=["customers"], responses=CUSTOMER_CALL)
 async def list_my_addresses(customer: CustomerDep, services: ServicesDep) -> JSONResponse:
-    return await services.forward("orders", "GET", f"/customers/{customer}/addresses")
+    return passed_on(await services.orders.addresses(customer))
 
 
 @router.post(
@@ -206,9 +113,7 @@ async def list_my_addresses(customer: CustomerDep, services: ServicesDep) -> JSO
 )
 async def add_my_address(body: SavedAddressIn, customer: CustomerDep, services: ServicesDep) -> JSONResponse:
     """Save an address (at most 20); the first one, or one sent with ``default_shipping``, is the default."""
-    return await services.forward(
-        "orders", "POST", f"/customers/{customer}/addresses", json=body.model_dump(mode="json")
-    )
+    return passed_on(await services.orders.add_address(customer, body))
 
 
 @router.patch(
@@ -220,12 +125,7 @@ async def add_my_address(body: SavedAddressIn, customer: CustomerDep, services: 
 async def change_my_address(
     address_id: uuid.UUID, body: AddressChangesIn, customer: CustomerDep, services: ServicesDep
 ) -> JSONResponse:
-    return await services.forward(
-        "orders",
-        "PATCH",
-        f"/customers/{customer}/addresses/{address_id}",
-        json=body.model_dump(mode="json", exclude_unset=True),
-    )
+    return passed_on(await services.orders.change_address(customer, address_id, body))
 
 
 @router.delete(
@@ -237,10 +137,10 @@ async def change_my_address(
 )
 async def delete_my_address(address_id: uuid.UUID, customer: CustomerDep, services: ServicesDep) -> Response:
     """Forget an address; when it was the default, the oldest remaining one becomes the default."""
-    response = await services.call("orders", "DELETE", f"/customers/{customer}/addresses/{address_id}")
+    response = await services.orders.delete_address(customer, address_id)
     if response.status_code == 204:
         return Response(status_code=204)
-    return _passed_on(response)
+    return passed_on(response)
 
 
 @router.get("/me/orders", summary="List my orders", tags=["customers"], responses=CUSTOMER_CALL)
@@ -251,9 +151,7 @@ async def list_my_orders(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JSONResponse:
     """The signed-in customer's orders, newest first (open one with GET /v1/orders/{id} and the same token)."""
-    return await services.forward(
-        "orders", "GET", f"/customers/{customer}/orders", params={"limit": limit, "offset": offset}
-    )
+    return passed_on(await services.orders.customer_orders(customer, limit=limit, offset=offset))
 
 
 @router.get(
@@ -267,7 +165,7 @@ async def find_customers(
     services: ServicesDep, email: Annotated[str, Query(min_length=1, max_length=254)]
 ) -> JSONResponse:
     """The account with this email, whatever its case (staff and support)."""
-    return await services.forward("orders", "GET", "/customers", params={"email": email})
+    return passed_on(await services.orders.find_customers(email=email))
 
 
 @router.get(
@@ -279,9 +177,7 @@ async def find_customers(
 )
 async def get_customer(customer_id: uuid.UUID, services: ServicesDep) -> JSONResponse:
     """An account with its addresses and its orders, newest first (staff and support)."""
-    return await services.forward(
-        "orders", "GET", f"/customers/{customer_id}", params={"with_orders": "true"}
-    )
+    return passed_on(await services.orders.customer(customer_id, with_orders=True))
 
 
 @router.post(
@@ -294,7 +190,7 @@ async def get_customer(customer_id: uuid.UUID, services: ServicesDep) -> JSONRes
 )
 async def create_customer(body: StaffCustomerIn, services: ServicesDep) -> JSONResponse:
     """Make an account for a customer (without a password: it cannot log in)."""
-    return await services.forward("orders", "POST", "/customers", json=body.model_dump(mode="json"))
+    return passed_on(await services.orders.create_customer(body))
 
 
 @router.put(
@@ -309,23 +205,6 @@ async def give_order_to_customer(
 ) -> JSONResponse:
     """Give an order (a guest's, typically) to an existing customer or to a new one made in the same call. The
     order then shows in the customer's orders and its messages follow the account's locale."""
-    if (body.customer_id is None) == (body.customer is None):
-        message = "send either customer_id or customer, not both and not neither"
-        raise Problem(
-            422,
-            message,
-            code="validation_error",
-            errors=[{"field": "customer_id", "message": message}, {"field": "customer", "message": message}],
-        )
-    return await services.forward(
-        "orders", "PUT", f"/orders/{order_id}/customer", json=body.model_dump(mode="json", exclude_none=True)
-    )
-
-
-def _passed_on(response: Any) -> JSONResponse:
-    content_type = response.headers.get("content-type", "")
-    return JSONResponse(
-        public_body(response, request_path_var.get()),
-        status_code=response.status_code,
-        media_type=PROBLEM_JSON if content_type.startswith(PROBLEM_JSON) else "application/json",
-    )
+    if errors := body.not_exactly_one():
+        raise Problem(422, errors[0]["message"], code="validation_error", errors=errors)
+    return passed_on(await services.orders.give_order_to_customer(order_id, body))

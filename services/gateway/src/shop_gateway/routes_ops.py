@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from shop_gateway.api import STAFF_CALL, ServicesDep, require
 from shop_gateway.domain import Permission
+from shop_gateway.services import passed_on
 from shop_runtime.problems import Problem
 
 router = APIRouter(prefix="/v1/admin/dead-letters", tags=["admin"], responses=STAFF_CALL)
@@ -31,7 +32,7 @@ async def list_dead_letters(services: ServicesDep) -> JSONResponse:
     unavailable: list[str] = []
     for service in SERVICES:
         try:
-            response = await services.call(service, "GET", "/dead-letters")
+            response = await services.client(service).dead_letters()
         except Problem:
             unavailable.append(service)
             continue
@@ -50,7 +51,7 @@ async def list_dead_letters(services: ServicesDep) -> JSONResponse:
 )
 async def show_dead_letter(service: Service, message_id: MessageId, services: ServicesDep) -> JSONResponse:
     """One parked message: its error and traceback, attempts, original route, headers and body."""
-    return await services.forward(service, "GET", f"/dead-letters/{message_id}")
+    return passed_on(await services.client(service).dead_letter(message_id))
 
 
 @router.post(
@@ -61,7 +62,7 @@ async def show_dead_letter(service: Service, message_id: MessageId, services: Se
 async def replay_dead_letters(service: Service, services: ServicesDep) -> JSONResponse:
     """Send every message parked now at a service back to where it first went, with a fresh retry budget
     (fix the cause first: one that fails again is parked again)."""
-    return await services.forward(service, "POST", "/dead-letters/replay")
+    return passed_on(await services.client(service).replay_dead_letters())
 
 
 @router.post(
@@ -71,7 +72,7 @@ async def replay_dead_letters(service: Service, services: ServicesDep) -> JSONRe
 )
 async def replay_dead_letter(service: Service, message_id: MessageId, services: ServicesDep) -> JSONResponse:
     """Send one parked message back to where it first went, with a fresh retry budget."""
-    return await services.forward(service, "POST", f"/dead-letters/{message_id}/replay")
+    return passed_on(await services.client(service).replay_dead_letter(message_id))
 
 
 @router.delete(
@@ -87,5 +88,4 @@ async def purge_dead_letters(
 ) -> JSONResponse:
     """Delete a service's parked messages for good, only when ``confirm`` is the count they number now (409
     otherwise, with the count: list them again before deleting what you have not seen)."""
-    params = {} if confirm is None else {"confirm": confirm}
-    return await services.forward(service, "DELETE", "/dead-letters", params=params)
+    return passed_on(await services.client(service).purge_dead_letters(confirm=confirm))

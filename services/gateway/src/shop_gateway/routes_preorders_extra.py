@@ -4,47 +4,23 @@ changed ship date, storefront product views, and the pre-order metrics staff rea
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable
+from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field
 
+from shop_api.base import SKU_PATTERN
+from shop_api.catalog import InboundChangeIn, ProductViewIn
+from shop_api.orders import OrderAccess, PreorderDecisionIn
 from shop_gateway import ratelimit
 from shop_gateway.api import ALWAYS, STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
-from shop_gateway.schemas import SKU_PATTERN, Strict, example
-from shop_gateway.services import Services
+from shop_gateway.services import passed_on
 from shop_runtime.problems import Problem
 
 router = APIRouter(prefix="/v1", responses=problems(*ALWAYS))
-
-
-class InboundChangeIn(Strict):
-    """What changed about stock on its way: how many units come, when, or both."""
-
-    model_config = example({"quantity": 150, "expected_at": "2027-03-16T00:00:00Z"})
-
-    quantity: int | None = Field(default=None, gt=0, le=1_000_000, description="Units now expected.")
-    expected_at: AwareDatetime | None = Field(
-        default=None, description="When they are now expected (UTC offset)."
-    )
-
-
-class PreorderDecisionIn(Strict):
-    """The customer's answer to a changed pre-order ship date, from the storefront page of the email's link."""
-
-    model_config = example({"decision": "accept"})
-
-    decision: Literal["accept", "cancel"] = Field(
-        description="accept: the new date becomes the promise; cancel: the order is cancelled, everything refunded"
-    )
-
-
-class ProductViewIn(Strict):
-    model_config = example({"sku": "SHIRT-LINEN-M"})
-
-    sku: str = Field(min_length=1, max_length=64, pattern=SKU_PATTERN, description="The variant shown.")
 
 
 def view_limit(request: Request) -> None:
@@ -62,9 +38,7 @@ def view_limit(request: Request) -> None:
 async def change_inbound(inbound_id: uuid.UUID, body: InboundChangeIn, services: ServicesDep) -> JSONResponse:
     """Change an expected inbound (fewer units, a later or earlier date). Waiting pre-orders' ship dates are
     reckoned again; each customer whose date moved is emailed, and asked to consent when it passes the promise."""
-    return await services.forward(
-        "catalog", "PATCH", f"/inbounds/{inbound_id}", json=body.model_dump(mode="json", exclude_none=True)
-    )
+    return passed_on(await services.catalog.change_inbound(inbound_id, body))
 
 
 @router.post(
@@ -77,18 +51,12 @@ async def decide_on_changed_date(
     order_id: uuid.UUID,
     body: PreorderDecisionIn,
     services: ServicesDep,
-    headers: Annotated[dict[str, str], order_access(Permission.ORDERS_WRITE)],
+    access: Annotated[OrderAccess, order_access(Permission.ORDERS_WRITE)],
 ) -> JSONResponse:
     """Accept a pre-order's changed ship date or cancel with a full refund (deposit included). The storefront
     page the email links to POSTs here with the link's token as ``Authorization: Bearer`` (the order's access
     token or a staff key work too); opening the link itself changes nothing. A wrong token answers 404."""
-    return await services.forward(
-        "orders",
-        "POST",
-        f"/orders/{order_id}/preorder-decision",
-        json=body.model_dump(mode="json"),
-        headers=headers,
-    )
+    return passed_on(await services.orders.decide_on_changed_date(order_id, body, access=access))
 
 
 @router.post(
@@ -104,9 +72,7 @@ async def record_product_view(
 ) -> JSONResponse:
     """Count a view of a product's variant (pre-order conversion). Rate-limited per client: 429 with
     ``Retry-After``."""
-    return await services.forward(
-        "catalog", "POST", f"/products/{product_id}/views", json=body.model_dump(mode="json")
-    )
+    return passed_on(await services.catalog.record_product_view(product_id, body))
 
 
 @router.get(
@@ -127,14 +93,13 @@ async def get_preorder_metrics(
     """Pre-order units and revenue per currency, pre-order share of all orders, conversion from product views,
     sell-out time of capped campaigns, cancellation and refund rates, and demand per option value; per campaign
     (one pre-order window of a variant), filtered by SKU or campaign (staff and support)."""
-    params = {name: value for name, value in (("sku", sku), ("campaign", campaign)) if value is not None}
-    catalog_part = await _json(services, "catalog", params)
-    orders_part = await _json(services, "orders", params)
+    catalog_part = await _json("catalog", services.catalog.preorder_metrics(sku=sku, campaign=campaign))
+    orders_part = await _json("orders", services.orders.preorder_metrics(sku=sku, campaign=campaign))
     return JSONResponse(combine_metrics(catalog_part, orders_part))
 
 
-async def _json(services: Services, service: str, params: dict[str, str]) -> dict[str, Any]:
-    response = await services.call(service, "GET", "/preorder-metrics", params=params)
+async def _json(service: str, answer: Awaitable[httpx.Response]) -> dict[str, Any]:
+    response = await answer
     if response.status_code != 200:
         raise Problem(503, f"{service} could not answer the pre-order metrics", code="service_unavailable")
     return response.json()  # type: ignore[no-any-return]

@@ -4,64 +4,18 @@ or reject, the warehouse reports what it received and in which condition; orders
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import Field
 
+from shop_api.fulfillment import ReturnReceiptIn
+from shop_api.orders import OrderAccess, ReturnIn, ReturnRejectionIn, ReturnStatus
 from shop_gateway.api import STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
-from shop_gateway.schemas import SKU_PATTERN, Strict, example
+from shop_gateway.services import passed_on
 
 router = APIRouter(prefix="/v1", responses=problems(400, 413, 422, 503))
-
-
-class ReturnLineIn(Strict):
-    sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=100, description="Units of this SKU to send back")
-    exchange_for: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        pattern=SKU_PATTERN,
-        description="Another variant (SKU) of the same product to get instead of a refund: reserved and shipped "
-        "when the returned units arrive, the price difference charged with the order's saved card or refunded; "
-        "refunded instead when it is out of stock (422 exchange_refused for another product or a pre-order)",
-    )
-
-
-class ReturnIn(Strict):
-    model_config = example(
-        {
-            "lines": [{"sku": "SHIRT-LINEN-M", "quantity": 1, "exchange_for": "SHIRT-LINEN-L"}],
-            "reason": "size",
-        }
-    )
-
-    lines: list[ReturnLineIn] = Field(min_length=1, max_length=50)
-    reason: Literal["damaged", "wrong_item", "not_as_described", "changed_mind", "size", "other"]
-    note: str | None = Field(default=None, max_length=1000)
-
-
-class ReturnRejectionIn(Strict):
-    model_config = example({"reason": "The return window closed on 2 March"})
-
-    reason: str = Field(min_length=1, max_length=500, description="Why, as the customer is told by email")
-
-
-class ReceivedLineIn(Strict):
-    sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=10_000)
-    condition: Literal["resellable", "damaged"] = Field(
-        description="resellable units go back to stock at the location; damaged units are disposed"
-    )
-
-
-class ReturnReceiptIn(Strict):
-    model_config = example({"lines": [{"sku": "SHIRT-LINEN-M", "quantity": 1, "condition": "resellable"}]})
-
-    lines: list[ReceivedLineIn] = Field(min_length=1, max_length=100)
 
 
 @router.post(
@@ -74,14 +28,12 @@ async def request_return(
     order_id: uuid.UUID,
     body: ReturnIn,
     services: ServicesDep,
-    headers: Annotated[dict[str, str], order_access(Permission.ORDERS_WRITE)],
+    access: Annotated[OrderAccess, order_access(Permission.ORDERS_WRITE)],
 ) -> JSONResponse:
     """Ask for shipped units back with a reason, within the return window (SHOP_ORDERS_RETURN_WINDOW_DAYS from
     delivery, or from shipment while not delivered); never more units than shipped and not already returned
     (422 ``return_refused`` naming the line). 201 with the return, status ``requested``."""
-    return await services.forward(
-        "orders", "POST", f"/orders/{order_id}/returns", json=body.model_dump(mode="json"), headers=headers
-    )
+    return passed_on(await services.orders.request_return(order_id, body, access=access))
 
 
 @router.get(
@@ -93,11 +45,11 @@ async def request_return(
 async def list_order_returns(
     order_id: uuid.UUID,
     services: ServicesDep,
-    headers: Annotated[dict[str, str], order_access(Permission.ORDERS_READ)],
+    access: Annotated[OrderAccess, order_access(Permission.ORDERS_READ)],
 ) -> JSONResponse:
     """An order's returns, each with its status and the history of its steps (requested, approved or rejected,
     label_sent, received with units restocked or disposed per line, refunded with the fees kept)."""
-    return await services.forward("orders", "GET", f"/orders/{order_id}/returns", headers=headers)
+    return passed_on(await services.orders.order_returns(order_id, access=access))
 
 
 @router.get(
@@ -109,14 +61,11 @@ async def list_order_returns(
 )
 async def list_returns(
     services: ServicesDep,
-    status: Literal["requested", "approved", "rejected", "label_sent", "received", "refunded"] | None = None,
+    status: ReturnStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> JSONResponse:
     """Returns, newest first, optionally only those in ``status``."""
-    params: dict[str, str | int] = {"limit": limit}
-    if status is not None:
-        params["status"] = status
-    return await services.forward("orders", "GET", "/returns", params=params)
+    return passed_on(await services.orders.returns(status=status, limit=limit))
 
 
 @router.post(
@@ -128,7 +77,7 @@ async def list_returns(
 )
 async def approve_return(return_id: uuid.UUID, services: ServicesDep) -> JSONResponse:
     """Approve a requested return: fulfillment makes a carrier label and the customer gets it by email."""
-    return await services.forward("orders", "POST", f"/returns/{return_id}/approve")
+    return passed_on(await services.orders.approve_return(return_id))
 
 
 @router.post(
@@ -140,9 +89,7 @@ async def approve_return(return_id: uuid.UUID, services: ServicesDep) -> JSONRes
 )
 async def reject_return(return_id: uuid.UUID, body: ReturnRejectionIn, services: ServicesDep) -> JSONResponse:
     """Reject a requested return, saying why; the customer is told by email."""
-    return await services.forward(
-        "orders", "POST", f"/returns/{return_id}/reject", json=body.model_dump(mode="json")
-    )
+    return passed_on(await services.orders.reject_return(return_id, body))
 
 
 @router.post(
@@ -155,6 +102,4 @@ async def reject_return(return_id: uuid.UUID, body: ReturnRejectionIn, services:
 async def receive_return(return_id: uuid.UUID, body: ReturnReceiptIn, services: ServicesDep) -> JSONResponse:
     """Report an approved return received, with each SKU's units and their condition: resellable units go back
     to stock, damaged ones are disposed, and the customer is refunded. 404 until the label was made."""
-    return await services.forward(
-        "fulfillment", "POST", f"/returns/{return_id}/received", json=body.model_dump(mode="json")
-    )
+    return passed_on(await services.fulfillment.receive_return(return_id, body))

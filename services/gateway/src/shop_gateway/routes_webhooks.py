@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from shop_api.payments import PSP_SIGNATURE_HEADER as SIGNATURE_HEADER
 from shop_gateway.api import ServicesDep, problems
+from shop_gateway.services import passed_on
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
-
-SIGNATURE_HEADER = "Shop-PSP-Signature"
 
 PSP_EVENT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -59,9 +59,10 @@ async def receive_psp_event(request: Request, services: ServicesDep) -> JSONResp
     """An event from the payment service provider, signed (no API key). Payments verifies the signature on the
     raw body (400 missing or malformed, 401 not matching or older than the tolerance) and applies each event id
     once: a replay answers 200 with ``"status": "duplicate"`` and changes nothing."""
-    headers = {"Content-Type": request.headers.get("content-type", "application/json")}
-    if (signature := request.headers.get(SIGNATURE_HEADER)) is not None:
-        headers[SIGNATURE_HEADER] = signature
-    return await services.forward(
-        "payments", "POST", "/webhooks/psp", content=await request.body(), headers=headers
+    return passed_on(
+        await services.payments.deliver_psp_event(
+            await request.body(),
+            content_type=request.headers.get("content-type", "application/json"),
+            signature=request.headers.get(SIGNATURE_HEADER),
+        )
     )

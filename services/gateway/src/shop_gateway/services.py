@@ -1,13 +1,23 @@
-"""Calls to the services' internal HTTP APIs, answered as the public API answers: JSON or a problem."""
+"""Calls to the services' internal HTTP APIs, answered as the public API answers: JSON or a problem.
+
+The one place that names the services: each gets a pooled HTTP client and a typed client of its API
+(``shop_api``), whose methods own the paths; the routes call those methods and pass the answers on."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 from fastapi.responses import JSONResponse
 
+from shop_api.catalog import CatalogClient
+from shop_api.fulfillment import FulfillmentClient
+from shop_api.notifications import NotificationsClient
+from shop_api.orders import OrdersClient
+from shop_api.payments import PaymentsClient
+from shop_api.transport import ServiceCall, ServiceClient
 from shop_gateway.logs import request_id_var, request_path_var
 from shop_runtime.problems import PROBLEM_JSON, Problem
 
@@ -42,18 +52,67 @@ def public_body(response: httpx.Response, public_path: str | None) -> Any:
     return body
 
 
+def passed_on(response: httpx.Response, public_path: str | None = None) -> JSONResponse:
+    """A service's answer passed through to the caller: its status, body (a problem with its public fields only,
+    ``instance`` the public path) and format, and whether it replayed an idempotent request."""
+    media_type = (
+        PROBLEM_JSON
+        if response.headers.get("content-type", "").startswith(PROBLEM_JSON)
+        else "application/json"
+    )
+    passed_headers = {k: v for k, v in response.headers.items() if k.lower() == "idempotent-replayed"}
+    return JSONResponse(
+        public_body(response, public_path or request_path_var.get()),
+        status_code=response.status_code,
+        media_type=media_type,
+        headers=passed_headers,
+    )
+
+
 class Services:
-    """One pooled HTTP client per service, created at start-up."""
+    """One pooled HTTP client per service, created at start-up, and a typed client of each service's API."""
 
     def __init__(self, urls: dict[str, str], *, timeout: float) -> None:
         self._clients = {
             name: httpx.AsyncClient(base_url=url, timeout=timeout, headers={"User-Agent": "shop-gateway"})
             for name, url in urls.items()
         }
+        self.catalog = CatalogClient(self._transport("catalog"))
+        self.orders = OrdersClient(self._transport("orders"))
+        self.payments = PaymentsClient(self._transport("payments"))
+        self.fulfillment = FulfillmentClient(self._transport("fulfillment"))
+        self.notifications = NotificationsClient(self._transport("notifications"))
 
     @property
     def names(self) -> list[str]:
         return list(self._clients)
+
+    def client(self, service: str) -> ServiceClient:
+        """A service's client by its name (the operator routes take the name from the path)."""
+        clients: dict[str, ServiceClient] = {
+            "catalog": self.catalog,
+            "orders": self.orders,
+            "payments": self.payments,
+            "fulfillment": self.fulfillment,
+            "notifications": self.notifications,
+        }
+        return clients[service]
+
+    def _transport(self, service: str) -> ServiceCall:
+        async def call(
+            method: str,
+            path: str,
+            *,
+            json: Any = None,
+            content: bytes | None = None,
+            params: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None,
+        ) -> httpx.Response:
+            return await self.call(
+                service, method, path, json=json, content=content, params=params, headers=headers
+            )
+
+        return call
 
     async def call(
         self,
@@ -63,8 +122,8 @@ class Services:
         *,
         json: Any = None,
         content: bytes | None = None,
-        params: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Call ``service``; an unreachable or failing service becomes a 503 problem, never a 500.
 
@@ -83,24 +142,6 @@ class Services:
             log.warning("%s answered %d: %s", service, response.status_code, response.text[:500])
             raise unavailable()
         return response
-
-    async def forward(
-        self, service: str, method: str, path: str, *, public_path: str | None = None, **kwargs: Any
-    ) -> JSONResponse:
-        """Call and pass the answer (its status, body and problem format) through to the caller."""
-        response = await self.call(service, method, path, **kwargs)
-        media_type = (
-            PROBLEM_JSON
-            if response.headers.get("content-type", "").startswith(PROBLEM_JSON)
-            else "application/json"
-        )
-        passed_headers = {k: v for k, v in response.headers.items() if k.lower() == "idempotent-replayed"}
-        return JSONResponse(
-            public_body(response, public_path or request_path_var.get()),
-            status_code=response.status_code,
-            media_type=media_type,
-            headers=passed_headers,
-        )
 
     async def ready(self, service: str) -> bool:
         try:

@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from shop_api.base import Strict
+from shop_api.payments import PaymentMethodIn
 from shop_contracts.money import CurrencyMismatch, Money
 from shop_payments import handlers, queries, repository, webhooks
 from shop_payments.domain import (
@@ -44,14 +46,6 @@ def _psp(request: Request) -> PaymentServiceProvider:
 
 
 PspDep = Annotated[PaymentServiceProvider, Depends(_psp)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PaymentMethodIn(Strict):
-    token: str = Field(min_length=1, max_length=200, description="The PSP's token of the new card.")
 
 
 class RefundIn(Strict):

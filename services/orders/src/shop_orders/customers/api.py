@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from shop_api.orders import (
     AddressChangesIn,
     AddressIn,
+    CredentialsIn,
     CustomerIn,
-    LoginIn,
     OrderCustomerIn,
     ProfileChangesIn,
     SavedAddressIn,
@@ -87,7 +87,7 @@ async def create_customer(
 
 
 @router.post("/customers/authenticate")
-async def authenticate(body: LoginIn, uow: UnitOfWorkDep) -> dict[str, str]:
+async def authenticate(body: CredentialsIn, uow: UnitOfWorkDep) -> dict[str, str]:
     """The customer whose email and password these are; one 401 for a wrong password and an unknown email."""
     credentials = await customer_queries.credentials_by_email(uow.session, body.email)
     stored = credentials.password_hash if credentials and credentials.password_hash else _UNUSED_HASH
