@@ -29,8 +29,10 @@ NOT_CARD_DATA = (
     re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
     re.compile(r"\b00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\b"),
     re.compile(r'"(?:trace_id|span_id|parent_id)":\s*"[0-9a-f]+"'),
+    re.compile(r'"links":\s*\[[^\]]*\]'),
 )
-"""UUIDs, traceparents and span ids: hex that is now and then all digits (and, 1 in 10, Luhn-valid)."""
+"""UUIDs, traceparents, span ids and a span's links (the span ids it links to): hex that is now and then all
+digits (and, 1 in 10, Luhn-valid)."""
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ def test_ids_times_and_amounts_are_not_taken_for_card_numbers() -> None:
             "span_id": "4242424242424242",
             "message_id": "42424242-4242-4242-4242-424242424242",
             "traceparent": "00-12345678901234567890123456789012-4242424242424242-01",
+            "links": ["ba2033a45686076e", "4043852219090136"],  # a span's links: span ids, one all digits
         }
     )
     assert leaks_in(ids, where="log") == []
