@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
 from bench.infra import STAFF_KEY
 from bench.stats import open_loop_schedule
+from shop_storefront import Retry, Staff, Storefront, Variant, checkout
 
-STAFF = {"X-Api-Key": STAFF_KEY}
-ADDRESS = {"name": "김민수", "line1": "테헤란로 1", "city": "Seoul", "postal_code": "06236", "country": "KR"}
+SEEDING = Retry(within=15, pause=1.0, server_errors=True)
+"""Staff's calls while seeding are sent again through 5xx and transport errors (a loaded 2-core machine times out
+now and then)."""
 
 
 def client(base_url: str, connections: int = 256) -> httpx.AsyncClient:
@@ -24,33 +24,6 @@ def client(base_url: str, connections: int = 256) -> httpx.AsyncClient:
         timeout=httpx.Timeout(60.0, pool=None),
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
     )
-
-
-def checkout_body(sku: str, quantity: int = 1) -> dict[str, Any]:
-    return {
-        "email": f"buyer-{uuid.uuid4().hex[:10]}@example.com",
-        "locale": "ko",
-        "currency": "KRW",
-        "lines": [{"sku": sku, "quantity": quantity}],
-        "shipping_address": dict(ADDRESS),
-        "shipping_method": "standard",
-        "payment": {"token": "tok_visa"},
-    }
-
-
-async def _post(gateway: httpx.AsyncClient, path: str, body: dict[str, Any], ok: tuple[int, ...]) -> int:
-    """POST with a few retries on 5xx and transport errors (a loaded 2-core machine times out now and then)."""
-    status = 0
-    for attempt in range(6):
-        try:
-            response = await gateway.post(path, headers=STAFF, json=body)
-            status = response.status_code
-            if status in ok or status < 500:
-                return status
-        except httpx.HTTPError:
-            status = 0
-        await asyncio.sleep(0.5 * (attempt + 1))
-    return status
 
 
 async def seed_product(
@@ -65,20 +38,20 @@ async def seed_product(
 
     ``on_hand`` reads catalog's stock, so an adjustment that timed out but took effect is not applied twice.
     """
-    product = {
-        "title": "Bench tee",
-        "variants": [
-            {"sku": sku, "options": {"size": "M"}, "prices": [{"currency": "KRW", "amount": 39000}]}
-        ],
-    }
-    status = await _post(gateway, "/v1/admin/products", product, (201, 409))
-    if status not in (201, 409):
-        raise RuntimeError(f"creating {sku} answered {status}")
-    adjustment = {"sku": sku, "location": "seoul-1", "delta": units, "reason": "received"}
-    for _ in range(6):
+    created = await Staff(gateway, STAFF_KEY, retry=SEEDING).create_product(
+        title="Bench tee", variants=[Variant(sku)]
+    )
+    if created.status_code not in (201, 409):
+        raise RuntimeError(f"creating {sku} answered {created.status_code}")
+    # Not sent again blindly: stock is looked at first, as an adjustment that timed out may have taken effect.
+    adjusting = Staff(gateway, STAFF_KEY)
+    for attempt in range(6):
         if await on_hand(sku) >= units:
             break
-        await _post(gateway, "/v1/admin/inventory/adjustments", adjustment, (201,))
+        try:
+            await adjusting.adjust_inventory(sku, units)
+        except httpx.HTTPError:
+            await asyncio.sleep(0.5 * (attempt + 1))
     if await on_hand(sku) != units:
         raise RuntimeError(f"{sku} has {await on_hand(sku)} units on hand, not {units}")
     async with httpx.AsyncClient(base_url=orders_url, timeout=10) as orders:
@@ -132,26 +105,18 @@ async def open_loop(
     tasks: list[asyncio.Task[None]] = []
     # At most as many requests in flight as the client has connections: httpx's pool slows down quadratically
     # with thousands of queued requests. A buyer waiting here still counts from their scheduled arrival.
-    slots = asyncio.Semaphore(connections)
+    storefront = Storefront(
+        gateway, retry=Retry(within=COME_BACK_FOR, pause=1.0), in_flight=asyncio.Semaphore(connections)
+    )
 
     async def one(index: int, placed: Placed) -> None:
-        body = checkout_body(skus[index % len(skus)])
-        key = str(uuid.uuid4())
         try:
-            while True:
-                async with slots:
-                    response = await gateway.post("/v1/orders", json=body, headers={"Idempotency-Key": key})
-                if not _busy(response) or time.monotonic() - placed.scheduled > COME_BACK_FOR:
-                    break
-                placed.turned_away += 1
-                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
-            placed.status = response.status_code
-            if response.status_code == 202:
-                data = response.json()
-                placed.order_id = str(data["id"])
-                placed.access_token = data.get("access_token")
+            answered = await storefront.place(checkout(skus[index % len(skus)]))
+            placed.status, placed.turned_away = answered.status_code, answered.turned_away
+            if answered.accepted:
+                placed.order_id, placed.access_token = answered.order_id, answered.access_token
             else:
-                placed.error = response.text[:200]
+                placed.error = answered.response.text[:200]
         except httpx.HTTPError as error:
             placed.error = f"{type(error).__name__}: {error}"
         placed.answered = time.monotonic()
@@ -168,7 +133,3 @@ async def open_loop(
         result.last_arrival_late_by = max(time.monotonic() - (result.started + schedule[-1]), 0.0)
     await asyncio.gather(*tasks)
     return result
-
-
-def _busy(response: httpx.Response) -> bool:
-    return response.status_code == 503 and '"busy"' in response.text

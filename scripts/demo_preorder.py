@@ -4,17 +4,22 @@ customer received. It skips the shop's clock a day ahead (var/clock-offset, as t
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from email import message_from_bytes, policy
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from scripts.demo import CONFIG, STAFF, WAREHOUSE, check, step, wait_for
+from scripts.demo import CONFIG, Shop, run, step
 from scripts.stack import DEV_CLOCK_FILE
 from shop_runtime.clock import set_file_clock_offset
+from shop_storefront import Address, Variant, checkout, expect, steps_to_delivered
+
+Found = TypeVar("Found")
 
 
 def emails_to(address: str) -> list[str]:
@@ -26,13 +31,13 @@ def emails_to(address: str) -> list[str]:
     return subjects
 
 
-def wait_until(predicate: Any, what: str, timeout: float = 30) -> Any:
+async def wait_until(look: Callable[[], Awaitable[Found | None]], what: str, timeout: float = 30) -> Found:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = predicate()
+        found = await look()
         if found:
             return found
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
     raise SystemExit(f"gave up waiting for {what}")
 
 
@@ -47,46 +52,28 @@ def skip_ahead(hours: float) -> timedelta:
     return moved
 
 
-def main() -> None:
+async def drive_one_preorder() -> None:
     suffix = uuid.uuid4().hex[:6].upper()
     sku = f"JACKET-{suffix}"
     email = f"jiwoo-{suffix.lower()}@example.com"
-    with httpx.Client(base_url=CONFIG.gateway_url, timeout=10) as client:
-        check(client.get("/ready"), 200)
+    async with httpx.AsyncClient(base_url=CONFIG.gateway_url, timeout=10) as http:
+        shop = Shop.through(http)
+        expect(await shop.storefront.get("/ready"), 200)
         step(
             "staff create a launch jacket with no stock yet and put it on pre-order: 30 % deposit, ships 2027-01-20"
         )
-        product = check(
-            client.post(
-                "/v1/admin/products",
-                headers=STAFF,
-                json={
-                    "title": "Launch jacket",
-                    "variants": [
-                        {
-                            "sku": sku,
-                            "options": {"size": "M"},
-                            "prices": [{"currency": "KRW", "amount": 129000}],
-                        }
-                    ],
-                },
-            ),
-            201,
-        )
-        check(
-            client.put(
-                f"/v1/admin/variants/{sku}/preorder-policy",
-                headers=STAFF,
-                json={
-                    "payment_mode": "deposit",
-                    "deposit_percent": 30,
-                    "cap": 50,
-                    "expected_ship_date": "2027-01-20",
-                },
-            ),
-            200,
-        )
-        shown = check(client.get(f"/v1/products/{product['id']}"), 200)["variants"][0]["preorder"]
+        jacket = Variant(sku, prices={"KRW": 129000})
+        product = expect(
+            await shop.staff.create_product(title="Launch jacket", variants=[jacket]), 201
+        ).json()
+        deposit = {
+            "payment_mode": "deposit",
+            "deposit_percent": 30,
+            "cap": 50,
+            "expected_ship_date": "2027-01-20",
+        }
+        expect(await shop.staff.set_preorder_policy(sku, deposit), 200)
+        shown = (await shop.storefront.product(product["id"]))["variants"][0]["preorder"]
         price = shown["prices"][0] if isinstance(shown.get("prices"), list) else shown.get("prices", {})
         print(
             f"    storefront: on pre-order, {shown['units_left']} of {shown['cap']} left, ships {shown['expected_ship_date']}"
@@ -94,30 +81,11 @@ def main() -> None:
         print(f"    per unit: {price}")
 
         step(f"{email} pre-orders one, paying the deposit with tok_visa")
-        body = {
-            "email": email,
-            "locale": "ko",
-            "currency": "KRW",
-            "lines": [{"sku": sku, "quantity": 1}],
-            "shipping_address": {
-                "name": "박지우",
-                "line1": "세종대로 110",
-                "city": "Seoul",
-                "postal_code": "04524",
-                "country": "KR",
-            },
-            "shipping_method": "standard",
-            "payment": {"token": "tok_visa"},
-        }
-        key = str(uuid.uuid4())
-        deadline = time.monotonic() + 15
-        while True:
-            response = client.post("/v1/orders", json=body, headers={"Idempotency-Key": key})
-            if response.status_code != 422 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)  # orders has not yet heard of the new variant from catalog
-        order = check(response, 202)
-        view = wait_for(client, order, "confirmed")
+        home = Address(name="박지우", line1="세종대로 110", city="Seoul", postal_code="04524", country="KR")
+        # Orders hears of the new variant from catalog a moment after it is created.
+        placed = await shop.storefront.place(checkout(sku, email=email, address=home), wait_for_new_skus=15)
+        expect(placed.response, 202)
+        view = await shop.storefront.follow(placed.access, "confirmed", timeout=30)
         [line] = view["lines"]
         print(
             f"==> confirmed: queue position {line['queue_position']}, charged now {view['charged_at_checkout']:,} KRW "
@@ -126,79 +94,62 @@ def main() -> None:
         )
 
         step("staff expect 20 jackets at seoul-1 and receive them")
-        inbound = check(
-            client.post(
-                "/v1/admin/inbounds",
-                headers=STAFF,
-                json={
-                    "sku": sku,
-                    "location": "seoul-1",
-                    "quantity": 20,
-                    "expected_at": "2027-01-15T00:00:00Z",
-                },
-            ),
-            201,
-        )
-        check(
-            client.post(f"/v1/admin/inbounds/{inbound['id']}/receive", headers=STAFF, json={"quantity": 20}),
-            200,
-        )
+        await shop.staff.expect_and_receive(sku, expected=20, received=20)
 
-        headers = {"Authorization": f"Bearer {order['access_token']}"}
-
-        def scheduled() -> dict[str, Any] | None:
-            current: dict[str, Any] = check(client.get(f"/v1/orders/{order['id']}", headers=headers), 200)
+        async def scheduled() -> dict[str, Any] | None:
+            current = await shop.storefront.order(placed.access)
             groups = [g for g in current["shipment_groups"] if g["status"] == "balance_scheduled"]
             return groups[0] if groups else None
 
-        group = wait_until(scheduled, "the allocation and the balance charge scheduled after the reminder")
+        group = await wait_until(
+            scheduled, "the allocation and the balance charge scheduled after the reminder"
+        )
         print(
             f"==> allocated; the jackets came before the customer was reminded, so the reminder goes now and the "
             f"balance of {group['balance']:,} KRW is charged a day later, at {group['balance_due_at']}"
         )
-        wait_until(lambda: any("결제됩니다" in subject for subject in emails_to(email)), "the reminder email")
+
+        async def reminded() -> bool:
+            return any("결제됩니다" in subject for subject in emails_to(email))
+
+        await wait_until(reminded, "the reminder email")
 
         offset = skip_ahead(25)
         step(f"the shop's clock skips ahead 25 hours ({DEV_CLOCK_FILE} now holds {offset})")
 
-        def released() -> dict[str, Any] | None:
-            current: dict[str, Any] = check(client.get(f"/v1/orders/{order['id']}", headers=headers), 200)
+        async def released() -> dict[str, Any] | None:
+            current = await shop.storefront.order(placed.access)
             groups = [
                 g for g in current["shipment_groups"] if g["kind"] == "preorder" and g["fulfillment_id"]
             ]
             return groups[0] if groups else None
 
-        group = wait_until(released, "the balance charge and the release to fulfillment")
-        view = check(client.get(f"/v1/orders/{order['id']}", headers=headers), 200)
+        group = await wait_until(released, "the balance charge and the release to fulfillment")
+        view = await shop.storefront.order(placed.access)
         print(
             f"==> allocated and balance of {group['balance']:,} KRW charged off-session; captured in all {view['payments']['captured']:,} KRW"
         )
 
-        for event in (
-            {"type": "picked"},
-            {"type": "packed"},
-            {"type": "shipped", "carrier": "CJ Logistics", "tracking_number": f"CJ{suffix}0002"},
-            {"type": "delivered"},
-        ):
-            check(
-                client.post(
-                    f"/v1/warehouse/fulfillments/{group['fulfillment_id']}/events",
-                    headers=WAREHOUSE,
-                    json=event,
-                ),
-                200,
-            )
+        for event in steps_to_delivered(f"CJ{suffix}0002"):
+            expect(await shop.warehouse.report(group["fulfillment_id"], event), 200)
             step(f"warehouse reports {event['type']}")
-        view = wait_for(client, order, "delivered")
+        view = await shop.storefront.follow(placed.access, "delivered", timeout=30)
         print("    timeline:")
         for entry in view["timeline"]:
             print(f"      {entry['at']}  {entry['event']}")
-        subjects = wait_until(
-            lambda: (found := emails_to(email)) and len(found) >= 5 and found, "the emails", timeout=20
-        )
+
+        async def all_five() -> list[str] | None:
+            found = emails_to(email)
+            return found if len(found) >= 5 else None
+
+        subjects = await wait_until(all_five, "the emails", timeout=20)
         step(f"{len(subjects)} emails sent to {email}:")
         for subject in subjects:
             print(f"      {subject}")
+
+
+def main() -> None:
+    run(drive_one_preorder())
 
 
 if __name__ == "__main__":

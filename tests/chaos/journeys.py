@@ -18,11 +18,10 @@ from typing import Any
 
 import httpx
 
-from tests.chaos.conftest import STAFF_KEY, WAREHOUSE_KEY
-from tests.chaos.shop import PRICE, Placed, checkout, place, retrying, view_of
+from shop_storefront import UnexpectedAnswer, Warehouse, checkout, steps_to_delivered
+from tests.chaos.conftest import WAREHOUSE_KEY
+from tests.chaos.shop import PRICE, THROUGH_RESTARTS, Placed, place, retrying_staff, retrying_storefront
 
-STAFF = {"X-Api-Key": STAFF_KEY}
-WAREHOUSE = {"X-Api-Key": WAREHOUSE_KEY}
 RETURN_SHIPPING_FEE = 3000  # SHOP_ORDERS_RETURN_SHIPPING_FEE for KRW, the customer's reason
 RESTOCKING_PERCENT = 10  # SHOP_ORDERS_RESTOCKING_FEE_PERCENT, for changed_mind
 
@@ -144,10 +143,6 @@ async def _until(
         await asyncio.sleep(poll_seconds)
 
 
-def _bearer(placed: Placed) -> dict[str, str]:
-    return {"Authorization": f"Bearer {placed.access_token}"}
-
-
 def _fulfillment_ids(view: dict[str, Any]) -> list[str]:
     return [g["fulfillment_id"] for g in view.get("shipment_groups", []) if g.get("fulfillment_id")]
 
@@ -167,12 +162,15 @@ class Driver:
         self, gateway: httpx.AsyncClient, *, timeout: float = 240, poll_seconds: float = 0.5
     ) -> None:
         self.gateway = gateway
+        self.storefront = retrying_storefront(gateway)
+        self.staff = retrying_staff(gateway)
+        self.warehouse = Warehouse(gateway, WAREHOUSE_KEY, retry=THROUGH_RESTARTS)
         self.timeout = timeout
         self.poll_seconds = poll_seconds
 
     async def refresh(self, journey: Journey) -> dict[str, Any]:
         assert journey.placed is not None
-        journey.placed.view = await view_of(self.gateway, journey.placed)
+        journey.placed.view = await self.storefront.order(journey.placed.access)
         return journey.placed.view
 
     async def order_in(self, journey: Journey, reached: Callable[[dict[str, Any]], bool], what: str) -> None:
@@ -188,41 +186,28 @@ class Driver:
         assert journey.placed is not None
         placed = journey.placed
         journey.acted_in = _state(placed.view) if placed.view else "just placed"
-        headers = STAFF if staff else _bearer(placed)
-        answer = await retrying(
-            lambda: self.gateway.post(
-                f"/v1/orders/{placed.id}/cancel", json={"reason": reason}, headers=headers
-            )
-        )
+        if staff:
+            answer = await self.staff.cancel(placed.id, reason)
+        else:
+            answer = await self.storefront.cancel(placed.access, reason)
         assert answer.status_code in (200, 202), f"cancel {placed.id}: {answer.status_code} {answer.text}"
 
-    async def warehouse(self, fulfillment_id: str, event: dict[str, Any]) -> None:
+    async def report(self, fulfillment_id: str, event: dict[str, Any]) -> None:
         """Report a step; a repeat (after an answer lost to a restart) changes nothing."""
-        answer = await retrying(
-            lambda: self.gateway.post(
-                f"/v1/warehouse/fulfillments/{fulfillment_id}/events", json=event, headers=WAREHOUSE
-            )
-        )
+        answer = await self.warehouse.report(fulfillment_id, event)
         assert answer.status_code == 200, f"warehouse {event['type']}: {answer.status_code} {answer.text}"
 
     async def deliver(self, journey: Journey) -> None:
         await self.order_in(journey, lambda v: bool(_fulfillment_ids(v)), "pick requested")
         (fulfillment_id,) = _fulfillment_ids(journey.view)
-        for event in (
-            {"type": "picked"},
-            {"type": "packed"},
-            {"type": "shipped", "carrier": "CJ Logistics", "tracking_number": f"CJ{fulfillment_id[:12]}"},
-            {"type": "delivered"},
-        ):
-            await self.warehouse(fulfillment_id, event)
+        for event in steps_to_delivered(f"CJ{fulfillment_id[:12]}"):
+            await self.report(fulfillment_id, event)
         await self.order_in(journey, lambda v: v.get("status") == "delivered", "delivered")
 
     async def returns(self, journey: Journey) -> dict[str, Any]:
         assert journey.placed is not None
         placed = journey.placed
-        listed = await retrying(
-            lambda: self.gateway.get(f"/v1/orders/{placed.id}/returns", headers=_bearer(placed))
-        )
+        listed = await self.storefront.returns(placed.access)
         assert listed.status_code == 200, listed.text
         found = [item for item in listed.json()["items"] if item["id"] == journey.return_id]
         journey.return_view = found[0] if found else {}
@@ -235,25 +220,17 @@ class Driver:
         damaged = journey.kind is Kind.RETURN_DAMAGED
         sku = placed.body["lines"][0]["sku"]
         journey.acted_in = _state(placed.view)
-        request = {"lines": [{"sku": sku, "quantity": 1}], "reason": "damaged" if damaged else "changed_mind"}
+        reason = "damaged" if damaged else "changed_mind"
         # One return per order: a retry after a lost answer would be refused for too many units, so look first.
-        asked = await retrying(
-            lambda: self.gateway.post(
-                f"/v1/orders/{placed.id}/returns", json=request, headers=_bearer(placed)
-            )
-        )
+        asked = await self.storefront.request_return(placed.access, [{"sku": sku, "quantity": 1}], reason)
         if asked.status_code == 201:
             journey.return_id = asked.json()["id"]
         else:
-            listed = await retrying(
-                lambda: self.gateway.get(f"/v1/orders/{placed.id}/returns", headers=_bearer(placed))
-            )
+            listed = await self.storefront.returns(placed.access)
             items = listed.json().get("items", []) if listed.status_code == 200 else []
             assert items, f"return of {placed.id}: {asked.status_code} {asked.text}"
             journey.return_id = items[0]["id"]
-        approved = await retrying(
-            lambda: self.gateway.post(f"/v1/admin/returns/{journey.return_id}/approve", headers=STAFF)
-        )
+        approved = await self.staff.approve_return(journey.return_id)
         assert approved.status_code in (200, 409), f"approve: {approved.status_code} {approved.text}"
         await _until(
             lambda: self.returns(journey),
@@ -262,14 +239,8 @@ class Driver:
             what="return label sent",
             poll_seconds=self.poll_seconds,
         )
-        receipt = {
-            "lines": [{"sku": sku, "quantity": 1, "condition": "damaged" if damaged else "resellable"}]
-        }
-        received = await retrying(
-            lambda: self.gateway.post(
-                f"/v1/warehouse/returns/{journey.return_id}/received", json=receipt, headers=WAREHOUSE
-            )
-        )
+        receipt = [{"sku": sku, "quantity": 1, "condition": "damaged" if damaged else "resellable"}]
+        received = await self.warehouse.receive_return(journey.return_id, receipt)
         assert received.status_code in (200, 409), f"receipt: {received.status_code} {received.text}"
 
     async def act(self, journey: Journey) -> None:
@@ -287,7 +258,7 @@ class Driver:
             await self.cancel(journey, staff=False, reason="found_cheaper")
         elif kind is Kind.STAFF_CANCELS_PICKED:
             await self.order_in(journey, lambda v: bool(_fulfillment_ids(v)), "pick requested")
-            await self.warehouse(_fulfillment_ids(journey.view)[0], {"type": "picked"})
+            await self.report(_fulfillment_ids(journey.view)[0], {"type": "picked"})
             # Cancel once orders heard of the pick, so this is a cancellation of picked goods.
             picked = lambda v: any(g.get("status") == "picked" for g in v.get("shipment_groups", []))  # noqa: E731
             await self.order_in(journey, picked, "picked")
@@ -305,7 +276,7 @@ class Driver:
                 journey.placed = await place(self.gateway, journey.body, timeout=self.timeout)
             async with act_limit:
                 await self.act(journey)
-        except (AssertionError, httpx.HTTPError, KeyError, ValueError) as failed:
+        except (AssertionError, UnexpectedAnswer, httpx.HTTPError, KeyError, ValueError) as failed:
             # Counted as a journey that did not end as expected (lost), with what went wrong.
             journey.failure = f"{type(failed).__name__}: {str(failed)[:500]}"
 

@@ -8,9 +8,8 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,69 +19,37 @@ from sqlalchemy.engine import make_url
 
 from scripts.stack import ROOT, SERVICES, Stack
 from shop_contracts.routing import parking_queue, service_queue
+from shop_storefront import OrderAccess, Retry, Staff, Storefront, Variant
+from shop_storefront import Placed as Answered
 from tests.chaos import servers
 from tests.chaos.conftest import CHAOS_VHOST, STAFF_KEY
 from tests.chaos.report import ScenarioReport
 
-STAFF = {"X-Api-Key": STAFF_KEY}
-ADDRESS = {"name": "김민수", "line1": "테헤란로 1", "city": "Seoul", "postal_code": "06236", "country": "KR"}
 FINAL = {"confirmed", "rejected", "cancelled", "delivered", "shipped"}
 PRICE = 10000
+THROUGH_RESTARTS = Retry(within=60, pause=0.2, server_errors=True)
+"""Every call of the suite is sent again through 5xx, 429 and connection errors (a process or a server restarting)."""
 
 
-def new_sku(prefix: str = "CHAOS") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+def retrying_storefront(gateway: httpx.AsyncClient, *, within: float = THROUGH_RESTARTS.within) -> Storefront:
+    return Storefront(gateway, retry=Retry(within=within, pause=THROUGH_RESTARTS.pause, server_errors=True))
 
 
-async def retrying(call: Callable[[], Awaitable[httpx.Response]], *, timeout: float = 60) -> httpx.Response:
-    """Call until the answer is not a 5xx nor a connection error (a process or a server restarting)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            response = await call()
-            if response.status_code < 500 and response.status_code != 429:
-                return response
-            if time.monotonic() > deadline:
-                return response
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-        await asyncio.sleep(0.2)
+def retrying_staff(gateway: httpx.AsyncClient) -> Staff:
+    return Staff(gateway, STAFF_KEY, retry=THROUGH_RESTARTS)
 
 
 async def product_in_stock(gateway: httpx.AsyncClient, *, sku: str, units: int, price: int = PRICE) -> str:
-    created = await retrying(
-        lambda: gateway.post(
-            "/v1/admin/products",
-            headers=STAFF,
-            json={
-                "title": "Chaos tee",
-                "variants": [
-                    {"sku": sku, "options": {"size": "M"}, "prices": [{"currency": "KRW", "amount": price}]}
-                ],
-            },
-        )
+    return await retrying_staff(gateway).product_in_stock(
+        Variant(sku, prices={"KRW": price}), units, title="Chaos tee"
     )
-    assert created.status_code == 201, created.text
-    if units:
-        adjusted = await retrying(
-            lambda: gateway.post(
-                "/v1/admin/inventory/adjustments",
-                headers=STAFF,
-                json={"sku": sku, "location": "seoul-1", "delta": units, "reason": "received"},
-            )
-        )
-        assert adjusted.status_code == 201, adjusted.text
-    return str(created.json()["id"])
 
 
 async def product_on_preorder(stack: Stack, gateway: httpx.AsyncClient, *, sku: str, cap: int) -> str:
     """A product with no stock, on pre-order (pay now) with ``cap`` places; waits until orders knows."""
     product_id = await product_in_stock(gateway, sku=sku, units=0)
     policy = {"payment_mode": "pay_now", "cap": cap, "expected_ship_date": "2027-01-20"}
-    response = await retrying(
-        lambda: gateway.put(f"/v1/admin/variants/{sku}/preorder-policy", headers=STAFF, json=policy)
-    )
+    response = await retrying_staff(gateway).set_preorder_policy(sku, policy)
     assert response.status_code == 200, response.text
     orders_url = f"http://127.0.0.1:{stack.config.service_port('orders')}"
     deadline = time.monotonic() + 30
@@ -95,27 +62,22 @@ async def product_on_preorder(stack: Stack, gateway: httpx.AsyncClient, *, sku: 
             await asyncio.sleep(0.1)
 
 
-def checkout(sku: str, *, quantity: int = 1, token: str = "tok_visa") -> dict[str, Any]:
-    return {
-        "email": f"chaos-{uuid.uuid4().hex[:8]}@example.com",
-        "locale": "ko",
-        "currency": "KRW",
-        "lines": [{"sku": sku, "quantity": quantity}],
-        "shipping_address": dict(ADDRESS),
-        "shipping_method": "standard",
-        "payment": {"token": token},
-    }
-
-
 @dataclass
 class Placed:
-    key: str
+    """An order the suite placed, and how the gateway last showed it to its customer."""
+
     body: dict[str, Any]
-    id: str = ""
-    access_token: str = ""
+    answered: Answered
     gateway: int = 0
-    answers: int = 0
     view: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.answered.order_id
+
+    @property
+    def access(self) -> OrderAccess:
+        return self.answered.access
 
     @property
     def status(self) -> str:
@@ -134,24 +96,13 @@ async def place(
     gateway: httpx.AsyncClient, body: dict[str, Any], *, key: str | None = None, timeout: float = 90
 ) -> Placed:
     """Place one order, retrying with the same Idempotency-Key through 5xx, timeouts and unknown SKUs."""
-    placed = Placed(key=key or str(uuid.uuid4()), body=body)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            response = await gateway.post("/v1/orders", json=body, headers={"Idempotency-Key": placed.key})
-            placed.answers += 1
-            if response.status_code == 202:
-                answer = response.json()
-                placed.id, placed.access_token = answer["id"], answer["access_token"]
-                return placed
-            unknown_sku = response.status_code == 422 and "no product variant has SKU" in response.text
-            retryable = response.status_code >= 500 or response.status_code == 429 or unknown_sku
-            assert retryable, f"checkout answered {response.status_code}: {response.text}"
-            failure = f"{response.status_code} {response.text[:300]}"
-        except httpx.TransportError as error:
-            failure = repr(error)
-        assert time.monotonic() < deadline, f"checkout {placed.key} never accepted: {failure}"
-        await asyncio.sleep(0.2)
+    answered = await retrying_storefront(gateway, within=timeout).place(
+        body, key=key, wait_for_new_skus=timeout
+    )
+    assert answered.accepted, (
+        f"checkout {answered.key} answered {answered.status_code}: {answered.response.text}"
+    )
+    return Placed(body=body, answered=answered)
 
 
 async def place_many(
@@ -171,13 +122,7 @@ async def place_many(
 
 
 async def view_of(gateway: httpx.AsyncClient, placed: Placed) -> dict[str, Any]:
-    response = await retrying(
-        lambda: gateway.get(
-            f"/v1/orders/{placed.id}", headers={"Authorization": f"Bearer {placed.access_token}"}
-        )
-    )
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return await retrying_storefront(gateway).order(placed.access)
 
 
 @dataclass

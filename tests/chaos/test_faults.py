@@ -25,6 +25,7 @@ from shop_contracts import Envelope
 from shop_contracts.payments import PaymentSucceeded
 from shop_contracts.routing import COMMANDS_EXCHANGE, service_queue
 from shop_runtime.broker import declare_exchanges
+from shop_storefront import checkout, new_sku
 from tests.chaos.conftest import CHAOS_VHOST
 from tests.chaos.journeys import Driver, Kind, acted_in_states, assert_all_ended, bodies_for, mix
 from tests.chaos.proxy import FlakyProxy
@@ -37,9 +38,7 @@ from tests.chaos.shop import (
     assert_settled,
     audit,
     background,
-    checkout,
     drained,
-    new_sku,
     ops,
     parked_counts,
     payments_twice,

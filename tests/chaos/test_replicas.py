@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from scripts.stack import SERVICES, Stack, replica_suffix
+from shop_storefront import checkout, new_sku
 from tests.chaos.journeys import (
     CANCELLED,
     RETURNED,
@@ -29,9 +30,7 @@ from tests.chaos.shop import (
     assert_settled,
     audit,
     background,
-    checkout,
     drained,
-    new_sku,
     payments_twice,
     place,
     place_many,

@@ -20,6 +20,7 @@ SYSTEM_VHOST = f"{infra.TEST_VHOST}_system"
 STAFF_KEY = "staff-key-for-system-tests"
 WAREHOUSE_KEY = "warehouse-key-for-system-tests"
 PSP_WEBHOOK_SECRET = "whsec-system-tests-5f1d2c9e8b7a"
+WAREHOUSE_SIGNING_SECRET = "warehouse-signing-system-tests-3e8a61"
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         staff_api_key=STAFF_KEY,
         warehouse_api_key=WAREHOUSE_KEY,
         psp_webhook_secret=PSP_WEBHOOK_SECRET,
+        warehouse_signing_secret=WAREHOUSE_SIGNING_SECRET,
         retry_delays_ms="[100, 300, 1000]",
         extra_env={"OTEL_BSP_SCHEDULE_DELAY": "200"},
     )

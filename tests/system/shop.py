@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import uuid
+from collections.abc import Mapping
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,93 +14,62 @@ from typing import Any
 import httpx
 
 from scripts.stack import ROOT, SERVICES, Stack
+from shop_storefront import (
+    SEOUL,
+    OrderAccess,
+    Staff,
+    Storefront,
+    Variant,
+    Warehouse,
+    api_key,
+)
 from tests.support.messages import eventually
 from tests.system.conftest import STAFF_KEY, WAREHOUSE_KEY
 
-STAFF = {"X-Api-Key": STAFF_KEY}
-WAREHOUSE = {"X-Api-Key": WAREHOUSE_KEY}
-ADDRESS = {"name": "김민수", "line1": "테헤란로 1", "city": "Seoul", "postal_code": "06236", "country": "KR"}
+STAFF = api_key(STAFF_KEY)
+WAREHOUSE = api_key(WAREHOUSE_KEY)
+ADDRESS = SEOUL.as_json()
 
 
-def new_sku(prefix: str = "TEE") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+def as_staff(gateway: httpx.AsyncClient) -> Staff:
+    return Staff(gateway, STAFF_KEY)
+
+
+def as_warehouse(gateway: httpx.AsyncClient) -> Warehouse:
+    return Warehouse(gateway, WAREHOUSE_KEY)
+
+
+def access(placed: Mapping[str, Any]) -> OrderAccess:
+    """The id and token of an order as the checkout answered it."""
+    return OrderAccess(str(placed["id"]), str(placed["access_token"]))
 
 
 async def product_in_stock(gateway: httpx.AsyncClient, *, sku: str, units: int, price: int = 39000) -> str:
-    created = await gateway.post(
-        "/v1/admin/products",
-        headers=STAFF,
-        json={
-            "title": "Linen shirt",
-            "variants": [
-                {"sku": sku, "options": {"size": "M"}, "prices": [{"currency": "KRW", "amount": price}]}
-            ],
-        },
-    )
-    assert created.status_code == 201, created.text
-    if units:
-        adjusted = await gateway.post(
-            "/v1/admin/inventory/adjustments",
-            headers=STAFF,
-            json={"sku": sku, "location": "seoul-1", "delta": units, "reason": "received"},
-        )
-        assert adjusted.status_code == 201, adjusted.text
-    return str(created.json()["id"])
-
-
-def checkout(
-    sku: str, *, quantity: int = 1, token: str = "tok_visa", email: str | None = None, locale: str = "ko"
-) -> dict[str, Any]:
-    return {
-        "email": email or f"buyer-{uuid.uuid4().hex[:8]}@example.com",
-        "locale": locale,
-        "currency": "KRW",
-        "lines": [{"sku": sku, "quantity": quantity}],
-        "shipping_address": dict(ADDRESS),
-        "shipping_method": "standard",
-        "payment": {"token": token},
-    }
+    return await as_staff(gateway).product_in_stock(Variant(sku, prices={"KRW": price}), units)
 
 
 async def place_order(
     gateway: httpx.AsyncClient, body: dict[str, Any], *, key: str | None = None, timeout: float = 15
 ) -> httpx.Response:
     """Place an order, waiting while orders has not yet heard of a just-created SKU (catalog's event is on its way)."""
-    key = key or str(uuid.uuid4())
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await gateway.post("/v1/orders", json=body, headers={"Idempotency-Key": key})
-        unknown_sku = response.status_code == 422 and "no product variant has SKU" in response.text
-        if not unknown_sku or time.monotonic() > deadline:
-            return response
+    return (await Storefront(gateway).place(body, key=key, wait_for_new_skus=timeout)).response
 
 
-async def order_as_customer(gateway: httpx.AsyncClient, placed: dict[str, Any]) -> dict[str, Any]:
-    response = await gateway.get(
-        f"/v1/orders/{placed['id']}", headers={"Authorization": f"Bearer {placed['access_token']}"}
-    )
+async def order_as_customer(gateway: httpx.AsyncClient, placed: Mapping[str, Any]) -> dict[str, Any]:
+    """The order as its customer sees it; an AssertionError unless 200 (so ``eventually`` polls through it)."""
+    response = await Storefront(gateway).read_order(access(placed))
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 
 
 async def wait_for_status(
-    gateway: httpx.AsyncClient, placed: dict[str, Any], status: str, *, timeout: float = 20
+    gateway: httpx.AsyncClient, placed: Mapping[str, Any], status: str, *, timeout: float = 20
 ) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-
-    async def reached() -> None:
-        seen.update(await order_as_customer(gateway, placed))
-        assert seen["status"] == status, (
-            f"status {seen['status']}, timeline {[e['event'] for e in seen['timeline']]}"
-        )
-
-    await eventually(reached, timeout=timeout)
-    return seen
+    return await Storefront(gateway).follow(access(placed), status, timeout=timeout, poll=0.05)
 
 
 async def available(gateway: httpx.AsyncClient, product_id: str) -> int:
-    product = (await gateway.get(f"/v1/products/{product_id}")).json()
-    return int(product["variants"][0]["available"])
+    return await Storefront(gateway).available(product_id)
 
 
 def emails_to(mail_dir: Path, address: str) -> list[EmailMessage]:
@@ -120,27 +88,15 @@ def text_of(message: EmailMessage) -> str:
 
 
 async def product(gateway: httpx.AsyncClient, *, sku: str, prices: dict[str, int]) -> str:
-    created = await gateway.post(
-        "/v1/admin/products",
-        headers=STAFF,
-        json={
-            "title": "Launch jacket",
-            "variants": [
-                {
-                    "sku": sku,
-                    "options": {"size": "M", "colour": "black"},
-                    "prices": [{"currency": c, "amount": a} for c, a in prices.items()],
-                }
-            ],
-        },
-    )
+    variant = Variant(sku, prices=prices, options={"size": "M", "colour": "black"})
+    created = await as_staff(gateway).create_product(title="Launch jacket", variants=[variant])
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
 
 
 async def put_on_preorder(stack: Any, gateway: httpx.AsyncClient, sku: str, policy: dict[str, Any]) -> None:
     """Set a variant's pre-order policy and wait until orders has heard of it (it prices checkouts)."""
-    response = await gateway.put(f"/v1/admin/variants/{sku}/preorder-policy", headers=STAFF, json=policy)
+    response = await as_staff(gateway).set_preorder_policy(sku, policy)
     assert response.status_code == 200, response.text
     orders_url = f"http://127.0.0.1:{stack.config.service_port('orders')}"
 
@@ -155,46 +111,23 @@ async def put_on_preorder(stack: Any, gateway: httpx.AsyncClient, sku: str, poli
 
 
 async def expect_and_receive(gateway: httpx.AsyncClient, sku: str, *, expected: int, received: int) -> str:
-    inbound = await gateway.post(
-        "/v1/admin/inbounds",
-        headers=STAFF,
-        json={"sku": sku, "location": "seoul-1", "quantity": expected, "expected_at": "2027-01-15T00:00:00Z"},
-    )
-    assert inbound.status_code == 201, inbound.text
-    inbound_id = inbound.json()["id"]
-    receipt = await gateway.post(
-        f"/v1/admin/inbounds/{inbound_id}/receive", headers=STAFF, json={"quantity": received}
-    )
-    assert receipt.status_code == 200, receipt.text
-    return str(inbound_id)
+    return await as_staff(gateway).expect_and_receive(sku, expected=expected, received=received)
 
 
 async def ship_and_deliver(gateway: httpx.AsyncClient, fulfillment_id: str, tracking: str) -> None:
-    for event in (
-        {"type": "picked"},
-        {"type": "packed"},
-        {"type": "shipped", "carrier": "CJ Logistics", "tracking_number": tracking},
-        {"type": "delivered"},
-    ):
-        reported = await gateway.post(
-            f"/v1/warehouse/fulfillments/{fulfillment_id}/events", json=event, headers=WAREHOUSE
-        )
-        assert reported.status_code == 200, reported.text
+    await as_warehouse(gateway).ship_and_deliver(fulfillment_id, tracking)
 
 
 async def wait_for_group(
-    gateway: httpx.AsyncClient, placed: dict[str, Any], status: str, *, count: int = 1, timeout: float = 20
+    gateway: httpx.AsyncClient, placed: Mapping[str, Any], status: str, *, count: int = 1, timeout: float = 20
 ) -> dict[str, Any]:
     """Wait until ``count`` pre-order shipment groups of the order reach ``status``; return the order."""
-    seen: dict[str, Any] = {}
 
-    async def reached() -> None:
-        seen.update(await order_as_customer(gateway, placed))
-        groups = [g for g in seen["shipment_groups"] if g["kind"] == "preorder" and g["status"] == status]
-        assert len(groups) >= count, seen["shipment_groups"]
+    def groups_reached(view: dict[str, Any]) -> bool:
+        groups = [g for g in view["shipment_groups"] if g["kind"] == "preorder" and g["status"] == status]
+        return len(groups) >= count
 
-    await eventually(reached, timeout=timeout)
-    return seen
+    return await Storefront(gateway).follow(access(placed), groups_reached, timeout=timeout, poll=0.05)
 
 
 def shop_ops(

@@ -18,14 +18,15 @@ import pytest
 
 from scripts.stack import Stack
 from shop_contracts.routing import WAREHOUSE_EXCHANGE
+from shop_storefront import Storefront, bearer, checkout, new_sku
 from tests.support.messages import eventually
 from tests.system.shop import (
     STAFF,
     WAREHOUSE,
+    access,
+    as_warehouse,
     available,
-    checkout,
     emails_to,
-    new_sku,
     order_as_customer,
     place_order,
     product,
@@ -38,22 +39,14 @@ from tests.system.shop import (
 pytestmark = pytest.mark.system
 
 
-def bearer(placed: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {placed['access_token']}"}
-
-
 async def cancel(
     gateway: httpx.AsyncClient, placed: dict[str, Any], reason: str = "changed_mind", **extra: Any
 ) -> httpx.Response:
-    return await gateway.post(
-        f"/v1/orders/{placed['id']}/cancel", json={"reason": reason, **extra}, headers=bearer(placed)
-    )
+    return await Storefront(gateway).cancel(access(placed), reason, **extra)
 
 
 async def report(gateway: httpx.AsyncClient, fulfillment_id: str, event: dict[str, Any]) -> httpx.Response:
-    return await gateway.post(
-        f"/v1/warehouse/fulfillments/{fulfillment_id}/events", json=event, headers=WAREHOUSE
-    )
+    return await as_warehouse(gateway).report(fulfillment_id, event)
 
 
 async def fulfillment_of(gateway: httpx.AsyncClient, placed: dict[str, Any]) -> str:
@@ -317,7 +310,9 @@ async def test_a_cancellation_offers_a_single_use_code_that_saves_the_sale(
         await wait_for_status(gateway, placed, "confirmed")
         response = await cancel(gateway, placed, "shipping_cost", note="shipping is too expensive")
         assert response.status_code == 200, response.text
-        followed = await gateway.get(f"/v1/orders/{placed['id']}/cancellation", headers=bearer(placed))
+        followed = await gateway.get(
+            f"/v1/orders/{placed['id']}/cancellation", headers=bearer(placed["access_token"])
+        )
         code = followed.json()["discount_code"]["code"]
         assert followed.json()["discount_code"]["percent_off"] == 10
         assert followed.json()["note"] == "shipping is too expensive"
@@ -376,7 +371,7 @@ async def test_a_cancellation_offers_a_single_use_code_that_saves_the_sale(
         await wait_for_status(gateway, other, "confirmed")
         assert (await cancel(gateway, other, "found_cheaper")).status_code == 200
         other_code = (
-            await gateway.get(f"/v1/orders/{other['id']}/cancellation", headers=bearer(other))
+            await gateway.get(f"/v1/orders/{other['id']}/cancellation", headers=bearer(other["access_token"]))
         ).json()["discount_code"]["code"]
         clock(timedelta(days=31))
         expired = await place_order(gateway, {**checkout(sku), "discount_code": other_code})

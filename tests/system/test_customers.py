@@ -13,14 +13,13 @@ import httpx
 import pytest
 
 from scripts.stack import Stack
+from shop_storefront import Storefront, bearer, checkout, new_sku
 from tests.support.messages import eventually
 from tests.system.shop import (
     ADDRESS,
     STAFF,
     WAREHOUSE,
-    checkout,
     emails_to,
-    new_sku,
     place_order,
     product_in_stock,
     ship_and_deliver,
@@ -37,26 +36,21 @@ def problem_fields(response: httpx.Response) -> set[str]:
     return {error["field"] for error in response.json().get("errors", [])}
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 async def sign_up(gateway: httpx.AsyncClient, *, locale: str = "en", **extra: Any) -> dict[str, Any]:
-    body = {
-        "email": f"Member-{uuid.uuid4().hex[:8]}@Example.com",
-        "name": "Kim Minsu",
-        "password": PASSWORD,
-        "locale": locale,
+    response = await Storefront(gateway).sign_up(
+        email=f"Member-{uuid.uuid4().hex[:8]}@Example.com",
+        name="Kim Minsu",
+        password=PASSWORD,
+        locale=locale,
         **extra,
-    }
-    response = await gateway.post("/v1/customers", json=body)
+    )
     assert response.status_code == 201, response.text
     assert not any("password" in key for key in response.json())  # neither the password nor its hash
-    return {**response.json(), "password": body["password"]}
+    return {**response.json(), "password": PASSWORD}
 
 
 async def log_in(gateway: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
-    response = await gateway.post("/v1/auth/token", json={"email": email, "password": password})
+    response = await Storefront(gateway).sign_in(email, password)
     assert response.status_code == 200, response.text
     assert response.json()["token_type"] == "bearer"
     return str(response.json()["access_token"])

@@ -13,13 +13,12 @@ import httpx
 import pytest
 
 from scripts.stack import Stack
+from shop_storefront import bearer, checkout, new_sku
 from tests.support.messages import eventually
 from tests.system.shop import (
     STAFF,
-    checkout,
     emails_to,
     expect_and_receive,
-    new_sku,
     order_as_customer,
     place_order,
     product,
@@ -35,10 +34,6 @@ pytestmark = pytest.mark.system
 
 def policy(payment_mode: str, **fields: Any) -> dict[str, Any]:
     return {"payment_mode": payment_mode, "cap": 100, "expected_ship_date": "2027-01-20", **fields}
-
-
-def bearer(placed: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {placed['access_token']}"}
 
 
 def audit(stack: Stack, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -146,7 +141,9 @@ async def test_a_balance_due_within_a_day_is_reminded_at_once_and_cancelling_aft
     assert order["payments"]["captured"] == 63000
 
     response = await gateway.post(
-        f"/v1/orders/{placed['id']}/cancel", json={"reason": "delivery_time"}, headers=bearer(placed)
+        f"/v1/orders/{placed['id']}/cancel",
+        json={"reason": "delivery_time"},
+        headers=bearer(placed["access_token"]),
     )
     assert response.status_code == 200, response.text
     assert response.json()["refund"] == 30000 + 3000  # the balance and shipping; the deposit is kept
@@ -158,7 +155,9 @@ async def test_a_balance_due_within_a_day_is_reminded_at_once_and_cancelling_aft
 
     await eventually(refunded, timeout=20)
     closed = await gateway.put(
-        f"/v1/orders/{placed['id']}/payment-method", json={"token": "tok_visa"}, headers=bearer(placed)
+        f"/v1/orders/{placed['id']}/payment-method",
+        json={"token": "tok_visa"},
+        headers=bearer(placed["access_token"]),
     )
     assert closed.status_code == 409, closed.text
     assert closed.json()["code"] == "order_closed"
@@ -180,7 +179,9 @@ async def test_a_failed_scheduled_balance_enters_dunning(
     assert group["balance"] == 40000 + 3000  # pay later: shipping goes with the balance
 
     fixed = await gateway.put(
-        f"/v1/orders/{placed['id']}/payment-method", json={"token": "tok_visa"}, headers=bearer(placed)
+        f"/v1/orders/{placed['id']}/payment-method",
+        json={"token": "tok_visa"},
+        headers=bearer(placed["access_token"]),
     )
     assert fixed.status_code == 200, fixed.text
     order = await wait_for_group(gateway, placed, "paid_awaiting_stock", timeout=30)
@@ -208,18 +209,22 @@ async def test_a_customer_replaces_the_card_of_an_order_in_dunning_and_the_balan
     await eventually(dunning_email_links_the_update_page, timeout=20)
 
     path = f"/v1/orders/{placed['id']}/payment-method"
-    missing = await gateway.put(path, json={}, headers=bearer(placed))
+    missing = await gateway.put(path, json={}, headers=bearer(placed["access_token"]))
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["field"].endswith("token")
     stranger = await gateway.put(path, json={"token": "tok_visa"}, headers={"Authorization": "Bearer nope"})
     assert stranger.status_code == 404
     anonymous = await gateway.put(path, json={"token": "tok_visa"})
     assert anonymous.status_code == 401
-    declined = await gateway.put(path, json={"token": "tok_insufficient_funds"}, headers=bearer(placed))
+    declined = await gateway.put(
+        path, json={"token": "tok_insufficient_funds"}, headers=bearer(placed["access_token"])
+    )
     assert declined.status_code == 422, declined.text
     assert declined.headers["content-type"].startswith("application/problem+json")
 
-    replaced = await gateway.put(path, json={"token": "tok_mastercard"}, headers=bearer(placed))
+    replaced = await gateway.put(
+        path, json={"token": "tok_mastercard"}, headers=bearer(placed["access_token"])
+    )
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["last4"]
     order = await wait_for_group(gateway, placed, "pick_requested", timeout=20)  # no 24 h wait

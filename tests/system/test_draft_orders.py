@@ -13,14 +13,15 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from shop_storefront import new_sku
 from tests.support.messages import eventually
 from tests.system.shop import (
     ADDRESS,
     STAFF,
     WAREHOUSE,
+    as_staff,
     available,
     emails_to,
-    new_sku,
     order_as_customer,
     product_in_stock,
     text_of,
@@ -44,7 +45,7 @@ async def make_draft(
     async def accepted() -> None:
         if reserve_seconds is not None:
             body["reserve_until"] = _in(reserve_seconds)
-        response = await gateway.post("/v1/admin/draft-orders", headers=STAFF, json=body)
+        response = await as_staff(gateway).create_draft(body)
         assert response.status_code == 201, response.text
         made.update(response.json())
 
@@ -53,7 +54,7 @@ async def make_draft(
 
 
 async def draft_of(gateway: httpx.AsyncClient, draft_id: str) -> dict[str, Any]:
-    response = await gateway.get(f"/v1/admin/draft-orders/{draft_id}", headers=STAFF)
+    response = await as_staff(gateway).draft(draft_id)
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 

@@ -11,14 +11,13 @@ import httpx
 import pytest
 
 from scripts.stack import Stack
+from shop_storefront import bearer, checkout, new_sku
 from tests.support.messages import eventually
 from tests.system.shop import (
     STAFF,
     WAREHOUSE,
     available,
-    checkout,
     emails_to,
-    new_sku,
     order_as_customer,
     place_order,
     ship_and_deliver,
@@ -28,10 +27,6 @@ from tests.system.shop import (
 from tests.system.test_deferred_balances import audit
 
 pytestmark = pytest.mark.system
-
-
-def bearer(placed: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {placed['access_token']}"}
 
 
 async def shirt_in_two_sizes(gateway: httpx.AsyncClient, *, large_units: int) -> tuple[str, str, str]:
@@ -78,7 +73,7 @@ async def delivered(gateway: httpx.AsyncClient, sku: str) -> dict[str, Any]:
 
 
 async def exchange_of(gateway: httpx.AsyncClient, placed: dict[str, Any], return_id: str) -> dict[str, Any]:
-    listed = await gateway.get(f"/v1/orders/{placed['id']}/returns", headers=bearer(placed))
+    listed = await gateway.get(f"/v1/orders/{placed['id']}/returns", headers=bearer(placed["access_token"]))
     assert listed.status_code == 200, listed.text
     found: dict[str, Any] = next(item for item in listed.json()["items"] if item["id"] == return_id)
     return found
@@ -88,7 +83,7 @@ async def send_back(gateway: httpx.AsyncClient, placed: dict[str, Any], medium: 
     other_product = await gateway.post(
         f"/v1/orders/{placed['id']}/returns",
         json={"lines": [{"sku": medium, "quantity": 1, "exchange_for": "NOT-A-SKU"}], "reason": "size"},
-        headers=bearer(placed),
+        headers=bearer(placed["access_token"]),
     )
     assert other_product.status_code == 422, other_product.text
     assert other_product.json()["code"] == "exchange_refused"
@@ -96,7 +91,7 @@ async def send_back(gateway: httpx.AsyncClient, placed: dict[str, Any], medium: 
     asked = await gateway.post(
         f"/v1/orders/{placed['id']}/returns",
         json={"lines": [{"sku": medium, "quantity": 1, "exchange_for": large}], "reason": "size"},
-        headers=bearer(placed),
+        headers=bearer(placed["access_token"]),
     )
     assert asked.status_code == 201, asked.text
     return_id = str(asked.json()["id"])

@@ -22,8 +22,9 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 
 from scripts.stack import Stack
+from shop_storefront import new_sku
 from tests.support.messages import eventually
-from tests.system.shop import ADDRESS, new_sku, product_in_stock
+from tests.system.shop import ADDRESS, product_in_stock
 
 pytestmark = pytest.mark.system
 

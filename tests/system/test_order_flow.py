@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -12,15 +13,15 @@ import httpx
 import pytest
 
 from scripts.stack import Stack
-from shop_contracts.routing import WAREHOUSE_EXCHANGE
+from shop_contracts.routing import SIGNATURE_HEADER, WAREHOUSE_EXCHANGE
+from shop_runtime import signatures
+from shop_storefront import checkout, new_sku
 from tests.support.messages import eventually
 from tests.system.shop import (
     STAFF,
     WAREHOUSE,
     available,
-    checkout,
     emails_to,
-    new_sku,
     order_as_customer,
     place_order,
     product_in_stock,
@@ -69,6 +70,14 @@ async def test_an_in_stock_order_goes_from_checkout_to_delivered(
     await eventually(pick_requested)
     message = await pick_queue.get(timeout=5, fail=False)
     assert message is not None, "the warehouse exchange carried no pick request for seoul-1"
+    # Signed as the integration guide tells a warehouse to check it, with the secret the merchant shares.
+    signatures.verify(
+        message.body,
+        str((message.headers or {}).get(SIGNATURE_HEADER)),
+        secrets=[stack.config.warehouse_signing_secret],
+        now=time.time(),
+        tolerance_seconds=300,
+    )
     pick = json.loads(message.body)["data"]
     assert pick["order_id"] == placed["id"]
     assert pick["lines"] == [{"sku": sku, "quantity": 2, "location": "seoul-1"}]

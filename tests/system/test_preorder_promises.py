@@ -14,13 +14,12 @@ import httpx
 import pytest
 
 from scripts.stack import Stack
+from shop_storefront import checkout, new_sku
 from tests.support.messages import eventually
 from tests.system.conftest import WAREHOUSE_KEY
 from tests.system.shop import (
     STAFF,
-    checkout,
     emails_to,
-    new_sku,
     order_as_customer,
     place_order,
     product,

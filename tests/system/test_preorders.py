@@ -12,13 +12,12 @@ import httpx
 import pytest
 
 from scripts.stack import Stack
+from shop_storefront import checkout, new_sku
 from tests.support.messages import eventually
 from tests.system.shop import (
     STAFF,
-    checkout,
     emails_to,
     expect_and_receive,
-    new_sku,
     order_as_customer,
     place_order,
     product,

@@ -23,9 +23,10 @@ from scripts.stack import ROOT, SERVICES, Stack
 from shop_contracts.routing import COMMANDS_EXCHANGE, parking_queue
 from shop_runtime.broker import connect, declare_exchanges
 from shop_runtime.metrics import worker_metrics_port
+from shop_storefront import checkout, new_sku
 from tests.support import infra
 from tests.support.messages import eventually
-from tests.system.shop import STAFF, checkout, new_sku, place_order, product_in_stock, wait_for_status
+from tests.system.shop import STAFF, place_order, product_in_stock, wait_for_status
 
 pytestmark = pytest.mark.system
 

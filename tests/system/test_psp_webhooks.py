@@ -16,11 +16,10 @@ import pytest
 
 from scripts.stack import Stack
 from shop_payments import webhooks
+from shop_storefront import checkout, new_sku
 from tests.system.conftest import PSP_WEBHOOK_SECRET
 from tests.system.shop import (
-    checkout,
     expect_and_receive,
-    new_sku,
     place_order,
     product,
     put_on_preorder,

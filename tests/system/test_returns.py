@@ -9,14 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
+from shop_storefront import Storefront, bearer, checkout, new_sku
 from tests.support.messages import eventually
 from tests.system.shop import (
     STAFF,
     WAREHOUSE,
+    access,
     available,
-    checkout,
     emails_to,
-    new_sku,
     order_as_customer,
     place_order,
     product_in_stock,
@@ -26,10 +26,6 @@ from tests.system.shop import (
 )
 
 pytestmark = pytest.mark.system
-
-
-def bearer(placed: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {placed['access_token']}"}
 
 
 async def delivered_order(gateway: httpx.AsyncClient, sku: str, *, quantity: int) -> dict[str, Any]:
@@ -56,7 +52,7 @@ async def return_in(
     seen: dict[str, Any] = {}
 
     async def reached() -> None:
-        listed = await gateway.get(f"/v1/orders/{placed['id']}/returns", headers=bearer(placed))
+        listed = await Storefront(gateway).returns(access(placed))
         assert listed.status_code == 200, listed.text
         seen.update(next(item for item in listed.json()["items"] if item["id"] == return_id))
         assert seen["status"] == status, seen
@@ -74,7 +70,7 @@ async def test_a_return_with_restock_and_partial_refund(gateway: httpx.AsyncClie
     asked = await gateway.post(
         f"/v1/orders/{placed['id']}/returns",
         json={"lines": [{"sku": sku, "quantity": 1}], "reason": "changed_mind", "note": "not my colour"},
-        headers=bearer(placed),
+        headers=bearer(placed["access_token"]),
     )
     assert asked.status_code == 201, asked.text
     requested = asked.json()
@@ -161,7 +157,9 @@ async def test_a_rejected_return_and_one_for_too_many_units(
     returns = f"/v1/orders/{placed['id']}/returns"
 
     too_many = await gateway.post(
-        returns, json={"lines": [{"sku": sku, "quantity": 3}], "reason": "size"}, headers=bearer(placed)
+        returns,
+        json={"lines": [{"sku": sku, "quantity": 3}], "reason": "size"},
+        headers=bearer(placed["access_token"]),
     )
     assert too_many.status_code == 422, too_many.text
     problem = too_many.json()
@@ -171,19 +169,23 @@ async def test_a_rejected_return_and_one_for_too_many_units(
     unknown = await gateway.post(
         returns,
         json={"lines": [{"sku": "NOT-SHIPPED", "quantity": 1}], "reason": "size"},
-        headers=bearer(placed),
+        headers=bearer(placed["access_token"]),
     )
     assert unknown.status_code == 422, unknown.text
     assert unknown.json()["errors"][0]["field"] == "lines[0].sku"
 
     asked = await gateway.post(
-        returns, json={"lines": [{"sku": sku, "quantity": 2}], "reason": "damaged"}, headers=bearer(placed)
+        returns,
+        json={"lines": [{"sku": sku, "quantity": 2}], "reason": "damaged"},
+        headers=bearer(placed["access_token"]),
     )
     assert asked.status_code == 201, asked.text
     return_id = asked.json()["id"]
     # Both units are in that return now: none is left to ask for.
     more = await gateway.post(
-        returns, json={"lines": [{"sku": sku, "quantity": 1}], "reason": "size"}, headers=bearer(placed)
+        returns,
+        json={"lines": [{"sku": sku, "quantity": 1}], "reason": "size"},
+        headers=bearer(placed["access_token"]),
     )
     assert more.status_code == 422, more.text
 
@@ -216,6 +218,8 @@ async def test_a_rejected_return_and_one_for_too_many_units(
     await eventually(rejection_emailed, timeout=20)
     # A rejected return gives its units back to ask for again.
     again = await gateway.post(
-        returns, json={"lines": [{"sku": sku, "quantity": 1}], "reason": "size"}, headers=bearer(placed)
+        returns,
+        json={"lines": [{"sku": sku, "quantity": 1}], "reason": "size"},
+        headers=bearer(placed["access_token"]),
     )
     assert again.status_code == 201, again.text

@@ -24,9 +24,10 @@ import httpx
 import pytest
 
 from scripts.stack import ROOT, Stack
+from shop_storefront import checkout, new_sku
 from tests.support import infra
 from tests.system.conftest import STAFF_KEY, WAREHOUSE_KEY
-from tests.system.shop import STAFF, WAREHOUSE, checkout, new_sku, place_order, product_in_stock
+from tests.system.shop import STAFF, WAREHOUSE, place_order, product_in_stock
 
 pytestmark = pytest.mark.system
 

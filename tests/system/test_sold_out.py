@@ -11,17 +11,9 @@ import httpx
 import pytest
 
 from scripts.stack import Stack
+from shop_storefront import checkout, new_sku
 from tests.support.messages import eventually
-from tests.system.shop import (
-    STAFF,
-    checkout,
-    new_sku,
-    place_order,
-    product,
-    product_in_stock,
-    put_on_preorder,
-    wait_for_status,
-)
+from tests.system.shop import STAFF, place_order, product, product_in_stock, put_on_preorder, wait_for_status
 from tests.system.test_cancellations import cancel
 
 pytestmark = pytest.mark.system

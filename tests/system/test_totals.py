@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from scripts.stack import Stack
+from shop_storefront import bearer, checkout, new_sku
 from tests.support.messages import eventually
 from tests.system.shop import (
     ADDRESS,
     STAFF,
     WAREHOUSE,
-    checkout,
-    new_sku,
+    as_staff,
     order_as_customer,
     place_order,
     product,
@@ -38,16 +38,8 @@ CALIFORNIA = {
 BUSAN = {**ADDRESS, "city": "Busan", "postal_code": "48058"}
 
 
-def bearer(placed: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {placed['access_token']}"}
-
-
 async def stock(gateway: httpx.AsyncClient, sku: str, location: str, units: int) -> None:
-    adjusted = await gateway.post(
-        "/v1/admin/inventory/adjustments",
-        headers=STAFF,
-        json={"sku": sku, "location": location, "delta": units, "reason": "received"},
-    )
+    adjusted = await as_staff(gateway).adjust_inventory(sku, units, location=location)
     assert adjusted.status_code == 201, adjusted.text
 
 
@@ -97,7 +89,7 @@ async def test_a_californian_order_pays_sales_tax_on_top_and_a_return_refunds_it
     asked = await gateway.post(
         f"/v1/orders/{placed['id']}/returns",
         json={"lines": [{"sku": sku, "quantity": 1}], "reason": "damaged"},
-        headers=bearer(placed),
+        headers=bearer(placed["access_token"]),
     )
     assert asked.status_code == 201, asked.text
     return_id = asked.json()["id"]
@@ -115,7 +107,9 @@ async def test_a_californian_order_pays_sales_tax_on_top_and_a_return_refunds_it
     await eventually(received, timeout=20)  # 404 until the label exists
 
     async def refunded() -> None:
-        listed = await gateway.get(f"/v1/orders/{placed['id']}/returns", headers=bearer(placed))
+        listed = await gateway.get(
+            f"/v1/orders/{placed['id']}/returns", headers=bearer(placed["access_token"])
+        )
         done = next(item for item in listed.json()["items"] if item["id"] == return_id)
         assert done["status"] == "refunded", done
         # 50.00 back (damaged: no fees) and its share of the tax: 761 * 5000 // 10500 = 362 cents.

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from scripts.stack import Stack
+from shop_storefront import checkout, new_sku
 from tests.support.messages import eventually
-from tests.system.shop import checkout, new_sku, place_order, product_in_stock, shop_ops, wait_for_status
+from tests.system.shop import place_order, product_in_stock, shop_ops, wait_for_status
 
 pytestmark = pytest.mark.system
 

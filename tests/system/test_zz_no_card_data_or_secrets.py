@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from scripts.stack import SERVICES, Stack
+from shop_storefront import checkout, new_sku
 from tests.support.leaks import Leak, scan_database, scan_files
-from tests.system.shop import checkout, new_sku, place_order, product_in_stock, wait_for_status
+from tests.system.shop import place_order, product_in_stock, wait_for_status
 
 pytestmark = pytest.mark.system
 
@@ -63,7 +64,12 @@ async def test_card_data_is_refused_and_nothing_stored_or_logged_holds_card_data
 
     files = sorted([*stack.config.log_dir.glob("*.log"), *stack.config.span_dir.glob("*.jsonl")])
     assert {path.stem for path in files} >= {"gateway", "orders-worker", "payments-http", "payments"}
-    secrets = [stack.config.staff_api_key, stack.config.warehouse_api_key, stack.config.psp_webhook_secret]
+    secrets = [
+        stack.config.staff_api_key,
+        stack.config.warehouse_api_key,
+        stack.config.psp_webhook_secret,
+        stack.config.warehouse_signing_secret,
+    ]
     assert all(
         len(secret) >= 16 and "test" in secret for secret in secrets
     )  # distinctive: a find means a leak
