@@ -25,7 +25,7 @@ from shop_contracts import Envelope, Message, fulfillment, orders
 from shop_contracts.values import Address, Customer, PricedLine
 from shop_notifications import consumers, tables
 from shop_notifications.bootstrap import DEFINITION
-from shop_notifications.domain import OutgoingEmail, RetryPolicy
+from shop_notifications.delivery import OutgoingEmail, RetryPolicy
 from shop_notifications.mailcatcher import MailCatcher
 from shop_notifications.sender import EmailSender
 from shop_notifications.settings import NotificationsSettings

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from shop_contracts.money import Money
-from shop_notifications.domain import Locale, Recipient, order_balance_reminder_email
+from shop_notifications.domain import Locale, Recipient
+from shop_notifications.emails import order_balance_reminder_email
 from shop_notifications.rendering import render_email
 
 CHARGE_AT = datetime(2027, 1, 19, 16, 30, tzinfo=UTC)

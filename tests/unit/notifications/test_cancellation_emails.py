@@ -8,13 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from shop_contracts.money import Money
-from shop_notifications.domain import (
-    WIN_BACK_ANSWERS,
-    Locale,
-    Recipient,
-    WinBackDiscount,
-    order_cancelled_email,
-)
+from shop_notifications.domain import Locale, Recipient, WinBackDiscount
+from shop_notifications.emails import WIN_BACK_ANSWERS, order_cancelled_email
 from shop_notifications.rendering import render_email
 
 STOREFRONT = "https://shop.example"

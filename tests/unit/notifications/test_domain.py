@@ -8,17 +8,17 @@ import pytest
 from pydantic import ValidationError
 
 from shop_contracts.money import Money, format_money
+from shop_notifications.delivery import RetryPolicy
 from shop_notifications.domain import (
     ChargeFailure,
     Locale,
-    RetryPolicy,
     ShippingAddress,
     charge_failure,
     customer_time_zone,
     format_date,
     format_day_of,
-    order_payment_url,
 )
+from shop_notifications.emails import order_payment_url
 from shop_notifications.settings import NotificationsSettings
 
 

@@ -7,13 +7,8 @@ from datetime import date
 import pytest
 
 from shop_contracts.money import Money
-from shop_notifications.domain import (
-    InvoiceAmounts,
-    InvoiceLine,
-    Locale,
-    Recipient,
-    draft_invoice_email,
-)
+from shop_notifications.domain import InvoiceAmounts, InvoiceLine, Locale, Recipient
+from shop_notifications.emails import draft_invoice_email
 from shop_notifications.rendering import render_email
 
 

@@ -7,12 +7,8 @@ from datetime import date
 import pytest
 
 from shop_contracts.money import Money
-from shop_notifications.domain import (
-    Locale,
-    Recipient,
-    order_cancelled_email,
-    preorder_date_changed_email,
-)
+from shop_notifications.domain import Locale, Recipient
+from shop_notifications.emails import order_cancelled_email, preorder_date_changed_email
 from shop_notifications.rendering import render_email
 
 STOREFRONT = "https://shop.example"

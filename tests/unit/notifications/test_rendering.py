@@ -11,14 +11,9 @@ from email.message import EmailMessage
 import pytest
 
 from shop_contracts.money import Money
-from shop_notifications.domain import (
-    Locale,
-    OrderLine,
-    OutgoingEmail,
-    PreorderLine,
-    Recipient,
-    RenderedEmail,
-    ShippingAddress,
+from shop_notifications.delivery import OutgoingEmail, RenderedEmail
+from shop_notifications.domain import Locale, OrderLine, PreorderLine, Recipient, ShippingAddress
+from shop_notifications.emails import (
     order_balance_charge_failed_email,
     order_balance_charged_email,
     order_cancelled_email,

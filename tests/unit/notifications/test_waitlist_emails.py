@@ -7,13 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shop_notifications.domain import (
-    Locale,
-    Recipient,
-    WaitlistItem,
-    waitlist_back_in_stock_email,
-    waitlist_preorder_open_email,
-)
+from shop_notifications.domain import Locale, Recipient, WaitlistItem
+from shop_notifications.emails import waitlist_back_in_stock_email, waitlist_preorder_open_email
 from shop_notifications.rendering import render_email
 
 STOREFRONT = "https://shop.test"

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from shop_notifications import api, consumers, tables
-from shop_notifications.domain import RetryPolicy
+from shop_notifications.delivery import RetryPolicy
 from shop_notifications.sender import EmailSender
 from shop_notifications.settings import NotificationsSettings
 from shop_notifications.smtp import SmtpMailer

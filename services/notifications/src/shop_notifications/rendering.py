@@ -7,7 +7,8 @@ from pathlib import Path
 
 import jinja2
 
-from shop_notifications.domain import EmailDraft, RenderedEmail
+from shop_notifications.delivery import RenderedEmail
+from shop_notifications.emails import EmailDraft
 
 TEMPLATES_PATH = Path(__file__).parent / "templates"
 

@@ -9,7 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_notifications.domain import EMAIL, EmailDraft, OutgoingEmail, RenderedEmail
+from shop_notifications.delivery import OutgoingEmail, RenderedEmail
+from shop_notifications.domain import EMAIL
+from shop_notifications.emails import EmailDraft
 from shop_notifications.tables import notifications
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from shop_notifications import handlers
-from shop_notifications.domain import Mailer, RetryPolicy
+from shop_notifications.delivery import Mailer, RetryPolicy
 from shop_runtime.database import Database
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from email.utils import formatdate
 
 import aiosmtplib
 
-from shop_notifications.domain import DeliveryFailed, OutgoingEmail
+from shop_notifications.delivery import DeliveryFailed, OutgoingEmail
 from shop_notifications.settings import NotificationsSettings
 
 NOTIFICATION_ID_HEADER = "X-Shop-Notification-Id"

@@ -1,0 +1,57 @@
+"""Sending an email, as notifications sees it: the rendered email, the outgoing one, a failed delivery, the
+mailer it goes through, and how long to wait before trying again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from shop_notifications.domain import Locale
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """An email as the mailer sends it; ``notification_id`` and ``order_id`` travel as headers."""
+
+    notification_id: str
+    order_id: str
+    template: str
+    recipient: str
+    locale: Locale
+    subject: str
+    text: str
+    html: str | None
+
+
+class DeliveryFailed(Exception):
+    """The mail server did not take an email. ``permanent`` when retrying cannot help (a 5xx answer)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Mailer(Protocol):
+    async def send(self, email: OutgoingEmail) -> None:
+        """Hand ``email`` to the mail server or raise DeliveryFailed."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_delay: timedelta
+    max_delay: timedelta
+
+    def after_failure(self, *, attempts: int, permanent: bool) -> timedelta | None:
+        """How long to wait before the next try after ``attempts`` failed ones; None when it is failed for good."""
+        if permanent or attempts >= self.max_attempts:
+            return None
+        return min(self.base_delay * (1 << (attempts - 1)), self.max_delay)
