@@ -28,8 +28,8 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from shop_catalog import handlers as catalog
 from shop_catalog.bootstrap import DEFINITION as CATALOG
+from shop_catalog.handlers import products, stock
 from shop_contracts import Envelope
 from shop_fulfillment import handlers as fulfillment
 from shop_fulfillment.bootstrap import DEFINITION as FULFILLMENT
@@ -206,17 +206,17 @@ async def measure(order_count: int) -> Tally:
         async with services["catalog"].database.unit_of_work() as uow:
             await committed(
                 uow,
-                catalog.create_product(
+                products.create_product(
                     uow,
                     title="Linen shirt",
                     description="",
-                    new_variants=[catalog.NewVariant(sku=sku, options={"size": "M"}, prices={"KRW": 39000})],
+                    new_variants=[products.NewVariant(sku=sku, options={"size": "M"}, prices={"KRW": 39000})],
                 ),
             )
         async with services["catalog"].database.unit_of_work() as uow:
             await committed(
                 uow,
-                catalog.adjust_inventory(uow, sku=sku, location="seoul-1", delta=10_000, reason="received"),
+                stock.adjust_inventory(uow, sku=sku, location="seoul-1", delta=10_000, reason="received"),
             )
         await deliver(services, tally)
         await one_order(services, tally, sku=sku, index=0)  # warms caches; not counted

@@ -18,8 +18,11 @@ import pytest
 import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 
-from shop_catalog import handlers, queries
+from shop_catalog import queries
 from shop_catalog.bootstrap import DEFINITION
+from shop_catalog.handlers import preorders as preorder_handlers
+from shop_catalog.handlers import products
+from shop_catalog.handlers import stock as stock_handlers
 from shop_catalog.tables import outbox, preorders, reservations
 from shop_contracts import Envelope, Message, fulfillment
 from shop_contracts import catalog as contracts
@@ -52,23 +55,23 @@ class Catalog:
 
     async def product(self, *skus: str, stock: dict[tuple[str, str], int] | None = None) -> None:
         async with self.database.unit_of_work() as uow:
-            await handlers.create_product(
+            await products.create_product(
                 uow,
                 title="Tee",
                 description="",
-                new_variants=[handlers.NewVariant(sku=sku, options={}, prices={"KRW": 1000}) for sku in skus],
+                new_variants=[products.NewVariant(sku=sku, options={}, prices={"KRW": 1000}) for sku in skus],
             )
             await uow.commit()
         for (sku, location), units in (stock or {}).items():
             async with self.database.unit_of_work() as uow:
-                await handlers.adjust_inventory(
+                await stock_handlers.adjust_inventory(
                     uow, sku=sku, location=location, delta=units, reason="counted"
                 )
                 await uow.commit()
 
     async def preorder_policy(self, sku: str) -> None:
         async with self.database.unit_of_work() as uow:
-            await handlers.set_preorder_policy(
+            await preorder_handlers.set_preorder_policy(
                 uow, sku=sku, policy=PreorderPolicy(payment_mode="pay_now", cap=10), clock=SystemClock()
             )
             await uow.commit()
@@ -323,7 +326,7 @@ async def test_a_late_copy_of_a_reserve_does_not_revive_a_released_preorder(cata
     assert await catalog.preorders(order_id) == [(2, "released")]
     # Units received later go to nobody: the place stays given back.
     async with catalog.database.unit_of_work() as uow:
-        await handlers.adjust_inventory(uow, sku=sku, location=SEOUL, delta=2, reason="counted")
+        await stock_handlers.adjust_inventory(uow, sku=sku, location=SEOUL, delta=2, reason="counted")
         await uow.commit()
     assert await catalog.stock(sku) == {SEOUL: (2, 0, 2)}
 

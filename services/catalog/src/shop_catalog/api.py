@@ -18,7 +18,7 @@ from shop_api.catalog import (
     ReceiptIn,
     WaitlistIn,
 )
-from shop_catalog import handlers, queries
+from shop_catalog import queries
 from shop_catalog.domain import (
     CatalogError,
     DuplicateSku,
@@ -31,7 +31,8 @@ from shop_catalog.domain import (
     UnknownWaitlistEntry,
     WaitlistEntry,
 )
-from shop_catalog.handlers import SavedPolicy
+from shop_catalog.handlers import inbounds, preorders, products, stock, waitlist
+from shop_catalog.handlers.preorders import SavedPolicy
 from shop_contracts.values import PreorderPolicy
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
@@ -74,7 +75,7 @@ async def create_product(body: ProductIn, uow: UnitOfWorkDep) -> dict[str, Any]:
             errors=[{"field": "variants", "message": "each SKU at most once"}],
         )
     new_variants = [
-        handlers.NewVariant(
+        products.NewVariant(
             sku=variant.sku,
             options=variant.options,
             prices={price.currency: price.amount for price in variant.prices},
@@ -84,7 +85,7 @@ async def create_product(body: ProductIn, uow: UnitOfWorkDep) -> dict[str, Any]:
     try:
         created = await committed(
             uow,
-            handlers.create_product(
+            products.create_product(
                 uow, title=body.title, description=body.description, new_variants=new_variants
             ),
         )
@@ -127,7 +128,7 @@ async def adjust_inventory(body: AdjustmentIn, uow: UnitOfWorkDep) -> dict[str, 
     try:
         level = await committed(
             uow,
-            handlers.adjust_inventory(
+            stock.adjust_inventory(
                 uow, sku=body.sku, location=body.location, delta=body.delta, reason=body.reason
             ),
         )
@@ -162,7 +163,7 @@ async def set_preorder_policy(
     try:
         saved = await committed(
             uow,
-            handlers.set_preorder_policy(
+            preorders.set_preorder_policy(
                 uow, sku=sku, policy=PreorderPolicy.model_validate(body.model_dump()), clock=clock
             ),
         )
@@ -182,7 +183,7 @@ async def get_preorder_policy(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
 @router.delete("/preorder-policies/{sku}")
 async def end_preorder_policy(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
     try:
-        return _policy_view(await committed(uow, handlers.end_preorder_policy(uow, sku=sku)))
+        return _policy_view(await committed(uow, preorders.end_preorder_policy(uow, sku=sku)))
     except CatalogError as error:
         raise _problem(error) from error
 
@@ -199,7 +200,7 @@ async def expect_inbound(body: InboundIn, uow: UnitOfWorkDep) -> dict[str, Any]:
     try:
         inbound_id = await committed(
             uow,
-            handlers.expect_inbound(
+            inbounds.expect_inbound(
                 uow,
                 sku=body.sku,
                 location=body.location,
@@ -223,7 +224,7 @@ async def receive_inbound(
 ) -> dict[str, Any]:
     try:
         received = await committed(
-            uow, handlers.receive_inbound(uow, inbound_id=inbound_id, quantity=body.quantity, clock=clock)
+            uow, inbounds.receive_inbound(uow, inbound_id=inbound_id, quantity=body.quantity, clock=clock)
         )
     except CatalogError as error:
         raise _problem(error) from error
@@ -254,7 +255,7 @@ def waitlist_entry_view(entry: WaitlistEntry) -> dict[str, Any]:
 async def subscribe_to_waitlist(body: WaitlistIn, uow: UnitOfWorkDep) -> JSONResponse:
     try:
         subscription = await committed(
-            uow, handlers.subscribe_to_waitlist(uow, sku=body.sku, email=body.email, locale=body.locale)
+            uow, waitlist.subscribe_to_waitlist(uow, sku=body.sku, email=body.email, locale=body.locale)
         )
     except CatalogError as error:
         raise _problem(error) from error
@@ -266,7 +267,7 @@ async def subscribe_to_waitlist(body: WaitlistIn, uow: UnitOfWorkDep) -> JSONRes
 @router.delete("/waitlist/{entry_id}", status_code=204)
 async def unsubscribe_from_waitlist(entry_id: uuid.UUID, uow: UnitOfWorkDep) -> Response:
     try:
-        await committed(uow, handlers.unsubscribe_from_waitlist(uow, entry_id=entry_id))
+        await committed(uow, waitlist.unsubscribe_from_waitlist(uow, entry_id=entry_id))
     except CatalogError as error:
         raise _problem(error) from error
     return Response(status_code=204)
@@ -298,7 +299,7 @@ async def change_inbound(inbound_id: uuid.UUID, body: InboundChangeIn, uow: Unit
     try:
         changed = await committed(
             uow,
-            handlers.change_inbound(
+            inbounds.change_inbound(
                 uow, inbound_id=inbound_id, quantity=body.quantity, expected_at=body.expected_at
             ),
         )
@@ -321,7 +322,7 @@ async def record_product_view(
 ) -> dict[str, Any]:
     try:
         await committed(
-            uow, handlers.record_product_view(uow, product_id=product_id, sku=body.sku, clock=clock)
+            uow, products.record_product_view(uow, product_id=product_id, sku=body.sku, clock=clock)
         )
     except CatalogError as error:
         raise _problem(error) from error

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from shop_catalog import handlers
 from shop_catalog.domain import PlannedLine, RequestedLine
+from shop_catalog.handlers import preorders, stock
 from shop_contracts import Message, fulfillment
 from shop_contracts import catalog as contracts
 from shop_runtime.clock import Clock
@@ -21,7 +21,7 @@ CatalogConsumer = Callable[..., Awaitable[None]]
 
 
 async def on_reserve_stock(message: contracts.ReserveStock, uow: UnitOfWork, *, clock: Clock) -> None:
-    await handlers.reserve_stock(
+    await stock.reserve_stock(
         uow,
         order_id=message.order_id,
         lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in message.lines],
@@ -42,13 +42,13 @@ async def on_release_stock(message: contracts.ReleaseStock, uow: UnitOfWork, *, 
             for line in message.lines
         ]
     )
-    await handlers.release_stock(
+    await stock.release_stock(
         uow, order_id=message.order_id, only=only, reason=message.reason, release_id=message.release_id
     )
 
 
 async def on_commit_stock(message: contracts.CommitStock, uow: UnitOfWork, *, clock: Clock) -> None:
-    await handlers.commit_stock(
+    await stock.commit_stock(
         uow,
         order_id=message.order_id,
         lines=[
@@ -60,7 +60,7 @@ async def on_commit_stock(message: contracts.CommitStock, uow: UnitOfWork, *, cl
 
 
 async def on_return_received(message: fulfillment.ReturnReceived, uow: UnitOfWork, *, clock: Clock) -> None:
-    await handlers.restock_return(
+    await stock.restock_return(
         uow,
         return_id=message.return_id,
         lines=[
@@ -80,10 +80,10 @@ SUBSCRIPTIONS: Mapping[type[Message], CatalogConsumer] = {
 
 
 async def run_announce_preorder_open(
-    job: handlers.AnnouncePreorderOpen, uow: UnitOfWork, *, clock: Clock
+    job: preorders.AnnouncePreorderOpen, uow: UnitOfWork, *, clock: Clock
 ) -> None:
-    await handlers.announce_preorder_open(uow, sku=job.sku, version=job.version, clock=clock)
+    await preorders.announce_preorder_open(uow, sku=job.sku, version=job.version, clock=clock)
 
 
-JOBS: Mapping[type[Job], CatalogConsumer] = {handlers.AnnouncePreorderOpen: run_announce_preorder_open}
+JOBS: Mapping[type[Job], CatalogConsumer] = {preorders.AnnouncePreorderOpen: run_announce_preorder_open}
 """Catalog's scheduled jobs by kind, ``(job, uow, *, clock)``; ``bootstrap`` binds the clock."""

@@ -1,133 +1,49 @@
-"""Catalog's use cases: each is one async function that does its work in the unit of work it is given.
-
-A use case never commits: its edge does, once (the dispatcher for a message, the scheduler for a job,
-``shop_runtime.http.committed`` for a request), so use cases that call each other share one transaction.
-"""
+"""Stock: counting units in and out of a location, holding them for an order (reserve), giving them back
+(release) and taking them out when they ship (commit), recorded as facts so any arrival order ends the same."""
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from shop_catalog import repository
 from shop_catalog.domain import (
-    Allocation,
-    DuplicateSku,
-    InboundAlreadyReceived,
-    NoPreorderPolicy,
     Place,
     PlannedLine,
     PreorderTerms,
     RequestedLine,
     Shortage,
     StockLevel,
-    UnknownInbound,
-    UnknownSku,
-    UnknownWaitlistEntry,
-    WaitlistEntry,
-    WaitlistKind,
-    allocate_in_queue_order,
     availability_changes,
-    check_preorder_policy,
     commit_reserved,
     located,
     location_holding_all,
-    normalized_email,
-    opening_announcement_due,
     plan_order,
     plan_reservation,
-    preorder_opens,
     preorder_shortage,
     release_key,
     release_reserved,
-    ship_date_changes,
     units_per_place,
 )
+from shop_catalog.handlers.announcements import tell_availability, tell_changed_ship_dates
+from shop_catalog.handlers.preorders import active_policy, allocate_to_waiting_preorders
+from shop_catalog.handlers.products import require_sku
+from shop_catalog.handlers.waitlist import tell_waitlists
 from shop_catalog.repository import PolicyRecord
 from shop_catalog.tables import (
-    inbounds,
     inventory_adjustments,
-    preorder_policies,
     preorders,
-    prices,
-    product_views,
-    products,
     reservations,
-    scheduled_jobs,
-    variants,
 )
 from shop_contracts import catalog as contracts
-from shop_contracts.money import Money
-from shop_contracts.values import Customer, LocatedLine, PreorderLine, PreorderPolicy
-from shop_runtime import scheduling
+from shop_contracts.values import LocatedLine, PreorderLine, PreorderPolicy
 from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
 from shop_runtime.preorder_pricing import window_state
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class NewVariant:
-    sku: str
-    options: dict[str, str]
-    prices: dict[str, int]
-    """Amount in minor units by ISO 4217 currency code."""
-
-
-@dataclass(frozen=True)
-class CreatedProduct:
-    product_id: uuid.UUID
-    variant_ids: dict[str, uuid.UUID]
-
-
-async def create_product(
-    uow: UnitOfWork, *, title: str, description: str, new_variants: list[NewVariant]
-) -> CreatedProduct:
-    """Create a product with its variants and tell other services what each variant sells for."""
-    skus = [variant.sku for variant in new_variants]
-    taken = await repository.existing_skus(uow.session, skus)
-    if taken:
-        index = next(i for i, sku in enumerate(skus) if sku in taken)
-        raise DuplicateSku(f"SKU {skus[index]!r} already exists", field=f"variants[{index}].sku")
-    product_id = uuid.uuid4()
-    await uow.session.execute(sa.insert(products).values(id=product_id, title=title, description=description))
-    variant_ids: dict[str, uuid.UUID] = {}
-    for position, variant in enumerate(new_variants):
-        variant_id = uuid.uuid4()
-        variant_ids[variant.sku] = variant_id
-        await uow.session.execute(
-            sa.insert(variants).values(
-                id=variant_id,
-                product_id=product_id,
-                sku=variant.sku,
-                options=variant.options,
-                position=position,
-            )
-        )
-        if variant.prices:
-            await uow.session.execute(
-                sa.insert(prices),
-                [{"variant_id": variant_id, "currency": c, "amount": a} for c, a in variant.prices.items()],
-            )
-        uow.publish(
-            contracts.VariantUpdated(
-                product_id=str(product_id),
-                variant_id=str(variant_id),
-                sku=variant.sku,
-                title=title,
-                options=variant.options,
-                prices=[Money(amount=a, currency=c) for c, a in variant.prices.items()],
-                version=1,
-            ),
-            subject=variant.sku,
-        )
-    return CreatedProduct(product_id=product_id, variant_ids=variant_ids)
 
 
 async def adjust_inventory(
@@ -154,16 +70,16 @@ async def restock_return(uow: UnitOfWork, *, return_id: str, lines: list[Planned
 
 
 async def _count(uow: UnitOfWork, *, sku: str, location: str, delta: int, reason: str) -> StockLevel:
-    await _require_sku(uow, sku)
+    await require_sku(uow, sku)
     await repository.lock_preorder_policies(uow.session, [sku])
     level = await repository.lock_or_create_stock_level(uow.session, sku, location)
     available_before = await repository.available_units(uow.session, [sku])
     level.adjust(delta)
     if delta > 0:
-        await _allocate_to_waiting_preorders(uow, [level])
+        await allocate_to_waiting_preorders(uow, [level])
     await repository.save_stock_levels(uow.session, [level])
-    crossed = await _tell_waitlists(uow, available_before)
-    await _tell_availability(uow, [sku] if delta > 0 else crossed)
+    crossed = await tell_waitlists(uow, available_before)
+    await tell_availability(uow, [sku] if delta > 0 else crossed)
     await uow.session.execute(
         sa.insert(inventory_adjustments).values(sku=sku, location=location, delta=delta, reason=reason)
     )
@@ -210,7 +126,7 @@ async def reserve_stock(
     skus = sorted({line.sku for line in lines})
     now = clock.now()
     read = await repository.preorder_policies_now(uow.session, skus)
-    policies = _active(read)
+    policies = active_policy(read)
     if only_at_one_of is not None or exchange_id is not None or pending:
         decided = False
     elif not policies:
@@ -234,7 +150,7 @@ async def reserve_stock(
     levels = await repository.lock_stock_levels(uow.session, locked)
     available_before = await repository.available_units(uow.session, locked)
     if only_at_one_of is not None:
-        location = location_holding_all(lines, levels, only_at_one_of) if not _active(records) else None
+        location = location_holding_all(lines, levels, only_at_one_of) if not active_policy(records) else None
         if location is None:
             _reject(
                 uow,
@@ -259,7 +175,7 @@ async def reserve_stock(
             )
             return
         levels = [level for level in levels if level.location == location or level.sku not in skus]
-    policies = _active(records)
+    policies = active_policy(records)
     if exchange_id is not None and policies:
         # An exchange replaces a unit that was delivered: it comes from stock, never from a pre-order queue.
         _reject(
@@ -305,7 +221,7 @@ async def reserve_stock(
         )
     came_back = await _apply_pending(uow, order_id, pending, by_key) if pending else set()
     await repository.save_stock_levels(uow.session, levels)
-    sold_out = await _tell_waitlists(uow, available_before)
+    sold_out = await tell_waitlists(uow, available_before)
     accepted_preorders = []
     for line in plan.preorders:
         cap = policies[line.sku].cap
@@ -347,7 +263,7 @@ async def reserve_stock(
         ),
         subject=order_id,
     )
-    await _tell_availability(uow, [*sold_out, *came_back])
+    await tell_availability(uow, [*sold_out, *came_back])
 
 
 async def _apply_pending(
@@ -376,7 +292,7 @@ async def _apply_pending(
         )
     await repository.save_reservations(uow.session, [reservations_now[place] for place in sorted(changed)])
     if came_back:
-        await _allocate_to_waiting_preorders(uow, [levels[place] for place in sorted(came_back)])
+        await allocate_to_waiting_preorders(uow, [levels[place] for place in sorted(came_back)])
     return {sku for sku, _ in came_back}
 
 
@@ -405,7 +321,7 @@ async def _reserve_from_stock(uow: UnitOfWork, *, order_id: str, lines: list[Req
             sold_out = availability_changes(before, left).sold_out
             if sold_out:
                 await repository.reset_waitlist_notified(uow.session, sold_out, "back_in_stock")
-                await _tell_availability(uow, sold_out)
+                await tell_availability(uow, sold_out)
         planned = [
             PlannedLine(sku=sku, location=taken[sku].location, quantity=quantity)
             for sku, quantity in requested.items()
@@ -487,7 +403,7 @@ async def _accept_preorders(
             )
             for sku, quantity in requested.items()
         ]
-        policies = _active(read)
+        policies = active_policy(read)
         dates = await repository.ship_dates(uow.session, list(requested), policies)
         await repository.remember_ship_dates(
             uow.session, {preorder.id: dates.get(preorder.id) for preorder in accepted}
@@ -508,7 +424,7 @@ async def _accept_preorders(
             ),
             subject=order_id,
         )
-        await _tell_availability(uow, full)
+        await tell_availability(uow, full)
         return True
     for sku in positions:
         await repository.unaccept_units(uow.session, sku, requested[sku])
@@ -609,16 +525,16 @@ async def release_stock(
     released = release_reserved(held, levels, to_release)
     if released:
         await repository.save_reservations(uow.session, [held[place] for place in released])
-        await _allocate_to_waiting_preorders(uow, [levels[place] for place in sorted(released)])
+        await allocate_to_waiting_preorders(uow, [levels[place] for place in sorted(released)])
         await repository.save_stock_levels(uow.session, list(levels.values()))
-        await _tell_waitlists(uow, available_before)
+        await tell_waitlists(uow, available_before)
     if change_id is not None:
         await repository.add_applied(
             uow.session, order_id=order_id, kind="release", change_id=change_id, units=released
         )
-    await _tell_availability(uow, set(given_back) | {sku for sku, _ in released})
+    await tell_availability(uow, set(given_back) | {sku for sku, _ in released})
     for sku in queues_moved:  # those behind the places given back may ship sooner
-        await _tell_changed_ship_dates(uow, sku, reason="queue_moved")
+        await tell_changed_ship_dates(uow, sku, reason="queue_moved")
     if wanted or given_back or change_id is None:
         uow.publish(contracts.StockReleased(order_id=order_id), subject=order_id)
 
@@ -656,421 +572,6 @@ async def commit_stock(
     uow.publish(
         contracts.StockCommitted(order_id=order_id, lines=_located(located(committed))), subject=order_id
     )
-
-
-@dataclass(frozen=True)
-class SavedPolicy:
-    sku: str
-    policy: PreorderPolicy | None
-    version: int
-
-
-async def set_preorder_policy(
-    uow: UnitOfWork, *, sku: str, policy: PreorderPolicy, clock: Clock
-) -> SavedPolicy:
-    """Put a variant on pre-order under ``policy`` (or change its policy) and tell other services.
-
-    When this opens the pre-order (its window is open now and was not under the policy it replaces), the
-    SKU's waitlist hears of it. A window that starts later is announced by a scheduled job at its start;
-    saving the policy again replaces that job (the old version's job is cancelled).
-    """
-    await _require_sku(uow, sku)
-    check_preorder_policy(policy)
-    existing = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
-    now = clock.now()
-    previous_window = (
-        window_state(existing.policy, now) if existing is not None and existing.policy is not None else None
-    )
-    version = existing.version + 1 if existing else 1
-    values = {**repository.policy_values(policy), "version": version, "ended_at": None}
-    if existing:
-        await uow.session.execute(
-            sa.update(preorder_policies)
-            .where(preorder_policies.c.sku == sku)
-            .values(**values, updated_at=sa.func.now())
-        )
-    else:
-        await uow.session.execute(sa.insert(preorder_policies).values(sku=sku, **values))
-    uow.publish(contracts.PreorderPolicyUpdated(sku=sku, policy=policy, version=version), subject=sku)
-    await _tell_availability(uow, [sku])
-    if preorder_opens(previous_window, window_state(policy, now)):
-        await _notify_waitlist(uow, sku=sku, kind="preorder_open", policy=policy)
-    await _schedule_opening(uow, sku=sku, policy=policy, version=version, replaced=existing, now=now)
-    return SavedPolicy(sku=sku, policy=policy, version=version)
-
-
-async def end_preorder_policy(uow: UnitOfWork, *, sku: str) -> SavedPolicy:
-    """Take a variant off pre-order; pre-orders already accepted keep their places and are still served.
-
-    The SKU's waitlist may hear of the next pre-order that opens.
-    """
-    await _require_sku(uow, sku)
-    existing = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
-    if existing is None or existing.policy is None:
-        raise NoPreorderPolicy(f"{sku!r} is not on pre-order", field="sku")
-    await repository.reset_waitlist_notified(uow.session, [sku], "preorder_open")
-    version = existing.version + 1
-    # A scheduled announcement of the ended window finds the version moved on and does nothing.
-    await uow.session.execute(
-        sa.update(preorder_policies)
-        .where(preorder_policies.c.sku == sku)
-        .values(version=version, ended_at=sa.func.now(), updated_at=sa.func.now())
-    )
-    uow.publish(contracts.PreorderPolicyUpdated(sku=sku, policy=None, version=version), subject=sku)
-    await _tell_availability(uow, [sku])
-    return SavedPolicy(sku=sku, policy=None, version=version)
-
-
-async def expect_inbound(
-    uow: UnitOfWork, *, sku: str, location: str, quantity: int, expected_at: datetime
-) -> uuid.UUID:
-    """Record units on their way to a location; waiting pre-orders' ship dates are reckoned from them."""
-    await _require_sku(uow, sku)
-    await repository.lock_preorder_policies(uow.session, [sku])
-    inbound_id = uuid.uuid4()
-    await uow.session.execute(
-        sa.insert(inbounds).values(
-            id=inbound_id, sku=sku, location=location, quantity=quantity, expected_at=expected_at
-        )
-    )
-    await _tell_changed_ship_dates(uow, sku, reason="inbound_expected")
-    return inbound_id
-
-
-@dataclass(frozen=True)
-class ReceivedInbound:
-    id: uuid.UUID
-    sku: str
-    location: str
-    received_quantity: int
-    allocated: int
-    """Of the received units, how many went to waiting pre-orders."""
-
-
-async def receive_inbound(
-    uow: UnitOfWork, *, inbound_id: uuid.UUID, quantity: int, clock: Clock
-) -> ReceivedInbound:
-    """Put an inbound's units (possibly fewer than expected) on hand, serving waiting pre-orders first."""
-    inbound = (
-        await uow.session.execute(sa.select(inbounds).where(inbounds.c.id == inbound_id).with_for_update())
-    ).first()
-    if inbound is None:
-        raise UnknownInbound(f"no inbound {inbound_id}", field="inbound_id")
-    if inbound.received_at is not None:
-        raise InboundAlreadyReceived(f"inbound {inbound_id} was received already", field="inbound_id")
-    await repository.lock_preorder_policies(uow.session, [inbound.sku])
-    level = await repository.lock_or_create_stock_level(uow.session, inbound.sku, inbound.location)
-    available_before = await repository.available_units(uow.session, [inbound.sku])
-    allocated = 0
-    if quantity > 0:
-        level.adjust(quantity)
-        await uow.session.execute(
-            sa.insert(inventory_adjustments).values(
-                sku=inbound.sku,
-                location=inbound.location,
-                delta=quantity,
-                reason=f"inbound {inbound_id} received",
-            )
-        )
-        allocations = await _allocate_to_waiting_preorders(uow, [level])
-        allocated = sum(allocation.quantity for allocation in allocations)
-        await repository.save_stock_levels(uow.session, [level])
-        await _tell_waitlists(uow, available_before)
-        await _tell_availability(uow, [inbound.sku])
-    await uow.session.execute(
-        sa.update(inbounds)
-        .where(inbounds.c.id == inbound_id)
-        .values(received_quantity=quantity, received_at=clock.now())
-    )
-    # Units that did not come (a short receipt) no longer cover the pre-orders further down the queue.
-    await _tell_changed_ship_dates(uow, inbound.sku, reason="inbound_received_short")
-    return ReceivedInbound(
-        id=inbound_id,
-        sku=inbound.sku,
-        location=inbound.location,
-        received_quantity=quantity,
-        allocated=allocated,
-    )
-
-
-@dataclass(frozen=True)
-class ChangedInbound:
-    id: uuid.UUID
-    sku: str
-    location: str
-    quantity: int
-    expected_at: datetime
-    ship_dates_changed: int
-    """Waiting pre-orders whose expected ship date moved (each order is told)."""
-
-
-async def change_inbound(
-    uow: UnitOfWork, *, inbound_id: uuid.UUID, quantity: int | None, expected_at: datetime | None
-) -> ChangedInbound:
-    """Change what an expected inbound brings or when (a late or smaller shipment announced by the supplier).
-
-    Every waiting pre-order of the SKU gets its expected ship date reckoned again; the orders whose date
-    moved are told, the others hear nothing.
-    """
-    # The inbound's row, then the SKU's policy: the order receive_inbound locks them in.
-    inbound = (
-        await uow.session.execute(sa.select(inbounds).where(inbounds.c.id == inbound_id).with_for_update())
-    ).first()
-    if inbound is None:
-        raise UnknownInbound(f"no inbound {inbound_id}", field="inbound_id")
-    await repository.lock_preorder_policies(uow.session, [inbound.sku])
-    if inbound.received_at is not None:
-        raise InboundAlreadyReceived(
-            f"inbound {inbound_id} was received already; it cannot change", field="inbound_id"
-        )
-    changed = await uow.session.execute(
-        sa.update(inbounds)
-        .where(inbounds.c.id == inbound_id)
-        .values(
-            quantity=inbound.quantity if quantity is None else quantity,
-            expected_at=inbound.expected_at if expected_at is None else expected_at,
-        )
-        .returning(*inbounds.c)
-    )
-    row = changed.one()
-    told = await _tell_changed_ship_dates(uow, inbound.sku, reason="inbound_changed")
-    return ChangedInbound(
-        id=row.id,
-        sku=row.sku,
-        location=row.location,
-        quantity=row.quantity,
-        expected_at=row.expected_at,
-        ship_dates_changed=told,
-    )
-
-
-async def _tell_changed_ship_dates(uow: UnitOfWork, sku: str, *, reason: str) -> int:
-    """Reckon the expected ship date of every waiting pre-order of ``sku`` again and tell each order whose
-    date moved; returns how many moved. The caller holds the SKU's policy lock and has saved its changes."""
-    await repository.lock_preorder_policies(uow.session, [sku])
-    queue = await repository.waiting_preorders(uow.session, [sku])
-    dates = await repository.ship_dates(
-        uow.session, [sku], await repository.last_policies(uow.session, [sku])
-    )
-    changes = ship_date_changes(queue, dates)
-    versions = await repository.remember_ship_dates(
-        uow.session, {change.preorder.id: change.current for change in changes}
-    )
-    for change in changes:
-        order_id = change.preorder.order_id
-        uow.publish(
-            contracts.PreorderEtaChanged(
-                order_id=order_id,
-                sku=sku,
-                previous_date=change.previous,
-                expected_ship_date=change.current,
-                reason=reason,
-                version=versions[change.preorder.id],
-            ),
-            subject=order_id,
-            correlation_id=order_id,
-        )
-    return len(changes)
-
-
-class AnnouncePreorderOpen(scheduling.Job):
-    """Announce that a pre-order window opened, at its start (the policy of this version, if still current)."""
-
-    KIND = "announce_preorder_open"
-    sku: str
-    version: int
-
-
-def _opening_key(sku: str, version: int) -> str:
-    return f"{AnnouncePreorderOpen.KIND}:{sku}:v{version}"
-
-
-async def _schedule_opening(
-    uow: UnitOfWork,
-    *,
-    sku: str,
-    policy: PreorderPolicy,
-    version: int,
-    replaced: PolicyRecord | None,
-    now: datetime,
-) -> None:
-    """Replace the announcement of the replaced policy's window with one at this window's start, if ahead."""
-    if replaced is not None:
-        await scheduling.cancel(uow.session, scheduled_jobs, key=_opening_key(sku, replaced.version), now=now)
-    due = opening_announcement_due(policy, now)
-    if due is not None:
-        await scheduling.schedule(
-            uow.session,
-            scheduled_jobs,
-            AnnouncePreorderOpen(sku=sku, version=version),
-            key=_opening_key(sku, version),
-            due_at=due,
-        )
-
-
-async def announce_preorder_open(uow: UnitOfWork, *, sku: str, version: int, clock: Clock) -> None:
-    """A scheduled window start came: tell the SKU's waitlist the pre-order is open, once.
-
-    Does nothing when the policy was changed or ended since (its own job, if any, announces it) or the
-    window is not open at this moment.
-    """
-    record = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
-    if record is None or record.policy is None or record.version != version:
-        return
-    if window_state(record.policy, clock.now()) != "open":
-        return
-    await _notify_waitlist(uow, sku=sku, kind="preorder_open", policy=record.policy)
-
-
-async def record_product_view(uow: UnitOfWork, *, product_id: uuid.UUID, sku: str, clock: Clock) -> None:
-    """Count one storefront view of a variant (the first step of the pre-order conversion)."""
-    found = (
-        await uow.session.execute(
-            sa.select(variants.c.product_id).where(variants.c.sku == sku, variants.c.product_id == product_id)
-        )
-    ).first()
-    if found is None:
-        raise UnknownSku(f"product {product_id} has no variant with SKU {sku!r}", field="sku")
-    await uow.session.execute(
-        sa.insert(product_views).values(product_id=product_id, sku=sku, viewed_at=clock.now())
-    )
-
-
-async def _allocate_to_waiting_preorders(uow: UnitOfWork, levels: list[StockLevel]) -> list[Allocation]:
-    """Give what ``levels`` have available to their SKUs' waiting pre-orders, in queue order.
-
-    The one way units reach pre-orders (receipts, adjustments, releases). The caller holds the SKUs'
-    policy locks and saves the levels afterwards.
-    """
-    queue = await repository.waiting_preorders(uow.session, {level.sku for level in levels})
-    if not queue:
-        return []
-    allocations = allocate_in_queue_order(queue, levels)
-    await repository.save_allocations(uow.session, queue, allocations)
-    for allocation in allocations:
-        uow.publish(
-            contracts.PreorderAllocated(
-                order_id=allocation.order_id,
-                allocation_id=str(allocation.id),
-                sku=allocation.sku,
-                location=allocation.location,
-                quantity=allocation.quantity,
-                still_waiting=allocation.still_waiting,
-            ),
-            subject=allocation.order_id,
-            correlation_id=allocation.order_id,
-        )
-    return allocations
-
-
-@dataclass(frozen=True)
-class WaitlistSubscription:
-    entry: WaitlistEntry
-    created: bool
-    """False when the address was on the SKU's waitlist already (the same entry is returned)."""
-
-
-async def subscribe_to_waitlist(
-    uow: UnitOfWork, *, sku: str, email: str, locale: str
-) -> WaitlistSubscription:
-    """Put an address on a SKU's waitlist once; subscribing again keeps the entry and takes the new locale."""
-    await _require_sku(uow, sku)
-    entry, created = await repository.add_waitlist_entry(
-        uow.session, sku=sku, email=normalized_email(email), locale=locale
-    )
-    return WaitlistSubscription(entry=entry, created=created)
-
-
-async def unsubscribe_from_waitlist(uow: UnitOfWork, *, entry_id: uuid.UUID) -> None:
-    """Take an entry off its waitlist; it hears of nothing more."""
-    if not await repository.delete_waitlist_entry(uow.session, entry_id):
-        raise UnknownWaitlistEntry(f"no waitlist entry {entry_id}", field="entry_id")
-
-
-async def _tell_waitlists(uow: UnitOfWork, available_before: dict[str, int]) -> list[str]:
-    """Tell the waitlists of SKUs that came back in stock; let those that sold out hear of the next restock.
-
-    Called after the levels were saved, under the locks of the SKUs' levels, with what was available
-    before the change. Returns the SKUs that sold out.
-    """
-    available_after = await repository.available_units(uow.session, available_before)
-    changes = availability_changes(available_before, available_after)
-    if changes.sold_out:
-        await repository.reset_waitlist_notified(uow.session, changes.sold_out, "back_in_stock")
-    for sku in changes.back_in_stock:
-        await _notify_waitlist(uow, sku=sku, kind="back_in_stock")
-    return list(changes.sold_out)
-
-
-async def _tell_availability(uow: UnitOfWork, skus: Iterable[str]) -> None:
-    """Publish what each SKU can still sell (``StockAvailabilityChanged``), in the unit of work that changed it.
-
-    Called where a SKU sold out (its last units reserved, its pre-order cap reached) and wherever units may
-    have come back (a release, a receipt, a count in, a policy saved or ended). Between those calls a SKU's
-    figures only go down, so the last message is never below what is left. The figures are read after the
-    SKU's availability version is taken, whose row lock is held to the commit: a later version is counted
-    after every earlier one committed, so the highest version is the latest state.
-    """
-    wanted = sorted(set(skus))
-    if not wanted:
-        return
-    versions = {sku: await repository.next_availability_version(uow.session, sku) for sku in wanted}
-    available = await repository.available_units(uow.session, wanted)
-    records = await repository.preorder_policies_now(uow.session, wanted)
-    for sku in wanted:
-        record = records.get(sku)
-        cap = record.policy.cap if record is not None and record.policy is not None else None
-        uow.publish(
-            contracts.StockAvailabilityChanged(
-                sku=sku,
-                in_stock_units=available.get(sku, 0),
-                preorder_units_left=(
-                    None if cap is None or record is None else max(cap - record.accepted_units, 0)
-                ),
-                policy_version=None if record is None else record.version,
-                version=versions[sku],
-            ),
-            subject=sku,
-        )
-
-
-async def _notify_waitlist(
-    uow: UnitOfWork, *, sku: str, kind: WaitlistKind, policy: PreorderPolicy | None = None
-) -> None:
-    """Publish one message per subscriber not yet told of ``kind`` and mark them told, in this transaction.
-
-    Every message is an outbox row of this transaction, so a waitlist is expected to stay within a few
-    thousand entries per SKU; a larger one would need batching outside the stock change.
-    """
-    entries = await repository.lock_waitlist_to_notify(uow.session, sku, kind)
-    if not entries:
-        return
-    listing = await repository.variant_listing(uow.session, sku)
-    for entry in entries:
-        uow.publish(
-            contracts.WaitlistNotification(
-                waitlist_entry_id=str(entry.id),
-                kind=kind,
-                sku=sku,
-                product_id=str(listing.product_id),
-                title=listing.title,
-                options=listing.options,
-                customer=Customer(email=entry.email, locale=entry.locale),
-                ends_at=policy.ends_at if policy is not None else None,
-                expected_ship_date=policy.expected_ship_date if policy is not None else None,
-            ),
-            subject=sku,
-        )
-    await repository.mark_waitlist_notified(uow.session, [entry.id for entry in entries], kind)
-
-
-def _active(records: dict[str, PolicyRecord]) -> dict[str, PreorderPolicy]:
-    return {sku: record.policy for sku, record in records.items() if record.policy is not None}
-
-
-async def _require_sku(uow: UnitOfWork, sku: str) -> None:
-    if not await repository.existing_skus(uow.session, [sku]):
-        raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
 
 
 def _located(lines: list[PlannedLine]) -> list[LocatedLine]:

@@ -1,0 +1,74 @@
+"""What catalog tells the other services about a SKU: its availability (units in stock, pre-order places
+left) and a changed expected ship date for the pre-orders waiting on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shop_catalog import repository
+from shop_catalog.domain import (
+    ship_date_changes,
+)
+from shop_contracts import catalog as contracts
+from shop_runtime.database import UnitOfWork
+
+
+async def tell_changed_ship_dates(uow: UnitOfWork, sku: str, *, reason: str) -> int:
+    """Reckon the expected ship date of every waiting pre-order of ``sku`` again and tell each order whose
+    date moved; returns how many moved. The caller holds the SKU's policy lock and has saved its changes."""
+    await repository.lock_preorder_policies(uow.session, [sku])
+    queue = await repository.waiting_preorders(uow.session, [sku])
+    dates = await repository.ship_dates(
+        uow.session, [sku], await repository.last_policies(uow.session, [sku])
+    )
+    changes = ship_date_changes(queue, dates)
+    versions = await repository.remember_ship_dates(
+        uow.session, {change.preorder.id: change.current for change in changes}
+    )
+    for change in changes:
+        order_id = change.preorder.order_id
+        uow.publish(
+            contracts.PreorderEtaChanged(
+                order_id=order_id,
+                sku=sku,
+                previous_date=change.previous,
+                expected_ship_date=change.current,
+                reason=reason,
+                version=versions[change.preorder.id],
+            ),
+            subject=order_id,
+            correlation_id=order_id,
+        )
+    return len(changes)
+
+
+async def tell_availability(uow: UnitOfWork, skus: Iterable[str]) -> None:
+    """Publish what each SKU can still sell (``StockAvailabilityChanged``), in the unit of work that changed it.
+
+    Called where a SKU sold out (its last units reserved, its pre-order cap reached) and wherever units may
+    have come back (a release, a receipt, a count in, a policy saved or ended). Between those calls a SKU's
+    figures only go down, so the last message is never below what is left. The figures are read after the
+    SKU's availability version is taken, whose row lock is held to the commit: a later version is counted
+    after every earlier one committed, so the highest version is the latest state.
+    """
+    wanted = sorted(set(skus))
+    if not wanted:
+        return
+    versions = {sku: await repository.next_availability_version(uow.session, sku) for sku in wanted}
+    available = await repository.available_units(uow.session, wanted)
+    records = await repository.preorder_policies_now(uow.session, wanted)
+    for sku in wanted:
+        record = records.get(sku)
+        cap = record.policy.cap if record is not None and record.policy is not None else None
+        uow.publish(
+            contracts.StockAvailabilityChanged(
+                sku=sku,
+                in_stock_units=available.get(sku, 0),
+                preorder_units_left=(
+                    None if cap is None or record is None else max(cap - record.accepted_units, 0)
+                ),
+                policy_version=None if record is None else record.version,
+                version=versions[sku],
+            ),
+            subject=sku,
+        )
