@@ -11,7 +11,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_catalog import repository
 from shop_catalog.domain import (
     Acceptance,
     NoPreorderPolicy,
@@ -22,6 +21,9 @@ from shop_catalog.domain import (
     expected_ship_dates,
     sold_out_at,
 )
+from shop_catalog.repository import preorders as preorder_records
+from shop_catalog.repository import products as product_records
+from shop_catalog.repository import waitlist as waitlist_records
 from shop_catalog.tables import (
     inbounds,
     preorder_policies,
@@ -215,12 +217,12 @@ async def _preorder_terms(
             preorder_policies.c.sku.in_(skus), preorder_policies.c.ended_at.is_(None)
         )
     )
-    policies = {row.sku: repository.policy_from_row(row) for row in rows}
+    policies = {row.sku: preorder_records.policy_from_row(row) for row in rows}
     if not policies:
         return {}
-    accepted = await repository.accepted_units(session, policies)
-    queue = await repository.waiting_preorders(session, policies)
-    supply = await repository.expected_inbounds(session, policies)
+    accepted = await preorder_records.accepted_units(session, policies)
+    queue = await preorder_records.waiting_preorders(session, policies)
+    supply = await preorder_records.expected_inbounds(session, policies)
     terms: dict[str, _PreorderTerms] = {}
     for sku, policy in policies.items():
         waiting = [preorder for preorder in queue if preorder.sku == sku]
@@ -239,9 +241,9 @@ async def _preorder_terms(
 
 
 async def preorder_policy(session: AsyncSession, sku: str) -> dict[str, Any]:
-    record = await repository.preorder_policy(session, sku)
+    record = await preorder_records.preorder_policy(session, sku)
     if record is None or record.policy is None:
-        if not await repository.existing_skus(session, [sku]):
+        if not await product_records.existing_skus(session, [sku]):
             raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
         raise NoPreorderPolicy(f"{sku!r} is not on pre-order", field="sku")
     return {"sku": sku, "version": record.version, "policy": record.policy.model_dump(mode="json")}
@@ -260,8 +262,8 @@ async def order_preorders(session: AsyncSession, order_id: str) -> list[dict[str
             preorder_policies.c.sku.in_(skus), preorder_policies.c.ended_at.is_(None)
         )
     )
-    policies = {row.sku: repository.policy_from_row(row) for row in policy_rows}
-    dates = await repository.ship_dates(session, skus, policies)
+    policies = {row.sku: preorder_records.policy_from_row(row) for row in policy_rows}
+    dates = await preorder_records.ship_dates(session, skus, policies)
     return [
         {
             "sku": row.sku,
@@ -300,7 +302,7 @@ async def waitlist_of(
     session: AsyncSession, sku: str, *, limit: int, offset: int
 ) -> tuple[int, list[WaitlistEntry]]:
     """How many wait for a SKU, and a page of them, oldest first."""
-    if not await repository.existing_skus(session, [sku]):
+    if not await product_records.existing_skus(session, [sku]):
         raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
     count = (
         await session.execute(
@@ -314,7 +316,7 @@ async def waitlist_of(
         .limit(limit)
         .offset(offset)
     )
-    return int(count), [repository.waitlist_entry_from_row(row) for row in rows]
+    return int(count), [waitlist_records.waitlist_entry_from_row(row) for row in rows]
 
 
 async def preorder_campaigns(
@@ -328,7 +330,7 @@ async def preorder_campaigns(
         query = query.where(preorder_policies.c.sku == sku)
     found = []
     for row in await session.execute(query):
-        policy = repository.policy_from_row(row)
+        policy = preorder_records.policy_from_row(row)
         name = campaign_id(row.sku, policy)
         if campaign is not None and name != campaign:
             continue

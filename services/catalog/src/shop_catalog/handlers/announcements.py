@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shop_catalog import repository
 from shop_catalog.domain import (
     ship_date_changes,
 )
+from shop_catalog.repository import preorders as preorder_records
+from shop_catalog.repository import stock as stock_records
 from shop_contracts import catalog as contracts
 from shop_runtime.database import UnitOfWork
 
@@ -16,13 +17,13 @@ from shop_runtime.database import UnitOfWork
 async def tell_changed_ship_dates(uow: UnitOfWork, sku: str, *, reason: str) -> int:
     """Reckon the expected ship date of every waiting pre-order of ``sku`` again and tell each order whose
     date moved; returns how many moved. The caller holds the SKU's policy lock and has saved its changes."""
-    await repository.lock_preorder_policies(uow.session, [sku])
-    queue = await repository.waiting_preorders(uow.session, [sku])
-    dates = await repository.ship_dates(
-        uow.session, [sku], await repository.last_policies(uow.session, [sku])
+    await preorder_records.lock_preorder_policies(uow.session, [sku])
+    queue = await preorder_records.waiting_preorders(uow.session, [sku])
+    dates = await preorder_records.ship_dates(
+        uow.session, [sku], await preorder_records.last_policies(uow.session, [sku])
     )
     changes = ship_date_changes(queue, dates)
-    versions = await repository.remember_ship_dates(
+    versions = await preorder_records.remember_ship_dates(
         uow.session, {change.preorder.id: change.current for change in changes}
     )
     for change in changes:
@@ -54,9 +55,9 @@ async def tell_availability(uow: UnitOfWork, skus: Iterable[str]) -> None:
     wanted = sorted(set(skus))
     if not wanted:
         return
-    versions = {sku: await repository.next_availability_version(uow.session, sku) for sku in wanted}
-    available = await repository.available_units(uow.session, wanted)
-    records = await repository.preorder_policies_now(uow.session, wanted)
+    versions = {sku: await stock_records.next_availability_version(uow.session, sku) for sku in wanted}
+    available = await stock_records.available_units(uow.session, wanted)
+    records = await preorder_records.preorder_policies_now(uow.session, wanted)
     for sku in wanted:
         record = records.get(sku)
         cap = record.policy.cap if record is not None and record.policy is not None else None

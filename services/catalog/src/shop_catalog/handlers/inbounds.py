@@ -9,7 +9,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shop_catalog import repository
 from shop_catalog.domain import (
     InboundAlreadyReceived,
     UnknownInbound,
@@ -18,6 +17,8 @@ from shop_catalog.handlers.announcements import tell_availability, tell_changed_
 from shop_catalog.handlers.preorders import allocate_to_waiting_preorders
 from shop_catalog.handlers.products import require_sku
 from shop_catalog.handlers.waitlist import tell_waitlists
+from shop_catalog.repository import preorders as preorder_records
+from shop_catalog.repository import stock as stock_records
 from shop_catalog.tables import (
     inbounds,
     inventory_adjustments,
@@ -31,7 +32,7 @@ async def expect_inbound(
 ) -> uuid.UUID:
     """Record units on their way to a location; waiting pre-orders' ship dates are reckoned from them."""
     await require_sku(uow, sku)
-    await repository.lock_preorder_policies(uow.session, [sku])
+    await preorder_records.lock_preorder_policies(uow.session, [sku])
     inbound_id = uuid.uuid4()
     await uow.session.execute(
         sa.insert(inbounds).values(
@@ -63,9 +64,9 @@ async def receive_inbound(
         raise UnknownInbound(f"no inbound {inbound_id}", field="inbound_id")
     if inbound.received_at is not None:
         raise InboundAlreadyReceived(f"inbound {inbound_id} was received already", field="inbound_id")
-    await repository.lock_preorder_policies(uow.session, [inbound.sku])
-    level = await repository.lock_or_create_stock_level(uow.session, inbound.sku, inbound.location)
-    available_before = await repository.available_units(uow.session, [inbound.sku])
+    await preorder_records.lock_preorder_policies(uow.session, [inbound.sku])
+    level = await stock_records.lock_or_create_stock_level(uow.session, inbound.sku, inbound.location)
+    available_before = await stock_records.available_units(uow.session, [inbound.sku])
     allocated = 0
     if quantity > 0:
         level.adjust(quantity)
@@ -79,7 +80,7 @@ async def receive_inbound(
         )
         allocations = await allocate_to_waiting_preorders(uow, [level])
         allocated = sum(allocation.quantity for allocation in allocations)
-        await repository.save_stock_levels(uow.session, [level])
+        await stock_records.save_stock_levels(uow.session, [level])
         await tell_waitlists(uow, available_before)
         await tell_availability(uow, [inbound.sku])
     await uow.session.execute(
@@ -123,7 +124,7 @@ async def change_inbound(
     ).first()
     if inbound is None:
         raise UnknownInbound(f"no inbound {inbound_id}", field="inbound_id")
-    await repository.lock_preorder_policies(uow.session, [inbound.sku])
+    await preorder_records.lock_preorder_policies(uow.session, [inbound.sku])
     if inbound.received_at is not None:
         raise InboundAlreadyReceived(
             f"inbound {inbound_id} was received already; it cannot change", field="inbound_id"

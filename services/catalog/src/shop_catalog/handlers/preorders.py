@@ -8,7 +8,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shop_catalog import repository
 from shop_catalog.domain import (
     Allocation,
     NoPreorderPolicy,
@@ -21,7 +20,9 @@ from shop_catalog.domain import (
 from shop_catalog.handlers.announcements import tell_availability
 from shop_catalog.handlers.products import require_sku
 from shop_catalog.handlers.waitlist import notify_waitlist
-from shop_catalog.repository import PolicyRecord
+from shop_catalog.repository import preorders as preorder_records
+from shop_catalog.repository import waitlist as waitlist_records
+from shop_catalog.repository.preorders import PolicyRecord
 from shop_catalog.tables import (
     preorder_policies,
     scheduled_jobs,
@@ -52,13 +53,13 @@ async def set_preorder_policy(
     """
     await require_sku(uow, sku)
     check_preorder_policy(policy)
-    existing = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
+    existing = (await preorder_records.lock_preorder_policies(uow.session, [sku])).get(sku)
     now = clock.now()
     previous_window = (
         window_state(existing.policy, now) if existing is not None and existing.policy is not None else None
     )
     version = existing.version + 1 if existing else 1
-    values = {**repository.policy_values(policy), "version": version, "ended_at": None}
+    values = {**preorder_records.policy_values(policy), "version": version, "ended_at": None}
     if existing:
         await uow.session.execute(
             sa.update(preorder_policies)
@@ -81,10 +82,10 @@ async def end_preorder_policy(uow: UnitOfWork, *, sku: str) -> SavedPolicy:
     The SKU's waitlist may hear of the next pre-order that opens.
     """
     await require_sku(uow, sku)
-    existing = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
+    existing = (await preorder_records.lock_preorder_policies(uow.session, [sku])).get(sku)
     if existing is None or existing.policy is None:
         raise NoPreorderPolicy(f"{sku!r} is not on pre-order", field="sku")
-    await repository.reset_waitlist_notified(uow.session, [sku], "preorder_open")
+    await waitlist_records.reset_waitlist_notified(uow.session, [sku], "preorder_open")
     version = existing.version + 1
     # A scheduled announcement of the ended window finds the version moved on and does nothing.
     await uow.session.execute(
@@ -138,7 +139,7 @@ async def announce_preorder_open(uow: UnitOfWork, *, sku: str, version: int, clo
     Does nothing when the policy was changed or ended since (its own job, if any, announces it) or the
     window is not open at this moment.
     """
-    record = (await repository.lock_preorder_policies(uow.session, [sku])).get(sku)
+    record = (await preorder_records.lock_preorder_policies(uow.session, [sku])).get(sku)
     if record is None or record.policy is None or record.version != version:
         return
     if window_state(record.policy, clock.now()) != "open":
@@ -152,11 +153,11 @@ async def allocate_to_waiting_preorders(uow: UnitOfWork, levels: list[StockLevel
     The one way units reach pre-orders (receipts, adjustments, releases). The caller holds the SKUs'
     policy locks and saves the levels afterwards.
     """
-    queue = await repository.waiting_preorders(uow.session, {level.sku for level in levels})
+    queue = await preorder_records.waiting_preorders(uow.session, {level.sku for level in levels})
     if not queue:
         return []
     allocations = allocate_in_queue_order(queue, levels)
-    await repository.save_allocations(uow.session, queue, allocations)
+    await preorder_records.save_allocations(uow.session, queue, allocations)
     for allocation in allocations:
         uow.publish(
             contracts.PreorderAllocated(

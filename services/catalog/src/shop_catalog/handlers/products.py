@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from shop_catalog import repository
 from shop_catalog.domain import (
     DuplicateSku,
     UnknownSku,
 )
+from shop_catalog.repository import products as product_records
 from shop_catalog.tables import (
     prices,
     product_views,
@@ -44,7 +44,7 @@ async def create_product(
 ) -> CreatedProduct:
     """Create a product with its variants and tell other services what each variant sells for."""
     skus = [variant.sku for variant in new_variants]
-    taken = await repository.existing_skus(uow.session, skus)
+    taken = await product_records.existing_skus(uow.session, skus)
     if taken:
         index = next(i for i, sku in enumerate(skus) if sku in taken)
         raise DuplicateSku(f"SKU {skus[index]!r} already exists", field=f"variants[{index}].sku")
@@ -98,5 +98,5 @@ async def record_product_view(uow: UnitOfWork, *, product_id: uuid.UUID, sku: st
 
 
 async def require_sku(uow: UnitOfWork, sku: str) -> None:
-    if not await repository.existing_skus(uow.session, [sku]):
+    if not await product_records.existing_skus(uow.session, [sku]):
         raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")

@@ -8,7 +8,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shop_catalog import repository
 from shop_catalog.domain import (
     Place,
     PlannedLine,
@@ -31,7 +30,10 @@ from shop_catalog.handlers.announcements import tell_availability, tell_changed_
 from shop_catalog.handlers.preorders import active_policy, allocate_to_waiting_preorders
 from shop_catalog.handlers.products import require_sku
 from shop_catalog.handlers.waitlist import tell_waitlists
-from shop_catalog.repository import PolicyRecord
+from shop_catalog.repository import preorders as preorder_records
+from shop_catalog.repository import stock as stock_records
+from shop_catalog.repository import waitlist as waitlist_records
+from shop_catalog.repository.preorders import PolicyRecord
 from shop_catalog.tables import (
     inventory_adjustments,
     preorders,
@@ -61,7 +63,7 @@ async def restock_return(uow: UnitOfWork, *, return_id: str, lines: list[Planned
     """Resellable units of a received return go back on the shelf at their location (damaged ones are
     disposed and never counted in), each with a ledger entry naming the return; once per return, whatever
     the message id it comes with."""
-    if not await repository.record_restocked_return(uow.session, return_id):
+    if not await stock_records.record_restocked_return(uow.session, return_id):
         return
     for line in lines:
         await _count(
@@ -71,13 +73,13 @@ async def restock_return(uow: UnitOfWork, *, return_id: str, lines: list[Planned
 
 async def _count(uow: UnitOfWork, *, sku: str, location: str, delta: int, reason: str) -> StockLevel:
     await require_sku(uow, sku)
-    await repository.lock_preorder_policies(uow.session, [sku])
-    level = await repository.lock_or_create_stock_level(uow.session, sku, location)
-    available_before = await repository.available_units(uow.session, [sku])
+    await preorder_records.lock_preorder_policies(uow.session, [sku])
+    level = await stock_records.lock_or_create_stock_level(uow.session, sku, location)
+    available_before = await stock_records.available_units(uow.session, [sku])
     level.adjust(delta)
     if delta > 0:
         await allocate_to_waiting_preorders(uow, [level])
-    await repository.save_stock_levels(uow.session, [level])
+    await stock_records.save_stock_levels(uow.session, [level])
     crossed = await tell_waitlists(uow, available_before)
     await tell_availability(uow, [sku] if delta > 0 else crossed)
     await uow.session.execute(
@@ -109,23 +111,23 @@ async def reserve_stock(
     SKU order), so orders racing for a capped pre-order are counted one after another; both ways keep the
     policy's ``accepted_units`` counter, which the conditional UPDATE checks against the cap.
     """
-    order = await repository.lock_stock_order(uow.session, order_id)
+    order = await stock_records.lock_stock_order(uow.session, order_id)
     if order.released:
         # Released before this arrived (late, or a copy): the order is over and holds nothing again.
         log.info("reserve of released order %s ignored", order_id)
         return
-    if not await repository.record_reserve_request(uow.session, order_id, exchange_id or ""):
+    if not await stock_records.record_reserve_request(uow.session, order_id, exchange_id or ""):
         return  # decided before, and the answer was sent then
     # Commits and releases that overtook the order's reserve wait for its units. Once it is decided, what
     # a change could not take is not the order's to take: an exchange's units are not given to it.
     pending = (
         []
         if order.new or exchange_id is not None
-        else await repository.pending_changes(uow.session, order_id)
+        else await stock_records.pending_changes(uow.session, order_id)
     )
     skus = sorted({line.sku for line in lines})
     now = clock.now()
-    read = await repository.preorder_policies_now(uow.session, skus)
+    read = await preorder_records.preorder_policies_now(uow.session, skus)
     policies = active_policy(read)
     if only_at_one_of is not None or exchange_id is not None or pending:
         decided = False
@@ -144,11 +146,11 @@ async def reserve_stock(
     locked = sorted(set(skus) | {sku for change in pending for sku, _ in change.units})
     records = {
         sku: record
-        for sku, record in (await repository.lock_preorder_policies(uow.session, locked)).items()
+        for sku, record in (await preorder_records.lock_preorder_policies(uow.session, locked)).items()
         if sku in skus
     }
-    levels = await repository.lock_stock_levels(uow.session, locked)
-    available_before = await repository.available_units(uow.session, locked)
+    levels = await stock_records.lock_stock_levels(uow.session, locked)
+    available_before = await stock_records.available_units(uow.session, locked)
     if only_at_one_of is not None:
         location = location_holding_all(lines, levels, only_at_one_of) if not active_policy(records) else None
         if location is None:
@@ -190,7 +192,7 @@ async def reserve_stock(
         return
     accepted = {sku: records[sku].accepted_units for sku in policies}
     accepted_by_customer = (
-        await repository.accepted_units(uow.session, policies, customer_email=customer_email)
+        await preorder_records.accepted_units(uow.session, policies, customer_email=customer_email)
         if customer_email
         else {}
     )
@@ -212,7 +214,7 @@ async def reserve_stock(
     by_key = {(level.sku, level.location): level for level in levels}
     for planned in plan.in_stock:
         by_key[planned.sku, planned.location].reserve(planned.quantity)
-        await repository.add_to_reservation(
+        await stock_records.add_to_reservation(
             uow.session,
             order_id=order_id,
             sku=planned.sku,
@@ -220,7 +222,7 @@ async def reserve_stock(
             quantity=planned.quantity,
         )
     came_back = await _apply_pending(uow, order_id, pending, by_key) if pending else set()
-    await repository.save_stock_levels(uow.session, levels)
+    await stock_records.save_stock_levels(uow.session, levels)
     sold_out = await tell_waitlists(uow, available_before)
     accepted_preorders = []
     for line in plan.preorders:
@@ -228,22 +230,22 @@ async def reserve_stock(
         if cap is not None and accepted.get(line.sku, 0) + line.quantity >= cap:
             sold_out.append(line.sku)
         accepted_preorders.append(
-            await repository.add_preorder(
+            await preorder_records.add_preorder(
                 uow.session,
                 order_id=order_id,
                 sku=line.sku,
                 quantity=line.quantity,
-                queue_position=await repository.accept_units(uow.session, line.sku, line.quantity),
+                queue_position=await preorder_records.accept_units(uow.session, line.sku, line.quantity),
                 customer_email=customer_email,
                 created_at=now,
             )
         )
     dates = (
-        await repository.ship_dates(uow.session, [line.sku for line in plan.preorders], policies)
+        await preorder_records.ship_dates(uow.session, [line.sku for line in plan.preorders], policies)
         if plan.preorders
         else {}
     )
-    await repository.remember_ship_dates(
+    await preorder_records.remember_ship_dates(
         uow.session, {preorder.id: dates.get(preorder.id) for preorder in accepted_preorders}
     )
     uow.publish(
@@ -267,11 +269,16 @@ async def reserve_stock(
 
 
 async def _apply_pending(
-    uow: UnitOfWork, order_id: str, pending: list[repository.PendingChange], levels: dict[Place, StockLevel]
+    uow: UnitOfWork,
+    order_id: str,
+    pending: list[stock_records.PendingChange],
+    levels: dict[Place, StockLevel],
 ) -> set[str]:
     """Take from the order's reservation what commits and releases recorded before its reserve asked for
     (``levels`` are locked, and saved by the caller); returns the SKUs whose units came back."""
-    reservations_now = await repository.lock_reservations(uow.session, order_id, {sku for sku, _ in levels})
+    reservations_now = await stock_records.lock_reservations(
+        uow.session, order_id, {sku for sku, _ in levels}
+    )
     came_back: dict[Place, int] = {}
     changed: set[Place] = set()
     for change in pending:
@@ -287,10 +294,10 @@ async def _apply_pending(
             for place, quantity in moved.items():
                 came_back[place] = came_back.get(place, 0) + quantity
         changed.update(moved)
-        await repository.add_applied(
+        await stock_records.add_applied(
             uow.session, order_id=order_id, kind=change.kind, change_id=change.change_id, units=moved
         )
-    await repository.save_reservations(uow.session, [reservations_now[place] for place in sorted(changed)])
+    await stock_records.save_reservations(uow.session, [reservations_now[place] for place in sorted(changed)])
     if came_back:
         await allocate_to_waiting_preorders(uow, [levels[place] for place in sorted(came_back)])
     return {sku for sku, _ in came_back}
@@ -309,25 +316,25 @@ async def _reserve_from_stock(uow: UnitOfWork, *, order_id: str, lines: list[Req
         requested[line.sku] = requested.get(line.sku, 0) + line.quantity
     taken: dict[str, StockLevel] = {}
     for sku in sorted(requested):
-        level = await repository.reserve_at_one_location(uow.session, sku, requested[sku])
+        level = await stock_records.reserve_at_one_location(uow.session, sku, requested[sku])
         if level is None:
             break
         taken[sku] = level
     else:
         emptied = sorted(sku for sku, level in taken.items() if level.available == 0)
         if emptied:
-            left = await repository.available_units(uow.session, emptied)
+            left = await stock_records.available_units(uow.session, emptied)
             before = {sku: left.get(sku, 0) + requested[sku] for sku in emptied}
             sold_out = availability_changes(before, left).sold_out
             if sold_out:
-                await repository.reset_waitlist_notified(uow.session, sold_out, "back_in_stock")
+                await waitlist_records.reset_waitlist_notified(uow.session, sold_out, "back_in_stock")
                 await tell_availability(uow, sold_out)
         planned = [
             PlannedLine(sku=sku, location=taken[sku].location, quantity=quantity)
             for sku, quantity in requested.items()
         ]
         for planned_line in planned:
-            await repository.add_to_reservation(
+            await stock_records.add_to_reservation(
                 uow.session,
                 order_id=order_id,
                 sku=planned_line.sku,
@@ -340,8 +347,8 @@ async def _reserve_from_stock(uow: UnitOfWork, *, order_id: str, lines: list[Req
         )
         return True
     for sku, level in taken.items():
-        await repository.unreserve(uow.session, level, requested[sku])
-    levels_now = await repository.stock_levels_now(uow.session, sorted(requested))
+        await stock_records.unreserve(uow.session, level, requested[sku])
+    levels_now = await stock_records.stock_levels_now(uow.session, sorted(requested))
     _, shortages = plan_reservation(
         [RequestedLine(sku=sku, quantity=quantity) for sku, quantity in requested.items()], levels_now
     )
@@ -382,7 +389,7 @@ async def _accept_preorders(
     positions: dict[str, int] = {}
     full: list[str] = []
     for sku in sorted(requested):
-        accepted_now = await repository.accept_units_within_cap(uow.session, read[sku], requested[sku])
+        accepted_now = await preorder_records.accept_units_within_cap(uow.session, read[sku], requested[sku])
         if accepted_now is None:
             break
         positions[sku], units = accepted_now
@@ -392,7 +399,7 @@ async def _accept_preorders(
     else:
         now = clock.now()
         accepted = [
-            await repository.add_preorder(
+            await preorder_records.add_preorder(
                 uow.session,
                 order_id=order_id,
                 sku=sku,
@@ -404,8 +411,8 @@ async def _accept_preorders(
             for sku, quantity in requested.items()
         ]
         policies = active_policy(read)
-        dates = await repository.ship_dates(uow.session, list(requested), policies)
-        await repository.remember_ship_dates(
+        dates = await preorder_records.ship_dates(uow.session, list(requested), policies)
+        await preorder_records.remember_ship_dates(
             uow.session, {preorder.id: dates.get(preorder.id) for preorder in accepted}
         )
         uow.publish(
@@ -427,8 +434,8 @@ async def _accept_preorders(
         await tell_availability(uow, full)
         return True
     for sku in positions:
-        await repository.unaccept_units(uow.session, sku, requested[sku])
-    now_read = await repository.preorder_policies_now(uow.session, requested)
+        await preorder_records.unaccept_units(uow.session, sku, requested[sku])
+    now_read = await preorder_records.preorder_policies_now(uow.session, requested)
     shortages = []
     for sku, quantity in requested.items():
         record = now_read.get(sku)
@@ -485,17 +492,17 @@ async def release_stock(
     asked for before the order's reserve arrived are given back when it does. A release never gives back
     units that shipped.
     """
-    await repository.lock_stock_order(uow.session, order_id)
+    await stock_records.lock_stock_order(uow.session, order_id)
     wanted = None if only is None else units_per_place(only)
     # A partial release is recorded under the id its sender gave it, else under its reason and units.
     change_id = None if only is None else release_id or release_key(reason, only)
     if change_id is None or wanted is None:
-        first = await repository.mark_released(uow.session, order_id)
+        first = await stock_records.mark_released(uow.session, order_id)
     elif not wanted:
         # Only waiting pre-order places go back: nothing located to record, and a copy finds them gone.
         first = True
     else:
-        first = await repository.record_change(
+        first = await stock_records.record_change(
             uow.session, order_id=order_id, kind="release", change_id=change_id, units=wanted
         )
     if not first:
@@ -508,28 +515,30 @@ async def release_stock(
         .union(sa.select(preorders.c.sku).where(preorders.c.order_id == order_id))
     )
     touched_skus = list(touched.scalars())
-    await repository.lock_preorder_policies(uow.session, touched_skus)
-    given_back = await repository.release_preorders(
-        uow.session, order_id, statuses=repository.ACCEPTED if only is None else ("waiting",)
+    await preorder_records.lock_preorder_policies(uow.session, touched_skus)
+    given_back = await preorder_records.release_preorders(
+        uow.session, order_id, statuses=preorder_records.ACCEPTED if only is None else ("waiting",)
     )
     queues_moved = sorted(given_back)
-    held = await repository.lock_reservations(uow.session, order_id)
+    held = await stock_records.lock_reservations(uow.session, order_id)
     if wanted is None:
         wanted = {place: reservation.held for place, reservation in held.items() if reservation.held > 0}
     to_release = {place: quantity for place, quantity in wanted.items() if place in held}
     levels = {
         (level.sku, level.location): level
-        for level in await repository.lock_stock_levels(uow.session, sorted({sku for sku, _ in to_release}))
+        for level in await stock_records.lock_stock_levels(
+            uow.session, sorted({sku for sku, _ in to_release})
+        )
     }
-    available_before = await repository.available_units(uow.session, sorted({sku for sku, _ in levels}))
+    available_before = await stock_records.available_units(uow.session, sorted({sku for sku, _ in levels}))
     released = release_reserved(held, levels, to_release)
     if released:
-        await repository.save_reservations(uow.session, [held[place] for place in released])
+        await stock_records.save_reservations(uow.session, [held[place] for place in released])
         await allocate_to_waiting_preorders(uow, [levels[place] for place in sorted(released)])
-        await repository.save_stock_levels(uow.session, list(levels.values()))
+        await stock_records.save_stock_levels(uow.session, list(levels.values()))
         await tell_waitlists(uow, available_before)
     if change_id is not None:
-        await repository.add_applied(
+        await stock_records.add_applied(
             uow.session, order_id=order_id, kind="release", change_id=change_id, units=released
         )
     await tell_availability(uow, set(given_back) | {sku for sku, _ in released})
@@ -549,24 +558,25 @@ async def commit_stock(
     their own part. Units asked for before the order's reserve arrived are taken when it does. A commit
     without a shipment id (an older producer) takes what is still reserved, up to what it names.
     """
-    await repository.lock_stock_order(uow.session, order_id)
+    await stock_records.lock_stock_order(uow.session, order_id)
     wanted = units_per_place(lines)
-    if shipment_id is not None and not await repository.record_change(
+    if shipment_id is not None and not await stock_records.record_change(
         uow.session, order_id=order_id, kind="commit", change_id=shipment_id, units=wanted
     ):
         return  # this shipment was committed before, and said so then
     skus = sorted({sku for sku, _ in wanted})
     # The pre-order policies first, as allocations lock them before they add to a reservation.
-    await repository.lock_preorder_policies(uow.session, skus)
-    held = await repository.lock_reservations(uow.session, order_id, skus)
+    await preorder_records.lock_preorder_policies(uow.session, skus)
+    held = await stock_records.lock_reservations(uow.session, order_id, skus)
     levels = {
-        (level.sku, level.location): level for level in await repository.lock_stock_levels(uow.session, skus)
+        (level.sku, level.location): level
+        for level in await stock_records.lock_stock_levels(uow.session, skus)
     }
     committed = commit_reserved(held, levels, wanted)
-    await repository.save_reservations(uow.session, [held[place] for place in committed])
-    await repository.save_stock_levels(uow.session, [levels[place] for place in sorted(committed)])
+    await stock_records.save_reservations(uow.session, [held[place] for place in committed])
+    await stock_records.save_stock_levels(uow.session, [levels[place] for place in sorted(committed)])
     if shipment_id is not None:
-        await repository.add_applied(
+        await stock_records.add_applied(
             uow.session, order_id=order_id, kind="commit", change_id=shipment_id, units=committed
         )
     uow.publish(

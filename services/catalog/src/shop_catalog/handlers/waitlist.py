@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from shop_catalog import repository
 from shop_catalog.domain import (
     UnknownWaitlistEntry,
     WaitlistEntry,
@@ -15,6 +14,9 @@ from shop_catalog.domain import (
     normalized_email,
 )
 from shop_catalog.handlers.products import require_sku
+from shop_catalog.repository import products as product_records
+from shop_catalog.repository import stock as stock_records
+from shop_catalog.repository import waitlist as waitlist_records
 from shop_contracts import catalog as contracts
 from shop_contracts.values import Customer, PreorderPolicy
 from shop_runtime.database import UnitOfWork
@@ -32,7 +34,7 @@ async def subscribe_to_waitlist(
 ) -> WaitlistSubscription:
     """Put an address on a SKU's waitlist once; subscribing again keeps the entry and takes the new locale."""
     await require_sku(uow, sku)
-    entry, created = await repository.add_waitlist_entry(
+    entry, created = await waitlist_records.add_waitlist_entry(
         uow.session, sku=sku, email=normalized_email(email), locale=locale
     )
     return WaitlistSubscription(entry=entry, created=created)
@@ -40,7 +42,7 @@ async def subscribe_to_waitlist(
 
 async def unsubscribe_from_waitlist(uow: UnitOfWork, *, entry_id: uuid.UUID) -> None:
     """Take an entry off its waitlist; it hears of nothing more."""
-    if not await repository.delete_waitlist_entry(uow.session, entry_id):
+    if not await waitlist_records.delete_waitlist_entry(uow.session, entry_id):
         raise UnknownWaitlistEntry(f"no waitlist entry {entry_id}", field="entry_id")
 
 
@@ -50,10 +52,10 @@ async def tell_waitlists(uow: UnitOfWork, available_before: dict[str, int]) -> l
     Called after the levels were saved, under the locks of the SKUs' levels, with what was available
     before the change. Returns the SKUs that sold out.
     """
-    available_after = await repository.available_units(uow.session, available_before)
+    available_after = await stock_records.available_units(uow.session, available_before)
     changes = availability_changes(available_before, available_after)
     if changes.sold_out:
-        await repository.reset_waitlist_notified(uow.session, changes.sold_out, "back_in_stock")
+        await waitlist_records.reset_waitlist_notified(uow.session, changes.sold_out, "back_in_stock")
     for sku in changes.back_in_stock:
         await notify_waitlist(uow, sku=sku, kind="back_in_stock")
     return list(changes.sold_out)
@@ -67,10 +69,10 @@ async def notify_waitlist(
     Every message is an outbox row of this transaction, so a waitlist is expected to stay within a few
     thousand entries per SKU; a larger one would need batching outside the stock change.
     """
-    entries = await repository.lock_waitlist_to_notify(uow.session, sku, kind)
+    entries = await waitlist_records.lock_waitlist_to_notify(uow.session, sku, kind)
     if not entries:
         return
-    listing = await repository.variant_listing(uow.session, sku)
+    listing = await product_records.variant_listing(uow.session, sku)
     for entry in entries:
         uow.publish(
             contracts.WaitlistNotification(
@@ -86,4 +88,4 @@ async def notify_waitlist(
             ),
             subject=sku,
         )
-    await repository.mark_waitlist_notified(uow.session, [entry.id for entry in entries], kind)
+    await waitlist_records.mark_waitlist_notified(uow.session, [entry.id for entry in entries], kind)

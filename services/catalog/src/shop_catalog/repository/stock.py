@@ -1,0 +1,381 @@
+"""Stock levels and reservations, locked and saved inside a unit of work, and the facts of an order's stock
+messages (its lock, reserve requests, changes applied, restocked returns)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shop_catalog.domain import (
+    Place,
+    Reservation,
+    StockLevel,
+)
+from shop_catalog.tables import (
+    reservation_changes,
+    reservations,
+    reserve_requests,
+    restocked_returns,
+    stock_levels,
+    stock_orders,
+    variants,
+)
+
+
+async def lock_stock_levels(session: AsyncSession, skus: list[str]) -> list[StockLevel]:
+    """Lock the stock rows of ``skus`` (in a fixed order, so concurrent reservations cannot deadlock)."""
+    rows = (
+        await session.execute(
+            sa.select(stock_levels)
+            .where(stock_levels.c.sku.in_(skus))
+            .order_by(stock_levels.c.sku, stock_levels.c.location)
+            .with_for_update()
+        )
+    ).all()
+    return [_level(row) for row in rows]
+
+
+async def stock_levels_now(session: AsyncSession, skus: list[str]) -> list[StockLevel]:
+    """The stock rows of ``skus`` as one statement sees them, without locking them."""
+    rows = await session.execute(
+        sa.select(stock_levels)
+        .where(stock_levels.c.sku.in_(skus))
+        .order_by(stock_levels.c.sku, stock_levels.c.location)
+    )
+    return [_level(row) for row in rows]
+
+
+_AVAILABLE = stock_levels.c.on_hand - stock_levels.c.reserved - stock_levels.c.safety_stock
+
+
+async def reserve_at_one_location(session: AsyncSession, sku: str, quantity: int) -> StockLevel | None:
+    """Reserve ``quantity`` units of ``sku`` at its fullest location in one statement; None when none has them.
+
+    The availability check is in the UPDATE's WHERE clause: PostgreSQL re-checks it on the row's latest
+    version after waiting for a concurrent reservation of the same row, so this never oversells and holds
+    the row's lock only from the update to the commit. A location chosen just before another order emptied
+    it answers None too; the caller then looks again under locks.
+    """
+    fullest = (
+        sa.select(stock_levels.c.location)
+        .where(stock_levels.c.sku == sku, quantity <= _AVAILABLE)
+        .order_by(_AVAILABLE.desc(), stock_levels.c.location)
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            sa.update(stock_levels)
+            .where(stock_levels.c.sku == sku, stock_levels.c.location == fullest, quantity <= _AVAILABLE)
+            .values(reserved=stock_levels.c.reserved + quantity)
+            .returning(*stock_levels.c)
+        )
+    ).first()
+    return None if row is None else _level(row)
+
+
+async def unreserve(session: AsyncSession, level: StockLevel, quantity: int) -> None:
+    """Give back units this transaction reserved at ``level`` (its row is still locked by this transaction)."""
+    await session.execute(
+        sa.update(stock_levels)
+        .where(stock_levels.c.sku == level.sku, stock_levels.c.location == level.location)
+        .values(reserved=stock_levels.c.reserved - quantity)
+    )
+
+
+def _level(row: sa.Row[Any]) -> StockLevel:
+    return StockLevel(
+        sku=row.sku,
+        location=row.location,
+        on_hand=row.on_hand,
+        reserved=row.reserved,
+        safety_stock=row.safety_stock,
+    )
+
+
+async def lock_or_create_stock_level(session: AsyncSession, sku: str, location: str) -> StockLevel:
+    await session.execute(
+        insert(stock_levels)
+        .values(sku=sku, location=location, on_hand=0, reserved=0)
+        .on_conflict_do_nothing()
+    )
+    [level] = await lock_stock_levels_at(session, sku, location)
+    return level
+
+
+async def lock_stock_levels_at(session: AsyncSession, sku: str, location: str) -> list[StockLevel]:
+    levels = await lock_stock_levels(session, [sku])
+    return [level for level in levels if level.location == location]
+
+
+async def save_stock_levels(session: AsyncSession, levels: list[StockLevel]) -> None:
+    for level in levels:
+        await session.execute(
+            sa.update(stock_levels)
+            .where(stock_levels.c.sku == level.sku, stock_levels.c.location == level.location)
+            .values(on_hand=level.on_hand, reserved=level.reserved)
+        )
+
+
+async def next_availability_version(session: AsyncSession, sku: str) -> int:
+    """Bump the SKU's availability version and lock its variant row until commit, so the availability
+    messages of one SKU are numbered in the order their transactions commit."""
+    version = (
+        await session.execute(
+            sa.update(variants)
+            .where(variants.c.sku == sku)
+            .values(availability_version=variants.c.availability_version + 1)
+            .returning(variants.c.availability_version)
+        )
+    ).scalar_one()
+    return int(version)
+
+
+async def add_to_reservation(
+    session: AsyncSession, *, order_id: str, sku: str, location: str, quantity: int
+) -> None:
+    """Reserve units for an order at a location, adding to the order's row there if it has one.
+
+    A row no longer reserved (its units shipped or were released) holds these units again; what it
+    committed before stays counted.
+    """
+    statement = insert(reservations).values(
+        order_id=order_id, sku=sku, location=location, quantity=quantity, status="reserved"
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[reservations.c.order_id, reservations.c.sku, reservations.c.location],
+            set_={
+                "quantity": sa.case(
+                    (
+                        reservations.c.status == "reserved",
+                        reservations.c.quantity + statement.excluded.quantity,
+                    ),
+                    else_=statement.excluded.quantity,
+                ),
+                "status": "reserved",
+                "updated_at": sa.func.now(),
+            },
+        )
+    )
+
+
+@dataclass(frozen=True)
+class StockOrder:
+    """What catalog knows of an order as a whole, read under the order's lock."""
+
+    order_id: str
+    new: bool
+    """No message of this order came before (so nothing of it waits to be applied)."""
+    released: bool
+    """Everything it held was given back: nothing is reserved for it again."""
+
+
+async def lock_stock_order(session: AsyncSession, order_id: str) -> StockOrder:
+    """Lock the order's row, making it on its first message: every stock message of one order takes this
+    lock first, so two replicas never handle the same order's messages at once."""
+    inserted = (
+        await session.execute(
+            insert(stock_orders)
+            .values(order_id=order_id)
+            .on_conflict_do_nothing(index_elements=[stock_orders.c.order_id])
+            .returning(stock_orders.c.order_id)
+        )
+    ).first()
+    if inserted is not None:
+        return StockOrder(order_id=order_id, new=True, released=False)
+    row = (
+        await session.execute(
+            sa.select(stock_orders.c.released_at).where(stock_orders.c.order_id == order_id).with_for_update()
+        )
+    ).one()
+    return StockOrder(order_id=order_id, new=False, released=row.released_at is not None)
+
+
+async def mark_released(session: AsyncSession, order_id: str) -> bool:
+    """Record that the order gave everything back (the caller holds its lock); False when it had already."""
+    marked = await session.execute(
+        sa.update(stock_orders)
+        .where(stock_orders.c.order_id == order_id, stock_orders.c.released_at.is_(None))
+        .values(released_at=sa.func.now())
+        .returning(stock_orders.c.order_id)
+    )
+    return marked.first() is not None
+
+
+async def record_reserve_request(session: AsyncSession, order_id: str, request_key: str) -> bool:
+    """Record a reserve of the order (its own lines, or an exchange's); False when it was decided before."""
+    inserted = await session.execute(
+        insert(reserve_requests)
+        .values(order_id=order_id, request_key=request_key)
+        .on_conflict_do_nothing(index_elements=[reserve_requests.c.order_id, reserve_requests.c.request_key])
+        .returning(reserve_requests.c.order_id)
+    )
+    return inserted.first() is not None
+
+
+ChangeKind = Literal["commit", "release"]
+
+
+async def record_change(
+    session: AsyncSession, *, order_id: str, kind: ChangeKind, change_id: str, units: dict[Place, int]
+) -> bool:
+    """Record a shipment's commit or a partial release, per place, once (the caller holds the order's lock);
+    False when the same change was recorded before, whatever the units it named then."""
+    known = (
+        await session.execute(
+            sa.select(reservation_changes.c.order_id)
+            .where(
+                reservation_changes.c.order_id == order_id,
+                reservation_changes.c.kind == kind,
+                reservation_changes.c.change_id == change_id,
+            )
+            .limit(1)
+        )
+    ).first()
+    if known is not None:
+        return False
+    await session.execute(
+        sa.insert(reservation_changes),
+        [
+            {
+                "order_id": order_id,
+                "kind": kind,
+                "change_id": change_id,
+                "sku": sku,
+                "location": location,
+                "quantity": quantity,
+            }
+            for (sku, location), quantity in sorted(units.items())
+        ],
+    )
+    return True
+
+
+async def add_applied(
+    session: AsyncSession, *, order_id: str, kind: ChangeKind, change_id: str, units: dict[Place, int]
+) -> None:
+    """Count units of a recorded change as taken from the order's reservation."""
+    for (sku, location), quantity in sorted(units.items()):
+        await session.execute(
+            sa.update(reservation_changes)
+            .where(
+                reservation_changes.c.order_id == order_id,
+                reservation_changes.c.kind == kind,
+                reservation_changes.c.change_id == change_id,
+                reservation_changes.c.sku == sku,
+                reservation_changes.c.location == location,
+            )
+            .values(applied=reservation_changes.c.applied + quantity)
+        )
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """Units of a recorded change not yet taken: they came before the units were reserved."""
+
+    kind: ChangeKind
+    change_id: str
+    units: dict[Place, int]
+
+
+async def pending_changes(session: AsyncSession, order_id: str) -> list[PendingChange]:
+    """The order's changes with units still to take: commits first (those units left the building), each
+    kind in the order it was recorded."""
+    rows = await session.execute(
+        sa.select(reservation_changes)
+        .where(
+            reservation_changes.c.order_id == order_id,
+            reservation_changes.c.applied < reservation_changes.c.quantity,
+        )
+        .order_by(
+            reservation_changes.c.kind,
+            reservation_changes.c.recorded_at,
+            reservation_changes.c.change_id,
+            reservation_changes.c.sku,
+            reservation_changes.c.location,
+        )
+    )
+    changes: dict[tuple[str, str], PendingChange] = {}
+    for row in rows:
+        change = changes.setdefault(
+            (row.kind, row.change_id), PendingChange(kind=row.kind, change_id=row.change_id, units={})
+        )
+        change.units[row.sku, row.location] = row.quantity - row.applied
+    return list(changes.values())
+
+
+async def lock_reservations(
+    session: AsyncSession, order_id: str, skus: Iterable[str] | None = None
+) -> dict[Place, Reservation]:
+    """Lock the order's reservation rows (of ``skus`` only, when given), by place."""
+    query = (
+        sa.select(reservations)
+        .where(reservations.c.order_id == order_id)
+        .order_by(reservations.c.sku, reservations.c.location)
+        .with_for_update()
+    )
+    if skus is not None:
+        query = query.where(reservations.c.sku.in_(sorted(set(skus))))
+    return {
+        (row.sku, row.location): Reservation(
+            order_id=row.order_id,
+            sku=row.sku,
+            location=row.location,
+            # Rows written before ``committed`` existed kept their quantity when they stopped holding it.
+            held=row.quantity if row.status == "reserved" else 0,
+            committed=row.committed,
+        )
+        for row in (await session.execute(query)).all()
+    }
+
+
+async def save_reservations(session: AsyncSession, changed: Iterable[Reservation]) -> None:
+    for reservation in changed:
+        await session.execute(
+            sa.update(reservations)
+            .where(
+                reservations.c.order_id == reservation.order_id,
+                reservations.c.sku == reservation.sku,
+                reservations.c.location == reservation.location,
+            )
+            .values(
+                quantity=reservation.held,
+                committed=reservation.committed,
+                status=reservation.status,
+                updated_at=sa.func.now(),
+            )
+        )
+
+
+async def record_restocked_return(session: AsyncSession, return_id: str) -> bool:
+    """Record that a return's units are counted back in; False when they were before."""
+    inserted = await session.execute(
+        insert(restocked_returns)
+        .values(return_id=return_id)
+        .on_conflict_do_nothing(index_elements=[restocked_returns.c.return_id])
+        .returning(restocked_returns.c.return_id)
+    )
+    return inserted.first() is not None
+
+
+async def available_units(session: AsyncSession, skus: Iterable[str]) -> dict[str, int]:
+    """Units of each SKU that may still be promised, over all its locations (as this transaction sees them)."""
+    rows = await session.execute(
+        sa.select(
+            stock_levels.c.sku,
+            sa.func.sum(
+                sa.func.greatest(
+                    stock_levels.c.on_hand - stock_levels.c.reserved - stock_levels.c.safety_stock, 0
+                )
+            ),
+        )
+        .where(stock_levels.c.sku.in_(sorted(set(skus))))
+        .group_by(stock_levels.c.sku)
+    )
+    return {sku: int(total) for sku, total in rows.all()}
