@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shop_api import catalog, fulfillment, orders, payments
+from shop_api import catalog, fulfillment, payments
 from shop_api.base import Strict
+from shop_api.orders import checkout as order_bodies
+from shop_api.orders import customers as customer_bodies
+from shop_api.orders import drafts as draft_bodies
+from shop_api.orders import returns as return_bodies
 
 CHECKOUT: dict[str, Any] = {
     "email": "kim@example.com",
@@ -33,7 +37,15 @@ CHECKOUT: dict[str, Any] = {
 def request_bodies() -> list[type[BaseModel]]:
     return [
         value
-        for module in (catalog, fulfillment, orders, payments)
+        for module in (
+            catalog,
+            fulfillment,
+            order_bodies,
+            customer_bodies,
+            draft_bodies,
+            return_bodies,
+            payments,
+        )
         for value in vars(module).values()
         if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__
         if value.__name__.endswith("In")
@@ -69,45 +81,45 @@ def test_every_example_is_accepted_by_its_body() -> None:
 
 def test_a_saved_address_is_a_uuid_for_the_gateway_and_for_orders() -> None:
     address_id = uuid.uuid4()
-    checkout = orders.CheckoutIn.model_validate({**CHECKOUT, "shipping_address_id": str(address_id)})
-    placed = orders.PlaceOrderIn.of(checkout, stock_at_locations={"seoul-1": {"SHIRT-LINEN-M": 3}})
+    checkout = order_bodies.CheckoutIn.model_validate({**CHECKOUT, "shipping_address_id": str(address_id)})
+    placed = order_bodies.PlaceOrderIn.of(checkout, stock_at_locations={"seoul-1": {"SHIRT-LINEN-M": 3}})
     assert placed.shipping_address_id == address_id
     assert placed.stock_at_locations == {"seoul-1": {"SHIRT-LINEN-M": 3}}
     with pytest.raises(ValidationError):
-        orders.PlaceOrderIn.model_validate({**CHECKOUT, "shipping_address_id": "address-1"})
+        order_bodies.PlaceOrderIn.model_validate({**CHECKOUT, "shipping_address_id": "address-1"})
 
 
 def test_the_internal_bodies_derive_from_the_public_ones() -> None:
-    assert issubclass(orders.PlaceOrderIn, orders.CheckoutIn)
-    assert issubclass(orders.QuoteShippingIn, orders.ShippingRatesIn)
-    assert issubclass(orders.CustomerIn, orders.StaffCustomerIn)
-    assert issubclass(orders.CredentialsIn, orders.LoginIn)
-    assert set(orders.PlaceOrderIn.model_fields) - set(orders.CheckoutIn.model_fields) == {
+    assert issubclass(order_bodies.PlaceOrderIn, order_bodies.CheckoutIn)
+    assert issubclass(order_bodies.QuoteShippingIn, order_bodies.ShippingRatesIn)
+    assert issubclass(customer_bodies.CustomerIn, customer_bodies.StaffCustomerIn)
+    assert issubclass(customer_bodies.CredentialsIn, customer_bodies.LoginIn)
+    assert set(order_bodies.PlaceOrderIn.model_fields) - set(order_bodies.CheckoutIn.model_fields) == {
         "stock_at_locations"
     }
     with pytest.raises(ValidationError):
-        orders.CheckoutIn.model_validate({**CHECKOUT, "stock_at_locations": {}})
+        order_bodies.CheckoutIn.model_validate({**CHECKOUT, "stock_at_locations": {}})
 
 
 def test_ids_of_accounts_are_uuids() -> None:
     with pytest.raises(ValidationError):
-        orders.OrderCustomerIn.model_validate({"customer_id": "kim"})
+        customer_bodies.OrderCustomerIn.model_validate({"customer_id": "kim"})
     with pytest.raises(ValidationError):
-        orders.DraftIn.model_validate(
+        draft_bodies.DraftIn.model_validate(
             {"customer_id": "kim", "currency": "KRW", "lines": [{"sku": "A-1", "quantity": 1}]}
         )
 
 
 def test_a_new_account_given_an_order_has_no_password() -> None:
     with pytest.raises(ValidationError):
-        orders.OrderCustomerIn.model_validate(
+        customer_bodies.OrderCustomerIn.model_validate(
             {"customer": {"email": "kim@example.com", "name": "Kim", "locale": "ko", "password": "x" * 12}}
         )
 
 
 def test_exactly_one_customer_is_named_by_the_body_itself() -> None:
-    assert orders.OrderCustomerIn(customer_id=uuid.uuid4()).not_exactly_one() == []
-    assert [error["field"] for error in orders.OrderCustomerIn().not_exactly_one()] == [
+    assert customer_bodies.OrderCustomerIn(customer_id=uuid.uuid4()).not_exactly_one() == []
+    assert [error["field"] for error in customer_bodies.OrderCustomerIn().not_exactly_one()] == [
         "customer_id",
         "customer",
     ]
@@ -140,7 +152,7 @@ def test_exactly_one_customer_is_named_by_the_body_itself() -> None:
 )
 def test_a_draft_keeps_its_cross_field_rules_wherever_it_is_read(draft: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        orders.DraftIn.model_validate(draft)
+        draft_bodies.DraftIn.model_validate(draft)
 
 
 def test_a_shipment_report_names_a_carrier_or_none() -> None:
@@ -162,6 +174,6 @@ def test_text_with_control_characters_is_refused_everywhere() -> None:
 
 def test_orders_answers_every_failed_login_alike_even_an_empty_password() -> None:
     credentials = {"email": "kim@example.com", "password": ""}
-    orders.CredentialsIn.model_validate(credentials)
+    customer_bodies.CredentialsIn.model_validate(credentials)
     with pytest.raises(ValidationError):
-        orders.LoginIn.model_validate(credentials)
+        customer_bodies.LoginIn.model_validate(credentials)

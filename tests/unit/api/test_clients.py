@@ -13,13 +13,9 @@ import httpx
 
 from shop_api.catalog import CatalogClient, InboundChangeIn
 from shop_api.fulfillment import FulfillmentClient
-from shop_api.orders import (
-    CheckoutIn,
-    DraftChangesIn,
-    OrderAccess,
-    OrdersClient,
-    PlaceOrderIn,
-)
+from shop_api.orders.checkout import CheckoutIn, PlaceOrderIn
+from shop_api.orders.client import OrderAccess, OrdersClient
+from shop_api.orders.drafts import DraftChangesIn
 from shop_api.payments import PaymentsClient
 from tests.unit.api.test_bodies import CHECKOUT
 

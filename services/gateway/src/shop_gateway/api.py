@@ -16,7 +16,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from shop_api.base import SKU_PATTERN
 from shop_api.catalog import AdjustmentIn, InboundIn, PreorderPolicyIn, ProductIn, ReceiptIn, WaitlistIn
 from shop_api.fulfillment import FulfillmentEventIn
-from shop_api.orders import CheckoutIn, OrderAccess, OrderOut, PlacedOrderOut, PlaceOrderIn
+from shop_api.orders.checkout import CheckoutIn, OrderOut, PlacedOrderOut, PlaceOrderIn
+from shop_api.orders.client import OrderAccess
 from shop_gateway import ratelimit
 from shop_gateway.customer_auth import CustomerAuthDep, optional_customer
 from shop_gateway.customer_tokens import looks_like_customer_token

@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from shop_api.orders import CancellationIn, OfferIn, OrderAccess
+from shop_api.orders.checkout import CancellationIn, OfferIn
+from shop_api.orders.client import OrderAccess
 from shop_gateway.api import STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
 from shop_gateway.services import passed_on

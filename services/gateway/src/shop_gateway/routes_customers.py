@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from shop_api.orders import (
+from shop_api.orders.customers import (
     AddressChangesIn,
     LoginIn,
     OrderCustomerIn,

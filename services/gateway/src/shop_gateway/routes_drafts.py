@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRouter
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shop_api.orders import (
+from shop_api.orders.drafts import (
     DraftChangesIn,
     DraftCheckoutIn,
     DraftCompletedOut,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from shop_api.orders import OrderAccess
+from shop_api.orders.client import OrderAccess
 from shop_api.payments import PaymentMethodIn
 from shop_gateway.api import ServicesDep, order_access, problems
 from shop_gateway.domain import Permission

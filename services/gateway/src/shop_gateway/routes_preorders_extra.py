@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 
 from shop_api.base import SKU_PATTERN
 from shop_api.catalog import InboundChangeIn, ProductViewIn
-from shop_api.orders import OrderAccess, PreorderDecisionIn
+from shop_api.orders.checkout import PreorderDecisionIn
+from shop_api.orders.client import OrderAccess
 from shop_gateway import ratelimit
 from shop_gateway.api import ALWAYS, STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from shop_api.fulfillment import ReturnReceiptIn
-from shop_api.orders import OrderAccess, ReturnIn, ReturnRejectionIn, ReturnStatus
+from shop_api.orders.client import OrderAccess
+from shop_api.orders.returns import ReturnIn, ReturnRejectionIn, ReturnStatus
 from shop_gateway.api import STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
 from shop_gateway.services import passed_on

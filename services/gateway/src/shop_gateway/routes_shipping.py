@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from shop_api.orders import QuoteShippingIn, ShippingRatesIn, ShippingRatesOut
+from shop_api.orders.checkout import QuoteShippingIn, ShippingRatesIn, ShippingRatesOut
 from shop_gateway.api import ServicesDep, problems, stock_at_locations
 from shop_gateway.services import passed_on
 

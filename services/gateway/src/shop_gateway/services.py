@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from shop_api.catalog import CatalogClient
 from shop_api.fulfillment import FulfillmentClient
 from shop_api.notifications import NotificationsClient
-from shop_api.orders import OrdersClient
+from shop_api.orders.client import OrdersClient
 from shop_api.payments import PaymentsClient
 from shop_api.transport import ServiceCall, ServiceClient
 from shop_gateway.logs import request_id_var, request_path_var

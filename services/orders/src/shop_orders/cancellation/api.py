@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from shop_api.orders import CancellationIn, OfferIn
+from shop_api.orders.checkout import CancellationIn, OfferIn
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.cancellation import queries as cancellation_queries
 from shop_orders.core.errors import OrderError

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_api.orders import PlacedOrderOut, PlaceOrderIn, QuoteShippingIn
+from shop_api.orders.checkout import PlacedOrderOut, PlaceOrderIn, QuoteShippingIn
 from shop_orders.checkout import handlers
 from shop_orders.core import queries, repository
 from shop_orders.core.domain import access_token

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.exc import IntegrityError
 
-from shop_api.orders import (
+from shop_api.orders.checkout import AddressIn
+from shop_api.orders.customers import (
     AddressChangesIn,
-    AddressIn,
     CredentialsIn,
     CustomerIn,
     OrderCustomerIn,

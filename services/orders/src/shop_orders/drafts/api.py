@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from shop_api.orders import (
+from shop_api.orders.drafts import (
     DiscountIn,
     DraftChangesIn,
     DraftCheckoutIn,

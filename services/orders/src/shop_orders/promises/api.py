@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 
-from shop_api.orders import PreorderDecisionIn
+from shop_api.orders.checkout import PreorderDecisionIn
 from shop_orders.core.domain import decision_token_matches
 from shop_orders.core.errors import OrderError
 from shop_orders.http import authorised, order_problem

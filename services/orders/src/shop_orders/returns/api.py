@@ -8,7 +8,7 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from shop_api.orders import ReturnIn, ReturnReason, ReturnRejectionIn, ReturnStatus
+from shop_api.orders.returns import ReturnIn, ReturnReason, ReturnRejectionIn, ReturnStatus
 from shop_orders.core.errors import OrderError
 from shop_orders.http import authorised, order_problem
 from shop_orders.returns import handlers as returns

@@ -1,0 +1,224 @@
+"""Orders' typed client: each method is one operation of orders' internal API, and owns its method and path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from shop_api.orders.checkout import (
+    CancellationIn,
+    OfferIn,
+    PlaceOrderIn,
+    PreorderDecisionIn,
+    QuoteShippingIn,
+)
+from shop_api.orders.customers import (
+    AddressChangesIn,
+    LoginIn,
+    OrderCustomerIn,
+    ProfileChangesIn,
+    SavedAddressIn,
+    SignUpIn,
+    StaffCustomerIn,
+)
+from shop_api.orders.drafts import DraftChangesIn, DraftCheckoutIn, DraftIn, DraftStatus, MarkPaidIn
+from shop_api.orders.returns import ReturnIn, ReturnRejectionIn, ReturnStatus
+from shop_api.transport import Id, ServiceClient
+
+
+@dataclass(frozen=True)
+class OrderAccess:
+    """Who opens an order, as orders checks it: staff, the account that owns it, or the order's access token
+    (or a pre-order decision link's token, which opens that decision only)."""
+
+    staff: bool = False
+    customer_id: str | None = None
+    access_token: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        if self.staff:
+            return {"X-Caller-Role": "staff"}
+        if self.customer_id is not None:
+            return {"X-Customer-Id": self.customer_id}
+        if self.access_token is not None:
+            return {"X-Order-Access-Token": self.access_token}
+        return {}
+
+
+class OrdersClient(ServiceClient):
+    """Orders' internal API."""
+
+    async def place_order(
+        self, body: PlaceOrderIn, *, idempotency_key: str, customer_id: str | None
+    ) -> httpx.Response:
+        """Place an order for a guest, or for ``customer_id``'s account; the same key answers the same order."""
+        headers = {"Idempotency-Key": idempotency_key}
+        if customer_id is not None:
+            headers["X-Customer-Id"] = customer_id
+        sent = body.model_dump(mode="json")
+        if body.stock_at_locations is None:
+            del sent["stock_at_locations"]
+        return await self._call("POST", "/orders", json=sent, headers=headers)
+
+    async def order(self, order_id: Id, *, access: OrderAccess) -> httpx.Response:
+        return await self._call("GET", f"/orders/{order_id}", headers=access.headers())
+
+    async def quote_shipping(self, body: QuoteShippingIn) -> httpx.Response:
+        return await self._call("POST", "/shipping-rates", json=body.model_dump(mode="json"))
+
+    async def cancel_order(
+        self, order_id: Id, body: CancellationIn, *, access: OrderAccess
+    ) -> httpx.Response:
+        return await self._call(
+            "POST", f"/orders/{order_id}/cancel", json=body.model_dump(mode="json"), headers=access.headers()
+        )
+
+    async def cancellation(self, order_id: Id, *, access: OrderAccess) -> httpx.Response:
+        return await self._call("GET", f"/orders/{order_id}/cancellation", headers=access.headers())
+
+    async def cancellation_stats(
+        self, *, since: datetime, until: datetime, within_days: float | None
+    ) -> httpx.Response:
+        params: dict[str, str | float] = {"since": since.isoformat(), "until": until.isoformat()}
+        if within_days is not None:
+            params["within_days"] = within_days
+        return await self._call("GET", "/cancellations/stats", params=params)
+
+    async def cancellation_offer(self) -> httpx.Response:
+        return await self._call("GET", "/cancellation-offer")
+
+    async def set_cancellation_offer(self, body: OfferIn) -> httpx.Response:
+        return await self._call("PUT", "/cancellation-offer", json=body.model_dump(mode="json"))
+
+    async def decide_on_changed_date(
+        self, order_id: Id, body: PreorderDecisionIn, *, access: OrderAccess
+    ) -> httpx.Response:
+        return await self._call(
+            "POST",
+            f"/orders/{order_id}/preorder-decision",
+            json=body.model_dump(mode="json"),
+            headers=access.headers(),
+        )
+
+    async def preorder_metrics(self, *, sku: str | None, campaign: str | None) -> httpx.Response:
+        """Orders' part of the pre-order metrics: units, revenue, cancellations, refunds, demand."""
+        params = {name: value for name, value in (("sku", sku), ("campaign", campaign)) if value is not None}
+        return await self._call("GET", "/preorder-metrics", params=params)
+
+    async def create_customer(self, body: SignUpIn | StaffCustomerIn) -> httpx.Response:
+        """A sign-up (with a password) or an account staff make (without)."""
+        return await self._call("POST", "/customers", json=body.model_dump(mode="json"))
+
+    async def authenticate(self, body: LoginIn) -> httpx.Response:
+        return await self._call("POST", "/customers/authenticate", json=body.model_dump(mode="json"))
+
+    async def find_customers(self, *, email: str) -> httpx.Response:
+        return await self._call("GET", "/customers", params={"email": email})
+
+    async def customer(self, customer_id: Id, *, with_orders: bool = False) -> httpx.Response:
+        if with_orders:
+            return await self._call("GET", f"/customers/{customer_id}", params={"with_orders": "true"})
+        return await self._call("GET", f"/customers/{customer_id}")
+
+    async def change_customer(self, customer_id: Id, body: ProfileChangesIn) -> httpx.Response:
+        return await self._call(
+            "PATCH", f"/customers/{customer_id}", json=body.model_dump(mode="json", exclude_unset=True)
+        )
+
+    async def addresses(self, customer_id: Id) -> httpx.Response:
+        return await self._call("GET", f"/customers/{customer_id}/addresses")
+
+    async def add_address(self, customer_id: Id, body: SavedAddressIn) -> httpx.Response:
+        return await self._call(
+            "POST", f"/customers/{customer_id}/addresses", json=body.model_dump(mode="json")
+        )
+
+    async def change_address(self, customer_id: Id, address_id: Id, body: AddressChangesIn) -> httpx.Response:
+        return await self._call(
+            "PATCH",
+            f"/customers/{customer_id}/addresses/{address_id}",
+            json=body.model_dump(mode="json", exclude_unset=True),
+        )
+
+    async def delete_address(self, customer_id: Id, address_id: Id) -> httpx.Response:
+        return await self._call("DELETE", f"/customers/{customer_id}/addresses/{address_id}")
+
+    async def customer_orders(self, customer_id: Id, *, limit: int, offset: int) -> httpx.Response:
+        return await self._call(
+            "GET", f"/customers/{customer_id}/orders", params={"limit": limit, "offset": offset}
+        )
+
+    async def give_order_to_customer(self, order_id: Id, body: OrderCustomerIn) -> httpx.Response:
+        return await self._call(
+            "PUT", f"/orders/{order_id}/customer", json=body.model_dump(mode="json", exclude_none=True)
+        )
+
+    async def create_draft(self, body: DraftIn) -> httpx.Response:
+        return await self._call("POST", "/drafts", json=body.model_dump(mode="json", exclude_unset=True))
+
+    async def drafts(
+        self, *, status: DraftStatus | None, customer_id: Id | None, limit: int
+    ) -> httpx.Response:
+        params: dict[str, str | int] = {"limit": limit}
+        if status is not None:
+            params["status"] = status
+        if customer_id is not None:
+            params["customer_id"] = str(customer_id)
+        return await self._call("GET", "/drafts", params=params)
+
+    async def draft(self, draft_id: Id) -> httpx.Response:
+        return await self._call("GET", f"/drafts/{draft_id}")
+
+    async def change_draft(self, draft_id: Id, body: DraftChangesIn) -> httpx.Response:
+        return await self._call(
+            "PATCH", f"/drafts/{draft_id}", json=body.model_dump(mode="json", exclude_unset=True)
+        )
+
+    async def delete_draft(self, draft_id: Id) -> httpx.Response:
+        return await self._call("DELETE", f"/drafts/{draft_id}")
+
+    async def duplicate_draft(self, draft_id: Id) -> httpx.Response:
+        return await self._call("POST", f"/drafts/{draft_id}/duplicate")
+
+    async def send_invoice(self, draft_id: Id) -> httpx.Response:
+        return await self._call("POST", f"/drafts/{draft_id}/invoice")
+
+    async def complete_on_terms(self, draft_id: Id) -> httpx.Response:
+        return await self._call("POST", f"/drafts/{draft_id}/complete")
+
+    async def mark_as_paid(self, draft_id: Id, body: MarkPaidIn) -> httpx.Response:
+        return await self._call("POST", f"/drafts/{draft_id}/mark-paid", json=body.model_dump(mode="json"))
+
+    async def invoice(self, draft_id: Id, *, draft_token: str) -> httpx.Response:
+        """The invoice a draft's emailed link opens, with that link's token."""
+        return await self._call("GET", f"/drafts/{draft_id}/invoice", headers={"X-Draft-Token": draft_token})
+
+    async def pay_invoice(self, draft_id: Id, body: DraftCheckoutIn, *, draft_token: str) -> httpx.Response:
+        return await self._call(
+            "POST",
+            f"/drafts/{draft_id}/checkout",
+            json=body.model_dump(mode="json"),
+            headers={"X-Draft-Token": draft_token},
+        )
+
+    async def request_return(self, order_id: Id, body: ReturnIn, *, access: OrderAccess) -> httpx.Response:
+        return await self._call(
+            "POST", f"/orders/{order_id}/returns", json=body.model_dump(mode="json"), headers=access.headers()
+        )
+
+    async def order_returns(self, order_id: Id, *, access: OrderAccess) -> httpx.Response:
+        return await self._call("GET", f"/orders/{order_id}/returns", headers=access.headers())
+
+    async def returns(self, *, status: ReturnStatus | None, limit: int) -> httpx.Response:
+        params: dict[str, str | int] = {"limit": limit}
+        if status is not None:
+            params["status"] = status
+        return await self._call("GET", "/returns", params=params)
+
+    async def approve_return(self, return_id: Id) -> httpx.Response:
+        return await self._call("POST", f"/returns/{return_id}/approve")
+
+    async def reject_return(self, return_id: Id, body: ReturnRejectionIn) -> httpx.Response:
+        return await self._call("POST", f"/returns/{return_id}/reject", json=body.model_dump(mode="json"))
