@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
-from shop_contracts import payments as payment_contracts
 from shop_contracts.values import Address, LocatedLine
 from shop_orders.cancellation.domain import (
     CancellationResult,
@@ -33,13 +32,14 @@ from shop_orders.core.domain import (
     SHOP_BROKE_ITS_PROMISE,
     GroupStatus,
     OrderStatus,
-    can_move,
     group_may_move,
 )
 from shop_orders.core.errors import NotCancellable
-from shop_orders.core.groups import advance, customer_of, groups_in, load_group, policy_of, set_group_status
+from shop_orders.core.groups import advance, customer_of, groups_in, load_group, set_group_status, store
 from shop_orders.core.jobs import CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE
 from shop_orders.core.metrics import ORDERS_CANCELLED
+from shop_orders.core.order import Order
+from shop_orders.core.parts import policy_of
 from shop_orders.core.tables import (
     cancellations,
     discount_codes,
@@ -47,7 +47,6 @@ from shop_orders.core.tables import (
     order_lines,
     orders,
     scheduled_jobs,
-    shipment_groups,
     win_back_offer,
 )
 from shop_runtime import scheduling
@@ -169,7 +168,7 @@ async def fulfillment_refused(
     await _answered(uow, order, group_id, refused=True, now=now)
 
 
-async def _answered(uow: UnitOfWork, order: Row[Any], group_id: str, *, refused: bool, now: datetime) -> None:
+async def _answered(uow: UnitOfWork, order: Order, group_id: str, *, refused: bool, now: datetime) -> None:
     cancellation = await load_cancellation(uow, order.id)
     if cancellation is None or cancellation.status != "requested" or group_id not in cancellation.awaiting:
         return
@@ -200,7 +199,7 @@ async def _answered(uow: UnitOfWork, order: Row[Any], group_id: str, *, refused:
         uow.after_commit(ORDERS_CANCELLED.labels(cancellation.reason).inc)
 
 
-async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[CancellationResult, bool]:
+async def _finish(uow: UnitOfWork, order: Order, *, now: datetime) -> tuple[CancellationResult, bool]:
     """Cancel every group not kept, release its stock and places, refund all but what is kept."""
     cancellation = await load_cancellation(uow, order.id)
     assert cancellation is not None
@@ -223,8 +222,8 @@ async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[C
     ]
     kept_units: Counter[str] = Counter()
     for group in kept_groups:
-        for line in group.lines:
-            kept_units[line["sku"]] += int(line["quantity"])
+        for kept in group.lines:
+            kept_units[kept["sku"]] += int(kept["quantity"])
     lines = await repository.lines_of(uow.session, order.id)
     kept_value = kept_deposits = 0
     for line in lines:
@@ -309,46 +308,18 @@ async def _finish(uow: UnitOfWork, order: Row[Any], *, now: datetime) -> tuple[C
     return result, True
 
 
-async def move_on_if_all_left(uow: UnitOfWork, order: Row[Any]) -> None:
+async def move_on_if_all_left(uow: UnitOfWork, order: Order) -> None:
     """After part of an order was cancelled or short, it is partially fulfilled once the rest shipped."""
-    left = await units_left_to_ship(uow.session, order.id)
-    if left == 0 and can_move(OrderStatus(order.status), OrderStatus.PARTIALLY_FULFILLED):
-        await repository.set_status(uow.session, order.id, OrderStatus.PARTIALLY_FULFILLED)
+    current = await repository.lock_order(uow.session, order.id)
+    current.move_on_if_all_left()
+    await store(uow, current)
 
 
-async def units_left_to_ship(session: AsyncSession, order_id: str) -> int:
-    """Units of the order neither shipped, delivered nor refunded."""
-    ordered: int = sum(
-        int(line.quantity - line.quantity_refunded) for line in await repository.lines_of(session, order_id)
-    )
-    gone: int = 0
-    rows = await session.execute(
-        sa.select(shipment_groups.c.lines).where(
-            shipment_groups.c.order_id == order_id,
-            shipment_groups.c.status.in_([GroupStatus.SHIPPED.value, GroupStatus.DELIVERED.value]),
-        )
-    )
-    for (group_lines,) in rows:
-        gone += sum(int(line["quantity"]) for line in group_lines)
-    return ordered - gone
-
-
-async def request_refund(uow: UnitOfWork, order: Row[Any], amount: int, *, key: str, reason: str) -> None:
+async def request_refund(uow: UnitOfWork, order: Order, amount: int, *, key: str, reason: str) -> None:
     """Ask payments for a refund (never more than captured and not yet refunded) and count it asked."""
-    amount = min(amount, order.captured - order.refund_requested)
-    if amount <= 0:
-        return
-    await uow.session.execute(
-        sa.update(orders)
-        .where(orders.c.id == order.id)
-        .values(refund_requested=orders.c.refund_requested + amount)
-    )
-    uow.publish(
-        payment_contracts.IssueRefund(
-            order_id=order.id, amount=amount, currency=order.currency, reason=reason, idempotency_key=key
-        ),
-        subject=order.id,
-    )
+    current = await repository.lock_order(uow.session, order.id)
+    current.request_refund(amount, key=key, reason=reason)
+    await store(uow, current)
 
 
 async def refund_after_cancel(
@@ -395,7 +366,7 @@ async def release_late_reservation(uow: UnitOfWork, *, order_id: str) -> bool:
 
 
 async def _issue_code(
-    uow: UnitOfWork, order: Row[Any], cancellation: Row[Any], *, now: datetime
+    uow: UnitOfWork, order: Order, cancellation: Row[Any], *, now: datetime
 ) -> Row[Any] | None:
     """A single-use discount code for a next order, when staff offer one and the customer or staff cancelled."""
     if cancellation.offer_percent <= 0 or cancellation.cancelled_by == "shop":

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
-from shop_contracts import payments as payment_contracts
 from shop_contracts.values import (
     Customer,
     LocatedLine,
@@ -20,34 +19,30 @@ from shop_contracts.values import (
 )
 from shop_orders.core import repository
 from shop_orders.core.domain import (
-    GroupStatus,
     OrderStatus,
-    bank_transfer_reference,
     can_move,
-    promised_ship_date,
 )
 from shop_orders.core.errors import IdempotencyKeyReused
-from shop_orders.core.groups import add_group, policy_of, priced_line, reject_order
+from shop_orders.core.groups import reject_order, store
 from shop_orders.core.jobs import schedule_promise_check
 from shop_orders.core.metrics import ORDERS_PLACED, ORDERS_REJECTED
+from shop_orders.core.parts import priced_line
 from shop_orders.core.pricing import (
     SAME_DAY,
     CheckoutLine,
-    PlanLine,
     SameDayArea,
     TaxTable,
     checkout_fingerprint,
     discount_for,
     order_tax,
-    plan_checkout_charge,
     price_checkout,
     same_day_locations,
 )
+from shop_orders.core.repository import Orders, SqlOrders
 from shop_orders.core.tables import (
     order_lines,
     orders,
 )
-from shop_orders.payment.handlers import confirm_on_terms
 from shop_runtime.database import UnitOfWork
 
 
@@ -210,132 +205,42 @@ async def place_order(
 
 
 async def take_payment_for_reserved_stock(
-    uow: UnitOfWork, *, order_id: str, lines: list[LocatedLine], preorder_lines: list[PreorderLine]
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    lines: list[LocatedLine],
+    preorder_lines: list[PreorderLine],
+    orders: Orders | None = None,
 ) -> bool:
     """Stock is held and pre-orders have their places: charge what is due now and save the card for later.
 
     False when no order has this id: catalog answered a draft's hold (a draft's reservation id is never an
     order's until the draft completes into that order)."""
-    order = await repository.lock_order_if_any(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get_if_any(order_id)
     if order is None:
         return False
-    if OrderStatus(order.status) is OrderStatus.CANCELLED:
-        # Cancelled before catalog answered: the reservation that landed after the cancel goes back.
-        await repository.add_to_timeline(uow.session, order_id, "late_reservation_released")
-        uow.publish(
-            catalog_contracts.ReleaseStock(order_id=order_id, reason=order.status_reason or "cancelled"),
-            subject=order_id,
-        )
-        return True
-    if not can_move(OrderStatus(order.status), OrderStatus.RESERVED):
-        return True
-    stored = {line.sku: line for line in await repository.lines_of(uow.session, order_id)}
-    waiting = {line.sku: line for line in preorder_lines}
-    current = await repository.variants_by_sku(uow.session, list(waiting)) if waiting else {}
-    plan = plan_checkout_charge(
-        [
-            PlanLine(
-                sku=sku,
-                quantity=line.quantity,
-                line_total=line.line_total,
-                preorder_policy=policy_of(line, current.get(sku)) if sku in waiting else None,
-            )
-            for sku, line in stored.items()
-        ],
-        shipping=order.shipping,
-        currency=order.currency,
-    )
-    for sku in stored:
-        values: dict[str, Any] = {"paid_now": plan.paid_now[sku], "balance": plan.balance[sku]}
-        if sku in waiting:
-            sold_under = policy_of(stored[sku], current.get(sku))
-            promised = promised_ship_date(sold_under, order.created_at)
-            values |= {
-                "kind": "preorder",
-                "preorder_policy": sold_under.model_dump(mode="json"),
-                "queue_position": waiting[sku].queue_position,
-                "expected_ship_date": waiting[sku].expected_ship_date,
-                "promised_ship_date": promised,
-            }
+    if order.status is OrderStatus.CANCELLED:
+        order.release_late_reservation()
+    elif can_move(order.status, OrderStatus.RESERVED):
+        waiting = [line.sku for line in preorder_lines]
+        current = await orders.variants(waiting) if waiting else {}
+        for sku, promised in order.hold_stock(lines, preorder_lines, current):
             await schedule_promise_check(uow, order_id=order_id, sku=sku, promised=promised)
-        await uow.session.execute(
-            sa.update(order_lines)
-            .where(order_lines.c.order_id == order_id, order_lines.c.sku == sku)
-            .values(**values)
-        )
-    by_location: dict[str, list[LocatedLine]] = {}
-    for located in lines:
-        by_location.setdefault(located.location, []).append(located)
-    for location, located_lines in sorted(by_location.items()):
-        await add_group(
-            uow,
-            order_id,
-            kind="in_stock",
-            location=location,
-            lines=located_lines,
-            status=GroupStatus.RESERVED,
-        )
-    # A discount code comes off what is charged at checkout (never more than that charge). Tax added on top
-    # is charged in full at checkout, also the part of a pre-order's balance charged later.
-    discount = min(order.discount, plan.charged_now)
-    tax_added = order.tax_added
-    if order.tax_added_on_top and discount != order.discount:
-        tax_added = order_tax(
-            address=order.shipping_address,
-            rates={},
-            added_on_top_countries=[],
-            subtotal=order.subtotal,
-            discount=discount,
-            shipping=order.shipping,
-            fixed=(order.tax_rate, True),
-        ).amount
-    charged_now = plan.charged_now - discount + tax_added
-    await repository.set_status(
-        uow.session,
-        order_id,
-        OrderStatus.RESERVED,
-        charged_now=charged_now,
-        shipping_deferred=plan.shipping_deferred,
-        discount=discount,
-        total=order.subtotal + order.shipping - discount + tax_added,
-        tax_added=tax_added,
-    )
-    await repository.add_to_timeline(
-        uow.session,
-        order_id,
-        "stock_reserved",
-        lines=[line.model_dump() for line in lines],
-        preorder_lines=[line.model_dump(mode="json") for line in preorder_lines],
-    )
-    if order.payment_terms is not None:
-        # A draft completed on net or on-fulfillment terms: nothing is charged now; it is paid later.
-        await confirm_on_terms(uow, order_id)
-        return True
-    uow.publish(
-        payment_contracts.CapturePayment(
-            order_id=order_id,
-            step="full",
-            amount=charged_now,
-            currency=order.currency,
-            payment_token=order.payment_token,
-            # Kept for every order: a later balance, or the price difference of an exchange, is charged
-            # off-session with it.
-            save_method=True,
-            balance_later=sum(plan.balance.values()) > 0,
-            bank_transfer_reference=bank_transfer_reference(order.payment_token),
-        ),
-        subject=order_id,
-    )
+    await store(uow, order, orders)
     return True
 
 
-async def reject_for_missing_stock(uow: UnitOfWork, *, order_id: str, detail: str) -> bool:
+async def reject_for_missing_stock(
+    uow: UnitOfWork, *, order_id: str, detail: str, orders: Orders | None = None
+) -> bool:
     """Not enough stock, or no pre-order place: reject; nothing was charged. False when no order has this id
     (catalog refused a draft's hold)."""
-    order = await repository.lock_order_if_any(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get_if_any(order_id)
     if order is None:
         return False
-    if can_move(OrderStatus(order.status), OrderStatus.REJECTED):
-        await reject_order(uow, order, reason="out_of_stock", detail=detail)
+    if can_move(order.status, OrderStatus.REJECTED):
+        await reject_order(uow, order, reason="out_of_stock", detail=detail, orders=orders)
         uow.after_commit(ORDERS_REJECTED.labels("out_of_stock").inc)
     return True

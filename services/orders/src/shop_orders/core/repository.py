@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import dataclasses
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -11,8 +13,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_contracts.values import PreorderPolicy
-from shop_orders.core.domain import Availability, CatalogVariant, OrderStatus
+from shop_orders.core.domain import Availability, CatalogVariant, GroupStatus, OrderStatus
 from shop_orders.core.errors import UnknownDiscountCode, UnknownOrder
+from shop_orders.core.order import ORDER_COLUMNS, Order
+from shop_orders.core.parts import GROUP_COLUMNS, LINE_COLUMNS, OrderLine, ShipmentGroup
 from shop_orders.core.pricing import check_discount_code
 from shop_orders.core.tables import (
     catalog_availability,
@@ -22,6 +26,7 @@ from shop_orders.core.tables import (
     order_lines,
     order_timeline,
     orders,
+    shipment_groups,
 )
 
 
@@ -98,19 +103,14 @@ async def upsert_variant(session: AsyncSession, values: dict[str, Any]) -> None:
     )
 
 
-async def lock_order(session: AsyncSession, order_id: str) -> Row[Any]:
-    row = await lock_order_if_any(session, order_id)
-    if row is None:
-        raise UnknownOrder(f"no order {order_id}", field="order_id")
-    return row
+async def lock_order(session: AsyncSession, order_id: str) -> Order:
+    """The order with its lines and groups, locked for this transaction."""
+    return await SqlOrders(session).get(order_id)
 
 
-async def lock_order_if_any(session: AsyncSession, order_id: str) -> Row[Any] | None:
+async def lock_order_if_any(session: AsyncSession, order_id: str) -> Order | None:
     """The order, locked for this transaction; None when there is no order with this id."""
-    row: Row[Any] | None = (
-        await session.execute(sa.select(orders).where(orders.c.id == order_id).with_for_update())
-    ).first()
-    return row
+    return await SqlOrders(session).get_if_any(order_id)
 
 
 async def order_by_idempotency_key(session: AsyncSession, key: str) -> Row[Any] | None:
@@ -141,11 +141,11 @@ async def add_events_to_timeline(
     )
 
 
-async def lines_of(session: AsyncSession, order_id: str) -> list[Row[Any]]:
+async def lines_of(session: AsyncSession, order_id: str) -> list[OrderLine]:
     rows = await session.execute(
         sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.position)
     )
-    return list(rows)
+    return [line_of(row._mapping) for row in rows]
 
 
 async def redeem_discount_code(session: AsyncSession, *, code: str, order_id: str, now: datetime) -> int:
@@ -164,3 +164,138 @@ async def redeem_discount_code(session: AsyncSession, *, code: str, order_id: st
         .values(redeemed_by_order=order_id, redeemed_at=now)
     )
     return int(row.percent_off)
+
+
+class Orders(Protocol):
+    """What a handler needs of storage for orders. ``SqlOrders`` keeps them in PostgreSQL (the handlers'
+    default); the handler tests give a fake that keeps them in memory."""
+
+    async def get(self, order_id: str) -> Order:
+        """The order with its lines and groups, held for this transaction; ``UnknownOrder`` when there is none."""
+
+    async def get_if_any(self, order_id: str) -> Order | None:
+        """As ``get``, or None when no order has this id."""
+
+    async def save(self, order: Order) -> None:
+        """Write what changed on the order, its lines and groups, and the timeline events it recorded."""
+
+    async def variants(self, skus: list[str]) -> dict[str, CatalogVariant]:
+        """Orders' copy of catalog's variants."""
+
+    async def free_discount_code(self, order_id: str) -> None:
+        """A code the order redeemed may be used again (the order was rejected)."""
+
+
+_LINES: sa.Label[Any] = sa.literal_column(
+    "(SELECT coalesce(json_agg(l ORDER BY l.position), '[]') FROM order_lines l WHERE l.order_id = orders.id)"
+).label("lines_json")
+_GROUPS: sa.Label[Any] = sa.literal_column(
+    "(SELECT coalesce(json_agg(g ORDER BY g.created_at, g.id), '[]') FROM shipment_groups g"
+    " WHERE g.order_id = orders.id)"
+).label("groups_json")
+
+
+def _from_json(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+    """A row read as JSON, with its dates and times parsed back by the column's type."""
+    parsed = dict(values)
+    for column in table.columns:
+        value = parsed.get(column.name)
+        if isinstance(value, str) and isinstance(column.type, sa.DateTime):
+            parsed[column.name] = datetime.fromisoformat(value)
+        elif isinstance(value, str) and isinstance(column.type, sa.Date):
+            parsed[column.name] = date.fromisoformat(value)
+    return parsed
+
+
+def order_of(row: Row[Any], lines: list[dict[str, Any]], groups: list[dict[str, Any]]) -> Order:
+    values = {key: value for key, value in row._mapping.items() if key in ORDER_COLUMNS}
+    return Order(
+        **values | {"status": OrderStatus(values["status"])},
+        lines=[OrderLine(**_from_json(order_lines, line)) for line in lines],
+        groups=[group_of(_from_json(shipment_groups, group)) for group in groups],
+    )
+
+
+def group_of(values: Mapping[Any, Any]) -> ShipmentGroup:
+    fields = {key: value for key, value in values.items() if key in GROUP_COLUMNS}
+    return ShipmentGroup(**fields | {"status": GroupStatus(fields["status"])})
+
+
+def line_of(values: Mapping[Any, Any]) -> OrderLine:
+    return OrderLine(**{key: value for key, value in values.items() if key in LINE_COLUMNS})
+
+
+class SqlOrders:
+    """Orders in PostgreSQL, in the unit of work's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, order_id: str) -> Order:
+        order = await self.get_if_any(order_id)
+        if order is None:
+            raise UnknownOrder(f"no order {order_id}", field="order_id")
+        return order
+
+    async def get_if_any(self, order_id: str) -> Order | None:
+        row = (
+            await self._session.execute(
+                sa.select(orders, _LINES, _GROUPS).where(orders.c.id == order_id).with_for_update(of=orders)
+            )
+        ).first()
+        if row is None:
+            return None
+        return order_of(row, row.lines_json, row.groups_json)
+
+    async def save(self, order: Order) -> None:
+        changed = order.changed
+        if changed:
+            await self._session.execute(
+                sa.update(orders).where(orders.c.id == order.id).values(**changed, updated_at=sa.func.now())
+            )
+            order.mark_saved()
+        for line in order.lines:
+            if line.changed:
+                await self._session.execute(
+                    sa.update(order_lines)
+                    .where(order_lines.c.order_id == order.id, order_lines.c.position == line.position)
+                    .values(**line.changed)
+                )
+                line.mark_saved()
+        added = [group for group in order.groups if group.new]
+        if added:
+            await self._session.execute(
+                sa.insert(shipment_groups),
+                [
+                    {
+                        key: value
+                        for key, value in dataclasses.asdict(group).items()
+                        if key in GROUP_COLUMNS and key not in ("created_at", "updated_at")
+                    }
+                    for group in added
+                ],
+            )
+            for group in added:
+                group.new = False
+                group.mark_saved()
+        for group in order.groups:
+            if group.changed:
+                await self._session.execute(
+                    sa.update(shipment_groups)
+                    .where(shipment_groups.c.id == group.id)
+                    .values(**group.changed, updated_at=sa.func.now())
+                )
+                group.mark_saved()
+        if order.timeline:
+            await add_events_to_timeline(self._session, order.id, order.timeline)
+            order.timeline = []
+
+    async def variants(self, skus: list[str]) -> dict[str, CatalogVariant]:
+        return await variants_by_sku(self._session, skus)
+
+    async def free_discount_code(self, order_id: str) -> None:
+        await self._session.execute(
+            sa.update(discount_codes)
+            .where(discount_codes.c.redeemed_by_order == order_id)
+            .values(redeemed_by_order=None, redeemed_at=None)
+        )

@@ -4,10 +4,8 @@ retrying with an updated method, releasing a paid group, and cancelling when the
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 
 from shop_contracts import orders as contracts
 from shop_contracts.values import LocatedLine
@@ -25,7 +23,6 @@ from shop_orders.core.groups import (
     customer_of,
     groups_in,
     load_group,
-    policy_of,
     release_group,
     set_group_status,
     sku_of,
@@ -42,6 +39,8 @@ from shop_orders.core.jobs import (
     RemindOfBalanceWhenReady,
     RetryBalance,
 )
+from shop_orders.core.order import Order
+from shop_orders.core.parts import OrderLine, ShipmentGroup, policy_of
 from shop_orders.core.tables import (
     order_lines,
     orders,
@@ -266,7 +265,7 @@ async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: st
 
 
 async def schedule_balances_due_by_the_clock(
-    uow: UnitOfWork, order: Row[Any], lines: list[Row[Any]], *, now: datetime, notice: timedelta
+    uow: UnitOfWork, order: Order, lines: list[OrderLine], *, now: datetime, notice: timedelta
 ) -> None:
     """Each pre-order line whose balance is due at a time (policy 'at' or 'after') becomes a group of its
     own now, not yet allocated anywhere: its balance is charged at that time whether or not the units
@@ -333,7 +332,7 @@ async def move_reminder_before_ready(
     uow: UnitOfWork,
     *,
     order_id: str,
-    line: Row[Any],
+    line: OrderLine,
     expected_ship_date: date | None,
     now: datetime,
     notice: timedelta,
@@ -357,7 +356,7 @@ async def move_reminder_before_ready(
 
 
 async def _schedule_reminder_before_ready(
-    uow: UnitOfWork, order: Row[Any], line: Row[Any], *, now: datetime, notice: timedelta
+    uow: UnitOfWork, order: Order, line: OrderLine, *, now: datetime, notice: timedelta
 ) -> None:
     """A balance due when the goods are ready: remind ``notice`` before the day they are expected, so the
     charge can run as soon as they are allocated (if they come earlier, the reminder goes then)."""
@@ -376,7 +375,7 @@ async def _schedule_reminder_before_ready(
 
 
 async def charge_after_notice(
-    uow: UnitOfWork, order: Row[Any], group: Row[Any], *, line: Row[Any], now: datetime, notice: timedelta
+    uow: UnitOfWork, order: Order, group: ShipmentGroup, *, line: OrderLine, now: datetime, notice: timedelta
 ) -> None:
     """Charge a group whose balance is due now that its units are ready: at once if the customer was reminded
     at least ``notice`` ago, otherwise remind them now and charge ``notice`` later."""
@@ -414,7 +413,7 @@ async def charge_after_notice(
 
 async def _remind(
     uow: UnitOfWork,
-    order: Row[Any],
+    order: Order,
     *,
     line_sku: str,
     group_id: str | None,

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
@@ -19,6 +17,7 @@ from shop_orders.core.errors import OrderNotOnTerms
 from shop_orders.core.groups import customer_of
 from shop_orders.core.jobs import PAYMENT_OVERDUE, MarkPaymentOverdue
 from shop_orders.core.metrics import CHARGED_AT_CHECKOUT
+from shop_orders.core.order import Order
 from shop_orders.core.tables import (
     draft_orders,
     orders,
@@ -73,7 +72,7 @@ async def request_payment_on_terms(
 
 
 async def record_payment_on_terms(
-    uow: UnitOfWork, order: Row[Any], *, payment_id: str, amount: int, now: datetime
+    uow: UnitOfWork, order: Order, *, payment_id: str, amount: int, now: datetime
 ) -> None:
     if order.payment_status != "paid":
         await uow.session.execute(
@@ -106,7 +105,7 @@ async def mark_payment_overdue(uow: UnitOfWork, *, order_id: str, now: datetime,
             order_id,
             "payment_overdue",
             amount=order.payment_due_amount,
-            due_date=order.payment_due_date.isoformat(),
+            due_date=order.payment_due_date.isoformat() if order.payment_due_date else None,
         )
         uow.publish(
             contracts.OrderPaymentOverdue(

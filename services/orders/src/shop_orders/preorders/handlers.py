@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 
 from shop_contracts.values import LocatedLine
 from shop_orders.core import repository
@@ -17,7 +15,10 @@ from shop_orders.core.domain import (
     OrderStatus,
 )
 from shop_orders.core.groups import add_group, advance, load_group, release_group, sku_of
+from shop_orders.core.order import Order
+from shop_orders.core.parts import OrderLine, ShipmentGroup
 from shop_orders.core.pricing import balance_for_units
+from shop_orders.core.repository import group_of
 from shop_orders.core.tables import (
     cancellations,
     order_lines,
@@ -106,7 +107,7 @@ async def receive_preorder_allocation(
             await advance(uow, order, group)
 
 
-async def _unallocated_group(uow: UnitOfWork, order_id: str, sku: str) -> Row[Any] | None:
+async def _unallocated_group(uow: UnitOfWork, order_id: str, sku: str) -> ShipmentGroup | None:
     """The group of a line whose balance is due by the clock, while units of it still wait for stock."""
     rows = await uow.session.execute(
         sa.select(shipment_groups).where(
@@ -115,16 +116,18 @@ async def _unallocated_group(uow: UnitOfWork, order_id: str, sku: str) -> Row[An
             shipment_groups.c.status != GroupStatus.CANCELLED.value,
         )
     )
-    return next((group for group in rows if sku_of(group) == sku), None)
+    return next(
+        (group for group in map(group_of, (row._mapping for row in rows)) if sku_of(group) == sku), None
+    )
 
 
 async def _allocate_to_scheduled_group(
     uow: UnitOfWork,
-    order: Row[Any],
-    group: Row[Any],
+    order: Order,
+    group: ShipmentGroup,
     *,
     allocation_id: str,
-    line: Row[Any],
+    line: OrderLine,
     location: str,
     units: int,
 ) -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 
 from shop_contracts import orders as contracts
 from shop_contracts.values import Customer, PreorderPolicy
@@ -29,6 +28,7 @@ from shop_orders.core.domain import (
     promised_ship_date,
 )
 from shop_orders.core.errors import NoDecisionAwaited, NotCancellable
+from shop_orders.core.parts import OrderLine
 from shop_orders.core.tables import order_lines
 from shop_orders.payment import balances
 from shop_runtime.database import UnitOfWork
@@ -173,7 +173,10 @@ async def decide_on_changed_date(
     return DecisionOutcome(
         decision=decision,
         status=order.status,
-        promised_ship_dates={line.sku: line.promised_ship_date for line in changed} | accepted,
+        promised_ship_dates={
+            line.sku: line.promised_ship_date for line in changed if line.promised_ship_date is not None
+        }
+        | accepted,
     )
 
 
@@ -209,7 +212,7 @@ async def check_promise(uow: UnitOfWork, *, order_id: str, sku: str, promised: d
     )
 
 
-def _waiting_line(lines: list[Row[Any]], sku: str) -> Row[Any] | None:
+def _waiting_line(lines: list[OrderLine], sku: str) -> OrderLine | None:
     """The order's pre-order line of ``sku`` while some of its units still wait for stock."""
     return next(
         (
@@ -221,7 +224,7 @@ def _waiting_line(lines: list[Row[Any]], sku: str) -> Row[Any] | None:
     )
 
 
-def _policy(line: Row[Any]) -> PreorderPolicy:
+def _policy(line: OrderLine) -> PreorderPolicy:
     if line.preorder_policy:
         return PreorderPolicy.model_validate(line.preorder_policy)
     return PreorderPolicy(payment_mode="pay_now")

@@ -20,6 +20,7 @@ from shop_orders.core import repository
 from shop_orders.core.domain import GroupStatus
 from shop_orders.core.errors import ReturnNotInStatus, ReturnRefused, UnknownReturn
 from shop_orders.core.groups import add_group, advance, customer_of
+from shop_orders.core.order import Order
 from shop_orders.core.tables import catalog_variants, orders, returns, shipment_groups
 from shop_orders.returns.domain import (
     ReturnedUnits,
@@ -269,7 +270,7 @@ def _received_lines(row: Row[Any], received: list[tuple[str, int, str]]) -> list
 
 
 async def _reserve_replacements(
-    uow: UnitOfWork, row: Row[Any], order: Row[Any], exchanged: Counter[str]
+    uow: UnitOfWork, row: Row[Any], order: Order, exchanged: Counter[str]
 ) -> None:
     """The returned units to exchange arrived: ask catalog to reserve their replacements for the order."""
     units = [
