@@ -186,13 +186,15 @@ class Orders(Protocol):
         """A code the order redeemed may be used again (the order was rejected)."""
 
 
-_LINES: sa.Label[Any] = sa.literal_column(
-    "(SELECT coalesce(json_agg(l ORDER BY l.position), '[]') FROM order_lines l WHERE l.order_id = orders.id)"
-).label("lines_json")
-_GROUPS: sa.Label[Any] = sa.literal_column(
-    "(SELECT coalesce(json_agg(g ORDER BY g.created_at, g.id), '[]') FROM shipment_groups g"
-    " WHERE g.order_id = orders.id)"
-).label("groups_json")
+_LINES_AND_GROUPS = sa.text(
+    "SELECT (SELECT coalesce(json_agg(l ORDER BY l.position), '[]') FROM order_lines l"
+    " WHERE l.order_id = :order_id) AS lines,"
+    " (SELECT coalesce(json_agg(g ORDER BY g.created_at, g.id), '[]') FROM shipment_groups g"
+    " WHERE g.order_id = :order_id) AS groups"
+)
+"""An order's lines and groups as two JSON arrays, in one round trip. Read by a statement of its own after the
+order is locked: a statement that waited for the lock sees the locked row as the other transaction left it,
+but every other table only as it was when the statement began."""
 
 
 def _from_json(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
@@ -239,13 +241,12 @@ class SqlOrders:
 
     async def get_if_any(self, order_id: str) -> Order | None:
         row = (
-            await self._session.execute(
-                sa.select(orders, _LINES, _GROUPS).where(orders.c.id == order_id).with_for_update(of=orders)
-            )
+            await self._session.execute(sa.select(orders).where(orders.c.id == order_id).with_for_update())
         ).first()
         if row is None:
             return None
-        return order_of(row, row.lines_json, row.groups_json)
+        parts = (await self._session.execute(_LINES_AND_GROUPS, {"order_id": order_id})).one()
+        return order_of(row, parts.lines, parts.groups)
 
     async def save(self, order: Order) -> None:
         changed = order.changed

@@ -1,0 +1,166 @@
+"""Orders' repository against PostgreSQL: an order loads whole (its lines and groups typed as the columns are),
+saves only what its steps changed, and a load that waited for another transaction's lock sees everything that
+transaction wrote, not only the order row."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from shop_contracts.values import LocatedLine
+from shop_orders.bootstrap import DEFINITION
+from shop_orders.core.domain import GroupStatus, OrderStatus
+from shop_orders.core.repository import SqlOrders
+from shop_orders.core.tables import order_lines, order_timeline, orders, shipment_groups
+from shop_runtime.database import Database
+from tests.support import infra
+
+pytestmark = pytest.mark.integration
+
+ADDRESS = {"name": "Kim", "line1": "1 Teheran-ro", "city": "Seoul", "postal_code": "06236", "country": "KR"}
+
+
+@pytest.fixture(scope="module")
+async def database() -> AsyncIterator[Database]:
+    settings = infra.service_settings(DEFINITION, suffix="_repository")
+    await infra.fresh_database(DEFINITION, settings)
+    database = DEFINITION.database(settings)
+    yield database
+    await database.dispose()
+
+
+async def placed(database: Database, order_id: str) -> None:
+    """An order with one pre-order line and one reserved group, written as checkout and catalog left it."""
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(
+            sa.insert(orders).values(
+                id=order_id, status="reserved", email="kim@example.com", locale="ko", currency="KRW",
+                subtotal=30000, shipping=3000, total=33000, shipping_address=ADDRESS,
+                shipping_method="standard", idempotency_key=f"key-{order_id}", request_fingerprint="fp",
+            )
+        )  # fmt: skip
+        await uow.session.execute(
+            sa.insert(order_lines).values(
+                order_id=order_id, position=0, sku="TEE", title="Tee", quantity=2, unit_price=15000,
+                line_total=30000, kind="preorder", expected_ship_date=date(2027, 1, 15),
+                balance_reminded_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+            )
+        )  # fmt: skip
+        await uow.session.execute(
+            sa.insert(shipment_groups).values(
+                id=f"{order_id}-g1", order_id=order_id, kind="in_stock", location="seoul-1",
+                status="reserved", lines=[{"sku": "TEE", "quantity": 2, "location": "seoul-1"}],
+            )
+        )  # fmt: skip
+        await uow.commit()
+
+
+async def test_an_order_loads_with_its_lines_and_groups_typed_as_their_columns(database: Database) -> None:
+    await placed(database, "rep-1")
+
+    async with database.unit_of_work() as uow:
+        order = await SqlOrders(uow.session).get("rep-1")
+
+    assert (order.status, order.total, order.shipping_address["city"]) == (
+        OrderStatus.RESERVED,
+        33000,
+        "Seoul",
+    )
+    [line] = order.lines
+    assert (line.sku, line.kind, line.expected_ship_date) == ("TEE", "preorder", date(2027, 1, 15))
+    assert line.balance_reminded_at == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    [group] = order.groups
+    assert (group.status, group.location, group.lines) == (
+        GroupStatus.RESERVED,
+        "seoul-1",
+        [{"sku": "TEE", "quantity": 2, "location": "seoul-1"}],
+    )
+    assert isinstance(group.created_at, datetime)
+
+
+async def test_saving_writes_what_the_steps_changed_and_adds_new_groups_and_timeline_events(
+    database: Database,
+) -> None:
+    await placed(database, "rep-2")
+
+    async with database.unit_of_work() as uow:
+        repository = SqlOrders(uow.session)
+        order = await repository.get("rep-2")
+        order.move_to(OrderStatus.CONFIRMED)
+        order.line("TEE").paid_now = 30000
+        order.release(order.groups[0])
+        order.add_group(
+            "rep-2-g2",
+            kind="preorder",
+            location="",
+            lines=[LocatedLine(sku="TEE", quantity=1, location="")],
+            status=GroupStatus.BALANCE_SCHEDULED,
+            balance_amount=5000,
+        )
+        order.record("confirmed", by="test")
+        await repository.save(order)
+        await uow.commit()
+
+    async with database.unit_of_work() as uow:
+        again = await SqlOrders(uow.session).get("rep-2")
+        events = (
+            await uow.session.execute(
+                sa.select(order_timeline.c.event, order_timeline.c.detail).where(
+                    order_timeline.c.order_id == "rep-2"
+                )
+            )
+        ).all()
+    assert again.status is OrderStatus.CONFIRMED
+    assert again.line("TEE").paid_now == 30000
+    assert [(group.id, group.status, group.balance_amount) for group in again.groups] == [
+        ("rep-2-g1", GroupStatus.RELEASED, 0),
+        ("rep-2-g2", GroupStatus.BALANCE_SCHEDULED, 5000),
+    ]
+    assert [tuple(event) for event in events] == [("confirmed", {"by": "test"})]
+    assert not again.changed
+
+
+async def test_a_load_that_waited_for_the_lock_sees_the_groups_the_holder_changed(database: Database) -> None:
+    await placed(database, "rep-3")
+
+    async with database.unit_of_work() as holder:
+        repository = SqlOrders(holder.session)
+        order = await repository.get("rep-3")
+        order.release(order.groups[0])
+        await repository.save(order)
+
+        async def load_when_free() -> GroupStatus:
+            async with database.unit_of_work() as waiter:
+                return (await SqlOrders(waiter.session).get("rep-3")).groups[0].status
+
+        waiting = asyncio.create_task(load_when_free())
+        await _until_a_statement_waits_for_a_lock()
+        await holder.commit()
+
+    assert await asyncio.wait_for(waiting, timeout=10) is GroupStatus.RELEASED
+
+
+async def _until_a_statement_waits_for_a_lock(deadline_s: float = 10.0) -> None:
+    """Poll pg_stat_activity (from a connection of its own) until another backend waits for a row lock."""
+    engine = DEFINITION.database(infra.service_settings(DEFINITION, suffix="_repository"))
+    try:
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            async with engine.unit_of_work() as probe:
+                waiting = await probe.session.scalar(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+            if waiting:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("no statement waited for the order's lock")
+    finally:
+        await engine.dispose()
