@@ -85,11 +85,6 @@ async def add_group(
     return group_of(row._mapping)
 
 
-def sku_of(group: ShipmentGroup) -> str:
-    """The SKU of a pre-order group (each holds units of one line)."""
-    return str(group.lines[0]["sku"])
-
-
 async def load_group(uow: UnitOfWork, group_id: str) -> ShipmentGroup | None:
     row = (
         await uow.session.execute(sa.select(shipment_groups).where(shipment_groups.c.id == group_id))

@@ -24,6 +24,11 @@ def policy_of(line: OrderLine, current: CatalogVariant | None = None) -> Preorde
     return PreorderPolicy(payment_mode="pay_now")
 
 
+def sku_of(group: ShipmentGroup) -> str:
+    """The SKU of a pre-order group (each holds units of one line)."""
+    return str(group.lines[0]["sku"])
+
+
 def preorder_summary(line: OrderLine, ordered_at: datetime) -> contracts.PreorderSummary:
     policy = policy_of(line)
     due = balance_due_at(policy, ordered_at)

@@ -5,28 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-import sqlalchemy as sa
-
-from shop_contracts import orders as contracts
-from shop_contracts.values import LocatedLine
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.core import repository
 from shop_orders.core.domain import (
     ACCEPTED,
-    UNALLOCATED,
     GroupStatus,
-    OrderStatus,
 )
-from shop_orders.core.groups import (
-    add_group,
-    advance,
-    customer_of,
-    groups_in,
-    load_group,
-    release_group,
-    set_group_status,
-    sku_of,
-)
+from shop_orders.core.groups import load_group, store
 from shop_orders.core.jobs import (
     CANCEL_UNPAID,
     CHARGE_SCHEDULED_BALANCE,
@@ -40,58 +25,38 @@ from shop_orders.core.jobs import (
     RetryBalance,
 )
 from shop_orders.core.order import Order
-from shop_orders.core.parts import OrderLine, ShipmentGroup, policy_of
+from shop_orders.core.parts import OrderLine, ShipmentGroup, policy_of, sku_of
+from shop_orders.core.repository import Orders, SqlOrders
 from shop_orders.core.tables import (
-    order_lines,
-    orders,
     scheduled_jobs,
 )
 from shop_orders.payment.domain import charge_time_on_allocation, reminder_time
 from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
-from shop_runtime.preorder_pricing import balance_due_at
 
 
 async def release_paid_group(
-    uow: UnitOfWork, *, order_id: str, group_id: str, payment_id: str, amount: int
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    group_id: str,
+    payment_id: str,
+    amount: int,
+    orders: Orders | None = None,
 ) -> None:
     """A group's balance is paid: it may ship."""
-    order = await repository.lock_order(uow.session, order_id)
-    group = await load_group(uow, group_id)
-    if group is not None and GroupStatus(group.status) is GroupStatus.CANCELLED:
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
+    group = order.group(group_id)
+    if group is not None and group.status is GroupStatus.CANCELLED:
         await cancellation.refund_after_cancel(
             uow, order_id=order_id, payment_id=payment_id, amount=amount, what=f"balance:{group_id}"
         )
         return
-    if group is None or GroupStatus(group.status) not in (
-        GroupStatus.AWAITING_BALANCE,
-        GroupStatus.BALANCE_FAILED,
-    ):
+    if group is None or group.status not in (GroupStatus.AWAITING_BALANCE, GroupStatus.BALANCE_FAILED):
         return
-    await uow.session.execute(
-        sa.update(orders).where(orders.c.id == order_id).values(captured=orders.c.captured + amount)
-    )
-    await repository.add_to_timeline(
-        uow.session, order_id, "balance_charged", group_id=group_id, payment_id=payment_id, amount=amount
-    )
-    uow.publish(
-        contracts.OrderBalanceCharged(
-            order_id=order_id,
-            customer=customer_of(order),
-            group_id=group_id,
-            amount=amount,
-            currency=order.currency,
-            expected_ship_date=group.expected_ship_date,
-        ),
-        subject=order_id,
-    )
-    if group.location == UNALLOCATED:  # charged by the clock before its units arrived
-        await set_group_status(uow, group.id, status=GroupStatus.PAID_AWAITING_STOCK)
-    else:
-        await release_group(uow, order, group)
-    for waiting in await groups_in(uow, order_id, GroupStatus.AWAITING_LINE_BALANCE):
-        if sku_of(waiting) == sku_of(group):
-            await release_group(uow, order, waiting)
+    order.record_balance_paid(group, payment_id=payment_id, amount=amount)
+    await store(uow, order, orders)
 
 
 async def hold_unpaid_group(
@@ -109,57 +74,34 @@ async def hold_unpaid_group(
     """A group's balance could not be charged: hold it, tell the customer how to fix it, try again later,
     and cancel the pre-order if it is still unpaid when the dunning period ends."""
     order = await repository.lock_order(uow.session, order_id)
-    group = await load_group(uow, group_id)
-    if group is None or GroupStatus(group.status) is not GroupStatus.AWAITING_BALANCE:
+    group = order.group(group_id)
+    if group is None or group.status is not GroupStatus.AWAITING_BALANCE:
         return
-    failures = group.balance_failures + 1
-    first_failed_at = group.first_failed_at or now
-    await set_group_status(
-        uow,
-        group_id,
-        status=GroupStatus.BALANCE_FAILED,
-        balance_failures=failures,
-        first_failed_at=first_failed_at,
-    )
-    give_up_at = first_failed_at + dunning_period
-    retry_at = now + retry_after
-    await repository.add_to_timeline(
-        uow.session,
-        order_id,
-        "balance_failed",
-        group_id=group_id,
+    dunning = order.hold_unpaid(
+        group,
         decline_code=decline_code,
         message=message,
         requires_action=requires_action,
+        now=now,
+        retry_after=retry_after,
+        dunning_period=dunning_period,
     )
-    if retry_at < give_up_at:
+    if dunning.retry_at is not None:
         await scheduling.schedule(
             uow.session,
             scheduled_jobs,
-            RetryBalance(order_id=order_id, group_id=group_id, give_up_at=give_up_at),
-            key=f"{RETRY_BALANCE}:{group_id}:{failures}",
-            due_at=retry_at,
+            RetryBalance(order_id=order_id, group_id=group_id, give_up_at=dunning.give_up_at),
+            key=f"{RETRY_BALANCE}:{group_id}:{dunning.failures}",
+            due_at=dunning.retry_at,
         )
     await scheduling.schedule(
         uow.session,
         scheduled_jobs,
         CancelUnpaidPreorder(order_id=order_id, group_id=group_id),
         key=f"{CANCEL_UNPAID}:{group_id}",
-        due_at=give_up_at,
+        due_at=dunning.give_up_at,
     )
-    uow.publish(
-        contracts.OrderBalanceChargeFailed(
-            order_id=order_id,
-            customer=customer_of(order),
-            group_id=group_id,
-            amount=group.balance_amount,
-            currency=order.currency,
-            reason=decline_code,
-            requires_action=requires_action,
-            retry_at=retry_at if retry_at < give_up_at else None,
-        ),
-        subject=order_id,
-    )
+    await store(uow, order)
 
 
 class BalanceChargeInFlight(Exception):
@@ -172,84 +114,79 @@ async def retry_unpaid_balance(
     """Dunning: charge a held group's balance again (payments makes it a new attempt). A retry that comes
     due only after the dunning period ended does nothing: the cancellation job decides then."""
     order = await repository.lock_order(uow.session, order_id)
-    group = await load_group(uow, group_id)
-    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_FAILED or now >= give_up_at:
+    group = order.group(group_id)
+    if group is None or group.status is not GroupStatus.BALANCE_FAILED or now >= give_up_at:
         return
-    await repository.add_to_timeline(uow.session, order_id, "balance_retried", group_id=group_id)
-    await advance(uow, order, group)
+    order.charge_balance(group, "balance_retried")
+    await store(uow, order)
 
 
 async def charge_scheduled_balance(uow: UnitOfWork, *, order_id: str, group_id: str) -> None:
     """A group's balance is due by the clock: charge it off-session now, whether or not its units arrived."""
     order = await repository.lock_order(uow.session, order_id)
-    group = await load_group(uow, group_id)
-    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_SCHEDULED:
+    group = order.group(group_id)
+    if group is None or group.status is not GroupStatus.BALANCE_SCHEDULED:
         return
-    await repository.add_to_timeline(uow.session, order_id, "balance_due", group_id=group_id)
-    await advance(uow, order, group)
+    order.charge_balance(group, "balance_due")
+    await store(uow, order)
 
 
 async def remind_of_balance(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
     """Tell the customer a group's balance will be charged soon (what, when, where to change the card).
     A reminder that comes due only when the charge is due too says nothing: there is no time left to act."""
     order = await repository.lock_order(uow.session, order_id)
-    group = await load_group(uow, group_id)
+    group = order.group(group_id)
     if (
         group is None
-        or GroupStatus(group.status) is not GroupStatus.BALANCE_SCHEDULED
+        or group.status is not GroupStatus.BALANCE_SCHEDULED
         or group.balance_due_at is None
         or group.balance_due_at <= now
     ):
         return
-    await _remind(
-        uow,
-        order,
-        line_sku=sku_of(group),
+    order.remind_of_balance(
+        sku=sku_of(group),
         group_id=group_id,
         amount=group.balance_amount,
         charge_at=group.balance_due_at,
         now=now,
     )
+    await store(uow, order)
 
 
 async def remind_of_balance_when_ready(uow: UnitOfWork, *, order_id: str, sku: str, now: datetime) -> None:
     """A day before a pre-order line's goods are expected, tell the customer its balance (due when they are
     ready) will be charged then, so the charge can run as soon as they are allocated."""
     order = await repository.lock_order(uow.session, order_id)
-    if OrderStatus(order.status) not in ACCEPTED:
+    if order.status not in ACCEPTED:
         return
-    line = next((line for line in await repository.lines_of(uow.session, order_id) if line.sku == sku), None)
+    line = next((line for line in order.lines if line.sku == sku), None)
     if line is None or line.units_allocated >= line.quantity or line.balance_assigned >= line.balance:
         return
     if line.expected_ship_date is None:  # the date was withdrawn since: the reminder goes at allocation
         return
     amount = line.balance - line.balance_assigned + (order.shipping if order.shipping_deferred else 0)
-    expected_at = _expected_moment(line.expected_ship_date)
-    await _remind(
-        uow,
-        order,
-        line_sku=sku,
+    order.remind_of_balance(
+        sku=sku,
         group_id=None,
         amount=amount,
-        charge_at=expected_at,
+        charge_at=_expected_moment(line.expected_ship_date),
         now=now,
         when_ready=True,
     )
+    await store(uow, order)
 
 
 async def retry_with_updated_method(uow: UnitOfWork, *, order_id: str, now: datetime) -> None:
     """The customer replaced the order's payment method: charge every held balance again now instead of
     waiting for the next dunning retry, which is cancelled (a decline schedules the next one)."""
     order = await repository.lock_order(uow.session, order_id)
-    await repository.add_to_timeline(uow.session, order_id, "payment_method_updated")
-    for group in await groups_in(uow, order_id, GroupStatus.BALANCE_FAILED):
+    order.record("payment_method_updated")
+    for group in order.groups_in(GroupStatus.BALANCE_FAILED):
         await scheduling.cancel(
             uow.session, scheduled_jobs, key=f"{RETRY_BALANCE}:{group.id}:{group.balance_failures}", now=now
         )
-        await repository.add_to_timeline(
-            uow.session, order_id, "balance_retried", group_id=group.id, cause="payment_method_updated"
-        )
-        await advance(uow, order, group)
+        order.charge_balance(group, "balance_retried", cause="payment_method_updated")
+    await store(uow, order)
 
 
 async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
@@ -265,59 +202,34 @@ async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: st
 
 
 async def schedule_balances_due_by_the_clock(
-    uow: UnitOfWork, order: Order, lines: list[OrderLine], *, now: datetime, notice: timedelta
+    uow: UnitOfWork,
+    order: Order,
+    lines: list[OrderLine],
+    *,
+    now: datetime,
+    notice: timedelta,
+    orders: Orders | None = None,
 ) -> None:
     """Each pre-order line whose balance is due at a time (policy 'at' or 'after') becomes a group of its
     own now, not yet allocated anywhere: its balance is charged at that time whether or not the units
-    arrived, with a reminder ``notice`` before; the units join it when stock is allocated."""
-    shipping = order.shipping if order.shipping_deferred else 0
+    arrived, with a reminder ``notice`` before; the units join it when stock is allocated. A line whose
+    balance is due when the goods are ready is reminded of ``notice`` before they are expected."""
     for line in lines:
-        charge_at = balance_due_at(policy_of(line), order.created_at)
-        units = line.quantity - line.units_allocated
-        amount = line.balance - line.balance_assigned
-        if units <= 0 or amount <= 0:
+        if line.quantity <= line.units_allocated or line.balance <= line.balance_assigned:
             continue
-        if charge_at is None:
+        group = order.balance_due_by_the_clock(line)
+        if group is None:  # due when the goods are ready
             await _schedule_reminder_before_ready(uow, order, line, now=now, notice=notice)
             continue
-        group = await add_group(
-            uow,
-            order.id,
-            kind="preorder",
-            location=UNALLOCATED,
-            lines=[LocatedLine(sku=line.sku, quantity=units, location=UNALLOCATED)],
-            status=GroupStatus.BALANCE_SCHEDULED,
-            balance_amount=amount + shipping,  # pay later: shipping goes with the first balance
-            expected_ship_date=line.expected_ship_date,
-            balance_due_at=charge_at,
-        )
-        if shipping:
-            shipping = 0
-            await uow.session.execute(
-                sa.update(orders).where(orders.c.id == order.id).values(shipping_deferred=False)
-            )
-        await uow.session.execute(
-            sa.update(order_lines)
-            .where(order_lines.c.order_id == order.id, order_lines.c.sku == line.sku)
-            .values(balance_assigned=line.balance)
-        )
-        await repository.add_to_timeline(
-            uow.session,
-            order.id,
-            "balance_scheduled",
-            group_id=group.id,
-            sku=line.sku,
-            amount=group.balance_amount,
-            charge_at=charge_at.isoformat(),
-        )
+        assert group.balance_due_at is not None
         await scheduling.schedule(
             uow.session,
             scheduled_jobs,
             ChargeScheduledBalance(order_id=order.id, group_id=group.id),
             key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
-            due_at=charge_at,
+            due_at=group.balance_due_at,
         )
-        remind_at = reminder_time(charge_at=charge_at, notice=notice, now=now)
+        remind_at = reminder_time(charge_at=group.balance_due_at, notice=notice, now=now)
         if remind_at is not None:
             await scheduling.schedule(
                 uow.session,
@@ -326,6 +238,7 @@ async def schedule_balances_due_by_the_clock(
                 key=f"{REMIND_BALANCE}:{group.id}",
                 due_at=remind_at,
             )
+    await store(uow, order, orders)
 
 
 async def move_reminder_before_ready(
@@ -375,81 +288,30 @@ async def _schedule_reminder_before_ready(
 
 
 async def charge_after_notice(
-    uow: UnitOfWork, order: Order, group: ShipmentGroup, *, line: OrderLine, now: datetime, notice: timedelta
+    uow: UnitOfWork,
+    order: Order,
+    group: ShipmentGroup,
+    *,
+    line: OrderLine,
+    now: datetime,
+    notice: timedelta,
+    orders: Orders | None = None,
 ) -> None:
     """Charge a group whose balance is due now that its units are ready: at once if the customer was reminded
     at least ``notice`` ago, otherwise remind them now and charge ``notice`` later."""
     charge_at = charge_time_on_allocation(reminded_at=line.balance_reminded_at, notice=notice, now=now)
     if charge_at <= now:
-        await advance(uow, order, group)
-        return
-    await set_group_status(uow, group.id, status=GroupStatus.BALANCE_SCHEDULED, balance_due_at=charge_at)
-    await scheduling.schedule(
-        uow.session,
-        scheduled_jobs,
-        ChargeScheduledBalance(order_id=order.id, group_id=group.id),
-        key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
-        due_at=charge_at,
-    )
-    await repository.add_to_timeline(
-        uow.session,
-        order.id,
-        "balance_scheduled",
-        group_id=group.id,
-        sku=line.sku,
-        amount=group.balance_amount,
-        charge_at=charge_at.isoformat(),
-    )
-    await _remind(
-        uow,
-        order,
-        line_sku=line.sku,
-        group_id=group.id,
-        amount=group.balance_amount,
-        charge_at=charge_at,
-        now=now,
-    )
-
-
-async def _remind(
-    uow: UnitOfWork,
-    order: Order,
-    *,
-    line_sku: str,
-    group_id: str | None,
-    amount: int,
-    charge_at: datetime,
-    now: datetime,
-    when_ready: bool = False,
-) -> None:
-    await uow.session.execute(
-        sa.update(order_lines)
-        .where(order_lines.c.order_id == order.id, order_lines.c.sku == line_sku)
-        .values(balance_reminded_at=now)
-    )
-    await repository.add_to_timeline(
-        uow.session,
-        order.id,
-        "balance_reminder_sent",
-        group_id=group_id,
-        sku=line_sku,
-        amount=amount,
-        charge_at=charge_at.isoformat(),
-        when_ready=when_ready,
-    )
-    uow.publish(
-        contracts.OrderBalanceReminder(
-            order_id=order.id,
-            customer=customer_of(order),
-            group_id=group_id,
-            sku=line_sku,
-            amount=amount,
-            currency=order.currency,
-            charge_at=charge_at,
-            when_ready=when_ready,
-        ),
-        subject=order.id,
-    )
+        order.advance(group)
+    else:
+        order.charge_later(group, charge_at=charge_at, now=now)
+        await scheduling.schedule(
+            uow.session,
+            scheduled_jobs,
+            ChargeScheduledBalance(order_id=order.id, group_id=group.id),
+            key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
+            due_at=charge_at,
+        )
+    await store(uow, order, orders)
 
 
 def _expected_moment(expected_ship_date: date) -> datetime:

@@ -14,8 +14,9 @@ from shop_orders.core.domain import (
     GroupStatus,
     OrderStatus,
 )
-from shop_orders.core.groups import sku_of, store
+from shop_orders.core.groups import store
 from shop_orders.core.metrics import CHARGED_AT_CHECKOUT, ORDERS_CONFIRMED, ORDERS_REJECTED, PREORDER_UNITS
+from shop_orders.core.parts import sku_of
 from shop_orders.core.repository import Orders, SqlOrders
 from shop_orders.core.tables import refund_outcomes
 from shop_orders.payment.balances import charge_after_notice, schedule_balances_due_by_the_clock
@@ -52,13 +53,21 @@ async def confirm_paid_order(
         if group.kind == "preorder" and group.balance_amount > 0:  # allocated while checkout was being paid
             await store(uow, order, orders)
             await charge_after_notice(
-                uow, order, group, line=order.line(sku_of(group)), now=now, notice=balance_notice
+                uow,
+                order,
+                group,
+                line=order.line(sku_of(group)),
+                now=now,
+                notice=balance_notice,
+                orders=orders,
             )
         else:
             order.advance(group)
     await store(uow, order, orders)
     preorder_lines = [line for line in order.lines if line.kind == "preorder"]
-    await schedule_balances_due_by_the_clock(uow, order, preorder_lines, now=now, notice=balance_notice)
+    await schedule_balances_due_by_the_clock(
+        uow, order, preorder_lines, now=now, notice=balance_notice, orders=orders
+    )
     uow.after_commit(ORDERS_CONFIRMED.labels(order.currency).inc)
     uow.after_commit(lambda: CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount))
     preorder_units = sum(line.quantity for line in preorder_lines)
