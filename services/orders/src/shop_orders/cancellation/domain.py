@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import enum
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shop_contracts import catalog as catalog_contracts
+from shop_contracts import fulfillment as fulfillment_contracts
+from shop_contracts import orders as contracts
+from shop_contracts.values import Address, LocatedLine
 from shop_orders.core.domain import (
     GONE,
     NOT_YET_WITH_THE_WAREHOUSE,
+    SHOP_BROKE_ITS_PROMISE,
     WITH_THE_WAREHOUSE,
     GroupStatus,
     OrderStatus,
 )
 from shop_orders.core.errors import NotCancellable
+from shop_orders.core.order import Order
+from shop_orders.core.parts import policy_of
 from shop_orders.core.pricing import discount_share, tax_share
 
 CANCELLATION_REASONS = (
@@ -132,3 +141,147 @@ class CancellationResult:
     reason: str
     refund: int
     refused_because: str | None = None
+
+
+# --- the steps of a cancellation on the order aggregate ------------------------------------------------------
+
+
+def ask_fulfillment_to_stop(order: Order, group_ids: Sequence[str], *, reason: str) -> None:
+    """Ask fulfillment to stop each group the warehouse has but has not packed yet."""
+    for group_id in group_ids:
+        group = order.group(group_id)
+        assert group is not None
+        order.send(
+            fulfillment_contracts.CancelFulfillmentOrder(
+                order_id=order.id,
+                group_id=group_id,
+                location=group.location,
+                lines=[LocatedLine.model_validate(line) for line in group.lines],
+                shipping_address=Address.model_validate(order.shipping_address),
+                reason=reason,
+            )
+        )
+
+
+def waiting_preorder_units(order: Order) -> int:
+    """Pre-ordered units neither allocated nor refunded: their places in the queue go with a cancellation."""
+    waiting = sum(
+        line.quantity - line.units_allocated - line.quantity_refunded
+        for line in order.lines
+        if line.kind == "preorder"
+    )
+    return max(waiting, 0)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What finishing a cancellation did to the order."""
+
+    refund: int
+    kept_deposits: int
+    partial: bool
+    """Some groups are kept (shipped, or the warehouse would not stop them): the rest is cancelled."""
+    dropped: list[str]
+    """The groups cancelled now: their pending jobs (balance charges, reminders, dunning) go."""
+
+
+def finish_cancellation(order: Order, *, reason: str, asked: Collection[str]) -> Cancelled:
+    """Cancel every group not kept, give its stock and places back, and refund all but what is kept (what
+    shipped, and a non-refundable deposit unless the shop broke its promise)."""
+    released: list[LocatedLine] = []
+    dropped: list[str] = []
+    for group in order.groups:
+        if group.status in NOT_YET_WITH_THE_WAREHOUSE:
+            group.status = GroupStatus.CANCELLED
+            dropped.append(group.id)
+            released.extend(LocatedLine.model_validate(line) for line in group.lines)
+        elif group.status is GroupStatus.CANCELLED and group.id in asked:
+            released.extend(LocatedLine.model_validate(line) for line in group.lines)
+    kept_groups = [group for group in order.groups if group.status is not GroupStatus.CANCELLED]
+    kept_units: Counter[str] = Counter()
+    for group in kept_groups:
+        for kept in group.lines:
+            kept_units[kept["sku"]] += int(kept["quantity"])
+    kept_value = kept_deposits = 0
+    for line in order.lines:
+        cancelled_units = line.quantity - line.quantity_refunded - kept_units[line.sku]
+        kept_value += kept_units[line.sku] * line.unit_price
+        policy = policy_of(line) if line.kind == "preorder" else None
+        if (
+            policy is not None
+            and policy.payment_mode == "deposit"
+            and not policy.deposit_refundable
+            and reason not in SHOP_BROKE_ITS_PROMISE
+        ):
+            kept_deposits += kept_deposit(
+                paid_now=line.paid_now, quantity=line.quantity, cancelled_units=cancelled_units
+            )
+        if cancelled_units > 0:
+            line.quantity_refunded += cancelled_units
+    refund = refund_for_cancellation(
+        captured=order.captured,
+        refunded=order.refund_requested,
+        kept_value=kept_value,
+        subtotal=order.subtotal,
+        discount=order.discount,
+        shipping=order.shipping,
+        kept_deposits=kept_deposits,
+        tax_added=order.tax_added,
+    )
+    partial = bool(kept_groups)
+    if partial:
+        order.send(
+            catalog_contracts.ReleaseStock(
+                order_id=order.id,
+                reason=reason,
+                lines=[line for line in released if line.quantity > 0],
+                release_id=f"cancel:{order.id}",  # an order is cancelled once: one partial release
+            )
+        )
+        order.move_on_if_all_left()
+    else:
+        order.move_to(OrderStatus.CANCELLED, reason=reason)
+        order.send(catalog_contracts.ReleaseStock(order_id=order.id, reason=reason))
+    order.request_refund(refund, key=f"cancel:{order.id}", reason=reason)
+    return Cancelled(refund=refund, kept_deposits=kept_deposits, partial=partial, dropped=dropped)
+
+
+@dataclass(frozen=True)
+class WinBackCode:
+    code: str
+    percent_off: int
+    expires_at: datetime
+
+
+def announce_cancellation(
+    order: Order,
+    cancelled: Cancelled,
+    *,
+    reason: str,
+    note: str | None,
+    cancelled_by: str,
+    code: WinBackCode | None,
+) -> None:
+    """Record the cancellation on the timeline and tell the customer, with the win-back code if one was given."""
+    order.record(
+        "partially_cancelled" if cancelled.partial else "cancelled",
+        reason=reason,
+        refund=cancelled.refund,
+        kept=cancelled.kept_deposits,
+        discount_code=code.code if code else None,
+    )
+    order.send(
+        contracts.OrderCancelled(
+            order_id=order.id,
+            customer=order.customer,
+            reason=reason,
+            refund=cancelled.refund,
+            currency=order.currency,
+            note=note,
+            cancelled_by=cancelled_by,
+            partial=cancelled.partial,
+            discount_code=code.code if code else None,
+            discount_percent=code.percent_off if code else None,
+            discount_expires_at=code.expires_at if code else None,
+        )
+    )

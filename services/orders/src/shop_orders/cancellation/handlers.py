@@ -4,7 +4,6 @@ follows, and the win-back offer."""
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,38 +13,31 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_contracts import catalog as catalog_contracts
-from shop_contracts import fulfillment as fulfillment_contracts
-from shop_contracts import orders as contracts
-from shop_contracts.values import Address, LocatedLine
 from shop_orders.cancellation.domain import (
     CancellationResult,
-    kept_deposit,
+    WinBackCode,
+    announce_cancellation,
+    ask_fulfillment_to_stop,
+    finish_cancellation,
     plan_cancellation,
-    refund_for_cancellation,
+    waiting_preorder_units,
 )
 from shop_orders.cancellation.queries import cancellation_result
 from shop_orders.core import repository
 from shop_orders.core.domain import (
     ACCEPTED,
-    NOT_YET_WITH_THE_WAREHOUSE,
-    SHOP_BROKE_ITS_PROMISE,
     GroupStatus,
     OrderStatus,
-    group_may_move,
 )
 from shop_orders.core.errors import NotCancellable
-from shop_orders.core.groups import advance, customer_of, groups_in, load_group, set_group_status, store
+from shop_orders.core.groups import store
 from shop_orders.core.jobs import CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE
 from shop_orders.core.metrics import ORDERS_CANCELLED
 from shop_orders.core.order import Order
-from shop_orders.core.parts import policy_of
 from shop_orders.core.tables import (
     cancellations,
     discount_codes,
     late_payments,
-    order_lines,
-    orders,
     scheduled_jobs,
     win_back_offer,
 )
@@ -87,17 +79,10 @@ async def cancel_order(
                 f"the shop already cancelled this order ({earlier.reason})", field="order_id"
             )
         return cancellation_result(earlier)
-    groups = await groups_in(uow, order_id, *GroupStatus)
-    lines = await repository.lines_of(uow.session, order_id)
-    waiting = sum(
-        line.quantity - line.units_allocated - line.quantity_refunded
-        for line in lines
-        if line.kind == "preorder"
-    )
     plan = plan_cancellation(
-        OrderStatus(order.status),
-        [(group.id, GroupStatus(group.status)) for group in groups],
-        waiting_units=max(waiting, 0),
+        order.status,
+        [(group.id, group.status) for group in order.groups],
+        waiting_units=waiting_preorder_units(order),
     )
     offer = offer or Offer(discount_percent=0, valid_days=0)
     values = {
@@ -119,24 +104,10 @@ async def cancel_order(
     await uow.session.execute(
         statement.on_conflict_do_update(index_elements=[cancellations.c.order_id], set_=values)
     )
-    await repository.add_to_timeline(
-        uow.session, order_id, "cancel_requested", reason=reason, by=cancelled_by, note=note
-    )
+    order.record("cancel_requested", reason=reason, by=cancelled_by, note=note)
     if plan.ask_fulfillment:
-        by_id = {group.id: group for group in groups}
-        for group_id in plan.ask_fulfillment:
-            group = by_id[group_id]
-            uow.publish(
-                fulfillment_contracts.CancelFulfillmentOrder(
-                    order_id=order_id,
-                    group_id=group_id,
-                    location=group.location,
-                    lines=[LocatedLine.model_validate(line) for line in group.lines],
-                    shipping_address=Address.model_validate(order.shipping_address),
-                    reason=reason,
-                ),
-                subject=order_id,
-            )
+        ask_fulfillment_to_stop(order, plan.ask_fulfillment, reason=reason)
+        await store(uow, order)
         requested = await load_cancellation(uow, order_id)
         assert requested is not None
         return cancellation_result(requested)
@@ -149,11 +120,10 @@ async def cancel_order(
 async def fulfillment_cancelled(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
     """Fulfillment stopped a group: once every group asked about has answered, finish the cancellation."""
     order = await repository.lock_order(uow.session, order_id)
-    group = await load_group(uow, group_id)
+    group = order.group(group_id)
     # Fulfillment stops only what is unpacked; a group past that (or cancelled already) stays as it is.
-    if group is not None and group_may_move(GroupStatus(group.status), GroupStatus.CANCELLED):
-        await set_group_status(uow, group_id, status=GroupStatus.CANCELLED)
-        await repository.add_to_timeline(uow.session, order_id, "fulfillment_cancelled", group_id=group_id)
+    if group is not None and order.move_group(group, GroupStatus.CANCELLED):
+        order.record("fulfillment_cancelled", group_id=group_id)
     await _answered(uow, order, group_id, refused=False, now=now)
 
 
@@ -162,15 +132,14 @@ async def fulfillment_refused(
 ) -> None:
     """Fulfillment could not stop a group (the warehouse packed it): it ships; the answer is a return."""
     order = await repository.lock_order(uow.session, order_id)
-    await repository.add_to_timeline(
-        uow.session, order_id, "cancel_refused_by_fulfillment", group_id=group_id, status=status
-    )
+    order.record("cancel_refused_by_fulfillment", group_id=group_id, status=status)
     await _answered(uow, order, group_id, refused=True, now=now)
 
 
 async def _answered(uow: UnitOfWork, order: Order, group_id: str, *, refused: bool, now: datetime) -> None:
     cancellation = await load_cancellation(uow, order.id)
     if cancellation is None or cancellation.status != "requested" or group_id not in cancellation.awaiting:
+        await store(uow, order)
         return
     awaiting = [group for group in cancellation.awaiting if group != group_id]
     refused_groups = [*cancellation.refused, group_id] if refused else list(cancellation.refused)
@@ -188,13 +157,14 @@ async def _answered(uow: UnitOfWork, order: Order, group_id: str, *, refused: bo
                 .where(cancellations.c.order_id == order.id)
                 .values(status="refused", completed_at=now)
             )
-            await repository.add_to_timeline(uow.session, order.id, "cancel_refused", groups=refused_groups)
+            order.record("cancel_refused", groups=refused_groups)
             # Pre-order groups allocated while fulfillment was asked waited for this answer: they go on.
-            if OrderStatus(order.status) in ACCEPTED:
-                for group in await groups_in(uow, order.id, GroupStatus.AWAITING_CONFIRMATION):
-                    await advance(uow, order, group)
+            if order.status in ACCEPTED:
+                for group in order.groups_in(GroupStatus.AWAITING_CONFIRMATION):
+                    order.advance(group)
         else:
             _, counted = await _finish(uow, order, now=now)
+    await store(uow, order)
     if counted:
         uow.after_commit(ORDERS_CANCELLED.labels(cancellation.reason).inc)
 
@@ -203,108 +173,29 @@ async def _finish(uow: UnitOfWork, order: Order, *, now: datetime) -> tuple[Canc
     """Cancel every group not kept, release its stock and places, refund all but what is kept."""
     cancellation = await load_cancellation(uow, order.id)
     assert cancellation is not None
-    groups = await groups_in(uow, order.id, *GroupStatus)
-    released: list[LocatedLine] = []
-    for group in groups:
-        status = GroupStatus(group.status)
-        if status in NOT_YET_WITH_THE_WAREHOUSE:
-            await set_group_status(uow, group.id, status=GroupStatus.CANCELLED)
-            # Pending dunning retries need no cancelling: they find the group cancelled and do nothing.
-            for kind in (CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE):
-                await scheduling.cancel(uow.session, scheduled_jobs, key=f"{kind}:{group.id}", now=now)
-            released.extend(LocatedLine.model_validate(line) for line in group.lines)
-        elif status is GroupStatus.CANCELLED and group.id in cancellation.asked:
-            released.extend(LocatedLine.model_validate(line) for line in group.lines)
-    kept_groups = [
-        group
-        for group in await groups_in(uow, order.id, *GroupStatus)
-        if GroupStatus(group.status) is not GroupStatus.CANCELLED
-    ]
-    kept_units: Counter[str] = Counter()
-    for group in kept_groups:
-        for kept in group.lines:
-            kept_units[kept["sku"]] += int(kept["quantity"])
-    lines = await repository.lines_of(uow.session, order.id)
-    kept_value = kept_deposits = 0
-    for line in lines:
-        cancelled_units = line.quantity - line.quantity_refunded - kept_units[line.sku]
-        kept_value += kept_units[line.sku] * line.unit_price
-        policy = policy_of(line) if line.kind == "preorder" else None
-        if (
-            policy is not None
-            and policy.payment_mode == "deposit"
-            and not policy.deposit_refundable
-            and cancellation.reason not in SHOP_BROKE_ITS_PROMISE
-        ):
-            kept_deposits += kept_deposit(
-                paid_now=line.paid_now, quantity=line.quantity, cancelled_units=cancelled_units
-            )
-        if cancelled_units > 0:
-            await uow.session.execute(
-                sa.update(order_lines)
-                .where(order_lines.c.order_id == order.id, order_lines.c.sku == line.sku)
-                .values(quantity_refunded=line.quantity_refunded + cancelled_units)
-            )
-    refund = refund_for_cancellation(
-        captured=order.captured,
-        refunded=order.refund_requested,
-        kept_value=kept_value,
-        subtotal=order.subtotal,
-        discount=order.discount,
-        shipping=order.shipping,
-        kept_deposits=kept_deposits,
-        tax_added=order.tax_added,
-    )
-    partial = bool(kept_groups)
     reason = cancellation.reason
-    if partial:
-        uow.publish(
-            catalog_contracts.ReleaseStock(
-                order_id=order.id,
-                reason=reason,
-                lines=[line for line in released if line.quantity > 0],
-                release_id=f"cancel:{order.id}",  # an order is cancelled once: one partial release
-            ),
-            subject=order.id,
-        )
-        await move_on_if_all_left(uow, order)
-    else:
-        await repository.set_status(uow.session, order.id, OrderStatus.CANCELLED, reason=reason)
-        uow.publish(catalog_contracts.ReleaseStock(order_id=order.id, reason=reason), subject=order.id)
-    await request_refund(uow, order, refund, key=f"cancel:{order.id}", reason=reason)
+    cancelled = finish_cancellation(order, reason=reason, asked=cancellation.asked)
+    for group_id in cancelled.dropped:
+        # Pending dunning retries need no cancelling: they find the group cancelled and do nothing.
+        for kind in (CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE):
+            await scheduling.cancel(uow.session, scheduled_jobs, key=f"{kind}:{group_id}", now=now)
     code = await _issue_code(uow, order, cancellation, now=now)
-    outcome = "partially_cancelled" if partial else "cancelled"
+    outcome = "partially_cancelled" if cancelled.partial else "cancelled"
     await uow.session.execute(
         sa.update(cancellations)
         .where(cancellations.c.order_id == order.id)
-        .values(status=outcome, refund=refund, completed_at=now)
+        .values(status=outcome, refund=cancelled.refund, completed_at=now)
     )
-    await repository.add_to_timeline(
-        uow.session,
-        order.id,
-        "partially_cancelled" if partial else "cancelled",
+    announce_cancellation(
+        order,
+        cancelled,
         reason=reason,
-        refund=refund,
-        kept=kept_deposits,
-        discount_code=code.code if code else None,
+        note=cancellation.note,
+        cancelled_by=cancellation.cancelled_by,
+        code=None if code is None else WinBackCode(code.code, code.percent_off, code.expires_at),
     )
-    uow.publish(
-        contracts.OrderCancelled(
-            order_id=order.id,
-            customer=customer_of(order),
-            reason=reason,
-            refund=refund,
-            currency=order.currency,
-            note=cancellation.note,
-            cancelled_by=cancellation.cancelled_by,
-            partial=partial,
-            discount_code=code.code if code else None,
-            discount_percent=code.percent_off if code else None,
-            discount_expires_at=code.expires_at if code else None,
-        ),
-        subject=order.id,
-    )
-    result = CancellationResult(order_id=order.id, status=outcome, reason=reason, refund=refund)
+    await store(uow, order)
+    result = CancellationResult(order_id=order.id, status=outcome, reason=reason, refund=cancelled.refund)
     return result, True
 
 
@@ -339,29 +230,20 @@ async def refund_after_cancel(
     )
     if first.first() is None:  # told again: counted and refunded already
         return True
-    await uow.session.execute(
-        sa.update(orders).where(orders.c.id == order_id).values(captured=orders.c.captured + amount)
-    )
-    order = await repository.lock_order(uow.session, order_id)
-    await request_refund(
-        uow, order, amount, key=f"cancel:{order_id}:{what}:{payment_id}", reason=cancellation.reason
-    )
-    await repository.add_to_timeline(
-        uow.session, order_id, "late_payment_refunded", payment_id=payment_id, amount=amount, what=what
-    )
+    order.captured += amount
+    order.request_refund(amount, key=f"cancel:{order_id}:{what}:{payment_id}", reason=cancellation.reason)
+    order.record("late_payment_refunded", payment_id=payment_id, amount=amount, what=what)
+    await store(uow, order)
     return True
 
 
 async def release_late_reservation(uow: UnitOfWork, *, order_id: str) -> bool:
     """Stock reserved after the order was cancelled goes straight back. False when not cancelled."""
     order = await repository.lock_order(uow.session, order_id)
-    if OrderStatus(order.status) is not OrderStatus.CANCELLED:
+    if order.status is not OrderStatus.CANCELLED:
         return False
-    await repository.add_to_timeline(uow.session, order_id, "late_reservation_released")
-    uow.publish(
-        catalog_contracts.ReleaseStock(order_id=order_id, reason=order.status_reason or "cancelled"),
-        subject=order_id,
-    )
+    order.release_late_reservation()
+    await store(uow, order)
     return True
 
 

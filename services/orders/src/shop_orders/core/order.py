@@ -20,7 +20,6 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
 from shop_contracts.values import Address, LocatedLine, PreorderLine
-from shop_orders.core.balances import BalanceSteps
 from shop_orders.core.domain import (
     CatalogVariant,
     GroupStatus,
@@ -31,12 +30,13 @@ from shop_orders.core.domain import (
 )
 from shop_orders.core.parts import policy_of, preorder_summary, priced_line
 from shop_orders.core.pricing import PlanLine, order_tax, plan_checkout_charge
+from shop_orders.core.promises import PromiseSteps
 from shop_orders.core.state import OrderState
 
 
-class Order(BalanceSteps):
+class Order(PromiseSteps):
     """An order, the aggregate: ``OrderState`` with every step. This module holds checkout's and the payment's
-    steps; the warehouse's reports and pre-order balances are in the classes it builds on."""
+    steps; the warehouse's reports, pre-order balances and promised dates are in the classes it builds on."""
 
     def confirm_payment(self, *, payment_id: str, amount: int) -> bool:
         """Checkout's payment was captured: the order is confirmed. False when it was not waiting for it."""
