@@ -15,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_contracts.values import Address, LocatedLine, RequestedLine
-from shop_orders.cancellation.handlers import request_refund
 from shop_orders.core import repository
 from shop_orders.core.domain import GroupStatus
 from shop_orders.core.errors import ReturnNotInStatus, ReturnRefused, UnknownReturn
-from shop_orders.core.groups import add_group, advance, customer_of
+from shop_orders.core.groups import store
 from shop_orders.core.order import Order
 from shop_orders.core.tables import catalog_variants, orders, returns, shipment_groups
 from shop_orders.returns.domain import (
@@ -56,11 +55,11 @@ async def request_return(
     the window and what other returns already take back. ``exchange_for`` (sku -> replacement SKU) asks for
     another variant of the same product instead of a refund, at the replacement's price now."""
     order = await repository.lock_order(uow.session, order_id)
-    returnable, where = await _returnable(uow, order_id, window_days=window_days, now=now)
+    returnable, where = await _returnable(uow, order, window_days=window_days, now=now)
     if not returnable:
         raise ReturnRefused("nothing in this order shipped within the return window", field="order_id")
     check_return_lines(lines, returnable)
-    prices = {line.sku: line for line in await repository.lines_of(uow.session, order_id)}
+    prices = {line.sku: line for line in order.lines}
     exchanges = []
     if exchange_for:
         wanted = list(exchange_for.values())
@@ -116,9 +115,8 @@ async def request_return(
         "updated_at": now,
     }
     await uow.session.execute(sa.insert(returns).values(**values))
-    await repository.add_to_timeline(
-        uow.session, order_id, "return_requested", return_id=return_id, reason=reason
-    )
+    order.record("return_requested", return_id=return_id, reason=reason)
+    await store(uow, order)
     view = _view(await _lock(uow.session, return_id), order.currency)
     return view
 
@@ -129,22 +127,22 @@ async def approve_return(uow: UnitOfWork, *, return_id: str, now: datetime) -> d
     order = await repository.lock_order(uow.session, row.order_id)
     if row.status == "requested":
         await _move(uow.session, row, "approved", now)
-        await repository.add_to_timeline(uow.session, row.order_id, "return_approved", return_id=return_id)
-        uow.publish(
+        order.record("return_approved", return_id=return_id)
+        order.send(
             contracts.ReturnApproved(
                 return_id=return_id,
                 order_id=row.order_id,
-                customer=customer_of(order),
+                customer=order.customer,
                 lines=[
                     LocatedLine(sku=line["sku"], quantity=line["quantity"], location=line["location"])
                     for line in row.lines
                 ],
                 pickup_address=Address.model_validate(order.shipping_address),
-            ),
-            subject=row.order_id,
+            )
         )
     elif row.status == "rejected":
         raise ReturnNotInStatus("this return was rejected", field="return_id")
+    await store(uow, order)
     view = _view(await _lock(uow.session, return_id), order.currency)
     return view
 
@@ -155,17 +153,15 @@ async def reject_return(uow: UnitOfWork, *, return_id: str, reason: str, now: da
     order = await repository.lock_order(uow.session, row.order_id)
     if row.status == "requested":
         await _move(uow.session, row, "rejected", now, rejection_reason=reason)
-        await repository.add_to_timeline(
-            uow.session, row.order_id, "return_rejected", return_id=return_id, reason=reason
-        )
-        uow.publish(
+        order.record("return_rejected", return_id=return_id, reason=reason)
+        order.send(
             contracts.ReturnRejected(
-                return_id=return_id, order_id=row.order_id, customer=customer_of(order), reason=reason
-            ),
-            subject=row.order_id,
+                return_id=return_id, order_id=row.order_id, customer=order.customer, reason=reason
+            )
         )
     elif row.status != "rejected":
         raise ReturnNotInStatus(f"this return is already {row.status}", field="return_id")
+    await store(uow, order)
     view = _view(await _lock(uow.session, return_id), order.currency)
     return view
 
@@ -208,6 +204,7 @@ async def refund_received_return(
         await _reserve_replacements(uow, row, order, exchanged)
     if not refunded_units:
         await _move(uow.session, row, "received", now, lines=_received_lines(row, received))
+        await store(uow, order)
         return
     outcome = refund_for_return(
         units=[
@@ -225,7 +222,7 @@ async def refund_received_return(
     )
     await _move(uow.session, row, "received", now, lines=_received_lines(row, received))
     row = await _lock(uow.session, return_id)
-    await request_refund(uow, order, outcome.refund, key=f"return:{return_id}", reason=f"return_{row.reason}")
+    order.request_refund(outcome.refund, key=f"return:{return_id}", reason=f"return_{row.reason}")
     await _move(
         uow.session,
         row,
@@ -237,22 +234,20 @@ async def refund_received_return(
         tax_refunded=outcome.tax,
         refund=outcome.refund,
     )
-    await repository.add_to_timeline(
-        uow.session, row.order_id, "return_refunded", return_id=return_id, refund=outcome.refund
-    )
-    uow.publish(
+    order.record("return_refunded", return_id=return_id, refund=outcome.refund)
+    order.send(
         contracts.ReturnRefunded(
             return_id=return_id,
             order_id=row.order_id,
-            customer=customer_of(order),
+            customer=order.customer,
             currency=order.currency,
             value=outcome.value,
             return_shipping_fee=outcome.return_shipping_fee,
             restocking_fee=outcome.restocking_fee,
             refund=outcome.refund,
-        ),
-        subject=row.order_id,
+        )
     )
+    await store(uow, order)
 
 
 def _received_lines(row: Row[Any], received: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
@@ -283,14 +278,13 @@ async def _reserve_replacements(
         .where(returns.c.id == row.id)
         .values(exchange={"status": "reserving", "units": units})
     )
-    await repository.add_to_timeline(uow.session, row.order_id, "exchange_reserving", return_id=row.id)
-    uow.publish(
+    order.record("exchange_reserving", return_id=row.id)
+    order.send(
         catalog_contracts.ReserveStock(
             order_id=row.order_id,
             lines=[RequestedLine(sku=item["replacement_sku"], quantity=item["quantity"]) for item in units],
             exchange_id=row.id,
-        ),
-        subject=row.order_id,
+        )
     )
 
 
@@ -320,9 +314,8 @@ async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[Loca
     groups = []
     for position, (location, located) in enumerate(sorted(by_location.items())):
         groups.append(
-            await add_group(
-                uow,
-                order.id,
+            order.add_group(
+                str(uuid.uuid4()),
                 kind="exchange",
                 location=location,
                 lines=located,
@@ -332,15 +325,11 @@ async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[Loca
         )
     if difference > 0:
         # The order now costs more: its total grows by what the exchange charges.
-        await uow.session.execute(
-            sa.update(orders).where(orders.c.id == order.id).values(total=orders.c.total + difference)
-        )
+        order.total += difference
     elif difference < 0:
-        await request_refund(
-            uow, order, -difference, key=f"exchange:{return_id}", reason="exchange_difference"
-        )
+        order.request_refund(-difference, key=f"exchange:{return_id}", reason="exchange_difference")
     for group in groups:
-        await advance(uow, order, group)
+        order.advance(group)
     await uow.session.execute(
         sa.update(returns)
         .where(returns.c.id == return_id)
@@ -356,9 +345,8 @@ async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[Loca
             }
         )
     )
-    await repository.add_to_timeline(
-        uow.session, order.id, "exchange_reserved", return_id=return_id, difference=difference
-    )
+    order.record("exchange_reserved", return_id=return_id, difference=difference)
+    await store(uow, order)
 
 
 async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) -> None:
@@ -386,9 +374,7 @@ async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) 
         tax_added=order.tax_added,
         shipping=order.shipping,
     )
-    await request_refund(
-        uow, order, outcome.refund, key=f"exchange:{return_id}", reason="exchange_out_of_stock"
-    )
+    order.request_refund(outcome.refund, key=f"exchange:{return_id}", reason="exchange_out_of_stock")
     refunded = (row.refund or 0) + outcome.refund
     await uow.session.execute(
         sa.update(returns)
@@ -407,21 +393,19 @@ async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) 
     )
     if row.status == "received":
         await _move(uow.session, await _lock(uow.session, return_id), "refunded", datetime.now(UTC))
-    await repository.add_to_timeline(
-        uow.session, order.id, "exchange_refunded_instead", return_id=return_id, refund=outcome.refund
-    )
-    uow.publish(
+    order.record("exchange_refunded_instead", return_id=return_id, refund=outcome.refund)
+    order.send(
         contracts.ReturnRefunded(
             return_id=return_id,
             order_id=order.id,
-            customer=customer_of(order),
+            customer=order.customer,
             currency=order.currency,
             value=outcome.value,
             refund=outcome.refund,
             exchange_unavailable=[item["replacement_sku"] for item in units],
-        ),
-        subject=order.id,
+        )
     )
+    await store(uow, order)
 
 
 async def _exchange_view(session: AsyncSession, row: Row[Any]) -> dict[str, Any] | None:
@@ -478,21 +462,16 @@ async def returns_by_status(session: AsyncSession, status: str | None, *, limit:
 
 
 async def _returnable(
-    uow: UnitOfWork, order_id: str, *, window_days: int, now: datetime
+    uow: UnitOfWork, order: Order, *, window_days: int, now: datetime
 ) -> tuple[dict[str, int], dict[str, str]]:
     """Per SKU: units shipped in groups whose window is open, less units in returns not rejected; and the
     location each SKU shipped from (where it goes back to)."""
     shipped: Counter[str] = Counter()
     where: dict[str, str] = {}
-    groups = await uow.session.execute(
-        sa.select(shipment_groups).where(
-            shipment_groups.c.order_id == order_id,
-            shipment_groups.c.shipped_at.is_not(None),
-            shipment_groups.c.kind
-            != "exchange",  # a replacement is not an order line: returning it again is not built
-        )
-    )
-    for group in groups:
+    for group in order.groups:
+        # A replacement is not an order line: returning it again is not built.
+        if group.shipped_at is None or group.kind == "exchange":
+            continue
         closes = return_window_closes(
             shipped_at=group.shipped_at, delivered_at=group.delivered_at, days=window_days
         )
@@ -503,7 +482,7 @@ async def _returnable(
             where.setdefault(line["sku"], line["location"])
     taken: Counter[str] = Counter()
     asked = await uow.session.execute(
-        sa.select(returns.c.lines).where(returns.c.order_id == order_id, returns.c.status != "rejected")
+        sa.select(returns.c.lines).where(returns.c.order_id == order.id, returns.c.status != "rejected")
     )
     for (lines,) in asked:
         for line in lines:
