@@ -108,6 +108,14 @@ async def lock_order(session: AsyncSession, order_id: str) -> Order:
     return await SqlOrders(session).get(order_id)
 
 
+async def lock_order_row(session: AsyncSession, order_id: str) -> None:
+    """Hold the order without loading it, for a step that only adds to its timeline; ``UnknownOrder`` when
+    there is none."""
+    locked = await session.scalar(sa.select(orders.c.id).where(orders.c.id == order_id).with_for_update())
+    if locked is None:
+        raise UnknownOrder(f"no order {order_id}", field="order_id")
+
+
 async def lock_order_if_any(session: AsyncSession, order_id: str) -> Order | None:
     """The order, locked for this transaction; None when there is no order with this id."""
     return await SqlOrders(session).get_if_any(order_id)
@@ -115,16 +123,6 @@ async def lock_order_if_any(session: AsyncSession, order_id: str) -> Order | Non
 
 async def order_by_idempotency_key(session: AsyncSession, key: str) -> Row[Any] | None:
     return (await session.execute(sa.select(orders).where(orders.c.idempotency_key == key))).first()
-
-
-async def set_status(
-    session: AsyncSession, order_id: str, status: OrderStatus, reason: str | None = None, **changes: Any
-) -> None:
-    """Move the order to ``status``, changing its other columns in ``changes`` in the same statement."""
-    values: dict[str, Any] = {"status": status.value, "updated_at": sa.func.now(), **changes}
-    if reason is not None:
-        values["status_reason"] = reason
-    await session.execute(sa.update(orders).where(orders.c.id == order_id).values(**values))
 
 
 async def add_to_timeline(session: AsyncSession, order_id: str, event: str, **detail: Any) -> None:
@@ -139,13 +137,6 @@ async def add_events_to_timeline(
         sa.insert(order_timeline),
         [{"order_id": order_id, "event": event, "detail": detail} for event, detail in events],
     )
-
-
-async def lines_of(session: AsyncSession, order_id: str) -> list[OrderLine]:
-    rows = await session.execute(
-        sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.position)
-    )
-    return [line_of(row._mapping) for row in rows]
 
 
 async def redeem_discount_code(session: AsyncSession, *, code: str, order_id: str, now: datetime) -> int:

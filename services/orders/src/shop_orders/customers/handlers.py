@@ -23,7 +23,8 @@ from shop_orders.core.errors import (
     UnknownAddress,
     UnknownCustomer,
 )
-from shop_orders.core.tables import customer_addresses, customers, orders
+from shop_orders.core.groups import store
+from shop_orders.core.tables import customer_addresses, customers
 from shop_orders.customers.domain import MAX_ADDRESSES, email_key
 from shop_runtime.database import UnitOfWork
 
@@ -159,12 +160,10 @@ async def give_order_to_customer(
         raise OrderHasAnotherCustomer(
             f"order {order_id} already belongs to another customer", field="customer_id"
         )
-    await uow.session.execute(
-        sa.update(orders)
-        .where(orders.c.id == order_id)
-        .values(customer_id=customer_id, locale=account.locale, updated_at=sa.func.now())
-    )
-    await repository.add_to_timeline(uow.session, order_id, "customer_linked", customer_id=customer_id)
+    order.customer_id = customer_id
+    order.locale = account.locale
+    order.record("customer_linked", customer_id=customer_id)
+    await store(uow, order)
     return customer_id
 
 

@@ -91,7 +91,7 @@ async def record_refund(
 ) -> None:
     """Payments issued (``refunded``) or refused (``refund_rejected``) a refund: recorded once per key, however
     often it is told; an issued refund replaces a rejection told first, never the other way round."""
-    await repository.lock_order(uow.session, order_id)
+    order = await repository.lock_order(uow.session, order_id)
     statement = insert(refund_outcomes).values(
         idempotency_key=idempotency_key, order_id=order_id, outcome=event, amount=amount, detail=detail
     )
@@ -105,4 +105,5 @@ async def record_refund(
         ).returning(refund_outcomes.c.idempotency_key)
     )
     if recorded.first() is not None:
-        await repository.add_to_timeline(uow.session, order_id, event, amount=amount, detail=detail)
+        order.record(event, amount=amount, detail=detail)
+        await store(uow, order)

@@ -14,13 +14,12 @@ from shop_orders.core.domain import (
     draft_token,
 )
 from shop_orders.core.errors import OrderNotOnTerms
-from shop_orders.core.groups import customer_of
+from shop_orders.core.groups import store
 from shop_orders.core.jobs import PAYMENT_OVERDUE, MarkPaymentOverdue
 from shop_orders.core.metrics import CHARGED_AT_CHECKOUT
 from shop_orders.core.order import Order
 from shop_orders.core.tables import (
     draft_orders,
-    orders,
     scheduled_jobs,
 )
 from shop_runtime import scheduling
@@ -51,14 +50,8 @@ async def request_payment_on_terms(
         return
     if OrderStatus(order.status) in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
         raise OrderNotOnTerms(f"order {order_id} is {order.status}: nothing is due", field="order_id")
-    await repository.add_to_timeline(
-        uow.session,
-        order_id,
-        "payment_requested",
-        amount=order.payment_due_amount,
-        reference=bank_transfer_reference,
-    )
-    uow.publish(
+    order.record("payment_requested", amount=order.payment_due_amount, reference=bank_transfer_reference)
+    order.send(
         payment_contracts.CapturePayment(
             order_id=order_id,
             step="full",
@@ -66,23 +59,20 @@ async def request_payment_on_terms(
             currency=order.currency,
             payment_token=payment_token,
             bank_transfer_reference=bank_transfer_reference,
-        ),
-        subject=order_id,
+        )
     )
+    await store(uow, order)
 
 
 async def record_payment_on_terms(
     uow: UnitOfWork, order: Order, *, payment_id: str, amount: int, now: datetime
 ) -> None:
     if order.payment_status != "paid":
-        await uow.session.execute(
-            sa.update(orders)
-            .where(orders.c.id == order.id)
-            .values(payment_status="paid", paid_at=now, captured=orders.c.captured + amount, updated_at=now)
-        )
-        await repository.add_to_timeline(
-            uow.session, order.id, "payment_captured", payment_id=payment_id, amount=amount
-        )
+        order.payment_status = "paid"
+        order.paid_at = now
+        order.captured += amount
+        order.record("payment_captured", payment_id=payment_id, amount=amount)
+        await store(uow, order)
         await scheduling.cancel(uow.session, scheduled_jobs, key=f"{PAYMENT_OVERDUE}:{order.id}", now=now)
         CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
 
@@ -94,28 +84,24 @@ async def mark_payment_overdue(uow: UnitOfWork, *, order_id: str, now: datetime,
         OrderStatus.CANCELLED,
         OrderStatus.REJECTED,
     ):
-        await uow.session.execute(
-            sa.update(orders).where(orders.c.id == order_id).values(payment_status="overdue", updated_at=now)
-        )
+        order.payment_status = "overdue"
         draft_id = str(
             await uow.session.scalar(sa.select(draft_orders.c.id).where(draft_orders.c.order_id == order_id))
         )
-        await repository.add_to_timeline(
-            uow.session,
-            order_id,
+        order.record(
             "payment_overdue",
             amount=order.payment_due_amount,
             due_date=order.payment_due_date.isoformat() if order.payment_due_date else None,
         )
-        uow.publish(
+        order.send(
             contracts.OrderPaymentOverdue(
                 order_id=order_id,
-                customer=customer_of(order),
+                customer=order.customer,
                 currency=order.currency,
                 amount=order.payment_due_amount,
                 due_date=order.payment_due_date,
                 draft_id=draft_id,
                 checkout_token=draft_token(token_secret, draft_id),
-            ),
-            subject=order_id,
+            )
         )
+        await store(uow, order)
