@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shop_contracts.values import PreorderPolicy
 from shop_orders.core.domain import Availability, CatalogVariant, sold_out_reason
-from shop_orders.core.errors import SoldOut
+from shop_orders.core.errors import NotSellable, SoldOut
 from shop_orders.core.pricing import CheckoutLine, price_checkout
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -86,3 +87,19 @@ def test_the_refusal_names_the_line() -> None:
             now=NOW,
         )
     assert refused.value.field == "lines[1].sku"
+
+
+def test_a_variant_catalog_no_longer_sells_is_refused_as_such_even_when_also_out_of_stock() -> None:
+    retired = dataclasses.replace(variant(), sellable=False)  # catalog also said no units are left
+
+    with pytest.raises(NotSellable) as refused:
+        price_checkout(
+            currency="KRW",
+            lines=[CheckoutLine(sku="TEE", quantity=1)],
+            variants={"TEE": retired},
+            shipping_method="standard",
+            shipping_rates={"standard": {"KRW": 3000}},
+            now=NOW,
+        )
+    assert refused.value.field == "lines[0].sku"
+    assert "no longer sold" in str(refused.value)

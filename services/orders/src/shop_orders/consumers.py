@@ -35,6 +35,7 @@ async def on_variant_updated(message: catalog.VariantUpdated, uow: UnitOfWork) -
         options=message.options,
         prices={price.currency: price.amount for price in message.prices},
         version=message.version,
+        sellable=message.sellable,
     )
 
 

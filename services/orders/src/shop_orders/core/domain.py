@@ -180,6 +180,8 @@ class CatalogVariant:
     """Version of ``preorder_policy`` (None when catalog never sent one)."""
     availability: Availability | None = None
     """What catalog last said the SKU can still sell; None when it has not said."""
+    sellable: bool = True
+    """False while catalog does not sell the variant: it was retired, or its product is archived."""
 
 
 @dataclass(frozen=True)

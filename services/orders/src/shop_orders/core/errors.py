@@ -19,6 +19,10 @@ class NotSoldInCurrency(OrderError):
     pass
 
 
+class NotSellable(OrderError):
+    """Catalog no longer sells the variant: it was retired, or its product is archived."""
+
+
 class SoldOut(OrderError):
     """Catalog said the SKU cannot cover the line: no units left in stock, or its pre-order cap is full."""
 

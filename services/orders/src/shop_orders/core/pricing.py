@@ -15,6 +15,7 @@ from shop_orders.core.errors import (
     DiscountCodeExpired,
     DiscountCodeUsed,
     DuplicateSku,
+    NotSellable,
     NotSoldInCurrency,
     SameDayNotOffered,
     SoldOut,
@@ -106,6 +107,11 @@ def price_checkout(
         variant = variants.get(line.sku)
         if variant is None:
             raise UnknownSku(f"no product variant has SKU {line.sku!r}", field=f"lines[{index}].sku")
+        if not variant.sellable:
+            raise NotSellable(
+                f"{line.sku} is no longer sold (the variant was retired or its product archived)",
+                field=f"lines[{index}].sku",
+            )
         if currency not in variant.prices:
             raise NotSoldInCurrency(f"{line.sku} has no price in {currency}", field=f"lines[{index}].sku")
         sold_out = sold_out_reason(variant, now)

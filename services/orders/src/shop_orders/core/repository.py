@@ -51,6 +51,7 @@ async def variants_by_sku(session: AsyncSession, skus: list[str]) -> dict[str, C
             sku=row.sku,
             title=row.title,
             prices=dict(row.prices),
+            sellable=row.sellable,
             preorder_policy=PreorderPolicy.model_validate(row.policy) if row.policy else None,
             policy_version=row.policy_version,
             availability=None

@@ -20,6 +20,13 @@ catalog_variants = sa.Table(
     sa.Column("options", postgresql.JSONB, nullable=False),
     sa.Column("prices", postgresql.JSONB, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column(
+        "sellable",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.true(),
+        comment="False while catalog does not sell the variant: retired, or its product archived",
+    ),
 )
 
 catalog_preorder_policies = sa.Table(

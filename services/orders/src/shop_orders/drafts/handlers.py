@@ -14,7 +14,13 @@ from shop_contracts import orders as contracts
 from shop_contracts.values import Customer
 from shop_orders.core import repository
 from shop_orders.core.domain import payment_due_date
-from shop_orders.core.errors import NotSoldInCurrency, UnknownCustomer, UnknownShippingMethod, UnknownSku
+from shop_orders.core.errors import (
+    NotSellable,
+    NotSoldInCurrency,
+    UnknownCustomer,
+    UnknownShippingMethod,
+    UnknownSku,
+)
 from shop_orders.core.pricing import TaxTable
 from shop_orders.core.tables import customers, draft_orders, scheduled_jobs
 from shop_orders.customers.handlers import NewCustomer, account_for_email
@@ -310,6 +316,11 @@ async def _lines(uow: UnitOfWork, lines: list[LineInput], currency: str) -> list
             variant = variants.get(line.sku)
             if variant is None:
                 raise UnknownSku(f"no product variant has SKU {line.sku!r}", field=f"lines[{index}].sku")
+            if not variant.sellable:
+                raise NotSellable(
+                    f"{line.sku} is no longer sold (the variant was retired or its product archived)",
+                    field=f"lines[{index}].sku",
+                )
             if currency not in variant.prices:
                 raise NotSoldInCurrency(f"{line.sku} has no price in {currency}", field=f"lines[{index}].sku")
             if variant.preorder_policy is not None:

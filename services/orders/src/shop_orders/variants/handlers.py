@@ -17,6 +17,7 @@ async def upsert_catalog_variant(
     options: dict[str, str],
     prices: dict[str, int],
     version: int,
+    sellable: bool = True,
 ) -> None:
     await repository.upsert_variant(
         uow.session,
@@ -28,6 +29,7 @@ async def upsert_catalog_variant(
             "options": options,
             "prices": prices,
             "version": version,
+            "sellable": sellable,
         },
     )
 
