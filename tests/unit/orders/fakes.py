@@ -29,6 +29,9 @@ class FakeOrders:
         self.timeline: list[tuple[str, str, dict[str, Any]]] = []
         self.freed_codes: list[str] = []
         self.catalog: dict[str, CatalogVariant] = {}
+        self.codes: dict[str, int] = {}
+        """Discount codes and their percent off."""
+        self.redeemed: list[tuple[str, str]] = []
 
     async def get(self, order_id: str) -> Order:
         order = await self.get_if_any(order_id)
@@ -50,6 +53,18 @@ class FakeOrders:
         kept = copy.deepcopy(order)
         kept.messages = []
         self.stored[order.id] = kept
+
+    async def add(self, order: Order) -> None:
+        assert order.id not in self.stored
+        await self.save(order)
+
+    async def with_idempotency_key(self, key: str) -> Order | None:
+        found = [order for order in self.stored.values() if order.idempotency_key == key]
+        return copy.deepcopy(found[0]) if found else None
+
+    async def redeem_discount_code(self, code: str, *, order_id: str, now: datetime) -> int:
+        self.redeemed.append((code, order_id))
+        return self.codes[code]
 
     async def variants(self, skus: list[str]) -> dict[str, CatalogVariant]:
         return {sku: self.catalog[sku] for sku in skus if sku in self.catalog}

@@ -7,17 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
-from shop_contracts import catalog as catalog_contracts
-from shop_contracts import orders as contracts
 from shop_contracts.values import (
     Customer,
     LocatedLine,
     PreorderLine,
-    RequestedLine,
 )
-from shop_orders.core import repository
 from shop_orders.core.domain import (
     OrderStatus,
     can_move,
@@ -26,7 +20,7 @@ from shop_orders.core.errors import IdempotencyKeyReused
 from shop_orders.core.groups import reject_order, store
 from shop_orders.core.jobs import schedule_promise_check
 from shop_orders.core.metrics import ORDERS_PLACED, ORDERS_REJECTED
-from shop_orders.core.parts import priced_line
+from shop_orders.core.order import Order
 from shop_orders.core.pricing import (
     SAME_DAY,
     CheckoutLine,
@@ -39,10 +33,6 @@ from shop_orders.core.pricing import (
     same_day_locations,
 )
 from shop_orders.core.repository import Orders, SqlOrders
-from shop_orders.core.tables import (
-    order_lines,
-    orders,
-)
 from shop_runtime.database import UnitOfWork
 
 
@@ -83,13 +73,15 @@ async def place_order(
     free_shipping_over: dict[str, int] | None = None,
     taxes: TaxTable | None = None,
     same_day_areas: dict[str, list[SameDayArea]] | None = None,
+    orders: Orders | None = None,
 ) -> PlacedOrder:
     """Store a pending order priced from orders' own view of the catalog, then ask catalog for stock.
 
     Needs no other service to be up: the saga continues from the outbox when they are.
     """
     fingerprint = checkout_fingerprint(checkout.request)
-    existing = await repository.order_by_idempotency_key(uow.session, checkout.idempotency_key)
+    orders = orders or SqlOrders(uow.session)
+    existing = await orders.with_idempotency_key(checkout.idempotency_key)
     if existing is not None:
         if existing.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused(
@@ -97,7 +89,7 @@ async def place_order(
                 field="header:Idempotency-Key",
             )
         return PlacedOrder(order_id=existing.id, status=existing.status, created=False)
-    variants = await repository.variants_by_sku(uow.session, [line.sku for line in checkout.lines])
+    variants = await orders.variants([line.sku for line in checkout.lines])
     priced = price_checkout(
         currency=checkout.currency,
         lines=checkout.lines,
@@ -119,9 +111,7 @@ async def place_order(
     order_id = str(uuid.uuid4())
     discount = 0
     if checkout.discount_code is not None:
-        percent_off = await repository.redeem_discount_code(
-            uow.session, code=checkout.discount_code, order_id=order_id, now=now
-        )
+        percent_off = await orders.redeem_discount_code(checkout.discount_code, order_id=order_id, now=now)
         discount = discount_for(subtotal=priced.subtotal, percent_off=percent_off)
     tax = order_tax(
         address=checkout.shipping_address,
@@ -131,75 +121,25 @@ async def place_order(
         discount=discount,
         shipping=priced.shipping,
     )
-    tax_added = tax.amount if tax.added_on_top else 0
-    total = priced.total - discount + tax_added
-    await uow.session.execute(
-        sa.insert(orders).values(
-            id=order_id,
-            status=OrderStatus.PENDING.value,
-            email=checkout.email,
-            locale=checkout.locale,
-            currency=checkout.currency,
-            subtotal=priced.subtotal,
-            shipping=priced.shipping,
-            total=total,
-            discount=discount,
-            discount_code=checkout.discount_code,
-            tax_rate=tax.rate,
-            tax_added_on_top=tax.added_on_top,
-            tax_added=tax_added,
-            shipping_address=checkout.shipping_address,
-            shipping_method=checkout.shipping_method,
-            payment_token=checkout.payment_token,
-            idempotency_key=checkout.idempotency_key,
-            request_fingerprint=fingerprint,
-            customer_id=checkout.customer_id,
-            created_at=now,
-        )
+    order = Order.place(
+        order_id,
+        priced=priced,
+        customer=Customer(email=checkout.email, locale=checkout.locale),
+        shipping_address=checkout.shipping_address,
+        shipping_method=checkout.shipping_method,
+        payment_token=checkout.payment_token,
+        idempotency_key=checkout.idempotency_key,
+        request_fingerprint=fingerprint,
+        customer_id=checkout.customer_id,
+        discount=discount,
+        discount_code=checkout.discount_code,
+        tax=tax,
+        only_at_one_of=same_day_from,
+        now=now,
     )
-    await uow.session.execute(
-        sa.insert(order_lines),
-        [
-            {
-                "order_id": order_id,
-                "position": position,
-                "sku": line.sku,
-                "title": line.title,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "line_total": line.line_total,
-                "percent_off": line.percent_off,
-                "preorder_policy": line.preorder_policy.model_dump(mode="json")
-                if line.preorder_policy
-                else None,
-            }
-            for position, line in enumerate(priced.lines)
-        ],
-    )
-    await repository.add_to_timeline(uow.session, order_id, "placed", total=total, currency=priced.currency)
-    uow.publish(
-        contracts.OrderPlaced(
-            order_id=order_id,
-            customer=Customer(email=checkout.email, locale=checkout.locale),
-            currency=priced.currency,
-            lines=[
-                priced_line(line.sku, line.title, line.quantity, line.unit_price) for line in priced.lines
-            ],
-            total=total,
-        ),
-        subject=order_id,
-        correlation_id=order_id,
-    )
-    uow.publish(
-        catalog_contracts.ReserveStock(
-            order_id=order_id,
-            lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in checkout.lines],
-            customer_email=checkout.email,
-            only_at_one_of=same_day_from,
-        ),
-        subject=order_id,
-        correlation_id=order_id,
-    )
+    await orders.add(order)
+    for message in order.take_messages():  # the saga starts here: its messages carry the order's id
+        uow.publish(message, subject=order_id, correlation_id=order_id)
     uow.after_commit(ORDERS_PLACED.labels(priced.currency).inc)
     return PlacedOrder(order_id=order_id, status=OrderStatus.PENDING.value, created=True)
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
-from shop_contracts.values import Address, LocatedLine, PreorderLine
+from shop_contracts.values import Address, Customer, LocatedLine, PreorderLine, RequestedLine
 from shop_orders.core.domain import (
     CatalogVariant,
     GroupStatus,
@@ -28,8 +29,8 @@ from shop_orders.core.domain import (
     can_move,
     promised_ship_date,
 )
-from shop_orders.core.parts import policy_of, preorder_summary, priced_line
-from shop_orders.core.pricing import PlanLine, order_tax, plan_checkout_charge
+from shop_orders.core.parts import OrderLine, policy_of, preorder_summary, priced_line
+from shop_orders.core.pricing import OrderTax, PlanLine, PricedCheckout, order_tax, plan_checkout_charge
 from shop_orders.core.promises import PromiseSteps
 from shop_orders.core.state import OrderState
 
@@ -37,6 +38,88 @@ from shop_orders.core.state import OrderState
 class Order(PromiseSteps):
     """An order, the aggregate: ``OrderState`` with every step. This module holds checkout's and the payment's
     steps; the warehouse's reports, pre-order balances and promised dates are in the classes it builds on."""
+
+    @classmethod
+    def place(
+        cls,
+        order_id: str,
+        *,
+        priced: PricedCheckout,
+        customer: Customer,
+        shipping_address: dict[str, Any],
+        shipping_method: str,
+        payment_token: str,
+        idempotency_key: str,
+        request_fingerprint: str,
+        customer_id: str | None,
+        discount: int,
+        discount_code: str | None,
+        tax: OrderTax,
+        only_at_one_of: list[str] | None,
+        now: datetime,
+    ) -> Order:
+        """A new order, pending, priced from orders' view of the catalog: it asks catalog for the stock."""
+        tax_added = tax.amount if tax.added_on_top else 0
+        order = cls(
+            id=order_id,
+            status=OrderStatus.PENDING,
+            email=customer.email,
+            locale=customer.locale,
+            currency=priced.currency,
+            subtotal=priced.subtotal,
+            shipping=priced.shipping,
+            total=priced.total - discount + tax_added,
+            shipping_address=shipping_address,
+            shipping_method=shipping_method,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+            created_at=now,
+            updated_at=now,
+            payment_token=payment_token,
+            discount=discount,
+            discount_code=discount_code,
+            tax_rate=tax.rate,
+            tax_added_on_top=tax.added_on_top,
+            tax_added=tax_added,
+            customer_id=customer_id,
+            lines=[
+                OrderLine(
+                    order_id=order_id,
+                    position=position,
+                    sku=line.sku,
+                    title=line.title,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    line_total=line.line_total,
+                    percent_off=line.percent_off,
+                    preorder_policy=line.preorder_policy.model_dump(mode="json")
+                    if line.preorder_policy
+                    else None,
+                )
+                for position, line in enumerate(priced.lines)
+            ],
+        )
+        order.record("placed", total=order.total, currency=order.currency)
+        order.send(
+            contracts.OrderPlaced(
+                order_id=order_id,
+                customer=customer,
+                currency=order.currency,
+                lines=[
+                    priced_line(line.sku, line.title, line.quantity, line.unit_price) for line in priced.lines
+                ],
+                total=order.total,
+            )
+        )
+        order.send(
+            catalog_contracts.ReserveStock(
+                order_id=order_id,
+                lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in priced.lines],
+                customer_email=customer.email,
+                only_at_one_of=only_at_one_of,
+            )
+        )
+        return order
 
     def confirm_payment(self, *, payment_id: str, amount: int) -> bool:
         """Checkout's payment was captured: the order is confirmed. False when it was not waiting for it."""

@@ -122,10 +122,6 @@ async def lock_order_if_any(session: AsyncSession, order_id: str) -> Order | Non
     return await SqlOrders(session).get_if_any(order_id)
 
 
-async def order_by_idempotency_key(session: AsyncSession, key: str) -> Row[Any] | None:
-    return (await session.execute(sa.select(orders).where(orders.c.idempotency_key == key))).first()
-
-
 async def add_to_timeline(session: AsyncSession, order_id: str, event: str, **detail: Any) -> None:
     await session.execute(sa.insert(order_timeline).values(order_id=order_id, event=event, detail=detail))
 
@@ -168,8 +164,17 @@ class Orders(Protocol):
     async def get_if_any(self, order_id: str) -> Order | None:
         """As ``get``, or None when no order has this id."""
 
+    async def add(self, order: Order) -> None:
+        """Store a new order with its lines and the timeline events it recorded."""
+
     async def save(self, order: Order) -> None:
         """Write what changed on the order, its lines and groups, and the timeline events it recorded."""
+
+    async def with_idempotency_key(self, key: str) -> Order | None:
+        """The order a checkout with this Idempotency-Key placed, if one did."""
+
+    async def redeem_discount_code(self, code: str, *, order_id: str, now: datetime) -> int:
+        """Take a single-use code for a new order: its percent off; raise why it cannot be used."""
 
     async def variants(self, skus: list[str]) -> dict[str, CatalogVariant]:
         """Orders' copy of catalog's variants."""
@@ -240,6 +245,17 @@ class SqlOrders:
         parts = (await self._session.execute(_LINES_AND_GROUPS, {"order_id": order_id})).one()
         return order_of(row, parts.lines, parts.groups)
 
+    async def add(self, order: Order) -> None:
+        columns = {name: getattr(order, name) for name in ORDER_COLUMNS if name != "updated_at"}
+        await self._session.execute(sa.insert(orders).values(**columns))
+        await self._session.execute(
+            sa.insert(order_lines),
+            [{name: getattr(line, name) for name in LINE_COLUMNS} for line in order.lines],
+        )
+        for part in (order, *order.lines):
+            part.mark_saved()
+        await self.save(order)
+
     async def save(self, order: Order) -> None:
         changed = order.changed
         if changed:
@@ -282,6 +298,13 @@ class SqlOrders:
         if order.timeline:
             await add_events_to_timeline(self._session, order.id, order.timeline)
             order.timeline = []
+
+    async def with_idempotency_key(self, key: str) -> Order | None:
+        order_id = await self._session.scalar(sa.select(orders.c.id).where(orders.c.idempotency_key == key))
+        return None if order_id is None else await self.get(order_id)
+
+    async def redeem_discount_code(self, code: str, *, order_id: str, now: datetime) -> int:
+        return await redeem_discount_code(self._session, code=code, order_id=order_id, now=now)
 
     async def variants(self, skus: list[str]) -> dict[str, CatalogVariant]:
         return await variants_by_sku(self._session, skus)

@@ -15,10 +15,12 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_contracts.values import Customer, LocatedLine, PricedLine, RequestedLine
 from shop_orders.checkout import handlers as checkout
-from shop_orders.core import repository
 from shop_orders.core.domain import BANK_TRANSFER_TOKEN_PREFIX, OrderStatus, payment_due_date
+from shop_orders.core.order import Order
+from shop_orders.core.parts import OrderLine
 from shop_orders.core.pricing import checkout_fingerprint
-from shop_orders.core.tables import draft_orders, order_lines, orders, scheduled_jobs
+from shop_orders.core.repository import SqlOrders
+from shop_orders.core.tables import draft_orders, orders, scheduled_jobs
 from shop_orders.drafts.domain import (
     DraftNotOpen,
     DraftNotReady,
@@ -159,58 +161,47 @@ async def _complete(
             "payment_due_date": payment_due_date(draft.payment_terms, draft.net_days, now),
             "payment_status": "awaiting_payment",
         }
-    await uow.session.execute(
-        sa.insert(orders).values(
-            id=order_id,
-            status=OrderStatus.PENDING.value,
-            email=account.email,
-            locale=account.locale,
-            currency=draft.currency,
-            subtotal=totals.subtotal,
-            shipping=totals.shipping,
-            total=totals.total,
-            discount=totals.discounts,
-            tax_rate=totals.tax.rate,
-            tax_added_on_top=not totals.tax.included,
-            tax_added=0 if totals.tax.included else totals.tax.amount,
-            shipping_address=draft.shipping_address,
-            shipping_method=shipping.get("method") or "custom",
-            payment_token=payment_token,
-            idempotency_key=f"draft:{draft.id}",
-            request_fingerprint=checkout_fingerprint({"draft_id": draft.id}),
-            customer_id=draft.customer_id,
-            created_at=now,
-            **terms,
-        )
-    )
-    if terms.get("payment_due_date") is not None:
-        await on_terms.schedule_payment_overdue(uow, order_id=order_id, due_date=terms["payment_due_date"])
     priced = priced_lines(draft.lines)
-    await uow.session.execute(
-        sa.insert(order_lines),
-        [
-            {
-                "order_id": order_id,
-                "position": position,
-                "sku": line.sku or f"custom:{position + 1}",
-                "title": line.title,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "line_total": line.gross,
-                "kind": "in_stock" if line.sku else "custom",
-            }
+    order = Order(
+        id=order_id,
+        status=OrderStatus.PENDING,
+        email=account.email,
+        locale=account.locale,
+        currency=draft.currency,
+        subtotal=totals.subtotal,
+        shipping=totals.shipping,
+        total=totals.total,
+        discount=totals.discounts,
+        tax_rate=totals.tax.rate,
+        tax_added_on_top=not totals.tax.included,
+        tax_added=0 if totals.tax.included else totals.tax.amount,
+        shipping_address=draft.shipping_address,
+        shipping_method=shipping.get("method") or "custom",
+        payment_token=payment_token,
+        idempotency_key=f"draft:{draft.id}",
+        request_fingerprint=checkout_fingerprint({"draft_id": draft.id}),
+        customer_id=draft.customer_id,
+        created_at=now,
+        updated_at=now,
+        **terms,
+        lines=[
+            OrderLine(
+                order_id=order_id,
+                position=position,
+                sku=line.sku or f"custom:{position + 1}",
+                title=line.title,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                line_total=line.gross,
+                kind="in_stock" if line.sku else "custom",
+            )
             for position, line in enumerate(priced)
         ],
     )
-    await repository.add_to_timeline(
-        uow.session,
-        order_id,
-        "placed",
-        total=totals.total,
-        currency=draft.currency,
-        draft_id=draft.id,
-        paid_by=paid_by,
-    )
+    order.record("placed", total=totals.total, currency=draft.currency, draft_id=draft.id, paid_by=paid_by)
+    await SqlOrders(uow.session).add(order)
+    if terms.get("payment_due_date") is not None:
+        await on_terms.schedule_payment_overdue(uow, order_id=order_id, due_date=terms["payment_due_date"])
     await uow.session.execute(
         sa.update(draft_orders)
         .where(draft_orders.c.id == draft.id)

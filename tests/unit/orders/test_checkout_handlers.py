@@ -1,0 +1,132 @@
+"""Placing an order through checkout's real handler with a fake repository and unit of work: the order as
+stored, the saga's first messages, a retried checkout, a discount code, and the refusals a storefront sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shop_contracts import catalog as catalog_contracts
+from shop_contracts import orders as contracts
+from shop_orders.checkout import handlers as checkout
+from shop_orders.core.domain import CatalogVariant, OrderStatus
+from shop_orders.core.errors import IdempotencyKeyReused, NotSellable, UnknownSku
+from shop_orders.core.pricing import CheckoutLine
+from tests.support.fakes import FakeUnitOfWork
+from tests.unit.orders.fakes import ADDRESS, NOW, FakeOrders
+
+RATES = {"standard": {"KRW": 3000}}
+
+
+def shop(**variants: CatalogVariant) -> FakeOrders:
+    orders = FakeOrders()
+    orders.catalog = {
+        "TEE-M": CatalogVariant(sku="TEE-M", title="Tee", prices={"KRW": 15000}),
+        "CAP": CatalogVariant(sku="CAP", title="Cap", prices={"KRW": 8000}),
+        **variants,
+    }
+    return orders
+
+
+def a_checkout(key: str = "key-1", **changes: Any) -> checkout.Checkout:
+    lines = [CheckoutLine(sku="TEE-M", quantity=2), CheckoutLine(sku="CAP", quantity=1)]
+    values: dict[str, Any] = {
+        "idempotency_key": key,
+        "email": "minsu@example.com",
+        "locale": "ko",
+        "currency": "KRW",
+        "lines": lines,
+        "shipping_address": ADDRESS,
+        "shipping_method": "standard",
+        "payment_token": "tok_visa",
+        "request": {"lines": [["TEE-M", 2], ["CAP", 1]]},
+    }
+    return checkout.Checkout(**values | changes)
+
+
+async def place(
+    orders: FakeOrders, request: checkout.Checkout
+) -> tuple[checkout.PlacedOrder, FakeUnitOfWork]:
+    uow = FakeUnitOfWork()
+    placed = await checkout.place_order(uow, checkout=request, shipping_rates=RATES, now=NOW, orders=orders)
+    return placed, uow
+
+
+async def test_a_checkout_stores_a_pending_order_and_asks_catalog_for_the_stock() -> None:
+    orders = shop()
+
+    placed, uow = await place(orders, a_checkout())
+
+    assert (placed.status, placed.created) == (OrderStatus.PENDING, True)
+    order = orders.stored[placed.order_id]
+    assert (order.subtotal, order.shipping, order.total, order.email) == (
+        38000,
+        3000,
+        41000,
+        "minsu@example.com",
+    )
+    assert [(line.position, line.sku, line.line_total) for line in order.lines] == [
+        (0, "TEE-M", 30000),
+        (1, "CAP", 8000),
+    ]
+    assert [type(m) for m in uow.published] == [contracts.OrderPlaced, catalog_contracts.ReserveStock]
+    [reserve] = uow.of_type(catalog_contracts.ReserveStock)
+    assert [(line.sku, line.quantity) for line in reserve.lines] == [("TEE-M", 2), ("CAP", 1)]
+    assert orders.events_of(placed.order_id) == ["placed"]
+
+
+async def test_a_retried_checkout_answers_the_order_it_placed_and_sends_nothing() -> None:
+    orders = shop()
+    first, _ = await place(orders, a_checkout())
+
+    again, uow = await place(orders, a_checkout())
+
+    assert (again.order_id, again.created) == (first.order_id, False)
+    assert uow.published == []
+    assert len(orders.stored) == 1
+
+
+async def test_a_key_used_for_another_cart_is_refused() -> None:
+    orders = shop()
+    await place(orders, a_checkout())
+
+    with pytest.raises(IdempotencyKeyReused) as refused:
+        await place(orders, a_checkout(request={"lines": [["CAP", 5]]}))
+
+    assert refused.value.field == "header:Idempotency-Key"
+
+
+async def test_a_discount_code_is_redeemed_for_the_new_order_and_comes_off_the_total() -> None:
+    orders = shop()
+    orders.codes = {"BACK-1": 10}
+
+    placed, _ = await place(orders, a_checkout(discount_code="BACK-1"))
+
+    assert orders.redeemed == [("BACK-1", placed.order_id)]
+    order = orders.stored[placed.order_id]
+    assert (order.discount, order.total, order.discount_code) == (3800, 41000 - 3800, "BACK-1")
+
+
+@pytest.mark.parametrize(
+    ("catalog", "refusal"),
+    [
+        ({"CAP": None}, UnknownSku),
+        ({"CAP": CatalogVariant(sku="CAP", title="Cap", prices={"KRW": 8000}, sellable=False)}, NotSellable),
+    ],
+)
+async def test_a_line_catalog_does_not_sell_is_refused_naming_it_and_nothing_is_stored(
+    catalog: dict[str, CatalogVariant | None], refusal: type[Exception]
+) -> None:
+    orders = shop()
+    for sku, variant in catalog.items():
+        if variant is None:
+            del orders.catalog[sku]
+        else:
+            orders.catalog[sku] = variant
+
+    with pytest.raises(refusal) as refused:
+        await place(orders, a_checkout())
+
+    assert getattr(refused.value, "field", None) == "lines[1].sku"
+    assert orders.stored == {}
