@@ -170,6 +170,10 @@ class CatalogClient(ServiceClient):
     async def adjust_inventory(self, body: AdjustmentIn) -> httpx.Response:
         return await self._call("POST", "/inventory/adjustments", json=body.model_dump(mode="json"))
 
+    async def preorders_of_order(self, order_id: Id) -> httpx.Response:
+        """An order's pre-order places: queue position, what still waits ahead, expected ship date."""
+        return await self._call("GET", "/preorders", params={"order_id": str(order_id)})
+
     async def stock_of(self, sku: str) -> httpx.Response:
         """Available units of a SKU by location."""
         return await self._call("GET", f"/inventory/{sku}")

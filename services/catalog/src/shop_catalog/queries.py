@@ -4,6 +4,7 @@ the storefront; pre-order policies, queues and inbounds for staff."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -250,13 +251,24 @@ async def preorder_policy(session: AsyncSession, sku: str) -> dict[str, Any]:
 
 
 async def order_preorders(session: AsyncSession, order_id: str) -> list[dict[str, Any]]:
-    """An order's pre-orders with their places in the queues and expected ship dates."""
+    """An order's pre-orders with their places in the queues and expected ship dates, and, while a place
+    waits, how many pre-orders are still waiting ahead of it and for how many units: the live queue, which moves
+    as places ahead are allocated, cancelled or released (the queue position is the ticket given at checkout)."""
     rows = (
         await session.execute(
             sa.select(preorders).where(preorders.c.order_id == order_id).order_by(preorders.c.sku)
         )
     ).all()
     skus = sorted({row.sku for row in rows})
+    waiting = (
+        await session.execute(
+            sa.select(
+                preorders.c.sku, preorders.c.queue_position, preorders.c.quantity, preorders.c.allocated
+            )
+            .where(preorders.c.sku.in_(skus), preorders.c.status == "waiting")
+            .order_by(preorders.c.sku, preorders.c.queue_position)
+        )
+    ).all()
     policy_rows = await session.execute(
         sa.select(preorder_policies).where(
             preorder_policies.c.sku.in_(skus), preorder_policies.c.ended_at.is_(None)
@@ -273,9 +285,24 @@ async def order_preorders(session: AsyncSession, order_id: str) -> list[dict[str
             "status": row.status,
             "expected_ship_date": dates.get(row.id),
             "created_at": row.created_at,
+            **_ahead_of(row, waiting),
         }
         for row in rows
     ]
+
+
+def _ahead_of(place: Any, waiting: Sequence[Any]) -> dict[str, int | None]:
+    """Pre-orders still waiting ahead of ``place`` in its SKU's queue, and their units not yet allocated; None
+    for a place that no longer waits."""
+    if place.status != "waiting":
+        return {"ahead_of_you": None, "units_ahead": None}
+    ahead = [
+        other for other in waiting if other.sku == place.sku and other.queue_position < place.queue_position
+    ]
+    return {
+        "ahead_of_you": len(ahead),
+        "units_ahead": sum(other.quantity - other.allocated for other in ahead),
+    }
 
 
 async def list_inbounds(session: AsyncSession, sku: str | None) -> list[dict[str, Any]]:

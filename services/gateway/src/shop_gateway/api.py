@@ -449,6 +449,16 @@ async def get_order(
         for item in (fulfillments or {}).get("items", [])
     ]
     order.pop("fulfillments", None)
+    for line in order.get("lines", []):
+        line["ahead_of_you"] = line["units_ahead"] = None
+    waiting = [line for line in order.get("lines", []) if line.get("kind") == "preorder"]
+    if waiting:  # where each waiting pre-order is in its queue now: catalog keeps the queue
+        places = await _part("catalog", services.catalog.preorders_of_order(order_id), unavailable)
+        by_sku = {place["sku"]: place for place in (places or {}).get("items", [])}
+        for line in waiting:
+            place = by_sku.get(line["sku"], {})
+            line["ahead_of_you"] = place.get("ahead_of_you")
+            line["units_ahead"] = place.get("units_ahead")
     if unavailable:
         order["unavailable"] = unavailable
     return JSONResponse(order)

@@ -142,6 +142,15 @@ class OrderLineOut(Answer):
     line_total: int
     kind: str = Field(examples=["in_stock"], description="in_stock, or preorder for units that ship later")
     queue_position: int | None = Field(description="A pre-order's place in the queue; null in stock")
+    ahead_of_you: int | None = Field(
+        default=None,
+        description="While a pre-order waits: how many pre-orders of its SKU still wait ahead of it (the queue "
+        "moves as places ahead are allocated or cancelled); null in stock, once allocated, or while catalog "
+        "cannot be asked",
+    )
+    units_ahead: int | None = Field(
+        default=None, description="The units those pre-orders ahead still wait for; null as ``ahead_of_you``"
+    )
     expected_ship_date: date | None
     quantity_shipped: int
     quantity_refunded: int
