@@ -52,6 +52,7 @@ EXAMPLES: Mapping[str, str] = {
     "gateway_test_clock_file": "var/clock-offset",
     "psp_sandbox_webhook_url": "http://127.0.0.1:8000/v1/webhooks/psp",
     "gateway_trusted_proxies": "10.0.0.0/8,192.168.1.10",
+    "low_stock_default_threshold": "5",
 }
 """Example values where a field's default is missing, empty or a secret."""
 

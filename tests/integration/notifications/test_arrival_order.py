@@ -26,6 +26,7 @@ from shop_contracts.values import Address, Customer, PricedLine
 from shop_notifications import consumers, tables
 from shop_notifications.bootstrap import DEFINITION
 from shop_notifications.delivery import OutgoingEmail, RetryPolicy
+from shop_notifications.links import LinkSigning
 from shop_notifications.mailcatcher import MailCatcher
 from shop_notifications.sender import EmailSender
 from shop_notifications.settings import NotificationsSettings
@@ -38,6 +39,7 @@ from tests.support.messages import eventually
 pytestmark = pytest.mark.integration
 
 CUSTOMER = Customer(email="minji@example.com", locale="en")
+SIGNING = LinkSigning(public_url="https://shop.test", valid_seconds=86_400)
 
 
 def _free_port() -> int:
@@ -381,6 +383,7 @@ async def notifications(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
                 ),
                 batch_size=10,
                 poll_seconds=0.02,
+                signing=SIGNING,
             ),
             catcher=catcher,
             mailer=mailer,
@@ -465,6 +468,7 @@ async def test_an_email_waiting_for_a_retry_holds_back_the_orders_later_emails(
         policy=RetryPolicy(max_attempts=3, base_delay=timedelta(seconds=1), max_delay=timedelta(seconds=1)),
         batch_size=10,
         poll_seconds=0.02,
+        signing=SIGNING,
     )
     await notifications.catcher.stop()
     try:
@@ -511,6 +515,7 @@ async def test_an_email_that_fails_unexpectedly_never_makes_the_other_emails_of_
         policy=RetryPolicy(max_attempts=3, base_delay=timedelta(0), max_delay=timedelta(0)),
         batch_size=10,
         poll_seconds=0.02,
+        signing=SIGNING,
     )
     for _ in range(3):  # the sender's loop: an error of a batch is logged and the next batch tried
         with contextlib.suppress(RuntimeError):

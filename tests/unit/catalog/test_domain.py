@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from shop_catalog.domain import (
+from shop_catalog.domain.errors import StockWouldGoNegative
+from shop_catalog.domain.stock import (
     PlannedLine,
     RequestedLine,
     Shortage,
     StockLevel,
-    StockWouldGoNegative,
     location_holding_all,
     plan_reservation,
 )

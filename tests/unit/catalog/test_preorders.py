@@ -7,18 +7,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shop_catalog.domain import (
+from shop_catalog.domain.errors import InvalidPreorderPolicy
+from shop_catalog.domain.policies import check_preorder_policy
+from shop_catalog.domain.preorders import (
     ExpectedInbound,
-    InvalidPreorderPolicy,
     PreorderTerms,
     QueuedPreorder,
-    RequestedLine,
-    StockLevel,
     allocate_in_queue_order,
-    check_preorder_policy,
     expected_ship_dates,
     plan_order,
 )
+from shop_catalog.domain.stock import RequestedLine, StockLevel
 from shop_contracts.values import EarlyBirdTier, PreorderPolicy
 
 SKU = "DROP-1"

@@ -6,15 +6,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from shop_catalog.domain import (
+from shop_catalog.domain.preorders import (
     Acceptance,
     ExpectedInbound,
     QueuedPreorder,
     expected_ship_dates,
-    opening_announcement_due,
     ship_date_changes,
     sold_out_at,
 )
+from shop_catalog.domain.waitlist import opening_announcement_due
 from shop_contracts.values import PreorderPolicy
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)

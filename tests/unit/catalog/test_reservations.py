@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shop_catalog.domain import (
+from shop_catalog.domain.stock import (
     PlannedLine,
     Reservation,
     StockLevel,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shop_catalog.domain import availability_changes, normalized_email, preorder_opens
+from shop_catalog.domain.waitlist import availability_changes, normalized_email, preorder_opens
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""Catalog's HTTP bodies (products, stock counts, pre-order policies, inbound stock, waitlists, views) and the
-client of its internal API."""
+"""Catalog's HTTP bodies (products and their changes, prices, stock counts and safety stock, pre-order policies,
+inbound stock, waitlists, views) and the client of its internal API."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ from typing import Annotated, Any, Literal
 import httpx
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
-from shop_api.base import INT4_MAX, MAX_AMOUNT, SKU_PATTERN, Currency, Sku, Strict, check_text, example
+from shop_api.base import (
+    INT4_MAX,
+    MAX_AMOUNT,
+    SKU_PATTERN,
+    Answer,
+    Currency,
+    Sku,
+    Strict,
+    check_text,
+    example,
+)
 from shop_api.transport import Id, ServiceClient
 from shop_contracts.values import EarlyBirdTier, PreorderPolicy
 
@@ -21,6 +31,10 @@ class PriceIn(Strict):
 
 
 class VariantIn(Strict):
+    model_config = example(
+        {"sku": "SHIRT-LINEN-L", "options": {"size": "L"}, "prices": [{"currency": "KRW", "amount": 41000}]}
+    )
+
     sku: Sku
     options: dict[
         Annotated[str, Field(min_length=1, max_length=64)], Annotated[str, Field(max_length=200)]
@@ -152,6 +166,77 @@ class ProductViewIn(Strict):
     sku: str = Field(min_length=1, max_length=64, pattern=SKU_PATTERN, description="The variant shown.")
 
 
+class ProductChangeIn(Strict):
+    """What staff change about a product: its title, its description or both (the fields left out stay)."""
+
+    model_config = example({"title": "Linen shirt (washed)", "description": "Washed linen, relaxed fit."})
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class PriceChangeIn(Strict):
+    """New prices of a variant in the currencies named (the others stay), now or from ``effective_at``."""
+
+    model_config = example(
+        {"prices": [{"currency": "KRW", "amount": 35000}], "effective_at": "2027-03-01T00:00:00Z"}
+    )
+
+    prices: list[PriceIn] = Field(min_length=1, max_length=20)
+    effective_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the new prices apply (in the future, with a UTC offset); left out, they apply now.",
+    )
+
+
+class SafetyStockIn(Strict):
+    """Units a location keeps back from sale; available is on hand less reserved less these."""
+
+    model_config = example({"safety_stock": 2})
+
+    safety_stock: int = Field(ge=0, le=1_000_000)
+
+
+class LowStockThresholdIn(Strict):
+    """A SKU's low-stock threshold: staff hear once when its available units fall to it or below."""
+
+    model_config = example({"threshold": 5})
+
+    threshold: int | None = Field(
+        ge=0,
+        le=1_000_000,
+        description="Alert when available (over all locations) is at or below this; null follows the shop default.",
+    )
+
+
+class LowStockWatchOut(Answer):
+    """A SKU's low-stock watch as it now is."""
+
+    sku: str
+    threshold: int | None = Field(
+        description="The threshold in force (the SKU's own, else the shop default)."
+    )
+    own_threshold: int | None = Field(
+        description="Staff's threshold for this SKU; null follows the shop default."
+    )
+    available: int = Field(description="On hand less reserved less safety stock, over all locations.")
+    alerted: bool = Field(description="An alert went out for the current crossing; re-armed once back above.")
+
+
+class LowStockItem(Answer):
+    """A SKU at or below its low-stock threshold."""
+
+    sku: str
+    title: str
+    available: int
+    threshold: int
+    alerted_at: AwareDatetime | None = Field(description="When staff were alerted of this crossing.")
+
+
+class LowStockOut(Answer):
+    items: list[LowStockItem]
+
+
 class CatalogClient(ServiceClient):
     """Catalog's internal API."""
 
@@ -215,3 +300,62 @@ class CatalogClient(ServiceClient):
         """Catalog's part of the pre-order metrics: campaigns' views, caps and sell-out."""
         params = {name: value for name, value in (("sku", sku), ("campaign", campaign)) if value is not None}
         return await self._call("GET", "/preorder-metrics", params=params)
+
+    async def staff_products(self, *, limit: int, offset: int) -> httpx.Response:
+        """Every product, archived ones too, with each one's and each variant's status."""
+        return await self._call(
+            "GET", "/products", params={"limit": limit, "offset": offset, "staff": "true"}
+        )
+
+    async def staff_product(self, product_id: Id) -> httpx.Response:
+        """A product as staff see it: archived or not, retired variants too."""
+        return await self._call("GET", f"/products/{product_id}", params={"staff": "true"})
+
+    async def change_product(self, product_id: Id, body: ProductChangeIn) -> httpx.Response:
+        """Only the fields given change."""
+        return await self._call(
+            "PATCH", f"/products/{product_id}", json=body.model_dump(mode="json", exclude_none=True)
+        )
+
+    async def add_variant(self, product_id: Id, body: VariantIn) -> httpx.Response:
+        return await self._call("POST", f"/products/{product_id}/variants", json=body.model_dump(mode="json"))
+
+    async def retire_variant(self, sku: str) -> httpx.Response:
+        return await self._call("POST", f"/variants/{sku}/retire")
+
+    async def archive_product(self, product_id: Id) -> httpx.Response:
+        return await self._call("POST", f"/products/{product_id}/archive")
+
+    async def restore_product(self, product_id: Id) -> httpx.Response:
+        return await self._call("POST", f"/products/{product_id}/restore")
+
+    async def change_prices(self, sku: str, body: PriceChangeIn) -> httpx.Response:
+        """Applied now (200) or scheduled (202)."""
+        return await self._call(
+            "POST", f"/variants/{sku}/price-changes", json=body.model_dump(mode="json", exclude_none=True)
+        )
+
+    async def price_changes(self, sku: str) -> httpx.Response:
+        """A variant's price changes still waiting for their time."""
+        return await self._call("GET", f"/variants/{sku}/price-changes")
+
+    async def cancel_price_change(self, sku: str, change_id: Id) -> httpx.Response:
+        return await self._call("DELETE", f"/variants/{sku}/price-changes/{change_id}")
+
+    async def set_safety_stock(self, sku: str, location: str, body: SafetyStockIn) -> httpx.Response:
+        return await self._call(
+            "PUT", f"/inventory/{sku}/locations/{location}/safety-stock", json=body.model_dump(mode="json")
+        )
+
+    async def stock_levels(self, sku: str) -> httpx.Response:
+        """A SKU's stock per location for staff: on hand, reserved, safety stock, available, incoming."""
+        return await self._call("GET", f"/inventory/{sku}/levels")
+
+    async def low_stock(self) -> httpx.Response:
+        """SKUs whose available units are at or below their threshold, the lowest first."""
+        return await self._call("GET", "/inventory/low-stock")
+
+    async def set_low_stock_threshold(self, sku: str, body: LowStockThresholdIn) -> httpx.Response:
+        return await self._call(
+            "PUT", f"/inventory/{sku}/low-stock-threshold", json=body.model_dump(mode="json")
+        )

@@ -45,6 +45,11 @@ class VariantUpdated(CatalogEvent):
     options: dict[str, str]
     prices: list[Money]
     version: int = Field(ge=1, description="Grows with every change; consumers ignore older versions.")
+    sellable: bool = Field(
+        default=True,
+        description="False while the variant may not be ordered: it was retired (for good) or its product is "
+        "archived (until restored). Catalog refuses such lines (reasons variant_retired, product_archived).",
+    )
 
 
 class ReserveStock(CatalogCommand):
@@ -116,7 +121,8 @@ class Shortage(Value):
     available: int
     reason: str = Field(
         default="out_of_stock",
-        description="out_of_stock, preorder_cap_reached, preorder_not_open, preorder_closed or per_customer_limit",
+        description="out_of_stock, preorder_cap_reached, preorder_not_open, preorder_closed, per_customer_limit, "
+        "variant_retired or product_archived",
     )
 
 
@@ -236,3 +242,34 @@ class StockAvailabilityChanged(CatalogEvent):
         "under; None when the SKU never had one.",
     )
     version: int = Field(ge=1, description="Grows with every message about this SKU; keep the highest.")
+
+
+class LowStockLocation(Value):
+    """One location's share of a SKU's stock when it ran low."""
+
+    location: str
+    on_hand: int = Field(ge=0)
+    reserved: int = Field(ge=0)
+    safety_stock: int = Field(ge=0)
+    available: int = Field(ge=0, description="On hand less reserved less safety stock, never below zero.")
+
+
+class StockLow(CatalogEvent):
+    """A SKU's available units went from above its low-stock threshold to at or below it.
+
+    Published once per crossing, from the transaction that changed the stock, under the SKU's lock: the SKU
+    is armed again only once its available units are back above the threshold (a restock, a release, less
+    safety stock, a lower threshold), so a repeated message never alerts twice.
+    """
+
+    TYPE: ClassVar[str] = "catalog.stock.low.v1"
+    sku: str
+    title: str | None = Field(default=None, description="The product's title, when catalog knows it.")
+    available: int = Field(ge=0, description="Units that may still be reserved, over all locations.")
+    threshold: int = Field(ge=0, description="The SKU's threshold: alert when available is at or below it.")
+    locations: list[LowStockLocation] = Field(default_factory=list, description="The figures per location.")
+    alert_number: int = Field(
+        ge=1,
+        description="Counts this SKU's low-stock alerts (the nth crossing): the same alert published again "
+        "carries the same number, so a consumer tells it once.",
+    )

@@ -19,6 +19,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     catalog.WaitlistNotification,
     catalog.PreorderEtaChanged,
     catalog.StockAvailabilityChanged,
+    catalog.StockLow,
     orders.OrderPlaced,
     orders.OrderConfirmed,
     orders.OrderRejected,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -13,27 +14,38 @@ from shop_api.catalog import (
     InboundChangeIn,
     InboundIn,
     PreorderPolicyIn,
+    PriceChangeIn,
+    ProductChangeIn,
     ProductIn,
     ProductViewIn,
     ReceiptIn,
+    SafetyStockIn,
+    VariantIn,
     WaitlistIn,
 )
 from shop_catalog import queries
-from shop_catalog.domain import (
+from shop_catalog.domain.errors import (
     CatalogError,
     DuplicateSku,
     InboundAlreadyReceived,
     InvalidPreorderPolicy,
+    InvalidPriceChange,
     NoPreorderPolicy,
+    NothingToChange,
     UnknownInbound,
+    UnknownPriceChange,
     UnknownProduct,
     UnknownSku,
     UnknownWaitlistEntry,
-    WaitlistEntry,
+    VariantRetired,
 )
-from shop_catalog.handlers import inbounds, preorders, products, stock, waitlist
+from shop_catalog.domain.products import check_price_currencies
+from shop_catalog.domain.waitlist import WaitlistEntry
+from shop_catalog.handlers import inbounds, merchandising, preorders, products, safety_stock, stock, waitlist
 from shop_catalog.handlers.preorders import SavedPolicy
 from shop_contracts.values import PreorderPolicy
+from shop_runtime.clock import Clock
+from shop_runtime.database import UnitOfWork
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
@@ -50,6 +62,10 @@ def _problem(error: CatalogError) -> Problem:
         UnknownInbound: (404, "unknown_inbound"),
         InboundAlreadyReceived: (409, "inbound_already_received"),
         UnknownWaitlistEntry: (404, "unknown_waitlist_entry"),
+        VariantRetired: (409, "variant_retired"),
+        InvalidPriceChange: (422, "validation_error"),
+        NothingToChange: (422, "validation_error"),
+        UnknownPriceChange: (404, "unknown_price_change"),
     }.get(type(error), (409, "conflict"))
     errors = [{"field": error.field, "message": str(error)}] if error.field else None
     return Problem(status, str(error), code=code, errors=errors)
@@ -102,16 +118,187 @@ async def list_products(
     uow: UnitOfWorkDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    staff: bool = False,
     *,
     clock: ClockDep,
 ) -> dict[str, Any]:
-    return {"items": await queries.list_products(uow.session, limit=limit, offset=offset, now=clock.now())}
+    """The storefront's listing (no archived product, no retired variant), or with ``staff`` every product."""
+    return {
+        "items": await queries.list_products(
+            uow.session, limit=limit, offset=offset, now=clock.now(), staff=staff
+        )
+    }
 
 
 @router.get("/products/{product_id}")
-async def get_product(product_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep) -> dict[str, Any]:
+async def get_product(
+    product_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep, staff: bool = False
+) -> dict[str, Any]:
     try:
-        return await queries.get_product(uow.session, product_id, now=clock.now())
+        return await queries.get_product(uow.session, product_id, now=clock.now(), staff=staff)
+    except CatalogError as error:
+        raise _problem(error) from error
+
+
+@router.patch("/products/{product_id}")
+async def change_product(
+    product_id: uuid.UUID, body: ProductChangeIn, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    try:
+        return await committed(
+            uow,
+            _then_shown(
+                uow,
+                merchandising.change_product(
+                    uow, product_id=product_id, title=body.title, description=body.description
+                ),
+                product_id,
+                clock,
+            ),
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+
+
+async def _then_shown(
+    uow: UnitOfWork, change: Awaitable[object], product_id: uuid.UUID, clock: Clock
+) -> dict[str, Any]:
+    """Make a change to a product, then read it as staff see it, in the change's transaction."""
+    await change
+    return await queries.get_product(uow.session, product_id, now=clock.now(), staff=True)
+
+
+@router.post("/products/{product_id}/variants", status_code=201)
+async def add_variant(product_id: uuid.UUID, body: VariantIn, uow: UnitOfWorkDep) -> dict[str, Any]:
+    new_variant = products.NewVariant(
+        sku=body.sku, options=body.options, prices={price.currency: price.amount for price in body.prices}
+    )
+    try:
+        check_price_currencies([price.currency for price in body.prices])
+        variant_id = await committed(
+            uow, merchandising.add_variant(uow, product_id=product_id, variant=new_variant)
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    return {"id": variant_id, "product_id": product_id, "sku": body.sku}
+
+
+@router.post("/variants/{sku}/retire")
+async def retire_variant(sku: str, uow: UnitOfWorkDep, clock: ClockDep) -> dict[str, Any]:
+    try:
+        record = await committed(uow, merchandising.retire_variant(uow, sku=sku, clock=clock))
+    except CatalogError as error:
+        raise _problem(error) from error
+    return {
+        "sku": record.sku,
+        "product_id": record.product_id,
+        "status": "retired",
+        "retired_at": record.sellability.retired_at,
+        "version": record.version,
+    }
+
+
+@router.post("/products/{product_id}/archive")
+async def archive_product(product_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep) -> dict[str, Any]:
+    try:
+        return await committed(
+            uow,
+            _then_shown(
+                uow, merchandising.archive_product(uow, product_id=product_id, clock=clock), product_id, clock
+            ),
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+
+
+@router.post("/products/{product_id}/restore")
+async def restore_product(product_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep) -> dict[str, Any]:
+    try:
+        return await committed(
+            uow,
+            _then_shown(uow, merchandising.restore_product(uow, product_id=product_id), product_id, clock),
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+
+
+@router.post(
+    "/variants/{sku}/price-changes",
+    responses={202: {"description": "Scheduled: the prices change at effective_at."}},
+)
+async def change_prices(sku: str, body: PriceChangeIn, uow: UnitOfWorkDep, clock: ClockDep) -> JSONResponse:
+    try:
+        check_price_currencies([price.currency for price in body.prices])
+        change = await committed(
+            uow,
+            merchandising.change_prices(
+                uow,
+                sku=sku,
+                prices={price.currency: price.amount for price in body.prices},
+                effective_at=body.effective_at,
+                clock=clock,
+            ),
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    view = {
+        "id": change.id,
+        "sku": change.sku,
+        "prices": [
+            {"currency": currency, "amount": amount} for currency, amount in sorted(change.prices.items())
+        ],
+        "effective_at": change.effective_at.isoformat(),
+        "status": change.status,
+        "version": change.version,
+    }
+    return JSONResponse(view, status_code=200 if change.status == "applied" else 202)
+
+
+@router.get("/variants/{sku}/price-changes")
+async def scheduled_price_changes(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
+    try:
+        return {"sku": sku, "items": await queries.scheduled_price_changes(uow.session, sku)}
+    except CatalogError as error:
+        raise _problem(error) from error
+
+
+@router.delete("/variants/{sku}/price-changes/{change_id}", status_code=204)
+async def cancel_price_change(
+    sku: str, change_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep
+) -> Response:
+    try:
+        await committed(
+            uow, merchandising.cancel_price_change(uow, sku=sku, change_id=str(change_id), clock=clock)
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    return Response(status_code=204)
+
+
+@router.put("/inventory/{sku}/locations/{location}/safety-stock")
+async def set_safety_stock(
+    sku: str, location: str, body: SafetyStockIn, uow: UnitOfWorkDep
+) -> dict[str, Any]:
+    try:
+        stock_view = await committed(
+            uow, _safety_stock_set(uow, sku=sku, location=location, units=body.safety_stock)
+        )
+    except CatalogError as error:
+        raise _problem(error) from error
+    [level] = [found for found in stock_view["locations"] if found["location"] == location]
+    return {"sku": sku, **level}
+
+
+async def _safety_stock_set(uow: UnitOfWork, *, sku: str, location: str, units: int) -> dict[str, Any]:
+    await safety_stock.set_safety_stock(uow, sku=sku, location=location, units=units)
+    return await queries.stock_for_staff(uow.session, sku)
+
+
+@router.get("/inventory/{sku}/levels")
+async def stock_levels(sku: str, uow: UnitOfWorkDep) -> dict[str, Any]:
+    """A SKU's stock per location for staff (404 for a SKU no variant has)."""
+    try:
+        return await queries.stock_for_staff(uow.session, sku)
     except CatalogError as error:
         raise _problem(error) from error
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from shop_catalog import api, consumers, tables
+from shop_catalog import api, consumers, low_stock_api, tables
+from shop_catalog.handlers.low_stock import configure_low_stock
 from shop_catalog.settings import CatalogSettings
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
@@ -17,15 +18,22 @@ from shop_runtime.settings import ServiceSettings
 
 
 def create_http_app(settings: ServiceSettings) -> FastAPI:
+    _configure(settings)
     return create_app(
         title="catalog (internal)",
-        routers=[api.router],
+        routers=[low_stock_api.router, api.router],
         lifespan=service_lifespan(settings, DEFINITION.database),
         readiness_checks=SERVICE_READINESS,
     )
 
 
+def _configure(settings: ServiceSettings) -> None:
+    assert isinstance(settings, CatalogSettings)
+    configure_low_stock(settings.low_stock_default_threshold)
+
+
 def subscriptions(context: WorkerContext) -> Subscriptions:
+    _configure(context.settings)
     return {
         message: functools.partial(consumer, clock=context.clock)
         for message, consumer in consumers.SUBSCRIPTIONS.items()

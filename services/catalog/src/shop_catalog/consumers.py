@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from shop_catalog.domain import PlannedLine, RequestedLine
-from shop_catalog.handlers import preorders, stock
+from shop_catalog.domain.stock import PlannedLine, RequestedLine
+from shop_catalog.handlers import merchandising, preorders, stock
 from shop_contracts import Message, fulfillment
 from shop_contracts import catalog as contracts
 from shop_runtime.clock import Clock
@@ -85,5 +85,14 @@ async def run_announce_preorder_open(
     await preorders.announce_preorder_open(uow, sku=job.sku, version=job.version, clock=clock)
 
 
-JOBS: Mapping[type[Job], CatalogConsumer] = {preorders.AnnouncePreorderOpen: run_announce_preorder_open}
+async def run_change_variant_prices(
+    job: merchandising.ChangeVariantPrices, uow: UnitOfWork, *, clock: Clock
+) -> None:
+    await merchandising.apply_scheduled_price_change(uow, job=job)
+
+
+JOBS: Mapping[type[Job], CatalogConsumer] = {
+    preorders.AnnouncePreorderOpen: run_announce_preorder_open,
+    merchandising.ChangeVariantPrices: run_change_variant_prices,
+}
 """Catalog's scheduled jobs by kind, ``(job, uow, *, clock)``; ``bootstrap`` binds the clock."""

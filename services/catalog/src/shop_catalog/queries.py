@@ -12,16 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_catalog.domain import (
-    Acceptance,
-    NoPreorderPolicy,
-    QueuedPreorder,
-    UnknownProduct,
-    UnknownSku,
-    WaitlistEntry,
-    expected_ship_dates,
-    sold_out_at,
-)
+from shop_catalog.domain.errors import NoPreorderPolicy, UnknownProduct, UnknownSku
+from shop_catalog.domain.preorders import Acceptance, QueuedPreorder, expected_ship_dates, sold_out_at
+from shop_catalog.domain.products import PRICE_CHANGE_KIND
+from shop_catalog.domain.stock import StockLevel
+from shop_catalog.domain.waitlist import WaitlistEntry
 from shop_catalog.repository import preorders as preorder_records
 from shop_catalog.repository import products as product_records
 from shop_catalog.repository import waitlist as waitlist_records
@@ -32,6 +27,7 @@ from shop_catalog.tables import (
     prices,
     product_views,
     products,
+    scheduled_jobs,
     stock_levels,
     variants,
     waitlist_entries,
@@ -47,22 +43,32 @@ from shop_runtime.preorder_pricing import (
 
 
 async def list_products(
-    session: AsyncSession, *, limit: int, offset: int, now: datetime
+    session: AsyncSession, *, limit: int, offset: int, now: datetime, staff: bool = False
 ) -> list[dict[str, Any]]:
-    rows = await session.execute(
+    """A page of products, oldest first: the storefront's leaves out archived products (and retired variants);
+    staff's has them all, with their status."""
+    query = (
         sa.select(products.c.id).order_by(products.c.created_at, products.c.id).limit(limit).offset(offset)
     )
-    return await _products(session, list(rows.scalars()), now=now)
+    if not staff:
+        query = query.where(products.c.archived_at.is_(None))
+    rows = await session.execute(query)
+    return await _products(session, list(rows.scalars()), now=now, staff=staff)
 
 
-async def get_product(session: AsyncSession, product_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
-    found = await _products(session, [product_id], now=now)
+async def get_product(
+    session: AsyncSession, product_id: uuid.UUID, *, now: datetime, staff: bool = False
+) -> dict[str, Any]:
+    """A product as the storefront sees it (an archived one is not found), or as staff do."""
+    found = await _products(session, [product_id], now=now, staff=staff)
     if not found:
         raise UnknownProduct(f"no product {product_id}", field="product_id")
     return found[0]
 
 
-async def _products(session: AsyncSession, ids: list[uuid.UUID], *, now: datetime) -> list[dict[str, Any]]:
+async def _products(
+    session: AsyncSession, ids: list[uuid.UUID], *, now: datetime, staff: bool = False
+) -> list[dict[str, Any]]:
     if not ids:
         return []
     available = (
@@ -77,15 +83,19 @@ async def _products(session: AsyncSession, ids: list[uuid.UUID], *, now: datetim
         .group_by(stock_levels.c.sku)
         .subquery()
     )
-    product_rows = (await session.execute(sa.select(products).where(products.c.id.in_(ids)))).all()
-    variant_rows = (
-        await session.execute(
-            sa.select(variants, sa.func.coalesce(available.c.available, 0).label("available"))
-            .outerjoin(available, available.c.sku == variants.c.sku)
-            .where(variants.c.product_id.in_(ids))
-            .order_by(variants.c.position)
-        )
-    ).all()
+    product_query = sa.select(products).where(products.c.id.in_(ids))
+    variant_query = (
+        sa.select(variants, sa.func.coalesce(available.c.available, 0).label("available"))
+        .outerjoin(available, available.c.sku == variants.c.sku)
+        .where(variants.c.product_id.in_(ids))
+        .order_by(variants.c.position)
+    )
+    if not staff:
+        product_query = product_query.where(products.c.archived_at.is_(None))
+        variant_query = variant_query.where(variants.c.retired_at.is_(None))
+    product_rows = (await session.execute(product_query)).all()
+    archived = {product.id for product in product_rows if product.archived_at is not None}
+    variant_rows = (await session.execute(variant_query)).all()
     price_rows = (
         await session.execute(
             sa.select(prices)
@@ -103,18 +113,26 @@ async def _products(session: AsyncSession, ids: list[uuid.UUID], *, now: datetim
     for variant in variant_rows:
         variant_prices = prices_by_variant.get(variant.id, [])
         terms = preorder_terms.get(variant.sku)
-        variants_by_product.setdefault(variant.product_id, []).append(
-            {
-                "id": variant.id,
-                "sku": variant.sku,
-                "options": variant.options,
-                "prices": variant_prices,
-                "available": int(variant.available),
-                "preorder": None
-                if terms is None
-                else terms.view(now=now, available=int(variant.available), prices=variant_prices),
+        sellable = variant.retired_at is None and variant.product_id not in archived
+        units = int(variant.available) if sellable else 0
+        view = {
+            "id": variant.id,
+            "sku": variant.sku,
+            "options": variant.options,
+            "prices": variant_prices,
+            "available": units,
+            "preorder": None
+            if terms is None
+            else terms.view(now=now, available=units, prices=variant_prices),
+        }
+        if staff:
+            view |= {
+                "status": "active" if variant.retired_at is None else "retired",
+                "retired_at": variant.retired_at,
+                "sellable": sellable,
+                "version": variant.version,
             }
-        )
+        variants_by_product.setdefault(variant.product_id, []).append(view)
     order = {product_id: index for index, product_id in enumerate(ids)}
     return sorted(
         (
@@ -123,6 +141,15 @@ async def _products(session: AsyncSession, ids: list[uuid.UUID], *, now: datetim
                 "title": product.title,
                 "description": product.description,
                 "variants": variants_by_product.get(product.id, []),
+                **(
+                    {
+                        "status": "active" if product.archived_at is None else "archived",
+                        "archived_at": product.archived_at,
+                        "updated_at": product.updated_at,
+                    }
+                    if staff
+                    else {}
+                ),
             }
             for product in product_rows
         ),
@@ -141,6 +168,89 @@ async def stock_at_locations(session: AsyncSession, sku: str) -> list[dict[str, 
             "reserved": row.reserved,
             "safety_stock": row.safety_stock,
             "available": max(row.on_hand - row.reserved - row.safety_stock, 0),
+        }
+        for row in rows
+    ]
+
+
+async def stock_for_staff(session: AsyncSession, sku: str) -> dict[str, Any]:
+    """A SKU's stock per location as staff read it: on hand, reserved, kept back (safety), available, and the
+    units expected there (inbounds not yet received). Available is nothing while the SKU may not be sold."""
+    sellability = (await product_records.sellability(session, [sku])).get(sku)
+    if sellability is None:
+        raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
+    levels = await session.execute(
+        sa.select(stock_levels).where(stock_levels.c.sku == sku).order_by(stock_levels.c.location)
+    )
+    incoming = await session.execute(
+        sa.select(inbounds)
+        .where(inbounds.c.sku == sku, inbounds.c.received_at.is_(None))
+        .order_by(inbounds.c.expected_at, inbounds.c.created_at)
+    )
+    expected_by_location: dict[str, list[dict[str, Any]]] = {}
+    for row in incoming:
+        expected_by_location.setdefault(row.location, []).append(
+            {"id": row.id, "quantity": row.quantity, "expected_at": row.expected_at}
+        )
+    found: dict[str, dict[str, Any]] = {}
+    for level in levels:
+        counted = StockLevel(
+            sku=sku,
+            location=level.location,
+            on_hand=level.on_hand,
+            reserved=level.reserved,
+            safety_stock=level.safety_stock,
+        )
+        found[level.location] = {
+            "location": level.location,
+            "on_hand": counted.on_hand,
+            "reserved": counted.reserved,
+            "safety_stock": counted.safety_stock,
+            "available": counted.available if sellability.sellable else 0,
+        }
+    for location in expected_by_location:  # stock on its way to a location that holds none yet
+        found.setdefault(
+            location,
+            {"location": location, "on_hand": 0, "reserved": 0, "safety_stock": 0, "available": 0},
+        )
+    locations = [
+        {
+            **found[location],
+            "incoming": sum(item["quantity"] for item in expected_by_location.get(location, [])),
+            "inbounds": expected_by_location.get(location, []),
+        }
+        for location in sorted(found)
+    ]
+    totals = {
+        name: sum(location[name] for location in locations)
+        for name in ("on_hand", "reserved", "safety_stock", "available", "incoming")
+    }
+    return {"sku": sku, "sellable": sellability.sellable, "totals": totals, "locations": locations}
+
+
+async def scheduled_price_changes(session: AsyncSession, sku: str) -> list[dict[str, Any]]:
+    """A SKU's price changes waiting for their time, soonest first."""
+    if not await product_records.existing_skus(session, [sku]):
+        raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
+    rows = await session.execute(
+        sa.select(scheduled_jobs.c.payload, scheduled_jobs.c.due_at)
+        .where(
+            scheduled_jobs.c.kind == PRICE_CHANGE_KIND,
+            scheduled_jobs.c.done_at.is_(None),
+            scheduled_jobs.c.payload["sku"].astext == sku,
+        )
+        .order_by(scheduled_jobs.c.due_at, scheduled_jobs.c.id)
+    )
+    return [
+        {
+            "id": row.payload["change_id"],
+            "sku": sku,
+            "prices": [
+                {"currency": currency, "amount": amount}
+                for currency, amount in sorted(row.payload["prices"].items())
+            ],
+            "effective_at": row.due_at,
+            "status": "scheduled",
         }
         for row in rows
     ]

@@ -2,6 +2,7 @@
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shop_runtime.settings import ServiceSettings
@@ -13,3 +14,10 @@ class CatalogSettings(ServiceSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/shop_catalog"
     http_port: int = 8101
+    low_stock_default_threshold: int | None = Field(
+        default=None,
+        ge=0,
+        description="Low-stock threshold for SKUs staff gave none: staff are alerted once when a SKU's available "
+        "units (on hand less reserved less safety stock, over all locations) fall to it or below. Unset: only SKUs "
+        "with their own threshold are watched.",
+    )

@@ -17,6 +17,12 @@ products = sa.Table(
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "archived_at",
+        sa.DateTime(timezone=True),
+        comment="Set while the product is archived: not sold, not listed; cleared when restored.",
+    ),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
 variants = sa.Table(
@@ -38,6 +44,11 @@ variants = sa.Table(
         comment="Version of the last availability message about this SKU; bumped under the row's lock, "
         "so versions follow the order in which the changes commit.",
     ),
+    sa.Column(
+        "retired_at",
+        sa.DateTime(timezone=True),
+        comment="Set once when the variant is retired: it is never sold again.",
+    ),
 )
 
 prices = sa.Table(
@@ -58,6 +69,7 @@ stock_levels = sa.Table(
     sa.Column("reserved", sa.Integer, nullable=False, server_default="0"),
     sa.Column("safety_stock", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
+    sa.CheckConstraint("safety_stock >= 0", name="safety_stock_not_negative"),
 )
 
 inventory_adjustments = sa.Table(
@@ -278,3 +290,22 @@ product_views = sa.Table(
     sa.Column("viewed_at", sa.DateTime(timezone=True), nullable=False),
 )
 sa.Index("product_views_sku_viewed_at", product_views.c.sku, product_views.c.viewed_at)
+
+low_stock_watches = sa.Table(
+    "low_stock_watches",
+    metadata,
+    sa.Column("sku", sa.Text, sa.ForeignKey("variants.sku"), primary_key=True),
+    sa.Column(
+        "threshold",
+        sa.Integer,
+        comment="Staff's threshold for this SKU; NULL follows the shop default "
+        "(SHOP_CATALOG_LOW_STOCK_DEFAULT_THRESHOLD).",
+    ),
+    # Set when an alert was published for the current crossing; cleared (re-armed) once available is back
+    # above the threshold. Decided under this row's lock, after the stock change, in the same transaction.
+    sa.Column("alerted_at", sa.DateTime(timezone=True)),
+    sa.Column("alerted_available", sa.Integer),
+    sa.Column("alerts", sa.Integer, nullable=False, server_default="0", comment="Alerts published so far."),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("threshold IS NULL OR threshold >= 0", name="low_stock_threshold_not_negative"),
+)

@@ -10,20 +10,30 @@ from fastapi import FastAPI
 
 from shop_notifications import api, consumers, tables
 from shop_notifications.delivery import RetryPolicy
+from shop_notifications.links import LinkSigning
 from shop_notifications.sender import EmailSender
 from shop_notifications.settings import NotificationsSettings
 from shop_notifications.smtp import SmtpMailer
+from shop_notifications.staff_emails import StaffAlerting
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
 from shop_runtime.service import BackgroundTask, ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
 
 
+def link_signing(settings: NotificationsSettings) -> LinkSigning:
+    """How the sender signs preference links and the HTTP API checks them: the same for both."""
+    return LinkSigning(
+        public_url=settings.storefront_url, valid_seconds=settings.preference_link_days * 86_400
+    )
+
+
 def create_http_app(settings: ServiceSettings) -> FastAPI:
+    assert isinstance(settings, NotificationsSettings)
     return create_app(
         title="notifications (internal)",
         routers=[api.router],
-        lifespan=service_lifespan(settings, DEFINITION.database),
+        lifespan=service_lifespan(settings, DEFINITION.database, link_signing=link_signing(settings)),
         readiness_checks=SERVICE_READINESS,
     )
 
@@ -31,7 +41,8 @@ def create_http_app(settings: ServiceSettings) -> FastAPI:
 def subscriptions(context: WorkerContext) -> Subscriptions:
     settings = context.settings
     assert isinstance(settings, NotificationsSettings)
-    return consumers.subscriptions(storefront_url=settings.storefront_url)
+    staff = StaffAlerting(addresses=tuple(settings.staff_alert_emails), locale=settings.staff_locale)
+    return consumers.subscriptions(storefront_url=settings.storefront_url, staff=staff)
 
 
 def background(context: WorkerContext) -> Sequence[BackgroundTask]:
@@ -47,6 +58,8 @@ def background(context: WorkerContext) -> Sequence[BackgroundTask]:
         ),
         batch_size=settings.sender_batch_size,
         poll_seconds=settings.sender_poll_seconds,
+        signing=link_signing(settings),
+        clock=context.clock,
     )
     return [sender.run]
 

@@ -22,6 +22,7 @@ from shop_notifications.domain import (
     WaitlistItem,
     WinBackDiscount,
 )
+from shop_notifications.staff_emails import LowStockAlert, StaffAlerting, StockAtLocation
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import UnitOfWork
 
@@ -203,6 +204,27 @@ async def on_waitlist_notification(
         )
 
 
+async def on_stock_low(message: catalog.StockLow, uow: UnitOfWork, *, staff: StaffAlerting) -> None:
+    alert = LowStockAlert(
+        sku=message.sku,
+        title=message.title,
+        available=message.available,
+        threshold=message.threshold,
+        alert_number=message.alert_number,
+        locations=tuple(
+            StockAtLocation(
+                location=place.location,
+                on_hand=place.on_hand,
+                reserved=place.reserved,
+                safety_stock=place.safety_stock,
+                available=place.available,
+            )
+            for place in message.locations
+        ),
+    )
+    await handlers.notify_low_stock(uow, alert=alert, staff=staff)
+
+
 async def on_preorder_date_changed(
     message: orders.OrderPreorderDateChanged, uow: UnitOfWork, *, storefront_url: str
 ) -> None:
@@ -309,8 +331,10 @@ async def on_draft_invoice_sent(
     )
 
 
-def subscriptions(*, storefront_url: str) -> Subscriptions:
-    """Every message notifications consumes, with the consumer that handles it."""
+def subscriptions(*, storefront_url: str, staff: StaffAlerting | None = None) -> Subscriptions:
+    """Every message notifications consumes, with the consumer that handles it (``staff``: where staff alerts go;
+    None sends none)."""
+    staff = staff or StaffAlerting(addresses=(), locale="ko")
     return {
         orders.OrderConfirmed: on_order_confirmed,
         orders.OrderRejected: on_order_rejected,
@@ -334,6 +358,7 @@ def subscriptions(*, storefront_url: str) -> Subscriptions:
         catalog.WaitlistNotification: functools.partial(
             on_waitlist_notification, storefront_url=storefront_url
         ),
+        catalog.StockLow: functools.partial(on_stock_low, staff=staff),
         fulfillment.ReturnLabelCreated: on_return_label_created,
         orders.ReturnRejected: on_return_rejected,
         orders.ReturnRefunded: on_return_refunded,

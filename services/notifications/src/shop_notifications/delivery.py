@@ -19,7 +19,8 @@ class RenderedEmail:
 
 @dataclass(frozen=True)
 class OutgoingEmail:
-    """An email as the mailer sends it; ``notification_id`` and ``order_id`` travel as headers."""
+    """An email as the mailer sends it; ``notification_id`` and ``order_id`` travel as headers, and
+    ``one_click_url`` (non-transactional email only) as ``List-Unsubscribe`` with ``List-Unsubscribe-Post``."""
 
     notification_id: str
     order_id: str
@@ -29,6 +30,7 @@ class OutgoingEmail:
     subject: str
     text: str
     html: str | None
+    one_click_url: str | None = None
 
 
 class DeliveryFailed(Exception):

@@ -16,7 +16,7 @@ Locale = Literal["ko", "en"]
 Channel = Literal["email"]
 
 
-Status = Literal["pending", "sent", "failed", "superseded"]
+Status = Literal["pending", "sent", "failed", "superseded", "suppressed"]
 
 
 EMAIL: Channel = "email"
@@ -70,6 +70,9 @@ DRAFT_INVOICE = "draft_invoice"
 ORDER_PAYMENT_OVERDUE = "order_payment_overdue"
 
 
+STAFF_LOW_STOCK = "staff_low_stock"
+
+
 TEMPLATES = (
     ORDER_CONFIRMED,
     ORDER_REJECTED,
@@ -78,6 +81,7 @@ TEMPLATES = (
     ORDER_BALANCE_CHARGED,
     ORDER_BALANCE_CHARGE_FAILED,
     ORDER_BALANCE_REMINDER,
+    ORDER_CANCELLED,
     WAITLIST_BACK_IN_STOCK,
     WAITLIST_PREORDER_OPEN,
     PREORDER_DATE_CHANGED,
@@ -86,7 +90,86 @@ TEMPLATES = (
     RETURN_REFUNDED,
     DRAFT_INVOICE,
     ORDER_PAYMENT_OVERDUE,
+    STAFF_LOW_STOCK,
 )
+
+
+Category = Literal["transactional", "preorder_updates", "waitlist", "marketing"]
+"""What kind of message an email is, as a customer chooses what to get: transactional messages are always sent."""
+
+
+TRANSACTIONAL: Category = "transactional"
+
+
+PREORDER_UPDATES: Category = "preorder_updates"
+
+
+WAITLIST: Category = "waitlist"
+
+
+MARKETING: Category = "marketing"
+
+
+CATEGORIES: tuple[Category, ...] = (TRANSACTIONAL, PREORDER_UPDATES, WAITLIST, MARKETING)
+
+
+OPTIONAL_CATEGORIES: tuple[Category, ...] = (PREORDER_UPDATES, WAITLIST, MARKETING)
+"""The categories a customer may turn off."""
+
+
+TEMPLATE_CATEGORIES: Mapping[str, Category] = {
+    ORDER_CONFIRMED: TRANSACTIONAL,
+    ORDER_REJECTED: TRANSACTIONAL,
+    ORDER_SHIPPED: TRANSACTIONAL,
+    ORDER_DELIVERED: TRANSACTIONAL,
+    ORDER_BALANCE_CHARGED: TRANSACTIONAL,
+    ORDER_BALANCE_CHARGE_FAILED: TRANSACTIONAL,  # asks the customer to fix the payment
+    ORDER_BALANCE_REMINDER: TRANSACTIONAL,  # notice of a charge to come, with where to change the card
+    # The customer's cancellation, with its refund; the win-back answer and discount sit inside it, so the email
+    # stays transactional (a separate win-back email would be marketing).
+    ORDER_CANCELLED: TRANSACTIONAL,
+    # Every date change offers to cancel with a full refund and, past the promise, asks for consent: a decision.
+    PREORDER_DATE_CHANGED: TRANSACTIONAL,
+    RETURN_LABEL: TRANSACTIONAL,
+    RETURN_REJECTED: TRANSACTIONAL,
+    RETURN_REFUNDED: TRANSACTIONAL,
+    DRAFT_INVOICE: TRANSACTIONAL,
+    ORDER_PAYMENT_OVERDUE: TRANSACTIONAL,
+    WAITLIST_PREORDER_OPEN: PREORDER_UPDATES,  # a variant opens for pre-order: nothing bought, nothing to decide
+    WAITLIST_BACK_IN_STOCK: WAITLIST,
+    STAFF_LOW_STOCK: TRANSACTIONAL,  # to the shop's own staff, never a customer: no preferences apply
+}
+"""The one table of which category each template is in (a unit test checks that every template has one)."""
+
+
+def category_of(template: str) -> Category:
+    """The category of ``template``; a template missing from the table is transactional, so it is never lost."""
+    return TEMPLATE_CATEGORIES.get(template, TRANSACTIONAL)
+
+
+def normalise_email(address: str) -> str:
+    """The address preferences are kept under: guests and account holders with the same address share them,
+    whatever its case (as accounts are unique whatever the case)."""
+    return address.strip().lower()
+
+
+def subscribed_by_default(category: Category) -> bool:
+    """Without a choice recorded: updates and waitlist emails go out; marketing waits for consent."""
+    return category != MARKETING
+
+
+def suppression_reason(category: Category, subscribed: bool | None) -> str | None:
+    """Why an email of ``category`` is not sent to someone whose recorded choice is ``subscribed`` (None: they
+    never chose); None when it is sent. Transactional email is always sent."""
+    if category == TRANSACTIONAL:
+        return None
+    if subscribed is None:
+        subscribed = subscribed_by_default(category)
+        if not subscribed:
+            return f"no consent to {category}"
+    if not subscribed:
+        return f"unsubscribed from {category}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -243,6 +326,11 @@ def waitlist_fact(entry_id: str, kind: str, message_id: str) -> Fact:
     """Catalog tells a subscriber each time a variant comes back, with nothing that tells one time from the
     next (it marks the subscriber told in the transaction that publishes), so its message id is the fact."""
     return Fact(f"{waitlist_reference(entry_id)}:{kind}:message:{message_id}")
+
+
+def low_stock_fact(sku: str, alert_number: int, address: str) -> Fact:
+    """Catalog numbers a SKU's low-stock alerts, so the nth alert is told once to each staff address."""
+    return Fact(f"{low_stock_reference(sku)}:alert:{alert_number}:to:{normalise_email(address)}")
 
 
 KOREA_TIME = timezone(timedelta(hours=9), "KST")
@@ -422,3 +510,8 @@ class InvoiceAmounts:
 def waitlist_reference(entry_id: str) -> str:
     """What a waitlist email is logged under where order emails have their order id (it has no order)."""
     return f"waitlist:{entry_id}"
+
+
+def low_stock_reference(sku: str) -> str:
+    """What a staff low-stock email is logged under where order emails have their order id."""
+    return f"low_stock:{sku}"

@@ -26,6 +26,7 @@ from shop_notifications.domain import (
     RETURN_REJECTED,
     WAITLIST_BACK_IN_STOCK,
     WAITLIST_PREORDER_OPEN,
+    Category,
     InvoiceAmounts,
     InvoiceLine,
     Locale,
@@ -551,4 +552,30 @@ def order_payment_overdue_email(
             "due_date": format_date(due_date, locale),
             "invoice_url": draft_invoice_url(storefront_url, draft_id, checkout_token),
         },
+    )
+
+
+CATEGORY_NAMES: dict[Category, dict[Locale, str]] = {
+    "transactional": {"en": "order and payment emails", "ko": "주문 및 결제 안내"},
+    "preorder_updates": {"en": "pre-order updates", "ko": "예약 구매 소식"},
+    "waitlist": {"en": "waitlist and back-in-stock emails", "ko": "재입고 알림"},
+    "marketing": {"en": "offers and news", "ko": "혜택 및 소식"},
+}
+"""Each category as a customer reads it."""
+
+
+def preferences_footer(
+    *, locale: Locale, category: Category, unsubscribe_url: str, preferences_url: str
+) -> str:
+    """The lines a non-transactional email ends with: how to stop this kind of email, and where to choose."""
+    name = CATEGORY_NAMES[category][locale]
+    if locale == "ko":
+        return (
+            f"더 이상 {name}을(를) 받지 않으시려면 아래 링크에서 수신을 거부하실 수 있습니다.\n"
+            f"{unsubscribe_url}\n\n"
+            f"받으실 이메일 선택:\n{preferences_url}\n"
+        )
+    return (
+        f"To stop receiving {name}, unsubscribe here:\n{unsubscribe_url}\n\n"
+        f"Choose which emails you get:\n{preferences_url}\n"
     )

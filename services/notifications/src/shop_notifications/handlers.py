@@ -18,10 +18,12 @@ from opentelemetry.trace import SpanKind
 from shop_contracts import Envelope
 from shop_contracts.money import Money
 from shop_contracts.notifications import NotificationSent
-from shop_notifications import repository
+from shop_notifications import preferences, repository
 from shop_notifications.delivery import DeliveryFailed, Mailer, OutgoingEmail, RetryPolicy
 from shop_notifications.domain import (
     EMAIL,
+    TRANSACTIONAL,
+    Category,
     Fact,
     InvoiceAmounts,
     InvoiceLine,
@@ -35,7 +37,10 @@ from shop_notifications.domain import (
     balance_charge_failed_fact,
     balance_charged_fact,
     balance_reminder_fact,
+    category_of,
     draft_invoice_fact,
+    low_stock_fact,
+    normalise_email,
     order_cancelled_fact,
     order_confirmed_fact,
     order_rejected_fact,
@@ -46,6 +51,7 @@ from shop_notifications.domain import (
     return_rejected_fact,
     shipment_delivered_fact,
     shipment_shipped_fact,
+    suppression_reason,
     waitlist_fact,
 )
 from shop_notifications.emails import (
@@ -67,7 +73,9 @@ from shop_notifications.emails import (
     waitlist_back_in_stock_email,
     waitlist_preorder_open_email,
 )
-from shop_notifications.rendering import render_email
+from shop_notifications.links import LinkSigning, preference_links
+from shop_notifications.rendering import render_email, with_preference_links
+from shop_notifications.staff_emails import NO_STAFF_ADDRESS, LowStockAlert, StaffAlerting, low_stock_email
 from shop_runtime.database import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -303,6 +311,28 @@ async def notify_preorder_open(
     await _queue_email(uow, draft, waitlist_fact(entry_id, "preorder_open", _message_id(uow)))
 
 
+async def notify_low_stock(uow: UnitOfWork, *, alert: LowStockAlert, staff: StaffAlerting) -> None:
+    """Queue the low-stock email to each staff address; with none set, record the alert unsent, saying why."""
+    for address in staff.addresses:
+        draft = low_stock_email(alert=alert, recipient=Recipient(email=address, locale=staff.locale))
+        await _queue_email(uow, draft, low_stock_fact(alert.sku, alert.alert_number, address))
+    if not staff.addresses:
+        draft = low_stock_email(alert=alert, recipient=Recipient(email="", locale=staff.locale))
+        fact = low_stock_fact(alert.sku, alert.alert_number, "")
+        created = await repository.add_email(
+            uow.session,
+            source_message_id=_causation(uow).id,
+            fact_key=fact.key,
+            draft=draft,
+            rendered=render_email(draft),
+        )
+        if created is not None:
+            await repository.mark_suppressed(uow.session, str(created), reason=NO_STAFF_ADDRESS)
+        log.warning(
+            "low-stock alert %s of %s not emailed: %s", alert.alert_number, alert.sku, NO_STAFF_ADDRESS
+        )
+
+
 async def notify_return_label(
     uow: UnitOfWork,
     *,
@@ -452,29 +482,73 @@ class SendOutcome:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    suppressed: int = 0
 
     @property
     def claimed(self) -> int:
-        return self.sent + self.retried + self.failed
+        return self.sent + self.retried + self.failed + self.suppressed
 
 
-async def send_due_emails(uow: UnitOfWork, *, mailer: Mailer, policy: RetryPolicy, limit: int) -> SendOutcome:
-    """Send a small batch of due emails; each sent one is logged and announced, each failed one retried later.
+async def send_due_emails(
+    uow: UnitOfWork,
+    *,
+    mailer: Mailer,
+    policy: RetryPolicy,
+    limit: int,
+    signing: LinkSigning,
+    now: datetime,
+) -> SendOutcome:
+    """Send a small batch of due emails; each sent one is logged and announced, each failed one retried later,
+    and each its recipient's preferences keep back is recorded as suppressed, with why, and never sent.
 
+    Preferences are read as each email goes out, so an unsubscribe also holds back what was queued before it.
     The rows stay locked (``FOR UPDATE SKIP LOCKED``) while they are sent, so two senders never send the
     same email; a crash after sending and before the commit sends it again (at least once).
     """
-    sent = retried = failed = 0
+    counts = {"sent": 0, "retried": 0, "failed": 0, "suppressed": 0}
     for email, attempts, trace_context in await repository.claim_due_emails(uow.session, limit=limit):
         with tracer.start_as_current_span(
             "email send", context=propagate.extract(trace_context), kind=SpanKind.CLIENT
         ) as span:
             span.set_attribute("shop.correlation_id", email.order_id)
-            outcome = await _send_one(uow, email, attempts, mailer=mailer, policy=policy)
-        sent += outcome == "sent"
-        retried += outcome == "retried"
-        failed += outcome == "failed"
-    return SendOutcome(sent=sent, retried=retried, failed=failed)
+            category = category_of(email.template)
+            if category == TRANSACTIONAL:
+                outcome = await _send_one(uow, email, attempts, mailer=mailer, policy=policy)
+            else:
+                outcome = await _send_if_wanted(
+                    uow, email, attempts, category, mailer=mailer, policy=policy, signing=signing, now=now
+                )
+        counts[outcome] += 1
+    return SendOutcome(**counts)
+
+
+async def _send_if_wanted(
+    uow: UnitOfWork,
+    email: OutgoingEmail,
+    attempts: int,
+    category: Category,
+    *,
+    mailer: Mailer,
+    policy: RetryPolicy,
+    signing: LinkSigning,
+    now: datetime,
+) -> str:
+    """Send an email of a category its recipient may turn off, with its preference links, unless turned off."""
+    address = normalise_email(email.recipient)
+    reason = suppression_reason(
+        category, (await repository.preferences_of(uow.session, address)).get(category)
+    )
+    if reason is not None:
+        log.info("email %s is not sent: %s", email.notification_id, reason)
+        await repository.mark_suppressed(uow.session, email.notification_id, reason=reason)
+        return "suppressed"
+    [secret, *_] = await preferences.link_secrets(uow)
+    links = preference_links(
+        signing.public_url, address, category, secret=secret, issued_at=int(now.timestamp())
+    )
+    return await _send_one(
+        uow, with_preference_links(email, category, links), attempts, mailer=mailer, policy=policy
+    )
 
 
 async def _send_one(

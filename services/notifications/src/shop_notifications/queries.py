@@ -11,6 +11,8 @@ from shop_notifications.tables import notifications
 
 
 async def notifications_of_order(session: AsyncSession, order_id: str) -> list[dict[str, Any]]:
+    """An order's (or a waitlist entry's, a draft's) notifications in the order recorded: sent, pending, failed,
+    superseded by a later fact, or suppressed by the recipient's preferences (``suppressed_reason`` says why)."""
     rows = await session.execute(
         sa.select(
             notifications.c.id,
@@ -22,6 +24,7 @@ async def notifications_of_order(session: AsyncSession, order_id: str) -> list[d
             notifications.c.status,
             notifications.c.fact_key,
             notifications.c.superseded_by,
+            notifications.c.suppressed_reason,
             notifications.c.attempts,
             notifications.c.last_error,
             notifications.c.created_at,

@@ -1,14 +1,18 @@
-"""Turning an email draft into its subject, plain text and HTML with the Jinja2 templates of its locale."""
+"""Turning an email draft into its subject, plain text and HTML with the Jinja2 templates of its locale, and adding
+the preference links to an email as it goes out."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 import jinja2
 
-from shop_notifications.delivery import RenderedEmail
-from shop_notifications.emails import EmailDraft
+from shop_notifications.delivery import OutgoingEmail, RenderedEmail
+from shop_notifications.domain import Category, Locale
+from shop_notifications.emails import EmailDraft, preferences_footer
+from shop_notifications.links import PreferenceLinks
 
 TEMPLATES_PATH = Path(__file__).parent / "templates"
 
@@ -32,5 +36,27 @@ def render_email(draft: EmailDraft) -> RenderedEmail:
     subject = environment.get_template(f"{draft.locale}/{draft.template}.subject.j2").render(values)
     text = environment.get_template(f"{draft.locale}/{draft.template}.txt.j2").render(values)
     subject = " ".join(subject.split())  # one header line, whatever the template's whitespace
-    html = environment.get_template("email.html.j2").render(locale=draft.locale, subject=subject, text=text)
-    return RenderedEmail(subject=subject, text=text, html=html)
+    return RenderedEmail(subject=subject, text=text, html=render_html(draft.locale, subject, text))
+
+
+def render_html(locale: Locale, subject: str, text: str) -> str:
+    """The HTML alternative of a plain-text email: its paragraphs, web addresses as links."""
+    return _environment().get_template("email.html.j2").render(locale=locale, subject=subject, text=text)
+
+
+def with_preference_links(email: OutgoingEmail, category: Category, links: PreferenceLinks) -> OutgoingEmail:
+    """``email`` as it goes out in a category a customer may turn off: ending with where to unsubscribe and choose,
+    and naming the one-click link for ``List-Unsubscribe``. Added as it is sent, so the tokens are never stored."""
+    footer = preferences_footer(
+        locale=email.locale,
+        category=category,
+        unsubscribe_url=links.unsubscribe_page_url,
+        preferences_url=links.preferences_url,
+    )
+    text = f"{email.text.rstrip()}\n\n--\n{footer}"
+    return replace(
+        email,
+        text=text,
+        html=render_html(email.locale, email.subject, text) if email.html is not None else None,
+        one_click_url=links.one_click_url,
+    )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_notifications.delivery import OutgoingEmail, RenderedEmail
-from shop_notifications.domain import EMAIL
+from shop_notifications.domain import EMAIL, Category
 from shop_notifications.emails import EmailDraft
-from shop_notifications.tables import notifications
+from shop_notifications.tables import link_signing_keys, message_preferences, notifications
 
 
 async def lock_story(session: AsyncSession, order_id: str) -> None:
@@ -145,3 +147,66 @@ async def mark_failed(session: AsyncSession, notification_id: str, *, error: str
         .where(notifications.c.id == uuid.UUID(notification_id))
         .values(status="failed", attempts=notifications.c.attempts + 1, last_error=error)
     )
+
+
+async def mark_suppressed(session: AsyncSession, notification_id: str, *, reason: str) -> None:
+    """The recipient's preferences keep this email from being sent: recorded with why, never sent."""
+    await session.execute(
+        sa.update(notifications)
+        .where(notifications.c.id == uuid.UUID(notification_id))
+        .values(status="suppressed", suppressed_reason=reason)
+    )
+
+
+async def preferences_of(session: AsyncSession, email: str) -> dict[Category, bool]:
+    """The choices recorded for a (normalised) address, by category; a category never chosen is missing."""
+    rows = await session.execute(
+        sa.select(message_preferences.c.category, message_preferences.c.subscribed).where(
+            message_preferences.c.email == email
+        )
+    )
+    return {row.category: row.subscribed for row in rows}
+
+
+async def record_preferences(
+    session: AsyncSession, email: str, choices: Mapping[Category, bool], *, at: datetime, by: str
+) -> None:
+    """Record each choice for a (normalised) address; a choice already as recorded keeps when it was made."""
+    if not choices:
+        return
+    statement = insert(message_preferences).values(
+        [
+            {
+                "email": email,
+                "category": category,
+                "subscribed": subscribed,
+                "changed_at": at,
+                "changed_by": by,
+            }
+            for category, subscribed in choices.items()
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["email", "category"],
+            set_={
+                "subscribed": statement.excluded.subscribed,
+                "changed_at": statement.excluded.changed_at,
+                "changed_by": statement.excluded.changed_by,
+            },
+            where=message_preferences.c.subscribed.is_distinct_from(statement.excluded.subscribed),
+        )
+    )
+
+
+async def link_signing_key(session: AsyncSession) -> str:
+    """The stored key that signs preference links, made on first use (every process then reads the same one)."""
+    await session.execute(
+        insert(link_signing_keys)
+        .values(id=1, secret=secrets.token_urlsafe(32))
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    key: str = (
+        await session.execute(sa.select(link_signing_keys.c.secret).where(link_signing_keys.c.id == 1))
+    ).scalar_one()
+    return key

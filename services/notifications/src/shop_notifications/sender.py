@@ -7,6 +7,8 @@ import logging
 
 from shop_notifications import handlers
 from shop_notifications.delivery import Mailer, RetryPolicy
+from shop_notifications.links import LinkSigning
+from shop_runtime.clock import Clock, SystemClock
 from shop_runtime.database import Database
 
 log = logging.getLogger(__name__)
@@ -14,11 +16,21 @@ log = logging.getLogger(__name__)
 
 class EmailSender:
     def __init__(
-        self, database: Database, mailer: Mailer, *, policy: RetryPolicy, batch_size: int, poll_seconds: float
+        self,
+        database: Database,
+        mailer: Mailer,
+        *,
+        policy: RetryPolicy,
+        batch_size: int,
+        poll_seconds: float,
+        signing: LinkSigning,
+        clock: Clock | None = None,
     ) -> None:
         self._database = database
         self._mailer = mailer
         self._policy = policy
+        self._signing = signing
+        self._clock = clock or SystemClock()
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
 
@@ -45,7 +57,12 @@ class EmailSender:
         """
         async with self._database.unit_of_work() as uow:
             outcome = await handlers.send_due_emails(
-                uow, mailer=self._mailer, policy=self._policy, limit=self._batch_size
+                uow,
+                mailer=self._mailer,
+                policy=self._policy,
+                limit=self._batch_size,
+                signing=self._signing,
+                now=self._clock.now(),
             )
             await uow.commit()
         return outcome

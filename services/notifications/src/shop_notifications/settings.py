@@ -1,9 +1,10 @@
 """Notifications settings (env prefix SHOP_NOTIFICATIONS_)."""
 
-from typing import ClassVar, Self
+import json
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shop_runtime.settings import ServiceSettings
 
@@ -25,6 +26,19 @@ class NotificationsSettings(ServiceSettings):
     storefront_url: str = Field(
         default="http://127.0.0.1:8000", description="The storefront's base URL, where links in emails point."
     )
+    preference_link_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="How long an unsubscribe or preferences link works after it is sent.",
+    )
+
+    staff_alert_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Where staff alerts (low stock) go: addresses separated by commas (or a JSON list). Empty: no alert is "
+        "emailed, and each one is recorded as suppressed with why.",
+    )
+    staff_locale: Literal["ko", "en"] = Field(default="ko", description="The language of staff alerts.")
 
     sender_poll_seconds: float = Field(default=1.0, gt=0, description="How often the sender looks for mail.")
     sender_batch_size: int = Field(default=10, ge=1, description="Emails claimed (and locked) per batch.")
@@ -33,6 +47,23 @@ class NotificationsSettings(ServiceSettings):
         default=30.0, gt=0, description="Wait after the first failed try; it doubles with every further one."
     )
     sender_retry_max_seconds: float = Field(default=3600.0, gt=0)
+
+    @field_validator("staff_alert_emails", mode="before")
+    @classmethod
+    def _addresses_separated_by_commas(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            return json.loads(value)  # a JSON list, as other list settings are written
+        if isinstance(value, str):
+            return [address.strip() for address in value.split(",") if address.strip()]
+        return value
+
+    @field_validator("staff_alert_emails")
+    @classmethod
+    def _addresses_look_like_email(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(character.isspace() for character in address):
+                raise ValueError(f"staff_alert_emails: {address!r} is not an email address")
+        return value
 
     @field_validator("storefront_url")
     @classmethod

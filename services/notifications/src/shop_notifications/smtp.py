@@ -34,6 +34,10 @@ def compose(email: OutgoingEmail, *, sender: str) -> EmailMessage:
     message[NOTIFICATION_ID_HEADER] = email.notification_id
     message[ORDER_ID_HEADER] = email.order_id
     message[TEMPLATE_HEADER] = email.template
+    if email.one_click_url:
+        # RFC 8058: a mail client's unsubscribe button POSTs "List-Unsubscribe=One-Click" to this address.
+        message["List-Unsubscribe"] = f"<{email.one_click_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(email.text)
     if email.html:
         message.add_alternative(email.html, subtype="html")

@@ -1,4 +1,5 @@
-"""Notifications' tables (SQLAlchemy Core): the delivery log of every message, plus the shared outbox and inbox."""
+"""Notifications' tables (SQLAlchemy Core): the delivery log of every message, customers' message preferences and
+the key their links are signed with, plus the shared outbox and inbox."""
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -53,15 +54,26 @@ notifications = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column(
+        "suppressed_reason",
+        sa.Text,
+        nullable=True,
+        comment="Why the recipient's preferences kept this email from being sent (e.g. unsubscribed from waitlist)",
+    ),
+    sa.Column(
         "trace_context",
         postgresql.JSONB,
         nullable=True,
         comment="W3C trace context of the event that queued it: sending continues that trace",
     ),
     sa.UniqueConstraint("fact_key", "channel", name="one_notification_per_fact_and_channel"),
-    sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'superseded')", name="notification_status"),
+    sa.CheckConstraint(
+        "status IN ('pending', 'sent', 'failed', 'superseded', 'suppressed')", name="notification_status"
+    ),
     sa.CheckConstraint(
         "(status = 'superseded') = (superseded_by IS NOT NULL)", name="superseded_names_the_later_fact"
+    ),
+    sa.CheckConstraint(
+        "(status = 'suppressed') = (suppressed_reason IS NOT NULL)", name="suppressed_says_why"
     ),
     sa.CheckConstraint("channel IN ('email')", name="notification_channel"),
     sa.Index(
@@ -76,3 +88,32 @@ notifications = sa.Table(
         postgresql_where=sa.text("status = 'pending'"),
     ),
 )
+
+message_preferences = sa.Table(
+    "message_preferences",
+    metadata,
+    sa.Column(
+        "email",
+        sa.Text,
+        primary_key=True,
+        comment="Normalised (trimmed, lower case): guests and accounts share it",
+    ),
+    sa.Column("category", sa.Text, primary_key=True),
+    sa.Column("subscribed", sa.Boolean, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("changed_by", sa.Text, nullable=False, comment="one_click or preferences_page"),
+    sa.CheckConstraint(
+        "category IN ('preorder_updates', 'waitlist', 'marketing')", name="message_preference_category"
+    ),
+)
+"""A customer's recorded choice per category; a category without a row has its default (domain)."""
+
+link_signing_keys = sa.Table(
+    "link_signing_keys",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("id = 1", name="one_link_signing_key"),
+)
+"""The key that signs preference links when no secret is configured: made once, shared by every process."""

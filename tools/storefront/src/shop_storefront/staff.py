@@ -110,3 +110,68 @@ class Staff(Caller):
 
     async def dead_letters(self) -> httpx.Response:
         return await self.get("/v1/admin/dead-letters")
+
+    async def products(self, *, limit: int = 50, offset: int = 0) -> httpx.Response:
+        """``GET /v1/admin/products``: every product, archived ones too, with statuses."""
+        return await self.get("/v1/admin/products", params={"limit": limit, "offset": offset})
+
+    async def product(self, product_id: str) -> httpx.Response:
+        """``GET /v1/admin/products/{id}``: the product as staff see it (status, retired variants, versions)."""
+        return await self.get(f"/v1/admin/products/{product_id}")
+
+    async def change_product(self, product_id: str, changes: Mapping[str, Any]) -> httpx.Response:
+        """``PATCH /v1/admin/products/{id}``: title, description or both."""
+        return await self.patch(f"/v1/admin/products/{product_id}", dict(changes))
+
+    async def add_variant(self, product_id: str, variant: Variant) -> httpx.Response:
+        """``POST /v1/admin/products/{id}/variants``: 201, or 409 for a SKU in use."""
+        return await self.post(f"/v1/admin/products/{product_id}/variants", variant.as_json())
+
+    async def retire_variant(self, sku: str) -> httpx.Response:
+        return await self.post(f"/v1/admin/variants/{sku}/retire")
+
+    async def archive_product(self, product_id: str) -> httpx.Response:
+        return await self.post(f"/v1/admin/products/{product_id}/archive")
+
+    async def restore_product(self, product_id: str) -> httpx.Response:
+        return await self.post(f"/v1/admin/products/{product_id}/restore")
+
+    async def change_prices(
+        self, sku: str, prices: Mapping[str, int], *, effective_at: str | None = None
+    ) -> httpx.Response:
+        """``POST /v1/admin/variants/{sku}/price-changes``: 200 applied now, 202 scheduled for ``effective_at``."""
+        body: dict[str, Any] = {
+            "prices": [{"currency": currency, "amount": amount} for currency, amount in prices.items()]
+        }
+        if effective_at is not None:
+            body["effective_at"] = effective_at
+        return await self.post(f"/v1/admin/variants/{sku}/price-changes", body)
+
+    async def price_changes(self, sku: str) -> httpx.Response:
+        return await self.get(f"/v1/admin/variants/{sku}/price-changes")
+
+    async def cancel_price_change(self, sku: str, change_id: str) -> httpx.Response:
+        return await self.delete(f"/v1/admin/variants/{sku}/price-changes/{change_id}")
+
+    async def set_safety_stock(self, sku: str, units: int, *, location: str = HOME) -> httpx.Response:
+        """``PUT /v1/admin/inventory/{sku}/locations/{location}/safety-stock``."""
+        return await self.put(
+            f"/v1/admin/inventory/{sku}/locations/{location}/safety-stock", {"safety_stock": units}
+        )
+
+    async def stock(self, sku: str) -> httpx.Response:
+        """``GET /v1/admin/inventory/{sku}``: on hand, reserved, safety stock, available, incoming per location."""
+        return await self.get(f"/v1/admin/inventory/{sku}")
+
+    async def set_low_stock_threshold(self, sku: str, threshold: int | None) -> httpx.Response:
+        """``PUT /v1/admin/inventory/{sku}/low-stock-threshold`` (None follows the shop default)."""
+        return await self.put(f"/v1/admin/inventory/{sku}/low-stock-threshold", {"threshold": threshold})
+
+    async def low_stock(self) -> httpx.Response:
+        """``GET /v1/admin/inventory/low-stock``: SKUs at or below their threshold, the lowest first."""
+        return await self.get("/v1/admin/inventory/low-stock")
+
+    async def complete_draft(self, draft_id: str) -> httpx.Response:
+        """``POST /v1/admin/draft-orders/{id}/complete``: the draft becomes an order on its net or on-fulfillment
+        terms, paid later (409 ``draft_not_ready`` for terms due on receipt)."""
+        return await self.post(f"/v1/admin/draft-orders/{draft_id}/complete")

@@ -1,8 +1,10 @@
-"""What a storefront does for its customers: check out, read and follow an order, cancel, return, sign in."""
+"""What a storefront does for its customers: check out, read and follow an order, cancel, return, sign in, and
+change which emails an address gets from the links in them."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -183,3 +185,49 @@ class Storefront(Caller):
 
     async def join_waitlist(self, *, sku: str, email: str, locale: str = "en") -> httpx.Response:
         return await self.post("/v1/waitlist", {"sku": sku, "email": email, "locale": locale})
+
+    async def unsubscribe_one_click(self, token: str) -> httpx.Response:
+        """``POST /v1/unsubscribe?token=`` as a mail client's unsubscribe button sends it (RFC 8058): no login, the
+        form body ``List-Unsubscribe=One-Click``."""
+        async with self.in_flight or contextlib.nullcontext():
+            return await self.http.post(
+                "/v1/unsubscribe",
+                params={"token": token},
+                content=b"List-Unsubscribe=One-Click",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+
+    async def preferences(self, token: str) -> httpx.Response:
+        """``GET /v1/preferences?token=``: which emails the address of an email's preferences link gets."""
+        return await self.get("/v1/preferences", params={"token": token})
+
+    async def change_preferences(self, token: str, choices: Mapping[str, bool]) -> httpx.Response:
+        """``PUT /v1/preferences?token=``: turn each category on or off (preorder_updates, waitlist, marketing)."""
+        return await self.send("PUT", "/v1/preferences", params={"token": token}, json=dict(choices))
+
+    async def shipping_rates(
+        self, *, currency: str, lines: Sequence[Mapping[str, Any]], address: Mapping[str, Any]
+    ) -> httpx.Response:
+        """``POST /v1/shipping-rates``: every shipping method for the cart and address, with its shipping, tax and
+        total, or why it is not offered."""
+        body = {
+            "currency": currency,
+            "lines": [dict(line) for line in lines],
+            "shipping_address": dict(address),
+        }
+        return await self.post("/v1/shipping-rates", body)
+
+    async def invoice(self, draft_id: str, token: str) -> httpx.Response:
+        """``GET /v1/draft-orders/{id}/invoice`` with the token of the invoice email's link."""
+        return await self.send("GET", f"/v1/draft-orders/{draft_id}/invoice", headers=bearer(token))
+
+    async def pay_invoice(
+        self, draft_id: str, token: str, *, payment_token: str = "tok_visa"
+    ) -> httpx.Response:
+        """``POST /v1/draft-orders/{id}/checkout``: pay the invoice by card; 202 with the order's id and token."""
+        return await self.send(
+            "POST",
+            f"/v1/draft-orders/{draft_id}/checkout",
+            json={"payment": {"token": payment_token}},
+            headers=bearer(token),
+        )

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shop_catalog.domain import (
-    ship_date_changes,
-)
+from shop_catalog.domain.preorders import ship_date_changes
 from shop_catalog.repository import preorders as preorder_records
+from shop_catalog.repository import products as product_records
 from shop_catalog.repository import stock as stock_records
 from shop_contracts import catalog as contracts
 from shop_runtime.database import UnitOfWork
@@ -46,7 +45,8 @@ async def tell_changed_ship_dates(uow: UnitOfWork, sku: str, *, reason: str) -> 
 async def tell_availability(uow: UnitOfWork, skus: Iterable[str]) -> None:
     """Publish what each SKU can still sell (``StockAvailabilityChanged``), in the unit of work that changed it.
 
-    Called where a SKU sold out (its last units reserved, its pre-order cap reached) and wherever units may
+    A SKU that may not be sold (retired, or its product archived) has nothing in stock and no pre-order
+    places left. Called where a SKU sold out (its last units reserved, its pre-order cap reached) and wherever units may
     have come back (a release, a receipt, a count in, a policy saved or ended). Between those calls a SKU's
     figures only go down, so the last message is never below what is left. The figures are read after the
     SKU's availability version is taken, whose row lock is held to the commit: a later version is counted
@@ -58,16 +58,20 @@ async def tell_availability(uow: UnitOfWork, skus: Iterable[str]) -> None:
     versions = {sku: await stock_records.next_availability_version(uow.session, sku) for sku in wanted}
     available = await stock_records.available_units(uow.session, wanted)
     records = await preorder_records.preorder_policies_now(uow.session, wanted)
+    sellability = await product_records.sellability(uow.session, wanted)
     for sku in wanted:
         record = records.get(sku)
-        cap = record.policy.cap if record is not None and record.policy is not None else None
+        policy = record.policy if record is not None else None
+        cap = policy.cap if policy is not None else None
+        if policy is not None and not sellability[sku].sellable:
+            units_left: int | None = 0  # retired or archived: the policy takes no more pre-orders
+        else:
+            units_left = None if cap is None or record is None else max(cap - record.accepted_units, 0)
         uow.publish(
             contracts.StockAvailabilityChanged(
                 sku=sku,
                 in_stock_units=available.get(sku, 0),
-                preorder_units_left=(
-                    None if cap is None or record is None else max(cap - record.accepted_units, 0)
-                ),
+                preorder_units_left=units_left,
                 policy_version=None if record is None else record.version,
                 version=versions[sku],
             ),

@@ -9,10 +9,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shop_catalog.domain import (
-    InboundAlreadyReceived,
-    UnknownInbound,
-)
+from shop_catalog.domain.errors import InboundAlreadyReceived, UnknownInbound
 from shop_catalog.handlers.announcements import tell_availability, tell_changed_ship_dates
 from shop_catalog.handlers.preorders import allocate_to_waiting_preorders
 from shop_catalog.handlers.products import require_sku

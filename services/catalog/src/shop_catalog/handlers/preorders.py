@@ -8,15 +8,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shop_catalog.domain import (
-    Allocation,
-    NoPreorderPolicy,
-    StockLevel,
-    allocate_in_queue_order,
-    check_preorder_policy,
-    opening_announcement_due,
-    preorder_opens,
-)
+from shop_catalog.domain.errors import NoPreorderPolicy
+from shop_catalog.domain.policies import check_preorder_policy
+from shop_catalog.domain.preorders import Allocation, allocate_in_queue_order
+from shop_catalog.domain.stock import StockLevel
+from shop_catalog.domain.waitlist import opening_announcement_due, preorder_opens
 from shop_catalog.handlers.announcements import tell_availability
 from shop_catalog.handlers.products import require_sku
 from shop_catalog.handlers.waitlist import notify_waitlist

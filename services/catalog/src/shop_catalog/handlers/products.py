@@ -8,10 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from shop_catalog.domain import (
-    DuplicateSku,
-    UnknownSku,
-)
+from shop_catalog.domain.errors import DuplicateSku, UnknownSku
 from shop_catalog.repository import products as product_records
 from shop_catalog.tables import (
     prices,

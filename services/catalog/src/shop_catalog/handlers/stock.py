@@ -8,29 +8,30 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shop_catalog.domain import (
+from shop_catalog.domain.preorders import PreorderTerms, plan_order, preorder_shortage
+from shop_catalog.domain.products import unsellable_shortages
+from shop_catalog.domain.stock import (
     Place,
     PlannedLine,
-    PreorderTerms,
     RequestedLine,
     Shortage,
     StockLevel,
-    availability_changes,
     commit_reserved,
     located,
     location_holding_all,
-    plan_order,
     plan_reservation,
-    preorder_shortage,
     release_key,
     release_reserved,
     units_per_place,
 )
+from shop_catalog.domain.waitlist import availability_changes
 from shop_catalog.handlers.announcements import tell_availability, tell_changed_ship_dates
+from shop_catalog.handlers.low_stock import watch_low_stock
 from shop_catalog.handlers.preorders import active_policy, allocate_to_waiting_preorders
 from shop_catalog.handlers.products import require_sku
 from shop_catalog.handlers.waitlist import tell_waitlists
 from shop_catalog.repository import preorders as preorder_records
+from shop_catalog.repository import products as product_records
 from shop_catalog.repository import stock as stock_records
 from shop_catalog.repository import waitlist as waitlist_records
 from shop_catalog.repository.preorders import PolicyRecord
@@ -118,6 +119,12 @@ async def reserve_stock(
         return
     if not await stock_records.record_reserve_request(uow.session, order_id, exchange_id or ""):
         return  # decided before, and the answer was sent then
+    refused = unsellable_shortages(
+        lines, await product_records.sellability(uow.session, [line.sku for line in lines])
+    )
+    if refused:  # a retired variant, or an archived product's: nothing of the order is held
+        _reject(uow, order_id=order_id, shortages=refused, exchange_id=exchange_id)
+        return
     # Commits and releases that overtook the order's reserve wait for its units. Once it is decided, what
     # a change could not take is not the order's to take: an exchange's units are not given to it.
     pending = (
@@ -321,6 +328,7 @@ async def _reserve_from_stock(uow: UnitOfWork, *, order_id: str, lines: list[Req
             break
         taken[sku] = level
     else:
+        await watch_low_stock(uow, requested)  # before the availability version's lock, as every other path
         emptied = sorted(sku for sku, level in taken.items() if level.available == 0)
         if emptied:
             left = await stock_records.available_units(uow.session, emptied)

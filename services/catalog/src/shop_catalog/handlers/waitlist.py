@@ -6,13 +6,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from shop_catalog.domain import (
-    UnknownWaitlistEntry,
-    WaitlistEntry,
-    WaitlistKind,
-    availability_changes,
-    normalized_email,
-)
+from shop_catalog.domain.errors import UnknownWaitlistEntry
+from shop_catalog.domain.waitlist import WaitlistEntry, WaitlistKind, availability_changes, normalized_email
+from shop_catalog.handlers.low_stock import watch_low_stock
 from shop_catalog.handlers.products import require_sku
 from shop_catalog.repository import products as product_records
 from shop_catalog.repository import stock as stock_records
@@ -50,7 +46,8 @@ async def tell_waitlists(uow: UnitOfWork, available_before: dict[str, int]) -> l
     """Tell the waitlists of SKUs that came back in stock; let those that sold out hear of the next restock.
 
     Called after the levels were saved, under the locks of the SKUs' levels, with what was available
-    before the change. Returns the SKUs that sold out.
+    before the change; low-stock watches are judged here too, as every such change passes this way. Returns
+    the SKUs that sold out.
     """
     available_after = await stock_records.available_units(uow.session, available_before)
     changes = availability_changes(available_before, available_after)
@@ -58,6 +55,7 @@ async def tell_waitlists(uow: UnitOfWork, available_before: dict[str, int]) -> l
         await waitlist_records.reset_waitlist_notified(uow.session, changes.sold_out, "back_in_stock")
     for sku in changes.back_in_stock:
         await notify_waitlist(uow, sku=sku, kind="back_in_stock")
+    await watch_low_stock(uow, available_before)
     return list(changes.sold_out)
 
 

@@ -13,12 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_catalog.domain import (
-    Allocation,
-    ExpectedInbound,
-    QueuedPreorder,
-    expected_ship_dates,
-)
+from shop_catalog.domain.preorders import Allocation, ExpectedInbound, QueuedPreorder, expected_ship_dates
 from shop_catalog.repository.stock import add_to_reservation
 from shop_catalog.tables import (
     inbounds,

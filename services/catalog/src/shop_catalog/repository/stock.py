@@ -11,12 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_catalog.domain import (
-    Place,
-    Reservation,
-    StockLevel,
-)
+from shop_catalog.domain.stock import Place, Reservation, StockLevel
 from shop_catalog.tables import (
+    products,
     reservation_changes,
     reservations,
     reserve_requests,
@@ -120,6 +117,15 @@ async def save_stock_levels(session: AsyncSession, levels: list[StockLevel]) -> 
             .where(stock_levels.c.sku == level.sku, stock_levels.c.location == level.location)
             .values(on_hand=level.on_hand, reserved=level.reserved)
         )
+
+
+async def save_safety_stock(session: AsyncSession, level: StockLevel) -> None:
+    """Save the units the location keeps back from sale (the caller holds the level's lock)."""
+    await session.execute(
+        sa.update(stock_levels)
+        .where(stock_levels.c.sku == level.sku, stock_levels.c.location == level.location)
+        .values(safety_stock=level.safety_stock)
+    )
 
 
 async def next_availability_version(session: AsyncSession, sku: str) -> int:
@@ -365,7 +371,8 @@ async def record_restocked_return(session: AsyncSession, return_id: str) -> bool
 
 
 async def available_units(session: AsyncSession, skus: Iterable[str]) -> dict[str, int]:
-    """Units of each SKU that may still be promised, over all its locations (as this transaction sees them)."""
+    """Units of each SKU that may still be promised, over all its locations (as this transaction sees them); a
+    SKU that may not be sold has none."""
     rows = await session.execute(
         sa.select(
             stock_levels.c.sku,
@@ -375,7 +382,14 @@ async def available_units(session: AsyncSession, skus: Iterable[str]) -> dict[st
                 )
             ),
         )
-        .where(stock_levels.c.sku.in_(sorted(set(skus))))
+        .join(variants, variants.c.sku == stock_levels.c.sku)
+        .join(products, products.c.id == variants.c.product_id)
+        # A retired variant or an archived product's has nothing to sell, whatever is on the shelf.
+        .where(
+            stock_levels.c.sku.in_(sorted(set(skus))),
+            variants.c.retired_at.is_(None),
+            products.c.archived_at.is_(None),
+        )
         .group_by(stock_levels.c.sku)
     )
     return {sku: int(total) for sku, total in rows.all()}

@@ -9,10 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_catalog.domain import (
-    WaitlistEntry,
-    WaitlistKind,
-)
+from shop_catalog.domain.waitlist import WaitlistEntry, WaitlistKind
 from shop_catalog.tables import (
     waitlist_entries,
 )

@@ -1,0 +1,200 @@
+"""Low-stock alerts against the real PostgreSQL: a reservation crossing the threshold alerts once from its own
+transaction, a message delivered again alerts no more, a restock re-arms, and the staff routes.
+
+Stock messages go through the dispatcher the worker uses (inbox, unit of work, catalog's subscriptions as bootstrap
+binds them), without a broker in between, so a test decides what arrives and when; the outbox shows what was told.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+from aio_pika.abc import AbstractRobustConnection
+
+from shop_catalog.bootstrap import DEFINITION
+from shop_catalog.handlers import low_stock
+from shop_catalog.handlers import stock as stock_handlers
+from shop_catalog.tables import low_stock_watches, outbox
+from shop_contracts import Envelope
+from shop_contracts import catalog as contracts
+from shop_contracts.routing import service_queue
+from shop_contracts.values import LocatedLine, RequestedLine
+from shop_runtime.clock import SystemClock
+from shop_runtime.consumer import Dispatcher
+from shop_runtime.service import WorkerContext
+from tests.integration.catalog.test_arrival_order import Catalog as ArrivalCatalog
+from tests.integration.catalog.test_preorders import Catalog, catalog
+from tests.support import infra
+
+__all__ = ["catalog"]
+
+pytestmark = pytest.mark.integration
+
+SEOUL, BUSAN = "seoul-1", "busan-1"
+
+
+class Watched(ArrivalCatalog):
+    async def set_threshold(self, sku: str, threshold: int | None) -> low_stock.WatchState:
+        async with self.database.unit_of_work() as uow:
+            state = await low_stock.set_low_stock_threshold(uow, sku=sku, threshold=threshold)
+            await uow.commit()
+        return state
+
+    async def count(self, sku: str, location: str, delta: int) -> None:
+        async with self.database.unit_of_work() as uow:
+            await stock_handlers.adjust_inventory(
+                uow, sku=sku, location=location, delta=delta, reason="counted"
+            )
+            await uow.commit()
+
+    async def reserve(
+        self, order_id: str, sku: str, quantity: int, *, message_id: uuid.UUID | None = None
+    ) -> bool:
+        return await self.deliver(
+            contracts.ReserveStock(order_id=order_id, lines=[RequestedLine(sku=sku, quantity=quantity)]),
+            subject=order_id,
+            message_id=message_id,
+        )
+
+    async def alerts(self, sku: str) -> list[contracts.StockLow]:
+        """The low-stock alerts catalog's outbox holds for ``sku`` (no relay runs here)."""
+        async with self.database.engine.connect() as connection:
+            bodies = await connection.execute(
+                sa.select(outbox.c.body)
+                .where(outbox.c.message_type == contracts.StockLow.TYPE)
+                .order_by(outbox.c.id)
+            )
+            envelopes = [Envelope.model_validate_json(body) for body in bodies.scalars()]
+        return [contracts.StockLow.model_validate(e.data) for e in envelopes if e.subject == sku]
+
+    async def alerted(self, sku: str) -> bool:
+        async with self.database.engine.connect() as connection:
+            alerted_at = await connection.scalar(
+                sa.select(low_stock_watches.c.alerted_at).where(low_stock_watches.c.sku == sku)
+            )
+        return alerted_at is not None
+
+
+@pytest.fixture(scope="module")
+async def watched(broker: AbstractRobustConnection) -> AsyncIterator[Watched]:
+    settings = infra.service_settings(DEFINITION, suffix="_low_stock")
+    await infra.fresh_database(DEFINITION, settings)
+    database = DEFINITION.database(settings)
+    context = WorkerContext(settings=settings, database=database, broker=broker, clock=SystemClock())
+    dispatcher = Dispatcher(
+        database, consumer=service_queue(DEFINITION.name), subscriptions=DEFINITION.subscriptions(context)
+    )
+    try:
+        yield Watched(database, dispatcher)
+    finally:
+        await database.dispose()
+        await infra.drop_database(settings.database_url)
+
+
+def _fresh(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+
+
+async def test_a_reservation_crossing_the_threshold_alerts_once_and_a_restock_re_arms(
+    watched: Watched,
+) -> None:
+    sku = _fresh("LOW")
+    await watched.product(sku, stock={(sku, SEOUL): 8, (sku, BUSAN): 2})
+    state = await watched.set_threshold(sku, 5)
+    assert (state.threshold, state.available, state.alerted) == (5, 10, False)
+
+    await watched.reserve(_fresh("o"), sku, 4)  # 6 left: above
+    assert await watched.alerts(sku) == []
+    crossing_order, crossing_id = _fresh("o"), uuid.uuid4()
+    assert await watched.reserve(crossing_order, sku, 1, message_id=crossing_id)  # 5 left: at the threshold
+    [alert] = await watched.alerts(sku)
+    assert (alert.sku, alert.available, alert.threshold, alert.alert_number) == (sku, 5, 5, 1)
+    assert alert.title == "Tee"
+    assert {place.location: place.available for place in alert.locations} == {SEOUL: 3, BUSAN: 2}
+    assert sum(place.reserved for place in alert.locations) == 5
+
+    # The same reservation again, with its own id (the inbox drops it) and with a new one (catalog knows the order).
+    assert not await watched.reserve(crossing_order, sku, 1, message_id=crossing_id)
+    await watched.reserve(crossing_order, sku, 1)
+    await watched.reserve(_fresh("o"), sku, 2)  # further down: still the same crossing
+    assert len(await watched.alerts(sku)) == 1
+
+    await watched.count(sku, SEOUL, 1)  # 4 left: up, but not above
+    assert await watched.alerted(sku)
+    await watched.count(sku, SEOUL, 6)  # 10 left: above, re-armed
+    assert not await watched.alerted(sku)
+    assert len(await watched.alerts(sku)) == 1
+
+    await watched.reserve(_fresh("o"), sku, 6)  # 4 left: the second crossing
+    alerts = await watched.alerts(sku)
+    assert [(a.available, a.alert_number) for a in alerts] == [(5, 1), (4, 2)]
+
+
+async def test_a_release_above_the_threshold_re_arms(watched: Watched) -> None:
+    sku, order_id = _fresh("REL"), _fresh("o")
+    await watched.product(sku, stock={(sku, SEOUL): 5})
+    await watched.set_threshold(sku, 2)
+    await watched.reserve(order_id, sku, 3)
+    assert [a.available for a in await watched.alerts(sku)] == [2]
+    await watched.deliver(
+        contracts.ReleaseStock(
+            order_id=order_id, reason="changed_mind", lines=[LocatedLine(sku=sku, location=SEOUL, quantity=3)]
+        ),
+        subject=order_id,
+    )
+    assert not await watched.alerted(sku)
+
+
+async def test_a_threshold_raised_over_the_available_units_alerts_and_lowered_under_them_re_arms(
+    watched: Watched,
+) -> None:
+    sku = _fresh("THR")
+    await watched.product(sku, stock={(sku, SEOUL): 4})
+    assert (await watched.set_threshold(sku, 3)).alerted is False
+    raised = await watched.set_threshold(sku, 4)
+    assert raised.alerted is True
+    assert [a.threshold for a in await watched.alerts(sku)] == [4]
+    assert (await watched.set_threshold(sku, 4)).alerted is True  # the same again: nothing new
+    assert (await watched.set_threshold(sku, 1)).alerted is False
+    assert len(await watched.alerts(sku)) == 1
+    assert (await watched.set_threshold(sku, None)).threshold is None
+
+
+async def test_the_shop_default_watches_skus_without_their_own_threshold(watched: Watched) -> None:
+    own, defaulted = _fresh("OWN"), _fresh("DEF")
+    await watched.product(own, defaulted, stock={(own, SEOUL): 5, (defaulted, SEOUL): 5})
+    await watched.set_threshold(own, 1)
+    low_stock.configure_low_stock(3)
+    try:
+        await watched.reserve(_fresh("o"), own, 2)
+        await watched.reserve(_fresh("o"), defaulted, 2)
+    finally:
+        low_stock.configure_low_stock(None)
+    assert await watched.alerts(own) == []
+    assert [(a.available, a.threshold) for a in await watched.alerts(defaulted)] == [(3, 3)]
+
+
+async def test_staff_set_a_threshold_and_list_the_skus_at_or_below_it(catalog: Catalog) -> None:
+    low, plenty = _fresh("API-LOW"), _fresh("API-OK")
+    await catalog.product(low, units=3)
+    await catalog.product(plenty, units=30)
+    answer = await catalog.client.put(f"/inventory/{low}/low-stock-threshold", json={"threshold": 3})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"sku": low, "threshold": 3, "own_threshold": 3, "available": 3, "alerted": True}
+    assert (
+        await catalog.client.put(f"/inventory/{plenty}/low-stock-threshold", json={"threshold": 3})
+    ).json()["alerted"] is False
+    listed = (await catalog.client.get("/inventory/low-stock")).json()["items"]
+    [item] = [entry for entry in listed if entry["sku"] in (low, plenty)]
+    assert (item["sku"], item["available"], item["threshold"]) == (low, 3, 3)
+    assert item["alerted_at"] is not None
+
+    refused = await catalog.client.put(f"/inventory/{low}/low-stock-threshold", json={"threshold": -1})
+    assert refused.status_code == 422
+    assert [error["field"] for error in refused.json()["errors"]] == ["threshold"]
+    unknown = await catalog.client.put("/inventory/NO-SUCH-SKU/low-stock-threshold", json={"threshold": 1})
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "unknown_sku"
