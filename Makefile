@@ -69,7 +69,9 @@ system: install
 test: lint typecheck
 	$(PY) -m pytest tests -q --durations=10
 
+# wrk drives the HTTP figures; scripts.ensure_wrk installs Debian's package where it is missing.
 bench: install
+	$(PY) -m scripts.ensure_wrk
 	$(PY) -m bench all --profile
 
 chaos: install

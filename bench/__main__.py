@@ -1,4 +1,4 @@
-"""``python -m bench [all|s1|s2|s3|s4|memory] [--quick] [--profile]``: run, print, and write var/bench/<timestamp>/."""
+"""``python -m bench [all|s1|s2|s3|s4|http|memory] [--quick] [--profile]``: run, print, and write var/bench/<timestamp>/."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from bench import baseline, infra, s1, s2, s3, s4
+from bench import baseline, http_load, infra, s1, s2, s3, s4, wrk
 from bench.report import write_report
 from bench.shop import client, seed_product
 from scripts.stack import Stack
@@ -41,6 +41,9 @@ class Plan:
     s4_events: int
     s4_paced_events: int
     s4_paced_rate: float
+    wrk_seconds: float
+    wrk_connections: int
+    wrk_drop_connections: int
 
 
 FULL = Plan(
@@ -62,12 +65,15 @@ FULL = Plan(
     s4_events=3000,
     s4_paced_events=1000,
     s4_paced_rate=100,
+    wrk_seconds=10,
+    wrk_connections=16,
+    wrk_drop_connections=256,
 )
 QUICK = Plan(
     bare_orders=300,
     raw_messages=2000,
     row_seconds=2,
-    s1_rates=[5, 15],
+    s1_rates=[2, 4],
     s1_duration=5,
     s1_drain=15,
     s1_skus=5,
@@ -82,6 +88,9 @@ QUICK = Plan(
     s4_events=500,
     s4_paced_events=200,
     s4_paced_rate=100,
+    wrk_seconds=4,
+    wrk_connections=16,
+    wrk_drop_connections=64,
 )
 
 
@@ -152,7 +161,7 @@ async def run(
             ),
         }
 
-    if scenarios & {"s1", "s2", "memory"}:
+    if scenarios & {"s1", "s2", "http", "memory"}:
         await _with_stack(scenarios, plan, profile=profile, out=out, results=results)
     results["finished_at"] = datetime.now(UTC).isoformat()
     return results
@@ -237,6 +246,17 @@ async def _with_stack(
                     stock_reserved=lambda: _stock_of(sku),
                 )
                 results["memory"]["s2_peak_rss_mib"] = await rss.stop()
+                _print_header("S2 flash drop driven by wrk")
+                wrk_sku = f"DROPW-{uuid_hex()}"
+                await seed_product(gateway, orders_url, sku=wrk_sku, units=plan.s2_units, on_hand=_on_hand)
+                results["s2_wrk"] = await http_load.drop(
+                    config.gateway_url,
+                    pids,
+                    sku=wrk_sku,
+                    units=plan.s2_units,
+                    load=_drop_load(plan),
+                    stock=lambda: _stock_of(wrk_sku),
+                )
             bare = results.get("baseline", {}).get("bare_pipeline", {}).get("orders_per_s")
             if "s1" in scenarios and bare:
                 # last: above the pipeline's capacity this leaves a backlog that would disturb what follows
@@ -262,11 +282,38 @@ async def _with_stack(
                     drain=plan.s1_drain,
                     of="the pipeline's own sustained",
                 )
+            if scenarios & {"s2", "http"}:
+                # last: placed checkouts leave the workers a backlog of sagas
+                _print_header("Checkout through the gateway by wrk, beside the single-process floor")
+                load = wrk.Load(seconds=plan.wrk_seconds, connections=plan.wrk_connections)
+                results["direct_floor"] = await http_load.direct_floor(
+                    port=config.gateway_port + 90,
+                    units=plan.s2_units,
+                    drop_load=_drop_load(plan),
+                    load=load,
+                )
+                sold_out_sku = f"GONE-{uuid_hex()}"
+                await seed_product(gateway, orders_url, sku=sold_out_sku, units=1, on_hand=_on_hand)
+                results["http_checkout"] = await http_load.checkout_cpu(
+                    gateway,
+                    config.gateway_url,
+                    orders_url,
+                    pids,
+                    sold_out_sku=sold_out_sku,
+                    load=load,
+                    on_hand=_on_hand,
+                )
         dead = {name: p.returncode for name, p in stack.processes.items() if p.poll() is not None}
         results["processes_died"] = dead
     finally:
         await probe.close()
         await asyncio.to_thread(stack.stop)
+
+
+def _drop_load(plan: Plan) -> wrk.Load:
+    """The drop by wrk: many buyers at once (each connection a buyer who buys again as soon as answered), for
+    twice S2's window, so the units are gone and the rest are told so while the crowd is still there."""
+    return wrk.Load(seconds=2 * plan.s2_window, connections=plan.wrk_drop_connections)
 
 
 async def _on_hand(sku: str) -> int:
@@ -285,7 +332,7 @@ def main() -> None:
         "scenario",
         nargs="*",
         default=["all"],
-        choices=["all", "s1", "s2", "s3", "s4", "memory"],
+        choices=["all", "s1", "s2", "s3", "s4", "http", "memory"],
         help="default: all",
     )
     parser.add_argument("--quick", action="store_true", help="shorten every scenario (a smoke run)")
@@ -304,7 +351,9 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench databases and vhost afterwards")
     arguments = parser.parse_args()
-    scenarios = {"s1", "s2", "s3", "s4", "memory"} if "all" in arguments.scenario else set(arguments.scenario)
+    scenarios = (
+        {"s1", "s2", "s3", "s4", "http", "memory"} if "all" in arguments.scenario else set(arguments.scenario)
+    )
     plan = QUICK if arguments.quick else FULL
     profile = (
         Profiling(

@@ -153,6 +153,8 @@ class HttpMetricsMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._children: dict[tuple[str, str, int], Histogram] = {}
+        """Label children by (method, route template, status): bounded by the app's routes."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNTIMED_PATHS:
@@ -172,9 +174,13 @@ class HttpMetricsMiddleware:
         finally:
             # The router put the matched route into the scope; an unmatched path is one label, not many.
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            HTTP_REQUEST_DURATION.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - started
-            )
+            key = (scope["method"], route, status)
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = HTTP_REQUEST_DURATION.labels(
+                    scope["method"], route, str(status)
+                )
+            child.observe(time.perf_counter() - started)
 
 
 class ConsumerMetrics:

@@ -109,6 +109,10 @@ class JsonFormatter(logging.Formatter):
         self._process = process
 
     def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(self.fields(record), ensure_ascii=False)
+
+    def fields(self, record: logging.LogRecord) -> dict[str, object]:
+        """The line's fields before encoding: a subclass adds its own here, so a line is encoded once."""
         entry: dict[str, object] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
@@ -123,7 +127,7 @@ class JsonFormatter(logging.Formatter):
             entry["span_id"] = format(context.span_id, "016x")
         if record.exc_info:
             entry["exception"] = mask_card_numbers(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False)
+        return entry
 
 
 def setup_logging(service: str, *, process: str, level: str) -> None:

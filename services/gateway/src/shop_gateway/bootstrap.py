@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from shop_gateway import (
     api,
@@ -42,7 +41,6 @@ for a bearer token that lasts minutes (`Authorization: Bearer`); it opens `/v1/m
 
 def create_http_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        HTTPXClientInstrumentor().instrument()
         app.state.services = Services(
             {
                 "catalog": settings.catalog_url,
@@ -52,6 +50,7 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
                 "notifications": settings.notifications_url,
             },
             timeout=settings.service_timeout_seconds,
+            client_spans=settings.gateway_trace_service_calls,
         )
         try:
             yield

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable
@@ -89,17 +88,14 @@ class RedactSecrets(logging.Filter):
 class GatewayJsonFormatter(JsonFormatter):
     """The shared JSON log line, with the request id when there is one."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def fields(self, record: logging.LogRecord) -> dict[str, object]:
+        entry = super().fields(record)
         request_id = getattr(record, "request_id", None) or request_id_var.get()
-        if request_id is None and not record.exc_text:
-            return line
-        entry = json.loads(line)
         if request_id is not None:
             entry["request_id"] = request_id
         if record.exc_text and "exception" not in entry:
             entry["exception"] = record.exc_text
-        return json.dumps(entry, ensure_ascii=False)
+        return entry
 
 
 def install_log_redaction(secrets: Iterable[str]) -> RedactSecrets:

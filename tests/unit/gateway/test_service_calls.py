@@ -1,0 +1,178 @@
+"""The gateway's calls to the services: the request's trace context and id go with them, over kept-alive
+connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from shop_gateway.logs import request_id_var
+from shop_gateway.services import ServiceConnections, Services
+from shop_runtime.problems import Problem
+
+
+def services_recording(seen: list[httpx.Request], *, client_spans: bool = False) -> Services:
+    services = Services({"orders": "http://orders.internal"}, timeout=1, client_spans=client_spans)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ok": True})
+
+    services._clients["orders"] = httpx.AsyncClient(
+        base_url="http://orders.internal", transport=httpx.MockTransport(answer)
+    )
+    return services
+
+
+async def test_a_call_carries_the_trace_context_of_the_request_and_its_id() -> None:
+    seen: list[httpx.Request] = []
+    services = services_recording(seen)
+    token = request_id_var.set("req-12345678")
+    try:
+        with TracerProvider().get_tracer("t").start_as_current_span("POST /v1/orders") as span:
+            await services.call("orders", "GET", "/variants/TEE-1")
+    finally:
+        request_id_var.reset(token)
+        await services.close()
+    [request] = seen
+    context = span.get_span_context()
+    _, trace_id, parent_id, _ = request.headers["traceparent"].split("-")
+    assert (trace_id, parent_id) == (format(context.trace_id, "032x"), format(context.span_id, "016x"))
+    assert request.headers["x-request-id"] == "req-12345678"
+
+
+async def test_with_client_spans_the_call_still_carries_the_trace() -> None:
+    seen: list[httpx.Request] = []
+    services = services_recording(seen, client_spans=True)
+    try:
+        with TracerProvider().get_tracer("t").start_as_current_span("POST /v1/orders") as span:
+            await services.call("orders", "GET", "/variants/TEE-1")
+    finally:
+        await services.close()
+    _, trace_id, _, _ = seen[0].headers["traceparent"].split("-")
+    assert trace_id == format(span.get_span_context().trace_id, "032x")
+
+
+# --- the pooled HTTP/1.1 connections, against a small server on the loopback ---------------------------------
+
+
+class Server:
+    """Answers each request with its method and target as JSON; counts connections; can close idle ones."""
+
+    def __init__(self, *, chunked: bool = False) -> None:
+        self.connections = 0
+        self.chunked = chunked
+        self.writers: list[asyncio.StreamWriter] = []
+        self.requests: list[bytes] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.writers.append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                self.requests.append(head + body)
+                method, target = head.split(b" ")[:2]
+                payload = json.dumps({"method": method.decode(), "target": target.decode()}).encode()
+                if self.chunked:
+                    half = len(payload) // 2
+                    chunks = [payload[:half], payload[half:]]
+                    framed = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+                        + framed
+                    )
+                else:
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+                        % (len(payload), payload)
+                    )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def close_idle(self) -> None:
+        for writer in self.writers:
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(server: Server) -> AsyncIterator[str]:
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close_idle()
+        listener.close()
+
+
+async def test_calls_reuse_one_kept_alive_connection_and_send_json_and_query() -> None:
+    server = Server()
+    async with serving(server) as url:
+        connections = ServiceConnections(url, timeout=2, user_agent="shop-gateway")
+        first = await connections.request("POST", "/orders", json={"sku": "TEE-1"}, headers={"X-A": "1"})
+        second = await connections.request("GET", "/products", params={"limit": 5, "staff": "true"})
+        await connections.aclose()
+    assert first.status_code == 200
+    assert first.json() == {"method": "POST", "target": "/orders"}
+    assert second.json()["target"] == "/products?limit=5&staff=true"
+    assert server.connections == 1
+    assert b'\r\n\r\n{"sku":"TEE-1"}' in server.requests[0]
+    assert b"content-type: application/json" in server.requests[0].lower()
+
+
+async def test_a_connection_the_service_closed_while_idle_is_replaced() -> None:
+    server = Server()
+    async with serving(server) as url:
+        connections = ServiceConnections(url, timeout=2, user_agent="shop-gateway")
+        await connections.request("GET", "/a")
+        server.close_idle()
+        await asyncio.sleep(0.05)
+        again = await connections.request("GET", "/b")
+        await connections.aclose()
+    assert again.json()["target"] == "/b"
+    assert server.connections == 2
+
+
+async def test_a_chunked_answer_is_read_whole() -> None:
+    async with serving(Server(chunked=True)) as url:
+        connections = ServiceConnections(url, timeout=2, user_agent="shop-gateway")
+        answer = await connections.request("GET", "/chunks")
+        await connections.aclose()
+    assert answer.json() == {"method": "GET", "target": "/chunks"}
+
+
+async def test_a_service_that_is_down_is_a_503_problem() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    services = Services({"orders": f"http://127.0.0.1:{port}"}, timeout=1)
+    with pytest.raises(Problem) as down:
+        await services.call("orders", "GET", "/ready")
+    assert down.value.status == 503
+    await services.close()
+
+
+async def test_a_line_break_in_a_header_is_refused_before_anything_is_sent() -> None:
+    server = Server()
+    async with serving(server) as url:
+        connections = ServiceConnections(url, timeout=2, user_agent="shop-gateway")
+        with pytest.raises(httpx.LocalProtocolError):
+            await connections.request("GET", "/x", headers={"X-Evil": "a\r\nX-Injected: 1"})
+        await connections.aclose()
+    assert server.requests == []
