@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from shop_contracts.values import LocatedLine
 from shop_orders.bootstrap import DEFINITION
+from shop_orders.core import groups
 from shop_orders.core.domain import GroupStatus, OrderStatus
 from shop_orders.core.repository import SqlOrders
 from shop_orders.core.tables import order_lines, order_timeline, orders, shipment_groups
@@ -164,3 +165,31 @@ async def _until_a_statement_waits_for_a_lock(deadline_s: float = 10.0) -> None:
         raise AssertionError("no statement waited for the order's lock")
     finally:
         await engine.dispose()
+
+
+async def test_an_email_about_an_order_is_on_its_timeline_and_one_about_no_order_is_left_alone(
+    database: Database,
+) -> None:
+    await placed(database, "rep-4")
+
+    async with database.unit_of_work() as uow:
+        await groups.record_notification(uow, order_id="rep-4", template="order_confirmed", channel="email")
+        await groups.record_notification(
+            uow, order_id="waitlist:42", template="waitlist_back", channel="email"
+        )
+        await groups.record_notification(
+            uow, order_id="low_stock:TEE", template="staff_low_stock", channel="email"
+        )
+        await uow.commit()
+
+    async with database.unit_of_work() as uow:
+        told = (
+            await uow.session.execute(
+                sa.select(order_timeline.c.order_id, order_timeline.c.event, order_timeline.c.detail).where(
+                    order_timeline.c.event == "customer_notified"
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in told] == [
+        ("rep-4", "customer_notified", {"template": "order_confirmed", "channel": "email"})
+    ]

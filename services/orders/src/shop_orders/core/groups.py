@@ -15,8 +15,12 @@ from shop_runtime.database import UnitOfWork
 
 
 async def record_notification(uow: UnitOfWork, *, order_id: str, template: str, channel: str) -> None:
-    """The customer was told: a fact on the order's timeline (the order itself does not change)."""
-    await repository.lock_order_row(uow.session, order_id)
+    """The customer was told: a fact on the order's timeline (the order itself does not change). Notifications
+    announces every email it sent, also those about no order (a waitlist entry, a staff alert): those are not
+    orders' to record. An email about an order is sent only after the order was stored, so an id that names no
+    order never will."""
+    if not await repository.lock_order_row(uow.session, order_id):
+        return
     await repository.add_to_timeline(
         uow.session, order_id, "customer_notified", template=template, channel=channel
     )

@@ -109,12 +109,10 @@ async def lock_order(session: AsyncSession, order_id: str) -> Order:
     return await SqlOrders(session).get(order_id)
 
 
-async def lock_order_row(session: AsyncSession, order_id: str) -> None:
-    """Hold the order without loading it, for a step that only adds to its timeline; ``UnknownOrder`` when
-    there is none."""
+async def lock_order_row(session: AsyncSession, order_id: str) -> bool:
+    """Hold the order without loading it, for a step that only adds to its timeline; False when there is none."""
     locked = await session.scalar(sa.select(orders.c.id).where(orders.c.id == order_id).with_for_update())
-    if locked is None:
-        raise UnknownOrder(f"no order {order_id}", field="order_id")
+    return locked is not None
 
 
 async def lock_order_if_any(session: AsyncSession, order_id: str) -> Order | None:
