@@ -264,3 +264,29 @@ async def test_a_product_changed_and_a_variant_added_are_told_and_bad_input_name
     assert problem_fields(duplicate) == ["sku"]
     view = (await catalog.client.get(f"/products/{product_id}")).json()
     assert [variant["sku"] for variant in view["variants"]] == ["ADM-EDIT", "ADM-EDIT-L"]
+
+
+async def test_a_fixed_deposit_names_an_amount_for_every_currency_the_variant_is_sold_in(
+    catalog: Catalog, probe: MessageProbe
+) -> None:
+    await catalog.product("ADM-DEPOSIT")  # sold in KRW and USD
+    await newest_variant(probe, "ADM-DEPOSIT", version=1)
+    deposit = {"payment_mode": "deposit", "cap": 10}
+
+    krw_only = await catalog.client.put(
+        "/preorder-policies/ADM-DEPOSIT", json={**deposit, "deposit_amounts": {"KRW": 10000}}
+    )
+    assert krw_only.status_code == 422, krw_only.text
+    assert problem_fields(krw_only) == ["deposit_amounts"]
+    assert "USD" in krw_only.json()["errors"][0]["message"]
+
+    both = await catalog.client.put(
+        "/preorder-policies/ADM-DEPOSIT", json={**deposit, "deposit_amounts": {"KRW": 10000, "USD": 800}}
+    )
+    assert both.status_code == 200, both.text
+    in_yen = await catalog.client.post(
+        "/variants/ADM-DEPOSIT/price-changes", json={"prices": [{"currency": "JPY", "amount": 9000}]}
+    )
+    assert in_yen.status_code == 422, in_yen.text
+    assert problem_fields(in_yen) == ["prices"]
+    assert (await newest_variant(probe, "ADM-DEPOSIT")).version == 1  # no price changed

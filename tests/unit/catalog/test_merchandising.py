@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shop_catalog.domain.errors import InvalidPriceChange
+from shop_catalog.domain.errors import InvalidPreorderPolicy, InvalidPriceChange
+from shop_catalog.domain.policies import check_deposits_cover
 from shop_catalog.domain.products import (
     Sellability,
     changed_prices,
@@ -16,6 +17,7 @@ from shop_catalog.domain.products import (
     unsellable_shortages,
 )
 from shop_catalog.domain.stock import RequestedLine, StockLevel, plan_reservation
+from shop_contracts.values import PreorderPolicy
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 ACTIVE = Sellability(retired_at=None, archived_at=None)
@@ -96,3 +98,15 @@ def test_a_reservation_never_takes_units_kept_back_as_safety_stock() -> None:
     plan, shortages = plan_reservation([RequestedLine("TEE", 3)], levels)
     assert not shortages
     assert sorted((line.location, line.quantity) for line in plan) == [("busan-1", 1), ("seoul-1", 2)]
+
+
+def test_a_fixed_deposit_must_cover_every_currency_the_variant_is_sold_in() -> None:
+    fixed = PreorderPolicy(payment_mode="deposit", deposit_amounts={"KRW": 10000})
+
+    check_deposits_cover(fixed, {"KRW"})
+    check_deposits_cover(PreorderPolicy(payment_mode="deposit", deposit_percent=30), {"KRW", "USD"})
+    with pytest.raises(InvalidPreorderPolicy) as refused:
+        check_deposits_cover(fixed, {"KRW", "USD"})
+
+    assert refused.value.field == "deposit_amounts"
+    assert "USD" in str(refused.value)

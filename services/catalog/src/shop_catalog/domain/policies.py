@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import NoReturn
 
 from shop_catalog.domain.errors import InvalidPreorderPolicy
 from shop_contracts.values import PreorderPolicy
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def check_deposits_cover(policy: PreorderPolicy, currencies: Iterable[str]) -> None:
+    """A deposit of fixed amounts names one for every currency the variant is sold in: a buyer paying in a
+    currency without one would otherwise pay no deposit at all."""
+    if not policy.deposit_amounts:
+        return
+    missing = sorted(set(currencies) - set(policy.deposit_amounts))
+    if missing:
+        _refuse(
+            "deposit_amounts",
+            f"the variant is sold in {', '.join(missing)} too: give a deposit amount for every currency it is "
+            "sold in, or a deposit_percent",
+        )
 
 
 def check_preorder_policy(policy: PreorderPolicy) -> None:

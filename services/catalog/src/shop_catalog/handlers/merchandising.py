@@ -13,12 +13,14 @@ import sqlalchemy as sa
 
 from shop_catalog.domain.errors import (
     DuplicateSku,
+    InvalidPreorderPolicy,
     NothingToChange,
     UnknownPriceChange,
     UnknownProduct,
     UnknownSku,
     VariantRetired,
 )
+from shop_catalog.domain.policies import check_deposits_cover
 from shop_catalog.domain.products import (
     PRICE_CHANGE_KIND,
     changed_prices,
@@ -227,6 +229,7 @@ async def change_prices(
         raise UnknownSku(f"no variant has SKU {sku!r}", field="sku")
     if found.sellability.retired_at is not None:
         raise VariantRetired(f"{sku!r} is retired; its prices no longer change", field="sku")
+    await _deposits_still_cover(uow, sku, {*found.prices, *prices})
     await scheduling.schedule(
         uow.session,
         scheduled_jobs,
@@ -247,6 +250,7 @@ async def _apply_prices(uow: UnitOfWork, *, sku: str, prices: dict[str, int]) ->
         raise VariantRetired(f"{sku!r} is retired; its prices no longer change", field="sku")
     if changed_prices(record.prices, prices) == record.prices:
         return record
+    await _deposits_still_cover(uow, sku, {*record.prices, *prices})
     await product_records.set_prices(uow.session, record.variant_id, prices)
     return await tell_variant(uow, sku)
 
@@ -271,3 +275,16 @@ async def cancel_price_change(uow: UnitOfWork, *, sku: str, change_id: str, cloc
     if row is None or row.payload.get("sku") != sku:
         raise UnknownPriceChange(f"no scheduled price change {change_id} of {sku!r}", field="change_id")
     await scheduling.cancel(uow.session, scheduled_jobs, key=_price_change_key(change_id), now=clock.now())
+
+
+async def _deposits_still_cover(uow: UnitOfWork, sku: str, currencies: set[str]) -> None:
+    """A price in a new currency needs a deposit amount in it too when the variant's pre-order asks fixed ones."""
+    record = (await preorder_records.preorder_policies_now(uow.session, [sku])).get(sku)
+    if record is not None and record.policy is not None:
+        try:
+            check_deposits_cover(record.policy, currencies)
+        except InvalidPreorderPolicy as refused:
+            raise InvalidPreorderPolicy(
+                f"{refused} (the pre-order policy of {sku!r} has no deposit in a currency of these prices)",
+                field="prices",
+            ) from refused

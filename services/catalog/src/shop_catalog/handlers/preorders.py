@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from shop_catalog.domain.errors import NoPreorderPolicy
-from shop_catalog.domain.policies import check_preorder_policy
+from shop_catalog.domain.policies import check_deposits_cover, check_preorder_policy
 from shop_catalog.domain.preorders import Allocation, allocate_in_queue_order
 from shop_catalog.domain.stock import StockLevel
 from shop_catalog.domain.waitlist import opening_announcement_due, preorder_opens
@@ -17,6 +17,7 @@ from shop_catalog.handlers.announcements import tell_availability
 from shop_catalog.handlers.products import require_sku
 from shop_catalog.handlers.waitlist import notify_waitlist
 from shop_catalog.repository import preorders as preorder_records
+from shop_catalog.repository import products as product_records
 from shop_catalog.repository import waitlist as waitlist_records
 from shop_catalog.repository.preorders import PolicyRecord
 from shop_catalog.tables import (
@@ -49,6 +50,7 @@ async def set_preorder_policy(
     """
     await require_sku(uow, sku)
     check_preorder_policy(policy)
+    check_deposits_cover(policy, await product_records.currencies_of(uow.session, sku))
     existing = (await preorder_records.lock_preorder_policies(uow.session, [sku])).get(sku)
     now = clock.now()
     previous_window = (

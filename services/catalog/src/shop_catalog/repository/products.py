@@ -46,6 +46,16 @@ async def variant_listing(session: AsyncSession, sku: str) -> VariantListing:
     return VariantListing(sku=row.sku, product_id=row.product_id, title=row.title, options=dict(row.options))
 
 
+async def currencies_of(session: AsyncSession, sku: str) -> set[str]:
+    """The currencies a variant has a price in."""
+    rows = await session.execute(
+        sa.select(prices.c.currency)
+        .join(variants, variants.c.id == prices.c.variant_id)
+        .where(variants.c.sku == sku)
+    )
+    return {str(currency) for (currency,) in rows}
+
+
 async def sellability(session: AsyncSession, skus: Iterable[str]) -> dict[str, Sellability]:
     """Whether each known SKU may be sold now (not retired, its product not archived), as this transaction sees it."""
     rows = await session.execute(
