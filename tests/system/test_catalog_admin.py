@@ -221,10 +221,11 @@ async def test_safety_stock_is_kept_back_from_sale_and_a_checkout_beyond_what_is
     }
     assert await Storefront(gateway).available(product_id) == 2
 
-    beyond = await place_order(gateway, checkout(sku, quantity=3))
-    assert beyond.status_code == 202, beyond.text
-    rejected = await wait_for_status(gateway, beyond.json(), "rejected")
-    assert "out_of_stock" in str(rejected.get("status_reason"))
+    beyond = refused_naming_the_line(await place_order(gateway, checkout(sku, quantity=3)))
+    assert (beyond["code"], beyond["errors"][0]["message"]) == (
+        "sold_out",
+        f"{sku}: only 2 left, 3 asked for",
+    )
 
     assert (await staff.set_safety_stock(sku, 5)).json()["available"] == 0
     problem = refused_naming_the_line(await checkout_answers(gateway, sku, 409))

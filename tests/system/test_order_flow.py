@@ -28,6 +28,7 @@ from tests.system.shop import (
     text_of,
     wait_for_status,
 )
+from tests.system.test_cancellations import paused
 
 pytestmark = pytest.mark.system
 
@@ -134,13 +135,27 @@ async def test_an_in_stock_order_goes_from_checkout_to_delivered(
     assert 'shop_orders_confirmed_total{currency="KRW"}' in worker_metrics
 
 
-async def test_an_order_for_more_than_is_in_stock_is_rejected_and_nothing_is_charged(
-    gateway: httpx.AsyncClient, mail_dir: Path
+async def test_an_order_for_more_than_is_in_stock_is_refused_at_checkout(gateway: httpx.AsyncClient) -> None:
+    sku = new_sku()
+    product_id = await product_in_stock(gateway, sku=sku, units=1)
+
+    refused = await place_order(gateway, checkout(sku, quantity=2, locale="en"))
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["errors"] == [
+        {"field": "lines[0].sku", "message": f"{sku}: only 1 left, 2 asked for"}
+    ]
+    assert await available(gateway, product_id) == 1
+
+
+async def test_with_catalog_not_answering_checkout_places_the_order_and_the_saga_rejects_it_charging_nothing(
+    gateway: httpx.AsyncClient, stack: Stack, mail_dir: Path
 ) -> None:
     sku = new_sku()
     product_id = await product_in_stock(gateway, sku=sku, units=1)
     body = checkout(sku, quantity=2, locale="en")
-    placed = (await place_order(gateway, body)).json()
+    with paused(stack, "catalog-http"):  # checkout cannot hold the units: it stores the order all the same
+        placed = (await place_order(gateway, body)).json()
 
     order = await wait_for_status(gateway, placed, "rejected")
     assert order["status_reason"] == "out_of_stock"

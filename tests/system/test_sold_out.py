@@ -4,6 +4,7 @@ releases them, staff count more in, a pre-order place is given back)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -87,3 +88,19 @@ async def test_a_full_preorder_is_refused_at_once_until_a_place_is_given_back(
     assert (await cancel(gateway, taken)).status_code == 200
     back = await answered(gateway, sku, 202)
     await wait_for_status(gateway, back.json(), "confirmed")
+
+
+async def test_in_a_drop_every_buyer_who_gets_202_has_a_unit_and_every_other_hears_409_at_checkout(
+    gateway: httpx.AsyncClient,
+) -> None:
+    sku = new_sku("DROP")
+    await product_in_stock(gateway, sku=sku, units=3)
+
+    answers = await asyncio.gather(*(place_order(gateway, checkout(sku)) for _ in range(10)))
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [202] * 3 + [409] * 7, [answer.text for answer in answers]
+    assert {answer.json()["code"] for answer in answers if answer.status_code == 409} == {"sold_out"}
+    for answer in answers:
+        if answer.status_code == 202:
+            await wait_for_status(gateway, answer.json(), "confirmed")

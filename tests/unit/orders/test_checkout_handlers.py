@@ -3,6 +3,7 @@ stored, the saga's first messages, a retried checkout, a discount code, and the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -10,8 +11,17 @@ import pytest
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_orders.checkout import handlers as checkout
+from shop_orders.checkout.holds import Shortage
 from shop_orders.core.domain import CatalogVariant, OrderStatus
-from shop_orders.core.errors import IdempotencyKeyReused, NotSellable, UnknownSku
+from shop_orders.core.errors import (
+    IdempotencyKeyReused,
+    NotSellable,
+    PreorderWindowClosed,
+    PurchaseLimitReached,
+    SameDayNotOffered,
+    SoldOut,
+    UnknownSku,
+)
 from shop_orders.core.pricing import CheckoutLine
 from tests.support.fakes import FakeUnitOfWork
 from tests.unit.orders.fakes import ADDRESS, NOW, FakeOrders
@@ -130,3 +140,79 @@ async def test_a_line_catalog_does_not_sell_is_refused_naming_it_and_nothing_is_
 
     assert getattr(refused.value, "field", None) == "lines[1].sku"
     assert orders.stored == {}
+
+
+class FakeHolds:
+    """Catalog's holds: ``short`` maps a SKU to the reason catalog refuses it; every other line is held."""
+
+    def __init__(self, short: dict[str, str] | None = None) -> None:
+        self.short = short or {}
+        self.held: list[tuple[str, list[tuple[str, int]], list[str] | None]] = []
+
+    async def hold(
+        self,
+        *,
+        order_id: str,
+        lines: Sequence[CheckoutLine],
+        customer_email: str,
+        only_at_one_of: list[str] | None,
+    ) -> list[Shortage] | None:
+        shortages = [
+            Shortage(
+                field=f"lines[{index}].sku",
+                sku=line.sku,
+                reason=self.short[line.sku],
+                requested=1,
+                available=0,
+            )
+            for index, line in enumerate(lines)
+            if line.sku in self.short
+        ]
+        if shortages:
+            return shortages
+        self.held.append((order_id, [(line.sku, line.quantity) for line in lines], only_at_one_of))
+        return None
+
+
+async def place_holding(
+    orders: FakeOrders, request: checkout.Checkout, holds: FakeHolds
+) -> tuple[checkout.PlacedOrder, FakeUnitOfWork]:
+    uow = FakeUnitOfWork()
+    placed = await checkout.place_order(
+        uow, checkout=request, shipping_rates=RATES, now=NOW, orders=orders, holds=holds
+    )
+    return placed, uow
+
+
+async def test_a_placed_order_had_its_units_held_under_its_own_id_first() -> None:
+    orders, holds = shop(), FakeHolds()
+
+    placed, uow = await place_holding(orders, a_checkout(), holds)
+
+    assert holds.held == [(placed.order_id, [("TEE-M", 2), ("CAP", 1)], None)]
+    [reserve] = uow.of_type(catalog_contracts.ReserveStock)  # the saga's reserve claims the hold
+    assert reserve.order_id == placed.order_id
+
+
+@pytest.mark.parametrize(
+    ("reason", "refused_as", "field"),
+    [
+        ("out_of_stock", SoldOut, "lines[1].sku"),
+        ("preorder_cap_reached", SoldOut, "lines[1].sku"),
+        ("per_customer_limit", PurchaseLimitReached, "lines[1].sku"),
+        ("preorder_not_open", PreorderWindowClosed, "lines[1].sku"),
+        ("variant_retired", NotSellable, "lines[1].sku"),
+        ("not_at_same_day_location", SameDayNotOffered, "shipping_method"),
+    ],
+)
+async def test_a_line_catalog_cannot_hold_refuses_the_checkout_and_stores_nothing(
+    reason: str, refused_as: type[Exception], field: str
+) -> None:
+    orders, holds = shop(), FakeHolds(short={"CAP": reason})
+
+    with pytest.raises(refused_as) as refused:
+        await place_holding(orders, a_checkout(), holds)
+
+    assert getattr(refused.value, "field", None) == field
+    assert orders.stored == {}
+    assert holds.held == []

@@ -237,6 +237,25 @@ class LowStockOut(Answer):
     items: list[LowStockItem]
 
 
+class HoldLineIn(Strict):
+    sku: Sku
+    quantity: int = Field(ge=1, le=INT4_MAX)
+
+
+class StockHoldIn(Strict):
+    """An order's lines to hold at checkout, before orders stores the order; the order's reserve claims them."""
+
+    order_id: str = Field(min_length=1, max_length=64)
+    lines: list[HoldLineIn] = Field(min_length=1, max_length=100)
+    customer_email: str | None = Field(default=None, max_length=320)
+    customer_segments: list[str] = Field(default_factory=list, max_length=20)
+    only_at_one_of: list[str] | None = Field(
+        default=None,
+        max_length=50,
+        description="Same-day delivery: hold every line at one of these locations.",
+    )
+
+
 class CatalogClient(ServiceClient):
     """Catalog's internal API."""
 
@@ -258,6 +277,10 @@ class CatalogClient(ServiceClient):
     async def preorders_of_order(self, order_id: Id) -> httpx.Response:
         """An order's pre-order places: queue position, what still waits ahead, expected ship date."""
         return await self._call("GET", "/preorders", params={"order_id": str(order_id)})
+
+    async def hold_stock(self, body: StockHoldIn) -> httpx.Response:
+        """Hold an order's lines at checkout: 201 with what its reserve will be told, 409 with the shortages."""
+        return await self._call("POST", "/stock-holds", json=body.model_dump(mode="json"))
 
     async def stock_of(self, sku: str) -> httpx.Response:
         """Available units of a SKU by location."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from shop_catalog import api, consumers, low_stock_api, tables
+from shop_catalog import api, consumers, holds_api, low_stock_api, tables
 from shop_catalog.handlers.low_stock import configure_low_stock
 from shop_catalog.settings import CatalogSettings
 from shop_runtime.consumer import Subscriptions
@@ -21,7 +21,7 @@ def create_http_app(settings: ServiceSettings) -> FastAPI:
     _configure(settings)
     return create_app(
         title="catalog (internal)",
-        routers=[low_stock_api.router, api.router],
+        routers=[holds_api.router, low_stock_api.router, api.router],
         lifespan=service_lifespan(settings, DEFINITION.database),
         readiness_checks=SERVICE_READINESS,
     )

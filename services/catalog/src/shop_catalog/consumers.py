@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from shop_catalog.domain.stock import PlannedLine, RequestedLine
-from shop_catalog.handlers import merchandising, preorders, stock
+from shop_catalog.handlers import holds, merchandising, preorders, stock
 from shop_contracts import Message, fulfillment
 from shop_contracts import catalog as contracts
 from shop_runtime.clock import Clock
@@ -91,7 +91,12 @@ async def run_change_variant_prices(
     await merchandising.apply_scheduled_price_change(uow, job=job)
 
 
+async def run_expire_stock_hold(job: holds.ExpireStockHold, uow: UnitOfWork, *, clock: Clock) -> None:
+    await holds.expire_stock_hold(uow, order_id=job.order_id)
+
+
 JOBS: Mapping[type[Job], CatalogConsumer] = {
+    holds.ExpireStockHold: run_expire_stock_hold,
     preorders.AnnouncePreorderOpen: run_announce_preorder_open,
     merchandising.ChangeVariantPrices: run_change_variant_prices,
 }

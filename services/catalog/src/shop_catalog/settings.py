@@ -14,6 +14,14 @@ class CatalogSettings(ServiceSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/shop_catalog"
     http_port: int = 8101
+    stock_hold_minutes: float = Field(
+        default=15,
+        gt=0,
+        le=24 * 60,
+        description="How long units held at checkout wait for the order's reserve to claim them. The reserve "
+        "normally follows within a second; a hold it never claims (the order was not stored) is given back "
+        "after this, and a reserve arriving later is refused.",
+    )
     low_stock_default_threshold: int | None = Field(
         default=None,
         ge=0,

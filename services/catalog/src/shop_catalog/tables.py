@@ -114,6 +114,17 @@ stock_orders = sa.Table(
         sa.DateTime(timezone=True),
         comment="When the order gave everything back; set once. A reserve arriving later holds nothing.",
     ),
+    sa.Column(
+        "held_answer",
+        postgresql.JSONB,
+        comment="Units held at checkout and not yet claimed by the order's reserve: the StockReserved "
+        "answer it will be sent. NULL once claimed, released or expired.",
+    ),
+    sa.Column(
+        "hold_expired_at",
+        sa.DateTime(timezone=True),
+        comment="When a hold nobody claimed was given back; a reserve arriving later is refused.",
+    ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     comment="Every order catalog was told about: the row each stock message of the order locks first.",
 )

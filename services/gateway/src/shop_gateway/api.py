@@ -348,8 +348,9 @@ async def place_order(
     Rate-limited per client: 429 with ``Retry-After`` when a client checks out too often.
     In a rush (a limited drop) checkouts are taken in arrival order, a few at a time; one that waited its
     longest is answered 503 ``busy`` with ``Retry-After``: nothing was ordered, send it again with the same key.
-    A line catalog already said it cannot cover (sold out, or its pre-order cap full) answers 409 ``sold_out``
-    at once, naming the line; nothing is stored, so the same key may be tried again once it is back in stock.
+    A 202 holds the order's units (or pre-order places): a line catalog cannot hold answers 409 ``sold_out``
+    (no units left, or the pre-order's cap full), ``purchase_limit_reached`` or ``preorder_not_open`` at once,
+    naming the line; nothing is stored or held, so the same key may be tried again once it is back in stock.
 
     With a customer's token (``Authorization: Bearer``) the order belongs to the account; email, locale and
     shipping address may then be left out (the account's, its default address, or ``shipping_address_id``)."""

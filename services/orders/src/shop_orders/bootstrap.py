@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 from fastapi import FastAPI
+from opentelemetry import propagate
 
+from shop_api.catalog import CatalogClient
 from shop_orders import consumers
 from shop_orders.cancellation import api as cancellation_api
 from shop_orders.checkout import api as checkout_api
+from shop_orders.checkout.holds import CatalogHolds
 from shop_orders.core import tables
 from shop_orders.customers import api as customer_api
 from shop_orders.drafts import api as drafts_api
@@ -37,9 +44,45 @@ def create_http_app(settings: ServiceSettings) -> FastAPI:
             returns_api.router,
             drafts_api.router,
         ],
-        lifespan=service_lifespan(settings, DEFINITION.database),
+        lifespan=with_catalog(settings),
         readiness_checks=SERVICE_READINESS,
     )
+
+
+def with_catalog(settings: ServiceSettings) -> Any:
+    """The service's lifespan, plus a pooled connection to catalog for checkout's holds (``app.state.holds``)."""
+    assert isinstance(settings, OrdersSettings)
+    service = asynccontextmanager(service_lifespan(settings, DEFINITION.database))
+
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with (
+            httpx.AsyncClient(
+                base_url=settings.catalog_url,
+                timeout=settings.stock_hold_timeout_seconds,
+                limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            ) as client,
+            service(app),
+        ):
+
+            async def call(
+                method: str,
+                path: str,
+                *,
+                json: Any = None,
+                content: bytes | None = None,
+                params: Mapping[str, Any] | None = None,
+                headers: Mapping[str, str] | None = None,
+            ) -> httpx.Response:
+                carrier = dict(headers or {})
+                propagate.inject(carrier)  # the hold joins the checkout's trace
+                return await client.request(
+                    method, path, json=json, content=content, params=params, headers=carrier
+                )
+
+            app.state.holds = CatalogHolds(CatalogClient(call))
+            yield
+
+    return lifespan
 
 
 def subscriptions(context: WorkerContext) -> Subscriptions:

@@ -25,6 +25,18 @@ class OrdersSettings(ServiceSettings):
     service_name: ClassVar[str] = "orders"
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/shop_orders"
+    catalog_url: str = Field(
+        default="http://127.0.0.1:8101",
+        description="Catalog's internal API, where checkout holds an order's units before storing it.",
+    )
+    stock_hold_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="How long checkout waits for catalog to hold the units. Past it (or with catalog down) the "
+        "order is stored without a hold and the saga's reserve decides: a buyer may then get 202 and be refused "
+        "for stock later.",
+    )
     http_port: int = 8102
     access_token_secret: str = Field(
         default="dev-only-order-access-secret",

@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 import sqlalchemy as sa
 
-from shop_catalog.domain.preorders import PreorderTerms, plan_order, preorder_shortage
+from shop_catalog.domain.preorders import PreorderTerms, plan_order
 from shop_catalog.domain.products import unsellable_shortages
 from shop_catalog.domain.stock import (
     Place,
@@ -19,34 +18,42 @@ from shop_catalog.domain.stock import (
     commit_reserved,
     located,
     location_holding_all,
-    plan_reservation,
     release_key,
     release_reserved,
     units_per_place,
 )
-from shop_catalog.domain.waitlist import availability_changes
 from shop_catalog.handlers.announcements import tell_availability, tell_changed_ship_dates
-from shop_catalog.handlers.low_stock import watch_low_stock
+from shop_catalog.handlers.answers import Answer, expired_hold, located_lines, reject
 from shop_catalog.handlers.preorders import active_policy, allocate_to_waiting_preorders
 from shop_catalog.handlers.products import require_sku
+from shop_catalog.handlers.reserve_at_once import (
+    accept_preorders_at_once,
+    open_without_limit,
+    reserve_from_stock_at_once,
+)
 from shop_catalog.handlers.waitlist import tell_waitlists
 from shop_catalog.repository import preorders as preorder_records
 from shop_catalog.repository import products as product_records
 from shop_catalog.repository import stock as stock_records
-from shop_catalog.repository import waitlist as waitlist_records
-from shop_catalog.repository.preorders import PolicyRecord
 from shop_catalog.tables import (
     inventory_adjustments,
     preorders,
     reservations,
+    scheduled_jobs,
 )
 from shop_contracts import catalog as contracts
-from shop_contracts.values import LocatedLine, PreorderLine, PreorderPolicy
+from shop_contracts.values import PreorderLine
+from shop_runtime import scheduling
 from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
 from shop_runtime.preorder_pricing import window_state
 
 log = logging.getLogger(__name__)
+
+
+def hold_expiry_key(order_id: str) -> str:
+    """The key of the job that gives back units held at checkout if the order's reserve never claims them."""
+    return f"expire_stock_hold:{order_id}"
 
 
 async def adjust_inventory(
@@ -99,23 +106,43 @@ async def reserve_stock(
     customer_segments: frozenset[str] = frozenset(),
     only_at_one_of: list[str] | None = None,
     exchange_id: str | None = None,
+    answer: Answer | None = None,
 ) -> None:
     """Reserve in-stock lines and accept pre-order lines of an order, or none of them and say why.
 
     ``only_at_one_of`` (same-day delivery) reserves every line at the first of those locations that holds
     them all, under locks, and rejects the order (``not_at_same_day_location``) when none does.
     ``exchange_id`` marks units for an exchange of an order already paid: the answer carries it.
+    ``answer`` receives the decision instead of orders (a hold at checkout keeps it); nothing is sent when the
+    order was decided before. Units held for the order at checkout are its reservation: the reserve claims
+    them and answers as the hold did; a reserve after its hold expired is refused (``hold_expired``).
 
     The common orders decide with one conditional UPDATE per SKU and lock nothing before: in-stock SKUs
-    without a pre-order policy (``_reserve_from_stock``) and pre-orders in an open window without a
-    per-customer limit (``_accept_preorders``). Every other order locks each SKU's policy row first (in
+    without a pre-order policy (``reserve_from_stock_at_once``) and pre-orders in an open window without a
+    per-customer limit (``accept_preorders_at_once``). Every other order locks each SKU's policy row first (in
     SKU order), so orders racing for a capped pre-order are counted one after another; both ways keep the
     policy's ``accepted_units`` counter, which the conditional UPDATE checks against the cap.
     """
+
+    def send(message: contracts.StockReserved | contracts.StockRejected) -> None:
+        if answer is None:
+            uow.publish(message, subject=order_id)
+        else:
+            answer(message)
+
     order = await stock_records.lock_stock_order(uow.session, order_id)
+    if order.held_answer is not None and exchange_id is None and answer is None:
+        await stock_records.claim_hold(uow.session, order_id)
+        await scheduling.cancel(uow.session, scheduled_jobs, key=hold_expiry_key(order_id), now=clock.now())
+        send(contracts.StockReserved.model_validate(order.held_answer))
+        return
     if order.released:
-        # Released before this arrived (late, or a copy): the order is over and holds nothing again.
-        log.info("reserve of released order %s ignored", order_id)
+        if order.hold_expired and exchange_id is None and answer is None:
+            # Held at checkout, but its reserve came after the hold was given back: say so, once per copy.
+            reject(send, order_id=order_id, shortages=expired_hold(lines))
+        else:
+            # Released before this arrived (late, or a copy): the order is over and holds nothing again.
+            log.info("reserve of released order %s ignored", order_id)
         return
     if not await stock_records.record_reserve_request(uow.session, order_id, exchange_id or ""):
         return  # decided before, and the answer was sent then
@@ -123,7 +150,7 @@ async def reserve_stock(
         lines, await product_records.sellability(uow.session, [line.sku for line in lines])
     )
     if refused:  # a retired variant, or an archived product's: nothing of the order is held
-        _reject(uow, order_id=order_id, shortages=refused, exchange_id=exchange_id)
+        reject(send, order_id=order_id, shortages=refused, exchange_id=exchange_id)
         return
     # Commits and releases that overtook the order's reserve wait for its units. Once it is decided, what
     # a change could not take is not the order's to take: an exchange's units are not given to it.
@@ -139,12 +166,18 @@ async def reserve_stock(
     if only_at_one_of is not None or exchange_id is not None or pending:
         decided = False
     elif not policies:
-        decided = await _reserve_from_stock(uow, order_id=order_id, lines=lines)
+        decided = await reserve_from_stock_at_once(uow, order_id=order_id, lines=lines, send=send)
     elif set(policies) == set(skus) and all(
-        _open_without_limit(policy, now, customer_segments) for policy in policies.values()
+        open_without_limit(policy, now, customer_segments) for policy in policies.values()
     ):
-        decided = await _accept_preorders(
-            uow, order_id=order_id, lines=lines, read=read, clock=clock, customer_email=customer_email
+        decided = await accept_preorders_at_once(
+            uow,
+            order_id=order_id,
+            lines=lines,
+            read=read,
+            clock=clock,
+            customer_email=customer_email,
+            send=send,
         )
     else:
         decided = False
@@ -161,8 +194,8 @@ async def reserve_stock(
     if only_at_one_of is not None:
         location = location_holding_all(lines, levels, only_at_one_of) if not active_policy(records) else None
         if location is None:
-            _reject(
-                uow,
+            reject(
+                send,
                 order_id=order_id,
                 exchange_id=exchange_id,
                 shortages=[
@@ -187,8 +220,8 @@ async def reserve_stock(
     policies = active_policy(records)
     if exchange_id is not None and policies:
         # An exchange replaces a unit that was delivered: it comes from stock, never from a pre-order queue.
-        _reject(
-            uow,
+        reject(
+            send,
             order_id=order_id,
             exchange_id=exchange_id,
             shortages=[
@@ -216,7 +249,7 @@ async def reserve_stock(
     }
     plan = plan_order(lines, levels, terms)
     if plan.shortages:
-        _reject(uow, order_id=order_id, shortages=plan.shortages, exchange_id=exchange_id)
+        reject(send, order_id=order_id, shortages=plan.shortages, exchange_id=exchange_id)
         return
     by_key = {(level.sku, level.location): level for level in levels}
     for planned in plan.in_stock:
@@ -255,10 +288,10 @@ async def reserve_stock(
     await preorder_records.remember_ship_dates(
         uow.session, {preorder.id: dates.get(preorder.id) for preorder in accepted_preorders}
     )
-    uow.publish(
+    send(
         contracts.StockReserved(
             order_id=order_id,
-            lines=_located(plan.in_stock),
+            lines=located_lines(plan.in_stock),
             preorder_lines=[
                 PreorderLine(
                     sku=preorder.sku,
@@ -269,8 +302,7 @@ async def reserve_stock(
                 for preorder in accepted_preorders
             ],
             exchange_id=exchange_id,
-        ),
-        subject=order_id,
+        )
     )
     await tell_availability(uow, [*sold_out, *came_back])
 
@@ -293,7 +325,7 @@ async def _apply_pending(
             moved = commit_reserved(reservations_now, levels, change.units)
             if moved:
                 uow.publish(
-                    contracts.StockCommitted(order_id=order_id, lines=_located(located(moved))),
+                    contracts.StockCommitted(order_id=order_id, lines=located_lines(located(moved))),
                     subject=order_id,
                 )
         else:
@@ -308,179 +340,6 @@ async def _apply_pending(
     if came_back:
         await allocate_to_waiting_preorders(uow, [levels[place] for place in sorted(came_back)])
     return {sku for sku, _ in came_back}
-
-
-async def _reserve_from_stock(uow: UnitOfWork, *, order_id: str, lines: list[RequestedLine]) -> bool:
-    """Reserve an order of SKUs without a pre-order policy: one conditional update per SKU, no lock first.
-
-    True when it is decided: reserved at one location per SKU, or rejected because the stock (as one
-    statement saw it) cannot cover a line. False when only the locking path can tell, because a line must
-    be split over locations or another order just took the units of the chosen location; nothing this
-    function reserved is left reserved then. SKUs are updated in SKU order, as the locking path locks them.
-    """
-    requested: dict[str, int] = {}
-    for line in lines:
-        requested[line.sku] = requested.get(line.sku, 0) + line.quantity
-    taken: dict[str, StockLevel] = {}
-    for sku in sorted(requested):
-        level = await stock_records.reserve_at_one_location(uow.session, sku, requested[sku])
-        if level is None:
-            break
-        taken[sku] = level
-    else:
-        await watch_low_stock(uow, requested)  # before the availability version's lock, as every other path
-        emptied = sorted(sku for sku, level in taken.items() if level.available == 0)
-        if emptied:
-            left = await stock_records.available_units(uow.session, emptied)
-            before = {sku: left.get(sku, 0) + requested[sku] for sku in emptied}
-            sold_out = availability_changes(before, left).sold_out
-            if sold_out:
-                await waitlist_records.reset_waitlist_notified(uow.session, sold_out, "back_in_stock")
-                await tell_availability(uow, sold_out)
-        planned = [
-            PlannedLine(sku=sku, location=taken[sku].location, quantity=quantity)
-            for sku, quantity in requested.items()
-        ]
-        for planned_line in planned:
-            await stock_records.add_to_reservation(
-                uow.session,
-                order_id=order_id,
-                sku=planned_line.sku,
-                location=planned_line.location,
-                quantity=planned_line.quantity,
-            )
-        uow.publish(
-            contracts.StockReserved(order_id=order_id, lines=_located(planned), preorder_lines=[]),
-            subject=order_id,
-        )
-        return True
-    for sku, level in taken.items():
-        await stock_records.unreserve(uow.session, level, requested[sku])
-    levels_now = await stock_records.stock_levels_now(uow.session, sorted(requested))
-    _, shortages = plan_reservation(
-        [RequestedLine(sku=sku, quantity=quantity) for sku, quantity in requested.items()], levels_now
-    )
-    if not shortages:
-        return False
-    _reject(uow, order_id=order_id, shortages=shortages)
-    return True
-
-
-def _open_without_limit(policy: PreorderPolicy, now: datetime, segments: frozenset[str]) -> bool:
-    """Whether a line of this policy is a pre-order decided by the cap alone (no stock, no customer count)."""
-    return (
-        window_state(policy, now, segments=segments) == "open"
-        and not policy.continue_selling_when_sold_out
-        and policy.per_customer_limit is None
-    )
-
-
-async def _accept_preorders(
-    uow: UnitOfWork,
-    *,
-    order_id: str,
-    lines: list[RequestedLine],
-    read: dict[str, PolicyRecord],
-    clock: Clock,
-    customer_email: str | None,
-) -> bool:
-    """Accept an order of pre-orders in an open window without a per-customer limit: one conditional UPDATE
-    of each SKU's policy row counts the units against the cap and takes a queue place, no lock first.
-
-    ``read`` is the policy rows as read before. True when it is decided: accepted, or rejected because a
-    cap is reached. False when only the locking path can tell (a policy was changed or ended since it was
-    read); nothing is left accepted then.
-    """
-    requested: dict[str, int] = {}
-    for line in lines:
-        requested[line.sku] = requested.get(line.sku, 0) + line.quantity
-    positions: dict[str, int] = {}
-    full: list[str] = []
-    for sku in sorted(requested):
-        accepted_now = await preorder_records.accept_units_within_cap(uow.session, read[sku], requested[sku])
-        if accepted_now is None:
-            break
-        positions[sku], units = accepted_now
-        policy = read[sku].policy
-        if policy is not None and policy.cap is not None and units >= policy.cap:
-            full.append(sku)
-    else:
-        now = clock.now()
-        accepted = [
-            await preorder_records.add_preorder(
-                uow.session,
-                order_id=order_id,
-                sku=sku,
-                quantity=quantity,
-                queue_position=positions[sku],
-                customer_email=customer_email,
-                created_at=now,
-            )
-            for sku, quantity in requested.items()
-        ]
-        policies = active_policy(read)
-        dates = await preorder_records.ship_dates(uow.session, list(requested), policies)
-        await preorder_records.remember_ship_dates(
-            uow.session, {preorder.id: dates.get(preorder.id) for preorder in accepted}
-        )
-        uow.publish(
-            contracts.StockReserved(
-                order_id=order_id,
-                lines=[],
-                preorder_lines=[
-                    PreorderLine(
-                        sku=preorder.sku,
-                        quantity=preorder.quantity,
-                        queue_position=preorder.queue_position,
-                        expected_ship_date=dates.get(preorder.id),
-                    )
-                    for preorder in accepted
-                ],
-            ),
-            subject=order_id,
-        )
-        await tell_availability(uow, full)
-        return True
-    for sku in positions:
-        await preorder_records.unaccept_units(uow.session, sku, requested[sku])
-    now_read = await preorder_records.preorder_policies_now(uow.session, requested)
-    shortages = []
-    for sku, quantity in requested.items():
-        record = now_read.get(sku)
-        if record is None or record.version != read[sku].version or record.policy is None:
-            return False
-        terms = PreorderTerms(
-            window="open",
-            continue_selling_when_sold_out=False,
-            cap=record.policy.cap,
-            accepted=record.accepted_units,
-            per_customer_limit=None,
-            accepted_for_customer=0,
-        )
-        shortage = preorder_shortage(sku, quantity, terms)
-        if shortage is not None:
-            shortages.append(shortage)
-    if not shortages:
-        return False
-    _reject(uow, order_id=order_id, shortages=shortages)
-    return True
-
-
-def _reject(
-    uow: UnitOfWork, *, order_id: str, shortages: list[Shortage], exchange_id: str | None = None
-) -> None:
-    uow.publish(
-        contracts.StockRejected(
-            order_id=order_id,
-            exchange_id=exchange_id,
-            reason=shortages[0].reason,
-            shortages=[
-                contracts.Shortage(sku=s.sku, requested=s.requested, available=s.available, reason=s.reason)
-                for s in shortages
-            ],
-        ),
-        subject=order_id,
-    )
 
 
 async def release_stock(
@@ -588,9 +447,5 @@ async def commit_stock(
             uow.session, order_id=order_id, kind="commit", change_id=shipment_id, units=committed
         )
     uow.publish(
-        contracts.StockCommitted(order_id=order_id, lines=_located(located(committed))), subject=order_id
+        contracts.StockCommitted(order_id=order_id, lines=located_lines(located(committed))), subject=order_id
     )
-
-
-def _located(lines: list[PlannedLine]) -> list[LocatedLine]:
-    return [LocatedLine(sku=line.sku, quantity=line.quantity, location=line.location) for line in lines]

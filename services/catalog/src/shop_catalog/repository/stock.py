@@ -180,6 +180,10 @@ class StockOrder:
     """No message of this order came before (so nothing of it waits to be applied)."""
     released: bool
     """Everything it held was given back: nothing is reserved for it again."""
+    held_answer: dict[str, Any] | None = None
+    """Units held at checkout that the order's reserve has not claimed yet: the answer it will be sent."""
+    hold_expired: bool = False
+    """It was held at checkout and given back unclaimed: a reserve arriving now is refused."""
 
 
 async def lock_stock_order(session: AsyncSession, order_id: str) -> StockOrder:
@@ -197,21 +201,54 @@ async def lock_stock_order(session: AsyncSession, order_id: str) -> StockOrder:
         return StockOrder(order_id=order_id, new=True, released=False)
     row = (
         await session.execute(
-            sa.select(stock_orders.c.released_at).where(stock_orders.c.order_id == order_id).with_for_update()
+            sa.select(stock_orders.c.released_at, stock_orders.c.held_answer, stock_orders.c.hold_expired_at)
+            .where(stock_orders.c.order_id == order_id)
+            .with_for_update()
         )
     ).one()
-    return StockOrder(order_id=order_id, new=False, released=row.released_at is not None)
+    return StockOrder(
+        order_id=order_id,
+        new=False,
+        released=row.released_at is not None,
+        held_answer=row.held_answer,
+        hold_expired=row.hold_expired_at is not None,
+    )
 
 
 async def mark_released(session: AsyncSession, order_id: str) -> bool:
-    """Record that the order gave everything back (the caller holds its lock); False when it had already."""
+    """Record that the order gave everything back (the caller holds its lock); False when it had already.
+    A hold not yet claimed goes with it."""
     marked = await session.execute(
         sa.update(stock_orders)
         .where(stock_orders.c.order_id == order_id, stock_orders.c.released_at.is_(None))
-        .values(released_at=sa.func.now())
+        .values(released_at=sa.func.now(), held_answer=None)
         .returning(stock_orders.c.order_id)
     )
     return marked.first() is not None
+
+
+async def record_hold(session: AsyncSession, order_id: str, answer: dict[str, Any]) -> None:
+    """Keep the answer of units held at checkout until the order's reserve claims it (the caller holds the
+    order's lock)."""
+    await session.execute(
+        sa.update(stock_orders).where(stock_orders.c.order_id == order_id).values(held_answer=answer)
+    )
+
+
+async def claim_hold(session: AsyncSession, order_id: str) -> None:
+    """The order's reserve took what was held for it at checkout (the caller holds the order's lock)."""
+    await session.execute(
+        sa.update(stock_orders).where(stock_orders.c.order_id == order_id).values(held_answer=None)
+    )
+
+
+async def mark_hold_expired(session: AsyncSession, order_id: str) -> None:
+    """Record that a hold nobody claimed is given back (the caller holds the order's lock and releases it)."""
+    await session.execute(
+        sa.update(stock_orders)
+        .where(stock_orders.c.order_id == order_id)
+        .values(held_answer=None, hold_expired_at=sa.func.now())
+    )
 
 
 async def record_reserve_request(session: AsyncSession, order_id: str, request_key: str) -> bool:

@@ -62,6 +62,7 @@ async def place_order(
             free_shipping_over=settings.free_shipping_over,
             taxes=settings.tax_table(),
             same_day_areas=settings.same_day_rules(),
+            holds=request.app.state.holds,
         )
 
     try:

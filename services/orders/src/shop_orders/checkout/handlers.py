@@ -12,6 +12,7 @@ from shop_contracts.values import (
     LocatedLine,
     PreorderLine,
 )
+from shop_orders.checkout.holds import StockHolds, refusal
 from shop_orders.core.domain import (
     OrderStatus,
     can_move,
@@ -74,10 +75,13 @@ async def place_order(
     taxes: TaxTable | None = None,
     same_day_areas: dict[str, list[SameDayArea]] | None = None,
     orders: Orders | None = None,
+    holds: StockHolds | None = None,
 ) -> PlacedOrder:
-    """Store a pending order priced from orders' own view of the catalog, then ask catalog for stock.
+    """Store a pending order priced from orders' own view of the catalog, its units held in catalog.
 
-    Needs no other service to be up: the saga continues from the outbox when they are.
+    With ``holds``, catalog holds the lines before the order is stored: a line it cannot cover refuses the
+    checkout (nothing is stored), so a placed order has its units. Needs no other service to be up: when
+    catalog does not answer, the order is stored all the same and the saga's reserve decides.
     """
     fingerprint = checkout_fingerprint(checkout.request)
     orders = orders or SqlOrders(uow.session)
@@ -121,6 +125,15 @@ async def place_order(
         discount=discount,
         shipping=priced.shipping,
     )
+    if holds is not None:
+        shortages = await holds.hold(
+            order_id=order_id,
+            lines=checkout.lines,
+            customer_email=checkout.email,
+            only_at_one_of=same_day_from,
+        )
+        if shortages:
+            raise refusal(shortages)
     order = Order.place(
         order_id,
         priced=priced,

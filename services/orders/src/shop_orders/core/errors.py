@@ -113,3 +113,11 @@ class ReturnNotInStatus(OrderError):
 
 class ExchangeRefused(OrderError):
     """An exchange that cannot be offered: another product, an unknown variant, a pre-order, no price."""
+
+
+class PurchaseLimitReached(OrderError):
+    """The pre-order's limit per customer would be passed by this line."""
+
+
+class PreorderWindowClosed(OrderError):
+    """The pre-order is not open to this buyer now: its window has not opened yet, or has closed."""

@@ -25,3 +25,9 @@ CHARGED_AT_CHECKOUT = business_counter(
 
 
 PREORDER_UNITS = business_counter("shop_preorder_units", "Units accepted as pre-orders (in confirmed orders)")
+
+STOCK_HOLDS = business_counter(
+    "shop_orders_stock_holds",
+    "Checkouts' holds in catalog by outcome: held, refused (answered 409), unanswered (the saga decides)",
+    ["outcome"],
+)

@@ -1,0 +1,71 @@
+"""Catalog's stock holds at checkout (called by orders before it stores an order): hold the lines now, so the
+buyer's answer says whether a unit is theirs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from shop_api.catalog import StockHoldIn
+from shop_catalog.domain.stock import RequestedLine
+from shop_catalog.handlers import holds
+from shop_catalog.settings import CatalogSettings
+from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
+from shop_runtime.problems import Problem
+
+router = APIRouter()
+
+
+@router.post("/stock-holds", status_code=201)
+async def hold_stock(
+    body: StockHoldIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    """Hold an order's lines until its reserve claims them, or refuse with the shortages and hold nothing.
+
+    201 answers what the order's reserve will be told: units by location, pre-order places. 409 ``stock_short``
+    lists each line catalog cannot cover and why (``out_of_stock``, ``preorder_cap_reached``, ...), naming
+    ``lines[i].sku``; 409 ``order_known`` when the order id was seen before.
+    """
+    settings: CatalogSettings = request.app.state.settings
+    try:
+        held = await committed(
+            uow,
+            holds.hold_stock(
+                uow,
+                order_id=body.order_id,
+                lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in body.lines],
+                clock=clock,
+                hold_for=timedelta(minutes=settings.stock_hold_minutes),
+                customer_email=body.customer_email,
+                customer_segments=frozenset(body.customer_segments),
+                only_at_one_of=body.only_at_one_of,
+            ),
+        )
+    except holds.StockHoldRefused as refused:
+        index = {line.sku: position for position, line in reversed(list(enumerate(body.lines)))}
+        raise Problem(
+            409,
+            "Catalog cannot hold every line of this order",
+            code="stock_short",
+            errors=[
+                {
+                    "field": f"lines[{index.get(shortage.sku, 0)}].sku",
+                    "message": f"{shortage.sku}: {shortage.available} of {shortage.requested} can be held",
+                    "reason": shortage.reason,
+                    "sku": shortage.sku,
+                    "requested": str(shortage.requested),
+                    "available": str(shortage.available),
+                }
+                for shortage in refused.rejected.shortages
+            ],
+        ) from refused
+    except holds.OrderAlreadyKnown as known:
+        raise Problem(
+            409,
+            "Catalog has seen this order before: a hold is for an order not yet placed",
+            code="order_known",
+            errors=[{"field": "order_id", "message": "already known"}],
+        ) from known
+    return held.model_dump(mode="json")

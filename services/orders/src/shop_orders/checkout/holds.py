@@ -1,0 +1,130 @@
+"""Holding a checkout's units in catalog before the order is stored, so the buyer's answer is the stock's.
+
+A 202 means the units (or pre-order places) are held for the order; a refusal answers 409 at once and stores
+nothing. The hold is the order's reservation made early: the saga's reserve claims it, and catalog gives back
+a hold that no stored order claims. When catalog does not answer in time, checkout goes on without a hold and
+the saga's reserve decides, as it always could: a drop stays safe (never oversold), only slower to say no.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from shop_api.catalog import CatalogClient, HoldLineIn, StockHoldIn
+from shop_orders.core.errors import (
+    NotSellable,
+    OrderError,
+    PreorderWindowClosed,
+    PurchaseLimitReached,
+    SameDayNotOffered,
+    SoldOut,
+)
+from shop_orders.core.metrics import STOCK_HOLDS
+from shop_orders.core.pricing import CheckoutLine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """A line catalog cannot hold, and why (catalog's reason: ``out_of_stock``, ``preorder_cap_reached``, ...)."""
+
+    field: str
+    sku: str
+    reason: str
+    requested: int
+    available: int
+
+
+class StockHolds(Protocol):
+    """Catalog's holds, as checkout uses them."""
+
+    async def hold(
+        self,
+        *,
+        order_id: str,
+        lines: Sequence[CheckoutLine],
+        customer_email: str,
+        only_at_one_of: list[str] | None,
+    ) -> list[Shortage] | None:
+        """Hold the lines for ``order_id``: the shortages when catalog refuses, else None (held, or catalog
+        did not answer and the saga will decide)."""
+        ...
+
+
+def refusal(shortages: list[Shortage]) -> OrderError:
+    """The checkout's answer to a refused hold, naming the first line catalog cannot cover."""
+    first = shortages[0]
+    reason = first.reason
+    if reason in ("variant_retired", "product_archived"):
+        return NotSellable(f"{first.sku} is no longer sold", field=first.field)
+    if reason == "per_customer_limit":
+        return PurchaseLimitReached(f"{first.sku}: this would pass the limit per customer", field=first.field)
+    if reason == "not_at_same_day_location":
+        return SameDayNotOffered(
+            f"{first.sku} is not at a same-day location for this address", field="shipping_method"
+        )
+    if reason == "preorder_closed":
+        return PreorderWindowClosed(f"{first.sku}: the pre-order has closed", field=first.field)
+    if reason.startswith("preorder_") and reason != "preorder_cap_reached":
+        return PreorderWindowClosed(f"{first.sku}: the pre-order has not opened yet", field=first.field)
+    if reason == "preorder_cap_reached":
+        return SoldOut(f"{first.sku} is sold out: its pre-order is full", field=first.field)
+    if first.available > 0:
+        return SoldOut(
+            f"{first.sku}: only {first.available} left, {first.requested} asked for", field=first.field
+        )
+    return SoldOut(f"{first.sku} is sold out: no units are left", field=first.field)
+
+
+class CatalogHolds:
+    """Holds through catalog's internal API."""
+
+    def __init__(self, catalog: CatalogClient) -> None:
+        self._catalog = catalog
+
+    async def hold(
+        self,
+        *,
+        order_id: str,
+        lines: Sequence[CheckoutLine],
+        customer_email: str,
+        only_at_one_of: list[str] | None,
+    ) -> list[Shortage] | None:
+        body = StockHoldIn(
+            order_id=order_id,
+            lines=[HoldLineIn(sku=line.sku, quantity=line.quantity) for line in lines],
+            customer_email=customer_email,
+            only_at_one_of=only_at_one_of,
+        )
+        try:
+            response = await self._catalog.hold_stock(body)
+        except httpx.HTTPError as error:
+            log.warning("catalog did not hold order %s (%r): the saga's reserve decides", order_id, error)
+            STOCK_HOLDS.labels("unanswered").inc()
+            return None
+        if response.status_code == 201:
+            STOCK_HOLDS.labels("held").inc()
+            return None
+        if response.status_code == 409 and response.json().get("code") == "stock_short":
+            STOCK_HOLDS.labels("refused").inc()
+            return [
+                Shortage(
+                    field=str(error["field"]),
+                    sku=str(error["sku"]),
+                    reason=str(error["reason"]),
+                    requested=int(error["requested"]),
+                    available=int(error["available"]),
+                )
+                for error in response.json()["errors"]
+            ]
+        log.warning(
+            "catalog answered %s to the hold of order %s: the saga's reserve decides", response, order_id
+        )
+        STOCK_HOLDS.labels("unanswered").inc()
+        return None

@@ -1,0 +1,164 @@
+"""Holds at checkout: the units an order will get are held before the order exists, its reserve claims them
+through the real dispatcher, and a hold nobody claims comes back; against PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from shop_catalog.bootstrap import DEFINITION
+from shop_catalog.domain.stock import RequestedLine
+from shop_catalog.handlers import holds
+from shop_contracts import catalog as contracts
+from shop_contracts.routing import service_queue
+from shop_contracts.values import RequestedLine as WantedLine
+from shop_runtime.clock import SystemClock
+from shop_runtime.consumer import Dispatcher
+from shop_runtime.service import WorkerContext
+from tests.integration.catalog.test_arrival_order import SEOUL, Catalog
+from tests.support import infra
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def catalog(broker: AbstractRobustConnection) -> AsyncIterator[Catalog]:
+    settings = infra.service_settings(DEFINITION, suffix="_holds")
+    await infra.fresh_database(DEFINITION, settings)
+    database = DEFINITION.database(settings)
+    context = WorkerContext(settings=settings, database=database, broker=broker, clock=SystemClock())
+    dispatcher = Dispatcher(
+        database, consumer=service_queue(DEFINITION.name), subscriptions=DEFINITION.subscriptions(context)
+    )
+    try:
+        yield Catalog(database, dispatcher)
+    finally:
+        await database.dispose()
+        await infra.drop_database(settings.database_url)
+
+
+async def hold(catalog: Catalog, order_id: str, sku: str, quantity: int) -> contracts.StockReserved:
+    """Hold as catalog's route does: commit when held; a refusal rolls everything back."""
+    async with catalog.database.unit_of_work() as uow:
+        held = await holds.hold_stock(
+            uow,
+            order_id=order_id,
+            lines=[RequestedLine(sku=sku, quantity=quantity)],
+            clock=SystemClock(),
+            hold_for=timedelta(minutes=15),
+        )
+        await uow.commit()
+    return held
+
+
+async def expire(catalog: Catalog, order_id: str) -> None:
+    async with catalog.database.unit_of_work() as uow:
+        await holds.expire_stock_hold(uow, order_id=order_id)
+        await uow.commit()
+
+
+def reserve(order_id: str, sku: str, quantity: int) -> contracts.ReserveStock:
+    return contracts.ReserveStock(order_id=order_id, lines=[WantedLine(sku=sku, quantity=quantity)])
+
+
+def fresh(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+
+
+async def test_the_reserve_claims_the_hold_and_answers_as_it_did_once(catalog: Catalog) -> None:
+    sku, order_id = fresh("HOLD"), fresh("held")
+    await catalog.product(sku, stock={(sku, SEOUL): 3})
+
+    held = await hold(catalog, order_id, sku, 2)
+
+    assert [(line.sku, line.location, line.quantity) for line in held.lines] == [(sku, SEOUL, 2)]
+    assert await catalog.stock(sku) == {SEOUL: (3, 2, 1)}
+    assert await catalog.published(contracts.StockReserved, order_id) == []  # orders has not asked yet
+    await catalog.deliver(reserve(order_id, sku, 2), subject=order_id)
+    await catalog.deliver(reserve(order_id, sku, 2), subject=order_id)  # a copy with another id
+    assert await catalog.published(contracts.StockReserved, order_id) == [held]
+    assert await catalog.stock(sku) == {SEOUL: (3, 2, 1)}
+    await expire(catalog, order_id)  # claimed: the expiry finds nothing to give back
+    assert await catalog.stock(sku) == {SEOUL: (3, 2, 1)}
+
+
+async def test_a_refused_hold_leaves_nothing_behind(catalog: Catalog) -> None:
+    sku, order_id = fresh("SHORT"), fresh("short")
+    await catalog.product(sku, stock={(sku, SEOUL): 1})
+
+    with pytest.raises(holds.StockHoldRefused) as refused:
+        await hold(catalog, order_id, sku, 2)
+
+    assert [(s.sku, s.requested, s.available, s.reason) for s in refused.value.rejected.shortages] == [
+        (sku, 2, 1, "out_of_stock")
+    ]
+    assert await catalog.stock(sku) == {SEOUL: (1, 0, 1)}
+    # The order id is not known to catalog: had orders stored it anyway, its reserve decides afresh.
+    await catalog.deliver(reserve(order_id, sku, 1), subject=order_id)
+    assert len(await catalog.published(contracts.StockReserved, order_id)) == 1
+
+
+async def test_a_hold_nobody_claims_comes_back_and_a_late_reserve_is_refused(catalog: Catalog) -> None:
+    sku, order_id = fresh("LOST"), fresh("lost")
+    await catalog.product(sku, stock={(sku, SEOUL): 2})
+    await hold(catalog, order_id, sku, 2)
+    assert await catalog.stock(sku) == {SEOUL: (2, 2, 0)}
+
+    await expire(catalog, order_id)
+    await expire(catalog, order_id)
+
+    assert await catalog.stock(sku) == {SEOUL: (2, 0, 2)}
+    await catalog.deliver(reserve(order_id, sku, 2), subject=order_id)
+    rejected = await catalog.published(contracts.StockRejected, order_id)
+    assert [(r.reason, [(s.sku, s.reason) for s in r.shortages]) for r in rejected] == [
+        ("hold_expired", [(sku, "hold_expired")])
+    ]
+    assert await catalog.published(contracts.StockReserved, order_id) == []
+    assert await catalog.stock(sku) == {SEOUL: (2, 0, 2)}
+
+
+async def test_an_order_released_before_its_reserve_gives_its_hold_back(catalog: Catalog) -> None:
+    sku, order_id = fresh("GONE"), fresh("gone")
+    await catalog.product(sku, stock={(sku, SEOUL): 2})
+    await hold(catalog, order_id, sku, 1)
+
+    await catalog.deliver(contracts.ReleaseStock(order_id=order_id, reason="changed_mind"), subject=order_id)
+    await catalog.deliver(reserve(order_id, sku, 1), subject=order_id)
+    await expire(catalog, order_id)
+
+    assert await catalog.stock(sku) == {SEOUL: (2, 0, 2)}
+    assert await catalog.published(contracts.StockReserved, order_id) == []
+    assert await catalog.published(contracts.StockRejected, order_id) == []
+
+
+async def test_buyers_racing_for_a_drop_hold_exactly_the_units_there_are(catalog: Catalog) -> None:
+    sku = fresh("DROP")
+    await catalog.product(sku, stock={(sku, SEOUL): 5})
+
+    async def buyer(n: int) -> bool:
+        try:
+            await hold(catalog, fresh(f"buyer{n}"), sku, 1)
+        except holds.StockHoldRefused:
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(buyer(n) for n in range(12)))
+
+    assert outcomes.count(True) == 5
+    assert await catalog.stock(sku) == {SEOUL: (5, 5, 0)}
+
+
+async def test_a_hold_is_only_for_an_order_catalog_has_not_seen(catalog: Catalog) -> None:
+    sku, order_id = fresh("SEEN"), fresh("seen")
+    await catalog.product(sku, stock={(sku, SEOUL): 3})
+    await hold(catalog, order_id, sku, 1)
+
+    with pytest.raises(holds.OrderAlreadyKnown):
+        await hold(catalog, order_id, sku, 1)
+
+    assert await catalog.stock(sku) == {SEOUL: (3, 1, 2)}
