@@ -1,4 +1,5 @@
-"""Async SQLAlchemy engine and the unit of work: one transaction, its outgoing messages and its inbox claim."""
+"""Async SQLAlchemy engine and the unit of work: one transaction, its outgoing messages, its inbox claim and the
+jobs it schedules."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shop_contracts import Envelope, Message
+from shop_runtime.scheduling import ScheduledJobs, SqlScheduledJobs
 from shop_runtime.settings import ServiceSettings
 from shop_runtime.telemetry import trace_sql
 
@@ -40,10 +42,12 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
 
 
 class UnitOfWork:
-    """One database transaction. Handlers write through ``session`` and ``publish``; only ``commit`` commits.
+    """One database transaction. Handlers write through ``session``, ``publish`` and ``jobs``; only ``commit``
+    commits.
 
     Messages given to ``publish`` are written to the outbox in the same transaction, with the current trace
-    context, and the message being handled (if any) becomes their causation.
+    context, and the message being handled (if any) becomes their causation. Jobs scheduled, moved or
+    cancelled through ``jobs`` are written to the service's schedule in the same transaction too.
     """
 
     def __init__(
@@ -53,10 +57,12 @@ class UnitOfWork:
         outbox: sa.Table,
         inbox: sa.Table,
         causation: Envelope | None = None,
+        schedule: sa.Table | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._outbox = outbox
         self._inbox = inbox
+        self._schedule = schedule
         self.causation = causation
         self._outgoing: list[dict[str, object]] = []
         self._after_commit: list[Callable[[], None]] = []
@@ -67,6 +73,13 @@ class UnitOfWork:
         if self._session is None:
             raise RuntimeError("the unit of work is used outside 'async with'")
         return self._session
+
+    @property
+    def jobs(self) -> ScheduledJobs:
+        """The service's schedule (``shop_runtime.scheduling``) in this transaction."""
+        if self._schedule is None:
+            raise RuntimeError("this service has no schedule table (scheduling.add_schedule_table)")
+        return SqlScheduledJobs(self.session, self._schedule)
 
     async def __aenter__(self) -> Self:
         self._session = self._session_factory()
@@ -180,14 +193,24 @@ UnitOfWorkFactory = Callable[..., UnitOfWork]
 class Database:
     """The engine of one service and how to open units of work on it."""
 
-    def __init__(self, engine: AsyncEngine, *, outbox: sa.Table, inbox: sa.Table) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, outbox: sa.Table, inbox: sa.Table, schedule: sa.Table | None = None
+    ) -> None:
         self.engine = engine
         self.outbox = outbox
         self.inbox = inbox
+        self.schedule = schedule
+        """The service's ``scheduled_jobs`` table, when it has one: what ``UnitOfWork.jobs`` writes to."""
         self.session_factory = async_sessionmaker(engine, expire_on_commit=False, autobegin=False)
 
     def unit_of_work(self, causation: Envelope | None = None) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, outbox=self.outbox, inbox=self.inbox, causation=causation)
+        return UnitOfWork(
+            self.session_factory,
+            outbox=self.outbox,
+            inbox=self.inbox,
+            causation=causation,
+            schedule=self.schedule,
+        )
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

@@ -9,6 +9,9 @@ hour), with its error recorded; after ``max_attempts`` it is parked, like a mess
 stays in the table, is never run again by itself, and ``shop-ops jobs`` lists it and can run it again. A
 payload that no longer parses, or a kind nobody handles, is parked at once. Due times are compared with the
 service's clock, so tests move them with the clock.
+
+A handler schedules, moves and cancels jobs through its unit of work's ``jobs`` (``ScheduledJobs``), so they
+take effect with the rest of its transaction; its tests give it a schedule in memory instead of the table.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -117,6 +120,39 @@ async def cancel(session: AsyncSession, table: sa.Table, *, key: str, now: datet
         .where(table.c.key == key, table.c.done_at.is_(None))
         .values(done_at=now, cancelled=True)
     )
+
+
+class ScheduledJobs(Protocol):
+    """A service's schedule as a handler uses it, in its unit of work (``uow.jobs``): what it schedules, moves
+    or cancels takes effect when that commits. ``SqlScheduledJobs`` keeps the jobs in the service's table;
+    handler tests give a schedule in memory."""
+
+    async def schedule(self, job: Job, *, key: str, due_at: datetime) -> None:
+        """Run ``job`` at ``due_at``; when a job with this key was scheduled already, it stays as it is."""
+
+    async def reschedule(self, job: Job, *, key: str, due_at: datetime) -> None:
+        """Move the job with this key to ``due_at`` if it has not run yet (add it when there is none); a job
+        that already ran or was cancelled stays as it is."""
+
+    async def cancel(self, *, key: str, now: datetime) -> None:
+        """Cancel the job with this key if it has not run yet; nothing happens when there is none."""
+
+
+class SqlScheduledJobs:
+    """The schedule in the service's ``scheduled_jobs`` table, written in the unit of work's transaction."""
+
+    def __init__(self, session: AsyncSession, table: sa.Table) -> None:
+        self._session = session
+        self._table = table
+
+    async def schedule(self, job: Job, *, key: str, due_at: datetime) -> None:
+        await schedule(self._session, self._table, job, key=key, due_at=due_at)
+
+    async def reschedule(self, job: Job, *, key: str, due_at: datetime) -> None:
+        await reschedule(self._session, self._table, job, key=key, due_at=due_at)
+
+    async def cancel(self, *, key: str, now: datetime) -> None:
+        await cancel(self._session, self._table, key=key, now=now)
 
 
 class Scheduler:

@@ -57,4 +57,5 @@ class ServiceDefinition:
             create_engine(settings),
             outbox=self.metadata.tables["outbox"],
             inbox=self.metadata.tables["inbox"],
+            schedule=self.metadata.tables.get("scheduled_jobs"),
         )

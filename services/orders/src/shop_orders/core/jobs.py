@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from shop_orders.core.domain import promise_check_due
-from shop_orders.core.tables import scheduled_jobs
-from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
 from shop_runtime.scheduling import Job
 
@@ -82,9 +80,7 @@ class RemindOfBalanceWhenReady(Job):
 
 async def schedule_promise_check(uow: UnitOfWork, *, order_id: str, sku: str, promised: date) -> None:
     """Check a pre-order line's promise once its promised day is over (``shop_orders.promises``)."""
-    await scheduling.schedule(
-        uow.session,
-        scheduled_jobs,
+    await uow.jobs.schedule(
         CheckPromise(order_id=order_id, sku=sku, promised=promised),
         key=f"{PROMISE_CHECK}:{order_id}:{sku}:{promised.isoformat()}",
         due_at=promise_check_due(promised),

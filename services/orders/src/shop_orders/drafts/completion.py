@@ -20,7 +20,7 @@ from shop_orders.core.order import Order
 from shop_orders.core.parts import OrderLine
 from shop_orders.core.pricing import checkout_fingerprint
 from shop_orders.core.repository import SqlOrders
-from shop_orders.core.tables import draft_orders, orders, scheduled_jobs
+from shop_orders.core.tables import draft_orders, orders
 from shop_orders.drafts.domain import (
     DraftNotOpen,
     DraftNotReady,
@@ -40,7 +40,6 @@ from shop_orders.drafts.reservations import (
     release_reservation,
 )
 from shop_orders.payment import terms as on_terms
-from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
 
 
@@ -150,7 +149,7 @@ async def _complete(
         release_reservation(uow, draft.reservation_id, reason="draft_completed")
     if draft.reservation_id is not None:
         await cancel_lapse(uow, draft.reservation_id, now)
-    await scheduling.cancel(uow.session, scheduled_jobs, key=f"{DRAFT_EXPIRES}:{draft.id}", now=now)
+    await uow.jobs.cancel(key=f"{DRAFT_EXPIRES}:{draft.id}", now=now)
     shipping = draft.shipping_line or {}
     terms: dict[str, Any] = {}
     if payment_token is None:  # completed on terms: paid later

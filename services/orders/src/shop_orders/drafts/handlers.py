@@ -22,7 +22,7 @@ from shop_orders.core.errors import (
     UnknownSku,
 )
 from shop_orders.core.pricing import TaxTable
-from shop_orders.core.tables import customers, draft_orders, scheduled_jobs
+from shop_orders.core.tables import customers, draft_orders
 from shop_orders.customers.handlers import NewCustomer, account_for_email
 from shop_orders.drafts.domain import (
     Discount,
@@ -53,7 +53,6 @@ from shop_orders.drafts.reservations import (
     open_draft,
     reserve_again,
 )
-from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
 
 
@@ -133,9 +132,7 @@ async def create_draft(
             updated_at=now,
         )
     )
-    await scheduling.schedule(
-        uow.session,
-        scheduled_jobs,
+    await uow.jobs.schedule(
         ExpireDraft(draft_id=draft_id),
         key=f"{DRAFT_EXPIRES}:{draft_id}",
         due_at=now + settings.expiry,
@@ -170,9 +167,7 @@ async def update_draft(
     if lines_changed or hold_changed:
         updated = await lock_draft(uow, draft_id)
         if not lines_changed and draft.reservation_status in HOLDING and holds_until(updated, now):
-            await scheduling.reschedule(
-                uow.session,
-                scheduled_jobs,
+            await uow.jobs.reschedule(
                 LapseDraftReservation(draft_id=draft_id, reservation_id=draft.reservation_id),
                 key=f"{RESERVATION_LAPSES}:{draft.reservation_id}",
                 due_at=updated.reserve_until,
@@ -227,9 +222,7 @@ async def send_invoice(
     if due_date is not None and end_of(due_date) > expires_at:
         # Net terms past the draft's expiry: the invoice stays payable until the end of its due date.
         expires_at = end_of(due_date)
-        await scheduling.reschedule(
-            uow.session,
-            scheduled_jobs,
+        await uow.jobs.reschedule(
             ExpireDraft(draft_id=draft_id),
             key=f"{DRAFT_EXPIRES}:{draft_id}",
             due_at=expires_at,

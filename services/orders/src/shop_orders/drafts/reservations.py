@@ -11,14 +11,13 @@ from sqlalchemy.engine import Row
 
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts.values import LocatedLine, RequestedLine
-from shop_orders.core.tables import draft_orders, scheduled_jobs
+from shop_orders.core.tables import draft_orders
 from shop_orders.drafts.domain import (
     DraftNotOpen,
     UnknownDraft,
     catalog_lines,
 )
 from shop_orders.drafts.queries import account_of
-from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
 from shop_runtime.scheduling import Job
 
@@ -135,9 +134,7 @@ async def reserve_again(uow: UnitOfWork, draft: Row[Any], *, now: datetime) -> N
         subject=reservation_id,
         correlation_id=draft.id,
     )
-    await scheduling.schedule(
-        uow.session,
-        scheduled_jobs,
+    await uow.jobs.schedule(
         LapseDraftReservation(draft_id=draft.id, reservation_id=reservation_id),
         key=f"{RESERVATION_LAPSES}:{reservation_id}",
         due_at=draft.reserve_until,
@@ -158,7 +155,7 @@ async def close_draft(
     if draft.reservation_status in HOLDING:
         release_reservation(uow, draft.reservation_id, reason=f"draft_{status}")
         await cancel_lapse(uow, draft.reservation_id, now)
-    await scheduling.cancel(uow.session, scheduled_jobs, key=f"{DRAFT_EXPIRES}:{draft.id}", now=now)
+    await uow.jobs.cancel(key=f"{DRAFT_EXPIRES}:{draft.id}", now=now)
     await uow.session.execute(
         sa.update(draft_orders)
         .where(draft_orders.c.id == draft.id)
@@ -184,9 +181,7 @@ def release_reservation(uow: UnitOfWork, reservation_id: str, *, reason: str) ->
 
 
 async def cancel_lapse(uow: UnitOfWork, reservation_id: str, now: datetime) -> None:
-    await scheduling.cancel(
-        uow.session, scheduled_jobs, key=f"{RESERVATION_LAPSES}:{reservation_id}", now=now
-    )
+    await uow.jobs.cancel(key=f"{RESERVATION_LAPSES}:{reservation_id}", now=now)
 
 
 async def _set_reservation(uow: UnitOfWork, draft_id: str, status: str, **values: Any) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from shop_orders.cancellation import handlers as cancellation
-from shop_orders.core import repository
 from shop_orders.core.domain import (
     ACCEPTED,
     GroupStatus,
 )
-from shop_orders.core.groups import load_group, store
+from shop_orders.core.groups import store
 from shop_orders.core.jobs import (
     CANCEL_UNPAID,
     CHARGE_SCHEDULED_BALANCE,
@@ -27,11 +26,7 @@ from shop_orders.core.jobs import (
 from shop_orders.core.order import Order
 from shop_orders.core.parts import OrderLine, ShipmentGroup, policy_of, sku_of
 from shop_orders.core.repository import Orders, SqlOrders
-from shop_orders.core.tables import (
-    scheduled_jobs,
-)
 from shop_orders.payment.domain import charge_time_on_allocation, reminder_time
-from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
 
 
@@ -70,10 +65,12 @@ async def hold_unpaid_group(
     now: datetime,
     retry_after: timedelta,
     dunning_period: timedelta,
+    orders: Orders | None = None,
 ) -> None:
     """A group's balance could not be charged: hold it, tell the customer how to fix it, try again later,
     and cancel the pre-order if it is still unpaid when the dunning period ends."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     group = order.group(group_id)
     if group is None or group.status is not GroupStatus.AWAITING_BALANCE:
         return
@@ -87,21 +84,17 @@ async def hold_unpaid_group(
         dunning_period=dunning_period,
     )
     if dunning.retry_at is not None:
-        await scheduling.schedule(
-            uow.session,
-            scheduled_jobs,
+        await uow.jobs.schedule(
             RetryBalance(order_id=order_id, group_id=group_id, give_up_at=dunning.give_up_at),
             key=f"{RETRY_BALANCE}:{group_id}:{dunning.failures}",
             due_at=dunning.retry_at,
         )
-    await scheduling.schedule(
-        uow.session,
-        scheduled_jobs,
+    await uow.jobs.schedule(
         CancelUnpaidPreorder(order_id=order_id, group_id=group_id),
         key=f"{CANCEL_UNPAID}:{group_id}",
         due_at=dunning.give_up_at,
     )
-    await store(uow, order)
+    await store(uow, order, orders)
 
 
 class BalanceChargeInFlight(Exception):
@@ -109,32 +102,45 @@ class BalanceChargeInFlight(Exception):
 
 
 async def retry_unpaid_balance(
-    uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime, give_up_at: datetime
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    group_id: str,
+    now: datetime,
+    give_up_at: datetime,
+    orders: Orders | None = None,
 ) -> None:
     """Dunning: charge a held group's balance again (payments makes it a new attempt). A retry that comes
     due only after the dunning period ended does nothing: the cancellation job decides then."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     group = order.group(group_id)
     if group is None or group.status is not GroupStatus.BALANCE_FAILED or now >= give_up_at:
         return
     order.charge_balance(group, "balance_retried")
-    await store(uow, order)
+    await store(uow, order, orders)
 
 
-async def charge_scheduled_balance(uow: UnitOfWork, *, order_id: str, group_id: str) -> None:
+async def charge_scheduled_balance(
+    uow: UnitOfWork, *, order_id: str, group_id: str, orders: Orders | None = None
+) -> None:
     """A group's balance is due by the clock: charge it off-session now, whether or not its units arrived."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     group = order.group(group_id)
     if group is None or group.status is not GroupStatus.BALANCE_SCHEDULED:
         return
     order.charge_balance(group, "balance_due")
-    await store(uow, order)
+    await store(uow, order, orders)
 
 
-async def remind_of_balance(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
+async def remind_of_balance(
+    uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime, orders: Orders | None = None
+) -> None:
     """Tell the customer a group's balance will be charged soon (what, when, where to change the card).
     A reminder that comes due only when the charge is due too says nothing: there is no time left to act."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     group = order.group(group_id)
     if (
         group is None
@@ -150,13 +156,16 @@ async def remind_of_balance(uow: UnitOfWork, *, order_id: str, group_id: str, no
         charge_at=group.balance_due_at,
         now=now,
     )
-    await store(uow, order)
+    await store(uow, order, orders)
 
 
-async def remind_of_balance_when_ready(uow: UnitOfWork, *, order_id: str, sku: str, now: datetime) -> None:
+async def remind_of_balance_when_ready(
+    uow: UnitOfWork, *, order_id: str, sku: str, now: datetime, orders: Orders | None = None
+) -> None:
     """A day before a pre-order line's goods are expected, tell the customer its balance (due when they are
     ready) will be charged then, so the charge can run as soon as they are allocated."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     if order.status not in ACCEPTED:
         return
     line = next((line for line in order.lines if line.sku == sku), None)
@@ -173,29 +182,33 @@ async def remind_of_balance_when_ready(uow: UnitOfWork, *, order_id: str, sku: s
         now=now,
         when_ready=True,
     )
-    await store(uow, order)
+    await store(uow, order, orders)
 
 
-async def retry_with_updated_method(uow: UnitOfWork, *, order_id: str, now: datetime) -> None:
+async def retry_with_updated_method(
+    uow: UnitOfWork, *, order_id: str, now: datetime, orders: Orders | None = None
+) -> None:
     """The customer replaced the order's payment method: charge every held balance again now instead of
     waiting for the next dunning retry, which is cancelled (a decline schedules the next one)."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     order.record("payment_method_updated")
     for group in order.groups_in(GroupStatus.BALANCE_FAILED):
-        await scheduling.cancel(
-            uow.session, scheduled_jobs, key=f"{RETRY_BALANCE}:{group.id}:{group.balance_failures}", now=now
-        )
+        await uow.jobs.cancel(key=f"{RETRY_BALANCE}:{group.id}:{group.balance_failures}", now=now)
         order.charge_balance(group, "balance_retried", cause="payment_method_updated")
-    await store(uow, order)
+    await store(uow, order, orders)
 
 
-async def cancel_unpaid_preorder(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
+async def cancel_unpaid_preorder(
+    uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime, orders: Orders | None = None
+) -> None:
     """The dunning period ended and the balance is still unpaid: cancel, so the unit goes to the next in line."""
-    group = await load_group(uow, group_id)
-    if group is not None and GroupStatus(group.status) is GroupStatus.AWAITING_BALANCE:
+    order = await (orders or SqlOrders(uow.session)).get_if_any(order_id)
+    group = None if order is None else order.group(group_id)
+    if group is not None and group.status is GroupStatus.AWAITING_BALANCE:
         # A last charge attempt is under way: decide when its outcome is known (the job runs again).
         raise BalanceChargeInFlight(f"group {group_id} has a balance charge in flight")
-    if group is None or GroupStatus(group.status) is not GroupStatus.BALANCE_FAILED:
+    if group is None or group.status is not GroupStatus.BALANCE_FAILED:
         return
 
     await cancellation.cancel_order(uow, order_id=order_id, reason="balance_unpaid", now=now)
@@ -222,18 +235,14 @@ async def schedule_balances_due_by_the_clock(
             await _schedule_reminder_before_ready(uow, order, line, now=now, notice=notice)
             continue
         assert group.balance_due_at is not None
-        await scheduling.schedule(
-            uow.session,
-            scheduled_jobs,
+        await uow.jobs.schedule(
             ChargeScheduledBalance(order_id=order.id, group_id=group.id),
             key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
             due_at=group.balance_due_at,
         )
         remind_at = reminder_time(charge_at=group.balance_due_at, notice=notice, now=now)
         if remind_at is not None:
-            await scheduling.schedule(
-                uow.session,
-                scheduled_jobs,
+            await uow.jobs.schedule(
                 RemindOfBalance(order_id=order.id, group_id=group.id),
                 key=f"{REMIND_BALANCE}:{group.id}",
                 due_at=remind_at,
@@ -257,11 +266,9 @@ async def move_reminder_before_ready(
         return
     key = f"{REMIND_BALANCE_WHEN_READY}:{order_id}:{line.sku}"
     if expected_ship_date is None:
-        await scheduling.cancel(uow.session, scheduled_jobs, key=key, now=now)
+        await uow.jobs.cancel(key=key, now=now)
         return
-    await scheduling.reschedule(
-        uow.session,
-        scheduled_jobs,
+    await uow.jobs.reschedule(
         RemindOfBalanceWhenReady(order_id=order_id, sku=line.sku),
         key=key,
         due_at=max(_expected_moment(expected_ship_date) - notice, now),
@@ -278,9 +285,7 @@ async def _schedule_reminder_before_ready(
     remind_at = _expected_moment(line.expected_ship_date) - notice
     if remind_at <= now:
         return
-    await scheduling.schedule(
-        uow.session,
-        scheduled_jobs,
+    await uow.jobs.schedule(
         RemindOfBalanceWhenReady(order_id=order.id, sku=line.sku),
         key=f"{REMIND_BALANCE_WHEN_READY}:{order.id}:{line.sku}",
         due_at=remind_at,
@@ -304,9 +309,7 @@ async def charge_after_notice(
         order.advance(group)
     else:
         order.charge_later(group, charge_at=charge_at, now=now)
-        await scheduling.schedule(
-            uow.session,
-            scheduled_jobs,
+        await uow.jobs.schedule(
             ChargeScheduledBalance(order_id=order.id, group_id=group.id),
             key=f"{CHARGE_SCHEDULED_BALANCE}:{group.id}",
             due_at=charge_at,

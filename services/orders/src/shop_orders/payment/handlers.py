@@ -44,7 +44,9 @@ async def confirm_paid_order(
         )
         return
     if order.payment_terms is not None:
-        await record_payment_on_terms(uow, order, payment_id=payment_id, amount=amount, now=now)
+        await record_payment_on_terms(
+            uow, order, payment_id=payment_id, amount=amount, now=now, orders=orders
+        )
         return
     if not order.confirm_payment(payment_id=payment_id, amount=amount):
         return

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
-from shop_orders.core import repository
 from shop_orders.core.domain import (
     OrderStatus,
     draft_token,
@@ -18,19 +17,14 @@ from shop_orders.core.groups import store
 from shop_orders.core.jobs import PAYMENT_OVERDUE, MarkPaymentOverdue
 from shop_orders.core.metrics import CHARGED_AT_CHECKOUT
 from shop_orders.core.order import Order
-from shop_orders.core.tables import (
-    draft_orders,
-    scheduled_jobs,
-)
-from shop_runtime import scheduling
+from shop_orders.core.repository import Orders, SqlOrders
+from shop_orders.core.tables import draft_orders
 from shop_runtime.database import UnitOfWork
 
 
 async def schedule_payment_overdue(uow: UnitOfWork, *, order_id: str, due_date: date) -> None:
     """An order on terms becomes overdue when its due date has passed unpaid (in the caller's unit of work)."""
-    await scheduling.reschedule(
-        uow.session,
-        scheduled_jobs,
+    await uow.jobs.reschedule(
         MarkPaymentOverdue(order_id=order_id),
         key=f"{PAYMENT_OVERDUE}:{order_id}",
         due_at=datetime.combine(due_date + timedelta(days=1), time(), tzinfo=UTC),
@@ -38,12 +32,18 @@ async def schedule_payment_overdue(uow: UnitOfWork, *, order_id: str, due_date: 
 
 
 async def request_payment_on_terms(
-    uow: UnitOfWork, *, order_id: str, payment_token: str, bank_transfer_reference: str | None
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    payment_token: str,
+    bank_transfer_reference: str | None,
+    orders: Orders | None = None,
 ) -> None:
     """The customer pays an order on terms (or staff saw the bank transfer): payments captures what is due as
     the order's one checkout step, so asking again never charges twice; its outcome is told once, from the
     transaction that recorded it (in the caller's unit of work)."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     if order.payment_terms is None:
         raise OrderNotOnTerms(f"order {order_id} is not on payment terms", field="order_id")
     if order.payment_status == "paid":
@@ -61,25 +61,35 @@ async def request_payment_on_terms(
             bank_transfer_reference=bank_transfer_reference,
         )
     )
-    await store(uow, order)
+    await store(uow, order, orders)
 
 
 async def record_payment_on_terms(
-    uow: UnitOfWork, order: Order, *, payment_id: str, amount: int, now: datetime
+    uow: UnitOfWork,
+    order: Order,
+    *,
+    payment_id: str,
+    amount: int,
+    now: datetime,
+    orders: Orders | None = None,
 ) -> None:
+    """The payment of an order on terms landed: it is paid, and no longer becomes overdue."""
     if order.payment_status != "paid":
         order.payment_status = "paid"
         order.paid_at = now
         order.captured += amount
         order.record("payment_captured", payment_id=payment_id, amount=amount)
-        await store(uow, order)
-        await scheduling.cancel(uow.session, scheduled_jobs, key=f"{PAYMENT_OVERDUE}:{order.id}", now=now)
+        await store(uow, order, orders)
+        await uow.jobs.cancel(key=f"{PAYMENT_OVERDUE}:{order.id}", now=now)
         CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
 
 
-async def mark_payment_overdue(uow: UnitOfWork, *, order_id: str, now: datetime, token_secret: str) -> None:
+async def mark_payment_overdue(
+    uow: UnitOfWork, *, order_id: str, now: datetime, token_secret: str, orders: Orders | None = None
+) -> None:
     """The due date of an order on terms passed unpaid: it shows overdue and the customer is reminded."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     if order.payment_status == "awaiting_payment" and OrderStatus(order.status) not in (
         OrderStatus.CANCELLED,
         OrderStatus.REJECTED,
@@ -104,4 +114,4 @@ async def mark_payment_overdue(uow: UnitOfWork, *, order_id: str, now: datetime,
                 checkout_token=draft_token(token_secret, draft_id),
             )
         )
-        await store(uow, order)
+        await store(uow, order, orders)

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from shop_orders.cancellation import handlers as cancellation
-from shop_orders.core import groups, repository
+from shop_orders.core import groups
 from shop_orders.core import jobs as job_kinds
 from shop_orders.core.domain import (
     DATE_CHANGED_REASON,
@@ -22,6 +22,7 @@ from shop_orders.core.domain import (
     decision_token,
 )
 from shop_orders.core.errors import NoDecisionAwaited, NotCancellable
+from shop_orders.core.repository import Orders, SqlOrders
 from shop_orders.payment import balances
 from shop_runtime.database import UnitOfWork
 
@@ -44,13 +45,15 @@ async def record_preorder_date_change(
     token_secret: str,
     balance_notice: timedelta,
     version: int | None = None,
+    orders: Orders | None = None,
 ) -> None:
     """Catalog moved a waiting pre-order's expected date: keep it on the line and tell the customer, asking
     for consent when the new date is past the promise (until they give it, the promise check may cancel).
 
     A change older than one applied (a lower ``version``), or one that leaves the date where orders has it
     (told twice), changes nothing and tells no one."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     if order.status is OrderStatus.PENDING:
         raise LookupError(f"order {order_id} has not heard its stock was reserved yet; retried later")
     line = order.waiting_line(sku)
@@ -72,7 +75,7 @@ async def record_preorder_date_change(
             now=now,
             notice=balance_notice,
         )
-        await groups.store(uow, order)
+        await groups.store(uow, order, orders)
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,13 @@ class DecisionOutcome:
 
 
 async def decide_on_changed_date(
-    uow: UnitOfWork, *, order_id: str, decision: Decision, now: datetime
+    uow: UnitOfWork, *, order_id: str, decision: Decision, now: datetime, orders: Orders | None = None
 ) -> DecisionOutcome:
     """The customer answers a changed date: ``accept`` moves the promise of every line awaiting consent to
     its new date; ``cancel`` cancels the order with everything refunded, deposits included. Answering the
     same way twice changes nothing."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     if not order.lines_with_changed_dates():
         raise NoDecisionAwaited(
             "no pre-order date of this order changed; there is nothing to decide", field="decision"
@@ -106,7 +110,7 @@ async def decide_on_changed_date(
     for sku, promised in order.accept_changed_dates().items():
         # The check at the old promise finds the promise moved and does nothing; this one takes over.
         await job_kinds.schedule_promise_check(uow, order_id=order_id, sku=sku, promised=promised)
-    await groups.store(uow, order)
+    await groups.store(uow, order, orders)
     return DecisionOutcome(
         decision=decision,
         status=order.status,
@@ -118,13 +122,22 @@ async def decide_on_changed_date(
     )
 
 
-async def check_promise(uow: UnitOfWork, *, order_id: str, sku: str, promised: date, now: datetime) -> None:
+async def check_promise(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    sku: str,
+    promised: date,
+    now: datetime,
+    orders: Orders | None = None,
+) -> None:
     """The promised day of a pre-order line is over. A line still waiting for all its units, whose customer
     did not accept a later date, is cancelled with everything refunded (the deposit too: the shop broke the
     promise); its place goes to the next in the queue, and parts already shipped stay shipped. A line already
     partly allocated, or an order part of which the warehouse is picking or packing right now, is left to
     staff: the timeline says the promise was missed."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     line = order.waiting_line(sku)
     if order.status not in _OPEN or line is None or line.promised_ship_date != promised:
         return  # shipped, cancelled, or the customer accepted a later date (a later check takes over)
@@ -141,4 +154,4 @@ async def check_promise(uow: UnitOfWork, *, order_id: str, sku: str, promised: d
     else:
         detail = f"{line.units_allocated} of {line.quantity} units are on their way; the rest still wait"
     order.record("promise_missed", sku=sku, promised_ship_date=promised.isoformat(), detail=detail)
-    await groups.store(uow, order)
+    await groups.store(uow, order, orders)
