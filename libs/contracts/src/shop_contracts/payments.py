@@ -52,6 +52,11 @@ class PaymentSucceeded(PaymentEvent):
     currency: str
     card_brand: str | None = None
     card_last4: str | None = None
+    authorized_only: bool = Field(
+        default=False,
+        description="The amount is held on the card (an authorisation), not taken: payments captures each "
+        "shipment's share as it ships and releases what will not ship",
+    )
 
 
 class PaymentFailed(PaymentEvent):
@@ -138,6 +143,12 @@ class RefundIssued(PaymentEvent):
     currency: str
     reason: str
     idempotency_key: str
+    voided: int = Field(
+        default=0,
+        ge=0,
+        description="Of the amount, what was released from a card hold that was never captured (the customer "
+        "was not charged it) rather than refunded",
+    )
 
 
 class RefundRejected(PaymentEvent):

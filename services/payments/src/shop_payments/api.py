@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from shop_api.base import Strict
 from shop_api.payments import PaymentMethodIn
 from shop_contracts.money import CurrencyMismatch, Money
-from shop_payments import handlers, queries, repository, webhooks
+from shop_payments import handlers, hold_repository, queries, repository, webhooks
 from shop_payments.domain import (
     EventMismatch,
     MethodNotVerified,
@@ -25,6 +25,7 @@ from shop_payments.domain import (
     RefundRefusedBefore,
     UnknownCharge,
 )
+from shop_payments.holds import CaptureExceedsHold
 from shop_payments.psp import (
     PaymentServiceProvider,
     PspUnavailable,
@@ -69,6 +70,7 @@ def _problem(error: PaymentsError | CurrencyMismatch) -> Problem:
         RefundRefusedBefore: (409, "refund_rejected"),
         UnknownCharge: (404, "unknown_charge"),
         EventMismatch: (422, "event_mismatch"),
+        CaptureExceedsHold: (409, "capture_exceeds_hold"),
     }
     status, code = codes.get(type(error), (409, "conflict"))
     message = str(error)
@@ -172,6 +174,8 @@ class PspEventDataIn(BaseModel):
     charge: str | None = Field(default=None, min_length=1, max_length=200)
     amount: int | None = Field(default=None, gt=0)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    authorization: str | None = Field(default=None, min_length=1, max_length=200)
+    capture: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class PspEventIn(BaseModel):
@@ -187,7 +191,14 @@ class PspEventIn(BaseModel):
             if self.data.amount is not None and self.data.currency is not None
             else None
         )
-        return PspEvent(id=self.id, type=self.type, charge_reference=self.data.charge, amount=amount)
+        return PspEvent(
+            id=self.id,
+            type=self.type,
+            charge_reference=self.data.charge,
+            amount=amount,
+            authorization_reference=self.data.authorization,
+            capture_reference=self.data.capture,
+        )
 
 
 @router.post("/webhooks/psp")
@@ -260,6 +271,26 @@ async def sandbox_complete_action(
     try:
         delivery = await sandbox.complete_action(
             charge_reference=psp_reference, amount=payment.amount.amount, currency=payment.amount.currency
+        )
+    except WebhooksNotConfigured as error:
+        raise Problem(409, str(error), code="webhooks_not_configured") from error
+    return _delivery_view(delivery)
+
+
+@router.post("/sandbox/authorizations/{psp_reference}/expire", tags=["sandbox"])
+async def sandbox_expire_hold(
+    psp_reference: Annotated[str, Path(min_length=1, max_length=200)], uow: UnitOfWorkDep, psp: PspDep
+) -> dict[str, Any]:
+    """Sandbox only: the hold lapses at the PSP; the sandbox delivers its ``authorization.expired`` webhook
+    (with what the hold still holds) to the configured URL and answers how that went."""
+    sandbox = _sandbox(psp)
+    hold = await hold_repository.hold_by_reference(uow.session, psp_reference=psp_reference)
+    if hold is None:
+        raise Problem(404, "No such authorization", code="unknown_authorization")
+    await uow.session.rollback()  # read only: the webhook below comes back in its own transaction
+    try:
+        delivery = await sandbox.expire_hold(
+            authorization_reference=psp_reference, amount=max(hold.open.amount, 1), currency=hold.currency
         )
     except WebhooksNotConfigured as error:
         raise Problem(409, str(error), code="webhooks_not_configured") from error

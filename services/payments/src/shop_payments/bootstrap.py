@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from shop_payments import api, consumers, tables
+from shop_payments import api, consumers, hold_handlers, tables
+from shop_payments.hold_handlers import HoldPolicy, SettleHold
 from shop_payments.psp import PaymentServiceProvider, SandboxPsp, SandboxWebhooks
 from shop_payments.settings import PaymentsSettings
 from shop_runtime.clock import clock_for
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
+from shop_runtime.scheduling import Jobs
 from shop_runtime.service import ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
 
@@ -33,7 +36,9 @@ def create_psp(settings: PaymentsSettings) -> PaymentServiceProvider:
                     settings.psp_sandbox_webhook_url,
                     settings.webhook_secrets,
                     clock=lambda: clock.now().timestamp(),
-                )
+                ),
+                clock=lambda: clock.now().timestamp(),
+                hold_seconds=settings.psp_sandbox_hold_days * 24 * 3600,
             )
 
 
@@ -51,13 +56,32 @@ def create_http_app(settings: ServiceSettings, *, psp_factory: PspFactory = crea
 def service_definition(psp_factory: PspFactory = create_psp) -> ServiceDefinition:
     """Payments as the runtime runs it; tests pass a ``psp_factory`` to hold on to the PSP they watch."""
 
+    # The worker's consumers and its scheduled jobs share one PSP (the sandbox keeps its holds in memory).
+    psps: dict[int, PaymentServiceProvider] = {}
+
+    def psp_of(context: WorkerContext) -> PaymentServiceProvider:
+        assert isinstance(context.settings, PaymentsSettings)
+        key = id(context)
+        if key not in psps:
+            psps.clear()
+            psps[key] = psp_factory(context.settings)
+        return psps[key]
+
     def subscriptions(context: WorkerContext) -> Subscriptions:
         assert isinstance(context.settings, PaymentsSettings)
-        psp = psp_factory(context.settings)
+        policy = HoldPolicy(
+            capture_mode=context.settings.capture_mode,
+            settle_margin=timedelta(hours=context.settings.hold_settle_margin_hours),
+            clock=context.clock,
+        )
+        psp = psp_of(context)
         return {
-            message: functools.partial(consumer, psp=psp)
+            message: functools.partial(consumer, psp=psp, policy=policy)
             for message, consumer in consumers.SUBSCRIPTIONS.items()
         }
+
+    def jobs(context: WorkerContext) -> Jobs:
+        return {SettleHold: functools.partial(hold_handlers.on_settle_hold, psp=psp_of(context))}
 
     return ServiceDefinition(
         name="payments",
@@ -66,6 +90,7 @@ def service_definition(psp_factory: PspFactory = create_psp) -> ServiceDefinitio
         migrations_path=Path(__file__).parent / "migrations",
         create_app=functools.partial(create_http_app, psp_factory=psp_factory),
         subscriptions=subscriptions,
+        jobs=jobs,
     )
 
 

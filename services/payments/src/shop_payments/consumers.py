@@ -1,25 +1,32 @@
 """What payments subscribes to: each consumer translates a contract into a handler call, nothing more.
 
-Consumers take the PSP as a keyword; ``bootstrap`` binds it, so ``SUBSCRIPTIONS`` stays one plain dict.
+Consumers take the PSP and the hold policy as keywords; ``bootstrap`` binds them, so ``SUBSCRIPTIONS`` stays
+one plain dict. Orders' confirmations and fulfillment's shipments matter to held orders only (captured at
+shipment); for any other order they change nothing.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 
-from shop_contracts import Message
+from shop_contracts import Message, fulfillment
+from shop_contracts import orders as orders_contracts
 from shop_contracts import payments as contracts
 from shop_contracts.money import Money
-from shop_payments import handlers
+from shop_contracts.values import LocatedLine
+from shop_payments import handlers, hold_handlers
+from shop_payments.hold_handlers import HoldPolicy
+from shop_payments.holds import OrderTerms, ShipmentFact
 from shop_payments.psp import PaymentServiceProvider
 from shop_runtime.database import UnitOfWork
 
 PaymentsConsumer = Callable[..., Awaitable[None]]
-"""``(message, uow, *, psp)``: the runtime's consumer signature plus the PSP the bootstrap binds."""
+"""``(message, uow, *, psp, policy)``: the runtime's consumer signature plus what the bootstrap binds."""
 
 
 async def on_capture_payment(
-    message: contracts.CapturePayment, uow: UnitOfWork, *, psp: PaymentServiceProvider
+    message: contracts.CapturePayment, uow: UnitOfWork, *, psp: PaymentServiceProvider, policy: HoldPolicy
 ) -> None:
     await handlers.capture_payment(
         uow,
@@ -31,11 +38,12 @@ async def on_capture_payment(
         save_method=message.save_method,
         balance_later=message.balance_later,
         bank_transfer_reference=message.bank_transfer_reference,
+        policy=policy,
     )
 
 
 async def on_charge_balance(
-    message: contracts.ChargeBalance, uow: UnitOfWork, *, psp: PaymentServiceProvider
+    message: contracts.ChargeBalance, uow: UnitOfWork, *, psp: PaymentServiceProvider, policy: HoldPolicy
 ) -> None:
     await handlers.charge_balance(
         uow,
@@ -50,7 +58,7 @@ async def on_charge_balance(
 
 
 async def on_issue_refund(
-    message: contracts.IssueRefund, uow: UnitOfWork, *, psp: PaymentServiceProvider
+    message: contracts.IssueRefund, uow: UnitOfWork, *, psp: PaymentServiceProvider, policy: HoldPolicy
 ) -> None:
     await handlers.refund_as_asked(
         uow,
@@ -63,8 +71,80 @@ async def on_issue_refund(
     )
 
 
+async def on_order_confirmed(
+    message: orders_contracts.OrderConfirmed,
+    uow: UnitOfWork,
+    *,
+    psp: PaymentServiceProvider,
+    policy: HoldPolicy,
+) -> None:
+    units: Counter[str] = Counter()
+    for line in message.lines:
+        units[line.sku] += line.quantity
+    await hold_handlers.record_confirmation(
+        uow,
+        psp=psp,
+        terms=OrderTerms(
+            order_id=message.order_id,
+            currency=message.currency,
+            subtotal=message.subtotal,
+            total=message.total,
+            units=dict(units),
+            prices={line.sku: line.unit_price for line in message.lines},
+            has_preorder_lines=bool(message.preorder_lines),
+        ),
+    )
+
+
+def _units(lines: list[LocatedLine]) -> dict[str, int]:
+    units: Counter[str] = Counter()
+    for line in lines:
+        units[line.sku] += line.quantity
+    return dict(units)
+
+
+async def on_shipment_shipped(
+    message: fulfillment.ShipmentShipped, uow: UnitOfWork, *, psp: PaymentServiceProvider, policy: HoldPolicy
+) -> None:
+    await hold_handlers.record_shipment(
+        uow,
+        psp=psp,
+        order_id=message.order_id,
+        shipment=ShipmentFact(
+            shipment_id=message.group_id or message.fulfillment_id,
+            shipped=_units(message.lines),
+            short=_units(message.short_lines),
+        ),
+    )
+
+
+async def on_shipment_delivered(
+    message: fulfillment.ShipmentDelivered,
+    uow: UnitOfWork,
+    *,
+    psp: PaymentServiceProvider,
+    policy: HoldPolicy,
+) -> None:
+    """A delivery handled before its shipment carries the shipment: it is recorded from it."""
+    if message.shipment is None:
+        return
+    await hold_handlers.record_shipment(
+        uow,
+        psp=psp,
+        order_id=message.order_id,
+        shipment=ShipmentFact(
+            shipment_id=message.group_id or message.fulfillment_id,
+            shipped=_units(message.shipment.lines),
+            short=_units(message.shipment.short_lines),
+        ),
+    )
+
+
 SUBSCRIPTIONS: Mapping[type[Message], PaymentsConsumer] = {
     contracts.CapturePayment: on_capture_payment,
     contracts.ChargeBalance: on_charge_balance,
     contracts.IssueRefund: on_issue_refund,
+    orders_contracts.OrderConfirmed: on_order_confirmed,
+    fulfillment.ShipmentShipped: on_shipment_shipped,
+    fulfillment.ShipmentDelivered: on_shipment_delivered,
 }

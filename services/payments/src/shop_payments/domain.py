@@ -58,7 +58,26 @@ class PaymentStatus(enum.StrEnum):
 
 class LedgerKind(enum.StrEnum):
     CAPTURE = "capture"
+    """Money taken: a charge, a capture of a hold, an off-session charge that replaced a hold."""
     REFUND = "refund"
+    """Money given back from a capture."""
+    AUTHORIZATION = "authorization"
+    """Money held on the card at checkout, taken by captures as the order ships."""
+    VOID = "void"
+    """Part or all of a hold released, never taken (what will not ship, a cancellation before capture)."""
+    EXPIRY = "expiry"
+    """What a hold still held when it lapsed (or was released because it was about to)."""
+
+
+class PaymentKind(enum.StrEnum):
+    CHARGE = "charge"
+    """Money taken at once: checkout, a deposit, a balance, a verification of 0."""
+    AUTHORIZATION = "authorization"
+    """A hold placed at checkout: nothing taken yet."""
+    CAPTURE = "capture"
+    """Taking part of a hold (a shipment's share)."""
+    REPLACEMENT = "replacement"
+    """An off-session charge with the saved method in place of a hold that expired or could not be captured."""
 
 
 NO_SAVED_METHOD = "no_saved_method"
@@ -132,10 +151,19 @@ class Payment:
     card: Card | None = None
     balance: BalanceAttempt | None = None
     recorded_at: datetime | None = None
+    kind: PaymentKind = PaymentKind.CHARGE
+    authorization_id: uuid.UUID | None = None
+    """The hold a capture or a replacement charge belongs to."""
+    expires_at: datetime | None = None
+    """When an authorisation's hold lapses at the PSP."""
 
     def __post_init__(self) -> None:
         if self.amount.amount < 0:
             raise InvalidAmount(f"a payment cannot be negative: {self.amount.amount}", field="amount")
+        if (self.authorization_id is not None) != (
+            self.kind in (PaymentKind.CAPTURE, PaymentKind.REPLACEMENT)
+        ):
+            raise ValueError("captures and replacement charges, and only they, belong to a hold")
 
     @property
     def status(self) -> PaymentStatus:
@@ -146,14 +174,17 @@ class Payment:
         return self.status is PaymentStatus.SUCCEEDED
 
     def ledger_entries(self) -> list[LedgerEntry]:
-        """Money that moved: a capture when a charge succeeded, nothing when it was declined or was 0."""
+        """Money that moved: a capture when a charge (or a capture of a hold) succeeded, an authorisation when a
+        hold was placed, nothing when it was declined or was 0."""
         if not self.succeeded or self.amount.amount == 0:
             return []
         return [
             LedgerEntry(
                 order_id=self.order_id,
                 payment_id=self.id,
-                kind=LedgerKind.CAPTURE,
+                kind=LedgerKind.AUTHORIZATION
+                if self.kind is PaymentKind.AUTHORIZATION
+                else LedgerKind.CAPTURE,
                 amount=self.amount,
                 psp_reference=self.psp_reference,
             )
@@ -232,12 +263,17 @@ class Capture:
 
 @dataclass(frozen=True)
 class RefundPart:
-    """The share of a refund taken from one capture; ``refund_reference`` is the PSP's once it refunded."""
+    """The share of a refund taken from one capture; ``refund_reference`` is the PSP's once it refunded.
+
+    ``voided``: taken from a hold that was never captured (``payment_id`` and ``charge_reference`` are the
+    authorisation's): released rather than refunded.
+    """
 
     payment_id: uuid.UUID
     charge_reference: str
     amount: Money
     refund_reference: str | None = None
+    voided: bool = False
 
 
 def refund_parts(captures: Sequence[Capture], amount: Money) -> list[RefundPart]:
@@ -290,12 +326,17 @@ class Refund:
         """Whether a request under this refund's idempotency key asks for this same refund."""
         return (self.order_id, self.amount.amount) == (order_id, amount)
 
+    @property
+    def voided(self) -> Money:
+        """What of it was released from a hold rather than refunded."""
+        return Money.total((part.amount for part in self.parts if part.voided), currency=self.amount.currency)
+
     def ledger_entries(self) -> list[LedgerEntry]:
         return [
             LedgerEntry(
                 order_id=self.order_id,
                 payment_id=part.payment_id,
-                kind=LedgerKind.REFUND,
+                kind=LedgerKind.VOID if part.voided else LedgerKind.REFUND,
                 amount=part.amount,
                 refund_id=self.id,
                 psp_reference=part.refund_reference,
@@ -334,12 +375,13 @@ class Balance:
 
 
 def balance_of(entries: Iterable[LedgerEntry], *, currency: str) -> Balance:
-    """Sum captures and refunds; an order has one currency, so an entry in another one is an error."""
+    """Sum captures and refunds (holds move no money); an order has one currency, so an entry in another one is
+    an error."""
     captured = refunded = Money.zero(currency)
     for entry in entries:
         if entry.kind is LedgerKind.CAPTURE:
             captured += entry.amount
-        else:
+        elif entry.kind is LedgerKind.REFUND:
             refunded += entry.amount
     return Balance(captured=captured, refunded=refunded)
 
@@ -357,6 +399,10 @@ class PspEventOutcome(enum.StrEnum):
     """An event type payments does not act on."""
     DUPLICATE = "duplicate"
     """The event id was processed before: nothing changes (never recorded, it is the answer to a replay)."""
+    HOLD_EXPIRED = "hold_expired"
+    """A hold lapsed with money still on it: recorded as expired and replaced by an off-session charge."""
+    NEEDS_REVIEW = "needs_review"
+    """The PSP tells of a capture otherwise than payments recorded it: kept for an operator, nothing changes."""
 
 
 CHARGE_SUCCEEDED = "charge.succeeded"
@@ -371,6 +417,13 @@ class EventMismatch(PaymentsError):
     """A PSP event's amount or currency differs from the charge payments recorded."""
 
 
+AUTHORIZATION_EXPIRED = "authorization.expired"
+"""The PSP event of a hold that lapsed (the issuer let it go) before it was all captured or released."""
+CAPTURE_SUCCEEDED = "capture.succeeded"
+CAPTURE_FAILED = "capture.failed"
+"""The PSP's word on a capture, after it answered it: it confirms what payments recorded, or differs."""
+
+
 @dataclass(frozen=True)
 class PspEvent:
     """A webhook event from the PSP, after its signature was verified."""
@@ -379,6 +432,13 @@ class PspEvent:
     type: str
     charge_reference: str | None = None
     amount: Money | None = None
+    authorization_reference: str | None = None
+    capture_reference: str | None = None
+
+    @property
+    def reference(self) -> str | None:
+        """The PSP object the event is about: a charge, a capture or a hold."""
+        return self.charge_reference or self.capture_reference or self.authorization_reference
 
 
 REFUND_OF_SECOND_CHARGE = "charged_twice"

@@ -10,8 +10,11 @@ from datetime import datetime
 
 from shop_contracts import payments as contracts
 from shop_contracts.money import Money
-from shop_payments import repository
+from shop_payments import hold_handlers, hold_repository, repository
 from shop_payments.domain import (
+    AUTHORIZATION_EXPIRED,
+    CAPTURE_FAILED,
+    CAPTURE_SUCCEEDED,
     CHARGE_SUCCEEDED,
     NO_SAVED_METHOD,
     REFUND_OF_SECOND_CHARGE,
@@ -22,6 +25,7 @@ from shop_payments.domain import (
     MethodNotVerified,
     NoSavedMethod,
     Payment,
+    PaymentKind,
     PspEvent,
     PspEventOutcome,
     Refund,
@@ -36,9 +40,10 @@ from shop_payments.domain import (
     balance_step,
     idempotency_key,
     payment_after_action,
-    refund_parts,
     second_charge_step,
 )
+from shop_payments.hold_handlers import HoldPolicy
+from shop_payments.holds import money_back_parts
 from shop_payments.psp import ChargeResult, PaymentServiceProvider, Verification
 from shop_runtime.database import UnitOfWork
 from shop_runtime.metrics import business_counter
@@ -72,6 +77,7 @@ async def capture_payment(
     save_method: bool = False,
     bank_transfer_reference: str | None = None,
     balance_later: bool = False,
+    policy: HoldPolicy | None = None,
 ) -> Payment:
     """Charge one step of an order, record the outcome and tell it; a step asked for again (a copy of the
     command under another message id, a late redelivery) is neither charged nor told again: its outcome was
@@ -85,6 +91,9 @@ async def capture_payment(
 
     The PSP is called inside the transaction: if the commit then fails, the retry charges with the same
     idempotency key and the PSP answers as before, so the customer is still charged once.
+
+    With a ``policy`` that captures at shipment, money by card for the whole order is authorised instead (a
+    hold): the order is confirmed as for a charge, and each shipment captures its share (``hold_handlers``).
     """
     await repository.lock(uow.session, order_id=order_id, what=step)
     payment = await repository.payment_for_step(uow.session, order_id=order_id, step=step)
@@ -105,6 +114,16 @@ async def capture_payment(
             step=step,
             amount=amount,
             psp_reference=f"{BANK_TRANSFER_PREFIX}{bank_transfer_reference}",
+        )
+    elif policy is not None and policy.holds(amount=amount, balance_later=balance_later, bank_transfer=False):
+        payment = await hold_handlers.authorise(
+            uow,
+            psp=psp,
+            policy=policy,
+            order_id=order_id,
+            step=step,
+            amount=amount,
+            payment_token=payment_token,
         )
     elif amount.amount == 0:
         verification = await psp.verify(token=payment_token)
@@ -288,14 +307,18 @@ async def refund_as_asked(
 
 
 def _count_capture(payment: Payment, *, kind: str) -> None:
-    """Count money a committed charge took (a decline or a verification of 0 took none)."""
-    if payment.succeeded and payment.amount.amount > 0:
+    """Count money a committed charge took (a decline, a verification of 0 or a hold took none)."""
+    if payment.succeeded and payment.amount.amount > 0 and payment.kind is PaymentKind.CHARGE:
         CAPTURED.labels(payment.amount.currency, kind).inc(payment.amount.amount)
 
 
 def _count_refund(refund: Refund) -> None:
     REFUNDS.labels(refund.reason).inc()
-    REFUNDED.labels(refund.amount.currency).inc(refund.amount.amount)
+    voided = refund.voided.amount
+    if refund.amount.amount > voided:
+        REFUNDED.labels(refund.amount.currency).inc(refund.amount.amount - voided)
+    if voided:
+        hold_handlers.VOIDED.labels(refund.amount.currency).inc(voided)
 
 
 async def _refund(
@@ -329,12 +352,23 @@ async def _refund(
         raise RefundKeyReused(
             f"idempotency key {idempotency_key!r} was used for another refund", field="idempotency_key"
         )
+    # Money still held on the card is released before any capture is refunded: the lock keeps captures out.
+    await hold_repository.lock_hold(uow.session, order_id=order_id)
+    holds = await hold_repository.holds_of_order(uow.session, order_id=order_id)
     captures = await repository.captures_of_order(uow.session, order_id=order_id)
-    # With nothing captured there is nothing to refund; 'XXX' (no currency) lets the rule say so.
-    currency = captures[0].amount.currency if captures else "XXX"
-    parts = refund_parts(captures, Money(amount, currency))
+    # With nothing captured or held there is nothing to refund; 'XXX' (no currency) lets the rule say so.
+    currency = holds[0].currency if holds else captures[0].amount.currency if captures else "XXX"
+    parts = money_back_parts(holds, captures, Money(amount, currency))
     refunded = []
     for part in parts:
+        if part.voided:
+            released = await psp.void(
+                authorization_reference=part.charge_reference,
+                amount=part.amount.amount,
+                idempotency_key=f"{idempotency_key}:{part.payment_id}",
+            )
+            refunded.append(dataclasses.replace(part, refund_reference=released.psp_reference))
+            continue
         if part.charge_reference.startswith(BANK_TRANSFER_PREFIX):
             # Money that came by bank transfer goes back the same way, by staff: the ledger records what is owed.
             reference = f"{BANK_TRANSFER_PREFIX}refund:{idempotency_key}:{part.payment_id}"
@@ -367,13 +401,16 @@ async def apply_psp_event(
     ``charge.succeeded`` for a balance charge declined because the customer had to confirm it (3-D Secure):
     the customer did, so the group's balance is paid and ``BalanceCharged`` flows as for any charge. When
     another attempt paid the group meanwhile, the customer paid twice: that charge is recorded and refunded
-    at once. Another event about a charge already recorded tells nothing new.
+    at once. Another event about a charge already recorded tells nothing new. Events about holds and their
+    captures go to ``hold_handlers.apply_hold_event``.
     """
     if not await repository.claim_psp_event(uow.session, event):
         return PspEventOutcome.DUPLICATE
     outcome = PspEventOutcome.IGNORED
     if event.type == CHARGE_SUCCEEDED and event.charge_reference:
         outcome = await _charge_succeeded(uow, psp, event, event.charge_reference)
+    elif event.type in (AUTHORIZATION_EXPIRED, CAPTURE_SUCCEEDED, CAPTURE_FAILED):
+        outcome = await hold_handlers.apply_hold_event(uow, psp=psp, event=event)
     await repository.set_psp_event_outcome(uow.session, event.id, outcome)
     return outcome
 
@@ -462,6 +499,7 @@ def _refund_issued(refund: Refund) -> contracts.RefundIssued:
         currency=refund.amount.currency,
         reason=refund.reason,
         idempotency_key=refund.idempotency_key,
+        voided=refund.voided.amount,
     )
 
 
@@ -528,6 +566,7 @@ def _outcome(
             currency=payment.amount.currency,
             card_brand=payment.card.brand if payment.card else None,
             card_last4=payment.card.last4 if payment.card else None,
+            authorized_only=payment.kind is PaymentKind.AUTHORIZATION,
         )
     return contracts.PaymentFailed(
         order_id=payment.order_id,

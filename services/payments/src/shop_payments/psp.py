@@ -3,22 +3,50 @@
 The sandbox answers by test token. Each token maps to a ``Behaviour`` (a function of the attempt), so new
 ones (time out, error then succeed, need customer action) are one more entry in ``TEST_TOKENS``. Verifying
 a token is its behaviour's on-session answer to an attempt of 0, so every token verifies as it charges.
+
+Holds (authorise now, capture later) answer by token too; see ``psp_holds`` for what their references carry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
-import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import httpx
+from shop_payments.psp_holds import (
+    Authorization,
+    CaptureResult,
+    HoldRefused,
+    SandboxCapture,
+    SandboxHold,
+    SandboxVoid,
+    VoidResult,
+    hold_reference,
+    hold_terms,
+)
+from shop_payments.sandbox_webhooks import SandboxWebhooks, WebhookDelivery, WebhooksNotConfigured
 
-from shop_payments import webhooks
+__all__ = [
+    "Authorization",
+    "CaptureResult",
+    "HoldRefused",
+    "SandboxCapture",
+    "SandboxHold",
+    "SandboxVoid",
+    "SandboxWebhooks",
+    "VoidResult",
+    "WebhookDelivery",
+    "WebhooksNotConfigured",
+]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +116,22 @@ class PaymentServiceProvider(Protocol):
 
     async def refund(self, *, psp_reference: str, amount: int, idempotency_key: str) -> RefundResult:
         """Give back ``amount`` of the charge ``psp_reference``; at most once per idempotency key."""
+        ...
+
+    async def authorize(
+        self, *, token: str, amount: int, currency: str, idempotency_key: str
+    ) -> Authorization:
+        """Hold ``amount`` on the card behind ``token`` without taking it; at most once per idempotency key."""
+        ...
+
+    async def capture(
+        self, *, authorization_reference: str, amount: int, currency: str, idempotency_key: str
+    ) -> CaptureResult:
+        """Take ``amount`` of the hold ``authorization_reference``; at most once per idempotency key."""
+        ...
+
+    async def void(self, *, authorization_reference: str, amount: int, idempotency_key: str) -> VoidResult:
+        """Release ``amount`` of the hold (all that is left of it ends it); at most once per idempotency key."""
         ...
 
 
@@ -200,7 +244,18 @@ TEST_TOKENS: Mapping[str, Behaviour] = {
     "tok_timeout_then_ok": fails_first(approves(brand="visa", last4="1881"), error=_timeout),
     # The PSP answers a server error (503) on the first attempt of each charge, then approves.
     "tok_error_then_ok": fails_first(approves(brand="mastercard", last4="5100"), error=_server_error),
+    # Authorised at checkout, refused when the hold is captured; charged off session it is approved.
+    "tok_capture_fails": approves(brand="visa", last4="0119"),
+    # Authorised at checkout with a hold that expires a minute later; charged off session it is approved.
+    "tok_hold_expires_early": approves(brand="visa", last4="0077"),
 }
+CAPTURE_FAILS_TOKENS = frozenset({"tok_capture_fails"})
+"""Tokens whose holds are authorised but whose captures the PSP refuses (the card charges off session)."""
+EXPIRES_EARLY_TOKENS = frozenset({"tok_hold_expires_early"})
+"""Tokens whose holds expire a minute after they are placed (some issuers hold for less than the PSP's days)."""
+EARLY_EXPIRY_SECONDS = 60
+FLAKY_TOKENS = frozenset({"tok_timeout_then_ok", "tok_error_then_ok"})
+"""Tokens whose captures and voids fail on the first attempt under each key, as their charges do."""
 UNKNOWN_TOKEN: Behaviour = declines(code="invalid_token", message="The payment method token is not valid.")
 
 
@@ -238,73 +293,6 @@ VERIFICATION_CURRENCY = "XXX"
 """ISO 4217's code for 'no currency': a verification is an attempt of 0 in none."""
 
 
-@dataclass(frozen=True)
-class WebhookDelivery:
-    """One delivery of a sandbox webhook: the event, and how the receiving URL answered."""
-
-    event_id: str
-    status: int
-    answer: Any
-
-
-class WebhooksNotConfigured(Exception):
-    """The sandbox has no webhook URL or signing secret to deliver with."""
-
-
-class SandboxWebhooks:
-    """The sandbox's webhook sender: signs each event with the first secret and POSTs it to one URL.
-
-    It keeps the events it sent, so one can be delivered again, as a real PSP redelivers until it hears 2xx.
-    """
-
-    def __init__(
-        self,
-        url: str | None,
-        secrets: tuple[str, ...],
-        *,
-        clock: Callable[[], float] = time.time,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._url = url
-        self._secrets = secrets
-        self._clock = clock
-        self._transport = transport
-        self.sent: dict[str, bytes] = {}
-
-    def event(self, event_type: str, data: Mapping[str, Any]) -> tuple[str, bytes]:
-        """A new event (id and body as the PSP sends it)."""
-        event_id = f"evt_sandbox_{uuid.uuid4().hex}"
-        body = {"id": event_id, "type": event_type, "created": int(self._clock()), "data": dict(data)}
-        return event_id, json.dumps(body, separators=(",", ":")).encode()
-
-    @property
-    def configured(self) -> bool:
-        return bool(self._url and self._secrets)
-
-    async def deliver(self, event_id: str, body: bytes, *, signed_at: int | None = None) -> WebhookDelivery:
-        """POST the event, signed now (or at ``signed_at``), and return the answer."""
-        if not self._url or not self._secrets:
-            raise WebhooksNotConfigured("the sandbox needs a webhook URL and secret to deliver webhooks")
-        self.sent[event_id] = body
-        timestamp = int(self._clock()) if signed_at is None else signed_at
-        headers = {
-            "Content-Type": "application/json",
-            webhooks.SIGNATURE_HEADER: webhooks.sign(body, secret=self._secrets[0], timestamp=timestamp),
-        }
-        async with httpx.AsyncClient(transport=self._transport, timeout=10) as client:
-            response = await client.post(self._url, content=body, headers=headers)
-        try:
-            answer: Any = response.json()
-        except ValueError:
-            answer = response.text
-        return WebhookDelivery(event_id, response.status_code, answer)
-
-    async def redeliver(self, event_id: str) -> WebhookDelivery | None:
-        """Deliver an event sent before once more (same id and body, a fresh signature); None if unknown."""
-        body = self.sent.get(event_id)
-        return None if body is None else await self.deliver(event_id, body)
-
-
 class SandboxPsp:
     """An in-process PSP with test tokens and no network; it keeps its charges and refunds in memory.
 
@@ -313,9 +301,23 @@ class SandboxPsp:
     """
 
     def __init__(
-        self, behaviours: Mapping[str, Behaviour] | None = None, *, webhooks: SandboxWebhooks | None = None
+        self,
+        behaviours: Mapping[str, Behaviour] | None = None,
+        *,
+        webhooks: SandboxWebhooks | None = None,
+        clock: Callable[[], float] = time.time,
+        hold_seconds: float = 7 * 24 * 3600,
+        webhook_retry_seconds: tuple[float, ...] = (0.2, 0.5, 1, 2, 4, 8, 16),
     ) -> None:
         self.webhooks = webhooks or SandboxWebhooks(None, ())
+        self._clock = clock
+        self._hold_seconds = hold_seconds
+        self._webhook_retry_seconds = webhook_retry_seconds
+        self._hold_answers: dict[str, tuple[Any, Any]] = {}
+        self._sending: set[asyncio.Task[None]] = set()
+        self.holds: list[SandboxHold] = []
+        self.captures: list[SandboxCapture] = []
+        self.voids: list[SandboxVoid] = []
         self._behaviours = {**TEST_TOKENS, **(behaviours or {})}
         self._answers: dict[str, tuple[_Request, ChargeResult]] = {}
         self._attempts: dict[str, int] = {}
@@ -407,5 +409,170 @@ class SandboxPsp:
         self.confirm_action(charge_reference=charge_reference)
         event_id, body = self.webhooks.event(
             "charge.succeeded", {"charge": charge_reference, "amount": amount, "currency": currency}
+        )
+        return await self.webhooks.deliver(event_id, body)
+
+    def _replayed(self, idempotency_key: str, request: Any, what: str) -> Any | None:
+        """The answer given before under this key to this same request (None when none was given yet)."""
+        if idempotency_key not in self._hold_answers:
+            return None
+        answered, result = self._hold_answers[idempotency_key]
+        if answered != request:
+            raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} was used for another {what}")
+        return result
+
+    def _attempt(self, idempotency_key: str) -> int:
+        number = self._attempts[idempotency_key] = self._attempts.get(idempotency_key, 0) + 1
+        return number
+
+    async def authorize(
+        self, *, token: str, amount: int, currency: str, idempotency_key: str
+    ) -> Authorization:
+        if amount <= 0:
+            raise ValueError(f"amount must be more than 0, not {amount}")
+        request = ("authorize", amount, currency, hashlib.sha256(token.encode()).hexdigest())
+        replayed = self._replayed(idempotency_key, request, "authorisation")
+        if replayed is not None:
+            return replayed  # type: ignore[no-any-return]
+        number = self._attempt(idempotency_key)
+        behaviour = self._behaviours.get(token, UNKNOWN_TOKEN)
+        answer = behaviour(ChargeAttempt(amount, currency, idempotency_key, number, off_session=False))
+        now = self._clock()
+        expires = now + (EARLY_EXPIRY_SECONDS if token in EXPIRES_EARLY_TOKENS else self._hold_seconds)
+        result = Authorization(
+            approved=answer.approved,
+            psp_reference=(
+                hold_reference(
+                    expires_at=expires,
+                    captures_fail=token in CAPTURE_FAILS_TOKENS,
+                    flaky=token in FLAKY_TOKENS,
+                )
+                if answer.approved
+                else _reference("auth")
+            ),
+            expires_at=datetime.fromtimestamp(int(expires), UTC) if answer.approved else None,
+            decline_code=answer.decline_code,
+            decline_message=answer.decline_message,
+            card_brand=answer.card_brand,
+            card_last4=answer.card_last4,
+        )
+        self._hold_answers[idempotency_key] = (request, result)
+        self.holds.append(SandboxHold(idempotency_key, amount, currency, result))
+        return result
+
+    def _left_of(self, authorization_reference: str) -> int | None:
+        """What this sandbox's hold still holds (None when another process placed it)."""
+        hold = next((h for h in self.holds if h.result.psp_reference == authorization_reference), None)
+        if hold is None:
+            return None
+        taken = sum(
+            c.amount
+            for c in self.captures
+            if c.authorization_reference == authorization_reference and c.result.approved
+        )
+        released = sum(v.amount for v in self.voids if v.authorization_reference == authorization_reference)
+        return hold.amount - taken - released
+
+    async def capture(
+        self, *, authorization_reference: str, amount: int, currency: str, idempotency_key: str
+    ) -> CaptureResult:
+        if amount <= 0:
+            raise ValueError(f"amount must be more than 0, not {amount}")
+        request = ("capture", authorization_reference, amount, currency)
+        replayed = self._replayed(idempotency_key, request, "capture")
+        if replayed is not None:
+            return replayed  # type: ignore[no-any-return]
+        terms = hold_terms(authorization_reference)
+        if terms.flaky and self._attempt(idempotency_key) == 1:
+            raise PspServerError(f"sandbox: the PSP answered 503 to capture {idempotency_key!r}")
+        if terms.expires_at is not None and self._clock() >= terms.expires_at:
+            result = CaptureResult(
+                approved=False,
+                psp_reference=_reference("cap"),
+                decline_code="authorization_expired",
+                decline_message="The card hold expired before it was captured.",
+            )
+        elif terms.captures_fail:
+            result = CaptureResult(
+                approved=False,
+                psp_reference=_reference("cap"),
+                decline_code="capture_failed",
+                decline_message="The card issuer refused to capture the hold.",
+            )
+        else:
+            left = self._left_of(authorization_reference)
+            if left is not None and amount > left:
+                raise HoldRefused(f"hold {authorization_reference} cannot give {amount}, it holds {left}")
+            result = CaptureResult(approved=True, psp_reference=_reference("cap"))
+        self._hold_answers[idempotency_key] = (request, result)
+        self.captures.append(SandboxCapture(idempotency_key, authorization_reference, amount, result))
+        self._send_later(
+            "capture.succeeded" if result.approved else "capture.failed",
+            {
+                "authorization": authorization_reference,
+                "capture": result.psp_reference,
+                "amount": amount,
+                "currency": currency,
+            },
+        )
+        return result
+
+    async def void(self, *, authorization_reference: str, amount: int, idempotency_key: str) -> VoidResult:
+        if amount <= 0:
+            raise ValueError(f"amount must be more than 0, not {amount}")
+        request = ("void", authorization_reference, amount)
+        replayed = self._replayed(idempotency_key, request, "void")
+        if replayed is not None:
+            return replayed  # type: ignore[no-any-return]
+        if hold_terms(authorization_reference).flaky and self._attempt(idempotency_key) == 1:
+            raise PspServerError(f"sandbox: the PSP answered 503 to void {idempotency_key!r}")
+        left = self._left_of(authorization_reference)
+        if left is not None and amount > left:
+            raise HoldRefused(f"hold {authorization_reference} cannot release {amount}, it holds {left}")
+        result = VoidResult(psp_reference=_reference("void"))
+        self._hold_answers[idempotency_key] = (request, result)
+        self.voids.append(SandboxVoid(idempotency_key, authorization_reference, amount, result))
+        return result
+
+    def _send_later(self, event_type: str, data: Mapping[str, Any]) -> None:
+        """Deliver a webhook after this call returns, again and again until it is answered 2xx (a capture is
+        recorded once its transaction commits; until then payments answers 404), as a real PSP does."""
+        if not self.webhooks.configured:
+            return
+        event_id, body = self.webhooks.event(event_type, data)
+        task = asyncio.get_running_loop().create_task(self._deliver_until_heard(event_id, body))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def close(self) -> None:
+        """Stop delivering webhooks still on their way (a test's sandbox, at its end)."""
+        for task in list(self._sending):
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
+
+    async def _deliver_until_heard(self, event_id: str, body: bytes) -> None:
+        for wait in self._webhook_retry_seconds:
+            await asyncio.sleep(wait)
+            try:
+                delivery = await self.webhooks.deliver(event_id, body)
+            except Exception as error:  # the receiver is down: a PSP tries again later
+                log.warning("sandbox webhook %s not delivered: %s", event_id, error)
+                continue
+            if 200 <= delivery.status < 300:
+                return
+        log.warning(
+            "sandbox webhook %s given up after %d attempts", event_id, len(self._webhook_retry_seconds)
+        )
+
+    async def expire_hold(
+        self, *, authorization_reference: str, amount: int, currency: str
+    ) -> WebhookDelivery:
+        """The hold lapsed at the PSP: it says so with ``authorization.expired`` (``amount`` is what it still
+        held, told by the caller: each process has its own sandbox)."""
+        if not self.webhooks.configured:
+            raise WebhooksNotConfigured("the sandbox needs a webhook URL and secret to deliver webhooks")
+        event_id, body = self.webhooks.event(
+            "authorization.expired",
+            {"authorization": authorization_reference, "amount": amount, "currency": currency},
         )
         return await self.webhooks.deliver(event_id, body)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_contracts.money import Money
-from shop_payments.domain import LedgerEntry, LedgerKind, NoSavedMethod, balance_of
+from shop_payments.domain import LedgerEntry, LedgerKind, NoSavedMethod, PaymentKind, balance_of
 from shop_payments.tables import ledger_entries, payment_methods, payments, refunds
 
 
@@ -51,14 +52,23 @@ async def payments_of_order(session: AsyncSession, order_id: str) -> dict[str, A
     ).all()
     refunded_of_payment: dict[Any, int] = {}
     parts_of_refund: dict[Any, list[dict[str, Any]]] = {}
+    held = {kind: 0 for kind in HOLD_KINDS}
     for entry in entry_rows:
+        if entry.kind in HOLD_KINDS:
+            held[entry.kind] += entry.amount
         if entry.kind == LedgerKind.REFUND.value:
             refunded_of_payment[entry.payment_id] = (
                 refunded_of_payment.get(entry.payment_id, 0) + entry.amount
             )
-            parts_of_refund.setdefault(entry.refund_id, []).append(
-                {"payment_id": entry.payment_id, "amount": entry.amount, "psp_reference": entry.psp_reference}
-            )
+        if entry.refund_id is not None:
+            part = {
+                "payment_id": entry.payment_id,
+                "amount": entry.amount,
+                "psp_reference": entry.psp_reference,
+            }
+            if entry.kind == LedgerKind.VOID.value:
+                part["voided"] = True  # released from a hold that was never captured, not refunded
+            parts_of_refund.setdefault(entry.refund_id, []).append(part)
     currency = (payment_rows[0].currency if payment_rows else None) or (
         entry_rows[0].currency if entry_rows else None
     )
@@ -94,6 +104,9 @@ async def payments_of_order(session: AsyncSession, order_id: str) -> dict[str, A
                 "card_last4": row.card_last4,
                 "balance_group": row.balance_group,
                 "balance_attempt": row.balance_attempt,
+                "kind": row.kind,
+                "authorization_id": row.authorization_id,
+                "expires_at": row.expires_at,
                 "refunded": refunded_of_payment.get(row.id, 0),
                 "created_at": row.created_at,
             }
@@ -114,4 +127,28 @@ async def payments_of_order(session: AsyncSession, order_id: str) -> dict[str, A
         "captured": captured,
         "refunded": refunded,
         "currency": currency,
+        **_hold_totals(held, payment_rows),
+    }
+
+
+HOLD_KINDS = (LedgerKind.AUTHORIZATION.value, LedgerKind.VOID.value, LedgerKind.EXPIRY.value)
+
+
+def _hold_totals(held: dict[str, int], payment_rows: Sequence[Any]) -> dict[str, Any]:
+    """An order's card holds: authorised, released (voided), lapsed (expired), and what is still held; only
+    for an order that had one."""
+    if not any(row.kind == PaymentKind.AUTHORIZATION.value for row in payment_rows):
+        return {}
+    captured_of_holds = sum(
+        row.amount
+        for row in payment_rows
+        if row.kind == PaymentKind.CAPTURE.value and row.status == "succeeded"
+    )
+    authorised = held[LedgerKind.AUTHORIZATION.value]
+    voided, expired = held[LedgerKind.VOID.value], held[LedgerKind.EXPIRY.value]
+    return {
+        "authorised": authorised,
+        "voided": voided,
+        "expired": expired,
+        "held": authorised - captured_of_holds - voided - expired,
     }

@@ -18,6 +18,7 @@ from shop_payments.domain import (
     LedgerEntry,
     LedgerKind,
     Payment,
+    PaymentKind,
     PspEvent,
     PspEventOutcome,
     Refund,
@@ -60,7 +61,15 @@ def _payment(row: Any) -> Payment:
             BalanceAttempt(row.balance_group, row.balance_attempt) if row.balance_group is not None else None
         ),
         recorded_at=row.created_at,
+        kind=PaymentKind(row.kind),
+        authorization_id=row.authorization_id,
+        expires_at=row.expires_at,
     )
+
+
+def payment_of_row(row: Any) -> Payment:
+    """A payment from a row of the payments table."""
+    return _payment(row)
 
 
 async def payment_for_step(session: AsyncSession, *, order_id: str, step: str) -> Payment | None:
@@ -84,7 +93,7 @@ async def balance_attempts(session: AsyncSession, *, order_id: str, group_id: st
     return [_payment(row) for row in rows]
 
 
-async def _add_ledger_entries(session: AsyncSession, entries: list[LedgerEntry]) -> None:
+async def add_ledger_entries(session: AsyncSession, entries: list[LedgerEntry]) -> None:
     if entries:
         await session.execute(
             sa.insert(ledger_entries),
@@ -121,9 +130,12 @@ async def add_payment(session: AsyncSession, payment: Payment) -> None:
             card_last4=payment.card.last4 if payment.card else None,
             balance_group=payment.balance.group_id if payment.balance else None,
             balance_attempt=payment.balance.number if payment.balance else None,
+            kind=payment.kind.value,
+            authorization_id=payment.authorization_id,
+            expires_at=payment.expires_at,
         )
     )
-    await _add_ledger_entries(session, payment.ledger_entries())
+    await add_ledger_entries(session, payment.ledger_entries())
 
 
 async def saved_method(session: AsyncSession, *, order_id: str) -> SavedMethod | None:
@@ -205,6 +217,7 @@ async def refund_by_key(session: AsyncSession, *, idempotency_key: str) -> Refun
                 charge_reference=entry.charge_reference or "",
                 amount=Money(entry.amount, entry.currency),
                 refund_reference=entry.psp_reference,
+                voided=entry.kind == LedgerKind.VOID.value,
             )
             for entry in entry_rows
         ),
@@ -223,7 +236,7 @@ async def add_refund(session: AsyncSession, refund: Refund) -> None:
             reason=refund.reason,
         )
     )
-    await _add_ledger_entries(session, refund.ledger_entries())
+    await add_ledger_entries(session, refund.ledger_entries())
 
 
 async def refund_rejections_of_key(session: AsyncSession, *, idempotency_key: str) -> list[RefundRejection]:
@@ -290,7 +303,7 @@ async def claim_psp_event(session: AsyncSession, event: PspEvent) -> bool:
             event_id=event.id,
             type=event.type,
             outcome="pending",
-            charge_reference=event.charge_reference,
+            charge_reference=event.reference,
         )
         .on_conflict_do_nothing(index_elements=[psp_events.c.event_id])
         .returning(psp_events.c.event_id)

@@ -28,6 +28,21 @@ class PaymentsSettings(ServiceSettings):
     psp_webhook_tolerance_seconds: int = Field(
         default=300, ge=1, description="How far a webhook's signed timestamp may be from now."
     )
+    capture_mode: Literal["at_checkout", "at_shipment"] = Field(
+        default="at_checkout",
+        description="When money is taken for in-stock goods: at_checkout captures at checkout; at_shipment "
+        "authorises the order's total at checkout and captures each shipment's share as it ships (deposits, "
+        "pay-later and bank transfers are unchanged; an order with pre-order lines is captured on confirmation).",
+    )
+    hold_settle_margin_hours: float = Field(
+        default=24,
+        ge=0,
+        description="How long before a card hold expires payments settles it: captures what shipped and replaces "
+        "the rest by an off-session charge with the saved method.",
+    )
+    psp_sandbox_hold_days: float = Field(
+        default=7, gt=0, description="Sandbox only: how long an authorisation (a card hold) lasts."
+    )
     psp_sandbox_webhook_url: str | None = Field(
         default=None,
         description="Sandbox only: where it delivers its webhooks (the gateway's /v1/webhooks/psp).",

@@ -7,9 +7,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from shop_runtime.messaging_tables import add_messaging_tables
+from shop_runtime.scheduling import add_schedule_table
 
 metadata = sa.MetaData()
 outbox, inbox = add_messaging_tables(metadata)
+scheduled_jobs = add_schedule_table(metadata)
 
 payments = sa.Table(
     "payments",
@@ -30,6 +32,16 @@ payments = sa.Table(
     sa.Column("balance_group", sa.Text),
     sa.Column("balance_attempt", sa.Integer),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # charge (taken at once), authorization (a hold), capture (of a hold), replacement (of a hold, off session).
+    sa.Column("kind", sa.Text, nullable=False, server_default="charge"),
+    # The hold a capture or a replacement charge belongs to.
+    sa.Column(
+        "authorization_id",
+        postgresql.UUID(as_uuid=True),
+        sa.ForeignKey("payments.id", name="payments_authorization_id_fkey"),
+    ),
+    # When an authorisation's hold lapses at the PSP.
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
     # One charge per step of an order, whatever reaches the service twice.
     sa.UniqueConstraint("order_id", "step", name="payments_one_per_order_step"),
     sa.UniqueConstraint(
@@ -44,7 +56,14 @@ payments = sa.Table(
         "(balance_group IS NULL) = (balance_attempt IS NULL) AND (balance_attempt IS NULL OR balance_attempt >= 1)",
         name="payment_balance_attempt",
     ),
+    sa.CheckConstraint("kind IN ('charge', 'authorization', 'capture', 'replacement')", name="payment_kind"),
+    sa.CheckConstraint(
+        "(authorization_id IS NOT NULL) = (kind IN ('capture', 'replacement'))",
+        name="payment_of_a_hold",
+    ),
 )
+
+sa.Index("payments_authorization_id", payments.c.authorization_id)
 
 # However retries and races go, a group's balance is charged successfully at most once.
 sa.Index(
@@ -116,9 +135,42 @@ ledger_entries = sa.Table(
     # The PSP's reference of the charge (capture) or of the refund.
     sa.Column("psp_reference", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.CheckConstraint("kind IN ('capture', 'refund')", name="ledger_entry_kind"),
+    sa.CheckConstraint(
+        "kind IN ('capture', 'refund', 'authorization', 'void', 'expiry')", name="ledger_entry_kind"
+    ),
     sa.CheckConstraint("amount > 0", name="ledger_entry_amount_positive"),
-    sa.CheckConstraint("(kind = 'refund') = (refund_id IS NOT NULL)", name="ledger_refund_has_refund"),
+    # A refund always belongs to one; a void may (money asked back, released from a hold) or may not.
+    sa.CheckConstraint(
+        "(kind <> 'refund' OR refund_id IS NOT NULL) AND (kind IN ('refund', 'void') OR refund_id IS NULL)",
+        name="ledger_refund_has_refund",
+    ),
+)
+
+hold_orders = sa.Table(
+    "hold_orders",
+    metadata,
+    # What payments keeps of an order's confirmation to share its hold over its shipments (held orders only).
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("subtotal", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    # [{"sku", "quantity", "unit_price"}]
+    sa.Column("lines", postgresql.JSONB, nullable=False),
+    sa.Column("has_preorder_lines", sa.Boolean, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+hold_shipments = sa.Table(
+    "hold_shipments",
+    metadata,
+    # A shipment of a held order as fulfillment reported it, recorded once: its capture is derived from it.
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("shipment_id", sa.Text, primary_key=True),
+    sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False),
+    # {"sku": units}
+    sa.Column("shipped", postgresql.JSONB, nullable=False),
+    sa.Column("short", postgresql.JSONB, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
 psp_events = sa.Table(

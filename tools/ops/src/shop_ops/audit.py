@@ -169,6 +169,25 @@ async def _paid_orders_captured(context: AuditContext) -> list[Finding]:
 
 
 @audit_check(
+    "money.holds_within_authorised",
+    "payments: card holds never capture, void or expire more than authorised, nor capture once closed",
+)
+async def _holds_within_authorised(context: AuditContext) -> list[Finding]:
+    return invariants.holds_within_authorised(
+        await queries.hold_ledgers(context.snapshots.connection("payments"))
+    )
+
+
+@audit_check(
+    "money.holds_paid",
+    "payments: orders whose lapsed card hold could not be charged off session are shown as waiting (info)",
+)
+async def _holds_paid(context: AuditContext) -> list[Finding]:
+    unpaid = await queries.unpaid_holds(context.snapshots.connection("payments"))
+    return invariants.holds_paid(unpaid, now=context.options.now)
+
+
+@audit_check(
     "money.orders_awaiting_payment",
     "orders: orders on payment terms past their due date unpaid are shown as waiting (info)",
 )

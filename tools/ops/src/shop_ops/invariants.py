@@ -15,6 +15,7 @@ from shop_ops.durations import age
 from shop_ops.rows import (
     DraftHold,
     FulfillmentOrderState,
+    HoldLedger,
     OrderLedger,
     OrderState,
     PaymentLedger,
@@ -23,6 +24,7 @@ from shop_ops.rows import (
     StepPayments,
     StockLevel,
     SucceededPayments,
+    UnpaidHold,
     UnpublishedOutboxRow,
 )
 
@@ -403,3 +405,45 @@ def drafts_hold_only_what_they_want(
                     )
                 )
     return findings
+
+
+def holds_within_authorised(holds: Iterable[HoldLedger]) -> list[Finding]:
+    """A card hold's captures, releases and lapse never add up to more than it authorised, and nothing is
+    captured of it once it lapsed or was released to nothing."""
+    findings = []
+    for hold in holds:
+        ids = {"order": hold.order_id, "authorization": str(hold.authorization_id)}
+        authorised = hold.total("authorization")
+        captured, voided, expired = hold.total("capture"), hold.total("void"), hold.total("expiry")
+        if captured + voided + expired > authorised:
+            findings.append(
+                Finding(
+                    f"hold captured {captured} + voided {voided} + expired {expired} exceed authorised {authorised}",
+                    ids,
+                )
+            )
+        taken = 0
+        closed_by: str | None = None
+        for movement in hold.movements:
+            if movement.kind == "capture" and closed_by is not None:
+                findings.append(Finding(f"captured {movement.amount} after the hold was {closed_by}", ids))
+            if movement.kind in ("capture", "void", "expiry"):
+                taken += movement.amount
+            if movement.kind == "expiry":
+                closed_by = "expired"
+            elif movement.kind == "void" and authorised and taken >= authorised:
+                closed_by = "voided"
+    return findings
+
+
+def holds_paid(unpaid: Iterable[UnpaidHold], *, now: datetime) -> list[Finding]:
+    """An order whose hold lapsed and whose off-session charge failed waits for an operator (info)."""
+    return [
+        Finding(
+            f"hold lapsed and the off-session charge of {hold.amount} {hold.currency} failed "
+            f"({hold.decline_code}) {age(now - hold.since)} ago",
+            {"order": hold.order_id},
+            Severity.WAITING,
+        )
+        for hold in unpaid
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -16,6 +17,8 @@ from shop_notifications import tables as notifications
 from shop_ops.rows import (
     DraftHold,
     FulfillmentOrderState,
+    HoldLedger,
+    HoldMovement,
     OrderLedger,
     OrderState,
     PaymentLedger,
@@ -24,6 +27,7 @@ from shop_ops.rows import (
     StepPayments,
     StockLevel,
     SucceededPayments,
+    UnpaidHold,
     UnpublishedOutboxRow,
 )
 from shop_orders.core import tables as orders
@@ -199,7 +203,9 @@ async def succeeded_payments(connection: AsyncConnection) -> dict[str, Succeeded
         sa.select(
             table.c.order_id, sa.func.sum(table.c.amount), sa.func.array_agg(sa.distinct(table.c.currency))
         )
-        .where(table.c.status == "succeeded")
+        # What the order was charged or authorised at checkout and for balances: captures of a hold and the
+        # charge replacing a lapsed hold take what the authorisation already counts.
+        .where(table.c.status == "succeeded", table.c.kind.in_(("charge", "authorization")))
         .group_by(table.c.order_id)
     )
     return {
@@ -338,3 +344,46 @@ async def shipped_by_order(
         if max(time for time in (committed_at, short_at) if time is not None) >= since:
             recent.add(order_id)
     return shipped, recent
+
+
+async def hold_ledgers(connection: AsyncConnection) -> list[HoldLedger]:
+    """Every card hold's ledger entries (its own, and its captures'), in the order they were recorded."""
+    entries, table = payments.ledger_entries, payments.payments
+    hold_id = sa.func.coalesce(table.c.authorization_id, table.c.id)
+    rows = await connection.execute(
+        sa.select(hold_id.label("hold_id"), entries.c.order_id, entries.c.kind, entries.c.amount)
+        .join(table, table.c.id == entries.c.payment_id)
+        .where(
+            sa.or_(
+                table.c.kind == "authorization",
+                sa.and_(table.c.kind == "capture", table.c.authorization_id.is_not(None)),
+            )
+        )
+        .order_by(entries.c.id)
+    )
+    movements: dict[tuple[uuid.UUID, str], list[HoldMovement]] = {}
+    for hold, order_id, kind, amount in rows:
+        movements.setdefault((hold, order_id), []).append(HoldMovement(kind, int(amount)))
+    return [
+        HoldLedger(hold, order_id, tuple(moved))
+        for (hold, order_id), moved in sorted(
+            movements.items(), key=lambda item: (item[0][1], str(item[0][0]))
+        )
+    ]
+
+
+async def unpaid_holds(connection: AsyncConnection) -> list[UnpaidHold]:
+    """Orders whose lapsed hold was replaced by an off-session charge that failed, with none succeeding."""
+    table = payments.payments
+    paid = sa.select(table.c.order_id).where(table.c.kind == "replacement", table.c.status == "succeeded")
+    rows = await connection.execute(
+        sa.select(
+            table.c.order_id, table.c.amount, table.c.currency, table.c.decline_code, table.c.created_at
+        )
+        .where(table.c.kind == "replacement", table.c.status == "failed", table.c.order_id.not_in(paid))
+        .order_by(table.c.created_at)
+    )
+    return [
+        UnpaidHold(order_id, int(amount), currency, code or "declined", at)
+        for order_id, amount, currency, code, at in rows
+    ]

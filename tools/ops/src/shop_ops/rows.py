@@ -141,3 +141,35 @@ class DraftHold:
     reservation_status: str
     earlier_reservations: tuple[str, ...]
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class HoldMovement:
+    """One ledger entry of a card hold, in the order the ledger recorded them: authorization, capture (of the
+    hold), void or expiry."""
+
+    kind: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class HoldLedger:
+    """Payments' ledger of one card hold (an authorisation) and the captures made of it."""
+
+    authorization_id: uuid.UUID
+    order_id: str
+    movements: tuple[HoldMovement, ...]
+
+    def total(self, kind: str) -> int:
+        return sum(movement.amount for movement in self.movements if movement.kind == kind)
+
+
+@dataclass(frozen=True)
+class UnpaidHold:
+    """A hold replaced by an off-session charge that failed (no saved method, or declined), none succeeding."""
+
+    order_id: str
+    amount: int
+    currency: str
+    decline_code: str
+    since: datetime

@@ -1,0 +1,403 @@
+"""Card holds' use cases: authorise at checkout, capture as the order ships, settle a hold before it lapses
+(capture what is left when nothing more will ship, otherwise release it and charge the saved method off
+session), and the PSP's word on holds and captures. Each works in the unit of work it is given and never
+commits; the edge that calls it does (the dispatcher, the scheduler, an HTTP route through ``committed``).
+
+Captures follow facts payments records once (the order's confirmation terms, each shipment fulfillment
+reported), so they come out the same whatever order the facts arrive in; each capture is one step of the
+order, charged once under its own PSP idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+from shop_contracts.money import Money
+from shop_payments import hold_repository, repository
+from shop_payments.domain import (
+    AUTHORIZATION_EXPIRED,
+    CAPTURE_SUCCEEDED,
+    NO_SAVED_METHOD,
+    Card,
+    Decline,
+    LedgerKind,
+    Payment,
+    PaymentKind,
+    PspEvent,
+    PspEventOutcome,
+    UnknownCharge,
+    idempotency_key,
+)
+from shop_payments.holds import (
+    CHECKOUT_CAPTURE,
+    REPLACEMENT_STEP,
+    SETTLE_CAPTURE,
+    Hold,
+    OrderTerms,
+    ShipmentFact,
+    capture_step,
+    new_capture,
+    nothing_left_to_ship,
+    settle_at,
+    shipment_captures,
+)
+from shop_payments.psp import PaymentServiceProvider
+from shop_payments.tables import scheduled_jobs
+from shop_runtime import scheduling
+from shop_runtime.clock import Clock, SystemClock
+from shop_runtime.database import UnitOfWork
+from shop_runtime.metrics import business_counter
+
+log = logging.getLogger(__name__)
+
+AUTHORISED = business_counter(
+    "shop_payments_authorised_minor_units",
+    "Money held on cards at checkout (authorised), in minor units",
+    ["currency"],
+)
+HOLD_CAPTURED = business_counter(
+    "shop_payments_hold_captured_minor_units",
+    "Money captured from card holds as orders ship, in minor units",
+    ["currency"],
+)
+VOIDED = business_counter(
+    "shop_payments_voided_minor_units",
+    "Money released from card holds without being taken, in minor units",
+    ["currency"],
+)
+EXPIRED = business_counter(
+    "shop_payments_expired_minor_units",
+    "Money card holds still held when they lapsed (or were released because they were about to), in minor units",
+    ["currency"],
+)
+# The revenue counter handlers declare: captures of holds and their replacements are revenue too.
+CAPTURED = business_counter(
+    "shop_payments_captured_minor_units",
+    "Money captured, in minor units, by kind: checkout (paid in full), deposit (a balance follows), balance",
+    ["currency", "kind"],
+)
+
+
+class SettleHold(scheduling.Job):
+    """Settle an order's hold shortly before it lapses."""
+
+    KIND = "payments.settle_hold"
+    order_id: str
+    authorization_id: str
+
+
+@dataclass(frozen=True)
+class HoldPolicy:
+    """When money is taken for in-stock goods, and how long before a hold lapses payments settles it."""
+
+    capture_mode: Literal["at_checkout", "at_shipment"] = "at_checkout"
+    settle_margin: timedelta = timedelta(hours=24)
+    clock: Clock = field(default_factory=SystemClock)
+
+    def holds(self, *, amount: Money, balance_later: bool, bank_transfer: bool) -> bool:
+        """Whether a checkout step is authorised rather than captured: money by card, in full, at shipment."""
+        return (
+            self.capture_mode == "at_shipment"
+            and amount.amount > 0
+            and not balance_later
+            and not bank_transfer
+        )
+
+
+def _card(payment: Payment) -> Card | None:
+    return payment.card
+
+
+async def authorise(
+    uow: UnitOfWork,
+    *,
+    psp: PaymentServiceProvider,
+    policy: HoldPolicy,
+    order_id: str,
+    step: str,
+    amount: Money,
+    payment_token: str,
+) -> Payment:
+    """Hold ``amount`` on the card for one step of an order and schedule its settling; nothing is taken.
+
+    The caller holds the step's lock and found it not done yet; it records the payment and publishes the outcome.
+    """
+    result = await psp.authorize(
+        token=payment_token,
+        amount=amount.amount,
+        currency=amount.currency,
+        idempotency_key=idempotency_key(order_id=order_id, step=step),
+    )
+    payment = Payment(
+        id=uuid.uuid4(),
+        order_id=order_id,
+        step=step,
+        amount=amount,
+        psp_reference=result.psp_reference,
+        decline=(
+            None
+            if result.approved
+            else Decline(
+                result.decline_code or "declined", result.decline_message or "The card was declined."
+            )
+        ),
+        card=Card(result.card_brand, result.card_last4) if result.card_brand and result.card_last4 else None,
+        kind=PaymentKind.AUTHORIZATION,
+        expires_at=result.expires_at if result.approved else None,
+    )
+    if payment.succeeded:
+        due = settle_at(
+            authorised_at=policy.clock.now(), expires_at=payment.expires_at, margin=policy.settle_margin
+        )
+        if due is not None:
+            await scheduling.schedule(
+                uow.session,
+                scheduled_jobs,
+                SettleHold(order_id=order_id, authorization_id=str(payment.id)),
+                key=f"settle-hold:{payment.id}",
+                due_at=due,
+            )
+        uow.after_commit(lambda: AUTHORISED.labels(amount.currency).inc(amount.amount))
+    return payment
+
+
+async def record_confirmation(uow: UnitOfWork, *, psp: PaymentServiceProvider, terms: OrderTerms) -> None:
+    """Orders confirmed a held order: keep what its shipments' shares are computed from, and capture what is
+    due already (all of it for an order with pre-order lines; shipments recorded before, if any). An order
+    without a hold (captured at checkout) is not kept."""
+    await hold_repository.lock_hold(uow.session, order_id=terms.order_id)
+    if not await hold_repository.holds_of_order(uow.session, order_id=terms.order_id):
+        return
+    await hold_repository.record_terms(uow.session, terms)
+    await _capture_due(uow, psp, order_id=terms.order_id)
+
+
+async def record_shipment(
+    uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, shipment: ShipmentFact
+) -> None:
+    """A shipment of a held order left: keep it once and capture its share (all that is left of the hold
+    when nothing more will ship). An order without a hold is not kept."""
+    await hold_repository.lock_hold(uow.session, order_id=order_id)
+    if not await hold_repository.holds_of_order(uow.session, order_id=order_id):
+        return
+    await hold_repository.record_shipment(uow.session, order_id=order_id, shipment=shipment)
+    await _capture_due(uow, psp, order_id=order_id)
+
+
+async def _capture_due(uow: UnitOfWork, psp: PaymentServiceProvider, *, order_id: str) -> None:
+    terms = await hold_repository.terms_of(uow.session, order_id=order_id)
+    if terms is None:
+        return  # shipments wait for the confirmation's terms
+    for hold in await hold_repository.holds_of_order(uow.session, order_id=order_id):
+        if terms.has_preorder_lines:
+            step = capture_step(CHECKOUT_CAPTURE)
+            if step not in hold.steps_done() and hold.open.amount > 0:
+                await _capture_or_replace(uow, psp, hold, step=step, amount=hold.open)
+            continue
+        shipments = await hold_repository.shipments_of(uow.session, order_id=order_id)
+        for planned in shipment_captures(terms, shipments, hold):
+            if not await _capture_or_replace(uow, psp, hold, step=planned.step, amount=planned.amount):
+                break  # the hold was replaced: later shipments take nothing more of it
+            reloaded = await hold_repository.hold(uow.session, authorization_id=hold.authorization.id)
+            assert reloaded is not None
+            hold = reloaded
+
+
+async def _capture_or_replace(
+    uow: UnitOfWork, psp: PaymentServiceProvider, hold: Hold, *, step: str, amount: Money
+) -> bool:
+    """Capture ``amount`` of the hold as ``step``; when the PSP refuses, release the hold and charge what it
+    still held off session instead (False)."""
+    if amount.amount == 0:
+        await repository.add_payment(uow.session, new_capture(hold, step=step, amount=amount))
+        return True
+    hold.check_capture(amount)
+    assert hold.authorization.psp_reference is not None  # an approved hold has one
+    result = await psp.capture(
+        authorization_reference=hold.authorization.psp_reference,
+        amount=amount.amount,
+        currency=amount.currency,
+        idempotency_key=idempotency_key(order_id=hold.order_id, step=step),
+    )
+    capture = Payment(
+        id=uuid.uuid4(),
+        order_id=hold.order_id,
+        step=step,
+        amount=amount,
+        psp_reference=result.psp_reference,
+        decline=(
+            None
+            if result.approved
+            else Decline(
+                result.decline_code or "capture_failed", result.decline_message or "The capture failed."
+            )
+        ),
+        card=_card(hold.authorization),
+        kind=PaymentKind.CAPTURE,
+        authorization_id=hold.authorization.id,
+    )
+    await repository.add_payment(uow.session, capture)
+    if capture.succeeded:
+        uow.after_commit(lambda: HOLD_CAPTURED.labels(amount.currency).inc(amount.amount))
+        uow.after_commit(lambda: CAPTURED.labels(amount.currency, "hold").inc(amount.amount))
+        return True
+    log.warning(
+        "order %s: the PSP refused to capture %s of its hold (%s); charging the saved method instead",
+        hold.order_id,
+        amount,
+        result.decline_code,
+    )
+    reloaded = await hold_repository.hold(uow.session, authorization_id=hold.authorization.id)
+    assert reloaded is not None
+    await replace_hold(uow, psp, reloaded, lapsed=False)
+    return False
+
+
+async def replace_hold(
+    uow: UnitOfWork, psp: PaymentServiceProvider, hold: Hold, *, lapsed: bool
+) -> Payment | None:
+    """The hold cannot be captured (it lapsed, is about to, or the PSP refused): record what it still held as
+    expired (releasing it at the PSP unless it ``lapsed`` there already) and charge that off session with the
+    order's saved method, once. Without a method, or declined, the charge is recorded failed and the order
+    shows among holds that need an operator."""
+    left = hold.open
+    if left.amount > 0:
+        reference = None
+        if not lapsed:
+            assert hold.authorization.psp_reference is not None
+            released = await psp.void(
+                authorization_reference=hold.authorization.psp_reference,
+                amount=left.amount,
+                idempotency_key=f"{hold.order_id}:expire:{hold.authorization.id}",
+            )
+            reference = released.psp_reference
+        await hold_repository.add_release(
+            uow.session, hold, kind=LedgerKind.EXPIRY, amount=left, reference=reference
+        )
+        uow.after_commit(lambda: EXPIRED.labels(left.currency).inc(left.amount))
+    owed = hold.expired + left
+    if owed.amount == 0 or hold.replacements:
+        return None
+    existing = await repository.payment_for_step(uow.session, order_id=hold.order_id, step=REPLACEMENT_STEP)
+    if existing is not None:
+        return existing
+    method = await repository.saved_method(uow.session, order_id=hold.order_id)
+    if method is None:
+        replacement = Payment(
+            id=uuid.uuid4(),
+            order_id=hold.order_id,
+            step=REPLACEMENT_STEP,
+            amount=owed,
+            psp_reference=None,
+            decline=Decline(NO_SAVED_METHOD, "The order has no saved payment method to charge."),
+            kind=PaymentKind.REPLACEMENT,
+            authorization_id=hold.authorization.id,
+        )
+    else:
+        result = await psp.charge(
+            token=method.token,
+            amount=owed.amount,
+            currency=owed.currency,
+            idempotency_key=idempotency_key(order_id=hold.order_id, step=REPLACEMENT_STEP),
+            off_session=True,
+        )
+        replacement = Payment(
+            id=uuid.uuid4(),
+            order_id=hold.order_id,
+            step=REPLACEMENT_STEP,
+            amount=owed,
+            psp_reference=result.psp_reference,
+            decline=(
+                None
+                if result.approved
+                else Decline(
+                    result.decline_code or "declined",
+                    result.decline_message or "The card was declined.",
+                    requires_action=result.requires_action,
+                )
+            ),
+            card=Card(result.card_brand, result.card_last4)
+            if result.card_brand and result.card_last4
+            else None,
+            kind=PaymentKind.REPLACEMENT,
+            authorization_id=hold.authorization.id,
+        )
+    await repository.add_payment(uow.session, replacement)
+    if replacement.succeeded:
+        uow.after_commit(lambda: CAPTURED.labels(owed.currency, "hold_replacement").inc(owed.amount))
+    else:
+        log.warning(
+            "order %s: its hold lapsed and the off-session charge of %s failed (%s); an operator follows it up",
+            hold.order_id,
+            owed,
+            replacement.decline.code if replacement.decline else "",
+        )
+    return replacement
+
+
+async def settle_hold(
+    uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, authorization_id: uuid.UUID
+) -> None:
+    """Shortly before a hold lapses: capture what shipped; when nothing more will ship take what is left,
+    otherwise release it and charge it off session with the saved method."""
+    await hold_repository.lock_hold(uow.session, order_id=order_id)
+    if await hold_repository.hold(uow.session, authorization_id=authorization_id) is None:
+        return
+    await _capture_due(uow, psp, order_id=order_id)
+    hold = await hold_repository.hold(uow.session, authorization_id=authorization_id)
+    assert hold is not None
+    if hold.open.amount == 0:
+        return
+    terms = await hold_repository.terms_of(uow.session, order_id=order_id)
+    shipments = await hold_repository.shipments_of(uow.session, order_id=order_id)
+    if terms is not None and not terms.has_preorder_lines and nothing_left_to_ship(terms, shipments):
+        step = capture_step(SETTLE_CAPTURE)
+        if step not in hold.steps_done():
+            await _capture_or_replace(uow, psp, hold, step=step, amount=hold.open)
+            return
+    await replace_hold(uow, psp, hold, lapsed=False)
+
+
+async def on_settle_hold(job: SettleHold, uow: UnitOfWork, *, psp: PaymentServiceProvider) -> None:
+    await settle_hold(uow, psp=psp, order_id=job.order_id, authorization_id=uuid.UUID(job.authorization_id))
+
+
+async def apply_hold_event(
+    uow: UnitOfWork, *, psp: PaymentServiceProvider, event: PspEvent
+) -> PspEventOutcome:
+    """``authorization.expired``: what the hold still held is recorded as expired and charged off session
+    (nothing changes when it was settled already). ``capture.succeeded`` / ``capture.failed``: the PSP's word
+    on a capture payments recorded; one that differs is kept for review and changes nothing."""
+    if event.type == AUTHORIZATION_EXPIRED:
+        if not event.authorization_reference:
+            raise UnknownCharge("the event names no authorization", field="data.authorization")
+        found = await hold_repository.hold_by_reference(
+            uow.session, psp_reference=event.authorization_reference
+        )
+        if found is None:
+            raise UnknownCharge(
+                f"no hold {event.authorization_reference} is recorded", field="data.authorization"
+            )
+        await hold_repository.lock_hold(uow.session, order_id=found.order_id)
+        hold = await hold_repository.hold(uow.session, authorization_id=found.authorization.id)
+        assert hold is not None
+        if hold.open.amount == 0:
+            return PspEventOutcome.NO_CHANGE
+        await replace_hold(uow, psp, hold, lapsed=True)
+        return PspEventOutcome.HOLD_EXPIRED
+    if not event.capture_reference:
+        raise UnknownCharge("the event names no capture", field="data.capture")
+    capture = await hold_repository.capture_by_reference(uow.session, psp_reference=event.capture_reference)
+    if capture is None:
+        raise UnknownCharge(f"no capture {event.capture_reference} is recorded", field="data.capture")
+    agrees = capture.succeeded == (event.type == CAPTURE_SUCCEEDED) and (
+        event.amount is None or event.amount == capture.amount
+    )
+    if agrees:
+        return PspEventOutcome.NO_CHANGE
+    log.warning("PSP event %s (%s) differs from capture %s as recorded", event.id, event.type, capture.id)
+    return PspEventOutcome.NEEDS_REVIEW
