@@ -13,6 +13,7 @@ from shop_orders.core.domain import CatalogVariant, OrderStatus
 from shop_orders.core.errors import UnknownOrder
 from shop_orders.core.order import Order
 from shop_orders.core.parts import OrderLine
+from shop_orders.core.pricing import CodeTerms
 from shop_orders.payment import handlers as payment
 from tests.support.fakes import FakeUnitOfWork
 
@@ -29,9 +30,11 @@ class FakeOrders:
         self.timeline: list[tuple[str, str, dict[str, Any]]] = []
         self.freed_codes: list[str] = []
         self.catalog: dict[str, CatalogVariant] = {}
-        self.codes: dict[str, int] = {}
-        """Discount codes and their percent off."""
+        self.codes: dict[str, CodeTerms] = {}
+        """Discount codes and what each takes off."""
         self.redeemed: list[tuple[str, str]] = []
+        self.redeemed_by: list[tuple[str | None, str | None]] = []
+        """The customer id and email each code was redeemed for."""
 
     async def get(self, order_id: str) -> Order:
         order = await self.get_if_any(order_id)
@@ -62,8 +65,18 @@ class FakeOrders:
         found = [order for order in self.stored.values() if order.idempotency_key == key]
         return copy.deepcopy(found[0]) if found else None
 
-    async def redeem_discount_code(self, code: str, *, order_id: str, now: datetime) -> int:
+    async def redeem_discount_code(
+        self,
+        code: str,
+        *,
+        order_id: str,
+        now: datetime,
+        customer_id: str | None = None,
+        email: str | None = None,
+        currency: str | None = None,
+    ) -> CodeTerms:
         self.redeemed.append((code, order_id))
+        self.redeemed_by.append((customer_id, email))
         return self.codes[code]
 
     async def variants(self, skus: list[str]) -> dict[str, CatalogVariant]:

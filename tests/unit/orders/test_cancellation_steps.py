@@ -124,10 +124,18 @@ def test_groups_with_the_warehouse_are_asked_to_stop_with_what_they_hold() -> No
 def test_the_customer_is_told_with_the_win_back_code() -> None:
     order = with_groups(placed(status=OrderStatus.RESERVED), GroupStatus.RESERVED, GroupStatus.RESERVED)
     cancelled = finish_cancellation(order, reason="shipping_cost", asked=[])
-    code = WinBackCode(code="BACK-1A2B3C", percent_off=10, expires_at=NOW + timedelta(days=30))
+    code = WinBackCode(
+        code="BACK-1A2B3C", kind="percent", percent_off=10, expires_at=NOW + timedelta(days=30)
+    )
 
     announce_cancellation(
-        order, cancelled, reason="shipping_cost", note=None, cancelled_by="customer", code=code
+        order,
+        cancelled,
+        reason="shipping_cost",
+        note=None,
+        cancelled_by="customer",
+        code=code,
+        feedback="1796000000.abc",
     )
 
     [told] = [m for m in order.messages if isinstance(m, contracts.OrderCancelled)]
@@ -141,3 +149,11 @@ def test_the_customer_is_told_with_the_win_back_code() -> None:
         "cancelled",
         {"reason": "shipping_cost", "refund": 0, "kept": 0, "discount_code": "BACK-1A2B3C"},
     )
+    assert told.offer is not None
+    assert (told.offer.kind, told.offer.code, told.offer.percent_off, told.offer.marketing) == (
+        "percent",
+        "BACK-1A2B3C",
+        10,
+        True,
+    )
+    assert told.feedback_token == "1796000000.abc"

@@ -22,7 +22,7 @@ from shop_orders.core.errors import (
     SoldOut,
     UnknownSku,
 )
-from shop_orders.core.pricing import CheckoutLine
+from shop_orders.core.pricing import CheckoutLine, CodeTerms
 from tests.support.fakes import FakeUnitOfWork
 from tests.unit.orders.fakes import ADDRESS, NOW, FakeOrders
 
@@ -109,7 +109,7 @@ async def test_a_key_used_for_another_cart_is_refused() -> None:
 
 async def test_a_discount_code_is_redeemed_for_the_new_order_and_comes_off_the_total() -> None:
     orders = shop()
-    orders.codes = {"BACK-1": 10}
+    orders.codes = {"BACK-1": CodeTerms(percent_off=10)}
 
     placed, _ = await place(orders, a_checkout(discount_code="BACK-1"))
 

@@ -125,6 +125,28 @@ class OrderBalanceReminder(OrderEvent):
     )
 
 
+class WinBackOffer(Value):
+    """What the shop offers a customer who cancelled, for their reason: a single-use code (a percent off, an amount
+    off in the order's currency, or free shipping), or a link (the size guide, similar products) with no code."""
+
+    kind: Literal["percent", "fixed_amount", "free_shipping", "link"]
+    code: str | None = Field(default=None, description="The single-use code; None for a link.")
+    percent_off: int | None = Field(default=None, description="percent: off the next order's subtotal.")
+    amount_off: int | None = Field(
+        default=None, description="fixed_amount: off the next order's subtotal, in the order's currency."
+    )
+    currency: str | None = None
+    link: Literal["size_guide", "similar_products"] | None = Field(
+        default=None, description="link: which storefront page answers the reason."
+    )
+    skus: list[str] = Field(default_factory=list, description="similar_products: the cancelled order's SKUs.")
+    expires_at: AwareDatetime | None = Field(default=None, description="Until when a code can be used.")
+    marketing: bool = Field(
+        default=True,
+        description="A code is an offer, sent only to customers who consented to marketing; a link is not.",
+    )
+
+
 class OrderCancelled(OrderEvent):
     """An order (or what was left of it) was cancelled; ``refund`` is what goes back to the customer."""
 
@@ -142,6 +164,14 @@ class OrderCancelled(OrderEvent):
     )
     discount_percent: int | None = None
     discount_expires_at: AwareDatetime | None = None
+    offer: WinBackOffer | None = Field(
+        default=None, description="The win-back offer for the reason (the discount_* fields repeat a code's)."
+    )
+    feedback_token: str | None = Field(
+        default=None,
+        description="Signed, scoped to this cancelled order and to feedback, and expiring: goes into the "
+        "feedback link. None when the shop cancelled.",
+    )
 
 
 class OrderPreorderDateChanged(OrderEvent):
@@ -245,3 +275,14 @@ class OrderPaymentOverdue(OrderEvent):
     due_date: date
     draft_id: str
     checkout_token: str = Field(description="Signed, scoped to the draft; opens its invoice")
+
+
+class CustomerMarketingConsentChanged(OrderEvent):
+    """An account was made, or its customer gave or withdrew consent to marketing email. Consumers keep the
+    choice with the latest ``changed_at`` for the address: a late or repeated event never undoes a newer one."""
+
+    TYPE: ClassVar[str] = "orders.customer.marketing_consent_changed.v1"
+    customer_id: str
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    marketing_consent: bool
+    changed_at: AwareDatetime = Field(description="When the account was made or the consent changed.")

@@ -35,6 +35,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     orders.ReturnRefunded,
     orders.DraftInvoiceSent,
     orders.OrderPaymentOverdue,
+    orders.CustomerMarketingConsentChanged,
     payments.CapturePayment,
     payments.PaymentSucceeded,
     payments.PaymentFailed,

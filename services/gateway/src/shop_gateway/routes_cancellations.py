@@ -1,5 +1,6 @@
 """Public routes for cancellations: cancel an order in any state (waiting briefly while fulfillment stops what
-is with the warehouse), follow a cancellation, staff figures by reason and the win-back discount offer."""
+is with the warehouse), follow a cancellation, the customer's feedback from the cancellation email's link, and
+for staff the figures by reason, the feedback given and the win-back offers by reason."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from shop_api.orders.checkout import CancellationIn, OfferIn
+from shop_api.orders.checkout import CancellationIn, FeedbackIn
 from shop_api.orders.client import OrderAccess
+from shop_gateway import ratelimit
 from shop_gateway.api import STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
 from shop_gateway.services import passed_on
@@ -107,24 +109,82 @@ async def count_cancellations(
 
 
 @router.get(
-    "/admin/cancellations/offer",
-    summary="Show the discount offered after a cancellation",
+    "/admin/cancellations/offers",
+    summary="Show the win-back offer of each cancellation reason",
     tags=["admin"],
     dependencies=[require(Permission.ADMIN_READ)],
     responses=STAFF_CALL,
 )
-async def get_offer(services: ServicesDep) -> JSONResponse:
-    """The discount code offered after a cancellation (percent 0: none)."""
-    return passed_on(await services.orders.cancellation_offer())
+async def get_offers(services: ServicesDep) -> JSONResponse:
+    """What a customer who cancels is offered, by reason (``SHOP_ORDERS_WIN_BACK_OFFERS``): a single-use code tied
+    to them (``percent``, ``fixed_amount`` per currency, ``free_shipping``, each valid ``valid_days``) or a
+    ``link`` (size guide, similar products) with no code. A reason not listed offers nothing."""
+    return passed_on(await services.orders.cancellation_offers())
 
 
-@router.put(
-    "/admin/cancellations/offer",
-    summary="Set the discount offered after a cancellation",
+@router.get(
+    "/admin/cancellations/feedback",
+    summary="List customers' feedback on their cancellations",
     tags=["admin"],
-    dependencies=[require(Permission.ADMIN_WRITE)],
+    dependencies=[require(Permission.ADMIN_READ)],
     responses=STAFF_CALL,
 )
-async def set_offer(body: OfferIn, services: ServicesDep) -> JSONResponse:
-    """Switch the win-back discount code on (a percent and how long it holds) or off (0)."""
-    return passed_on(await services.orders.set_cancellation_offer(body))
+async def list_feedback(
+    services: ServicesDep,
+    since: datetime,
+    until: datetime,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    """Feedback given in [since, until), newest first: each with the order, the cancellation reason, who
+    cancelled, the note written with it, the score (1-5) and the customer's comment."""
+    return passed_on(
+        await services.orders.cancellation_feedback(since=since, until=until, limit=limit, offset=offset)
+    )
+
+
+def feedback_limit(request: Request) -> None:
+    """At most so many feedback posts per client address (per replica), at the rates of logins: a token cannot
+    be guessed, but a flood of them still reaches orders' database."""
+    state = request.app.state
+    limiter: ratelimit.RateLimiter | None = getattr(state, "feedback_limiter", None)
+    if limiter is None:  # made on first use from the app's settings, once per app
+        settings: GatewaySettings = state.settings
+        limiter = state.feedback_limiter = ratelimit.RateLimiter(
+            rate=settings.gateway_login_rate_per_client_per_second,
+            burst=settings.gateway_login_burst_per_client,
+        )
+    ratelimit.enforce(request, limiter, "feedback from this client")
+
+
+@router.post(
+    "/cancellations/{order_id}/feedback",
+    summary="Tell the shop why you cancelled",
+    tags=["storefront"],
+    dependencies=[Depends(feedback_limit)],
+    responses={
+        201: {"description": "Kept"},
+        200: {"description": "Feedback was already given for this cancellation: what was kept"},
+        **problems(401, 429),
+    },
+)
+async def give_feedback(
+    order_id: uuid.UUID,
+    body: FeedbackIn,
+    services: ServicesDep,
+    token: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="The token of the cancellation email's feedback link: it opens this order's feedback only",
+        ),
+    ],
+) -> JSONResponse:
+    """A score from 1 to 5 and a comment (up to 2,000 characters) about a cancellation, from the feedback link of
+    the cancellation email: no login, the link's token is the credential (signed for this one cancelled order
+    and for feedback, and it expires: ``SHOP_ORDERS_FEEDBACK_LINK_DAYS``). Feedback is kept once: posting again
+    answers 200 with what was kept, whatever the new body says. A token that is not one answers 400
+    ``malformed_token``; one for another order or changed 401 ``invalid_token``; an expired one 401
+    ``expired_token``."""
+    return passed_on(await services.orders.give_feedback(order_id, body, token=token))

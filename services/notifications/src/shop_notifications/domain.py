@@ -73,6 +73,9 @@ ORDER_PAYMENT_OVERDUE = "order_payment_overdue"
 STAFF_LOW_STOCK = "staff_low_stock"
 
 
+WIN_BACK_OFFER = "win_back_offer"
+
+
 TEMPLATES = (
     ORDER_CONFIRMED,
     ORDER_REJECTED,
@@ -91,6 +94,7 @@ TEMPLATES = (
     DRAFT_INVOICE,
     ORDER_PAYMENT_OVERDUE,
     STAFF_LOW_STOCK,
+    WIN_BACK_OFFER,
 )
 
 
@@ -125,9 +129,10 @@ TEMPLATE_CATEGORIES: Mapping[str, Category] = {
     ORDER_BALANCE_CHARGED: TRANSACTIONAL,
     ORDER_BALANCE_CHARGE_FAILED: TRANSACTIONAL,  # asks the customer to fix the payment
     ORDER_BALANCE_REMINDER: TRANSACTIONAL,  # notice of a charge to come, with where to change the card
-    # The customer's cancellation, with its refund; the win-back answer and discount sit inside it, so the email
-    # stays transactional (a separate win-back email would be marketing).
+    # The customer's cancellation, with its refund, the answer to their reason, a helpful link (size guide,
+    # similar products) and the feedback link: it always goes. A discount code is an offer: its own email.
     ORDER_CANCELLED: TRANSACTIONAL,
+    WIN_BACK_OFFER: MARKETING,  # a code to come back: sent only with consent to marketing
     # Every date change offers to cancel with a full refund and, past the promise, asks for consent: a decision.
     PREORDER_DATE_CHANGED: TRANSACTIONAL,
     RETURN_LABEL: TRANSACTIONAL,
@@ -231,6 +236,11 @@ def order_rejected_fact(order_id: str) -> Fact:
 def order_cancelled_fact(order_id: str, *, partial: bool) -> Fact:
     """An order is cancelled once; cancelling what had not shipped yet is a fact of its own."""
     return Fact(f"{_order_fact(order_id)}:cancelled" + (":partial" if partial else ""))
+
+
+def win_back_offer_fact(order_id: str) -> Fact:
+    """The code offered once after an order's cancellation."""
+    return Fact(f"{_order_fact(order_id)}:win_back_offer")
 
 
 def shipment_shipped_fact(order_id: str, fulfillment_id: str) -> Fact:
@@ -480,12 +490,22 @@ class WaitlistItem:
 
 
 @dataclass(frozen=True)
-class WinBackDiscount:
-    """A single-use code for a next order, offered after a cancellation."""
+class WinBackOffer:
+    """What a customer who cancelled is offered for their reason: a single-use code (``percent``,
+    ``fixed_amount``, ``free_shipping``) until ``expires_at``, or a ``link`` (size guide, similar products)."""
 
-    code: str
-    percent_off: int
-    expires_at: datetime
+    kind: str
+    code: str | None = None
+    percent_off: int | None = None
+    amount_off: Money | None = None
+    link: str | None = None
+    skus: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+
+    @property
+    def is_code(self) -> bool:
+        """A code is an offer (marketing); a link answers the reason."""
+        return self.code is not None and self.expires_at is not None
 
 
 @dataclass(frozen=True)

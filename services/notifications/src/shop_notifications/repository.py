@@ -199,6 +199,28 @@ async def record_preferences(
     )
 
 
+async def record_choice_if_newer(
+    session: AsyncSession, email: str, category: Category, subscribed: bool, *, at: datetime, by: str
+) -> bool:
+    """Record a (normalised) address's choice for one category made at ``at``, unless a choice made later is
+    recorded already; True when recorded."""
+    statement = insert(message_preferences).values(
+        email=email, category=category, subscribed=subscribed, changed_at=at, changed_by=by
+    )
+    result = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["email", "category"],
+            set_={
+                "subscribed": statement.excluded.subscribed,
+                "changed_at": statement.excluded.changed_at,
+                "changed_by": statement.excluded.changed_by,
+            },
+            where=message_preferences.c.changed_at < statement.excluded.changed_at,
+        ).returning(message_preferences.c.email)
+    )
+    return result.first() is not None
+
+
 async def link_signing_key(session: AsyncSession) -> str:
     """The stored key that signs preference links, made on first use (every process then reads the same one)."""
     await session.execute(

@@ -198,18 +198,27 @@ async def on_picked(message: fulfillment.FulfillmentPicked, uow: UnitOfWork, *, 
 
 
 async def on_fulfillment_cancelled(
-    message: fulfillment.FulfillmentCancelled, uow: UnitOfWork, *, clock: Clock
+    message: fulfillment.FulfillmentCancelled, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
 ) -> None:
     await cancellation.fulfillment_cancelled(
-        uow, order_id=message.order_id, group_id=message.group_id, now=clock.now()
+        uow,
+        order_id=message.order_id,
+        group_id=message.group_id,
+        now=clock.now(),
+        token_secret=settings.access_token_secret,
     )
 
 
 async def on_fulfillment_cancel_refused(
-    message: fulfillment.FulfillmentCancelRefused, uow: UnitOfWork, *, clock: Clock
+    message: fulfillment.FulfillmentCancelRefused, uow: UnitOfWork, *, clock: Clock, settings: OrdersSettings
 ) -> None:
     await cancellation.fulfillment_refused(
-        uow, order_id=message.order_id, group_id=message.group_id, status=message.status, now=clock.now()
+        uow,
+        order_id=message.order_id,
+        group_id=message.group_id,
+        status=message.status,
+        now=clock.now(),
+        token_secret=settings.access_token_secret,
     )
 
 
@@ -321,8 +330,12 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
         payments.RefundRejected: on_refund_rejected,
         fulfillment.FulfillmentOrderCreated: on_fulfillment_created,
         fulfillment.FulfillmentPicked: functools.partial(on_picked, clock=clock),
-        fulfillment.FulfillmentCancelled: functools.partial(on_fulfillment_cancelled, clock=clock),
-        fulfillment.FulfillmentCancelRefused: functools.partial(on_fulfillment_cancel_refused, clock=clock),
+        fulfillment.FulfillmentCancelled: functools.partial(
+            on_fulfillment_cancelled, clock=clock, settings=settings
+        ),
+        fulfillment.FulfillmentCancelRefused: functools.partial(
+            on_fulfillment_cancel_refused, clock=clock, settings=settings
+        ),
         fulfillment.FulfillmentPacked: functools.partial(on_packed, clock=clock),
         fulfillment.ShipmentShipped: functools.partial(on_shipped, clock=clock),
         fulfillment.ShipmentDelivered: functools.partial(on_delivered, clock=clock),

@@ -10,6 +10,7 @@ from shop_orders.core import queries
 from shop_orders.core.domain import access_token_matches
 from shop_orders.core.errors import (
     DiscountCodeExpired,
+    DiscountCodeNotYours,
     DiscountCodeUsed,
     DuplicateSku,
     EmailTaken,
@@ -49,6 +50,7 @@ ERROR_STATUSES: dict[type[OrderError], tuple[int, str]] = {
     UnknownDiscountCode: (422, "unknown_discount_code"),
     DiscountCodeUsed: (409, "discount_code_used"),
     DiscountCodeExpired: (422, "discount_code_expired"),
+    DiscountCodeNotYours: (422, "discount_code_not_yours"),
     NoDecisionAwaited: (409, "no_decision_awaited"),
     EmailTaken: (409, "email_taken"),
     UnknownCustomer: (404, "unknown_customer"),

@@ -1,8 +1,9 @@
 """Orders settings (env prefix SHOP_ORDERS_)."""
 
-from typing import ClassVar
+import re
+from typing import ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shop_orders.core.pricing import SameDayArea, TaxTable
@@ -18,6 +19,47 @@ class SameDayAreaSetting(BaseModel):
     region: str | None = None
     city: str | None = None
     postal_prefixes: list[str] = Field(default_factory=list)
+
+
+CANCELLATION_REASONS = frozenset(
+    {
+        "changed_mind",
+        "shipping_cost",
+        "delivery_time",
+        "return_policy",
+        "payment_method",
+        "account_required",
+        "found_cheaper",
+        "other",
+    }
+)
+"""The reasons a win-back offer may be set for (cancellation's CANCELLATION_REASONS; a unit test keeps them equal)."""
+
+
+class WinBackOfferSetting(BaseModel):
+    """One reason's win-back offer: a single-use code (percent, fixed amount per currency, free shipping) or a link."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["percent", "fixed_amount", "free_shipping", "link"]
+    percent_off: int | None = Field(default=None, ge=1, le=100)
+    amount_off: dict[str, int] = Field(default_factory=dict)
+    link: Literal["size_guide", "similar_products"] | None = None
+    valid_days: int = Field(default=30, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _complete_for_its_kind(self) -> Self:
+        if (self.kind == "percent") != (self.percent_off is not None):
+            raise ValueError("percent_off goes with kind percent, and only with it")
+        if (self.kind == "fixed_amount") != bool(self.amount_off):
+            raise ValueError("amount_off (by currency) goes with kind fixed_amount, and only with it")
+        if any(
+            not re.fullmatch(r"[A-Z]{3}", code) or amount <= 0 for code, amount in self.amount_off.items()
+        ):
+            raise ValueError('amount_off maps ISO 4217 codes to positive minor units, e.g. {"KRW": 5000}')
+        if (self.kind == "link") != (self.link is not None):
+            raise ValueError("link goes with kind link, and only with it")
+        return self
 
 
 class OrdersSettings(ServiceSettings):
@@ -99,6 +141,16 @@ class OrdersSettings(ServiceSettings):
         "discount plus shipping, and charged. Everywhere else prices include the tax (KR).",
     )
 
+    @field_validator("win_back_offers")
+    @classmethod
+    def _offers_for_known_reasons(
+        cls, value: dict[str, WinBackOfferSetting]
+    ) -> dict[str, WinBackOfferSetting]:
+        unknown = sorted(set(value) - CANCELLATION_REASONS)
+        if unknown:
+            raise ValueError(f"win_back_offers: no cancellation reason {', '.join(unknown)}")
+        return value
+
     def tax_table(self) -> TaxTable:
         """``tax_rates`` and ``tax_added_on_top_countries`` as the domain reads them."""
         return TaxTable(
@@ -121,13 +173,30 @@ class OrdersSettings(ServiceSettings):
             for location, areas in self.same_day_areas.items()
         }
 
-    win_back_discount_percent: int = Field(
-        default=0,
-        ge=0,
-        le=100,
-        description="Percent off a next order offered after a cancellation (0: none) until staff set it.",
+    win_back_offers: dict[str, WinBackOfferSetting] = Field(
+        default={
+            "changed_mind": WinBackOfferSetting(kind="link", link="size_guide"),
+            "return_policy": WinBackOfferSetting(kind="link", link="size_guide"),
+            "shipping_cost": WinBackOfferSetting(kind="free_shipping", valid_days=30),
+            "delivery_time": WinBackOfferSetting(kind="link", link="similar_products"),
+            "found_cheaper": WinBackOfferSetting(
+                kind="fixed_amount", amount_off={"KRW": 5000, "USD": 500}, valid_days=30
+            ),
+            "other": WinBackOfferSetting(kind="percent", percent_off=10, valid_days=30),
+        },
+        description="What a customer who cancels is offered, by cancellation reason: a single-use code tied to them "
+        '({"kind": "percent", "percent_off": 10}, {"kind": "fixed_amount", "amount_off": {"KRW": 5000}} per '
+        'currency, {"kind": "free_shipping"}, each with "valid_days", default 30), a link with no code '
+        '({"kind": "link", "link": "size_guide" | "similar_products"}), or nothing (a reason not listed). '
+        "Reasons: changed_mind, shipping_cost, delivery_time, return_policy, payment_method, account_required, "
+        "found_cheaper, other.",
     )
-    win_back_valid_days: int = Field(default=30, ge=1, le=365, description="How long a win-back code holds.")
+    feedback_link_days: int = Field(
+        default=60,
+        ge=1,
+        le=365,
+        description="How long the feedback link of a cancellation email works.",
+    )
     saved_within_days: float = Field(
         default=30,
         gt=0,

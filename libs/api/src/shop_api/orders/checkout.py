@@ -237,11 +237,13 @@ class CancellationIn(Strict):
     note: str | None = Field(default=None, max_length=1000)
 
 
-class OfferIn(Strict):
-    model_config = example({"discount_percent": 10, "valid_days": 30})
+class FeedbackIn(Strict):
+    """A customer's word on why they cancelled, from the cancellation email's feedback link."""
 
-    discount_percent: int = Field(ge=0, le=100, description="Percent off a next order; 0 offers no code")
-    valid_days: int = Field(default=30, ge=1, le=365, description="How long a code can be used")
+    model_config = example({"score": 4, "comment": "Shipping was more than the jacket was worth to me"})
+
+    score: int = Field(ge=1, le=5, strict=True, description="1 (poor) to 5 (great): how the shop did")
+    comment: str | None = Field(default=None, max_length=2000, description="In the customer's own words")
 
 
 class PreorderDecisionIn(Strict):

@@ -9,7 +9,7 @@ import httpx
 
 from shop_api.orders.checkout import (
     CancellationIn,
-    OfferIn,
+    FeedbackIn,
     PlaceOrderIn,
     PreorderDecisionIn,
     QuoteShippingIn,
@@ -86,11 +86,26 @@ class OrdersClient(ServiceClient):
             params["within_days"] = within_days
         return await self._call("GET", "/cancellations/stats", params=params)
 
-    async def cancellation_offer(self) -> httpx.Response:
-        return await self._call("GET", "/cancellation-offer")
+    async def cancellation_offers(self) -> httpx.Response:
+        """The win-back offer of each cancellation reason."""
+        return await self._call("GET", "/cancellation-offers")
 
-    async def set_cancellation_offer(self, body: OfferIn) -> httpx.Response:
-        return await self._call("PUT", "/cancellation-offer", json=body.model_dump(mode="json"))
+    async def give_feedback(self, order_id: Id, body: FeedbackIn, *, token: str) -> httpx.Response:
+        """A customer's feedback on their cancellation; the feedback link's token is the credential."""
+        return await self._call(
+            "POST", f"/orders/{order_id}/feedback", params={"token": token}, json=body.model_dump(mode="json")
+        )
+
+    async def cancellation_feedback(
+        self, *, since: datetime, until: datetime, limit: int, offset: int
+    ) -> httpx.Response:
+        params: dict[str, str | int] = {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "limit": limit,
+            "offset": offset,
+        }
+        return await self._call("GET", "/cancellations/feedback", params=params)
 
     async def decide_on_changed_date(
         self, order_id: Id, body: PreorderDecisionIn, *, access: OrderAccess

@@ -1,4 +1,5 @@
-"""Orders' cancellation routes: cancel, read a cancellation, figures, and the win-back offer."""
+"""Orders' cancellation routes: cancel, read a cancellation, figures, the win-back offers by reason, and the
+customer's feedback about a cancellation."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from shop_api.orders.checkout import CancellationIn, OfferIn
+from shop_api.orders.checkout import CancellationIn, FeedbackIn
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.cancellation import queries as cancellation_queries
+from shop_orders.cancellation.domain import FeedbackTokenRefused, WinBackOffer
 from shop_orders.core.errors import OrderError
 from shop_orders.http import authorised, order_problem
 from shop_orders.settings import OrdersSettings
@@ -38,12 +40,6 @@ async def cancel_order(
     """
     await authorised(request, uow, order_id, x_order_access_token, x_caller_role, x_customer_id)
     settings: OrdersSettings = request.app.state.settings
-    offer = await cancellation.current_offer(
-        uow.session,
-        cancellation.Offer(
-            discount_percent=settings.win_back_discount_percent, valid_days=settings.win_back_valid_days
-        ),
-    )
     try:
         result = await committed(
             uow,
@@ -53,7 +49,8 @@ async def cancel_order(
                 reason=body.reason,
                 note=body.note,
                 cancelled_by="staff" if x_caller_role == "staff" else "customer",
-                offer=offer,
+                offer=offer_for(settings, body.reason),
+                token_secret=settings.access_token_secret,
                 now=clock.now(),
             ),
         )
@@ -82,16 +79,7 @@ async def cancellation_of(
     return view
 
 
-@router.get("/cancellations/stats")
-async def cancellation_stats(
-    request: Request,
-    uow: UnitOfWorkDep,
-    clock: ClockDep,
-    since: datetime,
-    until: datetime,
-    within_days: Annotated[float | None, Query(gt=0, le=365)] = None,
-) -> dict[str, Any]:
-    """Cancellations by reason in [since, until): saved (the customer ordered again in time), lost, open."""
+def _time_window(since: datetime, until: datetime) -> None:
     for name, value in (("since", since), ("until", until)):
         if value.tzinfo is None:
             raise Problem(
@@ -107,6 +95,20 @@ async def cancellation_stats(
             code="validation_error",
             errors=[{"field": "query:until", "message": "must be after since"}],
         )
+
+
+@router.get("/cancellations/stats")
+async def cancellation_stats(
+    request: Request,
+    uow: UnitOfWorkDep,
+    clock: ClockDep,
+    since: datetime,
+    until: datetime,
+    within_days: Annotated[float | None, Query(gt=0, le=365)] = None,
+) -> dict[str, Any]:
+    """Cancellations by reason in [since, until): saved (the offer's code used, or the same customer ordered
+    again in time), lost, open."""
+    _time_window(since, until)
     settings: OrdersSettings = request.app.state.settings
     return await cancellation_queries.cancellation_figures(
         uow.session,
@@ -117,24 +119,91 @@ async def cancellation_stats(
     )
 
 
-@router.get("/cancellation-offer")
-async def get_offer(request: Request, uow: UnitOfWorkDep) -> dict[str, Any]:
+def offer_for(settings: OrdersSettings, reason: str) -> WinBackOffer | None:
+    """The win-back offer configured for a cancellation reason; None offers nothing."""
+    configured = settings.win_back_offers.get(reason)
+    if configured is None:
+        return None
+    return WinBackOffer(
+        kind=configured.kind,
+        percent_off=configured.percent_off,
+        amount_off=dict(configured.amount_off),
+        link=configured.link,
+        valid_days=configured.valid_days,
+    )
+
+
+@router.get("/cancellation-offers")
+async def offers(request: Request) -> dict[str, Any]:
+    """The win-back offer of each cancellation reason (SHOP_ORDERS_WIN_BACK_OFFERS); a reason not listed offers
+    nothing."""
     settings: OrdersSettings = request.app.state.settings
-    offer = await cancellation.current_offer(
-        uow.session,
-        cancellation.Offer(
-            discount_percent=settings.win_back_discount_percent, valid_days=settings.win_back_valid_days
-        ),
-    )
-    return {"discount_percent": offer.discount_percent, "valid_days": offer.valid_days}
+    return {
+        "offers": {
+            reason: configured.model_dump(mode="json")
+            for reason, configured in sorted(settings.win_back_offers.items())
+        }
+    }
 
 
-@router.put("/cancellation-offer")
-async def set_offer(body: OfferIn, uow: UnitOfWorkDep) -> dict[str, Any]:
-    offer = await committed(
-        uow,
-        cancellation.set_offer(
-            uow, cancellation.Offer(discount_percent=body.discount_percent, valid_days=body.valid_days)
-        ),
+@router.post("/orders/{order_id}/feedback")
+async def give_feedback(
+    order_id: str,
+    body: FeedbackIn,
+    request: Request,
+    uow: UnitOfWorkDep,
+    clock: ClockDep,
+    token: Annotated[str, Query(min_length=1, max_length=200)],
+) -> JSONResponse:
+    """The customer's score and words about their cancellation, from the cancellation email's link (its token is
+    the credential). 201 when kept; 200 with what was kept when feedback was already given (the first stays)."""
+    settings: OrdersSettings = request.app.state.settings
+    try:
+        feedback = await committed(
+            uow,
+            cancellation.give_feedback(
+                uow,
+                order_id=order_id,
+                token=token,
+                score=body.score,
+                comment=body.comment,
+                secret=settings.access_token_secret,
+                valid=timedelta(days=settings.feedback_link_days),
+                now=clock.now(),
+            ),
+        )
+    except FeedbackTokenRefused as error:
+        raise Problem(
+            error.status,
+            "The feedback link's token is not accepted",
+            str(error),
+            code=error.code,
+            errors=[{"field": "query:token", "message": str(error)}],
+        ) from error
+    except OrderError as error:
+        raise order_problem(error) from error
+    return JSONResponse(
+        {
+            "order_id": feedback.order_id,
+            "score": feedback.score,
+            "comment": feedback.comment,
+            "given_at": feedback.created_at.isoformat(),
+            "already_given": not feedback.recorded,
+        },
+        status_code=201 if feedback.recorded else 200,
     )
-    return {"discount_percent": offer.discount_percent, "valid_days": offer.valid_days}
+
+
+@router.get("/cancellations/feedback")
+async def feedback(
+    uow: UnitOfWorkDep,
+    since: datetime,
+    until: datetime,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Customers' feedback on cancellations given in [since, until), newest first, each with its reason."""
+    _time_window(since, until)
+    return await cancellation_queries.feedback_given(
+        uow.session, since=since, until=until, limit=limit, offset=offset
+    )

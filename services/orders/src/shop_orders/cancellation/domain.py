@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 from collections import Counter
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
@@ -121,14 +124,158 @@ class WinBack(enum.StrEnum):
 
 
 def win_back_outcome(
-    *, cancelled_at: datetime, reordered_at: datetime | None, now: datetime, within: timedelta
+    *,
+    cancelled_at: datetime,
+    reordered_at: datetime | None,
+    now: datetime,
+    within: timedelta,
+    used_offer_code: bool = False,
 ) -> WinBack:
-    """Saved when the customer ordered again within ``within`` of cancelling; lost once that passed."""
+    """Saved when the customer used the offer's code, or the same customer (account, or a guest's email) ordered
+    again within ``within`` of cancelling; lost once that passed without either; open until then."""
+    if used_offer_code:
+        return WinBack.SAVED
     if reordered_at is not None and cancelled_at <= reordered_at <= cancelled_at + within:
         return WinBack.SAVED
     if now >= cancelled_at + within:
         return WinBack.LOST
     return WinBack.OPEN
+
+
+OfferKind = Literal["percent", "fixed_amount", "free_shipping", "link"]
+CODE_KINDS: frozenset[str] = frozenset({"percent", "fixed_amount", "free_shipping"})
+
+
+@dataclass(frozen=True)
+class WinBackOffer:
+    """What a reason's win-back offer is: a single-use code (a percent off, an amount off per currency, free
+    shipping) valid ``valid_days``, or a link with no code."""
+
+    kind: OfferKind
+    percent_off: int | None = None
+    amount_off: Mapping[str, int] = field(default_factory=dict)
+    link: str | None = None
+    valid_days: int = 30
+
+    @property
+    def gives_a_code(self) -> bool:
+        return self.kind in CODE_KINDS
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "percent_off": self.percent_off,
+            "amount_off": dict(self.amount_off),
+            "link": self.link,
+            "valid_days": self.valid_days,
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> WinBackOffer:
+        return cls(
+            kind=value["kind"],
+            percent_off=value.get("percent_off"),
+            amount_off=dict(value.get("amount_off") or {}),
+            link=value.get("link"),
+            valid_days=int(value.get("valid_days") or 30),
+        )
+
+
+@dataclass(frozen=True)
+class WinBackCode:
+    """A single-use code issued after a cancellation, for the customer who cancelled."""
+
+    code: str
+    kind: str
+    expires_at: datetime
+    percent_off: int | None = None
+    amount_off: int | None = None
+    currency: str | None = None
+
+
+def code_terms(offer: WinBackOffer, *, currency: str) -> tuple[int | None, int | None, str | None] | None:
+    """The percent, amount and currency of the code ``offer`` gives an order in ``currency``; None when it gives
+    none (a link, or an amount with no figure in that currency)."""
+    if offer.kind == "percent":
+        return offer.percent_off, None, None
+    if offer.kind == "fixed_amount":
+        amount = offer.amount_off.get(currency)
+        return (None, amount, currency) if amount else None
+    if offer.kind == "free_shipping":
+        return None, None, None
+    return None
+
+
+def told_offer(
+    offer: WinBackOffer | None, code: WinBackCode | None, *, skus: Sequence[str]
+) -> contracts.WinBackOffer | None:
+    """The offer as the customer is told it: the code issued, or the link (similar products name the SKUs)."""
+    if code is not None:
+        return contracts.WinBackOffer(
+            kind=code.kind,
+            code=code.code,
+            percent_off=code.percent_off,
+            amount_off=code.amount_off,
+            currency=code.currency,
+            expires_at=code.expires_at,
+            marketing=True,
+        )
+    if offer is not None and offer.kind == "link" and offer.link in ("size_guide", "similar_products"):
+        return contracts.WinBackOffer(
+            kind="link",
+            link=offer.link,
+            skus=list(skus) if offer.link == "similar_products" else [],
+            marketing=False,
+        )
+    return None
+
+
+FEEDBACK_PURPOSE = "feedback"
+MAX_FEEDBACK_COMMENT = 2000
+FEEDBACK_SCORES = range(1, 6)
+
+
+def feedback_token(secret: str, order_id: str, *, issued_at: int) -> str:
+    """The token of a cancellation email's feedback link: ``<unix seconds>.<hex HMAC-SHA256>`` over the purpose,
+    the order and the time, so it opens the feedback of that one order only and expires."""
+    return f"{issued_at}.{_feedback_digest(secret, order_id, issued_at)}"
+
+
+def _feedback_digest(secret: str, order_id: str, issued_at: int) -> str:
+    signed = f"{FEEDBACK_PURPOSE}:{order_id}:{issued_at}".encode()
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+class FeedbackTokenRefused(ValueError):
+    """A feedback token that proves nothing: ``code`` says why, ``status`` how HTTP answers."""
+
+    def __init__(self, message: str, *, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+def check_feedback_token(secret: str, order_id: str, token: str, *, now: datetime, valid: timedelta) -> None:
+    """Raise why ``token`` does not open ``order_id``'s feedback: malformed, not signed for it, or expired."""
+    issued, _, digest = token.strip().partition(".")
+    if not issued.isdigit() or len(digest) != 64:
+        raise FeedbackTokenRefused(
+            "the token is not one from a cancellation email: copy the whole link",
+            code="malformed_token",
+            status=400,
+        )
+    if not hmac.compare_digest(_feedback_digest(secret, order_id, int(issued)), digest):
+        raise FeedbackTokenRefused(
+            "the token does not open this order's feedback: it was changed, cut short or is another order's",
+            code="invalid_token",
+            status=401,
+        )
+    if now.timestamp() > int(issued) + valid.total_seconds():
+        raise FeedbackTokenRefused(
+            f"the feedback link has expired (links work for {valid.days} days)",
+            code="expired_token",
+            status=401,
+        )
 
 
 @dataclass(frozen=True)
@@ -246,13 +393,6 @@ def finish_cancellation(order: Order, *, reason: str, asked: Collection[str]) ->
     return Cancelled(refund=refund, kept_deposits=kept_deposits, partial=partial, dropped=dropped)
 
 
-@dataclass(frozen=True)
-class WinBackCode:
-    code: str
-    percent_off: int
-    expires_at: datetime
-
-
 def announce_cancellation(
     order: Order,
     cancelled: Cancelled,
@@ -261,8 +401,11 @@ def announce_cancellation(
     note: str | None,
     cancelled_by: str,
     code: WinBackCode | None,
+    offer: WinBackOffer | None = None,
+    feedback: str | None = None,
 ) -> None:
-    """Record the cancellation on the timeline and tell the customer, with the win-back code if one was given."""
+    """Record the cancellation on the timeline and tell the customer, with the win-back offer for the reason (the
+    code issued, or a link) and the token of the feedback link when one was given."""
     order.record(
         "partially_cancelled" if cancelled.partial else "cancelled",
         reason=reason,
@@ -283,5 +426,7 @@ def announce_cancellation(
             discount_code=code.code if code else None,
             discount_percent=code.percent_off if code else None,
             discount_expires_at=code.expires_at if code else None,
+            offer=told_offer(offer, code, skus=[line.sku for line in order.lines]),
+            feedback_token=feedback,
         )
     )

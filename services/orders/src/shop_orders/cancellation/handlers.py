@@ -11,13 +11,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_orders.cancellation.domain import (
+    CANCELLATION_REASONS,
     CancellationResult,
+    FeedbackTokenRefused,
     WinBackCode,
+    WinBackOffer,
     announce_cancellation,
     ask_fulfillment_to_stop,
+    check_feedback_token,
+    code_terms,
+    feedback_token,
     finish_cancellation,
     plan_cancellation,
     waiting_preorder_units,
@@ -29,28 +34,18 @@ from shop_orders.core.domain import (
     GroupStatus,
     OrderStatus,
 )
-from shop_orders.core.errors import NotCancellable
+from shop_orders.core.errors import NotCancellable, UnknownOrder
 from shop_orders.core.groups import store
 from shop_orders.core.jobs import CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE
 from shop_orders.core.metrics import ORDERS_CANCELLED
 from shop_orders.core.order import Order
 from shop_orders.core.tables import (
+    cancellation_feedback,
     cancellations,
     discount_codes,
     late_payments,
-    scheduled_jobs,
-    win_back_offer,
 )
-from shop_runtime import scheduling
 from shop_runtime.database import UnitOfWork
-
-
-@dataclass(frozen=True)
-class Offer:
-    """The win-back discount offered after a cancellation; a percent of 0 offers none."""
-
-    discount_percent: int
-    valid_days: int
 
 
 async def cancel_order(
@@ -61,7 +56,8 @@ async def cancel_order(
     now: datetime,
     note: str | None = None,
     cancelled_by: str = "shop",
-    offer: Offer | None = None,
+    offer: WinBackOffer | None = None,
+    token_secret: str | None = None,
 ) -> CancellationResult:
     """Cancel an order in whatever state it is, compensating what that state did.
 
@@ -70,6 +66,9 @@ async def cancel_order(
     refunded per the policy. Groups with the warehouse are stopped through fulfillment, which refuses
     once they are packed (then nothing is cancelled: a return is the way). Partially shipped: what has
     not shipped is cancelled and refunded. A second request answers what the first did.
+
+    ``offer`` is the win-back offer of the reason, kept with the cancellation and given when it completes (a code
+    only when the customer or staff cancelled); ``token_secret`` signs the feedback link's token.
     """
     order = await repository.lock_order(uow.session, order_id)
     earlier = await load_cancellation(uow, order_id)
@@ -84,7 +83,6 @@ async def cancel_order(
         [(group.id, group.status) for group in order.groups],
         waiting_units=waiting_preorder_units(order),
     )
-    offer = offer or Offer(discount_percent=0, valid_days=0)
     values = {
         "reason": reason,
         "note": note,
@@ -95,8 +93,7 @@ async def cancel_order(
         "awaiting": plan.ask_fulfillment,
         "refused": [],
         "refund": 0,
-        "offer_percent": offer.discount_percent,
-        "offer_days": offer.valid_days,
+        "offer": offer.as_json() if offer is not None else None,
         "requested_at": now,
         "completed_at": None,
     }
@@ -111,32 +108,42 @@ async def cancel_order(
         requested = await load_cancellation(uow, order_id)
         assert requested is not None
         return cancellation_result(requested)
-    result, counted = await _finish(uow, order, now=now)
+    result, counted = await _finish(uow, order, now=now, token_secret=token_secret)
     if counted:
         uow.after_commit(ORDERS_CANCELLED.labels(reason).inc)
     return result
 
 
-async def fulfillment_cancelled(uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime) -> None:
+async def fulfillment_cancelled(
+    uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime, token_secret: str | None = None
+) -> None:
     """Fulfillment stopped a group: once every group asked about has answered, finish the cancellation."""
     order = await repository.lock_order(uow.session, order_id)
     group = order.group(group_id)
     # Fulfillment stops only what is unpacked; a group past that (or cancelled already) stays as it is.
     if group is not None and order.move_group(group, GroupStatus.CANCELLED):
         order.record("fulfillment_cancelled", group_id=group_id)
-    await _answered(uow, order, group_id, refused=False, now=now)
+    await _answered(uow, order, group_id, refused=False, now=now, token_secret=token_secret)
 
 
 async def fulfillment_refused(
-    uow: UnitOfWork, *, order_id: str, group_id: str, status: str, now: datetime
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    group_id: str,
+    status: str,
+    now: datetime,
+    token_secret: str | None = None,
 ) -> None:
     """Fulfillment could not stop a group (the warehouse packed it): it ships; the answer is a return."""
     order = await repository.lock_order(uow.session, order_id)
     order.record("cancel_refused_by_fulfillment", group_id=group_id, status=status)
-    await _answered(uow, order, group_id, refused=True, now=now)
+    await _answered(uow, order, group_id, refused=True, now=now, token_secret=token_secret)
 
 
-async def _answered(uow: UnitOfWork, order: Order, group_id: str, *, refused: bool, now: datetime) -> None:
+async def _answered(
+    uow: UnitOfWork, order: Order, group_id: str, *, refused: bool, now: datetime, token_secret: str | None
+) -> None:
     cancellation = await load_cancellation(uow, order.id)
     if cancellation is None or cancellation.status != "requested" or group_id not in cancellation.awaiting:
         await store(uow, order)
@@ -163,13 +170,15 @@ async def _answered(uow: UnitOfWork, order: Order, group_id: str, *, refused: bo
                 for group in order.groups_in(GroupStatus.AWAITING_CONFIRMATION):
                     order.advance(group)
         else:
-            _, counted = await _finish(uow, order, now=now)
+            _, counted = await _finish(uow, order, now=now, token_secret=token_secret)
     await store(uow, order)
     if counted:
         uow.after_commit(ORDERS_CANCELLED.labels(cancellation.reason).inc)
 
 
-async def _finish(uow: UnitOfWork, order: Order, *, now: datetime) -> tuple[CancellationResult, bool]:
+async def _finish(
+    uow: UnitOfWork, order: Order, *, now: datetime, token_secret: str | None
+) -> tuple[CancellationResult, bool]:
     """Cancel every group not kept, release its stock and places, refund all but what is kept."""
     cancellation = await load_cancellation(uow, order.id)
     assert cancellation is not None
@@ -178,8 +187,15 @@ async def _finish(uow: UnitOfWork, order: Order, *, now: datetime) -> tuple[Canc
     for group_id in cancelled.dropped:
         # Pending dunning retries need no cancelling: they find the group cancelled and do nothing.
         for kind in (CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE):
-            await scheduling.cancel(uow.session, scheduled_jobs, key=f"{kind}:{group_id}", now=now)
-    code = await _issue_code(uow, order, cancellation, now=now)
+            await uow.jobs.cancel(key=f"{kind}:{group_id}", now=now)
+    offer = WinBackOffer.from_json(cancellation.offer) if cancellation.offer else None
+    by_the_customer = cancellation.cancelled_by != "shop" and reason in CANCELLATION_REASONS
+    code = await _issue_code(uow, order, offer, now=now) if by_the_customer and offer else None
+    feedback = (
+        feedback_token(token_secret, order.id, issued_at=int(now.timestamp()))
+        if by_the_customer and token_secret
+        else None
+    )
     outcome = "partially_cancelled" if cancelled.partial else "cancelled"
     await uow.session.execute(
         sa.update(cancellations)
@@ -192,7 +208,9 @@ async def _finish(uow: UnitOfWork, order: Order, *, now: datetime) -> tuple[Canc
         reason=reason,
         note=cancellation.note,
         cancelled_by=cancellation.cancelled_by,
-        code=None if code is None else WinBackCode(code.code, code.percent_off, code.expires_at),
+        code=code,
+        offer=offer if by_the_customer else None,
+        feedback=feedback,
     )
     await store(uow, order)
     result = CancellationResult(order_id=order.id, status=outcome, reason=reason, refund=cancelled.refund)
@@ -248,51 +266,103 @@ async def release_late_reservation(uow: UnitOfWork, *, order_id: str) -> bool:
 
 
 async def _issue_code(
-    uow: UnitOfWork, order: Order, cancellation: Row[Any], *, now: datetime
-) -> Row[Any] | None:
-    """A single-use discount code for a next order, when staff offer one and the customer or staff cancelled."""
-    if cancellation.offer_percent <= 0 or cancellation.cancelled_by == "shop":
-        return None
+    uow: UnitOfWork, order: Order, offer: WinBackOffer, *, now: datetime
+) -> WinBackCode | None:
+    """The single-use code of ``offer`` for the customer who cancelled (their account, or a guest's email), made
+    once per cancelled order; None when the offer gives no code in the order's currency."""
     existing = (
         await uow.session.execute(
             sa.select(discount_codes).where(discount_codes.c.issued_for_order == order.id)
         )
     ).first()
-    if existing is not None:
-        return existing
-    row = (
-        await uow.session.execute(
-            sa.insert(discount_codes)
-            .values(
-                code=f"BACK-{secrets.token_hex(5).upper()}",
-                email=order.email,
-                issued_for_order=order.id,
-                percent_off=cancellation.offer_percent,
-                expires_at=now + timedelta(days=cancellation.offer_days),
+    if existing is None:
+        terms = code_terms(offer, currency=order.currency) if offer.gives_a_code else None
+        if terms is None:
+            return None
+        percent_off, amount_off, currency = terms
+        existing = (
+            await uow.session.execute(
+                sa.insert(discount_codes)
+                .values(
+                    code=f"BACK-{secrets.token_hex(5).upper()}",
+                    email=order.email,
+                    customer_id=order.customer_id,
+                    issued_for_order=order.id,
+                    kind=offer.kind,
+                    percent_off=percent_off,
+                    amount_off=amount_off,
+                    currency=currency,
+                    expires_at=now + timedelta(days=offer.valid_days),
+                )
+                .returning(*discount_codes.c)
             )
-            .returning(*discount_codes.c)
-        )
-    ).one()
-    return row
-
-
-async def current_offer(session: AsyncSession, default: Offer) -> Offer:
-    row = (await session.execute(sa.select(win_back_offer))).first()
-    if row is None:
-        return default
-    return Offer(discount_percent=row.discount_percent, valid_days=row.valid_days)
-
-
-async def set_offer(uow: UnitOfWork, offer: Offer) -> Offer:
-    """Staff switch the win-back discount on (a percent) or off (0)."""
-    values = {"discount_percent": offer.discount_percent, "valid_days": offer.valid_days}
-    statement = insert(win_back_offer).values(id=1, **values)
-    await uow.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[win_back_offer.c.id], set_={**values, "updated_at": sa.func.now()}
-        )
+        ).one()
+    return WinBackCode(
+        code=existing.code,
+        kind=existing.kind,
+        expires_at=existing.expires_at,
+        percent_off=existing.percent_off,
+        amount_off=existing.amount_off,
+        currency=existing.currency,
     )
-    return offer
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What a customer said about a cancellation, and whether this call recorded it (False: it was there)."""
+
+    order_id: str
+    score: int
+    comment: str | None
+    created_at: datetime
+    recorded: bool
+
+
+async def give_feedback(
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    token: str,
+    score: int,
+    comment: str | None,
+    secret: str,
+    valid: timedelta,
+    now: datetime,
+) -> Feedback:
+    """Keep a customer's score and words about their cancellation, once: the first answer stays, and posting
+    again (a retry, a second click) answers what was kept. The link's token is the only credential."""
+    check_feedback_token(secret, order_id, token, now=now, valid=valid)
+    cancellation = await load_cancellation(uow, order_id)
+    if cancellation is None or cancellation.status not in ("cancelled", "partially_cancelled"):
+        # A good token is only ever given with a completed cancellation; answer as for a wrong one.
+        raise FeedbackTokenRefused(
+            "the token does not open this order's feedback", code="invalid_token", status=401
+        )
+    added = (
+        await uow.session.execute(
+            insert(cancellation_feedback)
+            .values(order_id=order_id, score=score, comment=comment, created_at=now)
+            .on_conflict_do_nothing(index_elements=[cancellation_feedback.c.order_id])
+            .returning(*cancellation_feedback.c)
+        )
+    ).first()
+    row = (
+        added
+        or (
+            await uow.session.execute(
+                sa.select(cancellation_feedback).where(cancellation_feedback.c.order_id == order_id)
+            )
+        ).first()
+    )
+    if row is None:
+        raise UnknownOrder(f"no order {order_id}", field="order_id")
+    return Feedback(
+        order_id=row.order_id,
+        score=row.score,
+        comment=row.comment,
+        created_at=row.created_at,
+        recorded=added is not None,
+    )
 
 
 async def load_cancellation(uow: UnitOfWork, order_id: str) -> Row[Any] | None:

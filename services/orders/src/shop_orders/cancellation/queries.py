@@ -17,6 +17,7 @@ from shop_orders.cancellation.domain import (
 )
 from shop_orders.core.domain import OrderStatus
 from shop_orders.core.tables import (
+    cancellation_feedback,
     cancellations,
     discount_codes,
     orders,
@@ -26,23 +27,41 @@ from shop_orders.core.tables import (
 async def cancellation_figures(
     session: AsyncSession, *, since: datetime, until: datetime, now: datetime, saved_within: timedelta
 ) -> dict[str, Any]:
-    """Cancellations completed in [since, until) by reason: how many, how many customers came back and
-    ordered again within ``saved_within`` (saved), did not (lost) or may still (open)."""
+    """Cancellations completed in [since, until) by reason: how many were saved (the customer used the offer's
+    code, or the same customer ordered again within ``saved_within``: the same account, or for a guest the same
+    email address), lost (neither, and the time passed) or open (may still be saved)."""
+    cancelled = orders.alias("cancelled")
     later = orders.alias("later")
+    same_customer = sa.case(
+        (cancelled.c.customer_id.is_not(None), later.c.customer_id == cancelled.c.customer_id),
+        else_=sa.func.lower(sa.func.trim(later.c.email))
+        == sa.func.lower(sa.func.trim(cancellations.c.email)),
+    )
     reordered_at = (
         sa.select(sa.func.min(later.c.created_at))
         .where(
-            later.c.email == cancellations.c.email,
+            same_customer,
             later.c.id != cancellations.c.order_id,
             later.c.created_at >= cancellations.c.requested_at,
             later.c.status != OrderStatus.REJECTED.value,
         )
         .scalar_subquery()
     )
+    redeemer = orders.alias("redeemer")
+    used_offer_code = sa.exists().where(
+        discount_codes.c.issued_for_order == cancellations.c.order_id,
+        discount_codes.c.redeemed_by_order == redeemer.c.id,
+        redeemer.c.status != OrderStatus.REJECTED.value,
+    )
     rows = await session.execute(
         sa.select(
-            cancellations.c.reason, cancellations.c.requested_at, reordered_at.label("reordered_at")
-        ).where(
+            cancellations.c.reason,
+            cancellations.c.requested_at,
+            reordered_at.label("reordered_at"),
+            used_offer_code.label("used_offer_code"),
+        )
+        .join(cancelled, cancelled.c.id == cancellations.c.order_id)
+        .where(
             cancellations.c.status.in_(["cancelled", "partially_cancelled"]),
             cancellations.c.completed_at >= since,
             cancellations.c.completed_at < until,
@@ -51,11 +70,17 @@ async def cancellation_figures(
     by_reason: dict[str, Counter[str]] = {}
     for row in rows:
         outcome = win_back_outcome(
-            cancelled_at=row.requested_at, reordered_at=row.reordered_at, now=now, within=saved_within
+            cancelled_at=row.requested_at,
+            reordered_at=row.reordered_at,
+            now=now,
+            within=saved_within,
+            used_offer_code=bool(row.used_offer_code),
         )
         counts = by_reason.setdefault(row.reason, Counter())
         counts["cancelled"] += 1
         counts[outcome.value] += 1
+        if row.used_offer_code:
+            counts["code_used"] += 1
     reasons: list[dict[str, Any]] = [
         {
             "reason": reason,
@@ -63,6 +88,7 @@ async def cancellation_figures(
             "saved": counts[WinBack.SAVED.value],
             "lost": counts[WinBack.LOST.value],
             "open": counts[WinBack.OPEN.value],
+            "saved_with_code": counts["code_used"],
         }
         for reason, counts in sorted(by_reason.items())
     ]
@@ -72,8 +98,47 @@ async def cancellation_figures(
         "saved_within_days": saved_within.total_seconds() / 86400,
         "reasons": reasons,
         "totals": {
-            key: sum(int(item[key]) for item in reasons) for key in ("cancelled", "saved", "lost", "open")
+            key: sum(int(item[key]) for item in reasons)
+            for key in ("cancelled", "saved", "lost", "open", "saved_with_code")
         },
+    }
+
+
+async def feedback_given(
+    session: AsyncSession, *, since: datetime, until: datetime, limit: int, offset: int = 0
+) -> dict[str, Any]:
+    """Customers' feedback on their cancellations given in [since, until), newest first, with the reason they
+    chose, who cancelled and the note written with it."""
+    rows = await session.execute(
+        sa.select(
+            cancellation_feedback,
+            cancellations.c.reason,
+            cancellations.c.note,
+            cancellations.c.cancelled_by,
+            cancellations.c.completed_at,
+        )
+        .join(cancellations, cancellations.c.order_id == cancellation_feedback.c.order_id)
+        .where(cancellation_feedback.c.created_at >= since, cancellation_feedback.c.created_at < until)
+        .order_by(cancellation_feedback.c.created_at.desc(), cancellation_feedback.c.order_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return {
+        "items": [
+            {
+                "order_id": row.order_id,
+                "reason": row.reason,
+                "note": row.note,
+                "cancelled_by": row.cancelled_by,
+                "cancelled_at": row.completed_at,
+                "score": row.score,
+                "comment": row.comment,
+                "given_at": row.created_at,
+            }
+            for row in rows
+        ],
+        "limit": limit,
+        "offset": offset,
     }
 
 
@@ -92,9 +157,21 @@ async def cancellation_view(session: AsyncSession, order_id: str) -> dict[str, A
         "cancelled_by": row.cancelled_by,
         "requested_at": row.requested_at,
         "completed_at": row.completed_at,
-        "discount_code": {"code": code.code, "percent_off": code.percent_off, "expires_at": code.expires_at}
-        if code
-        else None,
+        "discount_code": code_view(code) if code else None,
+        "offer": row.offer,
+    }
+
+
+def code_view(code: Row[Any]) -> dict[str, Any]:
+    """A win-back code as its customer sees it: what it takes off and until when; free shipping zeroes shipping."""
+    return {
+        "code": code.code,
+        "kind": code.kind,
+        "percent_off": code.percent_off,
+        "amount_off": code.amount_off,
+        "currency": code.currency,
+        "expires_at": code.expires_at,
+        "used": code.redeemed_by_order is not None,
     }
 
 

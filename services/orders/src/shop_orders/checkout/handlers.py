@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,8 +116,19 @@ async def place_order(
     order_id = str(uuid.uuid4())
     discount = 0
     if checkout.discount_code is not None:
-        percent_off = await orders.redeem_discount_code(checkout.discount_code, order_id=order_id, now=now)
-        discount = discount_for(subtotal=priced.subtotal, percent_off=percent_off)
+        terms = await orders.redeem_discount_code(
+            checkout.discount_code,
+            order_id=order_id,
+            now=now,
+            customer_id=checkout.customer_id,
+            email=checkout.email,
+            currency=priced.currency,
+        )
+        discount = discount_for(
+            subtotal=priced.subtotal, percent_off=terms.percent_off, amount_off=terms.amount_off
+        )
+        if terms.free_shipping:
+            priced = dataclasses.replace(priced, shipping=0)
     tax = order_tax(
         address=checkout.shipping_address,
         rates=taxes.rates if taxes else {},

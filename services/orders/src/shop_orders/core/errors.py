@@ -71,6 +71,10 @@ class DiscountCodeExpired(DiscountCodeError):
     pass
 
 
+class DiscountCodeNotYours(DiscountCodeError):
+    """The code was offered to another customer (another account, or a guest's other email address)."""
+
+
 class SameDayNotOffered(OrderError):
     """Same-day delivery was chosen where it cannot be done: the address, a pre-order line, or the stock."""
 

@@ -13,6 +13,7 @@ from shop_contracts.values import PreorderPolicy
 from shop_orders.core.domain import CatalogVariant, sold_out_reason
 from shop_orders.core.errors import (
     DiscountCodeExpired,
+    DiscountCodeNotYours,
     DiscountCodeUsed,
     DuplicateSku,
     NotSellable,
@@ -32,13 +33,50 @@ def discount_share(*, discount: int, subtotal: int, part: int) -> int:
     return discount * part // subtotal
 
 
-def discount_for(*, subtotal: int, percent_off: int) -> int:
-    """A discount code's amount off the subtotal, rounded half up to a whole minor unit."""
+@dataclass(frozen=True)
+class CodeTerms:
+    """What a redeemed discount code takes off a new order: a percent or an amount of the subtotal, or its
+    shipping."""
+
+    percent_off: int = 0
+    amount_off: int = 0
+    free_shipping: bool = False
+
+
+def discount_for(*, subtotal: int, percent_off: int = 0, amount_off: int = 0) -> int:
+    """A discount code's amount off the subtotal: a percent rounded half up to a whole minor unit, or a fixed
+    amount, never more than the subtotal."""
+    if amount_off > 0:
+        return min(amount_off, subtotal)
     return (subtotal * percent_off + 50) // 100
 
 
-def check_discount_code(*, code: str, redeemed_by: str | None, expires_at: datetime, now: datetime) -> None:
-    """Raise why a known code cannot be used now: used already, or expired."""
+def check_discount_code(
+    *,
+    code: str,
+    redeemed_by: str | None,
+    expires_at: datetime,
+    now: datetime,
+    issued_to_customer: str | None = None,
+    issued_to_email: str | None = None,
+    customer_id: str | None = None,
+    email: str | None = None,
+) -> None:
+    """Raise why a known code cannot be used now: it was offered to another customer (its account, or for a
+    guest its email address), used already, or expired. Whose it is is checked first, so another customer
+    learns nothing of its use."""
+    if issued_to_customer is not None:
+        yours = customer_id == issued_to_customer
+    elif issued_to_email is not None:
+        yours = email is not None and email.strip().casefold() == issued_to_email.strip().casefold()
+    else:
+        yours = True
+    if not yours:
+        where = "the account" if issued_to_customer is not None else "the email address"
+        raise DiscountCodeNotYours(
+            f"discount code {code} was offered to another customer: only {where} it was sent to can use it",
+            field="discount_code",
+        )
     if redeemed_by is not None:
         raise DiscountCodeUsed(f"discount code {code} was already used", field="discount_code")
     if now >= expires_at:

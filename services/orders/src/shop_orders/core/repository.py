@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_contracts.values import PreorderPolicy
 from shop_orders.core.domain import Availability, CatalogVariant, GroupStatus, OrderStatus
-from shop_orders.core.errors import UnknownDiscountCode, UnknownOrder
+from shop_orders.core.errors import DiscountCodeError, UnknownDiscountCode, UnknownOrder
 from shop_orders.core.order import ORDER_COLUMNS, Order
 from shop_orders.core.parts import GROUP_COLUMNS, LINE_COLUMNS, OrderLine, ShipmentGroup
-from shop_orders.core.pricing import check_discount_code
+from shop_orders.core.pricing import CodeTerms, check_discount_code
 from shop_orders.core.tables import (
     catalog_availability,
     catalog_preorder_policies,
@@ -134,8 +134,18 @@ async def add_events_to_timeline(
     )
 
 
-async def redeem_discount_code(session: AsyncSession, *, code: str, order_id: str, now: datetime) -> int:
-    """Take a single-use code for a new order and return its percent off; raise why it cannot be used."""
+async def redeem_discount_code(
+    session: AsyncSession,
+    *,
+    code: str,
+    order_id: str,
+    now: datetime,
+    customer_id: str | None = None,
+    email: str | None = None,
+    currency: str | None = None,
+) -> CodeTerms:
+    """Take a single-use code for a new order of ``customer_id`` (None: a guest) at ``email`` and return what it
+    takes off; raise why it cannot be used (another customer's, used, expired, another currency's)."""
     row = (
         await session.execute(
             sa.select(discount_codes).where(discount_codes.c.code == code).with_for_update()
@@ -143,13 +153,30 @@ async def redeem_discount_code(session: AsyncSession, *, code: str, order_id: st
     ).first()
     if row is None:
         raise UnknownDiscountCode(f"no discount code {code!r}", field="discount_code")
-    check_discount_code(code=code, redeemed_by=row.redeemed_by_order, expires_at=row.expires_at, now=now)
+    check_discount_code(
+        code=code,
+        redeemed_by=row.redeemed_by_order,
+        expires_at=row.expires_at,
+        now=now,
+        issued_to_customer=row.customer_id,
+        issued_to_email=row.email,
+        customer_id=customer_id,
+        email=email,
+    )
+    if row.kind == "fixed_amount" and currency is not None and row.currency != currency:
+        raise DiscountCodeError(
+            f"discount code {code} takes an amount off {row.currency} orders only", field="discount_code"
+        )
     await session.execute(
         sa.update(discount_codes)
         .where(discount_codes.c.code == code)
         .values(redeemed_by_order=order_id, redeemed_at=now)
     )
-    return int(row.percent_off)
+    return CodeTerms(
+        percent_off=int(row.percent_off or 0),
+        amount_off=int(row.amount_off or 0),
+        free_shipping=row.kind == "free_shipping",
+    )
 
 
 class Orders(Protocol):
@@ -171,8 +198,18 @@ class Orders(Protocol):
     async def with_idempotency_key(self, key: str) -> Order | None:
         """The order a checkout with this Idempotency-Key placed, if one did."""
 
-    async def redeem_discount_code(self, code: str, *, order_id: str, now: datetime) -> int:
-        """Take a single-use code for a new order: its percent off; raise why it cannot be used."""
+    async def redeem_discount_code(
+        self,
+        code: str,
+        *,
+        order_id: str,
+        now: datetime,
+        customer_id: str | None = None,
+        email: str | None = None,
+        currency: str | None = None,
+    ) -> CodeTerms:
+        """Take a single-use code for a new order of that customer: what it takes off; raise why it cannot be
+        used."""
 
     async def variants(self, skus: list[str]) -> dict[str, CatalogVariant]:
         """Orders' copy of catalog's variants."""
@@ -301,8 +338,25 @@ class SqlOrders:
         order_id = await self._session.scalar(sa.select(orders.c.id).where(orders.c.idempotency_key == key))
         return None if order_id is None else await self.get(order_id)
 
-    async def redeem_discount_code(self, code: str, *, order_id: str, now: datetime) -> int:
-        return await redeem_discount_code(self._session, code=code, order_id=order_id, now=now)
+    async def redeem_discount_code(
+        self,
+        code: str,
+        *,
+        order_id: str,
+        now: datetime,
+        customer_id: str | None = None,
+        email: str | None = None,
+        currency: str | None = None,
+    ) -> CodeTerms:
+        return await redeem_discount_code(
+            self._session,
+            code=code,
+            order_id=order_id,
+            now=now,
+            customer_id=customer_id,
+            email=email,
+            currency=currency,
+        )
 
     async def variants(self, skus: list[str]) -> dict[str, CatalogVariant]:
         return await variants_by_sku(self._session, skus)

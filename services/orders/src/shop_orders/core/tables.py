@@ -277,8 +277,12 @@ cancellations = sa.Table(
     sa.Column("awaiting", postgresql.JSONB, nullable=False, server_default="[]"),
     sa.Column("refused", postgresql.JSONB, nullable=False, server_default="[]"),
     sa.Column("refund", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("offer_percent", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("offer_days", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "offer",
+        postgresql.JSONB,
+        comment="The win-back offer for the reason when it was asked (kind, percent_off, amount_off, link, "
+        "valid_days); NULL: none",
+    ),
     sa.Column(
         "late_payment_id", sa.Text, comment="A checkout payment that landed after the cancel, refunded"
     ),
@@ -295,24 +299,38 @@ discount_codes = sa.Table(
     metadata,
     sa.Column("code", sa.Text, primary_key=True),
     sa.Column("email", sa.Text, nullable=False, comment="Who it was offered to"),
+    sa.Column(
+        "customer_id",
+        sa.Text,
+        comment="The account it was offered to; NULL: a guest, whose email must match at checkout",
+    ),
     sa.Column("issued_for_order", sa.Text, sa.ForeignKey("orders.id"), nullable=False, unique=True),
-    sa.Column("percent_off", sa.Integer, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False, server_default="percent"),
+    sa.Column("percent_off", sa.Integer),
+    sa.Column("amount_off", sa.BigInteger, comment="fixed_amount: minor units of currency"),
+    sa.Column("currency", sa.String(3)),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("redeemed_by_order", sa.Text, unique=True),
     sa.Column("redeemed_at", sa.DateTime(timezone=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.CheckConstraint("percent_off > 0 AND percent_off <= 100", name="discount_code_percent"),
+    sa.CheckConstraint(
+        "(kind = 'percent' AND percent_off > 0 AND percent_off <= 100)"
+        " OR (kind = 'fixed_amount' AND amount_off > 0 AND currency IS NOT NULL)"
+        " OR kind = 'free_shipping'",
+        name="discount_code_terms",
+    ),
 )
 
-win_back_offer = sa.Table(
-    "win_back_offer",
+cancellation_feedback = sa.Table(
+    "cancellation_feedback",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, comment="One row: the offer staff set"),
-    sa.Column("discount_percent", sa.Integer, nullable=False, comment="0: no code is offered"),
-    sa.Column("valid_days", sa.Integer, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.CheckConstraint("id = 1", name="win_back_offer_single_row"),
+    sa.Column("order_id", sa.Text, sa.ForeignKey("cancellations.order_id"), primary_key=True),
+    sa.Column("score", sa.SmallInteger, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("score BETWEEN 1 AND 5", name="cancellation_feedback_score"),
 )
+sa.Index("cancellation_feedback_by_time", cancellation_feedback.c.created_at)
 
 customers = sa.Table(
     "customers",

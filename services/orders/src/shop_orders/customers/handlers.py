@@ -1,7 +1,9 @@
 """Customer accounts' use cases: sign-up, profile and addresses, and staff giving an order to a customer.
 
 Each is one async function working in the unit of work it is given. Passwords arrive already hashed: hashing is
-slow on purpose and runs off the event loop, in the API, before the transaction starts.
+slow on purpose and runs off the event loop, in the API, before the transaction starts. A new account, and a change
+of its consent to marketing, is told to the other services (``CustomerMarketingConsentChanged``) from the same
+transaction, so notifications honours the consent.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
+from shop_contracts.orders import CustomerMarketingConsentChanged
 from shop_orders.core import repository
 from shop_orders.core.errors import (
     EmailTaken,
@@ -62,10 +65,14 @@ async def update_customer(
         values["name"] = name
     if locale is not None:
         values["locale"] = locale
-    if marketing_consent is not None and marketing_consent != current.marketing_consent:
+    consent_changed = marketing_consent is not None and marketing_consent != current.marketing_consent
+    if consent_changed:
         values["marketing_consent"] = marketing_consent
         values["marketing_consent_at"] = now if marketing_consent else None
     await uow.session.execute(sa.update(customers).where(customers.c.id == customer_id).values(**values))
+    if consent_changed:
+        assert marketing_consent is not None
+        tell_consent(uow, customer_id=customer_id, email=current.email, consent=marketing_consent, at=now)
 
 
 async def add_address(
@@ -190,7 +197,19 @@ async def insert_customer(uow: UnitOfWork, new: NewCustomer, now: datetime) -> s
             updated_at=now,
         )
     )
+    tell_consent(uow, customer_id=customer_id, email=new.email.strip(), consent=new.marketing_consent, at=now)
     return customer_id
+
+
+def tell_consent(uow: UnitOfWork, *, customer_id: str, email: str, consent: bool, at: datetime) -> None:
+    """Tell the other services an account's consent to marketing as it now stands (a new account's too)."""
+    uow.publish(
+        CustomerMarketingConsentChanged(
+            customer_id=customer_id, email=email, marketing_consent=consent, changed_at=at
+        ),
+        subject=customer_id,
+        correlation_id=customer_id,
+    )
 
 
 async def account_for_email(uow: UnitOfWork, new: NewCustomer, now: datetime) -> str:
@@ -218,6 +237,10 @@ async def account_for_email(uow: UnitOfWork, new: NewCustomer, now: datetime) ->
     )
     if customer_id is None:
         customer_id = await uow.session.scalar(sa.select(customers.c.id).where(customers.c.email_key == key))
+    else:  # made here: told as any new account is
+        tell_consent(
+            uow, customer_id=str(customer_id), email=new.email.strip(), consent=new.marketing_consent, at=now
+        )
     assert customer_id is not None
     return str(customer_id)
 
