@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder chaos bench docs clean prometheus
+.PHONY: help install up demo test lint typecheck unit integration system contracts audit demo-preorder chaos bench docs clean prometheus browser
 
 help:
 	@echo "make up    - install, migrate and run the whole shop on this machine (Ctrl-C stops it)"
@@ -42,6 +42,11 @@ up: install
 prometheus: install
 	$(PY) -m scripts.ensure_prometheus
 
+# Chromium, its WebDriver and a Korean font (Debian's packages, installed through apt-get where missing) for the
+# browser tests; where they cannot be installed the browser tests skip and say why, so this never fails the run.
+browser: install
+	-$(PY) -m scripts.ensure_browser
+
 demo: install
 	$(PY) -m scripts.demo
 
@@ -66,7 +71,7 @@ integration: install
 system: install
 	$(PY) -m pytest tests/system -q
 
-test: lint typecheck
+test: lint typecheck browser
 	$(PY) -m pytest tests -q --durations=10
 
 # wrk drives the HTTP figures; scripts.ensure_wrk installs Debian's package where it is missing.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from email import message_from_bytes, policy
 from typing import Any
 
 import httpx
@@ -122,6 +124,25 @@ async def drive_one_order() -> None:
                 break
             await asyncio.sleep(0.3)
         step(f"{len(notified)} emails sent to {body['email']}; {len(mails)} .eml files in {CONFIG.mail_dir}")
+        print_page_links(body["email"])
+
+
+PAGE_LINK = re.compile(r"https?://\S+/pages/\S+")
+
+
+def print_page_links(address: str) -> None:
+    """The customer pages the emails to ``address`` link to (each link opens one page, in a browser)."""
+    step(f"customer pages linked from the emails to {address}:")
+    seen: set[str] = set()
+    for path in sorted(CONFIG.mail_dir.glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        body = message.get_body(preferencelist=("plain",))
+        if address not in str(message["To"]) or body is None:
+            continue
+        for link in PAGE_LINK.findall(str(body.get_content())):
+            if link not in seen:
+                seen.add(link)
+                print(f"    {message['Subject']}\n      {link}")
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from tests.support import infra, servers
 from tests.support.messages import MessageProbe
 
 TESTS = Path(__file__).resolve().parent
-NEEDS_SERVERS = (TESTS / "integration", TESTS / "system")
+NEEDS_SERVERS = (TESTS / "integration", TESTS / "system", TESTS / "browser")
 SESSION_SERVERS = pytest.StashKey[servers.SessionServers]()
 MISSING_SERVERS = pytest.StashKey[str]()
 

@@ -89,6 +89,7 @@ async def notifications(broker: AbstractRobustConnection, tmp_path: Path) -> Asy
         smtp_port=port,
         sender_poll_seconds=0.1,
         storefront_url=STOREFRONT_URL,
+        gateway_url=STOREFRONT_URL,
     )
     catcher = await MailCatcher(tmp_path / "mail", port=port).start()
     try:

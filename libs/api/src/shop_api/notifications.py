@@ -78,3 +78,7 @@ class NotificationsClient(ServiceClient):
     async def change_preferences(self, token: str, body: PreferencesIn) -> httpx.Response:
         sent: dict[str, Any] = body.model_dump(mode="json", exclude_none=True)
         return await self._call("PUT", "/preferences", params={"token": token}, json=sent)
+
+    async def page_link(self, token: str) -> httpx.Response:
+        """What the token of an email's link to a customer's page opens (page, order or draft, locale, expiry)."""
+        return await self._call("GET", "/page-links", params={"token": token})

@@ -21,6 +21,7 @@ from shop_api.orders.drafts import (
     DraftStatus,
     MarkPaidIn,
 )
+from shop_gateway import routes_pages
 from shop_gateway.api import STAFF_CALL, ServicesDep, checkout_limit, problems, require
 from shop_gateway.domain import Permission
 from shop_gateway.services import passed_on
@@ -182,6 +183,7 @@ async def view_invoice(
     draft_id: uuid.UUID, services: ServicesDep, token: Annotated[str, Depends(invoice_token)]
 ) -> JSONResponse:
     """The invoice the link opens (its token as ``Authorization: Bearer``): lines, totals, terms, whether paid."""
+    token = await routes_pages.action_token_of(services, token, "invoice", str(draft_id))
     return passed_on(await services.orders.invoice(draft_id, draft_token=token))
 
 
@@ -204,4 +206,5 @@ async def pay_invoice(
 ) -> JSONResponse:
     """Pay the invoice with a PSP token: the draft becomes an order that is charged, confirmed and sent to the
     warehouse like any other (follow it with the answered access token). Asked again, the same order."""
+    token = await routes_pages.action_token_of(services, token, "invoice", str(draft_id))
     return passed_on(await services.orders.pay_invoice(draft_id, body, draft_token=token))

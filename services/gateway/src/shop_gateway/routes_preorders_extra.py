@@ -15,7 +15,7 @@ from shop_api.base import SKU_PATTERN
 from shop_api.catalog import InboundChangeIn, ProductViewIn
 from shop_api.orders.checkout import PreorderDecisionIn
 from shop_api.orders.client import OrderAccess
-from shop_gateway import ratelimit
+from shop_gateway import ratelimit, routes_pages
 from shop_gateway.api import ALWAYS, STAFF_CALL, ServicesDep, order_access, problems, require
 from shop_gateway.domain import Permission
 from shop_gateway.services import passed_on
@@ -57,6 +57,9 @@ async def decide_on_changed_date(
     """Accept a pre-order's changed ship date or cancel with a full refund (deposit included). The storefront
     page the email links to POSTs here with the link's token as ``Authorization: Bearer`` (the order's access
     token or a staff key work too); opening the link itself changes nothing. A wrong token answers 404."""
+    if access.access_token is not None:  # the email link's page token stands for its decision token
+        token = await routes_pages.action_token_of(services, access.access_token, "decision", str(order_id))
+        access = OrderAccess(access_token=token)
     return passed_on(await services.orders.decide_on_changed_date(order_id, body, access=access))
 
 

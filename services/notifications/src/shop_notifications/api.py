@@ -1,8 +1,9 @@
-"""Notifications' internal HTTP API (called by the gateway and operators): the delivery log of an order, and a
-customer's message preferences by a link's token."""
+"""Notifications' internal HTTP API (called by the gateway and operators): the delivery log of an order, a
+customer's message preferences by a link's token, and what a link to a customer's page opens."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,6 +12,7 @@ from shop_api.notifications import PreferencesIn, PreferencesOut, UnsubscribedOu
 from shop_notifications import preferences, queries
 from shop_notifications.domain import OPTIONAL_CATEGORIES, Category
 from shop_notifications.links import LinkSigning, TokenRefused
+from shop_notifications.page_links import PageTokenRefused
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
@@ -35,6 +37,25 @@ async def list_notifications(
     uow: UnitOfWorkDep, order_id: Annotated[str, Query(min_length=1, max_length=200)]
 ) -> dict[str, Any]:
     return {"items": await queries.notifications_of_order(uow.session, order_id)}
+
+
+@router.get("/page-links")
+async def verify_page_link(uow: UnitOfWorkDep, clock: ClockDep, token: Token) -> dict[str, Any]:
+    """What the token of an email's link to a customer's page opens: which page, which order or draft, the
+    page's locale, the action token orders made for it (decision, invoice) and when the link expires."""
+    try:
+        page = await committed(uow, preferences.page_of(uow, token=token, now=clock.now()))
+    except PageTokenRefused as error:
+        raise Problem(
+            error.status, "The link's token is not accepted", str(error), code=error.code
+        ) from error
+    return {
+        "page": page.kind,
+        "subject": page.subject,
+        "locale": page.locale,
+        "action_token": page.action_token,
+        "expires_at": datetime.fromtimestamp(page.expires_at, UTC).isoformat(),
+    }
 
 
 @router.post("/unsubscribe")

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from shop_notifications import api, consumers, tables
 from shop_notifications.delivery import RetryPolicy
 from shop_notifications.links import LinkSigning
+from shop_notifications.page_links import LinkTarget
 from shop_notifications.sender import EmailSender
 from shop_notifications.settings import NotificationsSettings
 from shop_notifications.smtp import SmtpMailer
@@ -21,10 +22,22 @@ from shop_runtime.service import BackgroundTask, ServiceDefinition, WorkerContex
 from shop_runtime.settings import ServiceSettings
 
 
+def link_target(settings: NotificationsSettings) -> LinkTarget:
+    """Where the links to customers' pages point: the gateway's hosted pages or the merchant's storefront."""
+    return LinkTarget(
+        mode=settings.customer_links,
+        gateway_url=settings.gateway_url,
+        storefront_url=settings.storefront_url,
+        valid_seconds=settings.page_link_days * 86_400,
+    )
+
+
 def link_signing(settings: NotificationsSettings) -> LinkSigning:
     """How the sender signs preference links and the HTTP API checks them: the same for both."""
     return LinkSigning(
-        public_url=settings.storefront_url, valid_seconds=settings.preference_link_days * 86_400
+        public_url=link_target(settings).pages_url,
+        valid_seconds=settings.preference_link_days * 86_400,
+        api_url=settings.gateway_url,
     )
 
 
@@ -42,7 +55,9 @@ def subscriptions(context: WorkerContext) -> Subscriptions:
     settings = context.settings
     assert isinstance(settings, NotificationsSettings)
     staff = StaffAlerting(addresses=tuple(settings.staff_alert_emails), locale=settings.staff_locale)
-    return consumers.subscriptions(storefront_url=settings.storefront_url, staff=staff)
+    return consumers.subscriptions(
+        storefront_url=settings.storefront_url, staff=staff, target=link_target(settings)
+    )
 
 
 def background(context: WorkerContext) -> Sequence[BackgroundTask]:

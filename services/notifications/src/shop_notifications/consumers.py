@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from shop_contracts import catalog, fulfillment, orders
 from shop_contracts.money import Money
 from shop_contracts.values import Customer
-from shop_notifications import handlers
+from shop_notifications import handlers, preferences
 from shop_notifications.domain import (
     InvoiceAmounts,
     InvoiceLine,
@@ -20,11 +20,25 @@ from shop_notifications.domain import (
     Recipient,
     ShippingAddress,
     WaitlistItem,
-    WinBackDiscount,
+    WinBackOffer,
 )
+from shop_notifications.page_links import EmailPage, LinkTarget, PageKind, PageLink
 from shop_notifications.staff_emails import LowStockAlert, StaffAlerting, StockAtLocation
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import UnitOfWork
+
+
+def _page(
+    target: LinkTarget | None,
+    kind: PageKind,
+    subject: str,
+    customer: Customer,
+    action_token: str | None = None,
+) -> EmailPage | None:
+    """The page an email links to, when the shop's links are configured (``target``)."""
+    if target is None:
+        return None
+    return EmailPage(PageLink(kind, subject, customer.locale, action_token), target)
 
 
 def _recipient(customer: Customer) -> Recipient:
@@ -53,7 +67,9 @@ def _preorder_line(line: orders.PreorderSummary, currency: str) -> PreorderLine:
     )
 
 
-async def on_order_confirmed(message: orders.OrderConfirmed, uow: UnitOfWork) -> None:
+async def on_order_confirmed(
+    message: orders.OrderConfirmed, uow: UnitOfWork, *, target: LinkTarget | None = None
+) -> None:
     address = message.shipping_address
     await handlers.notify_order_confirmed(
         uow,
@@ -83,6 +99,7 @@ async def on_order_confirmed(message: orders.OrderConfirmed, uow: UnitOfWork) ->
         ),
         charged_now=Money(message.charged_now, message.currency) if message.charged_now is not None else None,
         preorder_lines=[_preorder_line(line, message.currency) for line in message.preorder_lines],
+        page=_page(target, "order", message.order_id, message.customer),
     )
 
 
@@ -92,7 +109,9 @@ async def on_order_rejected(message: orders.OrderRejected, uow: UnitOfWork) -> N
     )
 
 
-async def on_order_shipped(message: orders.OrderShipped, uow: UnitOfWork) -> None:
+async def on_order_shipped(
+    message: orders.OrderShipped, uow: UnitOfWork, *, target: LinkTarget | None = None
+) -> None:
     await handlers.notify_order_shipped(
         uow,
         order_id=message.order_id,
@@ -100,19 +119,25 @@ async def on_order_shipped(message: orders.OrderShipped, uow: UnitOfWork) -> Non
         recipient=_recipient(message.customer),
         carrier=message.carrier,
         tracking_number=message.tracking_number,
+        page=_page(target, "order", message.order_id, message.customer),
     )
 
 
-async def on_order_delivered(message: orders.OrderDelivered, uow: UnitOfWork) -> None:
+async def on_order_delivered(
+    message: orders.OrderDelivered, uow: UnitOfWork, *, target: LinkTarget | None = None
+) -> None:
     await handlers.notify_order_delivered(
         uow,
         order_id=message.order_id,
         fulfillment_id=message.fulfillment_id,
         recipient=_recipient(message.customer),
+        page=_page(target, "order", message.order_id, message.customer),
     )
 
 
-async def on_order_balance_charged(message: orders.OrderBalanceCharged, uow: UnitOfWork) -> None:
+async def on_order_balance_charged(
+    message: orders.OrderBalanceCharged, uow: UnitOfWork, *, target: LinkTarget | None = None
+) -> None:
     await handlers.notify_balance_charged(
         uow,
         order_id=message.order_id,
@@ -120,19 +145,13 @@ async def on_order_balance_charged(message: orders.OrderBalanceCharged, uow: Uni
         recipient=_recipient(message.customer),
         amount=Money(message.amount, message.currency),
         expected_ship_date=message.expected_ship_date,
+        page=_page(target, "order", message.order_id, message.customer),
     )
 
 
-async def on_order_cancelled(message: orders.OrderCancelled, uow: UnitOfWork, *, storefront_url: str) -> None:
-    discount = (
-        WinBackDiscount(
-            code=message.discount_code,
-            percent_off=message.discount_percent or 0,
-            expires_at=message.discount_expires_at,
-        )
-        if message.discount_code and message.discount_expires_at
-        else None
-    )
+async def on_order_cancelled(
+    message: orders.OrderCancelled, uow: UnitOfWork, *, storefront_url: str, target: LinkTarget | None = None
+) -> None:
     await handlers.notify_order_cancelled(
         uow,
         order_id=message.order_id,
@@ -142,12 +161,51 @@ async def on_order_cancelled(message: orders.OrderCancelled, uow: UnitOfWork, *,
         storefront_url=storefront_url,
         partial=message.partial,
         cancelled_by=message.cancelled_by,
-        discount=discount,
+        offer=_win_back_offer(message),
+        feedback_token=message.feedback_token,
+        page=_page(target, "order", message.order_id, message.customer),
+    )
+
+
+def _win_back_offer(message: orders.OrderCancelled) -> WinBackOffer | None:
+    """The offer of a cancellation; an older producer's percent code comes in the discount fields alone."""
+    offer = message.offer
+    if offer is not None:
+        return WinBackOffer(
+            kind=offer.kind,
+            code=offer.code,
+            percent_off=offer.percent_off,
+            amount_off=Money(offer.amount_off, offer.currency or message.currency)
+            if offer.amount_off is not None
+            else None,
+            link=offer.link,
+            skus=tuple(offer.skus),
+            expires_at=offer.expires_at,
+        )
+    if message.discount_code and message.discount_expires_at:
+        return WinBackOffer(
+            kind="percent",
+            code=message.discount_code,
+            percent_off=message.discount_percent,
+            expires_at=message.discount_expires_at,
+        )
+    return None
+
+
+async def on_customer_marketing_consent_changed(
+    message: orders.CustomerMarketingConsentChanged, uow: UnitOfWork
+) -> None:
+    await preferences.record_account_consent(
+        uow, email=message.email, consent=message.marketing_consent, changed_at=message.changed_at
     )
 
 
 async def on_order_balance_charge_failed(
-    message: orders.OrderBalanceChargeFailed, uow: UnitOfWork, *, storefront_url: str
+    message: orders.OrderBalanceChargeFailed,
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    target: LinkTarget | None = None,
 ) -> None:
     await handlers.notify_balance_charge_failed(
         uow,
@@ -159,11 +217,16 @@ async def on_order_balance_charge_failed(
         reason=message.reason,
         requires_action=message.requires_action,
         retry_at=message.retry_at,
+        page=_page(target, "order", message.order_id, message.customer),
     )
 
 
 async def on_order_balance_reminder(
-    message: orders.OrderBalanceReminder, uow: UnitOfWork, *, storefront_url: str
+    message: orders.OrderBalanceReminder,
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    target: LinkTarget | None = None,
 ) -> None:
     await handlers.notify_balance_reminder(
         uow,
@@ -175,6 +238,7 @@ async def on_order_balance_reminder(
         group_id=message.group_id,
         sku=message.sku,
         when_ready=message.when_ready,
+        page=_page(target, "order", message.order_id, message.customer),
     )
 
 
@@ -226,7 +290,11 @@ async def on_stock_low(message: catalog.StockLow, uow: UnitOfWork, *, staff: Sta
 
 
 async def on_preorder_date_changed(
-    message: orders.OrderPreorderDateChanged, uow: UnitOfWork, *, storefront_url: str
+    message: orders.OrderPreorderDateChanged,
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    target: LinkTarget | None = None,
 ) -> None:
     await handlers.notify_preorder_date_changed(
         uow,
@@ -240,6 +308,7 @@ async def on_preorder_date_changed(
         promised_date=message.promised_date,
         consent_required=message.consent_required,
         decision_token=message.decision_token,
+        page=_page(target, "decision", message.order_id, message.customer, message.decision_token),
     )
 
 
@@ -283,7 +352,11 @@ async def on_return_refunded(message: orders.ReturnRefunded, uow: UnitOfWork) ->
 
 
 async def on_order_payment_overdue(
-    message: orders.OrderPaymentOverdue, uow: UnitOfWork, *, storefront_url: str
+    message: orders.OrderPaymentOverdue,
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    target: LinkTarget | None = None,
 ) -> None:
     await handlers.notify_payment_overdue(
         uow,
@@ -294,11 +367,16 @@ async def on_order_payment_overdue(
         amount=Money(amount=message.amount, currency=message.currency),
         due_date=message.due_date,
         checkout_token=message.checkout_token,
+        page=_page(target, "invoice", message.draft_id, message.customer, message.checkout_token),
     )
 
 
 async def on_draft_invoice_sent(
-    message: orders.DraftInvoiceSent, uow: UnitOfWork, *, storefront_url: str
+    message: orders.DraftInvoiceSent,
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    target: LinkTarget | None = None,
 ) -> None:
     currency = message.currency
     await handlers.notify_draft_invoice(
@@ -328,37 +406,45 @@ async def on_draft_invoice_sent(
         net_days=message.net_days,
         due_date=message.due_date,
         checkout_token=message.checkout_token,
+        page=_page(target, "invoice", message.draft_id, message.customer, message.checkout_token),
     )
 
 
-def subscriptions(*, storefront_url: str, staff: StaffAlerting | None = None) -> Subscriptions:
+def subscriptions(
+    *, storefront_url: str, staff: StaffAlerting | None = None, target: LinkTarget | None = None
+) -> Subscriptions:
     """Every message notifications consumes, with the consumer that handles it (``staff``: where staff alerts go;
-    None sends none)."""
+    None sends none; ``target``: where links to the customer's pages point, None for no such links)."""
     staff = staff or StaffAlerting(addresses=(), locale="ko")
     return {
-        orders.OrderConfirmed: on_order_confirmed,
+        orders.OrderConfirmed: functools.partial(on_order_confirmed, target=target),
         orders.OrderRejected: on_order_rejected,
-        orders.OrderShipped: on_order_shipped,
-        orders.OrderDelivered: on_order_delivered,
-        orders.OrderBalanceCharged: on_order_balance_charged,
-        orders.OrderCancelled: functools.partial(on_order_cancelled, storefront_url=storefront_url),
+        orders.OrderShipped: functools.partial(on_order_shipped, target=target),
+        orders.OrderDelivered: functools.partial(on_order_delivered, target=target),
+        orders.OrderBalanceCharged: functools.partial(on_order_balance_charged, target=target),
+        orders.OrderCancelled: functools.partial(
+            on_order_cancelled, storefront_url=storefront_url, target=target
+        ),
         orders.OrderBalanceChargeFailed: functools.partial(
-            on_order_balance_charge_failed, storefront_url=storefront_url
+            on_order_balance_charge_failed, storefront_url=storefront_url, target=target
         ),
         orders.OrderPreorderDateChanged: functools.partial(
-            on_preorder_date_changed, storefront_url=storefront_url
+            on_preorder_date_changed, storefront_url=storefront_url, target=target
         ),
-        orders.DraftInvoiceSent: functools.partial(on_draft_invoice_sent, storefront_url=storefront_url),
+        orders.DraftInvoiceSent: functools.partial(
+            on_draft_invoice_sent, storefront_url=storefront_url, target=target
+        ),
         orders.OrderPaymentOverdue: functools.partial(
-            on_order_payment_overdue, storefront_url=storefront_url
+            on_order_payment_overdue, storefront_url=storefront_url, target=target
         ),
         orders.OrderBalanceReminder: functools.partial(
-            on_order_balance_reminder, storefront_url=storefront_url
+            on_order_balance_reminder, storefront_url=storefront_url, target=target
         ),
         catalog.WaitlistNotification: functools.partial(
             on_waitlist_notification, storefront_url=storefront_url
         ),
         catalog.StockLow: functools.partial(on_stock_low, staff=staff),
+        orders.CustomerMarketingConsentChanged: on_customer_marketing_consent_changed,
         fulfillment.ReturnLabelCreated: on_return_label_created,
         orders.ReturnRejected: on_return_rejected,
         orders.ReturnRefunded: on_return_refunded,

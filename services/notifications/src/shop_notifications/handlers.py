@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date, datetime
 
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind
 
 from shop_contracts import Envelope
 from shop_contracts.money import Money
-from shop_contracts.notifications import NotificationSent
 from shop_notifications import preferences, repository
-from shop_notifications.delivery import DeliveryFailed, Mailer, OutgoingEmail, RetryPolicy
 from shop_notifications.domain import (
-    EMAIL,
-    TRANSACTIONAL,
-    Category,
     Fact,
     InvoiceAmounts,
     InvoiceLine,
@@ -33,14 +27,12 @@ from shop_notifications.domain import (
     RejectionReason,
     ShippingAddress,
     WaitlistItem,
-    WinBackDiscount,
+    WinBackOffer,
     balance_charge_failed_fact,
     balance_charged_fact,
     balance_reminder_fact,
-    category_of,
     draft_invoice_fact,
     low_stock_fact,
-    normalise_email,
     order_cancelled_fact,
     order_confirmed_fact,
     order_rejected_fact,
@@ -51,8 +43,8 @@ from shop_notifications.domain import (
     return_rejected_fact,
     shipment_delivered_fact,
     shipment_shipped_fact,
-    suppression_reason,
     waitlist_fact,
+    win_back_offer_fact,
 )
 from shop_notifications.emails import (
     EmailDraft,
@@ -72,9 +64,10 @@ from shop_notifications.emails import (
     return_rejected_email,
     waitlist_back_in_stock_email,
     waitlist_preorder_open_email,
+    win_back_offer_email,
 )
-from shop_notifications.links import LinkSigning, preference_links
-from shop_notifications.rendering import render_email, with_preference_links
+from shop_notifications.page_links import EmailPage, page_url
+from shop_notifications.rendering import render_email
 from shop_notifications.staff_emails import NO_STAFF_ADDRESS, LowStockAlert, StaffAlerting, low_stock_email
 from shop_runtime.database import UnitOfWork
 
@@ -94,6 +87,7 @@ async def notify_order_confirmed(
     shipping_address: ShippingAddress,
     charged_now: Money | None = None,
     preorder_lines: Sequence[PreorderLine] = (),
+    page: EmailPage | None = None,
 ) -> None:
     """Queue the confirmation email: what was bought, what it cost, where it goes and, for pre-orders, what
     is paid now and what later."""
@@ -108,7 +102,7 @@ async def notify_order_confirmed(
         charged_now=charged_now,
         preorder_lines=preorder_lines,
     )
-    await _queue_email(uow, draft, order_confirmed_fact(order_id))
+    await _queue_email(uow, draft, order_confirmed_fact(order_id), page=page)
 
 
 async def notify_order_rejected(
@@ -130,22 +124,29 @@ async def notify_order_shipped(
     recipient: Recipient,
     carrier: str,
     tracking_number: str,
+    page: EmailPage | None = None,
 ) -> None:
     """Queue the email with the carrier and tracking number of a shipment, unless its delivery is already told."""
     draft = order_shipped_email(
         order_id=order_id, recipient=recipient, carrier=carrier, tracking_number=tracking_number
     )
-    await _queue_email(uow, draft, shipment_shipped_fact(order_id, fulfillment_id))
+    await _queue_email(uow, draft, shipment_shipped_fact(order_id, fulfillment_id), page=page)
 
 
 async def notify_order_delivered(
-    uow: UnitOfWork, *, order_id: str, fulfillment_id: str, recipient: Recipient
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    fulfillment_id: str,
+    recipient: Recipient,
+    page: EmailPage | None = None,
 ) -> None:
     """Queue the email that says a shipment arrived."""
     await _queue_email(
         uow,
         order_delivered_email(order_id=order_id, recipient=recipient),
         shipment_delivered_fact(order_id, fulfillment_id),
+        page=page,
     )
 
 
@@ -157,12 +158,13 @@ async def notify_balance_charged(
     recipient: Recipient,
     amount: Money,
     expected_ship_date: date | None,
+    page: EmailPage | None = None,
 ) -> None:
     """Queue the email that says a pre-order's balance was charged and when it should ship."""
     draft = order_balance_charged_email(
         order_id=order_id, recipient=recipient, amount=amount, expected_ship_date=expected_ship_date
     )
-    await _queue_email(uow, draft, balance_charged_fact(order_id, group_id))
+    await _queue_email(uow, draft, balance_charged_fact(order_id, group_id), page=page)
 
 
 async def notify_order_cancelled(
@@ -175,9 +177,13 @@ async def notify_order_cancelled(
     storefront_url: str = "",
     partial: bool = False,
     cancelled_by: str = "shop",
-    discount: WinBackDiscount | None = None,
+    offer: WinBackOffer | None = None,
+    feedback_token: str | None = None,
+    page: EmailPage | None = None,
 ) -> None:
-    """Queue the email that confirms a cancellation and the refund, and tries to keep the customer."""
+    """Queue the email that confirms a cancellation and the refund, and tries to keep the customer; when the
+    offer for the reason is a code, queue it after as its own email, in the marketing category (sent only to a
+    customer who consented, recorded as suppressed otherwise)."""
     await _queue_email(
         uow,
         order_cancelled_email(
@@ -188,10 +194,18 @@ async def notify_order_cancelled(
             storefront_url=storefront_url,
             partial=partial,
             cancelled_by=cancelled_by,
-            discount=discount,
+            offer=offer,
+            feedback_token=feedback_token,
         ),
         order_cancelled_fact(order_id, partial=partial),
+        page=page,
     )
+    if offer is not None and offer.is_code:
+        await _queue_email(
+            uow,
+            win_back_offer_email(order_id=order_id, recipient=recipient, offer=offer),
+            win_back_offer_fact(order_id),
+        )
 
 
 async def notify_balance_charge_failed(
@@ -205,6 +219,7 @@ async def notify_balance_charge_failed(
     reason: str,
     requires_action: bool,
     retry_at: datetime | None,
+    page: EmailPage | None = None,
 ) -> None:
     """Queue the email that says why a balance charge failed, what happens next and where to fix it."""
     draft = order_balance_charge_failed_email(
@@ -217,7 +232,10 @@ async def notify_balance_charge_failed(
         storefront_url=storefront_url,
     )
     await _queue_email(
-        uow, draft, balance_charge_failed_fact(order_id, group_id, retry_at=retry_at, reason=reason)
+        uow,
+        draft,
+        balance_charge_failed_fact(order_id, group_id, retry_at=retry_at, reason=reason),
+        page=page,
     )
 
 
@@ -234,6 +252,7 @@ async def notify_preorder_date_changed(
     promised_date: date,
     consent_required: bool,
     decision_token: str,
+    page: EmailPage | None = None,
 ) -> None:
     """Queue the email that tells a pre-order's new expected ship date and how to accept it or cancel."""
     draft = preorder_date_changed_email(
@@ -250,7 +269,7 @@ async def notify_preorder_date_changed(
     fact = preorder_date_changed_fact(
         order_id, sku=sku, previous_date=previous_date, expected_ship_date=expected_ship_date
     )
-    await _queue_email(uow, draft, fact)
+    await _queue_email(uow, draft, fact, page=page)
 
 
 async def notify_balance_reminder(
@@ -264,6 +283,7 @@ async def notify_balance_reminder(
     group_id: str | None,
     sku: str | None,
     when_ready: bool = False,
+    page: EmailPage | None = None,
 ) -> None:
     """Queue the email that says a pre-order's balance will be charged soon and where to change the card."""
     draft = order_balance_reminder_email(
@@ -275,7 +295,10 @@ async def notify_balance_reminder(
         when_ready=when_ready,
     )
     await _queue_email(
-        uow, draft, balance_reminder_fact(order_id, group_id=group_id, sku=sku, charge_at=charge_at)
+        uow,
+        draft,
+        balance_reminder_fact(order_id, group_id=group_id, sku=sku, charge_at=charge_at),
+        page=page,
     )
 
 
@@ -403,6 +426,7 @@ async def notify_draft_invoice(
     net_days: int | None,
     due_date: date | None,
     checkout_token: str,
+    page: EmailPage | None = None,
 ) -> None:
     """Queue the invoice of a draft order with its checkout link."""
     draft = draft_invoice_email(
@@ -416,7 +440,7 @@ async def notify_draft_invoice(
         checkout_token=checkout_token,
         storefront_url=storefront_url,
     )
-    await _queue_email(uow, draft, draft_invoice_fact(draft_id, _message_id(uow)))
+    await _queue_email(uow, draft, draft_invoice_fact(draft_id, _message_id(uow)), page=page)
 
 
 async def notify_payment_overdue(
@@ -429,6 +453,7 @@ async def notify_payment_overdue(
     amount: Money,
     due_date: date,
     checkout_token: str,
+    page: EmailPage | None = None,
 ) -> None:
     """Queue the reminder of an order on terms whose payment is overdue."""
     draft = order_payment_overdue_email(
@@ -440,7 +465,7 @@ async def notify_payment_overdue(
         checkout_token=checkout_token,
         storefront_url=storefront_url,
     )
-    await _queue_email(uow, draft, payment_overdue_fact(order_id, due_date))
+    await _queue_email(uow, draft, payment_overdue_fact(order_id, due_date), page=page)
 
 
 def _causation(uow: UnitOfWork) -> Envelope:
@@ -453,11 +478,18 @@ def _message_id(uow: UnitOfWork) -> str:
     return str(_causation(uow).id)
 
 
-async def _queue_email(uow: UnitOfWork, draft: EmailDraft, fact: Fact) -> None:
+async def _queue_email(
+    uow: UnitOfWork, draft: EmailDraft, fact: Fact, *, page: EmailPage | None = None
+) -> None:
     """Record the email telling ``fact``: once per fact, and superseded (never sent) when a later fact of the
     order is already recorded. Decided under the order's lock, so the sender, which sends an order's emails
-    in the order recorded, never sends an earlier fact after a later one."""
+    in the order recorded, never sends an earlier fact after a later one. With ``page``, the email links to
+    that page, signed as of the message that caused it (a redelivery signs the same link)."""
     source = _causation(uow)
+    if page is not None:
+        [secret, *_] = await preferences.link_secrets(uow)
+        url = page_url(page.target, page.link, secret=secret, issued_at=int(source.time.timestamp()))
+        draft = replace(draft, values={**draft.values, "page_url": url})
     trace_context: dict[str, str] = {}
     propagate.inject(trace_context)  # the consumer's span: sending the email later continues this trace
     await repository.lock_story(uow.session, draft.order_id)
@@ -475,121 +507,3 @@ async def _queue_email(uow: UnitOfWork, draft: EmailDraft, fact: Fact) -> None:
         log.info("%s of %s is already recorded (message %s)", draft.template, fact.key, source.id)
     elif later is not None:
         log.info("%s of %s is not sent: the later %s is already told", draft.template, fact.key, later)
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    suppressed: int = 0
-
-    @property
-    def claimed(self) -> int:
-        return self.sent + self.retried + self.failed + self.suppressed
-
-
-async def send_due_emails(
-    uow: UnitOfWork,
-    *,
-    mailer: Mailer,
-    policy: RetryPolicy,
-    limit: int,
-    signing: LinkSigning,
-    now: datetime,
-) -> SendOutcome:
-    """Send a small batch of due emails; each sent one is logged and announced, each failed one retried later,
-    and each its recipient's preferences keep back is recorded as suppressed, with why, and never sent.
-
-    Preferences are read as each email goes out, so an unsubscribe also holds back what was queued before it.
-    The rows stay locked (``FOR UPDATE SKIP LOCKED``) while they are sent, so two senders never send the
-    same email; a crash after sending and before the commit sends it again (at least once).
-    """
-    counts = {"sent": 0, "retried": 0, "failed": 0, "suppressed": 0}
-    for email, attempts, trace_context in await repository.claim_due_emails(uow.session, limit=limit):
-        with tracer.start_as_current_span(
-            "email send", context=propagate.extract(trace_context), kind=SpanKind.CLIENT
-        ) as span:
-            span.set_attribute("shop.correlation_id", email.order_id)
-            category = category_of(email.template)
-            if category == TRANSACTIONAL:
-                outcome = await _send_one(uow, email, attempts, mailer=mailer, policy=policy)
-            else:
-                outcome = await _send_if_wanted(
-                    uow, email, attempts, category, mailer=mailer, policy=policy, signing=signing, now=now
-                )
-        counts[outcome] += 1
-    return SendOutcome(**counts)
-
-
-async def _send_if_wanted(
-    uow: UnitOfWork,
-    email: OutgoingEmail,
-    attempts: int,
-    category: Category,
-    *,
-    mailer: Mailer,
-    policy: RetryPolicy,
-    signing: LinkSigning,
-    now: datetime,
-) -> str:
-    """Send an email of a category its recipient may turn off, with its preference links, unless turned off."""
-    address = normalise_email(email.recipient)
-    reason = suppression_reason(
-        category, (await repository.preferences_of(uow.session, address)).get(category)
-    )
-    if reason is not None:
-        log.info("email %s is not sent: %s", email.notification_id, reason)
-        await repository.mark_suppressed(uow.session, email.notification_id, reason=reason)
-        return "suppressed"
-    [secret, *_] = await preferences.link_secrets(uow)
-    links = preference_links(
-        signing.public_url, address, category, secret=secret, issued_at=int(now.timestamp())
-    )
-    return await _send_one(
-        uow, with_preference_links(email, category, links), attempts, mailer=mailer, policy=policy
-    )
-
-
-async def _send_one(
-    uow: UnitOfWork, email: OutgoingEmail, attempts: int, *, mailer: Mailer, policy: RetryPolicy
-) -> str:
-    """Send one claimed email and record what happened: sent (and announced), retried later, or failed.
-
-    Any error of this one email is recorded against it: raised, it would roll back the whole batch, and the
-    emails already sent in it would go again at the next batch, and again at every one after.
-    """
-    try:
-        await mailer.send(email)
-    except DeliveryFailed as error:
-        return await _record_failure(uow, email, attempts, error, policy=policy)
-    except Exception as error:
-        log.exception("email %s could not be handed to the mail server", email.notification_id)
-        failed = DeliveryFailed(f"{type(error).__name__}: {error}")
-        return await _record_failure(uow, email, attempts, failed, policy=policy)
-    await repository.mark_sent(uow.session, email.notification_id)
-    uow.publish(
-        NotificationSent(
-            notification_id=email.notification_id,
-            order_id=email.order_id,
-            template=email.template,
-            channel=EMAIL,
-            recipient=email.recipient,
-        ),
-        subject=email.order_id,
-        correlation_id=email.order_id,
-    )
-    return "sent"
-
-
-async def _record_failure(
-    uow: UnitOfWork, email: OutgoingEmail, attempts: int, error: DeliveryFailed, *, policy: RetryPolicy
-) -> str:
-    delay = policy.after_failure(attempts=attempts + 1, permanent=error.permanent)
-    if delay is None:
-        log.error("email %s failed for good after %d tries: %s", email.notification_id, attempts + 1, error)
-        await repository.mark_failed(uow.session, email.notification_id, error=str(error))
-        return "failed"
-    log.warning("email %s not sent (%s); retrying in %s", email.notification_id, error, delay)
-    await repository.mark_retry(uow.session, email.notification_id, error=str(error), delay=delay)
-    return "retried"

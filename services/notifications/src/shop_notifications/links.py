@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
-from shop_notifications.domain import CATEGORIES, TRANSACTIONAL, Category, normalise_email
+from shop_notifications.domain import CATEGORIES, TRANSACTIONAL, Category, Locale, normalise_email
 from shop_runtime import signatures
 
 TokenKind = Literal["unsubscribe", "preferences"]
@@ -156,22 +156,34 @@ class PreferenceLinks:
 
 
 def preference_links(
-    public_url: str, email: str, category: Category, *, secret: str, issued_at: int
+    public_url: str,
+    email: str,
+    category: Category,
+    *,
+    secret: str,
+    issued_at: int,
+    api_url: str | None = None,
+    locale: Locale | None = None,
 ) -> PreferenceLinks:
-    """The signed links of one email of ``category`` to ``email``; ``public_url`` is where storefront links go."""
+    """The signed links of one email of ``category`` to ``email``: ``public_url`` is where the pages are (the
+    gateway's hosted pages or the storefront), ``api_url`` the gateway that takes the one-click POST (default
+    ``public_url``); ``locale`` names the pages' language in their query."""
     unsubscribe = unsubscribe_token(email, category, secret=secret, issued_at=issued_at)
     preferences = preferences_token(email, secret=secret, issued_at=issued_at)
     unsubscribe = quote(unsubscribe, safe="")
+    language = f"&lang={locale}" if locale is not None else ""
     return PreferenceLinks(
-        one_click_url=f"{public_url}/v1/unsubscribe?token={unsubscribe}",
-        unsubscribe_page_url=f"{public_url}/unsubscribe?token={unsubscribe}",
-        preferences_url=f"{public_url}/preferences?token={quote(preferences, safe='')}",
+        one_click_url=f"{api_url or public_url}/v1/unsubscribe?token={unsubscribe}",
+        unsubscribe_page_url=f"{public_url}/unsubscribe?token={unsubscribe}{language}",
+        preferences_url=f"{public_url}/preferences?token={quote(preferences, safe='')}{language}",
     )
 
 
 @dataclass(frozen=True)
 class LinkSigning:
-    """Where this service's links point and how long they work (the key that signs them is in its database)."""
+    """Where this service's links point and how long they work (the key that signs them is in its database):
+    ``public_url`` where the unsubscribe and preferences pages are, ``api_url`` the gateway (None: the same)."""
 
     public_url: str
     valid_seconds: int
+    api_url: str | None = None

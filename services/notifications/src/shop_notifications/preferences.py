@@ -8,8 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shop_notifications import repository
-from shop_notifications.domain import OPTIONAL_CATEGORIES, Category, subscribed_by_default
+from shop_notifications.domain import (
+    MARKETING,
+    OPTIONAL_CATEGORIES,
+    Category,
+    normalise_email,
+    subscribed_by_default,
+)
 from shop_notifications.links import PREFERENCES, UNSUBSCRIBE, LinkSigning, LinkToken, TokenKind, verify_token
+from shop_notifications.page_links import VerifiedPage, verify_page_token
 from shop_runtime.database import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -79,3 +86,20 @@ async def change_preferences(
     verified = await _verified(uow, token, kind=PREFERENCES, signing=signing, now=now)
     await repository.record_preferences(uow.session, verified.email, choices, at=now, by="preferences_page")
     return await _preferences(uow, verified.email)
+
+
+async def page_of(uow: UnitOfWork, *, token: str, now: datetime) -> VerifiedPage:
+    """What a page link's token opens (an order, a decision or an invoice), checked with the same stored key."""
+    return verify_page_token(token, secrets=await link_secrets(uow), now=now.timestamp())
+
+
+async def record_account_consent(uow: UnitOfWork, *, email: str, consent: bool, changed_at: datetime) -> None:
+    """An account's consent to marketing, as orders told it (at sign-up, or changed on the account): the
+    ``marketing`` choice of its address, unless a later choice is recorded (an unsubscribe or a preferences page
+    after it), so a late or repeated event never undoes a newer choice."""
+    recorded = await repository.record_choice_if_newer(
+        uow.session, normalise_email(email), MARKETING, consent, at=changed_at, by="account"
+    )
+    log.info(
+        "an account's consent to marketing %s", "recorded" if recorded else "is older than the choice kept"
+    )

@@ -1,17 +1,34 @@
-"""The worker's sender loop: sends due emails in small batches until the worker stops."""
+"""Sending due emails: the use case that sends one batch (preferences checked, preference links added, each
+outcome recorded) and the worker's loop that runs it in small batches until the worker stops."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
-from shop_notifications import handlers
-from shop_notifications.delivery import Mailer, RetryPolicy
-from shop_notifications.links import LinkSigning
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
+from shop_contracts.notifications import NotificationSent
+from shop_notifications import preferences, repository
+from shop_notifications.delivery import DeliveryFailed, Mailer, OutgoingEmail, RetryPolicy
+from shop_notifications.domain import (
+    EMAIL,
+    TRANSACTIONAL,
+    Category,
+    category_of,
+    normalise_email,
+    suppression_reason,
+)
+from shop_notifications.links import LinkSigning, preference_links
+from shop_notifications.rendering import with_preference_links
 from shop_runtime.clock import Clock, SystemClock
-from shop_runtime.database import Database
+from shop_runtime.database import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 class EmailSender:
@@ -49,14 +66,14 @@ class EmailSender:
                 except TimeoutError:
                     pass
 
-    async def send_batch(self) -> handlers.SendOutcome:
+    async def send_batch(self) -> SendOutcome:
         """Send one batch in one unit of work and commit it: the sender's edge, as the dispatcher is a message's.
 
         One commit for the batch, after every email in it was tried: the rows stay locked while they are sent,
         and what each try did (sent, retried, failed) is committed together.
         """
         async with self._database.unit_of_work() as uow:
-            outcome = await handlers.send_due_emails(
+            outcome = await send_due_emails(
                 uow,
                 mailer=self._mailer,
                 policy=self._policy,
@@ -66,3 +83,127 @@ class EmailSender:
             )
             await uow.commit()
         return outcome
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    suppressed: int = 0
+
+    @property
+    def claimed(self) -> int:
+        return self.sent + self.retried + self.failed + self.suppressed
+
+
+async def send_due_emails(
+    uow: UnitOfWork,
+    *,
+    mailer: Mailer,
+    policy: RetryPolicy,
+    limit: int,
+    signing: LinkSigning,
+    now: datetime,
+) -> SendOutcome:
+    """Send a small batch of due emails; each sent one is logged and announced, each failed one retried later,
+    and each its recipient's preferences keep back is recorded as suppressed, with why, and never sent.
+
+    Preferences are read as each email goes out, so an unsubscribe also holds back what was queued before it.
+    The rows stay locked (``FOR UPDATE SKIP LOCKED``) while they are sent, so two senders never send the
+    same email; a crash after sending and before the commit sends it again (at least once).
+    """
+    counts = {"sent": 0, "retried": 0, "failed": 0, "suppressed": 0}
+    for email, attempts, trace_context in await repository.claim_due_emails(uow.session, limit=limit):
+        with tracer.start_as_current_span(
+            "email send", context=propagate.extract(trace_context), kind=SpanKind.CLIENT
+        ) as span:
+            span.set_attribute("shop.correlation_id", email.order_id)
+            category = category_of(email.template)
+            if category == TRANSACTIONAL:
+                outcome = await _send_one(uow, email, attempts, mailer=mailer, policy=policy)
+            else:
+                outcome = await _send_if_wanted(
+                    uow, email, attempts, category, mailer=mailer, policy=policy, signing=signing, now=now
+                )
+        counts[outcome] += 1
+    return SendOutcome(**counts)
+
+
+async def _send_if_wanted(
+    uow: UnitOfWork,
+    email: OutgoingEmail,
+    attempts: int,
+    category: Category,
+    *,
+    mailer: Mailer,
+    policy: RetryPolicy,
+    signing: LinkSigning,
+    now: datetime,
+) -> str:
+    """Send an email of a category its recipient may turn off, with its preference links, unless turned off."""
+    address = normalise_email(email.recipient)
+    reason = suppression_reason(
+        category, (await repository.preferences_of(uow.session, address)).get(category)
+    )
+    if reason is not None:
+        log.info("email %s is not sent: %s", email.notification_id, reason)
+        await repository.mark_suppressed(uow.session, email.notification_id, reason=reason)
+        return "suppressed"
+    [secret, *_] = await preferences.link_secrets(uow)
+    links = preference_links(
+        signing.public_url,
+        address,
+        category,
+        secret=secret,
+        issued_at=int(now.timestamp()),
+        api_url=signing.api_url,
+        locale=email.locale,
+    )
+    return await _send_one(
+        uow, with_preference_links(email, category, links), attempts, mailer=mailer, policy=policy
+    )
+
+
+async def _send_one(
+    uow: UnitOfWork, email: OutgoingEmail, attempts: int, *, mailer: Mailer, policy: RetryPolicy
+) -> str:
+    """Send one claimed email and record what happened: sent (and announced), retried later, or failed.
+
+    Any error of this one email is recorded against it: raised, it would roll back the whole batch, and the
+    emails already sent in it would go again at the next batch, and again at every one after.
+    """
+    try:
+        await mailer.send(email)
+    except DeliveryFailed as error:
+        return await _record_failure(uow, email, attempts, error, policy=policy)
+    except Exception as error:
+        log.exception("email %s could not be handed to the mail server", email.notification_id)
+        failed = DeliveryFailed(f"{type(error).__name__}: {error}")
+        return await _record_failure(uow, email, attempts, failed, policy=policy)
+    await repository.mark_sent(uow.session, email.notification_id)
+    uow.publish(
+        NotificationSent(
+            notification_id=email.notification_id,
+            order_id=email.order_id,
+            template=email.template,
+            channel=EMAIL,
+            recipient=email.recipient,
+        ),
+        subject=email.order_id,
+        correlation_id=email.order_id,
+    )
+    return "sent"
+
+
+async def _record_failure(
+    uow: UnitOfWork, email: OutgoingEmail, attempts: int, error: DeliveryFailed, *, policy: RetryPolicy
+) -> str:
+    delay = policy.after_failure(attempts=attempts + 1, permanent=error.permanent)
+    if delay is None:
+        log.error("email %s failed for good after %d tries: %s", email.notification_id, attempts + 1, error)
+        await repository.mark_failed(uow.session, email.notification_id, error=str(error))
+        return "failed"
+    log.warning("email %s not sent (%s); retrying in %s", email.notification_id, error, delay)
+    await repository.mark_retry(uow.session, email.notification_id, error=str(error), delay=delay)
+    return "retried"

@@ -3,7 +3,7 @@
 import json
 from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shop_runtime.settings import ServiceSettings
@@ -25,6 +25,22 @@ class NotificationsSettings(ServiceSettings):
     mail_from: str = "Shop <orders@shop.example>"
     storefront_url: str = Field(
         default="http://127.0.0.1:8000", description="The storefront's base URL, where links in emails point."
+    )
+    customer_links: Literal["hosted", "storefront"] = Field(
+        default="hosted",
+        description="Where the links in emails go: hosted, the customer pages the gateway serves at gateway_url/pages "
+        "(order status, pre-order decision, invoice, preferences); storefront, the same paths on storefront_url "
+        "with the same signed token in the query (the storefront checks it with GET /v1/page-links).",
+    )
+    gateway_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The gateway's public base URL: the hosted pages and the one-click unsubscribe link.",
+    )
+    page_link_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="How long a link to an order, decision or invoice page works after its email is sent.",
     )
     preference_link_days: int = Field(
         default=365,
@@ -65,11 +81,11 @@ class NotificationsSettings(ServiceSettings):
                 raise ValueError(f"staff_alert_emails: {address!r} is not an email address")
         return value
 
-    @field_validator("storefront_url")
+    @field_validator("storefront_url", "gateway_url")
     @classmethod
-    def _storefront_url_is_a_web_address(cls, value: str) -> str:
+    def _urls_are_web_addresses(cls, value: str, info: ValidationInfo) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError("storefront_url must start with http:// or https://")
+            raise ValueError(f"{info.field_name} must start with http:// or https://")
         return value.rstrip("/")  # links append "/orders/..."
 
     @model_validator(mode="after")
