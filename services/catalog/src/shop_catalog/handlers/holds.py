@@ -14,9 +14,7 @@ from datetime import timedelta
 from shop_catalog.domain.stock import RequestedLine
 from shop_catalog.handlers.stock import hold_expiry_key, release_stock, reserve_stock
 from shop_catalog.repository import stock as stock_records
-from shop_catalog.tables import scheduled_jobs
 from shop_contracts import catalog as contracts
-from shop_runtime import scheduling
 from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
 from shop_runtime.scheduling import Job
@@ -75,12 +73,8 @@ async def hold_stock(
     if isinstance(answer, contracts.StockRejected):
         raise StockHoldRefused(answer)
     await stock_records.record_hold(uow.session, order_id, answer.model_dump(mode="json"))
-    await scheduling.schedule(
-        uow.session,
-        scheduled_jobs,
-        ExpireStockHold(order_id=order_id),
-        key=hold_expiry_key(order_id),
-        due_at=clock.now() + hold_for,
+    await uow.jobs.schedule(
+        ExpireStockHold(order_id=order_id), key=hold_expiry_key(order_id), due_at=clock.now() + hold_for
     )
     return answer
 

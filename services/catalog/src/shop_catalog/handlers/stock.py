@@ -39,11 +39,9 @@ from shop_catalog.tables import (
     inventory_adjustments,
     preorders,
     reservations,
-    scheduled_jobs,
 )
 from shop_contracts import catalog as contracts
 from shop_contracts.values import PreorderLine
-from shop_runtime import scheduling
 from shop_runtime.clock import Clock
 from shop_runtime.database import UnitOfWork
 from shop_runtime.preorder_pricing import window_state
@@ -133,7 +131,7 @@ async def reserve_stock(
     order = await stock_records.lock_stock_order(uow.session, order_id)
     if order.held_answer is not None and exchange_id is None and answer is None:
         await stock_records.claim_hold(uow.session, order_id)
-        await scheduling.cancel(uow.session, scheduled_jobs, key=hold_expiry_key(order_id), now=clock.now())
+        await uow.jobs.cancel(key=hold_expiry_key(order_id), now=clock.now())
         send(contracts.StockReserved.model_validate(order.held_answer))
         return
     if order.released:
