@@ -84,7 +84,12 @@ class Placed:
         return str(self.view.get("status", "unknown"))
 
     def succeeded_payments(self) -> list[dict[str, Any]]:
-        return [p for p in self.payments.get("items", []) if p.get("status") == "succeeded"]
+        """Payments that took money and succeeded: a card hold (an authorisation) takes nothing, its capture does."""
+        return [
+            p
+            for p in self.payments.get("items", [])
+            if p.get("status") == "succeeded" and p.get("kind") != "authorization"
+        ]
 
     @property
     def payments(self) -> dict[str, Any]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from shop_contracts.envelope import Message, MessageKind
 from shop_contracts.routing import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
+from shop_contracts.values import Customer
 
 PaymentStep = Literal["full"]
 
@@ -119,6 +120,33 @@ class PaymentMethodUpdated(PaymentEvent):
     order_id: str
     card_brand: str | None = None
     card_last4: str | None = None
+
+
+class HoldChargeFailed(PaymentEvent):
+    """An order's card hold lapsed (or could not be captured) and charging what it held off session failed:
+    payments tries again (``retry_at``) until ``give_up_at``, and sooner when the customer replaces the card."""
+
+    TYPE: ClassVar[str] = "payments.hold_charge.failed.v1"
+    order_id: str
+    customer: Customer
+    payment_id: str
+    amount: int
+    currency: str
+    attempt: int = Field(
+        ge=1, description="Which attempt at charging the lapsed hold failed (1 is the first)."
+    )
+    decline_code: str
+    message: str
+    requires_action: bool = Field(
+        default=False, description="The customer must confirm the charge themselves."
+    )
+    retry_at: AwareDatetime | None = Field(
+        default=None,
+        description="When payments charges the saved method again; None: no retry before give_up_at.",
+    )
+    give_up_at: AwareDatetime = Field(
+        description="When payments stops trying and the order waits for staff (the dunning period's end)."
+    )
 
 
 class IssueRefund(Message):

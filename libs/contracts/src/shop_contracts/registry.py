@@ -43,6 +43,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     payments.BalanceCharged,
     payments.BalanceChargeFailed,
     payments.PaymentMethodUpdated,
+    payments.HoldChargeFailed,
     payments.IssueRefund,
     payments.RefundIssued,
     payments.RefundRejected,

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from shop_payments import api, consumers, hold_handlers, tables
-from shop_payments.hold_handlers import HoldPolicy, SettleHold
+from shop_payments import api, consumers, hold_dunning, hold_handlers, tables
+from shop_payments.hold_dunning import EndHoldDunning, RetryHoldCharge
+from shop_payments.hold_handlers import BeginHoldDunning, HoldPolicy, SettleHold
 from shop_payments.psp import PaymentServiceProvider, SandboxPsp, SandboxWebhooks
 from shop_payments.settings import PaymentsSettings
 from shop_runtime.clock import clock_for
@@ -53,6 +54,19 @@ def create_http_app(settings: ServiceSettings, *, psp_factory: PspFactory = crea
     )
 
 
+def hold_policy(context: WorkerContext) -> HoldPolicy:
+    """When money is taken for in-stock goods, when holds are settled, and how a lapsed one is dunned."""
+    settings = context.settings
+    assert isinstance(settings, PaymentsSettings)
+    return HoldPolicy(
+        capture_mode=settings.capture_mode,
+        settle_margin=timedelta(hours=settings.hold_settle_margin_hours),
+        clock=context.clock,
+        dunning_retry_after=timedelta(hours=settings.hold_dunning_retry_hours),
+        dunning_period=timedelta(days=settings.hold_dunning_period_days),
+    )
+
+
 def service_definition(psp_factory: PspFactory = create_psp) -> ServiceDefinition:
     """Payments as the runtime runs it; tests pass a ``psp_factory`` to hold on to the PSP they watch."""
 
@@ -68,20 +82,20 @@ def service_definition(psp_factory: PspFactory = create_psp) -> ServiceDefinitio
         return psps[key]
 
     def subscriptions(context: WorkerContext) -> Subscriptions:
-        assert isinstance(context.settings, PaymentsSettings)
-        policy = HoldPolicy(
-            capture_mode=context.settings.capture_mode,
-            settle_margin=timedelta(hours=context.settings.hold_settle_margin_hours),
-            clock=context.clock,
-        )
-        psp = psp_of(context)
+        policy, psp = hold_policy(context), psp_of(context)
         return {
             message: functools.partial(consumer, psp=psp, policy=policy)
             for message, consumer in consumers.SUBSCRIPTIONS.items()
         }
 
     def jobs(context: WorkerContext) -> Jobs:
-        return {SettleHold: functools.partial(hold_handlers.on_settle_hold, psp=psp_of(context))}
+        policy, psp = hold_policy(context), psp_of(context)
+        return {
+            SettleHold: functools.partial(hold_handlers.on_settle_hold, psp=psp),
+            BeginHoldDunning: functools.partial(hold_dunning.on_begin_hold_dunning, policy=policy),
+            RetryHoldCharge: functools.partial(hold_dunning.on_retry_hold_charge, psp=psp, policy=policy),
+            EndHoldDunning: functools.partial(hold_dunning.on_end_hold_dunning, policy=policy),
+        }
 
     return ServiceDefinition(
         name="payments",

@@ -15,7 +15,7 @@ from shop_contracts import orders as orders_contracts
 from shop_contracts import payments as contracts
 from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine
-from shop_payments import handlers, hold_handlers
+from shop_payments import handlers, hold_dunning, hold_handlers
 from shop_payments.hold_handlers import HoldPolicy
 from shop_payments.holds import OrderTerms, ShipmentFact
 from shop_payments.psp import PaymentServiceProvider
@@ -92,6 +92,8 @@ async def on_order_confirmed(
             units=dict(units),
             prices={line.sku: line.unit_price for line in message.lines},
             has_preorder_lines=bool(message.preorder_lines),
+            customer_email=message.customer.email,
+            customer_locale=message.customer.locale,
         ),
     )
 
@@ -140,6 +142,16 @@ async def on_shipment_delivered(
     )
 
 
+async def on_payment_method_updated(
+    message: contracts.PaymentMethodUpdated,
+    uow: UnitOfWork,
+    *,
+    psp: PaymentServiceProvider,
+    policy: HoldPolicy,
+) -> None:
+    await hold_dunning.charge_again(uow, psp=psp, policy=policy, order_id=message.order_id)
+
+
 SUBSCRIPTIONS: Mapping[type[Message], PaymentsConsumer] = {
     contracts.CapturePayment: on_capture_payment,
     contracts.ChargeBalance: on_charge_balance,
@@ -147,4 +159,5 @@ SUBSCRIPTIONS: Mapping[type[Message], PaymentsConsumer] = {
     orders_contracts.OrderConfirmed: on_order_confirmed,
     fulfillment.ShipmentShipped: on_shipment_shipped,
     fulfillment.ShipmentDelivered: on_shipment_delivered,
+    contracts.PaymentMethodUpdated: on_payment_method_updated,
 }

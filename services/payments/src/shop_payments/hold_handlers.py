@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from shop_contracts.money import Money
@@ -90,6 +90,18 @@ class SettleHold(scheduling.Job):
     authorization_id: str
 
 
+class BeginHoldDunning(scheduling.Job):
+    """The off-session charge replacing an order's hold failed: tell the customer and charge again later
+    (``hold_dunning``)."""
+
+    KIND = "payments.begin_hold_dunning"
+    order_id: str
+
+
+AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
+"""A job's due time that is past whatever the clock says (a test clock included): it runs at once."""
+
+
 @dataclass(frozen=True)
 class HoldPolicy:
     """When money is taken for in-stock goods, and how long before a hold lapses payments settles it."""
@@ -97,6 +109,10 @@ class HoldPolicy:
     capture_mode: Literal["at_checkout", "at_shipment"] = "at_checkout"
     settle_margin: timedelta = timedelta(hours=24)
     clock: Clock = field(default_factory=SystemClock)
+    dunning_retry_after: timedelta = timedelta(hours=24)
+    """How long after a failed off-session charge of a lapsed hold it is tried again."""
+    dunning_period: timedelta = timedelta(days=10)
+    """How long after the first failure payments stops trying and leaves the order to staff."""
 
     def holds(self, *, amount: Money, balance_later: bool, bank_transfer: bool) -> bool:
         """Whether a checkout step is authorised rather than captured: money by card, in full, at shipment."""
@@ -172,8 +188,22 @@ async def record_confirmation(uow: UnitOfWork, *, psp: PaymentServiceProvider, t
     await hold_repository.lock_hold(uow.session, order_id=terms.order_id)
     if not await hold_repository.holds_of_order(uow.session, order_id=terms.order_id):
         return
-    await hold_repository.record_terms(uow.session, terms)
+    if await hold_repository.record_terms(uow.session, terms):
+        await _begin_dunning_waiting_for(uow, order_id=terms.order_id)
     await _capture_due(uow, psp, order_id=terms.order_id)
+
+
+async def _begin_dunning_waiting_for(uow: UnitOfWork, *, order_id: str) -> None:
+    """The confirmation (and whom to tell) was just recorded: a dunning waiting for it begins now."""
+    attempts = await hold_repository.replacements_of_order(uow.session, order_id=order_id)
+    if attempts and not any(attempt.succeeded for attempt in attempts):
+        await uow.jobs.reschedule(
+            BeginHoldDunning(order_id=order_id), key=begin_dunning_key(order_id), due_at=AT_ONCE
+        )
+
+
+def begin_dunning_key(order_id: str) -> str:
+    return f"{BeginHoldDunning.KIND}:{order_id}"
 
 
 async def record_shipment(
@@ -262,8 +292,8 @@ async def replace_hold(
 ) -> Payment | None:
     """The hold cannot be captured (it lapsed, is about to, or the PSP refused): record what it still held as
     expired (releasing it at the PSP unless it ``lapsed`` there already) and charge that off session with the
-    order's saved method, once. Without a method, or declined, the charge is recorded failed and the order
-    shows among holds that need an operator."""
+    order's saved method, once. Without a method, or declined, the charge is recorded failed and dunning
+    begins (``hold_dunning``: the customer is told, the charge is tried again)."""
     left = hold.open
     if left.amount > 0:
         reference = None
@@ -285,30 +315,62 @@ async def replace_hold(
     existing = await repository.payment_for_step(uow.session, order_id=hold.order_id, step=REPLACEMENT_STEP)
     if existing is not None:
         return existing
-    method = await repository.saved_method(uow.session, order_id=hold.order_id)
+    replacement = await charge_saved_method(
+        uow,
+        psp,
+        order_id=hold.order_id,
+        authorization_id=hold.authorization.id,
+        step=REPLACEMENT_STEP,
+        owed=owed,
+    )
+    if not replacement.succeeded:
+        log.warning(
+            "order %s: its hold lapsed and the off-session charge of %s failed (%s); dunning begins",
+            hold.order_id,
+            owed,
+            replacement.decline.code if replacement.decline else "",
+        )
+        await uow.jobs.schedule(
+            BeginHoldDunning(order_id=hold.order_id), key=begin_dunning_key(hold.order_id), due_at=AT_ONCE
+        )
+    return replacement
+
+
+async def charge_saved_method(
+    uow: UnitOfWork,
+    psp: PaymentServiceProvider,
+    *,
+    order_id: str,
+    authorization_id: uuid.UUID,
+    step: str,
+    owed: Money,
+) -> Payment:
+    """Charge ``owed`` off session with the order's saved method as ``step`` in place of a hold, and record it
+    (failed with ``no_saved_method`` when the order has none, the PSP not asked)."""
+    method = await repository.saved_method(uow.session, order_id=order_id)
     if method is None:
         replacement = Payment(
             id=uuid.uuid4(),
-            order_id=hold.order_id,
-            step=REPLACEMENT_STEP,
+            order_id=order_id,
+            step=step,
             amount=owed,
             psp_reference=None,
             decline=Decline(NO_SAVED_METHOD, "The order has no saved payment method to charge."),
             kind=PaymentKind.REPLACEMENT,
-            authorization_id=hold.authorization.id,
+            authorization_id=authorization_id,
         )
     else:
         result = await psp.charge(
             token=method.token,
             amount=owed.amount,
             currency=owed.currency,
-            idempotency_key=idempotency_key(order_id=hold.order_id, step=REPLACEMENT_STEP),
+            idempotency_key=idempotency_key(order_id=order_id, step=step),
             off_session=True,
         )
         replacement = Payment(
             id=uuid.uuid4(),
-            order_id=hold.order_id,
-            step=REPLACEMENT_STEP,
+            order_id=order_id,
+            step=step,
             amount=owed,
             psp_reference=result.psp_reference,
             decline=(
@@ -324,18 +386,11 @@ async def replace_hold(
             if result.card_brand and result.card_last4
             else None,
             kind=PaymentKind.REPLACEMENT,
-            authorization_id=hold.authorization.id,
+            authorization_id=authorization_id,
         )
     await repository.add_payment(uow.session, replacement)
     if replacement.succeeded:
         uow.after_commit(lambda: CAPTURED.labels(owed.currency, "hold_replacement").inc(owed.amount))
-    else:
-        log.warning(
-            "order %s: its hold lapsed and the off-session charge of %s failed (%s); an operator follows it up",
-            hold.order_id,
-            owed,
-            replacement.decline.code if replacement.decline else "",
-        )
     return replacement
 
 

@@ -4,6 +4,7 @@ order's confirmation terms and its shipments."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_contracts.money import Money
 from shop_payments.domain import LedgerEntry, LedgerKind, Payment, PaymentKind
-from shop_payments.holds import Hold, OrderTerms, ShipmentFact
+from shop_payments.holds import Dunning, Hold, OrderTerms, ShipmentFact
 from shop_payments.repository import add_ledger_entries, payment_of_row
-from shop_payments.tables import hold_orders, hold_shipments, ledger_entries, payments
+from shop_payments.tables import hold_dunning, hold_orders, hold_shipments, ledger_entries, payments
 
 
 async def lock_hold(session: AsyncSession, *, order_id: str) -> None:
@@ -139,6 +140,8 @@ async def record_terms(session: AsyncSession, terms: OrderTerms) -> bool:
                 for sku, quantity in terms.units.items()
             ],
             has_preorder_lines=terms.has_preorder_lines,
+            customer_email=terms.customer_email,
+            customer_locale=terms.customer_locale,
         )
         .on_conflict_do_nothing(index_elements=[hold_orders.c.order_id])
         .returning(hold_orders.c.order_id)
@@ -160,6 +163,8 @@ def _terms(row: Any) -> OrderTerms:
         units=units,
         prices=prices,
         has_preorder_lines=row.has_preorder_lines,
+        customer_email=row.customer_email,
+        customer_locale=row.customer_locale,
     )
 
 
@@ -194,3 +199,56 @@ async def shipments_of(session: AsyncSession, *, order_id: str) -> list[Shipment
         )
     ).all()
     return [ShipmentFact(row.shipment_id, dict(row.shipped), dict(row.short)) for row in rows]
+
+
+async def replacements_of_order(session: AsyncSession, *, order_id: str) -> list[Payment]:
+    """The order's off-session charges in place of a hold (each attempt), first attempt first."""
+    rows = (
+        await session.execute(
+            sa.select(payments)
+            .where(payments.c.order_id == order_id, payments.c.kind == PaymentKind.REPLACEMENT.value)
+            .order_by(payments.c.created_at, payments.c.id)
+        )
+    ).all()
+    return [payment_of_row(row) for row in rows]
+
+
+async def begin_dunning(session: AsyncSession, dunning: Dunning) -> bool:
+    """Record that the order's dunning began, once; False when it had begun before."""
+    inserted = await session.execute(
+        insert(hold_dunning)
+        .values(
+            order_id=dunning.order_id,
+            authorization_id=dunning.authorization_id,
+            amount=dunning.owed.amount,
+            currency=dunning.owed.currency,
+            began_at=dunning.began_at,
+            give_up_at=dunning.give_up_at,
+        )
+        .on_conflict_do_nothing(index_elements=[hold_dunning.c.order_id])
+        .returning(hold_dunning.c.order_id)
+    )
+    return inserted.first() is not None
+
+
+async def dunning_of(session: AsyncSession, *, order_id: str) -> Dunning | None:
+    row = (await session.execute(sa.select(hold_dunning).where(hold_dunning.c.order_id == order_id))).first()
+    if row is None:
+        return None
+    return Dunning(
+        order_id=row.order_id,
+        authorization_id=row.authorization_id,
+        owed=Money(row.amount, row.currency),
+        began_at=row.began_at,
+        give_up_at=row.give_up_at,
+        outcome=row.outcome,
+    )
+
+
+async def end_dunning(session: AsyncSession, *, order_id: str, outcome: str, at: datetime) -> None:
+    """Record how the order's dunning ended (``paid`` or ``unpaid``), once: an ended dunning stays as it is."""
+    await session.execute(
+        sa.update(hold_dunning)
+        .where(hold_dunning.c.order_id == order_id, hold_dunning.c.ended_at.is_(None))
+        .values(ended_at=at, outcome=outcome)
+    )

@@ -36,6 +36,35 @@ REPLACEMENT_STEP = "replacement"
 """The off-session charge made in place of a hold that expired or could not be captured."""
 
 
+def replacement_step(attempt: int) -> str:
+    """The step of one attempt at charging a lapsed hold off session: the first is ``replacement``, then
+    ``replacement:2``, ``replacement:3``: each is charged once under its own PSP idempotency key."""
+    return REPLACEMENT_STEP if attempt == 1 else f"{REPLACEMENT_STEP}:{attempt}"
+
+
+@dataclass(frozen=True)
+class Dunning:
+    """An order whose lapsed hold could not be charged off session: what is owed, and until when payments
+    tries again. ``outcome`` is None while it runs, then ``paid`` or ``unpaid``."""
+
+    order_id: str
+    authorization_id: uuid.UUID
+    owed: Money
+    began_at: datetime
+    give_up_at: datetime
+    outcome: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.outcome is None
+
+    def next_retry(self, *, now: datetime, retry_after: timedelta) -> datetime | None:
+        """When a charge that failed ``now`` is tried again: ``retry_after`` later, unless that is not before
+        giving up (then no retry: the period's end decides)."""
+        at = now + retry_after
+        return at if at < self.give_up_at else None
+
+
 class CaptureExceedsHold(PaymentsError):
     """A capture asks for more than the hold still holds (or the hold is closed: voided or expired)."""
 
@@ -119,6 +148,9 @@ class OrderTerms:
     prices: Mapping[str, int]
     """Unit price by SKU, in minor units."""
     has_preorder_lines: bool = False
+    customer_email: str | None = None
+    """Who hears of a lapsed hold that could not be charged (None: kept before payments kept it)."""
+    customer_locale: str | None = None
 
     def value_of(self, units: Mapping[str, int]) -> int:
         return sum(self.prices.get(sku, 0) * quantity for sku, quantity in units.items())

@@ -248,10 +248,17 @@ TEST_TOKENS: Mapping[str, Behaviour] = {
     "tok_capture_fails": approves(brand="visa", last4="0119"),
     # Authorised at checkout with a hold that expires a minute later; charged off session it is approved.
     "tok_hold_expires_early": approves(brand="visa", last4="0077"),
+    # Its hold expires a minute later, and charged off session in its place it is declined (dunning).
+    "tok_hold_expires_declined": by_session(
+        on_session=approves(brand="visa", last4="0085"),
+        off_session=declines(
+            code="card_declined", message="The card was declined.", brand="visa", last4="0085"
+        ),
+    ),
 }
 CAPTURE_FAILS_TOKENS = frozenset({"tok_capture_fails"})
 """Tokens whose holds are authorised but whose captures the PSP refuses (the card charges off session)."""
-EXPIRES_EARLY_TOKENS = frozenset({"tok_hold_expires_early"})
+EXPIRES_EARLY_TOKENS = frozenset({"tok_hold_expires_early", "tok_hold_expires_declined"})
 """Tokens whose holds expire a minute after they are placed (some issuers hold for less than the PSP's days)."""
 EARLY_EXPIRY_SECONDS = 60
 FLAKY_TOKENS = frozenset({"tok_timeout_then_ok", "tok_error_then_ok"})

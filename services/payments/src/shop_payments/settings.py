@@ -40,6 +40,18 @@ class PaymentsSettings(ServiceSettings):
         description="How long before a card hold expires payments settles it: captures what shipped and replaces "
         "the rest by an off-session charge with the saved method.",
     )
+    hold_dunning_retry_hours: float = Field(
+        default=24,
+        gt=0,
+        description="When the off-session charge replacing a lapsed card hold fails: wait this long before "
+        "charging the saved method again (at once when the customer replaces the card).",
+    )
+    hold_dunning_period_days: float = Field(
+        default=10,
+        gt=0,
+        description="After this long unpaid, payments stops charging a lapsed hold again and the order waits for "
+        "staff (the audit's money.holds_paid lists it).",
+    )
     psp_sandbox_hold_days: float = Field(
         default=7, gt=0, description="Sandbox only: how long an authorisation (a card hold) lasts."
     )

@@ -158,6 +158,26 @@ hold_orders = sa.Table(
     sa.Column("lines", postgresql.JSONB, nullable=False),
     sa.Column("has_preorder_lines", sa.Boolean, nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # Who hears of a lapsed hold that could not be charged (confirmations recorded before dunning: none).
+    sa.Column("customer_email", sa.Text, nullable=True),
+    sa.Column("customer_locale", sa.Text, nullable=True),
+)
+
+hold_dunning = sa.Table(
+    "hold_dunning",
+    metadata,
+    # An order whose lapsed hold could not be charged off session: begun once, the charge tried again until
+    # give_up_at; ended when a charge succeeded (paid) or the period ran out (unpaid).
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("authorization_id", postgresql.UUID(as_uuid=True), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("began_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("give_up_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("outcome", sa.Text, nullable=True),
+    sa.CheckConstraint("outcome IN ('paid', 'unpaid')", name="hold_dunning_outcome"),
+    sa.CheckConstraint("(ended_at IS NULL) = (outcome IS NULL)", name="hold_dunning_ended_with_outcome"),
 )
 
 hold_shipments = sa.Table(
