@@ -1,16 +1,13 @@
 """Cancelling an order (whole or what is not yet with the warehouse), the warehouse's answer, the refund that
-follows, and the win-back offer."""
+follows, and the win-back offer.
+
+Each handler takes the order from ``orders`` and its cancellation from ``cancellations`` (PostgreSQL unless given:
+the handler tests give fakes), and never commits: its edge does, once."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Row
 
 from shop_orders.cancellation.domain import (
     CANCELLATION_REASONS,
@@ -28,7 +25,7 @@ from shop_orders.cancellation.domain import (
     waiting_preorder_units,
 )
 from shop_orders.cancellation.queries import cancellation_result
-from shop_orders.core import repository
+from shop_orders.cancellation.repository import Cancellation, Cancellations, Feedback, SqlCancellations
 from shop_orders.core.domain import (
     ACCEPTED,
     GroupStatus,
@@ -39,12 +36,7 @@ from shop_orders.core.groups import store
 from shop_orders.core.jobs import CANCEL_UNPAID, CHARGE_SCHEDULED_BALANCE, REMIND_BALANCE
 from shop_orders.core.metrics import ORDERS_CANCELLED
 from shop_orders.core.order import Order
-from shop_orders.core.tables import (
-    cancellation_feedback,
-    cancellations,
-    discount_codes,
-    late_payments,
-)
+from shop_orders.core.repository import Orders, SqlOrders
 from shop_runtime.database import UnitOfWork
 
 
@@ -58,6 +50,8 @@ async def cancel_order(
     cancelled_by: str = "shop",
     offer: WinBackOffer | None = None,
     token_secret: str | None = None,
+    orders: Orders | None = None,
+    cancellations: Cancellations | None = None,
 ) -> CancellationResult:
     """Cancel an order in whatever state it is, compensating what that state did.
 
@@ -70,8 +64,10 @@ async def cancel_order(
     ``offer`` is the win-back offer of the reason, kept with the cancellation and given when it completes (a code
     only when the customer or staff cancelled); ``token_secret`` signs the feedback link's token.
     """
-    order = await repository.lock_order(uow.session, order_id)
-    earlier = await load_cancellation(uow, order_id)
+    orders = orders or SqlOrders(uow.session)
+    cancellations = cancellations or SqlCancellations(uow.session)
+    order = await orders.get(order_id)
+    earlier = await cancellations.get(order_id)
     if earlier is not None and earlier.status != "refused":
         if earlier.cancelled_by == "shop" and cancelled_by != "shop":
             raise NotCancellable(
@@ -83,47 +79,62 @@ async def cancel_order(
         [(group.id, group.status) for group in order.groups],
         waiting_units=waiting_preorder_units(order),
     )
-    values = {
-        "reason": reason,
-        "note": note,
-        "cancelled_by": cancelled_by,
-        "email": order.email,
-        "status": "requested",
-        "asked": plan.ask_fulfillment,
-        "awaiting": plan.ask_fulfillment,
-        "refused": [],
-        "refund": 0,
-        "offer": offer.as_json() if offer is not None else None,
-        "requested_at": now,
-        "completed_at": None,
-    }
-    statement = insert(cancellations).values(order_id=order_id, **values)
-    await uow.session.execute(
-        statement.on_conflict_do_update(index_elements=[cancellations.c.order_id], set_=values)
+    requested = Cancellation(
+        order_id=order_id,
+        reason=reason,
+        note=note,
+        cancelled_by=cancelled_by,
+        email=order.email,
+        status="requested",
+        asked=plan.ask_fulfillment,
+        awaiting=plan.ask_fulfillment,
+        refused=[],
+        refund=0,
+        offer=offer.as_json() if offer is not None else None,
+        requested_at=now,
+        completed_at=None,
     )
+    await cancellations.request(requested)
     order.record("cancel_requested", reason=reason, by=cancelled_by, note=note)
     if plan.ask_fulfillment:
         ask_fulfillment_to_stop(order, plan.ask_fulfillment, reason=reason)
-        await store(uow, order)
-        requested = await load_cancellation(uow, order_id)
-        assert requested is not None
+        await store(uow, order, orders)
         return cancellation_result(requested)
-    result, counted = await _finish(uow, order, now=now, token_secret=token_secret)
+    result, counted = await _finish(
+        uow, order, requested, now=now, token_secret=token_secret, orders=orders, cancellations=cancellations
+    )
     if counted:
         uow.after_commit(ORDERS_CANCELLED.labels(reason).inc)
     return result
 
 
 async def fulfillment_cancelled(
-    uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime, token_secret: str | None = None
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    group_id: str,
+    now: datetime,
+    token_secret: str | None = None,
+    orders: Orders | None = None,
+    cancellations: Cancellations | None = None,
 ) -> None:
     """Fulfillment stopped a group: once every group asked about has answered, finish the cancellation."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     group = order.group(group_id)
     # Fulfillment stops only what is unpacked; a group past that (or cancelled already) stays as it is.
     if group is not None and order.move_group(group, GroupStatus.CANCELLED):
         order.record("fulfillment_cancelled", group_id=group_id)
-    await _answered(uow, order, group_id, refused=False, now=now, token_secret=token_secret)
+    await _answered(
+        uow,
+        order,
+        group_id,
+        refused=False,
+        now=now,
+        token_secret=token_secret,
+        orders=orders,
+        cancellations=cancellations or SqlCancellations(uow.session),
+    )
 
 
 async def fulfillment_refused(
@@ -134,54 +145,79 @@ async def fulfillment_refused(
     status: str,
     now: datetime,
     token_secret: str | None = None,
+    orders: Orders | None = None,
+    cancellations: Cancellations | None = None,
 ) -> None:
     """Fulfillment could not stop a group (the warehouse packed it): it ships; the answer is a return."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     order.record("cancel_refused_by_fulfillment", group_id=group_id, status=status)
-    await _answered(uow, order, group_id, refused=True, now=now, token_secret=token_secret)
+    await _answered(
+        uow,
+        order,
+        group_id,
+        refused=True,
+        now=now,
+        token_secret=token_secret,
+        orders=orders,
+        cancellations=cancellations or SqlCancellations(uow.session),
+    )
 
 
 async def _answered(
-    uow: UnitOfWork, order: Order, group_id: str, *, refused: bool, now: datetime, token_secret: str | None
+    uow: UnitOfWork,
+    order: Order,
+    group_id: str,
+    *,
+    refused: bool,
+    now: datetime,
+    token_secret: str | None,
+    orders: Orders,
+    cancellations: Cancellations,
 ) -> None:
-    cancellation = await load_cancellation(uow, order.id)
+    cancellation = await cancellations.get(order.id)
     if cancellation is None or cancellation.status != "requested" or group_id not in cancellation.awaiting:
-        await store(uow, order)
+        await store(uow, order, orders)
         return
     awaiting = [group for group in cancellation.awaiting if group != group_id]
     refused_groups = [*cancellation.refused, group_id] if refused else list(cancellation.refused)
-    await uow.session.execute(
-        sa.update(cancellations)
-        .where(cancellations.c.order_id == order.id)
-        .values(awaiting=awaiting, refused=refused_groups)
-    )
+    await cancellations.record_answers(order.id, awaiting=awaiting, refused=refused_groups)
     counted = False
     if not awaiting:
         stopped = set(cancellation.asked) - set(refused_groups)
         if refused_groups and not stopped:
-            await uow.session.execute(
-                sa.update(cancellations)
-                .where(cancellations.c.order_id == order.id)
-                .values(status="refused", completed_at=now)
-            )
+            await cancellations.refuse(order.id, now=now)
             order.record("cancel_refused", groups=refused_groups)
             # Pre-order groups allocated while fulfillment was asked waited for this answer: they go on.
             if order.status in ACCEPTED:
                 for group in order.groups_in(GroupStatus.AWAITING_CONFIRMATION):
                     order.advance(group)
         else:
-            _, counted = await _finish(uow, order, now=now, token_secret=token_secret)
-    await store(uow, order)
+            _, counted = await _finish(
+                uow,
+                order,
+                cancellation,
+                now=now,
+                token_secret=token_secret,
+                orders=orders,
+                cancellations=cancellations,
+            )
+    await store(uow, order, orders)
     if counted:
         uow.after_commit(ORDERS_CANCELLED.labels(cancellation.reason).inc)
 
 
 async def _finish(
-    uow: UnitOfWork, order: Order, *, now: datetime, token_secret: str | None
+    uow: UnitOfWork,
+    order: Order,
+    cancellation: Cancellation,
+    *,
+    now: datetime,
+    token_secret: str | None,
+    orders: Orders,
+    cancellations: Cancellations,
 ) -> tuple[CancellationResult, bool]:
     """Cancel every group not kept, release its stock and places, refund all but what is kept."""
-    cancellation = await load_cancellation(uow, order.id)
-    assert cancellation is not None
     reason = cancellation.reason
     cancelled = finish_cancellation(order, reason=reason, asked=cancellation.asked)
     for group_id in cancelled.dropped:
@@ -190,18 +226,14 @@ async def _finish(
             await uow.jobs.cancel(key=f"{kind}:{group_id}", now=now)
     offer = WinBackOffer.from_json(cancellation.offer) if cancellation.offer else None
     by_the_customer = cancellation.cancelled_by != "shop" and reason in CANCELLATION_REASONS
-    code = await _issue_code(uow, order, offer, now=now) if by_the_customer and offer else None
+    code = await _issue_code(cancellations, order, offer, now=now) if by_the_customer and offer else None
     feedback = (
         feedback_token(token_secret, order.id, issued_at=int(now.timestamp()))
         if by_the_customer and token_secret
         else None
     )
     outcome = "partially_cancelled" if cancelled.partial else "cancelled"
-    await uow.session.execute(
-        sa.update(cancellations)
-        .where(cancellations.c.order_id == order.id)
-        .values(status=outcome, refund=cancelled.refund, completed_at=now)
-    )
+    await cancellations.complete(order.id, status=outcome, refund=cancelled.refund, now=now)
     announce_cancellation(
         order,
         cancelled,
@@ -212,110 +244,94 @@ async def _finish(
         offer=offer if by_the_customer else None,
         feedback=feedback,
     )
-    await store(uow, order)
+    await store(uow, order, orders)
     result = CancellationResult(order_id=order.id, status=outcome, reason=reason, refund=cancelled.refund)
     return result, True
 
 
-async def move_on_if_all_left(uow: UnitOfWork, order: Order) -> None:
+async def move_on_if_all_left(uow: UnitOfWork, order: Order, orders: Orders | None = None) -> None:
     """After part of an order was cancelled or short, it is partially fulfilled once the rest shipped."""
-    current = await repository.lock_order(uow.session, order.id)
+    orders = orders or SqlOrders(uow.session)
+    current = await orders.get(order.id)
     current.move_on_if_all_left()
-    await store(uow, current)
+    await store(uow, current, orders)
 
 
-async def request_refund(uow: UnitOfWork, order: Order, amount: int, *, key: str, reason: str) -> None:
+async def request_refund(
+    uow: UnitOfWork, order: Order, amount: int, *, key: str, reason: str, orders: Orders | None = None
+) -> None:
     """Ask payments for a refund (never more than captured and not yet refunded) and count it asked."""
-    current = await repository.lock_order(uow.session, order.id)
+    orders = orders or SqlOrders(uow.session)
+    current = await orders.get(order.id)
     current.request_refund(amount, key=key, reason=reason)
-    await store(uow, current)
+    await store(uow, current, orders)
 
 
 async def refund_after_cancel(
-    uow: UnitOfWork, *, order_id: str, payment_id: str, amount: int, what: str
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    payment_id: str,
+    amount: int,
+    what: str,
+    orders: Orders | None = None,
+    cancellations: Cancellations | None = None,
 ) -> bool:
     """A checkout payment or a balance that succeeded after the order (or its group) was cancelled: count
     it captured and give it back at once. False when the order was not cancelled (nothing done)."""
-    order = await repository.lock_order(uow.session, order_id)
-    cancellation = await load_cancellation(uow, order_id)
+    orders = orders or SqlOrders(uow.session)
+    cancellations = cancellations or SqlCancellations(uow.session)
+    order = await orders.get(order_id)
+    cancellation = await cancellations.get(order_id)
     if cancellation is None or cancellation.status not in ("cancelled", "partially_cancelled"):
         return False
-    first = await uow.session.execute(
-        insert(late_payments)
-        .values(payment_id=payment_id, order_id=order_id, what=what, amount=amount)
-        .on_conflict_do_nothing()
-        .returning(late_payments.c.payment_id)
-    )
-    if first.first() is None:  # told again: counted and refunded already
-        return True
+    if not await cancellations.count_late_payment(
+        payment_id=payment_id, order_id=order_id, what=what, amount=amount
+    ):
+        return True  # told again: counted and refunded already
     order.captured += amount
     order.request_refund(amount, key=f"cancel:{order_id}:{what}:{payment_id}", reason=cancellation.reason)
     order.record("late_payment_refunded", payment_id=payment_id, amount=amount, what=what)
-    await store(uow, order)
+    await store(uow, order, orders)
     return True
 
 
-async def release_late_reservation(uow: UnitOfWork, *, order_id: str) -> bool:
+async def release_late_reservation(uow: UnitOfWork, *, order_id: str, orders: Orders | None = None) -> bool:
     """Stock reserved after the order was cancelled goes straight back. False when not cancelled."""
-    order = await repository.lock_order(uow.session, order_id)
+    orders = orders or SqlOrders(uow.session)
+    order = await orders.get(order_id)
     if order.status is not OrderStatus.CANCELLED:
         return False
     order.release_late_reservation()
-    await store(uow, order)
+    await store(uow, order, orders)
     return True
 
 
 async def _issue_code(
-    uow: UnitOfWork, order: Order, offer: WinBackOffer, *, now: datetime
+    cancellations: Cancellations, order: Order, offer: WinBackOffer, *, now: datetime
 ) -> WinBackCode | None:
     """The single-use code of ``offer`` for the customer who cancelled (their account, or a guest's email), made
     once per cancelled order; None when the offer gives no code in the order's currency."""
-    existing = (
-        await uow.session.execute(
-            sa.select(discount_codes).where(discount_codes.c.issued_for_order == order.id)
-        )
-    ).first()
-    if existing is None:
-        terms = code_terms(offer, currency=order.currency) if offer.gives_a_code else None
-        if terms is None:
-            return None
-        percent_off, amount_off, currency = terms
-        existing = (
-            await uow.session.execute(
-                sa.insert(discount_codes)
-                .values(
-                    code=f"BACK-{secrets.token_hex(5).upper()}",
-                    email=order.email,
-                    customer_id=order.customer_id,
-                    issued_for_order=order.id,
-                    kind=offer.kind,
-                    percent_off=percent_off,
-                    amount_off=amount_off,
-                    currency=currency,
-                    expires_at=now + timedelta(days=offer.valid_days),
-                )
-                .returning(*discount_codes.c)
-            )
-        ).one()
-    return WinBackCode(
-        code=existing.code,
-        kind=existing.kind,
-        expires_at=existing.expires_at,
-        percent_off=existing.percent_off,
-        amount_off=existing.amount_off,
-        currency=existing.currency,
+    existing = await cancellations.win_back_code(order.id)
+    if existing is not None:
+        return existing
+    terms = code_terms(offer, currency=order.currency) if offer.gives_a_code else None
+    if terms is None:
+        return None
+    percent_off, amount_off, currency = terms
+    return await cancellations.add_win_back_code(
+        WinBackCode(
+            code=f"BACK-{secrets.token_hex(5).upper()}",
+            kind=offer.kind,
+            expires_at=now + timedelta(days=offer.valid_days),
+            percent_off=percent_off,
+            amount_off=amount_off,
+            currency=currency,
+        ),
+        order_id=order.id,
+        email=order.email,
+        customer_id=order.customer_id,
     )
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """What a customer said about a cancellation, and whether this call recorded it (False: it was there)."""
-
-    order_id: str
-    score: int
-    comment: str | None
-    created_at: datetime
-    recorded: bool
 
 
 async def give_feedback(
@@ -328,44 +344,19 @@ async def give_feedback(
     secret: str,
     valid: timedelta,
     now: datetime,
+    cancellations: Cancellations | None = None,
 ) -> Feedback:
     """Keep a customer's score and words about their cancellation, once: the first answer stays, and posting
     again (a retry, a second click) answers what was kept. The link's token is the only credential."""
     check_feedback_token(secret, order_id, token, now=now, valid=valid)
-    cancellation = await load_cancellation(uow, order_id)
+    cancellations = cancellations or SqlCancellations(uow.session)
+    cancellation = await cancellations.get(order_id)
     if cancellation is None or cancellation.status not in ("cancelled", "partially_cancelled"):
         # A good token is only ever given with a completed cancellation; answer as for a wrong one.
         raise FeedbackTokenRefused(
             "the token does not open this order's feedback", code="invalid_token", status=401
         )
-    added = (
-        await uow.session.execute(
-            insert(cancellation_feedback)
-            .values(order_id=order_id, score=score, comment=comment, created_at=now)
-            .on_conflict_do_nothing(index_elements=[cancellation_feedback.c.order_id])
-            .returning(*cancellation_feedback.c)
-        )
-    ).first()
-    row = (
-        added
-        or (
-            await uow.session.execute(
-                sa.select(cancellation_feedback).where(cancellation_feedback.c.order_id == order_id)
-            )
-        ).first()
-    )
-    if row is None:
+    feedback = await cancellations.keep_feedback(order_id, score=score, comment=comment, now=now)
+    if feedback is None:
         raise UnknownOrder(f"no order {order_id}", field="order_id")
-    return Feedback(
-        order_id=row.order_id,
-        score=row.score,
-        comment=row.comment,
-        created_at=row.created_at,
-        recorded=added is not None,
-    )
-
-
-async def load_cancellation(uow: UnitOfWork, order_id: str) -> Row[Any] | None:
-    return (
-        await uow.session.execute(sa.select(cancellations).where(cancellations.c.order_id == order_id))
-    ).first()
+    return feedback

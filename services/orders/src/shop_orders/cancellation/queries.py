@@ -15,6 +15,7 @@ from shop_orders.cancellation.domain import (
     WinBack,
     win_back_outcome,
 )
+from shop_orders.cancellation.repository import Cancellation
 from shop_orders.core.domain import OrderStatus
 from shop_orders.core.tables import (
     cancellation_feedback,
@@ -191,7 +192,8 @@ def _view(result: CancellationResult) -> dict[str, Any]:
     return view
 
 
-def cancellation_result(row: Row[Any]) -> CancellationResult:
+def cancellation_result(row: Row[Any] | Cancellation) -> CancellationResult:
+    """The answer a cancellation gives when asked again, from its stored row or its record."""
     return CancellationResult(
         order_id=row.order_id,
         status=row.status,
