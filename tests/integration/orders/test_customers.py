@@ -1,9 +1,10 @@
 """Orders' customer accounts against the real PostgreSQL: unique emails and one default address under races,
-one answer for every failed login, and checkout and order access for a signed-in customer."""
+one answer for every failed login, checkout and order access for a signed-in customer, and segments."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_orders.bootstrap import DEFINITION
-from shop_orders.core.tables import catalog_variants
+from shop_orders.core.tables import catalog_variants, outbox
 from shop_runtime.database import create_engine
 from tests.support import infra
 from tests.support.services import running_service
@@ -154,3 +155,60 @@ async def test_a_customer_checkout_uses_the_account_and_only_its_customer_opens_
     )
     assert someone_elses.status_code == 422
     assert [error["field"] for error in someone_elses.json()["errors"]] == ["shipping_address_id"]
+
+
+async def test_staff_put_an_account_in_segments_and_its_checkout_asks_catalog_with_them(
+    orders: httpx.AsyncClient,
+) -> None:
+    kim = (await sign_up(orders, "segments@example.com")).json()["id"]
+    path = f"/customers/{kim}/segments"
+    added = await orders.put(f"{path}/vip")
+    assert added.status_code == 200, added.text
+    assert added.json()["segments"] == ["vip"]
+    again = await orders.put(f"{path}/vip")  # a retry changes nothing
+    assert again.json()["segments"] == ["vip"]
+    await orders.put(f"{path}/beta-2027")
+    assert (await orders.get(path)).json() == {"customer_id": kim, "items": ["beta-2027", "vip"]}
+    assert (await orders.get(f"/customers/{kim}")).json()["segments"] == ["beta-2027", "vip"]
+
+    for bad in ("VIP", "vip club", "x" * 65):
+        refused = await orders.put(f"{path}/{bad}")
+        assert refused.status_code == 422, refused.text
+        assert [error["field"] for error in refused.json()["errors"]] == ["segment"]
+    unknown = await orders.put(f"/customers/{uuid.uuid4()}/segments/vip")
+    assert unknown.status_code == 404
+    for n in range(18):
+        assert (await orders.put(f"{path}/s{n}")).status_code == 200
+    too_many = await orders.put(f"{path}/one-more")
+    assert (too_many.status_code, too_many.json()["code"]) == (409, "too_many_segments")
+    assert [error["field"] for error in too_many.json()["errors"]] == ["segment"]
+    for n in range(18):
+        assert (await orders.delete(f"{path}/s{n}")).status_code == 204
+    assert (await orders.delete(f"{path}/beta-2027")).status_code == 204
+    assert (await orders.delete(f"{path}/beta-2027")).status_code == 204  # not in it any more: still 204
+    assert (await orders.get(path)).json()["items"] == ["vip"]
+
+    # Catalog is not running here: the checkout goes on without a hold and the saga's reserve carries the
+    # segments, so catalog decides with them when it answers.
+    await orders.post(f"/customers/{kim}/addresses", json=ADDRESS)
+    body = {
+        "currency": "KRW",
+        "lines": [{"sku": "CUS-TEE", "quantity": 1}],
+        "shipping_method": "standard",
+        "payment": {"token": "tok_visa"},
+    }
+    placed = await orders.post(
+        "/orders", json=body, headers={"Idempotency-Key": str(uuid.uuid4()), "X-Customer-Id": kim}
+    )
+    assert placed.status_code == 202, placed.text
+    order_id = placed.json()["id"]
+    engine = create_engine(infra.service_settings(DEFINITION, suffix="_customers"))
+    try:
+        async with engine.connect() as connection:
+            bodies = await connection.scalars(
+                sa.select(outbox.c.body).where(outbox.c.message_type == "catalog.stock.reserve.v1")
+            )
+            [reserve] = [json.loads(body) for body in bodies if order_id.encode() in body]
+    finally:
+        await engine.dispose()
+    assert reserve["data"]["customer_segments"] == ["vip"]

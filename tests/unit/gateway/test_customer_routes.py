@@ -187,6 +187,30 @@ async def test_staff_routes_by_role(client: httpx.AsyncClient) -> None:
     assert {error["field"] for error in with_password.json()["errors"]} == {"password"}
 
 
+async def test_staff_manage_segments_and_a_name_that_is_not_a_slug_never_reaches_orders(
+    client: httpx.AsyncClient, orders: FakeOrders
+) -> None:
+    segments = f"/v1/admin/customers/{CUSTOMER}/segments"
+    assert (await client.put(f"{segments}/vip", headers=STAFF)).status_code == 200
+    assert (orders.calls[-1].method, orders.calls[-1].url.path) == (
+        "PUT",
+        f"/customers/{CUSTOMER}/segments/vip",
+    )
+    for headers in (STAFF, SUPPORT):
+        assert (await client.get(segments, headers=headers)).status_code == 200
+    for headers in (SUPPORT, WAREHOUSE):
+        assert (await client.put(f"{segments}/vip", headers=headers)).status_code == 403
+        assert (await client.delete(f"{segments}/vip", headers=headers)).status_code == 403
+    assert (await client.put(f"{segments}/vip", headers=bearer())).status_code == 401
+    calls = len(orders.calls)
+    for bad in ("VIP", "vip%20club", "..%2F..%2Forders", "x" * 65):
+        refused = await client.put(f"{segments}/{bad}", headers=STAFF)
+        assert refused.status_code in (404, 422), refused.text
+        if refused.status_code == 422:
+            assert [error["field"] for error in refused.json()["errors"]] == ["path:segment"]
+    assert len(orders.calls) == calls
+
+
 @pytest.mark.parametrize(
     ("line", "secret"),
     [

@@ -4,6 +4,7 @@ stored, the saga's first messages, a retried checkout, a discount code, and the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -145,9 +146,11 @@ async def test_a_line_catalog_does_not_sell_is_refused_naming_it_and_nothing_is_
 class FakeHolds:
     """Catalog's holds: ``short`` maps a SKU to the reason catalog refuses it; every other line is held."""
 
-    def __init__(self, short: dict[str, str] | None = None) -> None:
+    def __init__(self, short: dict[str, str] | None = None, opens_at: datetime | None = None) -> None:
         self.short = short or {}
+        self.opens_at = opens_at
         self.held: list[tuple[str, list[tuple[str, int]], list[str] | None]] = []
+        self.segments: list[list[str]] = []
 
     async def hold(
         self,
@@ -155,8 +158,10 @@ class FakeHolds:
         order_id: str,
         lines: Sequence[CheckoutLine],
         customer_email: str,
+        customer_segments: Sequence[str],
         only_at_one_of: list[str] | None,
     ) -> list[Shortage] | None:
+        self.segments.append(list(customer_segments))
         shortages = [
             Shortage(
                 field=f"lines[{index}].sku",
@@ -164,6 +169,7 @@ class FakeHolds:
                 reason=self.short[line.sku],
                 requested=1,
                 available=0,
+                opens_at=self.opens_at,
             )
             for index, line in enumerate(lines)
             if line.sku in self.short
@@ -216,3 +222,38 @@ async def test_a_line_catalog_cannot_hold_refuses_the_checkout_and_stores_nothin
     assert getattr(refused.value, "field", None) == field
     assert orders.stored == {}
     assert holds.held == []
+
+
+async def test_a_signed_in_customer_s_segments_go_to_catalog_s_hold_and_to_the_saga_s_reserve() -> None:
+    orders, holds = shop(), FakeHolds()
+
+    _, uow = await place_holding(
+        orders, a_checkout(customer_id="customer-1", customer_segments=("beta", "vip")), holds
+    )
+
+    assert holds.segments == [["beta", "vip"]]
+    [reserve] = uow.of_type(catalog_contracts.ReserveStock)
+    assert reserve.customer_segments == ["beta", "vip"]
+
+
+async def test_a_guest_checks_out_in_no_segment() -> None:
+    orders, holds = shop(), FakeHolds()
+
+    _, uow = await place_holding(orders, a_checkout(), holds)
+
+    assert holds.segments == [[]]
+    [reserve] = uow.of_type(catalog_contracts.ReserveStock)
+    assert reserve.customer_segments == []
+
+
+async def test_a_pre_order_not_open_yet_says_when_it_opens_to_the_public() -> None:
+    opens = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+    orders, holds = shop(), FakeHolds(short={"CAP": "preorder_not_open"}, opens_at=opens)
+
+    with pytest.raises(PreorderWindowClosed) as refused:
+        await place_holding(orders, a_checkout(), holds)
+
+    assert refused.value.field == "lines[1].sku"
+    assert refused.value.details == {"opens_at": "2027-03-01T09:00:00Z"}
+    assert "opens to the public at 2027-03-01T09:00:00Z" in str(refused.value)
+    assert orders.stored == {}

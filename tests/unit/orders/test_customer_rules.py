@@ -1,5 +1,5 @@
 """Customer accounts' rules: emails are unique whatever their case, passwords are long enough and stored as
-salted scrypt hashes."""
+salted scrypt hashes, segment names are slugs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from shop_orders.customers.domain import (
     hash_password,
     password_matches,
     password_problem,
+    segment_problem,
 )
 
 
@@ -69,3 +70,27 @@ def test_a_stored_hash_keeps_its_own_parameters() -> None:
 )
 def test_a_malformed_stored_hash_never_matches(stored: str) -> None:
     assert not password_matches("anything at all", stored)
+
+
+@pytest.mark.parametrize("segment", ["vip", "beta-2027", "early_birds", "a", "x" * 64])
+def test_a_slug_is_a_segment_name(segment: str) -> None:
+    assert segment_problem(segment) is None
+
+
+@pytest.mark.parametrize(
+    ("segment", "reason"),
+    [
+        ("", "empty"),
+        ("x" * 65, "at most 64"),
+        ("VIP", "lowercase"),
+        ("vip club", "lowercase"),
+        ("-vip", "lowercase"),
+        ("vip--club", "lowercase"),
+        ("../orders", "lowercase"),
+        ("vip\u00e9", "lowercase"),
+    ],
+)
+def test_other_segment_names_are_refused_with_a_reason(segment: str, reason: str) -> None:
+    problem = segment_problem(segment)
+    assert problem is not None
+    assert reason in problem

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from shop_api.catalog import StockHoldIn
 from shop_catalog.domain.stock import RequestedLine
 from shop_catalog.handlers import holds
+from shop_catalog.handlers.answers import public_openings
 from shop_catalog.settings import CatalogSettings
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
@@ -26,7 +27,9 @@ async def hold_stock(
 
     201 answers what the order's reserve will be told: units by location, pre-order places. 409 ``stock_short``
     lists each line catalog cannot cover and why (``out_of_stock``, ``preorder_cap_reached``, ...), naming
-    ``lines[i].sku``; 409 ``order_known`` when the order id was seen before.
+    ``lines[i].sku``; a ``preorder_not_open`` line also carries ``opens_at``, when its window opens to the
+    public (``customer_segments`` in its early-access segment may order before). 409 ``order_known`` when the
+    order id was seen before.
     """
     settings: CatalogSettings = request.app.state.settings
     try:
@@ -45,6 +48,7 @@ async def hold_stock(
         )
     except holds.StockHoldRefused as refused:
         index = {line.sku: position for position, line in reversed(list(enumerate(body.lines)))}
+        opens = await public_openings(uow.session, refused.rejected.shortages)
         raise Problem(
             409,
             "Catalog cannot hold every line of this order",
@@ -57,6 +61,7 @@ async def hold_stock(
                     "sku": shortage.sku,
                     "requested": str(shortage.requested),
                     "available": str(shortage.available),
+                    **({"opens_at": opens[shortage.sku].isoformat()} if shortage.sku in opens else {}),
                 }
                 for shortage in refused.rejected.shortages
             ],

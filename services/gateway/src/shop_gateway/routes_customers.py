@@ -1,12 +1,13 @@
 """Customer accounts in the public API: sign-up, login (short-lived bearer tokens), the customer's own profile,
-addresses and orders under /v1/me, and staff finding customers and giving orders to them."""
+addresses and orders under /v1/me, and staff finding customers, putting them in segments and giving orders to
+them."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -16,6 +17,8 @@ from shop_api.orders.customers import (
     OrderCustomerIn,
     ProfileChangesIn,
     SavedAddressIn,
+    Segment,
+    SegmentsOut,
     SignUpIn,
     StaffCustomerIn,
 )
@@ -191,6 +194,54 @@ async def get_customer(customer_id: uuid.UUID, services: ServicesDep) -> JSONRes
 async def create_customer(body: StaffCustomerIn, services: ServicesDep) -> JSONResponse:
     """Make an account for a customer (without a password: it cannot log in)."""
     return passed_on(await services.orders.create_customer(body))
+
+
+SegmentPath = Annotated[
+    Segment, Path(description="A slug: lowercase letters and digits, words joined by - or _ (e.g. vip).")
+]
+
+
+@router.get(
+    "/admin/customers/{customer_id}/segments",
+    summary="List an account's segments",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_READ)],
+    responses={200: {"model": SegmentsOut, "description": "The segments, by name"}, **STAFF_CALL},
+)
+async def list_segments(customer_id: uuid.UUID, services: ServicesDep) -> JSONResponse:
+    """The segments staff put the account in. A pre-order policy's ``early_access_segment`` opens its window
+    early for the accounts in that segment; the customer sees them too (``segments`` of GET /v1/me)."""
+    return passed_on(await services.orders.segments(customer_id))
+
+
+@router.put(
+    "/admin/customers/{customer_id}/segments/{segment}",
+    summary="Put an account in a segment",
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_WRITE)],
+    responses=STAFF_CALL,
+)
+async def add_segment(customer_id: uuid.UUID, segment: SegmentPath, services: ServicesDep) -> JSONResponse:
+    """Put the account in a segment (at most 20 per account; 409 ``too_many_segments`` past that); doing it
+    again changes nothing. Answers the account. Its next checkouts pass its segments to catalog, so a pre-order
+    whose early access is for this segment takes its orders from ``early_access_starts_at``."""
+    return passed_on(await services.orders.add_segment(customer_id, segment))
+
+
+@router.delete(
+    "/admin/customers/{customer_id}/segments/{segment}",
+    summary="Take an account out of a segment",
+    status_code=204,
+    tags=["admin"],
+    dependencies=[require(Permission.ADMIN_WRITE)],
+    responses=STAFF_CALL,
+)
+async def remove_segment(customer_id: uuid.UUID, segment: SegmentPath, services: ServicesDep) -> Response:
+    """Take the account out of a segment; 204 also when it was not in it, so a retry is safe."""
+    response = await services.orders.remove_segment(customer_id, segment)
+    if response.status_code == 204:
+        return Response(status_code=204)
+    return passed_on(response)
 
 
 @router.put(

@@ -16,6 +16,7 @@ from shop_orders.core.errors import (
     EmailTaken,
     ExchangeRefused,
     IdempotencyKeyReused,
+    InvalidSegment,
     NoDecisionAwaited,
     NotCancellable,
     NotSellable,
@@ -28,6 +29,7 @@ from shop_orders.core.errors import (
     SameDayNotOffered,
     SoldOut,
     TooManyAddresses,
+    TooManySegments,
     UnknownAddress,
     UnknownCustomer,
     UnknownDiscountCode,
@@ -56,6 +58,8 @@ ERROR_STATUSES: dict[type[OrderError], tuple[int, str]] = {
     UnknownCustomer: (404, "unknown_customer"),
     UnknownAddress: (404, "unknown_address"),
     TooManyAddresses: (409, "too_many_addresses"),
+    InvalidSegment: (422, "validation_error"),
+    TooManySegments: (409, "too_many_segments"),
     OrderHasAnotherCustomer: (409, "order_has_another_customer"),
     UnknownReturn: (404, "unknown_return"),
     ReturnRefused: (422, "return_refused"),
@@ -69,7 +73,7 @@ ERROR_STATUSES: dict[type[OrderError], tuple[int, str]] = {
 def order_problem(error: OrderError, *, otherwise: str = "invalid_checkout") -> Problem:
     """The problem answer for a refusal, naming the field it is about; ``otherwise`` codes an unlisted one."""
     status, code = ERROR_STATUSES.get(type(error), (422, otherwise))
-    errors = [{"field": error.field, "message": str(error)}] if error.field else None
+    errors = [{"field": error.field, "message": str(error), **error.details}] if error.field else None
     return Problem(status, str(error), code=code, errors=errors)
 
 
@@ -81,9 +85,12 @@ async def authorised(
     role: str | None,
     customer: str | None,
 ) -> None:
+    """Let the call through for staff, for the gateway acting as the order's customer (``customer``: it verified
+    an email link signed for this order, a credential orders does not see), for the order's access token or for
+    the account that owns it; otherwise 404."""
     settings: OrdersSettings = request.app.state.settings
     allowed = (
-        role == "staff"
+        role in ("staff", "customer")
         or (token is not None and access_token_matches(settings.access_token_secret, order_id, token))
         or (customer is not None and await owns_order(uow.session, customer, order_id))
     )

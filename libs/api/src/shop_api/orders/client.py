@@ -31,15 +31,20 @@ from shop_api.transport import Id, ServiceClient
 @dataclass(frozen=True)
 class OrderAccess:
     """Who opens an order, as orders checks it: staff, the account that owns it, or the order's access token
-    (or a pre-order decision link's token, which opens that decision only)."""
+    (or a pre-order decision link's token, which opens that decision only). ``as_customer``: the gateway acts as
+    the order's own customer, proven to it by an email link it verified for this order; orders records the
+    customer as the one who acted."""
 
     staff: bool = False
     customer_id: str | None = None
     access_token: str | None = None
+    as_customer: bool = False
 
     def headers(self) -> dict[str, str]:
         if self.staff:
             return {"X-Caller-Role": "staff"}
+        if self.as_customer:
+            return {"X-Caller-Role": "customer"}
         if self.customer_id is not None:
             return {"X-Customer-Id": self.customer_id}
         if self.access_token is not None:
@@ -95,6 +100,10 @@ class OrdersClient(ServiceClient):
         return await self._call(
             "POST", f"/orders/{order_id}/feedback", params={"token": token}, json=body.model_dump(mode="json")
         )
+
+    async def feedback(self, order_id: Id, *, token: str) -> httpx.Response:
+        """Whether a feedback link's token opens this order's feedback, and the feedback kept, if any."""
+        return await self._call("GET", f"/orders/{order_id}/feedback", params={"token": token})
 
     async def cancellation_feedback(
         self, *, since: datetime, until: datetime, limit: int, offset: int
@@ -159,6 +168,17 @@ class OrdersClient(ServiceClient):
 
     async def delete_address(self, customer_id: Id, address_id: Id) -> httpx.Response:
         return await self._call("DELETE", f"/customers/{customer_id}/addresses/{address_id}")
+
+    async def segments(self, customer_id: Id) -> httpx.Response:
+        """The segments staff put an account in."""
+        return await self._call("GET", f"/customers/{customer_id}/segments")
+
+    async def add_segment(self, customer_id: Id, segment: str) -> httpx.Response:
+        """Put an account in a segment (a slug, checked by the caller); doing it again changes nothing."""
+        return await self._call("PUT", f"/customers/{customer_id}/segments/{segment}")
+
+    async def remove_segment(self, customer_id: Id, segment: str) -> httpx.Response:
+        return await self._call("DELETE", f"/customers/{customer_id}/segments/{segment}")
 
     async def customer_orders(self, customer_id: Id, *, limit: int, offset: int) -> httpx.Response:
         return await self._call(

@@ -1,17 +1,28 @@
-"""The bodies of customer accounts: signing up and in, a profile and its addresses, and staff giving an order
-to a customer."""
+"""The bodies of customer accounts: signing up and in, a profile and its addresses, segments, and staff giving an
+order to a customer."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from shop_api.base import EMAIL_PATTERN, Strict, example
+from shop_api.base import EMAIL_PATTERN, Answer, Strict, example
 from shop_api.orders.checkout import AddressIn
 
 EMAIL = Field(pattern=EMAIL_PATTERN, max_length=254, examples=["kim@example.com"])
+
+SEGMENT_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
+"""A segment's name is a slug: lowercase letters and digits, words joined by single hyphens or underscores."""
+MAX_SEGMENT_LENGTH = 64
+"""As long as a pre-order policy's ``early_access_segment`` may be."""
+MAX_SEGMENTS = 20
+"""Segments one account may be in: as many as catalog's hold takes with a checkout."""
+Segment = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_SEGMENT_LENGTH, pattern=SEGMENT_PATTERN, examples=["vip"]),
+]
 
 
 def _not_null(value: Any) -> Any:
@@ -131,3 +142,12 @@ class OrderCustomerIn(Strict):
             return []
         message = "send either customer_id or customer, not both and not neither"
         return [{"field": "customer_id", "message": message}, {"field": "customer", "message": message}]
+
+
+class SegmentsOut(Answer):
+    """The segments staff put an account in, by name: catalog opens a pre-order's early access by them."""
+
+    model_config = example({"customer_id": "0b6f1c7e-3f4a-4d2b-9b1e-5c8d7a6e4f21", "items": ["vip"]})
+
+    customer_id: str
+    items: list[str]

@@ -49,6 +49,7 @@ async def place_order(
         request=buyer.request,
         discount_code=body.discount_code,
         customer_id=x_customer_id,
+        customer_segments=buyer.segments,
         stock_at_locations=body.stock_at_locations,
     )
     now = clock.now()
@@ -166,6 +167,8 @@ class Buyer:
     shipping_address: dict[str, Any]
     request: dict[str, Any]
     """The body as the idempotency fingerprint sees it: the account is part of it, an absent field is not."""
+    segments: tuple[str, ...] = ()
+    """The signed-in customer's segments (early access to pre-orders); a guest has none."""
 
 
 async def identify_buyer(session: AsyncSession, body: PlaceOrderIn, customer_id: str | None) -> Buyer:
@@ -180,6 +183,7 @@ async def identify_buyer(session: AsyncSession, body: PlaceOrderIn, customer_id:
     locale: str | None = body.locale
     address = body.shipping_address.model_dump() if body.shipping_address is not None else None
     saved_address_id = None if body.shipping_address_id is None else str(body.shipping_address_id)
+    segments: tuple[str, ...] = ()
     if customer_id is not None:
         request["customer_id"] = customer_id
         try:
@@ -199,6 +203,7 @@ async def identify_buyer(session: AsyncSession, body: PlaceOrderIn, customer_id:
         email = email or account.email
         locale = locale or account.locale
         address = address or account.address
+        segments = tuple(account.segments)
     elif body.shipping_address_id is not None:
         raise _missing(
             "shipping_address_id", "saved addresses are for signed-in customers; send shipping_address"
@@ -223,7 +228,7 @@ async def identify_buyer(session: AsyncSession, body: PlaceOrderIn, customer_id:
     assert email is not None
     assert locale is not None
     assert address is not None
-    return Buyer(email=email, locale=locale, shipping_address=address, request=request)
+    return Buyer(email=email, locale=locale, shipping_address=address, request=request, segments=segments)
 
 
 def _missing(field: str, message: str) -> Problem:

@@ -55,6 +55,8 @@ class Checkout:
     discount_code: str | None = None
     customer_id: str | None = None
     """The signed-in customer's account; None for a guest."""
+    customer_segments: tuple[str, ...] = ()
+    """The account's segments: catalog opens a pre-order's early access by them (a guest has none)."""
     stock_at_locations: dict[str, dict[str, int]] | None = None
     """Available units by location and SKU as catalog showed them at checkout (for same-day delivery)."""
 
@@ -142,6 +144,7 @@ async def place_order(
             order_id=order_id,
             lines=checkout.lines,
             customer_email=checkout.email,
+            customer_segments=checkout.customer_segments,
             only_at_one_of=same_day_from,
         )
         if shortages:
@@ -156,6 +159,7 @@ async def place_order(
         idempotency_key=checkout.idempotency_key,
         request_fingerprint=fingerprint,
         customer_id=checkout.customer_id,
+        customer_segments=checkout.customer_segments,
         discount=discount,
         discount_code=checkout.discount_code,
         tax=tax,

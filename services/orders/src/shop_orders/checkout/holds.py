@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
@@ -39,6 +40,8 @@ class Shortage:
     reason: str
     requested: int
     available: int
+    opens_at: datetime | None = None
+    """A pre-order not open to this buyer yet: when its window opens for the public (catalog's ``starts_at``)."""
 
 
 class StockHolds(Protocol):
@@ -50,6 +53,7 @@ class StockHolds(Protocol):
         order_id: str,
         lines: Sequence[CheckoutLine],
         customer_email: str,
+        customer_segments: Sequence[str],
         only_at_one_of: list[str] | None,
     ) -> list[Shortage] | None:
         """Hold the lines for ``order_id``: the shortages when catalog refuses, else None (held, or catalog
@@ -72,7 +76,14 @@ def refusal(shortages: list[Shortage]) -> OrderError:
     if reason == "preorder_closed":
         return PreorderWindowClosed(f"{first.sku}: the pre-order has closed", field=first.field)
     if reason.startswith("preorder_") and reason != "preorder_cap_reached":
-        return PreorderWindowClosed(f"{first.sku}: the pre-order has not opened yet", field=first.field)
+        if first.opens_at is None:
+            return PreorderWindowClosed(f"{first.sku}: the pre-order has not opened yet", field=first.field)
+        opens_at = first.opens_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return PreorderWindowClosed(
+            f"{first.sku}: the pre-order has not opened yet; it opens to the public at {opens_at}",
+            field=first.field,
+            details={"opens_at": opens_at},
+        )
     if reason == "preorder_cap_reached":
         return SoldOut(f"{first.sku} is sold out: its pre-order is full", field=first.field)
     if first.available > 0:
@@ -94,12 +105,14 @@ class CatalogHolds:
         order_id: str,
         lines: Sequence[CheckoutLine],
         customer_email: str,
+        customer_segments: Sequence[str],
         only_at_one_of: list[str] | None,
     ) -> list[Shortage] | None:
         body = StockHoldIn(
             order_id=order_id,
             lines=[HoldLineIn(sku=line.sku, quantity=line.quantity) for line in lines],
             customer_email=customer_email,
+            customer_segments=list(customer_segments),
             only_at_one_of=only_at_one_of,
         )
         try:
@@ -120,6 +133,7 @@ class CatalogHolds:
                     reason=str(error["reason"]),
                     requested=int(error["requested"]),
                     available=int(error["available"]),
+                    opens_at=_time(error.get("opens_at")),
                 )
                 for error in response.json()["errors"]
             ]
@@ -128,3 +142,14 @@ class CatalogHolds:
         )
         STOCK_HOLDS.labels("unanswered").inc()
         return None
+
+
+def _time(value: object) -> datetime | None:
+    """A time catalog sent (ISO 8601), or None when it sent none or one that does not read as a time."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

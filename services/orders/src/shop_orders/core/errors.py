@@ -6,9 +6,13 @@ from __future__ import annotations
 class OrderError(Exception):
     """A request orders refuses; ``field`` names the input that is wrong."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, details: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
+        self.details = details or {}
+        """More about the field for the problem's error entry (e.g. ``opens_at`` of a pre-order not open yet)."""
 
 
 class UnknownSku(OrderError):
@@ -96,6 +100,14 @@ class UnknownAddress(CustomerError):
 
 
 class TooManyAddresses(CustomerError):
+    pass
+
+
+class InvalidSegment(CustomerError):
+    """A segment name that is not a slug within the length allowed."""
+
+
+class TooManySegments(CustomerError):
     pass
 
 

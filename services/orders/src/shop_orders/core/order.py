@@ -57,6 +57,7 @@ class Order(PromiseSteps):
         tax: OrderTax,
         only_at_one_of: list[str] | None,
         now: datetime,
+        customer_segments: tuple[str, ...] = (),
     ) -> Order:
         """A new order, pending, priced from orders' view of the catalog: it asks catalog for the stock."""
         tax_added = tax.amount if tax.added_on_top else 0
@@ -116,6 +117,7 @@ class Order(PromiseSteps):
                 order_id=order_id,
                 lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in priced.lines],
                 customer_email=customer.email,
+                customer_segments=list(customer_segments),
                 only_at_one_of=only_at_one_of,
             )
         )

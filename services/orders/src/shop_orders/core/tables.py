@@ -368,6 +368,14 @@ customer_addresses = sa.Table(
     ),
 )
 
+customer_segments = sa.Table(
+    "customer_segments",
+    metadata,
+    sa.Column("customer_id", sa.Text, sa.ForeignKey("customers.id"), primary_key=True),
+    sa.Column("segment", sa.Text, primary_key=True, comment="A slug staff chose, e.g. vip: early access"),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 returns = sa.Table(
     "returns",
     metadata,

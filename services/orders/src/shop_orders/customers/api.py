@@ -22,10 +22,10 @@ from shop_api.orders.customers import (
     SavedAddressIn,
     StaffCustomerIn,
 )
-from shop_orders.core.errors import EmailTaken, OrderError, UnknownAddress
+from shop_orders.core.errors import EmailTaken, InvalidSegment, OrderError, UnknownAddress
 from shop_orders.customers import handlers as customer_handlers
 from shop_orders.customers import queries as customer_queries
-from shop_orders.customers.domain import hash_password, password_matches, password_problem
+from shop_orders.customers.domain import hash_password, password_matches, password_problem, segment_problem
 from shop_orders.customers.handlers import NewCustomer
 from shop_orders.http import order_problem
 from shop_runtime.database import Database, UnitOfWork
@@ -207,6 +207,39 @@ async def customer_orders(
 ) -> dict[str, Any]:
     await _view(uow, customer_id)
     return await customer_queries.orders_of(uow.session, customer_id, limit=limit, offset=offset)
+
+
+@router.get("/customers/{customer_id}/segments")
+async def list_segments(customer_id: str, uow: UnitOfWorkDep) -> dict[str, Any]:
+    """Staff: the segments the account is in (catalog opens early access to pre-orders by them)."""
+    await _view(uow, customer_id)
+    return {"customer_id": customer_id, "items": await customer_queries.segments_of(uow.session, customer_id)}
+
+
+@router.put("/customers/{customer_id}/segments/{segment}")
+async def add_segment(
+    customer_id: str, segment: str, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> dict[str, Any]:
+    """Staff: put the account in a segment; doing it again changes nothing. Answers the account."""
+    try:
+        await committed(
+            uow, customer_handlers.add_segment(uow, customer_id=customer_id, segment=segment, now=clock.now())
+        )
+    except OrderError as error:
+        raise customer_problem(error) from error
+    return await _committed(request, customer_id)
+
+
+@router.delete("/customers/{customer_id}/segments/{segment}", status_code=204)
+async def remove_segment(customer_id: str, segment: str, uow: UnitOfWorkDep) -> Response:
+    """Staff: take the account out of a segment; 204 also when it was not in it (a retry changes nothing)."""
+    try:
+        if (problem := segment_problem(segment)) is not None:
+            raise InvalidSegment(f"{segment!r} is not a segment name: {problem}", field="segment")
+        await committed(uow, customer_handlers.remove_segment(uow, customer_id=customer_id, segment=segment))
+    except OrderError as error:
+        raise customer_problem(error) from error
+    return Response(status_code=204)
 
 
 @router.put("/orders/{order_id}/customer")

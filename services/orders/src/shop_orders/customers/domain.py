@@ -1,11 +1,14 @@
-"""Customer accounts' rules, free of I/O: the email key, password rules and hashing (scrypt)."""
+"""Customer accounts' rules, free of I/O: the email key, password rules and hashing (scrypt), segment names."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from base64 import urlsafe_b64decode, urlsafe_b64encode
+
+from shop_api.orders.customers import MAX_SEGMENT_LENGTH, SEGMENT_PATTERN
 
 MAX_ADDRESSES = 20
 
@@ -51,6 +54,17 @@ def password_problem(password: str, *, email: str | None = None) -> str | None:
         return "a password cannot be the email address"
     if len(set(password)) < 4:
         return "use more than three different characters"
+    return None
+
+
+def segment_problem(segment: str) -> str | None:
+    """Why ``segment`` is not a segment name, or None when it is one."""
+    if not segment:
+        return "a segment name cannot be empty"
+    if len(segment) > MAX_SEGMENT_LENGTH:
+        return f"use at most {MAX_SEGMENT_LENGTH} characters"
+    if re.fullmatch(SEGMENT_PATTERN, segment) is None:
+        return "use lowercase letters and digits, words joined by single hyphens or underscores (e.g. vip)"
     return None
 
 

@@ -1,4 +1,5 @@
-"""Customer accounts' use cases: sign-up, profile and addresses, and staff giving an order to a customer.
+"""Customer accounts' use cases: sign-up, profile and addresses, staff's segments, and staff giving an order to a
+customer.
 
 Each is one async function working in the unit of work it is given. Passwords arrive already hashed: hashing is
 slow on purpose and runs off the event loop, in the API, before the transaction starts. A new account, and a change
@@ -17,18 +18,21 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
+from shop_api.orders.customers import MAX_SEGMENTS
 from shop_contracts.orders import CustomerMarketingConsentChanged
 from shop_orders.core import repository
 from shop_orders.core.errors import (
     EmailTaken,
+    InvalidSegment,
     OrderHasAnotherCustomer,
     TooManyAddresses,
+    TooManySegments,
     UnknownAddress,
     UnknownCustomer,
 )
 from shop_orders.core.groups import store
-from shop_orders.core.tables import customer_addresses, customers
-from shop_orders.customers.domain import MAX_ADDRESSES, email_key
+from shop_orders.core.tables import customer_addresses, customer_segments, customers
+from shop_orders.customers.domain import MAX_ADDRESSES, email_key, segment_problem
 from shop_runtime.database import UnitOfWork
 
 
@@ -141,6 +145,40 @@ async def delete_address(uow: UnitOfWork, *, customer_id: str, address_id: str) 
                 .where(customer_addresses.c.id == oldest)
                 .values(default_shipping=True)
             )
+
+
+async def add_segment(uow: UnitOfWork, *, customer_id: str, segment: str, now: datetime) -> bool:
+    """Staff: put the account in ``segment`` (a slug); False when it was in it already (nothing changes)."""
+    problem = segment_problem(segment)
+    if problem is not None:
+        raise InvalidSegment(f"{segment!r} is not a segment name: {problem}", field="segment")
+    await _lock_customer(uow, customer_id)
+    held = set(
+        await uow.session.scalars(
+            sa.select(customer_segments.c.segment).where(customer_segments.c.customer_id == customer_id)
+        )
+    )
+    if segment in held:
+        return False
+    if len(held) >= MAX_SEGMENTS:
+        raise TooManySegments(
+            f"an account is in at most {MAX_SEGMENTS} segments; remove one first", field="segment"
+        )
+    await uow.session.execute(
+        sa.insert(customer_segments).values(customer_id=customer_id, segment=segment, added_at=now)
+    )
+    return True
+
+
+async def remove_segment(uow: UnitOfWork, *, customer_id: str, segment: str) -> bool:
+    """Staff: take the account out of ``segment``; False when it was not in it (nothing changes)."""
+    await _lock_customer(uow, customer_id)
+    removed = await uow.session.execute(
+        sa.delete(customer_segments)
+        .where(customer_segments.c.customer_id == customer_id, customer_segments.c.segment == segment)
+        .returning(customer_segments.c.segment)
+    )
+    return removed.first() is not None
 
 
 async def give_order_to_customer(

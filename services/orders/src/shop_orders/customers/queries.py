@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_orders.core.errors import UnknownAddress, UnknownCustomer
-from shop_orders.core.tables import customer_addresses, customers, orders
+from shop_orders.core.tables import customer_addresses, customer_segments, customers, orders
 from shop_orders.customers.domain import email_key
 
 
@@ -28,6 +28,8 @@ class CheckoutAccount:
     locale: str
     address: dict[str, Any] | None
     """The saved address asked for, else the default shipping address, else None."""
+    segments: list[str]
+    """The segments staff put the account in: catalog opens early access to pre-orders by them."""
 
 
 async def customer_view(session: AsyncSession, customer_id: str) -> dict[str, Any]:
@@ -45,8 +47,19 @@ async def customer_view(session: AsyncSession, customer_id: str) -> dict[str, An
         "created_by": row.created_by,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
+        "segments": await segments_of(session, customer_id),
         "addresses": await addresses_of(session, customer_id),
     }
+
+
+async def segments_of(session: AsyncSession, customer_id: str) -> list[str]:
+    """The segments an account is in, by name."""
+    rows = await session.scalars(
+        sa.select(customer_segments.c.segment)
+        .where(customer_segments.c.customer_id == customer_id)
+        .order_by(customer_segments.c.segment)
+    )
+    return list(rows)
 
 
 async def customers_by_email(session: AsyncSession, email: str) -> list[dict[str, Any]]:
@@ -123,4 +136,5 @@ async def checkout_account(
         email=account.email,
         locale=account.locale,
         address=dict(address.address) if address is not None else None,
+        segments=await segments_of(session, customer_id),
     )
