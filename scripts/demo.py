@@ -1,4 +1,5 @@
-"""Against a running ``make up``: seed a small catalog and drive one order to delivered, printing each step."""
+"""Against a running ``make up``: seed a small catalog, drive one order to delivered and cancel another, printing
+each step and then the links of the hosted customer pages the emails about each order lead to."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +34,7 @@ CONFIG = StackConfig(
     staff_api_key=os.environ.get("SHOP_STAFF_API_KEY", StackConfig.staff_api_key),
     warehouse_api_key=os.environ.get("SHOP_WAREHOUSE_API_KEY", StackConfig.warehouse_api_key),
     gateway_port=int(os.environ.get("SHOP_GATEWAY_PORT", StackConfig.gateway_port)),
+    var=Path(os.environ.get("SHOP_VAR_DIR", str(StackConfig.var))),  # a stack started with another var folder
 )
 
 
@@ -114,35 +118,58 @@ async def drive_one_order() -> None:
         for entry in view["timeline"]:
             print(f"      {entry['at']}  {entry['event']}")
 
-        deadline = time.monotonic() + 15
-        mails: list[str] = []
-        while time.monotonic() < deadline:
-            mails = sorted(path.name for path in CONFIG.mail_dir.glob("*.eml"))
-            timeline = (await shop.storefront.order(placed.access))["timeline"]
-            notified = [entry for entry in timeline if entry["event"] == "customer_notified"]
-            if len(notified) >= 3:
-                break
-            await asyncio.sleep(0.3)
-        step(f"{len(notified)} emails sent to {body['email']}; {len(mails)} .eml files in {CONFIG.mail_dir}")
-        print_page_links(body["email"])
+        await emails_of(order["id"], at_least=3)
+        step(f"emails to {body['email']} are in {CONFIG.mail_dir} (one .eml each)")
+        print_page_links(order["id"])
+
+        step("another customer checks out 1 x size L, then cancels it: shipping cost too much")
+        body = checkout(f"SHIRT-L-{suffix}", quantity=1, email="jiwoo@example.com", locale="en")
+        placed = await shop.storefront.place(body, wait_for_new_skus=15)
+        cancelled = expect(placed.response, 202).json()
+        await shop.storefront.follow(placed.access, "confirmed", timeout=30)
+        expect(await shop.storefront.cancel(placed.access, "shipping_cost"), 200)
+        step(f"order {cancelled['id']} cancelled and refunded; its email links to a feedback page")
+        await emails_of(cancelled["id"], at_least=2, template="order_cancelled")
+        print_page_links(cancelled["id"])
 
 
 PAGE_LINK = re.compile(r"https?://\S+/pages/\S+")
 
 
-def print_page_links(address: str) -> None:
-    """The customer pages the emails to ``address`` link to (each link opens one page, in a browser)."""
-    step(f"customer pages linked from the emails to {address}:")
-    seen: set[str] = set()
-    for path in sorted(CONFIG.mail_dir.glob("*.eml")):
+def _emails(order_id: str) -> list[EmailMessage]:
+    """The emails about ``order_id`` in the stack's mail folder, oldest first."""
+    found = []
+    for path in sorted(CONFIG.mail_dir.glob("*.eml"), key=lambda path: path.stat().st_mtime):
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        if isinstance(message, EmailMessage) and message["X-Shop-Order-Id"] == order_id:
+            found.append(message)
+    return found
+
+
+async def emails_of(order_id: str, *, at_least: int, template: str | None = None) -> None:
+    """Wait until the SMTP sink has written ``at_least`` emails about the order (and one of ``template``)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        emails = _emails(order_id)
+        if len(emails) >= at_least and (
+            template is None or any(e["X-Shop-Template"] == template for e in emails)
+        ):
+            return
+        await asyncio.sleep(0.3)
+    sys.exit(f"the emails about order {order_id} did not reach {CONFIG.mail_dir} (is this the stack's var?)")
+
+
+def print_page_links(order_id: str) -> None:
+    """The hosted customer pages the emails about ``order_id`` link to: each email's subject, then its links
+    (each opens one page in a browser; the order's page once per email, each link with its own token)."""
+    step(f"customer pages linked from the emails about order {order_id}:")
+    for message in _emails(order_id):
         body = message.get_body(preferencelist=("plain",))
-        if address not in str(message["To"]) or body is None:
-            continue
-        for link in PAGE_LINK.findall(str(body.get_content())):
-            if link not in seen:
-                seen.add(link)
-                print(f"    {message['Subject']}\n      {link}")
+        links = PAGE_LINK.findall(str(body.get_content())) if body is not None else []
+        if links:
+            print(f"    {message['Subject']}")
+            for link in dict.fromkeys(links):
+                print(f"      {link}")
 
 
 def main() -> None:

@@ -107,6 +107,7 @@ class StackConfig:
             if self.test_clock_file:
                 env[prefix + "TEST_CLOCK_FILE"] = str(self.test_clock_file)
             env[f"SHOP_{service.upper()}_URL"] = f"http://127.0.0.1:{self.service_port(service, replica)}"
+        env["SHOP_NOTIFICATIONS_GATEWAY_URL"] = self.gateway_url_of(replica)
         env["SHOP_ORDERS_CATALOG_URL"] = f"http://127.0.0.1:{self.service_port('catalog', replica)}"
         env["SHOP_NOTIFICATIONS_SMTP_PORT"] = str(self.smtp_port)
         env["SHOP_GATEWAY_PORT"] = str(self.gateway_port + replica)

@@ -111,6 +111,8 @@ async def test_the_order_status_page_shows_the_order_and_cancels_it_once(
     assert await page.locator("#cancel").count() == 0  # nothing left to cancel
     order = await order_as_customer(gateway, placed)
     assert order["status"] == "cancelled"
+    [requested] = [entry for entry in order["timeline"] if entry["event"] == "cancel_requested"]
+    assert requested["detail"]["by"] == "customer"  # a guest's page acts as the customer, not as staff
 
     # A double submit (the form sent again from the browser's history) changes nothing.
     await page.go_back()

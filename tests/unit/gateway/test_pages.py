@@ -1,4 +1,5 @@
-"""The customer pages' shared parts: CSRF tokens bound to a page, dates and locales as a customer reads them."""
+"""The customer pages' shared parts: CSRF tokens bound to a page, dates and locales as a customer reads them;
+the feedback page's offer and what it shows before and after an answer."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from shop_gateway import pages
 from shop_gateway.page_text import TEXT
+from shop_gateway.routes_feedback_page import SCORES, offer_view
 
 
 def _request(cookies: dict[str, str], headers: dict[str, str] | None = None) -> Any:
@@ -47,3 +49,54 @@ def test_every_page_forbids_script_and_other_origins() -> None:
     assert "script-src" not in policy
     assert response.headers["referrer-policy"] == "no-referrer"
     assert "링크가 만료되었습니다" in bytes(response.body).decode()
+
+
+def test_the_feedback_page_offers_the_reasons_code_or_link_and_then_shows_what_was_kept() -> None:
+    order = {"id": "0b7f2a4e-0000-4000-8000-000000000001", "lines": [{"sku": "TEE-M"}, {"sku": "TEE-L"}]}
+    code = {"code": "BACK-7Q2", "kind": "fixed_amount", "amount_off": 5000, "currency": "KRW", "used": False}
+    coded = {"reason": "found_cheaper", "discount_code": {**code, "expires_at": "2027-03-05T00:00:00+00:00"}}
+    linked = {
+        "reason": "delivery_time",
+        "discount_code": None,
+        "offer": {"kind": "link", "link": "similar_products"},
+    }
+    shop = "https://shop.example"
+    assert offer_view(linked, order, shop) == {
+        "code": None,
+        "url": "https://shop.example/similar?sku=TEE-M&sku=TEE-L",
+        "link": "similar_products",
+    }
+    assert offer_view({"reason": "other", "offer": None}, order, shop) is None
+
+    values: dict[str, Any] = {
+        "order": order,
+        "scores": SCORES,
+        "token": "1.ab",
+        "action": "/pages/feedback",
+        "csrf": "n.s",
+    }
+    asking = pages.render(
+        "feedback.html",
+        "ko",
+        cancellation=coded,
+        offer=offer_view(coded, order, shop),
+        kept={"given": False},
+        **values,
+    )
+    html = bytes(asking.body).decode()
+    assert "더 저렴한 곳을 찾았어요" in html
+    assert "BACK-7Q2" in html
+    assert "다음 주문 5,000원 할인" in html
+    assert "2027년 3월 5일" in html
+    assert 'name="score" value="5"' in html
+    assert 'name="csrf" value="n.s"' in html
+
+    kept = {"given": True, "score": 2, "comment": "<b>slow</b>"}
+    answered = pages.render(
+        "feedback.html", "en", cancellation=linked, offer=offer_view(linked, order, shop), kept=kept, **values
+    )
+    html = bytes(answered.body).decode()
+    assert 'id="feedback"' not in html  # no form once feedback is kept
+    assert "2 / 5" in html
+    assert "&lt;b&gt;slow&lt;/b&gt;" in html
+    assert "Products like the ones you cancelled" in html

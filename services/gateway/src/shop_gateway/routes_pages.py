@@ -1,5 +1,6 @@
 """The hosted customer pages the links in emails open (``/pages``): an order's status, the decision on a changed
-pre-order date, a draft order's invoice, and message preferences with the one-click unsubscribe confirmation.
+pre-order date, a draft order's invoice, and message preferences with the one-click unsubscribe confirmation
+(the cancellation feedback page is ``routes_feedback_page``'s).
 
 Each page is opened only with its email link's token, which notifications signed for one page of one order
 (or draft, or address) and checks again here; opening a page changes nothing (mail scanners open links). Each
@@ -97,32 +98,33 @@ async def action_token_of(services: Services, token: str, page: str, subject: st
     return token
 
 
-def _refused(refused: PageRefused) -> HTMLResponse:
+def refused_page(refused: PageRefused) -> HTMLResponse:
     return pages.problem_page(refused.status, refused.locale, refused.what)
 
 
-def _uuid(value: str, locale: pages.Locale = "en") -> uuid.UUID:
+def as_uuid(value: str, locale: pages.Locale = "en") -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError as error:
         raise PageRefused(404, "invalid_token", locale) from error
 
 
-async def _order(services: Services, order_id: str, locale: pages.Locale) -> dict[str, Any]:
+async def order_of(services: Services, order_id: str, locale: pages.Locale) -> dict[str, Any]:
     """The order as ``GET /v1/orders/{id}`` shows it (payments, shipments and queue places included): the
     gateway opens it for the link it has just verified for this order."""
-    answer = await api.get_order(_uuid(order_id, locale), services, OrderAccess(staff=True))
+    answer = await api.get_order(as_uuid(order_id, locale), services, OrderAccess(staff=True))
     if answer.status_code != 200:
         raise PageRefused(503 if answer.status_code >= 500 else 404, "unavailable", locale)
     return json.loads(bytes(answer.body))  # type: ignore[no-any-return]
 
 
-def _acting_as(order: dict[str, Any]) -> OrderAccess:
-    """Who acts on an order from its page: the account that owns it; a guest's order, through the gateway
-    that verified the link (orders then records the gateway as staff: no customer credential reaches it)."""
+def acting_as(order: dict[str, Any]) -> OrderAccess:
+    """Who acts on an order from its page: its customer. The account that owns it; for a guest's order, the
+    gateway as the order's customer (the link it has just verified was signed for this order, so whoever holds
+    it is the customer the email went to): orders records the customer as the one who acted, never staff."""
     if order.get("customer_id"):
         return OrderAccess(customer_id=str(order["customer_id"]))
-    return OrderAccess(staff=True)
+    return OrderAccess(as_customer=True)
 
 
 def _page_url(kind: str, subject: str, token: str, **query: str) -> str:
@@ -137,7 +139,7 @@ def _page_url(kind: str, subject: str, token: str, **query: str) -> str:
     return f"{paths[kind]}?token={quote(token, safe='')}{extra}"
 
 
-def _with_form(
+def with_form(
     request: Request, name: str, locale: pages.Locale, scope: str, status: int = 200, **values: Any
 ) -> HTMLResponse:
     nonce, field = pages.issue_csrf(request, scope)
@@ -160,12 +162,12 @@ async def order_page(
     """An order's status: lines, shipments and tracking, pre-order places, balance due, returns, actions."""
     try:
         link = await _verified(services, request, token, "order", order_id)
-        order = await _order(services, order_id, link.locale)
+        order = await order_of(services, order_id, link.locale)
         returns = await services.orders.order_returns(order_id, access=OrderAccess(staff=True))
         view = order_view(order, returns.json().get("items", []) if returns.status_code == 200 else [])
     except PageRefused as refused:
-        return _refused(refused)
-    return _with_form(
+        return refused_page(refused)
+    return with_form(
         request,
         "order.html",
         link.locale,
@@ -193,21 +195,21 @@ async def cancel_from_page(
         link = await _verified(services, request, token, "order", order_id)
         if not pages.csrf_valid(request, csrf, f"order:{order_id}"):
             raise PageRefused(403, "csrf", link.locale)
-        order = await _order(services, order_id, link.locale)
+        order = await order_of(services, order_id, link.locale)
         try:
             body = CancellationIn(reason=reason)
         except ValueError:
             body = CancellationIn(reason="other")
         try:  # as POST /v1/orders/{id}/cancel: waits briefly while fulfillment stops the warehouse's work
             answer = await routes_cancellations.cancel_order(
-                _uuid(order_id, link.locale), body, request, services, _acting_as(order)
+                as_uuid(order_id, link.locale), body, request, services, acting_as(order)
             )
         except Problem as problem:
             if problem.status >= 500:
                 raise PageRefused(503, "unavailable", link.locale) from problem
             answer = JSONResponse({}, status_code=problem.status)
     except PageRefused as refused:
-        return _refused(refused)
+        return refused_page(refused)
     outcome = "cancelled" if answer.status_code in (200, 202) else "not_cancellable"
     return pages.redirect(_page_url("order", order_id, link.token, done=outcome))
 
@@ -227,7 +229,7 @@ async def return_from_page(
         link = await _verified(services, request, token, "order", order_id)
         if not pages.csrf_valid(request, csrf, f"order:{order_id}"):
             raise PageRefused(403, "csrf", link.locale)
-        order = await _order(services, order_id, link.locale)
+        order = await order_of(services, order_id, link.locale)
         existing = await services.orders.order_returns(order_id, access=OrderAccess(staff=True))
         lines = returnable_lines(
             order, existing.json().get("items", []) if existing.status_code == 200 else []
@@ -238,9 +240,9 @@ async def return_from_page(
             body = ReturnIn(lines=lines, reason=reason)
         except ValueError:
             body = ReturnIn(lines=lines, reason="other")
-        answer = await services.orders.request_return(order_id, body, access=_acting_as(order))
+        answer = await services.orders.request_return(order_id, body, access=acting_as(order))
     except PageRefused as refused:
-        return _refused(refused)
+        return refused_page(refused)
     outcome = "return_requested" if answer.status_code in (200, 201) else "return_refused"
     return pages.redirect(_page_url("order", order_id, link.token, done=outcome))
 
@@ -252,11 +254,11 @@ async def decision_page(
     """The changed date, the promise and what it allows; keeping the order, or cancelling after seeing the refund."""
     try:
         link = await _verified(services, request, token, "decision", order_id)
-        order = await _order(services, order_id, link.locale)
+        order = await order_of(services, order_id, link.locale)
         view = order_view(order, [])
     except PageRefused as refused:
-        return _refused(refused)
-    return _with_form(
+        return refused_page(refused)
+    return with_form(
         request,
         "decision.html",
         link.locale,
@@ -292,7 +294,7 @@ async def decide_from_page(
         if answer.status_code >= 500:
             raise PageRefused(503, "unavailable", link.locale)
     except PageRefused as refused:
-        return _refused(refused)
+        return refused_page(refused)
     return pages.redirect(_page_url("decision", order_id, link.token, step=f"done-{decision}"))
 
 
@@ -304,15 +306,17 @@ async def invoice_page(
     try:
         link = await _verified(services, request, token, "invoice", draft_id)
         answer = await services.orders.invoice(
-            _uuid(draft_id, link.locale), draft_token=link.action_token or ""
+            as_uuid(draft_id, link.locale), draft_token=link.action_token or ""
         )
         if answer.status_code != 200:
             raise PageRefused(503 if answer.status_code >= 500 else 404, "unavailable", link.locale)
         invoice = answer.json()
-        order = await _order(services, invoice["order_id"], link.locale) if invoice.get("order_id") else None
+        order = (
+            await order_of(services, invoice["order_id"], link.locale) if invoice.get("order_id") else None
+        )
     except PageRefused as refused:
-        return _refused(refused)
-    return _with_form(
+        return refused_page(refused)
+    return with_form(
         request,
         "invoice.html",
         link.locale,
@@ -346,12 +350,12 @@ async def pay_from_page(
             raise PageRefused(400, "bad_form", link.locale)
         body = DraftCheckoutIn(payment=PaymentIn(token=payment_token))
         answer = await services.orders.pay_invoice(
-            _uuid(draft_id, link.locale), body, draft_token=link.action_token or ""
+            as_uuid(draft_id, link.locale), body, draft_token=link.action_token or ""
         )
         if answer.status_code >= 500:
             raise PageRefused(503, "unavailable", link.locale)
     except PageRefused as refused:
-        return _refused(refused)
+        return refused_page(refused)
     outcome = "paid" if answer.status_code in (200, 202) else "not_paid"
     return pages.redirect(_page_url("invoice", draft_id, link.token, done=outcome))
 
@@ -382,7 +386,7 @@ async def preferences_page(
         found = await _preferences_of(services, token, locale)
     except PageRefused as refused:
         return pages.problem_page(refused.status, locale, _known(refused.what))
-    return _with_form(
+    return with_form(
         request, "preferences.html", locale, "preferences", prefs=found, token=token, lang=locale, saved=saved
     )
 
@@ -420,7 +424,7 @@ async def unsubscribe_page(
     locale = pages.locale_of(lang, request)
     if not token:
         return pages.problem_page(400, locale, "missing_token")
-    return _with_form(request, "unsubscribe.html", locale, "unsubscribe", token=token, lang=locale, done=done)
+    return with_form(request, "unsubscribe.html", locale, "unsubscribe", token=token, lang=locale, done=done)
 
 
 @router.post("/unsubscribe")

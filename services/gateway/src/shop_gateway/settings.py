@@ -40,6 +40,9 @@ class GatewaySettings(BaseSettings):
     service_timeout_seconds: float = Field(default=5.0, gt=0)
     gateway_cancel_wait_seconds: float = Field(default=5.0, ge=0, le=30)
     """How long a cancel waits for fulfillment to stop what is with the warehouse before answering 202."""
+    gateway_storefront_url: str = "http://127.0.0.1:8000"
+    """The storefront's base URL: where the hosted feedback page's win-back links go (its size guide at
+    ``/size-guide``, products like the cancelled ones at ``/similar``), as the cancellation email's do."""
 
     gateway_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     """Request bodies above this are refused with 413 before they are parsed."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
-from shop_contracts import catalog, fulfillment, orders
+from shop_contracts import catalog, fulfillment, orders, payments
 from shop_contracts.money import Money
 from shop_contracts.values import Customer
 from shop_notifications import handlers, preferences
@@ -217,6 +217,28 @@ async def on_order_balance_charge_failed(
         reason=message.reason,
         requires_action=message.requires_action,
         retry_at=message.retry_at,
+        page=_page(target, "order", message.order_id, message.customer),
+    )
+
+
+async def on_hold_charge_failed(
+    message: payments.HoldChargeFailed,
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    target: LinkTarget | None = None,
+) -> None:
+    await handlers.notify_hold_charge_failed(
+        uow,
+        storefront_url=storefront_url,
+        order_id=message.order_id,
+        recipient=_recipient(message.customer),
+        amount=Money(message.amount, message.currency),
+        attempt=message.attempt,
+        reason=message.decline_code,
+        requires_action=message.requires_action,
+        retry_at=message.retry_at,
+        give_up_at=message.give_up_at,
         page=_page(target, "order", message.order_id, message.customer),
     )
 
@@ -439,6 +461,9 @@ def subscriptions(
         ),
         orders.OrderBalanceReminder: functools.partial(
             on_order_balance_reminder, storefront_url=storefront_url, target=target
+        ),
+        payments.HoldChargeFailed: functools.partial(
+            on_hold_charge_failed, storefront_url=storefront_url, target=target
         ),
         catalog.WaitlistNotification: functools.partial(
             on_waitlist_notification, storefront_url=storefront_url

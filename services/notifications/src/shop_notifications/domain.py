@@ -46,6 +46,9 @@ ORDER_BALANCE_CHARGE_FAILED = "order_balance_charge_failed"
 ORDER_BALANCE_REMINDER = "order_balance_reminder"
 
 
+ORDER_HOLD_CHARGE_FAILED = "order_hold_charge_failed"
+
+
 WAITLIST_BACK_IN_STOCK = "waitlist_back_in_stock"
 
 
@@ -84,6 +87,7 @@ TEMPLATES = (
     ORDER_BALANCE_CHARGED,
     ORDER_BALANCE_CHARGE_FAILED,
     ORDER_BALANCE_REMINDER,
+    ORDER_HOLD_CHARGE_FAILED,
     ORDER_CANCELLED,
     WAITLIST_BACK_IN_STOCK,
     WAITLIST_PREORDER_OPEN,
@@ -129,6 +133,7 @@ TEMPLATE_CATEGORIES: Mapping[str, Category] = {
     ORDER_BALANCE_CHARGED: TRANSACTIONAL,
     ORDER_BALANCE_CHARGE_FAILED: TRANSACTIONAL,  # asks the customer to fix the payment
     ORDER_BALANCE_REMINDER: TRANSACTIONAL,  # notice of a charge to come, with where to change the card
+    ORDER_HOLD_CHARGE_FAILED: TRANSACTIONAL,  # a lapsed card hold could not be charged: fix the payment
     # The customer's cancellation, with its refund, the answer to their reason, a helpful link (size guide,
     # similar products) and the feedback link: it always goes. A discount code is an offer: its own email.
     ORDER_CANCELLED: TRANSACTIONAL,
@@ -275,6 +280,14 @@ def balance_charge_failed_fact(
         moot_after=(*moot_after, f"{balance}:failed:final:*"),
         series=f"{balance}:failed:retry:",
     )
+
+
+def hold_charge_failed_fact(order_id: str, *, attempt: int) -> Fact:
+    """One failed attempt at charging an order's lapsed card hold. Moot once the order is cancelled, or once a
+    later attempt's failure is told (its retry date is past news)."""
+    order = _order_fact(order_id)
+    series = f"{order}:hold_charge:failed:"
+    return Fact(f"{series}{attempt:04d}", moot_after=(f"{order}:cancelled",), series=series)
 
 
 def balance_reminder_fact(

@@ -328,11 +328,12 @@ def waitlist_preorder_open_email(
     )
 
 
-def feedback_url(storefront_url: str, order_id: str, reason: str, token: str) -> str:
-    """Where a customer tells the shop more about why they cancelled: the storefront's page, which POSTs
-    ``/v1/cancellations/{order_id}/feedback`` with the token (opening it records nothing)."""
+def feedback_url(pages_url: str, order_id: str, reason: str, token: str) -> str:
+    """Where a customer tells the shop more about why they cancelled: the feedback page (the gateway's hosted
+    one, or the storefront's), which POSTs ``/v1/cancellations/{order_id}/feedback`` with the token (opening it
+    records nothing)."""
     return (
-        f"{storefront_url}/feedback?order={quote(order_id, safe='')}&reason={quote(reason, safe='')}"
+        f"{pages_url}/feedback?order={quote(order_id, safe='')}&reason={quote(reason, safe='')}"
         f"&token={quote(token, safe='')}"
     )
 
@@ -369,10 +370,12 @@ def order_cancelled_email(
     cancelled_by: str = "shop",
     offer: WinBackOffer | None = None,
     feedback_token: str | None = None,
+    pages_url: str | None = None,
 ) -> EmailDraft:
     """An order was cancelled: why (when the shop did it) and what is refunded; when the customer or staff
     cancelled, an answer to their reason, the helpful link its offer names (size guide, similar products) and a
-    link to tell more. A discount code is not in it: it is an offer, sent as its own email (``win_back_offer``)
+    link to tell more (the feedback page under ``pages_url``: the gateway's hosted pages or the storefront; by
+    default the storefront). A discount code is not in it: it is an offer, sent as its own email (``win_back_offer``)
     to customers who consented to marketing, while this one always goes."""
     locale = recipient.locale
     by_the_shop = cancelled_by == "shop" or reason in CANCELLATION_REASONS
@@ -393,7 +396,7 @@ def order_cancelled_email(
             "similar_products_url": similar,
             "feedback_url": None
             if by_the_shop or not feedback_token
-            else feedback_url(storefront_url, order_id, reason, feedback_token),
+            else feedback_url(pages_url or storefront_url, order_id, reason, feedback_token),
         },
     )
 

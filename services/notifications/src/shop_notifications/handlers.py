@@ -32,6 +32,7 @@ from shop_notifications.domain import (
     balance_charged_fact,
     balance_reminder_fact,
     draft_invoice_fact,
+    hold_charge_failed_fact,
     low_stock_fact,
     order_cancelled_fact,
     order_confirmed_fact,
@@ -66,6 +67,7 @@ from shop_notifications.emails import (
     waitlist_preorder_open_email,
     win_back_offer_email,
 )
+from shop_notifications.hold_charge_emails import order_hold_charge_failed_email
 from shop_notifications.page_links import EmailPage, page_url
 from shop_notifications.rendering import render_email
 from shop_notifications.staff_emails import NO_STAFF_ADDRESS, LowStockAlert, StaffAlerting, low_stock_email
@@ -196,6 +198,7 @@ async def notify_order_cancelled(
             cancelled_by=cancelled_by,
             offer=offer,
             feedback_token=feedback_token,
+            pages_url=page.target.pages_url if page is not None else None,
         ),
         order_cancelled_fact(order_id, partial=partial),
         page=page,
@@ -206,6 +209,34 @@ async def notify_order_cancelled(
             win_back_offer_email(order_id=order_id, recipient=recipient, offer=offer),
             win_back_offer_fact(order_id),
         )
+
+
+async def notify_hold_charge_failed(
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    order_id: str,
+    recipient: Recipient,
+    amount: Money,
+    attempt: int,
+    reason: str,
+    requires_action: bool,
+    retry_at: datetime | None,
+    give_up_at: datetime,
+    page: EmailPage | None = None,
+) -> None:
+    """Queue the email that says a lapsed card hold could not be charged: why, what happens next, where to fix it."""
+    draft = order_hold_charge_failed_email(
+        order_id=order_id,
+        recipient=recipient,
+        amount=amount,
+        reason=reason,
+        requires_action=requires_action,
+        retry_at=retry_at,
+        give_up_at=give_up_at,
+        storefront_url=storefront_url,
+    )
+    await _queue_email(uow, draft, hold_charge_failed_fact(order_id, attempt=attempt), page=page)
 
 
 async def notify_balance_charge_failed(

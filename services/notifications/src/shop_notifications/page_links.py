@@ -9,7 +9,8 @@ made for that one action (``a``), which the page passes on when the customer act
 
 Where links point is the shop's choice (``LinkTarget``): the gateway's hosted pages (``/pages/...``, the default)
 or the merchant's storefront, with the same token in the query, which the storefront checks with
-``GET /v1/page-links?token=`` on the gateway.
+``GET /v1/page-links?token=`` on the gateway. The cancellation email's feedback link goes to the same place
+(``{pages_url}/feedback?order=&reason=&token=``) with orders' own feedback token, which orders checks itself.
 """
 
 from __future__ import annotations

@@ -6,14 +6,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from shop_api.orders.checkout import CancellationIn, FeedbackIn
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.cancellation import queries as cancellation_queries
-from shop_orders.cancellation.domain import FeedbackTokenRefused, WinBackOffer
+from shop_orders.cancellation.domain import FeedbackTokenRefused, WinBackOffer, check_feedback_token
 from shop_orders.core.errors import OrderError
+from shop_orders.core.tables import cancellation_feedback
 from shop_orders.http import authorised, order_problem
 from shop_orders.settings import OrdersSettings
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
@@ -173,13 +175,7 @@ async def give_feedback(
             ),
         )
     except FeedbackTokenRefused as error:
-        raise Problem(
-            error.status,
-            "The feedback link's token is not accepted",
-            str(error),
-            code=error.code,
-            errors=[{"field": "query:token", "message": str(error)}],
-        ) from error
+        raise _token_problem(error) from error
     except OrderError as error:
         raise order_problem(error) from error
     return JSONResponse(
@@ -192,6 +188,53 @@ async def give_feedback(
         },
         status_code=201 if feedback.recorded else 200,
     )
+
+
+def _token_problem(error: FeedbackTokenRefused) -> Problem:
+    return Problem(
+        error.status,
+        "The feedback link's token is not accepted",
+        str(error),
+        code=error.code,
+        errors=[{"field": "query:token", "message": str(error)}],
+    )
+
+
+@router.get("/orders/{order_id}/feedback")
+async def feedback_of_order(
+    order_id: str,
+    request: Request,
+    uow: UnitOfWorkDep,
+    clock: ClockDep,
+    token: Annotated[str, Query(min_length=1, max_length=200)],
+) -> dict[str, Any]:
+    """Whether the feedback link's token opens this order's feedback (the hosted feedback page asks before it
+    shows its form: a wrong or expired link gets a plain page), and the feedback kept, if any."""
+    settings: OrdersSettings = request.app.state.settings
+    try:
+        check_feedback_token(
+            settings.access_token_secret,
+            order_id,
+            token,
+            now=clock.now(),
+            valid=timedelta(days=settings.feedback_link_days),
+        )
+    except FeedbackTokenRefused as error:
+        raise _token_problem(error) from error
+    kept = (
+        await uow.session.execute(
+            sa.select(cancellation_feedback).where(cancellation_feedback.c.order_id == order_id)
+        )
+    ).first()
+    if kept is None:
+        return {"order_id": order_id, "given": False}
+    return {
+        "order_id": order_id,
+        "given": True,
+        "score": kept.score,
+        "comment": kept.comment,
+        "given_at": kept.created_at.isoformat(),
+    }
 
 
 @router.get("/cancellations/feedback")
