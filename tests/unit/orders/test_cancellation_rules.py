@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shop_contracts.money import Money
 from shop_orders.cancellation.domain import (
     WinBack,
     kept_deposit,
@@ -19,6 +20,10 @@ from shop_orders.core.errors import DiscountCodeExpired, DiscountCodeUsed, NotCa
 from shop_orders.core.pricing import check_discount_code, discount_for, discount_share
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def KRW(amount: int) -> Money:
+    return Money(amount, "KRW")
 
 
 @pytest.mark.parametrize(
@@ -87,62 +92,68 @@ def test_a_partially_shipped_order_with_only_shipped_groups_and_waiting_preorder
 
 def test_a_whole_cancellation_refunds_everything_captured_and_not_yet_refunded() -> None:
     refund = refund_for_cancellation(
-        captured=81000, refunded=0, kept_value=0, subtotal=78000, discount=0, shipping=3000, kept_deposits=0
-    )
+        captured=KRW(81000),
+        refunded=KRW(0),
+        kept_value=KRW(0),
+        subtotal=KRW(78000),
+        discount=KRW(0),
+        shipping=KRW(3000),
+        kept_deposits=KRW(0),
+    ).amount
     assert refund == 81000
 
 
 def test_a_partial_cancellation_keeps_the_shipped_units_and_shipping() -> None:
     # 39,000 shipped, a 100,000 pre-order cancelled, 3,000 shipping: 100,000 back.
     refund = refund_for_cancellation(
-        captured=142000,
-        refunded=0,
-        kept_value=39000,
-        subtotal=139000,
-        discount=0,
-        shipping=3000,
-        kept_deposits=0,
-    )
+        captured=KRW(142000),
+        refunded=KRW(0),
+        kept_value=KRW(39000),
+        subtotal=KRW(139000),
+        discount=KRW(0),
+        shipping=KRW(3000),
+        kept_deposits=KRW(0),
+    ).amount
     assert refund == 100000
 
 
 def test_a_discount_is_shared_by_what_is_kept_and_what_is_refunded() -> None:
     # 10% off 100,000: 90,000 + 3,000 paid; half the goods kept owe 45,000 + shipping.
     refund = refund_for_cancellation(
-        captured=93000,
-        refunded=0,
-        kept_value=50000,
-        subtotal=100000,
-        discount=10000,
-        shipping=3000,
-        kept_deposits=0,
-    )
+        captured=KRW(93000),
+        refunded=KRW(0),
+        kept_value=KRW(50000),
+        subtotal=KRW(100000),
+        discount=KRW(10000),
+        shipping=KRW(3000),
+        kept_deposits=KRW(0),
+    ).amount
     assert refund == 93000 - (50000 - 5000 + 3000)
 
 
 def test_non_refundable_deposits_and_earlier_refunds_are_not_refunded_again() -> None:
     refund = refund_for_cancellation(
-        captured=63000,
-        refunded=10000,
-        kept_value=0,
-        subtotal=60000,
-        discount=0,
-        shipping=3000,
-        kept_deposits=20000,
-    )
+        captured=KRW(63000),
+        refunded=KRW(10000),
+        kept_value=KRW(0),
+        subtotal=KRW(60000),
+        discount=KRW(0),
+        shipping=KRW(3000),
+        kept_deposits=KRW(20000),
+    ).amount
     assert refund == 33000
 
 
 def test_a_refund_is_never_negative() -> None:
     refund = refund_for_cancellation(
-        captured=10000,
-        refunded=10000,
-        kept_value=0,
-        subtotal=10000,
-        discount=0,
-        shipping=0,
-        kept_deposits=5000,
-    )
+        captured=KRW(10000),
+        refunded=KRW(10000),
+        kept_value=KRW(0),
+        subtotal=KRW(10000),
+        discount=KRW(0),
+        shipping=KRW(0),
+        kept_deposits=KRW(5000),
+    ).amount
     assert refund == 0
 
 
@@ -153,8 +164,8 @@ def test_the_deposit_kept_is_the_cancelled_units_share_rounded_down() -> None:
 
 
 def test_a_discount_share_is_proportional_and_rounded_down() -> None:
-    assert discount_share(discount=1000, subtotal=3000, part=1000) == 333
-    assert discount_share(discount=1000, subtotal=0, part=0) == 0
+    assert discount_share(discount=KRW(1000), subtotal=KRW(3000), part=KRW(1000)) == KRW(333)
+    assert discount_share(discount=KRW(1000), subtotal=KRW(0), part=KRW(0)) == KRW(0)
 
 
 @pytest.mark.parametrize(
@@ -164,7 +175,7 @@ def test_a_discount_share_is_proportional_and_rounded_down() -> None:
 def test_a_code_takes_its_percent_off_the_subtotal_rounded_half_up(
     subtotal: int, percent: int, discount: int
 ) -> None:
-    assert discount_for(subtotal=subtotal, percent_off=percent) == discount
+    assert discount_for(subtotal=KRW(subtotal), percent_off=percent) == KRW(discount)
 
 
 def test_a_code_is_used_once_and_until_it_expires() -> None:

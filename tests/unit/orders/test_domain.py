@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shop_contracts.money import Money
 from shop_contracts.values import EarlyBirdTier, PreorderPolicy
 from shop_orders.core.domain import (
     CatalogVariant,
@@ -35,6 +36,10 @@ VARIANTS = {
 }
 RATES = {"standard": {"KRW": 3000, "USD": 500}}
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def KRW(amount: int) -> Money:
+    return Money(amount, "KRW")
 
 
 def test_a_checkout_is_priced_from_the_catalog_with_shipping_once_per_order() -> None:
@@ -159,10 +164,10 @@ def test_pay_later_alone_charges_nothing_at_checkout_and_defers_shipping() -> No
 
 
 def test_balance_shares_of_partial_allocations_add_up_to_the_balance() -> None:
-    first = balance_for_units(balance_left=1000, units_left=3, units=1)
-    second = balance_for_units(balance_left=1000 - first, units_left=2, units=1)
-    third = balance_for_units(balance_left=1000 - first - second, units_left=1, units=1)
-    assert (first, second, third) == (333, 333, 334)
+    first = balance_for_units(balance_left=KRW(1000), units_left=3, units=1)
+    second = balance_for_units(balance_left=KRW(1000) - first, units_left=2, units=1)
+    third = balance_for_units(balance_left=KRW(1000) - first - second, units_left=1, units=1)
+    assert (first, second, third) == (KRW(333), KRW(333), KRW(334))
 
 
 def test_a_delivery_handled_before_its_shipment_still_delivers_the_order_and_the_late_shipment_changes_nothing() -> (
@@ -230,11 +235,11 @@ def test_shipping_is_free_from_the_currencys_threshold_on() -> None:
 
 
 def test_the_tax_an_inclusive_total_holds_is_rounded_half_up_and_found_by_region_then_country() -> None:
-    assert included_tax(11000, 1000) == 1000
-    assert included_tax(81000, 1000) == 7364  # 7363.6
-    assert included_tax(6, 1000) == 1  # 0.545
-    assert included_tax(5, 1000) == 0  # 0.455
-    assert included_tax(5000, 0) == 0
+    assert included_tax(KRW(11000), 1000) == KRW(1000)
+    assert included_tax(KRW(81000), 1000) == KRW(7364)  # 7363.6
+    assert included_tax(KRW(6), 1000) == KRW(1)  # 0.545
+    assert included_tax(KRW(5), 1000) == KRW(0)  # 0.455
+    assert included_tax(KRW(5000), 0) == KRW(0)
     rates = {"KR": 1000, "US-CA": 725, "US": 0}
     assert tax_rate_for({"country": "KR", "region": "Seoul"}, rates) == 1000
     assert tax_rate_for({"country": "US", "region": "CA"}, rates) == 725

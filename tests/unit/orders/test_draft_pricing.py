@@ -27,7 +27,9 @@ def test_lines_shipping_and_the_korean_vat_inside_the_total() -> None:
         DraftLine(title="Mug", sku="MUG", quantity=2, unit_price=12_000, catalog_price=12_000),
         DraftLine(title="Engraving", quantity=1, unit_price=5_000),
     ]
-    totals = price_draft(lines, order_discount=None, shipping=3_000, shipping_address=KR, taxes=TAXES)
+    totals = price_draft(
+        lines, currency="KRW", order_discount=None, shipping=3_000, shipping_address=KR, taxes=TAXES
+    )
     assert (totals.subtotal, totals.discounts, totals.shipping, totals.total) == (29_000, 0, 3_000, 32_000)
     # 32,000 KRW holds 10/110 of it: 2,909.09 rounds to 2,909.
     assert (totals.tax.rate, totals.tax.amount, totals.tax.included) == (1000, 2_909, True)
@@ -59,6 +61,7 @@ def test_the_order_discount_applies_to_what_the_line_discounts_leave_and_never_t
     ]
     totals = price_draft(
         lines,
+        currency="KRW",
         order_discount=Discount("percent", 10, "loyal customer"),
         shipping=3_000,
         shipping_address=None,
@@ -73,6 +76,7 @@ def test_a_fixed_order_discount_larger_than_the_lines_leaves_only_shipping() -> 
     lines = [DraftLine(title="A", sku="A", quantity=1, unit_price=1_000)]
     totals = price_draft(
         lines,
+        currency="KRW",
         order_discount=Discount("fixed", 9_999, "goodwill"),
         shipping=500,
         shipping_address=KR,
@@ -101,6 +105,7 @@ def test_tax_comes_on_top_where_the_country_quotes_prices_before_tax() -> None:
     ]
     totals = price_draft(
         lines,
+        currency="KRW",
         order_discount=None,
         shipping=500,
         shipping_address={"country": "US", "region": "CA"},
@@ -111,7 +116,9 @@ def test_tax_comes_on_top_where_the_country_quotes_prices_before_tax() -> None:
 
 
 def _tax(total: int, address: dict[str, str], taxes: TaxTable) -> DraftTax:
-    return draft_tax(subtotal=total, discount=0, shipping=0, shipping_address=address, taxes=taxes)
+    return draft_tax(
+        currency="KRW", subtotal=total, discount=0, shipping=0, shipping_address=address, taxes=taxes
+    )
 
 
 def test_one_line_per_sku_but_any_number_of_custom_lines() -> None:

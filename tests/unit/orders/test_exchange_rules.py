@@ -64,6 +64,7 @@ def test_an_exchange_is_refused_naming_the_line_and_why(
 
 def test_a_dearer_replacement_charges_the_difference_and_a_cheaper_one_refunds_it() -> None:
     dearer = exchange_difference(
+        currency="USD",
         returned_unit_price=39000,
         replacement_unit_price=42000,
         units=2,
@@ -72,6 +73,7 @@ def test_a_dearer_replacement_charges_the_difference_and_a_cheaper_one_refunds_i
     )
     assert (dearer.price_difference, dearer.tax, dearer.total) == (6000, 0, 6000)
     cheaper = exchange_difference(
+        currency="USD",
         returned_unit_price=39000,
         replacement_unit_price=35000,
         units=1,
@@ -80,7 +82,12 @@ def test_a_dearer_replacement_charges_the_difference_and_a_cheaper_one_refunds_i
     )
     assert cheaper.total == -4000
     same = exchange_difference(
-        returned_unit_price=39000, replacement_unit_price=39000, units=3, tax_rate=0, tax_added_on_top=False
+        currency="USD",
+        returned_unit_price=39000,
+        replacement_unit_price=39000,
+        units=3,
+        tax_rate=0,
+        tax_added_on_top=False,
     )
     assert same.total == 0
 
@@ -88,10 +95,20 @@ def test_a_dearer_replacement_charges_the_difference_and_a_cheaper_one_refunds_i
 def test_where_tax_comes_on_top_the_difference_carries_its_tax_rounded_half_up() -> None:
     # 2.50 USD more at 7.25 %: 18.125 cents -> 18; 2.50 less refunds the same 18 cents with it.
     up = exchange_difference(
-        returned_unit_price=3000, replacement_unit_price=3250, units=1, tax_rate=725, tax_added_on_top=True
+        currency="USD",
+        returned_unit_price=3000,
+        replacement_unit_price=3250,
+        units=1,
+        tax_rate=725,
+        tax_added_on_top=True,
     )
     assert (up.price_difference, up.tax, up.total) == (250, 18, 268)
     down = exchange_difference(
-        returned_unit_price=3250, replacement_unit_price=3000, units=1, tax_rate=725, tax_added_on_top=True
+        currency="USD",
+        returned_unit_price=3250,
+        replacement_unit_price=3000,
+        units=1,
+        tax_rate=725,
+        tax_added_on_top=True,
     )
     assert (down.price_difference, down.tax, down.total) == (-250, -18, -268)

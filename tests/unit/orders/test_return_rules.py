@@ -57,6 +57,7 @@ def _refund(
     reason: str, *units: ReturnedUnits, discount: int = 0, refundable: int = 1_000_000
 ) -> tuple[int, ...]:
     outcome = refund_for_return(
+        currency="USD",
         units=list(units),
         reason=reason,
         subtotal=100_000,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from shop_contracts.money import Money
 from shop_orders.cancellation.domain import refund_for_cancellation
 from shop_orders.core.pricing import order_tax, tax_share
 from shop_orders.returns.domain import ReturnedUnits, refund_for_return
 
 RATES = {"KR": 1000, "US-CA": 725, "US-NY": 400, "CA": 500, "CA-ON": 1300}
 ON_TOP = ["US", "CA"]
+
+
+def USD(amount: int) -> Money:
+    return Money(amount, "USD")
 
 
 def tax(
@@ -17,11 +22,11 @@ def tax(
         address=address,
         rates=RATES,
         added_on_top_countries=ON_TOP,
-        subtotal=subtotal,
-        discount=discount,
-        shipping=shipping,
+        subtotal=USD(subtotal),
+        discount=USD(discount),
+        shipping=USD(shipping),
     )
-    return found.rate, found.added_on_top, found.amount
+    return found.rate, found.added_on_top, found.amount.amount
 
 
 def test_us_sales_tax_is_added_on_the_order_less_discount_plus_shipping_rounded_half_up_to_a_cent() -> None:
@@ -56,26 +61,27 @@ def test_a_rate_fixed_at_checkout_replaces_the_lookup() -> None:
         address={"country": "US", "region": "CA"},
         rates={},
         added_on_top_countries=[],
-        subtotal=10000,
-        discount=0,
-        shipping=0,
+        subtotal=USD(10000),
+        discount=USD(0),
+        shipping=USD(0),
         fixed=(725, True),
     )
-    assert (found.rate, found.added_on_top, found.amount) == (725, True, 725)
+    assert (found.rate, found.added_on_top, found.amount) == (725, True, USD(725))
 
 
 def test_tax_shares_are_rounded_down_so_refunds_never_add_up_to_more_than_the_tax() -> None:
-    assert tax_share(tax=726, taxable=10010, part=5005) == 363
-    assert tax_share(tax=7, taxable=3, part=1) == 2
-    parts = [tax_share(tax=7, taxable=3, part=1) for _ in range(3)]
-    assert sum(parts) <= 7
-    assert tax_share(tax=726, taxable=10010, part=20000) == 726
-    assert tax_share(tax=0, taxable=10010, part=100) == 0
+    assert tax_share(tax=USD(726), taxable=USD(10010), part=USD(5005)) == USD(363)
+    assert tax_share(tax=USD(7), taxable=USD(3), part=USD(1)) == USD(2)
+    parts = [tax_share(tax=USD(7), taxable=USD(3), part=USD(1)) for _ in range(3)]
+    assert Money.total(parts, currency="USD") <= USD(7)
+    assert tax_share(tax=USD(726), taxable=USD(10010), part=USD(20000)) == USD(726)
+    assert tax_share(tax=USD(0), taxable=USD(10010), part=USD(100)) == USD(0)
 
 
 def test_a_return_refunds_the_tax_share_of_what_it_refunds() -> None:
     # Order: two units of 50.00 USD + 5.00 shipping, 7.25 % on 105.00 = 7.61 (761.25 cents), total 112.61.
     outcome = refund_for_return(
+        currency="USD",
         units=[ReturnedUnits(unit_price=5000, quantity=1, condition="resellable")],
         reason="damaged",
         subtotal=10000,
@@ -89,6 +95,7 @@ def test_a_return_refunds_the_tax_share_of_what_it_refunds() -> None:
     # 50.00 back, and its tax share 761 * 5000 // 10500 = 362 cents.
     assert (outcome.value, outcome.tax, outcome.refund) == (5000, 362, 5362)
     with_fees = refund_for_return(
+        currency="USD",
         units=[ReturnedUnits(unit_price=5000, quantity=1, condition="resellable")],
         reason="changed_mind",
         subtotal=10000,
@@ -105,6 +112,7 @@ def test_a_return_refunds_the_tax_share_of_what_it_refunds() -> None:
 
 def test_a_return_never_refunds_more_than_is_left_of_the_captures() -> None:
     outcome = refund_for_return(
+        currency="USD",
         units=[ReturnedUnits(unit_price=5000, quantity=2, condition="resellable")],
         reason="damaged",
         subtotal=10000,
@@ -121,27 +129,27 @@ def test_a_return_never_refunds_more_than_is_left_of_the_captures() -> None:
 
 def test_cancelling_refunds_the_whole_tax_and_keeping_part_keeps_its_tax_share() -> None:
     everything = refund_for_cancellation(
-        captured=11261,
-        refunded=0,
-        kept_value=0,
-        subtotal=10000,
-        discount=0,
-        shipping=500,
-        kept_deposits=0,
-        tax_added=761,
-    )
+        captured=USD(11261),
+        refunded=USD(0),
+        kept_value=USD(0),
+        subtotal=USD(10000),
+        discount=USD(0),
+        shipping=USD(500),
+        kept_deposits=USD(0),
+        tax_added=USD(761),
+    ).amount
     assert everything == 11261
     # One unit of 50.00 shipped with the 5.00 shipping: 55.00 and its tax 761 - 761 * 5000 // 10500 = 399.
     part = refund_for_cancellation(
-        captured=11261,
-        refunded=0,
-        kept_value=5000,
-        subtotal=10000,
-        discount=0,
-        shipping=500,
-        kept_deposits=0,
-        tax_added=761,
-    )
+        captured=USD(11261),
+        refunded=USD(0),
+        kept_value=USD(5000),
+        subtotal=USD(10000),
+        discount=USD(0),
+        shipping=USD(500),
+        kept_deposits=USD(0),
+        tax_added=USD(761),
+    ).amount
     assert part == 11261 - 5500 - 399
     assert part == 5000 + 362  # what a return of that unit would have refunded
 
@@ -149,13 +157,13 @@ def test_cancelling_refunds_the_whole_tax_and_keeping_part_keeps_its_tax_share()
 def test_an_order_whose_prices_include_tax_refunds_as_before() -> None:
     assert (
         refund_for_cancellation(
-            captured=81000,
-            refunded=0,
-            kept_value=0,
-            subtotal=78000,
-            discount=0,
-            shipping=3000,
-            kept_deposits=0,
-        )
+            captured=USD(81000),
+            refunded=USD(0),
+            kept_value=USD(0),
+            subtotal=USD(78000),
+            discount=USD(0),
+            shipping=USD(3000),
+            kept_deposits=USD(0),
+        ).amount
         == 81000
     )

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
+from shop_contracts.money import Money
 from shop_orders.cancellation.domain import (
     CANCELLATION_REASONS,
     FeedbackTokenRefused,
@@ -31,6 +32,10 @@ from tests.unit.orders.test_checkout_handlers import a_checkout, place, shop
 
 SECRET = "a-secret-for-feedback-tokens"
 LATER = NOW + timedelta(days=30)
+
+
+def KRW(amount: int) -> Money:
+    return Money(amount, "KRW")
 
 
 def test_the_settings_know_every_cancellation_reason_and_every_default_offer_is_for_one() -> None:
@@ -94,9 +99,9 @@ def test_the_customer_is_told_the_code_as_marketing_or_the_link_as_an_answer() -
 
 
 def test_a_fixed_amount_never_takes_off_more_than_the_subtotal() -> None:
-    assert discount_for(subtotal=38000, amount_off=5000) == 5000
-    assert discount_for(subtotal=3000, amount_off=5000) == 3000
-    assert discount_for(subtotal=38000, percent_off=10) == 3800
+    assert discount_for(subtotal=KRW(38000), amount_off=KRW(5000)) == KRW(5000)
+    assert discount_for(subtotal=KRW(3000), amount_off=KRW(5000)) == KRW(3000)
+    assert discount_for(subtotal=KRW(38000), percent_off=10) == KRW(3800)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
+from shop_contracts.money import Money
 from shop_contracts.values import Address, LocatedLine
 from shop_orders.core.domain import (
     GONE,
@@ -86,28 +87,29 @@ def plan_cancellation(
 
 def refund_for_cancellation(
     *,
-    captured: int,
-    refunded: int,
-    kept_value: int,
-    subtotal: int,
-    discount: int,
-    shipping: int,
-    kept_deposits: int,
-    tax_added: int = 0,
-) -> int:
+    captured: Money,
+    refunded: Money,
+    kept_value: Money,
+    subtotal: Money,
+    discount: Money,
+    shipping: Money,
+    kept_deposits: Money,
+    tax_added: Money | None = None,
+) -> Money:
     """What goes back when an order is cancelled except what it keeps (``kept_value`` at unit prices).
 
     The customer owes the kept units less their share of the order's discount, shipping when anything
     ships, and the non-refundable deposits of cancelled pre-order units; never more than was paid. Where tax
     came on top (``tax_added``), they owe the tax share of what they keep, and the rest of the tax goes back.
     """
+    zero = Money.zero(captured.currency)
     owed = kept_deposits
-    if kept_value > 0:
+    if kept_value > zero:
         owed += kept_value - discount_share(discount=discount, subtotal=subtotal, part=kept_value) + shipping
-    if tax_added > 0 and owed > 0:
+    if tax_added is not None and tax_added > zero and owed > zero:
         taxable = subtotal - discount + shipping
         owed += tax_added - tax_share(tax=tax_added, taxable=taxable, part=taxable - owed)
-    return max(captured - refunded - owed, 0)
+    return max(captured - refunded - owed, zero)
 
 
 def kept_deposit(*, paid_now: int, quantity: int, cancelled_units: int) -> int:
@@ -366,15 +368,15 @@ def finish_cancellation(order: Order, *, reason: str, asked: Collection[str]) ->
         if cancelled_units > 0:
             line.quantity_refunded += cancelled_units
     refund = refund_for_cancellation(
-        captured=order.captured,
-        refunded=order.refund_requested,
-        kept_value=kept_value,
-        subtotal=order.subtotal,
-        discount=order.discount,
-        shipping=order.shipping,
-        kept_deposits=kept_deposits,
-        tax_added=order.tax_added,
-    )
+        captured=order.money(order.captured),
+        refunded=order.money(order.refund_requested),
+        kept_value=order.money(kept_value),
+        subtotal=order.money(order.subtotal),
+        discount=order.money(order.discount),
+        shipping=order.money(order.shipping),
+        kept_deposits=order.money(kept_deposits),
+        tax_added=order.money(order.tax_added),
+    ).amount
     partial = bool(kept_groups)
     if partial:
         order.send(

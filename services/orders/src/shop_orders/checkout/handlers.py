@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shop_contracts.money import Money
 from shop_contracts.values import (
     Customer,
     LocatedLine,
@@ -127,17 +128,19 @@ async def place_order(
             currency=priced.currency,
         )
         discount = discount_for(
-            subtotal=priced.subtotal, percent_off=terms.percent_off, amount_off=terms.amount_off
-        )
+            subtotal=Money(priced.subtotal, priced.currency),
+            percent_off=terms.percent_off,
+            amount_off=Money(terms.amount_off, priced.currency),
+        ).amount
         if terms.free_shipping:
             priced = dataclasses.replace(priced, shipping=0)
     tax = order_tax(
         address=checkout.shipping_address,
         rates=taxes.rates if taxes else {},
         added_on_top_countries=taxes.added_on_top_countries if taxes else frozenset(),
-        subtotal=priced.subtotal,
-        discount=discount,
-        shipping=priced.shipping,
+        subtotal=Money(priced.subtotal, priced.currency),
+        discount=Money(discount, priced.currency),
+        shipping=Money(priced.shipping, priced.currency),
     )
     if holds is not None:
         shortages = await holds.hold(

@@ -223,10 +223,10 @@ class BalanceSteps(WarehouseSteps):
                 self.release(allocated)
             return None
         share = balance_for_units(
-            balance_left=line.balance - line.balance_assigned,
+            balance_left=self.money(line.balance - line.balance_assigned),
             units_left=line.quantity - line.units_allocated,
             units=units,
-        )
+        ).amount
         line.units_allocated += units
         line.balance_assigned += share  # the line's balance only: the parts add up to it
         return self.add_group(

@@ -60,7 +60,7 @@ class Order(PromiseSteps):
         customer_segments: tuple[str, ...] = (),
     ) -> Order:
         """A new order, pending, priced from orders' view of the catalog: it asks catalog for the stock."""
-        tax_added = tax.amount if tax.added_on_top else 0
+        tax_added = tax.amount.amount if tax.added_on_top else 0
         order = cls(
             id=order_id,
             status=OrderStatus.PENDING,
@@ -190,11 +190,11 @@ class Order(PromiseSteps):
                 address=self.shipping_address,
                 rates={},
                 added_on_top_countries=[],
-                subtotal=self.subtotal,
-                discount=discount,
-                shipping=self.shipping,
+                subtotal=self.money(self.subtotal),
+                discount=self.money(discount),
+                shipping=self.money(self.shipping),
                 fixed=(self.tax_rate, True),
-            ).amount
+            ).amount.amount
         self.move_to(OrderStatus.RESERVED)
         self.charged_now = plan.charged_now - discount + tax_added
         self.shipping_deferred = plan.shipping_deferred

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shop_contracts.money import Money
 from shop_contracts.values import PreorderPolicy
 from shop_orders.core.domain import CatalogVariant, sold_out_reason
 from shop_orders.core.errors import (
@@ -26,11 +27,11 @@ from shop_orders.core.errors import (
 from shop_runtime.preorder_pricing import discounted_unit_price, early_bird, split_line, window_state
 
 
-def discount_share(*, discount: int, subtotal: int, part: int) -> int:
+def discount_share(*, discount: Money, subtotal: Money, part: Money) -> Money:
     """The part of an order's discount that belongs to ``part`` of its subtotal, rounded down."""
-    if subtotal <= 0:
-        return 0
-    return discount * part // subtotal
+    if subtotal.amount <= 0:
+        return Money.zero(discount.currency)
+    return discount.share(part.amount, subtotal.amount)
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,12 @@ class CodeTerms:
     free_shipping: bool = False
 
 
-def discount_for(*, subtotal: int, percent_off: int = 0, amount_off: int = 0) -> int:
+def discount_for(*, subtotal: Money, percent_off: int = 0, amount_off: Money | None = None) -> Money:
     """A discount code's amount off the subtotal: a percent rounded half up to a whole minor unit, or a fixed
     amount, never more than the subtotal."""
-    if amount_off > 0:
+    if amount_off is not None and amount_off.amount > 0:
         return min(amount_off, subtotal)
-    return (subtotal * percent_off + 50) // 100
+    return subtotal.percent(percent_off)
 
 
 def check_discount_code(
@@ -336,12 +337,14 @@ def shipping_quotes(
             address=address,
             rates=taxes.rates,
             added_on_top_countries=taxes.added_on_top_countries,
-            subtotal=subtotal,
-            discount=0,
-            shipping=shipping,
+            subtotal=Money(subtotal, currency),
+            discount=Money.zero(currency),
+            shipping=Money(shipping, currency),
         )
-        total = subtotal + shipping + (tax.amount if tax.added_on_top else 0)
-        quotes.append(ShippingQuote(method, True, None, shipping, tax.amount, not tax.added_on_top, total))
+        total = subtotal + shipping + (tax.amount.amount if tax.added_on_top else 0)
+        quotes.append(
+            ShippingQuote(method, True, None, shipping, tax.amount.amount, not tax.added_on_top, total)
+        )
     return quotes
 
 
@@ -353,12 +356,12 @@ def tax_rate_for(address: dict[str, Any], rates: dict[str, int]) -> int:
     return rates.get(f"{country}-{region}", rates.get(country, 0)) if country else 0
 
 
-def included_tax(total: int, rate_basis_points: int) -> int:
+def included_tax(total: Money, rate_basis_points: int) -> Money:
     """The tax inside a tax-inclusive ``total`` at the rate, rounded half up to a whole minor unit
     (10 % VAT in 11,000 KRW is 1,000 KRW)."""
     if rate_basis_points <= 0:
-        return 0
-    return (2 * total * rate_basis_points + 10_000 + rate_basis_points) // (2 * (10_000 + rate_basis_points))
+        return Money.zero(total.currency)
+    return total.share(rate_basis_points, 10_000 + rate_basis_points, rounding="half_up")
 
 
 @dataclass(frozen=True)
@@ -379,7 +382,7 @@ class OrderTax:
     added_on_top: bool
     """True where prices are quoted before tax (US sales tax, CA GST/HST): the total is the taxable amount
     plus the tax. False where prices include it (KR VAT): the total holds the tax."""
-    amount: int
+    amount: Money
 
 
 def order_tax(
@@ -387,9 +390,9 @@ def order_tax(
     address: dict[str, Any],
     rates: dict[str, int],
     added_on_top_countries: frozenset[str] | set[str] | list[str],
-    subtotal: int,
-    discount: int,
-    shipping: int,
+    subtotal: Money,
+    discount: Money,
+    shipping: Money,
     fixed: tuple[int, bool] | None = None,
 ) -> OrderTax:
     """The one place an order's tax is decided: the rate of the shipping address (``tax_rate_for``), and
@@ -406,20 +409,20 @@ def order_tax(
         rate = tax_rate_for(address, rates)
         country = str(address.get("country") or "").upper()
         on_top = country in {code.upper() for code in added_on_top_countries}
-    taxable = max(subtotal - discount + shipping, 0)
+    taxable = max(subtotal - discount + shipping, Money.zero(subtotal.currency))
     if rate <= 0:
-        return OrderTax(rate=0, added_on_top=on_top, amount=0)
+        return OrderTax(rate=0, added_on_top=on_top, amount=Money.zero(subtotal.currency))
     if on_top:
-        return OrderTax(rate=rate, added_on_top=True, amount=(taxable * rate + 5_000) // 10_000)
+        return OrderTax(rate=rate, added_on_top=True, amount=taxable.share(rate, 10_000, rounding="half_up"))
     return OrderTax(rate=rate, added_on_top=False, amount=included_tax(taxable, rate))
 
 
-def tax_share(*, tax: int, taxable: int, part: int) -> int:
+def tax_share(*, tax: Money, taxable: Money, part: Money) -> Money:
     """The tax added on top that belongs to ``part`` of an order's taxable amount, rounded down, so the
     shares of separate refunds never add up to more than the tax charged."""
-    if taxable <= 0 or tax <= 0 or part <= 0:
-        return 0
-    return tax * min(part, taxable) // taxable
+    if taxable.amount <= 0 or tax.amount <= 0 or part.amount <= 0:
+        return Money.zero(tax.currency)
+    return tax.share(min(part, taxable).amount, taxable.amount)
 
 
 def checkout_fingerprint(request: dict[str, Any]) -> str:
@@ -472,11 +475,11 @@ def plan_checkout_charge(lines: list[PlanLine], *, shipping: int, currency: str)
     )
 
 
-def balance_for_units(*, balance_left: int, units_left: int, units: int) -> int:
+def balance_for_units(*, balance_left: Money, units_left: int, units: int) -> Money:
     """The share of a line's remaining balance owed for ``units`` of its ``units_left`` waiting units.
 
     Shares are rounded down and the last units take what is left, so the parts add up to the balance.
     """
     if units >= units_left:
         return balance_left
-    return balance_left * units // units_left
+    return balance_left.share(units, units_left)

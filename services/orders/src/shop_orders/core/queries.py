@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop_contracts.money import Money
 from shop_contracts.values import PreorderPolicy
 from shop_orders.core.domain import payment_due_date
 from shop_orders.core.errors import UnknownOrder
@@ -107,7 +108,9 @@ async def order_view(session: AsyncSession, order_id: str) -> dict[str, Any]:
             "subtotal": order.subtotal,
             "shipping": order.shipping,
             "discount": order.discount,
-            "tax": order.tax_added if order.tax_added_on_top else included_tax(order.total, order.tax_rate),
+            "tax": order.tax_added
+            if order.tax_added_on_top
+            else included_tax(Money(order.total, order.currency), order.tax_rate).amount,
             "tax_included": not order.tax_added_on_top,
             "total": order.total,
         },

@@ -13,6 +13,7 @@ from shop_contracts import Message
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_contracts.values import Address, Customer, LocatedLine
 from shop_orders.core.domain import GroupStatus, OrderStatus, can_move
 from shop_orders.core.parts import OrderLine, ShipmentGroup, Tracked
@@ -99,6 +100,10 @@ class OrderState(Tracked):
         return group
 
     # --- moves every step shares ----------------------------------------------------------------------------
+
+    def money(self, amount: int) -> Money:
+        """An amount of the order's, in its currency (the columns hold minor units)."""
+        return Money(amount, self.currency)
 
     def move_to(self, status: OrderStatus, *, reason: str | None = None) -> None:
         self.status = status

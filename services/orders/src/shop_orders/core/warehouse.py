@@ -159,13 +159,20 @@ class WarehouseSteps(OrderState):
             ordered = self.line(sku)
             value += units * ordered.unit_price
             ordered.quantity_refunded += units
-        refund = value - discount_share(discount=self.discount, subtotal=self.subtotal, part=value)
+        refund = (
+            value
+            - discount_share(
+                discount=self.money(self.discount), subtotal=self.money(self.subtotal), part=self.money(value)
+            ).amount
+        )
         nothing_ships = self.units_left_to_ship() == 0 and not any(g.shipped_at for g in self.groups)
         if nothing_ships:
             refund += self.shipping
         refund += tax_share(
-            tax=self.tax_added, taxable=self.subtotal - self.discount + self.shipping, part=refund
-        )
+            tax=self.money(self.tax_added),
+            taxable=self.money(self.subtotal - self.discount + self.shipping),
+            part=self.money(refund),
+        ).amount
         self.record(
             "short_pick",
             fulfillment_id=group.fulfillment_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from shop_contracts.money import Money
 from shop_orders.core.errors import OrderError
 from shop_orders.core.pricing import TaxTable, order_tax
 
@@ -92,7 +93,13 @@ class DraftTotals:
 
 
 def draft_tax(
-    *, subtotal: int, discount: int, shipping: int, shipping_address: dict[str, Any] | None, taxes: TaxTable
+    *,
+    currency: str,
+    subtotal: int,
+    discount: int,
+    shipping: int,
+    shipping_address: dict[str, Any] | None,
+    taxes: TaxTable,
 ) -> DraftTax:
     """A draft's tax, decided as any order's (``order_tax``): the shipping address's rate on subtotal - discount
     + shipping; the part of that amount the prices include, or added on top where the country quotes prices
@@ -101,16 +108,17 @@ def draft_tax(
         address=shipping_address or {},
         rates=taxes.rates,
         added_on_top_countries=taxes.added_on_top_countries,
-        subtotal=subtotal,
-        discount=discount,
-        shipping=shipping,
+        subtotal=Money(subtotal, currency),
+        discount=Money(discount, currency),
+        shipping=Money(shipping, currency),
     )
-    return DraftTax(rate=tax.rate, amount=tax.amount, included=not tax.added_on_top)
+    return DraftTax(rate=tax.rate, amount=tax.amount.amount, included=not tax.added_on_top)
 
 
 def price_draft(
     lines: list[DraftLine],
     *,
+    currency: str,
     order_discount: Discount | None,
     shipping: int,
     shipping_address: dict[str, Any] | None,
@@ -122,6 +130,7 @@ def price_draft(
     line_discounts = sum(line.discount_amount for line in lines)
     order_off = order_discount.amount_off(subtotal - line_discounts) if order_discount else 0
     tax = draft_tax(
+        currency=currency,
         subtotal=subtotal,
         discount=line_discounts + order_off,
         shipping=shipping,

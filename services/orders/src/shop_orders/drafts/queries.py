@@ -24,6 +24,7 @@ from shop_runtime.database import UnitOfWork
 def draft_totals(draft: Row[Any], taxes: TaxTable) -> DraftTotals:
     return price_draft(
         priced_lines(draft.lines),
+        currency=draft.currency,
         order_discount=draft_discount(draft.order_discount),
         shipping=int((draft.shipping_line or {}).get("price") or 0),
         shipping_address=draft.shipping_address,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shop_contracts.money import Money
 from shop_orders.core.domain import CatalogVariant
 from shop_orders.core.errors import ExchangeRefused, ReturnRefused
 from shop_orders.core.pricing import discount_share, order_tax, tax_share
@@ -81,6 +82,7 @@ def refund_for_return(
     return_shipping_fee: int,
     restocking_fee_percent: int,
     refundable: int,
+    currency: str,
     tax_added: int = 0,
     shipping: int = 0,
 ) -> ReturnRefund:
@@ -93,23 +95,31 @@ def refund_for_return(
     (``tax_added`` over the order's ``subtotal - discount + shipping``), the tax share of what is refunded
     (value less fees) goes back with it.
     """
-    gross = sum(line.unit_price * line.quantity for line in units)
-    value = gross - discount_share(discount=discount, subtotal=subtotal, part=gross)
-    shipping_fee = return_shipping_fee if reason in CUSTOMERS_REASONS else 0
-    restocking_fee = 0
-    if reason in RESTOCKING_REASONS and gross > 0:
+    zero = Money.zero(currency)
+    gross = Money.total(
+        (Money(line.unit_price, currency) * line.quantity for line in units), currency=currency
+    )
+    value = gross - discount_share(
+        discount=Money(discount, currency), subtotal=Money(subtotal, currency), part=gross
+    )
+    shipping_fee = Money(return_shipping_fee, currency) if reason in CUSTOMERS_REASONS else zero
+    restocking_fee = zero
+    if reason in RESTOCKING_REASONS and gross > zero:
         resellable = sum(line.unit_price * line.quantity for line in units if line.condition == "resellable")
-        resellable_value = value * resellable // gross
-        restocking_fee = (resellable_value * restocking_fee_percent + 50) // 100
-    before_tax = max(value - shipping_fee - restocking_fee, 0)
-    tax = tax_share(tax=tax_added, taxable=subtotal - discount + shipping, part=before_tax)
-    refund = max(min(before_tax + tax, refundable), 0)
+        restocking_fee = value.share(resellable, gross.amount).percent(restocking_fee_percent)
+    before_tax = max(value - shipping_fee - restocking_fee, zero)
+    tax = tax_share(
+        tax=Money(tax_added, currency),
+        taxable=Money(subtotal - discount + shipping, currency),
+        part=before_tax,
+    )
+    refund = max(min(before_tax + tax, Money(refundable, currency)), zero)
     return ReturnRefund(
-        value=value,
-        return_shipping_fee=shipping_fee,
-        restocking_fee=restocking_fee,
-        refund=refund,
-        tax=min(tax, refund),
+        value=value.amount,
+        return_shipping_fee=shipping_fee.amount,
+        restocking_fee=restocking_fee.amount,
+        refund=refund.amount,
+        tax=min(tax, refund).amount,
     )
 
 
@@ -175,6 +185,7 @@ def exchange_difference(
     units: int,
     tax_rate: int,
     tax_added_on_top: bool,
+    currency: str,
 ) -> ExchangeDifference:
     """The replacement's price less the returned unit's (as paid at checkout, before a discount code's share,
     which stays with the order) for ``units``, and where tax comes on top the tax on that difference (rounded as
@@ -186,10 +197,10 @@ def exchange_difference(
             address={},
             rates={},
             added_on_top_countries=[],
-            subtotal=abs(difference),
-            discount=0,
-            shipping=0,
+            subtotal=Money(abs(difference), currency),
+            discount=Money.zero(currency),
+            shipping=Money.zero(currency),
             fixed=(tax_rate, True),
-        ).amount
+        ).amount.amount
         tax = amount if difference > 0 else -amount
     return ExchangeDifference(price_difference=difference, tax=tax)

@@ -207,6 +207,7 @@ async def refund_received_return(
         await store(uow, order)
         return
     outcome = refund_for_return(
+        currency=order.currency,
         units=[
             ReturnedUnits(unit_price=prices.get(sku, 0), quantity=quantity, condition=condition)
             for sku, quantity, condition in refunded_units
@@ -304,6 +305,7 @@ async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[Loca
             units=int(item["quantity"]),
             tax_rate=order.tax_rate,
             tax_added_on_top=order.tax_added_on_top,
+            currency=order.currency,
         )
         price += found.price_difference
         tax += found.tax
@@ -359,6 +361,7 @@ async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) 
     prices = {line["sku"]: int(line["unit_price"]) for line in row.lines}
     units = row.exchange["units"]
     outcome = refund_for_return(
+        currency=order.currency,
         units=[
             ReturnedUnits(
                 unit_price=prices[item["sku"]], quantity=int(item["quantity"]), condition="resellable"
