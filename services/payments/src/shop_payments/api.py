@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from shop_api.base import Strict
 from shop_api.payments import PaymentMethodIn
 from shop_contracts.money import CurrencyMismatch, Money
-from shop_payments import handlers, hold_repository, queries, repository, webhooks
+from shop_payments import handlers, hold_repository, psp_events, queries, refunds, repository, webhooks
 from shop_payments.domain import (
     EventMismatch,
     MethodNotVerified,
@@ -135,7 +135,7 @@ async def refund(body: RefundIn, uow: UnitOfWorkDep, psp: PspDep) -> dict[str, A
     try:
         issued = await committed(
             uow,
-            handlers.refund_payment(
+            refunds.refund_payment(
                 uow,
                 psp=psp,
                 order_id=body.order_id,
@@ -241,7 +241,7 @@ async def psp_webhook(request: Request, uow: UnitOfWorkDep, clock: ClockDep, psp
             ],
         ) from error
     try:
-        outcome = await committed(uow, handlers.apply_psp_event(uow, psp=psp, event=parsed.event()))
+        outcome = await committed(uow, psp_events.apply_psp_event(uow, psp=psp, event=parsed.event()))
     except Refused as error:
         raise _problem(error) from error
     return {"event_id": parsed.id, "status": outcome.value}

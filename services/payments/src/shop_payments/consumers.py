@@ -15,7 +15,7 @@ from shop_contracts import orders as orders_contracts
 from shop_contracts import payments as contracts
 from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine
-from shop_payments import handlers, hold_dunning, hold_handlers
+from shop_payments import handlers, hold_dunning, hold_handlers, refunds
 from shop_payments.hold_handlers import HoldPolicy
 from shop_payments.holds import OrderTerms, ShipmentFact
 from shop_payments.psp import PaymentServiceProvider
@@ -60,7 +60,7 @@ async def on_charge_balance(
 async def on_issue_refund(
     message: contracts.IssueRefund, uow: UnitOfWork, *, psp: PaymentServiceProvider, policy: HoldPolicy
 ) -> None:
-    await handlers.refund_as_asked(
+    await refunds.refund_as_asked(
         uow,
         psp=psp,
         order_id=message.order_id,

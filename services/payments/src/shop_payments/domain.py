@@ -482,3 +482,7 @@ def payment_after_action(
         card=declined.card,
         balance=BalanceAttempt(group_id=group_id, number=decided),
     )
+
+
+BANK_TRANSFER_PREFIX = "bank-transfer:"
+"""How a capture that came by bank transfer is told apart in the ledger (its PSP reference column)."""
