@@ -25,6 +25,7 @@ from shop_orders.cancellation.domain import CancellationResult, WinBackOffer
 from shop_orders.core.domain import GroupStatus, OrderStatus
 from shop_orders.core.errors import NotCancellable
 from shop_orders.core.order import Order
+from shop_orders.payment import handlers as payment
 from tests.support.fakes import FakeJobs, FakeUnitOfWork
 from tests.unit.orders.cancellations import FakeCancellations
 from tests.unit.orders.fakes import NOW, FakeOrders, held, placed
@@ -164,43 +165,24 @@ async def test_a_placed_order_is_cancelled_at_once_and_stock_reserved_later_goes
     assert shop.orders.events_of("o-1")[-1] == "late_reservation_released"
 
 
-async def test_stock_reserved_after_a_cancellation_is_released_by_the_cancellation_handler_too() -> None:
-    shop = Shop(FakeOrders(placed()))
-    still_open = await shop.run(
-        lambda uow: cancellation.release_late_reservation(uow, order_id="o-1", orders=shop.orders)
-    )
-    await cancel()(shop)
-    shop.told.clear()
-
-    released = await shop.run(
-        lambda uow: cancellation.release_late_reservation(uow, order_id="o-1", orders=shop.orders)
-    )
-
-    assert (still_open, released) == (False, True)
-    assert [(m.order_id, m.reason) for m in shop.of_type(catalog_contracts.ReleaseStock)] == [
-        ("o-1", "changed_mind")
-    ]
-    assert shop.orders.events_of("o-1")[-1] == "late_reservation_released"
-
-
 async def test_a_reserved_order_is_cancelled_and_a_payment_landing_later_is_refunded_once() -> None:
     shop = Shop(FakeOrders(placed()))
     await held(shop.orders)
 
     result = await cancel()(shop)
-    for _ in range(2):  # payments tells orders twice, as confirm_paid_order hands it on
-        counted = await shop.run(
-            lambda uow: cancellation.refund_after_cancel(
+    for _ in range(2):  # payments tells orders twice
+        await shop.run(
+            lambda uow: payment.confirm_paid_order(
                 uow,
                 order_id="o-1",
                 payment_id="pay-1",
                 amount=41000,
-                what="checkout",
+                now=LATER,
+                balance_notice=timedelta(days=3),
                 orders=shop.orders,
                 cancellations=shop.cancellations,
             )
         )
-        assert counted
 
     assert (result.status, result.refund) == ("cancelled", 0)
     assert {group.status for group in shop.order().groups} == {GroupStatus.CANCELLED}

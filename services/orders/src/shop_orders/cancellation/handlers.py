@@ -29,7 +29,6 @@ from shop_orders.cancellation.repository import Cancellation, Cancellations, Fee
 from shop_orders.core.domain import (
     ACCEPTED,
     GroupStatus,
-    OrderStatus,
 )
 from shop_orders.core.errors import NotCancellable, UnknownOrder
 from shop_orders.core.groups import store
@@ -249,24 +248,6 @@ async def _finish(
     return result, True
 
 
-async def move_on_if_all_left(uow: UnitOfWork, order: Order, orders: Orders | None = None) -> None:
-    """After part of an order was cancelled or short, it is partially fulfilled once the rest shipped."""
-    orders = orders or SqlOrders(uow.session)
-    current = await orders.get(order.id)
-    current.move_on_if_all_left()
-    await store(uow, current, orders)
-
-
-async def request_refund(
-    uow: UnitOfWork, order: Order, amount: int, *, key: str, reason: str, orders: Orders | None = None
-) -> None:
-    """Ask payments for a refund (never more than captured and not yet refunded) and count it asked."""
-    orders = orders or SqlOrders(uow.session)
-    current = await orders.get(order.id)
-    current.request_refund(amount, key=key, reason=reason)
-    await store(uow, current, orders)
-
-
 async def refund_after_cancel(
     uow: UnitOfWork,
     *,
@@ -292,17 +273,6 @@ async def refund_after_cancel(
     order.captured += amount
     order.request_refund(amount, key=f"cancel:{order_id}:{what}:{payment_id}", reason=cancellation.reason)
     order.record("late_payment_refunded", payment_id=payment_id, amount=amount, what=what)
-    await store(uow, order, orders)
-    return True
-
-
-async def release_late_reservation(uow: UnitOfWork, *, order_id: str, orders: Orders | None = None) -> bool:
-    """Stock reserved after the order was cancelled goes straight back. False when not cancelled."""
-    orders = orders or SqlOrders(uow.session)
-    order = await orders.get(order_id)
-    if order.status is not OrderStatus.CANCELLED:
-        return False
-    order.release_late_reservation()
     await store(uow, order, orders)
     return True
 

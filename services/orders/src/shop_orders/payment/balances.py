@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from shop_orders.cancellation import handlers as cancellation
+from shop_orders.cancellation.repository import Cancellations
 from shop_orders.core.domain import (
     ACCEPTED,
     GroupStatus,
@@ -38,6 +39,7 @@ async def release_paid_group(
     payment_id: str,
     amount: int,
     orders: Orders | None = None,
+    cancellations: Cancellations | None = None,
 ) -> None:
     """A group's balance is paid: it may ship."""
     orders = orders or SqlOrders(uow.session)
@@ -45,7 +47,13 @@ async def release_paid_group(
     group = order.group(group_id)
     if group is not None and group.status is GroupStatus.CANCELLED:
         await cancellation.refund_after_cancel(
-            uow, order_id=order_id, payment_id=payment_id, amount=amount, what=f"balance:{group_id}"
+            uow,
+            order_id=order_id,
+            payment_id=payment_id,
+            amount=amount,
+            what=f"balance:{group_id}",
+            orders=orders,
+            cancellations=cancellations,
         )
         return
     if group is None or group.status not in (GroupStatus.AWAITING_BALANCE, GroupStatus.BALANCE_FAILED):
@@ -200,7 +208,13 @@ async def retry_with_updated_method(
 
 
 async def cancel_unpaid_preorder(
-    uow: UnitOfWork, *, order_id: str, group_id: str, now: datetime, orders: Orders | None = None
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    group_id: str,
+    now: datetime,
+    orders: Orders | None = None,
+    cancellations: Cancellations | None = None,
 ) -> None:
     """The dunning period ended and the balance is still unpaid: cancel, so the unit goes to the next in line."""
     order = await (orders or SqlOrders(uow.session)).get_if_any(order_id)
@@ -211,7 +225,9 @@ async def cancel_unpaid_preorder(
     if group is None or group.status is not GroupStatus.BALANCE_FAILED:
         return
 
-    await cancellation.cancel_order(uow, order_id=order_id, reason="balance_unpaid", now=now)
+    await cancellation.cancel_order(
+        uow, order_id=order_id, reason="balance_unpaid", now=now, orders=orders, cancellations=cancellations
+    )
 
 
 async def schedule_balances_due_by_the_clock(

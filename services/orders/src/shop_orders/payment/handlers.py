@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from shop_orders.cancellation import handlers as cancellation
+from shop_orders.cancellation.repository import Cancellations
 from shop_orders.core import repository
 from shop_orders.core.domain import (
     GroupStatus,
@@ -33,6 +34,7 @@ async def confirm_paid_order(
     now: datetime,
     balance_notice: timedelta,
     orders: Orders | None = None,
+    cancellations: Cancellations | None = None,
 ) -> None:
     """Checkout is paid: confirm, tell the customer, send each group that may ship on its way, and schedule
     the balances that are due by the clock."""
@@ -40,7 +42,13 @@ async def confirm_paid_order(
     order = await orders.get(order_id)
     if order.status is OrderStatus.CANCELLED:
         await cancellation.refund_after_cancel(
-            uow, order_id=order_id, payment_id=payment_id, amount=amount, what="checkout"
+            uow,
+            order_id=order_id,
+            payment_id=payment_id,
+            amount=amount,
+            what="checkout",
+            orders=orders,
+            cancellations=cancellations,
         )
         return
     if order.payment_terms is not None:

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from shop_orders.cancellation import handlers as cancellation
+from shop_orders.cancellation.repository import Cancellations
 from shop_orders.core import groups
 from shop_orders.core import jobs as job_kinds
 from shop_orders.core.domain import (
@@ -87,7 +88,13 @@ class DecisionOutcome:
 
 
 async def decide_on_changed_date(
-    uow: UnitOfWork, *, order_id: str, decision: Decision, now: datetime, orders: Orders | None = None
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    decision: Decision,
+    now: datetime,
+    orders: Orders | None = None,
+    cancellations: Cancellations | None = None,
 ) -> DecisionOutcome:
     """The customer answers a changed date: ``accept`` moves the promise of every line awaiting consent to
     its new date; ``cancel`` cancels the order with everything refunded, deposits included. Answering the
@@ -100,7 +107,13 @@ async def decide_on_changed_date(
         )
     if decision == "cancel":
         result = await cancellation.cancel_order(
-            uow, order_id=order_id, reason=DATE_CHANGED_REASON, now=now, cancelled_by="customer"
+            uow,
+            order_id=order_id,
+            reason=DATE_CHANGED_REASON,
+            now=now,
+            cancelled_by="customer",
+            orders=orders,
+            cancellations=cancellations,
         )
         return DecisionOutcome(decision=decision, status=result.status, refund=result.refund)
     if order.status not in _OPEN:
@@ -130,6 +143,7 @@ async def check_promise(
     promised: date,
     now: datetime,
     orders: Orders | None = None,
+    cancellations: Cancellations | None = None,
 ) -> None:
     """The promised day of a pre-order line is over. A line still waiting for all its units, whose customer
     did not accept a later date, is cancelled with everything refunded (the deposit too: the shop broke the
@@ -147,7 +161,14 @@ async def check_promise(
         detail = "part of this order is with the warehouse right now"
     elif line.units_allocated == 0:
         try:
-            await cancellation.cancel_order(uow, order_id=order_id, reason=PROMISE_BROKEN_REASON, now=now)
+            await cancellation.cancel_order(
+                uow,
+                order_id=order_id,
+                reason=PROMISE_BROKEN_REASON,
+                now=now,
+                orders=orders,
+                cancellations=cancellations,
+            )
             return
         except NotCancellable as error:
             detail = str(error)
