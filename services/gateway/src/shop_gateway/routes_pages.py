@@ -98,6 +98,16 @@ async def action_token_of(services: Services, token: str, page: str, subject: st
     return token
 
 
+async def posted(request: Request, services: Services, page: str, subject: str) -> tuple[dict[str, str], Link]:
+    """A page's submitted form with its link verified for this page and subject and its CSRF token checked:
+    what every form a page posts begins with."""
+    form = await pages.form_of(request)
+    link = await _verified(services, request, form.get("token"), page, subject)
+    if not pages.csrf_valid(request, form.get("csrf"), f"{page}:{subject}"):
+        raise PageRefused(403, "csrf", link.locale)
+    return form, link
+
+
 def refused_page(refused: PageRefused) -> HTMLResponse:
     return pages.problem_page(refused.status, refused.locale, refused.what)
 
@@ -187,17 +197,11 @@ async def cancel_from_page(
     services: ServicesDep,
 ) -> Response:
     """Cancel the order with the reason chosen; orders answers a second cancel as the first."""
-    form = await pages.form_of(request)
-    token = form.get("token")
-    csrf = form.get("csrf")
-    reason = form.get("reason")
     try:
-        link = await _verified(services, request, token, "order", order_id)
-        if not pages.csrf_valid(request, csrf, f"order:{order_id}"):
-            raise PageRefused(403, "csrf", link.locale)
+        form, link = await posted(request, services, "order", order_id)
         order = await order_of(services, order_id, link.locale)
         try:
-            body = CancellationIn(reason=reason)
+            body = CancellationIn(reason=form.get("reason"))
         except ValueError:
             body = CancellationIn(reason="other")
         try:  # as POST /v1/orders/{id}/cancel: waits briefly while fulfillment stops the warehouse's work
@@ -221,14 +225,8 @@ async def return_from_page(
     services: ServicesDep,
 ) -> Response:
     """Ask for every shipped unit not yet returned back; a second submit finds nothing left to return."""
-    form = await pages.form_of(request)
-    token = form.get("token")
-    csrf = form.get("csrf")
-    reason = form.get("reason")
     try:
-        link = await _verified(services, request, token, "order", order_id)
-        if not pages.csrf_valid(request, csrf, f"order:{order_id}"):
-            raise PageRefused(403, "csrf", link.locale)
+        form, link = await posted(request, services, "order", order_id)
         order = await order_of(services, order_id, link.locale)
         existing = await services.orders.order_returns(order_id, access=OrderAccess(staff=True))
         lines = returnable_lines(
@@ -237,7 +235,7 @@ async def return_from_page(
         if not lines:
             return pages.redirect(_page_url("order", order_id, link.token, done="return_requested"))
         try:
-            body = ReturnIn(lines=lines, reason=reason)
+            body = ReturnIn(lines=lines, reason=form.get("reason"))
         except ValueError:
             body = ReturnIn(lines=lines, reason="other")
         answer = await services.orders.request_return(order_id, body, access=acting_as(order))
@@ -278,14 +276,9 @@ async def decide_from_page(
     services: ServicesDep,
 ) -> Response:
     """Keep the order (accept the date) or cancel it with a full refund, with the link's decision token."""
-    form = await pages.form_of(request)
-    token = form.get("token")
-    csrf = form.get("csrf")
-    decision = form.get("decision")
     try:
-        link = await _verified(services, request, token, "decision", order_id)
-        if not pages.csrf_valid(request, csrf, f"decision:{order_id}"):
-            raise PageRefused(403, "csrf", link.locale)
+        form, link = await posted(request, services, "decision", order_id)
+        decision = form.get("decision")
         if decision not in ("accept", "cancel"):
             raise PageRefused(400, "bad_form", link.locale)
         access = OrderAccess(access_token=link.action_token)
@@ -338,14 +331,9 @@ async def pay_from_page(
     services: ServicesDep,
 ) -> Response:
     """Pay the invoice with the PSP's token (never a card number); orders answers a second payment as the first."""
-    form = await pages.form_of(request)
-    token = form.get("token")
-    csrf = form.get("csrf")
-    payment_token = form.get("payment_token")
     try:
-        link = await _verified(services, request, token, "invoice", draft_id)
-        if not pages.csrf_valid(request, csrf, f"invoice:{draft_id}"):
-            raise PageRefused(403, "csrf", link.locale)
+        form, link = await posted(request, services, "invoice", draft_id)
+        payment_token = form.get("payment_token")
         if not payment_token or payment_token not in SANDBOX_CARDS:
             raise PageRefused(400, "bad_form", link.locale)
         body = DraftCheckoutIn(payment=PaymentIn(token=payment_token))
