@@ -48,3 +48,15 @@ def test_an_order_whose_lapsed_hold_could_not_be_charged_is_shown_waiting() -> N
     assert finding.severity is Severity.WAITING
     assert finding.ids == {"order": "o-unpaid"}
     assert "off-session charge of 39000 KRW failed (card_declined)" in finding.message
+
+
+def test_an_order_dunned_several_times_is_one_finding_with_its_last_decline() -> None:
+    tried = [
+        UnpaidHold("o-dunned", 39000, "KRW", "card_declined", NOW - timedelta(hours=49)),
+        UnpaidHold("o-dunned", 39000, "KRW", "insufficient_funds", NOW - timedelta(hours=1)),
+        UnpaidHold("o-dunned", 39000, "KRW", "card_declined", NOW - timedelta(hours=25)),
+    ]
+    [finding] = invariants.holds_paid(tried, now=NOW)
+    assert finding.ids == {"order": "o-dunned"}
+    assert "failed (insufficient_funds, tried 3 times)" in finding.message
+    assert finding.message.endswith(f"{invariants.age(timedelta(hours=49))} ago")

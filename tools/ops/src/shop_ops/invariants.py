@@ -437,13 +437,21 @@ def holds_within_authorised(holds: Iterable[HoldLedger]) -> list[Finding]:
 
 
 def holds_paid(unpaid: Iterable[UnpaidHold], *, now: datetime) -> list[Finding]:
-    """An order whose hold lapsed and whose off-session charge failed waits for an operator (info)."""
-    return [
-        Finding(
-            f"hold lapsed and the off-session charge of {hold.amount} {hold.currency} failed "
-            f"({hold.decline_code}) {age(now - hold.since)} ago",
-            {"order": hold.order_id},
-            Severity.WAITING,
+    """An order whose hold lapsed and whose off-session charges failed waits for an operator (info): one finding
+    per order, however often dunning tried, with the last decline and how long it has waited since the first."""
+    attempts: dict[str, list[UnpaidHold]] = {}
+    for hold in sorted(unpaid, key=lambda hold: hold.since):
+        attempts.setdefault(hold.order_id, []).append(hold)
+    findings = []
+    for order_id, tried in attempts.items():
+        first, last = tried[0], tried[-1]
+        times = f", tried {len(tried)} times" if len(tried) > 1 else ""
+        findings.append(
+            Finding(
+                f"hold lapsed and the off-session charge of {last.amount} {last.currency} failed "
+                f"({last.decline_code}{times}) {age(now - first.since)} ago",
+                {"order": order_id},
+                Severity.WAITING,
+            )
         )
-        for hold in unpaid
-    ]
+    return findings
