@@ -179,8 +179,23 @@ def reservation(
 
 
 def notification(
-    order_id: str, template: str, *, at: datetime, sent: bool = True, superseded_by: str | None = None
+    order_id: str,
+    template: str,
+    *,
+    at: datetime,
+    sent: bool = True,
+    superseded_by: str | None = None,
+    suppressed_reason: str | None = None,
 ) -> sa.Insert:
+    status = (
+        "superseded"
+        if superseded_by
+        else "suppressed"
+        if suppressed_reason
+        else "sent"
+        if sent
+        else "pending"
+    )
     return sa.insert(notifications.notifications).values(
         id=uuid.uuid4(),
         source_message_id=uuid.uuid4(),
@@ -191,10 +206,11 @@ def notification(
         recipient="buyer@example.com",
         subject=template,
         body="...",
-        status="superseded" if superseded_by else "sent" if sent else "pending",
+        status=status,
         superseded_by=superseded_by,
+        suppressed_reason=suppressed_reason,
         created_at=at,
-        sent_at=at + timedelta(milliseconds=500) if sent and not superseded_by else None,
+        sent_at=at + timedelta(milliseconds=500) if status == "sent" else None,
     )
 
 

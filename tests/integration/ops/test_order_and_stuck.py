@@ -51,6 +51,8 @@ async def test_an_orders_timeline_merges_every_service_by_time(databases: Servic
         rows.notification("o-1", "order_confirmed", at=at(3.2)),
         # Its delivery was told first: the shipped email is never sent.
         rows.notification("o-1", "order_shipped", at=at(7.5), superseded_by="order:o-1:shipment:f:delivered"),
+        # The customer turned these off: never sent, and the timeline says so rather than "queued".
+        rows.notification("o-1", "review_request", at=at(7.7), suppressed_reason="unsubscribed from marketing"),
     )
 
     await databases.execute(
@@ -86,8 +88,10 @@ async def test_an_orders_timeline_merges_every_service_by_time(databases: Servic
         ("catalog", "reservation committed"),
         ("orders", "shipped"),
         ("notifications", "order_shipped email not sent"),
+        ("notifications", "review_request email not sent"),
     ]
     assert "superseded by order:o-1:shipment:f:delivered" in output
+    assert "suppressed: unsubscribed from marketing" in output
     assert f"id={fulfillment_id}" in output
     assert "amount=39000 KRW" in output
 

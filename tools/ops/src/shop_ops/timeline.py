@@ -181,10 +181,21 @@ async def _notifications_entries(snapshots: Snapshots, order_id: str) -> list[Ti
             table.c.status,
             table.c.last_error,
             table.c.superseded_by,
+            table.c.suppressed_reason,
         ).where(table.c.order_id == order_id)
     )
     entries = []
-    for created, sent, template, channel, status, error, superseded_by in rows:
+    for created, sent, template, channel, status, error, superseded_by, suppressed_reason in rows:
+        if status == "suppressed":  # the recipient turned this kind of message off: never sent
+            entries.append(
+                TimelineEntry(
+                    created,
+                    "notifications",
+                    f"{template} {channel} not sent",
+                    f"suppressed: {suppressed_reason}",
+                )
+            )
+            continue
         if status == "superseded":  # a later step was told first: this one is never sent
             entries.append(
                 TimelineEntry(
