@@ -6,6 +6,7 @@ from typing import ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shop_api.orders.checkout import CANCELLATION_REASONS
 from shop_orders.core.pricing import SameDayArea, TaxTable
 from shop_runtime.settings import ServiceSettings
 
@@ -19,21 +20,6 @@ class SameDayAreaSetting(BaseModel):
     region: str | None = None
     city: str | None = None
     postal_prefixes: list[str] = Field(default_factory=list)
-
-
-CANCELLATION_REASONS = frozenset(
-    {
-        "changed_mind",
-        "shipping_cost",
-        "delivery_time",
-        "return_policy",
-        "payment_method",
-        "account_required",
-        "found_cheaper",
-        "other",
-    }
-)
-"""The reasons a win-back offer may be set for (cancellation's CANCELLATION_REASONS; a unit test keeps them equal)."""
 
 
 class WinBackOfferSetting(BaseModel):
@@ -146,7 +132,7 @@ class OrdersSettings(ServiceSettings):
     def _offers_for_known_reasons(
         cls, value: dict[str, WinBackOfferSetting]
     ) -> dict[str, WinBackOfferSetting]:
-        unknown = sorted(set(value) - CANCELLATION_REASONS)
+        unknown = sorted(set(value) - set(CANCELLATION_REASONS))
         if unknown:
             raise ValueError(f"win_back_offers: no cancellation reason {', '.join(unknown)}")
         return value

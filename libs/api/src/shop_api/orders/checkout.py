@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -221,19 +221,25 @@ class ShippingRatesOut(BaseModel):
     methods: list[ShippingMethodOut]
 
 
+CancellationReason = Literal[
+    "changed_mind",
+    "shipping_cost",
+    "delivery_time",
+    "return_policy",
+    "payment_method",
+    "account_required",
+    "found_cheaper",
+    "other",
+]
+"""Why a customer or staff cancels; the shop's own reasons (balance_unpaid, short_pick) are not among them."""
+
+CANCELLATION_REASONS: tuple[str, ...] = get_args(CancellationReason)
+
+
 class CancellationIn(Strict):
     model_config = example({"reason": "changed_mind", "note": "Ordered the wrong size"})
 
-    reason: Literal[
-        "changed_mind",
-        "shipping_cost",
-        "delivery_time",
-        "return_policy",
-        "payment_method",
-        "account_required",
-        "found_cheaper",
-        "other",
-    ]
+    reason: CancellationReason
     note: str | None = Field(default=None, max_length=1000)
 
 

@@ -29,18 +29,6 @@ from shop_orders.core.order import Order
 from shop_orders.core.parts import policy_of
 from shop_orders.core.pricing import discount_share, tax_share
 
-CANCELLATION_REASONS = (
-    "changed_mind",
-    "shipping_cost",
-    "delivery_time",
-    "return_policy",
-    "payment_method",
-    "account_required",
-    "found_cheaper",
-    "other",
-)
-"""Why a customer or staff cancels; the shop's own reasons (balance_unpaid, short_pick) are not in it."""
-
 
 @dataclass(frozen=True)
 class CancellationPlan:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from shop_api.orders.checkout import CANCELLATION_REASONS
 from shop_orders.cancellation.domain import (
-    CANCELLATION_REASONS,
     CancellationResult,
     FeedbackTokenRefused,
     WinBackCode,
