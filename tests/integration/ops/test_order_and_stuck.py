@@ -52,7 +52,9 @@ async def test_an_orders_timeline_merges_every_service_by_time(databases: Servic
         # Its delivery was told first: the shipped email is never sent.
         rows.notification("o-1", "order_shipped", at=at(7.5), superseded_by="order:o-1:shipment:f:delivered"),
         # The customer turned these off: never sent, and the timeline says so rather than "queued".
-        rows.notification("o-1", "review_request", at=at(7.7), suppressed_reason="unsubscribed from marketing"),
+        rows.notification(
+            "o-1", "review_request", at=at(7.7), suppressed_reason="unsubscribed from marketing"
+        ),
     )
 
     await databases.execute(

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from shop_ops import invariants
+from shop_ops.durations import age
 from shop_ops.invariants import Severity
 from shop_ops.rows import HoldLedger, HoldMovement, UnpaidHold
 
@@ -59,4 +60,4 @@ def test_an_order_dunned_several_times_is_one_finding_with_its_last_decline() ->
     [finding] = invariants.holds_paid(tried, now=NOW)
     assert finding.ids == {"order": "o-dunned"}
     assert "failed (insufficient_funds, tried 3 times)" in finding.message
-    assert finding.message.endswith(f"{invariants.age(timedelta(hours=49))} ago")
+    assert finding.message.endswith(f"{age(timedelta(hours=49))} ago")

@@ -98,7 +98,9 @@ async def action_token_of(services: Services, token: str, page: str, subject: st
     return token
 
 
-async def posted(request: Request, services: Services, page: str, subject: str) -> tuple[dict[str, str], Link]:
+async def posted(
+    request: Request, services: Services, page: str, subject: str
+) -> tuple[dict[str, str], Link]:
     """A page's submitted form with its link verified for this page and subject and its CSRF token checked:
     what every form a page posts begins with."""
     form = await pages.form_of(request)
