@@ -4,7 +4,9 @@ Every service runs in this process on its own database (suffix ``_sql``), throug
 handlers; a small in-process broker carries each committed outbox row to the services that subscribe to its
 type, as the relay and RabbitMQ would. Statements are counted on each service's engine (SQLAlchemy's
 ``before_cursor_execute``), per service and per message handled, so the figures do not depend on the
-machine's load: they say where a placed order's database work goes, and whether a change cut it.
+machine's load: they say where a placed order's database work goes, and whether a change cut it. Round trips
+to PostgreSQL are counted too (each write to a database connection's socket): the statements plus what SQLAlchemy
+and asyncpg send around them (BEGIN, COMMIT, the pool's pre-ping, statements prepared for the first time).
 
 What is counted: placing the order (orders' use case, without its HTTP route), every message of the saga
 up to delivered, and the warehouse's four reports (fulfillment's use case, without its HTTP route). What is
@@ -59,6 +61,7 @@ class Tally:
 
     counting: bool = False
     statements: Counter[tuple[str, str]] = field(default_factory=Counter)
+    round_trips: Counter[str] = field(default_factory=Counter)
     texts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     messages: Counter[str] = field(default_factory=Counter)
 
@@ -93,7 +96,19 @@ async def start(tally: Tally) -> dict[str, Service]:
                 tally.statements[(service, step_var.get())] += 1
                 tally.texts[(service, step_var.get(), " ".join(statement.split())[:150])] += 1
 
+        def count_round_trips(dbapi_connection: Any, _record: Any, service: str = name) -> None:
+            transport = dbapi_connection.driver_connection._transport
+            write = transport.write
+
+            def counted_write(data: Any) -> None:
+                if tally.counting:
+                    tally.round_trips[service] += 1
+                write(data)
+
+            transport.write = counted_write
+
         event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+        event.listen(database.engine.sync_engine, "connect", count_round_trips)
         # Subscriptions use the settings and the clock; nothing here publishes to a broker.
         context = WorkerContext(settings=settings, database=database, broker=cast(Any, None), clock=clock)
         services[name] = Service(
@@ -111,16 +126,18 @@ async def deliver(services: dict[str, Service], tally: Tally) -> int:
         pending: list[tuple[str, Envelope]] = []
         for name, service in services.items():
             outbox = service.definition.metadata.tables["outbox"]
-            async with service.database.engine.begin() as connection:
-                previous, tally.counting = tally.counting, False  # the relay's statements are not the order's
-                rows = (
-                    await connection.execute(
-                        sa.update(outbox)
-                        .where(outbox.c.published_at.is_(None))
-                        .values(published_at=sa.func.now())
-                        .returning(outbox.c.id, outbox.c.body)
-                    )
-                ).all()
+            previous, tally.counting = tally.counting, False  # the relay's round trips are not the order's
+            try:
+                async with service.database.engine.begin() as connection:
+                    rows = (
+                        await connection.execute(
+                            sa.update(outbox)
+                            .where(outbox.c.published_at.is_(None))
+                            .values(published_at=sa.func.now())
+                            .returning(outbox.c.id, outbox.c.body)
+                        )
+                    ).all()
+            finally:
                 tally.counting = previous
             pending += [(name, Envelope.model_validate_json(row.body)) for row in sorted(rows)]
         if not pending:
@@ -248,6 +265,12 @@ def report(tally: Tally, order_count: int) -> list[str]:
         by_service[service] += round(count, 2)  # type: ignore[assignment]
     lines.append(
         "  by service: " + ", ".join(f"{name} {count:.1f}" for name, count in by_service.most_common())
+    )
+    round_trips = Counter({name: count / order_count for name, count in tally.round_trips.items()})
+    lines.append(
+        f"round trips to PostgreSQL per order: {sum(round_trips.values()):.1f} ("
+        + ", ".join(f"{name} {count:.1f}" for name, count in round_trips.most_common())
+        + ")"
     )
     lines.append("  by step (service: statements):")
     steps: dict[str, list[str]] = {}

@@ -51,16 +51,18 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(default=5, ge=1)
     database_pool_pre_ping: bool = Field(
         default=True,
-        description="Test each pooled connection before use (three round trips with asyncpg). Off saves them: a "
-        "connection that died with the database then fails its first use, which throws away every pooled "
-        "connection of that moment; the message is retried, the HTTP caller gets 503 and may retry.",
+        description="Test each pooled connection before use; the test is the BEGIN of the transaction it is taken "
+        "for, so it costs no round trip of its own. Off: a connection that died with the database then fails its "
+        "first use, which throws away every pooled connection of that moment; the message is retried, the HTTP "
+        "caller gets 503 and may retry.",
     )
 
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. Jaeger's.")
     span_file: str | None = Field(default=None, description="Also write finished spans as JSON lines here.")
     trace_sql: bool = Field(
         default=True,
-        description="A client span per SQL statement in the traces (the most numerous spans by far).",
+        description="A client span per SQL statement in the traces (the most numerous spans by far). A process "
+        "with neither an OTLP endpoint nor a span file records no spans at all.",
     )
     trace_sample_ratio: float = Field(
         default=1.0,

@@ -222,13 +222,16 @@ async def record_choice_if_newer(
 
 
 async def link_signing_key(session: AsyncSession) -> str:
-    """The stored key that signs preference links, made on first use (every process then reads the same one)."""
-    await session.execute(
-        insert(link_signing_keys)
-        .values(id=1, secret=secrets.token_urlsafe(32))
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
-    key: str = (
-        await session.execute(sa.select(link_signing_keys.c.secret).where(link_signing_keys.c.id == 1))
-    ).scalar_one()
+    """The stored key that signs preference links, made on first use (every process then reads the same one).
+
+    Read first: it exists after the first use, so the insert (and its read after) runs only that once."""
+    read = sa.select(link_signing_keys.c.secret).where(link_signing_keys.c.id == 1)
+    key: str | None = (await session.execute(read)).scalar_one_or_none()
+    if key is None:
+        await session.execute(
+            insert(link_signing_keys)
+            .values(id=1, secret=secrets.token_urlsafe(32))
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        key = (await session.execute(read)).scalar_one()
     return key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -49,14 +51,20 @@ class SmtpMailer:
 
     def __init__(self, settings: NotificationsSettings) -> None:
         self._settings = settings
+        self._local_hostname: str | None = None
 
     async def send(self, email: OutgoingEmail) -> None:
         settings = self._settings
+        if self._local_hostname is None:
+            # The name said in EHLO. aiosmtplib looks it up (socket.getfqdn, in a thread) on every connection
+            # unless it is given: once per process is enough.
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         try:
             await aiosmtplib.send(
                 compose(email, sender=settings.mail_from),
                 hostname=settings.smtp_host,
                 port=settings.smtp_port,
+                local_hostname=self._local_hostname,
                 username=settings.smtp_username,
                 password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
                 start_tls=settings.smtp_starttls,

@@ -185,6 +185,8 @@ async def record_confirmation(uow: UnitOfWork, *, psp: PaymentServiceProvider, t
     """Orders confirmed a held order: keep what its shipments' shares are computed from, and capture what is
     due already (all of it for an order with pre-order lines; shipments recorded before, if any). An order
     without a hold (captured at checkout) is not kept."""
+    if not await hold_repository.has_holds(uow.session, order_id=terms.order_id):
+        return  # answered without the lock: see record_shipment
     await hold_repository.lock_hold(uow.session, order_id=terms.order_id)
     if not await hold_repository.holds_of_order(uow.session, order_id=terms.order_id):
         return
@@ -210,7 +212,14 @@ async def record_shipment(
     uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, shipment: ShipmentFact
 ) -> None:
     """A shipment of a held order left: keep it once and capture its share (all that is left of the hold
-    when nothing more will ship). An order without a hold is not kept."""
+    when nothing more will ship). An order without a hold is not kept.
+
+    Most orders hold nothing (they were captured at checkout), and they are answered without the lock: an
+    order's first hold is approved in the transaction that publishes the payment's outcome, which comes before
+    its confirmation and its shipments, so a look without the lock finds it. An order with a hold is locked and
+    read again under the lock."""
+    if not await hold_repository.has_holds(uow.session, order_id=order_id):
+        return
     await hold_repository.lock_hold(uow.session, order_id=order_id)
     if not await hold_repository.holds_of_order(uow.session, order_id=order_id):
         return

@@ -59,6 +59,18 @@ async def _hold_of(session: AsyncSession, authorization: Payment) -> Hold:
     )
 
 
+async def has_holds(session: AsyncSession, *, order_id: str) -> bool:
+    """Whether the order has an approved hold (what ``holds_of_order`` lists): one statement, no lock."""
+    statement = sa.select(
+        sa.exists().where(
+            payments.c.order_id == order_id,
+            payments.c.kind == PaymentKind.AUTHORIZATION.value,
+            payments.c.status == "succeeded",
+        )
+    )
+    return bool((await session.execute(statement)).scalar())
+
+
 async def holds_of_order(session: AsyncSession, *, order_id: str) -> list[Hold]:
     """The order's approved holds, oldest first."""
     rows = (
