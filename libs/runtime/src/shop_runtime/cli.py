@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from shop_runtime.http import serve
+from shop_runtime.http import run_http_process, serve
 from shop_runtime.migrations import migrate, new_revision
 from shop_runtime.service import ServiceDefinition
 from shop_runtime.telemetry import setup_telemetry
@@ -35,7 +35,7 @@ def run_service(definition: ServiceDefinition, argv: list[str] | None = None) ->
     )
     try:
         if arguments.process == "http":
-            asyncio.run(serve(definition.http_app(settings), settings, port=arguments.port))
+            run_http_process(serve(definition.http_app(settings), settings, port=arguments.port))
         else:
             asyncio.run(run_worker(definition, settings))
     finally:

@@ -1,12 +1,11 @@
 """``python -m shop_gateway``: run the public HTTP API."""
 
-import asyncio
-
 import uvicorn
 
 from shop_gateway.bootstrap import create_http_app
 from shop_gateway.logs import install_log_redaction
 from shop_gateway.settings import GatewaySettings
+from shop_runtime.http import run_http_process, server_config
 from shop_runtime.telemetry import setup_telemetry
 
 
@@ -23,20 +22,18 @@ def main() -> None:
     install_log_redaction(
         [*(key for keys in settings.api_keys.values() for key in keys), *settings.customer_token_keys]
     )
-    config = uvicorn.Config(
+    config = server_config(
         create_http_app(settings),
         host=settings.gateway_host,
         port=settings.gateway_port,
-        log_config=None,
-        access_log=False,
+        grace_seconds=10,
         # Never take the client address from X-Forwarded-For here: uvicorn would trust it from 127.0.0.1.
         # The gateway reads it itself, and only from the proxies in SHOP_GATEWAY_TRUSTED_PROXIES.
         proxy_headers=False,
         server_header=False,
-        timeout_graceful_shutdown=10,
     )
     try:
-        asyncio.run(uvicorn.Server(config).serve())
+        run_http_process(uvicorn.Server(config).serve())
     finally:
         provider.shutdown()
 

@@ -3,7 +3,6 @@ service, answer JSON or a problem."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable
 from typing import Annotated, Any
@@ -74,7 +73,7 @@ async def refuse_card_data(request: Request) -> None:
     if request.method not in ("POST", "PUT", "PATCH"):
         return
     try:
-        body = json.loads(await request.body())
+        body = await request.json()  # parsed once: FastAPI reads a JSON body through the same cached call
     except ValueError:
         return  # not JSON: the route refuses it in its own way
     fields = card_data_in(body)
@@ -106,14 +105,16 @@ bearer_scheme = HTTPBearer(
 SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=SKU_PATTERN)]
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """The app's service clients. Every gateway dependency that does no blocking work is a coroutine: FastAPI runs
+    a plain ``def`` one in its thread pool, a hand-over to a worker thread and back per dependency per request."""
     return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def caller_role(
+async def caller_role(
     request: Request, x_api_key: Annotated[str | None, Depends(api_key_scheme)] = None
 ) -> Role | None:
     """The role of the ``X-Api-Key`` presented; None without one; 401 for a key no role has."""
@@ -132,7 +133,7 @@ def require(permission: Permission) -> Any:
     """A dependency: the caller's key must have a role whose table entry grants ``permission``."""
     allowed = ", ".join(role.value for role in roles_with(permission))
 
-    def check(found: Annotated[Role | None, Depends(caller_role)]) -> Role:
+    async def check(found: Annotated[Role | None, Depends(caller_role)]) -> Role:
         if found is None:
             raise Problem(
                 401,
@@ -147,7 +148,7 @@ def require(permission: Permission) -> Any:
     return Depends(check)
 
 
-def checkout_limit(request: Request) -> None:
+async def checkout_limit(request: Request) -> None:
     """At most the configured checkouts per client address (see shop_gateway.ratelimit: per replica)."""
     ratelimit.enforce(request, request.app.state.checkout_limiter, "checkouts from this client")
 
@@ -393,7 +394,7 @@ def order_access(permission: Permission) -> Any:
     checks it against the order id. A token of another order or customer answers 404, exactly as for an order
     that does not exist."""
 
-    def credentials(
+    async def credentials(
         role: Annotated[Role | None, Depends(caller_role)],
         auth: CustomerAuthDep,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,

@@ -83,14 +83,14 @@ def install_customer_auth(app: FastAPI, settings: GatewaySettings) -> None:
     )
 
 
-def customer_auth(request: Request) -> CustomerAuth:
+async def customer_auth(request: Request) -> CustomerAuth:
     return request.app.state.customer_auth  # type: ignore[no-any-return]
 
 
 CustomerAuthDep = Annotated[CustomerAuth, Depends(customer_auth)]
 
 
-def current_customer(
+async def current_customer(
     auth: CustomerAuthDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(customer_bearer)] = None,
 ) -> str:
@@ -108,7 +108,7 @@ def current_customer(
 CustomerDep = Annotated[str, Depends(current_customer)]
 
 
-def optional_customer(
+async def optional_customer(
     auth: CustomerAuthDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(customer_bearer)] = None,
 ) -> str | None:

@@ -143,7 +143,7 @@ async def list_feedback(
     )
 
 
-def feedback_limit(request: Request) -> None:
+async def feedback_limit(request: Request) -> None:
     """At most so many feedback posts per client address (per replica), at the rates of logins: a token cannot
     be guessed, but a flood of them still reaches orders' database."""
     state = request.app.state

@@ -40,7 +40,7 @@ def _draft_response(status: int, description: str) -> dict[int | str, dict[str, 
     return {status: {"model": DraftOut, "description": description}}
 
 
-def invoice_token(
+async def invoice_token(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(invoice_token_scheme)] = None,
 ) -> str:
     if bearer is None or not bearer.credentials.strip():

@@ -132,7 +132,7 @@ async def feedback_from_page(request: Request, services: ServicesDep) -> Respons
     fallback = pages.locale_of(form.get("lang"), request)
     try:
         try:
-            routes_cancellations.feedback_limit(request)
+            await routes_cancellations.feedback_limit(request)
         except Problem as problem:
             raise PageRefused(problem.status, "unavailable", fallback) from problem
         order_id = _order_id(form.get("order"), fallback)

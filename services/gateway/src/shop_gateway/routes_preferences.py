@@ -24,7 +24,7 @@ from shop_gateway.settings import GatewaySettings
 from shop_runtime.problems import Problem
 
 
-def preferences_limit(request: Request) -> None:
+async def preferences_limit(request: Request) -> None:
     """At most so many calls per client address (per replica), with the rates of logins and sign-ups: a token
     cannot be guessed, but a flood of them still reaches notifications' database."""
     state = request.app.state

@@ -24,7 +24,7 @@ from shop_runtime.problems import Problem
 router = APIRouter(prefix="/v1", responses=problems(*ALWAYS))
 
 
-def view_limit(request: Request) -> None:
+async def view_limit(request: Request) -> None:
     """At most the configured product views per client address (per replica), so views stay a fair count."""
     ratelimit.enforce(request, request.app.state.view_limiter, "product views from this client")
 

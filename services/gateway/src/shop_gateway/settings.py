@@ -81,8 +81,11 @@ class GatewaySettings(BaseSettings):
     """Tests only: read the time from this offset file (shop_runtime.clock.FileClock), as the services do."""
 
     gateway_access_log: bool = True
-    """One log line per request: method, path, status, duration and request id (never headers or bodies). Off
-    saves little: under 0.1 ms of CPU per request, within the noise of the checkout measurements."""
+    """One log line per request: method, path, status, duration and request id (never headers or bodies). It is
+    the line support finds a request id by. Its cost is the logging call, redaction, JSON and a write per request:
+    in the gateway app measured in process, 0.2-0.3 ms of CPU per checkout (about a quarter of the app's own);
+    in the running gateway under wrk, within the noise of alternating rounds (docs/benchmarks.md, "Async
+    dependencies, httptools and uvloop")."""
 
     gateway_otlp_endpoint: str | None = None
     gateway_span_file: str | None = None
