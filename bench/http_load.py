@@ -2,8 +2,8 @@
 
 - the drop (S2's shape): ``units`` for whoever comes in ``seconds`` from ``connections`` buyers at a time, as
   fast as the gateway answers; what was answered, what catalog holds (oversold), and the CPU per request;
-- a sold-out checkout (409 ``sold_out``) and a placed one (202): CPU per request of the gateway and orders'
-  HTTP process, the figures the lean HTTP path aims at;
+- a sold-out checkout (409 ``sold_out``) and a placed one (202): CPU per request of the gateway, orders' HTTP
+  process (the figures the lean HTTP path aims at) and catalog's, which answers each placed checkout's hold;
 - the same wrk script against ``bench.direct`` (one process, one transaction), for orders/s and CPU ms per order.
 
 The correctness of the drop (exactly ``units`` confirmed, every buyer answered) is S2's, with the Python client
@@ -23,7 +23,7 @@ from bench import direct, wrk
 from bench.shop import seed_product
 from shop_storefront import Storefront, checkout
 
-HTTP_PROCESSES = ("gateway", "orders-http")
+HTTP_PROCESSES = ("gateway", "orders-http", "catalog-http")
 SOLD_OUT = 409
 PLACED = 202
 

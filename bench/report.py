@@ -237,12 +237,12 @@ def _load(run: dict[str, Any]) -> str:
 
 def _wrk_line(label: str, run: dict[str, Any] | None) -> str:
     if not run:
-        return f"| {label} | not measured | | | | | | | | |"
+        return f"| {label} | not measured | | | | | | | | | |"
     latency = run["latency_s"]
     return (
         f"| {label} | {fmt(run['requests_per_s'])} | {ms(latency['p50'])} / {ms(latency['p99'])} | "
         f"{run['statuses']} | {fmt(_cpu(run, 'gateway'), '', 2)} | {fmt(_cpu(run, 'orders-http'), '', 2)} | "
-        f"{fmt(_cpu(run, 'direct checkout'), '', 2)} | {fmt(_cpu(run, 'postgres (all backends, shared)'), '', 2)} | "
+        f"{fmt(_cpu(run, 'catalog-http'), '', 2)} | {fmt(_cpu(run, 'direct checkout'), '', 2)} | {fmt(_cpu(run, 'postgres (all backends, shared)'), '', 2)} | "
         f"{fmt(100 * (run['wrk_cpu_share_of_one_core'] or 0), '%', 0)} | {_load(run)} |"
     )
 
@@ -274,8 +274,9 @@ def _wrk_sections(results: dict[str, Any]) -> list[str]:
             )
     lines += [
         "",
-        "| run | requests/s | latency p50 / p99 | answers | gateway | orders-http | direct | postgres | wrk CPU (one core) | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| run | requests/s | latency p50 / p99 | answers | gateway | orders-http | catalog-http | direct | postgres "
+        "| wrk CPU (one core) | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     if drop:
         lines.append(_wrk_line(f"drop through the gateway ({drop['units']} units)", drop))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -13,7 +13,7 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_orders.checkout import handlers as checkout
 from shop_orders.checkout.holds import Shortage
-from shop_orders.core.domain import CatalogVariant, OrderStatus
+from shop_orders.core.domain import Availability, CatalogVariant, OrderStatus
 from shop_orders.core.errors import (
     IdempotencyKeyReused,
     NotSellable,
@@ -23,7 +23,8 @@ from shop_orders.core.errors import (
     SoldOut,
     UnknownSku,
 )
-from shop_orders.core.pricing import CheckoutLine, CodeTerms
+from shop_orders.core.pricing import CheckoutLine, CodeTerms, checkout_fingerprint
+from shop_orders.core.repository import CheckoutFacts, KnownCheckout
 from tests.support.fakes import FakeUnitOfWork
 from tests.unit.orders.fakes import ADDRESS, NOW, FakeOrders
 
@@ -257,3 +258,70 @@ async def test_a_pre_order_not_open_yet_says_when_it_opens_to_the_public() -> No
     assert refused.value.details == {"opens_at": "2027-03-01T09:00:00Z"}
     assert "opens to the public at 2027-03-01T09:00:00Z" in str(refused.value)
     assert orders.stored == {}
+
+
+class ReadsOutside:
+    """What checkout reads before it decides, as the HTTP route reads it: outside the unit of work."""
+
+    def __init__(self, facts: CheckoutFacts) -> None:
+        self.facts = facts
+        self.asked: list[tuple[str, list[str]]] = []
+
+    async def checkout_facts(self, idempotency_key: str, skus: list[str]) -> CheckoutFacts:
+        self.asked.append((idempotency_key, skus))
+        return self.facts
+
+
+class NoStorage:
+    """Orders that must not be used: a checkout decided from its reads alone writes nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the checkout used orders.{name}")
+
+
+async def test_a_checkout_refused_from_orders_copy_read_outside_the_transaction_touches_no_storage() -> None:
+    gone = CatalogVariant(
+        sku="CAP",
+        title="Cap",
+        prices={"KRW": 8000},
+        availability=Availability(in_stock_units=0, preorder_units_left=None, policy_version=None),
+    )
+    reads = ReadsOutside(CheckoutFacts(known=None, variants={**shop().catalog, "CAP": gone}))
+    holds = FakeHolds()
+
+    with pytest.raises(SoldOut):
+        await checkout.place_order(
+            FakeUnitOfWork(),
+            checkout=a_checkout(),
+            shipping_rates=RATES,
+            now=NOW,
+            orders=cast(Any, NoStorage()),
+            holds=holds,
+            reads=reads,
+        )
+
+    assert reads.asked == [("key-1", ["TEE-M", "CAP"])]
+    assert holds.held == []
+
+
+async def test_a_retry_read_outside_the_transaction_answers_the_order_it_placed_and_touches_no_storage() -> (
+    None
+):
+    request = a_checkout()
+    fingerprinted = KnownCheckout(
+        order_id="order-1", status="pending", request_fingerprint=checkout_fingerprint(request.request)
+    )
+    holds = FakeHolds()
+
+    placed = await checkout.place_order(
+        FakeUnitOfWork(),
+        checkout=request,
+        shipping_rates=RATES,
+        now=NOW,
+        orders=cast(Any, NoStorage()),
+        holds=holds,
+        reads=ReadsOutside(CheckoutFacts(known=fingerprinted, variants={})),
+    )
+
+    assert placed == checkout.PlacedOrder(order_id="order-1", status="pending", created=False)
+    assert holds.held == []

@@ -4,25 +4,23 @@ buyer's answer says whether a unit is theirs."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from shop_api.catalog import StockHoldIn
 from shop_catalog.domain.stock import RequestedLine
 from shop_catalog.handlers import holds
 from shop_catalog.handlers.answers import public_openings
 from shop_catalog.settings import CatalogSettings
+from shop_contracts import catalog as contracts
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
 router = APIRouter()
 
 
-@router.post("/stock-holds", status_code=201)
-async def hold_stock(
-    body: StockHoldIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep
-) -> dict[str, Any]:
+@router.post("/stock-holds", status_code=201, response_model=contracts.StockReserved)
+async def hold_stock(body: StockHoldIn, request: Request, uow: UnitOfWorkDep, clock: ClockDep) -> Response:
     """Hold an order's lines until its reserve claims them, or refuse with the shortages and hold nothing.
 
     201 answers what the order's reserve will be told: units by location, pre-order places. 409 ``stock_short``
@@ -73,4 +71,5 @@ async def hold_stock(
             code="order_known",
             errors=[{"field": "order_id", "message": "already known"}],
         ) from known
-    return held.model_dump(mode="json")
+    # Encoded once, by the model: FastAPI would turn it into a dict, check it and encode that again.
+    return Response(held.model_dump_json(), status_code=201, media_type="application/json")

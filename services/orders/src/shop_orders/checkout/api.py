@@ -16,6 +16,7 @@ from shop_orders.core import queries, repository
 from shop_orders.core.domain import access_token
 from shop_orders.core.errors import OrderError
 from shop_orders.core.pricing import STANDARD, CheckoutLine, price_checkout, shipping_quotes
+from shop_orders.core.repository import SqlCheckoutReads
 from shop_orders.customers import queries as customer_queries
 from shop_orders.http import authorised, order_problem
 from shop_orders.settings import OrdersSettings
@@ -30,13 +31,19 @@ router = APIRouter()
 async def place_order(
     body: PlaceOrderIn,
     request: Request,
-    uow: UnitOfWorkDep,
     clock: ClockDep,
     idempotency_key: Annotated[str, Header(min_length=1, max_length=200)],
     x_customer_id: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     settings: OrdersSettings = request.app.state.settings
-    buyer = await identify_buyer(uow.session, body, x_customer_id)
+    database: Database = request.app.state.database
+    reads: SqlCheckoutReads = request.app.state.checkout_reads
+    if x_customer_id is None:
+        buyer = await identify_buyer(None, body, None)
+    else:
+        # In autocommit, and given back before the checkout goes on: no task holds two of the pool's connections.
+        async with AsyncSession(reads.engine) as session:
+            buyer = await identify_buyer(session, body, x_customer_id)
     checkout = handlers.Checkout(
         idempotency_key=idempotency_key,
         email=buyer.email,
@@ -64,16 +71,18 @@ async def place_order(
             taxes=settings.tax_table(),
             same_day_areas=settings.same_day_rules(),
             holds=request.app.state.holds,
+            reads=reads,
         )
 
     try:
         try:
-            placed = await committed(uow, place(uow))
+            # Opened here rather than as a dependency: the reads are outside it, and a checkout refused from
+            # orders' copy never takes its connection.
+            async with database.unit_of_work() as uow:
+                placed = await committed(uow, place(uow))
         except IntegrityError:
-            # The same key raced in from a concurrent retry: answer with the order that won. The failed
-            # transaction gives its connection back first (the pool has no overflow to lend a second).
-            await uow.rollback()
-            database: Database = request.app.state.database
+            # The same key raced in from a concurrent retry: answer with the order that won (the failed unit of
+            # work gave its connection back as it ended; the pool has no overflow to lend a second).
             async with database.unit_of_work() as retry:
                 placed = await committed(retry, place(retry))
     except OrderError as error:
@@ -171,9 +180,10 @@ class Buyer:
     """The signed-in customer's segments (early access to pre-orders); a guest has none."""
 
 
-async def identify_buyer(session: AsyncSession, body: PlaceOrderIn, customer_id: str | None) -> Buyer:
+async def identify_buyer(session: AsyncSession | None, body: PlaceOrderIn, customer_id: str | None) -> Buyer:
     """The checkout's email, locale and address: the body's, else (signed in) the account's; 422 naming what is
-    missing. An account's order takes the account's locale unless the checkout names one."""
+    missing. An account's order takes the account's locale unless the checkout names one. ``session`` reads
+    the account; a guest's checkout (no ``customer_id``) reads nothing."""
     request = body.model_dump(mode="json")
     request.pop("stock_at_locations", None)  # what catalog showed, not what the customer asked
     for optional in ("shipping_address_id", "discount_code"):
@@ -185,6 +195,7 @@ async def identify_buyer(session: AsyncSession, body: PlaceOrderIn, customer_id:
     saved_address_id = None if body.shipping_address_id is None else str(body.shipping_address_id)
     segments: tuple[str, ...] = ()
     if customer_id is not None:
+        assert session is not None
         request["customer_id"] = customer_id
         try:
             account = await customer_queries.checkout_account(session, customer_id, saved_address_id)

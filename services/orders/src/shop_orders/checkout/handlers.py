@@ -6,7 +6,7 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from shop_contracts.money import Money
 from shop_contracts.values import (
@@ -35,7 +35,7 @@ from shop_orders.core.pricing import (
     price_checkout,
     same_day_locations,
 )
-from shop_orders.core.repository import Orders, SqlOrders
+from shop_orders.core.repository import CheckoutFacts, KnownCheckout, Orders, SqlOrders
 from shop_runtime.database import UnitOfWork
 
 
@@ -69,6 +69,33 @@ class PlacedOrder:
     created: bool
 
 
+class CheckoutReads(Protocol):
+    """What a checkout reads before it decides: ``SqlCheckoutReads`` reads outside the unit of work's transaction
+    (the HTTP route's), ``OrdersReads`` through the handler's ``Orders``."""
+
+    async def checkout_facts(self, idempotency_key: str, skus: list[str]) -> CheckoutFacts:
+        """The order this Idempotency-Key placed, if any, and orders' copy of the variants of ``skus``."""
+        ...
+
+
+class OrdersReads:
+    """A checkout's reads through ``Orders`` (in the unit of work's transaction): two reads."""
+
+    def __init__(self, orders: Orders) -> None:
+        self._orders = orders
+
+    async def checkout_facts(self, idempotency_key: str, skus: list[str]) -> CheckoutFacts:
+        existing = await self._orders.with_idempotency_key(idempotency_key)
+        if existing is not None:
+            known = KnownCheckout(
+                order_id=existing.id,
+                status=existing.status.value,
+                request_fingerprint=existing.request_fingerprint,
+            )
+            return CheckoutFacts(known=known, variants={})
+        return CheckoutFacts(known=None, variants=await self._orders.variants(skus))
+
+
 async def place_order(
     uow: UnitOfWork,
     *,
@@ -80,24 +107,31 @@ async def place_order(
     same_day_areas: dict[str, list[SameDayArea]] | None = None,
     orders: Orders | None = None,
     holds: StockHolds | None = None,
+    reads: CheckoutReads | None = None,
 ) -> PlacedOrder:
     """Store a pending order priced from orders' own view of the catalog, its units held in catalog.
 
     With ``holds``, catalog holds the lines before the order is stored: a line it cannot cover refuses the
     checkout (nothing is stored), so a placed order has its units. Needs no other service to be up: when
     catalog does not answer, the order is stored all the same and the saga's reserve decides.
+
+    ``reads`` (default: through ``orders``) answers what is read before deciding. Nothing touches the unit of
+    work before the order is written, unless a discount code is redeemed: so with reads outside it, a
+    checkout refused from orders' copy begins no transaction, and none is open while catalog holds the lines.
     """
     fingerprint = checkout_fingerprint(checkout.request)
     orders = orders or SqlOrders(uow.session)
-    existing = await orders.with_idempotency_key(checkout.idempotency_key)
-    if existing is not None:
-        if existing.request_fingerprint != fingerprint:
+    facts = await (reads or OrdersReads(orders)).checkout_facts(
+        checkout.idempotency_key, [line.sku for line in checkout.lines]
+    )
+    if facts.known is not None:
+        if facts.known.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was used for a different checkout; use a new key for a new order",
                 field="header:Idempotency-Key",
             )
-        return PlacedOrder(order_id=existing.id, status=existing.status, created=False)
-    variants = await orders.variants([line.sku for line in checkout.lines])
+        return PlacedOrder(order_id=facts.known.order_id, status=facts.known.status, created=False)
+    variants = facts.variants
     priced = price_checkout(
         currency=checkout.currency,
         lines=checkout.lines,
@@ -119,6 +153,7 @@ async def place_order(
     order_id = str(uuid.uuid4())
     discount = 0
     if checkout.discount_code is not None:
+        # Redeemed before the hold, its row locked until the order is stored: a refused code holds nothing.
         terms = await orders.redeem_discount_code(
             checkout.discount_code,
             order_id=order_id,
@@ -134,14 +169,6 @@ async def place_order(
         ).amount
         if terms.free_shipping:
             priced = dataclasses.replace(priced, shipping=0)
-    tax = order_tax(
-        address=checkout.shipping_address,
-        rates=taxes.rates if taxes else {},
-        added_on_top_countries=taxes.added_on_top_countries if taxes else frozenset(),
-        subtotal=Money(priced.subtotal, priced.currency),
-        discount=Money(discount, priced.currency),
-        shipping=Money(priced.shipping, priced.currency),
-    )
     if holds is not None:
         shortages = await holds.hold(
             order_id=order_id,
@@ -152,6 +179,14 @@ async def place_order(
         )
         if shortages:
             raise refusal(shortages)
+    tax = order_tax(
+        address=checkout.shipping_address,
+        rates=taxes.rates if taxes else {},
+        added_on_top_countries=taxes.added_on_top_countries if taxes else frozenset(),
+        subtotal=Money(priced.subtotal, priced.currency),
+        discount=Money(discount, priced.currency),
+        shipping=Money(priced.shipping, priced.currency),
+    )
     order = Order.place(
         order_id,
         priced=priced,

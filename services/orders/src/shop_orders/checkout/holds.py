@@ -124,7 +124,8 @@ class CatalogHolds:
         if response.status_code == 201:
             STOCK_HOLDS.labels("held").inc()
             return None
-        if response.status_code == 409 and response.json().get("code") == "stock_short":
+        problem = response.json() if response.status_code == 409 else None
+        if problem is not None and problem.get("code") == "stock_short":
             STOCK_HOLDS.labels("refused").inc()
             return [
                 Shortage(
@@ -135,7 +136,7 @@ class CatalogHolds:
                     available=int(error["available"]),
                     opens_at=_time(error.get("opens_at")),
                 )
-                for error in response.json()["errors"]
+                for error in problem["errors"]
             ]
         log.warning(
             "catalog answered %s to the hold of order %s: the saga's reserve decides", response, order_id

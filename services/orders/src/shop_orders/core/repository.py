@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shop_contracts.values import PreorderPolicy
 from shop_orders.core.domain import Availability, CatalogVariant, GroupStatus, OrderStatus
@@ -30,9 +32,9 @@ from shop_orders.core.tables import (
 )
 
 
-async def variants_by_sku(session: AsyncSession, skus: list[str]) -> dict[str, CatalogVariant]:
-    """Orders' copy of the variants: prices, pre-order policies and what catalog last said is left."""
-    rows = await session.execute(
+def _variants_of(skus: Any) -> sa.Select[Any]:
+    """Orders' copy of the variants of ``skus`` (a list, or ``ANY`` of an array parameter)."""
+    return (
         sa.select(
             catalog_variants,
             catalog_preorder_policies.c.policy,
@@ -44,26 +46,106 @@ async def variants_by_sku(session: AsyncSession, skus: list[str]) -> dict[str, C
         )
         .outerjoin(catalog_preorder_policies, catalog_preorder_policies.c.sku == catalog_variants.c.sku)
         .outerjoin(catalog_availability, catalog_availability.c.sku == catalog_variants.c.sku)
-        .where(catalog_variants.c.sku.in_(skus))
+        .where(catalog_variants.c.sku.in_(skus) if isinstance(skus, list) else catalog_variants.c.sku == skus)
     )
-    return {
-        row.sku: CatalogVariant(
-            sku=row.sku,
-            title=row.title,
-            prices=dict(row.prices),
-            sellable=row.sellable,
-            preorder_policy=PreorderPolicy.model_validate(row.policy) if row.policy else None,
-            policy_version=row.policy_version,
-            availability=None
-            if row.availability_version is None
-            else Availability(
-                in_stock_units=row.in_stock_units,
-                preorder_units_left=row.preorder_units_left,
-                policy_version=row.availability_policy_version,
-            ),
+
+
+def _variant_of(row: Row[Any]) -> CatalogVariant:
+    return CatalogVariant(
+        sku=row.sku,
+        title=row.title,
+        prices=dict(row.prices),
+        sellable=row.sellable,
+        preorder_policy=PreorderPolicy.model_validate(row.policy) if row.policy else None,
+        policy_version=row.policy_version,
+        availability=None
+        if row.availability_version is None
+        else Availability(
+            in_stock_units=row.in_stock_units,
+            preorder_units_left=row.preorder_units_left,
+            policy_version=row.availability_policy_version,
+        ),
+    )
+
+
+async def variants_by_sku(session: AsyncSession, skus: list[str]) -> dict[str, CatalogVariant]:
+    """Orders' copy of the variants: prices, pre-order policies and what catalog last said is left."""
+    rows = await session.execute(_variants_of(skus))
+    return {row.sku: _variant_of(row) for row in rows}
+
+
+@dataclass(frozen=True)
+class KnownCheckout:
+    """The order a checkout's Idempotency-Key already placed, as a retry is answered."""
+
+    order_id: str
+    status: str
+    request_fingerprint: str
+
+
+@dataclass(frozen=True)
+class CheckoutFacts:
+    """What a checkout reads before it decides: the order its key placed (if any) and orders' copy of its
+    variants."""
+
+    known: KnownCheckout | None
+    variants: dict[str, CatalogVariant]
+
+
+def _checkout_facts_statement() -> sa.Select[Any]:
+    """The key's order and the variants in one round trip: one row per variant found, each with the key's order
+    (or NULLs), and one row of NULL variant columns when no SKU is known."""
+    known = (
+        sa.select(
+            orders.c.id.label("known_id"),
+            orders.c.status.label("known_status"),
+            orders.c.request_fingerprint.label("known_fingerprint"),
         )
-        for row in rows
-    }
+        .where(orders.c.idempotency_key == sa.bindparam("key"))
+        .subquery("known")
+    )
+    # = ANY(array) rather than IN (...): one statement text whatever the number of SKUs, prepared once.
+    skus = sa.any_(sa.bindparam("skus", type_=postgresql.ARRAY(sa.Text)))
+    variants = _variants_of(skus).subquery("variants")
+    one = sa.select(sa.literal_column("1").label("one")).subquery("one")
+    return sa.select(known, variants).select_from(
+        one.outerjoin(known, sa.true()).outerjoin(variants, sa.true())
+    )
+
+
+_CHECKOUT_FACTS = _checkout_facts_statement()
+
+
+async def checkout_facts(
+    connection: AsyncSession | AsyncConnection, idempotency_key: str, skus: list[str]
+) -> CheckoutFacts:
+    """The order ``idempotency_key`` placed, if any, and orders' copy of the variants of ``skus``."""
+    rows = (await connection.execute(_CHECKOUT_FACTS, {"key": idempotency_key, "skus": skus})).all()
+    first = rows[0]
+    known = (
+        None
+        if first.known_id is None
+        else KnownCheckout(
+            order_id=first.known_id, status=first.known_status, request_fingerprint=first.known_fingerprint
+        )
+    )
+    return CheckoutFacts(
+        known=known, variants={row.sku: _variant_of(row) for row in rows if row.sku is not None}
+    )
+
+
+class SqlCheckoutReads:
+    """What a checkout reads before it decides, outside any transaction: each read takes a pooled connection in
+    autocommit (no BEGIN, no ROLLBACK) and gives it back before the checkout goes on. So a checkout refused from
+    orders' copy writes nothing and begins no transaction, and no connection is held while catalog holds the
+    lines."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def checkout_facts(self, idempotency_key: str, skus: list[str]) -> CheckoutFacts:
+        async with self.engine.connect() as connection:
+            return await checkout_facts(connection, idempotency_key, skus)
 
 
 async def upsert_availability(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -250,6 +332,15 @@ def order_of(row: Row[Any], lines: list[dict[str, Any]], groups: list[dict[str, 
     )
 
 
+def _group_row(group: ShipmentGroup) -> dict[str, Any]:
+    """A new group's row (its times are the database's)."""
+    return {
+        key: value
+        for key, value in dataclasses.asdict(group).items()
+        if key in GROUP_COLUMNS and key not in ("created_at", "updated_at")
+    }
+
+
 def group_of(values: Mapping[Any, Any]) -> ShipmentGroup:
     fields = {key: value for key, value in values.items() if key in GROUP_COLUMNS}
     return ShipmentGroup(**fields | {"status": GroupStatus(fields["status"])})
@@ -257,6 +348,56 @@ def group_of(values: Mapping[Any, Any]) -> ShipmentGroup:
 
 def line_of(values: Mapping[Any, Any]) -> OrderLine:
     return OrderLine(**{key: value for key, value in values.items() if key in LINE_COLUMNS})
+
+
+_NEW_ORDER_COLUMNS = sorted(ORDER_COLUMNS - {"updated_at"})
+_NEW_LINE_COLUMNS = sorted(LINE_COLUMNS)
+_NEW_GROUP_COLUMNS = sorted(GROUP_COLUMNS - {"created_at", "updated_at"})
+
+
+def _from_json_rows(table: sa.Table, columns: list[str], parameter: str) -> sa.Select[Any]:
+    """The rows of ``table`` given as one JSON array parameter (a column's value by its name)."""
+    rows = sa.func.jsonb_populate_recordset(
+        sa.literal_column(f"NULL::{table.name}"), sa.bindparam(parameter, type_=postgresql.JSONB)
+    ).table_valued(*columns)
+    return sa.select(*(rows.c[name] for name in columns))
+
+
+def _adding() -> sa.Insert:
+    """A new order, its lines, new groups and timeline events in one statement: the lines, groups and events are
+    JSON arrays (any number, none too), so the statement is the same for every order and compiled once (a
+    multi-row VALUES is compiled again for every execution)."""
+    events = ["order_id", "event", "detail"]
+    return (
+        sa.insert(orders)
+        .values({name: sa.bindparam(name, type_=orders.c[name].type) for name in _NEW_ORDER_COLUMNS})
+        .add_cte(
+            sa.insert(order_lines)
+            .from_select(_NEW_LINE_COLUMNS, _from_json_rows(order_lines, _NEW_LINE_COLUMNS, "lines"))
+            .cte("added_lines")
+        )
+        .add_cte(
+            sa.insert(shipment_groups)
+            .from_select(_NEW_GROUP_COLUMNS, _from_json_rows(shipment_groups, _NEW_GROUP_COLUMNS, "groups"))
+            .cte("added_groups")
+        )
+        .add_cte(
+            sa.insert(order_timeline)
+            .from_select(events, _from_json_rows(order_timeline, events, "events"))
+            .cte("added_events")
+        )
+    )
+
+
+_ADDING = _adding()
+
+
+def _json_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values as JSON takes them (dates and times in ISO 8601, which the columns read back)."""
+    return {
+        name: value.isoformat() if isinstance(value, date | datetime) else value
+        for name, value in values.items()
+    }
 
 
 class SqlOrders:
@@ -281,15 +422,31 @@ class SqlOrders:
         return order_of(row, parts.lines, parts.groups)
 
     async def add(self, order: Order) -> None:
-        columns = {name: getattr(order, name) for name in ORDER_COLUMNS if name != "updated_at"}
-        await self._session.execute(sa.insert(orders).values(**columns))
+        """One statement: the order's row, with its lines, new groups and timeline events as CTEs of it."""
+        added = [group for group in order.groups if group.new]
         await self._session.execute(
-            sa.insert(order_lines),
-            [{name: getattr(line, name) for name in LINE_COLUMNS} for line in order.lines],
+            _ADDING,
+            {name: getattr(order, name) for name in _NEW_ORDER_COLUMNS}
+            | {
+                "lines": [
+                    _json_values({name: getattr(line, name) for name in _NEW_LINE_COLUMNS})
+                    for line in order.lines
+                ],
+                "groups": [
+                    _json_values({name: getattr(group, name) for name in _NEW_GROUP_COLUMNS})
+                    for group in added
+                ],
+                "events": [
+                    {"order_id": order.id, "event": event, "detail": detail}
+                    for event, detail in order.timeline
+                ],
+            },
         )
-        for part in (order, *order.lines):
+        for part in (order, *order.lines, *order.groups):
             part.mark_saved()
-        await self.save(order)
+        for group in added:
+            group.new = False
+        order.timeline = []
 
     async def save(self, order: Order) -> None:
         changed = order.changed
@@ -308,17 +465,7 @@ class SqlOrders:
                 line.mark_saved()
         added = [group for group in order.groups if group.new]
         if added:
-            await self._session.execute(
-                sa.insert(shipment_groups),
-                [
-                    {
-                        key: value
-                        for key, value in dataclasses.asdict(group).items()
-                        if key in GROUP_COLUMNS and key not in ("created_at", "updated_at")
-                    }
-                    for group in added
-                ],
-            )
+            await self._session.execute(sa.insert(shipment_groups), [_group_row(group) for group in added])
             for group in added:
                 group.new = False
                 group.mark_saved()
