@@ -32,6 +32,10 @@ class PaymentsClient(ServiceClient):
     async def replace_payment_method(self, order_id: Id, body: PaymentMethodIn) -> httpx.Response:
         return await self._call("PUT", f"/payment-methods/{order_id}", json=body.model_dump(mode="json"))
 
+    async def verify_payment_method(self, body: PaymentMethodIn) -> httpx.Response:
+        """Verify a card token, charging nothing (a subscription's card): 200 with brand and last four, or 422."""
+        return await self._call("POST", "/payment-methods/verifications", json=body.model_dump(mode="json"))
+
     async def deliver_psp_event(
         self, raw_body: bytes, *, content_type: str, signature: str | None
     ) -> httpx.Response:

@@ -286,3 +286,63 @@ class CustomerMarketingConsentChanged(OrderEvent):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     marketing_consent: bool
     changed_at: AwareDatetime = Field(description="When the account was made or the consent changed.")
+
+
+class SubscriptionChargeUpcoming(OrderEvent):
+    """A cycle will be charged soon: tell the customer what, when and where to change the card."""
+
+    TYPE: ClassVar[str] = "orders.subscription.charge_upcoming.v1"
+    subscription_id: str
+    customer: Customer
+    plan_name: str
+    cycle: int
+    amount: int
+    currency: str
+    charge_at: AwareDatetime
+
+
+class SubscriptionCycleCharged(OrderEvent):
+    TYPE: ClassVar[str] = "orders.subscription.cycle_charged.v1"
+    subscription_id: str
+    customer: Customer
+    plan_name: str
+    cycle: int
+    order_id: str
+    amount: int
+    currency: str
+    next_charge_at: AwareDatetime | None = Field(
+        default=None, description="None when the subscription ends with this cycle."
+    )
+
+
+class SubscriptionCycleFailed(OrderEvent):
+    TYPE: ClassVar[str] = "orders.subscription.cycle_failed.v1"
+    subscription_id: str
+    customer: Customer
+    plan_name: str
+    cycle: int
+    attempt: int
+    amount: int
+    currency: str
+    reason: str = Field(description="The PSP's decline code.")
+    requires_action: bool = False
+    retry_at: AwareDatetime | None = Field(default=None, description="None: no retry before give_up_at.")
+    give_up_at: AwareDatetime = Field(description="When the subscription is cancelled if still unpaid.")
+
+
+class SubscriptionPaused(OrderEvent):
+    TYPE: ClassVar[str] = "orders.subscription.paused.v1"
+    subscription_id: str
+    customer: Customer
+    plan_name: str
+    paused_by: str = Field(description="customer or staff")
+    paused_at: AwareDatetime
+
+
+class SubscriptionCancelled(OrderEvent):
+    TYPE: ClassVar[str] = "orders.subscription.cancelled.v1"
+    subscription_id: str
+    customer: Customer
+    plan_name: str
+    reason: str = Field(description="customer, staff, unpaid (the dunning period ended) or plan_ended")
+    ends_at: AwareDatetime = Field(description="When the subscription ends (now, or the paid cycle's end).")

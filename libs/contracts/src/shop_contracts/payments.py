@@ -187,3 +187,49 @@ class RefundRejected(PaymentEvent):
     reason: str
     idempotency_key: str
     error: str = Field(description="refund_exceeds_captured or idempotency_key_reused, with a sentence")
+
+
+class ChargeSubscriptionCycle(Message):
+    """Charge one cycle of a subscription off session with the subscription's card. The cycle's order id is
+    chosen by orders before the charge, so the capture is recorded under it (refunds of that order work as for
+    any order). An attempt payments already made is a copy and charges nothing; once a cycle is charged, no
+    later attempt charges it again."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.COMMAND
+    SOURCE: ClassVar[str] = "orders"
+    EXCHANGE: ClassVar[str] = COMMANDS_EXCHANGE
+    TYPE: ClassVar[str] = "payments.subscription_cycle.charge.v1"
+    subscription_id: str
+    cycle: int = Field(ge=1, description="The cycle's number, 1 for the first charge.")
+    attempt: int = Field(ge=1, description="1, then one more after each decline (dunning retry, new card).")
+    order_id: str = Field(description="The order the cycle becomes once charged.")
+    amount: int = Field(gt=0)
+    currency: str
+    payment_token: str = Field(description="The PSP token of the subscription's card (never card data).")
+
+
+class SubscriptionChargeSucceeded(PaymentEvent):
+    TYPE: ClassVar[str] = "payments.subscription_charge.succeeded.v1"
+    subscription_id: str
+    cycle: int
+    attempt: int
+    order_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    card_brand: str | None = None
+    card_last4: str | None = None
+
+
+class SubscriptionChargeFailed(PaymentEvent):
+    TYPE: ClassVar[str] = "payments.subscription_charge.failed.v1"
+    subscription_id: str
+    cycle: int
+    attempt: int
+    order_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    decline_code: str
+    message: str
+    requires_action: bool = False

@@ -61,6 +61,14 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     fulfillment.ReturnLabelCreated,
     fulfillment.ReturnReceived,
     notifications.NotificationSent,
+    payments.ChargeSubscriptionCycle,
+    payments.SubscriptionChargeSucceeded,
+    payments.SubscriptionChargeFailed,
+    orders.SubscriptionChargeUpcoming,
+    orders.SubscriptionCycleCharged,
+    orders.SubscriptionCycleFailed,
+    orders.SubscriptionPaused,
+    orders.SubscriptionCancelled,
 )
 
 MESSAGE_TYPES: dict[str, type[Message]] = {message.TYPE: message for message in ALL_MESSAGES}

@@ -22,6 +22,7 @@ from shop_gateway import (
     routes_preorders_extra,
     routes_returns,
     routes_shipping,
+    routes_subscriptions,
     routes_webhooks,
 )
 from shop_gateway.admission import CheckoutAdmission
@@ -79,6 +80,7 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
             routes_returns.router,
             routes_drafts.router,
             routes_shipping.router,
+            routes_subscriptions.router,
             routes_preferences.router,
             routes_inventory_alerts.router,
             routes_catalog_admin.router,

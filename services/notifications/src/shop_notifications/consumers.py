@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from shop_contracts import catalog, fulfillment, orders, payments
 from shop_contracts.money import Money
 from shop_contracts.values import Customer
-from shop_notifications import handlers, preferences
+from shop_notifications import handlers, preferences, subscription_emails
 from shop_notifications.domain import (
     InvoiceAmounts,
     InvoiceLine,
@@ -473,4 +473,13 @@ def subscriptions(
         fulfillment.ReturnLabelCreated: on_return_label_created,
         orders.ReturnRejected: on_return_rejected,
         orders.ReturnRefunded: on_return_refunded,
+        orders.SubscriptionChargeUpcoming: functools.partial(
+            subscription_emails.on_charge_upcoming, storefront_url=storefront_url
+        ),
+        orders.SubscriptionCycleCharged: subscription_emails.on_cycle_charged,
+        orders.SubscriptionCycleFailed: functools.partial(
+            subscription_emails.on_cycle_failed, storefront_url=storefront_url
+        ),
+        orders.SubscriptionPaused: subscription_emails.on_paused,
+        orders.SubscriptionCancelled: subscription_emails.on_cancelled,
     }

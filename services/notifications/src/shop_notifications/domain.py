@@ -79,6 +79,21 @@ STAFF_LOW_STOCK = "staff_low_stock"
 WIN_BACK_OFFER = "win_back_offer"
 
 
+SUBSCRIPTION_CHARGE_UPCOMING = "subscription_charge_upcoming"
+
+
+SUBSCRIPTION_CHARGED = "subscription_charged"
+
+
+SUBSCRIPTION_CHARGE_FAILED = "subscription_charge_failed"
+
+
+SUBSCRIPTION_PAUSED = "subscription_paused"
+
+
+SUBSCRIPTION_CANCELLED = "subscription_cancelled"
+
+
 TEMPLATES = (
     ORDER_CONFIRMED,
     ORDER_REJECTED,
@@ -99,6 +114,11 @@ TEMPLATES = (
     ORDER_PAYMENT_OVERDUE,
     STAFF_LOW_STOCK,
     WIN_BACK_OFFER,
+    SUBSCRIPTION_CHARGE_UPCOMING,
+    SUBSCRIPTION_CHARGED,
+    SUBSCRIPTION_CHARGE_FAILED,
+    SUBSCRIPTION_PAUSED,
+    SUBSCRIPTION_CANCELLED,
 )
 
 
@@ -138,6 +158,12 @@ TEMPLATE_CATEGORIES: Mapping[str, Category] = {
     # similar products) and the feedback link: it always goes. A discount code is an offer: its own email.
     ORDER_CANCELLED: TRANSACTIONAL,
     WIN_BACK_OFFER: MARKETING,  # a code to come back: sent only with consent to marketing
+    # A subscription's charges and changes: money taken or to be taken, and what the customer asked for.
+    SUBSCRIPTION_CHARGE_UPCOMING: TRANSACTIONAL,
+    SUBSCRIPTION_CHARGED: TRANSACTIONAL,
+    SUBSCRIPTION_CHARGE_FAILED: TRANSACTIONAL,
+    SUBSCRIPTION_PAUSED: TRANSACTIONAL,
+    SUBSCRIPTION_CANCELLED: TRANSACTIONAL,
     # Every date change offers to cancel with a full refund and, past the promise, asks for consent: a decision.
     PREORDER_DATE_CHANGED: TRANSACTIONAL,
     RETURN_LABEL: TRANSACTIONAL,

@@ -509,6 +509,11 @@ def _message_id(uow: UnitOfWork) -> str:
     return str(_causation(uow).id)
 
 
+async def queue_email(uow: UnitOfWork, draft: EmailDraft, fact: Fact) -> None:
+    """Record the email telling ``fact`` (once per fact; see ``_queue_email``), for emails written elsewhere."""
+    await _queue_email(uow, draft, fact)
+
+
 async def _queue_email(
     uow: UnitOfWork, draft: EmailDraft, fact: Fact, *, page: EmailPage | None = None
 ) -> None:

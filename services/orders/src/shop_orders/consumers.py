@@ -18,6 +18,9 @@ from shop_orders.promises import handlers as promises
 from shop_orders.returns import handlers as returns
 from shop_orders.settings import OrdersSettings
 from shop_orders.shipping import handlers as shipments
+from shop_orders.subscriptions import handlers as subscriptions_handlers
+from shop_orders.subscriptions import jobs as subscription_jobs
+from shop_orders.subscriptions.api import settings_of as subscription_settings
 from shop_orders.variants import handlers as variants
 from shop_runtime.clock import Clock
 from shop_runtime.consumer import Subscriptions
@@ -309,10 +312,52 @@ async def on_return_received(
     )
 
 
+async def on_subscription_charged(
+    message: payments.SubscriptionChargeSucceeded,
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    settings: OrdersSettings,
+) -> None:
+    await subscriptions_handlers.record_charged(
+        uow,
+        subscription_id=message.subscription_id,
+        cycle=message.cycle,
+        payment_id=message.payment_id,
+        now=clock.now(),
+        settings=subscription_settings(settings),
+    )
+
+
+async def on_subscription_charge_failed(
+    message: payments.SubscriptionChargeFailed,
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    settings: OrdersSettings,
+) -> None:
+    await subscriptions_handlers.record_failed(
+        uow,
+        subscription_id=message.subscription_id,
+        cycle=message.cycle,
+        attempt=message.attempt,
+        decline_code=message.decline_code,
+        requires_action=message.requires_action,
+        now=clock.now(),
+        settings=subscription_settings(settings),
+    )
+
+
 def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
     """Every message orders handles; the clock and settings are bound for the consumers that need them."""
     return {
         catalog.VariantUpdated: on_variant_updated,
+        payments.SubscriptionChargeSucceeded: functools.partial(
+            on_subscription_charged, clock=clock, settings=settings
+        ),
+        payments.SubscriptionChargeFailed: functools.partial(
+            on_subscription_charge_failed, clock=clock, settings=settings
+        ),
         catalog.PreorderPolicyUpdated: on_preorder_policy_updated,
         catalog.StockAvailabilityChanged: on_stock_availability_changed,
         catalog.StockReserved: on_stock_reserved,
@@ -393,6 +438,30 @@ async def run_payment_overdue(
     await terms.mark_payment_overdue(uow, order_id=job.order_id, now=clock.now(), token_secret=token_secret)
 
 
+async def run_charge_cycle(job: subscription_jobs.ChargeCycle, uow: UnitOfWork, *, clock: Clock) -> None:
+    await subscriptions_handlers.charge_due_cycle(
+        uow, subscription_id=job.subscription_id, cycle=job.cycle, now=clock.now()
+    )
+
+
+async def run_remind_of_charge(job: subscription_jobs.RemindOfCharge, uow: UnitOfWork) -> None:
+    await subscriptions_handlers.remind_of_charge(
+        uow, subscription_id=job.subscription_id, cycle=job.cycle, charge_at=job.charge_at
+    )
+
+
+async def run_retry_cycle(job: subscription_jobs.RetryCycle, uow: UnitOfWork) -> None:
+    await subscriptions_handlers.retry_cycle(
+        uow, subscription_id=job.subscription_id, cycle=job.cycle, attempt=job.attempt
+    )
+
+
+async def run_end_dunning(job: subscription_jobs.EndDunning, uow: UnitOfWork, *, clock: Clock) -> None:
+    await subscriptions_handlers.end_dunning(
+        uow, subscription_id=job.subscription_id, cycle=job.cycle, now=clock.now()
+    )
+
+
 def jobs(*, clock: Clock, token_secret: str) -> Jobs:
     """Orders' scheduled jobs by kind (balances due by the clock and their reminders, dunning retries and
     the end of the dunning period)."""
@@ -408,4 +477,8 @@ def jobs(*, clock: Clock, token_secret: str) -> Jobs:
         job_kinds.MarkPaymentOverdue: functools.partial(
             run_payment_overdue, clock=clock, token_secret=token_secret
         ),
+        subscription_jobs.ChargeCycle: functools.partial(run_charge_cycle, clock=clock),
+        subscription_jobs.RemindOfCharge: run_remind_of_charge,
+        subscription_jobs.RetryCycle: run_retry_cycle,
+        subscription_jobs.EndDunning: functools.partial(run_end_dunning, clock=clock),
     }

@@ -79,6 +79,24 @@ class OrdersSettings(ServiceSettings):
         gt=0,
         description="After this long unpaid, a pre-order is cancelled and its unit goes to the next.",
     )
+    subscription_dunning_retry_hours: float = Field(
+        default=24, gt=0, description="Wait before charging a subscription's failed cycle again."
+    )
+    subscription_dunning_period_days: float = Field(
+        default=10,
+        gt=0,
+        description="After this long with a cycle unpaid, a subscription is cancelled.",
+    )
+    subscription_notice_hours: float = Field(
+        default=72,
+        ge=0,
+        description="How long before each subscription charge the customer is reminded of it (0: no reminder).",
+    )
+    subscription_metrics_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="How often the worker counts subscriptions and monthly recurring revenue for its metrics.",
+    )
     balance_notice_hours: float = Field(
         default=24,
         ge=0,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from shop_payments import api, consumers, hold_dunning, hold_handlers, tables
+from shop_payments import api, consumers, hold_dunning, hold_handlers, subscription_charges, tables
 from shop_payments.hold_dunning import EndHoldDunning, RetryHoldCharge
 from shop_payments.hold_handlers import BeginHoldDunning, HoldPolicy, SettleHold
 from shop_payments.psp import PaymentServiceProvider, SandboxPsp, SandboxWebhooks
@@ -48,7 +48,7 @@ def create_http_app(settings: ServiceSettings, *, psp_factory: PspFactory = crea
     assert isinstance(settings, PaymentsSettings)
     return create_app(
         title="payments (internal)",
-        routers=[api.router],
+        routers=[api.router, subscription_charges.router],
         lifespan=service_lifespan(settings, DEFINITION.database, psp=psp_factory(settings)),
         readiness_checks=SERVICE_READINESS,
     )

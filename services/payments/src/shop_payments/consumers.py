@@ -15,7 +15,7 @@ from shop_contracts import orders as orders_contracts
 from shop_contracts import payments as contracts
 from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine
-from shop_payments import handlers, hold_dunning, hold_handlers, refunds
+from shop_payments import handlers, hold_dunning, hold_handlers, refunds, subscription_charges
 from shop_payments.hold_handlers import HoldPolicy
 from shop_payments.holds import OrderTerms, ShipmentFact
 from shop_payments.psp import PaymentServiceProvider
@@ -160,4 +160,5 @@ SUBSCRIPTIONS: Mapping[type[Message], PaymentsConsumer] = {
     fulfillment.ShipmentShipped: on_shipment_shipped,
     fulfillment.ShipmentDelivered: on_shipment_delivered,
     contracts.PaymentMethodUpdated: on_payment_method_updated,
+    contracts.ChargeSubscriptionCycle: subscription_charges.on_charge_subscription_cycle,
 }

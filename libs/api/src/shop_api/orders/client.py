@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import httpx
 
@@ -25,6 +26,7 @@ from shop_api.orders.customers import (
 )
 from shop_api.orders.drafts import DraftChangesIn, DraftCheckoutIn, DraftIn, DraftStatus, MarkPaidIn
 from shop_api.orders.returns import ReturnIn, ReturnRejectionIn, ReturnStatus
+from shop_api.orders.subscriptions import PlanIn, SubscribeIn, SubscriptionCancelIn, SubscriptionCardIn
 from shop_api.transport import Id, ServiceClient
 
 
@@ -257,3 +259,75 @@ class OrdersClient(ServiceClient):
 
     async def reject_return(self, return_id: Id, body: ReturnRejectionIn) -> httpx.Response:
         return await self._call("POST", f"/returns/{return_id}/reject", json=body.model_dump(mode="json"))
+
+    # --- subscriptions -------------------------------------------------------------------------------------
+
+    async def create_plan(self, body: PlanIn) -> httpx.Response:
+        return await self._call("POST", "/subscription-plans", json=body.model_dump(mode="json"))
+
+    async def plans(self) -> httpx.Response:
+        return await self._call("GET", "/subscription-plans")
+
+    async def subscribe(self, customer_id: Id, body: SubscribeIn, *, idempotency_key: str) -> httpx.Response:
+        """Subscribe the account to a plan with a card payments verified; the same key, the same subscription."""
+        return await self._call(
+            "POST",
+            f"/customers/{customer_id}/subscriptions",
+            json=body.model_dump(mode="json"),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+
+    async def subscriptions(
+        self,
+        *,
+        customer_id: Id | None = None,
+        status: str | None = None,
+        plan_code: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> httpx.Response:
+        params: dict[str, str | int] = {"limit": limit, "offset": offset}
+        for name, value in (("customer_id", customer_id), ("status", status), ("plan_code", plan_code)):
+            if value is not None:
+                params[name] = str(value)
+        return await self._call("GET", "/subscriptions", params=params)
+
+    async def subscription(self, subscription_id: Id, *, customer_id: Id | None) -> httpx.Response:
+        return await self._call("GET", f"/subscriptions/{subscription_id}", headers=_acting(customer_id))
+
+    async def change_subscription(
+        self,
+        subscription_id: Id,
+        action: SubscriptionAction,
+        *,
+        customer_id: Id | None,
+        body: SubscriptionCancelIn | None = None,
+    ) -> httpx.Response:
+        """Pause, resume, skip the next cycle or cancel; for a customer (``customer_id``) only their own."""
+        return await self._call(
+            "POST",
+            f"/subscriptions/{subscription_id}/{action}",
+            json=None if body is None else body.model_dump(mode="json"),
+            headers=_acting(customer_id),
+        )
+
+    async def change_subscription_card(
+        self, subscription_id: Id, body: SubscriptionCardIn, *, customer_id: Id | None
+    ) -> httpx.Response:
+        """Charge later cycles to a card payments verified (a cycle in dunning at once)."""
+        return await self._call(
+            "PUT",
+            f"/subscriptions/{subscription_id}/payment-method",
+            json=body.model_dump(mode="json"),
+            headers=_acting(customer_id),
+        )
+
+
+SubscriptionAction = Literal["pause", "resume", "skip", "cancel"]
+SubscriptionMove = Literal["pause", "resume", "skip"]
+"""The moves that take no body (``cancel`` takes ``SubscriptionCancelIn``)."""
+
+
+def _acting(customer_id: Id | None) -> dict[str, str]:
+    """Who acts on a subscription: the signed-in customer (only their own), or staff (no header)."""
+    return {} if customer_id is None else {"X-Customer-Id": str(customer_id)}

@@ -29,7 +29,7 @@ from shop_orders.core.domain import (
     can_move,
     promised_ship_date,
 )
-from shop_orders.core.parts import OrderLine, policy_of, preorder_summary, priced_line
+from shop_orders.core.parts import OrderLine, paid_in_full, policy_of, preorder_summary, priced_line
 from shop_orders.core.pricing import OrderTax, PlanLine, PricedCheckout, order_tax, plan_checkout_charge
 from shop_orders.core.promises import PromiseSteps
 from shop_orders.core.state import OrderState
@@ -58,8 +58,10 @@ class Order(PromiseSteps):
         only_at_one_of: list[str] | None,
         now: datetime,
         customer_segments: tuple[str, ...] = (),
+        subscription_id: str | None = None,
     ) -> Order:
-        """A new order, pending, priced from orders' view of the catalog: it asks catalog for the stock."""
+        """A new order, pending, priced from orders' view of the catalog: it asks catalog for the stock. A
+        subscription's cycle (``subscription_id``) was charged before: it is placed as captured in full."""
         tax_added = tax.amount.amount if tax.added_on_top else 0
         order = cls(
             id=order_id,
@@ -83,6 +85,8 @@ class Order(PromiseSteps):
             tax_added_on_top=tax.added_on_top,
             tax_added=tax_added,
             customer_id=customer_id,
+            subscription_id=subscription_id,
+            captured=priced.total - discount + tax_added if subscription_id is not None else 0,
             lines=[
                 OrderLine(
                     order_id=order_id,
@@ -145,13 +149,19 @@ class Order(PromiseSteps):
         order on payment terms is confirmed unpaid instead). Returns the promised ship date of each pre-order
         line, by SKU, to be checked when it comes."""
         waiting = {line.sku: line for line in preorder_lines}
+        sold_under = {
+            line.sku: policy_of(line, current.get(line.sku)) for line in self.lines if line.sku in waiting
+        }
+        if self.subscription_id is not None:
+            # The cycle's charge paid everything: a place in the drop with no balance and no deposit to keep.
+            sold_under = {sku: paid_in_full(policy) for sku, policy in sold_under.items()}
         plan = plan_checkout_charge(
             [
                 PlanLine(
                     sku=line.sku,
                     quantity=line.quantity,
                     line_total=line.line_total,
-                    preorder_policy=policy_of(line, current.get(line.sku)) if line.sku in waiting else None,
+                    preorder_policy=sold_under.get(line.sku),
                 )
                 for line in self.lines
             ],
@@ -163,12 +173,11 @@ class Order(PromiseSteps):
             line.paid_now, line.balance = plan.paid_now[line.sku], plan.balance[line.sku]
             place = waiting.get(line.sku)
             if place is not None:
-                sold_under = policy_of(line, current.get(line.sku))
                 line.kind = "preorder"
-                line.preorder_policy = sold_under.model_dump(mode="json")
+                line.preorder_policy = sold_under[line.sku].model_dump(mode="json")
                 line.queue_position = place.queue_position
                 line.expected_ship_date = place.expected_ship_date
-                line.promised_ship_date = promised_ship_date(sold_under, self.created_at)
+                line.promised_ship_date = promised_ship_date(sold_under[line.sku], self.created_at)
                 promises.append((line.sku, line.promised_ship_date))
         by_location: dict[str, list[LocatedLine]] = {}
         for located in lines:
@@ -209,6 +218,9 @@ class Order(PromiseSteps):
         if self.payment_terms is not None:
             # A draft completed on net or on-fulfillment terms: nothing is charged now; it is paid later.
             self.confirm_on_terms()
+            return promises
+        if self.subscription_id is not None:
+            self.confirm_prepaid()
             return promises
         self.send(
             payment_contracts.CapturePayment(
@@ -258,6 +270,17 @@ class Order(PromiseSteps):
             payment_due=self.payment_due_amount,
             payment_due_date=self.payment_due_date.isoformat() if self.payment_due_date else None,
         )
+        self.send(self.confirmation())
+        for group in self.groups_in(GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
+            self.advance(group)
+
+    def confirm_prepaid(self) -> None:
+        """Stock is held for a subscription's cycle, charged before it was placed: confirm it and send its units
+        to fulfillment."""
+        self.move_to(OrderStatus.CONFIRMED)
+        self.payment_token = None
+        self.charged_now = self.captured
+        self.record("confirmed", subscription_id=self.subscription_id, paid_before=self.captured)
         self.send(self.confirmation())
         for group in self.groups_in(GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
             self.advance(group)

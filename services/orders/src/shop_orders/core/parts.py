@@ -24,6 +24,21 @@ def policy_of(line: OrderLine, current: CatalogVariant | None = None) -> Preorde
     return PreorderPolicy(payment_mode="pay_now")
 
 
+def paid_in_full(policy: PreorderPolicy) -> PreorderPolicy:
+    """The policy of a place paid in full before it was placed (a subscription's cycle): its dates and window as
+    sold, but all of it paid now, so nothing is left to charge later or to keep as a deposit."""
+    return policy.model_copy(
+        update={
+            "payment_mode": "pay_now",
+            "deposit_percent": None,
+            "deposit_amounts": {},
+            "balance_due": "on_ready",
+            "balance_due_at": None,
+            "balance_due_after_hours": None,
+        }
+    )
+
+
 def sku_of(group: ShipmentGroup) -> str:
     """The SKU of a pre-order group (each holds units of one line)."""
     return str(group.lines[0]["sku"])

@@ -55,6 +55,8 @@ class OrderState(Tracked):
     payment_due_date: date | None = None
     payment_status: str | None = None
     paid_at: datetime | None = None
+    subscription_id: str | None = None
+    """Set for a subscription's cycle: payments charged it before it was placed (``captured`` from the start)."""
     lines: list[OrderLine] = field(default_factory=list)
     groups: list[ShipmentGroup] = field(default_factory=list)
     timeline: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -143,6 +145,8 @@ class OrderState(Tracked):
             return False
         self.move_to(OrderStatus.REJECTED, reason=reason)
         self.record("rejected", reason=reason, detail=detail)
+        if self.subscription_id is not None:  # paid before it was placed: the money goes back
+            self.request_refund(self.captured, key=f"{self.id}:rejected", reason=reason)
         self.send(
             contracts.OrderRejected(order_id=self.id, customer=self.customer, reason=reason, detail=detail)
         )

@@ -113,6 +113,9 @@ orders = sa.Table(
     sa.Column("payment_due_date", sa.Date),
     sa.Column("payment_status", sa.Text),
     sa.Column("paid_at", sa.DateTime(timezone=True)),
+    sa.Column(
+        "subscription_id", sa.Text, comment="The subscription whose cycle this order is, paid before placed"
+    ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint(
