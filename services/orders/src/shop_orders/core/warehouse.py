@@ -197,7 +197,6 @@ class WarehouseSteps(OrderState):
                     reason="short_pick",
                     refund=refund,
                     currency=self.currency,
-                    held=self.payment_held,
                 )
             )
         else:
