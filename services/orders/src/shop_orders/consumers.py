@@ -116,7 +116,6 @@ async def on_payment_succeeded(
         amount=message.amount,
         now=clock.now(),
         balance_notice=timedelta(hours=settings.balance_notice_hours),
-        held=message.authorized_only,
     )
 
 
