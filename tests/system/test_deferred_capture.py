@@ -16,9 +16,11 @@ from shop_storefront import checkout, new_sku
 from tests.support.messages import eventually
 from tests.system.shop import (
     as_warehouse,
+    emails_to,
     order_as_customer,
     place_order,
     product_in_stock,
+    text_of,
     wait_for_status,
 )
 from tests.system.test_cancellations import cancel, fulfillment_of, report
@@ -102,11 +104,12 @@ async def test_a_partial_shipment_captures_part_and_releases_the_rest(gateway: h
 
 
 async def test_a_cancellation_before_shipment_voids_the_hold_and_refunds_nothing(
-    gateway: httpx.AsyncClient,
+    gateway: httpx.AsyncClient, stack: Stack
 ) -> None:
     sku = new_sku("HOLDCANCEL")
     await product_in_stock(gateway, sku=sku, units=5, price=25000)
-    placed = (await place_order(gateway, checkout(sku))).json()
+    body = checkout(sku, locale="en")
+    placed = (await place_order(gateway, body)).json()
     order = await wait_for_status(gateway, placed, "confirmed")
     total = order["totals"]["total"]
     await payments_when(gateway, placed, held=total)
@@ -119,6 +122,18 @@ async def test_a_cancellation_before_shipment_voids_the_hold_and_refunds_nothing
     [released] = voided["payments"]["refunds"]
     assert released["amount"] == total
     assert [part.get("voided") for part in released["parts"]] == [True]
+
+    # The customer is told the hold is released, not that money they never paid is refunded.
+    async def told() -> None:
+        [email] = [
+            text_of(mail)
+            for mail in emails_to(stack.config.mail_dir, body["email"])
+            if "cancelled" in str(mail["Subject"]).lower()
+        ]
+        assert "held on your card for it is released" in email, email
+        assert "We are refunding" not in email
+
+    await eventually(told, timeout=60)
 
 
 async def test_a_hold_that_lapses_before_shipment_is_paid_off_session_with_the_saved_card(

@@ -163,3 +163,13 @@ def test_the_shops_own_cancellation_says_why_and_asks_for_no_feedback() -> None:
     assert "could not find the items" in text
     assert "feedback" not in text
     assert "size-guide" not in text
+
+
+def test_money_only_held_on_the_card_is_released_not_refunded_in_both_languages() -> None:
+    en = _render("en", "changed_mind", held=True)
+    ko = _render("ko", "changed_mind", held=True)
+    assert "₩81,000 held on your card for it is released: you are not charged it" in en
+    assert "refunding" not in en
+    assert "승인이 취소됩니다" in ko
+    assert "환불해 드립니다" not in ko
+    assert "We are refunding ₩81,000" in _render("en", "changed_mind")

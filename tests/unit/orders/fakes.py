@@ -132,7 +132,10 @@ async def held(orders: FakeOrders, order_id: str = "o-1") -> FakeUnitOfWork:
     return uow
 
 
-async def paid(orders: FakeOrders, order_id: str = "o-1", amount: int = 41000) -> FakeUnitOfWork:
+async def paid(
+    orders: FakeOrders, order_id: str = "o-1", amount: int = 41000, *, held: bool = False
+) -> FakeUnitOfWork:
+    """Payments' answer to checkout: captured, or (``held``) authorised as a card hold captured at shipment."""
     uow = FakeUnitOfWork()
     await payment.confirm_paid_order(
         uow,
@@ -141,6 +144,7 @@ async def paid(orders: FakeOrders, order_id: str = "o-1", amount: int = 41000) -
         amount=amount,
         now=NOW,
         balance_notice=timedelta(days=3),
+        held=held,
         orders=orders,
     )
     return uow

@@ -28,7 +28,7 @@ from shop_orders.core.order import Order
 from shop_orders.payment import handlers as payment
 from tests.support.fakes import FakeJobs, FakeUnitOfWork
 from tests.unit.orders.cancellations import FakeCancellations
-from tests.unit.orders.fakes import NOW, FakeOrders, held, placed
+from tests.unit.orders.fakes import NOW, FakeOrders, held, paid, placed
 from tests.unit.orders.test_shipping_handlers import (
     Report,
     confirmed_order,
@@ -215,6 +215,26 @@ async def test_a_payment_for_an_order_not_cancelled_is_left_to_confirm_the_order
     assert not counted
     assert shop.told == []
     assert shop.order().status is OrderStatus.RESERVED
+
+
+@pytest.mark.parametrize("card_hold", [True, False])
+async def test_the_cancellation_says_whether_what_goes_back_was_only_held_on_the_card(
+    card_hold: bool,
+) -> None:
+    orders = FakeOrders(placed())
+    await held(orders)
+    await paid(orders, held=card_hold)
+    groups = {group.location: group.id for group in orders.stored["o-1"].groups}
+    shop = Shop(orders)
+
+    await cancel()(shop)
+    for group_id in groups.values():
+        await stopped(group_id)(shop)
+
+    [told] = shop.of_type(contracts.OrderCancelled)
+    assert (told.refund, told.held) == (41000, card_hold)
+    [refund] = shop.of_type(payment_contracts.IssueRefund)
+    assert refund.amount == 41000  # payments releases the hold, or refunds the capture
 
 
 # --- with the warehouse ----------------------------------------------------------------------------------------

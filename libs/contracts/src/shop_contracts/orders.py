@@ -159,6 +159,11 @@ class OrderCancelled(OrderEvent):
     note: str | None = Field(default=None, description="What the customer or staff wrote with the reason.")
     cancelled_by: Literal["customer", "staff", "shop"] = "shop"
     partial: bool = Field(default=False, description="Only what had not shipped was cancelled.")
+    held: bool = Field(
+        default=False,
+        description="The order's payment was a card hold captured as it ships: what goes back of it is released "
+        "from the hold (never charged), not refunded.",
+    )
     discount_code: str | None = Field(
         default=None, description="A single-use code for a next order, when staff offer one."
     )

@@ -160,6 +160,7 @@ async def on_order_cancelled(
         refund=Money(message.refund, message.currency),
         storefront_url=storefront_url,
         partial=message.partial,
+        held=message.held,
         cancelled_by=message.cancelled_by,
         offer=_win_back_offer(message),
         feedback_token=message.feedback_token,

@@ -367,12 +367,14 @@ def order_cancelled_email(
     refund: Money,
     storefront_url: str = "",
     partial: bool = False,
+    held: bool = False,
     cancelled_by: str = "shop",
     offer: WinBackOffer | None = None,
     feedback_token: str | None = None,
     pages_url: str | None = None,
 ) -> EmailDraft:
-    """An order was cancelled: why (when the shop did it) and what is refunded; when the customer or staff
+    """An order was cancelled: why (when the shop did it) and what is refunded, or, when its payment was a card
+    hold not yet captured (``held``), released from the hold; when the customer or staff
     cancelled, an answer to their reason, the helpful link its offer names (size guide, similar products) and a
     link to tell more (the feedback page under ``pages_url``: the gateway's hosted pages or the storefront; by
     default the storefront). A discount code is not in it: it is an offer, sent as its own email (``win_back_offer``)
@@ -389,6 +391,7 @@ def order_cancelled_email(
             "reason": CANCELLATION_REASONS.get(reason, {}).get(locale),
             "refund": refund.format(locale) if refund.amount > 0 else None,
             "partial": partial,
+            "held": held,
             "answer": None
             if by_the_shop
             else WIN_BACK_ANSWERS.get(reason, WIN_BACK_ANSWERS["other"])[locale],

@@ -116,6 +116,7 @@ async def on_payment_succeeded(
         amount=message.amount,
         now=clock.now(),
         balance_notice=timedelta(hours=settings.balance_notice_hours),
+        held=message.authorized_only,
     )
 
 

@@ -413,6 +413,7 @@ def announce_cancellation(
             note=note,
             cancelled_by=cancelled_by,
             partial=cancelled.partial,
+            held=order.payment_held,
             discount_code=code.code if code else None,
             discount_percent=code.percent_off if code else None,
             discount_expires_at=code.expires_at if code else None,

@@ -127,14 +127,16 @@ class Order(PromiseSteps):
         )
         return order
 
-    def confirm_payment(self, *, payment_id: str, amount: int) -> bool:
-        """Checkout's payment was captured: the order is confirmed. False when it was not waiting for it."""
+    def confirm_payment(self, *, payment_id: str, amount: int, held: bool = False) -> bool:
+        """Checkout's payment was captured, or authorised as a card hold (``held``): the order is confirmed.
+        False when it was not waiting for it."""
         if not can_move(self.status, OrderStatus.CONFIRMED):
             return False
         self.move_to(OrderStatus.CONFIRMED)
         self.payment_token = None
         self.captured = amount
-        self.record("payment_captured", payment_id=payment_id, amount=amount)
+        self.payment_held = held
+        self.record("payment_captured", payment_id=payment_id, amount=amount, held=held)
         self.record("confirmed")
         return True
 

@@ -47,6 +47,9 @@ class OrderState(Tracked):
     tax_added: int = 0
     discount_code: str | None = None
     captured: int = 0
+    payment_held: bool = False
+    """Checkout's payment is a card hold, captured as the order ships: money given back before that is released
+    from the hold, not refunded."""
     refund_requested: int = 0
     customer_id: str | None = None
     payment_terms: str | None = None

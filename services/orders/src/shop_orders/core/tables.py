@@ -101,6 +101,13 @@ orders = sa.Table(
         server_default="0",
         comment="Checkout and balances captured",
     ),
+    sa.Column(
+        "payment_held",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment="Checkout's payment was authorised only (a card hold captured at shipment), not captured",
+    ),
     sa.Column("refund_requested", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("idempotency_key", sa.Text, nullable=False, unique=True),
     sa.Column("request_fingerprint", sa.Text, nullable=False),

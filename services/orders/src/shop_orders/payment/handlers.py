@@ -33,11 +33,12 @@ async def confirm_paid_order(
     amount: int,
     now: datetime,
     balance_notice: timedelta,
+    held: bool = False,
     orders: Orders | None = None,
     cancellations: Cancellations | None = None,
 ) -> None:
-    """Checkout is paid: confirm, tell the customer, send each group that may ship on its way, and schedule
-    the balances that are due by the clock."""
+    """Checkout is paid (or, ``held``, authorised as a card hold captured at shipment): confirm, tell the
+    customer, send each group that may ship on its way, and schedule the balances that are due by the clock."""
     orders = orders or SqlOrders(uow.session)
     order = await orders.get(order_id)
     if order.status is OrderStatus.CANCELLED:
@@ -56,7 +57,7 @@ async def confirm_paid_order(
             uow, order, payment_id=payment_id, amount=amount, now=now, orders=orders
         )
         return
-    if not order.confirm_payment(payment_id=payment_id, amount=amount):
+    if not order.confirm_payment(payment_id=payment_id, amount=amount, held=held):
         return
     order.send(order.confirmation())
     for group in order.groups_in(GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
