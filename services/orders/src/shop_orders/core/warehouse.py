@@ -197,6 +197,7 @@ class WarehouseSteps(OrderState):
                     reason="short_pick",
                     refund=refund,
                     currency=self.currency,
+                    held=self.payment_held,
                 )
             )
         else:
