@@ -115,11 +115,13 @@ async def test_a_parked_message_is_seen_replayed_after_the_fix_and_the_rest_purg
     async def depth_is_a_metric() -> None:
         async with httpx.AsyncClient() as client:
             text = (await client.get(metrics_url)).text
-        [sample] = [
+        samples = [
             line
             for line in text.splitlines()
             if line.startswith('shop_dead_letter_messages{queue="payments.messages.parked"}')
         ]
+        assert len(samples) == 1, f"parked depth samples so far: {samples}"
+        [sample] = samples
         assert float(sample.rsplit(" ", 1)[1]) >= 2
 
     await eventually(depth_is_a_metric, timeout=30)
