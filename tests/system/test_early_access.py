@@ -57,6 +57,7 @@ async def test_a_vip_orders_during_early_access_and_everyone_else_when_the_windo
             "ends_at": (public + timedelta(days=7)).isoformat(),
             "early_access_segment": "vip",
             "early_access_starts_at": early.isoformat(),
+            "early_bird_tiers": [{"until_day": 2, "percent_off": 20}, {"percent_off": 10}],
         },
     )
     vip, vip_token = await member(gateway)
@@ -85,6 +86,8 @@ async def test_a_vip_orders_during_early_access_and_everyone_else_when_the_windo
     assert placed.status_code == 202, placed.text
     order = await wait_for_status(gateway, placed.json(), "confirmed")
     assert order["customer_id"] == vip["id"]
+    # Early access is priced like the window's first day: the member gets the first early-bird tier.
+    assert order["lines"][0]["unit_price"] == 16000, order["lines"]
     not_open_until(await place_order(gateway, checkout(sku)), public)
     not_open_until(await checkout_as(gateway, other_token, sku), public)
 

@@ -143,6 +143,35 @@ def test_an_open_preorder_is_priced_with_the_early_bird_tier_of_the_moment() -> 
     assert (priced.lines[0].unit_price, priced.lines[0].percent_off) == (30000, 25)
 
 
+def test_an_early_access_member_pays_the_first_tier_and_is_not_charged_the_full_price() -> None:
+    policy = PreorderPolicy(
+        payment_mode="pay_now",
+        starts_at=NOW + timedelta(days=2),
+        early_bird_tiers=[EarlyBirdTier(until_day=7, percent_off=25), EarlyBirdTier(percent_off=5)],
+        early_access_segment="vip",
+        early_access_starts_at=NOW - timedelta(hours=1),
+    )
+    variants = {
+        "JACKET": CatalogVariant(sku="JACKET", title="Jacket", prices={"KRW": 40000}, preorder_policy=policy)
+    }
+
+    def priced_for(segments: frozenset[str]) -> tuple[int, int]:
+        priced = price_checkout(
+            currency="KRW",
+            lines=[CheckoutLine("JACKET", 1)],
+            variants=variants,
+            shipping_method="standard",
+            shipping_rates=RATES,
+            now=NOW,
+            segments=segments,
+        )
+        return priced.lines[0].unit_price, priced.lines[0].percent_off
+
+    assert priced_for(frozenset({"vip"})) == (30000, 25)
+    # Catalog refuses everyone else before the public window; were it to price them, no tier is open to them.
+    assert priced_for(frozenset({"newsletter"})) == (40000, 0)
+
+
 def test_checkout_charges_in_stock_lines_in_full_and_preorders_their_upfront_part_with_shipping_once() -> (
     None
 ):

@@ -140,6 +140,7 @@ async def place_order(
         shipping_rates=shipping_rates,
         now=now,
         free_shipping_over=free_shipping_over,
+        segments=frozenset(checkout.customer_segments),
     )
     same_day_from = None
     if checkout.shipping_method == SAME_DAY:

@@ -128,12 +128,14 @@ def price_checkout(
     shipping_rates: dict[str, dict[str, int]],
     now: datetime,
     free_shipping_over: dict[str, int] | None = None,
+    segments: frozenset[str] = frozenset(),
 ) -> PricedCheckout:
     """Price every line at the catalog price in the order's currency and add shipping once per order
     (free when the subtotal reaches the currency's ``free_shipping_over``, before any discount code).
 
-    A variant whose pre-order window is open is priced with the early-bird tier in force now; that tier
-    is fixed for the order from then on.
+    A variant whose pre-order window is open to this buyer is priced with the early-bird tier in force now;
+    that tier is fixed for the order from then on. A member of the policy's early-access ``segments``, ordering
+    before the public window, gets the first tier, as the first public buyers will.
     """
     priced = []
     seen: set[str] = set()
@@ -159,7 +161,7 @@ def price_checkout(
             raise SoldOut(f"{line.sku} is sold out: {what}", field=f"lines[{index}].sku")
         policy = variant.preorder_policy
         percent_off = 0
-        if policy is not None and window_state(policy, now) == "open":
+        if policy is not None and window_state(policy, now, segments=segments) == "open":
             percent_off = early_bird(policy, now).percent_off
         priced.append(
             PricedLine(
