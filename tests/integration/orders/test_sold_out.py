@@ -7,9 +7,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aio_pika.abc import AbstractRobustConnection
+from sqlalchemy.engine import make_url
 
 from shop_contracts import catalog as contracts
 from shop_contracts.values import Money, PreorderPolicy
@@ -24,9 +26,12 @@ ADDRESS = {"name": "Kim", "line1": "1 Teheran-ro", "city": "Seoul", "postal_code
 
 
 class Orders:
-    def __init__(self, client: httpx.AsyncClient, broker: AbstractRobustConnection) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, broker: AbstractRobustConnection, database_url: str
+    ) -> None:
         self.client = client
         self.broker = broker
+        self.database_url = database_url
 
     async def variant(self, sku: str) -> None:
         await send(
@@ -74,11 +79,27 @@ class Orders:
         return answer
 
 
+async def end_connections_to(database_url: str) -> int:
+    """Have PostgreSQL end every other connection to this database; how many it ended."""
+    url = make_url(database_url)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+    try:
+        ended = await connection.fetchval(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()) AS ended"
+        )
+    finally:
+        await connection.close()
+    return int(ended)
+
+
 @pytest.fixture
 async def orders(broker: AbstractRobustConnection) -> AsyncIterator[Orders]:
     settings = infra.service_settings(DEFINITION, suffix="_sold_out")
     async with running_service(DEFINITION, settings, broker) as service:
-        yield Orders(service.client, broker)
+        yield Orders(service.client, broker, settings.database_url)
 
 
 async def test_a_sold_out_sku_is_refused_at_once_and_sold_again_when_back_in_stock(orders: Orders) -> None:
@@ -131,3 +152,19 @@ async def test_a_full_preorder_cap_is_refused_at_once_only_under_the_same_policy
 async def test_a_sku_catalog_said_nothing_about_is_left_to_catalog(orders: Orders) -> None:
     await orders.variant("SO-NEW")
     await orders.answers("SO-NEW", 202)
+
+
+async def test_checkout_reads_again_on_a_fresh_connection_after_postgres_ended_the_old_ones(
+    orders: Orders,
+) -> None:
+    """Checkout's reads skip the pool's pre-ping; a connection PostgreSQL closed (a restart, a failover) costs
+    one read again on a fresh one, never the buyer's answer."""
+    await orders.variant("SO-GONE")
+    await orders.catalog_says("SO-GONE", version=1, in_stock_units=0)
+    await orders.answers("SO-GONE", 409)
+    # Every connection the pools hold on orders' database is ended under them, as a restart would.
+    ended = await end_connections_to(orders.database_url)
+    assert ended > 0
+    refused = await orders.checkout("SO-GONE")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "sold_out"

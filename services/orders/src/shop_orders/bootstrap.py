@@ -101,8 +101,14 @@ def with_catalog(settings: ServiceSettings) -> Any:
                 return response
 
             app.state.holds = CatalogHolds(CatalogClient(call))
-            app.state.checkout_reads = SqlCheckoutReads(app.state.database.engine)
-            yield
+            reads = SqlCheckoutReads.connect(
+                settings.database_url, pool_size=settings.checkout_reads_pool_size
+            )
+            app.state.checkout_reads = reads
+            try:
+                yield
+            finally:
+                await reads.close()
 
     return lifespan
 

@@ -20,7 +20,7 @@ from shop_orders.core.repository import SqlCheckoutReads
 from shop_orders.customers import queries as customer_queries
 from shop_orders.http import authorised, order_problem
 from shop_orders.settings import OrdersSettings
-from shop_runtime.database import Database, UnitOfWork
+from shop_runtime.database import Database
 from shop_runtime.http import ClockDep, UnitOfWorkDep, committed
 from shop_runtime.problems import Problem
 
@@ -61,30 +61,36 @@ async def place_order(
     )
     now = clock.now()
 
-    async def place(unit_of_work: UnitOfWork) -> handlers.PlacedOrder:
-        return await handlers.place_order(
-            unit_of_work,
-            checkout=checkout,
+    async def place() -> handlers.PlacedOrder:
+        decided = await handlers.price_order(
+            checkout,
+            reads=reads,
             shipping_rates=settings.shipping_rates,
             now=now,
             free_shipping_over=settings.free_shipping_over,
-            taxes=settings.tax_table(),
             same_day_areas=settings.same_day_rules(),
-            holds=request.app.state.holds,
-            reads=reads,
         )
+        if isinstance(decided, handlers.PlacedOrder):
+            return decided  # a retry, answered with the order its key placed
+        # Opened only now: a checkout refused from orders' copy, or a retry, never begins a unit of work.
+        async with database.unit_of_work() as uow:
+            stored = handlers.store_order(
+                uow,
+                decided,
+                checkout=checkout,
+                now=now,
+                taxes=settings.tax_table(),
+                holds=request.app.state.holds,
+            )
+            return await committed(uow, stored)
 
     try:
         try:
-            # Opened here rather than as a dependency: the reads are outside it, and a checkout refused from
-            # orders' copy never takes its connection.
-            async with database.unit_of_work() as uow:
-                placed = await committed(uow, place(uow))
+            placed = await place()
         except IntegrityError:
             # The same key raced in from a concurrent retry: answer with the order that won (the failed unit of
             # work gave its connection back as it ended; the pool has no overflow to lend a second).
-            async with database.unit_of_work() as retry:
-                placed = await committed(retry, place(retry))
+            placed = await place()
     except OrderError as error:
         raise order_problem(error) from error
     return JSONResponse(

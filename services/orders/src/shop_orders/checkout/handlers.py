@@ -27,6 +27,7 @@ from shop_orders.core.order import Order
 from shop_orders.core.pricing import (
     SAME_DAY,
     CheckoutLine,
+    PricedCheckout,
     SameDayArea,
     TaxTable,
     checkout_fingerprint,
@@ -96,6 +97,15 @@ class OrdersReads:
         return CheckoutFacts(known=None, variants=await self._orders.variants(skus))
 
 
+@dataclass(frozen=True)
+class PricedOrder:
+    """A new checkout priced from orders' copy of the catalog, before anything is written or held."""
+
+    fingerprint: str
+    priced: PricedCheckout
+    same_day_from: list[str] | None
+
+
 async def place_order(
     uow: UnitOfWork,
     *,
@@ -109,21 +119,38 @@ async def place_order(
     holds: StockHolds | None = None,
     reads: CheckoutReads | None = None,
 ) -> PlacedOrder:
-    """Store a pending order priced from orders' own view of the catalog, its units held in catalog.
-
-    With ``holds``, catalog holds the lines before the order is stored: a line it cannot cover refuses the
-    checkout (nothing is stored), so a placed order has its units. Needs no other service to be up: when
-    catalog does not answer, the order is stored all the same and the saga's reserve decides.
-
-    ``reads`` (default: through ``orders``) answers what is read before deciding. Nothing touches the unit of
-    work before the order is written, unless a discount code is redeemed: so with reads outside it, a
-    checkout refused from orders' copy begins no transaction, and none is open while catalog holds the lines.
-    """
-    fingerprint = checkout_fingerprint(checkout.request)
+    """Store a pending order priced from orders' own view of the catalog, its units held in catalog: ``price_order``
+    then ``store_order`` in ``uow`` (``reads``, by default, through ``orders`` in the same transaction)."""
     orders = orders or SqlOrders(uow.session)
-    facts = await (reads or OrdersReads(orders)).checkout_facts(
-        checkout.idempotency_key, [line.sku for line in checkout.lines]
+    decided = await price_order(
+        checkout,
+        reads=reads or OrdersReads(orders),
+        shipping_rates=shipping_rates,
+        now=now,
+        free_shipping_over=free_shipping_over,
+        same_day_areas=same_day_areas,
     )
+    if isinstance(decided, PlacedOrder):
+        return decided
+    return await store_order(
+        uow, decided, checkout=checkout, now=now, taxes=taxes, orders=orders, holds=holds
+    )
+
+
+async def price_order(
+    checkout: Checkout,
+    *,
+    reads: CheckoutReads,
+    shipping_rates: dict[str, dict[str, int]],
+    now: datetime,
+    free_shipping_over: dict[str, int] | None = None,
+    same_day_areas: dict[str, list[SameDayArea]] | None = None,
+) -> PricedOrder | PlacedOrder:
+    """What a checkout decides from reads alone: the order its Idempotency-Key already placed (a retry), or the
+    new order priced. Raises the refusal orders' copy already knows (a sold-out or unknown SKU, a key reused
+    for another checkout), so a checkout refused here writes nothing and needs no unit of work."""
+    fingerprint = checkout_fingerprint(checkout.request)
+    facts = await reads.checkout_facts(checkout.idempotency_key, [line.sku for line in checkout.lines])
     if facts.known is not None:
         if facts.known.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused(
@@ -151,6 +178,29 @@ async def place_order(
             preorder_skus={sku for sku, variant in variants.items() if variant.preorder_policy is not None},
             stock=checkout.stock_at_locations,
         )
+    return PricedOrder(fingerprint=fingerprint, priced=priced, same_day_from=same_day_from)
+
+
+async def store_order(
+    uow: UnitOfWork,
+    decided: PricedOrder,
+    *,
+    checkout: Checkout,
+    now: datetime,
+    taxes: TaxTable | None = None,
+    orders: Orders | None = None,
+    holds: StockHolds | None = None,
+) -> PlacedOrder:
+    """Redeem the discount code, hold the lines in catalog and store the priced order with its first message.
+
+    With ``holds``, catalog holds the lines before the order is stored: a line it cannot cover refuses the
+    checkout (nothing is stored), so a placed order has its units. Needs no other service to be up: when
+    catalog does not answer, the order is stored all the same and the saga's reserve decides. Nothing touches
+    the unit of work before the order is written unless a discount code is redeemed, so no transaction is open
+    while catalog holds the lines.
+    """
+    orders = orders or SqlOrders(uow.session)
+    priced, same_day_from, fingerprint = decided.priced, decided.same_day_from, decided.fingerprint
     order_id = str(uuid.uuid4())
     discount = 0
     if checkout.discount_code is not None:
