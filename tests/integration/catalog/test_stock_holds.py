@@ -44,11 +44,15 @@ async def catalog(broker: AbstractRobustConnection) -> AsyncIterator[Catalog]:
 
 async def hold(catalog: Catalog, order_id: str, sku: str, quantity: int) -> contracts.StockReserved:
     """Hold as catalog's route does: commit when held; a refusal rolls everything back."""
+    return await hold_lines(catalog, order_id, {sku: quantity})
+
+
+async def hold_lines(catalog: Catalog, order_id: str, lines: dict[str, int]) -> contracts.StockReserved:
     async with catalog.database.unit_of_work() as uow:
         held = await holds.hold_stock(
             uow,
             order_id=order_id,
-            lines=[RequestedLine(sku=sku, quantity=quantity)],
+            lines=[RequestedLine(sku=sku, quantity=quantity) for sku, quantity in lines.items()],
             clock=SystemClock(),
             hold_for=timedelta(minutes=15),
         )
@@ -162,3 +166,62 @@ async def test_a_hold_is_only_for_an_order_catalog_has_not_seen(catalog: Catalog
         await hold(catalog, order_id, sku, 1)
 
     assert await catalog.stock(sku) == {SEOUL: (3, 1, 2)}
+
+
+async def test_a_hold_of_several_skus_reserves_each_for_the_order_and_a_release_gives_all_back(
+    catalog: Catalog,
+) -> None:
+    first, second, order_id = fresh("PAIR-A"), fresh("PAIR-B"), fresh("pair")
+    await catalog.product(first, second, stock={(first, SEOUL): 4, (second, SEOUL): 3})
+
+    held = await hold_lines(catalog, order_id, {second: 2, first: 1})
+
+    assert sorted((line.sku, line.location, line.quantity) for line in held.lines) == [
+        (first, SEOUL, 1),
+        (second, SEOUL, 2),
+    ]
+    assert await catalog.reservations(order_id) == {
+        (first, SEOUL): (1, 0, "reserved"),
+        (second, SEOUL): (2, 0, "reserved"),
+    }
+    assert (await catalog.stock(first), await catalog.stock(second)) == (
+        {SEOUL: (4, 1, 3)},
+        {SEOUL: (3, 2, 1)},
+    )
+    await catalog.deliver(contracts.ReleaseStock(order_id=order_id, reason="cancelled"), subject=order_id)
+    assert (await catalog.stock(first), await catalog.stock(second)) == (
+        {SEOUL: (4, 0, 4)},
+        {SEOUL: (3, 0, 3)},
+    )
+
+
+async def test_a_hold_short_of_a_later_sku_holds_none_of_the_order(catalog: Catalog) -> None:
+    plenty, scarce, order_id = fresh("MANY"), fresh("ONLY"), fresh("later")
+    assert plenty < scarce  # the SKU with units is reserved first, then given back
+    await catalog.product(plenty, scarce, stock={(plenty, SEOUL): 5, (scarce, SEOUL): 1})
+
+    with pytest.raises(holds.StockHoldRefused) as refused:
+        await hold_lines(catalog, order_id, {plenty: 2, scarce: 2})
+
+    assert [(s.sku, s.requested, s.available, s.reason) for s in refused.value.rejected.shortages] == [
+        (scarce, 2, 1, "out_of_stock")
+    ]
+    assert (await catalog.stock(plenty), await catalog.stock(scarce)) == (
+        {SEOUL: (5, 0, 5)},
+        {SEOUL: (1, 0, 1)},
+    )
+    assert await catalog.reservations(order_id) == {}
+
+
+async def test_a_refused_hold_names_every_sku_it_cannot_cover(catalog: Catalog) -> None:
+    first, second, third, order_id = fresh("SHORT-A"), fresh("SHORT-B"), fresh("SHORT-C"), fresh("shorts")
+    await catalog.product(first, second, third, stock={(first, SEOUL): 1, (third, SEOUL): 9})
+
+    with pytest.raises(holds.StockHoldRefused) as refused:
+        await hold_lines(catalog, order_id, {first: 2, second: 1, third: 3})
+
+    assert sorted((s.sku, s.requested, s.available, s.reason) for s in refused.value.rejected.shortages) == [
+        (first, 2, 1, "out_of_stock"),
+        (second, 1, 0, "out_of_stock"),
+    ]
+    assert await catalog.stock(third) == {SEOUL: (9, 0, 9)}

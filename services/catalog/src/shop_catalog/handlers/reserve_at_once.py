@@ -38,11 +38,21 @@ async def reserve_from_stock_at_once(
     for line in lines:
         requested[line.sku] = requested.get(line.sku, 0) + line.quantity
     taken: dict[str, StockLevel] = {}
+    seen: list[StockLevel] = []
+    last = max(requested)
     for sku in sorted(requested):
-        level = await stock_records.reserve_at_one_location(uow.session, sku, requested[sku])
-        if level is None:
+        # The last SKU's units, once taken, decide the order: its update adds them to the order's reservation.
+        reserving = await stock_records.reserve_at_one_location(
+            uow.session,
+            sku,
+            requested[sku],
+            or_look_at=sorted(requested),
+            for_order=order_id if sku == last else None,
+        )
+        if reserving.reserved is None:
+            seen = reserving.seen
             break
-        taken[sku] = level
+        taken[sku] = reserving.reserved
     else:
         await watch_low_stock(uow, requested)  # before the availability version's lock, as every other path
         emptied = sorted(sku for sku, level in taken.items() if level.available == 0)
@@ -57,7 +67,7 @@ async def reserve_from_stock_at_once(
             PlannedLine(sku=sku, location=taken[sku].location, quantity=quantity)
             for sku, quantity in requested.items()
         ]
-        for planned_line in planned:
+        for planned_line in (line for line in planned if line.sku != last):
             await stock_records.add_to_reservation(
                 uow.session,
                 order_id=order_id,
@@ -69,7 +79,8 @@ async def reserve_from_stock_at_once(
         return True
     for sku, level in taken.items():
         await stock_records.unreserve(uow.session, level, requested[sku])
-    levels_now = await stock_records.stock_levels_now(uow.session, sorted(requested))
+    # The rows the failed update saw are the stock as it stood, unless this reserve took units before it.
+    levels_now = await stock_records.stock_levels_now(uow.session, sorted(requested)) if taken else seen
     _, shortages = plan_reservation(
         [RequestedLine(sku=sku, quantity=quantity) for sku, quantity in requested.items()], levels_now
     )

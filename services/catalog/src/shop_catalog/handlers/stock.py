@@ -33,7 +33,7 @@ from shop_catalog.handlers.reserve_at_once import (
 )
 from shop_catalog.handlers.waitlist import tell_waitlists
 from shop_catalog.repository import preorders as preorder_records
-from shop_catalog.repository import products as product_records
+from shop_catalog.repository import reserves as reserve_records
 from shop_catalog.repository import stock as stock_records
 from shop_catalog.tables import (
     inventory_adjustments,
@@ -128,7 +128,12 @@ async def reserve_stock(
         else:
             answer(message)
 
-    order = await stock_records.lock_stock_order(uow.session, order_id)
+    skus = sorted({line.sku for line in lines})
+    # One round trip locks the order (recording a new order's reserve request) and reads its SKUs.
+    start = await reserve_records.start_reserve(
+        uow.session, order_id=order_id, request_key=exchange_id or "", skus=skus
+    )
+    order = start.order
     if order.held_answer is not None and exchange_id is None and answer is None:
         await stock_records.claim_hold(uow.session, order_id)
         await uow.jobs.cancel(key=hold_expiry_key(order_id), now=clock.now())
@@ -142,11 +147,12 @@ async def reserve_stock(
             # Released before this arrived (late, or a copy): the order is over and holds nothing again.
             log.info("reserve of released order %s ignored", order_id)
         return
-    if not await stock_records.record_reserve_request(uow.session, order_id, exchange_id or ""):
+    if not start.request_recorded and not await stock_records.record_reserve_request(
+        uow.session, order_id, exchange_id or ""
+    ):
         return  # decided before, and the answer was sent then
-    refused = unsellable_shortages(
-        lines, await product_records.sellability(uow.session, [line.sku for line in lines])
-    )
+    read = start.policies
+    refused = unsellable_shortages(lines, start.sellability)
     if refused:  # a retired variant, or an archived product's: nothing of the order is held
         reject(send, order_id=order_id, shortages=refused, exchange_id=exchange_id)
         return
@@ -157,9 +163,7 @@ async def reserve_stock(
         if order.new or exchange_id is not None
         else await stock_records.pending_changes(uow.session, order_id)
     )
-    skus = sorted({line.sku for line in lines})
     now = clock.now()
-    read = await preorder_records.preorder_policies_now(uow.session, skus)
     policies = active_policy(read)
     if only_at_one_of is not None or exchange_id is not None or pending:
         decided = False

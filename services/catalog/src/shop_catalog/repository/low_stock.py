@@ -10,17 +10,20 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_catalog.domain.low_stock import LowStockWatch
+from shop_catalog.repository.stock import skus_parameter
 from shop_catalog.tables import low_stock_watches, products, stock_levels, variants
+
+_LOCK_WATCHES = (
+    sa.select(low_stock_watches.c.sku, low_stock_watches.c.threshold, low_stock_watches.c.alerted_at)
+    .where(low_stock_watches.c.sku == sa.any_(skus_parameter()))
+    .order_by(low_stock_watches.c.sku)
+    .with_for_update()
+)
 
 
 async def lock_watches(session: AsyncSession, skus: list[str]) -> dict[str, LowStockWatch]:
     """Lock the watches of ``skus`` that exist, in SKU order (callers hold the SKUs' stock locks first)."""
-    rows = await session.execute(
-        sa.select(low_stock_watches.c.sku, low_stock_watches.c.threshold, low_stock_watches.c.alerted_at)
-        .where(low_stock_watches.c.sku.in_(skus))
-        .order_by(low_stock_watches.c.sku)
-        .with_for_update()
-    )
+    rows = await session.execute(_LOCK_WATCHES, {"skus": list(skus)})
     return {
         row.sku: LowStockWatch(sku=row.sku, threshold=row.threshold, alerted=row.alerted_at is not None)
         for row in rows

@@ -51,7 +51,8 @@ def policy_from_row(row: sa.Row[Any]) -> PreorderPolicy:
     return PreorderPolicy.model_validate({name: mapping[name] for name in POLICY_FIELDS})
 
 
-def _record(row: sa.Row[Any]) -> PolicyRecord:
+def policy_record(row: sa.Row[Any]) -> PolicyRecord:
+    """The policy record of a row with ``preorder_policies``'s columns."""
     return PolicyRecord(
         sku=row.sku,
         policy=None if row.ended_at is not None else policy_from_row(row),
@@ -72,7 +73,7 @@ async def lock_preorder_policies(session: AsyncSession, skus: Iterable[str]) -> 
         .order_by(preorder_policies.c.sku)
         .with_for_update()
     )
-    return {row.sku: _record(row) for row in rows}
+    return {row.sku: policy_record(row) for row in rows}
 
 
 async def preorder_policies_now(session: AsyncSession, skus: Iterable[str]) -> dict[str, PolicyRecord]:
@@ -80,7 +81,7 @@ async def preorder_policies_now(session: AsyncSession, skus: Iterable[str]) -> d
     rows = await session.execute(
         sa.select(preorder_policies).where(preorder_policies.c.sku.in_(sorted(set(skus))))
     )
-    return {row.sku: _record(row) for row in rows}
+    return {row.sku: policy_record(row) for row in rows}
 
 
 async def last_policies(session: AsyncSession, skus: Iterable[str]) -> dict[str, PreorderPolicy]:
@@ -93,7 +94,7 @@ async def last_policies(session: AsyncSession, skus: Iterable[str]) -> dict[str,
 
 async def preorder_policy(session: AsyncSession, sku: str) -> PolicyRecord | None:
     row = (await session.execute(sa.select(preorder_policies).where(preorder_policies.c.sku == sku))).first()
-    return None if row is None else _record(row)
+    return None if row is None else policy_record(row)
 
 
 async def accept_units(session: AsyncSession, sku: str, quantity: int) -> int:
