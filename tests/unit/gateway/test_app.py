@@ -176,6 +176,39 @@ async def test_a_placed_order_points_at_its_public_path(client: httpx.AsyncClien
     assert response.headers["Idempotent-Replayed"] == "false"
 
 
+async def test_orders_gets_the_buyers_checkout_and_same_day_adds_catalogs_stock() -> None:
+    """A checkout goes to orders as the buyer sent it (orders validates it again); for same-day delivery the
+    gateway adds what catalog counts at each location."""
+    app = build()
+    sent: list[tuple[str, bytes, str]] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        sent.append((request.url.path, request.content, request.headers.get("content-type", "")))
+        if request.url.path.startswith("/inventory/"):
+            return httpx.Response(200, json={"locations": [{"location": "seoul-1", "available": 3}]})
+        return internal(request)
+
+    app.state.services._clients = {
+        name: httpx.AsyncClient(base_url=f"http://{name}", transport=httpx.MockTransport(recording))
+        for name in ("catalog", "orders")
+    }
+    buyers = json.dumps(checkout(), indent=1).encode()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        standard = await c.post(
+            "/v1/orders",
+            content=buyers,
+            headers={"Idempotency-Key": "k-raw", "Content-Type": "application/json"},
+        )
+        same_day = await c.post(
+            "/v1/orders", json=checkout(shipping_method="same_day"), headers={"Idempotency-Key": "k-sd"}
+        )
+    assert standard.status_code == same_day.status_code == 202
+    assert standard.json() == {"id": ORDER_ID, "status": "pending", "access_token": "good"}
+    to_orders = [(body, kind) for path, body, kind in sent if path == "/orders"]
+    assert to_orders[0] == (buyers, "application/json")
+    assert json.loads(to_orders[1][0])["stock_at_locations"] == {"seoul-1": {"TEE-1": 3}}
+
+
 async def test_fields_a_customer_may_not_set_are_refused_by_name(client: httpx.AsyncClient) -> None:
     body = checkout(status="paid", total=1)
     body["lines"][0]["unit_price"] = 1

@@ -8,13 +8,16 @@ import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+import uvloop
 from opentelemetry.sdk.trace import TracerProvider
 
+from shop_gateway.connections import ServiceConnections
 from shop_gateway.logs import request_id_var
-from shop_gateway.services import ServiceConnections, Services
+from shop_gateway.services import Services
 from shop_runtime.problems import Problem
 
 
@@ -176,3 +179,67 @@ async def test_a_line_break_in_a_header_is_refused_before_anything_is_sent() -> 
             await connections.request("GET", "/x", headers={"X-Evil": "a\r\nX-Injected: 1"})
         await connections.aclose()
     assert server.requests == []
+
+
+def test_calls_work_on_uvloops_loop_as_the_gateway_runs_them() -> None:
+    """The HTTP processes run on uvloop, whose transports are not asyncio's classes: a call, a kept-alive
+    connection reused, and one the service closed while idle replaced, there too."""
+
+    async def calls() -> tuple[list[Any], int]:
+        server = Server()
+        async with serving(server) as url:
+            connections = ServiceConnections(url, timeout=2, user_agent="shop-gateway")
+            first = await connections.request("POST", "/orders", content=b'{"sku":"TEE-1"}')
+            second = await connections.request("GET", "/a")
+            server.close_idle()
+            await asyncio.sleep(0.05)
+            third = await connections.request("GET", "/b")
+            await connections.aclose()
+        return [first.json(), second.json(), third.json()], server.connections
+
+    answers, connections = uvloop.run(calls())
+    assert answers == [
+        {"method": "POST", "target": "/orders"},
+        {"method": "GET", "target": "/a"},
+        {"method": "GET", "target": "/b"},
+    ]
+    assert connections == 2
+
+
+async def test_a_request_leaves_in_one_write_head_and_body_together() -> None:
+    """httpcore writes a request's head and body separately; they reach the service as one segment."""
+    received: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read(65536))  # the first read holds whatever the first write sent
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    connections = ServiceConnections(f"http://127.0.0.1:{port}", timeout=2, user_agent="shop-gateway")
+    answer = await connections.request("POST", "/orders", json={"sku": "TEE-1"})
+    await connections.aclose()
+    listener.close()
+    assert answer.status_code == 200
+    assert received[0].startswith(b"POST /orders HTTP/1.1\r\n")
+    assert received[0].endswith(b'\r\n\r\n{"sku":"TEE-1"}')
+
+
+async def test_a_service_that_does_not_answer_in_time_is_a_read_timeout() -> None:
+    timed_out = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await timed_out.wait()
+        writer.close()
+
+    listener = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    connections = ServiceConnections(f"http://127.0.0.1:{port}", timeout=0.2, user_agent="shop-gateway")
+    with pytest.raises(httpx.ReadTimeout):
+        await connections.request("GET", "/slow")
+    timed_out.set()
+    await connections.aclose()
+    listener.close()

@@ -330,8 +330,8 @@ async def get_product(product_id: uuid.UUID, services: ServicesDep) -> JSONRespo
     },
 )
 async def place_order(
+    request: Request,
     body: CheckoutIn,
-    services: ServicesDep,
     customer: Annotated[str | None, Depends(optional_customer)],
     idempotency_key: Annotated[
         str,
@@ -355,17 +355,17 @@ async def place_order(
 
     With a customer's token (``Authorization: Bearer``) the order belongs to the account; email, locale and
     shipping address may then be left out (the account's, its default address, or ``shipping_address_id``)."""
-    stock = (
-        await stock_at_locations(services, [line.sku for line in body.lines])
-        if body.shipping_method == "same_day"
-        else None
-    )
+    services: Services = request.app.state.services  # read here: one dependency fewer to solve per checkout
+    sent: PlaceOrderIn | bytes
+    if body.shipping_method == "same_day":
+        stock = await stock_at_locations(services, [line.sku for line in body.lines])
+        sent = PlaceOrderIn.of(body, stock_at_locations=stock)
+    else:
+        # Validated above as CheckoutIn, which is PlaceOrderIn without catalog's stock: orders validates the same
+        # bytes again, so they go as they came instead of being dumped and encoded once more.
+        sent = await request.body()
     response = passed_on(
-        await services.orders.place_order(
-            PlaceOrderIn.of(body, stock_at_locations=stock),
-            idempotency_key=idempotency_key,
-            customer_id=customer,
-        )
+        await services.orders.place_order(sent, idempotency_key=idempotency_key, customer_id=customer)
     )
     if response.status_code == 202:
         placed = PlacedOrderOut.model_validate_json(bytes(response.body))

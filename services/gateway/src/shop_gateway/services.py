@@ -20,6 +20,7 @@ from shop_api.notifications import NotificationsClient
 from shop_api.orders.client import OrdersClient
 from shop_api.payments import PaymentsClient
 from shop_api.transport import ServiceCall, ServiceClient
+from shop_gateway.connections import ServiceConnections
 from shop_gateway.logs import request_id_var, request_path_var
 from shop_runtime.card_data import mask_card_numbers
 from shop_runtime.problems import PROBLEM_JSON, Problem
@@ -55,80 +56,34 @@ def public_body(response: httpx.Response, public_path: str | None) -> Any:
     return body
 
 
+class PassedOnJson(JSONResponse):
+    """A JSON answer whose content may be a service's JSON bytes, sent as they are."""
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else super().render(content)
+
+
 def passed_on(response: httpx.Response, public_path: str | None = None) -> JSONResponse:
     """A service's answer passed through to the caller: its status, body (a problem with its public fields only,
-    ``instance`` the public path) and format, and whether it replayed an idempotent request."""
-    media_type = (
-        PROBLEM_JSON
-        if response.headers.get("content-type", "").startswith(PROBLEM_JSON)
-        else "application/json"
-    )
+    ``instance`` the public path) and format, and whether it replayed an idempotent request.
+
+    A body that is not a problem goes on as the service's bytes (checked to be JSON, as a problem is parsed to
+    keep its public fields): parsing and encoding it again would change nothing."""
     passed_headers = {k: v for k, v in response.headers.items() if k.lower() == "idempotent-replayed"}
-    return JSONResponse(
-        public_body(response, public_path or request_path_var.get()),
+    if response.headers.get("content-type", "").startswith(PROBLEM_JSON):
+        return JSONResponse(
+            public_body(response, public_path or request_path_var.get()),
+            status_code=response.status_code,
+            media_type=PROBLEM_JSON,
+            headers=passed_headers,
+        )
+    public_body(response, None)  # a service's answer that is not JSON is a 503, as before
+    return PassedOnJson(
+        response.content,
         status_code=response.status_code,
-        media_type=media_type,
+        media_type="application/json",
         headers=passed_headers,
     )
-
-
-class ServiceConnections:
-    """One service's pooled HTTP/1.1 connections, through httpx's own transport (httpcore): the gateway's calls
-    without the client's layers it never uses (redirects, cookies, auth flows, URL merging, event hooks), which
-    cost a quarter of the gateway's CPU per forwarded request.
-
-    It answers and fails as ``httpx.AsyncClient.request`` does: an ``httpx.Response`` with the body read, or an
-    ``httpx.TransportError`` (connect, read, write, pool timeouts; a connection the service closed). ``timeout``
-    applies to each step, as the client's does. A kept-alive connection the service closed while idle is replaced
-    by httpcore, as under the client."""
-
-    MAX_CONNECTIONS = 100
-    """As httpx's default: more calls at once wait for a free connection (for up to ``timeout``)."""
-    IDLE_SECONDS = 4.0
-    """A connection idle longer is not used again: uvicorn closes idle ones after 5 s."""
-
-    def __init__(self, base_url: str, *, timeout: float, user_agent: str) -> None:
-        if httpx.URL(base_url).scheme != "http":
-            raise ValueError(f"services are called over plain HTTP inside the cluster, not {base_url}")
-        self.base_url = base_url.rstrip("/")
-        self._user_agent = user_agent
-        self._timeout = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-        self._transport = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(
-                max_connections=self.MAX_CONNECTIONS,
-                max_keepalive_connections=self.MAX_CONNECTIONS,
-                keepalive_expiry=self.IDLE_SECONDS,
-            )
-        )
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        content: bytes | None = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        request = httpx.Request(
-            method,
-            httpx.URL(self.base_url + path, params=params),
-            json=json,
-            content=content,
-            headers={"User-Agent": self._user_agent, **(headers or {})},
-            extensions={"timeout": self._timeout},
-        )
-        response = await self._transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        response.request = request
-        return response
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
 
 
 class Services:
