@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 
 from scripts.stack import SERVICES, Stack
 from shop_contracts import Envelope
-from shop_contracts.payments import PaymentSucceeded
+from shop_contracts.money import Money
+from shop_contracts.payments import CapturePayment, PaymentSucceeded
 from shop_contracts.routing import COMMANDS_EXCHANGE, service_queue
 from shop_runtime.broker import declare_exchanges
 from shop_storefront import checkout, new_sku
@@ -263,7 +264,7 @@ async def test_5_the_same_message_delivered_three_times_concurrently(
 
             await triple("catalog.stock.reserve.v1")
             stack.start(["catalog-worker"])
-            await triple("payments.payment.capture.v1")
+            await triple(CapturePayment.TYPE)
             stack.start(["payments-worker"])
         finally:
             await connection.close()
@@ -320,7 +321,7 @@ async def test_6_poison_messages_are_parked_while_orders_keep_flowing(
             envelope = await send(
                 connection,
                 PaymentSucceeded(
-                    order_id=ghost, payment_id=str(uuid.uuid4()), step="full", amount=1000, currency="KRW"
+                    order_id=ghost, payment_id=str(uuid.uuid4()), step="full", amount=Money(1000, "KRW")
                 ),
                 subject=ghost,
             )

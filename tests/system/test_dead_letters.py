@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from scripts.stack import Stack
 from shop_contracts import payments as contracts
+from shop_contracts.money import Money
 from shop_contracts.routing import COMMANDS_EXCHANGE
 from shop_runtime.broker import connect, declare_exchanges
 from shop_runtime.metrics import worker_metrics_port
@@ -64,7 +65,7 @@ async def test_a_parked_message_is_seen_replayed_after_the_fix_and_the_rest_purg
     try:
         charge = await send(
             broker,
-            contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=1000, currency="KRW"),
+            contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=Money(1000, "KRW")),
             subject=order_id,
         )
         channel = await broker.channel(publisher_confirms=True)
@@ -101,8 +102,8 @@ async def test_a_parked_message_is_seen_replayed_after_the_fix_and_the_rest_purg
     assert details["attempts"] == 4  # the first try and three retries
     assert "payment_methods" in details["error"]
     assert 'File "' in details["traceback"]  # its last 4,000 characters
-    assert details["type"] == "payments.balance.charge.v1"
-    assert details["original_routing_key"] == "payments.balance.charge.v1"
+    assert details["type"] == contracts.ChargeBalance.TYPE
+    assert details["original_routing_key"] == contracts.ChargeBalance.TYPE
     assert details["headers"]["x-shop-attempts"] == 4  # the headers it was parked with
     assert details["body"]["data"]["order_id"] == order_id
     missing = await gateway.get(f"{DEAD_LETTERS}/payments/{uuid.uuid4()}", headers=STAFF)

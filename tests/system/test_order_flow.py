@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from scripts.stack import Stack
+from shop_contracts.payments import CapturePayment
 from shop_contracts.routing import SIGNATURE_HEADER, WAREHOUSE_EXCHANGE
 from shop_runtime import signatures
 from shop_storefront import checkout, new_sku
@@ -239,7 +240,7 @@ async def test_a_message_delivered_twice_takes_effect_once(gateway: httpx.AsyncC
         while (message := await tap.get(no_ack=True, fail=False)) is not None:
             copies.append(message)
         types = {m.type for m in copies if json.loads(m.body)["subject"] == placed["id"]}
-        assert {"catalog.stock.reserve.v1", "payments.payment.capture.v1"} <= types
+        assert {"catalog.stock.reserve.v1", CapturePayment.TYPE} <= types
 
     await eventually(commands_seen)
     publisher = await connection.channel(publisher_confirms=True)
@@ -247,7 +248,7 @@ async def test_a_message_delivered_twice_takes_effect_once(gateway: httpx.AsyncC
     replayed = [
         m
         for m in copies
-        if m.type in ("catalog.stock.reserve.v1", "payments.payment.capture.v1")
+        if m.type in ("catalog.stock.reserve.v1", CapturePayment.TYPE)
         and json.loads(m.body)["subject"] == placed["id"]
     ]
     for message in replayed:

@@ -12,6 +12,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 
+from shop_contracts.payments import CapturePayment
 from shop_contracts.routing import COMMANDS_EXCHANGE, parking_queue
 from shop_ops.cli import run
 from shop_ops.settings import OpsSettings
@@ -22,7 +23,7 @@ from tests.support import infra
 pytestmark = pytest.mark.integration
 
 SERVICE = "payments"
-ROUTING_KEY = "payments.payment.capture.v1"
+ROUTING_KEY = CapturePayment.TYPE
 
 
 @pytest.fixture

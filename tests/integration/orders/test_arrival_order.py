@@ -23,6 +23,7 @@ from shop_contracts import Envelope, Message
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine, PreorderLine, PreorderPolicy
 from shop_orders import consumers
 from shop_orders.bootstrap import DEFINITION
@@ -138,7 +139,7 @@ async def _confirmed_order(shop: Shop) -> tuple[str, str]:
     await _send(
         shop,
         payment_contracts.PaymentSucceeded(
-            order_id=order_id, payment_id=f"pay-{order_id}", step="full", amount=total, currency="KRW"
+            order_id=order_id, payment_id=f"pay-{order_id}", step="full", amount=Money(total, "KRW")
         ),
         order_id,
     )
@@ -293,7 +294,7 @@ async def test_a_short_pick_in_any_order_refunds_once_and_takes_every_unit_off_s
     status, group = await _state(shop, order_id)
     assert (status, group.status) == ("delivered", "delivered")
     assert group.lines == [{"sku": SKU, "quantity": 1, "location": LOCATION}]
-    refunds = await _published(shop, order_id, "payments.refund.issue.v1")
+    refunds = await _published(shop, order_id, payment_contracts.IssueRefund.TYPE)
     assert [r["idempotency_key"] for r in refunds] == [f"short:{fulfillment_id}"]
     committed = sum(
         line["quantity"]
@@ -377,15 +378,14 @@ async def _confirmed_preorder(shop: Shop) -> tuple[str, int, int]:
         ),
         order_id,
     )
-    (capture,) = await _published(shop, order_id, "payments.payment.capture.v1")
+    (capture,) = await _published(shop, order_id, payment_contracts.CapturePayment.TYPE)
     await _send(
         shop,
         payment_contracts.PaymentSucceeded(
             order_id=order_id,
             payment_id=f"dep-{order_id}",
             step="full",
-            amount=capture["amount"],
-            currency="KRW",
+            amount=payment_contracts.CapturePayment.model_validate(capture).amount,
         ),
         order_id,
     )
@@ -430,7 +430,7 @@ async def test_a_preorders_allocation_balance_and_cancellation_in_any_order_give
             still_waiting=0,
         ),
         "charged": payment_contracts.BalanceCharged(
-            order_id=order_id, group_id=group_id, payment_id=f"bal-{order_id}", amount=balance, currency="KRW"
+            order_id=order_id, group_id=group_id, payment_id=f"bal-{order_id}", amount=Money(balance, "KRW")
         ),
         "fulfillment_cancelled": fulfillment_contracts.FulfillmentCancelled(
             order_id=order_id, group_id=group_id
@@ -446,16 +446,18 @@ async def test_a_preorders_allocation_balance_and_cancellation_in_any_order_give
     async with shop.database.engine.connect() as connection:
         order = (await connection.execute(sa.select(orders).where(orders.c.id == order_id))).one()
     assert order.status == "cancelled"
-    refunds = await _published(shop, order_id, "payments.refund.issue.v1")
-    keys = [refund["idempotency_key"] for refund in refunds]
+    refunds = [
+        payment_contracts.IssueRefund.model_validate(data)
+        for data in await _published(shop, order_id, payment_contracts.IssueRefund.TYPE)
+    ]
+    keys = [refund.idempotency_key for refund in refunds]
     assert len(keys) == len(set(keys)), keys
     charged = deposit + (balance if "charged" in names else 0)
     assert order.captured == charged
-    assert (
-        sum(refund["amount"] for refund in refunds) == charged
-    )  # a changed mind gets a refundable deposit back
+    # a changed mind gets a refundable deposit back
+    assert Money.total((refund.amount for refund in refunds), currency="KRW") == Money(charged, "KRW")
     if names.index("cancelled") < names.index("allocated"):
-        assert await _published(shop, order_id, "payments.balance.charge.v1") == []
+        assert await _published(shop, order_id, payment_contracts.ChargeBalance.TYPE) == []
     released_before_cancel = "charged" in names and names.index("charged") < names.index("cancelled")
     creates = await _published(shop, order_id, "fulfillment.fulfillment_order.create.v1")
     assert len(creates) == (1 if released_before_cancel else 0)
@@ -463,9 +465,24 @@ async def test_a_preorders_allocation_balance_and_cancellation_in_any_order_give
 
 async def test_a_refunds_outcome_told_twice_or_after_a_rejection_counts_once(shop: Shop) -> None:
     order_id, _ = await _confirmed_order(shop)
-    common = {"order_id": order_id, "amount": 5000, "currency": "KRW", "idempotency_key": f"short:{order_id}"}
-    issued = payment_contracts.RefundIssued(**common, refund_id="re-1", reason="short_pick")
-    rejected = payment_contracts.RefundRejected(**common, reason="short_pick", error="psp_unavailable: later")
+    key = f"short:{order_id}"
+    issued = payment_contracts.RefundIssued(
+        order_id=order_id,
+        amount=Money(5000, "KRW"),
+        voided=Money(0, "KRW"),
+        idempotency_key=key,
+        refund_id="re-1",
+        reason="short_pick",
+    )
+    # Told in the version before money on the wire, as one still queued when payments moved on would be.
+    rejected = payment_contracts.RefundRejectedV1(
+        order_id=order_id,
+        amount=5000,
+        currency="KRW",
+        idempotency_key=key,
+        reason="short_pick",
+        error="psp_unavailable: later",
+    )
     for message in (rejected, issued, issued, rejected):
         await _send(shop, message, order_id)
     async with shop.database.engine.connect() as connection:

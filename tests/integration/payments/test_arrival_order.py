@@ -39,6 +39,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import Envelope, Message
 from shop_contracts import payments as contracts
+from shop_contracts.money import Money
 from shop_contracts.routing import service_queue
 from shop_payments import webhooks
 from shop_payments.bootstrap import service_definition
@@ -150,8 +151,7 @@ def _charge_succeeded(event_id: str, charge: str, amount: int) -> bytes:
 def _refund(order_id: str, name: str, amount: int) -> contracts.IssueRefund:
     return contracts.IssueRefund(
         order_id=order_id,
-        amount=amount,
-        currency="KRW",
+        amount=Money(amount, "KRW"),
         reason="changed_mind",
         idempotency_key=f"{order_id}:{name}",
     )
@@ -230,7 +230,7 @@ def _assert_allowed(seen: Seen, where: str) -> None:
     )
     assert all(count == 1 for count in told_once.values()), f"{where}: told twice: {told_once}"
     for issued in seen.told_of(contracts.RefundIssued):
-        assert seen.refunds.get(issued.idempotency_key) == issued.amount, where
+        assert seen.refunds.get(issued.idempotency_key) == issued.amount.amount, where
     rejected = {message.idempotency_key for message in seen.told_of(contracts.RefundRejected)}
     assert not rejected & set(seen.refunds), f"{where}: refused and given: {rejected & set(seen.refunds)}"
     if seen.told_of(contracts.PaymentSucceeded) or seen.told_of(contracts.BalanceCharged):
@@ -260,8 +260,7 @@ def _paid_in_full(order_id: str) -> list[Delivery]:
         contracts.CapturePayment(
             order_id=order_id,
             step="full",
-            amount=10_000,
-            currency="KRW",
+            amount=Money(10_000, "KRW"),
             payment_token="tok_visa",
             save_method=True,
         ),
@@ -325,8 +324,7 @@ def _deposit_and_balance(order_id: str) -> list[Delivery]:
         contracts.CapturePayment(
             order_id=order_id,
             step="full",
-            amount=3_000,
-            currency="KRW",
+            amount=Money(3_000, "KRW"),
             payment_token=NEEDS_ACTION,
             save_method=True,
             balance_later=True,
@@ -334,7 +332,7 @@ def _deposit_and_balance(order_id: str) -> list[Delivery]:
         order_id,
     )
     balance = _envelope(
-        contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=7_000, currency="KRW"), order_id
+        contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=Money(7_000, "KRW")), order_id
     )
     declined_charge = f"ch_{order_id}:balance:g-1"
     confirmed = _charge_succeeded(f"evt_{order_id}_1", declined_charge, 7_000)

@@ -9,6 +9,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import payments as contracts
+from shop_contracts.money import Money
 from shop_runtime.metrics import REGISTRY
 from tests.integration.payments.harness import (
     Payments,
@@ -35,8 +36,7 @@ async def _checkout(
     command = contracts.CapturePayment(
         order_id=order_id,
         step="full",
-        amount=amount,
-        currency=currency,
+        amount=Money(amount, currency),
         payment_token=token,
         save_method=True,
         balance_later=True,
@@ -53,7 +53,7 @@ async def _charge_balance(
     group_id: str = "g-1",
     currency: str = "KRW",
 ) -> None:
-    command = contracts.ChargeBalance(order_id=order_id, group_id=group_id, amount=amount, currency=currency)
+    command = contracts.ChargeBalance(order_id=order_id, group_id=group_id, amount=Money(amount, currency))
     await send(broker, command, subject=order_id)
 
 
@@ -87,7 +87,7 @@ async def test_a_deposit_then_its_balance_are_two_captures_in_the_ledger(
     await _checkout(broker, probe, "order-deposit", "tok_visa", amount=10_000)
     await _charge_balance(broker, "order-deposit", 29_000)
     charged = await probe.wait_for(contracts.BalanceCharged, lambda m: m.order_id == "order-deposit")
-    assert (charged.group_id, charged.amount, charged.currency) == ("g-1", 29_000, "KRW")
+    assert (charged.group_id, charged.amount) == ("g-1", Money(29_000, "KRW"))
 
     view = await payments_of(payments.client, "order-deposit")
     assert (view["captured"], view["refunded"]) == (39_000, 0)
@@ -111,7 +111,11 @@ async def test_pay_later_saves_a_verified_method_without_charging_and_charges_th
     payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
 ) -> None:
     succeeded = await _checkout(broker, probe, "order-later", "tok_mastercard", amount=0)
-    assert (succeeded.amount, succeeded.card_brand, succeeded.card_last4) == (0, "mastercard", "4444")
+    assert (succeeded.amount, succeeded.card_brand, succeeded.card_last4) == (
+        Money(0, "KRW"),
+        "mastercard",
+        "4444",
+    )
     assert charges_of(payments.sandbox, "order-later") == []
     assert payments.sandbox.verifications == 1
     view = await payments_of(payments.client, "order-later")
@@ -131,14 +135,13 @@ async def test_a_method_that_fails_verification_fails_the_payment_and_is_not_sav
     command = contracts.CapturePayment(
         order_id="order-bad-card",
         step="full",
-        amount=0,
-        currency="KRW",
+        amount=Money(0, "KRW"),
         payment_token="tok_insufficient_funds",
         save_method=True,
     )
     await send(broker, command, subject="order-bad-card")
     failed = await probe.wait_for(contracts.PaymentFailed, lambda m: m.order_id == "order-bad-card")
-    assert (failed.amount, failed.decline_code) == (0, "insufficient_funds")
+    assert (failed.amount, failed.decline_code) == (Money(0, "KRW"), "insufficient_funds")
     assert (await payments.client.get("/payment-methods/order-bad-card")).status_code == 404
 
 
@@ -149,7 +152,7 @@ async def test_a_card_that_fails_later_pays_at_checkout_and_declines_the_balance
     await _charge_balance(broker, "order-fails-later", 29_000)
     failed = await probe.wait_for(contracts.BalanceChargeFailed, lambda m: m.order_id == "order-fails-later")
     assert (failed.decline_code, failed.requires_action) == ("card_declined", False)
-    assert (failed.group_id, failed.amount) == ("g-1", 29_000)
+    assert (failed.group_id, failed.amount) == ("g-1", Money(29_000, "KRW"))
     view = await payments_of(payments.client, "order-fails-later")
     assert view["captured"] == 10_000
     assert view["items"][1]["status"] == "failed"
@@ -205,7 +208,7 @@ async def test_a_copy_of_an_ask_already_declined_is_no_retry_and_charges_nothing
     ask made after the decline (orders' dunning retry) is a new attempt."""
     order_id = "order-declined-copy"
     await _checkout(broker, probe, order_id, "tok_fails_later", amount=10_000)
-    ask = contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=29_000, currency="KRW")
+    ask = contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=Money(29_000, "KRW"))
     envelope = await send(broker, ask, subject=order_id)
     await _told(probe, order_id, failed=1)
     await send_copy(broker, ask, envelope)
@@ -353,7 +356,7 @@ async def test_captured_money_and_refunds_are_counted_by_kind_currency_and_reaso
     refunds_before = _counted("shop_payments_refunds_total", reason="customer cancelled")
 
     paid_in_full = contracts.CapturePayment(
-        order_id="order-counted-full", step="full", amount=2_500, currency="USD", payment_token="tok_visa"
+        order_id="order-counted-full", step="full", amount=Money(2_500, "USD"), payment_token="tok_visa"
     )
     await send(broker, paid_in_full, subject="order-counted-full")
     await send(broker, paid_in_full, subject="order-counted-full")  # asked again: told, not counted again
@@ -363,8 +366,7 @@ async def test_captured_money_and_refunds_are_counted_by_kind_currency_and_reaso
     declined = contracts.CapturePayment(
         order_id="order-counted-declined",
         step="full",
-        amount=9_999,
-        currency="USD",
+        amount=Money(9_999, "USD"),
         payment_token="tok_card_declined",
     )
     await send(broker, declined, subject="order-counted-declined")
@@ -391,14 +393,13 @@ async def test_a_bank_transfer_is_a_capture_in_the_ledger_refunded_without_the_p
     command = contracts.CapturePayment(
         order_id=order_id,
         step="full",
-        amount=74_100,
-        currency="KRW",
+        amount=Money(74_100, "KRW"),
         payment_token="bank-transfer:KB-7",
         bank_transfer_reference="KB-7",
     )
     await send(broker, command, subject=order_id)
     succeeded = await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == order_id)
-    assert succeeded.amount == 74_100
+    assert succeeded.amount == Money(74_100, "KRW")
     assert charges_of(payments.sandbox, order_id) == []
 
     refunded = await _refund(payments, order_id, 4_100, "cancel-bank")
@@ -423,7 +424,7 @@ async def test_a_refund_asked_again_under_another_message_id_is_given_and_told_o
     order_id = "order-refund-copy"
     await _checkout(broker, probe, order_id, "tok_visa", amount=10_000)
     ask = contracts.IssueRefund(
-        order_id=order_id, amount=4_000, currency="KRW", reason="changed_mind", idempotency_key="cancel-copy"
+        order_id=order_id, amount=Money(4_000, "KRW"), reason="changed_mind", idempotency_key="cancel-copy"
     )
     sent = await send(broker, ask, subject=order_id)
     await probe.wait_for(contracts.RefundIssued, lambda m: m.order_id == order_id)
@@ -432,7 +433,7 @@ async def test_a_refund_asked_again_under_another_message_id_is_given_and_told_o
     await worker_idle()
 
     issued, rejected = _refunds_told(probe, order_id)
-    assert [(m.amount, m.idempotency_key) for m in issued] == [(4_000, "cancel-copy")]
+    assert [(m.amount, m.idempotency_key) for m in issued] == [(Money(4_000, "KRW"), "cancel-copy")]
     assert rejected == []
     assert [r.amount for r in payments.sandbox.refunds if r.idempotency_key.startswith("cancel-copy:")] == [
         4_000
@@ -449,7 +450,7 @@ async def test_a_refused_refund_stays_refused_and_is_told_once_even_after_more_i
     order_id = "order-refund-refused"
     await _checkout(broker, probe, order_id, "tok_visa", amount=3_000)
     ask = contracts.IssueRefund(
-        order_id=order_id, amount=5_000, currency="KRW", reason="changed_mind", idempotency_key="cancel-over"
+        order_id=order_id, amount=Money(5_000, "KRW"), reason="changed_mind", idempotency_key="cancel-over"
     )
     sent = await send(broker, ask, subject=order_id)
     refused = await probe.wait_for(contracts.RefundRejected, lambda m: m.order_id == order_id)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from shop_contracts import orders
 from shop_contracts import payments as contracts
+from shop_contracts.money import Money
 from shop_contracts.values import Address, Customer, PricedLine
 from shop_payments.bootstrap import service_definition
 from shop_payments.psp import SandboxPsp
@@ -56,8 +57,7 @@ def _checkout(order_id: str, amount: int) -> contracts.CapturePayment:
     return contracts.CapturePayment(
         order_id=order_id,
         step="full",
-        amount=amount,
-        currency="KRW",
+        amount=Money(amount, "KRW"),
         payment_token="tok_hold_expires_declined",
         save_method=True,
     )
@@ -102,7 +102,11 @@ async def test_a_failed_charge_is_told_tried_again_and_paid_at_once_by_a_new_car
             contracts.HoldChargeFailed, lambda m: m.order_id == "d-new-card" and m.attempt == 1
         )
         assert first.customer == Customer(email="jane@example.com", locale="ko")
-        assert (first.amount, first.decline_code, first.requires_action) == (39_000, "card_declined", False)
+        assert (first.amount, first.decline_code, first.requires_action) == (
+            Money(39_000, "KRW"),
+            "card_declined",
+            False,
+        )
         assert first.retry_at is not None
         assert first.retry_at < first.give_up_at
 

@@ -16,6 +16,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import fulfillment, orders
 from shop_contracts import payments as contracts
+from shop_contracts.money import Money
 from shop_contracts.values import Address, Customer, LocatedLine, PricedLine
 from shop_payments import webhooks
 from shop_payments.bootstrap import service_definition
@@ -49,7 +50,7 @@ async def payments(broker: AbstractRobustConnection) -> AsyncIterator[Payments]:
 
 def _checkout(order_id: str, amount: int, token: str = "tok_visa") -> contracts.CapturePayment:
     return contracts.CapturePayment(
-        order_id=order_id, step="full", amount=amount, currency="KRW", payment_token=token, save_method=True
+        order_id=order_id, step="full", amount=Money(amount, "KRW"), payment_token=token, save_method=True
     )
 
 
@@ -102,7 +103,7 @@ async def test_checkout_is_authorised_and_the_shipment_captures_it(
 ) -> None:
     succeeded = await _authorised(broker, probe, "h-ship", 43_000)
     assert succeeded.authorized_only
-    assert succeeded.amount == 43_000
+    assert succeeded.amount == Money(43_000, "KRW")
     view = await payments_of(payments.client, "h-ship")
     assert (view["authorised"], view["held"], view["captured"]) == (43_000, 43_000, 0)
     assert not payments.sandbox.charges  # nothing taken at checkout
@@ -133,15 +134,14 @@ async def test_a_short_pick_releases_its_part_and_the_shipment_captures_the_rest
         broker,
         contracts.IssueRefund(
             order_id="h-short",
-            amount=40_000,
-            currency="KRW",
+            amount=Money(40_000, "KRW"),
             reason="short_pick",
             idempotency_key="short:f-g-1",
         ),
         subject="h-short",
     )
     issued = await probe.wait_for(contracts.RefundIssued, lambda m: m.order_id == "h-short")
-    assert (issued.amount, issued.voided) == (40_000, 40_000)
+    assert (issued.amount, issued.voided) == (Money(40_000, "KRW"), Money(40_000, "KRW"))
     await send(broker, _shipped("h-short", "g-1", {"SHIRT": 1}, short={"SHIRT": 1}), subject="h-short")
 
     async def settled() -> None:
@@ -189,15 +189,14 @@ async def test_a_cancellation_before_shipment_voids_the_hold_and_refunds_nothing
         broker,
         contracts.IssueRefund(
             order_id="h-cancel",
-            amount=39_000,
-            currency="KRW",
+            amount=Money(39_000, "KRW"),
             reason="changed_mind",
             idempotency_key="cancel:h",
         ),
         subject="h-cancel",
     )
     issued = await probe.wait_for(contracts.RefundIssued, lambda m: m.order_id == "h-cancel")
-    assert issued.voided == 39_000
+    assert issued.voided == Money(39_000, "KRW")
     view = await payments_of(payments.client, "h-cancel")
     assert (view["voided"], view["held"], view["captured"], view["refunded"]) == (39_000, 0, 0, 0)
     assert [part["voided"] for part in view["refunds"][0]["parts"]] == [True]
@@ -225,15 +224,14 @@ async def test_a_return_after_capture_is_refunded(
         broker,
         contracts.IssueRefund(
             order_id="h-return",
-            amount=39_000,
-            currency="KRW",
+            amount=Money(39_000, "KRW"),
             reason="return_damaged",
             idempotency_key="return:r",
         ),
         subject="h-return",
     )
     issued = await probe.wait_for(contracts.RefundIssued, lambda m: m.order_id == "h-return")
-    assert issued.voided == 0
+    assert issued.voided == Money(0, "KRW")
     assert [refund.amount for refund in payments.sandbox.refunds] == [39_000]
 
 

@@ -8,6 +8,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import payments as contracts
+from shop_contracts.money import Money
 from tests.integration.payments.harness import Payments, charges_of, payments_of, worker_idle
 from tests.support.messages import MessageProbe, eventually, send
 
@@ -18,7 +19,7 @@ def _capture(
     order_id: str, token: str, amount: int = 39000, currency: str = "KRW"
 ) -> contracts.CapturePayment:
     return contracts.CapturePayment(
-        order_id=order_id, step="full", amount=amount, currency=currency, payment_token=token
+        order_id=order_id, step="full", amount=Money(amount, currency), payment_token=token
     )
 
 
@@ -27,7 +28,7 @@ async def test_a_card_that_pays_is_captured_and_shows_in_the_ledger(
 ) -> None:
     await send(broker, _capture("order-paid", "tok_visa"), subject="order-paid")
     succeeded = await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == "order-paid")
-    assert (succeeded.amount, succeeded.currency, succeeded.step) == (39000, "KRW", "full")
+    assert (succeeded.amount, succeeded.step) == (Money(39000, "KRW"), "full")
     assert (succeeded.card_brand, succeeded.card_last4) == ("visa", "4242")
 
     async def captured() -> None:
@@ -43,13 +44,32 @@ async def test_a_card_that_pays_is_captured_and_shows_in_the_ledger(
     await eventually(captured)
 
 
+async def test_a_capture_asked_in_version_1_is_still_charged_and_told_in_version_2(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    """One sent before orders moved to version 2 (still queued at deploy): the worker is bound to it too."""
+    old = contracts.CapturePaymentV1(
+        order_id="order-paid-v1", step="full", amount=1250, currency="USD", payment_token="tok_visa"
+    )
+    await send(broker, old, subject="order-paid-v1")
+    succeeded = await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == "order-paid-v1")
+    assert succeeded.amount == Money(1250, "USD")
+    assert probe.of_type(contracts.PaymentSucceededV1) == []
+
+    async def captured() -> None:
+        view = await payments_of(payments.client, "order-paid-v1")
+        assert (view["captured"], view["currency"]) == (1250, "USD")
+
+    await eventually(captured)
+
+
 async def test_a_declined_card_fails_the_payment_and_captures_nothing(
     payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
 ) -> None:
     await send(broker, _capture("order-declined", "tok_card_declined", 2500, "USD"), subject="order-declined")
     failed = await probe.wait_for(contracts.PaymentFailed, lambda m: m.order_id == "order-declined")
     assert failed.decline_code == "card_declined"
-    assert (failed.amount, failed.currency) == (2500, "USD")
+    assert failed.amount == Money(2500, "USD")
     view = await payments_of(payments.client, "order-declined")
     assert (view["captured"], view["currency"]) == (0, "USD")
     [payment] = view["items"]

@@ -8,6 +8,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import payments as contracts
+from shop_contracts.money import Money
 from tests.integration.payments.harness import Payments, payments_of, worker_idle
 from tests.support.messages import MessageProbe, send
 
@@ -20,8 +21,7 @@ def ask(attempt: int, token: str, *, order_id: str = "order-cycle-1") -> contrac
         cycle=1,
         attempt=attempt,
         order_id=order_id,
-        amount=25_000,
-        currency="KRW",
+        amount=Money(25_000, "KRW"),
         payment_token=token,
     )
 
@@ -39,7 +39,7 @@ async def test_a_declined_cycle_is_charged_on_a_later_attempt_once_and_refunds_a
     charged = await probe.wait_for(
         contracts.SubscriptionChargeSucceeded, lambda m: m.order_id == "order-cycle-1"
     )
-    assert (charged.attempt, charged.amount, charged.card_last4) == (2, 25_000, "4242")
+    assert (charged.attempt, charged.amount, charged.card_last4) == (2, Money(25_000, "KRW"), "4242")
 
     # Once charged, a later attempt (a retry that crossed the success) charges nothing.
     await send(broker, ask(3, "tok_visa"), subject="sub-1")

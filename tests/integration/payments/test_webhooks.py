@@ -13,6 +13,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import payments as contracts
+from shop_contracts.money import Money
 from shop_payments import webhooks
 from shop_payments.bootstrap import service_definition
 from shop_payments.psp import SandboxPsp, SandboxWebhooks
@@ -49,8 +50,7 @@ async def _balance_needing_action(
         contracts.CapturePayment(
             order_id=order_id,
             step="full",
-            amount=3_000,
-            currency="KRW",
+            amount=Money(3_000, "KRW"),
             payment_token="tok_requires_action",
             save_method=True,
         ),
@@ -59,7 +59,7 @@ async def _balance_needing_action(
     await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == order_id)
     await send(
         broker,
-        contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=7_000, currency="KRW"),
+        contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=Money(7_000, "KRW")),
         subject=order_id,
     )
     failed = await probe.wait_for(contracts.BalanceChargeFailed, lambda m: m.order_id == order_id)
@@ -94,7 +94,7 @@ async def test_the_customer_confirming_a_declined_balance_pays_it_once_however_o
     assert delivery.status == 200, delivery.answer
     assert delivery.answer == {"event_id": delivery.event_id, "status": "balance_charged"}
     charged = await probe.wait_for(contracts.BalanceCharged, lambda m: m.order_id == "order-action")
-    assert (charged.group_id, charged.amount, charged.currency) == ("g-1", 7_000, "KRW")
+    assert (charged.group_id, charged.amount) == ("g-1", Money(7_000, "KRW"))
     view = await payments_of(payments.client, "order-action")
     assert view["captured"] == 10_000
     paid = [
@@ -192,7 +192,7 @@ async def test_a_charge_confirmed_after_another_attempt_paid_the_group_is_refund
     assert replaced.status_code == 200, replaced.text
     await send(
         broker,
-        contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=7_000, currency="KRW"),
+        contracts.ChargeBalance(order_id=order_id, group_id="g-1", amount=Money(7_000, "KRW")),
         subject=order_id,
     )
     paid = await probe.wait_for(contracts.BalanceCharged, lambda m: m.order_id == order_id)

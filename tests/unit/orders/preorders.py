@@ -80,10 +80,10 @@ async def confirmed(
             uow,
             order_id="o-1",
             payment_id="pay-1",
-            amount=capture.amount,
+            amount=capture.amount.amount,
             now=now,
             balance_notice=NOTICE,
             orders=orders,
         ),
     )
-    return capture.amount
+    return capture.amount.amount

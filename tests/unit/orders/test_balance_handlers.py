@@ -14,6 +14,7 @@ import pytest
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_orders.core.domain import UNALLOCATED, GroupStatus
 from shop_orders.core.jobs import (
     CancelUnpaidPreorder,
@@ -103,7 +104,7 @@ async def test_the_customer_is_reminded_then_charged_then_the_paid_group_waits_f
         charge.group_id,
     )
     [charge_request] = charged.of_type(payment_contracts.ChargeBalance)
-    assert (charge_request.amount, charge_request.attempt) == (48000, 1)
+    assert (charge_request.amount, charge_request.attempt) == (Money(48000, "KRW"), 1)
     [told] = paid.of_type(contracts.OrderBalanceCharged)
     assert told.amount == 48000
     order = orders.stored["o-1"]
@@ -229,7 +230,7 @@ async def test_units_ready_after_the_reminder_are_charged_at_once() -> None:
     told, group_id = await allocate(orders, jobs, now=READY_DAY)
 
     [charge] = told.of_type(payment_contracts.ChargeBalance)
-    assert (charge.group_id, charge.amount, charge.attempt) == (group_id, 48000, 1)
+    assert (charge.group_id, charge.amount, charge.attempt) == (group_id, Money(48000, "KRW"), 1)
     assert jobs.due(ChargeScheduledBalance) == []
 
 
@@ -315,7 +316,7 @@ async def test_the_retry_charges_again_and_a_second_decline_near_the_end_schedul
     last = await step(jobs, declined(orders, group_id, now=READY_DAY + timedelta(days=9, hours=12)))
 
     [charge] = retried.of_type(payment_contracts.ChargeBalance)
-    assert (charge.amount, charge.attempt) == (48000, 2)
+    assert (charge.amount, charge.attempt) == (Money(48000, "KRW"), 2)
     [failed] = last.of_type(contracts.OrderBalanceChargeFailed)
     assert failed.retry_at is None  # the next try would come after the dunning period
     assert jobs.due(RetryBalance) == []
@@ -368,7 +369,7 @@ async def test_a_new_card_charges_the_held_balance_at_once_and_the_pending_retry
     )
 
     [charge] = updated.of_type(payment_contracts.ChargeBalance)
-    assert (charge.group_id, charge.amount, charge.attempt) == (group_id, 48000, 2)
+    assert (charge.group_id, charge.amount, charge.attempt) == (group_id, Money(48000, "KRW"), 2)
     assert jobs.due(RetryBalance) == []
     assert [job.group_id for job in jobs.cancelled(RetryBalance)] == [group_id]
     assert orders.events_of("o-1")[-2:] == ["payment_method_updated", "balance_retried"]

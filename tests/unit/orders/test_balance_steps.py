@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine, PreorderPolicy
 from shop_orders.core.domain import UNALLOCATED, GroupStatus, OrderStatus
 from shop_orders.core.order import Order
@@ -110,7 +111,9 @@ def test_a_paid_balance_releases_its_group_and_the_units_that_waited_for_the_lin
     assert scheduled is not None
     order.allocate(order.line("FIG"), allocation_id="a-1", location="seoul-1", quantity=1)
     order.charge_balance(scheduled, "balance_due")
-    assert [m.amount for m in order.messages if isinstance(m, payment_contracts.ChargeBalance)] == [36000]
+    assert [m.amount for m in order.messages if isinstance(m, payment_contracts.ChargeBalance)] == [
+        Money(36000, "KRW")
+    ]
 
     order.record_balance_paid(scheduled, payment_id="pay-2", amount=36000)
 

@@ -20,6 +20,7 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.cancellation.domain import CancellationResult, WinBackOffer
 from shop_orders.core.domain import GroupStatus, OrderStatus
@@ -188,7 +189,7 @@ async def test_a_reserved_order_is_cancelled_and_a_payment_landing_later_is_refu
     assert {group.status for group in shop.order().groups} == {GroupStatus.CANCELLED}
     [refund] = shop.of_type(payment_contracts.IssueRefund)
     assert (refund.amount, refund.reason, refund.idempotency_key) == (
-        41000,
+        Money(41000, "KRW"),
         "changed_mind",
         "cancel:o-1:checkout:pay-1",
     )
@@ -234,7 +235,7 @@ async def test_the_cancellation_says_whether_what_goes_back_was_only_held_on_the
     [told] = shop.of_type(contracts.OrderCancelled)
     assert (told.refund, told.held) == (41000, card_hold)
     [refund] = shop.of_type(payment_contracts.IssueRefund)
-    assert refund.amount == 41000  # payments releases the hold, or refunds the capture
+    assert refund.amount == Money(41000, "KRW")  # payments releases the hold, or refunds the capture
 
 
 # --- with the warehouse ----------------------------------------------------------------------------------------
@@ -256,7 +257,11 @@ async def test_a_paid_order_is_stopped_at_the_warehouse_and_then_refunded_in_ful
     await stopped(groups["busan-1"])(shop)
 
     [refund] = shop.of_type(payment_contracts.IssueRefund)
-    assert (refund.amount, refund.reason, refund.idempotency_key) == (41000, "changed_mind", "cancel:o-1")
+    assert (refund.amount, refund.reason, refund.idempotency_key) == (
+        Money(41000, "KRW"),
+        "changed_mind",
+        "cancel:o-1",
+    )
     [told] = shop.of_type(contracts.OrderCancelled)
     assert (told.refund, told.partial) == (41000, False)
     assert [m.lines for m in shop.of_type(catalog_contracts.ReleaseStock)] == [None]
@@ -285,7 +290,7 @@ async def test_a_partly_shipped_order_cancels_and_refunds_only_what_has_not_ship
         groups["busan-1"]
     ]
     [refund] = shop.of_type(payment_contracts.IssueRefund)
-    assert refund.amount == 8000  # the cap; the shipping of the parcel that left is kept
+    assert refund.amount == Money(8000, "KRW")  # the cap; the shipping of the parcel that left is kept
     [release] = shop.of_type(catalog_contracts.ReleaseStock)
     assert [(line.sku, line.quantity) for line in release.lines or []] == [("CAP", 1)]
     [told] = shop.of_type(contracts.OrderCancelled)
@@ -331,7 +336,7 @@ async def test_a_repeated_cancellation_answers_what_the_first_did_and_sends_noth
     assert first == while_asking == CancellationResult("o-1", "requested", "changed_mind", 0)
     assert after == CancellationResult("o-1", "cancelled", "changed_mind", 41000)
     assert len(shop.of_type(fulfillment_contracts.CancelFulfillmentOrder)) == 2
-    assert [m.amount for m in shop.of_type(payment_contracts.IssueRefund)] == [41000]
+    assert [m.amount for m in shop.of_type(payment_contracts.IssueRefund)] == [Money(41000, "KRW")]
     assert len(shop.of_type(catalog_contracts.ReleaseStock)) == 1
     assert len(shop.of_type(contracts.OrderCancelled)) == 1
     assert shop.orders.events_of("o-1").count("cancel_requested") == 1
@@ -363,7 +368,9 @@ async def test_a_cancellation_the_warehouse_could_still_stop_ends_the_same_whene
 
         assert shop.order().status is OrderStatus.CANCELLED, arrival
         assert {group.status for group in shop.order().groups} == {GroupStatus.CANCELLED}, arrival
-        assert [m.amount for m in shop.of_type(payment_contracts.IssueRefund)] == [41000], arrival
+        assert [m.amount for m in shop.of_type(payment_contracts.IssueRefund)] == [Money(41000, "KRW")], (
+            arrival
+        )
         assert len(shop.of_type(contracts.OrderCancelled)) == 1, arrival
         assert len(shop.of_type(catalog_contracts.ReleaseStock)) == 1, arrival
         assert shop.cancellations.by_order["o-1"].status == "cancelled", arrival
@@ -392,7 +399,9 @@ async def test_a_cancellation_arriving_with_the_warehouses_packing_keeps_the_par
         assert order.status is OrderStatus.PARTIALLY_FULFILLED, arrival
         assert [(g.id, g.status) for g in order.groups if g.id == seoul] == [(seoul, GroupStatus.SHIPPED)]
         assert [(g.id, g.status) for g in order.groups if g.id == busan] == [(busan, GroupStatus.CANCELLED)]
-        assert [m.amount for m in shop.of_type(payment_contracts.IssueRefund)] == [8000], arrival
+        assert [m.amount for m in shop.of_type(payment_contracts.IssueRefund)] == [Money(8000, "KRW")], (
+            arrival
+        )
         [told] = shop.of_type(contracts.OrderCancelled)
         assert (told.refund, told.partial) == (8000, True), arrival
         [release] = shop.of_type(catalog_contracts.ReleaseStock)

@@ -9,6 +9,7 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine, PreorderPolicy
 from shop_orders.cancellation.domain import (
     WinBackCode,
@@ -69,7 +70,7 @@ def test_what_shipped_is_kept_and_the_rest_is_cancelled_and_refunded() -> None:
     assert release.release_id == "cancel:o-1"
     assert [(line.sku, line.quantity) for line in release.lines or []] == [("CAP", 1)]
     [refund] = [m for m in order.messages if isinstance(m, payment_contracts.IssueRefund)]
-    assert (refund.amount, refund.idempotency_key) == (8000, "cancel:o-1")
+    assert (refund.amount, refund.idempotency_key) == (Money(8000, "KRW"), "cancel:o-1")
     assert order.line("CAP").quantity_refunded == 1
     assert order.status is OrderStatus.PARTIALLY_FULFILLED  # all that is left to ship has shipped
 

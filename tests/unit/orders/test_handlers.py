@@ -15,6 +15,7 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_orders.checkout import handlers as checkout
 from shop_orders.core.domain import GroupStatus, OrderStatus
 from shop_orders.core.errors import UnknownOrder
@@ -29,7 +30,7 @@ async def test_held_stock_asks_payments_for_the_total_and_groups_the_units_by_lo
     uow = await held(orders)
 
     [capture] = uow.of_type(payment_contracts.CapturePayment)
-    assert (capture.amount, capture.currency, capture.payment_token) == (41000, "KRW", "tok_visa")
+    assert (capture.amount, capture.payment_token) == (Money(41000, "KRW"), "tok_visa")
     assert capture.save_method
     assert not capture.balance_later
     order = orders.stored["o-1"]
@@ -52,7 +53,7 @@ async def test_a_discount_comes_off_what_checkout_charges() -> None:
     uow = await held(orders)
 
     [capture] = uow.of_type(payment_contracts.CapturePayment)
-    assert capture.amount == 36900
+    assert capture.amount == Money(36900, "KRW")
     assert orders.stored["o-1"].total == 36900
 
 
@@ -183,7 +184,7 @@ async def test_a_group_with_a_balance_is_charged_before_it_is_released() -> None
     uow = await paid(orders)
 
     [charge] = uow.of_type(payment_contracts.ChargeBalance)
-    assert (charge.group_id, charge.amount, charge.attempt) == (order.groups[0].id, 5000, 1)
+    assert (charge.group_id, charge.amount, charge.attempt) == (order.groups[0].id, Money(5000, "KRW"), 1)
     assert [m.group_id for m in uow.of_type(fulfillment_contracts.CreateFulfillmentOrder)] == [
         order.groups[1].id
     ]

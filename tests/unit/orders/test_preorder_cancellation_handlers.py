@@ -13,6 +13,7 @@ import pytest
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_contracts.values import PreorderPolicy
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.core.domain import DATE_CHANGED_REASON, GroupStatus, OrderStatus
@@ -56,7 +57,7 @@ async def test_a_preorder_waiting_for_its_units_gives_its_place_back_and_its_dep
     [release] = shop.of_type(catalog_contracts.ReleaseStock)
     assert (release.reason, release.lines) == ("changed_mind", None)  # the place in the queue goes with it
     [refund] = shop.of_type(payment_contracts.IssueRefund)
-    assert (refund.amount, refund.idempotency_key) == (deposit, "cancel:o-1")
+    assert (refund.amount, refund.idempotency_key) == (Money(deposit, "KRW"), "cancel:o-1")
     assert shop.order().status is OrderStatus.CANCELLED
     assert shop.order().line("FIG").quantity_refunded == 1
     shop.told.clear()
@@ -94,7 +95,7 @@ async def test_a_customer_who_declines_a_changed_date_gets_even_a_non_refundable
 
     assert (result.status, result.refund) == ("cancelled", captured)
     [refund] = shop.of_type(payment_contracts.IssueRefund)
-    assert (refund.amount, refund.reason) == (captured, DATE_CHANGED_REASON)
+    assert (refund.amount, refund.reason) == (Money(captured, "KRW"), DATE_CHANGED_REASON)
     [told] = shop.of_type(contracts.OrderCancelled)
     # The shop broke its promise: that is no reason a win-back offer answers.
     assert (told.reason, told.discount_code, told.offer) == (DATE_CHANGED_REASON, None, None)
@@ -187,7 +188,7 @@ async def test_a_balance_paid_after_the_preorder_was_cancelled_is_refunded_once(
             )
         )
 
-    refunds = [(m.amount, m.idempotency_key) for m in shop.of_type(payment_contracts.IssueRefund)]
+    refunds = [(m.amount.amount, m.idempotency_key) for m in shop.of_type(payment_contracts.IssueRefund)]
     assert refunds == [(deposit, "cancel:o-1"), (48000, f"cancel:o-1:balance:{group_id}:pay-late")]
     assert shop.order().captured == shop.order().refund_requested == deposit + 48000
     assert shop.cancellations.late_payments == {"pay-late": ("o-1", f"balance:{group_id}", 48000)}

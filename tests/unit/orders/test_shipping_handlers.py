@@ -15,6 +15,7 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
 from shop_contracts.fulfillment import Shipment
+from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine
 from shop_orders.core.domain import GroupStatus, OrderStatus
 from shop_orders.shipping import handlers as shipping
@@ -195,7 +196,11 @@ async def test_a_short_pick_refunds_the_missing_units_once_and_ships_the_rest() 
     told = await replay(orders, [picked(groups["seoul-1"], "seoul-1", short)] * 2)
 
     [refund] = told.of_type(payment_contracts.IssueRefund)
-    assert (refund.amount, refund.reason, refund.idempotency_key) == (15000, "short_pick", "short:f-seoul-1")
+    assert (refund.amount, refund.reason, refund.idempotency_key) == (
+        Money(15000, "KRW"),
+        "short_pick",
+        "short:f-seoul-1",
+    )
     assert told.of_type(catalog_contracts.CommitStock) == []  # the missing unit leaves stock with the parcel
     order = orders.stored["o-1"]
     group = order.group(groups["seoul-1"])
@@ -220,7 +225,10 @@ async def test_nothing_left_to_pick_anywhere_cancels_the_order_and_refunds_shipp
         ],
     )
 
-    assert [m.amount for m in told.of_type(payment_contracts.IssueRefund)] == [30000, 8000 + 3000]
+    assert [m.amount for m in told.of_type(payment_contracts.IssueRefund)] == [
+        Money(30000, "KRW"),
+        Money(8000 + 3000, "KRW"),
+    ]
     [cancelled] = told.of_type(contracts.OrderCancelled)
     assert (cancelled.reason, cancelled.refund) == ("short_pick", 11000)
     order = orders.stored["o-1"]

@@ -17,6 +17,7 @@ from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine, PreorderLine, PreorderPolicy
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.checkout.handlers import reject_for_missing_stock, take_payment_for_reserved_stock
@@ -187,7 +188,7 @@ async def test_a_due_cycle_is_charged_once_and_becomes_a_paid_order_that_confirm
     assert shop.jobs.due(RemindOfCharge) == []  # no time left for a reminder
 
     [ask] = (await shop.run_charge(NOW)).of_type(payment_contracts.ChargeSubscriptionCycle)
-    assert (ask.cycle, ask.attempt, ask.amount, ask.payment_token) == (1, 1, 20000, "tok_visa")
+    assert (ask.cycle, ask.attempt, ask.amount, ask.payment_token) == (1, 1, Money(20000, "KRW"), "tok_visa")
 
     told = await shop.charged(ask, NOW)
     again = await shop.charged(ask, NOW)  # told twice: nothing more
@@ -229,7 +230,7 @@ async def test_a_paid_cycle_whose_stock_is_refused_is_refunded() -> None:
     refused = shop.uow()
     await reject_for_missing_stock(refused, order_id=ask.order_id, detail="sold out", orders=shop.orders)
     [refund] = refused.of_type(payment_contracts.IssueRefund)
-    assert (refund.order_id, refund.amount) == (ask.order_id, 20000)
+    assert (refund.order_id, refund.amount) == (ask.order_id, Money(20000, "KRW"))
 
 
 async def test_a_declined_cycle_is_retried_charged_at_once_on_a_new_card_and_ends_when_the_period_does() -> (
@@ -475,6 +476,6 @@ async def test_a_cycle_waiting_in_the_drop_is_refunded_in_full_when_cancelled() 
     # the deposit rules keep nothing: the cycle's charge paid for the place in full
     assert (result.status, result.refund) == ("cancelled", 20000)
     [refund] = cancelled.of_type(payment_contracts.IssueRefund)
-    assert (refund.order_id, refund.amount) == (order_id, 20000)
+    assert (refund.order_id, refund.amount) == (order_id, Money(20000, "KRW"))
     [release] = cancelled.of_type(catalog_contracts.ReleaseStock)
     assert release.lines is None  # the place in the queue goes back

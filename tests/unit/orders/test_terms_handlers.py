@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
 from shop_contracts.fulfillment import Shipment
+from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine
 from shop_orders.core.jobs import MarkPaymentOverdue
 from shop_orders.core.order import Order
@@ -134,7 +135,11 @@ async def test_net_terms_are_overdue_the_day_after_the_due_date_and_a_bank_trans
 
     assert scheduled == [(OVERDUE, datetime(2027, 1, 4, tzinfo=UTC))]
     [capture] = asked.of_type(payment_contracts.CapturePayment)
-    assert (capture.amount, capture.step, capture.bank_transfer_reference) == (41000, "full", "KB-0001")
+    assert (capture.amount, capture.step, capture.bank_transfer_reference) == (
+        Money(41000, "KRW"),
+        "full",
+        "KB-0001",
+    )
     assert jobs.due(MarkPaymentOverdue) == []
     assert orders.stored["o-1"].payment_status == "paid"
     assert orders.events_of("o-1")[-2:] == ["payment_requested", "payment_captured"]

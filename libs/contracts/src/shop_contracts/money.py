@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
@@ -155,6 +155,25 @@ class Money:
     def format(self, locale: Locale) -> str:
         """This amount as a customer reads it in ``locale`` (see ``format_money``)."""
         return format_money(self.amount, self.currency, locale)
+
+
+def _positive(money: Money) -> Money:
+    if money.amount <= 0:
+        raise ValueError(f"the amount must be more than 0, not {money.amount}")
+    return money
+
+
+def _not_negative(money: Money) -> Money:
+    if money.amount < 0:
+        raise ValueError(f"the amount must not be negative, not {money.amount}")
+    return money
+
+
+PositiveMoney = Annotated[Money, AfterValidator(_positive)]
+"""Money of more than 0, where a message's field would otherwise say ``gt=0`` of a bare amount."""
+
+NonNegativeMoney = Annotated[Money, AfterValidator(_not_negative)]
+"""Money of 0 or more, where a message's field would otherwise say ``ge=0`` of a bare amount."""
 
 
 def _divide(numerator: int, denominator: int, rounding: Rounding) -> int:

@@ -12,6 +12,7 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,16 +45,39 @@ Subscriptions = Mapping[type[Message], MessageHandler]
 
 
 def bindings_for(subscriptions: Subscriptions) -> list[Binding]:
-    return [Binding.for_message(message) for message in subscriptions]
+    """A binding per subscribed message and per earlier version it replaces, which may still be in flight."""
+    return [
+        Binding.for_message(version)
+        for message in subscriptions
+        for version in (message, *message.replaced_versions())
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """How an envelope of one type is handled: decoded as ``decoded``, upcast to ``handled``, then handled."""
+
+    decoded: type[Message]
+    handled: type[Message]
+    handler: MessageHandler
 
 
 class Dispatcher:
-    """Runs the subscribed handler for one envelope in one unit of work, at most once per message id."""
+    """Runs the subscribed handler for one envelope in one unit of work, at most once per message id.
+
+    An envelope of an earlier version of a subscribed message is upcast to it first (``Message.upcast``), so
+    a handler sees only the version it subscribed to.
+    """
 
     def __init__(self, database: Database, *, consumer: str, subscriptions: Subscriptions) -> None:
         self._database = database
         self._consumer = consumer
-        self._routes = {message.TYPE: (message, handler) for message, handler in subscriptions.items()}
+        self._routes: dict[str, _Route] = {}
+        for message, handler in subscriptions.items():
+            for version in (message, *message.replaced_versions()):
+                if version.TYPE in self._routes:
+                    raise ValueError(f"{consumer} subscribes to {version.TYPE} twice")
+                self._routes[version.TYPE] = _Route(version, message, handler)
 
     @property
     def message_types(self) -> list[str]:
@@ -62,15 +86,15 @@ class Dispatcher:
     async def dispatch(self, envelope: Envelope) -> bool:
         """Handle ``envelope``; return False when it was a duplicate and changed nothing."""
         try:
-            message_class, handler = self._routes[envelope.type]
+            route = self._routes[envelope.type]
         except KeyError:
             raise UnknownMessageType(f"{self._consumer} has no handler for {envelope.type!r}") from None
-        message = message_class.model_validate(envelope.data)
+        message = route.handled.upcast(route.decoded.model_validate(envelope.data))
         async with self._database.unit_of_work(causation=envelope) as uow:
             if not await uow.claim_inbox(envelope.id, consumer=self._consumer, message_type=envelope.type):
                 log.info("duplicate %s %s ignored", envelope.type, envelope.id)
                 return False
-            await handler(message, uow)
+            await route.handler(message, uow)
             await uow.commit()
         return True
 

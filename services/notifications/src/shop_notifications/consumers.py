@@ -234,7 +234,7 @@ async def on_hold_charge_failed(
         storefront_url=storefront_url,
         order_id=message.order_id,
         recipient=_recipient(message.customer),
-        amount=Money(message.amount, message.currency),
+        amount=message.amount,
         attempt=message.attempt,
         reason=message.decline_code,
         requires_action=message.requires_action,

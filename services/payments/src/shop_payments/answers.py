@@ -14,11 +14,10 @@ def refund_issued(refund: Refund) -> contracts.RefundIssued:
     return contracts.RefundIssued(
         order_id=refund.order_id,
         refund_id=str(refund.id),
-        amount=refund.amount.amount,
-        currency=refund.amount.currency,
+        amount=refund.amount,
         reason=refund.reason,
         idempotency_key=refund.idempotency_key,
-        voided=refund.voided.amount,
+        voided=refund.voided,
     )
 
 
@@ -81,8 +80,7 @@ def payment_outcome(
             order_id=payment.order_id,
             payment_id=str(payment.id),
             step=step,
-            amount=payment.amount.amount,
-            currency=payment.amount.currency,
+            amount=payment.amount,
             card_brand=payment.card.brand if payment.card else None,
             card_last4=payment.card.last4 if payment.card else None,
             authorized_only=payment.kind is PaymentKind.AUTHORIZATION,
@@ -91,8 +89,7 @@ def payment_outcome(
         order_id=payment.order_id,
         payment_id=str(payment.id),
         step=step,
-        amount=payment.amount.amount,
-        currency=payment.amount.currency,
+        amount=payment.amount,
         decline_code=payment.decline.code,
         message=payment.decline.message,
     )
@@ -106,15 +103,13 @@ def balance_outcome(
             order_id=payment.order_id,
             group_id=group_id,
             payment_id=str(payment.id),
-            amount=payment.amount.amount,
-            currency=payment.amount.currency,
+            amount=payment.amount,
         )
     return contracts.BalanceChargeFailed(
         order_id=payment.order_id,
         group_id=group_id,
         payment_id=str(payment.id),
-        amount=payment.amount.amount,
-        currency=payment.amount.currency,
+        amount=payment.amount,
         decline_code=payment.decline.code,
         message=payment.decline.message,
         requires_action=payment.decline.requires_action,

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from shop_contracts import Message, fulfillment
 from shop_contracts import orders as orders_contracts
 from shop_contracts import payments as contracts
-from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine
 from shop_payments import handlers, hold_dunning, hold_handlers, refunds, subscription_charges
 from shop_payments.hold_handlers import HoldPolicy
@@ -33,7 +32,7 @@ async def on_capture_payment(
         psp=psp,
         order_id=message.order_id,
         step=message.step,
-        amount=Money(message.amount, message.currency),
+        amount=message.amount,
         payment_token=message.payment_token,
         save_method=message.save_method,
         balance_later=message.balance_later,
@@ -50,7 +49,7 @@ async def on_charge_balance(
         psp=psp,
         order_id=message.order_id,
         group_id=message.group_id,
-        amount=Money(message.amount, message.currency),
+        amount=message.amount,
         attempt=message.attempt,
         # Older producers do not number their asks: when orders made it (the envelope's time) tells instead.
         asked_at=uow.causation.time if uow.causation else None,
@@ -65,7 +64,6 @@ async def on_issue_refund(
         psp=psp,
         order_id=message.order_id,
         amount=message.amount,
-        currency=message.currency,
         reason=message.reason,
         idempotency_key=message.idempotency_key,
     )

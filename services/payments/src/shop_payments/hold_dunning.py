@@ -172,8 +172,7 @@ async def _after_failure(
                 {"email": terms.customer_email, "locale": terms.customer_locale}
             ),
             payment_id=str(failed.id),
-            amount=dunning.owed.amount,
-            currency=dunning.owed.currency,
+            amount=dunning.owed,
             attempt=attempt,
             decline_code=decline.code if decline else "declined",
             message=decline.message if decline else "The card was declined.",

@@ -59,8 +59,7 @@ async def refund_as_asked(
     *,
     psp: PaymentServiceProvider,
     order_id: str,
-    amount: int,
-    currency: str,
+    amount: Money,
     reason: str,
     idempotency_key: str,
 ) -> None:
@@ -71,7 +70,12 @@ async def refund_as_asked(
         # A savepoint: a refused refund leaves nothing of its own, only the rejection recorded below.
         async with uow.session.begin_nested():
             refund, created = await _refund(
-                uow, psp=psp, order_id=order_id, amount=amount, reason=reason, idempotency_key=idempotency_key
+                uow,
+                psp=psp,
+                order_id=order_id,
+                amount=amount.amount,
+                reason=reason,
+                idempotency_key=idempotency_key,
             )
     except RefundRefusedBefore:
         return
@@ -79,8 +83,8 @@ async def refund_as_asked(
         rejection = RefundRejection(
             order_id=order_id,
             idempotency_key=idempotency_key,
-            amount=amount,
-            currency=currency,
+            amount=amount.amount,
+            currency=amount.currency,
             reason=reason,
             error=f"{type(error).__name__}: {error}",
         )
@@ -89,7 +93,6 @@ async def refund_as_asked(
                 contracts.RefundRejected(
                     order_id=order_id,
                     amount=amount,
-                    currency=currency,
                     reason=reason,
                     idempotency_key=idempotency_key,
                     error=rejection.error,

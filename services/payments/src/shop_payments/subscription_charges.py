@@ -101,8 +101,7 @@ async def charge_cycle(
         attempt=attempt,
         order_id=order_id,
         payment_id=str(payment.id),
-        amount=amount.amount,
-        currency=amount.currency,
+        amount=amount,
     )
     if payment.decline is None:
         uow.publish(
@@ -139,7 +138,7 @@ async def on_charge_subscription_cycle(
         cycle=message.cycle,
         attempt=message.attempt,
         order_id=message.order_id,
-        amount=Money(message.amount, message.currency),
+        amount=message.amount,
         payment_token=message.payment_token,
     )
 

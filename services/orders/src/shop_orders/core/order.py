@@ -20,6 +20,7 @@ from typing import Any
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_contracts.values import Address, Customer, LocatedLine, PreorderLine, RequestedLine
 from shop_orders.core.domain import (
     CatalogVariant,
@@ -228,8 +229,7 @@ class Order(PromiseSteps):
             payment_contracts.CapturePayment(
                 order_id=self.id,
                 step="full",
-                amount=self.charged_now,
-                currency=self.currency,
+                amount=Money(self.charged_now, self.currency),
                 payment_token=self.payment_token,
                 # Kept for every order: a later balance, or the price difference of an exchange, is charged
                 # off-session with it.

@@ -164,8 +164,7 @@ class OrderState(Tracked):
                 payment_contracts.ChargeBalance(
                     order_id=self.id,
                     group_id=group.id,
-                    amount=group.balance_amount,
-                    currency=self.currency,
+                    amount=Money(group.balance_amount, self.currency),
                     attempt=group.balance_failures + 1,
                 )
             )
@@ -195,6 +194,9 @@ class OrderState(Tracked):
         self.refund_requested += amount
         self.send(
             payment_contracts.IssueRefund(
-                order_id=self.id, amount=amount, currency=self.currency, reason=reason, idempotency_key=key
+                order_id=self.id,
+                amount=Money(amount, self.currency),
+                reason=reason,
+                idempotency_key=key,
             )
         )

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
+from shop_contracts.money import Money
 from shop_orders.core.domain import (
     OrderStatus,
     draft_token,
@@ -50,13 +51,14 @@ async def request_payment_on_terms(
         return
     if OrderStatus(order.status) in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
         raise OrderNotOnTerms(f"order {order_id} is {order.status}: nothing is due", field="order_id")
+    if order.payment_due_amount is None:  # set with the terms; a message cannot carry a missing amount
+        raise OrderNotOnTerms(f"order {order_id} has no amount due on its terms", field="order_id")
     order.record("payment_requested", amount=order.payment_due_amount, reference=bank_transfer_reference)
     order.send(
         payment_contracts.CapturePayment(
             order_id=order_id,
             step="full",
-            amount=order.payment_due_amount,
-            currency=order.currency,
+            amount=Money(order.payment_due_amount, order.currency),
             payment_token=payment_token,
             bank_transfer_reference=bank_transfer_reference,
         )
