@@ -106,3 +106,9 @@ class FakeUnitOfWork(UnitOfWork):
     def of_type(self, message_type: type[M]) -> list[M]:
         """What was published of ``message_type``, in order."""
         return [message for message in self.published if isinstance(message, message_type)]
+
+    def run_after_commit(self) -> None:
+        """Run what was given to ``after_commit``, as committing would (a fake unit of work has no database)."""
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()

@@ -44,6 +44,7 @@ from shop_orders.subscriptions.domain import (
 )
 from shop_orders.subscriptions.handlers import NewSubscription, SubscriptionSettings
 from shop_orders.subscriptions.jobs import ChargeCycle, EndDunning, RemindOfCharge, RetryCycle
+from shop_runtime.metrics import REGISTRY
 from tests.support.fakes import FakeJobs, FakeUnitOfWork
 from tests.unit.orders.cancellations import FakeCancellations
 from tests.unit.orders.fakes import ADDRESS, FakeOrders
@@ -210,11 +211,14 @@ async def test_a_due_cycle_is_charged_once_and_becomes_a_paid_order_that_confirm
     # the stock is reserved: confirmed and sent to the warehouse, with no charge asked of payments
     reserved = shop.uow()
     lines = [LocatedLine(sku="BEANS", quantity=2, location="seoul")]
+    confirmed_before = confirmed_orders()
     await take_payment_for_reserved_stock(
         reserved, order_id=ask.order_id, lines=lines, preorder_lines=[], orders=shop.orders
     )
     assert shop.orders.stored[ask.order_id].status is OrderStatus.CONFIRMED
     assert reserved.of_type(payment_contracts.CapturePayment) == []
+    reserved.run_after_commit()
+    assert confirmed_orders() == confirmed_before + 1  # the dashboard counts it with checkouts' orders
     assert len(reserved.of_type(fulfillment_contracts.CreateFulfillmentOrder)) == 1
 
     # the next cycle is scheduled a month later, with its reminder three days before
@@ -406,6 +410,14 @@ KEPT_DEPOSIT_BY_THE_CLOCK = KEPT_DEPOSIT_ON_READY.model_copy(
 BALANCE_JOBS = (ChargeScheduledBalance, RemindOfBalance, RemindOfBalanceWhenReady, RetryBalance)
 
 
+def confirmed_orders() -> float:
+    return REGISTRY.get_sample_value("shop_orders_confirmed_total", {"currency": "KRW"}) or 0.0
+
+
+def preorder_units() -> float:
+    return REGISTRY.get_sample_value("shop_preorder_units_total") or 0.0
+
+
 async def cycle_with_a_place_in_the_drop(policy: PreorderPolicy) -> tuple[Shop, str, FakeUnitOfWork]:
     """The plan's SKU is on pre-order under ``policy``: the first cycle is charged and catalog gives its units a
     place in the queue. The shop, the cycle's order id and what holding the place published."""
@@ -428,7 +440,10 @@ async def cycle_with_a_place_in_the_drop(policy: PreorderPolicy) -> tuple[Shop, 
 async def test_a_cycle_on_preorder_takes_a_place_paid_in_full_and_ships_when_allocated_without_a_charge(
     policy: PreorderPolicy,
 ) -> None:
+    units_before = preorder_units()
     shop, order_id, held = await cycle_with_a_place_in_the_drop(policy)
+    held.run_after_commit()
+    assert preorder_units() == units_before + 2  # its units count among pre-orders accepted
 
     order = shop.orders.stored[order_id]
     line = order.line("BEANS")

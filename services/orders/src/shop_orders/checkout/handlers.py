@@ -22,7 +22,7 @@ from shop_orders.core.domain import (
 from shop_orders.core.errors import IdempotencyKeyReused
 from shop_orders.core.groups import reject_order, store
 from shop_orders.core.jobs import schedule_promise_check
-from shop_orders.core.metrics import ORDERS_PLACED, ORDERS_REJECTED
+from shop_orders.core.metrics import ORDERS_PLACED, ORDERS_REJECTED, count_confirmed
 from shop_orders.core.order import Order
 from shop_orders.core.pricing import (
     SAME_DAY,
@@ -285,6 +285,9 @@ async def take_payment_for_reserved_stock(
         current = await orders.variants(waiting) if waiting else {}
         for sku, promised in order.hold_stock(lines, preorder_lines, current):
             await schedule_promise_check(uow, order_id=order_id, sku=sku, promised=promised)
+        if order.status is OrderStatus.CONFIRMED:  # nothing to charge: on payment terms, or paid before
+            units = sum(line.quantity for line in order.lines if line.kind == "preorder")
+            count_confirmed(uow, currency=order.currency, preorder_units=units)
     await store(uow, order, orders)
     return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shop_runtime.database import UnitOfWork
 from shop_runtime.metrics import business_counter
 
 # Business counters, counted once the unit of work committed (the order-flow dashboard reads them).
@@ -9,7 +10,10 @@ ORDERS_PLACED = business_counter("shop_orders_placed", "Orders placed at checkou
 
 
 ORDERS_CONFIRMED = business_counter(
-    "shop_orders_confirmed", "Orders whose checkout payment went through", ["currency"]
+    "shop_orders_confirmed",
+    "Orders confirmed: checkout paid, or (with nothing to charge) a draft on payment terms or a subscription's "
+    "cycle charged before its order was placed",
+    ["currency"],
 )
 
 
@@ -31,3 +35,9 @@ STOCK_HOLDS = business_counter(
     "Checkouts' holds in catalog by outcome: held, refused (answered 409), unanswered (the saga decides)",
     ["outcome"],
 )
+
+
+def count_confirmed(uow: UnitOfWork, *, currency: str, preorder_units: int) -> None:
+    """Once ``uow`` commits: one order more confirmed, with its units accepted as pre-orders."""
+    uow.after_commit(ORDERS_CONFIRMED.labels(currency).inc)
+    uow.after_commit(lambda: PREORDER_UNITS.inc(preorder_units))

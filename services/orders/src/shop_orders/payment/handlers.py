@@ -16,7 +16,7 @@ from shop_orders.core.domain import (
     OrderStatus,
 )
 from shop_orders.core.groups import store
-from shop_orders.core.metrics import CHARGED_AT_CHECKOUT, ORDERS_CONFIRMED, ORDERS_REJECTED, PREORDER_UNITS
+from shop_orders.core.metrics import CHARGED_AT_CHECKOUT, ORDERS_REJECTED, count_confirmed
 from shop_orders.core.parts import sku_of
 from shop_orders.core.repository import Orders, SqlOrders
 from shop_orders.core.tables import refund_outcomes
@@ -79,10 +79,10 @@ async def confirm_paid_order(
     await schedule_balances_due_by_the_clock(
         uow, order, preorder_lines, now=now, notice=balance_notice, orders=orders
     )
-    uow.after_commit(ORDERS_CONFIRMED.labels(order.currency).inc)
+    count_confirmed(
+        uow, currency=order.currency, preorder_units=sum(line.quantity for line in preorder_lines)
+    )
     uow.after_commit(lambda: CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount))
-    preorder_units = sum(line.quantity for line in preorder_lines)
-    uow.after_commit(lambda: PREORDER_UNITS.inc(preorder_units))
 
 
 async def reject_for_failed_payment(
