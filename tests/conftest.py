@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -61,6 +62,7 @@ def pytest_report_collectionfinish(config: pytest.Config) -> str | None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    asyncio.run(infra.drop_session_databases())
     if SESSION_SERVERS in config.stash:
         config.stash[SESSION_SERVERS].stop()
 

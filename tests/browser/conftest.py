@@ -18,9 +18,14 @@ import pytest
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 from scripts.ensure_browser import BrowserUnavailable, ensure_browser
-from scripts.stack import ROOT, SERVICES, Stack, StackConfig, running
+from scripts.stack import ROOT, SERVICES, Stack, StackConfig
+from shop_catalog.bootstrap import DEFINITION as CATALOG
+from shop_fulfillment.bootstrap import DEFINITION as FULFILLMENT
+from shop_notifications.bootstrap import DEFINITION as NOTIFICATIONS
+from shop_orders.bootstrap import DEFINITION as ORDERS
+from shop_payments.bootstrap import DEFINITION as PAYMENTS
 from tests.support import infra
-from tests.system.conftest import STAFF_KEY, WAREHOUSE_KEY
+from tests.system.conftest import QUICK_POLLS, STAFF_KEY, WAREHOUSE_KEY
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +34,7 @@ GATEWAY_PORT = infra.PORT_BASE + 300
 SCREENSHOTS = ROOT / "var" / "screenshots"
 """Where each page's screenshots go, in both locales: test artefacts, kept after the run."""
 PHONE: ViewportSize = {"width": 390, "height": 844}
+DEFINITIONS = (CATALOG, ORDERS, PAYMENTS, FULFILLMENT, NOTIFICATIONS)
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +45,9 @@ def chromium_path() -> Path:
         pytest.skip(f"a browser is needed: {unavailable}")
 
 
-@pytest.fixture(scope="session")
+# Package scope (and the browser's too): the shop and Chromium stop once the last browser test is done, rather
+# than idling through the integration and system tests, whose stack would share PostgreSQL's connections with it.
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Iterator[Stack]:
     infra.reset_vhost(BROWSER_VHOST)
     var = tmp_path_factory.mktemp("shop-browser")
@@ -57,16 +65,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Iter
         retry_delays_ms="[100, 300, 1000]",
         extra_env={
             "SHOP_NOTIFICATIONS_GATEWAY_URL": gateway_url,
-            "SHOP_NOTIFICATIONS_SENDER_POLL_SECONDS": "0.2",
+            **QUICK_POLLS,
         },
     )
-    for service in SERVICES:
-        asyncio.run(infra.drop_database(config.database_url(service)))
-    with running(config) as stack:
+    asyncio.run(migrated_databases(config))
+    stack = Stack(config)
+    stack.start()
+    try:
+        stack.wait_ready(90)
         yield stack
-    for service in SERVICES:
-        asyncio.run(infra.drop_database(config.database_url(service)))
-    infra.delete_vhost(BROWSER_VHOST)
+    finally:
+        stack.stop()
+        asyncio.run(infra.drop_databases(config.database_url(service) for service in SERVICES))
+        infra.delete_vhost(BROWSER_VHOST)
+
+
+async def migrated_databases(config: StackConfig) -> None:
+    """Every service's database as Alembic leaves it: a copy of the session's template (tests/support/infra.py),
+    which the integration tests copy too. The system tests' stack runs each service's ``migrate`` command."""
+    for definition in DEFINITIONS:
+        settings = infra.service_settings(definition, database_url=config.database_url(definition.name))
+        await infra.fresh_database(definition, settings)
 
 
 @pytest.fixture
@@ -80,7 +99,7 @@ def mail_dir(stack: Stack) -> Path:
     return stack.config.mail_dir
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=str(chromium_path), args=["--no-sandbox"])

@@ -21,9 +21,17 @@ STAFF_KEY = "staff-key-for-system-tests"
 WAREHOUSE_KEY = "warehouse-key-for-system-tests"
 PSP_WEBHOOK_SECRET = "whsec-system-tests-5f1d2c9e8b7a"
 WAREHOUSE_SIGNING_SECRET = "warehouse-signing-system-tests-3e8a61"
+QUICK_POLLS = {
+    **{f"SHOP_{service.upper()}_SCHEDULER_POLL_SECONDS": "0.25" for service in SERVICES},
+    "SHOP_NOTIFICATIONS_SENDER_POLL_SECONDS": "0.25",
+}
+"""A test stack's schedules and email sender look for due work four times a second (a second in production):
+a test waiting for a reminder, a charge at its time or an email waits for one of these polls."""
 
 
-@pytest.fixture(scope="session")
+# Package scope: the shop stops once the last system test is done, rather than idling through the rest of the
+# session (its processes poll, and hold PostgreSQL connections that the server shares with other sessions).
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     infra.reset_vhost(SYSTEM_VHOST)
     var = tmp_path_factory.mktemp("shop")
@@ -41,14 +49,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         psp_webhook_secret=PSP_WEBHOOK_SECRET,
         warehouse_signing_secret=WAREHOUSE_SIGNING_SECRET,
         retry_delays_ms="[100, 300, 1000]",
-        extra_env={"OTEL_BSP_SCHEDULE_DELAY": "200"},
+        extra_env={"OTEL_BSP_SCHEDULE_DELAY": "200", **QUICK_POLLS},
     )
-    for service in SERVICES:
-        asyncio.run(infra.drop_database(config.database_url(service)))
+    asyncio.run(infra.drop_databases(config.database_url(service) for service in SERVICES))
     with running(config) as stack:
         yield stack
-    for service in SERVICES:
-        asyncio.run(infra.drop_database(config.database_url(service)))
+    asyncio.run(infra.drop_databases(config.database_url(service) for service in SERVICES))
     infra.delete_vhost(SYSTEM_VHOST)
 
 
