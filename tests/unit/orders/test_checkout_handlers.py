@@ -201,6 +201,24 @@ async def test_a_placed_order_had_its_units_held_under_its_own_id_first() -> Non
     assert reserve.order_id == placed.order_id
 
 
+async def test_a_retry_that_overtakes_the_first_attempt_holds_under_the_same_order_id() -> None:
+    """The storefront gave up waiting and sent the key again while the first attempt was still being stored:
+    both hold under one id, so catalog answers the second what it held for the first instead of holding the
+    units twice (the second hold of an id it has seen is ``order_known``: the saga's reserve claims the first)."""
+    first_orders, retry_orders = shop(), shop()  # neither sees the other's order: it is not stored yet
+    first_holds, retry_holds = FakeHolds(), FakeHolds()
+
+    first, _ = await place_holding(first_orders, a_checkout("key-9"), first_holds)
+    retry, _ = await place_holding(retry_orders, a_checkout("key-9"), retry_holds)
+
+    assert first.order_id == retry.order_id
+    assert [held[0] for held in first_holds.held + retry_holds.held] == [first.order_id, first.order_id]
+    # Another body under the same key is another order: it never claims the first's hold.
+    other, _ = await place_holding(shop(), a_checkout("key-9", request={"lines": [["CAP", 3]]}), FakeHolds())
+    assert other.order_id != first.order_id
+    assert (await place_holding(shop(), a_checkout("key-10"), FakeHolds()))[0].order_id != first.order_id
+
+
 @pytest.mark.parametrize(
     ("reason", "refused_as", "field"),
     [

@@ -97,10 +97,27 @@ class OrdersReads:
         return CheckoutFacts(known=None, variants=await self._orders.variants(skus))
 
 
+CHECKOUT_ORDER_IDS = uuid.UUID("5b1d0f0e-8f7c-4b8e-9a61-3c2f4d7e9a10")
+"""The namespace of the order ids checkouts make from their Idempotency-Key and body (``order_id_for``)."""
+
+
+def order_id_for(idempotency_key: str, fingerprint: str) -> str:
+    """The order id a checkout holds and stores under: the same for the same key and body.
+
+    A retry that overtakes the first attempt (the storefront gave up waiting and sent the key again while the
+    first was still being stored) then holds under the first's id, and catalog answers it what it held for the
+    first, instead of holding the units a second time under an id no order will ever claim (given back only when
+    the hold expires). A key sent again with another body gets another id, so one order never claims another's
+    hold.
+    """
+    return str(uuid.uuid5(CHECKOUT_ORDER_IDS, f"{idempotency_key}\n{fingerprint}"))
+
+
 @dataclass(frozen=True)
 class PricedOrder:
     """A new checkout priced from orders' copy of the catalog, before anything is written or held."""
 
+    order_id: str
     fingerprint: str
     priced: PricedCheckout
     same_day_from: list[str] | None
@@ -178,7 +195,12 @@ async def price_order(
             preorder_skus={sku for sku, variant in variants.items() if variant.preorder_policy is not None},
             stock=checkout.stock_at_locations,
         )
-    return PricedOrder(fingerprint=fingerprint, priced=priced, same_day_from=same_day_from)
+    return PricedOrder(
+        order_id=order_id_for(checkout.idempotency_key, fingerprint),
+        fingerprint=fingerprint,
+        priced=priced,
+        same_day_from=same_day_from,
+    )
 
 
 async def store_order(
@@ -201,7 +223,7 @@ async def store_order(
     """
     orders = orders or SqlOrders(uow.session)
     priced, same_day_from, fingerprint = decided.priced, decided.same_day_from, decided.fingerprint
-    order_id = str(uuid.uuid4())
+    order_id = decided.order_id
     discount = 0
     if checkout.discount_code is not None:
         # Redeemed before the hold, its row locked until the order is stored: a refused code holds nothing.
