@@ -144,6 +144,8 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._log_starts: dict[str, int] = {}
+        """Where each process's log stood when it was last started: what it wrote since is this run's."""
 
     def migrate(self) -> None:
         """Create and migrate every service's database, in parallel."""
@@ -193,6 +195,7 @@ class Stack:
                 continue
             environment = {**self.config.environment(replica_of(name)), **(extra_env or {})}
             log = open(self.config.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+            self._log_starts[name] = log.tell()
             self.processes[name] = subprocess.Popen(
                 command,
                 env=environment,
@@ -225,6 +228,23 @@ class Stack:
             else self.config.service_port(base, replica)
         )
         self._wait_url(f"http://127.0.0.1:{port}/ready", [name], timeout)
+
+    def wait_worker(self, name: str, timeout: float = 60.0) -> None:
+        """Wait until a (re)started worker consumes its queue: it logs that it started once it does."""
+        service = name.split("-")[0]
+        started = f'"message": "{service} worker started"'
+        path = self.config.log_dir / f"{name}.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}\n{self.log_tails([name])}")
+            with path.open("rb") as log:
+                log.seek(self._log_starts.get(name, 0))
+                if started.encode() in log.read():
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"{name} did not start consuming within {timeout}s\n{self.log_tails([name])}")
 
     def _wait_url(self, url: str, names: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout

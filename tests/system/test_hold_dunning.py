@@ -39,11 +39,13 @@ def capture_at_shipment(stack: Stack) -> Iterator[None]:
         stack.restart(name, extra_env=AT_SHIPMENT)
     try:
         stack.wait_http("payments-http", timeout=60)
+        stack.wait_worker("payments-worker")
         yield
     finally:
         for name in ("payments-worker", "payments-http"):
             stack.restart(name)
         stack.wait_http("payments-http", timeout=60)
+        stack.wait_worker("payments-worker")
 
 
 def kinds(order: dict[str, Any]) -> list[tuple[str, str, int]]:

@@ -29,10 +29,12 @@ def staff_address(stack: Stack) -> Iterator[str]:
         WORKER,
         extra_env={"SHOP_NOTIFICATIONS_STAFF_ALERT_EMAILS": address, "SHOP_NOTIFICATIONS_STAFF_LOCALE": "en"},
     )
+    stack.wait_worker(WORKER)
     try:
         yield address
     finally:
         stack.restart(WORKER)
+        stack.wait_worker(WORKER)  # the next test's emails need it
 
 
 def _alerts(mail_dir: Path, address: str) -> list[EmailMessage]:
