@@ -28,7 +28,12 @@ async def payment_method_of_order(session: AsyncSession, order_id: str) -> dict[
 
 
 async def payments_of_order(session: AsyncSession, order_id: str) -> dict[str, Any]:
-    """The order's payments and refunds, oldest first, and what its ledger adds up to (in minor units)."""
+    """The order's payments and refunds, oldest first, and what its ledger adds up to (in minor units).
+
+    The three reads see one snapshot, so the first statement of ``session``'s transaction must be this one's: a
+    charge committed between two reads of read committed showed its money captured without its payment.
+    """
+    await session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
     payment_rows = (
         await session.execute(
             sa.select(payments)
