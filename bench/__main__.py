@@ -133,6 +133,7 @@ async def run(
         },
         "plan": plan.__dict__,
         "scenarios": sorted(scenarios),
+        "settings": infra.operator_settings(),
     }
     infra.reset_vhost()
     await infra.drop_bench_databases()

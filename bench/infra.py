@@ -36,6 +36,16 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 EVENTS_EXCHANGE = "shop.events"
 
 
+def operator_settings() -> dict[str, str]:
+    """Settings given to the bench's environment for the shop (``SHOP_ORDERS_WORKER_NICE=10``, say): passed on to
+    every process of the bench stack, over the bench's own. The bench's and the tests' own variables are not."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith("SHOP_") and not key.startswith(("SHOP_BENCH_", "SHOP_TEST_"))
+    }
+
+
 def stack_config() -> StackConfig:
     """The bench stack: own databases, vhost and ports; span files off (production exports OTLP, if anything).
 
@@ -48,6 +58,7 @@ def stack_config() -> StackConfig:
     # Every buyer of the bench comes from 127.0.0.1: a per-client ceiling far above what it sends keeps the
     # limiter on the path (its cost is measured) without refusing the crowd a drop would bring from many addresses.
     extra["SHOP_GATEWAY_CHECKOUT_RATE_PER_SECOND"] = "1000000"
+    extra.update(operator_settings())
     base = int(os.environ.get("SHOP_BENCH_PORT_BASE", "28000"))
     return StackConfig(
         postgres="postgresql+asyncpg://postgres@127.0.0.1:5432",

@@ -14,8 +14,32 @@ import asyncpg
 import httpx
 
 from bench.infra import EventProbe, recreate_database
-from bench.shop import open_loop
+from bench.shop import Placed, open_loop
 from bench.stats import summarize
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def sold_out_moments(placed: list[Placed], units: int) -> tuple[float | None, float | None]:
+    """When the last of ``units`` was held (the units-th 202 answered) and when the first buyer was told 409
+    ``sold_out``, each in seconds after the units-th buyer arrived (the earliest either could be); None when it
+    did not happen.
+
+    Checkout decides a drop: the hold behind a 202 is the unit, so these are when the drop sold out. The saga's
+    reservation of the last unit comes later, by as long as its queue is.
+    """
+    arrivals = sorted(p.scheduled for p in placed)
+    if len(arrivals) < units:
+        return None, None
+    needed = arrivals[units - 1]
+    held = sorted(p.answered for p in placed if p.order_id)
+    told = [p.answered for p in placed if p.status == 409 and p.error and '"sold_out"' in p.error]
+    return (
+        held[units - 1] - needed if len(held) >= units else None,
+        min(told) - needed if told else None,
+    )
 
 
 async def flash_drop(
@@ -61,7 +85,9 @@ async def flash_drop(
         for order_id, events in probe.seen.items()
         if "catalog.stock.reserved.v1" in events and order_id in drop_orders
     )
+    # The saga's reservation of the last unit: late by the saga's queue, so not when buyers were told.
     sold_out_at = reserved_times[units - 1] - load.started if len(reserved_times) >= units else None
+    last_unit_held, first_told_sold_out = sold_out_moments(load.placed, units)
     on_hand, reserved = await stock_reserved()
     http_errors: dict[str, int] = {}
     for placed in load.placed:
@@ -87,6 +113,8 @@ async def flash_drop(
         "catalog_reserved": reserved,
         "oversold": max(len(confirmed) - units, 0) + max(reserved - on_hand, 0),
         "sold_out_after_s": sold_out_at,
+        "last_unit_held_after_arrival_s": last_unit_held,
+        "first_sold_out_after_arrival_s": first_told_sold_out,
         "http_answer_s": summarize([p.answered - p.scheduled for p in load.placed if p.status == 202]),
         "missed_out_final_answer_s": summarize(
             rejected + [p.answered - p.scheduled for p in sold_out_at_once]
@@ -105,7 +133,9 @@ async def flash_drop(
         f"  S2: confirmed {len(confirmed)} (of {units}), rejected {len(rejected)}, "
         f"sold out at checkout {len(sold_out_at_once)}, unanswered {result['unanswered']}, "
         f"turned away (503 busy, came back) {result['buyers_turned_away_at_least_once']} buyers, "
-        f"oversold {result['oversold']}, sold out after {sold_out_at if sold_out_at is None else round(sold_out_at, 2)}s, "
+        f"oversold {result['oversold']}, last unit held {_seconds(result['last_unit_held_after_arrival_s'])} and first "
+        f"409 sold_out {_seconds(result['first_sold_out_after_arrival_s'])} after the {units}th arrival, saga reserved "
+        f"the last unit after {_seconds(sold_out_at)}, "
         f"missed-out p99 answer {result['missed_out_final_answer_s']['p99']}",
         flush=True,
     )
