@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from pathlib import Path
@@ -81,6 +82,36 @@ async def test_a_checkout_with_card_data_is_refused_with_422_and_told_to_send_a_
     for value in payment.values():
         if value != "tok_visa":
             assert value not in response.text  # the answer never repeats card data
+
+
+def _checkout_written(payment: str) -> str:
+    """A checkout body as JSON text with ``payment`` written as given (escapes kept as they are)."""
+    return json.dumps(checkout(payment={"token": "PAYMENT"})).replace('{"token": "PAYMENT"}', payment)
+
+
+ARABIC_INDIC_VISA = "".join(chr(0x0660 + int(digit)) for digit in VISA)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_checkout_written(r'{"token": "tok_visa", "\u0063vv": "123"}').encode(), "payment.cvv"),
+        (_checkout_written(r'{"token": "\u0034242424242424242"}').encode(), "payment.token"),
+        (_checkout_written(f'{{"token": "{ARABIC_INDIC_VISA}"}}').encode(), "payment.token"),
+        (_checkout_written('{"token": "tok_visa", "PAN": "x"}').encode("utf-16"), "payment.PAN"),
+    ],
+    ids=["escaped-name", "escaped-digit", "other-script-digits", "utf-16"],
+)
+async def test_card_data_is_refused_however_the_json_writes_it(body: bytes, field: str) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build()), base_url="http://gw") as client:
+        response = await client.post(
+            "/v1/orders",
+            content=body,
+            headers={"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"},
+        )
+    assert response.status_code == 422
+    assert response.json()["code"] == "card_data_refused"
+    assert field in [error["field"] for error in response.json()["errors"]]
 
 
 async def test_a_token_that_is_not_a_card_number_goes_through() -> None:

@@ -243,3 +243,155 @@ async def test_a_service_that_does_not_answer_in_time_is_a_read_timeout() -> Non
     timed_out.set()
     await connections.aclose()
     listener.close()
+
+
+# --- calls that wait for a connection ---------------------------------------------------------------------------
+
+
+class HoldingServer:
+    """Takes each request (recording its target in arrival order) and answers only when ``release`` is set.
+
+    With ``trickle`` it starts a chunked answer at once and sends a chunk every few milliseconds until then, so
+    the call holds its connection for as long as the test likes without ever timing out on a read."""
+
+    def __init__(self, *, trickle: bool = False) -> None:
+        self.trickle = trickle
+        self.connections = 0
+        self.targets: list[str] = []
+        self.release = asyncio.Event()
+        self.arrived = asyncio.Condition()
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.writers.append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                async with self.arrived:
+                    self.targets.append(head.split(b" ")[1].decode())
+                    self.arrived.notify_all()
+                if self.trickle:
+                    await self._trickle(writer)
+                    continue
+                await self.release.wait()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def _trickle(self, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
+        while not self.release.is_set():
+            writer.write(b"1\r\n \r\n")
+            await writer.drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.release.wait(), 0.02)
+        writer.write(b"2\r\n{}\r\n0\r\n\r\n")
+        await writer.drain()
+
+    async def wait_for_requests(self, count: int) -> None:
+        async with asyncio.timeout(5), self.arrived:
+            await self.arrived.wait_for(lambda: len(self.targets) >= count)
+
+
+@contextlib.asynccontextmanager
+async def holding(server: HoldingServer) -> AsyncIterator[str]:
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.release.set()
+        for writer in server.writers:
+            writer.close()
+        listener.close()
+
+
+async def test_calls_beyond_the_connections_wait_their_turn_in_arrival_order_on_as_many_connections() -> None:
+    server = HoldingServer()
+    async with holding(server) as url:
+        connections = ServiceConnections(url, timeout=5, user_agent="shop-gateway", max_connections=2)
+        calls = []
+        for number in range(6):
+            calls.append(asyncio.create_task(connections.request("GET", f"/call/{number}")))
+            await asyncio.sleep(0)  # each call queues before the next is made
+        await server.wait_for_requests(2)
+        assert server.targets == ["/call/0", "/call/1"]  # the others wait in the gateway, not at the service
+        server.release.set()
+        answers = await asyncio.gather(*calls)
+        await connections.aclose()
+    assert [answer.status_code for answer in answers] == [200] * 6
+    assert server.targets == [f"/call/{number}" for number in range(6)]
+    assert server.connections == 2
+
+
+async def test_a_call_that_gets_no_connection_within_the_timeout_is_a_pool_timeout_and_a_503() -> None:
+    server = HoldingServer(trickle=True)
+    async with holding(server) as url:
+        connections = ServiceConnections(url, timeout=0.5, user_agent="shop-gateway", max_connections=1)
+        first = asyncio.create_task(connections.request("GET", "/busy"))
+        await server.wait_for_requests(1)
+        with pytest.raises(httpx.PoolTimeout):
+            await connections.request("GET", "/waits")
+        services = Services({"orders": url}, timeout=0.5, max_connections=1)
+        held = asyncio.create_task(services.call("orders", "GET", "/held"))
+        await server.wait_for_requests(2)
+        with pytest.raises(Problem) as busy:
+            await services.call("orders", "GET", "/waits-too")
+        server.release.set()
+        assert (await first).json() == {}
+        assert (await held).json() == {}
+        await connections.aclose()
+        await services.close()
+    assert busy.value.status == 503
+    assert busy.value.headers == {"Retry-After": "2"}
+    assert "/waits" not in server.targets
+    assert "/waits-too" not in server.targets
+
+
+async def test_a_call_cancelled_while_waiting_gives_its_turn_back() -> None:
+    server = HoldingServer()
+    async with holding(server) as url:
+        connections = ServiceConnections(url, timeout=5, user_agent="shop-gateway", max_connections=1)
+        first = asyncio.create_task(connections.request("GET", "/first"))
+        await server.wait_for_requests(1)
+        waiting = asyncio.create_task(connections.request("GET", "/cancelled"))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        server.release.set()
+        assert (await first).status_code == 200
+        after = await connections.request("GET", "/after")
+        await connections.aclose()
+    assert waiting.cancelled()
+    assert after.status_code == 200
+    assert server.targets == ["/first", "/after"]
+    assert server.connections == 1
+
+
+async def test_an_answer_that_closes_its_connection_is_not_reused() -> None:
+    opened: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        opened.append(1)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+        )
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    connections = ServiceConnections(f"http://127.0.0.1:{port}", timeout=2, user_agent="shop-gateway")
+    answers = [await connections.request("GET", f"/{number}") for number in range(3)]
+    await connections.aclose()
+    listener.close()
+    assert [answer.json() for answer in answers] == [{}, {}, {}]
+    assert len(opened) == 3

@@ -3,6 +3,7 @@ service, answer JSON or a problem."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable
 from typing import Annotated, Any
@@ -66,12 +67,23 @@ ALWAYS = (400, 413, 422, 503)
 STAFF_CALL = problems(*ALWAYS, 401, 403, 404, 409)
 
 
+_MAY_HOLD_CARD_DATA = re.compile(
+    rb'[^\t\n\r\x20-\x7e]|\\u|\d(?:[ -]?\d){12}|cv[cv]|card[_-]?number|"pan"', re.IGNORECASE
+)
+"""What a JSON body holding card data contains as written: a run of 13 digits (grouped or not) or a card data
+field's name; or, for a closer look, an escape (``\\u0063vv`` is ``cvv`` once parsed) or a byte outside printable
+ASCII (digits of other scripts, another encoding than UTF-8). A body with none of these holds no card data and is
+not walked field by field."""
+
+
 async def refuse_card_data(request: Request) -> None:
     """Card data in a request body (a CVV or card-number field, or a value that looks like a card number) is
     refused before any service sees it: the shop takes the PSP's token, never the card. The answer names the
     field, never the value."""
     if request.method not in ("POST", "PUT", "PATCH"):
         return
+    if not _MAY_HOLD_CARD_DATA.search(await request.body()):
+        return  # FastAPI parses the JSON body for the route, once, as it would have here
     try:
         body = await request.json()  # parsed once: FastAPI reads a JSON body through the same cached call
     except ValueError:

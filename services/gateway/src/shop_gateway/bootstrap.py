@@ -54,6 +54,7 @@ def create_http_app(settings: GatewaySettings) -> FastAPI:
             },
             timeout=settings.service_timeout_seconds,
             client_spans=settings.gateway_trace_service_calls,
+            max_connections=settings.gateway_service_connections,
         )
         try:
             yield

@@ -1,18 +1,20 @@
-"""The gateway's pooled HTTP/1.1 connections to the services: httpcore's pool and protocol over asyncio's own
-transports.
+"""The gateway's pooled HTTP/1.1 connections to the services: httpcore's HTTP/1.1 protocol over asyncio's own
+transports, in a pool of one service's connections.
 
 httpcore does the HTTP work (framing with h11, keeping connections alive, replacing one the service closed,
 protocol errors, header checks); this module gives it its network layer, the documented extension point of
 httpcore (``AsyncNetworkBackend``), in place of its default over anyio. Over anyio, every write and read went
 through a cancel scope and a deadline, and the pool's check of each idle connection (has the service closed it?)
 built anyio's table of socket attributes and polled the socket, for every connection on every request: together
-more CPU than the rest of the call. Here the event loop tells the connection when the service closed it, a read
+more CPU than the rest of the call (and httpcore's general pool adds work per call that grows with the calls
+waiting: see ``ServiceConnections``). Here the event loop tells the connection when the service closed it, a read
 waits on one future, and a request's head and body leave in one write (one system call, which on the loopback
 also pays for the receiving side) because a request is always sent whole before its answer is read."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -190,6 +192,8 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 def _as_httpx(error: Exception) -> Exception:
     """httpcore's exception as httpx's of the same name (httpx's own transport does the same), so callers see the
     errors httpx's client raises."""
+    if isinstance(error, httpx.HTTPError):
+        return error
     for kind in type(error).__mro__:
         mapped = getattr(httpx, kind.__name__, None)
         if isinstance(mapped, type) and issubclass(mapped, httpx.TransportError):
@@ -198,32 +202,47 @@ def _as_httpx(error: Exception) -> Exception:
 
 
 class ServiceConnections:
-    """One service's pooled HTTP/1.1 connections: httpcore's pool over ``AsyncioBackend``, without httpx's
-    client and transport layers the gateway never uses (redirects, cookies, auth flows, URL merging, event hooks,
-    streamed bodies).
+    """One service's pooled HTTP/1.1 connections: httpcore's HTTP/1.1 connection over ``AsyncioBackend``, kept
+    in a pool of this module's own, without httpx's client and transport layers the gateway never uses
+    (redirects, cookies, auth flows, URL merging, event hooks, streamed bodies).
 
     It answers and fails as ``httpx.AsyncClient.request`` does: an ``httpx.Response`` with the body read, or an
     ``httpx.TransportError`` (connect, read, write, pool timeouts; a connection the service closed; a header
     that would break the request). ``timeout`` applies to each step, as the client's does. A kept-alive
-    connection the service closed while idle is replaced by httpcore, as under the client."""
+    connection the service closed while idle is replaced, as under the client.
+
+    The pool is one service's (one origin), so it needs none of httpcore's general pool: that one, on every
+    request and every answer, walks its queue of waiting requests against every connection, and checks every
+    idle connection against every other. With many checkouts waiting on a busy service (a drop) that walk cost
+    the gateway more CPU than the call itself. Here a call takes a turn from a first-come-first-served
+    semaphore of ``max_connections`` turns (waiting at most ``timeout``, then ``httpx.PoolTimeout``), then the
+    most recently used idle connection (or a new one): constant work per call however many wait."""
 
     MAX_CONNECTIONS = 100
     """As httpx's default: more calls at once wait for a free connection (for up to ``timeout``)."""
     IDLE_SECONDS = 4.0
     """A connection idle longer is not used again: uvicorn closes idle ones after 5 s."""
 
-    def __init__(self, base_url: str, *, timeout: float, user_agent: str) -> None:
-        if httpx.URL(base_url).scheme != "http":
+    def __init__(
+        self, base_url: str, *, timeout: float, user_agent: str, max_connections: int = MAX_CONNECTIONS
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme != "http":
             raise ValueError(f"services are called over plain HTTP inside the cluster, not {base_url}")
+        if max_connections < 1:
+            raise ValueError("a service needs at least one connection")
         self.base_url = base_url.rstrip("/")
         self._user_agent = user_agent
-        self._timeout = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-        self._pool = httpcore.AsyncConnectionPool(
-            max_connections=self.MAX_CONNECTIONS,
-            max_keepalive_connections=self.MAX_CONNECTIONS,
-            keepalive_expiry=self.IDLE_SECONDS,
-            network_backend=AsyncioBackend(),
-        )
+        self._timeout = timeout
+        self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        self._origin = httpcore.Origin(b"http", url.raw_host, url.port or 80)
+        self._host = url.host
+        self._port = url.port or 80
+        self._backend = AsyncioBackend()
+        self._turns = asyncio.Semaphore(max_connections)
+        self._idle: collections.deque[httpcore.AsyncHTTP11Connection] = collections.deque()
+        """Most recently used on the right (taken first); the longest idle on the left (expire first)."""
+        self._closed = False
 
     async def request(
         self,
@@ -241,17 +260,22 @@ class ServiceConnections:
             json=json,
             content=content,
             headers={"User-Agent": self._user_agent, **(headers or {})},
-            extensions={"timeout": self._timeout},
+            extensions={"timeout": self._timeouts},
         )
         url = request.url
         try:
-            answer = await self._pool.request(
+            sent = httpcore.Request(
                 request.method,
                 httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
                 headers=request.headers.raw,
                 content=request.content,
                 extensions=request.extensions,
             )
+            await self._take_turn()
+            try:
+                answer, body = await self._send(sent)
+            finally:
+                self._turns.release()
         except Exception as error:
             mapped = _as_httpx(error)
             if mapped is error:
@@ -260,10 +284,62 @@ class ServiceConnections:
         return httpx.Response(
             answer.status,
             headers=answer.headers,
-            content=answer.content,
+            content=body,
             extensions=answer.extensions,
             request=request,
         )
 
+    async def _take_turn(self) -> None:
+        """A turn to use a connection: at once when one is free, else in arrival order within the timeout."""
+        if not self._turns.locked():
+            await self._turns.acquire()  # does not wait: a turn is free and nobody is ahead
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._turns.acquire()
+        except TimeoutError as error:
+            raise httpx.PoolTimeout(
+                f"no connection to {self.base_url} came free in {self._timeout:g} s"
+            ) from error
+
+    async def _send(self, request: httpcore.Request) -> tuple[httpcore.Response, bytes]:
+        """The request on an idle connection or a new one, the answer read whole; the connection goes back to
+        the idle ones when it may carry another request, and is closed otherwise."""
+        while True:
+            connection = await self._idle_connection() or await self._connect()
+            try:
+                answer = await connection.handle_async_request(request)
+                try:
+                    body = await answer.aread()
+                finally:
+                    await answer.aclose()
+            except httpcore.ConnectionNotAvailable:
+                continue  # it was taken between the check and the call; another one, as httpcore's pool does
+            finally:
+                await self._put_back(connection)
+            return answer, body
+
+    async def _idle_connection(self) -> httpcore.AsyncHTTP11Connection | None:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.is_available() and not connection.has_expired():
+                return connection
+            await connection.aclose()  # the service closed it, or it was idle too long
+        return None
+
+    async def _connect(self) -> httpcore.AsyncHTTP11Connection:
+        stream = await self._backend.connect_tcp(self._host, self._port, timeout=self._timeout)
+        return httpcore.AsyncHTTP11Connection(self._origin, stream, keepalive_expiry=self.IDLE_SECONDS)
+
+    async def _put_back(self, connection: httpcore.AsyncHTTP11Connection) -> None:
+        if connection.is_idle() and not self._closed:
+            self._idle.append(connection)
+        elif not connection.is_closed():
+            await connection.aclose()
+        while self._idle and self._idle[0].has_expired():  # idle too long: closed before the service does
+            await self._idle.popleft().aclose()
+
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        self._closed = True
+        while self._idle:
+            await self._idle.pop().aclose()

@@ -93,11 +93,20 @@ class Services:
     gateway's trace. With ``client_spans`` each call is a client span of its own as well (see
     ``gateway_trace_service_calls``)."""
 
-    def __init__(self, urls: dict[str, str], *, timeout: float, client_spans: bool = False) -> None:
+    def __init__(
+        self,
+        urls: dict[str, str],
+        *,
+        timeout: float,
+        client_spans: bool = False,
+        max_connections: int = ServiceConnections.MAX_CONNECTIONS,
+    ) -> None:
         self._client_spans = client_spans
         self._tracer = trace.get_tracer("shop_gateway.services")
         self._clients: dict[str, ServiceConnections | httpx.AsyncClient] = {
-            name: ServiceConnections(url, timeout=timeout, user_agent="shop-gateway")
+            name: ServiceConnections(
+                url, timeout=timeout, user_agent="shop-gateway", max_connections=max_connections
+            )
             for name, url in urls.items()
         }
         """Tests put an ``httpx.AsyncClient`` (a mock transport) in its place; both answer ``request`` alike."""

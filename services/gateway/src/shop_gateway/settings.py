@@ -38,6 +38,11 @@ class GatewaySettings(BaseSettings):
     fulfillment_url: str = "http://127.0.0.1:8104"
     notifications_url: str = "http://127.0.0.1:8105"
     service_timeout_seconds: float = Field(default=5.0, gt=0)
+    gateway_service_connections: int = Field(default=100, ge=1, le=10_000)
+    """Connections this gateway replica opens at most to each service. More calls at once wait for a free one,
+    first come first served, for up to ``service_timeout_seconds`` and are then answered 503; waiting costs no CPU
+    however many wait. Size it to what a service's HTTP process serves at once with profit (its database pool,
+    its cores), times the service's replicas over the gateway's."""
     gateway_cancel_wait_seconds: float = Field(default=5.0, ge=0, le=30)
     """How long a cancel waits for fulfillment to stop what is with the warehouse before answering 202."""
     gateway_storefront_url: str = "http://127.0.0.1:8000"
