@@ -246,7 +246,7 @@ class EventProbe:
     """An exclusive queue in the bench vhost bound to order outcome events: when each order id was answered."""
 
     ROUTING_KEYS = (
-        "orders.order.confirmed.v1",
+        "orders.order.confirmed.v2",
         "orders.order.rejected.v1",
         "catalog.stock.reserved.v1",
         "catalog.stock.rejected.v1",
@@ -282,7 +282,7 @@ class EventProbe:
         """('confirmed' | 'rejected', time) once the order has a final outcome."""
         events = self.seen.get(order_id, {})
         for kind, label in (
-            ("orders.order.confirmed.v1", "confirmed"),
+            ("orders.order.confirmed.v2", "confirmed"),
             ("orders.order.rejected.v1", "rejected"),
         ):
             if kind in events:

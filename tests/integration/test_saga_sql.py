@@ -10,12 +10,12 @@ from bench.saga_sql import measure, report
 pytestmark = pytest.mark.integration
 
 SAGA = {
-    "orders.order.placed.v1",
+    "orders.order.placed.v2",
     "catalog.stock.reserve.v1",
     "catalog.stock.reserved.v1",
     "payments.payment.capture.v2",
     "payments.payment.succeeded.v2",
-    "orders.order.confirmed.v1",
+    "orders.order.confirmed.v2",
     "fulfillment.fulfillment_order.create.v1",
     "fulfillment.fulfillment_order.created.v1",
     "fulfillment.pick.requested.v1",

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from shop_contracts import Envelope, Message, fulfillment, orders
-from shop_contracts.values import Address, Customer, PricedLine
+from shop_contracts.values import Address, Customer, PricedLineV1
 from shop_notifications import consumers, tables
 from shop_notifications.bootstrap import DEFINITION
 from shop_notifications.delivery import OutgoingEmail, RetryPolicy
@@ -52,12 +52,12 @@ def _free_port() -> int:
 # The events, each for a given order -------------------------------------------------------------------------
 
 
-def _confirmed(order_id: str) -> orders.OrderConfirmed:
-    return orders.OrderConfirmed(
+def _confirmed(order_id: str) -> orders.OrderConfirmedV1:
+    return orders.OrderConfirmedV1(
         order_id=order_id,
         customer=CUSTOMER,
         currency="KRW",
-        lines=[PricedLine(sku="TEE-M", title="Launch Tee", quantity=1, unit_price=36000, line_total=36000)],
+        lines=[PricedLineV1(sku="TEE-M", title="Launch Tee", quantity=1, unit_price=36000, line_total=36000)],
         subtotal=36000,
         shipping=3000,
         total=39000,
@@ -87,8 +87,8 @@ def _delivered(fulfillment_id: str) -> Callable[[str], Message]:
     return delivered
 
 
-def _cancelled(order_id: str) -> orders.OrderCancelled:
-    return orders.OrderCancelled(
+def _cancelled(order_id: str) -> orders.OrderCancelledV1:
+    return orders.OrderCancelledV1(
         order_id=order_id,
         customer=CUSTOMER,
         reason="changed_mind",
@@ -104,8 +104,8 @@ def _rejected(order_id: str) -> orders.OrderRejected:
     )
 
 
-def _balance_reminder(order_id: str) -> orders.OrderBalanceReminder:
-    return orders.OrderBalanceReminder(
+def _balance_reminder(order_id: str) -> orders.OrderBalanceReminderV1:
+    return orders.OrderBalanceReminderV1(
         order_id=order_id,
         customer=CUSTOMER,
         group_id="grp-1",
@@ -117,8 +117,8 @@ def _balance_reminder(order_id: str) -> orders.OrderBalanceReminder:
 
 
 def _balance_failed_until(retry_at: datetime | None) -> Callable[[str], Message]:
-    def balance_failed(order_id: str) -> orders.OrderBalanceChargeFailed:
-        return orders.OrderBalanceChargeFailed(
+    def balance_failed(order_id: str) -> orders.OrderBalanceChargeFailedV1:
+        return orders.OrderBalanceChargeFailedV1(
             order_id=order_id,
             customer=CUSTOMER,
             group_id="grp-1",
@@ -134,8 +134,8 @@ def _balance_failed_until(retry_at: datetime | None) -> Callable[[str], Message]
 _balance_failed = _balance_failed_until(datetime(2030, 3, 15, 16, 0, tzinfo=UTC))
 
 
-def _balance_charged(order_id: str) -> orders.OrderBalanceCharged:
-    return orders.OrderBalanceCharged(
+def _balance_charged(order_id: str) -> orders.OrderBalanceChargedV1:
+    return orders.OrderBalanceChargedV1(
         order_id=order_id,
         customer=CUSTOMER,
         group_id="grp-1",
@@ -157,8 +157,8 @@ def _return_label(order_id: str) -> fulfillment.ReturnLabelCreated:
     )
 
 
-def _return_refunded(order_id: str) -> orders.ReturnRefunded:
-    return orders.ReturnRefunded(
+def _return_refunded(order_id: str) -> orders.ReturnRefundedV1:
+    return orders.ReturnRefundedV1(
         return_id="ret-1", order_id=order_id, customer=CUSTOMER, currency="KRW", value=36000, refund=33000
     )
 

@@ -129,8 +129,8 @@ def _consent(address: str, consent: bool, at: datetime) -> orders.CustomerMarket
     )
 
 
-def _cancelled(order_id: str, address: str) -> orders.OrderCancelled:
-    return orders.OrderCancelled(
+def _cancelled(order_id: str, address: str) -> orders.OrderCancelledV1:
+    return orders.OrderCancelledV1(
         order_id=order_id,
         customer=Customer(email=address, locale="en"),
         reason="other",
@@ -140,7 +140,7 @@ def _cancelled(order_id: str, address: str) -> orders.OrderCancelled:
         discount_code="BACK-" + order_id[-6:].upper(),
         discount_percent=10,
         discount_expires_at=NOW + timedelta(days=30),
-        offer=orders.WinBackOffer(
+        offer=orders.WinBackOfferV1(
             kind="percent",
             code="BACK-" + order_id[-6:].upper(),
             percent_off=10,

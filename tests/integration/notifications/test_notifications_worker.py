@@ -19,7 +19,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import Envelope, catalog, orders
 from shop_contracts.notifications import NotificationSent
-from shop_contracts.values import Address, Customer, Locale, PricedLine
+from shop_contracts.values import Address, Customer, Locale, PricedLineV1
 from shop_notifications import handlers
 from shop_notifications.bootstrap import DEFINITION
 from shop_notifications.domain import Recipient
@@ -91,12 +91,14 @@ async def notifications(broker: AbstractRobustConnection, tmp_path: Path) -> Asy
         await catcher.stop()
 
 
-def _confirmed(order_id: str, locale: str) -> orders.OrderConfirmed:
-    return orders.OrderConfirmed(
+def _confirmed(order_id: str, locale: str) -> orders.OrderConfirmedV1:
+    return orders.OrderConfirmedV1(
         order_id=order_id,
         customer=Customer(email="minji@example.com", locale="ko" if locale == "ko" else "en"),
         currency="KRW",
-        lines=[PricedLine(sku="TEE-M", title="런칭 티셔츠", quantity=2, unit_price=18000, line_total=36000)],
+        lines=[
+            PricedLineV1(sku="TEE-M", title="런칭 티셔츠", quantity=2, unit_price=18000, line_total=36000)
+        ],
         subtotal=36000,
         shipping=3000,
         total=39000,
@@ -218,19 +220,21 @@ def _customer(locale: Locale) -> Customer:
     return Customer(email="minji@example.com", locale=locale)
 
 
+@pytest.mark.parametrize("version", [1, 2])
 async def test_a_confirmation_with_a_deposit_pre_order_says_deposit_balance_when_charged_and_the_date(
-    notifications: Notifications, broker: AbstractRobustConnection, probe: MessageProbe
+    notifications: Notifications, broker: AbstractRobustConnection, probe: MessageProbe, version: int
 ) -> None:
-    confirmed = _confirmed("ord-pre", "ko").model_copy(
+    order_id = f"ord-pre-v{version}"
+    confirmed = _confirmed(order_id, "ko").model_copy(
         update={
             "lines": [
-                PricedLine(sku="CAM-1", title="카메라", quantity=1, unit_price=500000, line_total=500000)
+                PricedLineV1(sku="CAM-1", title="카메라", quantity=1, unit_price=500000, line_total=500000)
             ],
             "subtotal": 500000,
             "total": 503000,
             "charged_now": 153000,
             "preorder_lines": [
-                orders.PreorderSummary(
+                orders.PreorderSummaryV1(
                     sku="CAM-1",
                     title="카메라",
                     quantity=1,
@@ -244,9 +248,14 @@ async def test_a_confirmation_with_a_deposit_pre_order_says_deposit_balance_when
             ],
         }
     )
-    await send(broker, confirmed, subject="ord-pre")
-    mail = await _the_only_mail_about(notifications, probe, "ord-pre", "order_confirmed")
+    # Version 2 carries the same amounts as Money: the email reads the same.
+    await send(
+        broker, confirmed if version == 1 else orders.OrderConfirmed.upcast(confirmed), subject=order_id
+    )
+    mail = await _the_only_mail_about(notifications, probe, order_id, "order_confirmed")
     text = _text(mail)
+    assert "- 카메라 (CAM-1) x 1: 500,000원\n" in text
+    assert "상품 금액: 500,000원\n배송비: 3,000원\n" in text
     assert "총 주문 금액: 503,000원\n이번에 결제된 금액: 153,000원" in text
     assert (
         "- 카메라 (CAM-1) x 1\n"
@@ -258,20 +267,24 @@ async def test_a_confirmation_with_a_deposit_pre_order_says_deposit_balance_when
     ) in text
 
 
+@pytest.mark.parametrize("version", [1, 2])
 async def test_a_charged_balance_is_emailed_once_with_the_amount_and_the_ship_date(
-    notifications: Notifications, broker: AbstractRobustConnection, probe: MessageProbe
+    notifications: Notifications, broker: AbstractRobustConnection, probe: MessageProbe, version: int
 ) -> None:
-    charged = orders.OrderBalanceCharged(
-        order_id="ord-bal",
+    order_id = f"ord-bal-v{version}"
+    charged = orders.OrderBalanceChargedV1(
+        order_id=order_id,
         customer=_customer("en"),
         group_id="grp-1",
         amount=35050,
         currency="USD",
         expected_ship_date=date(2025, 4, 1),
     )
-    await send(broker, charged, subject="ord-bal")
-    mail = await _the_only_mail_about(notifications, probe, "ord-bal", "order_balance_charged")
-    assert mail["Subject"] == "[Shop] We charged the balance of your pre-order (order ord-bal)"
+    await send(
+        broker, charged if version == 1 else orders.OrderBalanceCharged.upcast(charged), subject=order_id
+    )
+    mail = await _the_only_mail_about(notifications, probe, order_id, "order_balance_charged")
+    assert mail["Subject"] == f"[Shop] We charged the balance of your pre-order (order {order_id})"
     assert "remaining balance of $350.50" in _text(mail)
     assert "Expected to ship: April 1, 2025" in _text(mail)
 
@@ -308,7 +321,7 @@ async def test_a_failed_balance_charge_is_emailed_once_with_the_reason_the_retry
     says: list[str],
 ) -> None:
     order_id = f"ord-dun-{locale}"
-    failed = orders.OrderBalanceChargeFailed(
+    failed = orders.OrderBalanceChargeFailedV1(
         order_id=order_id,
         customer=_customer(locale),
         group_id="grp-1",
@@ -465,7 +478,7 @@ async def test_a_balance_reminder_says_how_much_when_and_where_to_change_the_car
     says: list[str],
 ) -> None:
     order_id = f"ord-remind-{locale}"
-    reminder = orders.OrderBalanceReminder(
+    reminder = orders.OrderBalanceReminderV1(
         order_id=order_id,
         customer=_customer(locale),
         group_id="grp-1",
@@ -481,3 +494,48 @@ async def test_a_balance_reminder_says_how_much_when_and_where_to_change_the_car
     html = mail.get_body(("html",))
     assert html is not None
     assert f'<a href="{STOREFRONT_URL}/orders/{order_id}/payment">' in html.get_content()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+async def test_a_return_refund_is_emailed_with_the_goods_the_fees_and_the_refund(
+    notifications: Notifications, broker: AbstractRobustConnection, probe: MessageProbe, version: int
+) -> None:
+    order_id = f"ord-ret-v{version}"
+    refunded = orders.ReturnRefundedV1(
+        return_id="ret-1",
+        order_id=order_id,
+        customer=_customer("en"),
+        currency="USD",
+        value=3600,
+        return_shipping_fee=500,
+        restocking_fee=180,
+        refund=2920,
+    )
+    await send(broker, refunded if version == 1 else orders.ReturnRefunded.upcast(refunded), subject=order_id)
+    mail = await _the_only_mail_about(notifications, probe, order_id, "return_refunded")
+    assert (
+        "Returned goods: $36.00\nReturn shipping fee: -$5.00\nRestocking fee: -$1.80\n"
+        "We are refunding $29.20 to your payment method."
+    ) in _text(mail)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+async def test_a_charged_subscription_cycle_is_emailed_with_the_amount_and_the_next_charge(
+    notifications: Notifications, broker: AbstractRobustConnection, probe: MessageProbe, version: int
+) -> None:
+    subscription_id = f"sub-v{version}"
+    charged = orders.SubscriptionCycleChargedV1(
+        subscription_id=subscription_id,
+        customer=_customer("ko"),
+        plan_name="원두 구독",
+        cycle=2,
+        order_id="ord-sub-2",
+        amount=19900,
+        currency="KRW",
+        next_charge_at=datetime(2025, 4, 1, 0, 0, tzinfo=UTC),
+    )
+    upcast = orders.SubscriptionCycleCharged.upcast(charged)
+    await send(broker, charged if version == 1 else upcast, subject=subscription_id)
+    mail = await _the_only_mail_about(notifications, probe, subscription_id, "subscription_charged")
+    assert "원두 구독 정기구독 금액 19,900원이(가) 결제되었습니다." in _text(mail)
+    assert "다음 결제일은 2025년 4월 1일입니다." in _text(mail)

@@ -20,7 +20,7 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_contracts import catalog, orders
-from shop_contracts.values import Address, Customer, PricedLine
+from shop_contracts.values import Address, Customer, PricedLineV1
 from shop_notifications.bootstrap import DEFINITION
 from shop_notifications.mailcatcher import MailCatcher
 from shop_notifications.smtp import ORDER_ID_HEADER
@@ -114,12 +114,12 @@ def _waitlist(
     return f"waitlist:{entry_id}", event
 
 
-def _confirmed(order_id: str, address: str) -> orders.OrderConfirmed:
-    return orders.OrderConfirmed(
+def _confirmed(order_id: str, address: str) -> orders.OrderConfirmedV1:
+    return orders.OrderConfirmedV1(
         order_id=order_id,
         customer=Customer(email=address, locale="en"),
         currency="KRW",
-        lines=[PricedLine(sku="TEE-M", title="Launch Tee", quantity=1, unit_price=18000, line_total=18000)],
+        lines=[PricedLineV1(sku="TEE-M", title="Launch Tee", quantity=1, unit_price=18000, line_total=18000)],
         subtotal=18000,
         shipping=3000,
         total=21000,

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 
+from shop_contracts import orders as order_contracts
 from shop_orders.bootstrap import DEFINITION
 from shop_orders.core.tables import catalog_variants, outbox, scheduled_jobs
 from shop_runtime.database import create_engine
@@ -144,7 +145,7 @@ async def test_an_order_on_terms_past_its_due_date_turns_overdue_and_the_custome
     await eventually(overdue, timeout=15)
     async with engine.connect() as connection:
         bodies = await connection.scalars(
-            sa.select(outbox.c.body).where(outbox.c.message_type == "orders.order.payment_overdue.v1")
+            sa.select(outbox.c.body).where(outbox.c.message_type == order_contracts.OrderPaymentOverdue.TYPE)
         )
         reminders = [body for body in bodies if order_id.encode() in body]
     await engine.dispose()

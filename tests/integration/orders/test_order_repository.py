@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
+from shop_contracts.money import CurrencyMismatch, Money
 from shop_contracts.values import LocatedLine
 from shop_orders.bootstrap import DEFINITION
 from shop_orders.core import groups
@@ -22,6 +23,11 @@ from shop_runtime.database import Database
 from tests.support import infra
 
 pytestmark = pytest.mark.integration
+
+
+def KRW(amount: int) -> Money:
+    return Money(amount, "KRW")
+
 
 ADDRESS = {"name": "Kim", "line1": "1 Teheran-ro", "city": "Seoul", "postal_code": "06236", "country": "KR"}
 
@@ -69,7 +75,7 @@ async def test_an_order_loads_with_its_lines_and_groups_typed_as_their_columns(d
 
     assert (order.status, order.total, order.shipping_address["city"]) == (
         OrderStatus.RESERVED,
-        33000,
+        KRW(33000),
         "Seoul",
     )
     [line] = order.lines
@@ -93,7 +99,7 @@ async def test_saving_writes_what_the_steps_changed_and_adds_new_groups_and_time
         repository = SqlOrders(uow.session)
         order = await repository.get("rep-2")
         order.move_to(OrderStatus.CONFIRMED)
-        order.line("TEE").paid_now = 30000
+        order.line("TEE").paid_now = KRW(30000)
         order.release(order.groups[0])
         order.add_group(
             "rep-2-g2",
@@ -101,7 +107,7 @@ async def test_saving_writes_what_the_steps_changed_and_adds_new_groups_and_time
             location="",
             lines=[LocatedLine(sku="TEE", quantity=1, location="")],
             status=GroupStatus.BALANCE_SCHEDULED,
-            balance_amount=5000,
+            balance_amount=KRW(5000),
         )
         order.record("confirmed", by="test")
         await repository.save(order)
@@ -117,13 +123,53 @@ async def test_saving_writes_what_the_steps_changed_and_adds_new_groups_and_time
             )
         ).all()
     assert again.status is OrderStatus.CONFIRMED
-    assert again.line("TEE").paid_now == 30000
+    assert again.line("TEE").paid_now == KRW(30000)
     assert [(group.id, group.status, group.balance_amount) for group in again.groups] == [
-        ("rep-2-g1", GroupStatus.RELEASED, 0),
-        ("rep-2-g2", GroupStatus.BALANCE_SCHEDULED, 5000),
+        ("rep-2-g1", GroupStatus.RELEASED, KRW(0)),
+        ("rep-2-g2", GroupStatus.BALANCE_SCHEDULED, KRW(5000)),
     ]
     assert [tuple(event) for event in events] == [("confirmed", {"by": "test"})]
     assert not again.changed
+
+
+async def test_money_loads_in_the_orders_currency_and_is_written_as_its_amount(database: Database) -> None:
+    await placed(database, "rep-5")
+
+    async with database.unit_of_work() as uow:
+        repository = SqlOrders(uow.session)
+        order = await repository.get("rep-5")
+        assert (order.subtotal, order.shipping, order.captured, order.charged_now) == (
+            KRW(30000),
+            KRW(3000),
+            KRW(0),
+            None,
+        )
+        assert (order.line("TEE").unit_price, order.line("TEE").balance) == (KRW(15000), KRW(0))
+        order.captured += KRW(33000)
+        order.line("TEE").paid_now = KRW(30000)
+        await repository.save(order)
+        await uow.commit()
+
+    async with database.unit_of_work() as uow:
+        stored = (
+            await uow.session.execute(
+                sa.select(orders.c.captured, order_lines.c.paid_now)
+                .join(order_lines, order_lines.c.order_id == orders.c.id)
+                .where(orders.c.id == "rep-5")
+            )
+        ).one()
+    assert tuple(stored) == (33000, 30000)
+
+
+async def test_money_in_another_currency_than_the_orders_is_never_written(database: Database) -> None:
+    await placed(database, "rep-6")
+
+    async with database.unit_of_work() as uow:
+        repository = SqlOrders(uow.session)
+        order = await repository.get("rep-6")
+        order.line("TEE").paid_now = Money(30000, "USD")
+        with pytest.raises(CurrencyMismatch):
+            await repository.save(order)
 
 
 async def test_a_load_that_waited_for_the_lock_sees_the_groups_the_holder_changed(database: Database) -> None:

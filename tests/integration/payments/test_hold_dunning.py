@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from shop_contracts import orders
 from shop_contracts import payments as contracts
 from shop_contracts.money import Money
-from shop_contracts.values import Address, Customer, PricedLine
+from shop_contracts.values import Address, Customer, PricedLineV1
 from shop_payments.bootstrap import service_definition
 from shop_payments.psp import SandboxPsp
 from tests.integration.payments.harness import Payments, payments_of, worker_idle
@@ -63,9 +63,9 @@ def _checkout(order_id: str, amount: int) -> contracts.CapturePayment:
     )
 
 
-def _confirmed(order_id: str, amount: int) -> orders.OrderConfirmed:
-    line = PricedLine(sku="SHIRT", title="Shirt", quantity=1, unit_price=amount, line_total=amount)
-    return orders.OrderConfirmed(
+def _confirmed(order_id: str, amount: int) -> orders.OrderConfirmedV1:
+    line = PricedLineV1(sku="SHIRT", title="Shirt", quantity=1, unit_price=amount, line_total=amount)
+    return orders.OrderConfirmedV1(
         order_id=order_id,
         customer=Customer(email="jane@example.com", locale="ko"),
         currency="KRW",

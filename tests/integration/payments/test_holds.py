@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractRobustConnection
 from shop_contracts import fulfillment, orders
 from shop_contracts import payments as contracts
 from shop_contracts.money import Money
-from shop_contracts.values import Address, Customer, LocatedLine, PricedLine
+from shop_contracts.values import Address, Customer, LocatedLine, PricedLineV1
 from shop_payments import webhooks
 from shop_payments.bootstrap import service_definition
 from shop_payments.psp import SandboxPsp, SandboxWebhooks
@@ -54,13 +54,13 @@ def _checkout(order_id: str, amount: int, token: str = "tok_visa") -> contracts.
     )
 
 
-def _confirmed(order_id: str, lines: dict[str, tuple[int, int]], shipping: int) -> orders.OrderConfirmed:
+def _confirmed(order_id: str, lines: dict[str, tuple[int, int]], shipping: int) -> orders.OrderConfirmedV1:
     priced = [
-        PricedLine(sku=sku, title=sku, quantity=quantity, unit_price=price, line_total=quantity * price)
+        PricedLineV1(sku=sku, title=sku, quantity=quantity, unit_price=price, line_total=quantity * price)
         for sku, (quantity, price) in lines.items()
     ]
     subtotal = sum(line.line_total for line in priced)
-    return orders.OrderConfirmed(
+    return orders.OrderConfirmedV1(
         order_id=order_id,
         customer=Customer(email="jane@example.com", locale="en"),
         currency="KRW",
@@ -158,24 +158,28 @@ async def test_a_short_pick_releases_its_part_and_the_shipment_captures_the_rest
     assert not payments.sandbox.refunds
 
 
+@pytest.mark.parametrize("version", [1, 2])
 async def test_two_shipments_capture_their_shares_and_the_last_takes_what_is_left(
-    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection, version: int
 ) -> None:
-    await _authorised(broker, probe, "h-two", 100_000)
+    order_id = f"h-two-v{version}"
+    await _authorised(broker, probe, order_id, 100_000)
+    confirmed = _confirmed(order_id, {"SHIRT": (2, 40_000), "CAP": (1, 10_000)}, 10_000)
+    # Version 2 of the confirmation carries the same prices and totals as Money: the shares are the same.
     await send(
-        broker, _confirmed("h-two", {"SHIRT": (2, 40_000), "CAP": (1, 10_000)}, 10_000), subject="h-two"
+        broker, confirmed if version == 1 else orders.OrderConfirmed.upcast(confirmed), subject=order_id
     )
-    await send(broker, _shipped("h-two", "g-1", {"SHIRT": 1}), subject="h-two")
+    await send(broker, _shipped(order_id, "g-1", {"SHIRT": 1}), subject=order_id)
 
     async def first() -> None:
-        view = await payments_of(payments.client, "h-two")
+        view = await payments_of(payments.client, order_id)
         assert (view["captured"], view["held"]) == (44_444, 55_556)
 
     await eventually(first)
-    await send(broker, _shipped("h-two", "g-2", {"SHIRT": 1, "CAP": 1}), subject="h-two")
+    await send(broker, _shipped(order_id, "g-2", {"SHIRT": 1, "CAP": 1}), subject=order_id)
 
     async def all_of_it() -> None:
-        view = await payments_of(payments.client, "h-two")
+        view = await payments_of(payments.client, order_id)
         assert (view["captured"], view["held"]) == (100_000, 0)
 
     await eventually(all_of_it)
@@ -277,7 +281,7 @@ async def test_an_order_with_pre_order_lines_is_captured_on_confirmation(
 ) -> None:
     await _authorised(broker, probe, "h-pre", 39_000)
     confirmed = _confirmed("h-pre", {"DROP": (1, 39_000)}, 0)
-    summary = orders.PreorderSummary(
+    summary = orders.PreorderSummaryV1(
         sku="DROP",
         title="DROP",
         quantity=1,

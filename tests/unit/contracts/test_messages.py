@@ -15,7 +15,7 @@ import shop_contracts
 from shop_contracts import catalog, orders
 from shop_contracts.envelope import Envelope, Message, MessageKind
 from shop_contracts.registry import ALL_MESSAGES, MESSAGE_TYPES
-from shop_contracts.values import Customer, PricedLine
+from shop_contracts.values import Customer, PricedLineV1
 
 TYPE_NAME = re.compile(r"^[a-z_]+\.[a-z_]+\.[a-z_]+\.v[0-9]+$")
 
@@ -43,11 +43,11 @@ def test_type_name_is_versioned_and_starts_with_its_owner(message: type[Message]
 
 
 def test_envelope_round_trips_through_json() -> None:
-    message = orders.OrderPlaced(
+    message = orders.OrderPlacedV1(
         order_id="order-1",
         customer=Customer(email="buyer@example.com", locale="ko"),
         currency="KRW",
-        lines=[PricedLine(sku="TEE-M", title="T-shirt M", quantity=2, unit_price=15000, line_total=30000)],
+        lines=[PricedLineV1(sku="TEE-M", title="T-shirt M", quantity=2, unit_price=15000, line_total=30000)],
         total=30000,
     )
     envelope = Envelope.wrap(
@@ -60,7 +60,7 @@ def test_envelope_round_trips_through_json() -> None:
     assert received.type == "orders.order.placed.v1"
     assert received.source == "orders"
     assert received.time.tzinfo is not None
-    assert orders.OrderPlaced.model_validate(received.data) == message
+    assert orders.OrderPlacedV1.model_validate(received.data) == message
 
 
 def test_envelope_keeps_an_explicit_time_and_id() -> None:

@@ -7,12 +7,13 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine
 from shop_orders.checkout import handlers as checkout
 from shop_orders.core.domain import CatalogVariant, OrderStatus
 from shop_orders.core.errors import UnknownOrder
-from shop_orders.core.order import Order
-from shop_orders.core.parts import OrderLine
+from shop_orders.core.order import ORDER_MONEY, Order
+from shop_orders.core.parts import LINE_MONEY, OrderLine
 from shop_orders.core.pricing import CodeTerms
 from shop_orders.payment import handlers as payment
 from tests.support.fakes import FakeUnitOfWork
@@ -89,13 +90,33 @@ class FakeOrders:
         return [event for about, event, _ in self.timeline if about == order_id]
 
 
+def KRW(amount: int) -> Money:
+    return Money(amount, "KRW")
+
+
+def _money(values: dict[str, Any], fields: frozenset[str], currency: str) -> dict[str, Any]:
+    """``values`` with the whole numbers given for money fields as Money in ``currency``, none missing."""
+    given = {name: 0 for name in fields} | values
+    return {
+        name: Money(value, currency) if name in fields and isinstance(value, int) else value
+        for name, value in given.items()
+    }
+
+
+def order_line(*, currency: str = "KRW", **values: Any) -> OrderLine:
+    """A line of an order, its amounts given as whole numbers in ``currency`` (or as Money); nothing paid now
+    and no balance unless given."""
+    return OrderLine(**_money(values, LINE_MONEY, currency))
+
+
 def placed(order_id: str = "o-1", **columns: Any) -> Order:
-    """A pending order for two T-shirts and a cap, shipped for 3,000 won."""
+    """A pending order for two T-shirts and a cap, shipped for 3,000 won. Amounts given as whole numbers are in
+    the order's currency."""
     lines = [
-        OrderLine(order_id=order_id, position=0, sku="TEE-M", title="Tee", quantity=2, unit_price=15000,
-                  line_total=30000),
-        OrderLine(order_id=order_id, position=1, sku="CAP", title="Cap", quantity=1, unit_price=8000,
-                  line_total=8000),
+        order_line(order_id=order_id, position=0, sku="TEE-M", title="Tee", quantity=2, unit_price=15000,
+                   line_total=30000),
+        order_line(order_id=order_id, position=1, sku="CAP", title="Cap", quantity=1, unit_price=8000,
+                   line_total=8000),
     ]  # fmt: skip
     values: dict[str, Any] = {
         "id": order_id,
@@ -115,7 +136,15 @@ def placed(order_id: str = "o-1", **columns: Any) -> Order:
         "payment_token": "tok_visa",
         "lines": lines,
     }
-    return Order(**values | columns)
+    values |= columns
+    optional = {"charged_now", "payment_due_amount"}
+    money = _money(values, ORDER_MONEY - optional, values["currency"])
+    money |= {
+        name: Money(value, values["currency"])
+        for name, value in values.items()
+        if name in optional and isinstance(value, int)
+    }
+    return Order(**money)
 
 
 HELD = [
@@ -133,7 +162,7 @@ async def held(orders: FakeOrders, order_id: str = "o-1") -> FakeUnitOfWork:
 
 
 async def paid(
-    orders: FakeOrders, order_id: str = "o-1", amount: int = 41000, *, held: bool = False
+    orders: FakeOrders, order_id: str = "o-1", amount: int | Money = 41000, *, held: bool = False
 ) -> FakeUnitOfWork:
     """Payments' answer to checkout: captured, or (``held``) authorised as a card hold captured at shipment."""
     uow = FakeUnitOfWork()
@@ -141,7 +170,7 @@ async def paid(
         uow,
         order_id=order_id,
         payment_id="pay-1",
-        amount=amount,
+        amount=KRW(amount) if isinstance(amount, int) else amount,
         now=NOW,
         balance_notice=timedelta(days=3),
         held=held,

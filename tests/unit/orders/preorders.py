@@ -11,10 +11,9 @@ from shop_contracts import payments as payment_contracts
 from shop_contracts.values import PreorderLine, PreorderPolicy
 from shop_orders.checkout import handlers as checkout
 from shop_orders.core.order import Order
-from shop_orders.core.parts import OrderLine
 from shop_orders.payment import handlers as payment
 from tests.support.fakes import FakeJobs, FakeUnitOfWork
-from tests.unit.orders.fakes import NOW, FakeOrders, placed
+from tests.unit.orders.fakes import NOW, FakeOrders, order_line, placed
 
 NOTICE = timedelta(days=3)
 """How long before a balance is charged the customer is reminded of it (orders' ``balance_notice_hours``)."""
@@ -34,7 +33,7 @@ BY_THE_CLOCK = PreorderPolicy(
 
 def preorder(policy: PreorderPolicy, *, quantity: int = 1) -> Order:
     """A pending order for ``quantity`` figures at 60,000 won, sold under ``policy``, shipped for 3,000."""
-    line = OrderLine(
+    line = order_line(
         order_id="o-1", position=0, sku="FIG", title="Figure", quantity=quantity, unit_price=60000,
         line_total=60000 * quantity, preorder_policy=policy.model_dump(mode="json"),
     )  # fmt: skip
@@ -80,7 +79,7 @@ async def confirmed(
             uow,
             order_id="o-1",
             payment_id="pay-1",
-            amount=capture.amount.amount,
+            amount=capture.amount,
             now=now,
             balance_notice=NOTICE,
             orders=orders,

@@ -57,9 +57,9 @@ async def test_a_balance_due_by_the_clock_is_scheduled_with_its_reminder_when_th
     assert (group.location, group.status, group.balance_amount) == (
         UNALLOCATED,
         GroupStatus.BALANCE_SCHEDULED,
-        48000,
+        Money(48000, "KRW"),
     )
-    assert deposit + group.balance_amount == order.total
+    assert Money(deposit, "KRW") + group.balance_amount == order.total
     assert jobs.due(ChargeScheduledBalance) == [
         (ChargeScheduledBalance(order_id="o-1", group_id=group.id), BALANCE_AT)
     ]
@@ -92,13 +92,18 @@ async def test_the_customer_is_reminded_then_charged_then_the_paid_group_waits_f
     paid = await step(
         jobs,
         lambda uow: balances.release_paid_group(
-            uow, order_id="o-1", group_id=charge.group_id, payment_id="pay-2", amount=48000, orders=orders
+            uow,
+            order_id="o-1",
+            group_id=charge.group_id,
+            payment_id="pay-2",
+            amount=Money(48000, "KRW"),
+            orders=orders,
         ),
     )
 
     [reminder] = reminded.of_type(contracts.OrderBalanceReminder)
     assert (reminder.amount, reminder.currency, reminder.charge_at, reminder.group_id) == (
-        48000,
+        Money(48000, "KRW"),
         "KRW",
         BALANCE_AT,
         charge.group_id,
@@ -106,7 +111,7 @@ async def test_the_customer_is_reminded_then_charged_then_the_paid_group_waits_f
     [charge_request] = charged.of_type(payment_contracts.ChargeBalance)
     assert (charge_request.amount, charge_request.attempt) == (Money(48000, "KRW"), 1)
     [told] = paid.of_type(contracts.OrderBalanceCharged)
-    assert told.amount == 48000
+    assert told.amount == Money(48000, "KRW")
     order = orders.stored["o-1"]
     assert order.captured == order.total
     group = order.group(charge.group_id)
@@ -140,7 +145,12 @@ async def test_a_reminder_that_comes_due_with_the_charge_and_a_charge_run_twice_
         await step(
             jobs,
             lambda uow: balances.release_paid_group(
-                uow, order_id="o-1", group_id=group.id, payment_id="pay-2", amount=48000, orders=orders
+                uow,
+                order_id="o-1",
+                group_id=group.id,
+                payment_id="pay-2",
+                amount=Money(48000, "KRW"),
+                orders=orders,
             ),
         )
         for _ in range(2)
@@ -174,7 +184,7 @@ async def test_a_balance_due_on_readiness_is_reminded_of_before_the_expected_day
     assert jobs.due(ChargeScheduledBalance) == []  # charged when the units are allocated
     [reminder] = reminded.of_type(contracts.OrderBalanceReminder)
     assert (reminder.amount, reminder.charge_at, reminder.when_ready, reminder.group_id) == (
-        48000,
+        Money(48000, "KRW"),
         READY_DAY,
         True,
         None,
@@ -208,7 +218,11 @@ async def test_units_ready_before_any_reminder_are_charged_after_the_notice_and_
 
     assert told.of_type(payment_contracts.ChargeBalance) == []
     [reminder] = told.of_type(contracts.OrderBalanceReminder)
-    assert (reminder.amount, reminder.charge_at, reminder.group_id) == (48000, early + NOTICE, group_id)
+    assert (reminder.amount, reminder.charge_at, reminder.group_id) == (
+        Money(48000, "KRW"),
+        early + NOTICE,
+        group_id,
+    )
     assert jobs.due(ChargeScheduledBalance) == [
         (ChargeScheduledBalance(order_id="o-1", group_id=group_id), early + NOTICE)
     ]
@@ -275,7 +289,7 @@ async def test_a_declined_balance_is_held_tried_again_tomorrow_and_given_up_afte
 
     [failed] = told.of_type(contracts.OrderBalanceChargeFailed)
     assert (failed.amount, failed.reason, failed.retry_at) == (
-        48000,
+        Money(48000, "KRW"),
         "insufficient_funds",
         READY_DAY + RETRY_AFTER,
     )
@@ -337,7 +351,12 @@ async def test_a_decline_told_twice_or_after_the_balance_was_paid_changes_nothin
     await step(
         paid_jobs,
         lambda uow: balances.release_paid_group(
-            uow, order_id="o-1", group_id=paid_group, payment_id="pay-2", amount=48000, orders=paid_orders
+            uow,
+            order_id="o-1",
+            group_id=paid_group,
+            payment_id="pay-2",
+            amount=Money(48000, "KRW"),
+            orders=paid_orders,
         ),
     )
     late = await step(paid_jobs, declined(paid_orders, paid_group, now=READY_DAY))
@@ -418,12 +437,17 @@ async def test_the_end_of_the_dunning_period_waits_for_a_charge_in_flight_and_sp
     paid = await step(
         jobs,
         lambda uow: balances.release_paid_group(
-            uow, order_id="o-1", group_id=group_id, payment_id="pay-3", amount=48000, orders=orders
+            uow,
+            order_id="o-1",
+            group_id=group_id,
+            payment_id="pay-3",
+            amount=Money(48000, "KRW"),
+            orders=orders,
         ),
     )
     again = await step(jobs, end_of_dunning)
 
-    assert [told.amount for told in paid.of_type(contracts.OrderBalanceCharged)] == [48000]
+    assert [told.amount for told in paid.of_type(contracts.OrderBalanceCharged)] == [Money(48000, "KRW")]
     [shipment] = paid.of_type(fulfillment_contracts.CreateFulfillmentOrder)
     assert (shipment.group_id, shipment.location) == (group_id, "seoul-1")
     assert again.published == []

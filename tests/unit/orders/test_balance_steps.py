@@ -12,8 +12,7 @@ from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine, PreorderPolicy
 from shop_orders.core.domain import UNALLOCATED, GroupStatus, OrderStatus
 from shop_orders.core.order import Order
-from shop_orders.core.parts import OrderLine
-from tests.unit.orders.fakes import NOW, placed
+from tests.unit.orders.fakes import KRW, NOW, order_line, placed
 
 BALANCE_AT = datetime(2027, 2, 1, tzinfo=UTC)
 
@@ -22,7 +21,7 @@ def preorder(
     policy: PreorderPolicy, *, quantity: int = 3, balance: int = 36000, deferred: bool = False
 ) -> Order:
     """A confirmed order for ``quantity`` pre-ordered units at 15,000, 9,000 paid now, the rest owed."""
-    line = OrderLine(
+    line = order_line(
         order_id="o-1", position=0, sku="FIG", title="Figure", quantity=quantity, unit_price=15000,
         line_total=15000 * quantity, kind="preorder", preorder_policy=policy.model_dump(mode="json"),
         paid_now=15000 * quantity - balance, balance=balance, expected_ship_date=date(2027, 2, 10),
@@ -52,11 +51,11 @@ def test_units_allocated_to_a_line_due_on_readiness_owe_their_share_of_the_balan
     assert first is not None
     assert rest is not None
     assert [(g.id, g.status, g.lines[0]["quantity"], g.balance_amount) for g in order.groups] == [
-        ("a-1", GroupStatus.AWAITING_CONFIRMATION, 2, 24000),
-        ("a-2", GroupStatus.AWAITING_CONFIRMATION, 1, 12000),
+        ("a-1", GroupStatus.AWAITING_CONFIRMATION, 2, KRW(24000)),
+        ("a-2", GroupStatus.AWAITING_CONFIRMATION, 1, KRW(12000)),
     ]
     line = order.line("FIG")
-    assert (line.units_allocated, line.balance_assigned) == (3, 36000)
+    assert (line.units_allocated, line.balance_assigned) == (3, KRW(36000))
 
 
 def test_shipping_deferred_to_later_goes_with_the_first_balance_only() -> None:
@@ -67,7 +66,7 @@ def test_shipping_deferred_to_later_goes_with_the_first_balance_only() -> None:
 
     assert first is not None
     assert second is not None
-    assert (first.balance_amount, second.balance_amount) == (12000 + 3000, 12000)
+    assert (first.balance_amount, second.balance_amount) == (KRW(12000 + 3000), KRW(12000))
     assert order.shipping_deferred is False
 
 
@@ -80,10 +79,10 @@ def test_a_balance_due_by_the_clock_gets_its_group_before_the_units_arrive() -> 
     assert (group.location, group.status, group.balance_amount, group.balance_due_at) == (
         UNALLOCATED,
         GroupStatus.BALANCE_SCHEDULED,
-        36000 + 3000,
+        KRW(36000 + 3000),
         BALANCE_AT,
     )
-    assert order.line("FIG").balance_assigned == 36000
+    assert order.line("FIG").balance_assigned == KRW(36000)
     assert order.balance_due_by_the_clock(order.line("FIG")) is None  # nothing left to assign
     assert order.balance_due_by_the_clock(preorder(ON_READY).line("FIG")) is None
 
@@ -115,15 +114,15 @@ def test_a_paid_balance_releases_its_group_and_the_units_that_waited_for_the_lin
         Money(36000, "KRW")
     ]
 
-    order.record_balance_paid(scheduled, payment_id="pay-2", amount=36000)
+    order.record_balance_paid(scheduled, payment_id="pay-2", amount=Money(36000, "KRW"))
 
-    assert order.captured == 45000
+    assert order.captured == KRW(45000)
     assert [(g.id, g.status) for g in order.groups] == [
         (scheduled.id, GroupStatus.PAID_AWAITING_STOCK),
         ("a-1", GroupStatus.RELEASED),
     ]
     [charged] = [m for m in order.messages if isinstance(m, contracts.OrderBalanceCharged)]
-    assert (charged.amount, charged.expected_ship_date) == (36000, date(2027, 2, 10))
+    assert (charged.amount, charged.expected_ship_date) == (KRW(36000), date(2027, 2, 10))
 
 
 def test_a_declined_balance_is_retried_until_the_dunning_period_ends() -> None:
@@ -160,7 +159,11 @@ def test_a_reminder_is_kept_on_the_line_so_the_charge_waits_out_the_notice() -> 
     assert (group.status, group.balance_due_at) == (GroupStatus.BALANCE_SCHEDULED, NOW + timedelta(days=3))
     assert order.line("FIG").balance_reminded_at == NOW
     [reminder] = [m for m in order.messages if isinstance(m, contracts.OrderBalanceReminder)]
-    assert (reminder.amount, reminder.charge_at, reminder.group_id) == (36000, NOW + timedelta(days=3), "a-1")
+    assert (reminder.amount, reminder.charge_at, reminder.group_id) == (
+        KRW(36000),
+        NOW + timedelta(days=3),
+        "a-1",
+    )
     assert [event for event, _ in order.timeline] == [
         "preorder_allocated",
         "balance_scheduled",

@@ -154,7 +154,7 @@ async def test_a_placed_order_is_cancelled_at_once_and_stock_reserved_later_goes
     assert [m.reason for m in shop.of_type(catalog_contracts.ReleaseStock)] == ["changed_mind"]
     assert shop.of_type(payment_contracts.IssueRefund) == []
     [told] = shop.of_type(contracts.OrderCancelled)
-    assert (told.reason, told.refund, told.cancelled_by) == ("changed_mind", 0, "customer")
+    assert (told.reason, told.refund, told.cancelled_by) == ("changed_mind", Money(0, "KRW"), "customer")
     assert (shop.order().status, shop.order().status_reason) == (OrderStatus.CANCELLED, "changed_mind")
     assert shop.orders.events_of("o-1") == ["cancel_requested", "cancelled"]
 
@@ -177,7 +177,7 @@ async def test_a_reserved_order_is_cancelled_and_a_payment_landing_later_is_refu
                 uow,
                 order_id="o-1",
                 payment_id="pay-1",
-                amount=41000,
+                amount=Money(41000, "KRW"),
                 now=LATER,
                 balance_notice=timedelta(days=3),
                 orders=shop.orders,
@@ -193,7 +193,10 @@ async def test_a_reserved_order_is_cancelled_and_a_payment_landing_later_is_refu
         "changed_mind",
         "cancel:o-1:checkout:pay-1",
     )
-    assert (shop.order().captured, shop.order().refund_requested) == (41000, 41000)
+    assert (shop.order().captured, shop.order().refund_requested) == (
+        Money(41000, "KRW"),
+        Money(41000, "KRW"),
+    )
     assert shop.orders.events_of("o-1").count("late_payment_refunded") == 1
 
 
@@ -206,7 +209,7 @@ async def test_a_payment_for_an_order_not_cancelled_is_left_to_confirm_the_order
             uow,
             order_id="o-1",
             payment_id="pay-1",
-            amount=41000,
+            amount=Money(41000, "KRW"),
             what="checkout",
             orders=shop.orders,
             cancellations=shop.cancellations,
@@ -233,7 +236,7 @@ async def test_the_cancellation_says_whether_what_goes_back_was_only_held_on_the
         await stopped(group_id)(shop)
 
     [told] = shop.of_type(contracts.OrderCancelled)
-    assert (told.refund, told.held) == (41000, card_hold)
+    assert (told.refund, told.held) == (Money(41000, "KRW"), card_hold)
     [refund] = shop.of_type(payment_contracts.IssueRefund)
     assert refund.amount == Money(41000, "KRW")  # payments releases the hold, or refunds the capture
 
@@ -263,7 +266,7 @@ async def test_a_paid_order_is_stopped_at_the_warehouse_and_then_refunded_in_ful
         "cancel:o-1",
     )
     [told] = shop.of_type(contracts.OrderCancelled)
-    assert (told.refund, told.partial) == (41000, False)
+    assert (told.refund, told.partial) == (Money(41000, "KRW"), False)
     assert [m.lines for m in shop.of_type(catalog_contracts.ReleaseStock)] == [None]
     assert shop.order().status is OrderStatus.CANCELLED
     assert {group.status for group in shop.order().groups} == {GroupStatus.CANCELLED}
@@ -294,7 +297,7 @@ async def test_a_partly_shipped_order_cancels_and_refunds_only_what_has_not_ship
     [release] = shop.of_type(catalog_contracts.ReleaseStock)
     assert [(line.sku, line.quantity) for line in release.lines or []] == [("CAP", 1)]
     [told] = shop.of_type(contracts.OrderCancelled)
-    assert (told.refund, told.partial) == (8000, True)
+    assert (told.refund, told.partial) == (Money(8000, "KRW"), True)
     assert shop.order().status is OrderStatus.PARTIALLY_FULFILLED
     assert shop.cancellations.by_order["o-1"].status == "partially_cancelled"
     assert shop.orders.events_of("o-1")[-1] == "partially_cancelled"
@@ -403,7 +406,7 @@ async def test_a_cancellation_arriving_with_the_warehouses_packing_keeps_the_par
             arrival
         )
         [told] = shop.of_type(contracts.OrderCancelled)
-        assert (told.refund, told.partial) == (8000, True), arrival
+        assert (told.refund, told.partial) == (Money(8000, "KRW"), True), arrival
         [release] = shop.of_type(catalog_contracts.ReleaseStock)
         assert [(line.sku, line.quantity) for line in release.lines or []] == [("CAP", 1)], arrival
         assert len(shop.of_type(contracts.OrderShipped)) == 1, arrival

@@ -158,9 +158,9 @@ def test_a_refund_is_never_negative() -> None:
 
 
 def test_the_deposit_kept_is_the_cancelled_units_share_rounded_down() -> None:
-    assert kept_deposit(paid_now=10001, quantity=3, cancelled_units=2) == 6667
-    assert kept_deposit(paid_now=30000, quantity=3, cancelled_units=3) == 30000
-    assert kept_deposit(paid_now=30000, quantity=0, cancelled_units=0) == 0
+    assert kept_deposit(paid_now=KRW(10001), quantity=3, cancelled_units=2) == KRW(6667)
+    assert kept_deposit(paid_now=KRW(30000), quantity=3, cancelled_units=3) == KRW(30000)
+    assert kept_deposit(paid_now=KRW(30000), quantity=0, cancelled_units=0) == KRW(0)
 
 
 def test_a_discount_share_is_proportional_and_rounded_down() -> None:

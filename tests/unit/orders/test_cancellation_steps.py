@@ -20,8 +20,7 @@ from shop_orders.cancellation.domain import (
 )
 from shop_orders.core.domain import DATE_CHANGED_REASON, GroupStatus, OrderStatus
 from shop_orders.core.order import Order
-from shop_orders.core.parts import OrderLine
-from tests.unit.orders.fakes import NOW, placed
+from tests.unit.orders.fakes import KRW, NOW, order_line, placed
 
 
 def with_groups(order: Order, *statuses: GroupStatus) -> Order:
@@ -45,7 +44,7 @@ def test_an_order_not_yet_paid_is_cancelled_whole_and_its_stock_goes_back() -> N
 
     assert (cancelled.partial, cancelled.refund, sorted(cancelled.dropped)) == (
         False,
-        0,
+        KRW(0),
         ["g-busan-1", "g-seoul-1"],
     )
     assert (order.status, order.status_reason) == (OrderStatus.CANCELLED, "changed_mind")
@@ -65,7 +64,7 @@ def test_what_shipped_is_kept_and_the_rest_is_cancelled_and_refunded() -> None:
     cancelled = finish_cancellation(order, reason="changed_mind", asked=[])
 
     assert (cancelled.partial, cancelled.dropped) == (True, ["g-busan-1"])
-    assert cancelled.refund == 8000  # the cap; shipping paid for the parcel that left is kept
+    assert cancelled.refund == KRW(8000)  # the cap; shipping paid for the parcel that left is kept
     [release] = [m for m in order.messages if isinstance(m, catalog_contracts.ReleaseStock)]
     assert release.release_id == "cancel:o-1"
     assert [(line.sku, line.quantity) for line in release.lines or []] == [("CAP", 1)]
@@ -84,12 +83,12 @@ def test_a_group_the_warehouse_stopped_gives_its_stock_back_with_the_rest() -> N
 
     [release] = [m for m in order.messages if isinstance(m, catalog_contracts.ReleaseStock)]
     assert [(line.sku, line.quantity) for line in release.lines or []] == [("TEE-M", 2)]
-    assert cancelled.refund == 30000
+    assert cancelled.refund == KRW(30000)
 
 
 def preordered_with_deposit(*, refundable: bool) -> Order:
     policy = PreorderPolicy(payment_mode="deposit", deposit_percent=20, deposit_refundable=refundable)
-    line = OrderLine(
+    line = order_line(
         order_id="o-1", position=0, sku="FIG", title="Figure", quantity=2, unit_price=50000, line_total=100000,
         kind="preorder", preorder_policy=policy.model_dump(mode="json"), paid_now=20000, balance=80000,
     )  # fmt: skip
@@ -102,9 +101,9 @@ def test_a_non_refundable_deposit_is_kept_unless_the_shop_broke_its_promise() ->
     refundable = preordered_with_deposit(refundable=True)
 
     assert waiting_preorder_units(kept) == 2
-    assert finish_cancellation(kept, reason="changed_mind", asked=[]).kept_deposits == 20000
-    assert finish_cancellation(broken_promise, reason=DATE_CHANGED_REASON, asked=[]).refund == 23000
-    assert finish_cancellation(refundable, reason="changed_mind", asked=[]).refund == 23000
+    assert finish_cancellation(kept, reason="changed_mind", asked=[]).kept_deposits == KRW(20000)
+    assert finish_cancellation(broken_promise, reason=DATE_CHANGED_REASON, asked=[]).refund == KRW(23000)
+    assert finish_cancellation(refundable, reason="changed_mind", asked=[]).refund == KRW(23000)
 
 
 def test_groups_with_the_warehouse_are_asked_to_stop_with_what_they_hold() -> None:

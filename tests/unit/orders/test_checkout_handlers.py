@@ -26,7 +26,7 @@ from shop_orders.core.errors import (
 from shop_orders.core.pricing import CheckoutLine, CodeTerms, checkout_fingerprint
 from shop_orders.core.repository import CheckoutFacts, KnownCheckout
 from tests.support.fakes import FakeUnitOfWork
-from tests.unit.orders.fakes import ADDRESS, NOW, FakeOrders
+from tests.unit.orders.fakes import ADDRESS, KRW, NOW, FakeOrders
 
 RATES = {"standard": {"KRW": 3000}}
 
@@ -73,14 +73,14 @@ async def test_a_checkout_stores_a_pending_order_and_asks_catalog_for_the_stock(
     assert (placed.status, placed.created) == (OrderStatus.PENDING, True)
     order = orders.stored[placed.order_id]
     assert (order.subtotal, order.shipping, order.total, order.email) == (
-        38000,
-        3000,
-        41000,
+        KRW(38000),
+        KRW(3000),
+        KRW(41000),
         "minsu@example.com",
     )
     assert [(line.position, line.sku, line.line_total) for line in order.lines] == [
-        (0, "TEE-M", 30000),
-        (1, "CAP", 8000),
+        (0, "TEE-M", KRW(30000)),
+        (1, "CAP", KRW(8000)),
     ]
     assert [type(m) for m in uow.published] == [contracts.OrderPlaced, catalog_contracts.ReserveStock]
     [reserve] = uow.of_type(catalog_contracts.ReserveStock)
@@ -117,7 +117,7 @@ async def test_a_discount_code_is_redeemed_for_the_new_order_and_comes_off_the_t
 
     assert orders.redeemed == [("BACK-1", placed.order_id)]
     order = orders.stored[placed.order_id]
-    assert (order.discount, order.total, order.discount_code) == (3800, 41000 - 3800, "BACK-1")
+    assert (order.discount, order.total, order.discount_code) == (KRW(3800), KRW(41000 - 3800), "BACK-1")
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from shop_contracts.money import Money
 from shop_contracts.values import PreorderPolicy
 from shop_orders.core.domain import CatalogVariant
 from shop_orders.core.errors import ExchangeRefused
 from shop_orders.returns.domain import check_exchange, exchange_difference
+
+
+def USD(amount: int) -> Money:
+    return Money(amount, "USD")
+
 
 PRODUCTS = {"TEE-M": "p1", "TEE-L": "p1", "CAP": "p2", "TEE-XL": "p1"}
 LARGE = CatalogVariant(sku="TEE-L", title="Tee L", prices={"KRW": 42000, "USD": 3200})
@@ -71,7 +77,7 @@ def test_a_dearer_replacement_charges_the_difference_and_a_cheaper_one_refunds_i
         tax_rate=1000,
         tax_added_on_top=False,
     )
-    assert (dearer.price_difference, dearer.tax, dearer.total) == (6000, 0, 6000)
+    assert (dearer.price_difference, dearer.tax, dearer.total) == (USD(6000), USD(0), USD(6000))
     cheaper = exchange_difference(
         currency="USD",
         returned_unit_price=39000,
@@ -80,7 +86,7 @@ def test_a_dearer_replacement_charges_the_difference_and_a_cheaper_one_refunds_i
         tax_rate=1000,
         tax_added_on_top=False,
     )
-    assert cheaper.total == -4000
+    assert cheaper.total == USD(-4000)
     same = exchange_difference(
         currency="USD",
         returned_unit_price=39000,
@@ -89,7 +95,7 @@ def test_a_dearer_replacement_charges_the_difference_and_a_cheaper_one_refunds_i
         tax_rate=0,
         tax_added_on_top=False,
     )
-    assert same.total == 0
+    assert same.total == USD(0)
 
 
 def test_where_tax_comes_on_top_the_difference_carries_its_tax_rounded_half_up() -> None:
@@ -102,7 +108,7 @@ def test_where_tax_comes_on_top_the_difference_carries_its_tax_rounded_half_up()
         tax_rate=725,
         tax_added_on_top=True,
     )
-    assert (up.price_difference, up.tax, up.total) == (250, 18, 268)
+    assert (up.price_difference, up.tax, up.total) == (USD(250), USD(18), USD(268))
     down = exchange_difference(
         currency="USD",
         returned_unit_price=3250,
@@ -111,4 +117,4 @@ def test_where_tax_comes_on_top_the_difference_carries_its_tax_rounded_half_up()
         tax_rate=725,
         tax_added_on_top=True,
     )
-    assert (down.price_difference, down.tax, down.total) == (-250, -18, -268)
+    assert (down.price_difference, down.tax, down.total) == (USD(-250), USD(-18), USD(-268))

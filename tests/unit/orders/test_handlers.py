@@ -35,14 +35,14 @@ async def test_held_stock_asks_payments_for_the_total_and_groups_the_units_by_lo
     assert not capture.balance_later
     order = orders.stored["o-1"]
     assert order.status is OrderStatus.RESERVED
-    assert order.charged_now == 41000
+    assert order.charged_now == Money(41000, "KRW")
     assert [(group.location, group.status, group.lines) for group in order.groups] == [
         ("busan-1", GroupStatus.RESERVED, [{"sku": "CAP", "quantity": 1, "location": "busan-1"}]),
         ("seoul-1", GroupStatus.RESERVED, [{"sku": "TEE-M", "quantity": 2, "location": "seoul-1"}]),
     ]
     assert [(line.sku, line.paid_now, line.balance) for line in order.lines] == [
-        ("TEE-M", 30000, 0),
-        ("CAP", 8000, 0),
+        ("TEE-M", Money(30000, "KRW"), Money(0, "KRW")),
+        ("CAP", Money(8000, "KRW"), Money(0, "KRW")),
     ]
     assert orders.events_of("o-1") == ["stock_reserved"]
 
@@ -54,7 +54,7 @@ async def test_a_discount_comes_off_what_checkout_charges() -> None:
 
     [capture] = uow.of_type(payment_contracts.CapturePayment)
     assert capture.amount == Money(36900, "KRW")
-    assert orders.stored["o-1"].total == 36900
+    assert orders.stored["o-1"].total == Money(36900, "KRW")
 
 
 async def test_stock_held_twice_asks_for_one_payment_and_keeps_one_set_of_groups() -> None:
@@ -99,7 +99,7 @@ async def test_an_order_on_payment_terms_is_confirmed_unpaid_and_goes_to_the_war
 
     assert uow.of_type(payment_contracts.CapturePayment) == []
     [confirmed] = uow.of_type(contracts.OrderConfirmed)
-    assert confirmed.charged_now == 0
+    assert confirmed.charged_now == Money(0, "KRW")
     assert sorted(m.location for m in uow.of_type(fulfillment_contracts.CreateFulfillmentOrder)) == [
         "busan-1",
         "seoul-1",
@@ -152,13 +152,20 @@ async def test_payment_confirms_the_order_then_sends_each_group_to_its_warehouse
         fulfillment_contracts.CreateFulfillmentOrder,
     ]
     [confirmed] = uow.of_type(contracts.OrderConfirmed)
-    assert (confirmed.total, [line.line_total for line in confirmed.lines]) == (41000, [30000, 8000])
+    assert (confirmed.total, [line.line_total for line in confirmed.lines]) == (
+        Money(41000, "KRW"),
+        [Money(30000, "KRW"), Money(8000, "KRW")],
+    )
     assert confirmed.charged_now is None  # no pre-order line: the email thanks for the whole payment
     created = {m.location: m for m in uow.of_type(fulfillment_contracts.CreateFulfillmentOrder)}
     assert [line.sku for line in created["seoul-1"].lines] == ["TEE-M"]
     assert created["seoul-1"].shipping_address.city == "Seoul"
     order = orders.stored["o-1"]
-    assert (order.status, order.captured, order.payment_token) == (OrderStatus.CONFIRMED, 41000, None)
+    assert (order.status, order.captured, order.payment_token) == (
+        OrderStatus.CONFIRMED,
+        Money(41000, "KRW"),
+        None,
+    )
     assert {group.id for group in order.groups} == {m.group_id for m in created.values()}
     assert {group.status for group in order.groups} == {GroupStatus.RELEASED}
     assert orders.events_of("o-1") == ["stock_reserved", "payment_captured", "confirmed"]
@@ -179,7 +186,7 @@ async def test_a_group_with_a_balance_is_charged_before_it_is_released() -> None
     orders = FakeOrders(placed())
     await held(orders)
     order = orders.stored["o-1"]
-    order.groups[0].balance_amount = 5000
+    order.groups[0].balance_amount = Money(5000, "KRW")
 
     uow = await paid(orders)
 

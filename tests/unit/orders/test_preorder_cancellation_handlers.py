@@ -72,14 +72,14 @@ async def test_a_preorder_waiting_for_its_units_gives_its_place_back_and_its_dep
 
 async def test_a_non_refundable_deposit_is_kept_when_the_customer_changes_their_mind() -> None:
     shop, captured = await confirmed_preorder(KEPT_DEPOSIT)
-    deposit = shop.order().line("FIG").paid_now
+    deposit = shop.order().line("FIG").paid_now.amount
 
     result = await cancel()(shop)
 
     assert deposit == 12000
     assert result.refund == captured - deposit
     [told] = shop.of_type(contracts.OrderCancelled)
-    assert told.refund == captured - deposit
+    assert told.refund == Money(captured - deposit, "KRW")
     assert shop.orders.timeline[-1] == (
         "o-1",
         "cancelled",
@@ -126,7 +126,7 @@ async def test_the_end_of_dunning_cancels_the_unpaid_preorder_as_the_shop_and_th
     shop = Shop(FakeOrders(preorder(ON_READY)), jobs=FakeJobs())
     group_id = await charging(shop.orders, shop.jobs)
     await shop.run(declined(shop.orders, group_id, now=READY_DAY))
-    deposit = shop.order().captured
+    deposit = shop.order().captured.amount
     [give_up] = shop.jobs.take(CancelUnpaidPreorder, due_by=READY_DAY + DUNNING)
     assert give_up.group_id == group_id
     shop.told.clear()
@@ -147,7 +147,7 @@ async def test_the_end_of_dunning_cancels_the_unpaid_preorder_as_the_shop_and_th
     [release] = shop.of_type(catalog_contracts.ReleaseStock)  # the unit goes to the next in line
     assert release.reason == "balance_unpaid"
     [told] = shop.of_type(contracts.OrderCancelled)
-    assert (told.reason, told.cancelled_by, told.refund) == ("balance_unpaid", "shop", deposit)
+    assert (told.reason, told.cancelled_by, told.refund) == ("balance_unpaid", "shop", Money(deposit, "KRW"))
     assert (told.discount_code, told.feedback_token) == (None, None)
     group = shop.order().group(group_id)
     assert group is not None
@@ -173,7 +173,7 @@ async def test_a_balance_paid_after_the_preorder_was_cancelled_is_refunded_once(
             cancellations=shop.cancellations,
         )
     )
-    deposit = shop.order().captured
+    deposit = shop.order().captured.amount
 
     for _ in range(2):  # what release_paid_group hands on when the paid group is cancelled, told twice
         await shop.run(
@@ -181,7 +181,7 @@ async def test_a_balance_paid_after_the_preorder_was_cancelled_is_refunded_once(
                 uow,
                 order_id="o-1",
                 payment_id="pay-late",
-                amount=48000,
+                amount=Money(48000, "KRW"),
                 what=f"balance:{group_id}",
                 orders=shop.orders,
                 cancellations=shop.cancellations,
@@ -190,5 +190,5 @@ async def test_a_balance_paid_after_the_preorder_was_cancelled_is_refunded_once(
 
     refunds = [(m.amount.amount, m.idempotency_key) for m in shop.of_type(payment_contracts.IssueRefund)]
     assert refunds == [(deposit, "cancel:o-1"), (48000, f"cancel:o-1:balance:{group_id}:pay-late")]
-    assert shop.order().captured == shop.order().refund_requested == deposit + 48000
+    assert shop.order().captured == shop.order().refund_requested == Money(deposit + 48000, "KRW")
     assert shop.cancellations.late_payments == {"pay-late": ("o-1", f"balance:{group_id}", 48000)}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shop_contracts.money import Money
 from shop_orders.core.errors import ReturnRefused
 from shop_orders.returns.domain import (
     RETURN_REASONS,
@@ -60,13 +61,16 @@ def _refund(
         currency="USD",
         units=list(units),
         reason=reason,
-        subtotal=100_000,
-        discount=discount,
+        subtotal=Money(100_000, "USD"),
+        discount=Money(discount, "USD"),
         return_shipping_fee=3000,
         restocking_fee_percent=10,
-        refundable=refundable,
+        refundable=Money(refundable, "USD"),
     )
-    return outcome.value, outcome.return_shipping_fee, outcome.restocking_fee, outcome.refund
+    return tuple(
+        money.amount
+        for money in (outcome.value, outcome.return_shipping_fee, outcome.restocking_fee, outcome.refund)
+    )
 
 
 @pytest.mark.parametrize("reason", ["damaged", "wrong_item", "not_as_described"])

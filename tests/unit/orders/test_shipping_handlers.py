@@ -206,7 +206,7 @@ async def test_a_short_pick_refunds_the_missing_units_once_and_ships_the_rest() 
     group = order.group(groups["seoul-1"])
     assert group is not None
     assert group.lines == [{"sku": "TEE-M", "quantity": 1, "location": "seoul-1"}]
-    assert (order.line("TEE-M").quantity_refunded, order.refund_requested) == (1, 15000)
+    assert (order.line("TEE-M").quantity_refunded, order.refund_requested) == (1, Money(15000, "KRW"))
 
     parcel = shipment("seoul-1", "TEE-M", 1)
     sent = await replay(orders, [shipped(groups["seoul-1"], parcel)])
@@ -230,11 +230,11 @@ async def test_nothing_left_to_pick_anywhere_cancels_the_order_and_refunds_shipp
         Money(8000 + 3000, "KRW"),
     ]
     [cancelled] = told.of_type(contracts.OrderCancelled)
-    assert (cancelled.reason, cancelled.refund) == ("short_pick", 11000)
+    assert (cancelled.reason, cancelled.refund) == ("short_pick", Money(11000, "KRW"))
     order = orders.stored["o-1"]
     assert order.status is OrderStatus.CANCELLED
     assert {group.status for group in order.groups} == {GroupStatus.CANCELLED}
-    assert order.refund_requested == order.captured == 41000
+    assert order.refund_requested == order.captured == Money(41000, "KRW")
 
 
 async def test_a_report_about_a_group_orders_has_not_heard_of_is_retried() -> None:

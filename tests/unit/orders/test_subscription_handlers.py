@@ -201,8 +201,8 @@ async def test_a_due_cycle_is_charged_once_and_becomes_a_paid_order_that_confirm
     assert (order.status, order.subscription_id, order.captured, order.total) == (
         OrderStatus.PENDING,
         subscription.id,
-        20000,
-        20000,
+        Money(20000, "KRW"),
+        Money(20000, "KRW"),
     )
     assert [line.quantity for line in order.lines] == [2]
     [reserve] = told.of_type(catalog_contracts.ReserveStock)
@@ -448,12 +448,19 @@ async def test_a_cycle_on_preorder_takes_a_place_paid_in_full_and_ships_when_all
     order = shop.orders.stored[order_id]
     line = order.line("BEANS")
     assert order.status is OrderStatus.CONFIRMED
-    assert (line.kind, line.queue_position, line.paid_now, line.balance) == ("preorder", 4, 20000, 0)
-    assert (order.captured, order.charged_now, order.total) == (20000, 20000, 20000)
+    assert (line.kind, line.queue_position, line.paid_now.amount, line.balance.amount) == (
+        "preorder",
+        4,
+        20000,
+        0,
+    )
+    assert (order.captured, order.charged_now, order.total) == (Money(20000, "KRW"),) * 3
     assert order.groups == []  # the units wait in the queue
     assert held.of_type(payment_contracts.CapturePayment) == []
     [confirmed] = held.of_type(contracts.OrderConfirmed)
-    assert [(told.paid_now, told.balance) for told in confirmed.preorder_lines] == [(20000, 0)]
+    assert [(told.paid_now, told.balance) for told in confirmed.preorder_lines] == [
+        (Money(20000, "KRW"), Money(0, "KRW"))
+    ]
     # a new expected date moves no balance reminder: there is no balance
     moved = shop.uow()
     await balances.move_reminder_before_ready(
@@ -465,7 +472,7 @@ async def test_a_cycle_on_preorder_takes_a_place_paid_in_full_and_ships_when_all
     allocated = await shop.orders.get(order_id)
     group = allocated.allocate(allocated.line("BEANS"), allocation_id="a-1", location="seoul", quantity=2)
     assert group is not None
-    assert group.balance_amount == 0
+    assert group.balance_amount == Money(0, "KRW")
     allocated.advance(group)
     released = shop.uow()
     await store(released, allocated, shop.orders)

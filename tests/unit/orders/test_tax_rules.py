@@ -84,30 +84,30 @@ def test_a_return_refunds_the_tax_share_of_what_it_refunds() -> None:
         currency="USD",
         units=[ReturnedUnits(unit_price=5000, quantity=1, condition="resellable")],
         reason="damaged",
-        subtotal=10000,
-        discount=0,
+        subtotal=USD(10000),
+        discount=USD(0),
         return_shipping_fee=500,
         restocking_fee_percent=10,
-        refundable=11261,
-        tax_added=761,
-        shipping=500,
+        refundable=USD(11261),
+        tax_added=USD(761),
+        shipping=USD(500),
     )
     # 50.00 back, and its tax share 761 * 5000 // 10500 = 362 cents.
-    assert (outcome.value, outcome.tax, outcome.refund) == (5000, 362, 5362)
+    assert (outcome.value, outcome.tax, outcome.refund) == (USD(5000), USD(362), USD(5362))
     with_fees = refund_for_return(
         currency="USD",
         units=[ReturnedUnits(unit_price=5000, quantity=1, condition="resellable")],
         reason="changed_mind",
-        subtotal=10000,
-        discount=0,
+        subtotal=USD(10000),
+        discount=USD(0),
         return_shipping_fee=500,
         restocking_fee_percent=10,
-        refundable=11261,
-        tax_added=761,
-        shipping=500,
+        refundable=USD(11261),
+        tax_added=USD(761),
+        shipping=USD(500),
     )
     # 50.00 less 5.00 return shipping less 5.00 restocking is 40.00, plus its tax share 289 cents.
-    assert (with_fees.tax, with_fees.refund) == (289, 4289)
+    assert (with_fees.tax, with_fees.refund) == (USD(289), USD(4289))
 
 
 def test_a_return_never_refunds_more_than_is_left_of_the_captures() -> None:
@@ -115,15 +115,15 @@ def test_a_return_never_refunds_more_than_is_left_of_the_captures() -> None:
         currency="USD",
         units=[ReturnedUnits(unit_price=5000, quantity=2, condition="resellable")],
         reason="damaged",
-        subtotal=10000,
-        discount=0,
+        subtotal=USD(10000),
+        discount=USD(0),
         return_shipping_fee=0,
         restocking_fee_percent=0,
-        refundable=10100,
-        tax_added=761,
-        shipping=500,
+        refundable=USD(10100),
+        tax_added=USD(761),
+        shipping=USD(500),
     )
-    assert outcome.refund == 10100
+    assert outcome.refund == USD(10100)
     assert outcome.tax <= outcome.refund
 
 

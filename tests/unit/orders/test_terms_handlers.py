@@ -43,7 +43,7 @@ async def confirmed_on_terms(orders: FakeOrders) -> dict[str, str]:
     told = await held(orders)
     assert told.of_type(payment_contracts.CapturePayment) == []
     [confirmed] = told.of_type(contracts.OrderConfirmed)
-    assert confirmed.charged_now == 0
+    assert confirmed.charged_now == Money(0, "KRW")
     return {group.location: group.id for group in orders.stored["o-1"].groups}
 
 
@@ -70,7 +70,7 @@ def paid(orders: FakeOrders, payment_id: str = "pay-1") -> Step:
         uow,
         order_id="o-1",
         payment_id=payment_id,
-        amount=41000,
+        amount=Money(41000, "KRW"),
         now=NOW + timedelta(days=5),
         balance_notice=timedelta(days=3),
         orders=orders,
@@ -107,7 +107,11 @@ async def test_the_payment_takes_the_order_off_the_overdue_schedule_once_however
     )
 
     order = orders.stored["o-1"]
-    assert (order.payment_status, order.captured, order.paid_at) == ("paid", 41000, NOW + timedelta(days=5))
+    assert (order.payment_status, order.captured, order.paid_at) == (
+        "paid",
+        Money(41000, "KRW"),
+        NOW + timedelta(days=5),
+    )
     assert jobs.due(MarkPaymentOverdue) == []
     assert jobs.cancelled(MarkPaymentOverdue) == [OVERDUE]
     assert first.published == again.published == asked_after.published == []

@@ -82,7 +82,7 @@ def test_the_customer_is_told_the_code_as_marketing_or_the_link_as_an_answer() -
     assert (told.kind, told.code, told.amount_off, told.currency, told.marketing) == (
         "fixed_amount",
         "BACK-1",
-        5000,
+        KRW(5000),
         "KRW",
         True,
     )
@@ -168,7 +168,12 @@ async def test_a_fixed_amount_code_comes_off_the_subtotal_for_its_customer() -> 
 
     assert orders.redeemed_by == [("cus-1", "minsu@example.com")]
     order = orders.stored[placed.order_id]
-    assert (order.subtotal, order.shipping, order.discount, order.total) == (38000, 3000, 5000, 36000)
+    assert (order.subtotal, order.shipping, order.discount, order.total) == (
+        KRW(38000),
+        KRW(3000),
+        KRW(5000),
+        KRW(36000),
+    )
 
 
 async def test_a_free_shipping_code_zeroes_the_shipping() -> None:
@@ -178,7 +183,12 @@ async def test_a_free_shipping_code_zeroes_the_shipping() -> None:
     placed, _ = await place(orders, a_checkout(discount_code="BACK-S"))
 
     order = orders.stored[placed.order_id]
-    assert (order.subtotal, order.shipping, order.discount, order.total) == (38000, 0, 0, 38000)
+    assert (order.subtotal, order.shipping, order.discount, order.total) == (
+        KRW(38000),
+        KRW(0),
+        KRW(0),
+        KRW(38000),
+    )
 
 
 TOKEN = feedback_token(SECRET, "o-1", issued_at=int(NOW.timestamp()))

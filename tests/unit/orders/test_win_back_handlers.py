@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from shop_contracts import orders as contracts
+from shop_contracts.money import Money
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.cancellation.domain import FeedbackTokenRefused, WinBackOffer, feedback_token
 from shop_orders.cancellation.repository import Feedback
@@ -72,7 +73,7 @@ async def test_the_offer_asked_with_a_cancellation_the_warehouse_had_to_stop_is_
 
     [told] = shop.of_type(contracts.OrderCancelled)
     assert told.discount_code == shop.cancellations.codes["o-1"].code
-    assert (told.refund, told.cancelled_by) == (41000, "customer")
+    assert (told.refund, told.cancelled_by) == (Money(41000, "KRW"), "customer")
 
 
 async def test_staffs_cancellation_for_a_customers_reason_gives_the_offer_with_staffs_note() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -64,6 +64,16 @@ class Message(BaseModel):
     def routing_key(self) -> str:
         """Where this message goes on ``EXCHANGE``: its type, unless a message routes by its content."""
         return self.TYPE
+
+
+_Version = TypeVar("_Version", bound=Message)
+
+
+def as_version(message: Message, version: type[_Version]) -> _Version:
+    """``message``, which a ``from_previous`` of ``version``'s successor takes, as a ``version``; else TypeError."""
+    if not isinstance(message, version):
+        raise TypeError(f"expected a {version.__name__}, not a {type(message).__name__}")
+    return message
 
 
 class Envelope(BaseModel):

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Self, TypeVar
+from typing import ClassVar, Literal, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from shop_contracts.envelope import Message, MessageKind
+from shop_contracts.envelope import Message, MessageKind, as_version
 from shop_contracts.money import Money, NonNegativeMoney, PositiveMoney
 from shop_contracts.routing import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
 from shop_contracts.values import Customer
 
 PaymentStep = Literal["full"]
-
-_Previous = TypeVar("_Previous", bound=Message)
-
-
-def _previous(message: Message, version: type[_Previous]) -> _Previous:
-    if not isinstance(message, version):
-        raise TypeError(f"expected a {version.__name__}, not a {type(message).__name__}")
-    return message
 
 
 class CapturePaymentV1(Message):
@@ -331,7 +323,7 @@ class CapturePayment(Message):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, CapturePaymentV1)
+        old = as_version(previous, CapturePaymentV1)
         return cls(
             order_id=old.order_id,
             step=old.step,
@@ -364,7 +356,7 @@ class PaymentSucceeded(PaymentEvent):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, PaymentSucceededV1)
+        old = as_version(previous, PaymentSucceededV1)
         return cls(
             order_id=old.order_id,
             payment_id=old.payment_id,
@@ -392,7 +384,7 @@ class PaymentFailed(PaymentEvent):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, PaymentFailedV1)
+        old = as_version(previous, PaymentFailedV1)
         return cls(
             order_id=old.order_id,
             payment_id=old.payment_id,
@@ -427,7 +419,7 @@ class ChargeBalance(Message):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, ChargeBalanceV1)
+        old = as_version(previous, ChargeBalanceV1)
         return cls(
             order_id=old.order_id,
             group_id=old.group_id,
@@ -450,7 +442,7 @@ class BalanceCharged(PaymentEvent):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, BalanceChargedV1)
+        old = as_version(previous, BalanceChargedV1)
         return cls(
             order_id=old.order_id,
             group_id=old.group_id,
@@ -478,7 +470,7 @@ class BalanceChargeFailed(PaymentEvent):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, BalanceChargeFailedV1)
+        old = as_version(previous, BalanceChargeFailedV1)
         return cls(
             order_id=old.order_id,
             group_id=old.group_id,
@@ -522,7 +514,7 @@ class HoldChargeFailed(PaymentEvent):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, HoldChargeFailedV1)
+        old = as_version(previous, HoldChargeFailedV1)
         return cls(
             order_id=old.order_id,
             customer=old.customer,
@@ -556,7 +548,7 @@ class IssueRefund(Message):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, IssueRefundV1)
+        old = as_version(previous, IssueRefundV1)
         return cls(
             order_id=old.order_id,
             amount=Money(old.amount, old.currency),
@@ -590,7 +582,7 @@ class RefundIssued(PaymentEvent):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, RefundIssuedV1)
+        old = as_version(previous, RefundIssuedV1)
         return cls(
             order_id=old.order_id,
             refund_id=old.refund_id,
@@ -616,7 +608,7 @@ class RefundRejected(PaymentEvent):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, RefundRejectedV1)
+        old = as_version(previous, RefundRejectedV1)
         return cls(
             order_id=old.order_id,
             amount=Money(old.amount, old.currency),
@@ -650,7 +642,7 @@ class ChargeSubscriptionCycle(Message):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, ChargeSubscriptionCycleV1)
+        old = as_version(previous, ChargeSubscriptionCycleV1)
         return cls(
             subscription_id=old.subscription_id,
             cycle=old.cycle,
@@ -679,7 +671,7 @@ class SubscriptionChargeSucceeded(PaymentEvent):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, SubscriptionChargeSucceededV1)
+        old = as_version(previous, SubscriptionChargeSucceededV1)
         return cls(
             subscription_id=old.subscription_id,
             cycle=old.cycle,
@@ -711,7 +703,7 @@ class SubscriptionChargeFailed(PaymentEvent):
 
     @classmethod
     def from_previous(cls, previous: Message) -> Self:
-        old = _previous(previous, SubscriptionChargeFailedV1)
+        old = as_version(previous, SubscriptionChargeFailedV1)
         return cls(
             subscription_id=old.subscription_id,
             cycle=old.cycle,

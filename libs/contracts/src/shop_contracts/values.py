@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 # Money and Locale are defined with Money's rules and stay importable from here, with the other values.
 from shop_contracts.money import Locale as Locale
 from shop_contracts.money import Money as Money
+from shop_contracts.money import NonNegativeMoney
 
 CurrencyCode = str
 
@@ -48,12 +49,34 @@ class LocatedLine(Value):
     location: str
 
 
-class PricedLine(Value):
+class PricedLineV1(Value):
     sku: str
     title: str
     quantity: int = Field(gt=0)
     unit_price: int
     line_total: int
+
+
+class PricedLine(Value):
+    """A line of an order at its price, in the order's currency (version 2 of ``PricedLineV1``, whose amounts are
+    bare minor units)."""
+
+    sku: str
+    title: str
+    quantity: int = Field(gt=0)
+    unit_price: NonNegativeMoney
+    line_total: NonNegativeMoney
+
+    @classmethod
+    def from_previous(cls, previous: PricedLineV1, *, currency: str) -> PricedLine:
+        """``previous``, whose amounts are minor units of ``currency``, meaning the same."""
+        return cls(
+            sku=previous.sku,
+            title=previous.title,
+            quantity=previous.quantity,
+            unit_price=Money(previous.unit_price, currency),
+            line_total=Money(previous.line_total, currency),
+        )
 
 
 PaymentMode = Literal["pay_now", "deposit", "pay_later"]

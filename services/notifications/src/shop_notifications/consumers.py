@@ -9,7 +9,6 @@ import functools
 from datetime import UTC, datetime
 
 from shop_contracts import catalog, fulfillment, orders, payments
-from shop_contracts.money import Money
 from shop_contracts.values import Customer
 from shop_notifications import handlers, preferences, subscription_emails
 from shop_notifications.domain import (
@@ -53,14 +52,14 @@ def _balance_charged_at(balance_due: str) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _preorder_line(line: orders.PreorderSummary, currency: str) -> PreorderLine:
+def _preorder_line(line: orders.PreorderSummary) -> PreorderLine:
     return PreorderLine(
         sku=line.sku,
         title=line.title,
         quantity=line.quantity,
         payment_mode=line.payment_mode,
-        paid_now=Money(line.paid_now, currency),
-        balance=Money(line.balance, currency),
+        paid_now=line.paid_now,
+        balance=line.balance,
         balance_charged_at=_balance_charged_at(line.balance_due),
         expected_ship_date=line.expected_ship_date,
         queue_position=line.queue_position,
@@ -80,14 +79,14 @@ async def on_order_confirmed(
                 sku=line.sku,
                 title=line.title,
                 quantity=line.quantity,
-                unit_price=Money(line.unit_price, message.currency),
-                line_total=Money(line.line_total, message.currency),
+                unit_price=line.unit_price,
+                line_total=line.line_total,
             )
             for line in message.lines
         ],
-        subtotal=Money(message.subtotal, message.currency),
-        shipping=Money(message.shipping, message.currency),
-        total=Money(message.total, message.currency),
+        subtotal=message.subtotal,
+        shipping=message.shipping,
+        total=message.total,
         shipping_address=ShippingAddress(
             name=address.name,
             line1=address.line1,
@@ -97,8 +96,8 @@ async def on_order_confirmed(
             postal_code=address.postal_code,
             country=address.country,
         ),
-        charged_now=Money(message.charged_now, message.currency) if message.charged_now is not None else None,
-        preorder_lines=[_preorder_line(line, message.currency) for line in message.preorder_lines],
+        charged_now=message.charged_now,
+        preorder_lines=[_preorder_line(line) for line in message.preorder_lines],
         page=_page(target, "order", message.order_id, message.customer),
     )
 
@@ -143,21 +142,25 @@ async def on_order_balance_charged(
         order_id=message.order_id,
         group_id=message.group_id,
         recipient=_recipient(message.customer),
-        amount=Money(message.amount, message.currency),
+        amount=message.amount,
         expected_ship_date=message.expected_ship_date,
         page=_page(target, "order", message.order_id, message.customer),
     )
 
 
 async def on_order_cancelled(
-    message: orders.OrderCancelled, uow: UnitOfWork, *, storefront_url: str, target: LinkTarget | None = None
+    message: orders.OrderCancelled,
+    uow: UnitOfWork,
+    *,
+    storefront_url: str,
+    target: LinkTarget | None = None,
 ) -> None:
     await handlers.notify_order_cancelled(
         uow,
         order_id=message.order_id,
         recipient=_recipient(message.customer),
         reason=message.reason,
-        refund=Money(message.refund, message.currency),
+        refund=message.refund,
         storefront_url=storefront_url,
         partial=message.partial,
         held=message.held,
@@ -176,9 +179,7 @@ def _win_back_offer(message: orders.OrderCancelled) -> WinBackOffer | None:
             kind=offer.kind,
             code=offer.code,
             percent_off=offer.percent_off,
-            amount_off=Money(offer.amount_off, offer.currency or message.currency)
-            if offer.amount_off is not None
-            else None,
+            amount_off=offer.amount_off,
             link=offer.link,
             skus=tuple(offer.skus),
             expires_at=offer.expires_at,
@@ -214,7 +215,7 @@ async def on_order_balance_charge_failed(
         order_id=message.order_id,
         group_id=message.group_id,
         recipient=_recipient(message.customer),
-        amount=Money(message.amount, message.currency),
+        amount=message.amount,
         reason=message.reason,
         requires_action=message.requires_action,
         retry_at=message.retry_at,
@@ -256,7 +257,7 @@ async def on_order_balance_reminder(
         storefront_url=storefront_url,
         order_id=message.order_id,
         recipient=_recipient(message.customer),
-        amount=Money(message.amount, message.currency),
+        amount=message.amount,
         charge_at=message.charge_at,
         group_id=message.group_id,
         sku=message.sku,
@@ -358,18 +359,15 @@ async def on_return_rejected(message: orders.ReturnRejected, uow: UnitOfWork) ->
 
 
 async def on_return_refunded(message: orders.ReturnRefunded, uow: UnitOfWork) -> None:
-    def money(amount: int) -> Money:
-        return Money(amount=amount, currency=message.currency)
-
     await handlers.notify_return_refunded(
         uow,
         order_id=message.order_id,
         return_id=message.return_id,
         recipient=_recipient(message.customer),
-        value=money(message.value),
-        return_shipping_fee=money(message.return_shipping_fee),
-        restocking_fee=money(message.restocking_fee),
-        refund=money(message.refund),
+        value=message.value,
+        return_shipping_fee=message.return_shipping_fee,
+        restocking_fee=message.restocking_fee,
+        refund=message.refund,
         exchange_unavailable=message.exchange_unavailable,
     )
 
@@ -387,7 +385,7 @@ async def on_order_payment_overdue(
         order_id=message.order_id,
         draft_id=message.draft_id,
         recipient=_recipient(message.customer),
-        amount=Money(amount=message.amount, currency=message.currency),
+        amount=message.amount,
         due_date=message.due_date,
         checkout_token=message.checkout_token,
         page=_page(target, "invoice", message.draft_id, message.customer, message.checkout_token),
@@ -401,7 +399,6 @@ async def on_draft_invoice_sent(
     storefront_url: str,
     target: LinkTarget | None = None,
 ) -> None:
-    currency = message.currency
     await handlers.notify_draft_invoice(
         uow,
         storefront_url=storefront_url,
@@ -412,18 +409,18 @@ async def on_draft_invoice_sent(
                 title=line.title,
                 sku=line.sku,
                 quantity=line.quantity,
-                discount=Money(line.discount, currency),
-                line_total=Money(line.line_total, currency),
+                discount=line.discount,
+                line_total=line.line_total,
             )
             for line in message.lines
         ],
         amounts=InvoiceAmounts(
-            subtotal=Money(message.subtotal, currency),
-            discount=Money(message.discount, currency),
-            shipping=Money(message.shipping, currency),
-            tax=Money(message.tax, currency),
+            subtotal=message.subtotal,
+            discount=message.discount,
+            shipping=message.shipping,
+            tax=message.tax,
             tax_included=message.tax_included,
-            total=Money(message.total, currency),
+            total=message.total,
         ),
         payment_terms=message.payment_terms,
         net_days=message.net_days,

@@ -7,7 +7,6 @@ from datetime import datetime
 from urllib.parse import quote
 
 from shop_contracts import orders
-from shop_contracts.money import Money
 from shop_contracts.values import Customer
 from shop_notifications import handlers
 from shop_notifications.domain import (
@@ -58,7 +57,7 @@ async def on_charge_upcoming(
         message.subscription_id,
         message.customer,
         plan_name=message.plan_name,
-        amount=Money(message.amount, message.currency).format(locale),
+        amount=message.amount.format(locale),
         charge_on=format_day_of(message.charge_at, locale),
         payment_url=subscription_payment_url(storefront_url, message.subscription_id),
     )
@@ -77,7 +76,7 @@ async def on_cycle_charged(message: orders.SubscriptionCycleCharged, uow: UnitOf
         message.customer,
         plan_name=message.plan_name,
         order_id=message.order_id,
-        amount=Money(message.amount, message.currency).format(locale),
+        amount=message.amount.format(locale),
         next_charge_on=format_day_of(message.next_charge_at, locale) if message.next_charge_at else None,
     )
     await handlers.queue_email(
@@ -95,7 +94,7 @@ async def on_cycle_failed(
         message.subscription_id,
         message.customer,
         plan_name=message.plan_name,
-        amount=Money(message.amount, message.currency).format(locale),
+        amount=message.amount.format(locale),
         failure=charge_failure(message.reason, requires_action=message.requires_action),
         requires_action=message.requires_action,
         retry_on=format_day_of(message.retry_at, locale) if message.retry_at is not None else None,

@@ -113,7 +113,7 @@ async def on_payment_succeeded(
         uow,
         order_id=message.order_id,
         payment_id=message.payment_id,
-        amount=message.amount.amount,
+        amount=message.amount,
         now=clock.now(),
         balance_notice=timedelta(hours=settings.balance_notice_hours),
         held=message.authorized_only,
@@ -132,7 +132,7 @@ async def on_balance_charged(message: payments.BalanceCharged, uow: UnitOfWork) 
         order_id=message.order_id,
         group_id=message.group_id,
         payment_id=message.payment_id,
-        amount=message.amount.amount,
+        amount=message.amount,
     )
 
 
@@ -163,7 +163,7 @@ async def on_refund_issued(message: payments.RefundIssued, uow: UnitOfWork) -> N
         uow,
         order_id=message.order_id,
         event="refunded",
-        amount=message.amount.amount,
+        amount=message.amount,
         detail=message.reason,
         idempotency_key=message.idempotency_key,
     )
@@ -174,7 +174,7 @@ async def on_refund_rejected(message: payments.RefundRejected, uow: UnitOfWork) 
         uow,
         order_id=message.order_id,
         event="refund_rejected",
-        amount=message.amount.amount,
+        amount=message.amount,
         detail=message.error,
         idempotency_key=message.idempotency_key,
     )

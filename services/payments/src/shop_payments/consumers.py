@@ -85,10 +85,10 @@ async def on_order_confirmed(
         terms=OrderTerms(
             order_id=message.order_id,
             currency=message.currency,
-            subtotal=message.subtotal,
-            total=message.total,
+            subtotal=message.subtotal.amount,
+            total=message.total.amount,
             units=dict(units),
-            prices={line.sku: line.unit_price for line in message.lines},
+            prices={line.sku: line.unit_price.amount for line in message.lines},
             has_preorder_lines=bool(message.preorder_lines),
             customer_email=message.customer.email,
             customer_locale=message.customer.locale,

@@ -100,11 +100,11 @@ def refund_for_cancellation(
     return max(captured - refunded - owed, zero)
 
 
-def kept_deposit(*, paid_now: int, quantity: int, cancelled_units: int) -> int:
+def kept_deposit(*, paid_now: Money, quantity: int, cancelled_units: int) -> Money:
     """The non-refundable deposit kept for ``cancelled_units`` of a pre-order line, rounded down."""
     if quantity <= 0:
-        return 0
-    return paid_now * cancelled_units // quantity
+        return Money.zero(paid_now.currency)
+    return paid_now.share(cancelled_units, quantity, rounding="down")
 
 
 class WinBack(enum.StrEnum):
@@ -205,8 +205,9 @@ def told_offer(
             kind=code.kind,
             code=code.code,
             percent_off=code.percent_off,
-            amount_off=code.amount_off,
-            currency=code.currency,
+            amount_off=None
+            if code.amount_off is None or code.currency is None
+            else Money(code.amount_off, code.currency),
             expires_at=code.expires_at,
             marketing=True,
         )
@@ -314,8 +315,8 @@ def waiting_preorder_units(order: Order) -> int:
 class Cancelled:
     """What finishing a cancellation did to the order."""
 
-    refund: int
-    kept_deposits: int
+    refund: Money
+    kept_deposits: Money
     partial: bool
     """Some groups are kept (shipped, or the warehouse would not stop them): the rest is cancelled."""
     dropped: list[str]
@@ -339,10 +340,10 @@ def finish_cancellation(order: Order, *, reason: str, asked: Collection[str]) ->
     for group in kept_groups:
         for kept in group.lines:
             kept_units[kept["sku"]] += int(kept["quantity"])
-    kept_value = kept_deposits = 0
+    kept_value = kept_deposits = order.zero()
     for line in order.lines:
         cancelled_units = line.quantity - line.quantity_refunded - kept_units[line.sku]
-        kept_value += kept_units[line.sku] * line.unit_price
+        kept_value += line.unit_price * kept_units[line.sku]
         policy = policy_of(line) if line.kind == "preorder" else None
         if (
             policy is not None
@@ -356,15 +357,15 @@ def finish_cancellation(order: Order, *, reason: str, asked: Collection[str]) ->
         if cancelled_units > 0:
             line.quantity_refunded += cancelled_units
     refund = refund_for_cancellation(
-        captured=order.money(order.captured),
-        refunded=order.money(order.refund_requested),
-        kept_value=order.money(kept_value),
-        subtotal=order.money(order.subtotal),
-        discount=order.money(order.discount),
-        shipping=order.money(order.shipping),
-        kept_deposits=order.money(kept_deposits),
-        tax_added=order.money(order.tax_added),
-    ).amount
+        captured=order.captured,
+        refunded=order.refund_requested,
+        kept_value=kept_value,
+        subtotal=order.subtotal,
+        discount=order.discount,
+        shipping=order.shipping,
+        kept_deposits=kept_deposits,
+        tax_added=order.tax_added,
+    )
     partial = bool(kept_groups)
     if partial:
         order.send(
@@ -399,8 +400,8 @@ def announce_cancellation(
     order.record(
         "partially_cancelled" if cancelled.partial else "cancelled",
         reason=reason,
-        refund=cancelled.refund,
-        kept=cancelled.kept_deposits,
+        refund=cancelled.refund.amount,
+        kept=cancelled.kept_deposits.amount,
         discount_code=code.code if code else None,
     )
     order.send(
@@ -409,7 +410,6 @@ def announce_cancellation(
             customer=order.customer,
             reason=reason,
             refund=cancelled.refund,
-            currency=order.currency,
             note=note,
             cancelled_by=cancelled_by,
             partial=cancelled.partial,

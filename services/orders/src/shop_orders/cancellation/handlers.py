@@ -10,6 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from shop_api.orders.checkout import CANCELLATION_REASONS
+from shop_contracts.money import Money
 from shop_orders.cancellation.domain import (
     CancellationResult,
     FeedbackTokenRefused,
@@ -232,7 +233,7 @@ async def _finish(
         else None
     )
     outcome = "partially_cancelled" if cancelled.partial else "cancelled"
-    await cancellations.complete(order.id, status=outcome, refund=cancelled.refund, now=now)
+    await cancellations.complete(order.id, status=outcome, refund=cancelled.refund.amount, now=now)
     announce_cancellation(
         order,
         cancelled,
@@ -244,7 +245,9 @@ async def _finish(
         feedback=feedback,
     )
     await store(uow, order, orders)
-    result = CancellationResult(order_id=order.id, status=outcome, reason=reason, refund=cancelled.refund)
+    result = CancellationResult(
+        order_id=order.id, status=outcome, reason=reason, refund=cancelled.refund.amount
+    )
     return result, True
 
 
@@ -253,7 +256,7 @@ async def refund_after_cancel(
     *,
     order_id: str,
     payment_id: str,
-    amount: int,
+    amount: Money,
     what: str,
     orders: Orders | None = None,
     cancellations: Cancellations | None = None,
@@ -267,12 +270,12 @@ async def refund_after_cancel(
     if cancellation is None or cancellation.status not in ("cancelled", "partially_cancelled"):
         return False
     if not await cancellations.count_late_payment(
-        payment_id=payment_id, order_id=order_id, what=what, amount=amount
+        payment_id=payment_id, order_id=order_id, what=what, amount=amount.amount
     ):
         return True  # told again: counted and refunded already
     order.captured += amount
     order.request_refund(amount, key=f"cancel:{order_id}:{what}:{payment_id}", reason=cancellation.reason)
-    order.record("late_payment_refunded", payment_id=payment_id, amount=amount, what=what)
+    order.record("late_payment_refunded", payment_id=payment_id, amount=amount.amount, what=what)
     await store(uow, order, orders)
     return True
 

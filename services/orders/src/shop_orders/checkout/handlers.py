@@ -224,7 +224,7 @@ async def store_order(
     orders = orders or SqlOrders(uow.session)
     priced, same_day_from, fingerprint = decided.priced, decided.same_day_from, decided.fingerprint
     order_id = decided.order_id
-    discount = 0
+    discount = Money.zero(priced.currency)
     if checkout.discount_code is not None:
         # Redeemed before the hold, its row locked until the order is stored: a refused code holds nothing.
         terms = await orders.redeem_discount_code(
@@ -239,7 +239,7 @@ async def store_order(
             subtotal=Money(priced.subtotal, priced.currency),
             percent_off=terms.percent_off,
             amount_off=Money(terms.amount_off, priced.currency),
-        ).amount
+        )
         if terms.free_shipping:
             priced = dataclasses.replace(priced, shipping=0)
     if holds is not None:
@@ -257,7 +257,7 @@ async def store_order(
         rates=taxes.rates if taxes else {},
         added_on_top_countries=taxes.added_on_top_countries if taxes else frozenset(),
         subtotal=Money(priced.subtotal, priced.currency),
-        discount=Money(discount, priced.currency),
+        discount=discount,
         shipping=Money(priced.shipping, priced.currency),
     )
     order = Order.place(

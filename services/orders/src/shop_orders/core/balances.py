@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shop_contracts import orders as contracts
+from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine
 from shop_orders.core.domain import UNALLOCATED, GroupStatus
 from shop_orders.core.parts import OrderLine, ShipmentGroup, policy_of, sku_of
@@ -29,18 +30,17 @@ class Dunning:
 class BalanceSteps(WarehouseSteps):
     """The order's steps on pre-order balances and allocations."""
 
-    def record_balance_paid(self, group: ShipmentGroup, *, payment_id: str, amount: int) -> None:
+    def record_balance_paid(self, group: ShipmentGroup, *, payment_id: str, amount: Money) -> None:
         """A group's balance is paid: it may ship (or waits for its units, when the clock charged it before
         they arrived), and so may the units of its line allocated ahead of the payment."""
         self.captured += amount
-        self.record("balance_charged", group_id=group.id, payment_id=payment_id, amount=amount)
+        self.record("balance_charged", group_id=group.id, payment_id=payment_id, amount=amount.amount)
         self.send(
             contracts.OrderBalanceCharged(
                 order_id=self.id,
                 customer=self.customer,
                 group_id=group.id,
                 amount=amount,
-                currency=self.currency,
                 expected_ship_date=group.expected_ship_date,
             )
         )
@@ -82,7 +82,6 @@ class BalanceSteps(WarehouseSteps):
                 customer=self.customer,
                 group_id=group.id,
                 amount=group.balance_amount,
-                currency=self.currency,
                 reason=decline_code,
                 requires_action=requires_action,
                 retry_at=retry_at,
@@ -100,7 +99,7 @@ class BalanceSteps(WarehouseSteps):
         *,
         sku: str,
         group_id: str | None,
-        amount: int,
+        amount: Money,
         charge_at: datetime,
         now: datetime,
         when_ready: bool = False,
@@ -111,7 +110,7 @@ class BalanceSteps(WarehouseSteps):
             "balance_reminder_sent",
             group_id=group_id,
             sku=sku,
-            amount=amount,
+            amount=amount.amount,
             charge_at=charge_at.isoformat(),
             when_ready=when_ready,
         )
@@ -122,7 +121,6 @@ class BalanceSteps(WarehouseSteps):
                 group_id=group_id,
                 sku=sku,
                 amount=amount,
-                currency=self.currency,
                 charge_at=charge_at,
                 when_ready=when_ready,
             )
@@ -138,7 +136,7 @@ class BalanceSteps(WarehouseSteps):
             "balance_scheduled",
             group_id=group.id,
             sku=sku,
-            amount=group.balance_amount,
+            amount=group.balance_amount.amount,
             charge_at=charge_at.isoformat(),
         )
         self.remind_of_balance(
@@ -152,7 +150,7 @@ class BalanceSteps(WarehouseSteps):
         charge_at = balance_due_at(policy_of(line), self.created_at)
         units = line.quantity - line.units_allocated
         amount = line.balance - line.balance_assigned
-        if charge_at is None or units <= 0 or amount <= 0:
+        if charge_at is None or units <= 0 or amount <= self.zero():
             return None
         group = self.add_group(
             _new_id(),
@@ -169,7 +167,7 @@ class BalanceSteps(WarehouseSteps):
             "balance_scheduled",
             group_id=group.id,
             sku=line.sku,
-            amount=group.balance_amount,
+            amount=group.balance_amount.amount,
             charge_at=charge_at.isoformat(),
         )
         return group
@@ -223,10 +221,10 @@ class BalanceSteps(WarehouseSteps):
                 self.release(allocated)
             return None
         share = balance_for_units(
-            balance_left=self.money(line.balance - line.balance_assigned),
+            balance_left=line.balance - line.balance_assigned,
             units_left=line.quantity - line.units_allocated,
             units=units,
-        ).amount
+        )
         line.units_allocated += units
         line.balance_assigned += share  # the line's balance only: the parts add up to it
         return self.add_group(
@@ -240,10 +238,10 @@ class BalanceSteps(WarehouseSteps):
             expected_ship_date=line.expected_ship_date,
         )
 
-    def _take_deferred_shipping(self) -> int:
+    def _take_deferred_shipping(self) -> Money:
         """Shipping not charged at checkout (a pay-later pre-order), once: it goes with the first balance."""
         if not self.shipping_deferred:
-            return 0
+            return self.zero()
         self.shipping_deferred = False
         return self.shipping
 

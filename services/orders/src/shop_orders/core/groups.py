@@ -1,16 +1,12 @@
 """What every capability's handlers share around the order aggregate: saving an order and publishing what its
-steps sent (``store``), rejecting an order with its discount code freed, a group read on its own, and the
-timeline fact that the customer was told."""
+steps sent (``store``), rejecting an order with its discount code freed, and the timeline fact that the customer
+was told."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from shop_orders.core import repository
 from shop_orders.core.order import Order
-from shop_orders.core.parts import ShipmentGroup
-from shop_orders.core.repository import Orders, SqlOrders, group_of
-from shop_orders.core.tables import shipment_groups
+from shop_orders.core.repository import Orders, SqlOrders
 from shop_runtime.database import UnitOfWork
 
 
@@ -31,13 +27,6 @@ async def store(uow: UnitOfWork, order: Order, orders: Orders | None = None) -> 
     await (orders or SqlOrders(uow.session)).save(order)
     for message in order.take_messages():
         uow.publish(message, subject=order.id)
-
-
-async def load_group(uow: UnitOfWork, group_id: str) -> ShipmentGroup | None:
-    row = (
-        await uow.session.execute(sa.select(shipment_groups).where(shipment_groups.c.id == group_id))
-    ).first()
-    return None if row is None else group_of(row._mapping)
 
 
 async def reject_order(

@@ -30,7 +30,14 @@ from shop_orders.core.domain import (
     can_move,
     promised_ship_date,
 )
-from shop_orders.core.parts import OrderLine, paid_in_full, policy_of, preorder_summary, priced_line
+from shop_orders.core.parts import (
+    OrderLine,
+    money_fields,
+    paid_in_full,
+    policy_of,
+    preorder_summary,
+    priced_line,
+)
 from shop_orders.core.pricing import OrderTax, PlanLine, PricedCheckout, order_tax, plan_checkout_charge
 from shop_orders.core.promises import PromiseSteps
 from shop_orders.core.state import OrderState
@@ -53,7 +60,7 @@ class Order(PromiseSteps):
         idempotency_key: str,
         request_fingerprint: str,
         customer_id: str | None,
-        discount: int,
+        discount: Money,
         discount_code: str | None,
         tax: OrderTax,
         only_at_one_of: list[str] | None,
@@ -63,16 +70,19 @@ class Order(PromiseSteps):
     ) -> Order:
         """A new order, pending, priced from orders' view of the catalog: it asks catalog for the stock. A
         subscription's cycle (``subscription_id``) was charged before: it is placed as captured in full."""
-        tax_added = tax.amount.amount if tax.added_on_top else 0
+        currency = priced.currency
+        subtotal, shipping = Money(priced.subtotal, currency), Money(priced.shipping, currency)
+        tax_added = tax.amount if tax.added_on_top else Money.zero(currency)
+        total = subtotal + shipping - discount + tax_added
         order = cls(
             id=order_id,
             status=OrderStatus.PENDING,
             email=customer.email,
             locale=customer.locale,
-            currency=priced.currency,
-            subtotal=priced.subtotal,
-            shipping=priced.shipping,
-            total=priced.total - discount + tax_added,
+            currency=currency,
+            subtotal=subtotal,
+            shipping=shipping,
+            total=total,
             shipping_address=shipping_address,
             shipping_method=shipping_method,
             idempotency_key=idempotency_key,
@@ -87,7 +97,8 @@ class Order(PromiseSteps):
             tax_added=tax_added,
             customer_id=customer_id,
             subscription_id=subscription_id,
-            captured=priced.total - discount + tax_added if subscription_id is not None else 0,
+            captured=total if subscription_id is not None else Money.zero(currency),
+            refund_requested=Money.zero(currency),
             lines=[
                 OrderLine(
                     order_id=order_id,
@@ -95,8 +106,11 @@ class Order(PromiseSteps):
                     sku=line.sku,
                     title=line.title,
                     quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    line_total=line.line_total,
+                    unit_price=Money(line.unit_price, currency),
+                    line_total=Money(line.line_total, currency),
+                    paid_now=Money.zero(currency),
+                    balance=Money.zero(currency),
+                    balance_assigned=Money.zero(currency),
                     percent_off=line.percent_off,
                     preorder_policy=line.preorder_policy.model_dump(mode="json")
                     if line.preorder_policy
@@ -105,16 +119,16 @@ class Order(PromiseSteps):
                 for position, line in enumerate(priced.lines)
             ],
         )
-        order.record("placed", total=order.total, currency=order.currency)
+        order.record("placed", total=total.amount, currency=currency)
         order.send(
             contracts.OrderPlaced(
                 order_id=order_id,
                 customer=customer,
-                currency=order.currency,
                 lines=[
-                    priced_line(line.sku, line.title, line.quantity, line.unit_price) for line in priced.lines
+                    priced_line(line.sku, line.title, line.quantity, Money(line.unit_price, currency))
+                    for line in priced.lines
                 ],
-                total=order.total,
+                total=total,
             )
         )
         order.send(
@@ -128,16 +142,17 @@ class Order(PromiseSteps):
         )
         return order
 
-    def confirm_payment(self, *, payment_id: str, amount: int, held: bool = False) -> bool:
+    def confirm_payment(self, *, payment_id: str, amount: Money, held: bool = False) -> bool:
         """Checkout's payment was captured, or authorised as a card hold (``held``): the order is confirmed.
         False when it was not waiting for it."""
         if not can_move(self.status, OrderStatus.CONFIRMED):
             return False
+        captured = self.in_its_currency(amount)
         self.move_to(OrderStatus.CONFIRMED)
         self.payment_token = None
-        self.captured = amount
+        self.captured = captured
         self.payment_held = held
-        self.record("payment_captured", payment_id=payment_id, amount=amount, held=held)
+        self.record("payment_captured", payment_id=payment_id, amount=amount.amount, held=held)
         self.record("confirmed")
         return True
 
@@ -163,17 +178,18 @@ class Order(PromiseSteps):
                 PlanLine(
                     sku=line.sku,
                     quantity=line.quantity,
-                    line_total=line.line_total,
+                    line_total=line.line_total.amount,
                     preorder_policy=sold_under.get(line.sku),
                 )
                 for line in self.lines
             ],
-            shipping=self.shipping,
+            shipping=self.shipping.amount,
             currency=self.currency,
         )
         promises: list[tuple[str, date]] = []
         for line in self.lines:
-            line.paid_now, line.balance = plan.paid_now[line.sku], plan.balance[line.sku]
+            line.paid_now = Money(plan.paid_now[line.sku], self.currency)
+            line.balance = Money(plan.balance[line.sku], self.currency)
             place = waiting.get(line.sku)
             if place is not None:
                 line.kind = "preorder"
@@ -195,20 +211,21 @@ class Order(PromiseSteps):
             )
         # A discount code comes off what is charged at checkout (never more than that charge). Tax added on top
         # is charged in full at checkout, also the part of a pre-order's balance charged later.
-        discount = min(self.discount, plan.charged_now)
+        charged_now = Money(plan.charged_now, self.currency)
+        discount = min(self.discount, charged_now)
         tax_added = self.tax_added
         if self.tax_added_on_top and discount != self.discount:
             tax_added = order_tax(
                 address=self.shipping_address,
                 rates={},
                 added_on_top_countries=[],
-                subtotal=self.money(self.subtotal),
-                discount=self.money(discount),
-                shipping=self.money(self.shipping),
+                subtotal=self.subtotal,
+                discount=discount,
+                shipping=self.shipping,
                 fixed=(self.tax_rate, True),
-            ).amount.amount
+            ).amount
         self.move_to(OrderStatus.RESERVED)
-        self.charged_now = plan.charged_now - discount + tax_added
+        self.charged_now = charged_now - discount + tax_added
         self.shipping_deferred = plan.shipping_deferred
         self.discount = discount
         self.total = self.subtotal + self.shipping - discount + tax_added
@@ -229,7 +246,7 @@ class Order(PromiseSteps):
             payment_contracts.CapturePayment(
                 order_id=self.id,
                 step="full",
-                amount=Money(self.charged_now, self.currency),
+                amount=self.charged_now,
                 payment_token=self.payment_token,
                 # Kept for every order: a later balance, or the price difference of an exchange, is charged
                 # off-session with it.
@@ -251,14 +268,17 @@ class Order(PromiseSteps):
         return contracts.OrderConfirmed(
             order_id=self.id,
             customer=self.customer,
-            currency=self.currency,
             lines=[priced_line(line.sku, line.title, line.quantity, line.unit_price) for line in self.lines],
             subtotal=self.subtotal,
             shipping=self.shipping,
             total=self.total,
             shipping_address=Address.model_validate(self.shipping_address),
             # On payment terms nothing is charged now: the email says so instead of thanking for a payment.
-            charged_now=0 if self.payment_terms is not None else self.charged_now if preorder_lines else None,
+            charged_now=self.zero()
+            if self.payment_terms is not None
+            else self.charged_now
+            if preorder_lines
+            else None,
             preorder_lines=[preorder_summary(line, self.created_at) for line in preorder_lines],
         )
 
@@ -269,7 +289,7 @@ class Order(PromiseSteps):
         self.record(
             "confirmed",
             payment_terms=self.payment_terms,
-            payment_due=self.payment_due_amount,
+            payment_due=self.payment_due_amount.amount if self.payment_due_amount is not None else None,
             payment_due_date=self.payment_due_date.isoformat() if self.payment_due_date else None,
         )
         self.send(self.confirmation())
@@ -282,7 +302,7 @@ class Order(PromiseSteps):
         self.move_to(OrderStatus.CONFIRMED)
         self.payment_token = None
         self.charged_now = self.captured
-        self.record("confirmed", subscription_id=self.subscription_id, paid_before=self.captured)
+        self.record("confirmed", subscription_id=self.subscription_id, paid_before=self.captured.amount)
         self.send(self.confirmation())
         for group in self.groups_in(GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
             self.advance(group)
@@ -304,4 +324,5 @@ ORDER_COLUMNS = frozenset(f.name for f in dataclasses.fields(OrderState)) - {
     "timeline",
     "messages",
 }
+ORDER_MONEY = money_fields(OrderState)
 OrderState.fields = ORDER_COLUMNS

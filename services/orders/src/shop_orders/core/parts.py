@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from shop_contracts import orders as contracts
+from shop_contracts.money import Money
 from shop_contracts.values import PreorderPolicy, PricedLine
 from shop_orders.core.domain import CatalogVariant, GroupStatus
 from shop_runtime.preorder_pricing import balance_due_at
@@ -60,9 +61,14 @@ def preorder_summary(line: OrderLine, ordered_at: datetime) -> contracts.Preorde
     )
 
 
-def priced_line(sku: str, title: str, quantity: int, unit_price: int) -> PricedLine:
+def priced_line(sku: str, title: str, quantity: int, unit_price: Money) -> PricedLine:
+    """A line as orders' events carry it."""
     return PricedLine(
-        sku=sku, title=title, quantity=quantity, unit_price=unit_price, line_total=unit_price * quantity
+        sku=sku,
+        title=title,
+        quantity=quantity,
+        unit_price=unit_price,
+        line_total=unit_price * quantity,
     )
 
 
@@ -92,23 +98,27 @@ class Tracked:
 
 @dataclass(eq=False)
 class OrderLine(Tracked):
-    """One line of an order: what was bought, at what price, and (for a pre-order) its place and balance."""
+    """One line of an order: what was bought, at what price, and (for a pre-order) its place and balance. Its
+    money is in the order's currency."""
 
     order_id: str
     position: int
     sku: str
     title: str
     quantity: int
-    unit_price: int
-    line_total: int
+    unit_price: Money
+    line_total: Money
+    paid_now: Money
+    """What checkout charged for the line (for a pre-order, its deposit; nothing when paid later)."""
+    balance: Money
+    """What the line leaves to be charged later."""
+    balance_assigned: Money
+    """The part of ``balance`` already handed to shipment groups to charge."""
     percent_off: int = 0
     preorder_policy: dict[str, Any] | None = None
     kind: str = "in_stock"
     queue_position: int | None = None
     expected_ship_date: date | None = None
-    paid_now: int = 0
-    balance: int = 0
-    balance_assigned: int = 0
     units_allocated: int = 0
     quantity_refunded: int = 0
     promised_ship_date: date | None = None
@@ -128,7 +138,8 @@ class ShipmentGroup(Tracked):
     location: str
     status: GroupStatus
     lines: list[dict[str, Any]]
-    balance_amount: int = 0
+    balance_amount: Money
+    """What is charged before the group ships (zero when nothing is)."""
     expected_ship_date: date | None = None
     fulfillment_id: str | None = None
     balance_failures: int = 0
@@ -150,7 +161,16 @@ class ShipmentGroup(Tracked):
     """Not stored yet: saving inserts it."""
 
 
+def money_fields(entity: type) -> frozenset[str]:
+    """The fields of ``entity`` that hold money: their columns hold the amount in the order's currency."""
+    return frozenset(
+        field.name for field in dataclasses.fields(entity) if str(field.type).startswith("Money")
+    )
+
+
 LINE_COLUMNS = frozenset(f.name for f in dataclasses.fields(OrderLine))
 GROUP_COLUMNS = frozenset(f.name for f in dataclasses.fields(ShipmentGroup)) - {"new"}
+LINE_MONEY = money_fields(OrderLine)
+GROUP_MONEY = money_fields(ShipmentGroup)
 OrderLine.fields = LINE_COLUMNS
 ShipmentGroup.fields = GROUP_COLUMNS

@@ -1,8 +1,8 @@
-"""Loading and saving orders inside a unit of work."""
+"""Loading and saving orders inside a unit of work. The columns hold amounts in minor units; the order holds them
+as ``Money`` in its currency, converted here as it is loaded and saved."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,11 +15,19 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
+from shop_contracts.money import CurrencyMismatch, Money
 from shop_contracts.values import PreorderPolicy
 from shop_orders.core.domain import Availability, CatalogVariant, GroupStatus, OrderStatus
 from shop_orders.core.errors import DiscountCodeError, UnknownDiscountCode, UnknownOrder
-from shop_orders.core.order import ORDER_COLUMNS, Order
-from shop_orders.core.parts import GROUP_COLUMNS, LINE_COLUMNS, OrderLine, ShipmentGroup
+from shop_orders.core.order import ORDER_COLUMNS, ORDER_MONEY, Order
+from shop_orders.core.parts import (
+    GROUP_COLUMNS,
+    GROUP_MONEY,
+    LINE_COLUMNS,
+    LINE_MONEY,
+    OrderLine,
+    ShipmentGroup,
+)
 from shop_orders.core.pricing import CodeTerms, check_discount_code
 from shop_orders.core.tables import (
     catalog_availability,
@@ -350,36 +358,60 @@ def _from_json(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-def order_of(row: Row[Any], lines: list[dict[str, Any]], groups: list[dict[str, Any]]) -> Order:
-    values = {key: value for key, value in row._mapping.items() if key in ORDER_COLUMNS}
-    return Order(
-        **values | {"status": OrderStatus(values["status"])},
-        lines=[OrderLine(**_from_json(order_lines, line)) for line in lines],
-        groups=[group_of(_from_json(shipment_groups, group)) for group in groups],
-    )
-
-
-def _group_row(group: ShipmentGroup) -> dict[str, Any]:
-    """A new group's row (its times are the database's)."""
+def _as_money(values: Mapping[Any, Any], money: frozenset[str], currency: str) -> dict[str, Any]:
+    """A row's values as the order holds them: the amounts of its ``money`` columns as Money in ``currency``."""
     return {
-        key: value
-        for key, value in dataclasses.asdict(group).items()
-        if key in GROUP_COLUMNS and key not in ("created_at", "updated_at")
+        name: Money(value, currency) if name in money and value is not None else value
+        for name, value in values.items()
     }
 
 
-def group_of(values: Mapping[Any, Any]) -> ShipmentGroup:
+def _as_columns(values: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    """An entity's values as its columns hold them: money as its amount in minor units, which must be in the
+    order's ``currency`` (``CurrencyMismatch`` otherwise: the column could not say it was another)."""
+    columns = {}
+    for name, value in values.items():
+        if isinstance(value, Money):
+            if value.currency != currency:
+                raise CurrencyMismatch(f"{name} is in {value.currency}, the order in {currency}", field=name)
+            value = value.amount
+        columns[name] = value
+    return columns
+
+
+def order_of(row: Row[Any], lines: list[dict[str, Any]], groups: list[dict[str, Any]]) -> Order:
+    values = {key: value for key, value in row._mapping.items() if key in ORDER_COLUMNS}
+    currency = values["currency"]
+    return Order(
+        **_as_money(values, ORDER_MONEY, currency) | {"status": OrderStatus(values["status"])},
+        lines=[line_of(_from_json(order_lines, line), currency) for line in lines],
+        groups=[group_of(_from_json(shipment_groups, group), currency) for group in groups],
+    )
+
+
+_GROUP_ROW_COLUMNS = sorted(GROUP_COLUMNS - {"created_at", "updated_at"})
+
+
+def _group_row(group: ShipmentGroup, currency: str) -> dict[str, Any]:
+    """A new group's row (its times are the database's)."""
+    return _as_columns({name: getattr(group, name) for name in _GROUP_ROW_COLUMNS}, currency)
+
+
+def group_of(values: Mapping[Any, Any], currency: str) -> ShipmentGroup:
     fields = {key: value for key, value in values.items() if key in GROUP_COLUMNS}
-    return ShipmentGroup(**fields | {"status": GroupStatus(fields["status"])})
+    return ShipmentGroup(
+        **_as_money(fields, GROUP_MONEY, currency) | {"status": GroupStatus(fields["status"])}
+    )
 
 
-def line_of(values: Mapping[Any, Any]) -> OrderLine:
-    return OrderLine(**{key: value for key, value in values.items() if key in LINE_COLUMNS})
+def line_of(values: Mapping[Any, Any], currency: str) -> OrderLine:
+    fields = {key: value for key, value in values.items() if key in LINE_COLUMNS}
+    return OrderLine(**_as_money(fields, LINE_MONEY, currency))
 
 
 _NEW_ORDER_COLUMNS = sorted(ORDER_COLUMNS - {"updated_at"})
 _NEW_LINE_COLUMNS = sorted(LINE_COLUMNS)
-_NEW_GROUP_COLUMNS = sorted(GROUP_COLUMNS - {"created_at", "updated_at"})
+_NEW_GROUP_COLUMNS = _GROUP_ROW_COLUMNS
 
 
 def _from_json_rows(table: sa.Table, columns: list[str], parameter: str) -> sa.Select[Any]:
@@ -451,18 +483,18 @@ class SqlOrders:
     async def add(self, order: Order) -> None:
         """One statement: the order's row, with its lines, new groups and timeline events as CTEs of it."""
         added = [group for group in order.groups if group.new]
+        currency = order.currency
         await self._session.execute(
             _ADDING,
-            {name: getattr(order, name) for name in _NEW_ORDER_COLUMNS}
+            _as_columns({name: getattr(order, name) for name in _NEW_ORDER_COLUMNS}, currency)
             | {
                 "lines": [
-                    _json_values({name: getattr(line, name) for name in _NEW_LINE_COLUMNS})
+                    _json_values(
+                        _as_columns({name: getattr(line, name) for name in _NEW_LINE_COLUMNS}, currency)
+                    )
                     for line in order.lines
                 ],
-                "groups": [
-                    _json_values({name: getattr(group, name) for name in _NEW_GROUP_COLUMNS})
-                    for group in added
-                ],
+                "groups": [_json_values(_group_row(group, currency)) for group in added],
                 "events": [
                     {"order_id": order.id, "event": event, "detail": detail}
                     for event, detail in order.timeline
@@ -479,7 +511,9 @@ class SqlOrders:
         changed = order.changed
         if changed:
             await self._session.execute(
-                sa.update(orders).where(orders.c.id == order.id).values(**changed, updated_at=sa.func.now())
+                sa.update(orders)
+                .where(orders.c.id == order.id)
+                .values(**_as_columns(changed, order.currency), updated_at=sa.func.now())
             )
             order.mark_saved()
         for line in order.lines:
@@ -487,12 +521,14 @@ class SqlOrders:
                 await self._session.execute(
                     sa.update(order_lines)
                     .where(order_lines.c.order_id == order.id, order_lines.c.position == line.position)
-                    .values(**line.changed)
+                    .values(**_as_columns(line.changed, order.currency))
                 )
                 line.mark_saved()
         added = [group for group in order.groups if group.new]
         if added:
-            await self._session.execute(sa.insert(shipment_groups), [_group_row(group) for group in added])
+            await self._session.execute(
+                sa.insert(shipment_groups), [_group_row(group, order.currency) for group in added]
+            )
             for group in added:
                 group.new = False
                 group.mark_saved()
@@ -501,7 +537,7 @@ class SqlOrders:
                 await self._session.execute(
                     sa.update(shipment_groups)
                     .where(shipment_groups.c.id == group.id)
-                    .values(**group.changed, updated_at=sa.func.now())
+                    .values(**_as_columns(group.changed, order.currency), updated_at=sa.func.now())
                 )
                 group.mark_saved()
         if order.timeline:

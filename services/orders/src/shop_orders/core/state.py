@@ -28,33 +28,34 @@ class OrderState(Tracked):
     email: str
     locale: str
     currency: str
-    subtotal: int
-    shipping: int
-    total: int
+    subtotal: Money
+    shipping: Money
+    total: Money
     shipping_address: dict[str, Any]
     shipping_method: str
     idempotency_key: str
     request_fingerprint: str
     created_at: datetime
     updated_at: datetime
+    discount: Money
+    tax_added: Money
+    captured: Money
+    refund_requested: Money
+    """Refunds asked of payments so far: never more than ``captured``."""
     status_reason: str | None = None
     payment_token: str | None = None
-    charged_now: int | None = None
+    charged_now: Money | None = None
     shipping_deferred: bool = False
-    discount: int = 0
     tax_rate: int = 0
     tax_added_on_top: bool = False
-    tax_added: int = 0
     discount_code: str | None = None
-    captured: int = 0
     payment_held: bool = False
     """Checkout's payment is a card hold, captured as the order ships: money given back before that is released
     from the hold, not refunded."""
-    refund_requested: int = 0
     customer_id: str | None = None
     payment_terms: str | None = None
     net_days: int | None = None
-    payment_due_amount: int | None = None
+    payment_due_amount: Money | None = None
     payment_due_date: date | None = None
     payment_status: str | None = None
     paid_at: datetime | None = None
@@ -106,9 +107,13 @@ class OrderState(Tracked):
 
     # --- moves every step shares ----------------------------------------------------------------------------
 
-    def money(self, amount: int) -> Money:
-        """An amount of the order's, in its currency (the columns hold minor units)."""
-        return Money(amount, self.currency)
+    def zero(self) -> Money:
+        """No money, in the order's currency."""
+        return Money.zero(self.currency)
+
+    def in_its_currency(self, amount: Money) -> Money:
+        """``amount`` as the order keeps it: ``CurrencyMismatch`` unless it is in the order's currency."""
+        return self.zero() + amount
 
     def move_to(self, status: OrderStatus, *, reason: str | None = None) -> None:
         self.status = status
@@ -123,7 +128,7 @@ class OrderState(Tracked):
         location: str,
         lines: list[LocatedLine],
         status: GroupStatus,
-        balance_amount: int = 0,
+        balance_amount: Money | None = None,
         expected_ship_date: date | None = None,
         balance_due_at: datetime | None = None,
     ) -> ShipmentGroup:
@@ -134,7 +139,7 @@ class OrderState(Tracked):
             location=location,
             status=status,
             lines=[line.model_dump() for line in lines],
-            balance_amount=balance_amount,
+            balance_amount=self.zero() if balance_amount is None else balance_amount,
             expected_ship_date=expected_ship_date,
             balance_due_at=balance_due_at,
             new=True,
@@ -158,13 +163,13 @@ class OrderState(Tracked):
     def advance(self, group: ShipmentGroup) -> None:
         """Move a group of an accepted order on: charge its balance first if it has one, else release it."""
         group = self.adopt(group)
-        if group.balance_amount > 0:
+        if group.balance_amount > self.zero():
             group.status = GroupStatus.AWAITING_BALANCE
             self.send(
                 payment_contracts.ChargeBalance(
                     order_id=self.id,
                     group_id=group.id,
-                    amount=Money(group.balance_amount, self.currency),
+                    amount=group.balance_amount,
                     attempt=group.balance_failures + 1,
                 )
             )
@@ -186,16 +191,17 @@ class OrderState(Tracked):
             )
         )
 
-    def request_refund(self, amount: int, *, key: str, reason: str) -> None:
-        """Ask payments for a refund (never more than captured and not yet refunded) and count it asked."""
+    def request_refund(self, amount: Money, *, key: str, reason: str) -> None:
+        """Ask payments for a refund (never more than captured and not yet refunded) and count it asked.
+        ``CurrencyMismatch`` when ``amount`` is not in the order's currency."""
         amount = min(amount, self.captured - self.refund_requested)
-        if amount <= 0:
+        if amount <= self.zero():
             return
         self.refund_requested += amount
         self.send(
             payment_contracts.IssueRefund(
                 order_id=self.id,
-                amount=Money(amount, self.currency),
+                amount=amount,
                 reason=reason,
                 idempotency_key=key,
             )

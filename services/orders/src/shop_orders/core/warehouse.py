@@ -154,30 +154,23 @@ class WarehouseSteps(OrderState):
         group.short_lines = [line.model_dump() for line in short_lines]
         if not remaining:
             self.move_group(group, GroupStatus.CANCELLED)
-        value = 0
+        value = self.zero()
         for sku, units in short.items():
             ordered = self.line(sku)
-            value += units * ordered.unit_price
+            value += ordered.unit_price * units
             ordered.quantity_refunded += units
-        refund = (
-            value
-            - discount_share(
-                discount=self.money(self.discount), subtotal=self.money(self.subtotal), part=self.money(value)
-            ).amount
-        )
+        refund = value - discount_share(discount=self.discount, subtotal=self.subtotal, part=value)
         nothing_ships = self.units_left_to_ship() == 0 and not any(g.shipped_at for g in self.groups)
         if nothing_ships:
             refund += self.shipping
         refund += tax_share(
-            tax=self.money(self.tax_added),
-            taxable=self.money(self.subtotal - self.discount + self.shipping),
-            part=self.money(refund),
-        ).amount
+            tax=self.tax_added, taxable=self.subtotal - self.discount + self.shipping, part=refund
+        )
         self.record(
             "short_pick",
             fulfillment_id=group.fulfillment_id,
             short_lines=[line.model_dump() for line in short_lines],
-            refund=refund,
+            refund=refund.amount,
         )
         self.request_refund(refund, key=f"short:{group.fulfillment_id}", reason="short_pick")
         if not remaining or group.shipped_at is not None:
@@ -196,7 +189,6 @@ class WarehouseSteps(OrderState):
                     customer=self.customer,
                     reason="short_pick",
                     refund=refund,
-                    currency=self.currency,
                     held=self.payment_held,
                 )
             )

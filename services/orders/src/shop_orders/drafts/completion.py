@@ -13,6 +13,7 @@ from sqlalchemy.engine import Row
 
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
+from shop_contracts.money import Money
 from shop_contracts.values import Customer, LocatedLine, PricedLine, RequestedLine
 from shop_orders.checkout import handlers as checkout
 from shop_orders.core.domain import BANK_TRANSFER_TOKEN_PREFIX, OrderStatus, payment_due_date
@@ -156,24 +157,27 @@ async def _complete(
         terms = {
             "payment_terms": draft.payment_terms,
             "net_days": draft.net_days,
-            "payment_due_amount": totals.total,
+            "payment_due_amount": Money(totals.total, draft.currency),
             "payment_due_date": payment_due_date(draft.payment_terms, draft.net_days, now),
             "payment_status": "awaiting_payment",
         }
     priced = priced_lines(draft.lines)
+    zero = Money.zero(draft.currency)
     order = Order(
         id=order_id,
         status=OrderStatus.PENDING,
         email=account.email,
         locale=account.locale,
         currency=draft.currency,
-        subtotal=totals.subtotal,
-        shipping=totals.shipping,
-        total=totals.total,
-        discount=totals.discounts,
+        subtotal=Money(totals.subtotal, draft.currency),
+        shipping=Money(totals.shipping, draft.currency),
+        total=Money(totals.total, draft.currency),
+        discount=Money(totals.discounts, draft.currency),
         tax_rate=totals.tax.rate,
         tax_added_on_top=not totals.tax.included,
-        tax_added=0 if totals.tax.included else totals.tax.amount,
+        tax_added=zero if totals.tax.included else Money(totals.tax.amount, draft.currency),
+        captured=zero,
+        refund_requested=zero,
         shipping_address=draft.shipping_address,
         shipping_method=shipping.get("method") or "custom",
         payment_token=payment_token,
@@ -190,8 +194,11 @@ async def _complete(
                 sku=line.sku or f"custom:{position + 1}",
                 title=line.title,
                 quantity=line.quantity,
-                unit_price=line.unit_price,
-                line_total=line.gross,
+                unit_price=Money(line.unit_price, draft.currency),
+                line_total=Money(line.gross, draft.currency),
+                paid_now=zero,
+                balance=zero,
+                balance_assigned=zero,
                 kind="in_stock" if line.sku else "custom",
             )
             for position, line in enumerate(priced)
@@ -219,18 +226,17 @@ async def _complete(
         contracts.OrderPlaced(
             order_id=order_id,
             customer=customer,
-            currency=draft.currency,
             lines=[
                 PricedLine(
                     sku=line.sku or f"custom:{position + 1}",
                     title=line.title,
                     quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    line_total=line.gross,
+                    unit_price=Money(line.unit_price, draft.currency),
+                    line_total=Money(line.gross, draft.currency),
                 )
                 for position, line in enumerate(priced)
             ],
-            total=totals.total,
+            total=Money(totals.total, draft.currency),
         ),
         subject=order_id,
         correlation_id=order_id,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from shop_contracts import orders as contracts
+from shop_contracts.money import Money
 from shop_contracts.values import Customer
 from shop_orders.core import repository
 from shop_orders.core.domain import payment_due_date
@@ -217,6 +218,10 @@ async def send_invoice(
     check_completable(draft)
     account = await account_of(uow, draft.customer_id)
     totals = draft_totals(draft, settings.taxes)
+
+    def money(amount: int) -> Money:
+        return Money(amount, draft.currency)
+
     due_date = payment_due_date(draft.payment_terms, draft.net_days, now)
     expires_at = draft.expires_at
     if due_date is not None and end_of(due_date) > expires_at:
@@ -236,24 +241,23 @@ async def send_invoice(
         contracts.DraftInvoiceSent(
             draft_id=draft_id,
             customer=Customer(email=account.email, locale=account.locale),
-            currency=draft.currency,
             lines=[
                 contracts.DraftInvoiceLine(
                     sku=line.sku,
                     title=line.title,
                     quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    discount=line.discount_amount,
-                    line_total=line.gross - line.discount_amount,
+                    unit_price=money(line.unit_price),
+                    discount=money(line.discount_amount),
+                    line_total=money(line.gross - line.discount_amount),
                 )
                 for line in priced_lines(draft.lines)
             ],
-            subtotal=totals.subtotal,
-            discount=totals.discounts,
-            shipping=totals.shipping,
-            tax=totals.tax.amount,
+            subtotal=money(totals.subtotal),
+            discount=money(totals.discounts),
+            shipping=money(totals.shipping),
+            tax=money(totals.tax.amount),
             tax_included=totals.tax.included,
-            total=totals.total,
+            total=money(totals.total),
             payment_terms=draft.payment_terms,
             net_days=draft.net_days,
             due_date=due_date,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from shop_contracts.money import Money
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.cancellation.repository import Cancellations
 from shop_orders.core.domain import (
@@ -37,7 +38,7 @@ async def release_paid_group(
     order_id: str,
     group_id: str,
     payment_id: str,
-    amount: int,
+    amount: Money,
     orders: Orders | None = None,
     cancellations: Cancellations | None = None,
 ) -> None:
@@ -181,7 +182,9 @@ async def remind_of_balance_when_ready(
         return
     if line.expected_ship_date is None:  # the date was withdrawn since: the reminder goes at allocation
         return
-    amount = line.balance - line.balance_assigned + (order.shipping if order.shipping_deferred else 0)
+    amount = (
+        line.balance - line.balance_assigned + (order.shipping if order.shipping_deferred else order.zero())
+    )
     order.remind_of_balance(
         sku=sku,
         group_id=None,

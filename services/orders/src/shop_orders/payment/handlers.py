@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from shop_contracts.money import Money
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.cancellation.repository import Cancellations
 from shop_orders.core import repository
@@ -30,7 +31,7 @@ async def confirm_paid_order(
     *,
     order_id: str,
     payment_id: str,
-    amount: int,
+    amount: Money,
     now: datetime,
     balance_notice: timedelta,
     held: bool = False,
@@ -61,7 +62,8 @@ async def confirm_paid_order(
         return
     order.send(order.confirmation())
     for group in order.groups_in(GroupStatus.RESERVED, GroupStatus.AWAITING_CONFIRMATION):
-        if group.kind == "preorder" and group.balance_amount > 0:  # allocated while checkout was being paid
+        # A pre-order group with a balance was allocated while checkout was being paid.
+        if group.kind == "preorder" and group.balance_amount > order.zero():
             await store(uow, order, orders)
             await charge_after_notice(
                 uow,
@@ -82,7 +84,7 @@ async def confirm_paid_order(
     count_confirmed(
         uow, currency=order.currency, preorder_units=sum(line.quantity for line in preorder_lines)
     )
-    uow.after_commit(lambda: CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount))
+    uow.after_commit(lambda: CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount.amount))
 
 
 async def reject_for_failed_payment(
@@ -98,13 +100,13 @@ async def reject_for_failed_payment(
 
 
 async def record_refund(
-    uow: UnitOfWork, *, order_id: str, event: str, amount: int, detail: str, idempotency_key: str
+    uow: UnitOfWork, *, order_id: str, event: str, amount: Money, detail: str, idempotency_key: str
 ) -> None:
     """Payments issued (``refunded``) or refused (``refund_rejected``) a refund: recorded once per key, however
     often it is told; an issued refund replaces a rejection told first, never the other way round."""
     order = await repository.lock_order(uow.session, order_id)
     statement = insert(refund_outcomes).values(
-        idempotency_key=idempotency_key, order_id=order_id, outcome=event, amount=amount, detail=detail
+        idempotency_key=idempotency_key, order_id=order_id, outcome=event, amount=amount.amount, detail=detail
     )
     recorded = await uow.session.execute(
         statement.on_conflict_do_update(
@@ -116,5 +118,5 @@ async def record_refund(
         ).returning(refund_outcomes.c.idempotency_key)
     )
     if recorded.first() is not None:
-        order.record(event, amount=amount, detail=detail)
+        order.record(event, amount=amount.amount, detail=detail)
         await store(uow, order)

@@ -53,12 +53,14 @@ async def request_payment_on_terms(
         raise OrderNotOnTerms(f"order {order_id} is {order.status}: nothing is due", field="order_id")
     if order.payment_due_amount is None:  # set with the terms; a message cannot carry a missing amount
         raise OrderNotOnTerms(f"order {order_id} has no amount due on its terms", field="order_id")
-    order.record("payment_requested", amount=order.payment_due_amount, reference=bank_transfer_reference)
+    order.record(
+        "payment_requested", amount=order.payment_due_amount.amount, reference=bank_transfer_reference
+    )
     order.send(
         payment_contracts.CapturePayment(
             order_id=order_id,
             step="full",
-            amount=Money(order.payment_due_amount, order.currency),
+            amount=order.payment_due_amount,
             payment_token=payment_token,
             bank_transfer_reference=bank_transfer_reference,
         )
@@ -71,19 +73,19 @@ async def record_payment_on_terms(
     order: Order,
     *,
     payment_id: str,
-    amount: int,
+    amount: Money,
     now: datetime,
     orders: Orders | None = None,
 ) -> None:
     """The payment of an order on terms landed: it is paid, and no longer becomes overdue."""
     if order.payment_status != "paid":
+        order.captured += amount
         order.payment_status = "paid"
         order.paid_at = now
-        order.captured += amount
-        order.record("payment_captured", payment_id=payment_id, amount=amount)
+        order.record("payment_captured", payment_id=payment_id, amount=amount.amount)
         await store(uow, order, orders)
         await uow.jobs.cancel(key=f"{PAYMENT_OVERDUE}:{order.id}", now=now)
-        CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount)
+        CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount.amount)
 
 
 async def mark_payment_overdue(
@@ -100,17 +102,17 @@ async def mark_payment_overdue(
         draft_id = str(
             await uow.session.scalar(sa.select(draft_orders.c.id).where(draft_orders.c.order_id == order_id))
         )
+        due = order.payment_due_amount
         order.record(
             "payment_overdue",
-            amount=order.payment_due_amount,
+            amount=due.amount if due is not None else None,
             due_date=order.payment_due_date.isoformat() if order.payment_due_date else None,
         )
         order.send(
             contracts.OrderPaymentOverdue(
                 order_id=order_id,
                 customer=order.customer,
-                currency=order.currency,
-                amount=order.payment_due_amount,
+                amount=due,
                 due_date=order.payment_due_date,
                 draft_id=draft_id,
                 checkout_token=draft_token(token_secret, draft_id),

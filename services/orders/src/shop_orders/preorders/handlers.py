@@ -51,7 +51,7 @@ async def receive_preorder_allocation(
     )
     # While a cancellation waits for fulfillment the new group waits too; the cancellation releases it.
     if order.status in ACCEPTED and not cancelling:
-        if group.balance_amount > 0:
+        if group.balance_amount > order.zero():
             await charge_after_notice(uow, order, group, line=line, now=now, notice=balance_notice)
         else:
             order.advance(group)

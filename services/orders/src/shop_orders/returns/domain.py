@@ -64,12 +64,12 @@ class ReturnedUnits:
 
 @dataclass(frozen=True)
 class ReturnRefund:
-    value: int
+    value: Money
     """The units' price less their share of the order's discount."""
-    return_shipping_fee: int
-    restocking_fee: int
-    refund: int
-    tax: int = 0
+    return_shipping_fee: Money
+    restocking_fee: Money
+    refund: Money
+    tax: Money
     """The tax added on top at checkout that the refund gives back (part of ``refund``)."""
 
 
@@ -77,17 +77,19 @@ def refund_for_return(
     *,
     units: list[ReturnedUnits],
     reason: str,
-    subtotal: int,
-    discount: int,
+    subtotal: Money,
+    discount: Money,
     return_shipping_fee: int,
     restocking_fee_percent: int,
-    refundable: int,
+    refundable: Money,
     currency: str,
-    tax_added: int = 0,
-    shipping: int = 0,
+    tax_added: Money | None = None,
+    shipping: Money | None = None,
 ) -> ReturnRefund:
     """What a received return refunds: its units' price less their discount share, less the fees its reason
-    carries, never below zero nor above ``refundable`` (captured less already refunded).
+    carries, never below zero nor above ``refundable`` (captured less already refunded). The units' prices and
+    the return shipping fee are in ``currency``, the order's; money in another currency is refused
+    (``CurrencyMismatch``).
 
     The return shipping fee applies when the reason is the customer's (changed_mind, size, other); the
     restocking fee (percent of the resellable units' value, rounded half up) when they changed their mind.
@@ -99,9 +101,7 @@ def refund_for_return(
     gross = Money.total(
         (Money(line.unit_price, currency) * line.quantity for line in units), currency=currency
     )
-    value = gross - discount_share(
-        discount=Money(discount, currency), subtotal=Money(subtotal, currency), part=gross
-    )
+    value = gross - discount_share(discount=discount, subtotal=subtotal, part=gross)
     shipping_fee = Money(return_shipping_fee, currency) if reason in CUSTOMERS_REASONS else zero
     restocking_fee = zero
     if reason in RESTOCKING_REASONS and gross > zero:
@@ -109,17 +109,17 @@ def refund_for_return(
         restocking_fee = value.share(resellable, gross.amount).percent(restocking_fee_percent)
     before_tax = max(value - shipping_fee - restocking_fee, zero)
     tax = tax_share(
-        tax=Money(tax_added, currency),
-        taxable=Money(subtotal - discount + shipping, currency),
+        tax=zero if tax_added is None else tax_added,
+        taxable=subtotal - discount + (zero if shipping is None else shipping),
         part=before_tax,
     )
-    refund = max(min(before_tax + tax, Money(refundable, currency)), zero)
+    refund = max(min(before_tax + tax, refundable), zero)
     return ReturnRefund(
-        value=value.amount,
-        return_shipping_fee=shipping_fee.amount,
-        restocking_fee=restocking_fee.amount,
-        refund=refund.amount,
-        tax=min(tax, refund).amount,
+        value=value,
+        return_shipping_fee=shipping_fee,
+        restocking_fee=restocking_fee,
+        refund=refund,
+        tax=min(tax, refund),
     )
 
 
@@ -169,12 +169,12 @@ def check_exchange(
 class ExchangeDifference:
     """What an exchange costs on top (positive: charged) or gives back (negative: refunded)."""
 
-    price_difference: int
-    tax: int
+    price_difference: Money
+    tax: Money
     """Tax added on top on the difference, with its sign (0 where prices include tax)."""
 
     @property
-    def total(self) -> int:
+    def total(self) -> Money:
         return self.price_difference + self.tax
 
 
@@ -190,17 +190,18 @@ def exchange_difference(
     """The replacement's price less the returned unit's (as paid at checkout, before a discount code's share,
     which stays with the order) for ``units``, and where tax comes on top the tax on that difference (rounded as
     ``order_tax`` rounds, with the difference's sign)."""
-    difference = (replacement_unit_price - returned_unit_price) * units
-    tax = 0
-    if tax_added_on_top and difference != 0:
+    zero = Money.zero(currency)
+    difference = Money(replacement_unit_price - returned_unit_price, currency) * units
+    tax = zero
+    if tax_added_on_top and difference != zero:
         amount = order_tax(
             address={},
             rates={},
             added_on_top_countries=[],
-            subtotal=Money(abs(difference), currency),
-            discount=Money.zero(currency),
-            shipping=Money.zero(currency),
+            subtotal=max(difference, -difference),
+            discount=zero,
+            shipping=zero,
             fixed=(tax_rate, True),
-        ).amount.amount
-        tax = amount if difference > 0 else -amount
+        ).amount
+        tax = amount if difference > zero else -amount
     return ExchangeDifference(price_difference=difference, tax=tax)

@@ -104,7 +104,7 @@ async def request_return(
                 "title": prices[sku].title,
                 "quantity": quantity,
                 "location": where[sku],
-                "unit_price": int(prices[sku].unit_price),
+                "unit_price": prices[sku].unit_price.amount,
             }
             for sku, quantity in lines
         ],
@@ -229,19 +229,18 @@ async def refund_received_return(
         row,
         "refunded",
         now,
-        value=outcome.value,
-        return_shipping_fee=outcome.return_shipping_fee,
-        restocking_fee=outcome.restocking_fee,
-        tax_refunded=outcome.tax,
-        refund=outcome.refund,
+        value=outcome.value.amount,
+        return_shipping_fee=outcome.return_shipping_fee.amount,
+        restocking_fee=outcome.restocking_fee.amount,
+        tax_refunded=outcome.tax.amount,
+        refund=outcome.refund.amount,
     )
-    order.record("return_refunded", return_id=return_id, refund=outcome.refund)
+    order.record("return_refunded", return_id=return_id, refund=outcome.refund.amount)
     order.send(
         contracts.ReturnRefunded(
             return_id=return_id,
             order_id=row.order_id,
             customer=order.customer,
-            currency=order.currency,
             value=outcome.value,
             return_shipping_fee=outcome.return_shipping_fee,
             restocking_fee=outcome.restocking_fee,
@@ -297,7 +296,7 @@ async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[Loca
         return
     order = await repository.lock_order(uow.session, row.order_id)
     prices = {line["sku"]: int(line["unit_price"]) for line in row.lines}
-    difference = price = tax = 0
+    difference = price = tax = order.zero()
     for item in row.exchange["units"]:
         found = exchange_difference(
             returned_unit_price=prices[item["sku"]],
@@ -322,13 +321,13 @@ async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[Loca
                 location=location,
                 lines=located,
                 status=GroupStatus.RESERVED,
-                balance_amount=difference if difference > 0 and position == 0 else 0,
+                balance_amount=difference if difference > order.zero() and position == 0 else None,
             )
         )
-    if difference > 0:
+    if difference > order.zero():
         # The order now costs more: its total grows by what the exchange charges.
         order.total += difference
-    elif difference < 0:
+    elif difference < order.zero():
         order.request_refund(-difference, key=f"exchange:{return_id}", reason="exchange_difference")
     for group in groups:
         order.advance(group)
@@ -338,16 +337,16 @@ async def exchange_reserved(uow: UnitOfWork, *, return_id: str, lines: list[Loca
         .values(
             exchange={
                 **row.exchange,
-                "status": "awaiting_payment" if difference > 0 else "released",
-                "price_difference": price,
-                "tax": tax,
-                "charged": max(difference, 0),
-                "refunded": max(-difference, 0),
+                "status": "awaiting_payment" if difference > order.zero() else "released",
+                "price_difference": price.amount,
+                "tax": tax.amount,
+                "charged": max(difference, order.zero()).amount,
+                "refunded": max(-difference, order.zero()).amount,
                 "group_ids": [group.id for group in groups],
             }
         )
     )
-    order.record("exchange_reserved", return_id=return_id, difference=difference)
+    order.record("exchange_reserved", return_id=return_id, difference=difference.amount)
     await store(uow, order)
 
 
@@ -378,7 +377,7 @@ async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) 
         shipping=order.shipping,
     )
     order.request_refund(outcome.refund, key=f"exchange:{return_id}", reason="exchange_out_of_stock")
-    refunded = (row.refund or 0) + outcome.refund
+    refunded = (row.refund or 0) + outcome.refund.amount
     await uow.session.execute(
         sa.update(returns)
         .where(returns.c.id == return_id)
@@ -386,24 +385,25 @@ async def exchange_unavailable(uow: UnitOfWork, *, return_id: str, detail: str) 
             exchange={
                 **row.exchange,
                 "status": "refunded_instead",
-                "refunded": outcome.refund,
+                "refunded": outcome.refund.amount,
                 "detail": detail,
             },
             refund=refunded,
-            value=(row.value or 0) + outcome.value,
-            tax_refunded=(row.tax_refunded or 0) + outcome.tax,
+            value=(row.value or 0) + outcome.value.amount,
+            tax_refunded=(row.tax_refunded or 0) + outcome.tax.amount,
         )
     )
     if row.status == "received":
         await _move(uow.session, await _lock(uow.session, return_id), "refunded", datetime.now(UTC))
-    order.record("exchange_refunded_instead", return_id=return_id, refund=outcome.refund)
+    order.record("exchange_refunded_instead", return_id=return_id, refund=outcome.refund.amount)
     order.send(
         contracts.ReturnRefunded(
             return_id=return_id,
             order_id=order.id,
             customer=order.customer,
-            currency=order.currency,
             value=outcome.value,
+            return_shipping_fee=order.zero(),
+            restocking_fee=order.zero(),
             refund=outcome.refund,
             exchange_unavailable=[item["replacement_sku"] for item in units],
         )
