@@ -158,6 +158,42 @@ async def test_a_short_pick_releases_its_part_and_the_shipment_captures_the_rest
     assert not payments.sandbox.refunds
 
 
+async def test_a_shipment_that_arrives_before_orders_asks_back_its_short_unit_waits_to_capture_the_rest(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    """The same short pick with the messages the other way round: fulfillment's shipment reaches payments before
+    orders' ask for the short unit's money. The end is the same: released, not captured and refunded."""
+    await _authorised(broker, probe, "h-short-late", 83_000)
+    await send(broker, _confirmed("h-short-late", {"SHIRT": (2, 40_000)}, 3_000), subject="h-short-late")
+    await send(
+        broker, _shipped("h-short-late", "g-1", {"SHIRT": 1}, short={"SHIRT": 1}), subject="h-short-late"
+    )
+    # Handled in the order sent: one order's messages keep their order in a worker.
+    await send(
+        broker,
+        contracts.IssueRefund(
+            order_id="h-short-late",
+            amount=Money(40_000, "KRW"),
+            reason="short_pick",
+            idempotency_key="short:f-g-1-late",
+        ),
+        subject="h-short-late",
+    )
+
+    async def settled() -> None:
+        view = await payments_of(payments.client, "h-short-late")
+        assert (view["authorised"], view["voided"], view["captured"], view["held"]) == (
+            83_000,
+            40_000,
+            43_000,
+            0,
+        )
+        assert view["refunded"] == 0
+
+    await eventually(settled)
+    assert not payments.sandbox.refunds
+
+
 @pytest.mark.parametrize("version", [1, 2])
 async def test_two_shipments_capture_their_shares_and_the_last_takes_what_is_left(
     payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection, version: int

@@ -122,8 +122,23 @@ def test_a_short_pick_released_first_leaves_the_shipment_to_capture_the_rest() -
     released = hold(voided=10_000)
     shipment = ShipmentFact("g-1", {"SHIRT": 2}, short={"CAP": 1})
     assert nothing_left_to_ship(TERMS, [shipment])
-    [planned] = shipment_captures(TERMS, [shipment], released)
+    [planned] = shipment_captures(TERMS, [shipment], released, shorts_answered=1)
     assert planned.amount == krw(90_000)
+
+
+def test_the_last_shipment_waits_while_orders_has_not_answered_for_its_short_units() -> None:
+    # The shipment came first: taking all the hold holds would take the cap's 10 000 too, and refund it later.
+    shipment = ShipmentFact("g-1", {"SHIRT": 2}, short={"CAP": 1})
+    assert shipment_captures(TERMS, [shipment], hold(), shorts_answered=0) == []
+    # Once orders' ask is answered (released, or refused), the shipment takes what the hold still holds.
+    [planned] = shipment_captures(TERMS, [shipment], hold(voided=10_000), shorts_answered=1)
+    assert planned.amount == krw(90_000)
+
+
+def test_an_earlier_shipment_takes_its_share_while_the_last_waits_for_the_short_units() -> None:
+    first, last = ShipmentFact("g-1", {"SHIRT": 1}), ShipmentFact("g-2", {"SHIRT": 1}, short={"CAP": 1})
+    [share] = shipment_captures(TERMS, [first, last], hold(), shorts_answered=0)
+    assert (share.step, share.amount) == (capture_step("g-1"), krw(44_444))
 
 
 def test_shipments_after_the_hold_was_replaced_capture_nothing() -> None:

@@ -54,6 +54,9 @@ from shop_runtime.metrics import business_counter
 
 log = logging.getLogger(__name__)
 
+SHORT_PICK = "short_pick"
+"""The reason orders gives when it asks back the money of units found short at the pick."""
+
 AUTHORISED = business_counter(
     "shop_payments_authorised_minor_units",
     "Money held on cards at checkout (authorised), in minor units",
@@ -227,6 +230,15 @@ async def record_shipment(
     await _capture_due(uow, psp, order_id=order_id)
 
 
+async def capture_due(uow: UnitOfWork, psp: PaymentServiceProvider, *, order_id: str) -> None:
+    """Take what the order's shipments are due of its holds, once orders answered for their short units (a
+    give-back it asked for after the shipment arrived lets the last shipment's capture go ahead)."""
+    if not await hold_repository.has_holds(uow.session, order_id=order_id):
+        return
+    await hold_repository.lock_hold(uow.session, order_id=order_id)
+    await _capture_due(uow, psp, order_id=order_id)
+
+
 async def _capture_due(uow: UnitOfWork, psp: PaymentServiceProvider, *, order_id: str) -> None:
     terms = await hold_repository.terms_of(uow.session, order_id=order_id)
     if terms is None:
@@ -238,7 +250,8 @@ async def _capture_due(uow: UnitOfWork, psp: PaymentServiceProvider, *, order_id
                 await _capture_or_replace(uow, psp, hold, step=step, amount=hold.open)
             continue
         shipments = await hold_repository.shipments_of(uow.session, order_id=order_id)
-        for planned in shipment_captures(terms, shipments, hold):
+        answered = await repository.money_back_answered(uow.session, order_id=order_id, reason=SHORT_PICK)
+        for planned in shipment_captures(terms, shipments, hold, shorts_answered=answered):
             if not await _capture_or_replace(uow, psp, hold, step=planned.step, amount=planned.amount):
                 break  # the hold was replaced: later shipments take nothing more of it
             reloaded = await hold_repository.hold(uow.session, authorization_id=hold.authorization.id)

@@ -187,13 +187,19 @@ class PlannedCapture:
 
 
 def shipment_captures(
-    terms: OrderTerms, shipments: Sequence[ShipmentFact], hold: Hold
+    terms: OrderTerms, shipments: Sequence[ShipmentFact], hold: Hold, *, shorts_answered: int = 0
 ) -> list[PlannedCapture]:
     """What each shipment not captured yet takes of the hold, in the order the shipments were recorded.
 
     Shares are cumulative (the shipments' value so far at the order's ratio, less what earlier shipments
     took), so rounding never drifts; the shipment that leaves nothing to ship takes all the hold still holds.
     A shipment whose share is 0 (the hold was released, or lapsed and was replaced) still gets its step, of 0.
+
+    Units found short are orders' to give back (it asks once per shipment with short units, for what they cost
+    the customer). Until orders' ask for each such shipment has been answered here (``shorts_answered``: given
+    back or refused), the shipment that leaves nothing to ship waits: taking all the hold still holds would take
+    the short units' money too, and then refund it instead of releasing it, depending only on which message
+    came first.
     """
     done = hold.steps_done()
     pending = [shipment for shipment in shipments if capture_step(shipment.shipment_id) not in done]
@@ -211,10 +217,13 @@ def shipment_captures(
     )
     left = 0 if hold.expired_at_psp else hold.open.amount
     last_leaves_nothing = nothing_left_to_ship(terms, shipments)
+    shorts_asked = sum(1 for shipment in shipments if terms.value_of(shipment.short) > 0)
     planned = []
     for index, shipment in enumerate(pending):
         shipped_value += terms.value_of(shipment.shipped)
         if last_leaves_nothing and index == len(pending) - 1:
+            if shorts_answered < shorts_asked:
+                break  # the short units' money is not answered for yet: the rest waits for it
             amount = left
         else:
             amount = max(0, min(left, terms.share_of(shipped_value) - taken))

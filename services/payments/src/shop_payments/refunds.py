@@ -99,10 +99,20 @@ async def refund_as_asked(
                 ),
                 subject=order_id,
             )
+            await _after_short_pick(uow, psp, order_id=order_id, reason=reason)
         return
     if created:
         uow.publish(refund_issued(refund), subject=order_id)
         uow.after_commit(lambda: _count_refund(refund))
+        await _after_short_pick(uow, psp, order_id=order_id, reason=reason)
+
+
+async def _after_short_pick(
+    uow: UnitOfWork, psp: PaymentServiceProvider, *, order_id: str, reason: str
+) -> None:
+    """Orders answered for units found short: a shipment that waited for it takes its capture now."""
+    if reason == hold_handlers.SHORT_PICK:
+        await hold_handlers.capture_due(uow, psp, order_id=order_id)
 
 
 def _count_refund(refund: Refund) -> None:

@@ -315,3 +315,16 @@ async def set_psp_event_outcome(session: AsyncSession, event_id: str, outcome: P
     await session.execute(
         sa.update(psp_events).where(psp_events.c.event_id == event_id).values(outcome=outcome.value)
     )
+
+
+async def money_back_answered(session: AsyncSession, *, order_id: str, reason: str) -> int:
+    """How many asks for money back of the order, for ``reason``, were answered: given back or refused (one per
+    idempotency key)."""
+    given = sa.select(refunds.c.idempotency_key).where(
+        refunds.c.order_id == order_id, refunds.c.reason == reason
+    )
+    refused = sa.select(refund_rejections.c.idempotency_key).where(
+        refund_rejections.c.order_id == order_id, refund_rejections.c.reason == reason
+    )
+    keys = sa.union(given, refused).subquery()
+    return int((await session.execute(sa.select(sa.func.count()).select_from(keys))).scalar_one())
