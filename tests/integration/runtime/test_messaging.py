@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from fastapi import FastAPI
 
+from shop_contracts import Envelope, fulfillment
 from shop_contracts import catalog as contracts
-from shop_contracts import fulfillment
 from shop_contracts.routing import SIGNATURE_HEADER, WAREHOUSE_EXCHANGE, parking_queue, service_queue
 from shop_contracts.values import Address, LocatedLine
 from shop_runtime import signatures
@@ -345,8 +345,9 @@ class HeldExchange:
 async def test_a_row_committed_while_a_batch_is_in_flight_is_published_at_once_not_after_the_idle_poll(
     database: Database, broker: AbstractRobustConnection, probe: MessageProbe
 ) -> None:
-    """Its NOTIFY arrives during the batch, whose claim did not see the row: the relay must claim again as
-    soon as the batch is done, not sleep the idle poll (a minute here) with the row waiting."""
+    """Its NOTIFY is sent during the batch, whose claim did not see the row (PostgreSQL hands it to the relay's
+    connection once the batch commits): the relay must claim again as soon as the batch is done, not sleep the
+    idle poll (a minute here) with the row waiting."""
     await write_outbox_rows(database, 1, "first")
     channel = await broker.channel(publisher_confirms=True)
     await declare_exchanges(channel)
@@ -357,13 +358,6 @@ async def test_a_row_committed_while_a_batch_is_in_flight_is_published_at_once_n
     try:
         await asyncio.wait_for(publishing.in_flight.wait(), timeout=10)
         await write_outbox_rows(database, 1, "meanwhile")
-
-        def relay_woken() -> None:
-            # The relay's own listener has had the NOTIFY (read through a private name: nothing public shows
-            # it), so the batch ends after the wake-up, which is the case under test.
-            assert relay._wake.is_set()
-
-        await eventually(relay_woken)
         publishing.released.set()
         await probe.wait_for(contracts.StockReleased, lambda m: m.order_id == "first-0")
         await probe.wait_for(contracts.StockReleased, lambda m: m.order_id == "meanwhile-0", timeout=10)
@@ -426,3 +420,65 @@ async def test_the_relay_signs_what_goes_to_a_signed_exchange_and_nothing_else(
     released = await events.get(timeout=5)
     assert SIGNATURE_HEADER not in (released.headers or {})
     await channel.close()
+
+
+async def test_a_message_s_trace_travels_on_to_the_messages_it_causes_when_no_span_is_recorded(
+    settings: ServiceSettings, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    """A worker without an exporter makes no spans, yet the trace of what it handles reaches what it publishes."""
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    worker = Worker(definition(Behaviour()), settings)
+    assert await worker.start()
+    try:
+        command = contracts.ReleaseStock(order_id="traced-1", reason="test")
+        envelope = Envelope.wrap(command, subject="traced-1", correlation_id="traced-1")
+        channel = await broker.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(command.EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(
+                envelope.model_dump_json().encode(),
+                message_id=str(envelope.id),
+                type=envelope.type,
+                headers={"correlation_id": "traced-1", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+            ),
+            routing_key=command.routing_key(),
+        )
+        await channel.close()
+        await probe.wait_for(contracts.StockReleased, lambda m: m.order_id == "traced-1")
+    finally:
+        await worker.stop()
+    released = next(
+        message
+        for message in probe.raw
+        if message.type == contracts.StockReleased.TYPE and b"traced-1" in message.body
+    )
+    traceparent = cast(str, (released.headers or {})["traceparent"])
+    assert traceparent.split("-")[1] == trace_id
+
+
+async def test_the_relay_publishes_again_after_its_database_connection_was_cut(
+    database: Database, broker: AbstractRobustConnection, probe: MessageProbe
+) -> None:
+    """A database restart cuts the relay's connection: it connects again and publishes what is committed next."""
+    channel = await broker.channel(publisher_confirms=True)
+    await declare_exchanges(channel)
+    relay = OutboxRelay(database, channel, batch_size=10, idle_poll_seconds=0.1)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await write_outbox_rows(database, 1, "before-cut")
+        await probe.wait_for(contracts.StockReleased, lambda m: m.order_id == "before-cut-0")
+        async with database.engine.connect() as connection:
+            cut = await connection.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            assert cut.scalar_one() >= 1
+        await write_outbox_rows(database, 1, "after-cut")
+        await probe.wait_for(contracts.StockReleased, lambda m: m.order_id == "after-cut-0", timeout=15)
+    finally:
+        stop.set()
+        await running
+        await channel.close()

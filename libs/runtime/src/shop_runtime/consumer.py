@@ -12,6 +12,7 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from shop_contracts import Envelope, Message, UnknownMessageType
 from shop_contracts.routing import parking_queue, retry_queue, service_queue
@@ -34,6 +36,7 @@ from shop_runtime.dead_letters import (
     TRACEBACK_HEADER,
 )
 from shop_runtime.metrics import ConsumerMetrics, Outcome
+from shop_runtime.telemetry import spans_recorded
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("shop_runtime.consumer")
@@ -126,7 +129,8 @@ class Consumer:
         self._channel = channel
         self._dispatcher = dispatcher
         self._retry_delays_ms = retry_delays_ms
-        self._metrics = ConsumerMetrics(service_queue(service), dispatcher.message_types)
+        self._queue_name = service_queue(service)
+        self._metrics = ConsumerMetrics(self._queue_name, dispatcher.message_types)
         self._consumer_tag: str | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._lanes: dict[str, _Lane] = {}
@@ -181,17 +185,7 @@ class Consumer:
     async def _process(self, message: AbstractIncomingMessage) -> None:
         headers = dict(message.headers or {})
         context = propagate.extract({k: v for k, v in headers.items() if isinstance(v, str)})
-        with tracer.start_as_current_span(
-            f"{message.type or 'message'} process",
-            context=context,
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "rabbitmq",
-                "messaging.destination.name": service_queue(self._service),
-                "messaging.message.id": message.message_id or "",
-                "messaging.operation.type": "process",
-            },
-        ) as span:
+        with self._span(message, context) as span:
             started = time.perf_counter()
             outcome: Outcome
             try:
@@ -213,6 +207,24 @@ class Consumer:
             else:
                 self._metrics.record(message.type, outcome, time.perf_counter() - started)
         await message.ack()
+
+    def _span(self, message: AbstractIncomingMessage, context: Context) -> AbstractContextManager[Span]:
+        """The consumer span of ``message``, continuing the trace its headers carry; when this process records
+        no spans, only that trace context made current (what the API's no-op tracer would do, without
+        building the span's name and attributes), so the messages it causes still carry the trace on."""
+        if not spans_recorded():
+            return trace.use_span(trace.get_current_span(context))
+        return tracer.start_as_current_span(
+            f"{message.type or 'message'} process",
+            context=context,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.destination.name": self._queue_name,
+                "messaging.message.id": message.message_id or "",
+                "messaging.operation.type": "process",
+            },
+        )
 
     async def _retry_or_park(
         self, message: AbstractIncomingMessage, headers: dict[str, Any], error: Exception

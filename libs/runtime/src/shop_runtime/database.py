@@ -20,7 +20,7 @@ from sqlalchemy.util import await_
 from shop_contracts import Envelope, Message
 from shop_runtime.scheduling import ScheduledJobs, SqlScheduledJobs
 from shop_runtime.settings import ServiceSettings
-from shop_runtime.telemetry import spans_exported, trace_sql
+from shop_runtime.telemetry import spans_exported, spans_recorded, trace_sql
 
 tracer = trace.get_tracer("shop_runtime.outbox")
 
@@ -138,6 +138,28 @@ class UnitOfWork:
             causation_id=str(self.causation.id) if self.causation else None,
         )
         headers: dict[str, str] = {}
+        if not spans_recorded():
+            # No producer span to make: the trace context being handled travels on as it is.
+            propagate.inject(headers)
+        else:
+            self._producer_span(envelope, message, correlation_id, headers)
+        headers["correlation_id"] = correlation_id
+        self._outgoing.append(
+            {
+                "message_id": envelope.id,
+                "message_type": envelope.type,
+                "exchange": message.EXCHANGE,
+                "routing_key": message.routing_key(),
+                "body": envelope.model_dump_json().encode(),
+                "headers": headers,
+            }
+        )
+        return envelope
+
+    @staticmethod
+    def _producer_span(
+        envelope: Envelope, message: Message, correlation_id: str, headers: dict[str, str]
+    ) -> None:
         # The producer span marks where the message was made; it is sent by the relay once this commits.
         # Its context travels in the headers, so the consumer's span continues the same trace under it.
         with tracer.start_as_current_span(
@@ -153,26 +175,12 @@ class UnitOfWork:
             },
         ):
             propagate.inject(headers)
-        headers["correlation_id"] = correlation_id
-        self._outgoing.append(
-            {
-                "message_id": envelope.id,
-                "message_type": envelope.type,
-                "exchange": message.EXCHANGE,
-                "routing_key": message.routing_key(),
-                "body": envelope.model_dump_json().encode(),
-                "headers": headers,
-            }
-        )
-        return envelope
 
     async def claim_inbox(self, message_id: uuid.UUID, *, consumer: str, message_type: str) -> bool:
         """Record that ``consumer`` handles ``message_id``; False when it already did (a duplicate)."""
         result = await self.session.execute(
-            insert(self._inbox)
-            .values(consumer=consumer, message_id=message_id, message_type=message_type)
-            .on_conflict_do_nothing()
-            .returning(self._inbox.c.message_id)
+            _claim(self._inbox),
+            {"consumer": consumer, "message_id": message_id, "message_type": message_type},
         )
         return result.first() is not None
 
@@ -215,6 +223,19 @@ def _write_and_notify(outbox: sa.Table) -> sa.Select[tuple[object]]:
         .cte("written")
     )
     return sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")).select_from(written)
+
+
+@functools.cache
+def _claim(inbox: sa.Table) -> sa.Insert:
+    """Record a message id for a consumer unless it is there; RETURNING says whether it was new. Built once per
+    table, so a message pays neither the statement's construction nor its cache key."""
+    columns = ("consumer", "message_id", "message_type")
+    return (
+        insert(inbox)
+        .values({name: sa.bindparam(name, type_=inbox.c[name].type) for name in columns})
+        .on_conflict_do_nothing()
+        .returning(inbox.c.message_id)
+    )
 
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]

@@ -100,6 +100,13 @@ def spans_exported(*, otlp_endpoint: str | None, span_file: str | None) -> bool:
     return bool(otlp_endpoint or span_file)
 
 
+def spans_recorded() -> bool:
+    """Whether this process may record spans: once a tracer provider of the SDK is installed (``setup_telemetry``
+    installs one only where spans are exported). Until then the hot paths skip building spans and their
+    attributes, and only hand the trace context on."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
 def trace_sql(engine: AsyncEngine) -> None:
     """A client span for every statement the engine runs (the SQL text with its placeholders, never the
     values), as a child of the request or message being handled. One engine per process: a second call in
