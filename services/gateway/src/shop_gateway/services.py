@@ -15,12 +15,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from shop_api.catalog import CatalogClient
+from shop_api.connections import ServiceConnections
 from shop_api.fulfillment import FulfillmentClient
 from shop_api.notifications import NotificationsClient
 from shop_api.orders.client import OrdersClient
 from shop_api.payments import PaymentsClient
 from shop_api.transport import ServiceCall, ServiceClient
-from shop_gateway.connections import ServiceConnections
 from shop_gateway.logs import request_id_var, request_path_var
 from shop_runtime.card_data import mask_card_numbers
 from shop_runtime.problems import PROBLEM_JSON, Problem

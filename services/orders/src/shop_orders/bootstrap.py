@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from opentelemetry import propagate
 
 from shop_api.catalog import CatalogClient
+from shop_api.connections import ServiceConnections
 from shop_orders import consumers
 from shop_orders.cancellation import api as cancellation_api
 from shop_orders.checkout import api as checkout_api
@@ -53,53 +54,44 @@ def create_http_app(settings: ServiceSettings) -> FastAPI:
     )
 
 
+CATALOG_CONNECTIONS = 32
+"""Kept-alive connections to catalog at most; more holds at once wait for one (within the hold's timeout)."""
+
+
 def with_catalog(settings: ServiceSettings) -> Any:
     """The service's lifespan, plus pooled connections to catalog for checkout's holds (``app.state.holds``) and
     checkout's reads outside a transaction (``app.state.checkout_reads``)."""
     assert isinstance(settings, OrdersSettings)
     service = asynccontextmanager(service_lifespan(settings, DEFINITION.database))
-    timeout = settings.stock_hold_timeout_seconds
-    steps = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-    catalog_url = settings.catalog_url.rstrip("/")
 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # httpx's transport (httpcore's pool of kept-alive connections) without the client's layers, which a hold
-        # never uses (redirects, cookies, auth flows, URL merging, event hooks); each step times out as the
-        # client's would, and failures are httpx's exceptions all the same.
-        async with (
-            httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=4.0)
-            ) as transport,
-            service(app),
-        ):
+        # A pool of one origin's connections, as the gateway's (``shop_api.connections``): constant work per
+        # hold however many checkouts wait for a connection, where httpcore's general pool walked every waiting
+        # request against every connection on each call and answer. Each step times out after the hold's
+        # timeout, and failures are httpx's exceptions, as under httpx's client.
+        catalog = ServiceConnections(
+            settings.catalog_url,
+            timeout=settings.stock_hold_timeout_seconds,
+            user_agent="shop-orders",
+            max_connections=CATALOG_CONNECTIONS,
+        )
 
-            async def call(
-                method: str,
-                path: str,
-                *,
-                json: Any = None,
-                content: bytes | None = None,
-                params: Mapping[str, Any] | None = None,
-                headers: Mapping[str, str] | None = None,
-            ) -> httpx.Response:
-                carrier = dict(headers or {})
-                propagate.inject(carrier)  # the hold joins the checkout's trace
-                request = httpx.Request(
-                    method,
-                    httpx.URL(catalog_url + path, params=params),
-                    json=json,
-                    content=content,
-                    headers=carrier,
-                    extensions={"timeout": steps},
-                )
-                response = await transport.handle_async_request(request)
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
-                response.request = request
-                return response
+        async def call(
+            method: str,
+            path: str,
+            *,
+            json: Any = None,
+            content: bytes | None = None,
+            params: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None,
+        ) -> httpx.Response:
+            carrier = dict(headers or {})
+            propagate.inject(carrier)  # the hold joins the checkout's trace
+            return await catalog.request(
+                method, path, json=json, content=content, params=params, headers=carrier
+            )
 
+        async with service(app):
             app.state.holds = CatalogHolds(CatalogClient(call))
             reads = SqlCheckoutReads.connect(
                 settings.database_url, pool_size=settings.checkout_reads_pool_size
@@ -109,6 +101,7 @@ def with_catalog(settings: ServiceSettings) -> Any:
                 yield
             finally:
                 await reads.close()
+                await catalog.aclose()
 
     return lifespan
 

@@ -1,5 +1,6 @@
-"""The gateway's pooled HTTP/1.1 connections to the services: httpcore's HTTP/1.1 protocol over asyncio's own
-transports, in a pool of one service's connections.
+"""Pooled HTTP/1.1 connections to one service: httpcore's HTTP/1.1 protocol over asyncio's own transports, in a
+pool of one origin's connections. The gateway calls every service through one (``shop_gateway.services``), and
+orders calls catalog's holds at checkout through another.
 
 httpcore does the HTTP work (framing with h11, keeping connections alive, replacing one the service closed,
 protocol errors, header checks); this module gives it its network layer, the documented extension point of
@@ -203,8 +204,8 @@ def _as_httpx(error: Exception) -> Exception:
 
 class ServiceConnections:
     """One service's pooled HTTP/1.1 connections: httpcore's HTTP/1.1 connection over ``AsyncioBackend``, kept
-    in a pool of this module's own, without httpx's client and transport layers the gateway never uses
-    (redirects, cookies, auth flows, URL merging, event hooks, streamed bodies).
+    in a pool of this module's own, without httpx's client and transport layers a call between services never
+    uses (redirects, cookies, auth flows, URL merging, event hooks, streamed bodies).
 
     It answers and fails as ``httpx.AsyncClient.request`` does: an ``httpx.Response`` with the body read, or an
     ``httpx.TransportError`` (connect, read, write, pool timeouts; a connection the service closed; a header
@@ -214,9 +215,10 @@ class ServiceConnections:
     The pool is one service's (one origin), so it needs none of httpcore's general pool: that one, on every
     request and every answer, walks its queue of waiting requests against every connection, and checks every
     idle connection against every other. With many checkouts waiting on a busy service (a drop) that walk cost
-    the gateway more CPU than the call itself. Here a call takes a turn from a first-come-first-served
-    semaphore of ``max_connections`` turns (waiting at most ``timeout``, then ``httpx.PoolTimeout``), then the
-    most recently used idle connection (or a new one): constant work per call however many wait."""
+    the caller more CPU than the call itself (the gateway calling orders, orders calling catalog's holds). Here
+    a call takes a turn from a first-come-first-served semaphore of ``max_connections`` turns (waiting at most
+    ``timeout``, then ``httpx.PoolTimeout``), then the most recently used idle connection (or a new one):
+    constant work per call however many wait."""
 
     MAX_CONNECTIONS = 100
     """As httpx's default: more calls at once wait for a free connection (for up to ``timeout``)."""

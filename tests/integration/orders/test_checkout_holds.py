@@ -1,0 +1,223 @@
+"""Checkout holds the order's units in catalog over kept-alive connections before it stores the order: the hold
+carries the checkout's trace, a refused hold is the buyer's 409 and stores nothing, a catalog that does not answer
+in time leaves the decision to the saga, and checkouts beyond the connections to catalog wait their turn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from aio_pika.abc import AbstractRobustConnection
+
+from shop_orders import bootstrap
+from shop_orders.bootstrap import DEFINITION
+from shop_orders.core.tables import catalog_variants, outbox
+from shop_runtime.database import create_engine
+from shop_runtime.settings import ServiceSettings
+from tests.support import infra
+from tests.support.services import running_service
+
+pytestmark = pytest.mark.integration
+
+ADDRESS = {"name": "Kim", "line1": "1 Teheran-ro", "city": "Seoul", "postal_code": "06236", "country": "KR"}
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+HOLD_SECONDS = 0.5
+
+
+@dataclass
+class Catalog:
+    """Catalog's ``POST /stock-holds`` on the loopback: holds every SKU but ``SHORT-*`` (409 ``stock_short``) and
+    ``SLOW-*`` (never answered while the test runs); records each hold and counts connections."""
+
+    connections: int = 0
+    holds: list[tuple[dict[str, str], dict[str, object]]] = field(default_factory=list)
+    in_flight: int = 0
+    most_in_flight: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {
+                    name.strip().lower(): value.strip()
+                    for name, _, value in (line.partition(":") for line in lines[1:] if line)
+                }
+                body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))))
+                self.holds.append((headers, body))
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+                sku = body["lines"][0]["sku"]
+                if sku.startswith("SLOW-"):
+                    await self.done.wait()
+                    return
+                await asyncio.sleep(0.02)  # a hold takes a while, so checkouts at once overlap here
+                self.in_flight -= 1
+                if sku.startswith("SHORT-"):
+                    status, kind = b"409 Conflict", b"application/problem+json"
+                    answer = {
+                        "status": 409,
+                        "title": "Catalog cannot hold every line of this order",
+                        "code": "stock_short",
+                        "errors": [
+                            {
+                                "field": "lines[0].sku",
+                                "message": f"{sku}: 0 of 1 can be held",
+                                "reason": "out_of_stock",
+                                "sku": sku,
+                                "requested": "1",
+                                "available": "0",
+                            }
+                        ],
+                    }
+                else:
+                    status, kind, answer = b"201 Created", b"application/json", {"order_id": body["order_id"]}
+                payload = json.dumps(answer).encode()
+                writer.write(
+                    b"HTTP/1.1 %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n%s"
+                    % (status, kind, len(payload), payload)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def catalog_on_the_loopback() -> AsyncIterator[tuple[Catalog, str]]:
+    catalog = Catalog()
+    listener = await asyncio.start_server(catalog.handle, "127.0.0.1", 0)
+    try:
+        yield catalog, f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    finally:
+        catalog.done.set()
+        listener.close()
+
+
+@dataclass
+class Shop:
+    orders: httpx.AsyncClient
+    catalog: Catalog
+    settings: ServiceSettings
+
+    async def checkout(self, sku: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        body = {
+            "email": "buyer@example.com",
+            "locale": "en",
+            "currency": "KRW",
+            "lines": [{"sku": sku, "quantity": 1}],
+            "shipping_address": ADDRESS,
+            "shipping_method": "standard",
+            "payment": {"token": "tok_visa"},
+        }
+        return await self.orders.post(
+            "/orders", json=body, headers={"Idempotency-Key": str(uuid.uuid4()), **(headers or {})}
+        )
+
+    async def stored(self) -> tuple[int, list[dict[str, Any]]]:
+        """Orders stored, and the reserve messages checkout wrote for the saga."""
+        engine = create_engine(self.settings)
+        try:
+            async with engine.connect() as connection:
+                count = await connection.scalar(sa.text("SELECT count(*) FROM orders"))
+                bodies = await connection.scalars(
+                    sa.select(outbox.c.body).where(outbox.c.message_type == "catalog.stock.reserve.v1")
+                )
+                reserves = [json.loads(body) for body in bodies]
+        finally:
+            await engine.dispose()
+        return int(count or 0), reserves
+
+
+@contextlib.contextmanager
+def catalog_connections(count: int) -> Iterator[None]:
+    original = bootstrap.CATALOG_CONNECTIONS
+    bootstrap.CATALOG_CONNECTIONS = count
+    try:
+        yield
+    finally:
+        bootstrap.CATALOG_CONNECTIONS = original
+
+
+@pytest.fixture
+async def shop(broker: AbstractRobustConnection) -> AsyncIterator[Shop]:
+    async with catalog_on_the_loopback() as (catalog, url):
+        settings = infra.service_settings(
+            DEFINITION, suffix="_holds", catalog_url=url, stock_hold_timeout_seconds=HOLD_SECONDS
+        )
+        with catalog_connections(2):
+            async with running_service(DEFINITION, settings, broker) as service:
+                engine = create_engine(settings)
+                async with engine.begin() as connection:
+                    for sku in ("HELD-TEE", "SHORT-TEE", "SLOW-TEE"):
+                        await connection.execute(
+                            sa.insert(catalog_variants).values(
+                                sku=sku,
+                                product_id="p",
+                                variant_id=f"v-{sku}",
+                                title="Tee",
+                                options={},
+                                prices={"KRW": 39000},
+                                version=1,
+                            )
+                        )
+                await engine.dispose()
+                yield Shop(service.client, catalog, settings)
+
+
+async def test_a_held_checkout_is_placed_and_its_hold_carries_the_checkouts_trace(shop: Shop) -> None:
+    traceparent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+    placed = await shop.checkout("HELD-TEE", headers={"traceparent": traceparent})
+    assert placed.status_code == 202, placed.text
+    [(headers, body)] = shop.catalog.holds
+    assert headers["traceparent"].split("-")[1] == TRACE_ID
+    assert body["order_id"] == placed.json()["id"]
+    assert body["lines"] == [{"sku": "HELD-TEE", "quantity": 1}]
+    assert body["customer_email"] == "buyer@example.com"
+    assert (await shop.stored())[0] == 1
+
+
+async def test_a_refused_hold_is_a_409_naming_the_line_and_stores_nothing(shop: Shop) -> None:
+    refused = await shop.checkout("SHORT-TEE")
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert problem["code"] == "sold_out"
+    assert problem["errors"] == [
+        {"field": "lines[0].sku", "message": "SHORT-TEE is sold out: no units are left"}
+    ]
+    assert await shop.stored() == (0, [])
+
+
+async def test_a_catalog_that_does_not_answer_in_time_leaves_the_order_to_the_sagas_reserve(
+    shop: Shop,
+) -> None:
+    placed = await shop.checkout("SLOW-TEE")
+    assert placed.status_code == 202, placed.text
+    count, reserves = await shop.stored()
+    assert count == 1
+    assert [reserve["data"]["order_id"] for reserve in reserves] == [placed.json()["id"]]
+    # The connection the unanswered hold was on is not used again: the next checkout is held on another.
+    assert (await shop.checkout("HELD-TEE")).status_code == 202
+    assert shop.catalog.connections == 2
+
+
+async def test_checkouts_beyond_the_connections_to_catalog_wait_their_turn_and_are_all_held(
+    shop: Shop,
+) -> None:
+    answers = await asyncio.gather(*(shop.checkout("HELD-TEE") for _ in range(8)))
+    assert [answer.status_code for answer in answers] == [202] * 8
+    assert len(shop.catalog.holds) == 8
+    assert shop.catalog.connections <= 2
+    assert shop.catalog.most_in_flight <= 2
+    assert (await shop.stored())[0] == 8
