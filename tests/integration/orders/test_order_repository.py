@@ -192,6 +192,67 @@ async def test_a_load_that_waited_for_the_lock_sees_the_groups_the_holder_change
     assert await asyncio.wait_for(waiting, timeout=10) is GroupStatus.RELEASED
 
 
+async def test_a_load_that_waited_sees_a_line_the_holder_changed_when_the_order_row_did_not(
+    database: Database,
+) -> None:
+    """The load reads the lines in the statement that waits for the lock, and reads them again when the row it
+    locked is newer than its snapshot's: a save that changes only a line must still leave the row newer."""
+    await placed(database, "rep-7")
+
+    async with database.unit_of_work() as holder:
+        repository = SqlOrders(holder.session)
+        order = await repository.get("rep-7")
+        order.line("TEE").paid_now = KRW(30000)
+        assert not order.changed  # only the line changed
+        await repository.save(order)
+
+        async def load_when_free() -> Money:
+            async with database.unit_of_work() as waiter:
+                return (await SqlOrders(waiter.session).get("rep-7")).line("TEE").paid_now
+
+        waiting = asyncio.create_task(load_when_free())
+        await _until_a_statement_waits_for_a_lock()
+        await holder.commit()
+
+    assert await asyncio.wait_for(waiting, timeout=10) == KRW(30000)
+
+
+async def test_a_save_keeps_the_columns_it_did_not_change_and_the_timeline_in_order(
+    database: Database,
+) -> None:
+    await placed(database, "rep-8")
+
+    async with database.unit_of_work() as uow:
+        repository = SqlOrders(uow.session)
+        order = await repository.get("rep-8")
+        order.line("TEE").balance = KRW(12000)
+        order.groups[0].carrier = "cj"
+        for step in ("first", "second", "third"):
+            order.record(step, at=step)
+        await repository.save(order)
+        await uow.commit()
+
+    async with database.unit_of_work() as uow:
+        again = await SqlOrders(uow.session).get("rep-8")
+        events = (
+            await uow.session.scalars(
+                sa.select(order_timeline.c.event)
+                .where(order_timeline.c.order_id == "rep-8")
+                .order_by(order_timeline.c.id)
+            )
+        ).all()
+    line, group = again.line("TEE"), again.groups[0]
+    assert (line.balance, line.expected_ship_date, line.quantity) == (KRW(12000), date(2027, 1, 15), 2)
+    assert line.balance_reminded_at == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    assert (group.carrier, group.status, group.lines) == (
+        "cj",
+        GroupStatus.RESERVED,
+        [{"sku": "TEE", "quantity": 2, "location": "seoul-1"}],
+    )
+    assert (again.status, again.total, again.shipping_address) == (OrderStatus.RESERVED, KRW(33000), ADDRESS)
+    assert events == ["first", "second", "third"]
+
+
 async def _until_a_statement_waits_for_a_lock(deadline_s: float = 10.0) -> None:
     """Poll pg_stat_activity (from a connection of its own) until another backend waits for a row lock."""
     engine = DEFINITION.database(infra.service_settings(DEFINITION, suffix="_repository"))

@@ -45,6 +45,7 @@ class FakeFulfillmentOrders:
         if await self.lock_group(order_id=order.order_id, group_key=group_key) is not None:
             return False
         self.stored[order.id] = dataclasses.replace(order, group_id=group_key, events=[])
+        await self.add_to_timeline([StatusReached(fulfillment_id=order.id, status=order.status)])
         return True
 
     async def lock(self, fulfillment_id: uuid.UUID) -> FulfillmentOrder | None:

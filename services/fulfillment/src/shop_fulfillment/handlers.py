@@ -57,9 +57,7 @@ async def create_fulfillment_order(
         shipping_address=shipping_address.model_dump(mode="json"),
         shipping_method=shipping_method,
     )
-    if created:
-        # The timeline starts with the pick request.
-        await stored.add_to_timeline([StatusReached(fulfillment_id=order.id, status=order.status)])
+    if created:  # its timeline starts with the pick request
         uow.publish(
             contracts.FulfillmentOrderCreated(
                 fulfillment_id=str(order.id), order_id=order_id, location=location, group_id=group_id
@@ -139,9 +137,6 @@ async def cancel_fulfillment_order(
             tombstone,
             shipping_address=shipping_address.model_dump(mode="json"),
             shipping_method="",
-        )
-        await stored.add_to_timeline(
-            [StatusReached(fulfillment_id=tombstone.id, status=FulfillmentStatus.CANCELLED)]
         )
         uow.publish(contracts.FulfillmentCancelled(order_id=order_id, group_id=group_id), subject=order_id)
         return

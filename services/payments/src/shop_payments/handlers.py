@@ -117,13 +117,12 @@ async def capture_payment(
             off_session=False,
         )
         payment = payment_from(result, order_id=order_id, step=step, amount=amount)
-    await repository.add_payment(uow.session, payment)
-    if save_method and payment.succeeded and bank_transfer_reference is None:
-        await repository.save_method(
-            uow.session,
-            SavedMethod(order_id=order_id, token=payment_token, card=payment.card),
-            replace=False,
-        )
+    keep = save_method and payment.succeeded and bank_transfer_reference is None
+    await repository.add_payment(
+        uow.session,
+        payment,
+        method=SavedMethod(order_id=order_id, token=payment_token, card=payment.card) if keep else None,
+    )
     uow.publish(payment_outcome(payment, step), subject=order_id)
     uow.after_commit(lambda: _count_capture(payment, kind="deposit" if balance_later else "checkout"))
     return payment

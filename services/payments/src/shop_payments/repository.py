@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,47 +96,97 @@ async def balance_attempts(session: AsyncSession, *, order_id: str, group_id: st
 
 async def add_ledger_entries(session: AsyncSession, entries: list[LedgerEntry]) -> None:
     if entries:
-        await session.execute(
-            sa.insert(ledger_entries),
-            [
-                {
-                    "order_id": entry.order_id,
-                    "payment_id": entry.payment_id,
-                    "refund_id": entry.refund_id,
-                    "kind": entry.kind.value,
-                    "amount": entry.amount.amount,
-                    "currency": entry.amount.currency,
-                    "psp_reference": entry.psp_reference,
-                }
-                for entry in entries
-            ],
+        await session.execute(sa.insert(ledger_entries), [_ledger_row(entry) for entry in entries])
+
+
+def _ledger_row(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "order_id": entry.order_id,
+        "payment_id": entry.payment_id,
+        "refund_id": entry.refund_id,
+        "kind": entry.kind.value,
+        "amount": entry.amount.amount,
+        "currency": entry.amount.currency,
+        "psp_reference": entry.psp_reference,
+    }
+
+
+_PAYMENT_COLUMNS = [column.name for column in payments.columns if column.name != "created_at"]
+_LEDGER_COLUMNS = ["order_id", "payment_id", "refund_id", "kind", "amount", "currency", "psp_reference"]
+_METHOD_COLUMNS = ["id", "order_id", "psp_token", "card_brand", "card_last4"]
+
+
+def _adding_payment() -> sa.Insert:
+    """A payment, the ledger entries of the money it moved (a JSON array, in its order) and, when
+    ``save_method``, the order's method unless one is kept already, in one statement built once."""
+    entries = sa.func.jsonb_populate_recordset(
+        sa.literal_column("NULL::ledger_entries"), sa.bindparam("entries", type_=postgresql.JSONB)
+    ).table_valued(*_LEDGER_COLUMNS, with_ordinality="ordinality")
+    method = sa.select(
+        *(sa.bindparam(f"method_{name}", type_=payment_methods.c[name].type) for name in _METHOD_COLUMNS)
+    ).where(sa.bindparam("save_method", type_=sa.Boolean))
+    return (
+        sa.insert(payments)
+        .values({name: sa.bindparam(name, type_=payments.c[name].type) for name in _PAYMENT_COLUMNS})
+        .add_cte(
+            sa.insert(ledger_entries)
+            .from_select(
+                _LEDGER_COLUMNS,
+                sa.select(*(entries.c[name] for name in _LEDGER_COLUMNS)).order_by(entries.c.ordinality),
+            )
+            .cte("added_entries")
         )
-
-
-async def add_payment(session: AsyncSession, payment: Payment) -> None:
-    """Insert the payment and the ledger entries of the money it moved."""
-    await session.execute(
-        sa.insert(payments).values(
-            id=payment.id,
-            order_id=payment.order_id,
-            step=payment.step,
-            amount=payment.amount.amount,
-            currency=payment.amount.currency,
-            status=payment.status.value,
-            psp_reference=payment.psp_reference,
-            decline_code=payment.decline.code if payment.decline else None,
-            decline_message=payment.decline.message if payment.decline else None,
-            requires_action=payment.decline.requires_action if payment.decline else False,
-            card_brand=payment.card.brand if payment.card else None,
-            card_last4=payment.card.last4 if payment.card else None,
-            balance_group=payment.balance.group_id if payment.balance else None,
-            balance_attempt=payment.balance.number if payment.balance else None,
-            kind=payment.kind.value,
-            authorization_id=payment.authorization_id,
-            expires_at=payment.expires_at,
+        .add_cte(
+            insert(payment_methods)
+            .from_select(_METHOD_COLUMNS, method)
+            .on_conflict_do_nothing(index_elements=[payment_methods.c.order_id])
+            .cte("kept_method")
         )
     )
-    await add_ledger_entries(session, payment.ledger_entries())
+
+
+_ADDING_PAYMENT = _adding_payment()
+
+
+async def add_payment(session: AsyncSession, payment: Payment, *, method: SavedMethod | None = None) -> None:
+    """Insert the payment and the ledger entries of the money it moved, and keep ``method`` for the order
+    unless it has one (``save_method`` without ``replace``), in one statement."""
+    await session.execute(
+        _ADDING_PAYMENT,
+        {
+            "id": payment.id,
+            "order_id": payment.order_id,
+            "step": payment.step,
+            "amount": payment.amount.amount,
+            "currency": payment.amount.currency,
+            "status": payment.status.value,
+            "psp_reference": payment.psp_reference,
+            "decline_code": payment.decline.code if payment.decline else None,
+            "decline_message": payment.decline.message if payment.decline else None,
+            "requires_action": payment.decline.requires_action if payment.decline else False,
+            "card_brand": payment.card.brand if payment.card else None,
+            "card_last4": payment.card.last4 if payment.card else None,
+            "balance_group": payment.balance.group_id if payment.balance else None,
+            "balance_attempt": payment.balance.number if payment.balance else None,
+            "kind": payment.kind.value,
+            "authorization_id": payment.authorization_id,
+            "expires_at": payment.expires_at,
+            "entries": [
+                _ledger_row(entry)
+                | {
+                    "payment_id": str(entry.payment_id),
+                    "refund_id": None if entry.refund_id is None else str(entry.refund_id),
+                }
+                for entry in payment.ledger_entries()
+            ],
+            "save_method": method is not None,
+            "method_id": uuid.uuid4(),
+            "method_order_id": payment.order_id if method is None else method.order_id,
+            "method_psp_token": None if method is None else method.token,
+            "method_card_brand": method.card.brand if method and method.card else None,
+            "method_card_last4": method.card.last4 if method and method.card else None,
+        },
+    )
 
 
 async def saved_method(session: AsyncSession, *, order_id: str) -> SavedMethod | None:

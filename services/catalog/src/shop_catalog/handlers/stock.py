@@ -361,7 +361,7 @@ async def release_stock(
     asked for before the order's reserve arrived are given back when it does. A release never gives back
     units that shipped.
     """
-    await stock_records.lock_stock_order(uow.session, order_id)
+    await stock_records.hold_stock_order(uow.session, order_id)
     wanted = None if only is None else units_per_place(only)
     # A partial release is recorded under the id its sender gave it, else under its reason and units.
     change_id = None if only is None else release_id or release_key(reason, only)
@@ -427,7 +427,7 @@ async def commit_stock(
     their own part. Units asked for before the order's reserve arrived are taken when it does. A commit
     without a shipment id (an older producer) takes what is still reserved, up to what it names.
     """
-    await stock_records.lock_stock_order(uow.session, order_id)
+    await stock_records.hold_stock_order(uow.session, order_id)
     wanted = units_per_place(lines)
     if shipment_id is not None and not await stock_records.record_change(
         uow.session, order_id=order_id, kind="commit", change_id=shipment_id, units=wanted
@@ -442,12 +442,14 @@ async def commit_stock(
         for level in await stock_records.lock_stock_levels(uow.session, skus)
     }
     committed = commit_reserved(held, levels, wanted)
-    await stock_records.save_reservations(uow.session, [held[place] for place in committed])
-    await stock_records.save_stock_levels(uow.session, [levels[place] for place in sorted(committed)])
-    if shipment_id is not None:
-        await stock_records.add_applied(
-            uow.session, order_id=order_id, kind="commit", change_id=shipment_id, units=committed
-        )
+    await stock_records.save_commit(
+        uow.session,
+        order_id=order_id,
+        reservations=[held[place] for place in committed],
+        levels=[levels[place] for place in sorted(committed)],
+        shipment_id=shipment_id,
+        units=committed,
+    )
     uow.publish(
         contracts.StockCommitted(order_id=order_id, lines=located_lines(located(committed))), subject=order_id
     )

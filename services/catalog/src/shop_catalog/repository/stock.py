@@ -297,6 +297,22 @@ async def lock_stock_order(session: AsyncSession, order_id: str) -> StockOrder:
     return await locked_stock_order(session, order_id)
 
 
+_HELD_ORDER = (
+    # made, or locked when it exists (the update changes nothing but takes the row's lock)
+    insert(stock_orders)
+    .values(order_id=sa.bindparam("the_order", type_=sa.Text))
+    .on_conflict_do_update(
+        index_elements=[stock_orders.c.order_id], set_={"order_id": sa.literal_column("excluded.order_id")}
+    )
+)
+
+
+async def hold_stock_order(session: AsyncSession, order_id: str) -> None:
+    """Take the order's lock as ``lock_stock_order`` does, in one statement, for a step that does not read the
+    order's row."""
+    await session.execute(_HELD_ORDER, {"the_order": order_id})
+
+
 async def locked_stock_order(session: AsyncSession, order_id: str) -> StockOrder:
     """Lock the row of an order whose row exists (``lock_stock_order`` makes it when it does not)."""
     row = (await session.execute(_LOCKED_ORDER, {"the_order": order_id})).one()
@@ -368,35 +384,37 @@ async def record_change(
     session: AsyncSession, *, order_id: str, kind: ChangeKind, change_id: str, units: dict[Place, int]
 ) -> bool:
     """Record a shipment's commit or a partial release, per place, once (the caller holds the order's lock);
-    False when the same change was recorded before, whatever the units it named then."""
-    known = (
-        await session.execute(
-            sa.select(reservation_changes.c.order_id)
-            .where(
-                reservation_changes.c.order_id == order_id,
-                reservation_changes.c.kind == kind,
-                reservation_changes.c.change_id == change_id,
-            )
-            .limit(1)
-        )
-    ).first()
-    if known is not None:
-        return False
-    await session.execute(
-        sa.insert(reservation_changes),
-        [
-            {
-                "order_id": order_id,
-                "kind": kind,
-                "change_id": change_id,
-                "sku": sku,
-                "location": location,
-                "quantity": quantity,
-            }
-            for (sku, location), quantity in sorted(units.items())
-        ],
+    False when the same change was recorded before, whatever the units it named then. One statement: the
+    lock held, nobody else records this order's changes meanwhile."""
+    recorded = await session.scalar(
+        _RECORDING_CHANGE,
+        {
+            "order_id": order_id,
+            "kind": kind,
+            "change_id": change_id,
+            "units": [
+                {"sku": sku, "location": location, "quantity": quantity}
+                for (sku, location), quantity in sorted(units.items())
+            ],
+        },
     )
-    return True
+    return bool(recorded)
+
+
+_RECORDING_CHANGE = sa.text(
+    "WITH known AS (SELECT 1 FROM reservation_changes"
+    " WHERE order_id = :order_id AND kind = :kind AND change_id = :change_id LIMIT 1),"
+    " added AS (INSERT INTO reservation_changes (order_id, kind, change_id, sku, location, quantity)"
+    " SELECT :order_id, :kind, :change_id, u.sku, u.location, u.quantity"
+    " FROM jsonb_to_recordset(:units) AS u(sku text, location text, quantity integer)"
+    " WHERE NOT EXISTS (SELECT 1 FROM known))"
+    " SELECT NOT EXISTS (SELECT 1 FROM known)"
+).bindparams(
+    sa.bindparam("order_id", type_=sa.Text),
+    sa.bindparam("kind", type_=sa.Text),
+    sa.bindparam("change_id", type_=sa.Text),
+    sa.bindparam("units", type_=postgresql.JSONB),
+)
 
 
 async def add_applied(
@@ -493,6 +511,74 @@ async def save_reservations(session: AsyncSession, changed: Iterable[Reservation
                 updated_at=sa.func.now(),
             )
         )
+
+
+_SAVING_COMMIT = sa.text(
+    "WITH saved_reservations AS (UPDATE reservations AS t"
+    " SET quantity = r.held, committed = r.committed, status = r.status, updated_at = now()"
+    " FROM jsonb_to_recordset(:reservations) AS r(sku text, location text, held integer, committed integer,"
+    " status text)"
+    " WHERE t.order_id = :order_id AND t.sku = r.sku AND t.location = r.location),"
+    " saved_levels AS (UPDATE stock_levels AS t SET on_hand = l.on_hand, reserved = l.reserved"
+    " FROM jsonb_to_recordset(:levels) AS l(sku text, location text, on_hand integer, reserved integer)"
+    " WHERE t.sku = l.sku AND t.location = l.location)"
+    " UPDATE reservation_changes AS t SET applied = t.applied + a.quantity"
+    " FROM jsonb_to_recordset(:applied) AS a(sku text, location text, quantity integer)"
+    " WHERE t.order_id = :order_id AND t.kind = 'commit' AND t.change_id = :change_id"
+    " AND t.sku = a.sku AND t.location = a.location"
+).bindparams(
+    sa.bindparam("order_id", type_=sa.Text),
+    sa.bindparam("change_id", type_=sa.Text),
+    sa.bindparam("reservations", type_=postgresql.JSONB),
+    sa.bindparam("levels", type_=postgresql.JSONB),
+    sa.bindparam("applied", type_=postgresql.JSONB),
+)
+
+
+async def save_commit(
+    session: AsyncSession,
+    *,
+    order_id: str,
+    reservations: list[Reservation],
+    levels: list[StockLevel],
+    shipment_id: str | None,
+    units: dict[Place, int],
+) -> None:
+    """What a commit changed, in one statement: the order's reservations and the stock levels (rows the
+    caller holds locked), and, under ``shipment_id``, the ``units`` counted as taken from its recorded change
+    (as ``save_reservations``, ``save_stock_levels`` and ``add_applied`` would, one statement each)."""
+    await session.execute(
+        _SAVING_COMMIT,
+        {
+            "order_id": order_id,
+            "change_id": shipment_id,
+            "reservations": [
+                {
+                    "sku": reservation.sku,
+                    "location": reservation.location,
+                    "held": reservation.held,
+                    "committed": reservation.committed,
+                    "status": reservation.status,
+                }
+                for reservation in reservations
+            ],
+            "levels": [
+                {
+                    "sku": level.sku,
+                    "location": level.location,
+                    "on_hand": level.on_hand,
+                    "reserved": level.reserved,
+                }
+                for level in levels
+            ],
+            "applied": []
+            if shipment_id is None
+            else [
+                {"sku": sku, "location": location, "quantity": quantity}
+                for (sku, location), quantity in sorted(units.items())
+            ],
+        },
+    )
 
 
 async def record_restocked_return(session: AsyncSession, return_id: str) -> bool:

@@ -341,9 +341,92 @@ _LINES_AND_GROUPS = sa.text(
     " (SELECT coalesce(json_agg(g ORDER BY g.created_at, g.id), '[]') FROM shipment_groups g"
     " WHERE g.order_id = :order_id) AS groups"
 )
-"""An order's lines and groups as two JSON arrays, in one round trip. Read by a statement of its own after the
-order is locked: a statement that waited for the lock sees the locked row as the other transaction left it,
-but every other table only as it was when the statement began."""
+"""An order's lines and groups as two JSON arrays, in one round trip: read again after the lock when
+``_LOCKED_ORDER`` says its own were read before another transaction's change."""
+
+
+def _locked_order() -> sa.Select[Any]:
+    """The order locked, with its lines and groups as two JSON arrays, in one round trip.
+
+    A statement that waited for the lock sees the locked row as the other transaction left it, but every other
+    table only as it was when the statement began: the lines and groups may be older than the row. Every save
+    that writes lines or groups also writes the order's row (``SqlOrders.save``), so the row locked is then a
+    newer version than the one the statement's snapshot holds: ``as_read`` compares the two (their ``xmin``),
+    and when it is false the lines and groups are read again (``_LINES_AND_GROUPS``), now that the lock is
+    held."""
+    lines: sa.Label[Any] = sa.literal_column(
+        "(SELECT coalesce(json_agg(l ORDER BY l.position), '[]') FROM order_lines l"
+        " WHERE l.order_id = orders.id)"
+    ).label("lines")
+    groups: sa.Label[Any] = sa.literal_column(
+        "(SELECT coalesce(json_agg(g ORDER BY g.created_at, g.id), '[]') FROM shipment_groups g"
+        " WHERE g.order_id = orders.id)"
+    ).label("groups")
+    as_read: sa.Label[Any] = sa.literal_column(
+        "(orders.xmin = (SELECT s.xmin FROM orders s WHERE s.id = orders.id))"
+    ).label("as_read")
+    return (
+        sa.select(orders, lines, groups, as_read)
+        .where(orders.c.id == sa.bindparam("order_id"))
+        .with_for_update(of=orders)
+    )
+
+
+_LOCKED_ORDER = _locked_order()
+
+
+def _patch_columns(table: sa.Table, keys: frozenset[str]) -> list[str]:
+    """The columns a save may change: all but the keys and the times the database keeps."""
+    return [column.name for column in table.columns if column.name not in keys | {"created_at", "updated_at"}]
+
+
+def _set_from_patch(table: sa.Table, patch: str, *, touch: bool) -> str:
+    """``SET`` every changeable column of ``table`` (aliased ``t``) from its row overlaid with the JSON object
+    ``patch``: a column the patch leaves out keeps its value, so one statement text serves any change."""
+    columns = _patch_columns(
+        table, frozenset(column.name for column in table.primary_key.columns) | {"order_id"}
+    )
+    names = ", ".join(f'"{name}"' for name in columns)
+    values = ", ".join(f'r."{name}"' for name in columns)
+    if touch:
+        names, values = f"{names}, updated_at", f"{values}, now()"
+    return f"SET ({names}) = (SELECT {values} FROM jsonb_populate_record(t, {patch}) r)"
+
+
+def _saving() -> sa.TextClause:
+    """What a save writes, in one statement of one text: the changed lines and groups (JSON arrays of the
+    changed columns with their keys), the new groups, the timeline events, and the order's own changed columns,
+    with the row's ``updated_at`` (only when ``touch``: anything but the timeline changed). ``_LOCKED_ORDER``
+    relies on the order's row being written whenever its lines or groups are."""
+    group_columns = ", ".join(f'"{name}"' for name in _NEW_GROUP_COLUMNS)
+    text = (
+        "WITH changed_lines AS (UPDATE order_lines AS t "
+        + _set_from_patch(order_lines, "p.patch", touch=False)
+        + " FROM jsonb_array_elements(CAST(:lines AS jsonb)) AS p(patch)"
+        " WHERE t.order_id = :order_id AND t.position = (p.patch->>'position')::integer),"
+        f" added_groups AS (INSERT INTO shipment_groups ({group_columns}) SELECT {group_columns}"
+        " FROM jsonb_populate_recordset(NULL::shipment_groups, CAST(:added_groups AS jsonb))),"
+        " changed_groups AS (UPDATE shipment_groups AS t "
+        + _set_from_patch(shipment_groups, "p.patch", touch=True)
+        + " FROM jsonb_array_elements(CAST(:groups AS jsonb)) AS p(patch)"
+        " WHERE t.order_id = :order_id AND t.id = p.patch->>'id'),"
+        " added_events AS (INSERT INTO order_timeline (order_id, event, detail)"
+        " SELECT :order_id, e.event, e.detail"
+        " FROM jsonb_populate_recordset(NULL::order_timeline, CAST(:events AS jsonb)) WITH ORDINALITY AS e"
+        " ORDER BY e.ordinality)"
+        " UPDATE orders AS t "
+        + _set_from_patch(orders, "CAST(:order AS jsonb)", touch=True)
+        + " WHERE t.id = :order_id AND :touch"
+    )
+    return sa.text(text).bindparams(
+        *(
+            sa.bindparam(name, type_=postgresql.JSONB)
+            for name in ("lines", "added_groups", "groups", "events")
+        ),
+        sa.bindparam("order", type_=postgresql.JSONB),
+        sa.bindparam("order_id", type_=sa.Text),
+        sa.bindparam("touch", type_=sa.Boolean),
+    )
 
 
 def _from_json(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
@@ -449,6 +532,7 @@ def _adding() -> sa.Insert:
 
 
 _ADDING = _adding()
+_SAVING = _saving()
 
 
 def _json_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -472,11 +556,11 @@ class SqlOrders:
         return order
 
     async def get_if_any(self, order_id: str) -> Order | None:
-        row = (
-            await self._session.execute(sa.select(orders).where(orders.c.id == order_id).with_for_update())
-        ).first()
+        row = (await self._session.execute(_LOCKED_ORDER, {"order_id": order_id})).first()
         if row is None:
             return None
+        if row.as_read:
+            return order_of(row, row.lines, row.groups)
         parts = (await self._session.execute(_LINES_AND_GROUPS, {"order_id": order_id})).one()
         return order_of(row, parts.lines, parts.groups)
 
@@ -508,41 +592,42 @@ class SqlOrders:
         order.timeline = []
 
     async def save(self, order: Order) -> None:
-        changed = order.changed
-        if changed:
-            await self._session.execute(
-                sa.update(orders)
-                .where(orders.c.id == order.id)
-                .values(**_as_columns(changed, order.currency), updated_at=sa.func.now())
-            )
-            order.mark_saved()
-        for line in order.lines:
-            if line.changed:
-                await self._session.execute(
-                    sa.update(order_lines)
-                    .where(order_lines.c.order_id == order.id, order_lines.c.position == line.position)
-                    .values(**_as_columns(line.changed, order.currency))
-                )
-                line.mark_saved()
+        """One statement (``_saving``) for whatever the steps changed; none when nothing did."""
+        currency = order.currency
         added = [group for group in order.groups if group.new]
-        if added:
-            await self._session.execute(
-                sa.insert(shipment_groups), [_group_row(group, order.currency) for group in added]
-            )
-            for group in added:
-                group.new = False
-                group.mark_saved()
+        lines = [
+            _json_values(_as_columns(line.changed, currency) | {"position": line.position})
+            for line in order.lines
+            if line.changed
+        ]
+        groups = [
+            _json_values(_as_columns(group.changed, currency) | {"id": group.id})
+            for group in order.groups
+            if group.changed and not group.new
+        ]
+        changed = _json_values(_as_columns(order.changed, currency))
+        touch = bool(changed or lines or groups or added)
+        if not touch and not order.timeline:
+            return
+        await self._session.execute(
+            _SAVING,
+            {
+                "order_id": order.id,
+                "order": changed,
+                "touch": touch,
+                "lines": lines,
+                "added_groups": [_json_values(_group_row(group, currency)) for group in added],
+                "groups": groups,
+                "events": [{"event": event, "detail": detail} for event, detail in order.timeline],
+            },
+        )
+        order.mark_saved()
+        for line in order.lines:
+            line.mark_saved()
         for group in order.groups:
-            if group.changed:
-                await self._session.execute(
-                    sa.update(shipment_groups)
-                    .where(shipment_groups.c.id == group.id)
-                    .values(**_as_columns(group.changed, order.currency), updated_at=sa.func.now())
-                )
-                group.mark_saved()
-        if order.timeline:
-            await add_events_to_timeline(self._session, order.id, order.timeline)
-            order.timeline = []
+            group.new = False
+            group.mark_saved()
+        order.timeline = []
 
     async def with_idempotency_key(self, key: str) -> Order | None:
         order_id = await self._session.scalar(sa.select(orders.c.id).where(orders.c.idempotency_key == key))
