@@ -1,4 +1,5 @@
-"""``python -m bench.runtime_hop [--messages N] [--hops H] [--compare PATH]``: what the runtime costs per message.
+"""``python -m bench.runtime_hop [--messages N] [--hops H] [--in-flight C] [--batch-sizes 1,16] [--compare PATH]``:
+what the runtime costs per message.
 
 Messages go through the REAL runtime: a worker process (``shop_runtime.worker.Worker``: its Consumer, Dispatcher,
 unit of work and outbox relay) whose handler does one UPDATE and publishes one event through the outbox, which
@@ -10,13 +11,16 @@ queues and synchronous commit. It prints, per message handled:
 - PostgreSQL's CPU ms, of the backends of the worker's database only (from /proc, by pid);
 - RabbitMQ's CPU ms, of the whole server (shared with anything else on the machine: an upper bound);
 - round trips to PostgreSQL (writes to the worker's PostgreSQL sockets: its pool's, its relay's, its samplers');
+- messages per transaction: the consumer's units of work that ended well, against the messages they held;
 
 and the same figures for the bare hop of ``bench/baseline.py`` (asyncpg and aio-pika, inbox, effect and
 outbox in one transaction, one confirmed publish per hop), measured in the same run. With ``--compare PATH``
 the worker runs alternately with the runtime under PATH (a copy of ``libs/runtime/src``) and with this tree's,
 ``--rounds`` times each, so an old and a new runtime meet the same machine load; ``--compare-loop uvloop`` runs
 the compared worker on uvloop's event loop (round trips are then not counted: they are read off asyncio's
-socket transport). It never passes or fails.
+socket transport). ``--batch-sizes`` runs this tree's worker once per consumer batch size given
+(``SHOP_RUNTIME_HOP_CONSUMER_BATCH_SIZE``), alternating in each round; with ``--in-flight`` above the worker's
+concurrency (64, say) its queue holds a backlog, as in a drop. It never passes or fails.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from fastapi import FastAPI
 from pydantic import BaseModel
+from pydantic_settings import SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -56,6 +61,7 @@ from shop_contracts.routing import EVENTS_EXCHANGE, service_queue
 from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import UnitOfWork
 from shop_runtime.messaging_tables import add_messaging_tables
+from shop_runtime.metrics import REGISTRY
 from shop_runtime.service import ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
 from shop_runtime.telemetry import setup_telemetry
@@ -117,8 +123,13 @@ class HopFinished(Message):
 
 
 class HopSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOP_RUNTIME_HOP_", extra="ignore", frozen=True)
+
     service_name = SERVICE
     http_port: int = 0
+
+
+BATCH_SIZE_ENVIRONMENT = "SHOP_RUNTIME_HOP_CONSUMER_BATCH_SIZE"
 
 
 async def advance(message: HopAdvanced, uow: UnitOfWork) -> None:
@@ -202,7 +213,14 @@ async def _serve(settings: HopSettings, counters: Path) -> None:
                 profiler.disable()
                 profiler.dump_stats(profile_path)
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        figures = {"dump": dumps, "round_trips": round_trips, "cpu_seconds": usage.ru_utime + usage.ru_stime}
+        figures = {
+            "dump": dumps,
+            "round_trips": round_trips,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            # None from a runtime that does not count its units of work (an older one under --compare).
+            "units_of_work": _sample("shop_consumer_unit_of_work_messages_count"),
+            "messages_in_units": _sample("shop_consumer_unit_of_work_messages_sum"),
+        }
         partial = counters.with_suffix(".tmp")
         partial.write_text(json.dumps(figures))
         partial.replace(counters)
@@ -214,6 +232,10 @@ async def _serve(settings: HopSettings, counters: Path) -> None:
     if await worker.start():
         await worker.stopping.wait()
     await worker.stop()
+
+
+def _sample(name: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"queue": service_queue(SERVICE)})
 
 
 # --- the bench --------------------------------------------------------------------------------------------
@@ -250,6 +272,8 @@ def _first_message(chain: int, hops: int) -> HopAdvanced:
 class Snapshot:
     worker_cpu: float
     round_trips: int
+    units_of_work: float | None
+    messages_in_units: float | None
     backends: dict[int, float]
     rabbitmq_cpu: float
     own_cpu: float
@@ -264,13 +288,15 @@ class Figures:
     rabbitmq_ms: float
     round_trips: float | None
     seconds: float
+    messages_per_transaction: float | None = None
 
     def line(self) -> str:
         trips = "   -" if self.round_trips is None else f"{self.round_trips:4.1f}"
+        batches = "   -" if self.messages_per_transaction is None else f"{self.messages_per_transaction:4.1f}"
         return (
-            f"  {self.label:<34} {self.messages:>6} msgs  worker {self.worker_ms:5.2f}  postgres "
+            f"  {self.label:<38} {self.messages:>6} msgs  worker {self.worker_ms:5.2f}  postgres "
             f"{self.postgres_ms:5.2f}  rabbitmq* {self.rabbitmq_ms:5.2f}  ms/msg  round trips {trips}  "
-            f"({self.messages / self.seconds:.0f} msgs/s)"
+            f"msgs/transaction {batches}  ({self.messages / self.seconds:.0f} msgs/s)"
         )
 
 
@@ -313,8 +339,10 @@ class HopRun:
         directory: Path,
         loop: str = "asyncio",
         profile: Path | None = None,
+        batch_size: int | None = None,
     ) -> None:
         self.runtime = runtime
+        self.batch_size = batch_size
         self.loop = loop
         self.profile = profile
         self.hops = hops
@@ -345,6 +373,8 @@ class HopRun:
             environment[PROFILE_ENVIRONMENT] = str(self.profile)
         if self.runtime is not None:
             environment["PYTHONPATH"] = f"{self.runtime}:{environment.get('PYTHONPATH', '')}"
+        if self.batch_size is not None:
+            environment[BATCH_SIZE_ENVIRONMENT] = str(self.batch_size)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -413,6 +443,8 @@ class HopRun:
         return Snapshot(
             worker_cpu=infra.cpu_seconds(self.process.pid) or 0.0,
             round_trips=int(figures["round_trips"]),
+            units_of_work=figures.get("units_of_work"),
+            messages_in_units=figures.get("messages_in_units"),
             backends=await _backends(self.database),
             rabbitmq_cpu=_rabbitmq_cpu(),
             own_cpu=_own_cpu(),
@@ -450,11 +482,18 @@ class HopRun:
             started.append(message.order_id)
 
         deadline = time.monotonic() + 600
-        for chain in range(first_chain, first_chain + count):
-            while len(started) - sum(1 for order in started if order in self._finished) >= self.in_flight:
+        chain, end = first_chain, first_chain + count
+        while chain < end:
+            room = self.in_flight - (len(started) - sum(1 for order in started if order in self._finished))
+            if room <= 0:
                 self._changed.clear()
                 await self._wait_change(deadline)
-            await start(chain)
+                continue
+            # The chains there is room for are started together (confirms awaited side by side), so an
+            # --in-flight as large as the chains fills the queue faster than the worker empties it: a backlog.
+            chunk = range(chain, min(end, chain + room, chain + 200))
+            await asyncio.gather(*(start(one) for one in chunk))
+            chain = chunk.stop
         while any(order not in self._finished for order in started):
             self._changed.clear()
             await self._wait_change(deadline)
@@ -502,7 +541,16 @@ class HopRun:
             rabbitmq_ms=(after.rabbitmq_cpu - before.rabbitmq_cpu) * 1000 / handled,
             round_trips=(after.round_trips - before.round_trips) / handled,
             seconds=seconds,
+            messages_per_transaction=_per_transaction(before, after),
         )
+
+
+def _per_transaction(before: Snapshot, after: Snapshot) -> float | None:
+    if None in (before.units_of_work, after.units_of_work, before.messages_in_units, after.messages_in_units):
+        return None
+    units = (after.units_of_work or 0) - (before.units_of_work or 0)
+    messages = (after.messages_in_units or 0) - (before.messages_in_units or 0)
+    return messages / units if units else None
 
 
 async def bare_hops(*, messages: int, in_flight: int) -> Figures:
@@ -540,11 +588,13 @@ async def bare_hops(*, messages: int, in_flight: int) -> Figures:
 
 
 async def main(arguments: argparse.Namespace) -> list[Figures]:
-    directory = infra.VAR / "runtime_hop"
+    directory = infra.VAR / (f"runtime_hop_{infra.RUN}" if infra.RUN else "runtime_hop")  # two benches apart
     directory.mkdir(parents=True, exist_ok=True)
-    variants: list[tuple[str, Path | None, str]] = [("runtime (this tree)", None, "asyncio")]
+    variants: list[tuple[str, Path | None, str, int | None]] = [
+        (f"runtime (this tree, batch {size})", None, "asyncio", size) for size in arguments.batch_sizes
+    ] or [("runtime (this tree)", None, "asyncio", None)]
     if arguments.compare is not None or arguments.compare_loop != "asyncio":
-        compared = (f"runtime ({arguments.compare_label})", arguments.compare, arguments.compare_loop)
+        compared = (f"runtime ({arguments.compare_label})", arguments.compare, arguments.compare_loop, None)
         variants = [compared, *variants]
     results: list[Figures] = []
     print(
@@ -553,7 +603,7 @@ async def main(arguments: argparse.Namespace) -> list[Figures]:
         flush=True,
     )
     for round_number in range(arguments.rounds):
-        for label, runtime, loop in variants:
+        for label, runtime, loop, batch_size in variants:
             run = HopRun(
                 runtime=runtime,
                 hops=arguments.hops,
@@ -561,6 +611,7 @@ async def main(arguments: argparse.Namespace) -> list[Figures]:
                 directory=directory,
                 loop=loop,
                 profile=arguments.profile if (runtime, loop) == (None, "asyncio") else None,
+                batch_size=batch_size,
             )
             figures = await run.measure(label=f"{label} #{round_number + 1}", messages=arguments.messages)
             print(figures.line(), flush=True)
@@ -597,6 +648,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hops", type=int, default=5, help="hops (messages) per chain")
     parser.add_argument("--in-flight", type=int, default=4, help="chains in flight at once")
     parser.add_argument("--rounds", type=int, default=1, help="measurements of each runtime, alternating")
+    parser.add_argument(
+        "--batch-sizes",
+        type=lambda text: [int(size) for size in text.split(",")],
+        default=[],
+        help="run this tree's worker with each of these consumer batch sizes (e.g. 1,16), alternating",
+    )
     parser.add_argument(
         "--compare", type=Path, help="also run the worker with the runtime package under PATH"
     )

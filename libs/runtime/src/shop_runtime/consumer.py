@@ -3,6 +3,12 @@
 A failing message is re-published to a delay queue with its attempt count and error, waits there and
 dead-letters back; once the retry budget is spent it is parked with its error. Either way the original is
 acked only after the copy is confirmed, so nothing is lost and nothing blocks the queue.
+
+When more messages are ready than there are free slots (a backlog), a slot takes several of them, each the
+head of a different order's lane, and handles them in one unit of work: one BEGIN, one inbox claim, each
+handler with its own message as the causation and its own trace, one outbox write, one COMMIT, then the acks.
+If any of them fails, or the commit does, the whole batch is rolled back and each message handled alone, as
+if it had come alone, so only the failing one is retried or parked.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractContextManager
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +72,15 @@ class _Route:
     handler: MessageHandler
 
 
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """An envelope decoded (and upcast) for its handler: what ``Dispatcher.dispatch_together`` takes."""
+
+    envelope: Envelope
+    message: Message
+    handler: MessageHandler
+
+
 class Dispatcher:
     """Runs the subscribed handler for one envelope in one unit of work, at most once per message id.
 
@@ -86,30 +102,67 @@ class Dispatcher:
     def message_types(self) -> list[str]:
         return list(self._routes)
 
-    async def dispatch(self, envelope: Envelope) -> bool:
-        """Handle ``envelope``; return False when it was a duplicate and changed nothing."""
+    def route(self, envelope: Envelope) -> Routed:
+        """Decode ``envelope`` for its handler; raise when none is subscribed or its data does not validate."""
         try:
             route = self._routes[envelope.type]
         except KeyError:
             raise UnknownMessageType(f"{self._consumer} has no handler for {envelope.type!r}") from None
-        message = route.handled.upcast(route.decoded.model_validate(envelope.data))
+        return Routed(
+            envelope, route.handled.upcast(route.decoded.model_validate(envelope.data)), route.handler
+        )
+
+    async def dispatch(self, envelope: Envelope) -> bool:
+        """Handle ``envelope``; return False when it was a duplicate and changed nothing."""
+        routed = self.route(envelope)
         async with self._database.unit_of_work(causation=envelope) as uow:
             if not await uow.claim_inbox(envelope.id, consumer=self._consumer, message_type=envelope.type):
                 log.info("duplicate %s %s ignored", envelope.type, envelope.id)
                 return False
-            await route.handler(message, uow)
+            await routed.handler(routed.message, uow)
             await uow.commit()
         return True
+
+    async def dispatch_together(
+        self,
+        batch: Sequence[Routed],
+        *,
+        around: Callable[[int], AbstractContextManager[object]],
+    ) -> list[bool]:
+        """Handle several messages in one unit of work, each at most once per message id; say which were new.
+
+        One statement claims them all in the inbox; each new one's handler then runs inside ``around(its
+        index)`` (its trace context) with its own envelope as the causation; one commit ends them. When a
+        handler or the commit raises, nothing of the batch is left: the caller handles each message alone.
+        """
+        async with self._database.unit_of_work(shared=True) as uow:
+            unclaimed = await uow.claim_inbox_many(
+                [routed.envelope for routed in batch], consumer=self._consumer
+            )
+            new: list[bool] = []
+            for index, routed in enumerate(batch):
+                envelope = routed.envelope
+                if envelope.id not in unclaimed:  # handled before, or earlier in this batch
+                    log.info("duplicate %s %s ignored", envelope.type, envelope.id)
+                    new.append(False)
+                    continue
+                unclaimed.discard(envelope.id)
+                uow.causation = envelope
+                with around(index):
+                    await routed.handler(routed.message, uow)
+                new.append(True)
+            await uow.commit_shared()
+        return new
 
 
 class _Lane:
     """Messages of one correlation id in this worker: one is handled at a time, in arrival order."""
 
-    __slots__ = ("lock", "users")
+    __slots__ = ("busy", "waiting")
 
     def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
+        self.waiting: deque[AbstractIncomingMessage] = deque()
+        self.busy = False
 
 
 class Consumer:
@@ -121,10 +174,15 @@ class Consumer:
         dispatcher: Dispatcher,
         retry_delays_ms: list[int],
         concurrency: int = 1,
+        batch_size: int = 1,
     ) -> None:
-        """``concurrency`` messages are handled at once; the others prefetched wait for a slot. Messages of
+        """``concurrency`` units of work run at once; the messages prefetched wait for a slot. Messages of
         one correlation id (one order) are handled one after another, in the order they arrived, so a
-        saga's steps (picked, packed, shipped, delivered) never overtake each other in one worker."""
+        saga's steps (picked, packed, shipped, delivered) never overtake each other in one worker.
+
+        A slot takes up to ``batch_size`` ready messages (the heads of lanes not being handled) into one unit
+        of work when more are ready than slots are free; it never waits for a batch to fill. With 1, every
+        message has a unit of work of its own."""
         self._service = service
         self._channel = channel
         self._dispatcher = dispatcher
@@ -132,8 +190,12 @@ class Consumer:
         self._queue_name = service_queue(service)
         self._metrics = ConsumerMetrics(self._queue_name, dispatcher.message_types)
         self._consumer_tag: str | None = None
-        self._slots = asyncio.Semaphore(concurrency)
+        self._free_slots = concurrency
+        self._batch_size = batch_size
         self._lanes: dict[str, _Lane] = {}
+        self._ready: deque[str] = deque()
+        """Keys of the lanes whose first message may start: not busy, something waiting; each at most once."""
+        self._running: set[asyncio.Task[None]] = set()
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -165,22 +227,54 @@ class Consumer:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._in_flight += 1
         self._idle.clear()
-        # The lane is taken before the first await, so messages queue on it in delivery order.
+        # Nothing here awaits, so messages join their lane in delivery order.
         key = str((message.headers or {}).get("correlation_id") or message.message_id or "")
         lane = self._lanes.get(key)
         if lane is None:
             lane = self._lanes[key] = _Lane()
-        lane.users += 1
+        lane.waiting.append(message)
+        if not lane.busy and len(lane.waiting) == 1:
+            self._ready.append(key)
+        self._start_ready()
+
+    def _start_ready(self) -> None:
+        """Give each free slot its share of the ready lanes' first messages (up to ``batch_size``): one
+        message a slot while slots are free for all of them, more only when they outnumber the slots."""
+        while self._free_slots and self._ready:
+            size = min(self._batch_size, -(-len(self._ready) // self._free_slots))
+            batch: list[tuple[str, AbstractIncomingMessage]] = []
+            for _ in range(size):
+                key = self._ready.popleft()
+                lane = self._lanes[key]
+                lane.busy = True
+                batch.append((key, lane.waiting.popleft()))
+            self._free_slots -= 1
+            task = asyncio.create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _run(self, batch: list[tuple[str, AbstractIncomingMessage]]) -> None:
         try:
-            async with lane.lock, self._slots:
-                await self._process(message)
+            if len(batch) == 1:
+                await self._process(batch[0][1])
+            else:
+                await self._process_together([message for _, message in batch])
+        except Exception:
+            # What gets here is an ack or nack on a closed channel: the broker delivers the messages again.
+            log.exception("could not settle %d message(s); the broker will deliver them again", len(batch))
         finally:
-            lane.users -= 1
-            if lane.users == 0:
-                del self._lanes[key]
-            self._in_flight -= 1
+            self._free_slots += 1
+            for key, _ in batch:
+                lane = self._lanes[key]
+                lane.busy = False
+                if lane.waiting:
+                    self._ready.append(key)
+                else:
+                    del self._lanes[key]
+            self._in_flight -= len(batch)
             if self._in_flight == 0:
                 self._idle.set()
+            self._start_ready()
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         headers = dict(message.headers or {})
@@ -192,6 +286,7 @@ class Consumer:
                 envelope = Envelope.model_validate_json(message.body)
                 span.set_attribute("shop.correlation_id", envelope.correlation_id)
                 outcome = "ok" if await self._dispatcher.dispatch(envelope) else "duplicate"
+                self._metrics.unit_of_work(1)
             except Exception as error:
                 handled_in = time.perf_counter() - started
                 span.record_exception(error)
@@ -207,6 +302,84 @@ class Consumer:
             else:
                 self._metrics.record(message.type, outcome, time.perf_counter() - started)
         await message.ack()
+
+    async def _process_together(self, messages: list[AbstractIncomingMessage]) -> None:
+        """Handle several messages (of different lanes) in one unit of work, then ack them; when that fails,
+        handle each alone. A message that cannot be decoded or has no handler is handled alone at once."""
+        started = time.perf_counter()
+        together: list[tuple[AbstractIncomingMessage, Routed, Span]] = []
+        alone: list[AbstractIncomingMessage] = []
+        for message in messages:
+            try:
+                routed = self._dispatcher.route(Envelope.model_validate_json(message.body))
+            except Exception:
+                alone.append(message)  # it fails again there, and is retried or parked with its error
+                continue
+            headers = message.headers or {}
+            context = propagate.extract({k: v for k, v in headers.items() if isinstance(v, str)})
+            span = self._start_span(message, context)
+            span.set_attribute("shop.correlation_id", routed.envelope.correlation_id)
+            together.append((message, routed, span))
+        if len(together) == 1:
+            together[0][2].end()
+            alone.insert(0, together[0][0])
+        elif together:
+            handled_in = [0.0] * len(together)
+
+            @contextmanager
+            def around(index: int) -> Iterator[None]:
+                began = time.perf_counter()
+                try:
+                    with trace.use_span(together[index][2], end_on_exit=False):
+                        yield
+                finally:
+                    handled_in[index] += time.perf_counter() - began
+
+            try:
+                # The statements the batch shares (claim, outbox write, commit) go in its first message's trace.
+                with trace.use_span(together[0][2], end_on_exit=False):
+                    new = await self._dispatcher.dispatch_together(
+                        [routed for _, routed, _ in together], around=around
+                    )
+            except Exception as error:
+                log.warning(
+                    "a batch of %d messages was rolled back (%s: %s); handling each alone",
+                    len(together),
+                    type(error).__name__,
+                    error,
+                )
+                self._metrics.batch_split()
+                for _, _, span in together:
+                    span.add_event("rolled back with its batch; handled again alone")
+                    span.end()
+                alone[:0] = [message for message, _, _ in together]
+            else:
+                self._metrics.unit_of_work(len(together))
+                # Each message's duration: its handler, and an equal share of what the batch did together.
+                shared = (time.perf_counter() - started - sum(handled_in)) / len(together)
+                for (message, _, span), was_new, seconds in zip(together, new, handled_in, strict=True):
+                    span.end()
+                    self._metrics.record(message.type, "ok" if was_new else "duplicate", seconds + shared)
+                for message, _, _ in together:
+                    await message.ack()
+        for message in alone:
+            await self._process(message)
+
+    def _start_span(self, message: AbstractIncomingMessage, context: Context) -> Span:
+        """``_span``'s span, started but not made current: a batch switches between its messages' spans."""
+        if not spans_recorded():
+            return trace.get_current_span(context)
+        return tracer.start_span(
+            f"{message.type or 'message'} process",
+            context=context,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.destination.name": self._queue_name,
+                "messaging.message.id": message.message_id or "",
+                "messaging.operation.type": "process",
+            },
+        )
 
     def _span(self, message: AbstractIncomingMessage, context: Context) -> AbstractContextManager[Span]:
         """The consumer span of ``message``, continuing the trace its headers carry; when this process records

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
 import sqlalchemy as sa
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -78,6 +79,10 @@ class UnitOfWork:
     Messages given to ``publish`` are written to the outbox in the same transaction, with the current trace
     context, and the message being handled (if any) becomes their causation. Jobs scheduled, moved or
     cancelled through ``jobs`` are written to the service's schedule in the same transaction too.
+
+    A ``shared`` unit of work holds several messages' handlers (the consumer's batch): the consumer sets
+    ``causation`` to each message before its handler runs, a handler's ``commit`` leaves the transaction open
+    for the next one and ``commit_shared`` commits them all, with every outbox row in one write.
     """
 
     def __init__(
@@ -88,11 +93,13 @@ class UnitOfWork:
         inbox: sa.Table,
         causation: Envelope | None = None,
         schedule: sa.Table | None = None,
+        shared: bool = False,
     ) -> None:
         self._session_factory = session_factory
         self._outbox = outbox
         self._inbox = inbox
         self._schedule = schedule
+        self._shared = shared
         self.causation = causation
         self._outgoing: list[dict[str, object]] = []
         self._after_commit: list[Callable[[], None]] = []
@@ -184,13 +191,39 @@ class UnitOfWork:
         )
         return result.first() is not None
 
+    async def claim_inbox_many(self, envelopes: Sequence[Envelope], *, consumer: str) -> set[uuid.UUID]:
+        """Record that ``consumer`` handles each of ``envelopes`` in one statement; return the ids that were new
+        (the others are duplicates). Ids are claimed in sorted order, so two transactions claiming some of the
+        same ids take them in the same order; one claimed by a transaction not yet ended waits for its end."""
+        claimed = sorted({envelope.id: envelope.type for envelope in envelopes}.items())
+        result = await self.session.execute(
+            _claim_many(self._inbox),
+            {
+                "consumer": consumer,
+                "message_ids": [message_id for message_id, _ in claimed],
+                "message_types": [message_type for _, message_type in claimed],
+            },
+        )
+        return set(result.scalars())
+
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once this unit of work has committed, whoever commits it (a business metric counts
         only what took effect); a rollback drops it."""
         self._after_commit.append(action)
 
     async def commit(self) -> None:
-        """Commit what the handler did (and its outbox rows); a second call has nothing left to commit."""
+        """Commit what the handler did (and its outbox rows); a second call has nothing left to commit.
+
+        In a shared unit of work this commits nothing: the consumer commits once, after the last handler."""
+        if self._shared:
+            return
+        await self._commit()
+
+    async def commit_shared(self) -> None:
+        """Commit a shared unit of work: every handler's changes and outbox rows together."""
+        await self._commit()
+
+    async def _commit(self) -> None:
         session = self.session
         if not session.in_transaction():
             return
@@ -204,6 +237,9 @@ class UnitOfWork:
             action()
 
     async def rollback(self) -> None:
+        if self._shared:
+            # It would undo the other messages' handlers too; failing makes the consumer handle each alone.
+            raise RuntimeError("a handler cannot roll back a unit of work it shares with other messages")
         self._outgoing.clear()
         self._after_commit.clear()
         await self.session.rollback()
@@ -238,6 +274,28 @@ def _claim(inbox: sa.Table) -> sa.Insert:
     )
 
 
+@functools.cache
+def _claim_many(inbox: sa.Table) -> sa.Insert:
+    """``_claim`` for a list of message ids (and their types, in the same order) in one statement."""
+    claimed = (
+        sa.func.unnest(
+            sa.bindparam("message_ids", type_=postgresql.ARRAY(inbox.c.message_id.type)),
+            sa.bindparam("message_types", type_=postgresql.ARRAY(inbox.c.message_type.type)),
+        )
+        .table_valued("message_id", "message_type")
+        .render_derived(name="claimed")
+    )
+    rows = sa.select(
+        sa.bindparam("consumer", type_=inbox.c.consumer.type), claimed.c.message_id, claimed.c.message_type
+    )
+    return (
+        insert(inbox)
+        .from_select(["consumer", "message_id", "message_type"], rows)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.message_id)
+    )
+
+
 UnitOfWorkFactory = Callable[..., UnitOfWork]
 
 
@@ -254,13 +312,15 @@ class Database:
         """The service's ``scheduled_jobs`` table, when it has one: what ``UnitOfWork.jobs`` writes to."""
         self.session_factory = async_sessionmaker(engine, expire_on_commit=False, autobegin=False)
 
-    def unit_of_work(self, causation: Envelope | None = None) -> UnitOfWork:
+    def unit_of_work(self, causation: Envelope | None = None, *, shared: bool = False) -> UnitOfWork:
+        """A unit of work; ``shared`` for one that several messages' handlers run in (see ``UnitOfWork``)."""
         return UnitOfWork(
             self.session_factory,
             outbox=self.outbox,
             inbox=self.inbox,
             causation=causation,
             schedule=self.schedule,
+            shared=shared,
         )
 
     async def ping(self) -> None:

@@ -68,6 +68,20 @@ HANDLER_DURATION: Final = Histogram(
     ["queue", "type"],
     registry=REGISTRY,
 )
+CONSUMER_UNIT_OF_WORK_MESSAGES: Final = Histogram(
+    "shop_consumer_unit_of_work_messages",
+    "Messages handled together in one of the consumer's units of work that ended well (committed, or found only "
+    "duplicates), by queue: its count is those units of work (transactions), its sum their messages.",
+    ["queue"],
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+    registry=REGISTRY,
+)
+CONSUMER_BATCHES_SPLIT: Final = Counter(
+    "shop_consumer_batches_split",
+    "Batches of messages rolled back (a handler or the commit failed) and handled again one message at a time.",
+    ["queue"],
+    registry=REGISTRY,
+)
 CONSUMER_LAG: Final = Gauge(
     "shop_consumer_lag_messages",
     "Messages ready (not yet delivered) in a service queue, sampled by its worker.",
@@ -184,17 +198,27 @@ class HttpMetricsMiddleware:
 
 
 class ConsumerMetrics:
-    """One queue's handled counter and handler histogram, with label children cached per message type."""
+    """One queue's handled counter and handler histogram, with label children cached per message type, and its
+    units of work."""
 
     def __init__(self, queue: str, message_types: Iterable[str]) -> None:
         self._queue = queue
         self._by_type = {message_type: _TypeMetrics(queue, message_type) for message_type in message_types}
         self._other = _TypeMetrics(queue, OTHER_TYPE)
+        self._unit_of_work_messages = CONSUMER_UNIT_OF_WORK_MESSAGES.labels(queue)
+        self._batches_split = CONSUMER_BATCHES_SPLIT.labels(queue)
 
     def record(self, message_type: str | None, outcome: Outcome, seconds: float) -> None:
         children = self._by_type.get(message_type or "", self._other)
         children.handled[outcome].inc()
         children.duration.observe(seconds)
+
+    def unit_of_work(self, messages: int) -> None:
+        """A unit of work that handled ``messages`` ended well."""
+        self._unit_of_work_messages.observe(messages)
+
+    def batch_split(self) -> None:
+        self._batches_split.inc()
 
 
 class _TypeMetrics:

@@ -24,12 +24,27 @@ class ServiceSettings(BaseSettings):
         default=[1_000, 5_000, 30_000],
         description="Delay before each retry of a failed message; when spent, the message is parked.",
     )
-    consumer_prefetch: int = Field(default=32, ge=1)
+    consumer_prefetch: int = Field(
+        default=64,
+        ge=1,
+        description="Messages the broker hands a worker before it acks them. Under a backlog a slot's next batch "
+        "holds what is ready when it frees, so about consumer_concurrency x consumer_batch_size keeps batches full "
+        "(32 held 5.5 messages a transaction in docs/benchmarks.md's backlog, 64 held 12).",
+    )
     consumer_concurrency: int = Field(
         default=4,
         ge=1,
-        description="Messages a worker handles at once (each in its own unit of work); kept below "
-        "database_pool_size so the relay and the scheduler still get a connection without overflow.",
+        description="Units of work a worker runs at once (each one message, or a batch of them: "
+        "consumer_batch_size); kept below database_pool_size so the relay and the scheduler still get a "
+        "connection without overflow.",
+    )
+    consumer_batch_size: int = Field(
+        default=16,
+        ge=1,
+        description="Ready messages of different orders a worker handles in one transaction when more are ready "
+        "than it has free slots (a backlog): one BEGIN, inbox claim, outbox write and COMMIT for them all. It never "
+        "waits for a batch to fill. When one of them fails, the batch is rolled back and each handled alone, so "
+        "the handlers of the others run twice (their effects once). 1: every message in its own transaction.",
     )
     relay_batch_size: int = Field(default=200, ge=1)
     relay_idle_poll_seconds: float = Field(default=1.0, gt=0)

@@ -106,6 +106,7 @@ class Worker:
             ),
             retry_delays_ms=settings.retry_delays_ms,
             concurrency=settings.consumer_concurrency,
+            batch_size=settings.consumer_batch_size,
         )
         self._tasks = [
             asyncio.create_task(relay.run(self.stopping), name="outbox-relay"),

@@ -85,7 +85,7 @@ async def record_payment_on_terms(
         order.record("payment_captured", payment_id=payment_id, amount=amount.amount)
         await store(uow, order, orders)
         await uow.jobs.cancel(key=f"{PAYMENT_OVERDUE}:{order.id}", now=now)
-        CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount.amount)
+        uow.after_commit(lambda: CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount.amount))
 
 
 async def mark_payment_overdue(

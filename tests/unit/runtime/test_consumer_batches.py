@@ -1,0 +1,157 @@
+"""How the consumer shares its slots among ready messages: alone while slots are free, in batches of different
+orders' first messages when they are not, one message of an order at a time, in arrival order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+
+from shop_contracts import Envelope
+from shop_contracts import catalog as contracts
+from shop_runtime.consumer import Consumer, Dispatcher, Routed
+
+
+@dataclass
+class FakeMessage:
+    """What the consumer reads of a delivery, and whether it was acked."""
+
+    order_id: str
+    step: int
+    envelope: Envelope = field(init=False)
+    acked: bool = False
+
+    def __post_init__(self) -> None:
+        command = contracts.ReleaseStock(order_id=self.order_id, reason=str(self.step))
+        self.envelope = Envelope.wrap(command, subject=self.order_id, correlation_id=self.order_id)
+
+    @property
+    def body(self) -> bytes:
+        return self.envelope.model_dump_json().encode()
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        return {"correlation_id": self.order_id}
+
+    @property
+    def message_id(self) -> str:
+        return str(self.envelope.id)
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+    async def ack(self) -> None:
+        self.acked = True
+
+
+@dataclass
+class HeldDispatcher:
+    """Records each unit of work (the (order, step) pairs it held) and holds it until the test releases it."""
+
+    units: list[list[tuple[str, str]]] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def message_types(self) -> list[str]:
+        return [contracts.ReleaseStock.TYPE]
+
+    def route(self, envelope: Envelope) -> Routed:
+        message = contracts.ReleaseStock.model_validate(envelope.data)
+        return Routed(envelope, message, self._never_called)
+
+    async def _never_called(self, message: Any, uow: Any) -> None:
+        raise AssertionError("the fake dispatcher runs no handlers")
+
+    async def dispatch(self, envelope: Envelope) -> bool:
+        await self._unit([envelope])
+        return True
+
+    async def dispatch_together(
+        self, batch: Sequence[Routed], *, around: Callable[[int], AbstractContextManager[object]]
+    ) -> list[bool]:
+        await self._unit([routed.envelope for routed in batch])
+        return [True] * len(batch)
+
+    async def _unit(self, envelopes: list[Envelope]) -> None:
+        self.units.append([(e.data["order_id"], e.data["reason"]) for e in envelopes])
+        await self.release.wait()
+
+
+def consumer(dispatcher: HeldDispatcher, *, concurrency: int, batch_size: int) -> Consumer:
+    return Consumer(
+        service="unit_batches",
+        channel=cast(AbstractChannel, object()),
+        dispatcher=cast(Dispatcher, dispatcher),
+        retry_delays_ms=[100],
+        concurrency=concurrency,
+        batch_size=batch_size,
+    )
+
+
+async def deliver(consumer: Consumer, messages: Sequence[FakeMessage]) -> None:
+    for message in messages:
+        await consumer._on_message(cast(AbstractIncomingMessage, message))
+
+
+async def settled(worker: Consumer, messages: Sequence[FakeMessage]) -> None:
+    """Wait (up to 5 s) until nothing is in flight, as stopping does; then every message was acked."""
+    await worker.stop(grace_seconds=5)
+    assert all(message.acked for message in messages)
+
+
+async def test_while_slots_are_free_each_message_starts_at_once_alone() -> None:
+    dispatcher = HeldDispatcher()
+    worker = consumer(dispatcher, concurrency=4, batch_size=16)
+    messages = [FakeMessage(f"order-{index}", 1) for index in range(3)]
+    await deliver(worker, messages)
+    await asyncio.sleep(0)  # the units of work start
+    assert sorted(dispatcher.units) == [[(f"order-{index}", "1")] for index in range(3)]
+    dispatcher.release.set()
+    await settled(worker, messages)
+
+
+async def test_a_backlog_goes_in_batches_of_different_orders_first_messages_in_their_order() -> None:
+    dispatcher = HeldDispatcher()
+    worker = consumer(dispatcher, concurrency=1, batch_size=4)
+    first = FakeMessage("first", 1)
+    await deliver(worker, [first])
+    await asyncio.sleep(0)
+    assert dispatcher.units == [[("first", "1")]]  # alone, while nothing else was ready: it never waits
+    backlog = [FakeMessage("lane-a", step) for step in (1, 2, 3)] + [
+        FakeMessage(f"other-{index}", 1) for index in range(6)
+    ]
+    await deliver(worker, backlog)
+    await asyncio.sleep(0)
+    assert len(dispatcher.units) == 1  # the one slot is taken: the backlog waits for it
+    dispatcher.release.set()
+    await settled(worker, [first, *backlog])
+
+    batches = dispatcher.units[1:]
+    assert all(len(batch) <= 4 for batch in batches)
+    assert len(batches) < len(backlog)
+    for batch in batches:
+        orders = [order for order, _ in batch]
+        assert len(orders) == len(set(orders))  # one message of an order per batch
+    lane_a = [step for batch in batches for order, step in batch if order == "lane-a"]
+    assert lane_a == ["1", "2", "3"]
+    assert sorted(pair for batch in batches for pair in batch) == sorted(
+        (message.order_id, str(message.step)) for message in backlog
+    )
+
+
+async def test_with_a_batch_size_of_1_every_message_is_a_unit_of_work_of_its_own() -> None:
+    dispatcher = HeldDispatcher()
+    worker = consumer(dispatcher, concurrency=2, batch_size=1)
+    messages = [FakeMessage(f"order-{index % 3}", index) for index in range(9)]
+    await deliver(worker, messages)
+    dispatcher.release.set()
+    await settled(worker, messages)
+    assert [len(unit) for unit in dispatcher.units] == [1] * 9
+    for order in ("order-0", "order-1", "order-2"):
+        steps = [step for unit in dispatcher.units for handled, step in unit if handled == order]
+        assert steps == sorted(steps, key=int)
