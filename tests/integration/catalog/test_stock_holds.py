@@ -14,11 +14,13 @@ from aio_pika.abc import AbstractRobustConnection
 from shop_catalog.bootstrap import DEFINITION
 from shop_catalog.domain.stock import RequestedLine
 from shop_catalog.handlers import holds
+from shop_catalog.tables import scheduled_jobs
 from shop_contracts import catalog as contracts
 from shop_contracts.routing import service_queue
 from shop_contracts.values import RequestedLine as WantedLine
 from shop_runtime.clock import SystemClock
 from shop_runtime.consumer import Dispatcher
+from shop_runtime.scheduling import Scheduler
 from shop_runtime.service import WorkerContext
 from tests.integration.catalog.test_arrival_order import SEOUL, Catalog
 from tests.support import infra
@@ -124,6 +126,37 @@ async def test_a_hold_nobody_claims_comes_back_and_a_late_reserve_is_refused(cat
     ]
     assert await catalog.published(contracts.StockReserved, order_id) == []
     assert await catalog.stock(sku) == {SEOUL: (2, 0, 2)}
+
+
+async def test_the_scheduler_gives_back_a_hold_nobody_claimed_and_leaves_a_claimed_one(
+    catalog: Catalog, broker: AbstractRobustConnection
+) -> None:
+    sku, lost, kept = fresh("DUE"), fresh("due-lost"), fresh("due-kept")
+    await catalog.product(sku, stock={(sku, SEOUL): 3})
+    for order_id in (lost, kept):
+        async with catalog.database.unit_of_work() as uow:
+            await holds.hold_stock(
+                uow,
+                order_id=order_id,
+                lines=[RequestedLine(sku=sku, quantity=1)],
+                clock=SystemClock(),
+                hold_for=timedelta(0),  # due at once: the scheduler's next run finds both expiries
+            )
+            await uow.commit()
+    await catalog.deliver(reserve(kept, sku, 1), subject=kept)
+    assert await catalog.stock(sku) == {SEOUL: (3, 2, 1)}
+
+    settings = infra.service_settings(DEFINITION, suffix="_holds")
+    context = WorkerContext(settings=settings, database=catalog.database, broker=broker, clock=SystemClock())
+    scheduler = Scheduler(
+        catalog.database, scheduled_jobs, DEFINITION.jobs(context), clock=SystemClock(), poll_seconds=0.1
+    )
+    await scheduler.run_due()
+
+    assert await catalog.stock(sku) == {SEOUL: (3, 1, 2)}
+    await catalog.deliver(reserve(lost, sku, 1), subject=lost)
+    assert [r.reason for r in await catalog.published(contracts.StockRejected, lost)] == ["hold_expired"]
+    assert len(await catalog.published(contracts.StockReserved, kept)) == 1
 
 
 async def test_an_order_released_before_its_reserve_gives_its_hold_back(catalog: Catalog) -> None:

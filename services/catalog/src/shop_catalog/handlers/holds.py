@@ -72,9 +72,13 @@ async def hold_stock(
     answer = decided[0]
     if isinstance(answer, contracts.StockRejected):
         raise StockHoldRefused(answer)
-    await stock_records.record_hold(uow.session, order_id, answer.model_dump(mode="json"))
-    await uow.jobs.schedule(
-        ExpireStockHold(order_id=order_id), key=hold_expiry_key(order_id), due_at=clock.now() + hold_for
+    await stock_records.record_hold(
+        uow.session,
+        order_id,
+        answer.model_dump(mode="json"),
+        expiry=ExpireStockHold(order_id=order_id),
+        expiry_key=hold_expiry_key(order_id),
+        due_at=clock.now() + hold_for,
     )
     return answer
 

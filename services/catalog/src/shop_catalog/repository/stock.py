@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -19,10 +20,12 @@ from shop_catalog.tables import (
     reservations,
     reserve_requests,
     restocked_returns,
+    scheduled_jobs,
     stock_levels,
     stock_orders,
     variants,
 )
+from shop_runtime.scheduling import Job
 
 
 async def lock_stock_levels(session: AsyncSession, skus: list[str]) -> list[StockLevel]:
@@ -337,16 +340,48 @@ async def mark_released(session: AsyncSession, order_id: str) -> bool:
     return marked.first() is not None
 
 
-async def record_hold(session: AsyncSession, order_id: str, answer: dict[str, Any]) -> None:
-    """Keep the answer of units held at checkout until the order's reserve claims it (the caller holds the
-    order's lock)."""
-    await session.execute(_RECORD_HOLD, {"the_order": order_id, "answer": answer})
+async def record_hold(
+    session: AsyncSession,
+    order_id: str,
+    answer: dict[str, Any],
+    *,
+    expiry: Job,
+    expiry_key: str,
+    due_at: datetime,
+) -> None:
+    """Keep the answer of units held at checkout until the order's reserve claims it, and schedule ``expiry`` (the
+    job that gives the hold back unclaimed) under ``expiry_key`` at ``due_at``, in one statement (the caller holds
+    the order's lock). The job is added as ``scheduling.schedule`` adds one: a job with that key stays as it is."""
+    await session.execute(
+        _RECORD_HOLD,
+        {
+            "the_order": order_id,
+            "answer": answer,
+            "job_kind": expiry.KIND,
+            "job_key": expiry_key,
+            "job_due_at": due_at,
+            "job_payload": expiry.model_dump(mode="json"),
+        },
+    )
 
 
+# A data-modifying CTE runs to completion whether or not the statement reads it: the answer is kept and the
+# expiry scheduled in one round trip, where the answer's UPDATE and the job's INSERT took one each.
 _RECORD_HOLD = (
-    sa.update(stock_orders)
-    .where(stock_orders.c.order_id == sa.bindparam("the_order", type_=sa.Text))
-    .values(held_answer=sa.bindparam("answer", type_=postgresql.JSONB))
+    insert(scheduled_jobs)
+    .values(
+        kind=sa.bindparam("job_kind", type_=sa.Text),
+        key=sa.bindparam("job_key", type_=sa.Text),
+        due_at=sa.bindparam("job_due_at", type_=scheduled_jobs.c.due_at.type),
+        payload=sa.bindparam("job_payload", type_=postgresql.JSONB),
+    )
+    .on_conflict_do_nothing()
+    .add_cte(
+        sa.update(stock_orders)
+        .where(stock_orders.c.order_id == sa.bindparam("the_order", type_=sa.Text))
+        .values(held_answer=sa.bindparam("answer", type_=postgresql.JSONB))
+        .cte("held")
+    )
 )
 
 
