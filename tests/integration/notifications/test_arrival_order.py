@@ -499,6 +499,9 @@ class BrokenForOneOrder:
             raise RuntimeError("this email cannot be composed")
         await self.mailer.send(outgoing)
 
+    async def close(self) -> None:
+        await self.mailer.close()
+
 
 async def test_an_email_that_fails_unexpectedly_never_makes_the_other_emails_of_its_batch_go_again(
     notifications: Notifications,

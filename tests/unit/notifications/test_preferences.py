@@ -36,7 +36,7 @@ from shop_notifications.links import (
     verify_token,
 )
 from shop_notifications.rendering import TEMPLATES_PATH, with_preference_links
-from shop_notifications.smtp import compose
+from shop_notifications.smtp import compose, from_header
 
 SECRET = "a-secret-for-unit-tests-only"
 OLD_SECRET = "the-secret-before-rotation"
@@ -185,13 +185,17 @@ def _waitlist_email(locale: str = "en") -> OutgoingEmail:
     )
 
 
+def _on_the_wire(outgoing: OutgoingEmail) -> EmailMessage:
+    raw = compose(outgoing, sender=from_header("Shop <orders@shop.test>"), eight_bit=True).content
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
 def test_a_non_transactional_email_carries_the_one_click_headers_and_its_links() -> None:
     links = preference_links("https://shop.test", "Ann@example.com", WAITLIST, secret=SECRET, issued_at=NOW)
     sent = with_preference_links(_waitlist_email(), WAITLIST, links)
-    message = email.message_from_bytes(
-        compose(sent, sender="Shop <orders@shop.test>").as_bytes(), policy=email.policy.default
-    )
-    assert isinstance(message, EmailMessage)
+    message = _on_the_wire(sent)
     assert message["List-Unsubscribe"] == f"<{links.one_click_url}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
@@ -220,6 +224,6 @@ def test_the_footer_is_written_in_the_email_s_language() -> None:
 
 
 def test_a_transactional_email_carries_no_unsubscribe_header() -> None:
-    message = compose(_waitlist_email(), sender="Shop <orders@shop.test>")
+    message = _on_the_wire(_waitlist_email())
     assert message["List-Unsubscribe"] is None
     assert message["List-Unsubscribe-Post"] is None

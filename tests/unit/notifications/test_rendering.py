@@ -23,7 +23,7 @@ from shop_notifications.emails import (
     order_shipped_email,
 )
 from shop_notifications.rendering import render_email
-from shop_notifications.smtp import ORDER_ID_HEADER, compose
+from shop_notifications.smtp import ORDER_ID_HEADER, compose, from_header
 
 ADDRESS = ShippingAddress(
     name="김민지", line1="테헤란로 152", city="강남구", region="서울특별시", postal_code="06236", country="KR"
@@ -140,11 +140,18 @@ def test_the_html_alternative_escapes_what_the_text_contains() -> None:
     assert "<script>" not in rendered.html
 
 
-def test_a_composed_message_survives_the_wire_with_its_korean_subject_and_body() -> None:
-    outgoing = _confirmed("ko")
-    raw = compose(outgoing, sender="Shop <orders@shop.example>").as_bytes()
+def _on_the_wire(outgoing: OutgoingEmail, *, eight_bit: bool = True) -> EmailMessage:
+    """``outgoing`` composed for a server that takes 8-bit bodies (or not), read back as a mail client does."""
+    raw = compose(outgoing, sender=from_header("Shop <orders@shop.example>"), eight_bit=eight_bit).content
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+@pytest.mark.parametrize("eight_bit", [True, False], ids=["8bitmime", "7bit-server"])
+def test_a_composed_message_survives_the_wire_with_its_korean_subject_and_body(eight_bit: bool) -> None:
+    outgoing = _confirmed("ko")
+    parsed = _on_the_wire(outgoing, eight_bit=eight_bit)
     assert parsed["Subject"] == outgoing.subject
     assert parsed[ORDER_ID_HEADER] == "ord-1"
     plain = parsed.get_body(("plain",))
@@ -158,7 +165,7 @@ def test_every_try_of_an_email_carries_the_same_message_id() -> None:
     """An email sent again after a crash (sent, not yet recorded) is then one message to mail systems that
     drop a Message-ID they already delivered."""
     outgoing = _confirmed("en")
-    first, again = (compose(outgoing, sender="orders@shop.example") for _ in range(2))
+    first, again = (_on_the_wire(outgoing) for _ in range(2))
     assert first["Message-ID"] == again["Message-ID"] == f"<{outgoing.notification_id}@shop.example>"
 
 
@@ -167,9 +174,7 @@ def test_a_long_korean_subject_keeps_every_space_on_the_wire() -> None:
         "[Shop] 예약 주문의 출고 예정일이 변경되었습니다 (주문번호 eac46e94-657b-4364-9297-33265d930d33)"
     )
     outgoing = replace(_confirmed("ko"), subject=subject)
-    parsed = email.message_from_bytes(
-        compose(outgoing, sender="orders@shop.example").as_bytes(), policy=email.policy.default
-    )
+    parsed = _on_the_wire(outgoing)
     assert parsed["Subject"] == subject
 
 

@@ -75,6 +75,7 @@ def background(context: WorkerContext) -> Sequence[BackgroundTask]:
         poll_seconds=settings.sender_poll_seconds,
         signing=link_signing(settings),
         clock=context.clock,
+        idle_seconds=settings.smtp_idle_seconds,
     )
     return [sender.run]
 

@@ -1,11 +1,11 @@
 """Sending an email, as notifications sees it: the rendered email, the outgoing one, a failed delivery, the
-mailer it goes through, and how long to wait before trying again."""
+mailer it goes through, how long to wait before trying again, and what became of one claimed email."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from shop_notifications.domain import Locale
 
@@ -45,6 +45,9 @@ class Mailer(Protocol):
     async def send(self, email: OutgoingEmail) -> None:
         """Hand ``email`` to the mail server or raise DeliveryFailed."""
 
+    async def close(self) -> None:
+        """Let go of the connection to the mail server, if one is kept open; the next ``send`` opens another."""
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -57,3 +60,34 @@ class RetryPolicy:
         if permanent or attempts >= self.max_attempts:
             return None
         return min(self.base_delay * (1 << (attempts - 1)), self.max_delay)
+
+
+OutcomeKind = Literal["sent", "retried", "failed", "suppressed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed email in a batch: sent; retried after ``delay``; failed for good; or
+    suppressed by its recipient's preferences (``reason``), never tried. ``error`` is what the try ran into."""
+
+    notification_id: str
+    kind: OutcomeKind
+    error: str | None = None
+    delay: timedelta | None = None
+    reason: str | None = None
+
+    @classmethod
+    def sent(cls, notification_id: str) -> Outcome:
+        return cls(notification_id, "sent")
+
+    @classmethod
+    def retried(cls, notification_id: str, *, error: str, delay: timedelta) -> Outcome:
+        return cls(notification_id, "retried", error=error, delay=delay)
+
+    @classmethod
+    def failed(cls, notification_id: str, *, error: str) -> Outcome:
+        return cls(notification_id, "failed", error=error)
+
+    @classmethod
+    def suppressed(cls, notification_id: str, *, reason: str) -> Outcome:
+        return cls(notification_id, "suppressed", reason=reason)

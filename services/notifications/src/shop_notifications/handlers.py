@@ -375,15 +375,15 @@ async def notify_low_stock(uow: UnitOfWork, *, alert: LowStockAlert, staff: Staf
     if not staff.addresses:
         draft = low_stock_email(alert=alert, recipient=Recipient(email="", locale=staff.locale))
         fact = low_stock_fact(alert.sku, alert.alert_number, "")
-        created = await repository.add_email(
+        added = await repository.add_email(
             uow.session,
             source_message_id=_causation(uow).id,
             fact_key=fact.key,
             draft=draft,
             rendered=render_email(draft),
         )
-        if created is not None:
-            await repository.mark_suppressed(uow.session, str(created), reason=NO_STAFF_ADDRESS)
+        if added.id is not None:
+            await repository.mark_suppressed(uow.session, str(added.id), reason=NO_STAFF_ADDRESS)
         log.warning(
             "low-stock alert %s of %s not emailed: %s", alert.alert_number, alert.sku, NO_STAFF_ADDRESS
         )
@@ -524,24 +524,26 @@ async def _queue_email(
     in the order recorded, never sends an earlier fact after a later one. With ``page``, the email links to
     that page, signed as of the message that caused it (a redelivery signs the same link)."""
     source = _causation(uow)
+    stored_key = await repository.lock_story(uow.session, draft.order_id)
     if page is not None:
-        [secret, *_] = await preferences.link_secrets(uow)
+        secret = stored_key if stored_key is not None else (await preferences.link_secrets(uow))[0]
         url = page_url(page.target, page.link, secret=secret, issued_at=int(source.time.timestamp()))
         draft = replace(draft, values={**draft.values, "page_url": url})
     trace_context: dict[str, str] = {}
     propagate.inject(trace_context)  # the consumer's span: sending the email later continues this trace
-    await repository.lock_story(uow.session, draft.order_id)
-    later = fact.superseded_by(await repository.recorded_facts(uow.session, draft.order_id))
-    created = await repository.add_email(
+    added = await repository.add_email(
         uow.session,
         source_message_id=source.id,
         fact_key=fact.key,
         draft=draft,
         rendered=render_email(draft),
-        superseded_by=later,
         trace_context=trace_context,
     )
-    if created is None:
+    if added.id is None:
         log.info("%s of %s is already recorded (message %s)", draft.template, fact.key, source.id)
-    elif later is not None:
+        return
+    later = fact.superseded_by(added.earlier_facts)
+    if later is not None:
+        # Rare (a fact arriving after a later one): recorded pending above, moot before anyone can see it.
+        await repository.mark_superseded(uow.session, added.id, by=later)
         log.info("%s of %s is not sent: the later %s is already told", draft.template, fact.key, later)

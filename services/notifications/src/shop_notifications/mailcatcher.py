@@ -27,6 +27,9 @@ class _StoreMessages:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self.stored = 0
+        self.hang_ups: list[int] = []
+        """Messages (by how many were stored before them) after which to hang up instead of answering."""
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content = envelope.original_content or envelope.content
@@ -34,6 +37,10 @@ class _StoreMessages:
             content = content.encode()
         path = await asyncio.to_thread(self._store, content)
         log.info("message from %s to %s stored as %s", envelope.mail_from, envelope.rcpt_tos, path.name)
+        self.stored += 1
+        if self.stored - 1 in self.hang_ups:
+            self.hang_ups.remove(self.stored - 1)
+            server.transport.abort()  # kept, but the client never hears so
         return "250 Message accepted for delivery"
 
     def _store(self, content: bytes) -> Path:
@@ -54,24 +61,48 @@ class _StoreMessages:
 
 
 class MailCatcher:
-    """An SMTP server on the running event loop that stores what it receives in ``directory``."""
+    """An SMTP server on the running event loop that stores what it receives in ``directory``.
+
+    It counts the connections it accepted and can fail as servers do, for tests: end every open connection
+    (``disconnect``), or take a message and hang up before answering it (``hang_up_after``)."""
 
     def __init__(self, directory: Path, *, host: str = "127.0.0.1", port: int = 8025) -> None:
         self.directory = Path(directory)
         self.host = host
         self.port = port
+        self.connections = 0
+        """Connections accepted since the catcher was made."""
         self._server: asyncio.Server | None = None
         self._sessions: set[SMTP] = set()
+        self._handler = _StoreMessages(self.directory)
+
+    @property
+    def open_connections(self) -> int:
+        return sum(1 for protocol in self._sessions if protocol.transport is not None)
+
+    def disconnect(self) -> None:
+        """End every open connection and keep listening, as a server that times out idle clients does."""
+        for protocol in self._sessions:
+            if protocol.transport is not None:
+                protocol.transport.close()
+
+    def hang_up_after(self, stored: int) -> None:
+        """Store the message that arrives after ``stored`` others (since the catcher was made), then drop its
+        connection without answering: the client cannot know the message was taken."""
+        self._handler.hang_ups.append(stored)
 
     async def start(self) -> MailCatcher:
         """Listen on ``host``:``port`` (port 0 picks a free one, then ``port`` tells which)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        handler = _StoreMessages(self.directory)
+        handler = self._handler
         loop = asyncio.get_running_loop()
 
         def session() -> SMTP:
             protocol = SMTP(handler, hostname="mailcatcher", enable_SMTPUTF8=True, loop=loop)
+            # Sessions that ended are let go (one that has not begun has no session yet).
+            self._sessions = {known for known in self._sessions if known.session is None or known.transport}
             self._sessions.add(protocol)
+            self.connections += 1
             return protocol
 
         self._server = await loop.create_server(session, self.host, self.port)

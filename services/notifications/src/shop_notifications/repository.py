@@ -2,38 +2,54 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop_notifications.delivery import OutgoingEmail, RenderedEmail
+from shop_notifications.delivery import Outcome, OutgoingEmail, RenderedEmail
 from shop_notifications.domain import EMAIL, Category
 from shop_notifications.emails import EmailDraft
 from shop_notifications.tables import link_signing_keys, message_preferences, notifications
 
 
-async def lock_story(session: AsyncSession, order_id: str) -> None:
+async def lock_story(session: AsyncSession, order_id: str) -> str | None:
     """Hold the order's story until the transaction ends: which facts of one order are told, and in which order,
-    is decided by one transaction at a time, so two workers never both miss the other's later fact."""
+    is decided by one transaction at a time, so two workers never both miss the other's later fact.
+
+    Returns the stored key that signs links (None until its first use, see ``link_signing_key``), read in the
+    same round trip: most emails carry a signed link, and the key never changes once made."""
     # A transaction-scoped advisory lock: there is no row to lock before the order's first notification.
-    await session.execute(
-        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"notifications:{order_id}", 0)))
+    row = (await session.execute(_lock_story_reading_key(), {"story": f"notifications:{order_id}"})).one()
+    key: str | None = row.secret
+    return key
+
+
+@functools.cache
+def _lock_story_reading_key() -> sa.Select[tuple[object, str | None]]:
+    return sa.select(
+        sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(sa.bindparam("story", type_=sa.Text), 0)),
+        sa.select(link_signing_keys.c.secret)
+        .where(link_signing_keys.c.id == 1)
+        .scalar_subquery()
+        .label("secret"),
     )
 
 
-async def recorded_facts(session: AsyncSession, order_id: str) -> list[str]:
-    """The facts recorded for an order (or a waitlist entry, a draft), first recorded first."""
-    keys = await session.scalars(
-        sa.select(notifications.c.fact_key)
-        .where(notifications.c.order_id == order_id, notifications.c.fact_key.is_not(None))
-        .order_by(notifications.c.sequence_number)
-    )
-    return [key for key in keys if key is not None]
+@dataclass(frozen=True)
+class AddedEmail:
+    """The id of the email just recorded (None when its fact already had one), and the facts of its order
+    recorded before it, first recorded first."""
+
+    id: uuid.UUID | None
+    earlier_facts: list[str]
 
 
 async def add_email(
@@ -43,34 +59,74 @@ async def add_email(
     fact_key: str,
     draft: EmailDraft,
     rendered: RenderedEmail,
-    superseded_by: str | None = None,
     trace_context: dict[str, str] | None = None,
-) -> uuid.UUID | None:
-    """Record the email that tells ``fact_key``: pending, or superseded (never sent) when a later fact of the
-    order is already told. None when the fact already has its email, whichever message brought it first."""
-    result = await session.execute(
-        insert(notifications)
-        .values(
-            id=uuid.uuid4(),
-            source_message_id=source_message_id,
-            fact_key=fact_key,
-            order_id=draft.order_id,
-            template=draft.template,
-            channel=EMAIL,
-            locale=draft.locale,
-            recipient=draft.recipient.email,
-            subject=rendered.subject,
-            body=rendered.text,
-            html_body=rendered.html,
-            status="superseded" if superseded_by is not None else "pending",
-            superseded_by=superseded_by,
-            trace_context=trace_context or None,
+) -> AddedEmail:
+    """Record the email that tells ``fact_key``, pending, unless the fact already has its email, whichever
+    message brought it first; and read, in the same statement, the facts of its order recorded before it."""
+    row = (
+        await session.execute(
+            _add_email(),
+            {
+                "new_id": uuid.uuid4(),
+                "new_source_message_id": source_message_id,
+                "new_fact_key": fact_key,
+                "new_order_id": draft.order_id,
+                "new_template": draft.template,
+                "new_channel": EMAIL,
+                "new_locale": draft.locale,
+                "new_recipient": draft.recipient.email,
+                "new_subject": rendered.subject,
+                "new_body": rendered.text,
+                "new_html_body": rendered.html,
+                "new_trace_context": trace_context or None,
+            },
         )
+    ).one()
+    return AddedEmail(id=row.id, earlier_facts=list(row.facts or []))
+
+
+@functools.cache
+def _add_email() -> sa.Select[tuple[uuid.UUID | None, list[str] | None]]:
+    """Built once, with a parameter per column (``new_<column>``): an email's statement costs neither its
+    construction nor its cache key."""
+    columns = (
+        "id",
+        "source_message_id",
+        "fact_key",
+        "order_id",
+        "template",
+        "channel",
+        "locale",
+        "recipient",
+        "subject",
+        "body",
+        "html_body",
+        "trace_context",
+    )
+    values = {name: sa.bindparam(f"new_{name}", type_=notifications.c[name].type) for name in columns}
+    added = (
+        insert(notifications)
+        .values(values)
         .on_conflict_do_nothing(index_elements=["fact_key", "channel"])
         .returning(notifications.c.id)
+        .cte("added")
     )
-    created: uuid.UUID | None = result.scalar_one_or_none()
-    return created
+    # One snapshot for the whole statement: the facts read are those recorded before this insert.
+    earlier = sa.select(
+        sa.func.array_agg(aggregate_order_by(notifications.c.fact_key, notifications.c.sequence_number))
+    ).where(notifications.c.order_id == values["order_id"], notifications.c.fact_key.is_not(None))
+    return sa.select(
+        sa.select(added.c.id).scalar_subquery().label("id"), earlier.scalar_subquery().label("facts")
+    )
+
+
+async def mark_superseded(session: AsyncSession, notification_id: uuid.UUID, *, by: str) -> None:
+    """A later fact of the order is already told: this email is kept in the log, never sent."""
+    await session.execute(
+        sa.update(notifications)
+        .where(notifications.c.id == notification_id)
+        .values(status="superseded", superseded_by=by)
+    )
 
 
 async def claim_due_emails(
@@ -121,31 +177,61 @@ async def claim_due_emails(
     ]
 
 
-async def mark_sent(session: AsyncSession, notification_id: str) -> None:
+async def record_outcomes(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
+    """Record what became of each email of a batch, in one statement: a try is counted for every email but a
+    suppressed one; a sent email is stamped, a retried one waits its delay, a failed one is failed for good."""
+    if not outcomes:
+        return
     await session.execute(
-        sa.update(notifications)
-        .where(notifications.c.id == uuid.UUID(notification_id))
-        .values(status="sent", attempts=notifications.c.attempts + 1, sent_at=sa.func.now())
+        _record_outcomes(),
+        {
+            "ids": [uuid.UUID(outcome.notification_id) for outcome in outcomes],
+            "kinds": [outcome.kind for outcome in outcomes],
+            "errors": [outcome.error for outcome in outcomes],
+            "delays": [outcome.delay for outcome in outcomes],
+            "reasons": [outcome.reason for outcome in outcomes],
+        },
     )
 
 
-async def mark_retry(session: AsyncSession, notification_id: str, *, error: str, delay: timedelta) -> None:
-    await session.execute(
-        sa.update(notifications)
-        .where(notifications.c.id == uuid.UUID(notification_id))
-        .values(
-            attempts=notifications.c.attempts + 1,
-            last_error=error,
-            next_attempt_at=sa.func.now() + delay,
+@functools.cache
+def _record_outcomes() -> sa.Update:
+    """Built once: its parameters are arrays, one element per email, so every batch runs the same statement."""
+    outcome = (
+        sa.func.unnest(
+            sa.bindparam("ids", type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True))),
+            sa.bindparam("kinds", type_=postgresql.ARRAY(sa.Text)),
+            sa.bindparam("errors", type_=postgresql.ARRAY(sa.Text)),
+            sa.bindparam("delays", type_=postgresql.ARRAY(sa.Interval)),
+            sa.bindparam("reasons", type_=postgresql.ARRAY(sa.Text)),
         )
+        .table_valued(
+            sa.column("id", postgresql.UUID(as_uuid=True)),
+            sa.column("kind", sa.Text),
+            sa.column("error", sa.Text),
+            sa.column("delay", sa.Interval),
+            sa.column("reason", sa.Text),
+        )
+        .render_derived(name="outcome")
     )
-
-
-async def mark_failed(session: AsyncSession, notification_id: str, *, error: str) -> None:
-    await session.execute(
+    tried = outcome.c.kind != "suppressed"
+    return (
         sa.update(notifications)
-        .where(notifications.c.id == uuid.UUID(notification_id))
-        .values(status="failed", attempts=notifications.c.attempts + 1, last_error=error)
+        .where(notifications.c.id == outcome.c.id)
+        .values(
+            status=sa.case(
+                (outcome.c.kind == "retried", "pending"),
+                else_=outcome.c.kind,
+            ),
+            attempts=notifications.c.attempts + sa.case((tried, 1), else_=0),
+            last_error=sa.func.coalesce(outcome.c.error, notifications.c.last_error),
+            next_attempt_at=sa.case(
+                (outcome.c.kind == "retried", sa.func.now() + outcome.c.delay),
+                else_=notifications.c.next_attempt_at,
+            ),
+            sent_at=sa.case((outcome.c.kind == "sent", sa.func.now()), else_=notifications.c.sent_at),
+            suppressed_reason=sa.func.coalesce(outcome.c.reason, notifications.c.suppressed_reason),
+        )
     )
 
 
@@ -156,6 +242,22 @@ async def mark_suppressed(session: AsyncSession, notification_id: str, *, reason
         .where(notifications.c.id == uuid.UUID(notification_id))
         .values(status="suppressed", suppressed_reason=reason)
     )
+
+
+async def preferences_of_addresses(
+    session: AsyncSession, emails: Collection[str]
+) -> dict[str, dict[Category, bool]]:
+    """The choices recorded for each of several (normalised) addresses, by category; an address or category
+    never chosen is missing."""
+    rows = await session.execute(
+        sa.select(
+            message_preferences.c.email, message_preferences.c.category, message_preferences.c.subscribed
+        ).where(message_preferences.c.email.in_(sorted(emails)))
+    )
+    choices: dict[str, dict[Category, bool]] = {}
+    for row in rows:
+        choices.setdefault(row.email, {})[row.category] = row.subscribed
+    return choices
 
 
 async def preferences_of(session: AsyncSession, email: str) -> dict[Category, bool]:

@@ -22,6 +22,12 @@ class NotificationsSettings(ServiceSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = Field(default=False, description="Require STARTTLS before sending.")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_idle_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long the sender keeps its SMTP connection open with no mail due: while mail keeps coming, "
+        "every email goes over one connection.",
+    )
     mail_from: str = "Shop <orders@shop.example>"
     storefront_url: str = Field(
         default="http://127.0.0.1:8000", description="The storefront's base URL, where links in emails point."
