@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 from sqlalchemy import event
 
-from bench import infra
+from bench import infra, wrk
 from bench.wrk import parse_output, per_request
 from scripts.ensure_wrk import ensure_wrk
 
@@ -122,7 +122,7 @@ async def _seed(base_url: str) -> tuple[str, str]:
 
 
 def _wrk(url: str, *, sku: str, seconds: int, connections: int, pid: int) -> dict[str, Any]:
-    environment = {**os.environ, "BENCH_WRK_SKU": sku, "BENCH_WRK_RUN": uuid.uuid4().hex[:12]}
+    environment = {**os.environ, "BENCH_WRK_SKU": sku, "BENCH_WRK_RUN": wrk.run_token()}
     command = [
         str(ensure_wrk()), "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s",
         "-s", str(SCRIPT), url,
