@@ -382,22 +382,10 @@ class Consumer:
         )
 
     def _span(self, message: AbstractIncomingMessage, context: Context) -> AbstractContextManager[Span]:
-        """The consumer span of ``message``, continuing the trace its headers carry; when this process records
-        no spans, only that trace context made current (what the API's no-op tracer would do, without
-        building the span's name and attributes), so the messages it causes still carry the trace on."""
-        if not spans_recorded():
-            return trace.use_span(trace.get_current_span(context))
-        return tracer.start_as_current_span(
-            f"{message.type or 'message'} process",
-            context=context,
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "rabbitmq",
-                "messaging.destination.name": self._queue_name,
-                "messaging.message.id": message.message_id or "",
-                "messaging.operation.type": "process",
-            },
-        )
+        """The consumer span of ``message``, continuing the trace its headers carry, made current and ended on exit;
+        when this process records no spans, only that trace context made current (what the API's no-op tracer would
+        do, without building the span's name and attributes), so the messages it causes still carry the trace on."""
+        return trace.use_span(self._start_span(message, context), end_on_exit=True)
 
     async def _retry_or_park(
         self, message: AbstractIncomingMessage, headers: dict[str, Any], error: Exception
