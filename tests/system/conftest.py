@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import pytest
 
 from scripts.stack import SERVICES, Stack, StackConfig, running
 from shop_runtime.clock import set_file_clock_offset
-from tests.support import infra
+from tests.support import infra, stack_state
 
 pytestmark = pytest.mark.system
 
@@ -56,6 +56,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     asyncio.run(infra.drop_databases(config.database_url(service) for service in SERVICES))
     infra.delete_vhost(SYSTEM_VHOST)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed system test's report says what the shop was doing: its jobs, outboxes, emails, queues and logs."""
+    report: pytest.TestReport = yield
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if report.when == "call" and report.failed and isinstance(stack, Stack):
+        state = stack_state.describe(
+            stack, since=call.start, vhost=SYSTEM_VHOST, rabbitmqctl=infra.run_rabbitmqctl
+        )
+        report.sections.append(("what the shop was doing", state))
+    return report
 
 
 @pytest.fixture
