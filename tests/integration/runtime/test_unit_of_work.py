@@ -266,3 +266,23 @@ async def test_a_connection_given_back_after_a_statement_alone_begins_transactio
             await uow.rollback()
         assert first == second
         assert await labels_and_messages(database) == (["alone"], [])
+
+
+async def test_in_a_shared_unit_of_work_a_last_statement_leaves_the_transaction_to_the_next_handler(
+    database: Database,
+) -> None:
+    """A consumer's batch: the first handler's last statement carries its message, the next handler writes and
+    publishes in the same transaction, and the batch commits (or rolls back) both."""
+    for outcome in ("rolled back", "committed"):
+        async with database.unit_of_work(shared=True) as uow:
+            uow.publish(contracts.StockReleased(order_id="first"), subject="first")
+            await uow.execute_last(COUNT, {"label": f"first, {outcome}"})
+            await uow.commit()  # a handler's commit in a shared unit of work commits nothing
+            await uow.session.execute(COUNT, {"label": f"second, {outcome}"})
+            uow.publish(contracts.ReleaseStock(order_id="second", reason="test"), subject="second")
+            if outcome == "committed":
+                await uow.commit_shared()
+    assert await labels_and_messages(database) == (
+        ["first, committed", "second, committed"],
+        [contracts.StockReleased.TYPE, contracts.ReleaseStock.TYPE],
+    )
