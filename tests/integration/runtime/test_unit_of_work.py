@@ -184,6 +184,8 @@ async def test_a_failing_last_statement_leaves_neither_its_rows_nor_its_messages
         uow.after_commit(lambda: ran.append("taken again"))
         with pytest.raises(IntegrityError):
             await uow.execute_last(both, {})
+        with pytest.raises(RuntimeError):  # in autocommit, a statement after it would commit on its own
+            uow.session  # noqa: B018
     assert ran == []
     assert await labels_and_messages(database) == (["taken"], [])
     async with database.unit_of_work() as uow:  # the pool's connection is fine for the next one

@@ -242,8 +242,8 @@ class UnitOfWork:
         CTEs or none), so it is one round trip. Otherwise it runs in the transaction already open, which
         ``commit`` commits. Either way it is last: the session and ``publish`` raise after it, and ``commit``
         still ends the unit of work (it runs what waits for the commit). Its errors are the statement's own (a
-        unique key taken by a concurrent transaction is an ``IntegrityError``, and nothing was written); the
-        rows it returns, if any, are not returned.
+        unique key taken by a concurrent transaction is an ``IntegrityError``, and nothing was written), after
+        which the unit of work can only end; the rows it returns, if any, are not returned.
 
         In a ``shared`` unit of work it runs in the shared transaction, carrying every handler's rows so far,
         and the next handler goes on."""
@@ -258,10 +258,13 @@ class UnitOfWork:
         if self._outgoing:
             statement = _carrying_outbox(statement, self._outbox)
             parameters = {**parameters, **_outbox_parameters(self._outgoing)}
-        await session.execute(statement, parameters)
+        try:
+            await session.execute(statement, parameters)
+        finally:
+            # Last even when it failed: after a failed statement in autocommit, another would be a transaction of
+            # its own (in a transaction, PostgreSQL refuses it anyway); the unit of work can only end.
+            self._last_executed = not self._shared
         self._outgoing.clear()
-        if not self._shared:
-            self._last_executed = True
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once this unit of work has committed, whoever commits it (a business metric counts
