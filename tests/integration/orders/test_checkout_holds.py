@@ -1,6 +1,8 @@
 """Checkout holds the order's units in catalog over kept-alive connections before it stores the order: the hold
 carries the checkout's trace, a refused hold is the buyer's 409 and stores nothing, a catalog that does not answer
-in time leaves the decision to the saga, and checkouts beyond the connections to catalog wait their turn."""
+in time leaves the decision to the saga, and checkouts beyond the connections to catalog wait their turn. The
+order and its messages are stored by one statement that wakes the relay; a retried key, or the same key sent
+twice at once, is answered with the one order it placed."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -20,7 +23,7 @@ from aio_pika.abc import AbstractRobustConnection
 from shop_orders import bootstrap
 from shop_orders.bootstrap import DEFINITION
 from shop_orders.core.tables import catalog_variants, outbox
-from shop_runtime.database import create_engine
+from shop_runtime.database import OUTBOX_CHANNEL, create_engine
 from shop_runtime.settings import ServiceSettings
 from tests.support import infra
 from tests.support.services import running_service
@@ -111,7 +114,9 @@ class Shop:
     catalog: Catalog
     settings: ServiceSettings
 
-    async def checkout(self, sku: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    async def checkout(
+        self, sku: str, headers: dict[str, str] | None = None, *, key: str | None = None
+    ) -> httpx.Response:
         body = {
             "email": "buyer@example.com",
             "locale": "en",
@@ -122,7 +127,7 @@ class Shop:
             "payment": {"token": "tok_visa"},
         }
         return await self.orders.post(
-            "/orders", json=body, headers={"Idempotency-Key": str(uuid.uuid4()), **(headers or {})}
+            "/orders", json=body, headers={"Idempotency-Key": key or str(uuid.uuid4()), **(headers or {})}
         )
 
     async def stored(self) -> tuple[int, list[dict[str, Any]]]:
@@ -221,3 +226,40 @@ async def test_checkouts_beyond_the_connections_to_catalog_wait_their_turn_and_a
     assert shop.catalog.connections <= 2
     assert shop.catalog.most_in_flight <= 2
     assert (await shop.stored())[0] == 8
+
+
+async def test_a_placed_checkout_wakes_the_relay_as_its_order_and_messages_commit(shop: Shop) -> None:
+    url = shop.settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    listener = await asyncpg.connect(url)
+    woken = asyncio.Event()
+    await listener.add_listener(OUTBOX_CHANNEL, lambda *_: woken.set())
+    try:
+        placed = await shop.checkout("HELD-TEE")
+        assert placed.status_code == 202, placed.text
+        await asyncio.wait_for(woken.wait(), timeout=10)
+    finally:
+        await listener.close()
+    count, reserves = await shop.stored()
+    assert (count, [reserve["data"]["order_id"] for reserve in reserves]) == (1, [placed.json()["id"]])
+
+
+async def test_a_retried_key_is_answered_with_the_order_it_placed(shop: Shop) -> None:
+    first = await shop.checkout("HELD-TEE", key="retried-key")
+    again = await shop.checkout("HELD-TEE", key="retried-key")
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert (first.headers["Idempotent-Replayed"], again.headers["Idempotent-Replayed"]) == ("false", "true")
+    count, reserves = await shop.stored()
+    assert (count, len(reserves)) == (1, 1)
+
+
+async def test_one_key_sent_several_times_at_once_places_one_order_with_one_set_of_messages(
+    shop: Shop,
+) -> None:
+    """The losers' statements fail on the order's keys and leave no row and no message behind; each is answered
+    with the order that won."""
+    answers = await asyncio.gather(*(shop.checkout("HELD-TEE", key="raced-key") for _ in range(6)))
+    assert [answer.status_code for answer in answers] == [202] * 6, [answer.text for answer in answers]
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    count, reserves = await shop.stored()
+    assert (count, [reserve["data"]["order_id"] for reserve in reserves]) == (1, [answers[0].json()["id"]])

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import sqlalchemy as sa
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.util import await_
 
 from shop_contracts import Envelope, Message
@@ -48,6 +51,12 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
     return engine
 
 
+_checking_out_for_one_statement: ContextVar[bool] = ContextVar(
+    "checking_out_for_one_statement", default=False
+)
+"""Set while ``UnitOfWork.execute_last`` checks a connection out for a statement that is its own transaction."""
+
+
 def ping_by_beginning(engine: AsyncEngine) -> None:
     """Make the pool's pre-ping the BEGIN of the transaction the connection is checked out for.
 
@@ -57,11 +66,18 @@ def ping_by_beginning(engine: AsyncEngine) -> None:
     finds the transaction begun: one round trip instead of four. A connection set to autocommit after checkout
     rolls the early BEGIN back when its isolation level is set; nothing here sets ``readonly`` or
     ``deferrable`` after checkout, which a transaction begun early would not honour.
+
+    A connection checked out for a single statement in autocommit (``UnitOfWork.execute_last``) begins nothing:
+    it is tested without a round trip, by asking asyncpg whether it saw the server close it (a connection the
+    database ended while it sat in the pool, after a restart say, is then replaced as before). One that died
+    unseen fails its statement instead, as any statement fails when the database goes away under it.
     """
     dialect = engine.sync_engine.dialect
     plain_ping = dialect.do_ping
 
     def do_ping(dbapi_connection: DBAPIConnection) -> bool:
+        if _checking_out_for_one_statement.get():
+            return not dbapi_connection._connection.is_closed()
         # SQLAlchemy's asyncpg adapter begins its transaction lazily, at the first statement: begin it now.
         idle = getattr(dbapi_connection, "_transaction", True) is None
         if idle and getattr(dbapi_connection, "isolation_level", None) != "autocommit":
@@ -79,6 +95,9 @@ class UnitOfWork:
     Messages given to ``publish`` are written to the outbox in the same transaction, with the current trace
     context, and the message being handled (if any) becomes their causation. Jobs scheduled, moved or
     cancelled through ``jobs`` are written to the service's schedule in the same transaction too.
+
+    A handler whose last write is one statement can give it to ``execute_last``: the outbox rows travel in that
+    statement, and when it is the unit of work's only statement it is its own transaction (no BEGIN, no COMMIT).
 
     A ``shared`` unit of work holds several messages' handlers (the consumer's batch): the consumer sets
     ``causation`` to each message before its handler runs, a handler's ``commit`` leaves the transaction open
@@ -104,11 +123,14 @@ class UnitOfWork:
         self._outgoing: list[dict[str, object]] = []
         self._after_commit: list[Callable[[], None]] = []
         self._session: AsyncSession | None = None
+        self._last_executed = False
 
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
             raise RuntimeError("the unit of work is used outside 'async with'")
+        if self._last_executed:
+            raise RuntimeError("the unit of work's last statement ran (execute_last): nothing may follow it")
         return self._session
 
     @property
@@ -126,8 +148,11 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        session = self.session
+        session = self._session
+        if session is None:
+            raise RuntimeError("the unit of work is used outside 'async with'")
         self._session = None
+        self._last_executed = False
         self._outgoing.clear()
         self._after_commit.clear()
         if session.in_transaction():
@@ -135,7 +160,9 @@ class UnitOfWork:
         await session.close()
 
     def publish(self, message: Message, *, subject: str, correlation_id: str | None = None) -> Envelope:
-        """Queue ``message`` for the outbox; it is written when the unit of work commits."""
+        """Queue ``message`` for the outbox; it is written when the unit of work commits (or by ``execute_last``)."""
+        if self._last_executed:
+            raise RuntimeError("the unit of work's last statement ran (execute_last): publish before it")
         if correlation_id is None:
             correlation_id = self.causation.correlation_id if self.causation else subject
         envelope = Envelope.wrap(
@@ -206,6 +233,39 @@ class UnitOfWork:
         )
         return set(result.scalars())
 
+    async def execute_last(self, statement: sa.Executable, parameters: Mapping[str, Any]) -> None:
+        """Run the handler's last write, ``statement`` (an INSERT, UPDATE or DELETE, with any CTEs), with the
+        outbox rows of every message published so far written by the same statement, and the relay woken by it.
+
+        When nothing ran in this unit of work before it, the statement is the whole transaction: it runs on a
+        connection in autocommit, with no BEGIN and no COMMIT of its own (a single statement commits all of its
+        CTEs or none), so it is one round trip. Otherwise it runs in the transaction already open, which
+        ``commit`` commits. Either way it is last: the session and ``publish`` raise after it, and ``commit``
+        still ends the unit of work (it runs what waits for the commit). Its errors are the statement's own (a
+        unique key taken by a concurrent transaction is an ``IntegrityError``, and nothing was written), after
+        which the unit of work can only end; the rows it returns, if any, are not returned.
+
+        In a ``shared`` unit of work it runs in the shared transaction, carrying every handler's rows so far,
+        and the next handler goes on."""
+        session = self.session
+        alone = not self._shared and not getattr(session.sync_session, "connected", True)
+        if alone:
+            token = _checking_out_for_one_statement.set(True)
+            try:
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            finally:
+                _checking_out_for_one_statement.reset(token)
+        if self._outgoing:
+            statement = _carrying_outbox(statement, self._outbox)
+            parameters = {**parameters, **_outbox_parameters(self._outgoing)}
+        try:
+            await session.execute(statement, parameters)
+        finally:
+            # Last even when it failed: after a failed statement in autocommit, another would be a transaction of
+            # its own (in a transaction, PostgreSQL refuses it anyway); the unit of work can only end.
+            self._last_executed = not self._shared
+        self._outgoing.clear()
+
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once this unit of work has committed, whoever commits it (a business metric counts
         only what took effect); a rollback drops it."""
@@ -224,7 +284,9 @@ class UnitOfWork:
         await self._commit()
 
     async def _commit(self) -> None:
-        session = self.session
+        session = self._session
+        if session is None:
+            raise RuntimeError("the unit of work is used outside 'async with'")
         if not session.in_transaction():
             return
         if self._outgoing:
@@ -242,7 +304,9 @@ class UnitOfWork:
             raise RuntimeError("a handler cannot roll back a unit of work it shares with other messages")
         self._outgoing.clear()
         self._after_commit.clear()
-        await self.session.rollback()
+        if self._session is None:
+            raise RuntimeError("the unit of work is used outside 'async with'")
+        await self._session.rollback()
 
 
 @functools.cache
@@ -259,6 +323,40 @@ def _write_and_notify(outbox: sa.Table) -> sa.Select[tuple[object]]:
         .cte("written")
     )
     return sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")).select_from(written)
+
+
+_OUTBOX_COLUMNS = ("message_id", "message_type", "exchange", "routing_key", "body", "headers")
+
+
+@functools.lru_cache(maxsize=256)
+def _carrying_outbox(statement: sa.Executable, outbox: sa.Table) -> sa.Select[tuple[object]]:
+    """``statement`` as a CTE beside the outbox rows' INSERT (from one array parameter per column, so the same
+    text for any number of rows), and a SELECT that wakes the relay once if rows were written. PostgreSQL runs
+    every data-modifying CTE to completion, referenced or not, in the statement's one snapshot.
+
+    Cached per statement object: a handler's statement built once is wrapped once."""
+    last = statement.cte("last_write")  # type: ignore[attr-defined]
+    outgoing = (
+        sa.func.unnest(
+            *(
+                sa.bindparam(f"outbox_{name}", type_=postgresql.ARRAY(outbox.c[name].type))
+                for name in _OUTBOX_COLUMNS
+            )
+        )
+        .table_valued(*_OUTBOX_COLUMNS)
+        .render_derived(name="outgoing")
+    )
+    written = (
+        sa.insert(outbox)
+        .from_select(_OUTBOX_COLUMNS, sa.select(*(outgoing.c[name] for name in _OUTBOX_COLUMNS)))
+        .returning(outbox.c.id)
+        .cte("outbox_written")
+    )
+    return sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")).select_from(written).limit(1).add_cte(last)
+
+
+def _outbox_parameters(outgoing: list[dict[str, object]]) -> dict[str, list[object]]:
+    return {f"outbox_{name}": [row[name] for row in outgoing] for name in _OUTBOX_COLUMNS}
 
 
 @functools.cache
@@ -299,6 +397,18 @@ def _claim_many(inbox: sa.Table) -> sa.Insert:
 UnitOfWorkFactory = Callable[..., UnitOfWork]
 
 
+class _UnitOfWorkSession(Session):
+    """A unit of work's session, which knows whether its transaction has taken a connection yet (a statement
+    ran): ``UnitOfWork.execute_last`` runs a statement that is the first alone, in autocommit."""
+
+    connected = False
+
+
+@event.listens_for(_UnitOfWorkSession, "after_begin")
+def _connected(session: Session, _transaction: SessionTransaction, _connection: object) -> None:
+    session.connected = True  # type: ignore[attr-defined]
+
+
 class Database:
     """The engine of one service and how to open units of work on it."""
 
@@ -310,7 +420,9 @@ class Database:
         self.inbox = inbox
         self.schedule = schedule
         """The service's ``scheduled_jobs`` table, when it has one: what ``UnitOfWork.jobs`` writes to."""
-        self.session_factory = async_sessionmaker(engine, expire_on_commit=False, autobegin=False)
+        self.session_factory = async_sessionmaker(
+            engine, expire_on_commit=False, autobegin=False, sync_session_class=_UnitOfWorkSession
+        )
 
     def unit_of_work(self, causation: Envelope | None = None, *, shared: bool = False) -> UnitOfWork:
         """A unit of work; ``shared`` for one that several messages' handlers run in (see ``UnitOfWork``)."""

@@ -138,7 +138,7 @@ async def place_order(
 ) -> PlacedOrder:
     """Store a pending order priced from orders' own view of the catalog, its units held in catalog: ``price_order``
     then ``store_order`` in ``uow`` (``reads``, by default, through ``orders`` in the same transaction)."""
-    orders = orders or SqlOrders(uow.session)
+    orders = orders or SqlOrders(uow.session, unit_of_work=uow)
     decided = await price_order(
         checkout,
         reads=reads or OrdersReads(orders),
@@ -219,9 +219,10 @@ async def store_order(
     checkout (nothing is stored), so a placed order has its units. Needs no other service to be up: when
     catalog does not answer, the order is stored all the same and the saga's reserve decides. Nothing touches
     the unit of work before the order is written unless a discount code is redeemed, so no transaction is open
-    while catalog holds the lines.
+    while catalog holds the lines; the order's statement, with its messages, is then the whole transaction
+    (``SqlOrders.add`` as the unit of work's last statement).
     """
-    orders = orders or SqlOrders(uow.session)
+    orders = orders or SqlOrders(uow.session, unit_of_work=uow)
     priced, same_day_from, fingerprint = decided.priced, decided.same_day_from, decided.fingerprint
     order_id = decided.order_id
     discount = Money.zero(priced.currency)
@@ -277,9 +278,9 @@ async def store_order(
         only_at_one_of=same_day_from,
         now=now,
     )
-    await orders.add(order)
     for message in order.take_messages():  # the saga starts here: its messages carry the order's id
         uow.publish(message, subject=order_id, correlation_id=order_id)
+    await orders.add(order)  # last: the order's statement carries the messages published above
     uow.after_commit(ORDERS_PLACED.labels(priced.currency).inc)
     return PlacedOrder(order_id=order_id, status=OrderStatus.PENDING.value, created=True)
 
