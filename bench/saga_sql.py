@@ -8,10 +8,15 @@ machine's load: they say where a placed order's database work goes, and whether 
 to PostgreSQL are counted too (each write to a database connection's socket): the statements plus what SQLAlchemy
 and asyncpg send around them (BEGIN, COMMIT, the pool's pre-ping, statements prepared for the first time).
 
-What is counted: placing the order (orders' use case, without its HTTP route), every message of the saga
-up to delivered, and the warehouse's four reports (fulfillment's use case, without its HTTP route). What is
-not: the relay's own claim-and-mark statements (one batch serves many orders), the email sender's batch
-(SMTP), and HTTP reads.
+What is counted: placing the order (orders' use case, without its HTTP route), catalog's hold at checkout
+(catalog's use case, without its HTTP route; ``--hold``), every message of the saga up to delivered, and the
+warehouse's four reports (fulfillment's use case, without its HTTP route). What is not: the relay's own
+claim-and-mark statements (one batch serves many orders), the email sender's batch (SMTP), and HTTP reads.
+
+``--hold answer`` (the default) holds the lines in catalog at checkout and gives orders the hold's answer, as
+catalog's ``POST /stock-holds`` does; ``--hold unread`` holds them but gives orders no answer (as on a checkout
+whose hold answer orders does not take: the saga's reserve claims the hold and is told it; this also runs on a
+tree whose checkout reads no answer); ``--hold none`` places without a hold (catalog down at checkout).
 """
 
 from __future__ import annotations
@@ -21,17 +26,18 @@ import asyncio
 import contextvars
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from shop_catalog.bootstrap import DEFINITION as CATALOG
-from shop_catalog.handlers import products, stock
+from shop_catalog.domain.stock import RequestedLine
+from shop_catalog.handlers import holds, products, stock
 from shop_contracts import Envelope
 from shop_fulfillment import handlers as fulfillment
 from shop_fulfillment.bootstrap import DEFINITION as FULFILLMENT
@@ -163,7 +169,43 @@ async def fulfillment_ids(services: dict[str, Service], tally: Tally, order_id: 
         tally.counting = previous
 
 
-async def one_order(services: dict[str, Service], tally: Tally, *, sku: str, index: int) -> None:
+class InProcessHolds:
+    """Catalog's hold at checkout through its real handler, committed as its route commits it (counted as a
+    step of its own); the answer given to orders only when ``answer``."""
+
+    def __init__(self, catalog: Service, tally: Tally, *, answer: bool) -> None:
+        self._catalog, self._tally, self._answer = catalog, tally, answer
+
+    async def hold(
+        self,
+        *,
+        order_id: str,
+        lines: Sequence[CheckoutLine],
+        customer_email: str,
+        customer_segments: Sequence[str],
+        only_at_one_of: list[str] | None,
+    ) -> Any:
+        with self._tally.step("hold at checkout (catalog's use case)"):
+            async with self._catalog.database.unit_of_work() as uow:
+                held = await committed(
+                    uow,
+                    holds.hold_stock(
+                        uow,
+                        order_id=order_id,
+                        lines=[RequestedLine(sku=line.sku, quantity=line.quantity) for line in lines],
+                        clock=SystemClock(),
+                        hold_for=timedelta(minutes=15),
+                        customer_email=customer_email,
+                        customer_segments=frozenset(customer_segments),
+                        only_at_one_of=only_at_one_of,
+                    ),
+                )
+        return held if self._answer else None
+
+
+async def one_order(
+    services: dict[str, Service], tally: Tally, *, sku: str, index: int, hold: str = "answer"
+) -> None:
     orders = services["orders"]
     settings = cast(OrdersSettings, infra.service_settings(ORDERS, suffix=SUFFIX, balance_notice_hours=0))
     email = f"buyer-{index}@example.com"
@@ -190,6 +232,9 @@ async def one_order(services: dict[str, Service], tally: Tally, *, sku: str, ind
                     free_shipping_over=settings.free_shipping_over,
                     taxes=settings.tax_table(),
                     same_day_areas=settings.same_day_rules(),
+                    holds=None
+                    if hold == "none"
+                    else InProcessHolds(services["catalog"], tally, answer=hold == "answer"),
                 ),
             )
     await deliver(services, tally)
@@ -215,7 +260,7 @@ async def one_order(services: dict[str, Service], tally: Tally, *, sku: str, ind
             await deliver(services, tally)
 
 
-async def measure(order_count: int) -> Tally:
+async def measure(order_count: int, *, hold: str = "answer") -> Tally:
     tally = Tally()
     services = await start(tally)
     try:
@@ -236,10 +281,10 @@ async def measure(order_count: int) -> Tally:
                 stock.adjust_inventory(uow, sku=sku, location="seoul-1", delta=10_000, reason="received"),
             )
         await deliver(services, tally)
-        await one_order(services, tally, sku=sku, index=0)  # warms caches; not counted
+        await one_order(services, tally, sku=sku, index=0, hold=hold)  # warms caches; not counted
         tally.counting = True
         for index in range(1, order_count + 1):
-            await one_order(services, tally, sku=sku, index=index)
+            await one_order(services, tally, sku=sku, index=index, hold=hold)
         tally.counting = False
     finally:
         for service in services.values():
@@ -293,8 +338,14 @@ def main() -> None:
     parser.add_argument(
         "--show", action="append", default=[], help="print the statements of steps naming this"
     )
+    parser.add_argument(
+        "--hold",
+        choices=("answer", "unread", "none"),
+        default="answer",
+        help="catalog's hold at checkout: its answer taken by orders (default), held but not read, or none",
+    )
     arguments = parser.parse_args()
-    tally = asyncio.run(measure(arguments.orders))
+    tally = asyncio.run(measure(arguments.orders, hold=arguments.hold))
     print("\n".join(report(tally, arguments.orders)))
     for step in arguments.show:
         print(f"statements of {step}:")

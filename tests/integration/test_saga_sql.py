@@ -11,8 +11,7 @@ pytestmark = pytest.mark.integration
 
 SAGA = {
     "orders.order.placed.v2",
-    "catalog.stock.reserve.v1",
-    "catalog.stock.reserved.v1",
+    "catalog.stock.reserve.v1",  # claims the hold made at checkout, answered only if it cannot
     "payments.payment.capture.v2",
     "payments.payment.succeeded.v2",
     "orders.order.confirmed.v2",
@@ -38,5 +37,6 @@ async def test_one_order_goes_from_checkout_to_delivered_and_every_service_is_co
     assert services == {"catalog", "orders", "payments", "fulfillment", "notifications"}
     assert tally.statements[("orders", "place order (orders' use case)")] > 0
     assert tally.statements[("catalog", "catalog.stock.reserve.v1")] > 0
+    assert tally.statements[("catalog", "hold at checkout (catalog's use case)")] > 0
     lines = report(tally, 1)
     assert lines[0].startswith("SQL statements per placed order, placed to delivered (1 orders): ")

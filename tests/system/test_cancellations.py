@@ -93,9 +93,11 @@ async def test_a_pending_order_is_cancelled_and_the_reservation_landing_later_is
     sku = new_sku("PEND")
     product_id = await product_in_stock(gateway, sku=sku, units=5)
     await eventually(lambda: _orders_knows(stack, sku))
-    with paused(stack, "catalog-worker"):
+    # Catalog down at checkout: its hold goes unanswered, so the order is pending and the saga's reserve decides.
+    with paused(stack, "catalog-worker"), paused(stack, "catalog-http"):
         body = checkout(sku, quantity=2, locale="ko")
         placed = (await place_order(gateway, body)).json()
+        assert placed["status"] == "pending"
         response = await cancel(gateway, placed, "changed_mind", note="사이즈를 잘못 골랐어요")
         assert response.status_code == 200, response.text
         assert response.json() == {

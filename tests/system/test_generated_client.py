@@ -105,7 +105,7 @@ async def test_a_storefront_places_and_reads_an_order_with_the_generated_client(
 
         await eventually(accepted, timeout=15)
 
-    assert placed.status == "pending"
+    assert placed.status in ("reserved", "pending")  # pending only if catalog's hold was not answered in time
     async with storefront_client.AuthenticatedClient(
         base_url=base_url, token=placed.access_token
     ) as customer:

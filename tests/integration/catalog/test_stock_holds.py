@@ -9,14 +9,17 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 
 from shop_catalog.bootstrap import DEFINITION
 from shop_catalog.domain.stock import RequestedLine
 from shop_catalog.handlers import holds
+from shop_catalog.handlers.stock import hold_expiry_key
 from shop_catalog.tables import scheduled_jobs
 from shop_contracts import catalog as contracts
 from shop_contracts.routing import service_queue
+from shop_contracts.values import LocatedLine
 from shop_contracts.values import RequestedLine as WantedLine
 from shop_runtime.clock import SystemClock
 from shop_runtime.consumer import Dispatcher
@@ -68,8 +71,23 @@ async def expire(catalog: Catalog, order_id: str) -> None:
         await uow.commit()
 
 
-def reserve(order_id: str, sku: str, quantity: int) -> contracts.ReserveStock:
-    return contracts.ReserveStock(order_id=order_id, lines=[WantedLine(sku=sku, quantity=quantity)])
+def reserve(order_id: str, sku: str, quantity: int, *, claim_hold: bool = False) -> contracts.ReserveStock:
+    return contracts.ReserveStock(
+        order_id=order_id, lines=[WantedLine(sku=sku, quantity=quantity)], claim_hold=claim_hold
+    )
+
+
+async def expiry_waiting(catalog: Catalog, order_id: str) -> bool:
+    """Whether the job that gives the order's hold back unclaimed is still waiting to run."""
+    async with catalog.database.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                sa.select(scheduled_jobs.c.done_at, scheduled_jobs.c.cancelled).where(
+                    scheduled_jobs.c.key == hold_expiry_key(order_id)
+                )
+            )
+        ).one()
+    return row.done_at is None and not row.cancelled
 
 
 def fresh(prefix: str) -> str:
@@ -91,6 +109,60 @@ async def test_the_reserve_claims_the_hold_and_answers_as_it_did_once(catalog: C
     assert await catalog.stock(sku) == {SEOUL: (3, 2, 1)}
     await expire(catalog, order_id)  # claimed: the expiry finds nothing to give back
     assert await catalog.stock(sku) == {SEOUL: (3, 2, 1)}
+
+
+async def test_a_claim_of_a_live_hold_takes_it_once_publishes_nothing_and_cancels_its_expiry(
+    catalog: Catalog,
+) -> None:
+    sku, order_id = fresh("CLAIM"), fresh("claimed")
+    await catalog.product(sku, stock={(sku, SEOUL): 3})
+    await hold(catalog, order_id, sku, 2)
+    assert await expiry_waiting(catalog, order_id)
+
+    # orders took the hold's answer as the reservation: the claim is answered only if it fails
+    await catalog.deliver(reserve(order_id, sku, 2, claim_hold=True), subject=order_id)
+    await catalog.deliver(reserve(order_id, sku, 2, claim_hold=True), subject=order_id)  # a copy
+
+    assert await catalog.published(contracts.StockReserved, order_id) == []
+    assert await catalog.published(contracts.StockRejected, order_id) == []
+    assert not await expiry_waiting(catalog, order_id)
+    assert await catalog.stock(sku) == {SEOUL: (3, 2, 1)}
+    await expire(catalog, order_id)  # claimed: an expiry that ran anyway finds nothing to give back
+    assert await catalog.stock(sku) == {SEOUL: (3, 2, 1)}
+    # the units stay the order's: shipping them takes them off hand
+    await catalog.deliver(
+        contracts.CommitStock(order_id=order_id, lines=[LocatedLine(sku=sku, quantity=2, location=SEOUL)]),
+        subject=order_id,
+    )
+    assert await catalog.stock(sku) == {SEOUL: (1, 0, 1)}
+
+
+async def test_a_claim_of_an_expired_hold_is_refused_and_takes_nothing(catalog: Catalog) -> None:
+    sku, order_id = fresh("LATE"), fresh("late")
+    await catalog.product(sku, stock={(sku, SEOUL): 2})
+    await hold(catalog, order_id, sku, 2)
+    await expire(catalog, order_id)
+
+    await catalog.deliver(reserve(order_id, sku, 2, claim_hold=True), subject=order_id)
+    await catalog.deliver(reserve(order_id, sku, 2, claim_hold=True), subject=order_id)  # a copy
+
+    rejected = await catalog.published(contracts.StockRejected, order_id)
+    assert {(r.reason, tuple((s.sku, s.reason) for s in r.shortages)) for r in rejected} == {
+        ("hold_expired", ((sku, "hold_expired"),))
+    }
+    assert await catalog.published(contracts.StockReserved, order_id) == []
+    assert await catalog.stock(sku) == {SEOUL: (2, 0, 2)}
+
+
+async def test_a_claim_with_no_hold_to_take_decides_and_answers_as_a_reserve_does(catalog: Catalog) -> None:
+    sku, order_id = fresh("NOHOLD"), fresh("nohold")
+    await catalog.product(sku, stock={(sku, SEOUL): 2})
+
+    await catalog.deliver(reserve(order_id, sku, 1, claim_hold=True), subject=order_id)
+
+    [reserved] = await catalog.published(contracts.StockReserved, order_id)
+    assert [(line.sku, line.location, line.quantity) for line in reserved.lines] == [(sku, SEOUL, 1)]
+    assert await catalog.stock(sku) == {SEOUL: (2, 1, 1)}
 
 
 async def test_a_refused_hold_leaves_nothing_behind(catalog: Catalog) -> None:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from shop_contracts import Envelope, Message
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import fulfillment as fulfillment_contracts
+from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
 from shop_contracts.money import Money
 from shop_contracts.values import LocatedLine, PreorderLine, PreorderPolicy
@@ -29,6 +30,8 @@ from shop_orders import consumers
 from shop_orders.bootstrap import DEFINITION
 from shop_orders.cancellation import handlers as cancellation
 from shop_orders.checkout import handlers as checkout
+from shop_orders.checkout.holds import StockHolds
+from shop_orders.core.domain import STOCK_LOST_REASON
 from shop_orders.core.errors import ReturnRefused
 from shop_orders.core.pricing import CheckoutLine
 from shop_orders.core.tables import (
@@ -95,8 +98,29 @@ async def _send(shop: Shop, message: Message, order_id: str) -> None:
     await shop.dispatcher.dispatch(Envelope.wrap(message, subject=order_id, correlation_id=order_id))
 
 
-async def _place(shop: Shop, sku: str, *, email: str, locale: str, quantity: int) -> str:
-    """Place an order through orders' own use case, as its HTTP route does; its id."""
+class HeldAtCheckout:
+    """Catalog's hold at checkout, as ``CatalogHolds`` reads its answer: every line held at ``LOCATION``."""
+
+    async def hold(
+        self,
+        *,
+        order_id: str,
+        lines: Sequence[CheckoutLine],
+        customer_email: str,
+        customer_segments: Sequence[str],
+        only_at_one_of: list[str] | None,
+    ) -> catalog_contracts.StockReserved:
+        return catalog_contracts.StockReserved(
+            order_id=order_id,
+            lines=[LocatedLine(sku=line.sku, quantity=line.quantity, location=LOCATION) for line in lines],
+        )
+
+
+async def _place(
+    shop: Shop, sku: str, *, email: str, locale: str, quantity: int, holds: StockHolds | None = None
+) -> str:
+    """Place an order through orders' own use case, as its HTTP route does (``holds``: catalog's hold at
+    checkout answered); its id."""
     key = str(uuid.uuid4())
     async with shop.database.unit_of_work() as uow:
         placed = await committed(
@@ -117,6 +141,7 @@ async def _place(shop: Shop, sku: str, *, email: str, locale: str, quantity: int
                 shipping_rates=shop.settings.shipping_rates,
                 now=datetime.now(UTC),
                 taxes=shop.settings.tax_table(),
+                holds=holds,
             ),
         )
     return placed.order_id
@@ -530,3 +555,102 @@ async def test_a_preorders_date_changes_in_any_order_end_on_the_newest_date(
         m["expected_ship_date"] for m in await _published(shop, order_id, "orders.preorder.date_changed.v1")
     ]
     assert told == (["2027-02-01", "2027-03-01"] if versions == (1, 2) else ["2027-03-01"])
+
+
+# An order placed with a hold at checkout asks catalog only to claim the hold and payments for the capture at once.
+# Catalog answers only when the claim fails (the hold expired first: orders' relay or catalog down for longer than
+# the hold), and an old catalog still answers a claimed hold as reserved: whatever order those answers and the
+# payment's arrive in, each twice, no money is kept for units that are not there, and no order is charged twice.
+HELD_CASES = [
+    ("paid",),
+    ("reserved", "paid"),
+    ("paid", "reserved"),
+    ("rejected", "paid"),
+    ("paid", "rejected", "fulfillment_cancelled"),
+    ("rejected", "failed"),
+    ("failed", "rejected"),
+]
+
+
+@pytest.mark.parametrize("names", HELD_CASES, ids=["-".join(p) for p in HELD_CASES])
+async def test_an_order_held_at_checkout_ends_the_same_whatever_order_its_claim_and_payment_are_answered_in(
+    shop: Shop, names: tuple[str, ...]
+) -> None:
+    order_id = await _place(
+        shop, SKU, email="held@example.com", locale="en", quantity=2, holds=HeldAtCheckout()
+    )
+    [reserve] = await _published(shop, order_id, catalog_contracts.ReserveStock.TYPE)
+    assert reserve["claim_hold"]
+    [capture] = await _published(shop, order_id, payment_contracts.CapturePayment.TYPE)
+    amount = payment_contracts.CapturePayment.model_validate(capture).amount
+    group_id = None
+    for name in names:
+        for _ in range(2):  # each told twice, under two message ids
+            if name == "fulfillment_cancelled":
+                assert group_id is not None
+                message: Message = fulfillment_contracts.FulfillmentCancelled(
+                    order_id=order_id, group_id=group_id
+                )
+            else:
+                message = {
+                    "reserved": catalog_contracts.StockReserved(
+                        order_id=order_id, lines=[LocatedLine(sku=SKU, quantity=2, location=LOCATION)]
+                    ),
+                    "rejected": catalog_contracts.StockRejected(
+                        order_id=order_id,
+                        reason="hold_expired",
+                        shortages=[
+                            catalog_contracts.Shortage(
+                                sku=SKU, requested=2, available=0, reason="hold_expired"
+                            )
+                        ],
+                    ),
+                    "paid": payment_contracts.PaymentSucceeded(
+                        order_id=order_id, payment_id=f"pay-{order_id}", step="full", amount=amount
+                    ),
+                    "failed": payment_contracts.PaymentFailed(
+                        order_id=order_id,
+                        payment_id=f"pay-{order_id}",
+                        step="full",
+                        amount=amount,
+                        decline_code="card_declined",
+                        message="declined",
+                    ),
+                }[name]
+            await _send(shop, message, order_id)
+        creates = await _published(shop, order_id, "fulfillment.fulfillment_order.create.v1")
+        if creates:
+            [create] = creates
+            group_id = create["group_id"]
+
+    async with shop.database.engine.connect() as connection:
+        order = (await connection.execute(sa.select(orders).where(orders.c.id == order_id))).one()
+    types = await _published_types(shop, order_id)
+    refunds = [
+        payment_contracts.IssueRefund.model_validate(data)
+        for data in await _published(shop, order_id, payment_contracts.IssueRefund.TYPE)
+    ]
+    paid = "paid" in names
+    expected = {
+        ("paid",): "confirmed",
+        ("reserved", "paid"): "confirmed",
+        ("paid", "reserved"): "confirmed",
+        ("rejected", "paid"): "rejected",
+        ("paid", "rejected", "fulfillment_cancelled"): "cancelled",
+    }.get(names, "rejected")
+    assert order.status == expected
+    assert types.count(payment_contracts.CapturePayment.TYPE) == 1  # asked once, at checkout
+    assert order.captured == (amount.amount if paid else 0)
+    kept = amount.amount if expected == "confirmed" else 0
+    assert Money.total((refund.amount for refund in refunds), currency="KRW") == Money(
+        order.captured - kept, "KRW"
+    )
+    assert len({refund.idempotency_key for refund in refunds}) == len(refunds)
+    confirmed = paid and ("rejected" not in names or names.index("paid") < names.index("rejected"))
+    assert types.count(contracts.OrderConfirmed.TYPE) == (1 if confirmed else 0)
+    assert types.count(contracts.OrderRejected.TYPE) == (1 if expected == "rejected" else 0)
+    assert types.count(contracts.OrderCancelled.TYPE) == (1 if expected == "cancelled" else 0)
+    if expected == "cancelled":  # the units catalog gave back are not asked for again
+        assert [
+            m["reason"] for m in await _published(shop, order_id, catalog_contracts.ReleaseStock.TYPE)
+        ] == [STOCK_LOST_REASON]

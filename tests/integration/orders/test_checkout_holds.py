@@ -38,7 +38,8 @@ HOLD_SECONDS = 0.5
 @dataclass
 class Catalog:
     """Catalog's ``POST /stock-holds`` on the loopback: holds every SKU but ``SHORT-*`` (409 ``stock_short``) and
-    ``SLOW-*`` (never answered while the test runs); records each hold and counts connections."""
+    ``SLOW-*`` (never answered while the test runs), answering the units held at seoul-1 (``BARE-*``: with the
+    order's id alone, an answer that does not read); records each hold and counts connections."""
 
     connections: int = 0
     holds: list[tuple[dict[str, str], dict[str, object]]] = field(default_factory=list)
@@ -83,8 +84,16 @@ class Catalog:
                             }
                         ],
                     }
-                else:
+                elif sku.startswith("BARE-"):
                     status, kind, answer = b"201 Created", b"application/json", {"order_id": body["order_id"]}
+                else:
+                    status, kind = b"201 Created", b"application/json"
+                    answer = {
+                        "order_id": body["order_id"],
+                        "lines": [{**line, "location": "seoul-1"} for line in body["lines"]],
+                        "preorder_lines": [],
+                        "exchange_id": None,
+                    }
                 payload = json.dumps(answer).encode()
                 writer.write(
                     b"HTTP/1.1 %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n%s"
@@ -130,19 +139,32 @@ class Shop:
             "/orders", json=body, headers={"Idempotency-Key": key or str(uuid.uuid4()), **(headers or {})}
         )
 
-    async def stored(self) -> tuple[int, list[dict[str, Any]]]:
-        """Orders stored, and the reserve messages checkout wrote for the saga."""
+    async def stored(
+        self, message_type: str = "catalog.stock.reserve.v1"
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Orders stored, and the messages of ``message_type`` (the reserves) checkout wrote for the saga."""
         engine = create_engine(self.settings)
         try:
             async with engine.connect() as connection:
                 count = await connection.scalar(sa.text("SELECT count(*) FROM orders"))
                 bodies = await connection.scalars(
-                    sa.select(outbox.c.body).where(outbox.c.message_type == "catalog.stock.reserve.v1")
+                    sa.select(outbox.c.body).where(outbox.c.message_type == message_type)
                 )
                 reserves = [json.loads(body) for body in bodies]
         finally:
             await engine.dispose()
         return int(count or 0), reserves
+
+    async def status(self, order_id: str) -> str:
+        engine = create_engine(self.settings)
+        try:
+            async with engine.connect() as connection:
+                status = await connection.scalar(
+                    sa.text("SELECT status FROM orders WHERE id = :id"), {"id": order_id}
+                )
+        finally:
+            await engine.dispose()
+        return str(status)
 
 
 @contextlib.contextmanager
@@ -165,7 +187,7 @@ async def shop(broker: AbstractRobustConnection) -> AsyncIterator[Shop]:
             async with running_service(DEFINITION, settings, broker) as service:
                 engine = create_engine(settings)
                 async with engine.begin() as connection:
-                    for sku in ("HELD-TEE", "SHORT-TEE", "SLOW-TEE"):
+                    for sku in ("HELD-TEE", "SHORT-TEE", "SLOW-TEE", "BARE-TEE"):
                         await connection.execute(
                             sa.insert(catalog_variants).values(
                                 sku=sku,
@@ -191,6 +213,29 @@ async def test_a_held_checkout_is_placed_and_its_hold_carries_the_checkouts_trac
     assert body["lines"] == [{"sku": "HELD-TEE", "quantity": 1}]
     assert body["customer_email"] == "buyer@example.com"
     assert (await shop.stored())[0] == 1
+
+
+async def test_a_held_checkout_is_stored_reserved_with_the_capture_and_the_holds_claim_written(
+    shop: Shop,
+) -> None:
+    placed = await shop.checkout("HELD-TEE")
+    assert placed.status_code == 202, placed.text
+    order_id = placed.json()["id"]
+    assert placed.json()["status"] == "reserved"
+    assert await shop.status(order_id) == "reserved"
+    _, reserves = await shop.stored()
+    assert [(r["data"]["order_id"], r["data"]["claim_hold"]) for r in reserves] == [(order_id, True)]
+    _, captures = await shop.stored("payments.payment.capture.v2")
+    assert [(c["data"]["order_id"], c["data"]["amount"]["amount"]) for c in captures] == [(order_id, 42000)]
+
+
+async def test_a_held_checkout_whose_answer_does_not_read_is_left_to_the_sagas_reserve(shop: Shop) -> None:
+    placed = await shop.checkout("BARE-TEE")
+    assert placed.status_code == 202, placed.text
+    assert await shop.status(placed.json()["id"]) == "pending"
+    _, reserves = await shop.stored()
+    assert [r["data"]["claim_hold"] for r in reserves] == [False]
+    assert (await shop.stored("payments.payment.capture.v2"))[1] == []
 
 
 async def test_a_refused_hold_is_a_409_naming_the_line_and_stores_nothing(shop: Shop) -> None:

@@ -173,3 +173,24 @@ def test_money_only_held_on_the_card_is_released_not_refunded_in_both_languages(
     assert "승인이 취소됩니다" in ko
     assert "환불해 드립니다" not in ko
     assert "We are refunding ₩81,000" in _render("en", "changed_mind")
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"), [("en", "could not be kept for you"), ("ko", "재고를 확보하지 못했습니다")]
+)
+def test_an_order_whose_stock_was_lost_after_payment_says_why_in_both_languages(
+    locale: Locale, words: str
+) -> None:
+    text = render_email(
+        order_cancelled_email(
+            order_id="ord-8",
+            recipient=Recipient(email="minji@example.com", locale=locale),
+            reason="stock_unavailable",
+            refund=Money(10000, "KRW"),
+            storefront_url=STOREFRONT,
+            offer=None,
+            feedback_token=TOKEN,
+        )
+    ).text
+    assert words in text
+    assert "feedback" not in text

@@ -11,9 +11,11 @@ import pytest
 
 from shop_contracts import catalog as catalog_contracts
 from shop_contracts import orders as contracts
+from shop_contracts import payments as payment_contracts
+from shop_contracts.values import LocatedLine, PreorderLine, PreorderPolicy
 from shop_orders.checkout import handlers as checkout
 from shop_orders.checkout.holds import Shortage
-from shop_orders.core.domain import Availability, CatalogVariant, OrderStatus
+from shop_orders.core.domain import Availability, CatalogVariant, GroupStatus, OrderStatus
 from shop_orders.core.errors import (
     IdempotencyKeyReused,
     NotSellable,
@@ -23,9 +25,10 @@ from shop_orders.core.errors import (
     SoldOut,
     UnknownSku,
 )
+from shop_orders.core.jobs import CheckPromise
 from shop_orders.core.pricing import CheckoutLine, CodeTerms, checkout_fingerprint
 from shop_orders.core.repository import CheckoutFacts, KnownCheckout
-from tests.support.fakes import FakeUnitOfWork
+from tests.support.fakes import FakeJobs, FakeUnitOfWork
 from tests.unit.orders.fakes import ADDRESS, KRW, NOW, FakeOrders
 
 RATES = {"standard": {"KRW": 3000}}
@@ -145,11 +148,22 @@ async def test_a_line_catalog_does_not_sell_is_refused_naming_it_and_nothing_is_
 
 
 class FakeHolds:
-    """Catalog's holds: ``short`` maps a SKU to the reason catalog refuses it; every other line is held."""
+    """Catalog's holds: ``short`` maps a SKU to the reason catalog refuses it; every other line is held, at
+    seoul-1, or as a place in its pre-order queue (third, shipping on ``EXPECTED``) for the SKUs in ``queued``,
+    and answered as catalog's ``POST /stock-holds`` answers (``unanswered``: as when catalog did not answer)."""
 
-    def __init__(self, short: dict[str, str] | None = None, opens_at: datetime | None = None) -> None:
+    def __init__(
+        self,
+        short: dict[str, str] | None = None,
+        opens_at: datetime | None = None,
+        *,
+        queued: frozenset[str] = frozenset(),
+        unanswered: bool = False,
+    ) -> None:
         self.short = short or {}
         self.opens_at = opens_at
+        self.queued = queued
+        self.unanswered = unanswered
         self.held: list[tuple[str, list[tuple[str, int]], list[str] | None]] = []
         self.segments: list[list[str]] = []
 
@@ -161,7 +175,7 @@ class FakeHolds:
         customer_email: str,
         customer_segments: Sequence[str],
         only_at_one_of: list[str] | None,
-    ) -> list[Shortage] | None:
+    ) -> catalog_contracts.StockReserved | list[Shortage] | None:
         self.segments.append(list(customer_segments))
         shortages = [
             Shortage(
@@ -178,13 +192,32 @@ class FakeHolds:
         if shortages:
             return shortages
         self.held.append((order_id, [(line.sku, line.quantity) for line in lines], only_at_one_of))
-        return None
+        if self.unanswered:
+            return None
+        return catalog_contracts.StockReserved(
+            order_id=order_id,
+            lines=[
+                LocatedLine(sku=line.sku, quantity=line.quantity, location="seoul-1")
+                for line in lines
+                if line.sku not in self.queued
+            ],
+            preorder_lines=[
+                PreorderLine(
+                    sku=line.sku, quantity=line.quantity, queue_position=3, expected_ship_date=EXPECTED
+                )
+                for line in lines
+                if line.sku in self.queued
+            ],
+        )
+
+
+EXPECTED = datetime(2027, 2, 10, tzinfo=UTC).date()
 
 
 async def place_holding(
-    orders: FakeOrders, request: checkout.Checkout, holds: FakeHolds
+    orders: FakeOrders, request: checkout.Checkout, holds: FakeHolds, jobs: FakeJobs | None = None
 ) -> tuple[checkout.PlacedOrder, FakeUnitOfWork]:
-    uow = FakeUnitOfWork()
+    uow = FakeUnitOfWork(jobs)
     placed = await checkout.place_order(
         uow, checkout=request, shipping_rates=RATES, now=NOW, orders=orders, holds=holds
     )
@@ -199,6 +232,70 @@ async def test_a_placed_order_had_its_units_held_under_its_own_id_first() -> Non
     assert holds.held == [(placed.order_id, [("TEE-M", 2), ("CAP", 1)], None)]
     [reserve] = uow.of_type(catalog_contracts.ReserveStock)  # the saga's reserve claims the hold
     assert reserve.order_id == placed.order_id
+
+
+async def test_a_held_checkout_is_stored_reserved_and_asks_for_the_capture_and_the_holds_claim_at_once() -> (
+    None
+):
+    orders, holds = shop(), FakeHolds()
+
+    placed, uow = await place_holding(orders, a_checkout(), holds)
+
+    assert placed.status == OrderStatus.RESERVED
+    assert [type(m) for m in uow.published] == [
+        contracts.OrderPlaced,
+        catalog_contracts.ReserveStock,
+        payment_contracts.CapturePayment,
+    ]
+    [reserve] = uow.of_type(catalog_contracts.ReserveStock)
+    assert reserve.claim_hold  # catalog answers only if it cannot claim the hold
+    [capture] = uow.of_type(payment_contracts.CapturePayment)
+    assert (capture.order_id, capture.amount, capture.payment_token) == (
+        placed.order_id,
+        KRW(41000),
+        "tok_visa",
+    )
+    order = orders.stored[placed.order_id]
+    assert order.status is OrderStatus.RESERVED
+    assert order.charged_now == KRW(41000)
+    [group] = order.groups
+    assert (group.location, group.status) == ("seoul-1", GroupStatus.RESERVED)
+    assert group.lines == [
+        {"sku": "TEE-M", "quantity": 2, "location": "seoul-1"},
+        {"sku": "CAP", "quantity": 1, "location": "seoul-1"},
+    ]
+    assert orders.events_of(placed.order_id) == ["placed", "stock_reserved"]
+
+
+async def test_a_pre_order_held_at_checkout_gets_its_place_its_deposit_and_its_promise_check() -> None:
+    policy = PreorderPolicy(
+        payment_mode="deposit", deposit_percent=20, balance_due="on_ready", expected_ship_date=EXPECTED
+    )
+    orders = shop(CAP=CatalogVariant(sku="CAP", title="Cap", prices={"KRW": 8000}, preorder_policy=policy))
+    jobs = FakeJobs()
+
+    placed, uow = await place_holding(orders, a_checkout(), FakeHolds(queued=frozenset({"CAP"})), jobs)
+
+    order = orders.stored[placed.order_id]
+    cap = order.line("CAP")
+    assert (cap.kind, cap.queue_position, cap.expected_ship_date) == ("preorder", 3, EXPECTED)
+    assert (cap.paid_now, cap.balance) == (KRW(1600), KRW(6400))
+    [capture] = uow.of_type(payment_contracts.CapturePayment)
+    assert capture.amount == KRW(30000 + 1600 + 3000)
+    assert capture.balance_later
+    assert [job.sku for job, _ in jobs.due(CheckPromise)] == ["CAP"]
+
+
+async def test_a_checkout_catalog_did_not_answer_is_stored_pending_and_left_to_the_sagas_reserve() -> None:
+    orders, holds = shop(), FakeHolds(unanswered=True)
+
+    placed, uow = await place_holding(orders, a_checkout(), holds)
+
+    assert placed.status == OrderStatus.PENDING
+    assert [type(m) for m in uow.published] == [contracts.OrderPlaced, catalog_contracts.ReserveStock]
+    [reserve] = uow.of_type(catalog_contracts.ReserveStock)
+    assert not reserve.claim_hold
+    assert orders.stored[placed.order_id].groups == []
 
 
 async def test_a_retry_that_overtakes_the_first_attempt_holds_under_the_same_order_id() -> None:

@@ -9,6 +9,8 @@ including what a step told twice or told late does.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from shop_contracts import catalog as catalog_contracts
@@ -16,12 +18,14 @@ from shop_contracts import fulfillment as fulfillment_contracts
 from shop_contracts import orders as contracts
 from shop_contracts import payments as payment_contracts
 from shop_contracts.money import Money
+from shop_orders.cancellation import handlers as cancellation
 from shop_orders.checkout import handlers as checkout
-from shop_orders.core.domain import GroupStatus, OrderStatus
+from shop_orders.core.domain import STOCK_LOST_REASON, GroupStatus, OrderStatus
 from shop_orders.core.errors import UnknownOrder
 from shop_orders.payment import handlers as payment
 from tests.support.fakes import FakeUnitOfWork
-from tests.unit.orders.fakes import HELD, FakeOrders, held, paid, placed
+from tests.unit.orders.cancellations import FakeCancellations
+from tests.unit.orders.fakes import HELD, NOW, FakeOrders, held, paid, placed
 
 
 async def test_held_stock_asks_payments_for_the_total_and_groups_the_units_by_location() -> None:
@@ -115,7 +119,9 @@ async def test_missing_stock_rejects_the_order_and_frees_its_discount_code() -> 
     orders = FakeOrders(placed(discount_code="WINBACK-1"))
     uow = FakeUnitOfWork()
 
-    assert await checkout.reject_for_missing_stock(uow, order_id="o-1", detail="TEE-M: 0 left", orders=orders)
+    assert await checkout.reject_for_missing_stock(
+        uow, order_id="o-1", detail="TEE-M: 0 left", now=NOW, orders=orders
+    )
 
     [rejected] = uow.of_type(contracts.OrderRejected)
     assert (rejected.reason, rejected.detail, rejected.customer.email) == (
@@ -127,17 +133,64 @@ async def test_missing_stock_rejects_the_order_and_frees_its_discount_code() -> 
     assert orders.freed_codes == ["o-1"]
 
 
-async def test_missing_stock_told_after_the_order_was_confirmed_changes_nothing() -> None:
-    orders = FakeOrders(placed())
+async def test_missing_stock_told_after_the_order_was_paid_cancels_it_and_refunds_everything_once() -> None:
+    # An order placed with a hold asks for the capture at once: catalog may refuse after it (the hold expired).
+    orders, cancellations = FakeOrders(placed()), FakeCancellations()
     await held(orders)
     await paid(orders)
     uow = FakeUnitOfWork()
 
-    await checkout.reject_for_missing_stock(uow, order_id="o-1", detail="late", orders=orders)
+    await checkout.reject_for_missing_stock(
+        uow, order_id="o-1", detail="hold expired", now=NOW, orders=orders, cancellations=cancellations
+    )
+    again = FakeUnitOfWork()
+    await checkout.reject_for_missing_stock(
+        again, order_id="o-1", detail="hold expired", now=NOW, orders=orders, cancellations=cancellations
+    )
 
-    assert uow.published == []
-    assert orders.stored["o-1"].status is OrderStatus.CONFIRMED
-    assert orders.freed_codes == []
+    assert again.published == []
+    # released to fulfillment when paid: fulfillment is asked to stop both groups before the refund
+    assert len(uow.of_type(fulfillment_contracts.CancelFulfillmentOrder)) == 2
+    stopped = FakeUnitOfWork()
+    for group in orders.stored["o-1"].groups:
+        await cancellation.fulfillment_cancelled(
+            stopped, order_id="o-1", group_id=group.id, now=NOW, orders=orders, cancellations=cancellations
+        )
+    [cancelled] = stopped.of_type(contracts.OrderCancelled)
+    assert cancelled.reason == STOCK_LOST_REASON
+    [refund] = stopped.of_type(payment_contracts.IssueRefund)
+    assert refund.amount == Money(41000, "KRW")
+    assert orders.stored["o-1"].status is OrderStatus.CANCELLED
+    assert [m.reason for m in stopped.of_type(catalog_contracts.ReleaseStock)] == [STOCK_LOST_REASON]
+
+
+async def test_a_payment_that_succeeds_after_the_order_was_rejected_is_refunded_once() -> None:
+    orders, cancellations = FakeOrders(placed()), FakeCancellations()
+    await held(orders)  # the capture is on its way
+    await checkout.reject_for_missing_stock(
+        FakeUnitOfWork(), order_id="o-1", detail="hold expired", now=NOW, orders=orders
+    )
+
+    refunds = []
+    for _ in range(2):
+        uow = FakeUnitOfWork()
+        await payment.confirm_paid_order(
+            uow,
+            order_id="o-1",
+            payment_id="pay-1",
+            amount=Money(41000, "KRW"),
+            now=NOW,
+            balance_notice=timedelta(days=3),
+            orders=orders,
+            cancellations=cancellations,
+        )
+        refunds += uow.of_type(payment_contracts.IssueRefund)
+        assert uow.of_type(contracts.OrderConfirmed) == []
+
+    assert [refund.amount for refund in refunds] == [Money(41000, "KRW")]
+    order = orders.stored["o-1"]
+    assert order.status is OrderStatus.REJECTED
+    assert (order.captured, order.refund_requested) == (Money(41000, "KRW"), Money(41000, "KRW"))
 
 
 async def test_payment_confirms_the_order_then_sends_each_group_to_its_warehouse() -> None:

@@ -232,7 +232,9 @@ async def test_a_paid_cycle_whose_stock_is_refused_is_refunded() -> None:
     [ask] = (await shop.run_charge(NOW)).of_type(payment_contracts.ChargeSubscriptionCycle)
     await shop.charged(ask, NOW)
     refused = shop.uow()
-    await reject_for_missing_stock(refused, order_id=ask.order_id, detail="sold out", orders=shop.orders)
+    await reject_for_missing_stock(
+        refused, order_id=ask.order_id, detail="sold out", now=NOW, orders=shop.orders
+    )
     [refund] = refused.of_type(payment_contracts.IssueRefund)
     assert (refund.order_id, refund.amount) == (ask.order_id, Money(20000, "KRW"))
 

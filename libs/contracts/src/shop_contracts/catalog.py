@@ -71,6 +71,13 @@ class ReserveStock(CatalogCommand):
         description="Units for an exchange of an order's return (the return's id), not a new order: the answer "
         "(reserved or rejected) carries the same id.",
     )
+    claim_hold: bool = Field(
+        default=False,
+        description="The order's units were held at checkout (POST /stock-holds) and orders took that answer as "
+        "the reservation: claim the hold and answer only a refusal (catalog.stock.rejected, e.g. the hold "
+        "expired before this arrived); a claimed hold is not answered. False: answer catalog.stock.reserved or "
+        "catalog.stock.rejected.",
+    )
 
 
 class ReleaseStock(CatalogCommand):

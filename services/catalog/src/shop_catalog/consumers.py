@@ -30,6 +30,7 @@ async def on_reserve_stock(message: contracts.ReserveStock, uow: UnitOfWork, *, 
         customer_segments=frozenset(message.customer_segments),
         only_at_one_of=message.only_at_one_of,
         exchange_id=message.exchange_id,
+        claim_hold=message.claim_hold,
     )
 
 

@@ -18,6 +18,10 @@ CANCELLATION_REASONS: dict[str, dict[Locale, str]] = {
         "en": "the balance of your pre-order could not be charged before the payment deadline",
         "ko": "결제 기한까지 예약 주문 잔금을 결제하지 못했습니다",
     },
+    "stock_unavailable": {
+        "en": "the item could not be kept for you after all, as our stock system was briefly unavailable",
+        "ko": "일시적인 시스템 장애로 주문하신 상품의 재고를 확보하지 못했습니다",
+    },
     "short_pick": {
         "en": "our warehouse could not find the items in stock",
         "ko": "물류센터에 상품 재고가 부족했습니다",

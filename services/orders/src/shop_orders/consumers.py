@@ -89,7 +89,7 @@ async def on_preorder_allocated(
     )
 
 
-async def on_stock_rejected(message: catalog.StockRejected, uow: UnitOfWork) -> None:
+async def on_stock_rejected(message: catalog.StockRejected, uow: UnitOfWork, *, clock: Clock) -> None:
     detail = ", ".join(
         f"{s.sku}: {s.reason} ({s.requested} wanted, {s.available} available)" for s in message.shortages
     )
@@ -99,7 +99,7 @@ async def on_stock_rejected(message: catalog.StockRejected, uow: UnitOfWork) -> 
         )
         return
     if not await checkout.reject_for_missing_stock(
-        uow, order_id=message.order_id, detail=detail or message.reason
+        uow, order_id=message.order_id, detail=detail or message.reason, now=clock.now()
     ):
         await reservations.record_reservation_refused(
             uow, reservation_id=message.order_id, detail=detail or message.reason
@@ -362,7 +362,7 @@ def subscriptions(*, clock: Clock, settings: OrdersSettings) -> Subscriptions:
         catalog.PreorderPolicyUpdated: on_preorder_policy_updated,
         catalog.StockAvailabilityChanged: on_stock_availability_changed,
         catalog.StockReserved: on_stock_reserved,
-        catalog.StockRejected: on_stock_rejected,
+        catalog.StockRejected: functools.partial(on_stock_rejected, clock=clock),
         catalog.PreorderAllocated: functools.partial(on_preorder_allocated, clock=clock, settings=settings),
         catalog.PreorderEtaChanged: functools.partial(
             on_preorder_eta_changed, clock=clock, settings=settings

@@ -130,7 +130,11 @@ class PlacedOrderOut(BaseModel):
     """A just placed (or replayed) order: keep the access token, it is how the customer reads the order."""
 
     id: str
-    status: str
+    status: str = Field(
+        examples=["reserved"],
+        description="reserved: its units (or pre-order places) are held; pending: catalog could not be asked at "
+        "checkout, and the order is decided after it (a replayed key answers the order's status now)",
+    )
     access_token: str
 
 

@@ -105,6 +105,7 @@ async def reserve_stock(
     only_at_one_of: list[str] | None = None,
     exchange_id: str | None = None,
     answer: Answer | None = None,
+    claim_hold: bool = False,
 ) -> None:
     """Reserve in-stock lines and accept pre-order lines of an order, or none of them and say why.
 
@@ -114,6 +115,8 @@ async def reserve_stock(
     ``answer`` receives the decision instead of orders (a hold at checkout keeps it); nothing is sent when the
     order was decided before. Units held for the order at checkout are its reservation: the reserve claims
     them and answers as the hold did; a reserve after its hold expired is refused (``hold_expired``).
+    ``claim_hold``: orders took the hold's answer as the reservation when it placed the order, so a claimed hold
+    is not answered (only a refusal is); without a hold to claim the reserve decides and answers as always.
 
     The common orders decide with one conditional UPDATE per SKU and lock nothing before: in-stock SKUs
     without a pre-order policy (``reserve_from_stock_at_once``) and pre-orders in an open window without a
@@ -135,9 +138,11 @@ async def reserve_stock(
     )
     order = start.order
     if order.held_answer is not None and exchange_id is None and answer is None:
-        await stock_records.claim_hold(uow.session, order_id)
-        await uow.jobs.cancel(key=hold_expiry_key(order_id), now=clock.now())
-        send(contracts.StockReserved.model_validate(order.held_answer))
+        await stock_records.claim_hold(
+            uow.session, order_id, expiry_key=hold_expiry_key(order_id), now=clock.now()
+        )
+        if not claim_hold:
+            send(contracts.StockReserved.model_validate(order.held_answer))
         return
     if order.released:
         if order.hold_expired and exchange_id is None and answer is None:

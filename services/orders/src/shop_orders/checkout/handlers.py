@@ -1,8 +1,10 @@
-"""Placing an order at checkout and the saga's next step: stock reserved (take the payment) or refused (reject)."""
+"""Placing an order at checkout and the saga's next step: stock reserved (take the payment) or refused (reject,
+or cancel and refund an order whose capture went ahead on its hold at checkout)."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,12 +16,16 @@ from shop_contracts.values import (
     LocatedLine,
     PreorderLine,
 )
+from shop_orders.cancellation import handlers as cancellation
+from shop_orders.cancellation.repository import Cancellations
 from shop_orders.checkout.holds import StockHolds, refusal
 from shop_orders.core.domain import (
+    ACCEPTED,
+    STOCK_LOST_REASON,
     OrderStatus,
     can_move,
 )
-from shop_orders.core.errors import IdempotencyKeyReused
+from shop_orders.core.errors import IdempotencyKeyReused, NotCancellable
 from shop_orders.core.groups import reject_order, store
 from shop_orders.core.jobs import schedule_promise_check
 from shop_orders.core.metrics import ORDERS_PLACED, ORDERS_REJECTED, count_confirmed
@@ -38,6 +44,8 @@ from shop_orders.core.pricing import (
 )
 from shop_orders.core.repository import CheckoutFacts, KnownCheckout, Orders, SqlOrders
 from shop_runtime.database import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -216,8 +224,10 @@ async def store_order(
     """Redeem the discount code, hold the lines in catalog and store the priced order with its first message.
 
     With ``holds``, catalog holds the lines before the order is stored: a line it cannot cover refuses the
-    checkout (nothing is stored), so a placed order has its units. Needs no other service to be up: when
-    catalog does not answer, the order is stored all the same and the saga's reserve decides. Nothing touches
+    checkout (nothing is stored), so a placed order has its units. Its answer is the order's reservation: the
+    order is stored reserved, asking payments for the capture and catalog only to claim the hold (which answers
+    only if it cannot). Needs no other service to be up: when catalog does not answer, the order is stored
+    pending all the same and the saga's reserve decides. Nothing touches
     the unit of work before the order is written unless a discount code is redeemed, so no transaction is open
     while catalog holds the lines; the order's statement, with its messages, is then the whole transaction
     (``SqlOrders.add`` as the unit of work's last statement).
@@ -243,16 +253,18 @@ async def store_order(
         )
         if terms.free_shipping:
             priced = dataclasses.replace(priced, shipping=0)
+    held = None
     if holds is not None:
-        shortages = await holds.hold(
+        answer = await holds.hold(
             order_id=order_id,
             lines=checkout.lines,
             customer_email=checkout.email,
             customer_segments=checkout.customer_segments,
             only_at_one_of=same_day_from,
         )
-        if shortages:
-            raise refusal(shortages)
+        if isinstance(answer, list):
+            raise refusal(answer)
+        held = answer
     tax = order_tax(
         address=checkout.shipping_address,
         rates=taxes.rates if taxes else {},
@@ -277,12 +289,17 @@ async def store_order(
         tax=tax,
         only_at_one_of=same_day_from,
         now=now,
+        claim_hold=held is not None,
     )
+    if held is not None:
+        # The lines were priced from the same copy of the catalog: a pre-order line carries its policy.
+        for sku, promised in order.hold_stock(held.lines, held.preorder_lines, {}):
+            await schedule_promise_check(uow, order_id=order_id, sku=sku, promised=promised)
     for message in order.take_messages():  # the saga starts here: its messages carry the order's id
         uow.publish(message, subject=order_id, correlation_id=order_id)
     await orders.add(order)  # last: the order's statement carries the messages published above
     uow.after_commit(ORDERS_PLACED.labels(priced.currency).inc)
-    return PlacedOrder(order_id=order_id, status=OrderStatus.PENDING.value, created=True)
+    return PlacedOrder(order_id=order_id, status=order.status.value, created=True)
 
 
 async def take_payment_for_reserved_stock(
@@ -316,10 +333,21 @@ async def take_payment_for_reserved_stock(
 
 
 async def reject_for_missing_stock(
-    uow: UnitOfWork, *, order_id: str, detail: str, orders: Orders | None = None
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    detail: str,
+    now: datetime,
+    orders: Orders | None = None,
+    cancellations: Cancellations | None = None,
 ) -> bool:
-    """Not enough stock, or no pre-order place: reject; nothing was charged. False when no order has this id
-    (catalog refused a draft's hold)."""
+    """Not enough stock, or no pre-order place: reject. False when no order has this id (catalog refused a
+    draft's hold).
+
+    An order placed with a hold at checkout asked for its capture at once, so the refusal (its hold expired
+    before the reserve claimed it) may come after the payment: still reserved, it is rejected and a payment that
+    succeeds later is refunded (``payment.handlers.confirm_paid_order``); confirmed, it is cancelled by the shop
+    and everything it paid is refunded, so no money is kept for units that are not there."""
     orders = orders or SqlOrders(uow.session)
     order = await orders.get_if_any(order_id)
     if order is None:
@@ -327,4 +355,21 @@ async def reject_for_missing_stock(
     if can_move(order.status, OrderStatus.REJECTED):
         await reject_order(uow, order, reason="out_of_stock", detail=detail, orders=orders)
         uow.after_commit(ORDERS_REJECTED.labels("out_of_stock").inc)
+    elif order.status in ACCEPTED:
+        try:
+            await cancellation.cancel_order(
+                uow,
+                order_id=order_id,
+                reason=STOCK_LOST_REASON,
+                note=detail,
+                now=now,
+                cancelled_by="shop",
+                orders=orders,
+                cancellations=cancellations,
+            )
+        except NotCancellable:
+            # Packed or shipped from units catalog gave back: only a person can settle it now.
+            log.error("catalog refused the stock of order %s after it was packed: %s", order_id, detail)
+            order.record("stock_refused_after_packing", detail=detail)
+            await store(uow, order, orders)
     return True

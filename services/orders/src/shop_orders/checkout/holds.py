@@ -1,9 +1,10 @@
 """Holding a checkout's units in catalog before the order is stored, so the buyer's answer is the stock's.
 
 A 202 means the units (or pre-order places) are held for the order; a refusal answers 409 at once and stores
-nothing. The hold is the order's reservation made early: the saga's reserve claims it, and catalog gives back
-a hold that no stored order claims. When catalog does not answer in time, checkout goes on without a hold and
-the saga's reserve decides, as it always could: a drop stays safe (never oversold), only slower to say no.
+nothing. The hold is the order's reservation made early: its answer (units by location, pre-order places) is
+recorded with the order as its reservation, the saga's reserve only claims it, and catalog gives back a hold
+that no stored order claims. When catalog does not answer in time, checkout goes on without a hold and the
+saga's reserve decides, as it always could: a drop stays safe (never oversold), only slower to say no.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
+import pydantic
 
 from shop_api.catalog import CatalogClient, HoldLineIn, StockHoldIn
+from shop_contracts.catalog import StockReserved
 from shop_orders.core.errors import (
     NotSellable,
     OrderError,
@@ -55,9 +58,10 @@ class StockHolds(Protocol):
         customer_email: str,
         customer_segments: Sequence[str],
         only_at_one_of: list[str] | None,
-    ) -> list[Shortage] | None:
-        """Hold the lines for ``order_id``: the shortages when catalog refuses, else None (held, or catalog
-        did not answer and the saga will decide)."""
+    ) -> StockReserved | list[Shortage] | None:
+        """Hold the lines for ``order_id``: catalog's answer when it held them (what the order's reserve would
+        be told), the shortages when it refuses, None when it did not answer (or its answer does not read) and
+        the saga's reserve will decide."""
         ...
 
 
@@ -107,7 +111,7 @@ class CatalogHolds:
         customer_email: str,
         customer_segments: Sequence[str],
         only_at_one_of: list[str] | None,
-    ) -> list[Shortage] | None:
+    ) -> StockReserved | list[Shortage] | None:
         body = StockHoldIn(
             order_id=order_id,
             lines=[HoldLineIn(sku=line.sku, quantity=line.quantity) for line in lines],
@@ -123,7 +127,7 @@ class CatalogHolds:
             return None
         if response.status_code == 201:
             STOCK_HOLDS.labels("held").inc()
-            return None
+            return _held(response, order_id)
         problem = response.json() if response.status_code == 409 else None
         if problem is not None and problem.get("code") == "stock_short":
             STOCK_HOLDS.labels("refused").inc()
@@ -143,6 +147,22 @@ class CatalogHolds:
         )
         STOCK_HOLDS.labels("unanswered").inc()
         return None
+
+
+def _held(response: httpx.Response, order_id: str) -> StockReserved | None:
+    """The hold's answer, or None when it does not read as this order's (the units are held all the same: the
+    saga's reserve claims them and is told the answer)."""
+    try:
+        answer = StockReserved.model_validate_json(response.content)
+    except pydantic.ValidationError as error:
+        log.warning(
+            "catalog's hold of order %s does not read (%s): the saga's reserve is told", order_id, error
+        )
+        return None
+    if answer.order_id != order_id or answer.exchange_id is not None:
+        log.warning("catalog answered the hold of order %s for %s", order_id, answer.order_id)
+        return None
+    return answer
 
 
 def _time(value: object) -> datetime | None:

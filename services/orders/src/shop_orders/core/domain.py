@@ -95,7 +95,12 @@ PROMISE_BROKEN_REASON = "preorder_promise_broken"
 """Cancellation reason when the promised date passed without the goods or the customer's consent."""
 
 
-SHOP_BROKE_ITS_PROMISE = frozenset({DATE_CHANGED_REASON, PROMISE_BROKEN_REASON})
+STOCK_LOST_REASON = "stock_unavailable"
+"""Cancellation reason when catalog refused the stock of an order already paid for: its hold at checkout expired
+before the order's reserve claimed it (orders' relay, or catalog, down for longer than the hold)."""
+
+
+SHOP_BROKE_ITS_PROMISE = frozenset({DATE_CHANGED_REASON, PROMISE_BROKEN_REASON, STOCK_LOST_REASON})
 """Cancellations the shop caused: non-refundable deposits are refunded too."""
 
 

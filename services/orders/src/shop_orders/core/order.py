@@ -67,9 +67,12 @@ class Order(PromiseSteps):
         now: datetime,
         customer_segments: tuple[str, ...] = (),
         subscription_id: str | None = None,
+        claim_hold: bool = False,
     ) -> Order:
         """A new order, pending, priced from orders' view of the catalog: it asks catalog for the stock. A
-        subscription's cycle (``subscription_id``) was charged before: it is placed as captured in full."""
+        subscription's cycle (``subscription_id``) was charged before: it is placed as captured in full.
+        ``claim_hold``: catalog held the lines at checkout and the caller records that answer (``hold_stock``):
+        catalog is asked only to claim the hold, answering only if it cannot."""
         currency = priced.currency
         subtotal, shipping = Money(priced.subtotal, currency), Money(priced.shipping, currency)
         tax_added = tax.amount if tax.added_on_top else Money.zero(currency)
@@ -138,6 +141,7 @@ class Order(PromiseSteps):
                 customer_email=customer.email,
                 customer_segments=list(customer_segments),
                 only_at_one_of=only_at_one_of,
+                claim_hold=claim_hold,
             )
         )
         return order

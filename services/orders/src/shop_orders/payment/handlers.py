@@ -1,5 +1,5 @@
-"""The checkout payment's outcome: confirm the order (or refund a payment that lands after a cancellation),
-reject it on a failed payment, and record refunds."""
+"""The checkout payment's outcome: confirm the order (or refund a payment that lands after a cancellation or a
+rejection), reject it on a failed payment, and record refunds."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from shop_contracts.money import Money
 from shop_orders.cancellation import handlers as cancellation
-from shop_orders.cancellation.repository import Cancellations
+from shop_orders.cancellation.repository import Cancellations, SqlCancellations
 from shop_orders.core import repository
 from shop_orders.core.domain import (
     GroupStatus,
@@ -18,6 +18,7 @@ from shop_orders.core.domain import (
 )
 from shop_orders.core.groups import store
 from shop_orders.core.metrics import CHARGED_AT_CHECKOUT, ORDERS_REJECTED, count_confirmed
+from shop_orders.core.order import Order
 from shop_orders.core.parts import sku_of
 from shop_orders.core.repository import Orders, SqlOrders
 from shop_orders.core.tables import refund_outcomes
@@ -53,6 +54,11 @@ async def confirm_paid_order(
             cancellations=cancellations,
         )
         return
+    if order.status is OrderStatus.REJECTED:
+        await refund_after_rejection(
+            uow, order, payment_id=payment_id, amount=amount, orders=orders, cancellations=cancellations
+        )
+        return
     if order.payment_terms is not None:
         await record_payment_on_terms(
             uow, order, payment_id=payment_id, amount=amount, now=now, orders=orders
@@ -85,6 +91,31 @@ async def confirm_paid_order(
         uow, currency=order.currency, preorder_units=sum(line.quantity for line in preorder_lines)
     )
     uow.after_commit(lambda: CHARGED_AT_CHECKOUT.labels(order.currency).inc(amount.amount))
+
+
+async def refund_after_rejection(
+    uow: UnitOfWork,
+    order: Order,
+    *,
+    payment_id: str,
+    amount: Money,
+    orders: Orders,
+    cancellations: Cancellations | None = None,
+) -> None:
+    """A checkout payment that succeeded after its order was rejected: an order placed with a hold at checkout
+    asks for the capture at once, and catalog may still refuse its stock (the hold expired first). Count it
+    captured and give it back at once, once however often it is told."""
+    cancellations = cancellations or SqlCancellations(uow.session)
+    if not await cancellations.count_late_payment(
+        payment_id=payment_id, order_id=order.id, what="checkout", amount=amount.amount
+    ):
+        return  # told again: counted and refunded already
+    order.captured += order.in_its_currency(amount)
+    order.request_refund(
+        amount, key=f"rejected:{order.id}:checkout:{payment_id}", reason=order.status_reason or "rejected"
+    )
+    order.record("late_payment_refunded", payment_id=payment_id, amount=amount.amount, what="checkout")
+    await store(uow, order, orders)
 
 
 async def reject_for_failed_payment(
