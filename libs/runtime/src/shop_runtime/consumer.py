@@ -175,8 +175,9 @@ class _Acks:
         """Delivery tags handed to the consumer and not yet acked or nacked, per channel."""
 
     def delivered(self, message: AbstractIncomingMessage) -> None:
-        if message.delivery_tag is not None:
-            self._unsettled.setdefault(message.channel, set()).add(message.delivery_tag)
+        channel = _open_channel(message)
+        if channel is not None and message.delivery_tag is not None:
+            self._unsettled.setdefault(channel, set()).add(message.delivery_tag)
 
     def forget(self, message: AbstractIncomingMessage) -> None:
         """``message`` was settled some other way (nacked)."""
@@ -194,10 +195,12 @@ class _Acks:
             else:
                 by_channel.setdefault(channel, []).append(message.delivery_tag or 0)
         for channel, tags in by_channel.items():
-            tags.sort()
-            others = self._unsettled.get(channel, set()).difference(tags)
-            lowest_other = min(others) if others else None
-            covered = [tag for tag in tags if lowest_other is None or tag < lowest_other]
+            covered: list[int] = []
+            if len(tags) > 1:
+                tags.sort()
+                others = self._unsettled.get(channel, set()).difference(tags)
+                lowest_other = min(others) if others else None
+                covered = [tag for tag in tags if lowest_other is None or tag < lowest_other]
             try:
                 if len(covered) > 1:
                     await channel.basic_ack(covered[-1], multiple=True, wait=False)

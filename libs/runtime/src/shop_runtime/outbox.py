@@ -83,6 +83,9 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; wake on NOTIFY from committing transactions, else poll."""
+        # Stopping wakes the relay too, so an idle wait is one event with a deadline: no tasks made and cancelled
+        # per batch (at a low rate, that is per message).
+        stopping = asyncio.create_task(_set_when(stop, self._wake))
         try:
             while not stop.is_set():
                 # Cleared before the batch is claimed, never after: a NOTIFY from a commit the claim did not
@@ -97,8 +100,9 @@ class OutboxRelay:
                     await _wait_either(stop, asyncio.Event(), self._idle_poll_seconds)
                     continue
                 if published < self._batch_size:
-                    await _wait_either(stop, self._wake, self._idle_poll_seconds)
+                    await _wait(self._wake, self._idle_poll_seconds)
         finally:
+            stopping.cancel()
             await self._close()
 
     async def drain(self) -> int:
@@ -157,7 +161,10 @@ class OutboxRelay:
                             mandatory=False,
                         )
                     )
-                await asyncio.gather(*confirmations)
+                if len(confirmations) == 1:
+                    await confirmations[0]  # the usual batch at a low rate: no task to wrap it
+                else:
+                    await asyncio.gather(*confirmations)
         self._published.inc(len(rows))
         self._batch_duration.observe(time.perf_counter() - started)
         return len(rows)
@@ -216,6 +223,20 @@ def _send_span(headers_of: list[dict[str, str]], count: int) -> AbstractContextM
             "messaging.batch.message_count": count,
         },
     )
+
+
+async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:
+    await stop.wait()
+    wake.set()
+
+
+async def _wait(wake: asyncio.Event, timeout: float) -> None:
+    """Until ``wake`` is set or ``timeout`` seconds have passed."""
+    try:
+        async with asyncio.timeout(timeout):
+            await wake.wait()
+    except TimeoutError:
+        pass
 
 
 async def _wait_either(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
