@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shop_contracts import Envelope
@@ -43,6 +44,13 @@ class FakeChannel:
 CHANNEL = FakeChannel()
 
 
+@pytest.fixture(autouse=True)
+def new_channel() -> None:
+    """Each test's deliveries come on a channel of their own, numbered from 1, as a new channel's are."""
+    global CHANNEL
+    CHANNEL = FakeChannel()
+
+
 @dataclass
 class FakeMessage:
     """What the consumer reads of a delivery, and whether it was acked (once)."""
@@ -52,7 +60,7 @@ class FakeMessage:
     envelope: Envelope = field(init=False)
     acks: int = 0
     delivery_tag: int = 0
-    channel: FakeChannel = field(default=CHANNEL)
+    channel: FakeChannel = field(default_factory=lambda: CHANNEL)
 
     def __post_init__(self) -> None:
         command = contracts.ReleaseStock(order_id=self.order_id, reason=str(self.step))
@@ -253,3 +261,16 @@ async def test_no_ack_covers_an_earlier_delivery_still_being_handled() -> None:
     assert not slow.acked  # its tag is the lowest: a multiple ack of the later ones would have settled it
     dispatcher.release("slow")
     await settled(worker, [slow, quick, *later])
+
+
+async def test_no_ack_covers_a_delivery_that_has_not_reached_the_consumer() -> None:
+    dispatcher = GatedDispatcher()
+    worker = consumer(cast(HeldDispatcher, dispatcher), concurrency=1, batch_size=4)
+    unseen = FakeMessage("unseen", 1)  # delivered on the channel, not yet handed to the consumer
+    first = FakeMessage("first", 1)
+    backlog = [FakeMessage(f"other-{index}", 1) for index in range(4)]
+    await deliver(worker, [first, *backlog])
+    dispatcher.release("first", *(message.order_id for message in backlog))
+    await settled(worker, [first, *backlog])
+    assert not unseen.acked
+    assert not any(multiple for _, multiple in CHANNEL.frames)

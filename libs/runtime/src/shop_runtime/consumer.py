@@ -164,20 +164,23 @@ class _Acks:
 
     An ack with ``multiple`` settles every delivery of its channel up to its tag, so it is sent only for tags
     that are all this consumer's lowest unsettled ones on that channel (a batch whose messages came one after
-    another, when no earlier delivery is still being handled); the others are acked one by one. Tags count per
-    channel: a channel restored after a reconnect has tags of its own, and acks on a closed one fail as before
-    (the broker delivers its messages again)."""
+    another, when no earlier delivery is still being handled), and only up to a tag below which every delivery
+    has reached the consumer; the others are acked one by one. Tags count per channel: a channel restored after a
+    reconnect has tags of its own, and acks on a closed one fail as before (the broker delivers them again)."""
 
-    __slots__ = ("_unsettled",)
+    __slots__ = ("_channels",)
 
     def __init__(self) -> None:
-        self._unsettled: dict[Any, set[int]] = {}
-        """Delivery tags handed to the consumer and not yet acked or nacked, per channel."""
+        self._channels: dict[Any, _Tags] = {}
 
     def delivered(self, message: AbstractIncomingMessage) -> None:
         channel = _open_channel(message)
-        if channel is not None and message.delivery_tag is not None:
-            self._unsettled.setdefault(channel, set()).add(message.delivery_tag)
+        if channel is None or message.delivery_tag is None:
+            return
+        tags = self._channels.get(channel)
+        if tags is None:
+            tags = self._channels[channel] = _Tags()
+        tags.delivered(message.delivery_tag)
 
     def forget(self, message: AbstractIncomingMessage) -> None:
         """``message`` was settled some other way (nacked)."""
@@ -196,11 +199,16 @@ class _Acks:
                 by_channel.setdefault(channel, []).append(message.delivery_tag or 0)
         for channel, tags in by_channel.items():
             covered: list[int] = []
-            if len(tags) > 1:
+            known = self._channels.get(channel)
+            if len(tags) > 1 and known is not None:
                 tags.sort()
-                others = self._unsettled.get(channel, set()).difference(tags)
+                others = known.unsettled.difference(tags)
                 lowest_other = min(others) if others else None
-                covered = [tag for tag in tags if lowest_other is None or tag < lowest_other]
+                covered = [
+                    tag
+                    for tag in tags
+                    if (lowest_other is None or tag < lowest_other) and tag <= known.contiguous
+                ]
             try:
                 if len(covered) > 1:
                     await channel.basic_ack(covered[-1], multiple=True, wait=False)
@@ -218,12 +226,33 @@ class _Acks:
             )
 
     def _settled(self, channel: Any, tags: Sequence[int]) -> None:
-        if channel is not None and (unsettled := self._unsettled.get(channel)) is not None:
-            unsettled.difference_update(tags)
-        for known in [
-            known for known, unsettled in self._unsettled.items() if not unsettled or known.is_closed
-        ]:
-            del self._unsettled[known]
+        if channel is not None and (known := self._channels.get(channel)) is not None:
+            known.unsettled.difference_update(tags)
+        for closed in [channel for channel in self._channels if channel.is_closed]:
+            del self._channels[closed]
+
+
+class _Tags:
+    """The delivery tags of one channel: which are not settled yet, and up to which one every delivery arrived."""
+
+    __slots__ = ("ahead", "contiguous", "unsettled")
+
+    def __init__(self) -> None:
+        self.unsettled: set[int] = set()
+        self.contiguous = 0
+        """Every tag from 1 to this one reached the consumer (a ``multiple`` ack never covers one that did not)."""
+        self.ahead: set[int] = set()
+        """Tags that arrived before a lower one."""
+
+    def delivered(self, tag: int) -> None:
+        self.unsettled.add(tag)
+        if tag != self.contiguous + 1:
+            self.ahead.add(tag)
+            return
+        self.contiguous = tag
+        while self.contiguous + 1 in self.ahead:
+            self.contiguous += 1
+            self.ahead.discard(self.contiguous)
 
 
 def _open_channel(message: AbstractIncomingMessage) -> Any:
