@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import aio_pika
+import aiormq
 import pytest
 import sqlalchemy as sa
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from fastapi import FastAPI
 
 from shop_contracts import Envelope, fulfillment
@@ -327,19 +328,19 @@ class HeldPublishing:
         self.in_flight = asyncio.Event()
         self.released = asyncio.Event()
 
-    async def get_exchange(self, name: str, *, ensure: bool = True) -> HeldExchange:
-        return HeldExchange(await self._channel.get_exchange(name, ensure=ensure), self)
+    async def get_underlay_channel(self) -> HeldChannel:
+        return HeldChannel(await self._channel.get_underlay_channel(), self)
 
 
 @dataclass
-class HeldExchange:
-    exchange: AbstractExchange
+class HeldChannel:
+    channel: aiormq.abc.AbstractChannel
     publishing: HeldPublishing
 
-    async def publish(self, message: aio_pika.Message, routing_key: str, **options: Any) -> object:
+    async def basic_publish(self, body: bytes, **options: Any) -> object:
         self.publishing.in_flight.set()
         await self.publishing.released.wait()
-        return await self.exchange.publish(message, routing_key=routing_key, **options)
+        return await self.channel.basic_publish(body, **options)
 
 
 async def test_a_row_committed_while_a_batch_is_in_flight_is_published_at_once_not_after_the_idle_poll(

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shop_contracts import Envelope
@@ -16,18 +17,59 @@ from shop_contracts import catalog as contracts
 from shop_runtime.consumer import Consumer, Dispatcher, Routed
 
 
+class FakeChannel:
+    """The channel deliveries come on: records the acks it is sent, as the broker would apply them."""
+
+    is_closed = False
+
+    def __init__(self) -> None:
+        self.delivered: dict[int, FakeMessage] = {}
+        self.frames: list[tuple[int, bool]] = []
+
+    def deliver(self, message: FakeMessage) -> None:
+        message.delivery_tag = len(self.delivered) + 1
+        self.delivered[message.delivery_tag] = message
+
+    async def basic_ack(self, delivery_tag: int, multiple: bool = False, wait: bool = True) -> None:
+        """Settle ``delivery_tag`` (and with ``multiple`` every outstanding one below it); acking a settled tag
+        is the broker's PRECONDITION_FAILED, counted here as a second ack."""
+        self.frames.append((delivery_tag, multiple))
+        outstanding = [
+            tag for tag, message in self.delivered.items() if tag <= delivery_tag and not message.acks
+        ]
+        for tag in outstanding if multiple else [delivery_tag]:
+            self.delivered[tag].acks += 1
+
+
+CHANNEL = FakeChannel()
+
+
+@pytest.fixture(autouse=True)
+def new_channel() -> None:
+    """Each test's deliveries come on a channel of their own, numbered from 1, as a new channel's are."""
+    global CHANNEL
+    CHANNEL = FakeChannel()
+
+
 @dataclass
 class FakeMessage:
-    """What the consumer reads of a delivery, and whether it was acked."""
+    """What the consumer reads of a delivery, and whether it was acked (once)."""
 
     order_id: str
     step: int
     envelope: Envelope = field(init=False)
-    acked: bool = False
+    acks: int = 0
+    delivery_tag: int = 0
+    channel: FakeChannel = field(default_factory=lambda: CHANNEL)
 
     def __post_init__(self) -> None:
         command = contracts.ReleaseStock(order_id=self.order_id, reason=str(self.step))
         self.envelope = Envelope.wrap(command, subject=self.order_id, correlation_id=self.order_id)
+        self.channel.deliver(self)
+
+    @property
+    def acked(self) -> bool:
+        return self.acks > 0
 
     @property
     def body(self) -> bytes:
@@ -44,9 +86,6 @@ class FakeMessage:
     @property
     def type(self) -> str:
         return self.envelope.type
-
-    async def ack(self) -> None:
-        self.acked = True
 
 
 @dataclass
@@ -101,7 +140,7 @@ async def deliver(consumer: Consumer, messages: Sequence[FakeMessage]) -> None:
 async def settled(worker: Consumer, messages: Sequence[FakeMessage]) -> None:
     """Wait (up to 5 s) until nothing is in flight, as stopping does; then every message was acked."""
     await worker.stop(grace_seconds=5)
-    assert all(message.acked for message in messages)
+    assert all(message.acks == 1 for message in messages)
 
 
 async def test_while_slots_are_free_each_message_starts_at_once_alone() -> None:
@@ -155,3 +194,83 @@ async def test_with_a_batch_size_of_1_every_message_is_a_unit_of_work_of_its_own
     for order in ("order-0", "order-1", "order-2"):
         steps = [step for unit in dispatcher.units for handled, step in unit if handled == order]
         assert steps == sorted(steps, key=int)
+
+
+@dataclass
+class GatedDispatcher:
+    """Holds each unit of work until every order in it is released."""
+
+    released: set[str] = field(default_factory=set)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def message_types(self) -> list[str]:
+        return [contracts.ReleaseStock.TYPE]
+
+    def route(self, envelope: Envelope) -> Routed:
+        return HeldDispatcher().route(envelope)
+
+    def release(self, *orders: str) -> None:
+        self.released.update(orders)
+        self.changed.set()
+
+    async def dispatch(self, envelope: Envelope) -> bool:
+        await self._unit([envelope])
+        return True
+
+    async def dispatch_together(
+        self, batch: Sequence[Routed], *, around: Callable[[int], AbstractContextManager[object]]
+    ) -> list[bool]:
+        await self._unit([routed.envelope for routed in batch])
+        return [True] * len(batch)
+
+    async def _unit(self, envelopes: list[Envelope]) -> None:
+        while not {envelope.data["order_id"] for envelope in envelopes} <= self.released:
+            self.changed.clear()
+            await self.changed.wait()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 - the condition is the fake channel's, which has no event
+            await asyncio.sleep(0)
+
+
+async def test_a_batch_of_the_lowest_unsettled_deliveries_is_acked_in_one_frame() -> None:
+    dispatcher = GatedDispatcher()
+    worker = consumer(cast(HeldDispatcher, dispatcher), concurrency=1, batch_size=4)
+    first = FakeMessage("first", 1)
+    backlog = [FakeMessage(f"other-{index}", 1) for index in range(4)]
+    await deliver(worker, [first, *backlog])
+    dispatcher.release("first")
+    await until(lambda: first.acked)
+    frames = len(CHANNEL.frames)
+    dispatcher.release(*(message.order_id for message in backlog))
+    await settled(worker, [first, *backlog])
+    assert CHANNEL.frames[frames:] == [(backlog[-1].delivery_tag, True)]
+
+
+async def test_no_ack_covers_an_earlier_delivery_still_being_handled() -> None:
+    dispatcher = GatedDispatcher()
+    worker = consumer(cast(HeldDispatcher, dispatcher), concurrency=2, batch_size=4)
+    slow, quick = FakeMessage("slow", 1), FakeMessage("quick", 1)
+    later = [FakeMessage(f"later-{index}", 1) for index in range(3)]
+    await deliver(worker, [slow, quick, *later])
+    dispatcher.release("quick", *(message.order_id for message in later))
+    await until(lambda: all(message.acked for message in [quick, *later]))
+    assert not slow.acked  # its tag is the lowest: a multiple ack of the later ones would have settled it
+    dispatcher.release("slow")
+    await settled(worker, [slow, quick, *later])
+
+
+async def test_no_ack_covers_a_delivery_that_has_not_reached_the_consumer() -> None:
+    dispatcher = GatedDispatcher()
+    worker = consumer(cast(HeldDispatcher, dispatcher), concurrency=1, batch_size=4)
+    unseen = FakeMessage("unseen", 1)  # delivered on the channel, not yet handed to the consumer
+    first = FakeMessage("first", 1)
+    backlog = [FakeMessage(f"other-{index}", 1) for index in range(4)]
+    await deliver(worker, [first, *backlog])
+    dispatcher.release("first", *(message.order_id for message in backlog))
+    await settled(worker, [first, *backlog])
+    assert not unseen.acked
+    assert not any(multiple for _, multiple in CHANNEL.frames)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from shop_runtime.http import run_http_process, serve
 from shop_runtime.migrations import migrate, new_revision
 from shop_runtime.service import ServiceDefinition
 from shop_runtime.telemetry import setup_telemetry
-from shop_runtime.worker import run_worker
+from shop_runtime.worker import run_worker_process
 
 
 def run_service(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
@@ -37,6 +36,6 @@ def run_service(definition: ServiceDefinition, argv: list[str] | None = None) ->
         if arguments.process == "http":
             run_http_process(serve(definition.http_app(settings), settings, port=arguments.port))
         else:
-            asyncio.run(run_worker(definition, settings))
+            run_worker_process(definition, settings)
     finally:
         provider.shutdown()

@@ -9,6 +9,9 @@ head of a different order's lane, and handles them in one unit of work: one BEGI
 handler with its own message as the causation and its own trace, one outbox write, one COMMIT, then the acks.
 If any of them fails, or the commit does, the whole batch is rolled back and each message handled alone, as
 if it had come alone, so only the failing one is retried or parked.
+
+Acks go straight to the channel, without waiting for the socket to drain (an ack has no answer to wait for), and
+a batch's acks go as one ``multiple`` ack when its delivery tags are the lowest this worker has not settled.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.exceptions import ChannelInvalidStateError
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -155,6 +159,110 @@ class Dispatcher:
         return new
 
 
+class _Acks:
+    """Acks what was committed, in as few frames as AMQP allows without acking anything else.
+
+    An ack with ``multiple`` settles every delivery of its channel up to its tag, so it is sent only for tags
+    that are all this consumer's lowest unsettled ones on that channel (a batch whose messages came one after
+    another, when no earlier delivery is still being handled), and only up to a tag below which every delivery
+    has reached the consumer; the others are acked one by one. Tags count per channel: a channel restored after a
+    reconnect has tags of its own, and acks on a closed one fail as before (the broker delivers them again)."""
+
+    __slots__ = ("_channels",)
+
+    def __init__(self) -> None:
+        self._channels: dict[Any, _Tags] = {}
+
+    def delivered(self, message: AbstractIncomingMessage) -> None:
+        channel = _open_channel(message)
+        if channel is None or message.delivery_tag is None:
+            return
+        tags = self._channels.get(channel)
+        if tags is None:
+            tags = self._channels[channel] = _Tags()
+        tags.delivered(message.delivery_tag)
+
+    def forget(self, message: AbstractIncomingMessage) -> None:
+        """``message`` was settled some other way (nacked)."""
+        self._settled(_open_channel(message), [message.delivery_tag or 0])
+
+    async def ack(self, messages: Sequence[AbstractIncomingMessage]) -> None:
+        """Ack ``messages`` (committed): one frame for those among the lowest unsettled tags of their channel, one
+        each for the rest. Raise (after acking what it can) when a channel closed: the broker delivers them again."""
+        by_channel: dict[Any, list[int]] = {}
+        closed = 0
+        for message in messages:
+            channel = _open_channel(message)
+            if channel is None:
+                closed += 1
+            else:
+                by_channel.setdefault(channel, []).append(message.delivery_tag or 0)
+        for channel, tags in by_channel.items():
+            covered: list[int] = []
+            known = self._channels.get(channel)
+            if len(tags) > 1 and known is not None:
+                tags.sort()
+                others = known.unsettled.difference(tags)
+                lowest_other = min(others) if others else None
+                covered = [
+                    tag
+                    for tag in tags
+                    if (lowest_other is None or tag < lowest_other) and tag <= known.contiguous
+                ]
+            try:
+                if len(covered) > 1:
+                    await channel.basic_ack(covered[-1], multiple=True, wait=False)
+                    alone = tags[len(covered) :]
+                else:
+                    alone = tags
+                for tag in alone:
+                    await channel.basic_ack(tag, wait=False)
+            finally:
+                self._settled(channel, tags)
+        if closed:
+            self._settled(None, [])
+            raise ChannelInvalidStateError(
+                f"{closed} message(s) came on a channel that closed before their ack"
+            )
+
+    def _settled(self, channel: Any, tags: Sequence[int]) -> None:
+        if channel is not None and (known := self._channels.get(channel)) is not None:
+            known.unsettled.difference_update(tags)
+        for closed in [channel for channel in self._channels if channel.is_closed]:
+            del self._channels[closed]
+
+
+class _Tags:
+    """The delivery tags of one channel: which are not settled yet, and up to which one every delivery arrived."""
+
+    __slots__ = ("ahead", "contiguous", "unsettled")
+
+    def __init__(self) -> None:
+        self.unsettled: set[int] = set()
+        self.contiguous = 0
+        """Every tag from 1 to this one reached the consumer (a ``multiple`` ack never covers one that did not)."""
+        self.ahead: set[int] = set()
+        """Tags that arrived before a lower one."""
+
+    def delivered(self, tag: int) -> None:
+        self.unsettled.add(tag)
+        if tag != self.contiguous + 1:
+            self.ahead.add(tag)
+            return
+        self.contiguous = tag
+        while self.contiguous + 1 in self.ahead:
+            self.contiguous += 1
+            self.ahead.discard(self.contiguous)
+
+
+def _open_channel(message: AbstractIncomingMessage) -> Any:
+    """The (aiormq) channel ``message`` came on, or None when it closed since."""
+    try:
+        return message.channel
+    except ChannelInvalidStateError:
+        return None
+
+
 class _Lane:
     """Messages of one correlation id in this worker: one is handled at a time, in arrival order."""
 
@@ -199,6 +307,7 @@ class Consumer:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._acks = _Acks()
 
     async def start(self) -> None:
         # Declared (not just looked up): the robust channel restores only queues it declared, and with them
@@ -227,6 +336,7 @@ class Consumer:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._in_flight += 1
         self._idle.clear()
+        self._acks.delivered(message)
         # Nothing here awaits, so messages join their lane in delivery order.
         key = str((message.headers or {}).get("correlation_id") or message.message_id or "")
         lane = self._lanes.get(key)
@@ -297,11 +407,12 @@ class Consumer:
                     log.exception("could not re-publish failed message %s; requeueing it", message.message_id)
                     self._metrics.record(message.type, "retried", handled_in)
                     await message.nack(requeue=True)
+                    self._acks.forget(message)
                     return
                 self._metrics.record(message.type, outcome, handled_in)
             else:
                 self._metrics.record(message.type, outcome, time.perf_counter() - started)
-        await message.ack()
+        await self._acks.ack([message])
 
     async def _process_together(self, messages: list[AbstractIncomingMessage]) -> None:
         """Handle several messages (of different lanes) in one unit of work, then ack them; when that fails,
@@ -360,8 +471,7 @@ class Consumer:
                 for (message, _, span), was_new, seconds in zip(together, new, handled_in, strict=True):
                     span.end()
                     self._metrics.record(message.type, "ok" if was_new else "duplicate", seconds + shared)
-                for message, _, _ in together:
-                    await message.ack()
+                await self._acks.ack([message for message, _, _ in together])
         for message in alone:
             await self._process(message)
 

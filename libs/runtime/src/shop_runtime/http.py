@@ -237,7 +237,7 @@ def server_config(
 def run_http_process(server: Coroutine[Any, Any, None]) -> None:
     """Run an HTTP process's server to its end on uvloop's event loop (libuv) instead of asyncio's own: less CPU
     per request in the loop's polling and socket writes (see docs/decisions.md, "uvloop and httptools"). Workers
-    stay on asyncio's loop, where uvloop measured no gain."""
+    run on it too (``shop_runtime.worker.run_worker_process``)."""
     uvloop.run(server)
 
 

@@ -12,6 +12,7 @@ import logging
 import signal
 from datetime import timedelta
 
+import uvloop
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from shop_contracts.routing import parking_queue, service_queue
@@ -205,3 +206,10 @@ async def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -
     if await worker.start():
         await worker.stopping.wait()
     await worker.stop()
+
+
+def run_worker_process(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    """Run a worker to its end on uvloop's event loop (libuv), as the HTTP processes run: a message costs a dozen
+    or more turns of the loop (each round trip to PostgreSQL and RabbitMQ wakes it), and uvloop's turns, futures'
+    callbacks and socket writes cost less CPU than asyncio's own (see docs/decisions.md, "Workers on uvloop")."""
+    uvloop.run(run_worker(definition, settings))
