@@ -3,6 +3,7 @@
 import gc
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from shop_gateway.bootstrap import create_http_app
 from shop_gateway.logs import install_log_redaction
@@ -30,7 +31,15 @@ def main() -> None:
     # and not the size of the program (docs/benchmarks.md, "The gateway in a crowd").
     gc.collect()  # what start-up left as garbage is freed, not kept for good
     gc.freeze()
-    config = server_config(
+    try:
+        run_http_process(uvicorn.Server(gateway_server_config(app, settings)).serve())
+    finally:
+        provider.shutdown()
+
+
+def gateway_server_config(app: ASGIApp, settings: GatewaySettings) -> uvicorn.Config:
+    """uvicorn as the gateway runs it: the shop's HTTP server (``server_config``), facing clients."""
+    return server_config(
         app,
         host=settings.gateway_host,
         port=settings.gateway_port,
@@ -39,11 +48,8 @@ def main() -> None:
         # The gateway reads it itself, and only from the proxies in SHOP_GATEWAY_TRUSTED_PROXIES.
         proxy_headers=False,
         server_header=False,
+        timeout_keep_alive=settings.gateway_keep_alive_seconds,
     )
-    try:
-        run_http_process(uvicorn.Server(config).serve())
-    finally:
-        provider.shutdown()
 
 
 if __name__ == "__main__":

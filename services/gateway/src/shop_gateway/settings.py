@@ -31,6 +31,14 @@ class GatewaySettings(BaseSettings):
     support_api_key: str | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    gateway_keep_alive_seconds: int = Field(
+        default=75,
+        ge=1,
+        description="How long the gateway keeps a client's idle connection open. Longer than the idle timeout of "
+        "what stands in front of it (a load balancer's is commonly 60 s) and of HTTP clients' pools (httpx's is "
+        "5 s): with uvicorn's 5 s, a client sending on a connection at the moment the gateway closes it gets a "
+        "reset instead of an answer.",
+    )
 
     catalog_url: str = "http://127.0.0.1:8101"
     orders_url: str = "http://127.0.0.1:8102"
