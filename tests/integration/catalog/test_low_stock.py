@@ -298,3 +298,40 @@ async def test_buyers_racing_for_the_last_units_of_two_watched_skus_hold_exactly
     assert [a.alert_number for a in await watched.alerts(second)] == [1]
     assert [a.alert_number for a in await watched.alerts(first)] == ([1] if units[first] >= 2 else [])
     assert [change.in_stock_units for change in await watched.availability(second)][-1:] == [0]
+
+
+async def test_a_hold_locks_the_watch_only_once_it_took_the_units(watched: Watched) -> None:
+    sku = _fresh("HOLDLOCK")
+    await watched.product(sku, stock={(sku, SEOUL): 2})
+    await watched.set_threshold(sku, 1)
+    async with watched.database.engine.connect() as staff:
+        await staff.execute(
+            sa.select(low_stock_watches.c.sku).where(low_stock_watches.c.sku == sku).with_for_update()
+        )
+        # the watch is locked elsewhere: a refused hold takes no unit, so it never waits for the watch
+        assert not await asyncio.wait_for(watched.hold(_fresh("h"), {sku: 3}), timeout=30)
+        placed = asyncio.create_task(watched.hold(_fresh("h"), {sku: 1}))
+        # a placed hold waits for the watch once it took its unit: the stock row stays its own meanwhile
+        await _until_one_waits_for_a_lock(watched)
+        assert not placed.done()
+        assert await watched.stock(sku) == {SEOUL: (2, 0, 2)}  # uncommitted: nothing shows yet
+        await staff.rollback()
+    assert await asyncio.wait_for(placed, timeout=30)
+    assert [a.available for a in await watched.alerts(sku)] == [1]
+
+
+async def _until_one_waits_for_a_lock(watched: Watched) -> None:
+    """Poll, with a deadline, until a session of the catalog's database waits for a row lock."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        async with watched.database.engine.connect() as connection:
+            waiting = await connection.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "no session waited for the watch's lock"
+        await asyncio.sleep(0.05)
