@@ -72,13 +72,15 @@ async def hold_stock(
     answer = decided[0]
     if isinstance(answer, contracts.StockRejected):
         raise StockHoldRefused(answer)
-    await stock_records.record_hold(
-        uow.session,
-        order_id,
-        answer.model_dump(mode="json"),
-        expiry=ExpireStockHold(order_id=order_id),
-        expiry_key=hold_expiry_key(order_id),
-        due_at=clock.now() + hold_for,
+    # The hold's last write: the outbox rows of what it published (a SKU sold out, a low-stock alert) ride in it.
+    await uow.execute_last(
+        *stock_records.record_hold(
+            order_id,
+            answer.model_dump(mode="json"),
+            expiry=ExpireStockHold(order_id=order_id),
+            expiry_key=hold_expiry_key(order_id),
+            due_at=clock.now() + hold_for,
+        )
     )
     return answer
 

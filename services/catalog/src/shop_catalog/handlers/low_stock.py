@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shop_catalog.domain.low_stock import effective_threshold, low_stock_step
+from shop_catalog.domain.low_stock import LowStockWatch, effective_threshold, low_stock_step
 from shop_catalog.handlers.products import require_sku
 from shop_catalog.repository import low_stock as low_stock_records
 from shop_catalog.repository import products as product_records
@@ -45,18 +45,24 @@ class WatchState:
     alerted: bool
 
 
-async def watch_low_stock(uow: UnitOfWork, skus: Iterable[str]) -> None:
+async def watch_low_stock(
+    uow: UnitOfWork, skus: Iterable[str], *, locked: dict[str, LowStockWatch] | None = None
+) -> None:
     """Alert or re-arm each of ``skus`` as its available units now stand.
 
     Called after the stock change was saved, with the SKUs' stock rows locked or updated by this transaction.
     The watch row's lock serialises the decision per SKU: whoever takes it second reads the first's committed
-    stock, so two changes never both alert for one crossing.
+    stock, so two changes never both alert for one crossing. ``locked``: the watches of ``skus`` that exist,
+    already locked by this transaction's stock change (its statement took them after the stock rows), so they
+    are not locked again; the stock is still read by a later statement, which sees what committed before.
     """
     wanted = sorted(set(skus))
     if not wanted:
         return
     shop_default = SHOP_DEFAULTS.threshold
-    watches = await low_stock_records.lock_watches(uow.session, wanted)
+    watches = (
+        dict(locked) if locked is not None else await low_stock_records.lock_watches(uow.session, wanted)
+    )
     missing = [sku for sku in wanted if sku not in watches]
     if missing and shop_default is not None:
         await low_stock_records.create_watches(uow.session, missing)

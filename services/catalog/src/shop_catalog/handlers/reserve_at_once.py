@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shop_catalog.domain.low_stock import LowStockWatch
 from shop_catalog.domain.preorders import PreorderTerms, preorder_shortage
 from shop_catalog.domain.stock import PlannedLine, RequestedLine, StockLevel, plan_reservation
 from shop_catalog.domain.waitlist import availability_changes
@@ -39,22 +40,27 @@ async def reserve_from_stock_at_once(
         requested[line.sku] = requested.get(line.sku, 0) + line.quantity
     taken: dict[str, StockLevel] = {}
     seen: list[StockLevel] = []
+    watches: dict[str, LowStockWatch] | None = None
     last = max(requested)
     for sku in sorted(requested):
-        # The last SKU's units, once taken, decide the order: its update adds them to the order's reservation.
+        # The last SKU's units, once taken, decide the order: its update adds them to the order's reservation
+        # and locks the order's low-stock watches, after every stock row, as ``watch_low_stock`` would next.
         reserving = await stock_records.reserve_at_one_location(
             uow.session,
             sku,
             requested[sku],
             or_look_at=sorted(requested),
             for_order=order_id if sku == last else None,
+            lock_watches_of=sorted(requested) if sku == last else None,
         )
         if reserving.reserved is None:
             seen = reserving.seen
             break
         taken[sku] = reserving.reserved
+        watches = reserving.watches
     else:
-        await watch_low_stock(uow, requested)  # before the availability version's lock, as every other path
+        # before the availability version's lock, as every other path
+        await watch_low_stock(uow, requested, locked=watches)
         emptied = sorted(sku for sku, level in taken.items() if level.available == 0)
         if emptied:
             left = await stock_records.available_units(uow.session, emptied)

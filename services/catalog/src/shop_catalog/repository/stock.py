@@ -13,8 +13,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop_catalog.domain.low_stock import LowStockWatch
 from shop_catalog.domain.stock import Place, Reservation, StockLevel
 from shop_catalog.tables import (
+    low_stock_watches,
     products,
     reservation_changes,
     reservations,
@@ -119,10 +121,39 @@ def _reserve_at_fullest() -> sa.CompoundSelect[Any]:
             ).where(sa.bindparam("for_order", type_=sa.Text).is_not(None)),
         )
     ).cte("added")
+    # The low-stock watches of ``watch_skus``, locked in SKU order once the units are taken: read only by the taken
+    # row's subquery, so they are locked after the stock row (the order every stock change takes) and only when
+    # the reserve took units. The statement reading the stock they judge comes after, with a snapshot of its own.
+    watched = (
+        sa.select(low_stock_watches.c.sku, low_stock_watches.c.threshold, low_stock_watches.c.alerted_at)
+        .where(
+            low_stock_watches.c.sku == sa.any_(sa.bindparam("watch_skus", type_=postgresql.ARRAY(sa.Text)))
+        )
+        .order_by(low_stock_watches.c.sku)
+        .with_for_update()
+        .cte("watched")
+    )
+    watches = (
+        sa.select(
+            sa.func.jsonb_agg(
+                sa.func.jsonb_build_array(
+                    watched.c.sku, watched.c.threshold, watched.c.alerted_at.is_not(None)
+                )
+            )
+        )
+        .select_from(watched)
+        .scalar_subquery()
+    )
     columns = ("sku", "location", "on_hand", "reserved", "safety_stock")
     return sa.union_all(
-        sa.select(sa.true().label("taken"), *(reserved.c[name] for name in columns)),
-        sa.select(sa.false().label("taken"), *(stock_levels.c[name] for name in columns))
+        sa.select(
+            sa.true().label("taken"), *(reserved.c[name] for name in columns), watches.label("watches")
+        ),
+        sa.select(
+            sa.false().label("taken"),
+            *(stock_levels.c[name] for name in columns),
+            sa.null().cast(postgresql.JSONB).label("watches"),
+        )
         .where(stock_levels.c.sku == sa.any_(skus_parameter()), ~sa.exists(sa.select(reserved.c.sku)))
         .order_by(stock_levels.c.sku, stock_levels.c.location),
     ).add_cte(added)
@@ -140,14 +171,26 @@ class AtOneLocation:
     seen: list[StockLevel]
     """When nothing was reserved: the stock rows of the SKUs asked about, as the statement saw them (with no
     change of its own, and those of the transaction's earlier statements)."""
+    watches: dict[str, LowStockWatch] | None = None
+    """With ``lock_watches_of`` and units reserved: the low-stock watches of those SKUs that exist, locked by the
+    statement after the stock row (None otherwise)."""
 
 
 async def reserve_at_one_location(
-    session: AsyncSession, sku: str, quantity: int, *, or_look_at: list[str], for_order: str | None = None
+    session: AsyncSession,
+    sku: str,
+    quantity: int,
+    *,
+    or_look_at: list[str],
+    for_order: str | None = None,
+    lock_watches_of: list[str] | None = None,
 ) -> AtOneLocation:
     """Reserve ``quantity`` units of ``sku`` at its fullest location in one statement; when none has them, that
     statement reads the stock rows of ``or_look_at`` instead (one round trip either way). With ``for_order``,
     units reserved are added to that order's reservation by the same statement (as ``add_to_reservation``).
+    With ``lock_watches_of``, units reserved also lock the low-stock watches of those SKUs, in SKU order after
+    the stock row, as ``low_stock.lock_watches`` would have next (``watches``); nothing is locked when no units
+    were reserved.
 
     The availability check is in the UPDATE's WHERE clause: PostgreSQL re-checks it on the row's latest
     version after waiting for a concurrent reservation of the same row, so this never oversells and holds
@@ -158,11 +201,23 @@ async def reserve_at_one_location(
     rows = (
         await session.execute(
             _RESERVE_AT_FULLEST,
-            {"wanted_sku": sku, "wanted": quantity, "skus": or_look_at, "for_order": for_order},
+            {
+                "wanted_sku": sku,
+                "wanted": quantity,
+                "skus": or_look_at,
+                "for_order": for_order,
+                "watch_skus": lock_watches_of or [],
+            },
         )
     ).all()
     if rows and rows[0].taken:
-        return AtOneLocation(reserved=_level(rows[0]), seen=[])
+        watches = None
+        if lock_watches_of is not None:
+            watches = {
+                watched_sku: LowStockWatch(sku=watched_sku, threshold=threshold, alerted=alerted)
+                for watched_sku, threshold, alerted in rows[0].watches or []
+            }
+        return AtOneLocation(reserved=_level(rows[0]), seen=[], watches=watches)
     return AtOneLocation(reserved=None, seen=[_level(row) for row in rows])
 
 
@@ -340,19 +395,20 @@ async def mark_released(session: AsyncSession, order_id: str) -> bool:
     return marked.first() is not None
 
 
-async def record_hold(
-    session: AsyncSession,
+def record_hold(
     order_id: str,
     answer: dict[str, Any],
     *,
     expiry: Job,
     expiry_key: str,
     due_at: datetime,
-) -> None:
-    """Keep the answer of units held at checkout until the order's reserve claims it, and schedule ``expiry`` (the
-    job that gives the hold back unclaimed) under ``expiry_key`` at ``due_at``, in one statement (the caller holds
-    the order's lock). The job is added as ``scheduling.schedule`` adds one: a job with that key stays as it is."""
-    await session.execute(
+) -> tuple[sa.Executable, dict[str, Any]]:
+    """The statement (and its parameters) that keeps the answer of units held at checkout until the order's
+    reserve claims it, and schedules ``expiry`` (the job that gives the hold back unclaimed) under ``expiry_key``
+    at ``due_at`` (the caller holds the order's lock). The job is added as ``scheduling.schedule`` adds one: a job
+    with that key stays as it is. It is the hold's last write: the caller runs it with ``UnitOfWork.execute_last``,
+    so the outbox rows of the hold (an availability change, a low-stock alert) travel in it."""
+    return (
         _RECORD_HOLD,
         {
             "the_order": order_id,
