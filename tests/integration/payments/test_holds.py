@@ -21,7 +21,7 @@ from shop_contracts.values import Address, Customer, LocatedLine, PricedLineV1
 from shop_payments import webhooks
 from shop_payments.bootstrap import service_definition
 from shop_payments.psp import SandboxPsp, SandboxWebhooks
-from tests.integration.payments.harness import Payments, payments_of, worker_idle
+from tests.integration.payments.harness import Payments, charges_of, payments_of, worker_idle
 from tests.support import infra
 from tests.support.messages import MessageProbe, eventually, send
 from tests.support.services import running_service
@@ -219,6 +219,74 @@ async def test_two_shipments_capture_their_shares_and_the_last_takes_what_is_lef
         assert (view["captured"], view["held"]) == (100_000, 0)
 
     await eventually(all_of_it)
+
+
+def _delivered(shipped: fulfillment.ShipmentShipped) -> fulfillment.ShipmentDelivered:
+    """Delivered as fulfillment tells it, carrying the shipment (for a consumer that has not handled it yet)."""
+    return fulfillment.ShipmentDelivered(
+        fulfillment_id=shipped.fulfillment_id,
+        order_id=shipped.order_id,
+        group_id=shipped.group_id,
+        shipment=fulfillment.Shipment(
+            location=shipped.location,
+            lines=shipped.lines,
+            carrier=shipped.carrier,
+            tracking_number=shipped.tracking_number,
+            short_lines=shipped.short_lines,
+        ),
+    )
+
+
+async def test_a_held_orders_delivery_shipment_and_confirmation_arriving_backwards_and_twice_capture_once(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    """The delivery (carrying its shipment) first, then the shipment, then the confirmation, each told twice:
+    the shipment is kept once, waits for the confirmation's terms, and is captured once."""
+    await _authorised(broker, probe, "h-backwards", 43_000)
+    shipped = _shipped("h-backwards", "g-1", {"SHIRT": 1})
+    for message in (_delivered(shipped), _delivered(shipped), shipped, shipped):
+        await send(broker, message, subject="h-backwards")
+    await worker_idle()
+    view = await payments_of(payments.client, "h-backwards")
+    assert (view["captured"], view["held"]) == (0, 43_000)  # the shares wait for the confirmation
+    confirmed = _confirmed("h-backwards", {"SHIRT": (1, 40_000)}, 3_000)
+    await send(broker, confirmed, subject="h-backwards")
+    await send(broker, orders.OrderConfirmed.upcast(confirmed), subject="h-backwards")
+    await send(broker, _delivered(shipped), subject="h-backwards")
+
+    async def captured() -> None:
+        view = await payments_of(payments.client, "h-backwards")
+        assert (view["captured"], view["held"]) == (43_000, 0)
+        assert [step for step in _steps(view) if step[0] == "capture"] == [
+            ("capture", "capture:g-1", "succeeded", 43_000)
+        ]
+
+    await eventually(captured)
+    await worker_idle()
+    assert [c.amount for c in payments.sandbox.captures if c.idempotency_key.startswith("h-backwards:")] == [
+        43_000
+    ]
+
+
+async def test_an_order_paid_at_checkout_keeps_nothing_of_its_shipments_and_confirmation(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    """An order whose checkout was captured (a deposit: not held) told its delivery, shipments and
+    confirmation in any order and twice: nothing is captured, released or charged, and the payment stands."""
+    deposit = _checkout("h-not-held", 10_000).model_copy(update={"balance_later": True})
+    await send(broker, deposit, subject="h-not-held")
+    await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == "h-not-held")
+    shipped = _shipped("h-not-held", "g-1", {"SHIRT": 1})
+    confirmed = _confirmed("h-not-held", {"SHIRT": (1, 40_000)}, 3_000)
+    for message in (_delivered(shipped), shipped, confirmed, shipped, confirmed, _delivered(shipped)):
+        await send(broker, message, subject="h-not-held")
+    await worker_idle()
+    view = await payments_of(payments.client, "h-not-held")
+    assert "authorised" not in view
+    assert view["captured"] == 10_000
+    assert _steps(view) == [("charge", "full", "succeeded", 10_000)]
+    assert not [c for c in payments.sandbox.captures if c.idempotency_key.startswith("h-not-held:")]
+    assert len(charges_of(payments.sandbox, "h-not-held")) == 1
 
 
 async def test_a_cancellation_before_shipment_voids_the_hold_and_refunds_nothing(

@@ -76,13 +76,11 @@ async def on_order_confirmed(
     psp: PaymentServiceProvider,
     policy: HoldPolicy,
 ) -> None:
-    units: Counter[str] = Counter()
-    for line in message.lines:
-        units[line.sku] += line.quantity
-    await hold_handlers.record_confirmation(
-        uow,
-        psp=psp,
-        terms=OrderTerms(
+    def terms() -> OrderTerms:
+        units: Counter[str] = Counter()
+        for line in message.lines:
+            units[line.sku] += line.quantity
+        return OrderTerms(
             order_id=message.order_id,
             currency=message.currency,
             subtotal=message.subtotal.amount,
@@ -92,8 +90,9 @@ async def on_order_confirmed(
             has_preorder_lines=bool(message.preorder_lines),
             customer_email=message.customer.email,
             customer_locale=message.customer.locale,
-        ),
-    )
+        )
+
+    await hold_handlers.record_confirmation(uow, psp=psp, order_id=message.order_id, terms=terms)
 
 
 def _units(lines: list[LocatedLine]) -> dict[str, int]:
@@ -110,7 +109,7 @@ async def on_shipment_shipped(
         uow,
         psp=psp,
         order_id=message.order_id,
-        shipment=ShipmentFact(
+        shipment=lambda: ShipmentFact(
             shipment_id=message.group_id or message.fulfillment_id,
             shipped=_units(message.lines),
             short=_units(message.short_lines),
@@ -126,16 +125,17 @@ async def on_shipment_delivered(
     policy: HoldPolicy,
 ) -> None:
     """A delivery handled before its shipment carries the shipment: it is recorded from it."""
-    if message.shipment is None:
+    shipment = message.shipment
+    if shipment is None:
         return
     await hold_handlers.record_shipment(
         uow,
         psp=psp,
         order_id=message.order_id,
-        shipment=ShipmentFact(
+        shipment=lambda: ShipmentFact(
             shipment_id=message.group_id or message.fulfillment_id,
-            shipped=_units(message.shipment.lines),
-            short=_units(message.shipment.short_lines),
+            shipped=_units(shipment.lines),
+            short=_units(shipment.short_lines),
         ),
     )
 

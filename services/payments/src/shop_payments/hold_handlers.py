@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -184,18 +185,20 @@ async def authorise(
     return payment
 
 
-async def record_confirmation(uow: UnitOfWork, *, psp: PaymentServiceProvider, terms: OrderTerms) -> None:
+async def record_confirmation(
+    uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, terms: Callable[[], OrderTerms]
+) -> None:
     """Orders confirmed a held order: keep what its shipments' shares are computed from, and capture what is
     due already (all of it for an order with pre-order lines; shipments recorded before, if any). An order
-    without a hold (captured at checkout) is not kept."""
-    if not await hold_repository.has_holds(uow.session, order_id=terms.order_id):
+    without a hold (captured at checkout) is not kept, and its ``terms`` are not even built from the message."""
+    if not await hold_repository.has_holds(uow.session, order_id=order_id):
         return  # answered without the lock: see record_shipment
-    await hold_repository.lock_hold(uow.session, order_id=terms.order_id)
-    if not await hold_repository.holds_of_order(uow.session, order_id=terms.order_id):
+    await hold_repository.lock_hold(uow.session, order_id=order_id)
+    if not await hold_repository.holds_of_order(uow.session, order_id=order_id):
         return
-    if await hold_repository.record_terms(uow.session, terms):
-        await _begin_dunning_waiting_for(uow, order_id=terms.order_id)
-    await _capture_due(uow, psp, order_id=terms.order_id)
+    if await hold_repository.record_terms(uow.session, terms()):
+        await _begin_dunning_waiting_for(uow, order_id=order_id)
+    await _capture_due(uow, psp, order_id=order_id)
 
 
 async def _begin_dunning_waiting_for(uow: UnitOfWork, *, order_id: str) -> None:
@@ -212,10 +215,10 @@ def begin_dunning_key(order_id: str) -> str:
 
 
 async def record_shipment(
-    uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, shipment: ShipmentFact
+    uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, shipment: Callable[[], ShipmentFact]
 ) -> None:
     """A shipment of a held order left: keep it once and capture its share (all that is left of the hold
-    when nothing more will ship). An order without a hold is not kept.
+    when nothing more will ship). An order without a hold is not kept (``shipment`` is not built).
 
     Most orders hold nothing (they were captured at checkout), and they are answered without the lock: an
     order's first hold is approved in the transaction that publishes the payment's outcome, which comes before
@@ -226,7 +229,7 @@ async def record_shipment(
     await hold_repository.lock_hold(uow.session, order_id=order_id)
     if not await hold_repository.holds_of_order(uow.session, order_id=order_id):
         return
-    await hold_repository.record_shipment(uow.session, order_id=order_id, shipment=shipment)
+    await hold_repository.record_shipment(uow.session, order_id=order_id, shipment=shipment())
     await _capture_due(uow, psp, order_id=order_id)
 
 

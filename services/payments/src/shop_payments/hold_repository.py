@@ -59,16 +59,20 @@ async def _hold_of(session: AsyncSession, authorization: Payment) -> Hold:
     )
 
 
+_HAS_HOLDS = sa.select(
+    sa.exists().where(
+        payments.c.order_id == sa.bindparam("order_id", type_=payments.c.order_id.type),
+        payments.c.kind == PaymentKind.AUTHORIZATION.value,
+        payments.c.status == "succeeded",
+    )
+)
+"""Built once: most orders' confirmation and shipments run only this, so they pay neither its construction nor
+its cache key."""
+
+
 async def has_holds(session: AsyncSession, *, order_id: str) -> bool:
     """Whether the order has an approved hold (what ``holds_of_order`` lists): one statement, no lock."""
-    statement = sa.select(
-        sa.exists().where(
-            payments.c.order_id == order_id,
-            payments.c.kind == PaymentKind.AUTHORIZATION.value,
-            payments.c.status == "succeeded",
-        )
-    )
-    return bool((await session.execute(statement)).scalar())
+    return bool((await session.execute(_HAS_HOLDS, {"order_id": order_id})).scalar())
 
 
 async def holds_of_order(session: AsyncSession, *, order_id: str) -> list[Hold]:
