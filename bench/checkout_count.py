@@ -24,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shop_contracts.catalog import StockReserved
+from shop_contracts.values import LocatedLine
 from shop_orders.bootstrap import DEFINITION
 from shop_orders.checkout import handlers
 from shop_orders.checkout.holds import Shortage
@@ -39,7 +41,8 @@ KINDS = ("placed", "retried key", "placed with a discount code")
 
 
 class Held:
-    """Catalog's hold, answered in process: every line held."""
+    """Catalog's hold, answered in process as ``CatalogHolds`` reads catalog's 201: every line held at one
+    location, so the order is stored ``reserved`` with its capture asked for (the hold's answer recorded)."""
 
     async def hold(
         self,
@@ -49,8 +52,11 @@ class Held:
         customer_email: str,
         customer_segments: Sequence[str],
         only_at_one_of: list[str] | None,
-    ) -> list[Shortage] | None:
-        return None
+    ) -> StockReserved | list[Shortage] | None:
+        return StockReserved(
+            order_id=order_id,
+            lines=[LocatedLine(sku=line.sku, quantity=line.quantity, location="seoul-1") for line in lines],
+        )
 
 
 class Tally:
