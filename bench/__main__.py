@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from bench import baseline, http_load, infra, s1, s2, s3, s4, wrk
+from bench import baseline, http_load, infra, s1, s2, s3, s4, stats, wrk, wrk_drop
 from bench.report import write_report
 from bench.shop import client, seed_product
 from scripts.stack import Stack
@@ -35,6 +35,8 @@ class Plan:
     s2_buyers: int
     s2_window: float
     s2_answer_timeout: float
+    s2_connections: int
+    """wrk's connections carrying S2's buyers (a buyer waits for a free one, counted from their arrival)."""
     strategy_concurrency: int
     s3_rows: int
     s4_consumers: int
@@ -59,6 +61,7 @@ FULL = Plan(
     s2_buyers=10_000,
     s2_window=10,
     s2_answer_timeout=180,
+    s2_connections=2000,
     strategy_concurrency=16,
     s3_rows=100_000,
     s4_consumers=10,
@@ -82,6 +85,7 @@ QUICK = Plan(
     s2_buyers=1000,
     s2_window=5,
     s2_answer_timeout=90,
+    s2_connections=500,
     strategy_concurrency=16,
     s3_rows=5000,
     s4_consumers=5,
@@ -121,15 +125,24 @@ class Profiling:
 
 
 async def run(
-    scenarios: set[str], plan: Plan, *, profile: Profiling | None, out: Path, results: dict[str, Any]
+    scenarios: set[str],
+    plan: Plan,
+    *,
+    profile: Profiling | None,
+    out: Path,
+    results: dict[str, Any],
+    drop_client: str = "wrk",
 ) -> dict[str, Any]:
-    """Run the scenarios, filling ``results`` as each finishes (a failure keeps what was measured)."""
+    """Run the scenarios, filling ``results`` as each finishes (a failure keeps what was measured). S2's buyers are
+    sent by ``drop_client``: wrk, or the bench's Python client (to compare the generators)."""
     results |= {
         "started_at": datetime.now(UTC).isoformat(),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            # bench.stats.python_reference_ms: divide per-request CPU by it to compare runs on other days
+            "python_reference_ms": round(stats.python_reference_ms(), 1),
         },
         "plan": plan.__dict__,
         "scenarios": sorted(scenarios),
@@ -163,13 +176,19 @@ async def run(
         }
 
     if scenarios & {"s1", "s2", "http", "memory"}:
-        await _with_stack(scenarios, plan, profile=profile, out=out, results=results)
+        await _with_stack(scenarios, plan, profile=profile, out=out, results=results, drop_client=drop_client)
     results["finished_at"] = datetime.now(UTC).isoformat()
     return results
 
 
 async def _with_stack(
-    scenarios: set[str], plan: Plan, *, profile: Profiling | None, out: Path, results: dict[str, Any]
+    scenarios: set[str],
+    plan: Plan,
+    *,
+    profile: Profiling | None,
+    out: Path,
+    results: dict[str, Any],
+    drop_client: str,
 ) -> None:
     _print_header("starting the bench stack")
     config = infra.stack_config()
@@ -232,14 +251,25 @@ async def _with_stack(
                 )
                 results["memory"]["s1_peak_rss_mib"] = await rss.stop()
             if "s2" in scenarios:
-                _print_header("S2 flash drop through the gateway")
+                _print_header("S2 flash drop through the gateway (buyers sent by wrk, open loop)")
                 sku = f"DROP-{uuid_hex()}"
                 await seed_product(gateway, orders_url, sku=sku, units=plan.s2_units, on_hand=_on_hand)
                 rss.start()
+                crowd = wrk_drop.Crowd(connections=plan.s2_connections)
                 results["s2"] = await s2.flash_drop(
-                    gateway,
                     probe,
-                    sku=sku,
+                    drive=(
+                        s2.python_client(gateway, sku=sku, buyers=plan.s2_buyers, window=plan.s2_window)
+                        if drop_client == "python"
+                        else lambda: wrk_drop.drive(
+                            config.gateway_url,
+                            sku=sku,
+                            buyers=plan.s2_buyers,
+                            window=plan.s2_window,
+                            crowd=crowd,
+                            answer_within=plan.s2_answer_timeout,
+                        )
+                    ),
                     units=plan.s2_units,
                     buyers=plan.s2_buyers,
                     window=plan.s2_window,
@@ -351,6 +381,12 @@ def main() -> None:
         help="with --profile: how long to record (default by plan)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench databases and vhost afterwards")
+    parser.add_argument(
+        "--drop-client",
+        choices=["wrk", "python"],
+        default="wrk",
+        help="who sends S2's buyers: wrk (default) or the bench's Python client, whose own CPU limits the drop",
+    )
     arguments = parser.parse_args()
     scenarios = (
         {"s1", "s2", "s3", "s4", "http", "memory"} if "all" in arguments.scenario else set(arguments.scenario)
@@ -369,7 +405,9 @@ def main() -> None:
     started = time.monotonic()
     results: dict[str, Any] = {}
     try:
-        asyncio.run(run(scenarios, plan, profile=profile, out=out, results=results))
+        asyncio.run(
+            run(scenarios, plan, profile=profile, out=out, results=results, drop_client=arguments.drop_client)
+        )
     except Exception as error:
         results["failed"] = f"{type(error).__name__}: {error}"
         print(f"the benchmark failed; writing what it measured: {results['failed']}", flush=True)

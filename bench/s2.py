@@ -14,8 +14,20 @@ import asyncpg
 import httpx
 
 from bench.infra import EventProbe, recreate_database
-from bench.shop import Placed, open_loop
+from bench.shop import LoadResult, Placed, open_loop
 from bench.stats import summarize
+
+
+def python_client(
+    gateway: httpx.AsyncClient, *, sku: str, buyers: int, window: float
+) -> Callable[[], Awaitable[tuple[LoadResult, dict[str, Any]]]]:
+    """The bench's own client as the drop's buyers (httpx, in this process)."""
+
+    async def drive() -> tuple[LoadResult, dict[str, Any]]:
+        load = await open_loop(gateway, rate=buyers / window, duration=window, skus=[sku])
+        return load, {"name": "the bench's Python client"}
+
+    return drive
 
 
 def _seconds(value: float | None) -> str:
@@ -43,19 +55,19 @@ def sold_out_moments(placed: list[Placed], units: int) -> tuple[float | None, fl
 
 
 async def flash_drop(
-    gateway: httpx.AsyncClient,
     probe: EventProbe,
     *,
-    sku: str,
+    drive: Callable[[], Awaitable[tuple[LoadResult, dict[str, Any]]]],
     units: int,
     buyers: int,
     window: float,
     answer_timeout: float,
     stock_reserved: Callable[[], Awaitable[tuple[int, int]]],
 ) -> dict[str, Any]:
-    """``buyers`` checkouts of one unit each, evenly over ``window`` seconds, for ``units`` in stock."""
+    """``buyers`` checkouts of one unit each, evenly over ``window`` seconds, for ``units`` in stock, sent by
+    ``drive`` (the buyers' answers, and what the generator says of itself)."""
     print(f"  S2 flash drop: {buyers} buyers in {window:.0f}s for {units} units", flush=True)
-    load = await open_loop(gateway, rate=buyers / window, duration=window, skus=[sku])
+    load, generator = await drive()
     accepted_http = [p for p in load.placed if p.order_id]
     all_answered = await probe.wait_answered(
         [p.order_id for p in accepted_http if p.order_id], answer_timeout
@@ -99,6 +111,7 @@ async def flash_drop(
         "buyers": buyers,
         "window_s": window,
         "generator_late_by_s": load.last_arrival_late_by,
+        "generator": generator,
         "http_202": len(accepted_http),
         "http_errors": http_errors,
         "accepted_confirmed": len(confirmed),
@@ -139,6 +152,14 @@ async def flash_drop(
         f"missed-out p99 answer {result['missed_out_final_answer_s']['p99']}",
         flush=True,
     )
+    if "wrk_cpu_share_of_one_core" in generator:
+        print(
+            f"  S2 buyers sent by wrk over {generator['connections']} connections: "
+            f"{100 * (generator['wrk_cpu_share_of_one_core'] or 0):.0f}% of a core, "
+            f"{generator['wrk_cpu_ms_per_buyer'] or 0:.2f} ms a buyer; a buyer sent at most "
+            f"{load.last_arrival_late_by:.2f}s after their arrival",
+            flush=True,
+        )
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -118,3 +119,18 @@ def collapsed_stack_totals(
             inclusive[frame] = inclusive.get(frame, 0) + count
     by_count = lambda item: -item[1]  # noqa: E731
     return sorted(own.items(), key=by_count)[:top], sorted(inclusive.items(), key=by_count)[:top]
+
+
+def python_reference_ms(rounds: int = 3) -> float:
+    """CPU milliseconds of a fixed pure-Python workload (dict, str and int work, about what a request's framework
+    code does), the best of ``rounds``: how fast this machine runs Python today. Per-request figures of runs on
+    different hosts (or the same VM on a slower day) compare after dividing by it."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        table: dict[str, int] = {}
+        for number in range(200_000):
+            key = f"k{number % 1000}"
+            table[key] = table.get(key, 0) + number
+        best = min(best, time.process_time() - started)
+    return best * 1000
