@@ -4,11 +4,13 @@ nothing for an order captured at checkout (most orders): ``orders.order.confirme
 
 Payments runs in this process on its own database (suffix ``_unheld``), through its real dispatcher and
 handlers, as ``bench.saga_sql`` runs it: each order is first paid at checkout (``payments.payment.capture``,
-captured in full), then the three messages are dispatched one by one, each in its own unit of work (inbox claim,
-the handler, commit). It prints this process's CPU (``time.process_time``) per message of each type, the
-median of ``--rounds`` rounds of ``--orders`` orders. The database's work is not in it (another process); the
-statements are what ``bench.saga_sql`` counts. Run it with another tree's sources first on ``PYTHONPATH`` to
-compare (alternate the runs: the machine is shared). It never passes or fails.
+captured in full), then the three messages are dispatched one by one, as a consumer handles a message alone:
+each probed first, which for these is all there is (one statement in autocommit, no inbox claim, no commit; a
+tree without the probe runs the inbox claim, the handler and the commit). It prints this process's CPU
+(``time.process_time``) per message of each type, the median of ``--rounds`` rounds of ``--orders`` orders. The
+database's work is not in it (another process); the statements are what ``bench.saga_sql`` counts. Run it with
+another tree's sources first on ``PYTHONPATH`` to compare (alternate the runs: the machine is shared). It never
+passes or fails.
 """
 
 from __future__ import annotations

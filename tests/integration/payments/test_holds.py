@@ -12,16 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 
-from shop_contracts import fulfillment, orders
+from shop_contracts import Envelope, fulfillment, orders
 from shop_contracts import payments as contracts
 from shop_contracts.money import Money
 from shop_contracts.values import Address, Customer, LocatedLine, PricedLineV1
 from shop_payments import webhooks
 from shop_payments.bootstrap import service_definition
 from shop_payments.psp import SandboxPsp, SandboxWebhooks
-from tests.integration.payments.harness import Payments, charges_of, payments_of, worker_idle
+from shop_payments.tables import hold_orders, hold_shipments
+from tests.integration.payments.harness import Payments, charges_of, inbox_rows, payments_of, worker_idle
 from tests.support import infra
 from tests.support.messages import MessageProbe, eventually, send
 from tests.support.services import running_service
@@ -44,7 +46,7 @@ async def payments(broker: AbstractRobustConnection) -> AsyncIterator[Payments]:
         sandbox.webhooks = SandboxWebhooks(
             "http://payments/webhooks/psp", (SECRET,), transport=httpx.ASGITransport(app=service.app)
         )
-        yield Payments(service.client, sandbox)
+        yield Payments(service.client, sandbox, service.worker.database)
         await sandbox.close()
 
 
@@ -287,6 +289,84 @@ async def test_an_order_paid_at_checkout_keeps_nothing_of_its_shipments_and_conf
     assert _steps(view) == [("charge", "full", "succeeded", 10_000)]
     assert not [c for c in payments.sandbox.captures if c.idempotency_key.startswith("h-not-held:")]
     assert len(charges_of(payments.sandbox, "h-not-held")) == 1
+
+
+async def _kept_of_order(payments: Payments, order_id: str) -> dict[str, int]:
+    """Rows payments keeps of an order's holds: its confirmation terms and its shipments."""
+    assert payments.database is not None
+    async with payments.database.engine.connect() as connection:
+        return {
+            table.name: (
+                await connection.execute(
+                    sa.select(sa.func.count()).select_from(table).where(table.c.order_id == order_id)
+                )
+            ).scalar_one()
+            for table in (hold_orders, hold_shipments)
+        }
+
+
+async def _outbox_rows(payments: Payments) -> int:
+    assert payments.database is not None
+    async with payments.database.engine.connect() as connection:
+        outbox = payments.database.outbox
+        return int((await connection.execute(sa.select(sa.func.count()).select_from(outbox))).scalar_one())
+
+
+async def test_an_unheld_orders_confirmation_shipment_and_delivery_leave_no_inbox_row_and_change_nothing(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    """Each of the three, delivered twice (the same message again, as after a lost ack), is found a no-op by its
+    probe before it is claimed: no inbox row, nothing kept, nothing captured or charged, nothing published."""
+    order_id = "h-unheld-inbox"
+    deposit = _checkout(order_id, 10_000).model_copy(update={"balance_later": True})
+    checkout = await send(broker, deposit, subject=order_id)
+    await probe.wait_for(contracts.PaymentSucceeded, lambda m: m.order_id == order_id)
+    await worker_idle()
+    outbox_before = await _outbox_rows(payments)
+    shipped = _shipped(order_id, "g-1", {"SHIRT": 1})
+    messages = (_confirmed(order_id, {"SHIRT": (1, 40_000)}, 3_000), shipped, _delivered(shipped))
+    sent = [await send(broker, message, subject=order_id) for message in messages]
+    for message, envelope in zip(messages, sent, strict=True):
+        await send(broker, message, subject=order_id, message_id=envelope.id)
+    await worker_idle()
+
+    assert await inbox_rows(payments, [checkout, *sent]) == {checkout.id: 1} | dict.fromkeys(
+        (envelope.id for envelope in sent), 0
+    )
+    assert await _kept_of_order(payments, order_id) == {"hold_orders": 0, "hold_shipments": 0}
+    view = await payments_of(payments.client, order_id)
+    assert _steps(view) == [("charge", "full", "succeeded", 10_000)]
+    assert not [c for c in payments.sandbox.captures if c.idempotency_key.startswith(f"{order_id}:")]
+    assert len(charges_of(payments.sandbox, order_id)) == 1
+    assert await _outbox_rows(payments) == outbox_before  # nothing published
+
+
+async def test_a_held_orders_confirmation_shipment_and_delivery_each_take_effect_once_when_delivered_twice(
+    payments: Payments, probe: MessageProbe, broker: AbstractRobustConnection
+) -> None:
+    """Probed and found held, each is claimed and handled as before: the same message delivered again is a
+    duplicate (one inbox row), the terms and each shipment are kept once, each shipment captured once."""
+    order_id = "h-held-twice"
+    await _authorised(broker, probe, order_id, 100_000)
+    confirmed = _confirmed(order_id, {"SHIRT": (2, 40_000), "CAP": (1, 10_000)}, 10_000)
+    first = _shipped(order_id, "g-1", {"SHIRT": 1})
+    second = _delivered(_shipped(order_id, "g-2", {"SHIRT": 1, "CAP": 1}))  # carries its shipment
+    sent: list[Envelope] = []
+    for message in (confirmed, first, second):
+        envelope = await send(broker, message, subject=order_id)
+        await send(broker, message, subject=order_id, message_id=envelope.id)
+        sent.append(envelope)
+
+    async def all_of_it() -> None:
+        view = await payments_of(payments.client, order_id)
+        assert (view["captured"], view["held"]) == (100_000, 0)
+
+    await eventually(all_of_it)
+    await worker_idle()
+    assert await inbox_rows(payments, sent) == dict.fromkeys((envelope.id for envelope in sent), 1)
+    assert await _kept_of_order(payments, order_id) == {"hold_orders": 1, "hold_shipments": 2}
+    captures = [c.amount for c in payments.sandbox.captures if c.idempotency_key.startswith(f"{order_id}:")]
+    assert captures == [44_444, 55_556]
 
 
 async def test_a_cancellation_before_shipment_voids_the_hold_and_refunds_nothing(

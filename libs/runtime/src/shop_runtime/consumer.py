@@ -10,6 +10,9 @@ handler with its own message as the causation and its own trace, one outbox writ
 If any of them fails, or the commit does, the whole batch is rolled back and each message handled alone, as
 if it had come alone, so only the failing one is retried or parked.
 
+A subscription can be ``Probed``: a cheap look before the inbox claim says whether its message can change anything;
+one that cannot is acked with no inbox row and, alone, no transaction (one statement in autocommit).
+
 Acks go straight to the channel, without waiting for the socket to drain (an ack has no answer to wait for), and
 a batch's acks go as one ``multiple`` ack when its delivery tags are the lowest this worker has not settled.
 """
@@ -20,6 +23,7 @@ import asyncio
 import logging
 import time
 import traceback
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -33,6 +37,7 @@ from aio_pika.exceptions import ChannelInvalidStateError
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_contracts import Envelope, Message, UnknownMessageType
 from shop_contracts.routing import parking_queue, retry_queue, service_queue
@@ -55,7 +60,46 @@ tracer = trace.get_tracer("shop_runtime.consumer")
 MessageHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
 """A consumer function: translates one contract into a command and runs its handler in the given unit of work."""
 
-Subscriptions = Mapping[type[Message], MessageHandler]
+MessageProbe = Callable[[Any, AsyncSession], Awaitable[bool]]
+"""A look at what one contract's message could change, before its inbox claim: reads only; see ``Probed``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """A subscription whose message is probed before it is claimed: ``probe(message, session)`` answers whether
+    handling it could change anything. False: the message is acked with no inbox row, and, handled alone, with
+    no transaction (the probe's statements run in autocommit: a probe of one statement costs one round trip, and
+    writes nothing, no WAL, nothing for retention to prune). True: it is claimed and handled as any other
+    message, in a transaction of its own that begins after the probe (``UnitOfWork.probe``).
+
+    A probe may answer False only when both hold, which its subscription must argue:
+
+    - the handler would change nothing for this message (no write, no message, no job), so skipping it loses
+      nothing;
+    - the answer is final: once False for a message, False for it (and any copy of it) ever after. "Not yet" is
+      True: a message that arrives before what would make it matter must be claimed and handled as today.
+
+    Then every message still takes effect exactly once. Effects come only from a handling that claimed the
+    message in the inbox in the same transaction, so no message takes effect twice, whatever is skipped; and a
+    message skipped is one no handling would ever have let take effect. Redelivered (its ack lost with a
+    channel or a process) or duplicated (a sender's copy), a message skipped before is probed again and found
+    a no-op again; nothing of its first delivery was kept, and nothing needs to be. Arriving out of order does
+    not matter, since no later message can turn the answer to True. Once a probe answers True nothing changes
+    from today: the claim tells a copy from the first delivery, and the handler reads what it decides on again
+    in its own transaction.
+
+    In a batch (several ready messages in one shared unit of work) each probe runs in the batch's transaction,
+    in its message's trace, before the batch's one claim; a message probed False is left out of the claim,
+    nothing runs for it, and it is acked with the others once the batch committed. A probe that raises fails
+    like a handler: the batch is rolled back and each message handled alone, where that probe raises again and
+    its message is retried and then parked; handled alone, a raising probe is just that."""
+
+    handler: MessageHandler
+    probe: MessageProbe
+
+
+Subscription = MessageHandler | Probed
+Subscriptions = Mapping[type[Message], Subscription]
 
 
 def bindings_for(subscriptions: Subscriptions) -> list[Binding]:
@@ -69,11 +113,13 @@ def bindings_for(subscriptions: Subscriptions) -> list[Binding]:
 
 @dataclass(frozen=True, slots=True)
 class _Route:
-    """How an envelope of one type is handled: decoded as ``decoded``, upcast to ``handled``, then handled."""
+    """How an envelope of one type is handled: decoded as ``decoded``, upcast to ``handled``, probed (when its
+    subscription is ``Probed``), then handled."""
 
     decoded: type[Message]
     handled: type[Message]
     handler: MessageHandler
+    probe: MessageProbe | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +129,7 @@ class Routed:
     envelope: Envelope
     message: Message
     handler: MessageHandler
+    probe: MessageProbe | None = None
 
 
 class Dispatcher:
@@ -96,11 +143,16 @@ class Dispatcher:
         self._database = database
         self._consumer = consumer
         self._routes: dict[str, _Route] = {}
-        for message, handler in subscriptions.items():
+        for message, subscription in subscriptions.items():
+            handler, probe = (
+                (subscription.handler, subscription.probe)
+                if isinstance(subscription, Probed)
+                else (subscription, None)
+            )
             for version in (message, *message.replaced_versions()):
                 if version.TYPE in self._routes:
                     raise ValueError(f"{consumer} subscribes to {version.TYPE} twice")
-                self._routes[version.TYPE] = _Route(version, message, handler)
+                self._routes[version.TYPE] = _Route(version, message, handler, probe)
 
     @property
     def message_types(self) -> list[str]:
@@ -113,13 +165,20 @@ class Dispatcher:
         except KeyError:
             raise UnknownMessageType(f"{self._consumer} has no handler for {envelope.type!r}") from None
         return Routed(
-            envelope, route.handled.upcast(route.decoded.model_validate(envelope.data)), route.handler
+            envelope,
+            route.handled.upcast(route.decoded.model_validate(envelope.data)),
+            route.handler,
+            route.probe,
         )
 
     async def dispatch(self, envelope: Envelope) -> bool:
-        """Handle ``envelope``; return False when it was a duplicate and changed nothing."""
+        """Handle ``envelope``; return False when it was a duplicate and changed nothing (a message its probe
+        found a no-op is handled: True, with nothing claimed and nothing written)."""
         routed = self.route(envelope)
         async with self._database.unit_of_work(causation=envelope) as uow:
+            if routed.probe is not None and not await uow.probe(_looking_at(routed)):
+                log.debug("%s %s changes nothing: acked unclaimed", envelope.type, envelope.id)
+                return True
             if not await uow.claim_inbox(envelope.id, consumer=self._consumer, message_type=envelope.type):
                 log.info("duplicate %s %s ignored", envelope.type, envelope.id)
                 return False
@@ -135,17 +194,30 @@ class Dispatcher:
     ) -> list[bool]:
         """Handle several messages in one unit of work, each at most once per message id; say which were new.
 
-        One statement claims them all in the inbox; each new one's handler then runs inside ``around(its
-        index)`` (its trace context) with its own envelope as the causation; one commit ends them. When a
-        handler or the commit raises, nothing of the batch is left: the caller handles each message alone.
+        First each probed message's probe runs inside ``around(its index)`` (its trace context); one statement
+        then claims the others in the inbox; each new one's handler runs inside ``around(its index)`` with its
+        own envelope as the causation; one commit ends them. A message probed a no-op is neither claimed nor
+        handled, and counts as new. When a probe, a handler or the commit raises, nothing of the batch is left:
+        the caller handles each message alone.
         """
         async with self._database.unit_of_work(shared=True) as uow:
-            unclaimed = await uow.claim_inbox_many(
-                [routed.envelope for routed in batch], consumer=self._consumer
-            )
+            no_op: set[int] = set()
+            for index, routed in enumerate(batch):
+                if routed.probe is not None:
+                    with around(index):
+                        if not await uow.probe(_looking_at(routed)):
+                            no_op.add(index)
+            claimed = [routed.envelope for index, routed in enumerate(batch) if index not in no_op]
+            unclaimed: set[uuid.UUID] = set()
+            if claimed:
+                unclaimed = await uow.claim_inbox_many(claimed, consumer=self._consumer)
             new: list[bool] = []
             for index, routed in enumerate(batch):
                 envelope = routed.envelope
+                if index in no_op:
+                    log.debug("%s %s changes nothing: acked unclaimed", envelope.type, envelope.id)
+                    new.append(True)
+                    continue
                 if envelope.id not in unclaimed:  # handled before, or earlier in this batch
                     log.info("duplicate %s %s ignored", envelope.type, envelope.id)
                     new.append(False)
@@ -157,6 +229,17 @@ class Dispatcher:
                 new.append(True)
             await uow.commit_shared()
         return new
+
+
+def _looking_at(routed: Routed) -> Callable[[AsyncSession], Awaitable[bool]]:
+    """``routed``'s probe, for its message, as ``UnitOfWork.probe`` runs it."""
+    probe, message = routed.probe, routed.message
+    assert probe is not None
+
+    def look(session: AsyncSession) -> Awaitable[bool]:
+        return probe(message, session)
+
+    return look
 
 
 class _Acks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
@@ -98,6 +98,9 @@ class UnitOfWork:
 
     A handler whose last write is one statement can give it to ``execute_last``: the outbox rows travel in that
     statement, and when it is the unit of work's only statement it is its own transaction (no BEGIN, no COMMIT).
+
+    A consumer whose message may change nothing can ask first through ``probe``: a look in autocommit before
+    the transaction begins, after which the unit of work ends with nothing written, or goes on.
 
     A ``shared`` unit of work holds several messages' handlers (the consumer's batch): the consumer sets
     ``causation`` to each message before its handler runs, a handler's ``commit`` leaves the transaction open
@@ -209,6 +212,34 @@ class UnitOfWork:
             },
         ):
             propagate.inject(headers)
+
+    async def probe(self, look: Callable[[AsyncSession], Awaitable[bool]]) -> bool:
+        """Run ``look`` (reads only) before the unit of work's first statement and return its answer: False says
+        the unit of work has nothing to do (its caller ends it), True that it goes on.
+
+        When nothing ran in this unit of work yet, ``look`` runs on a connection in autocommit, as a statement
+        of ``execute_last`` does: each of its statements is its own transaction, with no BEGIN and no COMMIT, so a
+        one-statement look that answers False is the unit of work's whole cost (one round trip). On True the
+        unit of work gives that connection back and goes on as a transaction of its own, begun at its next
+        statement: what ``look`` read is not in that transaction's snapshot, so whatever it decided on must
+        not change in between (or must be read again). In a ``shared`` unit of work, or after a statement ran,
+        ``look`` runs in the transaction already open."""
+        session = self.session
+        if self._shared or getattr(session.sync_session, "connected", True):
+            return await look(session)
+        token = _checking_out_for_one_statement.set(True)
+        try:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        finally:
+            _checking_out_for_one_statement.reset(token)
+        if not await look(session):
+            return False
+        # The autocommit connection goes back to the pool (it has no transaction to end: no round trip); the
+        # transaction begins on the connection the next statement checks out.
+        self._session = self._session_factory()
+        await session.close()
+        await self._session.begin()
+        return True
 
     async def claim_inbox(self, message_id: uuid.UUID, *, consumer: str, message_type: str) -> bool:
         """Record that ``consumer`` handles ``message_id``; False when it already did (a duplicate)."""

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from shop_contracts import Message
 from shop_payments import api, consumers, hold_dunning, hold_handlers, subscription_charges, tables
 from shop_payments.hold_dunning import EndHoldDunning, RetryHoldCharge
 from shop_payments.hold_handlers import BeginHoldDunning, HoldPolicy, SettleHold
 from shop_payments.psp import PaymentServiceProvider, SandboxPsp, SandboxWebhooks
 from shop_payments.settings import PaymentsSettings
 from shop_runtime.clock import clock_for
-from shop_runtime.consumer import Subscriptions
+from shop_runtime.consumer import Probed, Subscription, Subscriptions
 from shop_runtime.http import SERVICE_READINESS, create_app, service_lifespan
 from shop_runtime.scheduling import Jobs
 from shop_runtime.service import ServiceDefinition, WorkerContext
@@ -83,10 +84,12 @@ def service_definition(psp_factory: PspFactory = create_psp) -> ServiceDefinitio
 
     def subscriptions(context: WorkerContext) -> Subscriptions:
         policy, psp = hold_policy(context), psp_of(context)
-        return {
-            message: functools.partial(consumer, psp=psp, policy=policy)
-            for message, consumer in consumers.SUBSCRIPTIONS.items()
-        }
+        subscribed: dict[type[Message], Subscription] = {}
+        for message, consumer in consumers.SUBSCRIPTIONS.items():
+            handler = functools.partial(consumer, psp=psp, policy=policy)
+            probe = consumers.PROBES.get(message)
+            subscribed[message] = handler if probe is None else Probed(handler, probe)
+        return subscribed
 
     def jobs(context: WorkerContext) -> Jobs:
         policy, psp = hold_policy(context), psp_of(context)

@@ -1,14 +1,17 @@
 """What payments subscribes to: each consumer translates a contract into a handler call, nothing more.
 
 Consumers take the PSP and the hold policy as keywords; ``bootstrap`` binds them, so ``SUBSCRIPTIONS`` stays
-one plain dict. Orders' confirmations and fulfillment's shipments matter to held orders only (captured at
-shipment); for any other order they change nothing.
+one plain dict. Orders' confirmations and fulfillment's shipments and deliveries matter to held orders only
+(captured at shipment); for any other order they change nothing, and ``PROBES`` says so before they are claimed
+(``shop_runtime.consumer.Probed``; why that stays exactly once: ``hold_handlers.order_is_held``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_contracts import Message, fulfillment
 from shop_contracts import orders as orders_contracts
@@ -18,6 +21,7 @@ from shop_payments import handlers, hold_dunning, hold_handlers, refunds, subscr
 from shop_payments.hold_handlers import HoldPolicy
 from shop_payments.holds import OrderTerms, ShipmentFact
 from shop_payments.psp import PaymentServiceProvider
+from shop_runtime.consumer import MessageProbe
 from shop_runtime.database import UnitOfWork
 
 PaymentsConsumer = Callable[..., Awaitable[None]]
@@ -150,6 +154,20 @@ async def on_payment_method_updated(
     await hold_dunning.charge_again(uow, psp=psp, policy=policy, order_id=message.order_id)
 
 
+async def order_is_held(
+    message: orders_contracts.OrderConfirmed | fulfillment.ShipmentShipped | fulfillment.ShipmentDelivered,
+    session: AsyncSession,
+) -> bool:
+    return await hold_handlers.order_is_held(session, order_id=message.order_id)
+
+
+async def delivery_carries_shipment_of_held_order(
+    message: fulfillment.ShipmentDelivered, session: AsyncSession
+) -> bool:
+    """A delivery without its shipment changes nothing, held order or not (``on_shipment_delivered``)."""
+    return message.shipment is not None and await order_is_held(message, session)
+
+
 SUBSCRIPTIONS: Mapping[type[Message], PaymentsConsumer] = {
     contracts.CapturePayment: on_capture_payment,
     contracts.ChargeBalance: on_charge_balance,
@@ -160,3 +178,10 @@ SUBSCRIPTIONS: Mapping[type[Message], PaymentsConsumer] = {
     contracts.PaymentMethodUpdated: on_payment_method_updated,
     contracts.ChargeSubscriptionCycle: subscription_charges.on_charge_subscription_cycle,
 }
+
+PROBES: Mapping[type[Message], MessageProbe] = {
+    orders_contracts.OrderConfirmed: order_is_held,
+    fulfillment.ShipmentShipped: order_is_held,
+    fulfillment.ShipmentDelivered: delivery_carries_shipment_of_held_order,
+}
+"""The subscriptions whose message is looked at before it is claimed: False acks it unclaimed, as a no-op."""

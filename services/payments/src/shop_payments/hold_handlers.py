@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shop_contracts.money import Money
 from shop_payments import hold_repository, repository
 from shop_payments.domain import (
@@ -185,14 +187,34 @@ async def authorise(
     return payment
 
 
+async def order_is_held(session: AsyncSession, *, order_id: str) -> bool:
+    """Whether orders' confirmation of the order, or a shipment or delivery of it, can change anything here:
+    whether it has an approved hold. One statement, without the lock; the consumers' probe (``Probed``), asked
+    before the message is claimed, so a message for an order without a hold (captured at checkout: most
+    orders) is acked with no inbox row and no transaction.
+
+    False is final by the time any of these messages exists, which is what lets it skip the claim. An order's
+    hold is approved in the transaction that publishes ``payments.payment.succeeded`` (``authorized_only``);
+    orders confirms the order and hands its groups to fulfillment only once it handled that outcome, and
+    fulfillment ships only what it was handed: a confirmation, shipment or delivery of a held order cannot
+    reach payments before its hold is committed, whichever of them arrives first, twice, or again after a
+    redelivery. Only the checkout step is ever held (a deposit, a balance, a bank transfer, a replacement of a
+    lapsed hold are charges), so no hold appears later for an order that had none. A message found without a
+    hold is therefore one that ``record_confirmation`` and ``record_shipment`` would never let change anything,
+    and any copy of it is found so again: nothing is written, nothing published, nothing needs remembering.
+    A held order's messages are claimed and handled as before, once each (the claim tells copies apart).
+    What would break it: a hold approved after orders confirmed (a flow that authorises a later step); such
+    a flow must keep the claim for these messages (drop their probe)."""
+    return await hold_repository.has_holds(session, order_id=order_id)
+
+
 async def record_confirmation(
     uow: UnitOfWork, *, psp: PaymentServiceProvider, order_id: str, terms: Callable[[], OrderTerms]
 ) -> None:
     """Orders confirmed a held order: keep what its shipments' shares are computed from, and capture what is
     due already (all of it for an order with pre-order lines; shipments recorded before, if any). An order
-    without a hold (captured at checkout) is not kept, and its ``terms`` are not even built from the message."""
-    if not await hold_repository.has_holds(uow.session, order_id=order_id):
-        return  # answered without the lock: see record_shipment
+    without a hold (captured at checkout) is not kept, and its ``terms`` are not even built from the message;
+    its consumer does not even get here (``order_is_held``)."""
     await hold_repository.lock_hold(uow.session, order_id=order_id)
     if not await hold_repository.holds_of_order(uow.session, order_id=order_id):
         return
@@ -220,12 +242,9 @@ async def record_shipment(
     """A shipment of a held order left: keep it once and capture its share (all that is left of the hold
     when nothing more will ship). An order without a hold is not kept (``shipment`` is not built).
 
-    Most orders hold nothing (they were captured at checkout), and they are answered without the lock: an
-    order's first hold is approved in the transaction that publishes the payment's outcome, which comes before
-    its confirmation and its shipments, so a look without the lock finds it. An order with a hold is locked and
+    Most orders hold nothing (they were captured at checkout), and they are answered before the message is
+    claimed, without the lock (``order_is_held``, its consumer's probe). An order with a hold is locked and
     read again under the lock."""
-    if not await hold_repository.has_holds(uow.session, order_id=order_id):
-        return
     await hold_repository.lock_hold(uow.session, order_id=order_id)
     if not await hold_repository.holds_of_order(uow.session, order_id=order_id):
         return
