@@ -65,11 +65,11 @@ class GatewaySettings(BaseSettings):
     from 127.0.0.1) never reach; a public deployment sets it much lower (e.g. 1 per second, burst 20)."""
     gateway_checkout_burst: int = Field(default=1000, ge=1)
     """Checkouts a client address may place at once before the sustained rate applies."""
-    gateway_checkout_concurrency: int = Field(default=0, ge=0)
-    """Checkouts this gateway replica handles at once; the next wait their turn in arrival order. 0 (the default):
-    no limit. For a limited drop set it (e.g. 32): first come, first served, and a quick 503 ``busy`` instead of
-    every checkout slowing down together until calls to the services time out."""
-    gateway_checkout_wait_seconds: float = Field(default=3.0, gt=0)
+    gateway_checkout_concurrency: int = Field(default=32, ge=0)
+    """Checkouts this gateway replica handles at once; the next wait their turn in arrival order. In a drop this is
+    first come, first served, and a 503 ``busy`` after the wait instead of every checkout slowing down together
+    until calls to the services time out. 0: no limit (a crowd of 2,000 buyers at once then ends in timeouts)."""
+    gateway_checkout_wait_seconds: float = Field(default=10.0, gt=0)
     """How long a checkout waits for its turn before it is answered 503 ``busy`` with Retry-After."""
     gateway_checkout_retry_after_seconds: int = Field(default=1, ge=1)
     gateway_view_rate_per_second: float = Field(default=20.0, ge=0)
