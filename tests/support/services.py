@@ -6,13 +6,18 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
 from shop_contracts.routing import parking_queue, retry_queue, service_queue
-from shop_runtime.service import ServiceDefinition
+from shop_runtime.consumer import Subscriptions
+from shop_runtime.database import create_engine
+from shop_runtime.migrations import create_database_if_missing
+from shop_runtime.service import ServiceDefinition, WorkerContext
 from shop_runtime.settings import ServiceSettings
 from shop_runtime.worker import Worker
 from tests.support import infra
@@ -25,6 +30,44 @@ class RunningService:
     worker: Worker
     settings: ServiceSettings
     app: FastAPI
+
+
+def worker_only(
+    name: str, settings_class: type[ServiceSettings], metadata: sa.MetaData, subscriptions: Subscriptions
+) -> ServiceDefinition:
+    """A service of the runtime's tests: a worker subscribed to ``subscriptions``, tables from ``metadata``, no
+    HTTP app and no migrations (``fresh_worker_settings`` creates its tables)."""
+
+    def subscribed(context: WorkerContext) -> Subscriptions:
+        return subscriptions
+
+    def no_app(settings: ServiceSettings) -> FastAPI:
+        raise NotImplementedError
+
+    return ServiceDefinition(
+        name=name,
+        settings_class=settings_class,
+        metadata=metadata,
+        migrations_path=Path("unused"),
+        create_app=no_app,
+        subscriptions=subscribed,
+    )
+
+
+async def fresh_worker_settings(
+    broker: AbstractRobustConnection, definition: ServiceDefinition, retry_delays_ms: list[int]
+) -> ServiceSettings:
+    """Settings of ``definition`` (a ``worker_only`` service) with a fresh database holding its tables and no
+    queues left from an earlier test; the caller drops the database afterwards."""
+    settings = infra.service_settings(definition, retry_delays_ms=retry_delays_ms)
+    await infra.drop_database(settings.database_url)
+    await create_database_if_missing(settings.database_url)
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        await connection.run_sync(definition.metadata.create_all)
+    await engine.dispose()
+    await delete_service_queues(broker, definition.name, settings.retry_delays_ms)
+    return settings
 
 
 async def delete_service_queues(

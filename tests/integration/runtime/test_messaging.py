@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import aio_pika
@@ -14,7 +13,6 @@ import aiormq
 import pytest
 import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
-from fastapi import FastAPI
 
 from shop_contracts import Envelope, fulfillment
 from shop_contracts import catalog as contracts
@@ -22,17 +20,15 @@ from shop_contracts.routing import SIGNATURE_HEADER, WAREHOUSE_EXCHANGE, parking
 from shop_contracts.values import Address, LocatedLine
 from shop_runtime import signatures
 from shop_runtime.broker import declare_exchanges
-from shop_runtime.consumer import Subscriptions
 from shop_runtime.database import Database, UnitOfWork, create_engine
 from shop_runtime.messaging_tables import add_messaging_tables
-from shop_runtime.migrations import create_database_if_missing
 from shop_runtime.outbox import OutboxRelay
-from shop_runtime.service import ServiceDefinition, WorkerContext
+from shop_runtime.service import ServiceDefinition
 from shop_runtime.settings import ServiceSettings
 from shop_runtime.worker import Worker
 from tests.support import infra
 from tests.support.messages import MessageProbe, eventually, send
-from tests.support.services import delete_service_queues, drained
+from tests.support.services import drained, fresh_worker_settings, worker_only
 
 pytestmark = pytest.mark.integration
 
@@ -74,32 +70,12 @@ class Behaviour:
 
 
 def definition(behaviour: Behaviour) -> ServiceDefinition:
-    def subscriptions(context: WorkerContext) -> Subscriptions:
-        return {contracts.ReleaseStock: behaviour.handle}
-
-    def no_app(settings: ServiceSettings) -> FastAPI:
-        raise NotImplementedError
-
-    return ServiceDefinition(
-        name="runtime_probe",
-        settings_class=ProbeSettings,
-        metadata=metadata,
-        migrations_path=Path("unused"),
-        create_app=no_app,
-        subscriptions=subscriptions,
-    )
+    return worker_only("runtime_probe", ProbeSettings, metadata, {contracts.ReleaseStock: behaviour.handle})
 
 
 @pytest.fixture
 async def settings(broker: AbstractRobustConnection) -> AsyncIterator[ServiceSettings]:
-    settings = infra.service_settings(definition(Behaviour()), retry_delays_ms=[100, 300, 600])
-    await infra.drop_database(settings.database_url)
-    await create_database_if_missing(settings.database_url)
-    engine = create_engine(settings)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    await engine.dispose()
-    await delete_service_queues(broker, "runtime_probe", settings.retry_delays_ms)
+    settings = await fresh_worker_settings(broker, definition(Behaviour()), [100, 300, 600])
     yield settings
     await infra.drop_database(settings.database_url)
 

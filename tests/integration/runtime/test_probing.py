@@ -7,31 +7,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aio_pika
 import pytest
 import sqlalchemy as sa
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop_contracts import Envelope
 from shop_contracts import catalog as contracts
 from shop_contracts.routing import parking_queue, service_queue
 from shop_runtime.broker import declare_service_topology
-from shop_runtime.consumer import Probed, Subscriptions, bindings_for
+from shop_runtime.consumer import Probed, bindings_for
 from shop_runtime.database import Database, UnitOfWork, create_engine
 from shop_runtime.messaging_tables import add_messaging_tables
 from shop_runtime.metrics import REGISTRY
-from shop_runtime.migrations import create_database_if_missing
-from shop_runtime.service import ServiceDefinition, WorkerContext
+from shop_runtime.service import ServiceDefinition
 from shop_runtime.settings import ServiceSettings
 from shop_runtime.worker import Worker
 from tests.support import infra
 from tests.support.messages import eventually
-from tests.support.services import delete_service_queues
+from tests.support.services import fresh_worker_settings, worker_only
 
 pytestmark = pytest.mark.integration
 
@@ -92,32 +89,17 @@ class Subscriber:
 
 
 def definition(subscriber: Subscriber) -> ServiceDefinition:
-    def subscriptions(context: WorkerContext) -> Subscriptions:
-        return {contracts.ReleaseStock: Probed(subscriber.handle, subscriber.probe)}
-
-    def no_app(settings: ServiceSettings) -> FastAPI:
-        raise NotImplementedError
-
-    return ServiceDefinition(
-        name=SERVICE,
-        settings_class=ProbedSettings,
-        metadata=metadata,
-        migrations_path=Path("unused"),
-        create_app=no_app,
-        subscriptions=subscriptions,
+    return worker_only(
+        SERVICE,
+        ProbedSettings,
+        metadata,
+        {contracts.ReleaseStock: Probed(subscriber.handle, subscriber.probe)},
     )
 
 
 @pytest.fixture
 async def settings(broker: AbstractRobustConnection) -> AsyncIterator[ServiceSettings]:
-    settings = infra.service_settings(definition(Subscriber()), retry_delays_ms=[100, 300, 600])
-    await infra.drop_database(settings.database_url)
-    await create_database_if_missing(settings.database_url)
-    engine = create_engine(settings)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    await engine.dispose()
-    await delete_service_queues(broker, SERVICE, settings.retry_delays_ms)
+    settings = await fresh_worker_settings(broker, definition(Subscriber()), [100, 300, 600])
     yield settings
     await infra.drop_database(settings.database_url)
 
