@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aio_pika
 import pytest
 import sqlalchemy as sa
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
@@ -27,7 +26,7 @@ from shop_runtime.service import ServiceDefinition
 from shop_runtime.settings import ServiceSettings
 from shop_runtime.worker import Worker
 from tests.support import infra
-from tests.support.messages import eventually
+from tests.support.messages import eventually, publish_envelope
 from tests.support.services import fresh_worker_settings, worker_only
 
 pytestmark = pytest.mark.integration
@@ -133,20 +132,9 @@ async def publish(
         bindings=bindings_for({contracts.ReleaseStock: Subscriber().handle}),
         retry_delays_ms=settings.retry_delays_ms,
     )
-    exchange = await channel.get_exchange(contracts.ReleaseStock.EXCHANGE)
-    for envelope in sent:
-        await exchange.publish(
-            aio_pika.Message(
-                envelope.model_dump_json().encode(),
-                content_type="application/json",
-                message_id=str(envelope.id),
-                type=envelope.type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                headers={"correlation_id": envelope.correlation_id},
-            ),
-            routing_key=contracts.ReleaseStock.TYPE,
-        )
     await channel.close()
+    for envelope in sent:
+        await publish_envelope(broker, contracts.ReleaseStock.model_validate(envelope.data), envelope)
 
 
 def outcomes() -> dict[str, float]:
