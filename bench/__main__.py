@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from bench import baseline, http_load, infra, s1, s2, s3, s4, stats, wrk, wrk_drop
 from bench.report import write_report
@@ -46,6 +47,8 @@ class Plan:
     wrk_seconds: float
     wrk_connections: int
     wrk_drop_connections: int
+    s2_quick_too: bool
+    """Run the quick plan's drop too, before the plan's own: the drop-day targets have rows for both sizes."""
 
 
 FULL = Plan(
@@ -71,6 +74,7 @@ FULL = Plan(
     wrk_seconds=10,
     wrk_connections=16,
     wrk_drop_connections=256,
+    s2_quick_too=True,
 )
 QUICK = Plan(
     bare_orders=300,
@@ -95,6 +99,7 @@ QUICK = Plan(
     wrk_seconds=4,
     wrk_connections=16,
     wrk_drop_connections=64,
+    s2_quick_too=False,
 )
 
 
@@ -148,6 +153,9 @@ async def run(
         "scenarios": sorted(scenarios),
         "settings": infra.operator_settings(),
     }
+    clash = infra.ports_among_ephemeral()
+    if clash:
+        print(f"warning: {clash}", flush=True)
     infra.reset_vhost()
     await infra.drop_bench_databases()
 
@@ -244,6 +252,17 @@ async def _with_stack(
                         skus=skus,
                         out=out,
                     )
+                if sweep["best"]:
+                    # The drop day's latency target is read at half of what this pipeline sustains.
+                    sweep["half_own"] = await s1.half_rate_latency(
+                        gateway,
+                        probe,
+                        pids,
+                        rate=sweep["best"]["offered_per_s"] / 2,
+                        duration=plan.s1_duration,
+                        skus=skus,
+                        drain=plan.s1_drain,
+                    )
             elif "memory" in scenarios:
                 rss.start()
                 await s1.run_rate(
@@ -251,30 +270,17 @@ async def _with_stack(
                 )
                 results["memory"]["s1_peak_rss_mib"] = await rss.stop()
             if "s2" in scenarios:
+                if plan.s2_quick_too:
+                    # The quick drop's targets are their own rows: run it first, before the full drop's saga backlog.
+                    _print_header("S2 quick flash drop through the gateway (buyers sent by wrk, open loop)")
+                    results["s2_quick"] = await _flash_drop(
+                        gateway, orders_url, config.gateway_url, probe, QUICK, drop_client=drop_client
+                    )
+                    await asyncio.sleep(3)
                 _print_header("S2 flash drop through the gateway (buyers sent by wrk, open loop)")
-                sku = f"DROP-{uuid_hex()}"
-                await seed_product(gateway, orders_url, sku=sku, units=plan.s2_units, on_hand=_on_hand)
                 rss.start()
-                crowd = wrk_drop.Crowd(connections=plan.s2_connections)
-                results["s2"] = await s2.flash_drop(
-                    probe,
-                    drive=(
-                        s2.python_client(gateway, sku=sku, buyers=plan.s2_buyers, window=plan.s2_window)
-                        if drop_client == "python"
-                        else lambda: wrk_drop.drive(
-                            config.gateway_url,
-                            sku=sku,
-                            buyers=plan.s2_buyers,
-                            window=plan.s2_window,
-                            crowd=crowd,
-                            answer_within=plan.s2_answer_timeout,
-                        )
-                    ),
-                    units=plan.s2_units,
-                    buyers=plan.s2_buyers,
-                    window=plan.s2_window,
-                    answer_timeout=plan.s2_answer_timeout,
-                    stock_reserved=lambda: _stock_of(sku),
+                results["s2"] = await _flash_drop(
+                    gateway, orders_url, config.gateway_url, probe, plan, drop_client=drop_client
                 )
                 results["memory"]["s2_peak_rss_mib"] = await rss.stop()
                 _print_header("S2 flash drop driven by wrk")
@@ -287,31 +293,6 @@ async def _with_stack(
                     units=plan.s2_units,
                     load=_drop_load(plan),
                     stock=lambda: _stock_of(wrk_sku),
-                )
-            bare = results.get("baseline", {}).get("bare_pipeline", {}).get("orders_per_s")
-            if "s1" in scenarios and bare:
-                # last: above the pipeline's capacity this leaves a backlog that would disturb what follows
-                results["s1"]["half_baseline"] = await s1.half_rate_latency(
-                    gateway,
-                    probe,
-                    pids,
-                    rate=bare / 2,
-                    duration=max(plan.s1_duration / 3, 3),
-                    skus=skus,
-                    drain=plan.s1_drain,
-                )
-            best = results.get("s1", {}).get("best")
-            if "s1" in scenarios and best:
-                # The latency target read at half of what this pipeline sustains, next to the literal one above.
-                results["s1"]["half_own"] = await s1.half_rate_latency(
-                    gateway,
-                    probe,
-                    pids,
-                    rate=best["offered_per_s"] / 2,
-                    duration=max(plan.s1_duration / 3, 3),
-                    skus=skus,
-                    drain=plan.s1_drain,
-                    of="the pipeline's own sustained",
                 )
             if scenarios & {"s2", "http"}:
                 # last: placed checkouts leave the workers a backlog of sagas
@@ -339,6 +320,41 @@ async def _with_stack(
     finally:
         await probe.close()
         await asyncio.to_thread(stack.stop)
+
+
+async def _flash_drop(
+    gateway: httpx.AsyncClient,
+    orders_url: str,
+    gateway_url: str,
+    probe: infra.EventProbe,
+    plan: Plan,
+    *,
+    drop_client: str,
+) -> dict[str, Any]:
+    """S2 at ``plan``'s size on a product of its own: buyers sent by wrk (or the bench's Python client)."""
+    sku = f"DROP-{uuid_hex()}"
+    await seed_product(gateway, orders_url, sku=sku, units=plan.s2_units, on_hand=_on_hand)
+    crowd = wrk_drop.Crowd(connections=plan.s2_connections)
+    return await s2.flash_drop(
+        probe,
+        drive=(
+            s2.python_client(gateway, sku=sku, buyers=plan.s2_buyers, window=plan.s2_window)
+            if drop_client == "python"
+            else lambda: wrk_drop.drive(
+                gateway_url,
+                sku=sku,
+                buyers=plan.s2_buyers,
+                window=plan.s2_window,
+                crowd=crowd,
+                answer_within=plan.s2_answer_timeout,
+            )
+        ),
+        units=plan.s2_units,
+        buyers=plan.s2_buyers,
+        window=plan.s2_window,
+        answer_timeout=plan.s2_answer_timeout,
+        stock_reserved=lambda: _stock_of(sku),
+    )
 
 
 def _drop_load(plan: Plan) -> wrk.Load:

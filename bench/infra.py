@@ -46,6 +46,34 @@ def operator_settings() -> dict[str, str]:
     }
 
 
+PORT_SPAN = 2000
+"""How far above ``SHOP_BENCH_PORT_BASE`` the bench listens (services +101, their metrics +1000, helpers +900)."""
+
+
+def ports_among_ephemeral(base: int | None = None, ephemeral: tuple[int, int] | None = None) -> str | None:
+    """Why the bench's ports may be taken by the kernel for outgoing connections, or None when they cannot be.
+
+    A port inside ``ip_local_port_range`` can be any client socket's local port (the drop opens thousands), and
+    a process started later (the single-process floor, bound near the end of a run) then fails to bind it.
+    """
+    if base is None:
+        base = int(os.environ.get("SHOP_BENCH_PORT_BASE", "28000"))
+    if ephemeral is None:
+        try:
+            first, last = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+            ephemeral = (int(first), int(last))
+        except (OSError, ValueError):
+            return None
+    low, high = ephemeral
+    if base > high or base + PORT_SPAN < low:
+        return None
+    return (
+        f"SHOP_BENCH_PORT_BASE={base} puts the bench's ports ({base}-{base + PORT_SPAN}) inside the kernel's "
+        f"ephemeral range ({low}-{high}); a process bound late in the run may find its port taken by an outgoing "
+        f"connection. Choose a base below {low - PORT_SPAN} or above {high}."
+    )
+
+
 def stack_config() -> StackConfig:
     """The bench stack: own databases, vhost and ports; span files off (production exports OTLP, if anything).
 
