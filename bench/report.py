@@ -58,12 +58,6 @@ def write_report(results: dict[str, Any], out: Path) -> str:
             )
     s2 = results.get("s2")
     if s2 is not None:
-        strategies = results.get("s2_strategies", {}).get("strategies", {})
-        today = next((e for n, e in strategies.items() if n.startswith("conditional")), None)
-        lines.append(
-            f"| S2 saga reserved the last unit after (from the first arrival) | {fmt(s2['sold_out_after_s'], ' s', 2)} | DB alone, catalog's "
-            f"conditional update: {fmt(today['sold_out_after_s'] if today else None, ' s', 2)} | - | - |"
-        )
         lines.append(f"| S2 answers 202 p99 from arrival | {ms(s2['http_answer_s']['p99'])} | - | - | - |")
     s3 = results.get("s3")
     if s3 is not None:
