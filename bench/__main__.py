@@ -274,13 +274,20 @@ async def _with_stack(
                     # The quick drop's targets are their own rows: run it first, before the full drop's saga backlog.
                     _print_header("S2 quick flash drop through the gateway (buyers sent by wrk, open loop)")
                     results["s2_quick"] = await _flash_drop(
-                        gateway, orders_url, config.gateway_url, probe, QUICK, drop_client=drop_client
+                        gateway, orders_url, config.gateway_url, probe, pids, QUICK, drop_client=drop_client
                     )
                     await asyncio.sleep(3)
                 _print_header("S2 flash drop through the gateway (buyers sent by wrk, open loop)")
                 rss.start()
                 results["s2"] = await _flash_drop(
-                    gateway, orders_url, config.gateway_url, probe, plan, drop_client=drop_client
+                    gateway,
+                    orders_url,
+                    config.gateway_url,
+                    probe,
+                    pids,
+                    plan,
+                    drop_client=drop_client,
+                    profile_to=out if profile is not None else None,
                 )
                 results["memory"]["s2_peak_rss_mib"] = await rss.stop()
                 _print_header("S2 flash drop driven by wrk")
@@ -327,15 +334,28 @@ async def _flash_drop(
     orders_url: str,
     gateway_url: str,
     probe: infra.EventProbe,
+    pids: dict[str, int],
     plan: Plan,
     *,
     drop_client: str,
+    profile_to: Path | None = None,
 ) -> dict[str, Any]:
-    """S2 at ``plan``'s size on a product of its own: buyers sent by wrk (or the bench's Python client)."""
+    """S2 at ``plan``'s size on a product of its own: buyers sent by wrk (or the bench's Python client). The CPU
+    each process used from the drop's opening to its last final answer is kept with it; with ``profile_to``, the
+    processes on the checkout's path are recorded with py-spy over the buyers' window and the sell-out after it."""
     sku = f"DROP-{uuid_hex()}"
     await seed_product(gateway, orders_url, sku=sku, units=plan.s2_units, on_hand=_on_hand)
     crowd = wrk_drop.Crowd(connections=plan.s2_connections)
-    return await s2.flash_drop(
+    recorders: list[s1.Recorder] = []
+    if profile_to is not None:
+        seconds = int(3 * plan.s2_window)
+        recorders = await asyncio.to_thread(
+            s1.start_recorders, list(DROP_PATH), pids, profile_to, seconds, prefix="profile-s2"
+        )
+        print(f"  profiling {list(DROP_PATH)} with py-spy during the drop for {seconds}s", flush=True)
+    meter = infra.CpuMeter(pids)
+    meter.start()
+    result = await s2.flash_drop(
         probe,
         drive=(
             s2.python_client(gateway, sku=sku, buyers=plan.s2_buyers, window=plan.s2_window)
@@ -355,6 +375,14 @@ async def _flash_drop(
         answer_timeout=plan.s2_answer_timeout,
         stock_reserved=lambda: _stock_of(sku),
     )
+    result["cpu"] = meter.stop()
+    if recorders:
+        result["profile"] = await asyncio.to_thread(s1.collect_recorders, recorders)
+    return result
+
+
+DROP_PATH = ("gateway", "orders-http", "catalog-http")
+"""The processes a checkout passes through, profiled during S2 full."""
 
 
 def _drop_load(plan: Plan) -> wrk.Load:

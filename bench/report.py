@@ -40,6 +40,7 @@ def write_report(results: dict[str, Any], out: Path) -> str:
     )
     lines += ["", "## Drop-day targets", ""]
     lines += drop_day_rows(results)
+    lines += drop_cpu_lines(results)
     lines += ["", "## Other figures", ""]
     lines += ["| figure | measured | baseline (same run) | target | status |", "|---|---|---|---|---|"]
     baseline = results.get("baseline", {})
@@ -150,24 +151,11 @@ def write_report(results: dict[str, Any], out: Path) -> str:
     profile = results.get("profile")
     if profile:
         lines += ["", f"## Profiles (py-spy during S1 at {fmt(profile['rate'])}/s)", ""]
-        for name, entry in profile["processes"].items():
-            lines.append(f"### {name}: flame graph {entry.get('flamegraph') or 'not recorded'}")
-            if entry.get("errors"):
-                lines.append(f"py-spy failed: `{' | '.join(e.strip()[:300] for e in entry['errors'])}`")
-            if entry.get("top_inclusive"):
-                total = entry.get("samples") or 1
-                lines += ["", "| frame (inclusive) | share |", "|---|---|"]
-                shown = [
-                    (f, c)
-                    for f, c in entry["top_inclusive"]
-                    if not f.startswith(BOILERPLATE) and "(asyncio/" not in f
-                ]
-                for frame, count in shown[:15]:
-                    lines.append(f"| `{frame[:140]}` | {100 * count / total:.0f}% |")
-                lines += ["", "| frame (self) | share |", "|---|---|"]
-                for frame, count in entry["top_self"][:10]:
-                    lines.append(f"| `{frame[:140]}` | {100 * count / total:.0f}% |")
-            lines.append("")
+        lines += _profile_lines(profile["processes"])
+    drop_profile = (results.get("s2") or {}).get("profile")
+    if drop_profile:
+        lines += ["", "## Profiles (py-spy during S2 full: the buyers' window and the sell-out after it)", ""]
+        lines += _profile_lines(drop_profile)
     if results.get("failed"):
         lines.append(f"\n**The run failed part-way**: {results['failed']}")
     if results.get("processes_died"):
@@ -176,6 +164,52 @@ def write_report(results: dict[str, Any], out: Path) -> str:
     (out / "summary.md").write_text(text)
     _plots(results, out)
     return text
+
+
+def _profile_lines(processes: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for name, entry in processes.items():
+        lines.append(f"### {name}: flame graph {entry.get('flamegraph') or 'not recorded'}")
+        if entry.get("errors"):
+            lines.append(f"py-spy failed: `{' | '.join(e.strip()[:300] for e in entry['errors'])}`")
+        if entry.get("top_inclusive"):
+            total = entry.get("samples") or 1
+            lines += ["", "| frame (inclusive) | share |", "|---|---|"]
+            shown = [
+                (f, c)
+                for f, c in entry["top_inclusive"]
+                if not f.startswith(BOILERPLATE) and "(asyncio/" not in f
+            ]
+            for frame, count in shown[:15]:
+                lines.append(f"| `{frame[:140]}` | {100 * count / total:.0f}% |")
+            lines += ["", "| frame (self) | share |", "|---|---|"]
+            for frame, count in entry["top_self"][:10]:
+                lines.append(f"| `{frame[:140]}` | {100 * count / total:.0f}% |")
+        lines.append("")
+    return lines
+
+
+def drop_cpu_lines(results: dict[str, Any]) -> list[str]:
+    """Where each drop's CPU went: every process from the drop's opening to its last final answer, per buyer."""
+    lines: list[str] = []
+    for label, drop in (("S2 full", results.get("s2")), ("S2 quick", results.get("s2_quick"))):
+        cpu = (drop or {}).get("cpu")
+        if not drop or not cpu:
+            continue
+        used: dict[str, float] = cpu["cpu_seconds"]
+        lines += [
+            "",
+            f"{label}: CPU from the drop's opening to the last buyer's final answer ({fmt(cpu['wall_seconds'], ' s', 1)}; "
+            f"the machine busy {fmt(cpu['machine_busy_seconds'], ' s', 1)} of {fmt(cpu['machine_capacity_seconds'], ' s', 1)}), "
+            f"per buyer over its {drop['buyers']:,} buyers:",
+            "",
+            "| process | CPU s | ms per buyer |",
+            "|---|---|---|",
+        ]
+        for name in sorted(used, key=lambda n: -used[n]):
+            if used[name] >= 0.005:
+                lines.append(f"| {name} | {used[name]:.2f} | {1000 * used[name] / drop['buyers']:.2f} |")
+    return lines
 
 
 PLACED_CPU_MS = 40.0

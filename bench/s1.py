@@ -202,22 +202,25 @@ async def profile(
 ) -> dict[str, Any]:
     """py-spy record the named processes while S1 runs at ``rate``; flame graphs (SVG) and collapsed stacks."""
     record_seconds = max(int(duration) - 1, 1)
-    recorders = await asyncio.to_thread(_start_recorders, names, pids, out, record_seconds)
+    recorders = await asyncio.to_thread(start_recorders, names, pids, out, record_seconds)
     print(f"  profiling {names} with py-spy at {rate:.1f}/s for {record_seconds}s", flush=True)
     point = await run_rate(gateway, probe, pids, rate=rate, duration=duration, skus=skus, drain=15)
-    processes = await asyncio.to_thread(_collect_recorders, recorders)
+    processes = await asyncio.to_thread(collect_recorders, recorders)
     return {"rate": rate, "point": point, "processes": processes}
 
 
 Recorder = tuple[str, Path, "subprocess.Popen[bytes] | None", str]
 
 
-def _start_recorders(names: list[str], pids: dict[str, int], out: Path, seconds: int) -> list[Recorder]:
+def start_recorders(
+    names: list[str], pids: dict[str, int], out: Path, seconds: int, *, prefix: str = "profile"
+) -> list[Recorder]:
+    """py-spy record each named process for ``seconds``: a flame graph and collapsed stacks, ``prefix-<name>``."""
     py_spy = Path(".venv/bin/py-spy").resolve()
     recorders: list[Recorder] = []
     for name in names:
         for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
-            path = out / f"profile-{name}.{suffix}"
+            path = out / f"{prefix}-{name}.{suffix}"
             command = [
                 str(py_spy), "record", "--nonblocking", "--rate", "97", "--format", fmt,
                 "-o", str(path), "--pid", str(pids[name]), "--duration", str(seconds),
@@ -231,7 +234,7 @@ def _start_recorders(names: list[str], pids: dict[str, int], out: Path, seconds:
     return recorders
 
 
-def _collect_recorders(recorders: list[Recorder]) -> dict[str, Any]:
+def collect_recorders(recorders: list[Recorder]) -> dict[str, Any]:
     """Wait for each py-spy; summarise the collapsed stacks; keep py-spy's output when it failed."""
     processes: dict[str, Any] = {}
     for name, path, process, failure in recorders:

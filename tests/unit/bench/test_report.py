@@ -3,7 +3,7 @@
 from typing import Any
 
 from bench.infra import ports_among_ephemeral
-from bench.report import drop_day_rows, shop_cpu_ms_per_order
+from bench.report import drop_cpu_lines, drop_day_rows, shop_cpu_ms_per_order
 
 
 def _summary(values: list[float]) -> dict[str, float | None]:
@@ -126,3 +126,19 @@ def test_bench_ports_inside_the_ephemeral_range_are_named() -> None:
     assert (
         ports_among_ephemeral(31000, (32768, 60999)) is not None
     )  # its workers' metrics at +1000 are inside
+
+
+def test_a_drops_cpu_is_shown_by_process_and_per_buyer() -> None:
+    results = _results()
+    results["s2"]["cpu"] = {
+        "wall_seconds": 20.0,
+        "machine_busy_seconds": 36.0,
+        "machine_capacity_seconds": 40.0,
+        "cpu_seconds": {"gateway": 8.0, "orders-http": 12.5, "catalog-worker": 0.001},
+    }
+    lines = drop_cpu_lines(results)
+    assert "the machine busy 36.0 s of 40.0 s" in lines[1]
+    assert lines[5:] == [
+        "| orders-http | 12.50 | 1.25 |",
+        "| gateway | 8.00 | 0.80 |",
+    ]  # largest first; none idle
