@@ -1,8 +1,9 @@
 -- wrk script for a flash drop driven open loop: buyer i arrives at START + i * INTERVAL whatever the answers, sends
--- one checkout of one unit (its own Idempotency-Key and email, the body bench/checkout.lua sends) and, told 503
--- `busy` (the gateway's admission control), comes back after Retry-After with the same key, as a storefront does;
--- any other answer is final. wrk keeps its connections busy in a closed loop, so each connection's first request is
--- a GET /health (sent at connect, before START) and every later one waits in delay() until the arrival it carries.
+-- one checkout of one unit (its own Idempotency-Key and email, the body bench/checkout.lua sends) and, told 429 or
+-- 503 (`busy` from the gateway's admission control, or a service that did not answer in time), comes back after
+-- Retry-After with the same key, as docs/integration.md tells a storefront to; any other answer is final. wrk keeps
+-- its connections busy in a closed loop, so each connection's first request is a GET /health (sent at connect,
+-- before START) and every later one waits in delay() until the arrival it carries.
 -- Read from the environment (bench/wrk_drop.py sets them):
 --   BENCH_DROP_SKU          the SKU bought
 --   BENCH_DROP_RUN          a token unique to this run, in letters (keys and emails never repeat across runs)
@@ -10,10 +11,11 @@
 --   BENCH_DROP_START_US     when the first arrives (microseconds since the epoch)
 --   BENCH_DROP_INTERVAL_US  the time between two arrivals
 --   BENCH_DROP_THREADS      wrk's -t (thread n of T takes buyers n-1, n-1+T, ...)
---   BENCH_DROP_COME_BACK_S  how long a buyer told 503 keeps coming back, from their arrival
+--   BENCH_DROP_COME_BACK_S  how long a buyer told 429 or 503 keeps coming back, from their arrival
 --   BENCH_DROP_OUT          the path prefix of the answers: thread n writes <prefix><n>.tsv, one line a buyer:
 --                           index, arrival, first sent, answered (microseconds since the epoch), status, problem
---                           code ("-" if none), order id ("-" if none), 503 answers before this one
+--                           code ("-" if none), order id ("-" if none), 429 and 503 answers before this one,
+--                           and how many of those were not `busy`
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -52,7 +54,7 @@ end
 function init(args)
    next_buyer = thread_number - 1
    due = {}         -- buyers a connection is waiting to send, earliest first
-   coming_back = {} -- buyers told 503, each with when they come back
+   coming_back = {} -- buyers told 429 or 503, each with when they come back
    sent_at = {}
    out = io.open(out_prefix .. thread_number .. ".tsv", "w")
    out:setvbuf("line")
@@ -79,7 +81,7 @@ function delay()
    if back ~= nil and (arrival == nil or coming_back[back].send_at <= arrival) then
       buyer = table.remove(coming_back, back)
    elseif arrival ~= nil then
-      buyer = { index = next_buyer, arrival = arrival, send_at = arrival, turned_away = 0 }
+      buyer = { index = next_buyer, arrival = arrival, send_at = arrival, turned_away = 0, not_busy = 0 }
       next_buyer = next_buyer + thread_count
    else
       return IDLE_MS
@@ -129,9 +131,12 @@ function response(status, headers, body)
    local sent = sent_at[index]
    local buyer = sent.buyer
    local code = string.match(body or "", '"code"%s*:%s*"([%w_]+)"') or "-"
-   if status == 503 and code == "busy" and now - buyer.arrival < come_back_us then
+   if (status == 503 or status == 429) and now - buyer.arrival < come_back_us then
       local after = tonumber(header(headers, "retry-after") or "1") or 1
       buyer.turned_away = buyer.turned_away + 1
+      if code ~= "busy" then
+         buyer.not_busy = buyer.not_busy + 1
+      end
       buyer.send_at = now + after * 1000000
       table.insert(coming_back, buyer)
       return
@@ -140,7 +145,7 @@ function response(status, headers, body)
    if status == 202 then
       order = string.match(body or "", '"id"%s*:%s*"([%w%-]+)"') or "-"
    end
-   out:write(string.format("%d\t%d\t%d\t%d\t%d\t%s\t%s\t%d\n",
-      index, buyer.arrival, sent.first, now, status, code, order, buyer.turned_away))
+   out:write(string.format("%d\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%d\n",
+      index, buyer.arrival, sent.first, now, status, code, order, buyer.turned_away, buyer.not_busy))
    sent_at[index] = nil
 end

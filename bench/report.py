@@ -295,7 +295,8 @@ def drop_day_rows(results: dict[str, Any]) -> list[str]:
             _row(
                 f"{label}: missed-out p99 final answer, from arrival",
                 f"{ms(p99)} ({drop.get('sold_out_at_checkout', 0):,} told 409 sold_out at checkout; "
-                f"{drop.get('buyers_turned_away_at_least_once', 0):,} told 503 busy came back)",
+                f"{drop.get('buyers_turned_away_at_least_once', 0):,} told 503 came back, "
+                f"{drop.get('buyers_came_back_after_a_service_503', 0):,} of them after a 503 that was not busy)",
                 "-",
                 f"≤ {ms(limit)}",
                 None if p99 is None else p99 <= limit,

@@ -119,6 +119,7 @@ async def flash_drop(
         "sold_out_at_checkout": len(sold_out_at_once),
         "buyers_turned_away_at_least_once": sum(1 for p in load.placed if p.turned_away),
         "turned_away_answers": sum(p.turned_away for p in load.placed),
+        "buyers_came_back_after_a_service_503": sum(1 for p in load.placed if p.not_busy),
         "sold_out_at_checkout_answer_s": summarize([p.answered - p.scheduled for p in sold_out_at_once]),
         "unanswered": unanswered + sum(http_errors.values()),
         "every_buyer_answered": all_answered and not http_errors,
@@ -145,7 +146,8 @@ async def flash_drop(
     print(
         f"  S2: confirmed {len(confirmed)} (of {units}), rejected {len(rejected)}, "
         f"sold out at checkout {len(sold_out_at_once)}, unanswered {result['unanswered']}, "
-        f"turned away (503 busy, came back) {result['buyers_turned_away_at_least_once']} buyers, "
+        f"turned away (503, came back) {result['buyers_turned_away_at_least_once']} buyers "
+        f"({result['buyers_came_back_after_a_service_503']} after a 503 that was not busy), "
         f"oversold {result['oversold']}, last unit held {_seconds(result['last_unit_held_after_arrival_s'])} and first "
         f"409 sold_out {_seconds(result['first_sold_out_after_arrival_s'])} after the {units}th arrival, saga reserved "
         f"the last unit after {_seconds(sold_out_at)}, "

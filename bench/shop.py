@@ -78,7 +78,10 @@ class Placed:
     access_token: str | None = None
     error: str | None = None
     turned_away: int = 0
-    """503 ``busy`` answers this buyer got (and came back after ``Retry-After``, as a storefront does)."""
+    """503 ``busy`` answers this buyer got (and came back after ``Retry-After``, as a storefront does); wrk's
+    buyers come back after any 429 or 503."""
+    not_busy: int = 0
+    """Of the answers the buyer came back after, those that were not ``busy`` (wrk's buyers only)."""
 
 
 @dataclass

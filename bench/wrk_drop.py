@@ -48,6 +48,9 @@ class Answer:
     code: str | None
     order_id: str | None
     turned_away: int
+    """429 and 503 answers before this one (the buyer came back after each with the same key)."""
+    not_busy: int
+    """Of those, the ones that were not the gateway's ``busy`` (a service that did not answer in time)."""
 
 
 def parse_answers(text: str) -> list[Answer]:
@@ -55,9 +58,9 @@ def parse_answers(text: str) -> list[Answer]:
     answers = []
     for line in text.splitlines():
         fields = line.split("\t")
-        if len(fields) != 8:
+        if len(fields) != 9:
             continue
-        index, arrival, sent, answered, status, code, order_id, turned_away = fields
+        index, arrival, sent, answered, status, code, order_id, turned_away, not_busy = fields
         answers.append(
             Answer(
                 index=int(index),
@@ -68,6 +71,7 @@ def parse_answers(text: str) -> list[Answer]:
                 code=None if code == "-" else code,
                 order_id=None if order_id == "-" else order_id,
                 turned_away=int(turned_away),
+                not_busy=int(not_busy),
             )
         )
     return answers
@@ -98,6 +102,7 @@ def as_placed(
                 order_id=answer.order_id if answer.status == 202 else None,
                 error=None if answer.status == 202 else f'{{"code":"{answer.code or ""}"}}',
                 turned_away=answer.turned_away,
+                not_busy=answer.not_busy,
             )
         )
     return LoadResult(placed=placed, started=start_us / 1e6 + to_monotonic, last_arrival_late_by=late)

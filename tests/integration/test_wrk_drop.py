@@ -23,8 +23,9 @@ UNITS = 3
 
 
 class _Shop(BaseHTTPRequestHandler):
-    """Holds UNITS units for the first keys it sees, tells the rest sold out, and turns away the key ending in
-    -5 once with 503 busy."""
+    """Holds UNITS units for the first keys it sees, tells the rest sold out, turns away the key ending in -5 once
+    with 503 busy, and answers the key ending in -1 once with a 503 of a service that timed out, after holding
+    its unit (as the gateway does when orders answers too late)."""
 
     protocol_version = "HTTP/1.1"
     lock = threading.Lock()
@@ -54,6 +55,11 @@ class _Shop(BaseHTTPRequestHandler):
             if key.endswith("-5") and key not in self.turned_away:
                 self.turned_away.add(key)
                 self._answer(503, {"code": "busy"}, **{"Retry-After": "1"})
+                return
+            if key.endswith("-1") and key not in self.turned_away:
+                self.turned_away.add(key)
+                self.held.append(key)
+                self._answer(503, {"code": "service_unavailable"}, **{"Retry-After": "1"})
                 return
             if len(self.held) < UNITS or key in self.held:
                 if key not in self.held:
@@ -88,12 +94,17 @@ def test_each_buyer_arrives_once_on_time_and_hears_their_own_answer(shop: str) -
         f"order-{k}" for k in _Shop.held
     )
     assert sum(1 for buyer in placed if buyer.status == 409 and '"sold_out"' in (buyer.error or "")) == 7
-    # ten keys, one each, and the turned-away buyer came back once with the same key
+    # ten keys, one each; the buyer told busy and the one whose unit was held behind a 503 each came back once
+    # with the same key, and the second was answered the order its key had placed
     assert len(set(_Shop.keys)) == 10
-    assert len(_Shop.keys) == 11
-    back = [buyer for buyer in placed if buyer.turned_away]
-    assert len(back) == 1
-    assert back[0].answered - back[0].scheduled >= 1.0
+    assert len(_Shop.keys) == 12
+    back = sorted((buyer for buyer in placed if buyer.turned_away), key=lambda buyer: buyer.scheduled)
+    assert [(buyer.turned_away, buyer.not_busy) for buyer in back] == [(1, 1), (1, 0)]
+    assert all(buyer.answered - buyer.scheduled >= 1.0 for buyer in back)
+    held_behind_a_503 = back[0]
+    assert held_behind_a_503.status == 202
+    assert held_behind_a_503.order_id is not None
+    assert held_behind_a_503.order_id.endswith("-1")
     # arrivals 0.1 s apart from the first, and no buyer was sent late (four connections are enough)
     gaps = [later.scheduled - earlier.scheduled for earlier, later in itertools.pairwise(placed)]
     assert all(abs(gap - 0.1) < 1e-6 for gap in gaps)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from bench.wrk_drop import SCRIPT, as_placed, parse_answers
 
 LINES = (
-    "0\t1000000\t1000100\t1250000\t202\t-\tord-a\t0\n"
-    "2\t1200000\t1200000\t1900000\t409\tsold_out\t-\t0\n"
-    "1\t1100000\t1100050\t4300000\t409\tsold_out\t-\t2\n"
+    "0\t1000000\t1000100\t1250000\t202\t-\tord-a\t0\t0\n"
+    "2\t1200000\t1200000\t1900000\t409\tsold_out\t-\t0\t0\n"
+    "1\t1100000\t1100050\t4300000\t409\tsold_out\t-\t2\t1\n"
     "3\t13000"  # torn: wrk was stopped while it wrote
 )
 
@@ -20,6 +20,7 @@ def test_each_line_is_a_buyer_and_a_torn_last_line_is_skipped() -> None:
     assert answers[1].code == "sold_out"
     assert answers[1].order_id is None
     assert answers[2].turned_away == 2
+    assert answers[2].not_busy == 1
 
 
 def test_buyers_keep_their_arrival_and_a_buyer_without_a_line_had_no_answer() -> None:
@@ -33,6 +34,7 @@ def test_buyers_keep_their_arrival_and_a_buyer_without_a_line_had_no_answer() ->
     assert round(held.answered - held.scheduled, 3) == 0.25
     # a buyer told 503 twice counts from their first arrival, as the Python client counts them
     assert late_refusal.turned_away == 2
+    assert late_refusal.not_busy == 1
     assert round(late_refusal.answered - late_refusal.scheduled, 3) == 3.2
     assert refused.error is not None
     assert '"sold_out"' in refused.error
