@@ -37,11 +37,17 @@ async def fan_out(
             await queue.bind(exchange, routing_key=ROUTING_KEY)
             await queue.purge()
 
+        acked = 0
+
         async def on_message(message: AbstractIncomingMessage) -> None:
+            nonlocal acked
             sent = int((message.headers or {}).get("sent_ns", 0))  # type: ignore[arg-type]
             latencies.append((time.time_ns() - sent) / 1e9)
             await message.ack()
-            if len(latencies) >= expected:
+            # Done once every ack is sent, not every delivery seen: an ack still on its way when the channels close
+            # reaches the broker on a closed channel, and the broker closes the connection (CHANNEL_ERROR).
+            acked += 1
+            if acked >= expected:
                 finished.set()
 
         consumer_channels = []
